@@ -1,0 +1,236 @@
+"""Settings: read from the environment once, validated as a whole, typed, secrets hidden.
+
+``Settings.from_env()`` collects *every* problem before failing, so one start tells an operator all
+that is wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` from a plain
+dict. Secrets are wrapped in ``Secret``: ``repr`` and ``str`` show ``**********``; ``.get()`` reveals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.engine import make_url
+
+from bot.durations import format_duration, parse_duration
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(Exception):
+    """The environment cannot run the bot; ``problems`` names each variable at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Secret:
+    """A string that does not show itself in ``repr``, ``str`` or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def is_user_id(value: str) -> bool:
+    return bool(_USER_ID.fullmatch(value))
+
+
+def is_group_id(value: str) -> bool:
+    return bool(_GROUP_ID.fullmatch(value))
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: Secret
+    approval_channel: str
+    approvers: tuple[str, ...]
+    descope_project_id: str
+    descope_management_key: Secret
+    requesters: tuple[str, ...] = ()
+    slack_signing_secret: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_api_url: str = SLACK_API_DEFAULT
+    descope_base_uri: str | None = None
+    database_url: str = field(default="sqlite:///impersonation.db", repr=False)
+    default_duration: timedelta = timedelta(minutes=30)
+    min_duration: timedelta = timedelta(minutes=1)
+    max_duration: timedelta = timedelta(hours=4)
+    pending_timeout: timedelta = timedelta(minutes=30)
+    validate_consent: bool = True
+    port: int = 3000
+    sweep_interval: timedelta = timedelta(seconds=5)
+    max_pending_per_requester: int = 3
+    token_encryption_key: Secret | None = None
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def effective_requesters(self) -> tuple[str, ...]:
+        return self.requesters or self.approvers
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for log redaction."""
+        values = [self.slack_bot_token, self.descope_management_key, self.slack_signing_secret,
+                  self.slack_app_token, self.token_encryption_key]
+        found = [s.get() for s in values if s is not None and s.get()]
+        password = make_url(self.database_url).password if "://" in self.database_url else None
+        return [*found, str(password)] if password else found
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return _Reader(env).settings()
+
+
+class _Reader:
+    """Reads each variable, remembering every problem instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str, hint: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            self.problems.append(f"{name} is not set: {hint}")
+            return ""
+        return value
+
+    def duration(self, name: str, default: timedelta) -> timedelta:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
+            return default
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+            self.problems.append(f"{name} must be a whole number from {low} to {high}, not `{value}`")
+            return default
+        return int(value)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        self.problems.append(f"{name} must be true or false, not `{value}`")
+        return default
+
+    def principals(self, name: str, value: str | None) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        entries = tuple(e.strip() for e in value.split(",") if e.strip())
+        if not entries:
+            self.problems.append(f"{name} lists nobody: give at least one user (U…) or user-group (S…) ID")
+        for entry in entries:
+            if not (is_user_id(entry) or is_group_id(entry)):
+                self.problems.append(
+                    f"{name}: `{entry}` is not a Slack user ID (U…/W…) or user-group ID (S…)"
+                )
+        return entries
+
+    def settings(self) -> Settings:
+        bot_token = self.required("SLACK_BOT_TOKEN", "the bot token (xoxb-…) from the app's OAuth page")
+        if bot_token and not bot_token.startswith("xoxb-"):
+            self.problems.append("SLACK_BOT_TOKEN must be a bot token starting with `xoxb-`")
+        app_token = self.raw("SLACK_APP_TOKEN")
+        if app_token and not app_token.startswith("xapp-"):
+            self.problems.append("SLACK_APP_TOKEN must be an app-level token starting with `xapp-`")
+        signing = self.raw("SLACK_SIGNING_SECRET")
+        if not app_token and not signing:
+            self.problems.append(
+                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify Slack's requests "
+                "(or set SLACK_APP_TOKEN to run in Socket Mode)"
+            )
+        channel = self.required("SLACK_APPROVAL_CHANNEL", "the channel ID (C…) where approval requests go")
+        if channel and not _CHANNEL_ID.fullmatch(channel):
+            self.problems.append(
+                f"SLACK_APPROVAL_CHANNEL must be a channel ID like C0123ABCD (not a name): got `{channel}`"
+            )
+        approvers = self.principals(
+            "APPROVERS", self.required("APPROVERS", "comma list of user (U…) and user-group (S…) IDs") or None
+        )
+        requesters = self.principals("REQUESTERS", self.raw("REQUESTERS"))
+        project_id = self.required("DESCOPE_PROJECT_ID", "your Descope project ID")
+        key = self.required("DESCOPE_MANAGEMENT_KEY", "a Descope management key")
+        default = self.duration("DEFAULT_DURATION", timedelta(minutes=30))
+        low = self.duration("MIN_DURATION", timedelta(minutes=1))
+        high = self.duration("MAX_DURATION", timedelta(hours=4))
+        if low > high:
+            self.problems.append(
+                f"MIN_DURATION ({format_duration(low)}) is longer than MAX_DURATION ({format_duration(high)})"
+            )
+        elif not low <= default <= high:
+            self.problems.append(
+                f"DEFAULT_DURATION ({format_duration(default)}) must lie between MIN_DURATION "
+                f"({format_duration(low)}) and MAX_DURATION ({format_duration(high)})"
+            )
+        api_url = self.raw("SLACK_API_URL") or SLACK_API_DEFAULT
+        enc_key = self.raw("TOKEN_ENCRYPTION_KEY")
+        settings = Settings(
+            slack_bot_token=Secret(bot_token),
+            slack_signing_secret=Secret(signing) if signing else None,
+            slack_app_token=Secret(app_token) if app_token else None,
+            slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+            approval_channel=channel,
+            approvers=approvers,
+            requesters=requesters,
+            descope_project_id=project_id,
+            descope_management_key=Secret(key),
+            descope_base_uri=self.raw("DESCOPE_BASE_URI"),
+            database_url=self.raw("DATABASE_URL") or "sqlite:///impersonation.db",
+            default_duration=default,
+            min_duration=low,
+            max_duration=high,
+            pending_timeout=self.duration("PENDING_TIMEOUT", timedelta(minutes=30)),
+            validate_consent=self.boolean("VALIDATE_CONSENT", True),
+            port=self.integer("PORT", 3000, 1, 65535),
+            sweep_interval=self.duration("SWEEP_INTERVAL", timedelta(seconds=5)),
+            max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", 3, 1, 1000),
+            token_encryption_key=Secret(enc_key) if enc_key else None,
+            log_level=(self.raw("LOG_LEVEL") or "INFO").upper(),
+        )
+        if self.problems:
+            raise ConfigError(self.problems)
+        return settings

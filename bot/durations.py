@@ -1,0 +1,51 @@
+"""Durations as people write them: ``90s``, ``15m``, ``2h``, ``1h30m``.
+
+One parser serves the environment (``DEFAULT_DURATION`` …) and the slash command, so a window reads
+the same everywhere. ``format_duration`` writes a ``timedelta`` back in the same notation.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_PART = re.compile(r"(\d+)([hms])")
+_WHOLE = re.compile(r"(?:\d+[hms])+")
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+MAX_SECONDS = 366 * 24 * 3600
+
+
+def looks_like_duration(text: str) -> bool:
+    """True for anything shaped like a duration (even out of policy): digits followed by a unit."""
+    return bool(_WHOLE.fullmatch(text.strip().lower()))
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``1h30m``-style text. Raises ``ValueError`` with a message fit to show a user."""
+    cleaned = text.strip().lower()
+    if not _WHOLE.fullmatch(cleaned):
+        raise ValueError(f"`{text}` is not a duration: write it like `90s`, `15m`, `2h` or `1h30m`")
+    units = [unit for _, unit in _PART.findall(cleaned)]
+    if len(set(units)) != len(units) or units != sorted(units, key="hms".index):
+        raise ValueError(f"`{text}` is not a duration: give hours, minutes, seconds once each, in that order")
+    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(cleaned))
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"`{text}` is not a sensible duration: it is longer than a year")
+    if seconds <= 0:
+        raise ValueError(f"`{text}` is not a duration: it must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """``timedelta(seconds=5400)`` → ``1h30m``."""
+    total = int(delta.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    out = ""
+    if hours:
+        out += f"{hours}h"
+    if minutes:
+        out += f"{minutes}m"
+    if seconds or not out:
+        out += f"{seconds}s"
+    return out

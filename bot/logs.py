@@ -1,0 +1,58 @@
+"""Logging set-up, with a filter that keeps secrets out of every log line.
+
+``RedactingFilter`` sits on the root handler, so it sees records from the bot, slack-sdk, httpx and
+everything else: it replaces anything shaped like a JWT, any Slack token, and every configured secret
+with ``[redacted]``, in the message, its arguments and any traceback text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+_PATTERNS = [
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
+    re.compile(r"xox[abposre]-[A-Za-z0-9-]{6,}"),  # Slack tokens
+    re.compile(r"xapp-[A-Za-z0-9-]{6,}"),
+]
+REDACTED = "[redacted]"
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern in _PATTERNS:
+            text = pattern.sub(REDACTED, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call must not raise into the caller
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def configure(level: str, secrets: Iterable[str]) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("apscheduler", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

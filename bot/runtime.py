@@ -1,0 +1,98 @@
+"""Wiring: build every part from ``Settings`` and run them together, and stop them cleanly.
+
+``Runtime`` is what ``python -m bot`` starts and what the tests could start in-process: the store
+(migrated), the Descope client, the Slack client, directory and notifier, the service, the
+scheduler, and the Bolt app.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from bot.config import Settings
+from bot.descope import DescopeClient
+from bot.migrate import migrate
+from bot.scheduler import Scheduler
+from bot.sealing import Sealer
+from bot.service import Service
+from bot.slack.app import build_app
+from bot.slack.client import make_client
+from bot.slack.directory import SlackDirectory
+from bot.slack.notifier import SlackNotifier
+from bot.store import Store, make_engine
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        migrate(self.engine)
+        self.store = Store(self.engine)
+        self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
+                                     settings.descope_base_uri)
+        self.client = make_client(settings)
+        key = settings.token_encryption_key or settings.descope_management_key
+        self.service = Service(settings, self.store, self.descope, SlackDirectory(self.client),
+                               SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()))
+        self.scheduler = Scheduler(self.service, settings.sweep_interval)
+        self.app = build_app(settings, self.service, self.client)
+        self._stopped = threading.Event()
+
+    def serve(self) -> None:
+        """Run until SIGTERM/SIGINT, then finish in-flight work and exit."""
+        self.scheduler.start()
+        if self.settings.socket_mode:
+            self._serve_socket_mode()
+        else:
+            self._serve_http()
+
+    def _serve_http(self) -> None:
+        from waitress.server import create_server
+
+        from bot.web import make_wsgi
+
+        server = create_server(make_wsgi(self.app, self.store), host="0.0.0.0", port=self.settings.port,
+                               threads=16, connection_limit=1000, backlog=1024, channel_timeout=30,
+                               ident="impersonation-bot")
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
+            raise SystemExit(0)  # waitress's run() catches it, then waits for in-flight requests
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        log.info("serving Slack on port %d at /slack/events (health: /healthz)", self.settings.port)
+        try:
+            server.run()
+        finally:
+            self.shutdown()
+
+    def _serve_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert self.settings.slack_app_token is not None
+        handler = SocketModeHandler(self.app, self.settings.slack_app_token.get())
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
+            self._stopped.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        handler.connect()  # type: ignore[no-untyped-call]
+        log.info("connected to Slack in Socket Mode")
+        self._stopped.wait()
+        handler.close()  # type: ignore[no-untyped-call]
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        self.scheduler.shutdown(wait=True)
+        self.app.listener_runner.listener_executor.shutdown(wait=True)
+        self.descope.close()
+        self.engine.dispose()
+        log.info("stopped")

@@ -1,0 +1,65 @@
+"""The alarm clock: APScheduler wakes the service; the database stays the truth.
+
+* ``wake_at(id, when)`` sets one date job per request (replacing the previous one), so a session is
+  stopped at its ``ends_at`` to the millisecond rather than at the next sweep.
+* ``kick(id)`` runs ``Service.tick`` now, on the scheduler's thread pool (work started by a request
+  that must not hold up Slack's 3-second answer).
+* A periodic sweep (``SWEEP_INTERVAL``) ticks everything overdue: after a restart, a crash of
+  another replica, or a job lost from memory, nothing waits longer than one interval.
+
+Jobs live in memory only: they are rebuilt from the database at start (``Service.reschedule_all``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.service import Service
+from bot.store import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, service: Service, sweep_interval: timedelta, workers: int = 8) -> None:
+        self.service = service
+        self.sweep_interval = sweep_interval
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone="UTC",
+        )
+        service.timers = self
+
+    def start(self) -> None:
+        """Reschedule every known deadline, start the clock and sweep once right away."""
+        self._scheduler.start()
+        self.service.reschedule_all()
+        self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
+                                id="sweep", next_run_time=utcnow(), replace_existing=True)
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+    def wake_at(self, request_id: str, when: datetime) -> None:
+        self._scheduler.add_job(self.service.tick, "date", run_date=when, args=[request_id],
+                                id=f"at:{request_id}", replace_existing=True)
+
+    def kick(self, request_id: str) -> None:
+        self._scheduler.add_job(self.service.tick, "date", run_date=utcnow(), args=[request_id])
+
+    def job_count(self) -> int:
+        return len(self._scheduler.get_jobs())
+
+    def _sweep(self) -> None:
+        try:
+            handled = self.service.sweep()
+            if handled:
+                log.debug("sweep handled %d requests", handled)
+        except Exception:
+            log.exception("sweep failed; it runs again in %ss", self.sweep_interval.total_seconds())

@@ -1,0 +1,455 @@
+"""Use-cases: submit, decide (approve/deny), activate, stop, expire, and keeping Slack in step.
+
+The service owns every transaction and every call out. It knows Slack only through two small ports:
+``Directory`` (who is whose email, who is in which group) and ``Notifier`` (post and edit messages).
+
+How a request moves (each step is a conditional update in ``Store``; see ``domain`` for the graph):
+
+    submit ──▶ pending ──decide──▶ approved ──activate──▶ active ──stop──▶ stopped
+                                                  (Descope)          (Descope)
+
+Slack is a projection of the database: every change bumps the row's ``version``; ``sync_slack``
+brings the approval message, the DMs and the audit thread up to that version, and records how far
+it got. ``tick`` looks at one request and does whatever is due; the scheduler calls it at the
+exact moment (``wake_at``) and the periodic ``sweep`` calls it for anything overdue, so a crash, a
+restart or a lost job delays work by at most one sweep interval and never loses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.config import Settings
+from bot.descope import DescopeError, DescopeRefused
+from bot.domain import (
+    AlreadyDecided,
+    Draft,
+    NotAllowed,
+    NotFound,
+    PolicyViolation,
+    RequestView,
+    State,
+    check_approver,
+    check_duration,
+    check_may_stop,
+)
+from bot.sealing import Sealer, SealError
+from bot.store import AuditEntry, RequestRow, Store, utcnow
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"
+WORK_LEASE = timedelta(seconds=60)
+SLACK_LEASE = timedelta(seconds=60)
+SLACK_RETRY = timedelta(seconds=5)
+STOP_ALERT_AFTER = 3  # failed stop attempts before the approvals channel hears about it
+
+
+class Descope(Protocol):
+    def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool,
+                    refresh_duration: int, selected_tenant: str | None = None,
+                    custom_claims: dict[str, Any] | None = None) -> str: ...
+
+    def stop_impersonation(self, jwt: str) -> None: ...
+
+
+class Directory(Protocol):
+    def email_of(self, user_id: str) -> str | None: ...
+
+    def is_member(self, user_id: str, principals: Collection[str]) -> bool: ...
+
+
+class Notifier(Protocol):
+    """What the service asks of Slack. Every method raises on failure (after its own retries)."""
+
+    def post_request(self, request: RequestView) -> tuple[str, str]: ...
+
+    def update_request(self, request: RequestView) -> None: ...
+
+    def post_thread(self, request: RequestView, entry: AuditEntry) -> None: ...
+
+    def send_token(self, request: RequestView, token: str) -> tuple[str, str]: ...
+
+    def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None: ...
+
+
+class Timers(Protocol):
+    def wake_at(self, request_id: str, when: datetime) -> None: ...
+
+    def kick(self, request_id: str) -> None: ...
+
+
+class _NoTimers:
+    def wake_at(self, request_id: str, when: datetime) -> None:
+        pass
+
+    def kick(self, request_id: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Listing:
+    mine: list[RequestView]
+    active: list[RequestView] | None  # every active session, for approvers only
+
+
+def token_expiry(jwt: str) -> datetime | None:
+    """The ``exp`` claim of a JWT (unverified: Descope minted it; we only need the time)."""
+    try:
+        payload = jwt.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(float(claims["exp"]), UTC)
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
+class Service:
+    def __init__(self, settings: Settings, store: Store, descope: Descope, directory: Directory,
+                 notifier: Notifier, sealer: Sealer, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.store = store
+        self.descope = descope
+        self.directory = directory
+        self.notifier = notifier
+        self.sealer = sealer
+        self.clock = clock
+        self.timers: Timers = _NoTimers()
+
+    # -- who may ----------------------------------------------------------------------------
+
+    def is_approver(self, user_id: str) -> bool:
+        return self.directory.is_member(user_id, self.settings.approvers)
+
+    def is_requester(self, user_id: str) -> bool:
+        return self.directory.is_member(user_id, self.settings.effective_requesters)
+
+    # -- use-cases started by people --------------------------------------------------------
+
+    def submit(self, requester_id: str, draft: Draft) -> RequestView:
+        """Store a new request and have the approval message posted. Raises ``DomainError``."""
+        s = self.settings
+        if not self.is_requester(requester_id):
+            raise NotAllowed("You are not allowed to request impersonation. Ask an admin to add you to REQUESTERS.")
+        problem = check_duration(draft.duration, s.min_duration, s.max_duration)
+        if problem:
+            raise PolicyViolation(f"That window is out of policy: {problem}.")
+        live = self.store.find_live(requester_id, draft.login_id, draft.tenant)
+        if live is not None:
+            raise PolicyViolation(
+                f"You already have request `{live.id}` ({live.state}) for `{live.login_id}`: "
+                f"stop it with `/impersonate stop {live.id}` before asking again."
+            )
+        if self.store.count_pending(requester_id) >= s.max_pending_per_requester:
+            raise PolicyViolation(
+                f"You already have {s.max_pending_per_requester} requests waiting for approval: "
+                "wait for an answer or withdraw one with `/impersonate stop <id>`."
+            )
+        now = self.clock()
+        request = self.store.insert(
+            requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
+            duration=draft.duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
+        )
+        log.info("request %s submitted by %s", request.id, requester_id)
+        self.timers.wake_at(request.id, request.pending_until)
+        self.timers.kick(request.id)
+        return request
+
+    def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str | None = None) -> RequestView:
+        """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack.
+
+        ``message_ts`` is the message the click came from: it must be the one the bot posted for
+        this request, so a button copied elsewhere, or a forged value, decides nothing."""
+        request = self._get(request_id)
+        if message_ts is not None and message_ts != request.channel_ts:
+            raise NotAllowed("That button does not belong to this request's approval message.")
+        check_approver(clicker, request.requester_id, self.is_approver(clicker))
+        now = self.clock()
+        if request.state is State.PENDING and request.pending_until <= now:
+            self.expire_pending(request_id)
+            raise AlreadyDecided(self._get(request_id))
+        if approve:
+            decided = self.store.transition(
+                request_id, [State.PENDING], State.APPROVED, actor=clicker, action="approved", now=now,
+                where=[RequestRow.pending_until > now],
+                decided_by=clicker, decided_at=now, lease_until=now + WORK_LEASE,
+            )
+        else:
+            decided = self.store.transition(
+                request_id, [State.PENDING], State.DENIED, actor=clicker, action="denied", now=now,
+                where=[RequestRow.pending_until > now], decided_by=clicker, decided_at=now,
+            )
+        if decided is None:
+            raise AlreadyDecided(self._get(request_id))
+        log.info("request %s %s by %s", request_id, decided.state, clicker)
+        if approve:
+            self._activate_or_retry_soon(request_id)
+        self.sync_slack(request_id)
+        return self._get(request_id)
+
+    def request_stop(self, request_id: str, actor: str) -> RequestView:
+        """``/impersonate stop``: end an active session early, or withdraw a pending request."""
+        request = self._get(request_id)
+        check_may_stop(actor, request, self.is_approver(actor))
+        now = self.clock()
+        if request.state is State.PENDING:
+            withdrawn = self.store.transition(
+                request_id, [State.PENDING], State.DENIED, actor=actor, action="withdrawn", now=now,
+                detail="withdrawn before approval", decided_by=actor, decided_at=now,
+            )
+            if withdrawn is None:
+                return self.request_stop(request_id, actor)
+            self.timers.kick(request_id)
+            return withdrawn
+        if request.state is State.APPROVED:
+            raise PolicyViolation(f"Request `{request_id}` is being activated right now: try again in a moment.")
+        if request.state is not State.ACTIVE:
+            raise PolicyViolation(f"Request `{request_id}` is not active (it is {request.state}).")
+        self.store.record(
+            request_id, actor=actor, action="stop_requested", now=now,
+            where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+            stop_requested_at=now, stop_requested_by=actor,
+        )
+        self.timers.kick(request_id)
+        return self._get(request_id)
+
+    def listing(self, user_id: str) -> Listing:
+        mine = self.store.list_requests(requester_id=user_id, limit=10)
+        active = self.store.list_requests(states=[State.ACTIVE, State.APPROVED], limit=50) \
+            if self.is_approver(user_id) else None
+        return Listing(mine=mine, active=active)
+
+    # -- work done by the bot ---------------------------------------------------------------
+
+    def activate(self, request_id: str) -> None:
+        """Mint the token for an approved request. The caller holds the work lease."""
+        row = self.store.get_row(request_id)
+        if row is None or row.state != State.APPROVED.value:
+            return
+        now = self.clock()
+        duration = timedelta(seconds=row.duration_s)
+        email = self.directory.email_of(row.requester_id)
+        if not email:
+            self._fail(request_id, "the requester's Slack profile has no email address to impersonate as")
+            return
+        try:
+            token = self.descope.impersonate(
+                login_id=row.login_id, impersonator_id=email, validate_consent=self.settings.validate_consent,
+                refresh_duration=row.duration_s, selected_tenant=row.tenant,
+                custom_claims={"impersonationRequest": row.id, "approvedBy": row.decided_by,
+                               "requestedBy": row.requester_id},
+            )
+        except DescopeRefused as exc:
+            self._fail(request_id, f"Descope refused: {exc.description} ({exc.code or exc.status})")
+            return
+        except DescopeError as exc:
+            self._fail(request_id, f"Descope could not be reached: {exc}")
+            return
+        ends_at = now + duration
+        active = self.store.transition(
+            request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=self.clock(),
+            detail=f"impersonating as {email}",
+            impersonator=email, started_at=now, ends_at=ends_at,
+            token_expires_at=token_expiry(token) or ends_at, token_sealed=self.sealer.seal(token),
+            lease_until=None,
+        )
+        if active is None:  # cannot happen while we hold the lease; never leave a token alive
+            log.error("request %s left approved under us; revoking the token just minted", request_id)
+            self._try_stop_token(token)
+            return
+        log.info("request %s active until %s", request_id, ends_at.isoformat())
+        self.timers.wake_at(request_id, ends_at)
+
+    def _activate_or_retry_soon(self, request_id: str) -> None:
+        """Activate; on an unexpected fault (Slack or the database hiccuped) hand the work back to the
+        sweep within seconds instead of leaving it leased for a full minute."""
+        try:
+            self.activate(request_id)
+        except Exception:
+            log.exception("activating request %s failed; retrying shortly", request_id)
+            retry = self.clock() + SLACK_RETRY
+            self.store.set_fields(request_id, where=[RequestRow.state == State.APPROVED.value], lease_until=retry)
+            self.timers.wake_at(request_id, retry)
+
+    def stop(self, request_id: str) -> None:
+        """End an active session if it is due (window over or stop requested). Idempotent."""
+        now = self.clock()
+        row = self.store.get_row(request_id)
+        if row is None or row.state != State.ACTIVE.value:
+            return
+        due = row.stop_requested_at is not None or (row.ends_at is not None and row.ends_at <= now)
+        if not due or not self.store.claim_work(request_id, State.ACTIVE, now, WORK_LEASE):
+            return
+        row = self.store.get_row(request_id)
+        assert row is not None
+        reason = "stopped early" if row.stop_requested_at is not None and (
+            row.ends_at is None or row.stop_requested_at < row.ends_at) else "window ended"
+        actor = row.stop_requested_by or SYSTEM
+        try:
+            token = self.sealer.open(row.token_sealed) if row.token_sealed else None
+        except SealError:
+            token = None
+            log.error("request %s: the stored token cannot be unsealed (was TOKEN_ENCRYPTION_KEY changed?)",
+                      request_id)
+        detail = reason
+        if token is not None:
+            try:
+                self.descope.stop_impersonation(token)
+            except DescopeRefused as exc:
+                detail = f"{reason}; Descope no longer knew the session ({exc.code or exc.status})"
+            except DescopeError as exc:
+                if row.token_expires_at is None or row.token_expires_at > now:
+                    self._stop_failed(row, exc)
+                    return
+                detail = f"{reason}; the stop call failed but the token has expired on its own"
+        stopped = self.store.transition(
+            request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=self.clock(),
+            detail=detail, stopped_at=self.clock(), stopped_by=actor, token_sealed=None, lease_until=None,
+        )
+        if stopped is not None:
+            log.info("request %s stopped (%s)", request_id, detail)
+
+    def expire_pending(self, request_id: str) -> None:
+        now = self.clock()
+        expired = self.store.transition(
+            request_id, [State.PENDING], State.EXPIRED, actor=SYSTEM, action="expired", now=now,
+            detail="nobody answered in time", where=[RequestRow.pending_until <= now],
+        )
+        if expired is not None:
+            log.info("request %s expired unanswered", request_id)
+
+    def tick(self, request_id: str) -> None:
+        """Do whatever is due for one request. Safe to call at any time, from any replica."""
+        try:
+            self._tick(request_id)
+        except Exception:
+            log.exception("work on request %s failed; the sweep will retry", request_id)
+
+    def _tick(self, request_id: str) -> None:
+        row = self.store.get_row(request_id)
+        if row is None:
+            return
+        now = self.clock()
+        state = State(row.state)
+        if state is State.PENDING and row.pending_until <= now:
+            self.expire_pending(request_id)
+        elif state is State.APPROVED and self.store.claim_work(request_id, State.APPROVED, now, WORK_LEASE):
+            self._activate_or_retry_soon(request_id)
+        elif state is State.ACTIVE:
+            self.stop(request_id)
+        self.sync_slack(request_id)
+
+    def sweep(self) -> int:
+        """Act on everything overdue. Returns how many requests were looked at."""
+        work = self.store.due_work(self.clock())
+        for item in work:
+            self.tick(item.id)
+        return len(work)
+
+    def reschedule_all(self) -> None:
+        """At start: put every future deadline back on the scheduler."""
+        for request_id, when in self.store.timers():
+            self.timers.wake_at(request_id, when)
+
+    # -- Slack as a projection of the database ----------------------------------------------
+
+    def sync_slack(self, request_id: str) -> None:
+        """Bring Slack up to date with the request: approval message, token DM, outcome, thread."""
+        if not self.store.claim_slack(request_id, self.clock(), SLACK_LEASE):
+            return  # another worker is at it; it loops until Slack matches
+        retry_at: datetime | None = None
+        try:
+            while True:
+                row = self.store.get_row(request_id)
+                if row is None:
+                    return
+                if not self._sync_once(row):
+                    return
+        except Exception:
+            log.exception("Slack update for request %s failed; retrying shortly", request_id)
+            retry_at = self.clock() + SLACK_RETRY
+        finally:
+            self.store.set_fields(request_id, slack_lease_until=retry_at)
+
+    def _sync_once(self, row: RequestRow) -> bool:
+        """One pass; true when the row changed underneath and another pass is needed."""
+        view = self._get(row.id)
+        state = State(row.state)
+        if state is State.ACTIVE and row.delivered_at is None:
+            self._deliver(row, view)
+        if row.channel_ts is None:
+            channel, ts = self.notifier.post_request(view)
+            self.store.set_fields(row.id, channel_id=channel, channel_ts=ts)
+            view = self._get(row.id)
+        elif row.slack_version < row.version:
+            self.notifier.update_request(view)
+        for entry in self.store.unposted_audit(row.id):
+            if entry.action != "requested":
+                self.notifier.post_thread(view, entry)
+            self.store.mark_audit_posted(entry.id)
+        if state.is_final and row.end_notified_at is None:
+            dm = (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
+            self.notifier.send_outcome(view, dm)
+            self.store.set_fields(row.id, end_notified_at=self.clock())
+        caught_up = self.store.set_fields(
+            row.id, where=[RequestRow.version == row.version], slack_version=row.version
+        )
+        return not caught_up
+
+    def _deliver(self, row: RequestRow, view: RequestView) -> None:
+        """DM the token to the requester. If Slack will not take it, the session must not live on."""
+        assert row.token_sealed is not None
+        try:
+            dm_channel, dm_ts = self.notifier.send_token(view, self.sealer.open(row.token_sealed))
+        except Exception as exc:
+            log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
+                      row.id, type(exc).__name__)
+            now = self.clock()
+            self.store.record(
+                row.id, actor=SYSTEM, action="delivery_failed", now=now,
+                detail="the token DM could not be delivered; session stopped",
+                where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+                stop_requested_at=now, stop_requested_by=SYSTEM, delivered_at=now,
+            )
+            self.stop(row.id)
+            return
+        self.store.set_fields(row.id, dm_channel=dm_channel, dm_ts=dm_ts, delivered_at=self.clock())
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _get(self, request_id: str) -> RequestView:
+        request = self.store.get(request_id)
+        if request is None:
+            raise NotFound(f"There is no request `{request_id}`.")
+        return request
+
+    def _fail(self, request_id: str, why: str) -> None:
+        log.warning("request %s failed: %s", request_id, why)
+        self.store.transition(
+            request_id, [State.APPROVED], State.FAILED, actor=SYSTEM, action="failed", now=self.clock(),
+            detail=why, failure=why, lease_until=None,
+        )
+
+    def _stop_failed(self, row: RequestRow, exc: DescopeError) -> None:
+        attempts = row.stop_attempts + 1
+        backoff = timedelta(seconds=min(60.0, 2.0 ** min(attempts, 6)) * random.uniform(0.5, 1.0))
+        log.warning("request %s: stop call failed (attempt %d, %s); retrying in %.0fs",
+                    row.id, attempts, exc, backoff.total_seconds())
+        self.store.set_fields(row.id, stop_attempts=attempts, lease_until=self.clock() + backoff)
+        if attempts == STOP_ALERT_AFTER:
+            self.store.record(row.id, actor=SYSTEM, action="stop_failing", now=self.clock(),
+                              detail=f"Descope stop call failed {attempts} times ({exc}); still retrying")
+            self.timers.kick(row.id)
+        self.timers.wake_at(row.id, self.clock() + backoff)
+
+    def _try_stop_token(self, token: str) -> None:
+        try:
+            self.descope.stop_impersonation(token)
+        except DescopeError as exc:
+            log.error("could not revoke an orphaned token (%s); it dies at its own expiry", exc)

@@ -1,0 +1,91 @@
+"""The Bolt app: thin listeners that read the payload, answer Slack, call one service function, render.
+
+Slack's 3-second rule is visible here. The app runs with ``process_before_response=True``:
+
+* ``/impersonate`` does only fast local work before answering (parse the text, one indexed insert),
+  so its ``ack`` *is* the answer: no second round-trip, no 10 ms ack polling. The approval message is
+  posted afterwards by the scheduler's workers.
+* Button clicks ``ack()`` at once; the decision (and Descope's impersonate call) runs in a Bolt lazy
+  listener on a worker thread, and refusals come back as ephemeral messages via ``respond``.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import commands
+from bot.config import Settings
+from bot.domain import NotAllowed
+from bot.service import Service
+from bot.slack import render
+from bot.slack.errors import error_text
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, service: Service, client: WebClient) -> App:
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get() if settings.slack_signing_secret else "",
+        process_before_response=True,
+        request_verification_enabled=not settings.socket_mode,
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+    )
+    policy = commands.Policy(settings.default_duration, settings.min_duration, settings.max_duration)
+
+    @app.command("/impersonate")
+    def on_command(ack: Ack, body: dict[str, Any]) -> None:
+        ack(text=handle_command(service, policy, body["user_id"], body.get("text", "")), response_type="ephemeral")
+
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def decide(body: dict[str, Any], respond: Respond, approve: bool) -> None:
+        clicker = body["user"]["id"]
+        request_id = str(body["actions"][0].get("value", ""))
+        source = (body.get("channel", {}).get("id"), body.get("container", {}).get("message_ts"))
+        try:
+            if source[0] != settings.approval_channel:
+                raise NotAllowed("Approvals count only from the approvals channel.")
+            service.decide(request_id, clicker, approve, message_ts=source[1])
+        except Exception as exc:
+            respond(text=error_text(exc, "recording your decision"), response_type="ephemeral",
+                    replace_original=False)
+
+    def on_approve(body: dict[str, Any], respond: Respond) -> None:
+        decide(body, respond, approve=True)
+
+    def on_deny(body: dict[str, Any], respond: Respond) -> None:
+        decide(body, respond, approve=False)
+
+    app.action(render.APPROVE)(ack=ack_now, lazy=[on_approve])
+    app.action(render.DENY)(ack=ack_now, lazy=[on_deny])
+
+    @app.error
+    def on_error(error: Exception) -> None:
+        error_text(error, "handling a Slack request")
+
+    return app
+
+
+def handle_command(service: Service, policy: commands.Policy, user_id: str, text: str) -> str:
+    """The whole slash command, answered in one ephemeral message."""
+    try:
+        command = commands.parse(text, policy)
+        match command:
+            case commands.Help():
+                return commands.USAGE
+            case commands.ListRequests():
+                listing = service.listing(user_id)
+                return render.listing(listing.mine, listing.active)
+            case commands.Stop(request_id):
+                return render.stopping(service.request_stop(request_id, user_id))
+            case commands.Submit(draft):
+                return render.submitted(service.submit(user_id, draft))
+    except Exception as exc:
+        return error_text(exc, "handling your command")

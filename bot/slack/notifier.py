@@ -1,0 +1,56 @@
+"""The Slack side of ``service.Notifier``: posts and edits the bot's messages.
+
+Thin on purpose: what to say lives in ``render``, when to say it in ``service.sync_slack``.
+DMs go to the ``D…`` channel from ``conversations.open`` (so they can be edited later), with link
+unfurling off. Errors propagate: the service records how far it got and tries again.
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+
+from bot.domain import RequestView
+from bot.slack import render
+from bot.store import AuditEntry
+
+
+class SlackNotifier:
+    def __init__(self, client: WebClient, approval_channel: str) -> None:
+        self.client = client
+        self.approval_channel = approval_channel
+
+    def post_request(self, request: RequestView) -> tuple[str, str]:
+        msg = render.approval_request(request)
+        resp = self.client.chat_postMessage(channel=self.approval_channel, text=msg.text, blocks=msg.blocks,
+                                            unfurl_links=False, unfurl_media=False)
+        return str(resp["channel"]), str(resp["ts"])
+
+    def update_request(self, request: RequestView) -> None:
+        assert request.channel_id and request.channel_ts
+        msg = render.approval_request(request)
+        self.client.chat_update(channel=request.channel_id, ts=request.channel_ts, text=msg.text, blocks=msg.blocks)
+
+    def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
+        if not (request.channel_id and request.channel_ts):
+            return
+        msg = render.thread_line(entry)
+        self.client.chat_postMessage(channel=request.channel_id, thread_ts=request.channel_ts, text=msg.text,
+                                     unfurl_links=False, unfurl_media=False)
+
+    def send_token(self, request: RequestView, token: str) -> tuple[str, str]:
+        msg = render.token_dm(request, token)
+        return self._dm(request.requester_id, msg)
+
+    def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
+        if dm is not None:
+            redacted = render.redacted_dm(request)
+            self.client.chat_update(channel=dm[0], ts=dm[1], text=redacted.text, blocks=redacted.blocks)
+        msg = render.outcome_dm(request)
+        if msg is not None:
+            self._dm(request.requester_id, msg)
+
+    def _dm(self, user_id: str, msg: render.Message) -> tuple[str, str]:
+        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+        resp = self.client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks,
+                                            unfurl_links=False, unfurl_media=False)
+        return str(resp["channel"]), str(resp["ts"])

@@ -1,0 +1,390 @@
+"""The database: SQLAlchemy 2.x tables, and the only code that reads or writes them.
+
+Every state change is a conditional ``UPDATE … WHERE id = :id AND state IN (…)`` (``Store.transition``):
+whichever caller's update matches wins, the rest see ``None``, whether the race is two clicks, two
+threads or two replicas. The transition and its audit row commit together.
+
+Work that calls another system (Descope, Slack) is guarded by a *lease*: ``claim_work`` stamps
+``lease_until`` on a row only if no live lease is there, so one worker at a time acts on a request,
+and a crashed worker's lease simply runs out for the sweep to pick the work up again.
+
+The schema itself is owned by Alembic (``migrations/``); ``Base.metadata`` here mirrors it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    and_,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from bot.domain import RequestView, State
+
+_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_request_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every backend alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RequestRow(Base):
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requester_id: Mapped[str] = mapped_column(String(32), index=True)
+    login_id: Mapped[str] = mapped_column(String(256))
+    tenant: Mapped[str | None] = mapped_column(String(128))
+    duration_s: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pending_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    impersonator: Mapped[str | None] = mapped_column(String(256))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_sealed: Mapped[str | None] = mapped_column(Text)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stop_requested_by: Mapped[str | None] = mapped_column(String(32))
+    stop_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_by: Mapped[str | None] = mapped_column(String(32))
+    failure: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    channel_ts: Mapped[str | None] = mapped_column(String(32))
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    dm_ts: Mapped[str | None] = mapped_column(String(32))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    slack_version: Mapped[int] = mapped_column(Integer, default=0)
+    slack_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    posted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a request still needs from the outside world (the sweep's view of a row)."""
+
+    id: str
+    state: State
+    version: int
+    slack_version: int
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    request_id: str
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    detail: str | None
+
+
+def _view(row: RequestRow) -> RequestView:
+    return RequestView(
+        id=row.id,
+        requester_id=row.requester_id,
+        login_id=row.login_id,
+        tenant=row.tenant,
+        duration=timedelta(seconds=row.duration_s),
+        reason=row.reason,
+        state=State(row.state),
+        created_at=row.created_at,
+        pending_until=row.pending_until,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        started_at=row.started_at,
+        ends_at=row.ends_at,
+        stopped_at=row.stopped_at,
+        stopped_by=row.stopped_by,
+        stop_requested_at=row.stop_requested_at,
+        failure=row.failure,
+        channel_id=row.channel_id,
+        channel_ts=row.channel_ts,
+    )
+
+
+def _entry(a: AuditRow) -> AuditEntry:
+    return AuditEntry(a.id, a.request_id, a.at, a.actor, a.action, a.from_state, a.to_state, a.detail)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine that behaves under concurrency: SQLite gets WAL, a busy timeout and
+    ``BEGIN IMMEDIATE`` (writers queue instead of failing); PostgreSQL gets pre-ping."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    elif url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # let us issue BEGIN ourselves
+            cursor = dbapi_conn.cursor()
+            if ":memory:" not in url:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def tx(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        with self.tx() as s:
+            s.execute(select(1))
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
+               reason: str, pending_until: datetime, now: datetime) -> RequestView:
+        with self.tx() as s:
+            row = RequestRow(
+                id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
+                duration_s=int(duration.total_seconds()), reason=reason, state=State.PENDING.value,
+                version=1, created_at=now, pending_until=pending_until, stop_attempts=0, slack_version=0,
+            )
+            s.add(row)
+            s.flush()
+            s.add(AuditRow(request_id=row.id, at=now, actor=requester_id, action="requested",
+                           from_state=None, to_state=State.PENDING.value, detail=None, posted=False))
+            return _view(row)
+
+    def get(self, request_id: str) -> RequestView | None:
+        with self.tx() as s:
+            row = s.get(RequestRow, request_id)
+            return _view(row) if row else None
+
+    def get_row(self, request_id: str) -> RequestRow | None:
+        """The full row, secrets included: for the service's own use only."""
+        with self.tx() as s:
+            return s.get(RequestRow, request_id)
+
+    def transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
+                   action: str, now: datetime, detail: str | None = None,
+                   where: Sequence[Any] = (), **values: Any) -> RequestView | None:
+        """Move ``request_id`` from one of ``sources`` to ``target`` if, and only if, it is still
+        there (and ``where`` holds). Writes the audit row in the same transaction. ``None`` = lost."""
+        with self.tx() as s:
+            current = s.execute(  # lock the row (PostgreSQL); SQLite's BEGIN IMMEDIATE already did
+                select(RequestRow.state).where(RequestRow.id == request_id).with_for_update()
+            ).scalar_one_or_none()
+            result = s.execute(
+                update(RequestRow)
+                .where(RequestRow.id == request_id, RequestRow.state.in_([x.value for x in sources]), *where)
+                .values(state=target.value, version=RequestRow.version + 1, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
+                           from_state=current, to_state=target.value, detail=detail, posted=False))
+            row = s.get(RequestRow, request_id, populate_existing=True)
+            assert row is not None
+            return _view(row)
+
+    def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
+               where: Sequence[Any] = (), **values: Any) -> bool:
+        """Change fields without a state change (e.g. a stop request), with an audit row; conditional."""
+        with self.tx() as s:
+            result = s.execute(
+                update(RequestRow)
+                .where(RequestRow.id == request_id, *where)
+                .values(version=RequestRow.version + 1, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            state = s.execute(select(RequestRow.state).where(RequestRow.id == request_id)).scalar_one()
+            s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
+                           from_state=state, to_state=state, detail=detail, posted=False))
+            return True
+
+    def set_fields(self, request_id: str, *, where: Sequence[Any] = (), **values: Any) -> bool:
+        """Bookkeeping that is not an event (message timestamps, leases). Conditional."""
+        with self.tx() as s:
+            result = s.execute(
+                update(RequestRow).where(RequestRow.id == request_id, *where).values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def claim_work(self, request_id: str, state: State, now: datetime, lease: timedelta) -> bool:
+        """Take the work lease on a request in ``state``; false if another worker holds it."""
+        return self.set_fields(
+            request_id,
+            where=[RequestRow.state == state.value,
+                   or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now)],
+            lease_until=now + lease,
+        )
+
+    def claim_slack(self, request_id: str, now: datetime, lease: timedelta) -> bool:
+        return self.set_fields(
+            request_id,
+            where=[or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now)],
+            slack_lease_until=now + lease,
+        )
+
+    def count_pending(self, requester_id: str) -> int:
+        with self.tx() as s:
+            return int(s.execute(
+                select(func.count()).select_from(RequestRow)
+                .where(RequestRow.requester_id == requester_id, RequestRow.state == State.PENDING.value)
+            ).scalar_one())
+
+    def find_live(self, requester_id: str, login_id: str, tenant: str | None) -> RequestView | None:
+        """A pending, approved or active request by this requester for this target, if any."""
+        with self.tx() as s:
+            row = s.execute(
+                select(RequestRow).where(
+                    RequestRow.requester_id == requester_id,
+                    func.lower(RequestRow.login_id) == login_id.lower(),
+                    RequestRow.tenant.is_(None) if tenant is None else RequestRow.tenant == tenant,
+                    RequestRow.state.in_([State.PENDING.value, State.APPROVED.value, State.ACTIVE.value]),
+                ).limit(1)
+            ).scalar_one_or_none()
+            return _view(row) if row else None
+
+    def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
+                      limit: int = 20) -> list[RequestView]:
+        with self.tx() as s:
+            query = select(RequestRow).order_by(RequestRow.created_at.desc()).limit(limit)
+            if requester_id is not None:
+                query = query.where(RequestRow.requester_id == requester_id)
+            if states is not None:
+                query = query.where(RequestRow.state.in_([x.value for x in states]))
+            return [_view(r) for r in s.execute(query).scalars()]
+
+    def due_work(self, now: datetime, limit: int = 500) -> list[Work]:
+        """Requests the sweep must act on: overdue pendings, approvals not yet activated, sessions
+        past their window or asked to stop, and anything Slack does not yet reflect."""
+        lease_free = or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now)
+        slack_free = or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now)
+        with self.tx() as s:
+            rows = s.execute(
+                select(RequestRow.id, RequestRow.state, RequestRow.version, RequestRow.slack_version)
+                .where(or_(
+                    and_(RequestRow.state == State.PENDING.value, RequestRow.pending_until <= now),
+                    and_(RequestRow.state == State.APPROVED.value, lease_free),
+                    and_(RequestRow.state == State.ACTIVE.value, lease_free,
+                         or_(RequestRow.ends_at <= now, RequestRow.stop_requested_at.is_not(None),
+                             RequestRow.delivered_at.is_(None))),
+                    and_(RequestRow.slack_version < RequestRow.version, slack_free),
+                ))
+                .order_by(RequestRow.created_at)
+                .limit(limit)
+            ).all()
+            return [Work(r.id, State(r.state), r.version, r.slack_version) for r in rows]
+
+    def timers(self) -> list[tuple[str, datetime]]:
+        """Every future moment something must happen: pending deadlines and session ends."""
+        with self.tx() as s:
+            pend = s.execute(select(RequestRow.id, RequestRow.pending_until)
+                             .where(RequestRow.state == State.PENDING.value)).all()
+            act = s.execute(select(RequestRow.id, RequestRow.ends_at)
+                            .where(RequestRow.state == State.ACTIVE.value)).all()
+            return [(r[0], r[1]) for r in pend] + [(r[0], r[1]) for r in act if r[1] is not None]
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit(self, *, since: datetime | None = None, request_id: str | None = None) -> list[AuditEntry]:
+        with self.tx() as s:
+            query = select(AuditRow).order_by(AuditRow.id)
+            if since is not None:
+                query = query.where(AuditRow.at >= since)
+            if request_id is not None:
+                query = query.where(AuditRow.request_id == request_id)
+            return [_entry(a) for a in s.execute(query).scalars()]
+
+    def unposted_audit(self, request_id: str) -> list[AuditEntry]:
+        with self.tx() as s:
+            rows = s.execute(select(AuditRow).where(AuditRow.request_id == request_id,
+                                                    AuditRow.posted.is_(False)).order_by(AuditRow.id)).scalars()
+            return [_entry(a) for a in rows]
+
+    def mark_audit_posted(self, audit_id: int) -> None:
+        with self.tx() as s:
+            s.execute(update(AuditRow).where(AuditRow.id == audit_id).values(posted=True))

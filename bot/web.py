@@ -1,0 +1,49 @@
+"""HTTP mode: a small WSGI app served by waitress (a multi-threaded production server).
+
+Routes: ``POST /slack/events`` (commands, interactivity and events, through Bolt's WSGI adapter) and
+``GET /healthz`` (answers 200 when the database answers). Everything else is a 404.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+EVENTS_PATH = "/slack/events"
+
+
+def make_wsgi(app: App, store: Store) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path == EVENTS_PATH:
+            if method != "POST":
+                return respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            result: Iterable[bytes] = slack(environ, start_response)
+            return result
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            try:
+                store.ping()
+            except Exception as exc:
+                log.warning("health check: database unreachable (%s)", type(exc).__name__)
+                return respond(start_response, "503 Service Unavailable", {"status": "database unreachable"})
+            return respond(start_response, "200 OK", {"status": "ok"})
+        return respond(start_response, "404 Not Found", {"error": "not found"})
+
+    return wsgi

@@ -1,0 +1,39 @@
+"""Alembic environment: runs the revisions in ``versions/`` against the bot's database.
+
+The URL comes from the Alembic config (set by ``bot.migrate``) or, for the plain ``alembic`` CLI, from
+``DATABASE_URL``. The connection may be handed in by the caller (``config.attributes["connection"]``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+
+from bot.store import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL", "sqlite:///impersonation.db")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata,
+                          render_as_batch=conn.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported: run `python -m bot migrate`")
+run()

@@ -1,0 +1,329 @@
+"""``bot.config.Settings.from_env``: defaults, every problem reported at once, secrets kept out of sight."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from bot.config import SLACK_API_DEFAULT, ConfigError, Secret, Settings
+
+TOKEN = "xoxb-1"
+SIGNING = "s"
+KEY = "K1"
+
+MINIMAL = {
+    "SLACK_BOT_TOKEN": TOKEN,
+    "SLACK_SIGNING_SECRET": SIGNING,
+    "SLACK_APPROVAL_CHANNEL": "C0123ABCD",
+    "APPROVERS": "U0AAA,S0BBB",
+    "DESCOPE_PROJECT_ID": "P2abc",
+    "DESCOPE_MANAGEMENT_KEY": KEY,
+}
+REQUIRED_IN_HTTP_MODE = [
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APPROVAL_CHANNEL",
+    "APPROVERS",
+    "DESCOPE_PROJECT_ID",
+    "DESCOPE_MANAGEMENT_KEY",
+]
+
+
+def settings(**overrides: str) -> Settings:
+    return Settings.from_env({**MINIMAL, **overrides})
+
+
+def problems(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    message = str(info.value)
+    for problem in info.value.problems:
+        assert problem in message
+    return info.value.problems
+
+
+def problems_with(**overrides: str) -> list[str]:
+    return problems({**MINIMAL, **overrides})
+
+
+def test_minimal_env_gives_the_documented_defaults() -> None:
+    s = settings()
+    assert s.slack_bot_token.get() == TOKEN
+    assert s.slack_signing_secret is not None and s.slack_signing_secret.get() == SIGNING
+    assert s.descope_management_key.get() == KEY
+    assert s.approval_channel == "C0123ABCD"
+    assert s.approvers == ("U0AAA", "S0BBB")
+    assert s.requesters == ()
+    assert s.effective_requesters == ("U0AAA", "S0BBB")
+    assert s.descope_project_id == "P2abc"
+    assert s.descope_base_uri is None
+    assert s.default_duration == timedelta(minutes=30)
+    assert s.min_duration == timedelta(minutes=1)
+    assert s.max_duration == timedelta(hours=4)
+    assert s.pending_timeout == timedelta(minutes=30)
+    assert s.validate_consent is True
+    assert s.port == 3000
+    assert s.database_url == "sqlite:///impersonation.db"
+    assert s.slack_api_url == SLACK_API_DEFAULT
+    assert s.slack_api_url.endswith("/")
+    assert s.slack_app_token is None
+    assert not s.socket_mode
+    assert s.token_encryption_key is None
+    assert s.log_level == "INFO"
+
+
+def test_values_are_stripped() -> None:
+    s = settings(APPROVERS=" U0AAA , S0BBB ,", SLACK_APPROVAL_CHANNEL=" C0123ABCD ", PORT=" 8080 ")
+    assert s.approvers == ("U0AAA", "S0BBB")
+    assert s.approval_channel == "C0123ABCD"
+    assert s.port == 8080
+
+
+def test_explicit_values() -> None:
+    s = settings(
+        REQUESTERS="U0CCC,W0DDD,S0EEE",
+        DEFAULT_DURATION="1h",
+        MIN_DURATION="5m",
+        MAX_DURATION="2h",
+        PENDING_TIMEOUT="10m",
+        VALIDATE_CONSENT="false",
+        PORT="8080",
+        DATABASE_URL="postgresql+psycopg://db/impersonation",
+        DESCOPE_BASE_URI="https://api.descope.example",
+        LOG_LEVEL="debug",
+    )
+    assert s.requesters == ("U0CCC", "W0DDD", "S0EEE")
+    assert s.effective_requesters == ("U0CCC", "W0DDD", "S0EEE")
+    assert (s.default_duration, s.min_duration, s.max_duration) == (
+        timedelta(hours=1), timedelta(minutes=5), timedelta(hours=2))
+    assert s.pending_timeout == timedelta(minutes=10)
+    assert s.validate_consent is False
+    assert s.port == 8080
+    assert s.database_url == "postgresql+psycopg://db/impersonation"
+    assert s.descope_base_uri == "https://api.descope.example"
+    assert s.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:4567/api", "http://127.0.0.1:4567/api/"),
+        ("http://127.0.0.1:4567/api/", "http://127.0.0.1:4567/api/"),
+    ],
+)
+def test_slack_api_url_gets_a_trailing_slash(url: str, expected: str) -> None:
+    assert settings(SLACK_API_URL=url).slack_api_url == expected
+
+
+@pytest.mark.parametrize(("raw", "value"), [("true", True), ("TRUE", True), ("1", True), ("yes", True),
+                                            ("on", True), ("false", False), ("0", False), ("No", False),
+                                            ("off", False)])
+def test_booleans(raw: str, value: bool) -> None:
+    assert settings(VALIDATE_CONSENT=raw).validate_consent is value
+
+
+def test_empty_env_lists_every_missing_variable_in_one_error() -> None:
+    found = problems({})
+    for name in REQUIRED_IN_HTTP_MODE:
+        assert any(p.startswith(name) for p in found), (name, found)
+    assert len(found) == len(REQUIRED_IN_HTTP_MODE)
+
+
+@pytest.mark.parametrize("name", REQUIRED_IN_HTTP_MODE)
+def test_each_missing_variable_is_named(name: str) -> None:
+    env = {k: v for k, v in MINIMAL.items() if k != name}
+    found = problems(env)
+    assert len(found) == 1
+    assert found[0].startswith(name)
+
+
+@pytest.mark.parametrize("name", REQUIRED_IN_HTTP_MODE)
+def test_blank_counts_as_missing(name: str) -> None:
+    found = problems_with(**{name: "   "})
+    assert [p for p in found if p.startswith(name)]
+
+
+def test_several_problems_reported_together() -> None:
+    found = problems_with(SLACK_APPROVAL_CHANNEL="#general", PORT="http", VALIDATE_CONSENT="maybe",
+                          MAX_DURATION="forever")
+    names = {p.split()[0].rstrip(":") for p in found}
+    assert names == {"SLACK_APPROVAL_CHANNEL", "PORT", "VALIDATE_CONSENT", "MAX_DURATION"}
+
+
+def test_socket_mode_does_not_need_the_signing_secret() -> None:
+    env = {k: v for k, v in MINIMAL.items() if k != "SLACK_SIGNING_SECRET"}
+    s = Settings.from_env({**env, "SLACK_APP_TOKEN": "xapp-1-A0-123-abc"})
+    assert s.socket_mode
+    assert s.slack_app_token is not None and s.slack_app_token.get() == "xapp-1-A0-123-abc"
+    assert s.slack_signing_secret is None
+
+
+def test_http_mode_needs_the_signing_secret() -> None:
+    env = {k: v for k, v in MINIMAL.items() if k != "SLACK_SIGNING_SECRET"}
+    (problem,) = problems(env)
+    assert "SLACK_SIGNING_SECRET" in problem
+    assert "SLACK_APP_TOKEN" in problem  # tells the operator the alternative
+
+
+def test_bad_app_token_prefix() -> None:
+    (problem,) = problems_with(SLACK_APP_TOKEN="xoxb-not-an-app-token")
+    assert problem.startswith("SLACK_APP_TOKEN")
+    assert "xoxb-not-an-app-token" not in problem
+
+
+def test_bad_bot_token_prefix_does_not_echo_the_value() -> None:
+    (problem,) = problems_with(SLACK_BOT_TOKEN="xoxp-user-token-secret")
+    assert problem.startswith("SLACK_BOT_TOKEN")
+    assert "xoxb-" in problem
+    assert "xoxp-user-token-secret" not in problem
+
+
+@pytest.mark.parametrize("channel", ["#general", "general", "c0123abcd", "U0123ABCD", "C0"])
+def test_bad_channel(channel: str) -> None:
+    (problem,) = problems_with(SLACK_APPROVAL_CHANNEL=channel)
+    assert problem.startswith("SLACK_APPROVAL_CHANNEL")
+    assert channel in problem
+
+
+@pytest.mark.parametrize("channel", ["C0123ABCD", "G0123ABCD"])
+def test_good_channel(channel: str) -> None:
+    assert settings(SLACK_APPROVAL_CHANNEL=channel).approval_channel == channel
+
+
+@pytest.mark.parametrize("entry", ["jane@acme.com", "@jane", "u0aaa", "C0123ABCD", "<@U0AAA>"])
+def test_bad_approvers_entry(entry: str) -> None:
+    (problem,) = problems_with(APPROVERS=f"U0AAA,{entry}")
+    assert problem.startswith("APPROVERS")
+    assert f"`{entry}`" in problem
+
+
+def test_bad_requesters_entry() -> None:
+    (problem,) = problems_with(REQUESTERS="jane@acme.com")
+    assert problem.startswith("REQUESTERS")
+    assert "jane@acme.com" in problem
+
+
+def test_approvers_with_no_entries_is_a_problem() -> None:
+    found = problems_with(APPROVERS=" , ,")
+    assert any(p.startswith("APPROVERS") for p in found)
+
+
+@pytest.mark.parametrize("name", ["DEFAULT_DURATION", "MIN_DURATION", "MAX_DURATION", "PENDING_TIMEOUT",
+                                  "SWEEP_INTERVAL"])
+@pytest.mark.parametrize("value", ["30", "forever", "0m", "1m1h", "-5m", "1.5h"])
+def test_bad_durations(name: str, value: str) -> None:
+    found = problems_with(**{name: value})
+    assert len(found) == 1
+    assert found[0].startswith(f"{name}:")
+    assert f"`{value}`" in found[0]
+
+
+def test_huge_duration_is_a_config_error() -> None:
+    problems_with(MAX_DURATION="99999999999999h")
+
+
+def test_min_longer_than_max() -> None:
+    (problem,) = problems_with(MIN_DURATION="2h", MAX_DURATION="1h", DEFAULT_DURATION="90m")
+    assert "MIN_DURATION (2h)" in problem
+    assert "MAX_DURATION (1h)" in problem
+
+
+@pytest.mark.parametrize(("env", "shown"), [
+    ({"DEFAULT_DURATION": "5h"}, "DEFAULT_DURATION (5h)"),
+    ({"DEFAULT_DURATION": "30s"}, "DEFAULT_DURATION (30s)"),
+    ({"MAX_DURATION": "20m"}, "DEFAULT_DURATION (30m)"),
+    ({"MIN_DURATION": "45m"}, "DEFAULT_DURATION (30m)"),
+])
+def test_default_outside_bounds(env: dict[str, str], shown: str) -> None:
+    (problem,) = problems_with(**env)
+    assert shown in problem
+    assert "MIN_DURATION" in problem and "MAX_DURATION" in problem
+
+
+def test_default_on_the_bounds_is_fine() -> None:
+    s = settings(DEFAULT_DURATION="1h", MIN_DURATION="1h", MAX_DURATION="1h")
+    assert s.default_duration == s.min_duration == s.max_duration == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "y", "enabled"])
+def test_bad_boolean(value: str) -> None:
+    (problem,) = problems_with(VALIDATE_CONSENT=value)
+    assert problem.startswith("VALIDATE_CONSENT")
+    assert f"`{value}`" in problem
+
+
+@pytest.mark.parametrize("value", ["http", "0", "65536", "-1", "3000.0", "30 00"])
+def test_bad_port(value: str) -> None:
+    (problem,) = problems_with(PORT=value)
+    assert problem.startswith("PORT")
+    assert "1 to 65535" in problem
+
+
+@pytest.mark.parametrize("value", ["1", "65535"])
+def test_port_bounds(value: str) -> None:
+    assert settings(PORT=value).port == int(value)
+
+
+def test_superscript_port_is_a_config_error() -> None:
+    problems_with(PORT="²")
+
+
+def test_bad_max_pending() -> None:
+    (problem,) = problems_with(MAX_PENDING_PER_REQUESTER="0")
+    assert problem.startswith("MAX_PENDING_PER_REQUESTER")
+
+
+# --- secrets -------------------------------------------------------------------------------------------
+
+SECRET_ENV = {
+    **MINIMAL,
+    "SLACK_BOT_TOKEN": "xoxb-123-456-bottokenvalue",
+    "SLACK_SIGNING_SECRET": "signing-secret-value-8f3a",
+    "DESCOPE_MANAGEMENT_KEY": "K2management-key-value",
+    "TOKEN_ENCRYPTION_KEY": "sealing-key-value-77",
+}
+SECRET_VALUES = ["xoxb-123-456-bottokenvalue", "signing-secret-value-8f3a", "K2management-key-value",
+                 "sealing-key-value-77"]
+
+
+def test_secret_hides_its_value() -> None:
+    secret = Secret("hunter2-value")
+    assert "hunter2-value" not in repr(secret)
+    assert "hunter2-value" not in str(secret)
+    assert "hunter2-value" not in f"{secret}"
+    assert "hunter2-value" not in f"{secret!r}"
+    assert secret.get() == "hunter2-value"
+    assert secret == Secret("hunter2-value")
+    assert secret != Secret("other")
+    assert secret != "hunter2-value"
+
+
+@pytest.mark.parametrize("render", [repr, str, format, lambda s: f"{s}", lambda s: f"{s!r}"])
+def test_settings_never_show_secrets(render: Callable[[object], str]) -> None:
+    s = Settings.from_env(SECRET_ENV)
+    text = render(s)
+    assert "P2abc" in text  # the project ID is not secret: the repr still says something useful
+    for value in SECRET_VALUES:
+        assert value not in text
+
+
+def test_socket_mode_app_token_hidden() -> None:
+    s = Settings.from_env({**SECRET_ENV, "SLACK_APP_TOKEN": "xapp-1-A0-123-appsecret"})
+    assert "xapp-1-A0-123-appsecret" not in repr(s)
+    assert "xapp-1-A0-123-appsecret" in s.secrets()
+
+
+def test_settings_secrets_lists_every_configured_secret() -> None:
+    assert sorted(Settings.from_env(SECRET_ENV).secrets()) == sorted(SECRET_VALUES)
+
+
+def test_settings_secrets_skips_unset_ones() -> None:
+    assert sorted(settings().secrets()) == sorted([TOKEN, SIGNING, KEY])
+
+
+def test_database_password_is_hidden() -> None:
+    s = settings(DATABASE_URL="postgresql+psycopg://bot:db-pass-4f9c1e@db.internal/impersonation")
+    assert "db-pass-4f9c1e" not in repr(s)
+    assert "db-pass-4f9c1e" in s.secrets()

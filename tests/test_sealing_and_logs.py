@@ -1,0 +1,199 @@
+"""``bot.sealing`` (the token at rest) and ``bot.logs.RedactingFilter`` (secrets out of every log line)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.logs import REDACTED, RedactingFilter
+from bot.sealing import Sealer, SealError
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSIsImV4cCI6MX0.c2lnbmF0dXJlLXNlY3JldA"
+SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
+APP_TOKEN = "xapp-1-A012345-678901-abcdef"
+CONFIGURED = "K2mgmt-key-very-secret-0123456789"
+
+
+# --- sealing -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plaintext", [JWT, "", "ünïcødé ✓", "x" * 5000])
+def test_seal_and_open_round_trip(plaintext: str) -> None:
+    sealer = Sealer("a key")
+    sealed = sealer.seal(plaintext)
+    assert isinstance(sealed, str)
+    sealed.encode("ascii")  # fits any text column
+    assert sealer.open(sealed) == plaintext
+
+
+def test_sealed_text_does_not_contain_the_plaintext() -> None:
+    sealed = Sealer("a key").seal(JWT)
+    assert JWT not in sealed
+    for part in JWT.split("."):
+        assert part not in sealed
+
+
+def test_sealing_twice_gives_different_ciphertexts() -> None:
+    sealer = Sealer("a key")
+    assert sealer.seal(JWT) != sealer.seal(JWT)
+
+
+def test_same_secret_opens_across_instances() -> None:
+    assert Sealer("a key").open(Sealer("a key").seal(JWT)) == JWT
+
+
+def test_a_different_key_raises_seal_error() -> None:
+    sealed = Sealer("a key").seal(JWT)
+    with pytest.raises(SealError):
+        Sealer("another key").open(sealed)
+
+
+def _flip(text: str, index: int) -> str:
+    replacement = "A" if text[index] != "A" else "B"
+    return text[:index] + replacement + text[index + 1:]
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_tampered_ciphertext_raises_seal_error(where: str) -> None:
+    sealed = Sealer("a key").seal(JWT)
+    index = {"start": 1, "middle": len(sealed) // 2, "end": len(sealed) - 5}[where]
+    with pytest.raises(SealError):
+        Sealer("a key").open(_flip(sealed, index))
+
+
+@pytest.mark.parametrize("garbage", ["", "not-a-fernet-token", "gAAAAA", "====="])
+def test_garbage_raises_seal_error(garbage: str) -> None:
+    with pytest.raises(SealError):
+        Sealer("a key").open(garbage)
+
+
+def test_truncated_ciphertext_raises_seal_error() -> None:
+    sealed = Sealer("a key").seal(JWT)
+    with pytest.raises(SealError):
+        Sealer("a key").open(sealed[:-10])
+
+
+def test_non_ascii_garbage_raises_seal_error() -> None:
+    with pytest.raises(SealError):
+        Sealer("a key").open("gAAAAAé")
+
+
+def test_sealer_repr_hides_the_key() -> None:
+    assert "a key" not in repr(Sealer("a key"))
+
+
+# --- log redaction -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter([CONFIGURED, "abc"]))
+    logger = logging.Logger("test-redaction", level=logging.DEBUG)  # not registered: no global state
+    logger.propagate = False
+    logger.addHandler(handler)
+    yield logger, stream
+    handler.close()
+
+
+SENSITIVE = [JWT, SLACK_TOKEN, APP_TOKEN, CONFIGURED, "xoxp-1111111-2222222-user"]
+
+
+def assert_clean(output: str) -> None:
+    for value in SENSITIVE:
+        assert value not in output, value
+    assert "eyJ" not in output
+    assert "K2mgmt" not in output
+
+
+@pytest.mark.parametrize("value", SENSITIVE)
+def test_secret_in_message_is_redacted(log: tuple[logging.Logger, io.StringIO], value: str) -> None:
+    logger, stream = log
+    logger.info(f"calling with {value} now")
+    output = stream.getvalue()
+    assert_clean(output)
+    assert f"calling with {REDACTED} now" in output
+
+
+@pytest.mark.parametrize("value", SENSITIVE)
+def test_secret_in_args_is_redacted(log: tuple[logging.Logger, io.StringIO], value: str) -> None:
+    logger, stream = log
+    logger.warning("token=%s for %s", value, "jane@acme.com")
+    output = stream.getvalue()
+    assert_clean(output)
+    assert f"token={REDACTED} for jane@acme.com" in output
+
+
+def test_rotating_refresh_token_secret_part_is_redacted(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log
+    logger.info("refresh %s", "xoxe.xoxp-1-refreshing123")
+    assert "refreshing123" not in stream.getvalue()
+
+
+def test_secret_in_dict_args_is_redacted(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log
+    logger.info("body %s", {"token": JWT, "auth": f"Bearer P2abc:{CONFIGURED}"})
+    assert_clean(stream.getvalue())
+
+
+def test_secret_in_traceback_is_redacted(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log
+    try:
+        try:
+            raise KeyError(SLACK_TOKEN)
+        except KeyError as inner:
+            raise RuntimeError(f"Descope refused {JWT} with key {CONFIGURED}") from inner
+    except RuntimeError:
+        logger.exception("impersonate failed for %s", APP_TOKEN)
+    output = stream.getvalue()
+    assert_clean(output)
+    assert "Traceback (most recent call last)" in output
+    assert "RuntimeError: Descope refused [redacted] with key [redacted]" in output
+    assert "KeyError" in output
+    assert f"impersonate failed for {REDACTED}" in output
+
+
+def test_secret_in_stack_info_is_redacted(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log
+
+    def frame_with_secret_in_its_source_line() -> None:
+        logger.info("here", stack_info=True)  # eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSJ9.c2lnbmF0dXJl
+
+    frame_with_secret_in_its_source_line()
+    output = stream.getvalue()
+    assert "Stack (most recent call last)" in output
+    assert "eyJ" not in output
+
+
+def test_clean_lines_pass_through_unchanged(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log
+    logger.info("request %s approved by %s, %d%% done", "K7M2QX9A", "U0BBB", 50)
+    assert stream.getvalue() == "INFO request K7M2QX9A approved by U0BBB, 50% done\n"
+
+
+def test_short_secrets_are_not_used_for_redaction(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = log
+    logger.info("abc is too short to redact")  # "abc" was configured, but < 4 chars would mangle logs
+    assert "abc is too short" in stream.getvalue()
+
+
+def test_longer_secret_is_redacted_whole_when_one_contains_another() -> None:
+    f = RedactingFilter(["secret-1", "secret-1-and-more"])
+    assert f.redact("x secret-1-and-more y") == f"x {REDACTED} y"
+
+
+def test_filter_keeps_every_record() -> None:
+    f = RedactingFilter([CONFIGURED])
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "key %s", (CONFIGURED,), None)
+    assert f.filter(record) is True
+    assert record.getMessage() == f"key {REDACTED}"
+
+
+def test_bad_format_args_do_not_raise_into_the_caller(log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, _ = log
+    logger.error("%d items", "not a number")
