@@ -1,0 +1,81 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the fakes, and the running bot.
+
+PostgreSQL: each test gets a database of its own on ``TEST_POSTGRES_URL`` (default: the local
+server, user postgres). Where no server answers, PostgreSQL tests are skipped, except under CI
+(``CI`` set), where that is a failure: CI must prove both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.fakes import FakeDescope, FakeSlack
+from tests.harness import BotProcess, Stack, bot_env, populate
+
+POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"bot_test_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI but unreachable at {POSTGRES_ADMIN}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN}")
+    try:
+        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeSlack, FakeDescope]]:
+    with FakeSlack() as slack, FakeDescope() as descope:
+        populate(slack, descope)
+        yield slack, descope
+
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture
+def make_stack(fakes: tuple[FakeSlack, FakeDescope], database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
+    """Start the bot (``make_stack(PENDING_TIMEOUT="2s")`` to override settings); stopped afterwards."""
+    slack, descope = fakes
+    started: list[BotProcess] = []
+
+    def factory(**overrides: str) -> Stack:
+        bot = BotProcess(bot_env(slack, descope, database_url, **overrides), tmp_path / f"bot{len(started)}.log")
+        started.append(bot)
+        bot.start()
+        return Stack(slack, descope, bot)
+
+    yield factory
+    for bot in started:
+        bot.stop()
+
+
+@pytest.fixture
+def stack(make_stack: StackFactory) -> Stack:
+    return make_stack()

@@ -1,0 +1,199 @@
+"""End-to-end harness: the real bot as a child process, talking to fake Slack and Descope on loopback.
+
+``BotProcess`` starts ``python -m bot`` with an environment pointing at the fakes, waits for
+``/healthz``, and sends requests signed exactly as Slack signs them. ``Stack`` bundles the fakes and
+the bot with the people the tests use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.fakes import FakeDescope, FakeSlack
+from tests.signing import block_action_body, sign, slash_command_body
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "test-signing-secret"
+APPROVAL_CHANNEL = "C0APPROVE"
+REQUESTER = "UREQ1"
+APPROVER = "UAPPR1"
+GROUP_APPROVER = "UAPPR2"  # an approver through the user group below
+APPROVER_GROUP = "SOPS1"
+OUTSIDER = "UOUT1"
+TARGET = "jane@acme.com"
+TENANT = "acme-eu"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return dict(json.loads(self.body)) if self.body else {}
+
+    @property
+    def text(self) -> str:
+        return str(self.json.get("text", "")) if self.body.startswith("{") else self.body
+
+
+@dataclass
+class BotProcess:
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> BotProcess:
+        env = {**os.environ, **self.env, "PORT": str(self.port)}
+        for name in ("SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+            if name not in self.env:
+                env.pop(name, None)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bot exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError(f"bot did not become healthy:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def post(self, body: str, headers: dict[str, str] | None = None, path: str = "/slack/events") -> Reply:
+        secret = self.env.get("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        req = urllib.request.Request(self.url + path, data=body.encode(), method="POST",
+                                     headers=headers if headers is not None else sign(secret, body))
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return Reply(r.status, r.read().decode())
+        except urllib.error.HTTPError as e:
+            return Reply(e.code, e.read().decode())
+
+
+@dataclass
+class Stack:
+    slack: FakeSlack
+    descope: FakeDescope
+    bot: BotProcess
+
+    def command(self, text: str, user_id: str = REQUESTER, **kw: Any) -> Reply:
+        return self.bot.post(slash_command_body(text, user_id=user_id,
+                                                response_url=self.slack.response_url(f"cmd-{user_id}"), **kw))
+
+    def submit(self, text: str = f"{TARGET} 30m --tenant {TENANT} checking invoice SUP-123",
+               user_id: str = REQUESTER) -> tuple[str, str]:
+        """Send a request; return (request ID, ts of its approval message) once it is posted."""
+        reply = self.command(text, user_id)
+        assert reply.status == 200, reply
+        before = {ts for (ch, ts) in self.slack.messages if ch == APPROVAL_CHANNEL}
+        ts: str = self.slack.wait_for(
+            lambda: next((t for (ch, t), m in list(self.slack.messages.items())
+                          if ch == APPROVAL_CHANNEL and t not in before and not m.get("thread_ts")
+                          and request_id_of(m) in reply.text), None),
+            message=f"approval message for {reply.text!r}")
+        return request_id_of(self.slack.messages[(APPROVAL_CHANNEL, ts)]), ts
+
+    def click(self, action: str, request_id: str, user_id: str, message_ts: str,
+              channel_id: str = APPROVAL_CHANNEL, key: str | None = None) -> Reply:
+        key = key or f"click-{user_id}-{request_id}-{time.monotonic_ns()}"
+        body = block_action_body(action, request_id, user_id=user_id, channel_id=channel_id,
+                                 message_ts=message_ts, response_url=self.slack.response_url(key))
+        self.last_click_key = key
+        return self.bot.post(body)
+
+    def ephemeral_after_click(self, key: str | None = None) -> str:
+        key = key or self.last_click_key
+        call = self.slack.wait_for_call("response_url", where=lambda c: c.params.get("key") == key)
+        return str(call.params.get("text", ""))
+
+    def approval_text(self, ts: str) -> str:
+        return self.slack.message_text(APPROVAL_CHANNEL, ts)
+
+    def has_buttons(self, ts: str) -> bool:
+        msg = self.slack.message(APPROVAL_CHANNEL, ts) or {}
+        return any(b.get("type") == "actions" for b in msg.get("blocks") or [])
+
+    def dms(self, user_id: str = REQUESTER) -> list[str]:
+        return [self.slack.message_text(ch, ts) for (ch, ts) in list(self.slack.messages)
+                if ch == "D" + user_id]
+
+
+def request_id_of(message: dict[str, Any]) -> str:
+    for block in message.get("blocks") or []:
+        if block.get("type") == "actions":
+            return str(block["elements"][0]["value"])
+        text = (block.get("text") or {}).get("text", "")
+        if "`" in text:
+            return str(text.split("`")[1])
+    return ""
+
+
+def bot_env(slack: FakeSlack, descope: FakeDescope, database_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url,
+        "SLACK_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
+        "APPROVERS": f"{APPROVER},{APPROVER_GROUP}",
+        "REQUESTERS": f"{REQUESTER},{APPROVER},{GROUP_APPROVER}",
+        "DESCOPE_PROJECT_ID": descope.project_id,
+        "DESCOPE_MANAGEMENT_KEY": descope.management_key,
+        "DESCOPE_BASE_URI": descope.url,
+        "DATABASE_URL": database_url,
+        "MIN_DURATION": "1s",
+        "SWEEP_INTERVAL": "1s",
+        "LOG_LEVEL": "INFO",
+    }
+    env.update(overrides)
+    return env
+
+
+def populate(slack: FakeSlack, descope: FakeDescope) -> None:
+    for uid in (REQUESTER, APPROVER, GROUP_APPROVER, OUTSIDER):
+        slack.add_user(uid, f"{uid.lower()}@corp.example")
+    slack.add_group(APPROVER_GROUP, [GROUP_APPROVER])
+    descope.add_user(TARGET, tenants=[TENANT])
+    for uid in (REQUESTER, APPROVER, GROUP_APPROVER):
+        descope.add_user(f"{uid.lower()}@corp.example", email=f"{uid.lower()}@corp.example", can_impersonate=True)
