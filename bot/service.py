@@ -389,10 +389,10 @@ class Service:
             view = self._get(row.id)
         elif row.slack_version < row.version:
             self.notifier.update_request(view)
-        for entry in self.store.unposted_audit(row.id):
+        for entry in self.store.unposted_audit(row.id, row.thread_posted_id):
             if entry.action != "requested":
                 self.notifier.post_thread(view, entry)
-            self.store.mark_audit_posted(entry.id)
+            self.store.set_fields(row.id, thread_posted_id=entry.id)
         if state.is_final and row.end_notified_at is None:
             dm = (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
             self.notifier.send_outcome(view, dm)

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     DateTime,
     Engine,
     ForeignKey,
@@ -109,6 +108,7 @@ class RequestRow(Base):
     end_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     slack_version: Mapped[int] = mapped_column(Integer, default=0)
     slack_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    thread_posted_id: Mapped[int] = mapped_column(Integer, default=0)  # audit rows up to this id are in the thread
 
 
 class AuditRow(Base):
@@ -122,7 +122,6 @@ class AuditRow(Base):
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
-    posted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 @dataclass(frozen=True)
@@ -226,11 +225,12 @@ class Store:
                 id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
                 duration_s=int(duration.total_seconds()), reason=reason, state=State.PENDING.value,
                 version=1, created_at=now, pending_until=pending_until, stop_attempts=0, slack_version=0,
+                thread_posted_id=0,
             )
             s.add(row)
             s.flush()
             s.add(AuditRow(request_id=row.id, at=now, actor=requester_id, action="requested",
-                           from_state=None, to_state=State.PENDING.value, detail=None, posted=False))
+                           from_state=None, to_state=State.PENDING.value, detail=None))
             return _view(row)
 
     def get(self, request_id: str) -> RequestView | None:
@@ -261,7 +261,7 @@ class Store:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
-                           from_state=current, to_state=target.value, detail=detail, posted=False))
+                           from_state=current, to_state=target.value, detail=detail))
             row = s.get(RequestRow, request_id, populate_existing=True)
             assert row is not None
             return _view(row)
@@ -280,7 +280,7 @@ class Store:
                 return False
             state = s.execute(select(RequestRow.state).where(RequestRow.id == request_id)).scalar_one()
             s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
-                           from_state=state, to_state=state, detail=detail, posted=False))
+                           from_state=state, to_state=state, detail=detail))
             return True
 
     def set_fields(self, request_id: str, *, where: Sequence[Any] = (), **values: Any) -> bool:
@@ -379,12 +379,10 @@ class Store:
                 query = query.where(AuditRow.request_id == request_id)
             return [_entry(a) for a in s.execute(query).scalars()]
 
-    def unposted_audit(self, request_id: str) -> list[AuditEntry]:
+    def unposted_audit(self, request_id: str, after_id: int) -> list[AuditEntry]:
+        """Audit rows of a request not yet in its Slack thread. The audit table is append-only:
+        progress is kept on the request (``thread_posted_id``), never by editing audit rows."""
         with self.tx() as s:
-            rows = s.execute(select(AuditRow).where(AuditRow.request_id == request_id,
-                                                    AuditRow.posted.is_(False)).order_by(AuditRow.id)).scalars()
+            rows = s.execute(select(AuditRow).where(AuditRow.request_id == request_id, AuditRow.id > after_id)
+                             .order_by(AuditRow.id)).scalars()
             return [_entry(a) for a in rows]
-
-    def mark_audit_posted(self, audit_id: int) -> None:
-        with self.tx() as s:
-            s.execute(update(AuditRow).where(AuditRow.id == audit_id).values(posted=True))

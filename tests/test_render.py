@@ -299,7 +299,7 @@ def test_listing_rows() -> None:
     assert "`BBBB2222`" in mine_part and "until" in mine_part
     assert "`CCCC3333`" in active_part and "<@UOTHER>" in active_part
     assert "`AAAA1111`" not in active_part
-    assert "jane@acme.com (tenant acme-eu), 30m" in text
+    assert "`jane@acme.com` (tenant `acme-eu`), 30m" in text
 
 
 def test_thread_line_escapes_detail() -> None:

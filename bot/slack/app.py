@@ -12,10 +12,11 @@ Slack's 3-second rule is visible here. The app runs with ``process_before_respon
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
 
 from bot import commands
@@ -37,6 +38,18 @@ def build_app(settings: Settings, service: Service, client: WebClient) -> App:
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
     )
     policy = commands.Policy(settings.default_duration, settings.min_duration, settings.max_duration)
+
+    @app.middleware
+    def only_our_workspace(
+        body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        """Refuse anything sent from another workspace than the one the bot token belongs to."""
+        installed = context.authorize_result.team_id if context.authorize_result else None
+        sender = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+        if installed and sender and sender != installed:
+            log.warning("refused a request from workspace %s (installed in %s)", sender, installed)
+            return BoltResponse(status=200, body=":no_entry: This bot only serves the workspace it is installed in.")
+        return next()
 
     @app.command("/impersonate")
     def on_command(ack: Ack, body: dict[str, Any]) -> None:

@@ -51,6 +51,15 @@ def _target(request: RequestView) -> str:
     return request.login_id + (f" (tenant {request.tenant})" if request.tenant else "")
 
 
+def code(text: str) -> str:
+    """User text inside mrkdwn: a code span shows it literally (no formatting, mentions or links)."""
+    return "`" + escape(text.replace("`", "'").replace("\n", " ")) + "`"
+
+
+def _target_md(request: RequestView) -> str:
+    return code(request.login_id) + (f" (tenant {code(request.tenant)})" if request.tenant else "")
+
+
 def status_line(request: RequestView) -> str:
     by = f"<@{request.decided_by}>" if request.decided_by else "someone"
     match request.state:
@@ -86,7 +95,7 @@ def how_ended(request: RequestView) -> str:
 
 def approval_request(request: RequestView) -> Message:
     """The approvals-channel message; buttons only while the request is pending."""
-    text = (f"<@{request.requester_id}> asks to impersonate {escape(_target(request))} for "
+    text = (f"<@{request.requester_id}> asks to impersonate {_target_md(request)} for "
             f"{format_duration(request.duration)} ({request.state})")
     blocks: list[Block] = [
         {"type": "section", "text": _md(
@@ -122,7 +131,7 @@ def approval_request(request: RequestView) -> Message:
 def token_dm(request: RequestView, token: str) -> Message:
     """The only message that ever holds the token. Its fallback text does not."""
     assert request.ends_at is not None
-    text = f"Your impersonation of {escape(_target(request))} is active until {request.ends_at:%H:%M} UTC."
+    text = f"Your impersonation of {_target_md(request)} is active until {request.ends_at:%H:%M} UTC."
     return Message(text=text, blocks=[
         {"type": "section", "text": _md(
             f":key: <@{request.decided_by}> approved request `{request.id}`. You can act as the user below "
@@ -140,14 +149,14 @@ def redacted_dm(request: RequestView) -> Message:
     text = f"Impersonation session {request.id} ended: the token was removed from this message."
     return Message(text=text, blocks=[
         {"type": "section", "text": _md(
-            f":lock: Session `{request.id}` ({escape(_target(request))}) has ended. "
+            f":lock: Session `{request.id}` ({_target_md(request)}) has ended. "
             "The token was removed from this message and no longer works.")},
     ])
 
 
 def outcome_dm(request: RequestView) -> Message | None:
     """What the requester is told when their request reaches a final state (None: nothing to say)."""
-    target = escape(_target(request))
+    target = _target_md(request)
     match request.state:
         case State.STOPPED:
             text = f":stop_button: Your impersonation of {target} (`{request.id}`) has ended: {how_ended(request)}."
@@ -192,7 +201,7 @@ def thread_line(entry: AuditEntry) -> Message:
 def listing(mine: Sequence[RequestView], active: Sequence[RequestView] | None) -> str:
     def row(r: RequestView) -> str:
         extra = f", until {when(r.ends_at)}" if r.state is State.ACTIVE and r.ends_at else ""
-        return (f"• `{r.id}` {escape(_target(r))}, {format_duration(r.duration)}: *{r.state}*{extra}"
+        return (f"• `{r.id}` {_target_md(r)}, {format_duration(r.duration)}: *{r.state}*{extra}"
                 f" (<@{r.requester_id}>)")
 
     parts = ["*Your requests*"] + ([row(r) for r in mine] or ["You have no requests."])
@@ -202,7 +211,7 @@ def listing(mine: Sequence[RequestView], active: Sequence[RequestView] | None) -
 
 
 def submitted(request: RequestView) -> str:
-    return (f":inbox_tray: Request `{request.id}` to impersonate {escape(_target(request))} for "
+    return (f":inbox_tray: Request `{request.id}` to impersonate {_target_md(request)} for "
             f"{format_duration(request.duration)} is waiting for a second admin. "
             f"You will get the token by DM once it is approved. Withdraw it with `/impersonate stop {request.id}`.")
 
@@ -210,5 +219,5 @@ def submitted(request: RequestView) -> str:
 def stopping(request: RequestView) -> str:
     if request.state is State.DENIED:
         return f":leftwards_arrow_with_hook: Request `{request.id}` is withdrawn."
-    return (f":stop_button: Stopping session `{request.id}` ({escape(_target(request))}). "
+    return (f":stop_button: Stopping session `{request.id}` ({_target_md(request)}). "
             "The requester gets a DM when it has ended.")

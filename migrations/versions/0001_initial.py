@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("end_notified_at", sa.DateTime),
         sa.Column("slack_version", sa.Integer, nullable=False),
         sa.Column("slack_lease_until", sa.DateTime),
+        sa.Column("thread_posted_id", sa.Integer, nullable=False),
     )
     op.create_index("ix_requests_requester_id", "requests", ["requester_id"])
     op.create_index("ix_requests_state", "requests", ["state"])
@@ -65,7 +66,6 @@ def upgrade() -> None:
         sa.Column("from_state", sa.String(16)),
         sa.Column("to_state", sa.String(16)),
         sa.Column("detail", sa.Text),
-        sa.Column("posted", sa.Boolean, nullable=False),
     )
     op.create_index("ix_audit_request_id", "audit", ["request_id"])
     op.create_index("ix_audit_at", "audit", ["at"])

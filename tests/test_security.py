@@ -1,0 +1,176 @@
+"""Security guards, each proved end to end where a user could reach it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from sqlalchemy import create_engine, text
+
+from tests.fakes.descope_api import IMPERSONATE
+from tests.harness import (
+    APPROVAL_CHANNEL,
+    APPROVER,
+    GROUP_APPROVER,
+    REQUESTER,
+    ROOT,
+    TARGET,
+    Stack,
+)
+
+StackFactory = Callable[..., Stack]
+
+
+def _raw_database_text(database_url: str) -> str:
+    """Every value of every row, as text, read straight from the database."""
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    out = []
+    with engine.connect() as conn:
+        for table in ("requests", "audit"):
+            for row in conn.execute(text(f"SELECT * FROM {table}")):
+                out.append(" ".join(str(v) for v in row))
+    engine.dispose()
+    return "\n".join(out)
+
+
+def _activate(s: Stack, text_: str | None = None) -> tuple[str, str, str]:
+    request_id, ts = s.submit(text_) if text_ else s.submit()
+    s.click("approve", request_id, APPROVER, ts)
+    s.slack.wait_for(lambda: "active until" in s.approval_text(ts), message="active")
+    token = s.descope.minted[-1]
+    s.slack.wait_for(lambda: any(token in t for t in s.dms()), message="token DM")
+    return request_id, ts, token
+
+
+def test_token_is_sealed_at_rest_and_wiped_after_stop(make_stack: StackFactory, database_url: str) -> None:
+    s = make_stack()
+    request_id, ts, token = _activate(s)
+    signature = token.split(".")[2]
+    raw = _raw_database_text(database_url)
+    assert request_id in raw
+    assert token not in raw and signature not in raw
+    if database_url.startswith("sqlite"):
+        path = database_url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal"):
+            if os.path.exists(path + suffix):
+                data = open(path + suffix, "rb").read()
+                assert signature.encode() not in data
+    s.command(f"stop {request_id}")
+    s.slack.wait_for(lambda: "stopped early" in s.approval_text(ts), message="stopped")
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        sealed = conn.execute(text("SELECT token_sealed FROM requests WHERE id = :i"), {"i": request_id}).scalar()
+    engine.dispose()
+    assert sealed is None
+
+
+def test_no_token_or_secret_in_debug_logs(make_stack: StackFactory) -> None:
+    s = make_stack(LOG_LEVEL="DEBUG", MIN_DURATION="1s")
+    request_id, ts = s.submit(f"{TARGET} 2s debugging the logs")
+    s.click("approve", request_id, APPROVER, ts)
+    token = s.descope.wait_for(lambda: s.descope.minted[-1] if s.descope.minted else None)
+    s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), timeout=15, message="ended")
+    log = s.bot.log()
+    assert "DEBUG" in log and "slack_sdk" in log  # the libraries' debug output really was captured
+    for secret in (token, token.split(".")[2], "xoxb-test-token", s.descope.management_key, "test-signing-secret"):
+        assert secret not in log
+
+
+def test_user_text_cannot_ping_mention_link_or_format(stack: Stack) -> None:
+    reason = f"<!channel> <@{APPROVER}> *urgent* <https://evil.example|click me> &lt;b&gt;"
+    request_id, ts = stack.submit(f"{TARGET} 10m --tenant acme-eu {reason}")
+    message = stack.slack.message(APPROVAL_CHANNEL, ts)
+    assert message is not None
+    mrkdwn: list[str] = [str(message.get("text", ""))]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                mrkdwn.append(str(node.get("text", "")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(message.get("blocks"))
+    everything = "\n".join(mrkdwn)
+    assert "<!channel>" not in everything
+    assert f"<@{APPROVER}>" not in everything
+    assert "<https://evil" not in everything and "*urgent*" not in everything
+    assert "click me" in stack.approval_text(ts)  # the words survive, as plain text
+
+    too_long = stack.command(f"{TARGET} 10m " + "x" * 3000)
+    assert "keep it under 500" in too_long.text
+    time.sleep(0.3)
+    assert len([c for c in stack.slack.calls_of("chat.postMessage") if c.params.get("channel") == APPROVAL_CHANNEL
+                and not c.params.get("thread_ts")]) == 1
+
+
+def test_requests_and_clicks_only_count_where_they_belong(stack: Stack) -> None:
+    other_team = stack.command(f"{TARGET} 10m from elsewhere", team_id="T9OTHER")
+    assert "only serves the workspace" in other_team.text
+    request_id, ts = stack.submit()
+    # A click from another channel, or on another message, decides nothing.
+    stack.click("approve", request_id, GROUP_APPROVER, ts, channel_id="C0ELSEWHERE")
+    assert "only from the approvals channel" in stack.ephemeral_after_click()
+    stack.click("approve", request_id, GROUP_APPROVER, "1699999999.000001")
+    assert "does not belong" in stack.ephemeral_after_click()
+    # Group membership is read from Slack at click time: someone dropped from the group is refused.
+    stack.slack.add_group("SOPS1", [])
+    stack.click("approve", request_id, GROUP_APPROVER, ts)
+    assert "Only approvers" in stack.ephemeral_after_click()
+    assert stack.has_buttons(ts)
+    assert stack.descope.calls_to(IMPERSONATE) == []
+
+
+def test_policy_caps(make_stack: StackFactory) -> None:
+    s = make_stack(MAX_PENDING_PER_REQUESTER="2")
+    s.submit(f"{TARGET} 10m first")
+    again = s.command(f"{TARGET.upper()} 10m same target again")
+    assert "already have request" in again.text
+    s.submit("bob@acme.com 10m second")
+    third = s.command("carol@acme.com 10m third")
+    assert "already have 2 requests waiting" in third.text
+    out_of_policy = s.command("dave@acme.com 9h too long")
+    assert "longest window allowed is 4h" in out_of_policy.text and "1s to 4h" in out_of_policy.text
+
+
+def test_audit_trail_in_thread_and_export(make_stack: StackFactory, database_url: str) -> None:
+    s = make_stack()
+    request_id, ts, _ = _activate(s)
+    s.command(f"stop {request_id}")
+    s.slack.wait_for(lambda: "stopped early" in s.approval_text(ts), message="stopped")
+    thread = lambda: [c.params["text"] for c in s.slack.calls_of("chat.postMessage")  # noqa: E731
+                      if c.params.get("thread_ts") == ts]
+    s.slack.wait_for(lambda: any("session stopped" in t for t in thread()), message="thread complete")
+    lines = thread()
+    for needle in (f"approved by <@{APPROVER}>", "session started", f"stop requested by <@{REQUESTER}>",
+                   "session stopped"):
+        assert any(needle in line for line in lines), (needle, lines)
+
+    env = {**os.environ, "DATABASE_URL": database_url}
+    out = subprocess.run([sys.executable, "-m", "bot", "audit", "--format", "csv", "--since", "1h"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    rows = [r for r in csv.DictReader(io.StringIO(out.stdout)) if r["request_id"] == request_id]
+    assert [r["action"] for r in rows] == ["requested", "approved", "activated", "stop_requested", "stopped"]
+    assert rows[1]["actor"] == APPROVER and rows[1]["from_state"] == "pending" and rows[1]["to_state"] == "approved"
+    assert rows[3]["actor"] == REQUESTER
+
+
+def test_bad_settings_stop_the_bot_at_start_naming_each_problem(tmp_path: object) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DESCOPE_"))}
+    env.update({"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_APPROVAL_CHANNEL": "#approvals",
+                "APPROVERS": "U0GOOD,bo@corp.example", "DESCOPE_PROJECT_ID": "P2x"})
+    env.pop("APPROVERS_UNUSED", None)
+    result = subprocess.run([sys.executable, "-m", "bot"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    for needle in ("SLACK_SIGNING_SECRET", "SLACK_APPROVAL_CHANNEL must be a channel ID", "`bo@corp.example`",
+                   "DESCOPE_MANAGEMENT_KEY is not set"):
+        assert needle in result.stderr, result.stderr
