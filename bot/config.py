@@ -146,6 +146,13 @@ class _Reader:
             return default
         return int(value)
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = (self.raw(name) or default).upper()
+        if value not in choices:
+            self.problems.append(f"{name} must be one of {', '.join(choices)}, not `{value}`")
+            return default
+        return value
+
     def boolean(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
@@ -229,7 +236,7 @@ class _Reader:
             sweep_interval=self.duration("SWEEP_INTERVAL", timedelta(seconds=5)),
             max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", 3, 1, 1000),
             token_encryption_key=Secret(enc_key) if enc_key else None,
-            log_level=(self.raw("LOG_LEVEL") or "INFO").upper(),
+            log_level=self.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         )
         if self.problems:
             raise ConfigError(self.problems)

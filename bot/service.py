@@ -199,9 +199,11 @@ class Service:
         check_may_stop(actor, request, self.is_approver(actor))
         now = self.clock()
         if request.state is State.PENDING:
+            own = actor == request.requester_id
             withdrawn = self.store.transition(
-                request_id, [State.PENDING], State.DENIED, actor=actor, action="withdrawn", now=now,
-                detail="withdrawn before approval", decided_by=actor, decided_at=now,
+                request_id, [State.PENDING], State.DENIED, actor=actor, action="withdrawn" if own else "denied",
+                now=now, detail="withdrawn before approval" if own else "denied with /impersonate stop",
+                decided_by=actor, decided_at=now,
             )
             if withdrawn is None:
                 return self.request_stop(request_id, actor)
@@ -361,21 +363,21 @@ class Service:
 
     def sync_slack(self, request_id: str) -> None:
         """Bring Slack up to date with the request: approval message, token DM, outcome, thread."""
-        if not self.store.claim_slack(request_id, self.clock(), SLACK_LEASE):
-            return  # another worker is at it; it loops until Slack matches
-        retry_at: datetime | None = None
-        try:
-            while True:
+        while self.store.claim_slack(request_id, self.clock(), SLACK_LEASE):
+            retry_at: datetime | None = None
+            try:
                 row = self.store.get_row(request_id)
-                if row is None:
-                    return
-                if not self._sync_once(row):
-                    return
-        except Exception:
-            log.exception("Slack update for request %s failed; retrying shortly", request_id)
-            retry_at = self.clock() + SLACK_RETRY
-        finally:
-            self.store.set_fields(request_id, slack_lease_until=retry_at)
+                while row is not None and self._sync_once(row):
+                    row = self.store.get_row(request_id)
+            except Exception:
+                log.exception("Slack update for request %s failed; retrying shortly", request_id)
+                retry_at = self.clock() + SLACK_RETRY
+            finally:
+                self.store.set_fields(request_id, slack_lease_until=retry_at)
+            # A change that landed while we held the lease found it taken and left the work to us.
+            row = self.store.get_row(request_id)
+            if retry_at is not None or row is None or row.slack_version >= row.version:
+                return
 
     def _sync_once(self, row: RequestRow) -> bool:
         """One pass; true when the row changed underneath and another pass is needed."""

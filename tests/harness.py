@@ -125,9 +125,9 @@ class Stack:
     def submit(self, text: str = f"{TARGET} 30m --tenant {TENANT} checking invoice SUP-123",
                user_id: str = REQUESTER) -> tuple[str, str]:
         """Send a request; return (request ID, ts of its approval message) once it is posted."""
+        before = {ts for (ch, ts) in list(self.slack.messages) if ch == APPROVAL_CHANNEL}
         reply = self.command(text, user_id)
         assert reply.status == 200, reply
-        before = {ts for (ch, ts) in self.slack.messages if ch == APPROVAL_CHANNEL}
         ts: str = self.slack.wait_for(
             lambda: next((t for (ch, t), m in list(self.slack.messages.items())
                           if ch == APPROVAL_CHANNEL and t not in before and not m.get("thread_ts")

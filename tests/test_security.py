@@ -58,8 +58,8 @@ def test_token_is_sealed_at_rest_and_wiped_after_stop(make_stack: StackFactory, 
         path = database_url.removeprefix("sqlite:///")
         for suffix in ("", "-wal"):
             if os.path.exists(path + suffix):
-                data = open(path + suffix, "rb").read()
-                assert signature.encode() not in data
+                with open(path + suffix, "rb") as f:
+                    assert signature.encode() not in f.read()
     s.command(f"stop {request_id}")
     s.slack.wait_for(lambda: "stopped early" in s.approval_text(ts), message="stopped")
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
@@ -83,7 +83,7 @@ def test_no_token_or_secret_in_debug_logs(make_stack: StackFactory) -> None:
 
 def test_user_text_cannot_ping_mention_link_or_format(stack: Stack) -> None:
     reason = f"<!channel> <@{APPROVER}> *urgent* <https://evil.example|click me> &lt;b&gt;"
-    request_id, ts = stack.submit(f"{TARGET} 10m --tenant acme-eu {reason}")
+    _, ts = stack.submit(f"{TARGET} 10m --tenant acme-eu {reason}")
     message = stack.slack.message(APPROVAL_CHANNEL, ts)
     assert message is not None
     mrkdwn: list[str] = [str(message.get("text", ""))]

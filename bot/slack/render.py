@@ -217,7 +217,9 @@ def submitted(request: RequestView) -> str:
 
 
 def stopping(request: RequestView) -> str:
-    if request.state is State.DENIED:
+    if request.state is State.DENIED and request.decided_by == request.requester_id:
         return f":leftwards_arrow_with_hook: Request `{request.id}` is withdrawn."
+    if request.state is State.DENIED:
+        return f":no_entry: Request `{request.id}` is denied; the requester is told."
     return (f":stop_button: Stopping session `{request.id}` ({_target_md(request)}). "
             "The requester gets a DM when it has ended.")
