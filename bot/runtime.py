@@ -12,6 +12,8 @@ import signal
 import threading
 from types import FrameType
 
+from slack_sdk.errors import SlackApiError
+
 from bot.config import Settings
 from bot.descope import DescopeClient
 from bot.migrate import migrate
@@ -62,6 +64,8 @@ class Runtime:
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
+            signal.signal(signal.SIGTERM, self._ignore_repeat)  # a second signal must not cut the wind-down
+            signal.signal(signal.SIGINT, self._ignore_repeat)
             raise SystemExit(0)  # waitress's run() catches it, then waits for in-flight requests
 
         signal.signal(signal.SIGTERM, on_signal)
@@ -84,15 +88,30 @@ class Runtime:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        handler.connect()  # type: ignore[no-untyped-call]
-        log.info("connected to Slack in Socket Mode")
+        try:
+            handler.connect()  # type: ignore[no-untyped-call]
+        except SlackApiError as exc:
+            self.shutdown()
+            raise SystemExit(f"Slack refused the Socket Mode connection ({exc.response.get('error')}): "
+                             "check SLACK_APP_TOKEN (an xapp- token with connections:write)") from None
+        if handler.client.is_connected():
+            log.info("connected to Slack in Socket Mode")
+        else:
+            log.warning("Socket Mode connection not established yet; the client keeps retrying")
         self._stopped.wait()
         handler.close()  # type: ignore[no-untyped-call]
         self.shutdown()
 
+    @staticmethod
+    def _ignore_repeat(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s again: still finishing in-flight work", signal.Signals(signum).name)
+
     def shutdown(self) -> None:
-        self.scheduler.shutdown(wait=True)
+        """Finish in-flight work, then let go. Order matters: button clicks still running (an approval
+        waiting on Descope) finish first and may hand work to the scheduler, whose running jobs then
+        finish too; the lease keeper runs until the very end."""
         self.app.listener_runner.listener_executor.shutdown(wait=True)
+        self.scheduler.shutdown(wait=True)
         self.descope.close()
         self.engine.dispose()
         log.info("stopped")

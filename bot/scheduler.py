@@ -6,6 +6,9 @@
   that must not hold up Slack's 3-second answer).
 * A periodic sweep (``SWEEP_INTERVAL``) ticks everything overdue: after a restart, a crash of
   another replica, or a job lost from memory, nothing waits longer than one interval.
+* A keeper thread (not the job pool, which slow work may fill) renews the leases this process holds
+  every third of ``Service.lease``: work in progress keeps its row however long Descope or Slack take,
+  and the lease of a process that died runs out within ``Service.lease`` for the sweep to take over.
 
 Jobs live in memory only: they are rebuilt from the database at start (``Service.reschedule_all``).
 """
@@ -13,6 +16,7 @@ Jobs live in memory only: they are rebuilt from the database at start (``Service
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -34,17 +38,24 @@ class Scheduler:
             timezone="UTC",
         )
         service.timers = self
+        self._keeper_stop = threading.Event()
+        self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
 
     def start(self) -> None:
         """Reschedule every known deadline, start the clock and sweep once right away."""
+        self._keeper.start()
         self._scheduler.start()
         self.service.reschedule_all()
         self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
                                 id="sweep", next_run_time=utcnow(), replace_existing=True)
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop the clock; with ``wait``, let running jobs finish (their leases still renewed) first."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
+        self._keeper_stop.set()
+        if self._keeper.is_alive():
+            self._keeper.join(timeout=5)
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         self._scheduler.add_job(self.service.tick, "date", run_date=when, args=[request_id],
@@ -55,6 +66,14 @@ class Scheduler:
 
     def job_count(self) -> int:
         return len(self._scheduler.get_jobs())
+
+    def _keep_leases(self) -> None:
+        interval = self.service.lease.total_seconds() / 3
+        while not self._keeper_stop.wait(interval):
+            try:
+                self.service.renew_leases()
+            except Exception:
+                log.exception("renewing leases failed; trying again in %.1fs", interval)
 
     def _sweep(self) -> None:
         try:

@@ -11,8 +11,18 @@ How a request moves (each step is a conditional update in ``Store``; see ``domai
 Slack is a projection of the database: every change bumps the row's ``version``; ``sync_slack``
 brings the approval message, the DMs and the audit thread up to that version, and records how far
 it got. ``tick`` looks at one request and does whatever is due; the scheduler calls it at the
-exact moment (``wake_at``) and the periodic ``sweep`` calls it for anything overdue, so a crash, a
-restart or a lost job delays work by at most one sweep interval and never loses it.
+exact moment (``wake_at``) and the periodic ``sweep`` calls it for anything overdue, so a restart
+or a lost job delays work by at most one sweep interval and never loses it.
+
+Calls out (Descope, Slack) run under a lease on the row, renewed while the work lasts
+(``renew_leases``); a process killed mid-call leaves a lease that runs out within ``lease`` (three
+sweep intervals, at least five seconds), after which any replica's sweep redoes the work.
+
+Faults: a Descope refusal (4xx) fails the request at once, with a plain-language reason and Descope's
+error code; an outage (after the client's retries) fails it too, never leaving it ``approved``. A
+failing stop call is retried with backoff (honouring ``Retry-After``) until it succeeds or the token
+has expired on its own; the approvals channel hears of it after ``STOP_ALERT_AFTER`` failures, and the
+sealed token is wiped only then. A token DM Slack will not take stops the session at once.
 """
 
 from __future__ import annotations
@@ -21,13 +31,16 @@ import base64
 import json
 import logging
 import random
-from collections.abc import Callable, Collection
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.config import Settings
-from bot.descope import DescopeError, DescopeRefused
+from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import (
     AlreadyDecided,
     Draft,
@@ -46,10 +59,23 @@ from bot.store import AuditEntry, RequestRow, Store, utcnow
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+# Leases on a row (work: Descope calls; Slack: the projection) last ``Service.lease``: three sweep
+# intervals, between LEASE_FLOOR and these ceilings. A keeper thread renews the leases a live process
+# holds (``renew_leases``), so slow work keeps its lease while a crashed process's lease runs out within
+# seconds and the sweep (here or on another replica) takes the work over.
 WORK_LEASE = timedelta(seconds=60)
 SLACK_LEASE = timedelta(seconds=60)
+LEASE_FLOOR = timedelta(seconds=5)
 SLACK_RETRY = timedelta(seconds=5)
+CLICK_WAIT = timedelta(seconds=3)  # a click may beat the commit of its message's ts by a moment
 STOP_ALERT_AFTER = 3  # failed stop attempts before the approvals channel hears about it
+STOP_BACKOFF_CAP = 60.0  # seconds between stop attempts, at most
+# A stop call that keeps failing is retried until the token's own expiry plus this margin (clock skew
+# between us and Descope); after that the token is dead on Descope's side and the session is closed.
+TOKEN_EXPIRY_GRACE = timedelta(seconds=5)
+# An approval whose activation keeps failing for an unexpected reason (not a Descope answer: those fail
+# the request at once) is retried every SLACK_RETRY, and failed once this much time has passed.
+ACTIVATION_DEADLINE = timedelta(minutes=5)
 
 
 class Descope(Protocol):
@@ -94,6 +120,63 @@ class _NoTimers:
         pass
 
 
+def explain_refusal(exc: DescopeRefused, *, login_id: str, tenant: str | None, impersonator: str) -> str:
+    """Descope's 4xx answer to an impersonate call, in words a requester can act on, with its code."""
+    said = " ".join(part for part in (exc.description, exc.message) if part).lower()
+    if exc.status == 401:
+        plain = "it did not accept the bot's management key (check DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY)"
+    elif exc.status == 403 or "not allowed" in said or "permission" in said:
+        where = f" in tenant {tenant}" if tenant else ""
+        plain = (f"your Descope user ({impersonator}) is not allowed to impersonate{where}: "
+                 "it needs the Impersonate permission")
+    elif "consent" in said:
+        plain = f"{login_id} has not consented to being impersonated"
+    elif exc.code == "E112102" or "not found" in said or "no such user" in said:
+        plain = f"there is no Descope user with login ID {login_id}"
+    elif "tenant" in said:
+        plain = f"{login_id} is not a member of tenant {tenant}" if tenant else "the tenant is not valid for this user"
+    else:
+        plain = exc.description.rstrip(".")
+    code = " ".join(part for part in (exc.code, f"HTTP {exc.status}" if exc.status else None) if part)
+    return f"Descope refused: {plain} (Descope said: {exc.description}; {code or 'no error code'})"
+
+
+def explain_unavailable(exc: DescopeError) -> str:
+    """Why an impersonate call got no usable answer (outage, rate limit, network), for the requester."""
+    return f"Descope could not be reached, so no session was started: {exc}. Ask again in a few minutes."
+
+
+class _Leases:
+    """The leases this process holds right now: ``(request ID, column) -> lease_until`` as written.
+
+    The keeper renews each with a compare-and-set on that exact value, so a lease that ran out and was
+    taken by another worker, or that its holder already gave back, is never extended by mistake."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], datetime] = {}
+
+    def hold(self, request_id: str, column: str, until: datetime) -> None:
+        with self._lock:
+            self._held[(request_id, column)] = until
+
+    def release(self, request_id: str, column: str, only_if: datetime | None = None) -> None:
+        with self._lock:
+            if only_if is None or self._held.get((request_id, column)) == only_if:
+                self._held.pop((request_id, column), None)
+
+    def moved(self, request_id: str, column: str, old: datetime, new: datetime) -> bool:
+        with self._lock:
+            if self._held.get((request_id, column)) != old:
+                return False
+            self._held[(request_id, column)] = new
+            return True
+
+    def snapshot(self) -> list[tuple[str, str, datetime]]:
+        with self._lock:
+            return [(request_id, column, until) for (request_id, column), until in self._held.items()]
+
+
 @dataclass(frozen=True)
 class Listing:
     mine: list[RequestView]
@@ -121,6 +204,8 @@ class Service:
         self.sealer = sealer
         self.clock = clock
         self.timers: Timers = _NoTimers()
+        self.lease = min(WORK_LEASE, max(LEASE_FLOOR, 3 * settings.sweep_interval))
+        self._leases = _Leases()
 
     # -- who may ----------------------------------------------------------------------------
 
@@ -165,20 +250,28 @@ class Service:
         """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack.
 
         ``message_ts`` is the message the click came from: it must be the one the bot posted for
-        this request, so a button copied elsewhere, or a forged value, decides nothing."""
+        this request (once its ``ts`` is recorded), so a button on another message decides nothing."""
         request = self._get(request_id)
-        if message_ts is not None and message_ts != request.channel_ts:
+        deadline = time.monotonic() + CLICK_WAIT.total_seconds()
+        while message_ts is not None and request.channel_ts is None and time.monotonic() < deadline:
+            # Slack shows the message once it has answered chat.postMessage, a moment before the
+            # worker that posted it has stored its ts: a quick click (or another replica) can land
+            # in between. Give that worker a moment rather than refuse a genuine click.
+            time.sleep(0.05)
+            request = self._get(request_id)
+        if message_ts is not None and request.channel_ts is not None and message_ts != request.channel_ts:
             raise NotAllowed("That button does not belong to this request's approval message.")
         check_approver(clicker, request.requester_id, self.is_approver(clicker))
         now = self.clock()
         if request.state is State.PENDING and request.pending_until <= now:
             self.expire_pending(request_id)
             raise AlreadyDecided(self._get(request_id))
+        lease_until = now + self.lease
         if approve:
             decided = self.store.transition(
                 request_id, [State.PENDING], State.APPROVED, actor=clicker, action="approved", now=now,
                 where=[RequestRow.pending_until > now],
-                decided_by=clicker, decided_at=now, lease_until=now + WORK_LEASE,
+                decided_by=clicker, decided_at=now, lease_until=lease_until,
             )
         else:
             decided = self.store.transition(
@@ -189,7 +282,8 @@ class Service:
             raise AlreadyDecided(self._get(request_id))
         log.info("request %s %s by %s", request_id, decided.state, clicker)
         if approve:
-            self._activate_or_retry_soon(request_id)
+            with self._holding(request_id, "lease_until", lease_until):
+                self._activate_or_retry_soon(request_id)
         self.sync_slack(request_id)
         return self._get(request_id)
 
@@ -248,19 +342,24 @@ class Service:
                                "requestedBy": row.requester_id},
             )
         except DescopeRefused as exc:
-            self._fail(request_id, f"Descope refused: {exc.description} ({exc.code or exc.status})")
+            self._fail(request_id, explain_refusal(exc, login_id=row.login_id, tenant=row.tenant,
+                                                   impersonator=email))
             return
         except DescopeError as exc:
-            self._fail(request_id, f"Descope could not be reached: {exc}")
+            self._fail(request_id, explain_unavailable(exc))
             return
         ends_at = now + duration
-        active = self.store.transition(
-            request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=self.clock(),
-            detail=f"impersonating as {email}",
-            impersonator=email, started_at=now, ends_at=ends_at,
-            token_expires_at=token_expiry(token) or ends_at, token_sealed=self.sealer.seal(token),
-            lease_until=None,
-        )
+        try:
+            active = self.store.transition(
+                request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=self.clock(),
+                detail=f"impersonating as {email}",
+                impersonator=email, started_at=now, ends_at=ends_at,
+                token_expires_at=token_expiry(token) or ends_at, token_sealed=self.sealer.seal(token),
+                lease_until=None,
+            )
+        except Exception:  # the database failed us: the retry mints a new token, so end this one now
+            self._try_stop_token(token)
+            raise
         if active is None:  # cannot happen while we hold the lease; never leave a token alive
             log.error("request %s left approved under us; revoking the token just minted", request_id)
             self._try_stop_token(token)
@@ -273,7 +372,13 @@ class Service:
         sweep within seconds instead of leaving it leased for a full minute."""
         try:
             self.activate(request_id)
-        except Exception:
+        except Exception as exc:
+            row = self.store.get_row(request_id)
+            if row is not None and row.decided_at is not None and self.clock() - row.decided_at > ACTIVATION_DEADLINE:
+                log.exception("activating request %s failed for too long; giving up", request_id)
+                self._fail(request_id, f"the session could not be started ({type(exc).__name__}); "
+                                       "nothing was granted: ask again")
+                return
             log.exception("activating request %s failed; retrying shortly", request_id)
             retry = self.clock() + SLACK_RETRY
             self.store.set_fields(request_id, where=[RequestRow.state == State.APPROVED.value], lease_until=retry)
@@ -286,8 +391,12 @@ class Service:
         if row is None or row.state != State.ACTIVE.value:
             return
         due = row.stop_requested_at is not None or (row.ends_at is not None and row.ends_at <= now)
-        if not due or not self.store.claim_work(request_id, State.ACTIVE, now, WORK_LEASE):
+        if not due or not self.store.claim_work(request_id, State.ACTIVE, now, self.lease):
             return
+        with self._holding(request_id, "lease_until", now + self.lease):
+            self._stop_claimed(request_id, now)
+
+    def _stop_claimed(self, request_id: str, now: datetime) -> None:
         row = self.store.get_row(request_id)
         assert row is not None
         reason = "stopped early" if row.stop_requested_at is not None and (
@@ -300,15 +409,19 @@ class Service:
             log.error("request %s: the stored token cannot be unsealed (was TOKEN_ENCRYPTION_KEY changed?)",
                       request_id)
         detail = reason
+        if token is None and row.token_sealed:
+            detail = f"{reason}; the stored token could not be unsealed, so it expires on its own"
         if token is not None:
             try:
                 self.descope.stop_impersonation(token)
             except DescopeRefused as exc:
                 detail = f"{reason}; Descope no longer knew the session ({exc.code or exc.status})"
             except DescopeError as exc:
-                if row.token_expires_at is None or row.token_expires_at > now:
+                if row.token_expires_at is None or row.token_expires_at + TOKEN_EXPIRY_GRACE > self.clock():
                     self._stop_failed(row, exc)
                     return
+                log.warning("request %s: the stop call failed (%s) but the token has expired; closing it",
+                            request_id, exc)
                 detail = f"{reason}; the stop call failed but the token has expired on its own"
         stopped = self.store.transition(
             request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=self.clock(),
@@ -341,8 +454,9 @@ class Service:
         state = State(row.state)
         if state is State.PENDING and row.pending_until <= now:
             self.expire_pending(request_id)
-        elif state is State.APPROVED and self.store.claim_work(request_id, State.APPROVED, now, WORK_LEASE):
-            self._activate_or_retry_soon(request_id)
+        elif state is State.APPROVED and self.store.claim_work(request_id, State.APPROVED, now, self.lease):
+            with self._holding(request_id, "lease_until", now + self.lease):
+                self._activate_or_retry_soon(request_id)
         elif state is State.ACTIVE:
             self.stop(request_id)
         self.sync_slack(request_id)
@@ -359,11 +473,43 @@ class Service:
         for request_id, when in self.store.timers():
             self.timers.wake_at(request_id, when)
 
+    def renew_leases(self) -> None:
+        """Extend every lease this process holds; the scheduler's keeper calls this every ``lease / 3``.
+
+        A lease that is no longer what we wrote (given back, or lost after a stall and taken by another
+        worker) is left alone: conditional transitions keep the outcome single even then."""
+        for request_id, column, until in self._leases.snapshot():
+            new = self.clock() + self.lease
+            try:
+                kept = self.store.set_fields(request_id, where=[getattr(RequestRow, column) == until],
+                                             **{column: new})
+            except Exception:
+                log.warning("could not renew the %s lease on request %s; retrying", column, request_id,
+                            exc_info=True)
+                continue
+            if kept:
+                self._leases.moved(request_id, column, until, new)
+            else:  # given back meanwhile (usual), or ran out during a stall and was taken over (rare)
+                log.debug("request %s: the %s lease is no longer ours to renew", request_id, column)
+                self._leases.release(request_id, column, only_if=until)
+
+    @contextmanager
+    def _holding(self, request_id: str, column: str, until: datetime) -> Iterator[None]:
+        self._leases.hold(request_id, column, until)
+        try:
+            yield
+        finally:
+            self._leases.release(request_id, column)
+
     # -- Slack as a projection of the database ----------------------------------------------
 
     def sync_slack(self, request_id: str) -> None:
         """Bring Slack up to date with the request: approval message, token DM, outcome, thread."""
-        while self.store.claim_slack(request_id, self.clock(), SLACK_LEASE):
+        while True:
+            now = self.clock()
+            if not self.store.claim_slack(request_id, now, self.lease):
+                return
+            self._leases.hold(request_id, "slack_lease_until", now + self.lease)
             retry_at: datetime | None = None
             try:
                 row = self.store.get_row(request_id)
@@ -373,6 +519,7 @@ class Service:
                 log.exception("Slack update for request %s failed; retrying shortly", request_id)
                 retry_at = self.clock() + SLACK_RETRY
             finally:
+                self._leases.release(request_id, "slack_lease_until")
                 self.store.set_fields(request_id, slack_lease_until=retry_at)
             # A change that landed while we held the lease found it taken and left the work to us.
             row = self.store.get_row(request_id)
@@ -440,7 +587,12 @@ class Service:
 
     def _stop_failed(self, row: RequestRow, exc: DescopeError) -> None:
         attempts = row.stop_attempts + 1
-        backoff = timedelta(seconds=min(60.0, 2.0 ** min(attempts, 6)) * random.uniform(0.5, 1.0))
+        seconds = min(STOP_BACKOFF_CAP, 2.0 ** min(attempts - 1, 6)) * random.uniform(0.5, 1.0)
+        if row.token_expires_at is not None:  # one last try as soon as the token is surely dead
+            seconds = min(seconds, max(0.5, (row.token_expires_at + TOKEN_EXPIRY_GRACE - self.clock()).total_seconds()))
+        if isinstance(exc, DescopeUnavailable) and exc.retry_after is not None:  # 429: as Descope asks
+            seconds = max(seconds, min(exc.retry_after, STOP_BACKOFF_CAP))
+        backoff = timedelta(seconds=seconds)
         log.warning("request %s: stop call failed (attempt %d, %s); retrying in %.0fs",
                     row.id, attempts, exc, backoff.total_seconds())
         self.store.set_fields(row.id, stop_attempts=attempts, lease_until=self.clock() + backoff)

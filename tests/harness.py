@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ class BotProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: What start() waits for instead of ``/healthz`` (which Socket Mode does not serve), e.g.
+    #: ``lambda: socket_mode.current is not None``; checked every 50 ms while the bot runs.
+    ready: Callable[[], bool] | None = None
 
     @property
     def url(self) -> str:
@@ -77,13 +81,18 @@ class BotProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bot exited with {self.proc.returncode}:\n{self.log()}")
+            if self.ready is not None:
+                if self.ready():
+                    return self
+                time.sleep(0.05)
+                continue
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
                     if r.status == 200:
                         return self
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
-        raise RuntimeError(f"bot did not become healthy:\n{self.log()}")
+        raise RuntimeError(f"bot did not become {'ready' if self.ready else 'healthy'}:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.proc is None or self.proc.poll() is not None:
@@ -97,6 +106,12 @@ class BotProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+    def restart(self, timeout: float = 30.0) -> BotProcess:
+        """Start the bot again after ``kill()``/``stop()``: same environment, database, port and log."""
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("the bot is still running: kill() or stop() it first")
+        return self.start(timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -7,6 +7,7 @@ slack-sdk retries only one connection error by default; the bot also retries rat
 from __future__ import annotations
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -14,6 +15,15 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+
+
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack-sdk's handler retries only 500 and 503; a 502 or 504 from Slack's edge is as transient."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        return response is not None and response.status_code >= 500
+
 
 
 def make_client(settings: Settings) -> WebClient:
@@ -24,6 +34,6 @@ def make_client(settings: Settings) -> WebClient:
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
+            AnyServerErrorRetryHandler(max_retry_count=2),
         ],
     )

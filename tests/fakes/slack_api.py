@@ -11,6 +11,9 @@ Behaviours worth knowing:
 * ``chat.update``/``chat.delete`` of a message the fake never saw answer ``message_not_found``
   (as Slack does, e.g. when a user ID is passed instead of the ``D…`` channel ID).
 * Calls with a bad token are recorded too, with ``params["_failed"] = True``, as are injected faults.
+* ``apps.connections.open`` takes the app-level token (``app_token``, not the bot token) and answers
+  the URL of the Socket Mode fake attached with :meth:`FakeSlack.attach_socket_mode`
+  (``tests/fakes/socket_mode.py``); with none attached it answers ``not_allowed_token_type``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from ._base import FakeServer, Request, Response, decode_json_object
@@ -38,6 +41,12 @@ _NON_TEXT_KEYS = frozenset({"type", "block_id", "action_id", "style", "color", "
 
 _TS_BASE_MICROS = 1_700_000_000 * 1_000_000
 _TS_STEP_MICROS = 100
+
+
+class SocketModeEndpoint(Protocol):
+    """What :meth:`FakeSlack.attach_socket_mode` needs: a fresh WebSocket URL per call."""
+
+    def connection_url(self) -> str: ...
 
 
 @dataclass
@@ -89,9 +98,13 @@ def _params_text(params: dict[str, Any]) -> str:
 class FakeSlack(FakeServer[SlackCall]):
     """Fake Slack Web API. ``with FakeSlack() as slack: WebClient(token=..., base_url=slack.url)``."""
 
-    def __init__(self, bot_token: str = "xoxb-test-token", *, team_id: str = "T0001") -> None:
+    def __init__(
+        self, bot_token: str = "xoxb-test-token", *, team_id: str = "T0001", app_token: str = "xapp-1-test"
+    ) -> None:
         super().__init__()
         self.bot_token = bot_token
+        self.app_token = app_token  # the only token apps.connections.open accepts, as on Slack
+        self.socket_mode: SocketModeEndpoint | None = None
         self.team_id = team_id
         self.users: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, list[str]] = {}
@@ -116,6 +129,11 @@ class FakeSlack(FakeServer[SlackCall]):
         with self._lock:
             self._response_targets[key] = (channel, message_ts)
         return f"{self.origin}/response/{key}"
+
+    def attach_socket_mode(self, endpoint: SocketModeEndpoint | None) -> None:
+        """Make ``apps.connections.open`` (with :attr:`app_token`) answer URLs of ``endpoint``
+        (a :class:`tests.fakes.socket_mode.FakeSocketMode`); ``None`` detaches it."""
+        self.socket_mode = endpoint
 
     # -- registries ----------------------------------------------------------------------------
     def add_user(
@@ -256,9 +274,10 @@ class FakeSlack(FakeServer[SlackCall]):
         call = self._record(SlackCall(method=method, params=params, at=time.time()))
 
         token = _bearer(request.header("authorization")) or params.get("token")
-        if token != self.bot_token:
+        if token != (self.app_token if method == "apps.connections.open" else self.bot_token):
             params["_failed"] = True
-            return Response.json({"ok": False, "error": "invalid_auth"})
+            wrong_kind = token in (self.bot_token, self.app_token)
+            return Response.json({"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"})
 
         fault = self._take_fault(method)
         if fault is not None:
@@ -415,7 +434,9 @@ class FakeSlack(FakeServer[SlackCall]):
         return {"ok": True, "view": answer}
 
     def _apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": False, "error": "not_allowed_token_type"}
+        if self.socket_mode is None:
+            return {"ok": False, "error": "not_allowed_token_type"}  # no Socket Mode endpoint attached
+        return {"ok": True, "url": self.socket_mode.connection_url()}
 
 
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {

@@ -1,0 +1,698 @@
+"""Reliability, end to end: Descope and Slack faults, crashes and restarts, racing clicks, and load.
+
+Real bot processes (``python -m bot``) over signed HTTP against the fake Slack and Descope servers.
+Each test runs on SQLite and on PostgreSQL. Two replicas on one database: ``test_replicas.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from bot.config import Secret, Settings
+from bot.descope import DescopeUnavailable
+from bot.domain import Draft, RequestView, State
+from bot.durations import parse_duration
+from bot.migrate import migrate
+from bot.sealing import Sealer
+from bot.service import TOKEN_EXPIRY_GRACE, Service
+from bot.store import AuditEntry, RequestRow, Store, make_engine
+from tests.fakes import decode_claims
+from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from tests.harness import (
+    APPROVAL_CHANNEL,
+    APPROVER,
+    GROUP_APPROVER,
+    REQUESTER,
+    SIGNING_SECRET,
+    TARGET,
+    TENANT,
+    Stack,
+)
+from tests.signing import block_action_body, sign, slash_command_body
+
+StackFactory = Callable[..., Stack]
+CLIENT_TRIES = 4  # DescopeClient's attempts per call (RetryPolicy.attempts)
+REQUESTER_EMAIL = f"{REQUESTER.lower()}@corp.example"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Store]:
+    """The bot's database, read from the test to check what the channel cannot show (the sealed token)."""
+    engine = make_engine(database_url)
+    yield Store(engine)
+    engine.dispose()
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def row(db: Store, request_id: str) -> RequestRow:
+    found = db.get_row(request_id)
+    assert found is not None
+    return found
+
+
+def thread(s: Stack, ts: str) -> list[str]:
+    """The replies under an approval message (the request's audit trail, as the channel sees it)."""
+    return [s.slack.message_text(ch, t) for (ch, t), m in list(s.slack.messages.items())
+            if ch == APPROVAL_CHANNEL and m.get("thread_ts") == ts and t != ts]
+
+
+def top_level(s: Stack, request_id: str) -> list[str]:
+    """Approval messages (not thread replies) about ``request_id``."""
+    return [t for (ch, t), m in list(s.slack.messages.items())
+            if ch == APPROVAL_CHANNEL and not m.get("thread_ts") and f"`{request_id}`" in str(m.get("blocks"))]
+
+
+def token_dms(s: Stack, token: str) -> list[str]:
+    return [text for text in s.dms() if token in text]
+
+
+def approve(s: Stack, text: str, approver: str = APPROVER) -> tuple[str, str]:
+    request_id, ts = s.submit(text)
+    assert s.click("approve", request_id, approver, ts).status == 200
+    return request_id, ts
+
+
+def active(s: Stack, ts: str, timeout: float = 10.0) -> None:
+    s.slack.wait_for(lambda: "active until" in s.approval_text(ts), timeout=timeout, message="session active")
+
+
+def ended(s: Stack, ts: str, timeout: float = 10.0) -> None:
+    s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), timeout=timeout, message="session ended")
+
+
+# -- 1. Descope faults ------------------------------------------------------------------------------
+
+
+def test_descope_outages_are_retried_and_429_waits_for_retry_after(make_stack: StackFactory) -> None:
+    s = make_stack()
+    s.descope.add_user("bob@acme.com")
+
+    # Two 503s, then Descope answers: the approver sees nothing but a started session.
+    s.descope.fail_next(IMPERSONATE, status=503, count=2)
+    first, ts = approve(s, f"{TARGET} 30m --tenant {TENANT} five-hundreds")
+    active(s, ts)
+    assert [c.status for c in s.descope.calls_to(IMPERSONATE)] == [503, 503, 200]
+    assert len(token_dms(s, s.descope.minted[0])) == 1
+
+    # A connection cut without an answer: retried the same way.
+    s.descope.drop_next(IMPERSONATE)
+    _, ts2 = approve(s, "bob@acme.com 30m dropped connection")
+    active(s, ts2)
+    assert [c.status for c in s.descope.calls_to(IMPERSONATE)][3:] == [None, 200]
+    assert len(s.descope.minted) == 2
+
+    # 429 on the stop call: the bot waits as long as Retry-After says, then stops the session.
+    s.descope.fail_next(STOP_IMPERSONATION, status=429, retry_after=1)
+    assert "Stopping session" in s.command(f"stop {first}").text
+    ended(s, ts)
+    stops = s.descope.calls_to(STOP_IMPERSONATION)
+    assert [c.status for c in stops] == [429, 200]
+    assert stops[1].at - stops[0].at >= 0.95
+    assert s.descope.is_stopped(s.descope.minted[0])
+    assert not s.descope.is_stopped(s.descope.minted[1])
+    assert "active until" in s.approval_text(ts2)
+
+
+def test_impersonate_failures_end_failed_with_a_plain_reason(make_stack: StackFactory, db: Store) -> None:
+    s = make_stack()
+    requester = s.descope.find_user(REQUESTER_EMAIL)
+    target = s.descope.find_user(TARGET)
+    assert requester is not None and target is not None
+
+    def no_permission() -> None:
+        requester.can_impersonate = False
+
+    def no_consent() -> None:
+        target.consented = False
+
+    def outage() -> None:
+        s.descope.fail_next(IMPERSONATE, status=503, count=10)
+
+    def rate_limited_for_long() -> None:
+        s.descope.fail_next(IMPERSONATE, status=429, retry_after=120)
+
+    cases: list[tuple[str, Callable[[], None] | None, list[str], int]] = [
+        # (command text, fault, what the requester and the channel are told, impersonate calls made)
+        (f"{TARGET} 10m --tenant {TENANT} no permission", no_permission,
+         [f"your Descope user ({REQUESTER_EMAIL}) is not allowed to impersonate in tenant {TENANT}",
+          "Impersonate permission", "E011004"], 1),
+        (f"{TARGET} 10m --tenant {TENANT} no consent", no_consent,
+         [f"{TARGET} has not consented to being impersonated", "E011004"], 1),
+        ("ghost@acme.com 10m unknown user", None,
+         ["there is no Descope user with login ID ghost@acme.com", "E112102"], 1),
+        (f"{TARGET} 10m --tenant acme-us wrong tenant", None,
+         [f"{TARGET} is not a member of tenant acme-us", "E011004"], 1),
+        (f"{TARGET} 10m --tenant {TENANT} outage", outage,
+         ["Descope could not be reached", "503", f"{CLIENT_TRIES} attempts"], CLIENT_TRIES),
+        (f"{TARGET} 10m --tenant {TENANT} rate limited", rate_limited_for_long,
+         ["Descope could not be reached", "429", "retry after 120s"], 1),
+    ]
+    for text, fault, told, calls in cases:
+        requester.can_impersonate, target.consented = True, True
+        if fault is not None:
+            fault()
+        before = len(s.descope.calls_to(IMPERSONATE))
+        request_id, ts = approve(s, text)
+        s.slack.wait_for(lambda ts=ts: "but it failed" in s.approval_text(ts), message=f"failed: {text}")
+        channel = s.approval_text(ts)
+        dm = s.slack.wait_for(lambda rid=request_id: next((t for t in s.dms() if rid in t and "failed" in t), None),
+                              message=f"requester told: {text}")
+        for part in told:
+            assert part in channel, (text, part, channel)
+            assert part in dm, (text, part, dm)
+        assert len(s.descope.calls_to(IMPERSONATE)) - before == calls, text  # refusals are not retried
+        assert row(db, request_id).state == "failed"
+        assert row(db, request_id).token_sealed is None
+        assert not s.has_buttons(ts)
+    assert not s.descope.minted
+    assert not any("Impersonation token" in t for t in s.dms())
+    assert "*failed*" in s.command("list").text
+
+
+# -- 2. a stop call that fails ---------------------------------------------------------------------
+
+
+def test_failing_stop_is_retried_announced_and_keeps_the_token_until_it_succeeds(
+        make_stack: StackFactory, db: Store) -> None:
+    s = make_stack()
+    request_id, ts = approve(s, f"{TARGET} 30m --tenant {TENANT} stop fails")
+    active(s, ts)
+    token = s.descope.minted[0]
+
+    # Three of the bot's attempts fail (each after the client's own retries); the fourth succeeds.
+    s.descope.fail_next(STOP_IMPERSONATION, status=503, count=3 * CLIENT_TRIES)
+    assert "Stopping session" in s.command(f"stop {request_id}").text
+    s.slack.wait_for(lambda: any("stop call keeps failing" in t for t in thread(s, ts)), timeout=20,
+                     message="the approvals channel is told")
+    alert = next(t for t in thread(s, ts) if "stop call keeps failing" in t)
+    assert "failed 3 times" in alert and "503" in alert and "still retrying" in alert
+    if not s.descope.is_stopped(token):  # still failing: the session shows as stopping, the token is kept
+        assert "stopping the session" in s.approval_text(ts)
+    ok = s.descope.wait_for_call(STOP_IMPERSONATION, where=lambda c: c.status == 200, timeout=20)
+    assert ok.body["jwt"] == token
+    ended(s, ts)
+    assert [c.status for c in s.descope.calls_to(STOP_IMPERSONATION)] == [503] * 3 * CLIENT_TRIES + [200]
+    assert row(db, request_id).token_sealed is None  # wiped only now
+    assert row(db, request_id).stop_attempts == 3
+    s.slack.wait_for(lambda: not token_dms(s, token), message="token redacted from the DM")
+    s.slack.wait_for(lambda: any("has ended" in t for t in s.dms()), message="requester told")
+    log = s.bot.log()
+    for attempt in (1, 2, 3):
+        assert f"stop call failed (attempt {attempt}," in log
+    assert token not in log
+
+
+def test_stop_failing_at_window_end_gives_up_only_once_the_token_expired(
+        make_stack: StackFactory, db: Store) -> None:
+    s = make_stack()
+    request_id, ts = approve(s, f"{TARGET} 2s --tenant {TENANT} descope down at the end")
+    active(s, ts)
+    token = s.descope.minted[0]
+    expires = decode_claims(token)["exp"]
+    s.descope.fail_next(STOP_IMPERSONATION, status=503, count=1000)
+
+    # The first attempt fails: the session is not given up while the token may still work.
+    s.descope.wait_for(lambda: len(s.descope.calls_to(STOP_IMPERSONATION)) >= CLIENT_TRIES, message="attempt 1")
+    assert row(db, request_id).token_sealed is not None and row(db, request_id).state == "active"
+    assert "Session ended" not in s.approval_text(ts)
+
+    # Retried until the token has surely expired on Descope's side; then closed, and the channel says how.
+    ended(s, ts, timeout=20)
+    closed = row(db, request_id)
+    assert closed.stopped_at is not None
+    assert closed.stopped_at.timestamp() >= expires + TOKEN_EXPIRY_GRACE.total_seconds() - 0.5
+    assert closed.token_sealed is None and closed.stop_attempts >= 2
+    s.slack.wait_for(lambda: any("the stop call failed but the token has expired on its own" in t
+                                 for t in thread(s, ts)), message="thread says why")
+    s.slack.wait_for(lambda: not token_dms(s, token), message="token redacted from the DM")
+
+
+# -- 3. Slack faults --------------------------------------------------------------------------------
+
+
+def test_slack_rate_limits_server_errors_and_outages_delay_but_lose_nothing(make_stack: StackFactory) -> None:
+    s = make_stack()
+    s.descope.add_user("bob@acme.com")
+
+    # Rate limited, then accepted: one approval message, posted after Retry-After.
+    s.slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    request_id, ts = s.submit()
+    posts = [c for c in s.slack.calls_of("chat.postMessage") if c.params.get("channel") == APPROVAL_CHANNEL]
+    assert len(posts) == 2 and posts[1].at - posts[0].at >= 0.95
+    assert len(top_level(s, request_id)) == 1
+
+    # Server errors on the edit and the DM: retried, the session starts and the DM arrives.
+    s.slack.fail_next("chat.update", status=503, retry_after=None, count=2)
+    s.click("approve", request_id, APPROVER, ts)
+    active(s, ts)
+    assert len(token_dms(s, s.descope.minted[0])) == 1
+
+    # Slack unreachable for a while: the command is still answered, the message is posted once it is back.
+    body = slash_command_body("bob@acme.com 30m while slack is down", user_id=REQUESTER,
+                              response_url=s.slack.response_url("outage"))
+    s.slack.stop()
+    try:
+        reply = s.bot.post(body)
+        assert reply.status == 200 and "waiting for a second admin" in reply.text
+        second = reply.text.split("`")[1]
+        time.sleep(1)
+    finally:
+        s.slack.start()
+    s.slack.wait_for(lambda: top_level(s, second), timeout=15, message="approval message after the outage")
+    assert len(top_level(s, second)) == 1
+
+
+def test_undeliverable_token_dm_stops_the_session_at_once(make_stack: StackFactory, db: Store) -> None:
+    s = make_stack()
+    s.descope.add_user("bob@acme.com")
+
+    # A transient 503 on the DM is retried: delivered.
+    s.slack.fail_next("conversations.open", status=503, retry_after=None)
+    _, ts1 = approve(s, "bob@acme.com 30m transient")
+    active(s, ts1)
+    assert len(token_dms(s, s.descope.minted[0])) == 1
+
+    # Slack refuses the DM: the session is stopped at once and the approvals channel is told.
+    s.slack.fail_next("conversations.open", status=200, error="user_disabled")
+    request_id, ts = approve(s, f"{TARGET} 30m --tenant {TENANT} dm refused")
+    stop = s.descope.wait_for_call(STOP_IMPERSONATION, timeout=10)
+    token = s.descope.minted[1]
+    assert stop.body["jwt"] == token and s.descope.is_stopped(token)
+    ended(s, ts)
+    assert "stopped early by the bot" in s.approval_text(ts)
+    s.slack.wait_for(lambda: any("could not be delivered" in t for t in thread(s, ts)), message="thread")
+    assert row(db, request_id).token_sealed is None
+    assert not any(token in text for _, _, text in s.slack.all_text_sent())
+    assert "active until" in s.approval_text(ts1) and not s.descope.is_stopped(s.descope.minted[0])
+
+
+# -- 4. crashes and restarts ------------------------------------------------------------------------
+
+
+def test_killed_while_descope_mints_the_token_recovers_after_restart(make_stack: StackFactory, db: Store) -> None:
+    s = make_stack()
+    request_id, ts = s.submit(f"{TARGET} 30m --tenant {TENANT} crash during impersonate")
+    s.descope.set_latency(IMPERSONATE, 2.0)
+    s.click("approve", request_id, APPROVER, ts)
+    s.descope.wait_for_call(IMPERSONATE)
+    s.bot.kill()
+    s.descope.set_latency(IMPERSONATE, 0)
+    assert row(db, request_id).state == "approved"
+
+    restarted = time.monotonic()
+    s.bot.restart()
+    active(s, ts, timeout=20)
+    assert time.monotonic() - restarted < 12  # the dead process's lease ran out within seconds
+    # The token minted for the dead process never reached anyone; the new one is the only one sent.
+    s.descope.wait_for(lambda: len(s.descope.minted) == 2, message="both mints")
+    lost, sent = s.descope.minted
+    assert len(token_dms(s, sent)) == 1 and not token_dms(s, lost)
+    assert len(s.descope.calls_to(IMPERSONATE)) == 2
+    claims = decode_claims(lost)
+    assert claims["exp"] - claims["iat"] == 30 * 60  # bounded by the approved window all the same
+    assert row(db, request_id).state == "active"
+
+
+def test_killed_between_token_and_dm_delivers_once_after_restart(make_stack: StackFactory) -> None:
+    s = make_stack()
+    request_id, ts = s.submit(f"{TARGET} 30m --tenant {TENANT} crash before the DM")
+    s.slack.set_latency("conversations.open", 3.0)
+    s.click("approve", request_id, APPROVER, ts)
+    s.slack.wait_for_call("conversations.open")
+    s.bot.kill()
+    s.slack.set_latency("conversations.open", 0)
+    token = s.descope.minted[0]
+    assert not token_dms(s, token)
+
+    restarted = time.monotonic()
+    s.bot.restart()
+    s.slack.wait_for(lambda: token_dms(s, token), timeout=20, message="token DM after restart")
+    assert time.monotonic() - restarted < 12
+    active(s, ts)
+    time.sleep(1)
+    assert len(token_dms(s, token)) == 1
+    assert len(s.descope.calls_to(IMPERSONATE)) == 1 and not s.descope.calls_to(STOP_IMPERSONATION)
+
+
+def test_sessions_whose_window_passed_while_down_are_stopped_at_restart(make_stack: StackFactory) -> None:
+    s = make_stack()
+    s.descope.add_user("bob@acme.com")
+    short, ts_short = approve(s, f"{TARGET} 3s --tenant {TENANT} ends while down")
+    long, ts_long = approve(s, "bob@acme.com 30m outlives the crash")
+    active(s, ts_short)
+    active(s, ts_long)
+    token_short, token_long = s.descope.minted
+    s.bot.kill()
+    time.sleep(max(0.0, decode_claims(token_short)["exp"] + 0.5 - time.time()))
+    assert not s.descope.calls_to(STOP_IMPERSONATION)
+
+    restarted = time.time()
+    s.bot.restart()
+    stop = s.descope.wait_for_call(STOP_IMPERSONATION, timeout=10)
+    assert stop.body["jwt"] == token_short and stop.at - restarted < 3
+    ended(s, ts_short)
+    s.slack.wait_for(lambda: not token_dms(s, token_short), message="token redacted")
+    s.slack.wait_for(lambda: any("has ended" in t and short in t for t in s.dms()), message="requester told")
+    time.sleep(1)
+    assert "active until" in s.approval_text(ts_long) and not s.descope.is_stopped(token_long)
+    assert len(s.descope.calls_to(STOP_IMPERSONATION)) == 1
+
+    # Killed while the stop call itself is in flight: the restarted bot finishes the job.
+    s.descope.set_latency(STOP_IMPERSONATION, 2.0)
+    s.command(f"stop {long}")
+    s.descope.wait_for_call(STOP_IMPERSONATION, where=lambda c: c.body.get("jwt") == token_long)
+    s.bot.kill()
+    s.descope.set_latency(STOP_IMPERSONATION, 0)
+    s.bot.restart()
+    ended(s, ts_long, timeout=15)
+    assert s.descope.is_stopped(token_long)
+    assert "stopped early" in s.approval_text(ts_long)
+
+
+def test_sigterm_during_a_slow_approval_finishes_it_before_exiting(make_stack: StackFactory) -> None:
+    s = make_stack()
+    request_id, ts = s.submit(f"{TARGET} 30m --tenant {TENANT} graceful")
+    s.descope.set_latency(IMPERSONATE, 2.0)
+    s.click("approve", request_id, APPROVER, ts)
+    s.descope.wait_for_call(IMPERSONATE)
+    assert s.bot.stop(signal.SIGTERM, timeout=30) == 0
+    # Before it exited: the session started, the DM was delivered and the channel updated.
+    assert len(s.descope.minted) == 1
+    assert len(token_dms(s, s.descope.minted[0])) == 1
+    assert "active until" in s.approval_text(ts)
+    assert "received SIGTERM" in s.bot.log()
+
+
+# -- 5. exactly once --------------------------------------------------------------------------------
+
+
+def test_twenty_simultaneous_approvals_make_one_session(stack: Stack) -> None:
+    s = stack
+    request_id, ts = s.submit()
+    bodies = []
+    for i in range(20):
+        approver = (APPROVER, GROUP_APPROVER)[i % 2]
+        bodies.append(block_action_body("approve", request_id, user_id=approver, channel_id=APPROVAL_CHANNEL,
+                                        message_ts=ts, response_url=s.slack.response_url(f"race-{i}")))
+    gate = threading.Barrier(20)
+
+    def click(body: str) -> int:
+        gate.wait()
+        return s.bot.post(body).status
+
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(click, bodies)) == [200] * 20
+    active(s, ts)
+    s.slack.wait_for(lambda: len([c for c in s.slack.calls_of("response_url")
+                                  if "already approved" in str(c.params.get("text"))]) == 19,
+                     message="19 clicks told they were too late")
+    time.sleep(1)
+    assert len(s.descope.calls_to(IMPERSONATE)) == 1
+    assert len(token_dms(s, s.descope.minted[0])) == 1
+    assert sum("approved by" in t for t in thread(s, ts)) == 1
+
+
+# -- 6. load ----------------------------------------------------------------------------------------
+
+
+def test_burst_of_200_commands_all_answered_in_time_and_stored_once(make_stack: StackFactory, db: Store) -> None:
+    s = make_stack(MAX_PENDING_PER_REQUESTER="1000")
+    bodies = [slash_command_body(f"user{i}@acme.com 30m load test {i}", user_id=REQUESTER)
+              for i in range(200)]
+    port = s.bot.port
+
+    def send(body: str) -> tuple[int, float, str]:
+        started = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("POST", "/slack/events", body=body.encode(), headers=sign(SIGNING_SECRET, body))
+            reply = conn.getresponse()
+            return reply.status, time.monotonic() - started, reply.read().decode()
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(send, bodies))  # a reset connection raises here and fails the test
+    assert [status for status, _, _ in results] == [200] * 200
+    slowest = max(elapsed for _, elapsed, _ in results)
+    assert slowest < 3.0, f"slowest answer took {slowest:.2f}s"
+    ids = [text.split("`")[1] for _, _, text in results]
+    assert all("waiting for a second admin" in text for _, _, text in results)
+    assert len(set(ids)) == 200
+
+    def approval_messages() -> list[str]:
+        return [str(m.get("blocks")) for (ch, _), m in list(s.slack.messages.items())
+                if ch == APPROVAL_CHANNEL and not m.get("thread_ts")]
+
+    s.slack.wait_for(lambda: len(approval_messages()) >= 200, timeout=30, message="200 approval messages")
+    time.sleep(1)
+    posted = approval_messages()
+    assert len(posted) == 200
+    assert all(sum(request_id in m for m in posted) == 1 for request_id in ids)
+    stored = db.list_requests(requester_id=REQUESTER, limit=1000)
+    assert sorted(r.id for r in stored) == sorted(ids)
+    assert {r.login_id for r in stored} == {f"user{i}@acme.com" for i in range(200)}
+
+
+# -- in-process: the service's own fault paths, on a controlled clock (SQLite) ---------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class StubDescope:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.minted: list[str] = []
+        self.stopped: list[str] = []
+        self.stop_error: Exception | None = None
+        self.calls = 0
+        self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
+
+    def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool, refresh_duration: int,
+                    selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
+        self.calls += 1
+        if self.gate is not None and self.calls == 1:
+            assert self.gate.wait(10)
+        exp = int(self.clock().timestamp()) + refresh_duration
+        payload = base64.urlsafe_b64encode(json.dumps({"exp": exp, "n": len(self.minted)}).encode()).decode()
+        token = f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.sig"
+        self.minted.append(token)
+        return token
+
+    def stop_impersonation(self, jwt: str) -> None:
+        if self.stop_error is not None:
+            raise self.stop_error
+        self.stopped.append(jwt)
+
+
+class StubDirectory:
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+
+    def email_of(self, user_id: str) -> str | None:
+        if self.error is not None:
+            raise self.error
+        return f"{user_id.lower()}@corp.example"
+
+    def is_member(self, user_id: str, principals: Collection[str]) -> bool:
+        return user_id in principals
+
+
+class StubNotifier:
+    def __init__(self) -> None:
+        self.outcomes: list[RequestView] = []
+        self.tokens: list[str] = []
+        self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
+
+    def post_request(self, request: RequestView) -> tuple[str, str]:
+        ts = f"{time.monotonic_ns()}.000100"
+        if self.on_post is not None:
+            self.on_post(request, ts)
+        return "C0APPROVE", ts
+
+    def update_request(self, request: RequestView) -> None:
+        pass
+
+    def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
+        pass
+
+    def send_token(self, request: RequestView, token: str) -> tuple[str, str]:
+        self.tokens.append(token)
+        return "DUREQ1", "1.000100"
+
+    def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
+        self.outcomes.append(request)
+
+
+@dataclass
+class World:
+    clock: Clock
+    store: Store
+    descope: StubDescope
+    directory: StubDirectory
+    notifier: StubNotifier
+    service: Service
+
+    def replica(self) -> Service:
+        """Another process on the same database."""
+        return Service(self.service.settings, self.store, self.descope, self.directory, StubNotifier(),
+                       self.service.sealer, clock=self.clock)
+
+    def approved(self, window: str = "30m") -> str:
+        draft = Draft(login_id=TARGET, duration=parse_duration(window), reason="in-process", tenant=None)
+        request = self.service.submit(REQUESTER, draft)
+        self.service.decide(request.id, APPROVER, True)
+        return request.id
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    migrate(engine)
+    settings = Settings(slack_bot_token=Secret("xoxb-unit"), approval_channel="C0APPROVE", approvers=(APPROVER,),
+                        requesters=(REQUESTER,), descope_project_id="P2unit", descope_management_key=Secret("k"),
+                        sweep_interval=timedelta(seconds=1))
+    clock, store = Clock(), Store(engine)
+    descope, directory, notifier = StubDescope(clock), StubDirectory(), StubNotifier()
+    service = Service(settings, store, descope, directory, notifier, Sealer("unit-secret"), clock=clock)
+    yield World(clock, store, descope, directory, notifier, service)
+    engine.dispose()
+
+
+def test_activation_failing_for_minutes_ends_failed_rather_than_approved_forever(world: World) -> None:
+    world.directory.error = RuntimeError("users.info keeps failing")
+    request_id = world.approved()
+    assert row(world.store, request_id).state == "approved"  # a hiccup: retried shortly, not failed at once
+    world.clock.advance(60)
+    world.service.sweep()
+    assert row(world.store, request_id).state == "approved"
+    world.clock.advance(5 * 60)
+    world.service.sweep()
+    failed = row(world.store, request_id)
+    assert failed.state == "failed" and failed.failure is not None
+    assert "could not be started" in failed.failure and "RuntimeError" in failed.failure
+    assert [r.state for r in world.notifier.outcomes] == [State.FAILED]  # the requester is told
+    assert not world.descope.minted
+
+
+def test_a_token_minted_just_before_a_database_failure_is_revoked(world: World,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    real = world.store.transition
+    failures = iter([OperationalError("UPDATE requests", {}, Exception("database went away"))])
+
+    def flaky(request_id: str, sources: Any, target: State, **kw: Any) -> Any:
+        if target is State.ACTIVE:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+        return real(request_id, sources, target, **kw)
+
+    monkeypatch.setattr(world.store, "transition", flaky)
+    request_id = world.approved()
+    assert world.descope.stopped == world.descope.minted[:1]  # nobody could ever have used it
+    world.clock.advance(6)
+    world.service.sweep()
+    assert row(world.store, request_id).state == "active"
+    assert len(world.descope.minted) == 2 and world.notifier.tokens == world.descope.minted[1:]
+
+
+def test_stop_retries_honour_retry_after_and_the_token_expiry(world: World) -> None:
+    request_id = world.approved("30m")
+    world.service.request_stop(request_id, REQUESTER)
+    world.descope.stop_error = DescopeUnavailable("Rate limit exceeded", status=429, retry_after=20, attempts=1)
+    world.service.sweep()
+    assert row(world.store, request_id).stop_attempts == 1
+    world.clock.advance(15)
+    world.service.sweep()  # Descope asked for 20 s: no call yet
+    assert row(world.store, request_id).stop_attempts == 1
+    world.clock.advance(6)
+    world.service.sweep()
+    assert row(world.store, request_id).stop_attempts == 2
+    world.descope.stop_error = None
+    world.clock.advance(61)
+    world.service.sweep()
+    stopped = row(world.store, request_id)
+    assert stopped.state == "stopped" and stopped.token_sealed is None
+    assert world.descope.stopped == world.descope.minted
+
+
+def test_slow_work_keeps_its_lease_and_a_dead_workers_lease_runs_out(world: World) -> None:
+    draft = Draft(login_id=TARGET, duration=timedelta(minutes=30), reason="slow descope", tenant=None)
+    request = world.service.submit(REQUESTER, draft)
+    world.descope.gate = threading.Event()
+    clicking = threading.Thread(target=world.service.decide, args=(request.id, APPROVER, True))
+    clicking.start()
+    try:
+        time.sleep(0.3)  # the approval is now waiting on Descope
+        other = world.replica()
+        for _ in range(4):  # minutes pass; our keeper renews, the other replica's sweep keeps off
+            world.clock.advance(world.service.lease.total_seconds() * 0.6)
+            world.service.renew_leases()
+            other.sweep()
+        assert row(world.store, request.id).state == "approved"
+    finally:
+        world.descope.gate.set()
+        clicking.join(10)
+    assert row(world.store, request.id).state == "active"
+    assert world.descope.calls == 1  # only one impersonate call despite the other replica's sweeps
+
+    # A worker that dies holding a lease: once it runs out, another replica takes the work over.
+    request_id = world.service.submit(REQUESTER, Draft("bob@acme.com", timedelta(minutes=30), "dead worker")).id
+    world.store.transition(request_id, [State.PENDING], State.APPROVED, actor=APPROVER, action="approved",
+                           now=world.clock(), decided_by=APPROVER, decided_at=world.clock(),
+                           lease_until=world.clock() + world.service.lease)
+    world.replica().sweep()
+    assert row(world.store, request_id).state == "approved"
+    world.clock.advance(world.service.lease.total_seconds() + 1)
+    world.replica().sweep()
+    assert row(world.store, request_id).state == "active"
+
+
+def test_a_click_landing_before_the_message_ts_is_stored_still_counts(world: World) -> None:
+    outcome: list[object] = []
+    clickers: list[threading.Thread] = []
+
+    def click() -> None:
+        try:
+            outcome.append(world.service.decide(request.id, APPROVER, True, message_ts=clicked_ts[0]).state)
+        except Exception as exc:
+            outcome.append(exc)
+
+    def click_at_once(_: RequestView, ts: str) -> None:  # Slack shows the message: someone clicks at once
+        clicked_ts.append(ts)
+        clickers.append(threading.Thread(target=click))
+        clickers[0].start()
+        time.sleep(0.3)  # the click is in before the poster has stored the ts
+
+    clicked_ts: list[str] = []
+    world.notifier.on_post = click_at_once
+    request = world.service.submit(REQUESTER, Draft(TARGET, timedelta(minutes=30), "quick click"))
+    world.service.sync_slack(request.id)
+    clickers[0].join(10)
+    assert outcome == [State.ACTIVE]
+    assert len(world.notifier.tokens) == 1

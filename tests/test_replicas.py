@@ -1,0 +1,83 @@
+"""Several bot processes on one PostgreSQL database: each session is started, announced and stopped
+exactly once, and a replica that dies leaves its work to the others. PostgreSQL only (SQLite is for
+one process)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conftest import _postgres_database
+from tests.fakes import decode_claims
+from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from tests.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:  # overrides conftest's SQLite/PostgreSQL pair: PostgreSQL only
+    yield from _postgres_database()
+
+
+def approval_messages(s: Stack) -> Counter[str]:
+    """How many top-level approval messages mention each request ID."""
+    return Counter(request_id_of(message) for (channel, _), message in list(s.slack.messages.items())
+                   if channel == APPROVAL_CHANNEL and not message.get("thread_ts"))
+
+
+def start_sessions(replicas: list[Stack], count: int, window: str) -> list[tuple[str, str]]:
+    """``count`` requests, submitted and approved through alternating replicas."""
+    sessions = []
+    for i in range(count):
+        via, other = replicas[i % 2], replicas[(i + 1) % 2]
+        login = f"replica{i}-{time.monotonic_ns()}@acme.com"
+        via.descope.add_user(login)
+        request_id, ts = via.submit(f"{login} {window} replica test {i}")
+        assert other.click("approve", request_id, (APPROVER, GROUP_APPROVER)[i % 2], ts).status == 200
+        sessions.append((request_id, ts))
+    return sessions
+
+
+def test_two_replicas_start_and_stop_each_session_exactly_once(make_stack: StackFactory) -> None:
+    replicas = [make_stack(), make_stack()]
+    a = replicas[0]
+    assert replicas[0].bot.url != replicas[1].bot.url
+    a.descope.set_latency(STOP_IMPERSONATION, 0.5)  # widen the window in which both replicas see it due
+    sessions = start_sessions(replicas, 6, "3s")
+    for _, ts in sessions:
+        a.slack.wait_for(lambda ts=ts: "Session ended" in a.approval_text(ts), timeout=20, message="ended")
+    time.sleep(2)  # let any duplicate show up
+
+    minted = a.descope.minted
+    assert len(minted) == len(a.descope.calls_to(IMPERSONATE)) == 6
+    stops = Counter(c.body["jwt"] for c in a.descope.calls_to(STOP_IMPERSONATION))
+    assert sorted(stops.values()) == [1] * 6 and set(stops) == set(minted)
+    assert all(a.descope.is_stopped(token) for token in minted)
+    assert approval_messages(a) == Counter({request_id: 1 for request_id, _ in sessions})
+    dms = a.dms(REQUESTER)
+    tokens = {decode_claims(token)["nsec"]["impersonationRequest"]: token for token in minted}
+    for request_id, _ in sessions:
+        assert sum(tokens[request_id] in text for _, _, text in a.slack.all_text_sent()) == 1  # the DM only
+        assert sum(request_id in text and "Your impersonation" in text and "has ended" in text for text in dms) == 1
+    for request_id, ts in sessions:
+        replies = [a.slack.message_text(ch, t) for (ch, t), m in list(a.slack.messages.items())
+                   if ch == APPROVAL_CHANNEL and m.get("thread_ts") == ts and t != ts]
+        assert sum("session stopped" in r for r in replies) == 1, (request_id, replies)
+
+
+def test_a_replica_killed_mid_session_leaves_its_sessions_to_the_other(make_stack: StackFactory) -> None:
+    replicas = [make_stack(), make_stack()]
+    a, b = replicas
+    sessions = start_sessions(replicas, 4, "4s")
+    for _, ts in sessions:
+        a.slack.wait_for(lambda ts=ts: "active until" in a.approval_text(ts), message="active")
+    a.bot.kill()  # its timers die with it; b's sweep must stop every session all the same
+    for _, ts in sessions:
+        b.slack.wait_for(lambda ts=ts: "Session ended" in b.approval_text(ts), timeout=20, message="ended")
+    stops = Counter(c.body["jwt"] for c in b.descope.calls_to(STOP_IMPERSONATION))
+    assert set(stops) == set(b.descope.minted) and len(b.descope.minted) == 4
+    assert max(stops.values()) == 1
