@@ -1,0 +1,293 @@
+"""The measurements, one function per section of docs/BENCHMARKS.md. Each starts its own fakes and bot
+(fresh database) so no section inherits another's backlog, and returns plain data for the report."""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.stack import (
+    BARE_SECRET,
+    DESCOPE_LATENCY,
+    BareBolt,
+    Driver,
+    Flow,
+    cpu_seconds,
+    fakes,
+    impersonate_calls,
+    percentile,
+    postgres_database,
+    proc_status,
+    read_times,
+    run_load,
+    seed_long_sessions,
+    start_bot,
+    stop_calls,
+    wait_until,
+)
+from tests.harness import SIGNING_SECRET
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Sizes:
+    ack_paced: int = 100
+    ack_c1: int = 300
+    ack_c16: int = 2000
+    dm_sequential: int = 100
+    throughput_flows: int = 400
+    sessions: int = 1000
+    spread_s: float = 60.0
+    long_sessions: int = 10_000
+    restart_sessions: int = 200
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(ack_paced=50, ack_c1=100, ack_c16=400, dm_sequential=30, throughput_flows=120, sessions=200,
+                   spread_s=20.0, long_sessions=2_000, restart_sessions=50)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"n": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99),
+            "max": max(values) if values else math.nan}
+
+
+# -- 1. acknowledgement latency ---------------------------------------------------------------------
+
+PACE_S = 0.1  # the paced run: one command every 100 ms, so each finds the app idle
+
+
+@dataclass
+class AckRow:
+    app: str
+    concurrency: int
+    interval: float  # 0: back to back (closed loop); else one command per interval
+    count: int
+    p50: float
+    p99: float
+    max: float
+    per_second: float
+    errors: int
+    cpu_ms: float  # the app's CPU per command during the run (the bot's background work may lag behind)
+
+
+def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[str, int]]:
+    rows: list[AckRow] = []
+    with fakes() as (slack, descope):
+        bot = start_bot(slack, descope, f"sqlite:///{tmp / 'ack.db'}", tmp / "bot-ack.log")
+        bare = BareBolt(slack.url, tmp / "bare-bolt.log").start()
+        idle = proc_status(bot.proc.pid)  # type: ignore[union-attr]
+        sent_to_bot = 0
+        runs = ((1, sizes.ack_paced, PACE_S), (1, sizes.ack_c1, 0.0), (16, sizes.ack_c16, 0.0))
+        try:
+            for concurrency, count, interval in runs:
+                warmup = 5
+                for app, url, secret, pid in (("bare Bolt (ack only)", bare.url, BARE_SECRET, bare.proc.pid),  # type: ignore[union-attr]
+                                              ("bot", bot.url, SIGNING_SECRET, bot.proc.pid)):  # type: ignore[union-attr]
+                    how = f"one every {interval * 1e3:.0f} ms" if interval else f"concurrency {concurrency}"
+                    log(f"  {app}: {count} commands, {how}")
+                    cpu0 = cpu_seconds(pid)
+                    result = run_load(url, secret, count=count, concurrency=concurrency, interval=interval,
+                                      prefix=f"ack-{app[:4]}-{concurrency}-{interval}", warmup=warmup)
+                    cpu = cpu_seconds(pid) - cpu0
+                    lat = result["latencies"]
+                    errors = count - sum(n for s, n in result["statuses"].items() if s == "200")
+                    if app == "bot":
+                        sent_to_bot += count + warmup * concurrency
+                        errors += count - result["accepted"]  # a 200 that refused the request is an error too
+                        # Let the bot finish posting the approval messages before the next run starts.
+                        wait_until(lambda n=sent_to_bot: slack.approvals_posted() >= n, timeout=60)
+                    rows.append(AckRow(app, concurrency, interval, count, percentile(lat, 50), percentile(lat, 99),
+                                       max(lat), count / result["elapsed"], errors,
+                                       cpu / (count + warmup * concurrency) * 1e3))
+        finally:
+            bot.stop()
+            bare.stop()
+    return rows, idle
+
+
+# -- 2 and 4. the full flow: approve → DM, throughput ------------------------------------------------
+
+THINK_S = 0.1  # every flow: the click comes this long after the approval message appears
+
+@dataclass
+class FlowResult:
+    backend: str
+    sequential: dict[str, float]  # approve → DM minus the injected Descope latency, one flow at a time
+    loaded: dict[str, float]  # the same during the throughput run (16 flows at a time)
+    flows: int
+    seconds: float
+    per_second: float
+    cpu_ms_per_flow: float
+    cpu_busy: float  # the bot's CPU seconds per wall second during the throughput run (1.0 = one core)
+    rss_kb: int
+
+
+def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) -> FlowResult:
+    with fakes() as (slack, descope):
+        bot = start_bot(slack, descope, database_url, tmp / f"bot-flows-{backend}.log")
+        pid = bot.proc.pid  # type: ignore[union-attr]
+        driver = Driver(slack, descope, bot)
+        try:
+            driver.flows(10, 4, lambda i: (f"warm-{backend}-{i}@bench.example", 1800), THINK_S)  # warm up
+            log(f"  {backend}: {sizes.dm_sequential} flows one at a time (approve → DM)")
+            seq, _ = driver.flows(sizes.dm_sequential, 1, lambda i: (f"seq-{backend}-{i}@bench.example", 1800),
+                                  think=THINK_S)
+            log(f"  {backend}: {sizes.throughput_flows} flows, 16 at a time (throughput)")
+            cpu0 = cpu_seconds(pid)
+            done, seconds = driver.flows(sizes.throughput_flows, 16,
+                                         lambda i: (f"tp-{backend}-{i}@bench.example", 1800), THINK_S)
+            cpu = cpu_seconds(pid) - cpu0
+            rss = proc_status(pid).get("VmRSS", 0)
+        finally:
+            bot.stop()
+
+    def overhead(fs: list[Flow]) -> dict[str, float]:
+        return summary([f.approve_to_dm - DESCOPE_LATENCY for f in fs])
+
+    return FlowResult(backend, overhead(seq), overhead(done), len(done), seconds, len(done) / seconds,
+                      cpu / len(done) * 1e3, cpu / seconds, rss)
+
+
+def sqlite_url(tmp: Path, name: str) -> str:
+    return f"sqlite:///{tmp / name}"
+
+
+def postgres_flows(sizes: Sizes, tmp: Path, log: Log) -> FlowResult:
+    with postgres_database() as url:
+        return flows("PostgreSQL", url, sizes, tmp, log)
+
+
+# -- 3. revocation precision, memory, restart -------------------------------------------------------
+
+@dataclass
+class Revocation:
+    long_sessions: int
+    seed_seconds: float
+    start_empty_s: float
+    start_loaded_s: float
+    rss_empty_kb: int
+    rss_loaded_kb: int
+    rss_after_kb: int
+    hwm_kb: int
+    sessions: int
+    create_seconds: float
+    create_per_second: float
+    ended_during_creation: int
+    spread_s: float
+    lateness: dict[str, float]  # stop call - ends_at from the database
+    lateness_approx: dict[str, float]  # stop call - (impersonate call + refreshDuration)
+    missing_stops: int
+    sweep_interval_s: float
+    restart: dict[str, Any] = field(default_factory=dict)
+
+
+SWEEP_INTERVAL_S = 5.0  # the bot's default (start_bot sets SWEEP_INTERVAL=5s)
+
+
+def revocation(sizes: Sizes, tmp: Path, log: Log, flows_per_second: float) -> Revocation:
+    url = sqlite_url(tmp, "revocation.db")
+    with fakes() as (slack, descope):
+        # The same database, empty and then with the long sessions: the memory they cost.
+        t0 = time.perf_counter()
+        bot = start_bot(slack, descope, url, tmp / "bot-revocation.log")
+        start_empty = time.perf_counter() - t0
+        time.sleep(1.0)
+        rss_empty = proc_status(bot.proc.pid).get("VmRSS", 0)  # type: ignore[union-attr]
+        bot.stop()
+        log(f"  seeding {sizes.long_sessions} long sessions")
+        seed_s = seed_long_sessions(url, sizes.long_sessions, descope.management_key, timedelta(hours=2))
+        t0 = time.perf_counter()
+        bot.start(timeout=120)
+        start_loaded = time.perf_counter() - t0
+        time.sleep(2.0)
+        rss_loaded = proc_status(bot.proc.pid).get("VmRSS", 0)  # type: ignore[union-attr]
+        driver = Driver(slack, descope, bot)
+        try:
+            # Windows end spread over `spread_s`, starting after every session should exist.
+            n = sizes.sessions
+            expected = n / max(flows_per_second * 0.6, 1.0)
+            first_end = time.time() + expected + 5.0
+            log(f"  creating {n} sessions, 16 at a time (about {expected:.0f}s); windows end over "
+                f"{sizes.spread_s:.0f}s from {expected + 5:.0f}s on")
+
+            def plan(i: int) -> tuple[str, int]:
+                target = first_end + sizes.spread_s * i / n
+                return f"rev-{i}@bench.example", max(1, math.ceil(target - time.time()))
+
+            made, create_s = driver.flows(n, 16, plan, THINK_S)
+            created_at = time.time()
+            ids = [f.request_id for f in made]
+            log(f"  created in {create_s:.1f}s; waiting for {n} stop calls")
+            wait_until(lambda: len(descope.calls_to("/v1/mgmt/stop/impersonation")) >= n,
+                       timeout=max(first_end + sizes.spread_s - time.time(), 0) + 60, interval=0.5)
+            time.sleep(1.0)
+            stops = stop_calls(descope)
+            ends = read_times(url, ids)
+            imps = impersonate_calls(descope)
+            late = [stops[r] - ends[r] for r in ids if r in stops and r in ends and ends[r] >= created_at]
+            approx = [stops[r] - (imps[r][0] + imps[r][1]) for r in ids
+                      if r in stops and r in imps and ends.get(r, 0) >= created_at]
+            ended_early = sum(1 for r in ids if ends.get(r, math.inf) < created_at)
+            missing = sum(1 for r in ids if r not in stops)
+            status = proc_status(bot.proc.pid)  # type: ignore[union-attr]
+            restart = restart_after_kill(driver, bot, descope, sizes, log, flows_per_second)
+        finally:
+            bot.stop()
+    return Revocation(sizes.long_sessions, seed_s, start_empty, start_loaded, rss_empty, rss_loaded,
+                      status.get("VmRSS", 0), status.get("VmHWM", 0), n, create_s, n / create_s, ended_early,
+                      sizes.spread_s, summary(late), summary(approx), missing, SWEEP_INTERVAL_S, restart)
+
+
+def restart_after_kill(driver: Driver, bot: Any, descope: Any, sizes: Sizes, log: Log,
+                       flows_per_second: float) -> dict[str, Any]:
+    """Sessions whose windows end in a 2-second burst; SIGKILL the bot in the middle of the burst,
+    restart it once all of them are overdue, and time the last stop call."""
+    m, burst = sizes.restart_sessions, 2.0
+    expected = m / max(flows_per_second * 0.6, 1.0)
+    first_end = time.time() + expected + 3.0
+    log(f"  restart: {m} sessions ending within {burst:.0f}s; SIGKILL in the middle of it")
+
+    def plan(i: int) -> tuple[str, int]:
+        return f"kill-{i}@bench.example", max(1, math.ceil(first_end + burst * i / m - time.time()))
+
+    made, _ = driver.flows(m, 16, plan, THINK_S)
+    ids = [f.request_id for f in made]
+    ends = read_times(bot.env["DATABASE_URL"], ids)
+    kill_at = min(ends.values()) + (max(ends.values()) - min(ends.values())) / 2
+    wait_until(lambda: time.time() >= kill_at, timeout=max(kill_at - time.time(), 0) + 5)
+    bot.stop(signal.SIGKILL)
+    killed_at = time.time()
+    before = {r for r, at in stop_calls(descope).items() if r in ends and at <= killed_at}
+    overdue = [r for r in ids if r not in before]
+    # Work the killed process had claimed (a live lease) but not yet sent: it waits for that lease.
+    leases = read_times(bot.env["DATABASE_URL"], overdue, "lease_until")
+    leased = [r for r, until in leases.items() if until > killed_at]
+    wait_until(lambda: time.time() >= max(ends.values()) + 1.0, timeout=30)
+    restarted_at = time.time()
+    bot.start(timeout=120)
+    healthy_at = time.time()
+    log(f"  restarted: {len(overdue)} sessions overdue; waiting for their stop calls")
+    wait_until(lambda: all(r in stop_calls(descope) for r in overdue), timeout=90, interval=0.25)
+    stops = stop_calls(descope)
+    stopped = [stops[r] for r in overdue if r in stops]
+    last = max(stopped) if stopped else math.nan
+    after_restart = sorted(at - restarted_at for at in stopped)
+    leased_after = [stops[r] - restarted_at for r in leased if r in stops]
+    return {
+        "leased": len(leased), "leased_lease_s": max((leases[r] - killed_at for r in leased), default=math.nan),
+        "leased_last_after_restart_s": max(leased_after, default=math.nan),
+        "sessions": m, "stopped_before_kill": len(before), "overdue": len(overdue),
+        "not_stopped": len(overdue) - len(stopped), "down_s": restarted_at - killed_at,
+        "start_s": healthy_at - restarted_at, "last_after_restart_s": last - restarted_at,
+        "last_after_healthy_s": last - healthy_at,
+        "p50_after_restart_s": percentile(after_restart, 50),
+        "late_over_5s": sum(1 for x in after_restart if x > 5.0),
+    }
