@@ -10,8 +10,13 @@ import argparse
 import os
 import sys
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, database_url_from_env
 from bot.logs import configure
+
+
+def _cannot_start(problem: object) -> int:
+    print(f"impersonation-bot cannot start.\n{problem}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
             since = parse_since(args.since) if args.since else None
         except ValueError as exc:
             parser.error(str(exc))
-        engine = make_engine(os.environ.get("DATABASE_URL") or "sqlite:///impersonation.db")
+        try:
+            database_url = database_url_from_env(os.environ)
+        except ConfigError as exc:
+            return _cannot_start(exc)
+        engine = make_engine(database_url)
         migrate(engine)
         count = export(Store(engine), sys.stdout, since=since, fmt=args.format,
                        request_id=args.request.upper() if args.request else None)
@@ -46,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.store import make_engine
 
         configure(os.environ.get("LOG_LEVEL", "INFO").upper(), [])
-        engine = make_engine(os.environ.get("DATABASE_URL") or "sqlite:///impersonation.db")
+        try:
+            database_url = database_url_from_env(os.environ)
+        except ConfigError as exc:
+            return _cannot_start(exc)
+        engine = make_engine(database_url)
         migrate(engine)
         print("database is up to date")
         return 0
@@ -54,13 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
-        print(f"impersonation-bot cannot start.\n{exc}", file=sys.stderr)
-        return 2
+        return _cannot_start(exc)
     configure(settings.log_level, settings.secrets())
+
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
 
     from bot.runtime import Runtime
 
-    Runtime(settings).serve()
+    try:
+        runtime = Runtime(settings)
+    except BoltError as exc:
+        # Bolt's App() checks the token with auth.test and turns Slack's refusal (invalid_auth,
+        # token_revoked, account_inactive …) into a BoltError raised while handling the SlackApiError.
+        refusal = exc.__context__
+        if not isinstance(refusal, SlackApiError):
+            raise
+        print(f"impersonation-bot cannot start: Slack rejected SLACK_BOT_TOKEN (auth.test answered "
+              f"{refusal.response.get('error')}); check the bot token (xoxb-…) on the app's OAuth & Permissions page",
+              file=sys.stderr)
+        return 2
+    runtime.serve()
     return 0
 
 

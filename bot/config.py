@@ -11,12 +11,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.durations import format_duration, parse_duration
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+DATABASE_DEFAULT = "sqlite:///impersonation.db"
+_DATABASE_EXAMPLES = "sqlite:///impersonation.db or postgresql://user:password@host:5432/db"
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
@@ -76,7 +80,7 @@ class Settings:
     slack_app_token: Secret | None = None
     slack_api_url: str = SLACK_API_DEFAULT
     descope_base_uri: str | None = None
-    database_url: str = field(default="sqlite:///impersonation.db", repr=False)
+    database_url: str = field(default=DATABASE_DEFAULT, repr=False)
     default_duration: timedelta = timedelta(minutes=30)
     min_duration: timedelta = timedelta(minutes=1)
     max_duration: timedelta = timedelta(hours=4)
@@ -107,6 +111,15 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         return _Reader(env).settings()
+
+
+def database_url_from_env(env: Mapping[str, str]) -> str:
+    """``DATABASE_URL`` alone, validated as ``Settings.from_env`` does (for ``migrate`` and ``audit``)."""
+    reader = _Reader(env)
+    url = reader.database_url()
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return url
 
 
 class _Reader:
@@ -164,6 +177,48 @@ class _Reader:
         self.problems.append(f"{name} must be true or false, not `{value}`")
         return default
 
+    def http_url(self, name: str, example: str) -> str | None:
+        """An http(s) base URL with a host, or a problem (the value is an endpoint, not a secret: shown)."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises ValueError for a port that is not a number
+            ok = parts.scheme in ("https", "http") and bool(parts.hostname) and not any(c.isspace() for c in value)
+        except ValueError:
+            ok = False
+        if not ok:
+            self.problems.append(f"{name} must be an https:// (or http://) URL like {example}, not `{value}`")
+        return value
+
+    def database_url(self) -> str:
+        """A SQLite or PostgreSQL URL whose driver is installed. Problems never show the URL itself,
+        which may hold the database password."""
+        value = self.raw("DATABASE_URL") or DATABASE_DEFAULT
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            self.problems.append(f"DATABASE_URL is not a URL SQLAlchemy can read: use e.g. {_DATABASE_EXAMPLES}")
+            return value
+        backend, _, driver = url.drivername.partition("+")
+        if backend == "postgres":
+            backend = "postgresql"  # Heroku's spelling; bot.store.make_engine accepts it
+        if backend not in ("sqlite", "postgresql"):
+            self.problems.append(
+                f"DATABASE_URL must be a SQLite or PostgreSQL URL ({_DATABASE_EXAMPLES}), not `{url.drivername}://…`"
+            )
+            return value
+        if backend == "postgresql" and not driver:
+            driver = "psycopg"  # what bot.store.make_engine uses for postgres:// and postgresql://
+        name = f"{backend}+{driver}" if driver else backend
+        try:
+            url.set(drivername=name).get_dialect().import_dbapi()
+        except (NoSuchModuleError, ImportError):
+            hint = " (PostgreSQL: pip install 'impersonation-bot[postgres]')" if backend == "postgresql" else ""
+            self.problems.append(f"DATABASE_URL: the database driver `{name}` is unknown or not installed{hint}")
+        return value
+
     def principals(self, name: str, value: str | None) -> tuple[str, ...]:
         if value is None:
             return ()
@@ -213,7 +268,7 @@ class _Reader:
                 f"DEFAULT_DURATION ({format_duration(default)}) must lie between MIN_DURATION "
                 f"({format_duration(low)}) and MAX_DURATION ({format_duration(high)})"
             )
-        api_url = self.raw("SLACK_API_URL") or SLACK_API_DEFAULT
+        api_url = self.http_url("SLACK_API_URL", SLACK_API_DEFAULT) or SLACK_API_DEFAULT
         enc_key = self.raw("TOKEN_ENCRYPTION_KEY")
         settings = Settings(
             slack_bot_token=Secret(bot_token),
@@ -225,8 +280,8 @@ class _Reader:
             requesters=requesters,
             descope_project_id=project_id,
             descope_management_key=Secret(key),
-            descope_base_uri=self.raw("DESCOPE_BASE_URI"),
-            database_url=self.raw("DATABASE_URL") or "sqlite:///impersonation.db",
+            descope_base_uri=self.http_url("DESCOPE_BASE_URI", "https://api.descope.com"),
+            database_url=self.database_url(),
             default_duration=default,
             min_duration=low,
             max_duration=high,

@@ -28,9 +28,10 @@ with full jitter. A ``Retry-After`` longer than ``max_retry_after`` is not waite
 client gives up at once and hands the delay to the caller as
 ``DescopeUnavailable.retry_after``, so a scheduler can come back later instead of
 blocking a thread. Unlike the official SDKs this retries 429 and network errors too: the
-bot must stop sessions on time. Note that a retried impersonate call whose first try
-timed out *after* Descope acted may mint a second token; the lost one is still bounded
-by its ``refreshDuration``.
+bot must stop sessions on time. Impersonate is not idempotent (each call mints a token),
+so it is retried only when the request surely never reached Descope (no connection) or
+Descope answered with a retryable status; a timeout or a dropped connection after the
+request was sent fails at once, rather than risk minting a second token nobody holds.
 
 Secrets: request bodies (the stop call's body carries a JWT) and headers (the
 management key) never reach exceptions or logs, and text taken from a response is
@@ -69,6 +70,11 @@ log = logging.getLogger(__name__)
 USER_AGENT: Final = "impersonation-bot/0.1"
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524, 530})
+# Of those, the answers after which Descope may still have acted (the origin got the request and timed
+# out or crashed): a call that is not idempotent is not retried on them.
+_MAYBE_DONE: Final = frozenset({500, 504, 524})
+# Transport errors that happen before a request leaves this process: safe to retry any call.
+_UNSENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
@@ -304,7 +310,7 @@ class DescopeClient:
             "refreshDuration": refresh_duration,
             "stepup": None,
         }
-        answer = self._call("POST", IMPERSONATE_PATH, json=body)
+        answer = self._call("POST", IMPERSONATE_PATH, json=body, idempotent=False)
         jwt = answer.get("jwt")
         if not isinstance(jwt, str) or not jwt:
             raise DescopeError("impersonate answered without a jwt", status=200)
@@ -334,9 +340,12 @@ class DescopeClient:
         params: dict[str, str] | None = None,
         secrets: Iterable[str] = (),
         parse: bool = True,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
         """One logical call with retries; returns the JSON object of a 2xx answer (``{}`` unless
-        ``parse``). ``secrets`` are scrubbed, with the management key, from any error text."""
+        ``parse``). ``secrets`` are scrubbed, with the management key, from any error text.
+        A call that is not ``idempotent`` is not retried after a transport error that may have
+        come after Descope received it (only connection failures are)."""
         secrets = (self._management_key, *secrets)
         policy = self.retry
         for attempt in range(1, policy.attempts + 1):
@@ -347,6 +356,9 @@ class DescopeClient:
                 raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
             except httpx.TransportError as exc:
                 what = f"{type(exc).__name__}: {_scrub(str(exc), secrets)}".rstrip(": ")
+                if not idempotent and not isinstance(exc, _UNSENT):
+                    raise DescopeUnavailable(f"{what} (the request may have reached Descope; not retried)",
+                                             attempts=attempt) from exc
                 if last:
                     raise DescopeUnavailable(what, attempts=attempt) from exc
                 delay = policy.backoff(attempt - 1)
@@ -359,7 +371,7 @@ class DescopeClient:
             status = response.status_code
             if response.is_success:
                 return _json_object(response, secrets) if parse else {}
-            if status in RETRY_STATUSES:
+            if status in RETRY_STATUSES and (idempotent or status not in _MAYBE_DONE):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 too_long = retry_after is not None and retry_after > policy.max_retry_after
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's

@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ from bot.domain import (
     check_may_stop,
 )
 from bot.sealing import Sealer, SealError
-from bot.store import AuditEntry, RequestRow, Store, utcnow
+from bot.store import AuditEntry, RequestRow, Store, as_view, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -225,21 +225,23 @@ class Service:
         problem = check_duration(draft.duration, s.min_duration, s.max_duration)
         if problem:
             raise PolicyViolation(f"That window is out of policy: {problem}.")
-        live = self.store.find_live(requester_id, draft.login_id, draft.tenant)
-        if live is not None:
-            raise PolicyViolation(
-                f"You already have request `{live.id}` ({live.state}) for `{live.login_id}`: "
-                f"stop it with `/impersonate stop {live.id}` before asking again."
-            )
-        if self.store.count_pending(requester_id) >= s.max_pending_per_requester:
-            raise PolicyViolation(
-                f"You already have {s.max_pending_per_requester} requests waiting for approval: "
-                "wait for an answer or withdraw one with `/impersonate stop <id>`."
-            )
+        def within_caps(live: RequestView | None, pending: int) -> None:
+            if live is not None:
+                raise PolicyViolation(
+                    f"You already have request `{live.id}` ({live.state}) for `{live.login_id}`: "
+                    f"stop it with `/impersonate stop {live.id}` before asking again."
+                )
+            if pending >= s.max_pending_per_requester:
+                raise PolicyViolation(
+                    f"You already have {s.max_pending_per_requester} requests waiting for approval: "
+                    "wait for an answer or withdraw one with `/impersonate stop <id>`."
+                )
+
         now = self.clock()
         request = self.store.insert(
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
             duration=draft.duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
+            guard=within_caps,
         )
         log.info("request %s submitted by %s", request.id, requester_id)
         self.timers.wake_at(request.id, request.pending_until)
@@ -504,55 +506,61 @@ class Service:
     # -- Slack as a projection of the database ----------------------------------------------
 
     def sync_slack(self, request_id: str) -> None:
-        """Bring Slack up to date with the request: approval message, token DM, outcome, thread."""
-        while True:
-            now = self.clock()
-            if not self.store.claim_slack(request_id, now, self.lease):
-                return
-            self._leases.hold(request_id, "slack_lease_until", now + self.lease)
-            retry_at: datetime | None = None
-            try:
-                row = self.store.get_row(request_id)
-                while row is not None and self._sync_once(row):
-                    row = self.store.get_row(request_id)
-            except Exception:
-                log.exception("Slack update for request %s failed; retrying shortly", request_id)
-                retry_at = self.clock() + SLACK_RETRY
-            finally:
-                self._leases.release(request_id, "slack_lease_until")
-                self.store.set_fields(request_id, slack_lease_until=retry_at)
-            # A change that landed while we held the lease found it taken and left the work to us.
-            row = self.store.get_row(request_id)
-            if retry_at is not None or row is None or row.slack_version >= row.version:
-                return
+        """Bring Slack up to date with the request: approval message, token DM, outcome, thread.
 
-    def _sync_once(self, row: RequestRow) -> bool:
-        """One pass; true when the row changed underneath and another pass is needed."""
-        view = self._get(row.id)
+        Under the row's Slack lease; a change that lands meanwhile finds the lease taken and leaves the
+        work to the holder, whose catch-up write (conditional on the version it saw) then fails, so it
+        makes another pass. Giving the lease back is part of that write: no change is ever left unsynced."""
+        now = self.clock()
+        until = now + self.lease
+        work = self.store.claim_slack(request_id, now, until)
+        if work is None:
+            return
+        self._leases.hold(request_id, "slack_lease_until", until)
+        try:
+            while work is not None and not self._sync_once(*work):
+                work = self.store.slack_work(request_id)
+        except Exception:
+            log.exception("Slack update for request %s failed; retrying shortly", request_id)
+            self.store.set_fields(request_id, slack_lease_until=self.clock() + SLACK_RETRY)
+        finally:
+            self._leases.release(request_id, "slack_lease_until")
+
+    def _sync_once(self, row: RequestRow, unposted: list[AuditEntry]) -> bool:
+        """One pass. Each message sent is recorded before the next is sent (a crash repeats at most one),
+        and the last record rides on the catch-up write. True when caught up (the lease given back);
+        false when the row changed meanwhile and another pass is needed."""
+        view = as_view(row)
         state = State(row.state)
-        if state is State.ACTIVE and row.delivered_at is None:
-            self._deliver(row, view)
+        progress: dict[str, Any] = {}
+        if state is State.ACTIVE and row.delivered_at is None and not self._deliver(row, view):
+            return False  # the DM failed and the session is being stopped: look again
         if row.channel_ts is None:
             channel, ts = self.notifier.post_request(view)
-            self.store.set_fields(row.id, channel_id=channel, channel_ts=ts)
-            view = self._get(row.id)
+            progress.update(channel_id=channel, channel_ts=ts)
+            view = replace(view, channel_id=channel, channel_ts=ts)
         elif row.slack_version < row.version:
             self.notifier.update_request(view)
-        for entry in self.store.unposted_audit(row.id, row.thread_posted_id):
-            if entry.action != "requested":
+        for entry in unposted:
+            if entry.action != "requested":  # the approval message itself says that
+                self._record(row.id, progress)
                 self.notifier.post_thread(view, entry)
-            self.store.set_fields(row.id, thread_posted_id=entry.id)
+            progress["thread_posted_id"] = entry.id
         if state.is_final and row.end_notified_at is None:
-            dm = (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
-            self.notifier.send_outcome(view, dm)
-            self.store.set_fields(row.id, end_notified_at=self.clock())
-        caught_up = self.store.set_fields(
-            row.id, where=[RequestRow.version == row.version], slack_version=row.version
-        )
-        return not caught_up
+            self._record(row.id, progress)
+            self.notifier.send_outcome(view, (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None)
+            progress["end_notified_at"] = self.clock()
+        return self.store.slack_caught_up(row.id, row.version, **progress)
 
-    def _deliver(self, row: RequestRow, view: RequestView) -> None:
-        """DM the token to the requester. If Slack will not take it, the session must not live on."""
+    def _record(self, request_id: str, progress: dict[str, Any]) -> None:
+        """Write down what Slack has received so far (before the next call to Slack)."""
+        if progress:
+            self.store.set_fields(request_id, **progress)
+            progress.clear()
+
+    def _deliver(self, row: RequestRow, view: RequestView) -> bool:
+        """DM the token to the requester. If Slack will not take it, the session must not live on:
+        stop it at once and answer false."""
         assert row.token_sealed is not None
         try:
             dm_channel, dm_ts = self.notifier.send_token(view, self.sealer.open(row.token_sealed))
@@ -560,15 +568,17 @@ class Service:
             log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
                       row.id, type(exc).__name__)
             now = self.clock()
-            self.store.record(
+            if not self.store.record(
                 row.id, actor=SYSTEM, action="delivery_failed", now=now,
                 detail="the token DM could not be delivered; session stopped",
                 where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
                 stop_requested_at=now, stop_requested_by=SYSTEM, delivered_at=now,
-            )
+            ):  # a stop was already asked for: just never try to deliver again
+                self.store.set_fields(row.id, delivered_at=now)
             self.stop(row.id)
-            return
+            return False
         self.store.set_fields(row.id, dm_channel=dm_channel, dm_ts=dm_ts, delivered_at=self.clock())
+        return True
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,8 +44,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql import Select
 
-from bot.domain import RequestView, State
+from bot.domain import RequestView, State, check_transition
 
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -130,6 +131,16 @@ class AuditRow(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
+def _live_query(requester_id: str, login_id: str, tenant: str | None) -> Select[RequestRow]:
+    """A pending, approved or active request by this requester for this target."""
+    return select(RequestRow).where(
+        RequestRow.requester_id == requester_id,
+        func.lower(RequestRow.login_id) == login_id.lower(),
+        RequestRow.tenant.is_(None) if tenant is None else RequestRow.tenant == tenant,
+        RequestRow.state.in_([State.PENDING.value, State.APPROVED.value, State.ACTIVE.value]),
+    ).limit(1)
+
+
 @dataclass(frozen=True)
 class Work:
     """What a request still needs from the outside world (the sweep's view of a row)."""
@@ -152,7 +163,8 @@ class AuditEntry:
     detail: str | None
 
 
-def _view(row: RequestRow) -> RequestView:
+def as_view(row: RequestRow) -> RequestView:
+    """What the rest of the program may see of a row (never the sealed token)."""
     return RequestView(
         id=row.id,
         requester_id=row.requester_id,
@@ -178,6 +190,15 @@ def _view(row: RequestRow) -> RequestView:
 
 def _entry(a: AuditRow) -> AuditEntry:
     return AuditEntry(a.id, a.request_id, a.at, a.actor, a.action, a.from_state, a.to_state, a.detail)
+
+
+def _slack_work(s: Session, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
+    row = s.get(RequestRow, request_id)
+    if row is None:
+        return None
+    unposted = s.execute(select(AuditRow).where(AuditRow.request_id == request_id, AuditRow.id > row.thread_posted_id)
+                         .order_by(AuditRow.id)).scalars()
+    return row, [_entry(a) for a in unposted]
 
 
 _READ_ONLY = "impersonation_bot_read_only"
@@ -241,8 +262,21 @@ class Store:
     # -- requests ---------------------------------------------------------------------------
 
     def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
-               reason: str, pending_until: datetime, now: datetime) -> RequestView:
+               reason: str, pending_until: datetime, now: datetime,
+               guard: Callable[[RequestView | None, int], None] = lambda live, pending: None) -> RequestView:
+        """Store a new pending request with its audit row. In the same transaction, and serialised per
+        requester, ``guard`` is shown the requester's open request for the same target (if any) and how
+        many requests they have pending; it raises to refuse, and then nothing is stored. So two commands
+        sent at once cannot both slip under a cap."""
         with self.tx() as s:
+            if self.engine.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises
+                s.execute(select(func.pg_advisory_xact_lock(func.hashtext("impersonation-requester:" + requester_id))))
+            live = s.execute(_live_query(requester_id, login_id, tenant)).scalar_one_or_none()
+            pending = s.execute(
+                select(func.count()).select_from(RequestRow)
+                .where(RequestRow.requester_id == requester_id, RequestRow.state == State.PENDING.value)
+            ).scalar_one()
+            guard(as_view(live) if live is not None else None, int(pending))
             row = RequestRow(
                 id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
                 duration_s=int(duration.total_seconds()), reason=reason, state=State.PENDING.value,
@@ -253,12 +287,12 @@ class Store:
             s.flush()
             s.add(AuditRow(request_id=row.id, at=now, actor=requester_id, action="requested",
                            from_state=None, to_state=State.PENDING.value, detail=None))
-            return _view(row)
+            return as_view(row)
 
     def get(self, request_id: str) -> RequestView | None:
         with self.read() as s:
             row = s.get(RequestRow, request_id)
-            return _view(row) if row else None
+            return as_view(row) if row else None
 
     def get_row(self, request_id: str) -> RequestRow | None:
         """The full row, secrets included: for the service's own use only."""
@@ -269,7 +303,10 @@ class Store:
                    action: str, now: datetime, detail: str | None = None,
                    where: Sequence[Any] = (), **values: Any) -> RequestView | None:
         """Move ``request_id`` from one of ``sources`` to ``target`` if, and only if, it is still
-        there (and ``where`` holds). Writes the audit row in the same transaction. ``None`` = lost."""
+        there (and ``where`` holds). Writes the audit row in the same transaction. ``None`` = lost.
+        A move the state machine forbids (``domain.TRANSITIONS``) raises ``InvalidTransition``."""
+        for source in sources:
+            check_transition(source, target)
         with self.tx() as s:
             current = s.execute(  # lock the row (PostgreSQL); SQLite's BEGIN IMMEDIATE already did
                 select(RequestRow.state).where(RequestRow.id == request_id).with_for_update()
@@ -286,7 +323,7 @@ class Store:
                            from_state=current, to_state=target.value, detail=detail))
             row = s.get(RequestRow, request_id, populate_existing=True)
             assert row is not None
-            return _view(row)
+            return as_view(row)
 
     def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
                where: Sequence[Any] = (), **values: Any) -> bool:
@@ -323,32 +360,40 @@ class Store:
             lease_until=now + lease,
         )
 
-    def claim_slack(self, request_id: str, now: datetime, lease: timedelta) -> bool:
-        return self.set_fields(
-            request_id,
-            where=[or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now)],
-            slack_lease_until=now + lease,
-        )
+    def claim_slack(self, request_id: str, now: datetime,
+                    until: datetime) -> tuple[RequestRow, list[AuditEntry]] | None:
+        """Take the Slack lease on a request (held ``until``) unless another worker holds it; with the
+        lease, the row as it is now and its audit rows not yet in the thread (``slack_work``)."""
+        with self.tx() as s:
+            taken = s.execute(
+                update(RequestRow)
+                .where(RequestRow.id == request_id,
+                       or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now))
+                .values(slack_lease_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            return _slack_work(s, request_id) if taken.rowcount == 1 else None  # type: ignore[attr-defined]
 
-    def count_pending(self, requester_id: str) -> int:
+    def slack_work(self, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
+        """The row, and its audit rows not yet in the thread. Progress is kept on the row
+        (``thread_posted_id``): the audit table is append-only and never edited."""
         with self.read() as s:
-            return int(s.execute(
-                select(func.count()).select_from(RequestRow)
-                .where(RequestRow.requester_id == requester_id, RequestRow.state == State.PENDING.value)
-            ).scalar_one())
+            return _slack_work(s, request_id)
 
-    def find_live(self, requester_id: str, login_id: str, tenant: str | None) -> RequestView | None:
-        """A pending, approved or active request by this requester for this target, if any."""
-        with self.read() as s:
-            row = s.execute(
-                select(RequestRow).where(
-                    RequestRow.requester_id == requester_id,
-                    func.lower(RequestRow.login_id) == login_id.lower(),
-                    RequestRow.tenant.is_(None) if tenant is None else RequestRow.tenant == tenant,
-                    RequestRow.state.in_([State.PENDING.value, State.APPROVED.value, State.ACTIVE.value]),
-                ).limit(1)
-            ).scalar_one_or_none()
-            return _view(row) if row else None
+    def slack_caught_up(self, request_id: str, version: int, **progress: Any) -> bool:
+        """Record Slack progress (``progress``: message IDs, thread position) and, if the row is still at
+        ``version``, mark Slack as caught up with it and give the Slack lease back, in one transaction.
+        False: the row changed meanwhile; the lease is kept for another pass."""
+        with self.tx() as s:
+            if progress:
+                s.execute(update(RequestRow).where(RequestRow.id == request_id).values(**progress)
+                          .execution_options(synchronize_session=False))
+            done = s.execute(
+                update(RequestRow).where(RequestRow.id == request_id, RequestRow.version == version)
+                .values(slack_version=version, slack_lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
                       limit: int = 20) -> list[RequestView]:
@@ -358,7 +403,7 @@ class Store:
                 query = query.where(RequestRow.requester_id == requester_id)
             if states is not None:
                 query = query.where(RequestRow.state.in_([x.value for x in states]))
-            return [_view(r) for r in s.execute(query).scalars()]
+            return [as_view(r) for r in s.execute(query).scalars()]
 
     def due_work(self, now: datetime, limit: int = 500) -> list[Work]:
         """Requests the sweep must act on: overdue pendings, approvals not yet activated, sessions
@@ -400,11 +445,3 @@ class Store:
             if request_id is not None:
                 query = query.where(AuditRow.request_id == request_id)
             return [_entry(a) for a in s.execute(query).scalars()]
-
-    def unposted_audit(self, request_id: str, after_id: int) -> list[AuditEntry]:
-        """Audit rows of a request not yet in its Slack thread. The audit table is append-only:
-        progress is kept on the request (``thread_posted_id``), never by editing audit rows."""
-        with self.read() as s:
-            rows = s.execute(select(AuditRow).where(AuditRow.request_id == request_id, AuditRow.id > after_id)
-                             .order_by(AuditRow.id)).scalars()
-            return [_entry(a) for a in rows]

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import SLACK_API_DEFAULT, ConfigError, Secret, Settings
+from bot.config import SLACK_API_DEFAULT, ConfigError, Secret, Settings, database_url_from_env
 
 TOKEN = "xoxb-1"
 SIGNING = "s"
@@ -150,6 +150,61 @@ def test_several_problems_reported_together() -> None:
                           MAX_DURATION="forever")
     names = {p.split()[0].rstrip(":") for p in found}
     assert names == {"SLACK_APPROVAL_CHANNEL", "PORT", "VALIDATE_CONSENT", "MAX_DURATION"}
+
+
+def test_malformed_urls_reported_with_the_other_problems() -> None:
+    found = problems_with(DESCOPE_BASE_URI="ftp://x", DATABASE_URL="nonsense", SLACK_API_URL="slack.com/api",
+                          PORT="http")
+    names = {p.split()[0].rstrip(":") for p in found}
+    assert names == {"DESCOPE_BASE_URI", "DATABASE_URL", "SLACK_API_URL", "PORT"}
+
+
+@pytest.mark.parametrize("name", ["DESCOPE_BASE_URI", "SLACK_API_URL"])
+@pytest.mark.parametrize("value", ["ftp://x", "not a url", "https://", "api.descope.com", "https://api descope.com",
+                                   "https://host:port", "http://[::1"])
+def test_bad_base_url(name: str, value: str) -> None:
+    (problem,) = problems_with(**{name: value})
+    assert problem.startswith(f"{name} must be an https://")
+    assert f"`{value}`" in problem
+
+
+@pytest.mark.parametrize("value", ["https://api.descope.com", "https://auth.example.com/", "http://127.0.0.1:4567"])
+def test_good_descope_base_uri(value: str) -> None:
+    assert settings(DESCOPE_BASE_URI=value).descope_base_uri == value
+
+
+PASSWORD = "db-pass-0c2d"
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("nonsense", "is not a URL SQLAlchemy can read"),
+    (f"nonsense:{PASSWORD}", "is not a URL SQLAlchemy can read"),
+    (f"mysql://bot:{PASSWORD}@db/bot", "must be a SQLite or PostgreSQL URL"),
+    (f"oracle+oracledb://bot:{PASSWORD}@db/bot", "not `oracle+oracledb://…`"),
+    (f"postgresql+nosuchdriver://bot:{PASSWORD}@db/bot", "`postgresql+nosuchdriver` is unknown or not installed"),
+    ("sqlite+nosuchdriver:///bot.db", "`sqlite+nosuchdriver` is unknown or not installed"),
+])
+def test_bad_database_url(value: str, says: str) -> None:
+    (problem,) = problems_with(DATABASE_URL=value)
+    assert problem.startswith("DATABASE_URL")
+    assert says in problem
+    assert PASSWORD not in problem
+
+
+@pytest.mark.parametrize("value", ["sqlite:///bot.db", "sqlite://", "sqlite:////var/lib/bot/bot.db",
+                                   "postgres://bot:pw@db:5432/bot", "postgresql://db/bot",
+                                   "postgresql+psycopg://bot@db/bot"])
+def test_good_database_url(value: str) -> None:
+    assert settings(DATABASE_URL=value).database_url == value
+
+
+def test_database_url_alone_for_migrate_and_audit() -> None:
+    assert database_url_from_env({}) == "sqlite:///impersonation.db"
+    assert database_url_from_env({"DATABASE_URL": "postgres://db/bot"}) == "postgres://db/bot"
+    with pytest.raises(ConfigError) as info:
+        database_url_from_env({"DATABASE_URL": "mysql://db/bot"})
+    (problem,) = info.value.problems
+    assert problem.startswith("DATABASE_URL")
 
 
 def test_socket_mode_does_not_need_the_signing_secret() -> None:

@@ -235,7 +235,7 @@ def test_5xx_forever_gives_up_after_all_attempts(make: Make, sleeps: Sleeps, sta
     policy = RetryPolicy(attempts=5, base_delay=1.0, max_delay=3.0)
 
     with pytest.raises(DescopeUnavailable) as info:
-        impersonate(make(rec, retry=policy))
+        make(rec, retry=policy).stop_impersonation(JWT)
 
     assert len(rec.requests) == 5
     assert len(sleeps) == 4  # no sleep after the last try
@@ -336,10 +336,32 @@ def test_parse_retry_after() -> None:
     ],
 )
 def test_transport_errors_are_retried(make: Make, sleeps: Sleeps, exc: Exception) -> None:
-    rec = Recorder(exc, ok_jwt())
-    assert impersonate(make(rec)) == JWT
+    rec = Recorder(exc, httpx.Response(200, json={}))
+    make(rec).stop_impersonation(JWT)
     assert len(rec.requests) == 2
     assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("first", [httpx.ConnectError("[Errno 111] Connection refused"),
+                                   httpx.ConnectTimeout("timed out"), httpx.Response(503), httpx.Response(429)])
+def test_impersonate_is_retried_when_descope_surely_did_not_act(make: Make, sleeps: Sleeps,
+                                                                 first: httpx.Response | Exception) -> None:
+    rec = Recorder(first, ok_jwt())
+    assert impersonate(make(rec)) == JWT
+    assert len(rec.requests) == 2
+
+
+@pytest.mark.parametrize("first", [httpx.ReadTimeout("timed out"),
+                                   httpx.RemoteProtocolError("Server disconnected without sending a response."),
+                                   httpx.Response(500), httpx.Response(504), httpx.Response(524)])
+def test_impersonate_is_not_retried_when_descope_may_have_minted(make: Make, sleeps: Sleeps,
+                                                                  first: httpx.Response | Exception) -> None:
+    """A retry after the request may have been processed could mint a second token nobody holds."""
+    rec = Recorder(first, ok_jwt())
+    with pytest.raises(DescopeUnavailable):
+        impersonate(make(rec))
+    assert len(rec.requests) == 1
+    assert sleeps == []
 
 
 def test_connection_errors_forever(make: Make, sleeps: Sleeps) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -16,10 +19,12 @@ from tests.fakes.descope_api import IMPERSONATE
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
+    APPROVER_GROUP,
     GROUP_APPROVER,
     REQUESTER,
     ROOT,
     TARGET,
+    TENANT,
     Stack,
 )
 
@@ -77,6 +82,10 @@ def test_no_token_or_secret_in_debug_logs(make_stack: StackFactory) -> None:
     s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), timeout=15, message="ended")
     log = s.bot.log()
     assert "DEBUG" in log and "slack_sdk" in log  # the libraries' debug output really was captured
+    # httpx too: its request log of the impersonate call (the one that returned the token), and the DEBUG
+    # trace of its transport (httpcore), which only shows with httpx's logging at DEBUG.
+    assert f"httpx: HTTP Request: POST {s.descope.url}{IMPERSONATE}" in log
+    assert "DEBUG httpcore.http11: receive_response_body" in log
     for secret in (token, token.split(".")[2], "xoxb-test-token", s.descope.management_key, "test-signing-secret"):
         assert secret not in log
 
@@ -129,6 +138,18 @@ def test_requests_and_clicks_only_count_where_they_belong(stack: Stack) -> None:
     assert stack.descope.calls_to(IMPERSONATE) == []
 
 
+def test_group_membership_is_cached_across_a_burst_of_clicks(make_stack: StackFactory) -> None:
+    s = make_stack(APPROVERS=APPROVER_GROUP)  # approvers only through the user group
+    first, first_ts = s.submit()
+    second, second_ts = s.submit(f"bob@acme.com 10m --tenant {TENANT} second look")
+    s.click("approve", first, GROUP_APPROVER, first_ts)
+    s.slack.wait_for(lambda: "active until" in s.approval_text(first_ts), message="first approved")
+    s.click("deny", second, GROUP_APPROVER, second_ts)
+    s.slack.wait_for(lambda: "Denied by" in s.approval_text(second_ts), message="second denied")
+    # Both clicks needed the group's members; Slack was asked once (the cache lives GROUP_TTL, 60 s).
+    assert [c.params.get("usergroup") for c in s.slack.calls_of("usergroups.users.list")] == [APPROVER_GROUP]
+
+
 def test_policy_caps(make_stack: StackFactory) -> None:
     s = make_stack(MAX_PENDING_PER_REQUESTER="2")
     s.submit(f"{TARGET} 10m first")
@@ -161,6 +182,51 @@ def test_audit_trail_in_thread_and_export(make_stack: StackFactory, database_url
     assert [r["action"] for r in rows] == ["requested", "approved", "activated", "stop_requested", "stopped"]
     assert rows[1]["actor"] == APPROVER and rows[1]["from_state"] == "pending" and rows[1]["to_state"] == "approved"
     assert rows[3]["actor"] == REQUESTER
+
+
+def _audit_json(database_url: str, *args: str) -> list[dict[str, Any]]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    out = subprocess.run([sys.executable, "-m", "bot", "audit", "--format", "json", *args],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert f"{len(rows)} audit entries" in out.stderr
+    return rows
+
+
+def test_audit_export_as_json_since_an_iso_time(make_stack: StackFactory, database_url: str) -> None:
+    s = make_stack()
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    stopped, ts, _ = _activate(s)
+    s.command(f"stop {stopped}")
+    s.slack.wait_for(lambda: "stopped early" in s.approval_text(ts), message="stopped")
+    time.sleep(0.05)
+    between = datetime.now(UTC)
+    time.sleep(0.05)
+    denied, denied_ts = s.submit(f"bob@acme.com 10m --tenant {TENANT} second look")
+    s.click("deny", denied, GROUP_APPROVER, denied_ts)
+    s.slack.wait_for(lambda: "Denied by" in s.approval_text(denied_ts), message="denied")
+
+    def trail(rows: list[dict[str, Any]], request_id: str) -> list[tuple[str, str, str | None, str]]:
+        return [(r["action"], r["actor"], r["from_state"], r["to_state"]) for r in rows
+                if r["request_id"] == request_id]
+
+    rows = _audit_json(database_url, "--since", started.strftime("%Y-%m-%dT%H:%M:%S"))  # naive ISO: UTC
+    assert trail(rows, stopped) == [
+        ("requested", REQUESTER, None, "pending"),
+        ("approved", APPROVER, "pending", "approved"),
+        ("activated", "system", "approved", "active"),
+        ("stop_requested", REQUESTER, "active", "active"),
+        ("stopped", REQUESTER, "active", "stopped"),
+    ]
+    assert trail(rows, denied) == [
+        ("requested", REQUESTER, None, "pending"),
+        ("denied", GROUP_APPROVER, "pending", "denied"),
+    ]
+    assert all(datetime.fromisoformat(r["at"]) >= started for r in rows)
+    # --since really filters: from a moment between the two requests, only the second one's rows.
+    later = _audit_json(database_url, "--since", between.isoformat())
+    assert {r["request_id"] for r in later} == {denied}
+    assert trail(later, denied) == trail(rows, denied)
 
 
 def test_bad_settings_stop_the_bot_at_start_naming_each_problem(tmp_path: object) -> None:
