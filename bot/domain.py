@@ -139,7 +139,7 @@ def describe_outcome(request: RequestView) -> str:
         case State.EXPIRED:
             return f"Request `{request.id}` already expired: nobody answered it in time."
         case State.FAILED:
-            return f"Request `{request.id}` was approved{who} but failed: {request.failure or 'unknown error'}."
+            return f"Request `{request.id}` was approved{who} but failed: its approval message says why."
 
 
 def check_duration(duration: timedelta, low: timedelta, high: timedelta) -> str | None:

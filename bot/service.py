@@ -70,6 +70,9 @@ SLACK_RETRY = timedelta(seconds=5)
 CLICK_WAIT = timedelta(seconds=3)  # a click may beat the commit of its message's ts by a moment
 STOP_ALERT_AFTER = 3  # failed stop attempts before the approvals channel hears about it
 STOP_BACKOFF_CAP = 60.0  # seconds between stop attempts, at most
+# A stop call Descope refuses with these statuses refused *us* (a rotated or under-privileged management
+# key), not the token: the session may still be alive, so the stop is retried like an outage.
+CREDENTIALS_REFUSED = frozenset({401, 403})
 # A stop call that keeps failing is retried until the token's own expiry plus this margin (clock skew
 # between us and Descope); after that the token is dead on Descope's side and the session is closed.
 TOKEN_EXPIRY_GRACE = timedelta(seconds=5)
@@ -248,20 +251,22 @@ class Service:
         self.timers.kick(request.id)
         return request
 
-    def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str | None = None) -> RequestView:
+    def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str) -> RequestView:
         """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack.
 
         ``message_ts`` is the message the click came from: it must be the one the bot posted for
-        this request (once its ``ts`` is recorded), so a button on another message decides nothing."""
+        this request, so a button on any other message decides nothing."""
         request = self._get(request_id)
         deadline = time.monotonic() + CLICK_WAIT.total_seconds()
-        while message_ts is not None and request.channel_ts is None and time.monotonic() < deadline:
+        while request.channel_ts is None and time.monotonic() < deadline:
             # Slack shows the message once it has answered chat.postMessage, a moment before the
             # worker that posted it has stored its ts: a quick click (or another replica) can land
             # in between. Give that worker a moment rather than refuse a genuine click.
             time.sleep(0.05)
             request = self._get(request_id)
-        if message_ts is not None and request.channel_ts is not None and message_ts != request.channel_ts:
+        if request.channel_ts is None:
+            raise NotAllowed("This request's approval message is still being posted: try again in a moment.")
+        if message_ts != request.channel_ts:
             raise NotAllowed("That button does not belong to this request's approval message.")
         check_approver(clicker, request.requester_id, self.is_approver(clicker))
         now = self.clock()
@@ -416,15 +421,17 @@ class Service:
         if token is not None:
             try:
                 self.descope.stop_impersonation(token)
-            except DescopeRefused as exc:
-                detail = f"{reason}; Descope no longer knew the session ({exc.code or exc.status})"
             except DescopeError as exc:
-                if row.token_expires_at is None or row.token_expires_at + TOKEN_EXPIRY_GRACE > self.clock():
+                if isinstance(exc, DescopeRefused) and exc.status not in CREDENTIALS_REFUSED:
+                    # Descope turned down the token itself (unknown, expired, already stopped): it is dead.
+                    detail = f"{reason}; Descope no longer knew the session ({exc.code or exc.status})"
+                elif row.token_expires_at is None or row.token_expires_at + TOKEN_EXPIRY_GRACE > self.clock():
                     self._stop_failed(row, exc)
                     return
-                log.warning("request %s: the stop call failed (%s) but the token has expired; closing it",
-                            request_id, exc)
-                detail = f"{reason}; the stop call failed but the token has expired on its own"
+                else:
+                    log.warning("request %s: the stop call failed (%s) but the token has expired; closing it",
+                                request_id, exc)
+                    detail = f"{reason}; the stop call failed but the token has expired on its own"
         stopped = self.store.transition(
             request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=self.clock(),
             detail=detail, stopped_at=self.clock(), stopped_by=actor, token_sealed=None, lease_until=None,

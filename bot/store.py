@@ -24,20 +24,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     and_,
     create_engine,
     event,
     func,
+    insert,
     or_,
     select,
     update,
@@ -82,9 +85,10 @@ class Base(DeclarativeBase):
 
 class RequestRow(Base):
     __tablename__ = "requests"
+    __table_args__ = (Index("ix_requests_requester_state", "requester_id", "state"),)
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    requester_id: Mapped[str] = mapped_column(String(32), index=True)
+    requester_id: Mapped[str] = mapped_column(String(32))
     login_id: Mapped[str] = mapped_column(String(256))
     tenant: Mapped[str | None] = mapped_column(String(128))
     duration_s: Mapped[int] = mapped_column(Integer)
@@ -139,6 +143,11 @@ def _live_query(requester_id: str, login_id: str, tenant: str | None) -> Select[
         RequestRow.tenant.is_(None) if tenant is None else RequestRow.tenant == tenant,
         RequestRow.state.in_([State.PENDING.value, State.APPROVED.value, State.ACTIVE.value]),
     ).limit(1)
+
+
+# The tables themselves, for the hot paths written in plain Core.
+_REQUESTS = cast(Table, RequestRow.__table__)
+_AUDIT = cast(Table, AuditRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,13 @@ def _slack_work(s: Session, request_id: str) -> tuple[RequestRow, list[AuditEntr
     unposted = s.execute(select(AuditRow).where(AuditRow.request_id == request_id, AuditRow.id > row.thread_posted_id)
                          .order_by(AuditRow.id)).scalars()
     return row, [_entry(a) for a in unposted]
+
+
+def _update(s: Session, request_id: str, *where: Any, **values: Any) -> bool:
+    """``UPDATE requests SET … WHERE id = :id AND …`` in plain Core (none of the ORM's bookkeeping, which
+    nothing here needs): true when the row matched."""
+    result = s.connection().execute(update(_REQUESTS).where(_REQUESTS.c.id == request_id, *where).values(**values))
+    return bool(result.rowcount == 1)
 
 
 _READ_ONLY = "impersonation_bot_read_only"
@@ -277,17 +293,19 @@ class Store:
                 .where(RequestRow.requester_id == requester_id, RequestRow.state == State.PENDING.value)
             ).scalar_one()
             guard(as_view(live) if live is not None else None, int(pending))
-            row = RequestRow(
+            values = dict(
                 id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
                 duration_s=int(duration.total_seconds()), reason=reason, state=State.PENDING.value,
                 version=1, created_at=now, pending_until=pending_until, stop_attempts=0, slack_version=0,
                 thread_posted_id=0,
             )
-            s.add(row)
-            s.flush()
-            s.add(AuditRow(request_id=row.id, at=now, actor=requester_id, action="requested",
-                           from_state=None, to_state=State.PENDING.value, detail=None))
-            return as_view(row)
+            # Core inserts: the hot path of every slash command, without the ORM's unit of work.
+            conn = s.connection()
+            conn.execute(insert(_REQUESTS), values)
+            conn.execute(insert(_AUDIT), dict(
+                request_id=values["id"], at=now, actor=requester_id, action="requested", from_state=None,
+                to_state=State.PENDING.value, detail=None))
+            return as_view(RequestRow(**values))
 
     def get(self, request_id: str) -> RequestView | None:
         with self.read() as s:
@@ -311,13 +329,8 @@ class Store:
             current = s.execute(  # lock the row (PostgreSQL); SQLite's BEGIN IMMEDIATE already did
                 select(RequestRow.state).where(RequestRow.id == request_id).with_for_update()
             ).scalar_one_or_none()
-            result = s.execute(
-                update(RequestRow)
-                .where(RequestRow.id == request_id, RequestRow.state.in_([x.value for x in sources]), *where)
-                .values(state=target.value, version=RequestRow.version + 1, **values)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if not _update(s, request_id, RequestRow.state.in_([x.value for x in sources]), *where,
+                           state=target.value, version=RequestRow.version + 1, **values):
                 return None
             s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
                            from_state=current, to_state=target.value, detail=detail))
@@ -329,13 +342,7 @@ class Store:
                where: Sequence[Any] = (), **values: Any) -> bool:
         """Change fields without a state change (e.g. a stop request), with an audit row; conditional."""
         with self.tx() as s:
-            result = s.execute(
-                update(RequestRow)
-                .where(RequestRow.id == request_id, *where)
-                .values(version=RequestRow.version + 1, **values)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if not _update(s, request_id, *where, version=RequestRow.version + 1, **values):
                 return False
             state = s.execute(select(RequestRow.state).where(RequestRow.id == request_id)).scalar_one()
             s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
@@ -345,11 +352,7 @@ class Store:
     def set_fields(self, request_id: str, *, where: Sequence[Any] = (), **values: Any) -> bool:
         """Bookkeeping that is not an event (message timestamps, leases). Conditional."""
         with self.tx() as s:
-            result = s.execute(
-                update(RequestRow).where(RequestRow.id == request_id, *where).values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            return _update(s, request_id, *where, **values)
 
     def claim_work(self, request_id: str, state: State, now: datetime, lease: timedelta) -> bool:
         """Take the work lease on a request in ``state``; false if another worker holds it."""
@@ -365,14 +368,10 @@ class Store:
         """Take the Slack lease on a request (held ``until``) unless another worker holds it; with the
         lease, the row as it is now and its audit rows not yet in the thread (``slack_work``)."""
         with self.tx() as s:
-            taken = s.execute(
-                update(RequestRow)
-                .where(RequestRow.id == request_id,
-                       or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now))
-                .values(slack_lease_until=until)
-                .execution_options(synchronize_session=False)
-            )
-            return _slack_work(s, request_id) if taken.rowcount == 1 else None  # type: ignore[attr-defined]
+            taken = _update(s, request_id,
+                            or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now),
+                            slack_lease_until=until)
+            return _slack_work(s, request_id) if taken else None
 
     def slack_work(self, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
         """The row, and its audit rows not yet in the thread. Progress is kept on the row
@@ -386,14 +385,8 @@ class Store:
         False: the row changed meanwhile; the lease is kept for another pass."""
         with self.tx() as s:
             if progress:
-                s.execute(update(RequestRow).where(RequestRow.id == request_id).values(**progress)
-                          .execution_options(synchronize_session=False))
-            done = s.execute(
-                update(RequestRow).where(RequestRow.id == request_id, RequestRow.version == version)
-                .values(slack_version=version, slack_lease_until=None)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+                _update(s, request_id, **progress)
+            return _update(s, request_id, RequestRow.version == version, slack_version=version, slack_lease_until=None)
 
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
                       limit: int = 20) -> list[RequestView]:

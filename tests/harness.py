@@ -151,10 +151,10 @@ class Stack:
         return request_id_of(self.slack.messages[(APPROVAL_CHANNEL, ts)]), ts
 
     def click(self, action: str, request_id: str, user_id: str, message_ts: str,
-              channel_id: str = APPROVAL_CHANNEL, key: str | None = None) -> Reply:
+              channel_id: str = APPROVAL_CHANNEL, key: str | None = None, **kw: Any) -> Reply:
         key = key or f"click-{user_id}-{request_id}-{time.monotonic_ns()}"
         body = block_action_body(action, request_id, user_id=user_id, channel_id=channel_id,
-                                 message_ts=message_ts, response_url=self.slack.response_url(key))
+                                 message_ts=message_ts, response_url=self.slack.response_url(key), **kw)
         self.last_click_key = key
         return self.bot.post(body)
 

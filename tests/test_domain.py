@@ -133,9 +133,9 @@ def test_state_values_are_the_stored_strings() -> None:
          "Request `K7M2QX9A` was already approved by <@UBO>, and its session has ended."),
         (State.DENIED, {"decided_by": "UBO"}, "Request `K7M2QX9A` was already denied by <@UBO>."),
         (State.EXPIRED, {}, "Request `K7M2QX9A` already expired: nobody answered it in time."),
-        (State.FAILED, {"decided_by": "UBO", "failure": "Descope said no"},
-         "Request `K7M2QX9A` was approved by <@UBO> but failed: Descope said no."),
-        (State.FAILED, {"decided_by": "UBO"}, "Request `K7M2QX9A` was approved by <@UBO> but failed: unknown error."),
+        # The failure text holds what the requester typed: it stays in the (escaped) approval message.
+        (State.FAILED, {"decided_by": "UBO", "failure": "no user <https://evil.example|x>"},
+         "Request `K7M2QX9A` was approved by <@UBO> but failed: its approval message says why."),
     ],
 )
 def test_describe_outcome(state: State, changes: dict[str, object], expected: str) -> None:

@@ -208,6 +208,8 @@ def test_failing_stop_is_retried_announced_and_keeps_the_token_until_it_succeeds
                      message="the approvals channel is told")
     alert = next(t for t in thread(s, ts) if "stop call keeps failing" in t)
     assert "failed 3 times" in alert and "503" in alert and "still retrying" in alert
+    posted = next(c for c in s.slack.calls_of("chat.postMessage") if "keeps failing" in str(c.params.get("text")))
+    assert posted.params.get("reply_broadcast") in (True, "true", "1")  # shown in the channel, not only the thread
     if not s.descope.is_stopped(token):  # still failing: the session shows as stopping, the token is kept
         assert "stopping the session" in s.approval_text(ts)
     ok = s.descope.wait_for_call(STOP_IMPERSONATION, where=lambda c: c.status == 200, timeout=20)
@@ -222,6 +224,39 @@ def test_failing_stop_is_retried_announced_and_keeps_the_token_until_it_succeeds
     for attempt in (1, 2, 3):
         assert f"stop call failed (attempt {attempt}," in log
     assert token not in log
+
+
+def test_a_stop_refused_for_the_bots_credentials_is_retried_not_taken_as_done(
+        make_stack: StackFactory, db: Store) -> None:
+    """A 401/403 refuses the bot's management key, not the token: the session may be alive, so the bot
+    keeps the token and tries again; only Descope turning down the token itself ends it at once."""
+    s = make_stack()
+    request_id, ts = approve(s, f"{TARGET} 30m --tenant {TENANT} key rotated")
+    active(s, ts)
+    token = s.descope.minted[0]
+    s.descope.fail_next(STOP_IMPERSONATION, status=401)
+    assert "Stopping session" in s.command(f"stop {request_id}").text
+    first = s.descope.wait_for_call(STOP_IMPERSONATION)
+    assert first.status == 401
+    assert row(db, request_id).state == "active" and row(db, request_id).token_sealed is not None
+    ok = s.descope.wait_for_call(STOP_IMPERSONATION, where=lambda c: c.status == 200, timeout=10)
+    assert ok.body["jwt"] == token and s.descope.is_stopped(token)
+    ended(s, ts)
+    assert [c.status for c in s.descope.calls_to(STOP_IMPERSONATION)] == [401, 200]
+    assert row(db, request_id).token_sealed is None
+
+    # Descope refusing the token itself (here: unknown to it) means there is nothing left to stop.
+    s.descope.add_user("bob@acme.com")
+    other, ts2 = approve(s, "bob@acme.com 30m token refused")
+    active(s, ts2)
+    s.descope.fail_next(STOP_IMPERSONATION, status=400, body={"errorCode": "E011004",
+                                                             "errorDescription": "Invalid arguments",
+                                                             "errorMessage": "Unknown impersonation token"})
+    assert "Stopping session" in s.command(f"stop {other}").text
+    ended(s, ts2)
+    assert [c.status for c in s.descope.calls_to(STOP_IMPERSONATION)][2:] == [400]
+    s.slack.wait_for(lambda: any("Descope no longer knew the session" in t for t in thread(s, ts2)),
+                     message="thread says why")
 
 
 def test_stop_failing_at_window_end_gives_up_only_once_the_token_expired(
@@ -572,8 +607,15 @@ class World:
     def approved(self, window: str = "30m") -> str:
         draft = Draft(login_id=TARGET, duration=parse_duration(window), reason="in-process", tenant=None)
         request = self.service.submit(REQUESTER, draft)
-        self.service.decide(request.id, APPROVER, True)
+        self.service.decide(request.id, APPROVER, True, message_ts=self.posted(request.id))
         return request.id
+
+    def posted(self, request_id: str) -> str:
+        """Post the approval message (no scheduler here) and return its ts, which a click carries."""
+        self.service.sync_slack(request_id)
+        posted = self.store.get(request_id)
+        assert posted is not None and posted.channel_ts is not None
+        return posted.channel_ts
 
 
 @pytest.fixture
@@ -651,7 +693,8 @@ def test_slow_work_keeps_its_lease_and_a_dead_workers_lease_runs_out(world: Worl
     draft = Draft(login_id=TARGET, duration=timedelta(minutes=30), reason="slow descope", tenant=None)
     request = world.service.submit(REQUESTER, draft)
     world.descope.gate = threading.Event()
-    clicking = threading.Thread(target=world.service.decide, args=(request.id, APPROVER, True))
+    clicking = threading.Thread(target=world.service.decide, args=(request.id, APPROVER, True),
+                                kwargs={"message_ts": world.posted(request.id)})
     clicking.start()
     try:
         time.sleep(0.3)  # the approval is now waiting on Descope

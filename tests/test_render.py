@@ -312,3 +312,24 @@ def test_thread_line_escapes_detail() -> None:
         AuditEntry(id=2, request_id="K7M2QX9A", at=T0, actor="UBO", action="approved", from_state="pending",
                    to_state="approved", detail=None)
     ).text.endswith("approved by <@UBO>")
+
+
+def test_failure_and_detail_text_cannot_format_or_link() -> None:
+    """Failure text quotes what the requester typed: shown literally (a code span), never as formatting."""
+    typed = "*bold* _it_ ~gone~ <https://evil|click>"
+    failed = view(State.FAILED, failure=f"Descope refused: no user {typed}")
+    status = render.status_line(failed)
+    assert "`Descope refused: no user *bold* _it_ ~gone~ &lt;https://evil|click&gt;`" in status
+    outcome = render.outcome_dm(failed)
+    assert outcome is not None and "&lt;https://evil|click&gt;`" in outcome.text
+    entry = AuditEntry(id=3, request_id="K7M2QX9A", at=T0, actor="system", action="failed", from_state="approved",
+                       to_state="failed", detail=typed)
+    assert "(`*bold* _it_ ~gone~ &lt;https://evil|click&gt;`)" in render.thread_line(entry).text
+
+
+@pytest.mark.parametrize(("action", "broadcast"), [("stop_failing", True), ("delivery_failed", True),
+                                                    ("approved", False), ("stopped", False)])
+def test_alarms_are_also_shown_in_the_channel(action: str, broadcast: bool) -> None:
+    entry = AuditEntry(id=4, request_id="K7M2QX9A", at=T0, actor="system", action=action, from_state="active",
+                       to_state="active", detail="Descope stop call failed 3 times")
+    assert render.thread_line(entry).broadcast is broadcast

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,7 +128,10 @@ def test_requests_and_clicks_only_count_where_they_belong(stack: Stack) -> None:
     request_id, ts = stack.submit()
     # A click from another channel, or on another message, decides nothing.
     stack.click("approve", request_id, GROUP_APPROVER, ts, channel_id="C0ELSEWHERE")
-    assert "only from the approvals channel" in stack.ephemeral_after_click()
+    assert "only from the request's message in the approvals channel" in stack.ephemeral_after_click()
+    # A click from another workspace (a shared channel) is refused, and the clicker is told why.
+    stack.click("approve", request_id, APPROVER, ts, team_id="T9OTHER")
+    assert "only serves the workspace" in stack.ephemeral_after_click()
     stack.click("approve", request_id, GROUP_APPROVER, "1699999999.000001")
     assert "does not belong" in stack.ephemeral_after_click()
     # Group membership is read from Slack at click time: someone dropped from the group is refused.
@@ -160,6 +164,28 @@ def test_policy_caps(make_stack: StackFactory) -> None:
     assert "already have 2 requests waiting" in third.text
     out_of_policy = s.command("dave@acme.com 9h too long")
     assert "longest window allowed is 4h" in out_of_policy.text and "1s to 4h" in out_of_policy.text
+
+
+def test_policy_caps_hold_against_simultaneous_commands(make_stack: StackFactory) -> None:
+    """The caps are checked in the transaction that stores the request: commands sent at the same moment
+    cannot all slip under them."""
+    s = make_stack(MAX_PENDING_PER_REQUESTER="2")
+
+    def at_once(texts: list[str]) -> list[str]:
+        with ThreadPoolExecutor(len(texts)) as pool:
+            return [r.text for r in pool.map(s.command, texts)]
+
+    same = at_once([f"{TARGET} 10m same target, try {i}" for i in range(8)])
+    assert sum("is waiting for a second admin" in t for t in same) == 1
+    assert sum("already have request" in t for t in same) == 7
+    spread = at_once([f"user{i}@acme.com 10m different targets" for i in range(8)])
+    assert sum("is waiting for a second admin" in t for t in spread) == 1  # one slot was left of the two
+    assert sum("already have 2 requests waiting" in t for t in spread) == 7
+    s.slack.wait_for(lambda: len([m for (ch, _), m in list(s.slack.messages.items())
+                                  if ch == APPROVAL_CHANNEL and not m.get("thread_ts")]) == 2, message="2 posted")
+    time.sleep(0.5)  # nothing more arrives
+    assert len([m for (ch, _), m in list(s.slack.messages.items())
+                if ch == APPROVAL_CHANNEL and not m.get("thread_ts")]) == 2
 
 
 def test_audit_trail_in_thread_and_export(make_stack: StackFactory, database_url: str) -> None:

@@ -48,7 +48,11 @@ def build_app(settings: Settings, service: Service, client: WebClient) -> App:
         sender = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
         if installed and sender and sender != installed:
             log.warning("refused a request from workspace %s (installed in %s)", sender, installed)
-            return BoltResponse(status=200, body=":no_entry: This bot only serves the workspace it is installed in.")
+            refusal = ":no_entry: This bot only serves the workspace it is installed in."
+            if body.get("type") == "block_actions" and context.respond is not None:  # a click: say so to the clicker
+                context.respond(text=refusal, response_type="ephemeral", replace_original=False)
+                return BoltResponse(status=200, body="")
+            return BoltResponse(status=200, body=refusal)
         return next()
 
     @app.command("/impersonate")
@@ -61,11 +65,12 @@ def build_app(settings: Settings, service: Service, client: WebClient) -> App:
     def decide(body: dict[str, Any], respond: Respond, approve: bool) -> None:
         clicker = body["user"]["id"]
         request_id = str(body["actions"][0].get("value", ""))
-        source = (body.get("channel", {}).get("id"), body.get("container", {}).get("message_ts"))
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
         try:
-            if source[0] != settings.approval_channel:
-                raise NotAllowed("Approvals count only from the approvals channel.")
-            service.decide(request_id, clicker, approve, message_ts=source[1])
+            if channel != settings.approval_channel or not message_ts:
+                raise NotAllowed("Approvals count only from the request's message in the approvals channel.")
+            service.decide(request_id, clicker, approve, message_ts=str(message_ts))
         except Exception as exc:
             respond(text=error_text(exc, "recording your decision"), response_type="ephemeral",
                     replace_original=False)

@@ -35,7 +35,7 @@ class SlackNotifier:
             return
         msg = render.thread_line(entry)
         self.client.chat_postMessage(channel=request.channel_id, thread_ts=request.channel_ts, text=msg.text,
-                                     unfurl_links=False, unfurl_media=False)
+                                     reply_broadcast=msg.broadcast, unfurl_links=False, unfurl_media=False)
 
     def send_token(self, request: RequestView, token: str) -> tuple[str, str]:
         msg = render.token_dm(request, token)

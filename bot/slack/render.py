@@ -26,6 +26,7 @@ Block = dict[str, Any]
 class Message:
     text: str
     blocks: list[Block] = field(default_factory=list)
+    broadcast: bool = False  # a thread reply that is also shown in the channel itself
 
 
 def escape(text: str) -> str:
@@ -82,7 +83,7 @@ def status_line(request: RequestView) -> str:
         case State.EXPIRED:
             return ":hourglass: Expired: nobody answered in time"
         case State.FAILED:
-            return f":warning: Approved by {by}, but it failed: {escape(request.failure or 'unknown error')}"
+            return f":warning: Approved by {by}, but it failed: {code(request.failure or 'unknown error')}"
 
 
 def how_ended(request: RequestView) -> str:
@@ -169,7 +170,7 @@ def outcome_dm(request: RequestView) -> Message | None:
                     "no approver answered in time. Ask again if you still need it.")
         case State.FAILED:
             text = (f":warning: Your request `{request.id}` to impersonate {target} was approved but failed: "
-                    f"{escape(request.failure or 'unknown error')}")
+                    f"{code(request.failure or 'unknown error')}")
         case _:
             return None
     return Message(text=text, blocks=[{"type": "section", "text": _md(text)}])
@@ -189,13 +190,17 @@ _EVENTS = {
 }
 
 
+# Thread events that need someone's attention now: also shown in the channel, not only in the thread.
+ALARMS = frozenset({"delivery_failed", "stop_failing"})
+
+
 def thread_line(entry: AuditEntry) -> Message:
     """One line in the approval message's thread for each event."""
     line = _EVENTS.get(entry.action, entry.action).format(actor=entry.actor)
     if entry.detail and entry.action in {"stopped", "failed", "stop_failing"}:
-        line += f" ({escape(entry.detail)})"
+        line += f" ({code(entry.detail)})"
     text = f"{when(entry.at)}: {line}"
-    return Message(text=text)
+    return Message(text=text, broadcast=entry.action in ALARMS)
 
 
 def listing(mine: Sequence[RequestView], active: Sequence[RequestView] | None) -> str:
