@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from bench.sections import THINK_S, AckRow, FlowResult, Revocation, Sizes
+from bench.sections import PACE_16_S, THINK_S, AckRow, FlowResult, Revocation, Sizes
 from bench.stack import DESCOPE_LATENCY, postgres_version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,11 +178,16 @@ def render(r: Results) -> str:
     w("| app | concurrency | commands | p50 | p99 | max | commands/s | errors | app CPU per command |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in r.ack:
-        mode = f"1, one every {row.interval * 1e3:.0f} ms" if row.interval else f"{row.concurrency}, back to back"
+        mode = (f"{row.concurrency}, each one every {row.interval * 1e3:.0f} ms" if row.interval
+                else f"{row.concurrency}, back to back")
         w(f"| {row.app} | {mode} | {row.count} | {ms(row.p50)} | {ms(row.p99)} | {ms(row.max)} |"
           f" {row.per_second:.0f} | {row.errors} | {row.cpu_ms:.1f} ms |")
     w("")
-    w("The targets are for the back-to-back runs; the paced run shows each app answering while otherwise idle."
+    w("The targets are for the back-to-back runs. The paced runs show each app at a steady rate it keeps up"
+      f" with: one connection idle between commands, and 16 connections together sending {16 / PACE_16_S:.0f}"
+      " commands/s (far more than any workspace sends).")
+    w("The paced runs' latency is what a person typing the command sees; the back-to-back runs measure"
+      " saturation."
       " The bot's CPU per command includes posting the approval message (its scheduler does that right after"
       " the answer, while the next commands arrive). Bare Bolt's latency is mostly its 10 ms ack polling, which"
       " costs no CPU. Back to back, an app's latency is about concurrency ÷ throughput: at concurrency 16 that"

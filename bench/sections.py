@@ -41,6 +41,7 @@ class Sizes:
     ack_paced: int = 100
     ack_c1: int = 300
     ack_c16: int = 2000
+    ack_c16_paced: int = 800
     dm_sequential: int = 100
     throughput_flows: int = 400
     sessions: int = 1000
@@ -50,7 +51,7 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(ack_paced=50, ack_c1=100, ack_c16=400, dm_sequential=30, throughput_flows=120, sessions=200,
+        return cls(ack_paced=50, ack_c1=100, ack_c16=400, ack_c16_paced=240, dm_sequential=30, throughput_flows=120, sessions=200,
                    spread_s=20.0, long_sessions=2_000, restart_sessions=50)
 
 
@@ -62,6 +63,7 @@ def summary(values: list[float]) -> dict[str, float]:
 # -- 1. acknowledgement latency ---------------------------------------------------------------------
 
 PACE_S = 0.1  # the paced run: one command every 100 ms, so each finds the app idle
+PACE_16_S = 0.2  # 16 connections, each one command every 200 ms: 80 commands/s, busy but not saturated
 
 
 @dataclass
@@ -85,13 +87,15 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
         bare = BareBolt(slack.url, tmp / "bare-bolt.log").start()
         idle = proc_status(bot.proc.pid)  # type: ignore[union-attr]
         sent_to_bot = 0
-        runs = ((1, sizes.ack_paced, PACE_S), (1, sizes.ack_c1, 0.0), (16, sizes.ack_c16, 0.0))
+        runs = ((1, sizes.ack_paced, PACE_S), (1, sizes.ack_c1, 0.0), (16, sizes.ack_c16_paced, PACE_16_S),
+                (16, sizes.ack_c16, 0.0))
         try:
             for concurrency, count, interval in runs:
                 warmup = 5
                 for app, url, secret, pid in (("bare Bolt (ack only)", bare.url, BARE_SECRET, bare.proc.pid),  # type: ignore[union-attr]
                                               ("bot", bot.url, SIGNING_SECRET, bot.proc.pid)):  # type: ignore[union-attr]
-                    how = f"one every {interval * 1e3:.0f} ms" if interval else f"concurrency {concurrency}"
+                    how = (f"concurrency {concurrency}" if not interval else
+                           f"{concurrency} connection(s), each one every {interval * 1e3:.0f} ms")
                     log(f"  {app}: {count} commands, {how}")
                     cpu0 = cpu_seconds(pid)
                     result = run_load(url, secret, count=count, concurrency=concurrency, interval=interval,
