@@ -24,7 +24,7 @@ migrate: $(VENV)/.installed-run
 	$(BIN)/python -m bot migrate
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy
 
 test: $(VENV)/.installed-test lint

@@ -3,7 +3,8 @@
 It is kept out of the process that hosts the fake Slack and Descope servers, so the time those fakes
 spend answering the bot's background calls never shows up as client-side delay. ``concurrency``
 workers each keep one HTTP/1.1 connection open and send signed ``/impersonate`` commands back to
-back (closed loop), or one every ``interval`` seconds (paced); every command names a login ID of its
+back (closed loop), or one every ``interval`` seconds (paced, the workers' turns spread evenly over the
+interval, so commands arrive at a steady rate rather than in bursts); every command names a login ID of its
 own, and requesters take turns.
 
     python -m bench.load '{"url": …, "secret": …, "count": …, "concurrency": …, "prefix": …,
@@ -58,7 +59,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     interval = float(spec.get("interval", 0.0))  # > 0: each worker sends one command per interval
 
-    def worker() -> None:
+    def worker(k: int) -> None:
         nonlocal accepted
         conn = NoDelayConnection(host, port, timeout=30)
         for _ in range(int(spec.get("warmup", 0))):  # warm the connection and the server's code paths
@@ -67,12 +68,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             send(conn, body(i))
             time.sleep(interval)
         barrier.wait()
-        next_at = time.perf_counter()
+        next_at = time.perf_counter() + k * interval / concurrency  # paced: workers spread evenly, not in bursts
         while True:
             with lock:
-                i = next(next_index, None)
-            if i is None:
+                index = next(next_index, None)
+            if index is None:
                 break
+            i = index
             if interval:
                 time.sleep(max(0.0, next_at - time.perf_counter()))
                 next_at += interval
@@ -91,7 +93,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         conn.close()
 
     barrier = threading.Barrier(concurrency + 1)
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(concurrency)]
     for t in threads:
         t.start()
     barrier.wait()

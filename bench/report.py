@@ -7,6 +7,7 @@ import os
 import platform
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -122,6 +123,32 @@ def evaluate(r: Results) -> None:
                       rs["last_after_restart_s"] < 5.0 and rs["not_stopped"] == 0))
 
 
+# The run before profiling (commit 17d6e04, 2026-11-25 06:16 UTC, this machine's kind, the same sizes), kept so
+# that every regenerated report shows what the profile-driven changes bought.
+BEFORE_COMMIT = "17d6e04"
+BEFORE = {
+    "ack c1 p50": 9.8e-3, "ack c1 p99": 17.1e-3, "ack c16 p50": 62.9e-3, "ack c16 p99": 164.8e-3,
+    "commands/s c16": 219.0, "CPU per command c16": 4.7e-3,
+    "flows/s SQLite": 36.8, "flows/s PostgreSQL": 20.1, "CPU per flow SQLite": 26.8e-3,
+    "CPU per flow PostgreSQL": 49.3e-3,
+}
+
+PROFILE_FINDINGS = [
+    "Posting one approval message took 5 write and 6 read transactions (take the Slack lease, store the"
+    " message's ts, advance the thread position, mark Slack caught up, give the lease back, re-read the row"
+    " between each). SQLite has one writer: the next slash command's insert queued behind them. Now: one"
+    " transaction takes the lease and reads the row and its unposted audit rows; one records the message and"
+    " gives the lease back (`Store.claim_slack`, `Store.slack_caught_up`).",
+    "The policy checks (an open request for the same target, the pending count) were two read transactions"
+    " before the insert, and raced with it. Now they run inside the insert's transaction, which also closes"
+    " the race (`Store.insert(guard=…)`).",
+    "Those checks walked the requester's whole history (only `requester_id` was indexed): now an index on"
+    " `(requester_id, state)` (migration 0002) reads only their open requests.",
+    "Inserts and conditional updates went through the ORM's unit of work; on these hot paths they are plain"
+    " Core statements now.",
+]
+
+
 def render(r: Results) -> str:
     m = r.machine
     s = r.sizes
@@ -164,6 +191,7 @@ def render(r: Results) -> str:
           f" {16 / bare16.p50:.0f} commands/s, i.e. well under 1 ms of CPU per command including the database"
           " insert.")
         w("")
+    _before_after(r, w)
     w("## 1. Acknowledgement latency of `/impersonate`")
     w("")
     w("Signed slash commands over keep-alive HTTP/1.1 from a separate load-generator process, back to back"
@@ -315,3 +343,44 @@ def render(r: Results) -> str:
       " `MAX_PENDING_PER_REQUESTER=1000` and 8 requesters; logs at INFO go to a file.")
     w("")
     return "\n".join(out) + "\n"
+
+
+def _before_after(r: Results, w: Callable[[str], None]) -> None:
+    """What profiling found, and the numbers before and after (this run)."""
+    bot = {(x.concurrency, x.interval): x for x in r.ack if x.app == "bot"}
+    c1, c16 = bot.get((1, 0.0)), bot.get((16, 0.0))
+    flows = {f.backend: f for f in r.flows}
+    after: dict[str, float] = {}
+    if c1:
+        after |= {"ack c1 p50": c1.p50, "ack c1 p99": c1.p99}
+    if c16:
+        after |= {"ack c16 p50": c16.p50, "ack c16 p99": c16.p99, "commands/s c16": c16.per_second,
+                  "CPU per command c16": c16.cpu_ms / 1e3}
+    for backend, f in flows.items():
+        after |= {f"flows/s {backend}": f.per_second, f"CPU per flow {backend}": f.cpu_ms_per_flow / 1e3}
+    labels = {
+        "ack c1 p50": "ack p50, 1 connection back to back", "ack c1 p99": "ack p99, 1 connection back to back",
+        "ack c16 p50": "ack p50, 16 connections back to back", "ack c16 p99": "ack p99, 16 connections back to back",
+        "commands/s c16": "commands/s, 16 connections", "CPU per command c16": "bot CPU per command, 16 connections",
+        "flows/s SQLite": "full flows/s, SQLite", "flows/s PostgreSQL": "full flows/s, PostgreSQL",
+        "CPU per flow SQLite": "bot CPU per flow, SQLite", "CPU per flow PostgreSQL": "bot CPU per flow, PostgreSQL",
+    }
+    w("## Profiling: what was slow, and what changed")
+    w("")
+    w("The first run missed the ack targets against bare Bolt. `py-spy record --gil` on the bot under the"
+      " 16-connection load showed where the time went:")
+    w("")
+    for finding in PROFILE_FINDINGS:
+        w(f"- {finding}")
+    w("")
+    if r.quick:
+        w("This is a `--quick` run (smaller sizes); the \"before\" numbers come from a full run.")
+        w("")
+    w(f"| measure | before ({BEFORE_COMMIT}) | after (this run) |")
+    w("|---|---:|---:|")
+    for key, label in labels.items():
+        if key not in after:
+            continue
+        fmt = ms if key.startswith(("ack", "CPU")) else (lambda v: f"{v:.1f}")
+        w(f"| {label} | {fmt(BEFORE[key])} | {fmt(after[key])} |")
+    w("")

@@ -22,7 +22,6 @@ from bench.stack import (
     fakes,
     impersonate_calls,
     percentile,
-    postgres_database,
     proc_status,
     read_times,
     run_load,
@@ -31,7 +30,7 @@ from bench.stack import (
     stop_calls,
     wait_until,
 )
-from tests.harness import SIGNING_SECRET
+from tests.harness import SIGNING_SECRET, postgres_database
 
 Log = Callable[[str], None]
 
@@ -51,8 +50,8 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(ack_paced=50, ack_c1=100, ack_c16=400, ack_c16_paced=240, dm_sequential=30, throughput_flows=120, sessions=200,
-                   spread_s=20.0, long_sessions=2_000, restart_sessions=50)
+        return cls(ack_paced=50, ack_c1=100, ack_c16=400, ack_c16_paced=240, dm_sequential=30, throughput_flows=120,
+                   sessions=200, spread_s=20.0, long_sessions=2_000, restart_sessions=50)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -107,7 +106,10 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
                         sent_to_bot += count + warmup * concurrency
                         errors += count - result["accepted"]  # a 200 that refused the request is an error too
                         # Let the bot finish posting the approval messages before the next run starts.
-                        wait_until(lambda n=sent_to_bot: slack.approvals_posted() >= n, timeout=60)
+                        def all_posted(n: int = sent_to_bot) -> bool:
+                            return slack.approvals_posted() >= n
+
+                        wait_until(all_posted, timeout=60)
                     rows.append(AckRow(app, concurrency, interval, count, percentile(lat, 50), percentile(lat, 99),
                                        max(lat), count / result["elapsed"], errors,
                                        cpu / (count + warmup * concurrency) * 1e3))
@@ -165,7 +167,7 @@ def sqlite_url(tmp: Path, name: str) -> str:
 
 
 def postgres_flows(sizes: Sizes, tmp: Path, log: Log) -> FlowResult:
-    with postgres_database() as url:
+    with postgres_database("bot_bench") as url:
         return flows("PostgreSQL", url, sizes, tmp, log)
 
 

@@ -13,14 +13,11 @@ import json
 import math
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,19 +27,28 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
 
 from tests.fakes import FakeDescope, FakeSlack, SlackCall, decode_claims
 from tests.fakes import _base as fake_base
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.harness import APPROVAL_CHANNEL, APPROVER, ROOT, BotProcess, bot_env, free_port, populate, request_id_of
+from tests.harness import (
+    APPROVAL_CHANNEL,
+    APPROVER,
+    POSTGRES_ADMIN,
+    ROOT,
+    BotProcess,
+    bot_env,
+    free_port,
+    healthy,
+    populate,
+    request_id_of,
+)
 from tests.signing import block_action_body, sign, slash_command_body
 
 #: Requesters used by the benchmark (several, so MAX_PENDING_PER_REQUESTER is never the limit).
 REQUESTERS = tuple(f"UBENCH{i:02d}" for i in range(8))
 BARE_SECRET = "bare-bolt-signing-secret"
 DESCOPE_LATENCY = 0.050  # injected on the impersonate and stop paths; subtracted where it matters
-POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 # The fakes answer with two writes (headers, then body). On a keep-alive connection (the bot's httpx
 # client to Descope) Nagle's algorithm holds the body until the client's delayed ACK of the headers:
@@ -124,23 +130,6 @@ def fakes() -> Iterator[tuple[BenchSlack, FakeDescope]]:
 
 
 # -- databases ------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database (created and dropped as tests/conftest.py does)."""
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"bot_bench_{secrets.token_hex(4)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
 
 def postgres_version() -> str | None:
     try:
@@ -278,12 +267,9 @@ class BareBolt:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bare Bolt app exited with {self.proc.returncode}: see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
+            if healthy(self.url):
+                return self
+            time.sleep(0.05)
         raise RuntimeError(f"bare Bolt app did not come up: see {self.log_path}")
 
     def stop(self) -> None:

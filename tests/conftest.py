@@ -7,38 +7,26 @@ server, user postgres). Where no server answers, PostgreSQL tests are skipped, e
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from tests.fakes import FakeDescope, FakeSlack
-from tests.harness import BotProcess, Stack, bot_env, populate
-
-POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from tests.harness import POSTGRES_ADMIN, BotProcess, Stack, bot_env, populate, postgres_database
 
 
 def _postgres_database() -> Iterator[str]:
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"bot_test_{secrets.token_hex(4)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required under CI but unreachable at {POSTGRES_ADMIN}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN}")
-    try:
-        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_database())
+        except Exception as exc:
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL is required under CI but unreachable at {POSTGRES_ADMIN}: {exc}")
+            pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN}")
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

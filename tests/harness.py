@@ -7,8 +7,10 @@ the bot with the people the tests use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,10 +18,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from tests.fakes import FakeDescope, FakeSlack
 from tests.signing import block_action_body, sign, slash_command_body
@@ -34,6 +39,8 @@ APPROVER_GROUP = "SOPS1"
 OUTSIDER = "UOUT1"
 TARGET = "jane@acme.com"
 TENANT = "acme-eu"
+#: The PostgreSQL server whose throw-away databases the tests (and benchmarks) use.
+POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port() -> int:
@@ -54,6 +61,32 @@ class Reply:
     @property
     def text(self) -> str:
         return str(self.json.get("text", "")) if self.body.startswith("{") else self.body
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "bot_test") -> Iterator[str]:
+    """A fresh database on the ``POSTGRES_ADMIN`` server, dropped (connections and all) afterwards."""
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def healthy(url: str) -> bool:
+    """Whether ``GET <url>/healthz`` answers 200 now."""
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+            return bool(r.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 @dataclass
@@ -77,21 +110,14 @@ class BotProcess:
                 env.pop(name, None)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        ready = self.ready or (lambda: healthy(self.url))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bot exited with {self.proc.returncode}:\n{self.log()}")
-            if self.ready is not None:
-                if self.ready():
-                    return self
-                time.sleep(0.05)
-                continue
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
+            if ready():
+                return self
+            time.sleep(0.05)
         raise RuntimeError(f"bot did not become {'ready' if self.ready else 'healthy'}:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
