@@ -100,13 +100,14 @@ def evaluate(r: Results) -> None:
     """Fill ``r.targets``: (target, measured, met?)."""
     t = r.targets
     bare = {(row.concurrency, row.interval): row for row in r.ack if row.app != "bot"}
-    for row in (x for x in r.ack if x.app == "bot" and not x.interval):  # the targets are for back to back
+    # Back to back (saturation) at concurrency 1 and 16, and 16 connections at a steady rate.
+    for row in (x for x in r.ack if x.app == "bot" and (not x.interval or x.concurrency > 1)):
         b = bare[(row.concurrency, row.interval)]
-        t.append((f"`/impersonate` ack p99 < 3 s (concurrency {row.concurrency})", ms(row.p99), row.p99 < 3.0))
-        t.append((f"ack p50 no worse than bare Bolt (concurrency {row.concurrency})",
-                  f"{ms(row.p50)} vs {ms(b.p50)}", row.p50 <= b.p50))
-        t.append((f"ack p99 no worse than bare Bolt (concurrency {row.concurrency})",
-                  f"{ms(row.p99)} vs {ms(b.p99)}", row.p99 <= b.p99))
+        how = (f"concurrency {row.concurrency}" if not row.interval
+               else f"{row.concurrency} connections, steady {row.concurrency / row.interval:.0f} commands/s")
+        t.append((f"`/impersonate` ack p99 < 3 s ({how})", ms(row.p99), row.p99 < 3.0))
+        t.append((f"ack p50 no worse than bare Bolt ({how})", f"{ms(row.p50)} vs {ms(b.p50)}", row.p50 <= b.p50))
+        t.append((f"ack p99 no worse than bare Bolt ({how})", f"{ms(row.p99)} vs {ms(b.p99)}", row.p99 <= b.p99))
     for f in r.flows:
         t.append((f"approve → DM overhead p99 < 100 ms ({f.backend}, one at a time)", ms(f.sequential["p99"]),
                   f.sequential["p99"] < 0.1))
@@ -185,11 +186,15 @@ def render(r: Results) -> str:
     bot16 = next((x for x in r.ack if x.app == "bot" and x.concurrency == 16 and not x.interval), None)
     bare16 = next((x for x in r.ack if x.app != "bot" and x.concurrency == 16 and not x.interval), None)
     if bot16 and bare16 and bot16.p50 > bare16.p50:
-        w(f"At concurrency 16, back to back, latency is concurrency ÷ throughput: the bot answers"
-          f" {bot16.per_second:.0f} commands/s using {bot16.cpu_ms:.1f} ms of CPU each (bare Bolt:"
-          f" {bare16.per_second:.0f}/s, {bare16.cpu_ms:.1f} ms), so matching bare Bolt's p50 there would take about"
-          f" {16 / bare16.p50:.0f} commands/s, i.e. well under 1 ms of CPU per command including the database"
-          " insert.")
+        w(f"Why the back-to-back concurrency-16 targets are missed: with 16 commands always in flight, latency is"
+          f" concurrency ÷ throughput. The bot answers {bot16.per_second:.0f} commands/s, spending"
+          f" {bot16.cpu_ms:.1f} ms of CPU on each (parse, policy checks, an insert, and posting the approval"
+          f" message) in one Python process; bare Bolt answers {bare16.per_second:.0f}/s because it does nothing"
+          f" ({bare16.cpu_ms:.1f} ms). Matching bare Bolt's p50 there would take about {16 / bare16.p50:.0f}"
+          " commands/s, i.e. well under 1 ms of CPU per command including the database write: not reachable by"
+          " an app that stores the request before answering, which the bot must (an acknowledged request is"
+          " never lost). Below saturation (the steady-rate rows: 16 connections, 80 commands/s, far more than a"
+          " workspace sends) the bot answers faster than bare Bolt, which waits out its 10 ms ack poll.")
         w("")
     _before_after(r, w)
     w("## 1. Acknowledgement latency of `/impersonate`")

@@ -178,18 +178,22 @@ class _Reader:
         return default
 
     def http_url(self, name: str, example: str) -> str | None:
-        """An http(s) base URL with a host, or a problem (the value is an endpoint, not a secret: shown)."""
+        """An https base URL with a host, or a problem (the value is an endpoint, not a secret: shown).
+        Plain http only to this machine (local fakes, a sidecar proxy): the bot sends its tokens there."""
         value = self.raw(name)
         if value is None:
             return None
         try:
             parts = urlsplit(value)
             _ = parts.port  # raises ValueError for a port that is not a number
-            ok = parts.scheme in ("https", "http") and bool(parts.hostname) and not any(c.isspace() for c in value)
+            local = parts.hostname in ("localhost", "::1") or (parts.hostname or "").startswith("127.")
+            ok = (parts.scheme == "https" or (parts.scheme == "http" and local)) and bool(parts.hostname) \
+                and not any(c.isspace() for c in value)
         except ValueError:
             ok = False
         if not ok:
-            self.problems.append(f"{name} must be an https:// (or http://) URL like {example}, not `{value}`")
+            self.problems.append(f"{name} must be an https:// URL like {example} (http:// only to localhost), "
+                                 f"not `{value}`")
         return value
 
     def database_url(self) -> str:
@@ -213,7 +217,11 @@ class _Reader:
             driver = "psycopg"  # what bot.store.make_engine uses for postgres:// and postgresql://
         name = f"{backend}+{driver}" if driver else backend
         try:
-            url.set(drivername=name).get_dialect().import_dbapi()
+            dialect = url.set(drivername=name).get_dialect()
+            if getattr(dialect, "is_async", False):
+                self.problems.append(f"DATABASE_URL: `{name}` is an asyncio driver; use e.g. {_DATABASE_EXAMPLES}")
+                return value
+            dialect.import_dbapi()
         except (NoSuchModuleError, ImportError):
             hint = " (PostgreSQL: pip install 'impersonation-bot[postgres]')" if backend == "postgresql" else ""
             self.problems.append(f"DATABASE_URL: the database driver `{name}` is unknown or not installed{hint}")

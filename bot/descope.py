@@ -71,8 +71,10 @@ USER_AGENT: Final = "impersonation-bot/0.1"
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504, 520, 521, 522, 524, 530})
 # Of those, the answers after which Descope may still have acted (the origin got the request and timed
-# out or crashed): a call that is not idempotent is not retried on them.
-_MAYBE_DONE: Final = frozenset({500, 504, 524})
+# out, crashed, or answered something a gateway could not pass on): a call that is not idempotent is not
+# retried on them. What stays retryable for it: 429 and 503 (refused, not processed), 521/522/530 (the
+# origin was never reached).
+_MAYBE_DONE: Final = frozenset({500, 502, 504, 520, 524})
 # Transport errors that happen before a request leaves this process: safe to retry any call.
 _UNSENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -136,7 +138,9 @@ class DescopeUnavailable(DescopeError):
     """Descope could not be reached or was overloaded (5xx, 429, timeouts, connection errors)
     and retries were exhausted or the server asked to wait longer than we are willing to.
 
-    ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one.
+    ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one. ``maybe_done`` is true
+    when the request may have reached Descope and been acted on before the answer was lost (a timeout,
+    a dropped connection, a 500/502/504 …).
     """
 
     label = "Descope unavailable"
@@ -150,10 +154,12 @@ class DescopeUnavailable(DescopeError):
         message: str | None = None,
         retry_after: float | None = None,
         attempts: int | None = None,
+        maybe_done: bool = False,
     ) -> None:
         super().__init__(description, status=status, code=code, message=message)
         self.retry_after = retry_after
         self.attempts = attempts
+        self.maybe_done = maybe_done
 
     def __str__(self) -> str:
         text = super().__str__()
@@ -356,11 +362,9 @@ class DescopeClient:
                 raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
             except httpx.TransportError as exc:
                 what = f"{type(exc).__name__}: {_scrub(str(exc), secrets)}".rstrip(": ")
-                if not idempotent and not isinstance(exc, _UNSENT):
-                    raise DescopeUnavailable(f"{what} (the request may have reached Descope; not retried)",
-                                             attempts=attempt) from exc
-                if last:
-                    raise DescopeUnavailable(what, attempts=attempt) from exc
+                sent = not isinstance(exc, _UNSENT)
+                if last or (sent and not idempotent):
+                    raise DescopeUnavailable(what, attempts=attempt, maybe_done=sent) from exc
                 delay = policy.backoff(attempt - 1)
                 self._log_retry(method, path, type(exc).__name__, attempt, delay)
                 self._sleep(delay)
@@ -384,8 +388,8 @@ class DescopeClient:
                 continue
             if 400 <= status < 500:
                 raise _error(DescopeRefused, response, secrets)
-            if status >= 500:  # a 5xx we do not retry (501, 505, …): still not the caller's fault
-                raise _error(DescopeUnavailable, response, secrets, attempts=attempt)
+            if status >= 500:  # not retried (501, 505, … or, for a non-idempotent call, _MAYBE_DONE)
+                raise _error(DescopeUnavailable, response, secrets, attempts=attempt, maybe_done=status in _MAYBE_DONE)
             raise _error(DescopeError, response, secrets)  # 1xx/3xx: nothing we can use
         raise AssertionError("unreachable: the loop always returns or raises")  # pragma: no cover
 

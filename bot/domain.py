@@ -80,11 +80,6 @@ def check_transition(current: State, target: State) -> None:
         raise InvalidTransition(f"{current} → {target} is not an allowed transition")
 
 
-def sources_of(target: State) -> frozenset[State]:
-    """The states from which ``target`` can be reached."""
-    return frozenset(s for s, nexts in TRANSITIONS.items() if target in nexts)
-
-
 @dataclass(frozen=True)
 class Draft:
     """A request as typed, before it is stored."""

@@ -22,7 +22,8 @@ Faults: a Descope refusal (4xx) fails the request at once, with a plain-language
 error code; an outage (after the client's retries) fails it too, never leaving it ``approved``. A
 failing stop call is retried with backoff (honouring ``Retry-After``) until it succeeds or the token
 has expired on its own; the approvals channel hears of it after ``STOP_ALERT_AFTER`` failures, and the
-sealed token is wiped only then. A token DM Slack will not take stops the session at once.
+sealed token is wiped only once the stop succeeded or the token expired. A token DM Slack will not take
+stops the session at once.
 """
 
 from __future__ import annotations
@@ -146,38 +147,52 @@ def explain_refusal(exc: DescopeRefused, *, login_id: str, tenant: str | None, i
 
 def explain_unavailable(exc: DescopeError) -> str:
     """Why an impersonate call got no usable answer (outage, rate limit, network), for the requester."""
+    if isinstance(exc, DescopeUnavailable) and exc.maybe_done:
+        return (f"Descope did not answer the impersonate call ({exc}), so no session was started. If Descope "
+                "minted a token anyway, nobody received it, and it expires at the end of the approved window. "
+                "Ask again in a few minutes.")
     return f"Descope could not be reached, so no session was started: {exc}. Ask again in a few minutes."
 
 
 class _Leases:
-    """The leases this process holds right now: ``(request ID, column) -> lease_until`` as written.
+    """The leases this process holds right now: ``(request ID, column) -> lease_until`` as written, and
+    which holder (a ``hold`` of this process) it belongs to.
 
     The keeper renews each with a compare-and-set on that exact value, so a lease that ran out and was
-    taken by another worker, or that its holder already gave back, is never extended by mistake."""
+    taken by another worker, or that its holder already gave back, is never extended by mistake. A holder
+    forgets only its own entry: once it has given the lease back in the database, another thread of this
+    process may already hold the next one, which must go on being renewed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: dict[tuple[str, str], datetime] = {}
+        self._held: dict[tuple[str, str], tuple[datetime, object]] = {}
 
-    def hold(self, request_id: str, column: str, until: datetime) -> None:
+    def hold(self, request_id: str, column: str, until: datetime) -> object:
+        """Record a lease taken; returns the holder's key for ``release``."""
+        holder = object()
         with self._lock:
-            self._held[(request_id, column)] = until
+            self._held[(request_id, column)] = (until, holder)
+        return holder
 
-    def release(self, request_id: str, column: str, only_if: datetime | None = None) -> None:
+    def release(self, request_id: str, column: str, *, holder: object | None = None,
+                only_if: datetime | None = None) -> None:
+        """Forget the lease if it is still ``holder``'s (or still at ``only_if``)."""
         with self._lock:
-            if only_if is None or self._held.get((request_id, column)) == only_if:
-                self._held.pop((request_id, column), None)
+            held = self._held.get((request_id, column))
+            if held is not None and (holder is None or held[1] is holder) and (only_if is None or held[0] == only_if):
+                del self._held[(request_id, column)]
 
     def moved(self, request_id: str, column: str, old: datetime, new: datetime) -> bool:
         with self._lock:
-            if self._held.get((request_id, column)) != old:
+            held = self._held.get((request_id, column))
+            if held is None or held[0] != old:
                 return False
-            self._held[(request_id, column)] = new
+            self._held[(request_id, column)] = (new, held[1])
             return True
 
     def snapshot(self) -> list[tuple[str, str, datetime]]:
         with self._lock:
-            return [(request_id, column, until) for (request_id, column), until in self._held.items()]
+            return [(request_id, column, until) for (request_id, column), (until, _) in self._held.items()]
 
 
 @dataclass(frozen=True)
@@ -472,10 +487,10 @@ class Service:
 
     def sweep(self) -> int:
         """Act on everything overdue. Returns how many requests were looked at."""
-        work = self.store.due_work(self.clock())
-        for item in work:
-            self.tick(item.id)
-        return len(work)
+        due = self.store.due_work(self.clock())
+        for request_id in due:
+            self.tick(request_id)
+        return len(due)
 
     def reschedule_all(self) -> None:
         """At start: put every future deadline back on the scheduler."""
@@ -504,11 +519,11 @@ class Service:
 
     @contextmanager
     def _holding(self, request_id: str, column: str, until: datetime) -> Iterator[None]:
-        self._leases.hold(request_id, column, until)
+        holder = self._leases.hold(request_id, column, until)
         try:
             yield
         finally:
-            self._leases.release(request_id, column)
+            self._leases.release(request_id, column, holder=holder)
 
     # -- Slack as a projection of the database ----------------------------------------------
 
@@ -523,15 +538,18 @@ class Service:
         work = self.store.claim_slack(request_id, now, until)
         if work is None:
             return
-        self._leases.hold(request_id, "slack_lease_until", until)
+        holder = self._leases.hold(request_id, "slack_lease_until", until)
+        caught_up = False
         try:
             while work is not None and not self._sync_once(*work):
                 work = self.store.slack_work(request_id)
+            caught_up = True  # the catch-up write gave the lease back
         except Exception:
             log.exception("Slack update for request %s failed; retrying shortly", request_id)
-            self.store.set_fields(request_id, slack_lease_until=self.clock() + SLACK_RETRY)
         finally:
-            self._leases.release(request_id, "slack_lease_until")
+            self._leases.release(request_id, "slack_lease_until", holder=holder)
+            if not caught_up:  # hand the work back soon, not after a whole lease
+                self.store.set_fields(request_id, slack_lease_until=self.clock() + SLACK_RETRY)
 
     def _sync_once(self, row: RequestRow, unposted: list[AuditEntry]) -> bool:
         """One pass. Each message sent is recorded before the next is sent (a crash repeats at most one),

@@ -151,16 +151,6 @@ _AUDIT = cast(Table, AuditRow.__table__)
 
 
 @dataclass(frozen=True)
-class Work:
-    """What a request still needs from the outside world (the sweep's view of a row)."""
-
-    id: str
-    state: State
-    version: int
-    slack_version: int
-
-
-@dataclass(frozen=True)
 class AuditEntry:
     id: int
     request_id: str
@@ -398,14 +388,14 @@ class Store:
                 query = query.where(RequestRow.state.in_([x.value for x in states]))
             return [as_view(r) for r in s.execute(query).scalars()]
 
-    def due_work(self, now: datetime, limit: int = 500) -> list[Work]:
+    def due_work(self, now: datetime, limit: int = 500) -> list[str]:
         """Requests the sweep must act on: overdue pendings, approvals not yet activated, sessions
         past their window or asked to stop, and anything Slack does not yet reflect."""
         lease_free = or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now)
         slack_free = or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now)
         with self.read() as s:
             rows = s.execute(
-                select(RequestRow.id, RequestRow.state, RequestRow.version, RequestRow.slack_version)
+                select(RequestRow.id)
                 .where(or_(
                     and_(RequestRow.state == State.PENDING.value, RequestRow.pending_until <= now),
                     and_(RequestRow.state == State.APPROVED.value, lease_free),
@@ -417,7 +407,7 @@ class Store:
                 .order_by(RequestRow.created_at)
                 .limit(limit)
             ).all()
-            return [Work(r.id, State(r.state), r.version, r.slack_version) for r in rows]
+            return [r.id for r in rows]
 
     def timers(self) -> list[tuple[str, datetime]]:
         """Every future moment something must happen: pending deadlines and session ends."""

@@ -161,14 +161,17 @@ def test_malformed_urls_reported_with_the_other_problems() -> None:
 
 @pytest.mark.parametrize("name", ["DESCOPE_BASE_URI", "SLACK_API_URL"])
 @pytest.mark.parametrize("value", ["ftp://x", "not a url", "https://", "api.descope.com", "https://api descope.com",
-                                   "https://host:port", "http://[::1"])
+                                   "https://host:port", "http://[::1", "http://api.descope.com",
+                                   "http://10.0.0.5:8080"])
 def test_bad_base_url(name: str, value: str) -> None:
+    """Plain http would send the management key or the bot token in the clear: only to this machine."""
     (problem,) = problems_with(**{name: value})
     assert problem.startswith(f"{name} must be an https://")
     assert f"`{value}`" in problem
 
 
-@pytest.mark.parametrize("value", ["https://api.descope.com", "https://auth.example.com/", "http://127.0.0.1:4567"])
+@pytest.mark.parametrize("value", ["https://api.descope.com", "https://auth.example.com/", "http://127.0.0.1:4567",
+                                   "http://localhost:8080/"])
 def test_good_descope_base_uri(value: str) -> None:
     assert settings(DESCOPE_BASE_URI=value).descope_base_uri == value
 
@@ -183,6 +186,7 @@ PASSWORD = "db-pass-0c2d"
     (f"oracle+oracledb://bot:{PASSWORD}@db/bot", "not `oracle+oracledb://…`"),
     (f"postgresql+nosuchdriver://bot:{PASSWORD}@db/bot", "`postgresql+nosuchdriver` is unknown or not installed"),
     ("sqlite+nosuchdriver:///bot.db", "`sqlite+nosuchdriver` is unknown or not installed"),
+    ("sqlite+aiosqlite:///bot.db", "asyncio driver"),
 ])
 def test_bad_database_url(value: str, says: str) -> None:
     (problem,) = problems_with(DATABASE_URL=value)

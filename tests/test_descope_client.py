@@ -343,7 +343,8 @@ def test_transport_errors_are_retried(make: Make, sleeps: Sleeps, exc: Exception
 
 
 @pytest.mark.parametrize("first", [httpx.ConnectError("[Errno 111] Connection refused"),
-                                   httpx.ConnectTimeout("timed out"), httpx.Response(503), httpx.Response(429)])
+                                   httpx.ConnectTimeout("timed out"), httpx.Response(503), httpx.Response(429),
+                                   httpx.Response(521), httpx.Response(522)])
 def test_impersonate_is_retried_when_descope_surely_did_not_act(make: Make, sleeps: Sleeps,
                                                                  first: httpx.Response | Exception) -> None:
     rec = Recorder(first, ok_jwt())
@@ -353,15 +354,23 @@ def test_impersonate_is_retried_when_descope_surely_did_not_act(make: Make, slee
 
 @pytest.mark.parametrize("first", [httpx.ReadTimeout("timed out"),
                                    httpx.RemoteProtocolError("Server disconnected without sending a response."),
-                                   httpx.Response(500), httpx.Response(504), httpx.Response(524)])
+                                   httpx.Response(500), httpx.Response(502), httpx.Response(504),
+                                   httpx.Response(520), httpx.Response(524)])
 def test_impersonate_is_not_retried_when_descope_may_have_minted(make: Make, sleeps: Sleeps,
                                                                   first: httpx.Response | Exception) -> None:
     """A retry after the request may have been processed could mint a second token nobody holds."""
     rec = Recorder(first, ok_jwt())
-    with pytest.raises(DescopeUnavailable):
+    with pytest.raises(DescopeUnavailable) as info:
         impersonate(make(rec))
     assert len(rec.requests) == 1
     assert sleeps == []
+    assert info.value.maybe_done  # so the requester can be told a token may exist, unreceived
+
+
+def test_an_unreachable_descope_did_surely_nothing(make: Make, sleeps: Sleeps) -> None:
+    with pytest.raises(DescopeUnavailable) as info:
+        impersonate(make(Recorder(httpx.ConnectError("[Errno 111] Connection refused"))))
+    assert not info.value.maybe_done
 
 
 def test_connection_errors_forever(make: Make, sleeps: Sleeps) -> None:

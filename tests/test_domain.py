@@ -22,7 +22,6 @@ from bot.domain import (
     check_transition,
     describe_outcome,
     is_member,
-    sources_of,
 )
 
 T0 = datetime(2024, 5, 1, 14, 0, tzinfo=UTC)
@@ -96,22 +95,6 @@ def test_every_state_is_reachable_from_pending() -> None:
                 seen.add(nxt)
                 frontier.append(nxt)
     assert seen == set(State)
-
-
-@pytest.mark.parametrize(
-    ("target", "sources"),
-    [
-        (State.PENDING, set()),
-        (State.APPROVED, {State.PENDING}),
-        (State.DENIED, {State.PENDING}),
-        (State.EXPIRED, {State.PENDING}),
-        (State.ACTIVE, {State.APPROVED}),
-        (State.FAILED, {State.APPROVED}),
-        (State.STOPPED, {State.ACTIVE}),
-    ],
-)
-def test_sources_of(target: State, sources: set[State]) -> None:
-    assert sources_of(target) == frozenset(sources)
 
 
 def test_state_values_are_the_stored_strings() -> None:

@@ -115,7 +115,8 @@ def test_descope_outages_are_retried_and_429_waits_for_retry_after(make_stack: S
     s.descope.drop_next(IMPERSONATE)
     _, dropped = approve(s, "bob@acme.com 30m dropped connection")
     s.slack.wait_for(lambda: "failed" in s.approval_text(dropped), timeout=10, message="failed request")
-    assert "could not be reached" in s.approval_text(dropped)
+    assert "did not answer the impersonate call" in s.approval_text(dropped)
+    assert "nobody received it" in s.approval_text(dropped)
     assert [c.status for c in s.descope.calls_to(IMPERSONATE)][3:] == [None]
 
     # A new request for the same user then goes through.
@@ -745,3 +746,22 @@ def test_a_click_landing_before_the_message_ts_is_stored_still_counts(world: Wor
     clickers[0].join(10)
     assert outcome == [State.ACTIVE]
     assert len(world.notifier.tokens) == 1
+
+
+def test_a_lease_handed_on_within_one_process_keeps_being_renewed(world: World) -> None:
+    """Two threads of one process, one after the other, on one request's Slack lease: the first gives the
+    lease back in the database, the second takes it at once; the first forgetting *its* hold must not
+    make the keeper stop renewing the second's (which would let another replica's sweep start a second
+    sync of the same request mid-work)."""
+    request_id = world.service.submit(REQUESTER, Draft(TARGET, timedelta(minutes=30), "lease hand-over")).id
+    leases, column = world.service._leases, "slack_lease_until"
+    first_until = world.clock() + world.service.lease
+    first = leases.hold(request_id, column, first_until)
+    world.store.set_fields(request_id, slack_lease_until=None)  # the first thread's catch-up write
+    second_until = world.clock() + world.service.lease
+    assert world.store.claim_slack(request_id, world.clock(), second_until) is not None
+    leases.hold(request_id, column, second_until)
+    leases.release(request_id, column, holder=first)  # the first thread's `finally`, a moment late
+    world.clock.advance(world.service.lease.total_seconds() * 0.6)
+    world.service.renew_leases()
+    assert row(world.store, request_id).slack_lease_until == world.clock() + world.service.lease
