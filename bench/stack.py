@@ -65,6 +65,7 @@ class NoDelayConnection(http.client.HTTPConnection):
 
 
 _DM_REQUEST = re.compile(r"approved request `([A-Z0-9]+)`")
+_DM_TOKEN = "Impersonation token"  # in the token DM's blocks once the token is there
 _SUBMITTED = re.compile(r"Request `([A-Z0-9]+)`")
 
 
@@ -86,19 +87,21 @@ class BenchSlack(FakeSlack):
 
     def _answer(self, call: SlackCall) -> dict[str, Any]:
         answer = super()._answer(call)
-        if call.method == "chat.postMessage" and answer.get("ok"):
-            channel = str(answer["channel"])
-            if channel == APPROVAL_CHANNEL and not call.params.get("thread_ts"):
-                request_id = request_id_of({"blocks": call.params.get("blocks") or []})
+        if not answer.get("ok"):
+            return answer
+        channel = str(answer.get("channel", ""))
+        if call.method == "chat.postMessage" and channel == APPROVAL_CHANNEL and not call.params.get("thread_ts"):
+            request_id = request_id_of({"blocks": call.params.get("blocks") or []})
+            with self._lock:
+                self.approval_ts[request_id] = str(answer["ts"])
+            self._event("approval", request_id).set()
+        elif call.method == "chat.update" and channel.startswith("D"):  # the edit that puts the token in
+            blocks = json.dumps(call.params.get("blocks") or [])
+            found = _DM_REQUEST.search(blocks)
+            if found and _DM_TOKEN in blocks:
                 with self._lock:
-                    self.approval_ts[request_id] = str(answer["ts"])
-                self._event("approval", request_id).set()
-            elif channel.startswith("D"):
-                found = _DM_REQUEST.search(json.dumps(call.params.get("blocks") or []))
-                if found:
-                    with self._lock:
-                        self.token_dm_at[found.group(1)] = call.at
-                    self._event("dm", found.group(1)).set()
+                    self.token_dm_at[found.group(1)] = call.at
+                self._event("dm", found.group(1)).set()
         return answer
 
     def wait_approval(self, request_id: str, timeout: float = 60.0) -> str:

@@ -105,7 +105,13 @@ class Notifier(Protocol):
 
     def post_thread(self, request: RequestView, entry: AuditEntry) -> None: ...
 
-    def send_token(self, request: RequestView, token: str) -> tuple[str, str]: ...
+    def open_token_dm(self, request: RequestView) -> tuple[str, str]:
+        """DM the requester that their token is coming (no secret in it); returns the message's channel and ts."""
+        ...
+
+    def show_token(self, request: RequestView, dm: tuple[str, str], token: str) -> None:
+        """Put the token into that DM (an edit: doing it twice leaves one message holding the token)."""
+        ...
 
     def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None: ...
 
@@ -585,10 +591,18 @@ class Service:
 
     def _deliver(self, row: RequestRow, view: RequestView) -> bool:
         """DM the token to the requester. If Slack will not take it, the session must not live on:
-        stop it at once and answer false."""
+        stop it at once and answer false.
+
+        Two steps, each recorded before the next: a DM without the token, then an edit that puts the token
+        in. Whatever the crash, a retry edits the message it recorded rather than posting the token again,
+        so the one message the session's end redacts is the only one that ever held the token."""
         assert row.token_sealed is not None
         try:
-            dm_channel, dm_ts = self.notifier.send_token(view, self.sealer.open(row.token_sealed))
+            dm = (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
+            if dm is None:
+                dm = self.notifier.open_token_dm(view)
+                self.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
+            self.notifier.show_token(view, dm, self.sealer.open(row.token_sealed))
         except Exception as exc:
             log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
                       row.id, type(exc).__name__)
@@ -602,7 +616,7 @@ class Service:
                 self.store.set_fields(row.id, delivered_at=now)
             self.stop(row.id)
             return False
-        self.store.set_fields(row.id, dm_channel=dm_channel, dm_ts=dm_ts, delivered_at=self.clock())
+        self.store.set_fields(row.id, delivered_at=self.clock())
         return True
 
     # -- helpers ----------------------------------------------------------------------------

@@ -63,9 +63,9 @@ def test_request_approve_dm_and_timed_stop(make_stack) -> None:  # type: ignore[
     s.slack.wait_for(lambda: any("has ended" in t for t in s.dms(APPROVER)), message="ended DM")
     s.slack.wait_for(lambda: not any(token in t for t in s.dms(APPROVER)), message="token redacted")
     assert len(s.descope.calls_to(IMPERSONATE)) == 1
-    for method, channel, text in s.slack.all_text_sent():
-        if token in text:
-            assert channel.startswith("D") and method == "chat.postMessage", (method, channel)
+    # The token left the bot exactly once: the edit that put it into the requester's DM.
+    carrying = [(method, channel) for method, channel, text in s.slack.all_text_sent() if token in text]
+    assert carrying == [("chat.update", f"D{APPROVER}")]
     assert token not in s.bot.log()
 
 

@@ -392,6 +392,29 @@ def test_killed_between_token_and_dm_delivers_once_after_restart(make_stack: Sta
     assert len(s.descope.calls_to(IMPERSONATE)) == 1 and not s.descope.calls_to(STOP_IMPERSONATION)
 
 
+def test_killed_while_the_token_goes_into_the_dm_leaves_one_dm_that_is_redacted(make_stack: StackFactory) -> None:
+    """Slack takes the token edit, the bot dies before recording it: the restart edits the same DM again
+    rather than posting the token a second time, so the message redacted at the end is the only one."""
+    s = make_stack()
+    request_id, ts = s.submit(f"{TARGET} 30m --tenant {TENANT} crash while delivering")
+    s.slack.set_latency("chat.update", 2.0)  # the fake applies the edit after the bot has died
+    s.click("approve", request_id, APPROVER, ts)
+    s.slack.wait_for_call("chat.update", where=lambda c: str(c.params.get("channel", "")).startswith("D"))
+    s.bot.kill()
+    token = s.descope.minted[0]
+    s.slack.wait_for(lambda: token_dms(s, token), message="the edit the dead bot sent lands")
+    s.slack.set_latency("chat.update", 0)
+
+    s.bot.restart()
+    active(s, ts, timeout=20)
+    time.sleep(0.5)
+    assert len(token_dms(s, token)) == 1
+    assert len(s.dms()) == 1  # one DM in all: the token was never posted anew
+    assert "Stopping session" in s.command(f"stop {request_id}").text
+    ended(s, ts)
+    s.slack.wait_for(lambda: not token_dms(s, token), message="the only token DM is redacted")
+
+
 def test_sessions_whose_window_passed_while_down_are_stopped_at_restart(make_stack: StackFactory) -> None:
     s = make_stack()
     s.descope.add_user("bob@acme.com")
@@ -583,9 +606,11 @@ class StubNotifier:
     def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
         pass
 
-    def send_token(self, request: RequestView, token: str) -> tuple[str, str]:
-        self.tokens.append(token)
+    def open_token_dm(self, request: RequestView) -> tuple[str, str]:
         return "DUREQ1", "1.000100"
+
+    def show_token(self, request: RequestView, dm: tuple[str, str], token: str) -> None:
+        self.tokens.append(token)
 
     def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
         self.outcomes.append(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,7 +143,7 @@ def test_confirm_text_stays_within_slacks_limit_for_the_longest_login_id() -> No
 @pytest.mark.parametrize("state", list(State))
 def test_user_text_never_reaches_mrkdwn_unescaped(state: State) -> None:
     request = hostile(state)
-    messages = [approval_request(request), redacted_dm(request)]
+    messages = [approval_request(request), redacted_dm(request), render.token_coming(request)]
     if request.ends_at is not None:
         messages.append(token_dm(request, TOKEN))
     outcome = outcome_dm(request)
@@ -333,3 +334,9 @@ def test_alarms_are_also_shown_in_the_channel(action: str, broadcast: bool) -> N
     entry = AuditEntry(id=4, request_id="K7M2QX9A", at=T0, actor="system", action=action, from_state="active",
                        to_state="active", detail="Descope stop call failed 3 times")
     assert render.thread_line(entry).broadcast is broadcast
+
+
+def test_the_dm_the_token_goes_into_holds_no_token_yet() -> None:
+    coming = render.token_coming(view(State.ACTIVE))
+    assert TOKEN not in coming.text and TOKEN not in json.dumps(coming.blocks)
+    assert "`K7M2QX9A`" in coming.text and "on its way" in coming.text

@@ -229,9 +229,8 @@ def test_bot_request_approve_dm_and_sigterm_over_socket_mode(
     slack.wait_for(lambda: any(token in slack.message_text(ch, t) for (ch, t) in list(slack.messages)
                                if ch == "D" + REQUESTER), message="token DM")
     slack.wait_for(lambda: "active until" in slack.message_text(APPROVAL_CHANNEL, ts), message="channel says active")
-    for method, channel, text in slack.all_text_sent():
-        if token in text:
-            assert channel.startswith("D") and method == "chat.postMessage", (method, channel)
+    carrying = [(method, channel) for method, channel, text in slack.all_text_sent() if token in text]
+    assert carrying == [("chat.update", "D" + REQUESTER)]  # only the edit that put it into the DM
 
     # SIGTERM: exit 0, promptly, after closing the WebSocket.
     started = time.monotonic()

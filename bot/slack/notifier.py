@@ -2,7 +2,8 @@
 
 Thin on purpose: what to say lives in ``render``, when to say it in ``service.sync_slack``.
 DMs go to the ``D…`` channel from ``conversations.open`` (so they can be edited later), with link
-unfurling off. Errors propagate: the service records how far it got and tries again.
+unfurling off. The token never travels in a new message: it is edited into a DM posted without it.
+Errors propagate: the service records how far it got and tries again.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ class SlackNotifier:
         self.client.chat_postMessage(channel=request.channel_id, thread_ts=request.channel_ts, text=msg.text,
                                      reply_broadcast=msg.broadcast, unfurl_links=False, unfurl_media=False)
 
-    def send_token(self, request: RequestView, token: str) -> tuple[str, str]:
+    def open_token_dm(self, request: RequestView) -> tuple[str, str]:
+        return self._dm(request.requester_id, render.token_coming(request))
+
+    def show_token(self, request: RequestView, dm: tuple[str, str], token: str) -> None:
         msg = render.token_dm(request, token)
-        return self._dm(request.requester_id, msg)
+        self.client.chat_update(channel=dm[0], ts=dm[1], text=msg.text, blocks=msg.blocks)
 
     def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
         if dm is not None:

@@ -129,6 +129,13 @@ def approval_request(request: RequestView) -> Message:
     return Message(text=text, blocks=blocks)
 
 
+def token_coming(request: RequestView) -> Message:
+    """The DM the token is then edited into (its notification shows this text: no secret)."""
+    text = (f":key: <@{request.decided_by}> approved request `{request.id}`: your token for {_target_md(request)}"
+            " is on its way.")
+    return Message(text=text, blocks=[{"type": "section", "text": _md(text)}])
+
+
 def token_dm(request: RequestView, token: str) -> Message:
     """The only message that ever holds the token. Its fallback text does not."""
     assert request.ends_at is not None
