@@ -4,9 +4,11 @@ one process)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,6 +16,7 @@ from tests.conftest import _postgres_database
 from tests.fakes import decode_claims
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
+from tests.signing import block_action_body
 
 StackFactory = Callable[..., Stack]
 
@@ -81,3 +84,30 @@ def test_a_replica_killed_mid_session_leaves_its_sessions_to_the_other(make_stac
     stops = Counter(c.body["jwt"] for c in b.descope.calls_to(STOP_IMPERSONATION))
     assert set(stops) == set(b.descope.minted) and len(b.descope.minted) == 4
     assert max(stops.values()) == 1
+
+
+def test_simultaneous_approvals_across_replicas_make_one_session(make_stack: StackFactory) -> None:
+    """Twenty Approve clicks at once, half to each replica (a load balancer spreading them): one impersonate
+    call, one token, one DM; the other nineteen clickers are told it was already approved."""
+    a, b = make_stack(), make_stack()
+    request_id, ts = a.submit()
+    bodies = [block_action_body("approve", request_id, user_id=(APPROVER, GROUP_APPROVER)[i % 2],
+                                channel_id=APPROVAL_CHANNEL, message_ts=ts,
+                                response_url=a.slack.response_url(f"replica-race-{i}")) for i in range(20)]
+    gate = threading.Barrier(20)
+
+    def click(i: int) -> int:
+        gate.wait()
+        return (a, b)[i % 2].bot.post(bodies[i]).status
+
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(click, range(20))) == [200] * 20
+    a.slack.wait_for(lambda: "active until" in a.approval_text(ts), message="active")
+    a.slack.wait_for(lambda: len([c for c in a.slack.calls_of("response_url")
+                                  if "already approved" in str(c.params.get("text"))]) == 19,
+                     message="19 clicks told they were too late")
+    time.sleep(1)
+    assert len(a.descope.calls_to(IMPERSONATE)) == 1
+    token = a.descope.minted[0]
+    assert sum(token in text for _, _, text in a.slack.all_text_sent()) == 1
+    assert len(a.dms(REQUESTER)) == 1
