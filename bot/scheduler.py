@@ -4,8 +4,9 @@
   stopped at its ``ends_at`` to the millisecond rather than at the next sweep.
 * ``kick(id)`` runs ``Service.tick`` now, on the scheduler's thread pool (work started by a request
   that must not hold up Slack's 3-second answer).
-* A periodic sweep (``SWEEP_INTERVAL``) ticks everything overdue: after a restart, a crash of
-  another replica, or a job lost from memory, nothing waits longer than one interval.
+* A periodic sweep (``SWEEP_INTERVAL``) kicks everything overdue onto the pool: after a restart, a
+  crash of another replica, or a job lost from memory, nothing waits longer than one interval, and a
+  backlog is worked on by every worker at once.
 * A keeper thread (not the job pool, which slow work may fill) renews the leases this process holds
   every third of ``Service.lease``: work in progress keeps its row however long Descope or Slack take,
   and the lease of a process that died runs out within ``Service.lease`` for the sweep to take over.
@@ -38,6 +39,8 @@ class Scheduler:
             timezone="UTC",
         )
         service.timers = self
+        self._swept: set[str] = set()  # queued by the sweep, not yet started
+        self._swept_lock = threading.Lock()
         self._keeper_stop = threading.Event()
         self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
 
@@ -64,6 +67,20 @@ class Scheduler:
     def kick(self, request_id: str) -> None:
         self._scheduler.add_job(self.service.tick, "date", run_date=utcnow(), args=[request_id])
 
+    def _kick_swept(self, request_id: str) -> None:
+        """The sweep's kick: a request it already queued and no worker has started on is not queued again
+        (a backlog that outlasts one interval must not pile up duplicate work)."""
+        with self._swept_lock:
+            if request_id in self._swept:
+                return
+            self._swept.add(request_id)
+        self._scheduler.add_job(self._tick_swept, "date", run_date=utcnow(), args=[request_id])
+
+    def _tick_swept(self, request_id: str) -> None:
+        with self._swept_lock:
+            self._swept.discard(request_id)
+        self.service.tick(request_id)
+
     def job_count(self) -> int:
         return len(self._scheduler.get_jobs())
 
@@ -77,7 +94,7 @@ class Scheduler:
 
     def _sweep(self) -> None:
         try:
-            handled = self.service.sweep()
+            handled = self.service.sweep(run=self._kick_swept)
             if handled:
                 log.debug("sweep handled %d requests", handled)
         except Exception:

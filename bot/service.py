@@ -491,11 +491,13 @@ class Service:
             self.stop(request_id)
         self.sync_slack(request_id)
 
-    def sweep(self) -> int:
-        """Act on everything overdue. Returns how many requests were looked at."""
+    def sweep(self, run: Callable[[str], None] | None = None) -> int:
+        """Act on everything overdue: hand each due request to ``run`` (the scheduler's pool, so that a
+        backlog, e.g. sessions whose window passed while the bot was down, is worked on in parallel), or
+        tick it here, one after another. Returns how many requests were due."""
         due = self.store.due_work(self.clock())
         for request_id in due:
-            self.tick(request_id)
+            (run or self.tick)(request_id)
         return len(due)
 
     def reschedule_all(self) -> None:
