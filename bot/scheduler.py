@@ -64,8 +64,8 @@ class Scheduler:
         self._scheduler.add_job(self.service.tick, "date", run_date=when, args=[request_id],
                                 id=f"at:{request_id}", replace_existing=True)
 
-    def kick(self, request_id: str) -> None:
-        self._scheduler.add_job(self.service.tick, "date", run_date=utcnow(), args=[request_id])
+    def kick(self, request_id: str, at: datetime | None = None) -> None:
+        self._scheduler.add_job(self.service.tick, "date", run_date=at or utcnow(), args=[request_id])
 
     def _kick_swept(self, request_id: str) -> None:
         """The sweep's kick: a request it already queued and no worker has started on is not queued again

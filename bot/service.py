@@ -60,13 +60,12 @@ from bot.store import AuditEntry, RequestRow, Store, as_view, utcnow
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
-# Leases on a row (work: Descope calls; Slack: the projection) last ``Service.lease``: three sweep
-# intervals, between LEASE_FLOOR and these ceilings. A keeper thread renews the leases a live process
-# holds (``renew_leases``), so slow work keeps its lease while a crashed process's lease runs out within
-# seconds and the sweep (here or on another replica) takes the work over.
-WORK_LEASE = timedelta(seconds=60)
-SLACK_LEASE = timedelta(seconds=60)
-LEASE_FLOOR = timedelta(seconds=5)
+# Leases on a row (work: Descope calls; Slack: the projection) last LEASE. A keeper thread renews the
+# leases a live process holds every third of that (``renew_leases``), so slow work keeps its lease while a
+# killed process's lease runs out within seconds; at start every live lease gets a wake-up at its end, and
+# the sweep (here or on another replica) takes the work over.
+LEASE = timedelta(seconds=4)
+LEASE_SLACK = timedelta(milliseconds=20)  # wake just after a lease ends, not just before
 SLACK_RETRY = timedelta(seconds=5)
 CLICK_WAIT = timedelta(seconds=3)  # a click may beat the commit of its message's ts by a moment
 STOP_ALERT_AFTER = 3  # failed stop attempts before the approvals channel hears about it
@@ -117,16 +116,20 @@ class Notifier(Protocol):
 
 
 class Timers(Protocol):
-    def wake_at(self, request_id: str, when: datetime) -> None: ...
+    def wake_at(self, request_id: str, when: datetime) -> None:
+        """Tick the request at ``when`` (its one deadline: a later call replaces the earlier)."""
+        ...
 
-    def kick(self, request_id: str) -> None: ...
+    def kick(self, request_id: str, at: datetime | None = None) -> None:
+        """Tick the request now (or at ``at``), on a worker, besides any deadline."""
+        ...
 
 
 class _NoTimers:
     def wake_at(self, request_id: str, when: datetime) -> None:
         pass
 
-    def kick(self, request_id: str) -> None:
+    def kick(self, request_id: str, at: datetime | None = None) -> None:
         pass
 
 
@@ -228,7 +231,7 @@ class Service:
         self.sealer = sealer
         self.clock = clock
         self.timers: Timers = _NoTimers()
-        self.lease = min(WORK_LEASE, max(LEASE_FLOOR, 3 * settings.sweep_interval))
+        self.lease = LEASE
         self._leases = _Leases()
 
     # -- who may ----------------------------------------------------------------------------
@@ -412,19 +415,20 @@ class Service:
             self.store.set_fields(request_id, where=[RequestRow.state == State.APPROVED.value], lease_until=retry)
             self.timers.wake_at(request_id, retry)
 
-    def stop(self, request_id: str) -> None:
-        """End an active session if it is due (window over or stop requested). Idempotent."""
+    def stop(self, request_id: str) -> bool:
+        """End an active session if it is due (window over or stop requested). Idempotent. True when
+        this call ended it."""
         now = self.clock()
         row = self.store.get_row(request_id)
         if row is None or row.state != State.ACTIVE.value:
-            return
+            return False
         due = row.stop_requested_at is not None or (row.ends_at is not None and row.ends_at <= now)
         if not due or not self.store.claim_work(request_id, State.ACTIVE, now, self.lease):
-            return
+            return False
         with self._holding(request_id, "lease_until", now + self.lease):
-            self._stop_claimed(request_id, now)
+            return self._stop_claimed(request_id, now)
 
-    def _stop_claimed(self, request_id: str, now: datetime) -> None:
+    def _stop_claimed(self, request_id: str, now: datetime) -> bool:
         row = self.store.get_row(request_id)
         assert row is not None
         reason = "stopped early" if row.stop_requested_at is not None and (
@@ -448,7 +452,7 @@ class Service:
                     detail = f"{reason}; Descope no longer knew the session ({exc.code or exc.status})"
                 elif row.token_expires_at is None or row.token_expires_at + TOKEN_EXPIRY_GRACE > self.clock():
                     self._stop_failed(row, exc)
-                    return
+                    return False
                 else:
                     log.warning("request %s: the stop call failed (%s) but the token has expired; closing it",
                                 request_id, exc)
@@ -459,6 +463,7 @@ class Service:
         )
         if stopped is not None:
             log.info("request %s stopped (%s)", request_id, detail)
+        return stopped is not None
 
     def expire_pending(self, request_id: str) -> None:
         now = self.clock()
@@ -487,8 +492,11 @@ class Service:
         elif state is State.APPROVED and self.store.claim_work(request_id, State.APPROVED, now, self.lease):
             with self._holding(request_id, "lease_until", now + self.lease):
                 self._activate_or_retry_soon(request_id)
-        elif state is State.ACTIVE:
-            self.stop(request_id)
+        elif state is State.ACTIVE and self.stop(request_id):
+            # Revocation first: with a backlog (sessions that ended while the bot was down) every stop call
+            # goes out before the Slack updates, which follow on the pool right after.
+            self.timers.kick(request_id)
+            return
         self.sync_slack(request_id)
 
     def sweep(self, run: Callable[[str], None] | None = None) -> int:
@@ -501,9 +509,12 @@ class Service:
         return len(due)
 
     def reschedule_all(self) -> None:
-        """At start: put every future deadline back on the scheduler."""
+        """At start: put every future deadline back on the scheduler, and wake each request whose lease a
+        process that is gone may hold (this one's last run, or a crashed replica) as that lease ends."""
         for request_id, when in self.store.timers():
             self.timers.wake_at(request_id, when)
+        for request_id, until in self.store.live_leases(self.clock()):
+            self.timers.kick(request_id, at=until + LEASE_SLACK)
 
     def renew_leases(self) -> None:
         """Extend every lease this process holds; the scheduler's keeper calls this every ``lease / 3``.

@@ -418,6 +418,14 @@ class Store:
                             .where(RequestRow.state == State.ACTIVE.value)).all()
             return [(r[0], r[1]) for r in pend] + [(r[0], r[1]) for r in act if r[1] is not None]
 
+    def live_leases(self, now: datetime) -> list[tuple[str, datetime]]:
+        """``(request ID, lease end)`` of every lease not yet run out, work and Slack leases alike."""
+        with self.read() as s:
+            work = s.execute(select(RequestRow.id, RequestRow.lease_until).where(RequestRow.lease_until > now)).all()
+            slack = s.execute(select(RequestRow.id, RequestRow.slack_lease_until)
+                              .where(RequestRow.slack_lease_until > now)).all()
+            return [(r[0], r[1]) for r in [*work, *slack] if r[1] is not None]
+
     # -- audit ------------------------------------------------------------------------------
 
     def audit(self, *, since: datetime | None = None, request_id: str | None = None) -> list[AuditEntry]:
