@@ -124,15 +124,22 @@ def evaluate(r: Results) -> None:
                       rs["last_after_restart_s"] < 5.0 and rs["not_stopped"] == 0))
 
 
-# The run before profiling (commit 17d6e04, 2026-11-25 06:16 UTC, this machine's kind, the same sizes), kept so
-# that every regenerated report shows what the profile-driven changes bought.
-BEFORE_COMMIT = "17d6e04"
-BEFORE = {
-    "ack c1 p50": 9.8e-3, "ack c1 p99": 17.1e-3, "ack c16 p50": 62.9e-3, "ack c16 p99": 164.8e-3,
-    "commands/s c16": 219.0, "CPU per command c16": 4.7e-3,
-    "flows/s SQLite": 36.8, "flows/s PostgreSQL": 20.1, "CPU per flow SQLite": 26.8e-3,
-    "CPU per flow PostgreSQL": 49.3e-3,
-}
+# Before and after the profile-driven changes, measured A/B: the bot of commit 9358941 (before) and of
+# 2fd47da (after) run alternately, twice each, under this benchmark's harness, fakes and load generator, on
+# this machine's kind (2026-11-25, 14:15 UTC); the means of the two runs. The machine's speed drifts by tens
+# of percent over an hour, so only numbers measured side by side are compared.
+AB_BEFORE, AB_AFTER = "9358941", "2fd47da"
+AB_ROWS = [  # measure, before, after
+    ("ack p50, 16 connections back to back", "96.8 ms", "85.3 ms"),
+    ("ack p99, 16 connections back to back", "247.8 ms", "190.4 ms"),
+    ("commands/s, 16 connections back to back", "146", "181"),
+    ("bot CPU per command (all its threads), 16 connections", "15.0 ms", "8.9 ms"),
+    ("ack p50, 1 connection back to back", "12.9 ms", "7.6 ms"),
+    ("ack p99, 1 connection back to back", "23.3 ms", "13.8 ms"),
+    ("bot CPU per command (all its threads), 1 connection", "13.9 ms", "7.4 ms"),
+    ("full flows/s, SQLite, 16 at a time", "25.3", "32.6"),
+    ("bot CPU per full flow, SQLite", "38.9 ms", "29.7 ms"),
+]
 
 PROFILE_FINDINGS = [
     "Posting one approval message took 5 write and 6 read transactions (take the Slack lease, store the"
@@ -196,7 +203,7 @@ def render(r: Results) -> str:
           " never lost). Below saturation (the steady-rate rows: 16 connections, 80 commands/s, far more than a"
           " workspace sends) the bot answers faster than bare Bolt, which waits out its 10 ms ack poll.")
         w("")
-    _before_after(r, w)
+    _before_after(w)
     w("## 1. Acknowledgement latency of `/impersonate`")
     w("")
     w("Signed slash commands over keep-alive HTTP/1.1 from a separate load-generator process, back to back"
@@ -351,26 +358,8 @@ def render(r: Results) -> str:
     return "\n".join(out) + "\n"
 
 
-def _before_after(r: Results, w: Callable[[str], None]) -> None:
-    """What profiling found, and the numbers before and after (this run)."""
-    bot = {(x.concurrency, x.interval): x for x in r.ack if x.app == "bot"}
-    c1, c16 = bot.get((1, 0.0)), bot.get((16, 0.0))
-    flows = {f.backend: f for f in r.flows}
-    after: dict[str, float] = {}
-    if c1:
-        after |= {"ack c1 p50": c1.p50, "ack c1 p99": c1.p99}
-    if c16:
-        after |= {"ack c16 p50": c16.p50, "ack c16 p99": c16.p99, "commands/s c16": c16.per_second,
-                  "CPU per command c16": c16.cpu_ms / 1e3}
-    for backend, f in flows.items():
-        after |= {f"flows/s {backend}": f.per_second, f"CPU per flow {backend}": f.cpu_ms_per_flow / 1e3}
-    labels = {
-        "ack c1 p50": "ack p50, 1 connection back to back", "ack c1 p99": "ack p99, 1 connection back to back",
-        "ack c16 p50": "ack p50, 16 connections back to back", "ack c16 p99": "ack p99, 16 connections back to back",
-        "commands/s c16": "commands/s, 16 connections", "CPU per command c16": "bot CPU per command, 16 connections",
-        "flows/s SQLite": "full flows/s, SQLite", "flows/s PostgreSQL": "full flows/s, PostgreSQL",
-        "CPU per flow SQLite": "bot CPU per flow, SQLite", "CPU per flow PostgreSQL": "bot CPU per flow, PostgreSQL",
-    }
+def _before_after(w: Callable[[str], None]) -> None:
+    """What profiling found, and the A/B measurement of before and after."""
     w("## Profiling: what was slow, and what changed")
     w("")
     w("The first run missed the ack targets against bare Bolt. `py-spy record --gil` on the bot under the"
@@ -379,14 +368,12 @@ def _before_after(r: Results, w: Callable[[str], None]) -> None:
     for finding in PROFILE_FINDINGS:
         w(f"- {finding}")
     w("")
-    if r.quick:
-        w("This is a `--quick` run (smaller sizes); the \"before\" numbers come from a full run.")
-        w("")
-    w(f"| measure | before ({BEFORE_COMMIT}) | after (this run) |")
+    w(f"Before ({AB_BEFORE}) and after ({AB_AFTER}), run alternately under the same harness on the same machine"
+      " (the means of two runs each; this shared machine's speed drifts from hour to hour, so compare within a"
+      " table, not across tables):")
+    w("")
+    w(f"| measure | before ({AB_BEFORE}) | after ({AB_AFTER}) |")
     w("|---|---:|---:|")
-    for key, label in labels.items():
-        if key not in after:
-            continue
-        fmt = ms if key.startswith(("ack", "CPU")) else (lambda v: f"{v:.1f}")
-        w(f"| {label} | {fmt(BEFORE[key])} | {fmt(after[key])} |")
+    for measure, before, after in AB_ROWS:
+        w(f"| {measure} | {before} | {after} |")
     w("")

@@ -95,7 +95,7 @@ class BenchSlack(FakeSlack):
             with self._lock:
                 self.approval_ts[request_id] = str(answer["ts"])
             self._event("approval", request_id).set()
-        elif call.method == "chat.update" and channel.startswith("D"):  # the edit that puts the token in
+        elif channel.startswith("D"):  # the token DM: an edit putting the token in (or, in older bots, a post)
             blocks = json.dumps(call.params.get("blocks") or [])
             found = _DM_REQUEST.search(blocks)
             if found and _DM_TOKEN in blocks:
