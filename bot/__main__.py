@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from urllib.error import URLError
+
+from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError, Settings, database_url_from_env
 from bot.logs import configure
@@ -17,6 +20,12 @@ from bot.logs import configure
 def _cannot_start(problem: object) -> int:
     print(f"impersonation-bot cannot start.\n{problem}", file=sys.stderr)
     return 2
+
+
+def _unreachable_database(exc: Exception) -> int:
+    """The database named by DATABASE_URL did not answer: one line, never the URL (it may hold a password)."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return _cannot_start(f"- DATABASE_URL: the database does not answer ({reason})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             return _cannot_start(exc)
         engine = make_engine(database_url)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            return _unreachable_database(exc)
         count = export(Store(engine), sys.stdout, since=since, fmt=args.format,
                        request_id=args.request.upper() if args.request else None)
         print(f"{count} audit entries", file=sys.stderr)
@@ -60,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             return _cannot_start(exc)
         engine = make_engine(database_url)
-        migrate(engine)
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            return _unreachable_database(exc)
         print("database is up to date")
         return 0
 
@@ -77,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         runtime = Runtime(settings)
+    except OperationalError as exc:
+        return _unreachable_database(exc)
+    except (URLError, TimeoutError, ConnectionError) as exc:  # auth.test (in Bolt's App()) got no answer
+        print(f"impersonation-bot cannot start: Slack's Web API does not answer at {settings.slack_api_url} "
+              f"({getattr(exc, 'reason', exc)}); check SLACK_API_URL and the network", file=sys.stderr)
+        return 2
     except BoltError as exc:
         # Bolt's App() checks the token with auth.test and turns Slack's refusal (invalid_auth,
         # token_revoked, account_inactive …) into a BoltError raised while handling the SlackApiError.

@@ -2,7 +2,7 @@
 
 The bot runs as a child process. Settings problems (malformed URLs among them) come out together, as
 one list; a bot token that Slack refuses at start (``auth.test`` at the fake Slack) comes out as one
-line naming ``SLACK_BOT_TOKEN``.
+line naming ``SLACK_BOT_TOKEN``; a Slack or a database that does not answer is named the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeDescope, FakeSlack
-from tests.harness import ROOT, bot_env
+from tests.harness import ROOT, bot_env, free_port
 
 DB_PASSWORD = "db-pass-5e71"
 
@@ -92,3 +92,24 @@ def test_a_bot_token_slack_rejects_stops_the_bot_with_one_line(
     assert token not in result.stderr
     (call,) = slack.calls_of("auth.test")
     assert call.params.get("_failed")
+
+
+def test_a_slack_that_does_not_answer_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there
+    result = run_bot(valid_env(tmp_path, SLACK_API_URL=f"http://127.0.0.1:{closed}/api/"))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("impersonation-bot cannot start") and "SLACK_API_URL" in last
+    assert f"127.0.0.1:{closed}" in last
+
+
+@pytest.mark.parametrize("command", [[], ["migrate"], ["audit"]])
+def test_a_database_that_does_not_answer_is_named_without_its_password(tmp_path: Path,
+                                                                      command: list[str]) -> None:
+    url = f"postgresql://bot:{DB_PASSWORD}@127.0.0.1:{free_port()}/bot"
+    result = run_bot(valid_env(tmp_path, DATABASE_URL=url), *command)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "- DATABASE_URL: the database does not answer" in result.stderr
+    assert DB_PASSWORD not in result.stderr
