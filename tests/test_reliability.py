@@ -78,6 +78,12 @@ def top_level(s: Stack, request_id: str) -> list[str]:
             if ch == APPROVAL_CHANNEL and not m.get("thread_ts") and f"`{request_id}`" in str(m.get("blocks"))]
 
 
+def token_of(s: Stack, request_id: str) -> str:
+    """The token Descope minted for ``request_id`` (its custom claims name the request)."""
+    (token,) = [t for t in s.descope.minted if decode_claims(t)["nsec"]["impersonationRequest"] == request_id]
+    return token
+
+
 def token_dms(s: Stack, token: str) -> list[str]:
     return [text for text in s.dms() if token in text]
 
@@ -422,7 +428,7 @@ def test_sessions_whose_window_passed_while_down_are_stopped_at_restart(make_sta
     long, ts_long = approve(s, "bob@acme.com 30m outlives the crash")
     active(s, ts_short)
     active(s, ts_long)
-    token_short, token_long = s.descope.minted
+    token_short, token_long = token_of(s, short), token_of(s, long)  # the two activations may finish in any order
     s.bot.kill()
     time.sleep(max(0.0, decode_claims(token_short)["exp"] + 0.5 - time.time()))
     assert not s.descope.calls_to(STOP_IMPERSONATION)
