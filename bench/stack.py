@@ -159,6 +159,8 @@ def seed_long_sessions(database_url: str, count: int, management_key: str, windo
     try:
         migrate(engine)
         store = Store(engine)
+        # A made-up, unsigned stand-in ({"alg":"HS256"}.{"sub":"bench"}."signature"): these sessions are never
+        # stopped during the benchmark, so no real token is needed, only something the bot can unseal.
         sealed = Sealer(management_key).seal("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJl")
         now = datetime.now(UTC)
         request_columns = set(RequestRow.__table__.columns.keys())

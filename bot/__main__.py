@@ -11,6 +11,7 @@ import os
 import sys
 from urllib.error import URLError
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError, Settings, database_url_from_env
@@ -28,6 +29,24 @@ def _unreachable_database(exc: Exception) -> int:
     return _cannot_start(f"- DATABASE_URL: the database does not answer ({reason})")
 
 
+def _migrated_engine() -> Engine | int:
+    """The engine of DATABASE_URL with the schema brought up to date, or the exit code once the problem
+    has been said (for ``migrate`` and ``audit``, which need no other setting)."""
+    from bot.migrate import migrate
+    from bot.store import make_engine
+
+    try:
+        database_url = database_url_from_env(os.environ)
+    except ConfigError as exc:
+        return _cannot_start(exc)
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+    except OperationalError as exc:
+        return _unreachable_database(exc)
+    return engine
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Slack bot for gated Descope impersonation")
     sub = parser.add_subparsers(dest="command")
@@ -41,41 +60,25 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "audit":
         from bot.audit import export, parse_since
-        from bot.migrate import migrate
-        from bot.store import Store, make_engine
+        from bot.store import Store
 
         try:
             since = parse_since(args.since) if args.since else None
         except ValueError as exc:
             parser.error(str(exc))
-        try:
-            database_url = database_url_from_env(os.environ)
-        except ConfigError as exc:
-            return _cannot_start(exc)
-        engine = make_engine(database_url)
-        try:
-            migrate(engine)
-        except OperationalError as exc:
-            return _unreachable_database(exc)
+        engine = _migrated_engine()
+        if isinstance(engine, int):
+            return engine
         count = export(Store(engine), sys.stdout, since=since, fmt=args.format,
                        request_id=args.request.upper() if args.request else None)
         print(f"{count} audit entries", file=sys.stderr)
         return 0
 
     if args.command == "migrate":
-        from bot.migrate import migrate
-        from bot.store import make_engine
-
         configure(os.environ.get("LOG_LEVEL", "INFO").upper(), [])
-        try:
-            database_url = database_url_from_env(os.environ)
-        except ConfigError as exc:
-            return _cannot_start(exc)
-        engine = make_engine(database_url)
-        try:
-            migrate(engine)
-        except OperationalError as exc:
-            return _unreachable_database(exc)
+        engine = _migrated_engine()
+        if isinstance(engine, int):
+            return engine
         print("database is up to date")
         return 0
 

@@ -204,6 +204,11 @@ class _Leases:
             return [(request_id, column, until) for (request_id, column), (until, _) in self._held.items()]
 
 
+def _dm_of(row: RequestRow) -> tuple[str, str] | None:
+    """The requester's DM the bot recorded for this request (where the token goes), if any."""
+    return (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
+
+
 @dataclass(frozen=True)
 class Listing:
     mine: list[RequestView]
@@ -592,7 +597,7 @@ class Service:
             progress["thread_posted_id"] = entry.id
         if state.is_final and row.end_notified_at is None:
             self._record(row.id, progress)
-            self.notifier.send_outcome(view, (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None)
+            self.notifier.send_outcome(view, _dm_of(row))
             progress["end_notified_at"] = self.clock()
         return self.store.slack_caught_up(row.id, row.version, **progress)
 
@@ -611,7 +616,7 @@ class Service:
         so the one message the session's end redacts is the only one that ever held the token."""
         assert row.token_sealed is not None
         try:
-            dm = (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
+            dm = _dm_of(row)
             if dm is None:
                 dm = self.notifier.open_token_dm(view)
                 self.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])

@@ -200,6 +200,11 @@ def _slack_work(s: Session, request_id: str) -> tuple[RequestRow, list[AuditEntr
     return row, [_entry(a) for a in unposted]
 
 
+def _lease_free(lease_until: Any, now: datetime) -> Any:
+    """The condition that no live lease is held in ``lease_until`` (a column) at ``now``."""
+    return or_(lease_until.is_(None), lease_until < now)
+
+
 def _update(s: Session, request_id: str, *where: Any, **values: Any) -> bool:
     """``UPDATE requests SET … WHERE id = :id AND …`` in plain Core (none of the ORM's bookkeeping, which
     nothing here needs): true when the row matched."""
@@ -348,8 +353,7 @@ class Store:
         """Take the work lease on a request in ``state``; false if another worker holds it."""
         return self.set_fields(
             request_id,
-            where=[RequestRow.state == state.value,
-                   or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now)],
+            where=[RequestRow.state == state.value, _lease_free(RequestRow.lease_until, now)],
             lease_until=now + lease,
         )
 
@@ -358,9 +362,7 @@ class Store:
         """Take the Slack lease on a request (held ``until``) unless another worker holds it; with the
         lease, the row as it is now and its audit rows not yet in the thread (``slack_work``)."""
         with self.tx() as s:
-            taken = _update(s, request_id,
-                            or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now),
-                            slack_lease_until=until)
+            taken = _update(s, request_id, _lease_free(RequestRow.slack_lease_until, now), slack_lease_until=until)
             return _slack_work(s, request_id) if taken else None
 
     def slack_work(self, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
@@ -391,8 +393,8 @@ class Store:
     def due_work(self, now: datetime, limit: int = 500) -> list[str]:
         """Requests the sweep must act on: overdue pendings, approvals not yet activated, sessions
         past their window or asked to stop, and anything Slack does not yet reflect."""
-        lease_free = or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now)
-        slack_free = or_(RequestRow.slack_lease_until.is_(None), RequestRow.slack_lease_until < now)
+        lease_free = _lease_free(RequestRow.lease_until, now)
+        slack_free = _lease_free(RequestRow.slack_lease_until, now)
         with self.read() as s:
             rows = s.execute(
                 select(RequestRow.id)
