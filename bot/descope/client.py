@@ -1,0 +1,228 @@
+"""
+The Descope management API client: the HTTP calls this bot needs.
+
+It speaks exactly the wire format of Descope's official SDKs (headers, paths, body
+fields; see ``/work/shared/reference/descope.md``) over a synchronous ``httpx.Client``:
+
+* ``impersonate``         ``POST /v1/mgmt/impersonate``       -> the impersonation JWT
+* ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``
+* ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object
+
+Base URL: the explicit argument, else ``$DESCOPE_BASE_URI`` (the SDKs' variable), else
+derived from the project ID by ``default_base_url``.
+
+Failures raise the typed errors of ``bot.descope.errors``; retries follow ``bot.descope.retry``.
+Secrets: request bodies and headers (the management key) never reach exceptions or logs.
+Retries are logged at WARNING (logger ``bot.descope``) with the method, the path (no query
+string: it holds a login ID), the status or exception class, the attempt number and the delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Final, Self
+
+import httpx
+
+from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
+from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
+
+__all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "DescopeClient", "default_base_url"]
+
+log = logging.getLogger("bot.descope")  # the name it had as one module: log configs and filters rely on it
+
+USER_AGENT: Final = "impersonation-bot/0.1"
+DEFAULT_BASE_URL: Final = "https://api.descope.com"
+
+IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
+STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
+LOAD_USER_PATH: Final = "/v1/mgmt/user"
+
+
+def default_base_url(project_id: str) -> str:
+    """The API base URL the official SDKs derive from a project ID (regional for long IDs)."""
+    if len(project_id) >= 32:
+        return f"https://api.{project_id[1:5]}.descope.com"
+    return DEFAULT_BASE_URL
+
+
+class DescopeClient:
+    """Management API client. Thread-safe (one shared ``httpx.Client``); close it when done."""
+
+    def __init__(
+        self,
+        project_id: str,
+        management_key: str,
+        base_url: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not project_id:
+            raise ValueError("a Descope project ID is required")
+        if not management_key:
+            raise ValueError("a Descope management key is required")
+        if not base_url:
+            base_url = os.environ.get("DESCOPE_BASE_URI") or default_base_url(project_id)
+        base_url = base_url.rstrip("/")
+        if not base_url.startswith(("https://", "http://")):
+            raise ValueError(f"Descope base URL must start with https:// or http://: {base_url!r}")
+
+        self.project_id = project_id
+        self.base_url = base_url
+        self.retry = retry
+        self._management_key = management_key
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {project_id}:{management_key}",
+                "x-descope-project-id": project_id,
+                "User-Agent": USER_AGENT,
+            },
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"DescopeClient(project_id={self.project_id!r}, base_url={self.base_url!r})"
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- API
+
+    def impersonate(
+        self,
+        *,
+        login_id: str,
+        impersonator_id: str,
+        validate_consent: bool,
+        refresh_duration: int,
+        selected_tenant: str | None = None,
+        custom_claims: dict[str, Any] | None = None,
+    ) -> str:
+        """Mint a refresh JWT that lets ``impersonator_id`` act as ``login_id``.
+
+        ``refresh_duration`` (seconds) bounds the token's own lifetime; 0 means the project's
+        default, which is rarely what a time-boxed grant wants.
+        """
+        if refresh_duration < 0:
+            raise ValueError("refresh_duration must not be negative")
+        body = {
+            "loginId": login_id,
+            "impersonatorId": impersonator_id,
+            "validateConsent": validate_consent,
+            "customClaims": custom_claims,
+            "selectedTenant": selected_tenant,
+            "refreshDuration": refresh_duration,
+            "stepup": None,
+        }
+        answer = self._call("POST", IMPERSONATE_PATH, json=body, idempotent=False)
+        jwt = answer.get("jwt")
+        if not isinstance(jwt, str) or not jwt:
+            raise DescopeError("impersonate answered without a jwt", status=200)
+        return jwt
+
+    def stop_impersonation(self, jwt: str) -> None:
+        """End an impersonation. Descope answers with the original actor's JWT; we drop it."""
+        body = {"jwt": jwt, "customClaims": None, "selectedTenant": None, "refreshDuration": None}
+        self._call("POST", STOP_IMPERSONATION_PATH, json=body, secrets=(jwt,), parse=False)
+
+    def load_user(self, login_id: str) -> dict[str, Any]:
+        """The ``user`` object (``userId``, ``loginIds``, ``email``, ``status``, ``userTenants`` …)."""
+        answer = self._call("GET", LOAD_USER_PATH, params={"loginId": login_id})
+        user = answer.get("user")
+        if not isinstance(user, dict):
+            raise DescopeError("user lookup answered without a user object", status=200)
+        return user
+
+    # -- machinery
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        parse: bool = True,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """One logical call with retries; returns the JSON object of a 2xx answer (``{}`` unless
+        ``parse``). ``secrets`` are scrubbed, with the management key, from any error text.
+        A call that is not ``idempotent`` is not retried after a transport error that may have
+        come after Descope received it (only connection failures are)."""
+        secrets = (self._management_key, *secrets)
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
+            last = attempt == policy.attempts
+            try:
+                response = self._http.request(method, path, json=json, params=params)
+            except httpx.UnsupportedProtocol as exc:  # misconfiguration: retrying cannot help
+                raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
+            except httpx.TransportError as exc:
+                what = f"{type(exc).__name__}: {_scrub(str(exc), secrets)}".rstrip(": ")
+                sent = not isinstance(exc, _UNSENT)
+                if last or (sent and not idempotent):
+                    raise DescopeUnavailable(what, attempts=attempt, maybe_done=sent) from exc
+                delay = policy.backoff(attempt - 1)
+                self._log_retry(method, path, type(exc).__name__, attempt, delay)
+                self._sleep(delay)
+                continue
+            except httpx.HTTPError as exc:  # e.g. DecodingError: a broken answer, not an outage
+                raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
+
+            status = response.status_code
+            if response.is_success:
+                return _json_object(response, secrets) if parse else {}
+            if status in RETRY_STATUSES and (idempotent or status not in _MAYBE_DONE):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                too_long = retry_after is not None and retry_after > policy.max_retry_after
+                if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
+                    raise _error(
+                        DescopeUnavailable, response, secrets, retry_after=retry_after, attempts=attempt
+                    )
+                delay = retry_after if retry_after is not None else policy.backoff(attempt - 1)
+                self._log_retry(method, path, str(status), attempt, delay)
+                self._sleep(delay)
+                continue
+            if 400 <= status < 500:
+                raise _error(DescopeRefused, response, secrets)
+            if status >= 500:  # not retried (501, 505, … or, for a non-idempotent call, _MAYBE_DONE)
+                raise _error(DescopeUnavailable, response, secrets, attempts=attempt, maybe_done=status in _MAYBE_DONE)
+            raise _error(DescopeError, response, secrets)  # 1xx/3xx: nothing we can use
+        raise AssertionError("unreachable: the loop always returns or raises")  # pragma: no cover
+
+    def _log_retry(self, method: str, path: str, what: str, attempt: int, delay: float) -> None:
+        log.warning(
+            "Descope %s %s failed (%s) on attempt %d/%d; retrying in %.2fs",
+            method,
+            path,
+            what,
+            attempt,
+            self.retry.attempts,
+            delay,
+        )
