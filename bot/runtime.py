@@ -1,7 +1,7 @@
 """Wiring: build every part from ``Settings`` and run them together, and stop them cleanly.
 
 ``Runtime`` is what ``python -m bot`` starts and what the tests could start in-process: the store
-(migrated), the Descope client, the Slack client, directory and notifier, the service, the
+(migrated), the Descope client, the Slack client, directory and notifier, the workflows, the
 scheduler, and the Bolt app.
 """
 
@@ -19,12 +19,12 @@ from bot.descope import DescopeClient
 from bot.migrate import migrate
 from bot.scheduler import Scheduler
 from bot.sealing import Sealer
-from bot.service import Service
 from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.store import Store, make_engine
+from bot.workflows import Workflows
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ class Runtime:
                                      settings.descope_base_uri)
         self.client = make_client(settings)
         key = settings.token_encryption_key or settings.descope_management_key
-        self.service = Service(settings, self.store, self.descope, SlackDirectory(self.client),
-                               SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()))
-        self.scheduler = Scheduler(self.service, settings.sweep_interval)
-        self.app = build_app(settings, self.service, self.client)
+        self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),
+                                         SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()))
+        self.scheduler = Scheduler(self.workflows, settings.sweep_interval)
+        self.app = build_app(settings, self.workflows, self.client)
         self._stopped = threading.Event()
 
     def serve(self) -> None:

@@ -1,17 +1,18 @@
-"""The alarm clock: APScheduler wakes the service; the database stays the truth.
+"""The alarm clock: APScheduler wakes the workflows; the database stays the truth.
 
-* ``wake_at(id, when)`` sets one date job per request (replacing the previous one), so a session is
-  stopped at its ``ends_at`` to the millisecond rather than at the next sweep.
-* ``kick(id)`` runs ``Service.tick`` now, on the scheduler's thread pool (work started by a request
+* ``wake_at(id, when)`` sets one date job per request (replacing the previous one) at the moment
+  ``bot.domain.schedule`` names, so a session is stopped at its ``ends_at`` to the millisecond rather
+  than at the next sweep.
+* ``kick(id)`` runs ``Ticker.tick`` now, on the scheduler's thread pool (work started by a request
   that must not hold up Slack's 3-second answer).
 * A periodic sweep (``SWEEP_INTERVAL``) kicks everything overdue onto the pool: after a restart, a
   crash of another replica, or a job lost from memory, nothing waits longer than one interval, and a
   backlog is worked on by every worker at once.
 * A keeper thread (not the job pool, which slow work may fill) renews the leases this process holds
-  every third of ``Service.lease``: work in progress keeps its row however long Descope or Slack take,
-  and the lease of a process that died runs out within ``Service.lease`` for the sweep to take over.
+  every third of ``Leases.lease``: work in progress keeps its row however long Descope or Slack take,
+  and the lease of a process that died runs out within ``Leases.lease`` for the sweep to take over.
 
-Jobs live in memory only: they are rebuilt from the database at start (``Service.reschedule_all``).
+Jobs live in memory only: they are rebuilt from the database at start (``Ticker.reschedule_all``).
 """
 
 from __future__ import annotations
@@ -23,22 +24,23 @@ from datetime import datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.service import Service
 from bot.store import utcnow
+from bot.workflows import Workflows
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, service: Service, sweep_interval: timedelta, workers: int = 8) -> None:
-        self.service = service
+    def __init__(self, workflows: Workflows, sweep_interval: timedelta, workers: int = 8) -> None:
+        self.ticker = workflows.ticker
+        self.leases = workflows.ctx.leases
         self.sweep_interval = sweep_interval
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone="UTC",
         )
-        service.timers = self
+        workflows.ctx.timers = self
         self._swept: set[str] = set()  # queued by the sweep, not yet started
         self._swept_lock = threading.Lock()
         self._keeper_stop = threading.Event()
@@ -48,7 +50,7 @@ class Scheduler:
         """Reschedule every known deadline, start the clock and sweep once right away."""
         self._keeper.start()
         self._scheduler.start()
-        self.service.reschedule_all()
+        self.ticker.reschedule_all()
         self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
                                 id="sweep", next_run_time=utcnow(), replace_existing=True)
 
@@ -61,11 +63,11 @@ class Scheduler:
             self._keeper.join(timeout=5)
 
     def wake_at(self, request_id: str, when: datetime) -> None:
-        self._scheduler.add_job(self.service.tick, "date", run_date=when, args=[request_id],
+        self._scheduler.add_job(self.ticker.tick, "date", run_date=when, args=[request_id],
                                 id=f"at:{request_id}", replace_existing=True)
 
     def kick(self, request_id: str, at: datetime | None = None) -> None:
-        self._scheduler.add_job(self.service.tick, "date", run_date=at or utcnow(), args=[request_id])
+        self._scheduler.add_job(self.ticker.tick, "date", run_date=at or utcnow(), args=[request_id])
 
     def _kick_swept(self, request_id: str) -> None:
         """The sweep's kick: a request it already queued and no worker has started on is not queued again
@@ -79,22 +81,22 @@ class Scheduler:
     def _tick_swept(self, request_id: str) -> None:
         with self._swept_lock:
             self._swept.discard(request_id)
-        self.service.tick(request_id)
+        self.ticker.tick(request_id)
 
     def job_count(self) -> int:
         return len(self._scheduler.get_jobs())
 
     def _keep_leases(self) -> None:
-        interval = self.service.lease.total_seconds() / 3
+        interval = self.leases.lease.total_seconds() / 3
         while not self._keeper_stop.wait(interval):
             try:
-                self.service.renew_leases()
+                self.leases.renew()
             except Exception:
                 log.exception("renewing leases failed; trying again in %.1fs", interval)
 
     def _sweep(self) -> None:
         try:
-            handled = self.service.sweep(run=self._kick_swept)
+            handled = self.ticker.sweep(run=self._kick_swept)
             if handled:
                 log.debug("sweep handled %d requests", handled)
         except Exception:

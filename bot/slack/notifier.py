@@ -1,6 +1,7 @@
-"""The Slack side of ``service.Notifier``: posts and edits the bot's messages.
+"""The Slack side of ``workflows.ports.Notifier``: posts and edits the bot's messages.
 
-Thin on purpose: what to say lives in ``render``, when to say it in ``service.sync_slack``.
+Thin on purpose: what to say lives in ``views`` (and ``messages``), when to say it in
+``workflows.projection``.
 DMs go to the ``D…`` channel from ``conversations.open`` (so they can be edited later), with link
 unfurling off. The token never travels in a new message: it is edited into a DM posted without it.
 Errors propagate: the service records how far it got and tries again.
@@ -11,7 +12,8 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.domain import RequestView
-from bot.slack import render
+from bot.slack.views import approval, dm, thread
+from bot.slack.views.blocks import Message
 from bot.store import AuditEntry
 
 
@@ -21,39 +23,39 @@ class SlackNotifier:
         self.approval_channel = approval_channel
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
-        msg = render.approval_request(request)
+        msg = approval.build(request)
         resp = self.client.chat_postMessage(channel=self.approval_channel, text=msg.text, blocks=msg.blocks,
                                             unfurl_links=False, unfurl_media=False)
         return str(resp["channel"]), str(resp["ts"])
 
     def update_request(self, request: RequestView) -> None:
         assert request.channel_id and request.channel_ts
-        msg = render.approval_request(request)
+        msg = approval.build(request)
         self.client.chat_update(channel=request.channel_id, ts=request.channel_ts, text=msg.text, blocks=msg.blocks)
 
     def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
         if not (request.channel_id and request.channel_ts):
             return
-        msg = render.thread_line(entry)
+        msg = thread.line(entry)
         self.client.chat_postMessage(channel=request.channel_id, thread_ts=request.channel_ts, text=msg.text,
                                      reply_broadcast=msg.broadcast, unfurl_links=False, unfurl_media=False)
 
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
-        return self._dm(request.requester_id, render.token_coming(request))
+        return self._dm(request.requester_id, dm.token_coming(request))
 
-    def show_token(self, request: RequestView, dm: tuple[str, str], token: str) -> None:
-        msg = render.token_dm(request, token)
-        self.client.chat_update(channel=dm[0], ts=dm[1], text=msg.text, blocks=msg.blocks)
+    def show_token(self, request: RequestView, where: tuple[str, str], token: str) -> None:
+        msg = dm.token(request, token)
+        self.client.chat_update(channel=where[0], ts=where[1], text=msg.text, blocks=msg.blocks)
 
-    def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
-        if dm is not None:
-            redacted = render.redacted_dm(request)
-            self.client.chat_update(channel=dm[0], ts=dm[1], text=redacted.text, blocks=redacted.blocks)
-        msg = render.outcome_dm(request)
+    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+        if token_dm is not None:
+            redacted = dm.redacted(request)
+            self.client.chat_update(channel=token_dm[0], ts=token_dm[1], text=redacted.text, blocks=redacted.blocks)
+        msg = dm.outcome(request)
         if msg is not None:
             self._dm(request.requester_id, msg)
 
-    def _dm(self, user_id: str, msg: render.Message) -> tuple[str, str]:
+    def _dm(self, user_id: str, msg: Message) -> tuple[str, str]:
         channel = self.client.conversations_open(users=user_id)["channel"]["id"]
         resp = self.client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks,
                                             unfurl_links=False, unfurl_media=False)

@@ -1,4 +1,5 @@
-"""Turn the text after ``/impersonate`` into a command, or a usage error that says what was wrong.
+"""Turn the text after ``/impersonate`` into a command, or a ``UsageError`` that says what was wrong (as
+data: a ``Problem`` and its facts; ``bot.slack.messages.replies`` words it, with the usage).
 
 Pure: no I/O. Grammar (see DESIGN.md)::
 
@@ -11,39 +12,48 @@ undoes every form so the stored request holds what the person meant, and renderi
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain import Draft, check_duration
-from bot.durations import format_duration, looks_like_duration, parse_duration
+from bot.domain import Draft, window_problem
+from bot.durations import looks_like_duration, parse_duration
 
 MAX_REASON = 500
 MAX_LOGIN_ID = 256
 MAX_TENANT = 128
 REQUEST_ID = re.compile(r"[A-Z0-9]{4,16}")
 
-USAGE = (
-    "*Usage*\n"
-    "• `/impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>` asks for a session, e.g.\n"
-    "   `/impersonate jane@acme.com 30m --tenant acme-eu checking invoice SUP-123`\n"
-    "• `/impersonate list` shows your requests (approvers see every active session)\n"
-    "• `/impersonate stop <request-id>` ends a session early\n"
-    "• `/impersonate help` shows this message\n"
-    "Durations are written `90s`, `15m`, `2h` or `1h30m`."
-)
-
 _ANGLE = re.compile(r"<([^<>]*)>")
 _TOKEN = re.compile(r"(?:<[^<>]*>|[^\s<]+|<)+")  # words, keeping Slack's <…|label with spaces> whole
 _OPTION = re.compile(r"--[A-Za-z][\w-]*(=.*)?")
 
 
-class UsageError(Exception):
-    """The text cannot be a command. The message names the fault and shows how to write it."""
+class Problem(enum.StrEnum):
+    TRAILING_WORDS = "trailing_words"  # word
+    STOP_NEEDS_ONE_ID = "stop_needs_one_id"
+    NOT_A_REQUEST_ID = "not_a_request_id"  # word
+    MENTION_FOR_LOGIN_ID = "mention_for_login_id"
+    NO_LOGIN_ID = "no_login_id"
+    LOGIN_ID_TOO_LONG = "login_id_too_long"  # limit
+    UNKNOWN_OPTION = "unknown_option"  # name
+    TENANT_TWICE = "tenant_twice"
+    TENANT_MISSING = "tenant_missing"
+    TENANT_TOO_LONG = "tenant_too_long"  # limit
+    BAD_DURATION = "bad_duration"  # word, error (the duration parser's explanation)
+    WINDOW_OUT_OF_POLICY = "window_out_of_policy"  # word, window (a WindowOutOfPolicy)
+    NO_REASON = "no_reason"
+    REASON_TOO_LONG = "reason_too_long"  # length, limit
 
-    def __init__(self, problem: str) -> None:
+
+class UsageError(Exception):
+    """The text cannot be a command: ``problem`` names the fault, ``facts`` hold what the answer shows."""
+
+    def __init__(self, problem: Problem, **facts: object) -> None:
+        super().__init__(problem, facts)
         self.problem = problem
-        super().__init__(f"{problem}\n\n{USAGE}")
+        self.facts = facts
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ def parse(text: str, policy: Policy) -> Command:
     first, rest = [*raw.split(maxsplit=1), ""][:2]
     word = first.lower()
     if word in ("help", "list") and rest:
-        raise UsageError(f"`{word}` takes nothing after it.")
+        raise UsageError(Problem.TRAILING_WORDS, word=word)
     if word == "help":
         return Help()
     if word == "list":
@@ -119,10 +129,10 @@ def parse(text: str, policy: Policy) -> Command:
 def _request_id(text: str) -> str:
     words = plain_text(text).replace("`", "").split()
     if len(words) != 1:
-        raise UsageError("`stop` takes one request ID, e.g. `/impersonate stop K7M2QX9A`.")
+        raise UsageError(Problem.STOP_NEEDS_ONE_ID)
     candidate = words[0].upper()
     if not REQUEST_ID.fullmatch(candidate):
-        raise UsageError(f"`{words[0]}` is not a request ID: IDs look like `K7M2QX9A` (see `/impersonate list`).")
+        raise UsageError(Problem.NOT_A_REQUEST_ID, word=words[0])
     return candidate
 
 
@@ -130,17 +140,14 @@ def _draft(raw: str, policy: Policy) -> Draft:
     tokens = _TOKEN.findall(raw)
     head = tokens[0]
     if head.startswith(("<@", "<#", "<!")):
-        raise UsageError(
-            "The first word must be the Descope login ID of the user to impersonate "
-            "(e.g. their email), not a Slack mention or channel."
-        )
+        raise UsageError(Problem.MENTION_FOR_LOGIN_ID)
     login_id = plain_text(head)
     if not login_id.strip():
-        raise UsageError("Start with the login ID of the user to impersonate, e.g. `jane@acme.com`.")
+        raise UsageError(Problem.NO_LOGIN_ID)
     if _OPTION.fullmatch(login_id) or looks_like_duration(login_id):
-        raise UsageError("Start with the login ID of the user to impersonate, e.g. `jane@acme.com`.")
+        raise UsageError(Problem.NO_LOGIN_ID)
     if len(login_id) > MAX_LOGIN_ID:
-        raise UsageError(f"The login ID is too long (more than {MAX_LOGIN_ID} characters).")
+        raise UsageError(Problem.LOGIN_ID_TOO_LONG, limit=MAX_LOGIN_ID)
 
     duration: timedelta | None = None
     tenant: str | None = None
@@ -152,38 +159,32 @@ def _draft(raw: str, policy: Policy) -> Draft:
         if _OPTION.fullmatch(word):
             name, eq, value = word.partition("=")
             if name != "--tenant":
-                raise UsageError(f"Unknown option `{name}`: the only option is `--tenant <tenant-id>`.")
+                raise UsageError(Problem.UNKNOWN_OPTION, name=name)
             if tenant is not None:
-                raise UsageError("`--tenant` is given twice: give one tenant ID.")
+                raise UsageError(Problem.TENANT_TWICE)
             if not eq:
                 i += 1
                 value = words[i] if i < len(words) else ""
             if not value or _OPTION.fullmatch(value):
-                raise UsageError("`--tenant` needs a tenant ID after it, e.g. `--tenant acme-eu`.")
+                raise UsageError(Problem.TENANT_MISSING)
             if len(value) > MAX_TENANT:
-                raise UsageError(f"The tenant ID is too long (more than {MAX_TENANT} characters).")
+                raise UsageError(Problem.TENANT_TOO_LONG, limit=MAX_TENANT)
             tenant = value
         elif duration is None and not reason_words and looks_like_duration(word):
             try:
                 duration = parse_duration(word)
             except ValueError as exc:
-                raise UsageError(f"{exc}.") from None
-            problem = check_duration(duration, policy.min_duration, policy.max_duration)
-            if problem:
-                raise UsageError(
-                    f"`{word}` is out of policy: {problem} "
-                    f"({format_duration(policy.min_duration)} to {format_duration(policy.max_duration)})."
-                )
+                raise UsageError(Problem.BAD_DURATION, word=word, error=str(exc)) from None
+            window = window_problem(duration, policy.min_duration, policy.max_duration)
+            if window is not None:
+                raise UsageError(Problem.WINDOW_OUT_OF_POLICY, word=word, window=window)
         else:
             reason_words.append(word)
         i += 1
 
     reason = " ".join(reason_words).strip()
     if not reason:
-        raise UsageError("A reason is required: say why you need to impersonate this user (e.g. a ticket).")
+        raise UsageError(Problem.NO_REASON)
     if len(reason) > MAX_REASON:
-        raise UsageError(
-            f"The reason is {len(reason)} characters long; keep it under {MAX_REASON} "
-            "(link a ticket for the details)."
-        )
+        raise UsageError(Problem.REASON_TOO_LONG, length=len(reason), limit=MAX_REASON)
     return Draft(login_id=login_id, duration=duration or policy.default_duration, reason=reason, tenant=tenant)

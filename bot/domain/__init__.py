@@ -1,0 +1,41 @@
+"""The rules of an impersonation request. Pure: no Slack, no HTTP, no SQL.
+
+The workflows ask this package *whether* something may happen and *what is due*; the store makes it
+happen atomically; ``bot.slack.messages`` says it in words.
+
+    states     State, the allowed moves (TRANSITIONS), check_transition
+    request    Draft (as typed), RequestView (as stored; never the token)
+    errors     refusals that carry data (NotAllowed, PolicyViolation, AlreadyDecided …)
+    rules      who may approve or stop; which windows are allowed
+    outcomes   why a request failed or a session ended, as data (JSON in the database)
+    schedule   what is due for a request, and when: the one function the scheduler, sweep and tick ask
+"""
+
+from bot.domain.errors import (
+    AlreadyDecided,
+    AlreadyOpen,
+    DomainError,
+    MayNotStop,
+    NotAllowed,
+    NotAnApprover,
+    NotARequester,
+    NotFound,
+    NotPostedYet,
+    NotStoppable,
+    OwnRequest,
+    PolicyViolation,
+    TooManyPending,
+    WindowOutOfPolicy,
+    WrongMessage,
+)
+from bot.domain.request import Draft, RequestView
+from bot.domain.rules import check_approver, check_duration, check_may_stop, is_member, window_problem
+from bot.domain.states import FINAL_STATES, LIVE_STATES, TRANSITIONS, InvalidTransition, State, check_transition
+
+__all__ = [
+    "FINAL_STATES", "LIVE_STATES", "TRANSITIONS", "AlreadyDecided", "AlreadyOpen", "DomainError", "Draft",
+    "InvalidTransition", "MayNotStop", "NotARequester", "NotAllowed", "NotAnApprover", "NotFound",
+    "NotPostedYet", "NotStoppable", "OwnRequest", "PolicyViolation", "RequestView", "State", "TooManyPending",
+    "WindowOutOfPolicy", "WrongMessage", "check_approver", "check_duration", "check_may_stop",
+    "check_transition", "is_member", "window_problem",
+]

@@ -1,0 +1,121 @@
+"""What a person asked for that the rules refuse: exceptions that carry data, never sentences.
+
+``bot.slack.messages.error_text`` words each one for whoever asked.
+
+    DomainError
+     ├── NotFound               no request with that ID
+     ├── NotAllowed             the person may not do this
+     │    ├── NotARequester     not in REQUESTERS
+     │    ├── NotAnApprover     not in APPROVERS (at click time)
+     │    ├── OwnRequest        the requester clicked Approve/Deny on their own request
+     │    ├── MayNotStop        neither the requester nor an approver
+     │    ├── NotPostedYet      the approval message's ts is not stored yet
+     │    └── WrongMessage      a button on a message that is not this request's approval message
+     ├── PolicyViolation        the request breaks a rule
+     │    ├── WindowOutOfPolicy the window lies outside [low, high]
+     │    ├── AlreadyOpen       the requester has a live request for the same target
+     │    └── TooManyPending    the requester has ``limit`` requests pending already
+     ├── AlreadyDecided         a click on a request that is no longer pending
+     └── NotStoppable           a stop for a request that is being activated, or has ended
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.domain.request import RequestView
+
+
+class DomainError(Exception):
+    """A refusal by the rules. Subclasses carry what the answer needs to say."""
+
+
+class NotFound(DomainError):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
+class NotAllowed(DomainError):
+    pass
+
+
+class NotARequester(NotAllowed):
+    def __init__(self, user_id: str) -> None:
+        super().__init__(user_id)
+        self.user_id = user_id
+
+
+class NotAnApprover(NotAllowed):
+    def __init__(self, user_id: str) -> None:
+        super().__init__(user_id)
+        self.user_id = user_id
+
+
+class OwnRequest(NotAllowed):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
+class MayNotStop(NotAllowed):
+    def __init__(self, request_id: str, user_id: str) -> None:
+        super().__init__(request_id, user_id)
+        self.request_id = request_id
+        self.user_id = user_id
+
+
+class NotPostedYet(NotAllowed):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
+class WrongMessage(NotAllowed):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
+class PolicyViolation(DomainError):
+    pass
+
+
+class WindowOutOfPolicy(PolicyViolation):
+    def __init__(self, duration: timedelta, low: timedelta, high: timedelta) -> None:
+        super().__init__(duration, low, high)
+        self.duration = duration
+        self.low = low
+        self.high = high
+
+    @property
+    def too_short(self) -> bool:
+        return self.duration < self.low
+
+
+class AlreadyOpen(PolicyViolation):
+    def __init__(self, existing: RequestView) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
+
+
+class TooManyPending(PolicyViolation):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+class AlreadyDecided(DomainError):
+    """A click on a request that is no longer pending."""
+
+    def __init__(self, request: RequestView) -> None:
+        super().__init__(request.id, request.state)
+        self.request = request
+
+
+class NotStoppable(DomainError):
+    """A stop for a request that is being activated right now (``approved``) or is no longer live."""
+
+    def __init__(self, request: RequestView) -> None:
+        super().__init__(request.id, request.state)
+        self.request = request

@@ -1,0 +1,117 @@
+"""What happened, as data: a failed request's ``Failure``, a session's ``Ending``, a stop that keeps failing,
+whom an activation impersonated as.
+
+The workflows record these (on the row and in the audit trail, JSON-encoded); ``bot.slack.messages`` turns
+them into sentences. Rows written before this encoding hold plain text: ``decode_failure`` and
+``decode_detail`` hand that back as ``Legacy`` so it is still shown, as written.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+class FailureKind(enum.StrEnum):
+    MANAGEMENT_KEY = "management_key"  # Descope refused the bot's management key (401)
+    NO_PERMISSION = "no_permission"  # the impersonator lacks the Impersonate permission
+    NO_CONSENT = "no_consent"  # the target has not consented
+    UNKNOWN_USER = "unknown_user"  # no Descope user with that login ID
+    NOT_IN_TENANT = "not_in_tenant"  # the target is not in the requested tenant
+    BAD_TENANT = "bad_tenant"  # a tenant problem without a tenant given
+    REFUSED = "refused"  # another 4xx: Descope's own description is all we have
+    UNAVAILABLE = "unavailable"  # no answer (outage, rate limit, network) after retries
+    MAYBE_MINTED = "maybe_minted"  # no answer after the call may have reached Descope
+    NO_EMAIL = "no_email"  # the requester's Slack profile has no email
+    GAVE_UP = "gave_up"  # activation kept failing for an unexpected reason
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a request ended ``failed``. ``error`` is a one-line summary of the fault (no secrets)."""
+
+    kind: FailureKind
+    login_id: str | None = None
+    tenant: str | None = None
+    impersonator: str | None = None
+    status: int | None = None
+    code: str | None = None
+    description: str | None = None
+    error: str | None = None
+
+
+class EndReason(enum.StrEnum):
+    WINDOW_ENDED = "window_ended"
+    STOPPED_EARLY = "stopped_early"
+
+
+class TokenFate(enum.StrEnum):
+    """How the token ended, when not by the stop call."""
+
+    UNSEALABLE = "unsealable"  # the stored token could not be unsealed: it expires on its own
+    UNKNOWN_TO_DESCOPE = "unknown_to_descope"  # Descope no longer knew the session
+    EXPIRED_AFTER_FAILING = "expired_after_failing"  # the stop call failed, but the token has expired
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a session ended (the ``stopped`` audit row's detail)."""
+
+    reason: EndReason
+    token: TokenFate | None = None
+    code: str | None = None  # Descope's error code or status, for UNKNOWN_TO_DESCOPE
+
+
+@dataclass(frozen=True)
+class StopFailing:
+    """The stop call keeps failing (the ``stop_failing`` audit row's detail)."""
+
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Activated:
+    """Whom Descope was asked to let act (the ``activated`` audit row's detail)."""
+
+    impersonator: str
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """Text recorded before details were data: shown as it was written."""
+
+    text: str
+
+
+Detail = Failure | Ending | StopFailing | Activated | Legacy
+_KINDS: dict[str, type[Failure | Ending | StopFailing | Activated]] = {
+    "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated}
+_ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate}
+
+
+def encode(detail: Failure | Ending | StopFailing | Activated) -> str:
+    name = next(key for key, cls in _KINDS.items() if isinstance(detail, cls))
+    values = {key: value for key, value in asdict(detail).items() if value is not None}
+    return json.dumps({"type": name, **values}, separators=(",", ":"))
+
+
+def decode_detail(text: str | None) -> Detail | None:
+    if text is None:
+        return None
+    try:
+        data: Any = json.loads(text)
+        cls = _KINDS[data.pop("type")]
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {k: (_ENUMS[k](v) if k in _ENUMS and v is not None else v)
+                                  for k, v in data.items() if k in known}
+        return cls(**values)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return Legacy(text)
+
+
+def decode_failure(text: str | None) -> Failure | Legacy | None:
+    detail = decode_detail(text)
+    return detail if isinstance(detail, Failure | Legacy) or detail is None else Legacy(text or "")

@@ -1,0 +1,38 @@
+"""Who may do what, and which windows are allowed. Pure: each check raises a ``DomainError`` or returns."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import timedelta
+
+from bot.domain.errors import MayNotStop, NotAnApprover, OwnRequest, WindowOutOfPolicy
+from bot.domain.request import RequestView
+
+
+def window_problem(duration: timedelta, low: timedelta, high: timedelta) -> WindowOutOfPolicy | None:
+    """``None`` when ``duration`` lies within ``[low, high]``, else the refusal (with both bounds)."""
+    return None if low <= duration <= high else WindowOutOfPolicy(duration, low, high)
+
+
+def check_duration(duration: timedelta, low: timedelta, high: timedelta) -> None:
+    problem = window_problem(duration, low, high)
+    if problem is not None:
+        raise problem
+
+
+def check_approver(clicker: str, request: RequestView, is_approver: bool) -> None:
+    """Raise unless ``clicker`` may decide on ``request``: a second person, and an approver."""
+    if clicker == request.requester_id:
+        raise OwnRequest(request.id)
+    if not is_approver:
+        raise NotAnApprover(clicker)
+
+
+def check_may_stop(actor: str, request: RequestView, is_approver: bool) -> None:
+    if actor != request.requester_id and not is_approver:
+        raise MayNotStop(request.id, actor)
+
+
+def is_member(user_id: str, principals: Collection[str], group_members: Collection[str]) -> bool:
+    """Direct membership, or membership through one of the listed user groups (already resolved)."""
+    return user_id in principals or user_id in group_members

@@ -1,0 +1,36 @@
+"""Bolt listeners, one module per surface, each with ``register(app, deps)``.
+
+A listener reads the payload, ``ack()``s within Slack's 3 seconds, calls one workflow, and renders the
+answer with ``bot.slack.views`` / ``bot.slack.messages``. Dependencies come in through ``Deps``: no globals.
+
+    command     /impersonate (answered in the ack itself: parse, one insert, one ephemeral reply)
+    approvals   Approve / Deny on the approval message (ack at once; the decision runs lazily)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt import App
+
+from bot.config import Settings
+from bot.slack.commands import Policy
+from bot.workflows import Workflows
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    workflows: Workflows
+
+    @property
+    def policy(self) -> Policy:
+        s = self.settings
+        return Policy(s.default_duration, s.min_duration, s.max_duration)
+
+
+def register_all(app: App, deps: Deps) -> None:
+    from bot.slack.listeners import approvals, command
+
+    command.register(app, deps)
+    approvals.register(app, deps)

@@ -1,0 +1,52 @@
+"""Approve and Deny on the approval message. Both ``ack()`` at once; the decision (and, on approval,
+Descope's impersonate call) runs in a Bolt lazy listener on a worker thread, and refusals come back to
+the clicker alone as ephemeral messages through ``respond``.
+
+A click counts only from the request's own message in the approvals channel (the workflow checks the
+message; this checks the channel). Buttons posted by earlier versions carry the legacy action IDs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.slack.errors import error_text
+from bot.slack.listeners import Deps
+from bot.slack.messages import replies
+from bot.slack.views import approval, ids
+
+log = logging.getLogger("bot.slack")
+
+
+def register(app: App, deps: Deps) -> None:
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def decide(body: dict[str, Any], respond: Respond, approve: bool) -> None:
+        try:
+            click = approval.parse(body)
+        except ValueError as exc:
+            log.warning("ignored a malformed click (%s)", exc)
+            return
+        if click.channel_id != deps.settings.approval_channel or not click.message_ts:
+            respond(text=replies.WRONG_PLACE, response_type="ephemeral", replace_original=False)
+            return
+        try:
+            deps.workflows.approvals.decide(click.request_id, click.user_id, approve, message_ts=click.message_ts)
+        except Exception as exc:
+            respond(text=error_text(exc, "recording your decision"), response_type="ephemeral",
+                    replace_original=False)
+
+    def on_approve(body: dict[str, Any], respond: Respond) -> None:
+        decide(body, respond, approve=True)
+
+    def on_deny(body: dict[str, Any], respond: Respond) -> None:
+        decide(body, respond, approve=False)
+
+    for action_id in (ids.APPROVE, *ids.LEGACY_APPROVE):
+        app.action(action_id)(ack=ack_now, lazy=[on_approve])
+    for action_id in (ids.DENY, *ids.LEGACY_DENY):
+        app.action(action_id)(ack=ack_now, lazy=[on_deny])

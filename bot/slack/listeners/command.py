@@ -1,0 +1,41 @@
+"""``/impersonate``: the typed command. Parsing and storing are fast and local, so the ``ack`` *is* the
+answer (one ephemeral message, no second round-trip); the approval message is posted afterwards by the
+scheduler's workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.slack import commands
+from bot.slack.errors import error_text
+from bot.slack.listeners import Deps
+from bot.slack.messages import replies
+
+COMMAND = "/impersonate"
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command(COMMAND)
+    def on_command(ack: Ack, body: dict[str, Any]) -> None:
+        ack(text=answer(deps, str(body.get("user_id", "")), str(body.get("text", ""))), response_type="ephemeral")
+
+
+def answer(deps: Deps, user_id: str, text: str) -> str:
+    """The whole slash command, answered in one ephemeral message."""
+    workflows = deps.workflows
+    try:
+        match commands.parse(text, deps.policy):
+            case commands.Help():
+                return replies.USAGE
+            case commands.ListRequests():
+                listing = workflows.requests.listing(user_id)
+                return replies.listing(listing.mine, listing.active)
+            case commands.Stop(request_id):
+                return replies.stopping(workflows.requests.request_stop(request_id, user_id))
+            case commands.Submit(draft):
+                return replies.submitted(workflows.requests.submit(user_id, draft))
+    except Exception as exc:
+        return error_text(exc, "handling your command")
+    raise AssertionError("unreachable")

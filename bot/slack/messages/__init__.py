@@ -1,0 +1,9 @@
+"""Every sentence a person reads, in one place. Pure: data in (``RequestView``, domain errors and
+outcomes, usage problems), mrkdwn or plain text out; ``bot.slack.views`` lays it out as Block Kit and
+nothing else writes wording.
+
+    replies   the usage and its problems, the rules' refusals, the command's answers
+    status    where a request stands, why it failed, how it ended, thread lines, the requester's DMs
+
+What a person typed goes through ``mrkdwn.code`` here, or into a ``plain_text`` element in the views.
+"""

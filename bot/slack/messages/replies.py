@@ -1,0 +1,175 @@
+"""Answers to people: the usage and its problems, the rules' refusals, the command's replies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.domain import (
+    AlreadyDecided,
+    AlreadyOpen,
+    DomainError,
+    MayNotStop,
+    NotAnApprover,
+    NotARequester,
+    NotFound,
+    NotPostedYet,
+    NotStoppable,
+    OwnRequest,
+    RequestView,
+    State,
+    TooManyPending,
+    WindowOutOfPolicy,
+    WrongMessage,
+)
+from bot.durations import format_duration
+from bot.slack.commands import Problem, UsageError
+from bot.slack.messages.status import outcome_so_far
+from bot.slack.mrkdwn import target, when
+
+STOP_HINT = "`/impersonate stop {id}`"
+
+USAGE = (
+    "*Usage*\n"
+    "• `/impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>` asks for a session, e.g.\n"
+    "   `/impersonate jane@acme.com 30m --tenant acme-eu checking invoice SUP-123`\n"
+    "• `/impersonate list` shows your requests (approvers see every active session)\n"
+    "• `/impersonate stop <request-id>` ends a session early\n"
+    "• `/impersonate help` shows this message\n"
+    "Durations are written `90s`, `15m`, `2h` or `1h30m`."
+)
+
+# -- the command's usage problems --------------------------------------------------------------------
+
+
+def window_bound(problem: WindowOutOfPolicy) -> str:
+    if problem.too_short:
+        return f"the shortest window allowed is {format_duration(problem.low)}"
+    return f"the longest window allowed is {format_duration(problem.high)}"
+
+
+def usage_problem(exc: UsageError) -> str:
+    """What was wrong with the command text, in one or two sentences."""
+    f = exc.facts
+    match exc.problem:
+        case Problem.TRAILING_WORDS:
+            return f"`{f['word']}` takes nothing after it."
+        case Problem.STOP_NEEDS_ONE_ID:
+            return "`stop` takes one request ID, e.g. `/impersonate stop K7M2QX9A`."
+        case Problem.NOT_A_REQUEST_ID:
+            return f"`{f['word']}` is not a request ID: IDs look like `K7M2QX9A` (see `/impersonate list`)."
+        case Problem.MENTION_FOR_LOGIN_ID:
+            return ("The first word must be the Descope login ID of the user to impersonate "
+                    "(e.g. their email), not a Slack mention or channel.")
+        case Problem.NO_LOGIN_ID:
+            return "Start with the login ID of the user to impersonate, e.g. `jane@acme.com`."
+        case Problem.LOGIN_ID_TOO_LONG:
+            return f"The login ID is too long (more than {f['limit']} characters)."
+        case Problem.UNKNOWN_OPTION:
+            return f"Unknown option `{f['name']}`: the only option is `--tenant <tenant-id>`."
+        case Problem.TENANT_TWICE:
+            return "`--tenant` is given twice: give one tenant ID."
+        case Problem.TENANT_MISSING:
+            return "`--tenant` needs a tenant ID after it, e.g. `--tenant acme-eu`."
+        case Problem.TENANT_TOO_LONG:
+            return f"The tenant ID is too long (more than {f['limit']} characters)."
+        case Problem.BAD_DURATION:
+            return f"{f['error']}."
+        case Problem.WINDOW_OUT_OF_POLICY:
+            window = f["window"]
+            assert isinstance(window, WindowOutOfPolicy)
+            return (f"`{f['word']}` is out of policy: {window_bound(window)} "
+                    f"({format_duration(window.low)} to {format_duration(window.high)}).")
+        case Problem.NO_REASON:
+            return "A reason is required: say why you need to impersonate this user (e.g. a ticket)."
+        case Problem.REASON_TOO_LONG:
+            return (f"The reason is {f['length']} characters long; keep it under {f['limit']} "
+                    "(link a ticket for the details).")
+
+
+def usage_error(exc: UsageError) -> str:
+    return f"{usage_problem(exc)}\n\n{USAGE}"
+
+
+# -- refusals ----------------------------------------------------------------------------------------
+
+
+def refusal(exc: DomainError) -> str:
+    """A rule's refusal, for the person it refuses."""
+    match exc:
+        case NotFound():
+            return f"There is no request `{exc.request_id}`."
+        case NotARequester():
+            return "You are not allowed to request impersonation. Ask an admin to add you to REQUESTERS."
+        case NotAnApprover():
+            return "Only approvers can approve or deny impersonation requests."
+        case OwnRequest():
+            return "You cannot approve or deny your own request: another approver has to."
+        case MayNotStop():
+            return "Only the requester or an approver can stop this session."
+        case NotPostedYet():
+            return "This request's approval message is still being posted: try again in a moment."
+        case WrongMessage():
+            return "That button does not belong to this request's approval message."
+        case WindowOutOfPolicy():
+            return f"That window is out of policy: {window_bound(exc)}."
+        case AlreadyOpen():
+            live = exc.existing
+            return (f"You already have request `{live.id}` ({live.state}) for `{live.login_id}`: "
+                    f"stop it with {STOP_HINT.format(id=live.id)} before asking again.")
+        case TooManyPending():
+            return (f"You already have {exc.limit} requests waiting for approval: "
+                    "wait for an answer or withdraw one with `/impersonate stop <id>`.")
+        case AlreadyDecided():
+            return outcome_so_far(exc.request)
+        case NotStoppable() if exc.request.state is State.APPROVED:
+            return f"Request `{exc.request.id}` is being activated right now: try again in a moment."
+        case NotStoppable():
+            return f"Request `{exc.request.id}` is not active (it is {exc.request.state})."
+    return str(exc)
+
+
+def error_reply(exc: BaseException) -> str | None:
+    """The answer to an expected problem (a usage error or a refusal); ``None`` for anything else."""
+    if isinstance(exc, UsageError):
+        return f":warning: {usage_error(exc)}"
+    if isinstance(exc, DomainError):
+        return f":warning: {refusal(exc)}"
+    return None
+
+
+def unexpected(error_id: str, doing: str) -> str:
+    return f":boom: Something went wrong while {doing}. Error ID `{error_id}`: give it to whoever runs the bot."
+
+
+OTHER_WORKSPACE = ":no_entry: This bot only serves the workspace it is installed in."
+WRONG_PLACE = ":warning: Approvals count only from the request's message in the approvals channel."
+
+
+# -- the command's answers ----------------------------------------------------------------------------
+
+
+def submitted(request: RequestView) -> str:
+    return (f":inbox_tray: Request `{request.id}` to impersonate {target(request)} for "
+            f"{format_duration(request.duration)} is waiting for a second admin. "
+            f"You will get the token by DM once it is approved. Withdraw it with {STOP_HINT.format(id=request.id)}.")
+
+
+def stopping(request: RequestView) -> str:
+    if request.withdrawn:
+        return f":leftwards_arrow_with_hook: Request `{request.id}` is withdrawn."
+    if request.state is State.DENIED:
+        return f":no_entry: Request `{request.id}` is denied; the requester is told."
+    return (f":stop_button: Stopping session `{request.id}` ({target(request)}). "
+            "The requester gets a DM when it has ended.")
+
+
+def listing(mine: Sequence[RequestView], active: Sequence[RequestView] | None) -> str:
+    def row(r: RequestView) -> str:
+        extra = f", until {when(r.ends_at)}" if r.state is State.ACTIVE and r.ends_at else ""
+        return (f"• `{r.id}` {target(r)}, {format_duration(r.duration)}: *{r.state}*{extra}"
+                f" (<@{r.requester_id}>)")
+
+    parts = ["*Your requests*"] + ([row(r) for r in mine] or ["You have no requests."])
+    if active is not None:
+        parts += ["", "*Active sessions (all requesters)*"] + ([row(r) for r in active] or ["None."])
+    return "\n".join(parts)

@@ -1,0 +1,256 @@
+"""Where a request stands and what happened to it: the approval message's status line, late clicks, how a
+session ended, why a request failed, the thread's event lines, and the requester's DMs."""
+
+from __future__ import annotations
+
+from bot.domain import RequestView, State
+from bot.domain.outcomes import (
+    Activated,
+    Detail,
+    Ending,
+    EndReason,
+    Failure,
+    FailureKind,
+    Legacy,
+    StopFailing,
+    TokenFate,
+    decode_detail,
+)
+from bot.durations import format_duration
+from bot.slack.mrkdwn import code, target, when
+
+
+def outcome_so_far(request: RequestView) -> str:
+    """One sentence on where a request stands, for someone clicking on it late."""
+    who = f" by <@{request.decided_by}>" if request.decided_by else ""
+    match request.state:
+        case State.PENDING:
+            return f"Request `{request.id}` is still waiting for approval."
+        case State.APPROVED | State.ACTIVE:
+            return f"Request `{request.id}` was already approved{who}."
+        case State.STOPPED:
+            return f"Request `{request.id}` was already approved{who}, and its session has ended."
+        case State.DENIED:
+            return f"Request `{request.id}` was already denied{who}."
+        case State.EXPIRED:
+            return f"Request `{request.id}` already expired: nobody answered it in time."
+        case State.FAILED:
+            return f"Request `{request.id}` was approved{who} but failed: its approval message says why."
+
+
+def how_ended(request: RequestView) -> str:
+    if request.stopped_by and request.stopped_by != "system":
+        return f"stopped early by <@{request.stopped_by}>"
+    if request.stop_requested_at and request.ends_at and request.stop_requested_at < request.ends_at:
+        return "stopped early by the bot"
+    return "window ended"
+
+
+def status_line(request: RequestView) -> str:
+    by = f"<@{request.decided_by}>" if request.decided_by else "someone"
+    match request.state:
+        case State.PENDING:
+            return f":hourglass_flowing_sand: Waiting for a second admin (expires {when(request.pending_until)})"
+        case State.APPROVED:
+            return f":white_check_mark: Approved by {by}: starting the session…"
+        case State.ACTIVE if request.stopping:
+            return f":white_check_mark: Approved by {by}: stopping the session…"
+        case State.ACTIVE:
+            assert request.ends_at is not None
+            return f":white_check_mark: Approved by {by}: active until {when(request.ends_at)}"
+        case State.STOPPED:
+            end = when(request.stopped_at) if request.stopped_at else "now"
+            return f":stop_button: Approved by {by}. Session ended {end} ({how_ended(request)})"
+        case State.DENIED if request.withdrawn:
+            return ":leftwards_arrow_with_hook: Withdrawn by the requester"
+        case State.DENIED:
+            return f":no_entry: Denied by {by}"
+        case State.EXPIRED:
+            return ":hourglass: Expired: nobody answered in time"
+        case State.FAILED:
+            return f":warning: Approved by {by}, but it failed: {code(failure_text(request.failure))}"
+
+
+
+
+# -- why it failed, how it ended -----------------------------------------------------------------------
+
+
+def failure_text(failure: Failure | Legacy | None) -> str:
+    """Why a request failed, in words the requester can act on (with Descope's own words and code)."""
+    if failure is None:
+        return "unknown error"
+    if isinstance(failure, Legacy):
+        return failure.text
+    f = failure
+    match f.kind:
+        case FailureKind.NO_EMAIL:
+            return "the requester's Slack profile has no email address to impersonate as"
+        case FailureKind.GAVE_UP:
+            return f"the session could not be started ({f.error}); nothing was granted: ask again"
+        case FailureKind.MAYBE_MINTED:
+            return (f"Descope did not answer the impersonate call ({f.error}), so no session was started. If "
+                    "Descope minted a token anyway, nobody received it, and it expires at the end of the approved "
+                    "window. Ask again in a few minutes.")
+        case FailureKind.UNAVAILABLE:
+            return f"Descope could not be reached, so no session was started: {f.error}. Ask again in a few minutes."
+        case FailureKind.MANAGEMENT_KEY:
+            plain = ("it did not accept the bot's management key (check DESCOPE_PROJECT_ID and "
+                     "DESCOPE_MANAGEMENT_KEY)")
+        case FailureKind.NO_PERMISSION:
+            where = f" in tenant {f.tenant}" if f.tenant else ""
+            plain = (f"your Descope user ({f.impersonator}) is not allowed to impersonate{where}: "
+                     "it needs the Impersonate permission")
+        case FailureKind.NO_CONSENT:
+            plain = f"{f.login_id} has not consented to being impersonated"
+        case FailureKind.UNKNOWN_USER:
+            plain = f"there is no Descope user with login ID {f.login_id}"
+        case FailureKind.NOT_IN_TENANT:
+            plain = f"{f.login_id} is not a member of tenant {f.tenant}"
+        case FailureKind.BAD_TENANT:
+            plain = "the tenant is not valid for this user"
+        case FailureKind.REFUSED:
+            plain = (f.description or "").rstrip(".")
+    said = " ".join(part for part in (f.code, f"HTTP {f.status}" if f.status else None) if part)
+    return f"Descope refused: {plain} (Descope said: {f.description}; {said or 'no error code'})"
+
+
+def ending_text(ending: Ending) -> str:
+    reason = "stopped early" if ending.reason is EndReason.STOPPED_EARLY else "window ended"
+    match ending.token:
+        case TokenFate.UNSEALABLE:
+            return f"{reason}; the stored token could not be unsealed, so it expires on its own"
+        case TokenFate.UNKNOWN_TO_DESCOPE:
+            return f"{reason}; Descope no longer knew the session ({ending.code})"
+        case TokenFate.EXPIRED_AFTER_FAILING:
+            return f"{reason}; the stop call failed but the token has expired on its own"
+    return reason
+
+
+def detail_text(detail: Detail) -> str:
+    """An audit row's detail, in words."""
+    match detail:
+        case Failure() | Legacy():
+            return failure_text(detail)
+        case Ending():
+            return ending_text(detail)
+        case StopFailing():
+            return f"Descope stop call failed {detail.attempts} times ({detail.error}); still retrying"
+        case Activated():
+            return f"impersonating as {detail.impersonator}"
+
+
+# -- the approval message's thread ---------------------------------------------------------------------
+
+_EVENTS = {
+    "approved": "approved by <@{actor}>",
+    "denied": "denied by <@{actor}>",
+    "withdrawn": "withdrawn by <@{actor}>",
+    "expired": "expired: nobody answered in time",
+    "activated": "session started: token sent to the requester by DM",
+    "stop_requested": "stop requested by <@{actor}>",
+    "stopped": "session stopped",
+    "failed": "failed",
+    "delivery_failed": "the token could not be delivered by DM: session stopped",
+    "stop_failing": "Descope's stop call keeps failing: still retrying",
+}
+_WITH_DETAIL = frozenset({"stopped", "failed", "stop_failing"})
+
+
+def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str:
+    """One line of the thread: when, what (and, for endings and failures, the detail in a code span)."""
+    line = _EVENTS.get(action, action).format(actor=actor)
+    decoded = decode_detail(detail)
+    if decoded is not None and action in _WITH_DETAIL:
+        line += f" ({code(detail_text(decoded))})"
+    return f"{at_text}: {line}"
+
+
+# -- the approval message --------------------------------------------------------------------------------
+
+
+def approval_fallback(request: RequestView) -> str:
+    return (f"<@{request.requester_id}> asks to impersonate {target(request)} for "
+            f"{format_duration(request.duration)} ({request.state})")
+
+
+def approval_header(request: RequestView) -> str:
+    return f"*Impersonation request* `{request.id}`\n<@{request.requester_id}> asks to act as another user."
+
+
+def approval_fields(request: RequestView) -> list[str]:
+    """Plain text (never mrkdwn): what was typed is shown as typed."""
+    return [f"User: {request.login_id}", f"Tenant: {request.tenant or '(none)'}",
+            f"Window: {format_duration(request.duration)}", f"Request: {request.id}"]
+
+
+def reason_field(request: RequestView) -> str:
+    return f"Reason: {request.reason}"
+
+
+APPROVE_LABEL, DENY_LABEL, CANCEL_LABEL = "Approve", "Deny", "Cancel"
+APPROVE_CONFIRM_TITLE = "Approve impersonation?"
+
+
+def approve_confirm(request: RequestView) -> str:
+    return (f"{request.login_id[:200]} for {format_duration(request.duration)}. "
+            "The requester gets a token that acts as this user.")
+
+
+# -- the requester's DMs ---------------------------------------------------------------------------------
+
+
+def token_coming(request: RequestView) -> str:
+    return (f":key: <@{request.decided_by}> approved request `{request.id}`: your token for {target(request)}"
+            " is on its way.")
+
+
+def token_fallback(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return f"Your impersonation of {target(request)} is active until {request.ends_at:%H:%M} UTC."
+
+
+def token_intro(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return (f":key: <@{request.decided_by}> approved request `{request.id}`. You can act as the user below "
+            f"until {when(request.ends_at)}.")
+
+
+def target_fields(request: RequestView) -> list[str]:
+    return [f"User: {request.login_id}", f"Tenant: {request.tenant or '(none)'}"]
+
+
+TOKEN_LABEL = "Impersonation token (refresh JWT):"
+
+
+def token_footer(request: RequestView) -> str:
+    return (f"Do not share it. It stops working at the end of the window; end it sooner with "
+            f"`/impersonate stop {request.id}`. This message will be redacted when the session ends.")
+
+
+def redacted_fallback(request: RequestView) -> str:
+    return f"Impersonation session {request.id} ended: the token was removed from this message."
+
+
+def redacted(request: RequestView) -> str:
+    return (f":lock: Session `{request.id}` ({target(request)}) has ended. "
+            "The token was removed from this message and no longer works.")
+
+
+def outcome(request: RequestView) -> str | None:
+    """What the requester is told when their request reaches a final state (None: nothing to say)."""
+    t = target(request)
+    match request.state:
+        case State.STOPPED:
+            return f":stop_button: Your impersonation of {t} (`{request.id}`) has ended: {how_ended(request)}."
+        case State.DENIED if request.withdrawn:
+            return None
+        case State.DENIED:
+            return f":no_entry: <@{request.decided_by}> denied your request `{request.id}` to impersonate {t}."
+        case State.EXPIRED:
+            return (f":hourglass: Your request `{request.id}` to impersonate {t} expired: "
+                    "no approver answered in time. Ask again if you still need it.")
+        case State.FAILED:
+            return (f":warning: Your request `{request.id}` to impersonate {t} was approved but failed: "
+                    f"{code(failure_text(request.failure))}")
+    return None

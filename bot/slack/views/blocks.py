@@ -1,0 +1,35 @@
+"""The Block Kit primitives every view uses: a ``Message`` (fallback text + blocks) and text objects.
+
+A message's fallback ``text`` is what notifications and screen readers show: it never holds a secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+    broadcast: bool = False  # a thread reply that is also shown in the channel itself
+
+
+def plain(text: str) -> Block:
+    """A ``plain_text`` object: shown exactly as written (what people typed goes here)."""
+    return {"type": "plain_text", "text": text[:2000] or " ", "emoji": False}
+
+
+def md(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text[:3000]}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": md(text)}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [md(text)]}

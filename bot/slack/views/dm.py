@@ -1,0 +1,33 @@
+"""The requester's DMs: the token's (first without it, then with it, then redacted) and the outcome."""
+
+from __future__ import annotations
+
+from bot.domain import RequestView
+from bot.slack.messages import status
+from bot.slack.views.blocks import Message, context, plain, section
+
+
+def token_coming(request: RequestView) -> Message:
+    """The DM the token is then edited into (its notification shows this text: no secret)."""
+    text = status.token_coming(request)
+    return Message(text=text, blocks=[section(text)])
+
+
+def token(request: RequestView, token: str) -> Message:
+    """The only message that ever holds the token. Its fallback text does not."""
+    return Message(text=status.token_fallback(request), blocks=[
+        section(status.token_intro(request)),
+        {"type": "section", "fields": [plain(f) for f in status.target_fields(request)]},
+        section(f"{status.TOKEN_LABEL}\n```{token}```"),
+        context(status.token_footer(request)),
+    ])
+
+
+def redacted(request: RequestView) -> Message:
+    return Message(text=status.redacted_fallback(request), blocks=[section(status.redacted(request))])
+
+
+def outcome(request: RequestView) -> Message | None:
+    """What the requester is told when their request reaches a final state (None: nothing to say)."""
+    text = status.outcome(request)
+    return None if text is None else Message(text=text, blocks=[section(text)])

@@ -1,0 +1,16 @@
+"""Every action, block and callback ID the bot puts on a surface, defined once.
+
+Buttons live on messages for as long as Slack keeps them, so an ID, once shipped, is accepted forever:
+``LEGACY_*`` lists what earlier versions posted, and the listeners register those too.
+"""
+
+from __future__ import annotations
+
+# The approval message in the approvals channel.
+APPROVE = "approval.approve"
+DENY = "approval.deny"
+DECISION_BLOCK = "approval.decision:{request_id}"  # the actions block holding both buttons
+
+# Action IDs of buttons posted by versions before these IDs were namespaced.
+LEGACY_APPROVE = ("approve",)
+LEGACY_DENY = ("deny",)

@@ -1,0 +1,13 @@
+"""The database, the truth of the bot.
+
+    models   the tables (mirroring ``migrations/``), RequestView/AuditEntry conversions, utcnow
+    engine   make_engine: SQLite (WAL, BEGIN IMMEDIATE) and PostgreSQL (psycopg 3) set up for concurrency
+    store    Store: every read and write; one state change = one transaction with its audit row
+"""
+
+from bot.store.engine import make_engine
+from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
+from bot.store.store import Store, lease_free
+
+__all__ = ["AuditEntry", "AuditRow", "Base", "RequestRow", "Store", "as_view", "lease_free", "make_engine",
+           "new_request_id", "utcnow"]

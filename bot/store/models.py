@@ -1,0 +1,152 @@
+"""The tables (SQLAlchemy 2.x models mirroring the Alembic revisions in ``migrations/``) and the
+read-only shapes the rest of the program sees of them (``RequestView``, ``AuditEntry``).
+
+``requests`` holds one row per request: its state, deadlines, leases, where its Slack messages are, the
+sealed token while a session lives, and ``next_due_at`` (``bot.domain.schedule``), kept by every write.
+``audit`` is append-only: one row per event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.domain import RequestView, State
+from bot.domain.outcomes import decode_failure
+
+_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_request_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every backend alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RequestRow(Base):
+    __tablename__ = "requests"
+    __table_args__ = (Index("ix_requests_requester_state", "requester_id", "state"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requester_id: Mapped[str] = mapped_column(String(32))
+    login_id: Mapped[str] = mapped_column(String(256))
+    tenant: Mapped[str | None] = mapped_column(String(128))
+    duration_s: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pending_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    impersonator: Mapped[str | None] = mapped_column(String(256))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_sealed: Mapped[str | None] = mapped_column(Text)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stop_requested_by: Mapped[str | None] = mapped_column(String(32))
+    stop_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_by: Mapped[str | None] = mapped_column(String(32))
+    failure: Mapped[str | None] = mapped_column(Text)  # a JSON-encoded bot.domain.outcomes.Failure
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    channel_ts: Mapped[str | None] = mapped_column(String(32))
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    dm_ts: Mapped[str | None] = mapped_column(String(32))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    slack_version: Mapped[int] = mapped_column(Integer, default=0)
+    slack_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    thread_posted_id: Mapped[int] = mapped_column(Integer, default=0)  # audit rows up to this id are in the thread
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # bot.domain.schedule
+
+
+class AuditRow(Base):
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON-encoded bot.domain.outcomes detail, or None
+
+
+# The tables themselves, for the hot paths written in plain Core.
+REQUESTS = cast(Table, RequestRow.__table__)
+AUDIT = cast(Table, AuditRow.__table__)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    request_id: str
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    detail: str | None
+
+
+def as_entry(a: AuditRow) -> AuditEntry:
+    return AuditEntry(a.id, a.request_id, a.at, a.actor, a.action, a.from_state, a.to_state, a.detail)
+
+
+def as_view(row: RequestRow) -> RequestView:
+    """What the rest of the program may see of a row (never the sealed token)."""
+    return RequestView(
+        id=row.id,
+        requester_id=row.requester_id,
+        login_id=row.login_id,
+        tenant=row.tenant,
+        duration=timedelta(seconds=row.duration_s),
+        reason=row.reason,
+        state=State(row.state),
+        created_at=row.created_at,
+        pending_until=row.pending_until,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        started_at=row.started_at,
+        ends_at=row.ends_at,
+        stopped_at=row.stopped_at,
+        stopped_by=row.stopped_by,
+        stop_requested_at=row.stop_requested_at,
+        failure=decode_failure(row.failure),
+        channel_id=row.channel_id,
+        channel_ts=row.channel_ts,
+        next_due_at=row.next_due_at,
+    )

@@ -1,0 +1,53 @@
+"""The use-cases, by concern. Each class gets the shared ``Context`` (settings, store, ports, clock, leases,
+timers) and owns its transactions through ``Store``; none knows Slack's wire or words.
+
+    ports       Protocols for Descope, Directory (who is who), Notifier (Slack messages), Timers (alarms)
+    context     Context: what every workflow shares
+    leases      the leases this process holds, renewed by the scheduler's keeper
+    requests    submit, withdraw/stop, listing          (started by people)
+    approvals   decide: Approve/Deny clicks             (started by people)
+    sessions    activate, stop, expire, fail            (Descope calls, under the work lease)
+    projection  Slack in step with the database         (under the Slack lease)
+    ticker      tick (what schedule says is due), sweep, reschedule at start
+
+``Workflows.build`` wires them together; ``bot.runtime`` attaches the scheduler as the timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config import Settings
+from bot.sealing import Sealer
+from bot.store import Store, utcnow
+from bot.workflows.approvals import Approvals
+from bot.workflows.context import Context
+from bot.workflows.leases import LEASE, Leases
+from bot.workflows.ports import Descope, Directory, Notifier
+from bot.workflows.projection import Projection
+from bot.workflows.requests import Listing, Requests
+from bot.workflows.sessions import Sessions
+from bot.workflows.ticker import Ticker
+
+__all__ = ["Context", "Listing", "Workflows"]
+
+
+@dataclass(frozen=True)
+class Workflows:
+    ctx: Context
+    requests: Requests
+    approvals: Approvals
+    sessions: Sessions
+    projection: Projection
+    ticker: Ticker
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store, descope: Descope, directory: Directory, notifier: Notifier,
+              sealer: Sealer, *, clock: Callable[[], datetime] = utcnow) -> Workflows:
+        ctx = Context(settings, store, descope, directory, notifier, sealer, clock, Leases(store, clock, LEASE))
+        sessions = Sessions(ctx)
+        projection = Projection(ctx, sessions)
+        return cls(ctx, Requests(ctx), Approvals(ctx, sessions, projection), sessions, projection,
+                   Ticker(ctx, sessions, projection))

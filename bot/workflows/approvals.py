@@ -1,0 +1,80 @@
+"""Approvals: an Approve or Deny click, checked and decided exactly once.
+
+The click must come from the request's own approval message (its ``channel_ts``), from an approver at
+click time who is not the requester. The decision is a conditional transition out of ``pending``; on
+approval the clicking thread holds the work lease and activates at once (Descope), then syncs Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from bot.domain import AlreadyDecided, NotFound, NotPostedYet, RequestView, State, WrongMessage, check_approver
+from bot.domain.schedule import Work, due_now
+from bot.store import RequestRow, as_view
+from bot.workflows.context import Context
+from bot.workflows.projection import Projection
+from bot.workflows.sessions import Sessions
+
+log = logging.getLogger("bot.workflows")
+
+CLICK_WAIT = timedelta(seconds=3)  # a click may beat the commit of its message's ts by a moment
+
+
+class Approvals:
+    def __init__(self, ctx: Context, sessions: Sessions, projection: Projection) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+        self.projection = projection
+
+    def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str) -> RequestView:
+        """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack.
+
+        ``message_ts`` is the message the click came from: it must be the one the bot posted for
+        this request, so a button on any other message decides nothing."""
+        ctx = self.ctx
+        row = self._row(request_id)
+        deadline = time.monotonic() + CLICK_WAIT.total_seconds()
+        while row.channel_ts is None and time.monotonic() < deadline:
+            # Slack shows the message once it has answered chat.postMessage, a moment before the
+            # worker that posted it has stored its ts: a quick click (or another replica) can land
+            # in between. Give that worker a moment rather than refuse a genuine click.
+            time.sleep(0.05)
+            row = self._row(request_id)
+        if row.channel_ts is None:
+            raise NotPostedYet(request_id)
+        if message_ts != row.channel_ts:
+            raise WrongMessage(request_id)
+        check_approver(clicker, as_view(row), ctx.is_approver(clicker))
+        now = ctx.clock()
+        if Work.EXPIRE in due_now(row, now):
+            self.sessions.expire_pending(request_id)
+            raise AlreadyDecided(ctx.get(request_id))
+        lease_until = now + ctx.leases.lease
+        if approve:
+            decided = ctx.store.transition(
+                request_id, [State.PENDING], State.APPROVED, actor=clicker, action="approved", now=now,
+                where=[RequestRow.pending_until > now],
+                decided_by=clicker, decided_at=now, lease_until=lease_until,
+            )
+        else:
+            decided = ctx.store.transition(
+                request_id, [State.PENDING], State.DENIED, actor=clicker, action="denied", now=now,
+                where=[RequestRow.pending_until > now], decided_by=clicker, decided_at=now,
+            )
+        if decided is None:
+            raise AlreadyDecided(ctx.get(request_id))
+        log.info("request %s %s by %s", request_id, decided.state, clicker)
+        if approve:
+            with ctx.leases.holding(request_id, "lease_until", lease_until):
+                self.sessions.activate_or_retry_soon(request_id)
+        self.projection.sync_slack(request_id)
+        return ctx.get(request_id)
+
+    def _row(self, request_id: str) -> RequestRow:
+        row = self.ctx.store.get_row(request_id)
+        if row is None:
+            raise NotFound(request_id)
+        return row

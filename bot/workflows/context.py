@@ -1,0 +1,51 @@
+"""``Context``: what every workflow shares — settings, the store, the ports, the sealer, the clock, the
+leases this process holds, and the timers (the scheduler, once attached). Built once by ``Workflows``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.config import Settings
+from bot.domain import NotFound, RequestView
+from bot.domain.schedule import Schedulable, next_alarm
+from bot.sealing import Sealer
+from bot.store import Store
+from bot.workflows.leases import Leases
+from bot.workflows.ports import Descope, Directory, Notifier, NoTimers, Timers
+
+SYSTEM = "system"  # the actor of what the bot does by itself
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: Store
+    descope: Descope
+    directory: Directory
+    notifier: Notifier
+    sealer: Sealer
+    clock: Callable[[], datetime]
+    leases: Leases
+    timers: Timers = field(default_factory=NoTimers)
+
+    def get(self, request_id: str) -> RequestView:
+        request = self.store.get(request_id)
+        if request is None:
+            raise NotFound(request_id)
+        return request
+
+    def is_approver(self, user_id: str) -> bool:
+        return self.directory.is_member(user_id, self.settings.approvers)
+
+    def is_requester(self, user_id: str) -> bool:
+        return self.directory.is_member(user_id, self.settings.effective_requesters)
+
+    def arm(self, request_id: str, row: Schedulable | None = None) -> None:
+        """Set the request's alarm at its next state work (``schedule.next_alarm``), from ``row`` or a
+        fresh read. Work due now is the caller's to do or kick; the sweep is the backstop."""
+        row = row if row is not None else self.store.get_row(request_id)
+        when = next_alarm(row, self.clock()) if row is not None else None
+        if when is not None:
+            self.timers.wake_at(request_id, when)

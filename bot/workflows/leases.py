@@ -1,0 +1,89 @@
+"""The leases this process holds, and the keeper's renewal of them.
+
+A lease is a column on the row (``lease_until`` for Descope work, ``slack_lease_until`` for the Slack
+projection) stamped by a conditional update. While work lasts, the scheduler's keeper thread calls
+``Leases.renew`` every third of ``LEASE``: slow work keeps its row however long Descope or Slack take,
+and a killed process's lease runs out within ``LEASE`` for the sweep (here or on another replica) to take
+the work over.
+
+The registry maps ``(request ID, column)`` to the ``lease_until`` as written and to its holder. The keeper
+renews each with a compare-and-set on that exact value, so a lease that ran out and was taken by another
+worker, or that its holder already gave back, is never extended by mistake. A holder forgets only its own
+entry: once it has given the lease back in the database, another thread of this process may already hold
+the next one, which must go on being renewed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from bot.store import RequestRow, Store
+
+log = logging.getLogger("bot.workflows")
+
+LEASE = timedelta(seconds=4)
+
+
+class Leases:
+    def __init__(self, store: Store, clock: Callable[[], datetime], lease: timedelta = LEASE) -> None:
+        self.store = store
+        self.clock = clock
+        self.lease = lease
+        self._lock = threading.Lock()
+        self._held: dict[tuple[str, str], tuple[datetime, object]] = {}
+
+    def hold(self, request_id: str, column: str, until: datetime) -> object:
+        """Record a lease taken; returns the holder's key for ``release``."""
+        holder = object()
+        with self._lock:
+            self._held[(request_id, column)] = (until, holder)
+        return holder
+
+    def release(self, request_id: str, column: str, *, holder: object | None = None,
+                only_if: datetime | None = None) -> None:
+        """Forget the lease if it is still ``holder``'s (or still at ``only_if``)."""
+        with self._lock:
+            held = self._held.get((request_id, column))
+            if held is not None and (holder is None or held[1] is holder) and (only_if is None or held[0] == only_if):
+                del self._held[(request_id, column)]
+
+    @contextmanager
+    def holding(self, request_id: str, column: str, until: datetime) -> Iterator[None]:
+        """Keep the lease just taken renewed while the block runs."""
+        holder = self.hold(request_id, column, until)
+        try:
+            yield
+        finally:
+            self.release(request_id, column, holder=holder)
+
+    def _moved(self, request_id: str, column: str, old: datetime, new: datetime) -> None:
+        with self._lock:
+            held = self._held.get((request_id, column))
+            if held is not None and held[0] == old:
+                self._held[(request_id, column)] = (new, held[1])
+
+    def renew(self) -> None:
+        """Extend every lease this process holds (the keeper calls this every ``lease / 3``).
+
+        A lease that is no longer what we wrote (given back, or lost after a stall and taken by another
+        worker) is left alone: conditional transitions keep the outcome single even then."""
+        with self._lock:
+            held = [(request_id, column, until) for (request_id, column), (until, _) in self._held.items()]
+        for request_id, column, until in held:
+            new = self.clock() + self.lease
+            try:
+                kept = self.store.set_fields(request_id, where=[getattr(RequestRow, column) == until],
+                                             **{column: new})
+            except Exception:
+                log.warning("could not renew the %s lease on request %s; retrying", column, request_id,
+                            exc_info=True)
+                continue
+            if kept:
+                self._moved(request_id, column, until, new)
+            else:  # given back meanwhile (usual), or ran out during a stall and was taken over (rare)
+                log.debug("request %s: the %s lease is no longer ours to renew", request_id, column)
+                self.release(request_id, column, only_if=until)

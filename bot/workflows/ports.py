@@ -1,0 +1,69 @@
+"""What the workflows ask of the world outside the database, as Protocols.
+
+``bot.descope.DescopeClient`` is the ``Descope``; ``bot.slack.directory.SlackDirectory`` the ``Directory``;
+``bot.slack.notifier.SlackNotifier`` the ``Notifier``; ``bot.scheduler.Scheduler`` the ``Timers``. Tests
+plug in their own (``tests/fakes/inprocess.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain import RequestView
+from bot.store import AuditEntry
+
+
+class Descope(Protocol):
+    def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool,
+                    refresh_duration: int, selected_tenant: str | None = None,
+                    custom_claims: dict[str, Any] | None = None) -> str: ...
+
+    def stop_impersonation(self, jwt: str) -> None: ...
+
+
+class Directory(Protocol):
+    def email_of(self, user_id: str) -> str | None: ...
+
+    def is_member(self, user_id: str, principals: Collection[str]) -> bool: ...
+
+
+class Notifier(Protocol):
+    """What the workflows ask of Slack. Every method raises on failure (after its own retries)."""
+
+    def post_request(self, request: RequestView) -> tuple[str, str]: ...
+
+    def update_request(self, request: RequestView) -> None: ...
+
+    def post_thread(self, request: RequestView, entry: AuditEntry) -> None: ...
+
+    def open_token_dm(self, request: RequestView) -> tuple[str, str]:
+        """DM the requester that their token is coming (no secret in it); returns the message's channel and ts."""
+        ...
+
+    def show_token(self, request: RequestView, where: tuple[str, str], token: str) -> None:
+        """Put the token into that DM (an edit: doing it twice leaves one message holding the token)."""
+        ...
+
+    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None: ...
+
+
+class Timers(Protocol):
+    def wake_at(self, request_id: str, when: datetime) -> None:
+        """Tick the request at ``when`` (its one alarm: a later call replaces the earlier)."""
+        ...
+
+    def kick(self, request_id: str, at: datetime | None = None) -> None:
+        """Tick the request now (or at ``at``), on a worker, besides any alarm."""
+        ...
+
+
+class NoTimers:
+    """Until a scheduler is attached (and in tests that tick by hand)."""
+
+    def wake_at(self, request_id: str, when: datetime) -> None:
+        pass
+
+    def kick(self, request_id: str, at: datetime | None = None) -> None:
+        pass

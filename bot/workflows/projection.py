@@ -1,0 +1,117 @@
+"""Slack as a projection of the database: the approval message, the token DM, the outcome DM and the
+audit thread, brought up to the row's ``version``.
+
+Every change bumps the row's ``version``; ``sync_slack`` runs under the row's Slack lease and records how
+far Slack got (``slack_version``, message timestamps, ``thread_posted_id``). A change that lands meanwhile
+finds the lease taken and leaves the work to the holder, whose catch-up write (conditional on the version it
+saw) then fails, so it makes another pass. Giving the lease back is part of that write: no change is ever
+left unsynced. What to say lives in ``bot.slack``; this module decides only what is owed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from bot.domain import RequestView, State
+from bot.store import AuditEntry, RequestRow, as_view
+from bot.workflows.context import SYSTEM, Context
+from bot.workflows.sessions import SLACK_RETRY, Sessions
+
+log = logging.getLogger("bot.workflows")
+
+
+def _dm_of(row: RequestRow) -> tuple[str, str] | None:
+    """The requester's DM the bot recorded for this request (where the token goes), if any."""
+    return (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
+
+
+class Projection:
+    def __init__(self, ctx: Context, sessions: Sessions) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+
+    def sync_slack(self, request_id: str) -> None:
+        """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease)."""
+        ctx = self.ctx
+        now = ctx.clock()
+        until = now + ctx.leases.lease
+        work = ctx.store.claim_slack(request_id, now, until)
+        if work is None:
+            return
+        holder = ctx.leases.hold(request_id, "slack_lease_until", until)
+        caught_up = False
+        try:
+            while work is not None and not self._sync_once(*work):
+                work = ctx.store.slack_work(request_id)
+            caught_up = True  # the catch-up write gave the lease back
+        except Exception:
+            log.exception("Slack update for request %s failed; retrying shortly", request_id)
+        finally:
+            ctx.leases.release(request_id, "slack_lease_until", holder=holder)
+            if not caught_up:  # hand the work back soon, not after a whole lease
+                ctx.store.set_fields(request_id, slack_lease_until=ctx.clock() + SLACK_RETRY)
+
+    def _sync_once(self, row: RequestRow, unposted: list[AuditEntry]) -> bool:
+        """One pass. Each message sent is recorded before the next is sent (a crash repeats at most one),
+        and the last record rides on the catch-up write. True when caught up (the lease given back);
+        false when the row changed meanwhile and another pass is needed."""
+        notifier = self.ctx.notifier
+        view = as_view(row)
+        state = State(row.state)
+        progress: dict[str, Any] = {}
+        if state is State.ACTIVE and row.delivered_at is None and not self._deliver(row, view):
+            return False  # the DM failed and the session is being stopped: look again
+        if row.channel_ts is None:
+            channel, ts = notifier.post_request(view)
+            progress.update(channel_id=channel, channel_ts=ts)
+            view = replace(view, channel_id=channel, channel_ts=ts)
+        elif row.slack_version < row.version:
+            notifier.update_request(view)
+        for entry in unposted:
+            if entry.action != "requested":  # the approval message itself says that
+                self._record(row.id, progress)
+                notifier.post_thread(view, entry)
+            progress["thread_posted_id"] = entry.id
+        if state.is_final and row.end_notified_at is None:
+            self._record(row.id, progress)
+            notifier.send_outcome(view, _dm_of(row))
+            progress["end_notified_at"] = self.ctx.clock()
+        return self.ctx.store.slack_caught_up(row.id, row.version, **progress)
+
+    def _record(self, request_id: str, progress: dict[str, Any]) -> None:
+        """Write down what Slack has received so far (before the next call to Slack)."""
+        if progress:
+            self.ctx.store.set_fields(request_id, **progress)
+            progress.clear()
+
+    def _deliver(self, row: RequestRow, view: RequestView) -> bool:
+        """DM the token to the requester. If Slack will not take it, the session must not live on:
+        stop it at once and answer false.
+
+        Two steps, each recorded before the next: a DM without the token, then an edit that puts the token
+        in. Whatever the crash, a retry edits the message it recorded rather than posting the token again,
+        so the one message the session's end redacts is the only one that ever held the token."""
+        ctx = self.ctx
+        assert row.token_sealed is not None
+        try:
+            dm = _dm_of(row)
+            if dm is None:
+                dm = ctx.notifier.open_token_dm(view)
+                ctx.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
+            ctx.notifier.show_token(view, dm, ctx.sealer.open(row.token_sealed))
+        except Exception as exc:
+            log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
+                      row.id, type(exc).__name__)
+            now = ctx.clock()
+            if not ctx.store.record(
+                row.id, actor=SYSTEM, action="delivery_failed", now=now,
+                where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+                stop_requested_at=now, stop_requested_by=SYSTEM, delivered_at=now,
+            ):  # a stop was already asked for: just never try to deliver again
+                ctx.store.set_fields(row.id, delivered_at=now)
+            self.sessions.stop(row.id)
+            return False
+        ctx.store.set_fields(row.id, delivered_at=ctx.clock())
+        return True

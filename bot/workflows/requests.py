@@ -1,0 +1,92 @@
+"""What people do with their requests: ask (``submit``), withdraw or stop (``request_stop``), look
+(``listing``). Each checks the rules, makes one store call, and leaves the rest to the ticker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.domain import (
+    AlreadyOpen,
+    Draft,
+    NotARequester,
+    NotStoppable,
+    RequestView,
+    State,
+    TooManyPending,
+    check_duration,
+    check_may_stop,
+)
+from bot.store import RequestRow
+from bot.workflows.context import Context
+
+log = logging.getLogger("bot.workflows")
+
+
+@dataclass(frozen=True)
+class Listing:
+    mine: list[RequestView]
+    active: list[RequestView] | None  # every active session, for approvers only
+
+
+class Requests:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def submit(self, requester_id: str, draft: Draft) -> RequestView:
+        """Store a new request and have the approval message posted. Raises ``DomainError``."""
+        ctx = self.ctx
+        s = ctx.settings
+        if not ctx.is_requester(requester_id):
+            raise NotARequester(requester_id)
+        check_duration(draft.duration, s.min_duration, s.max_duration)
+
+        def within_caps(live: RequestView | None, pending: int) -> None:
+            if live is not None:
+                raise AlreadyOpen(live)
+            if pending >= s.max_pending_per_requester:
+                raise TooManyPending(s.max_pending_per_requester)
+
+        now = ctx.clock()
+        request = ctx.store.insert(
+            requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
+            duration=draft.duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
+            guard=within_caps,
+        )
+        log.info("request %s submitted by %s", request.id, requester_id)
+        ctx.timers.wake_at(request.id, request.pending_until)
+        ctx.timers.kick(request.id)
+        return request
+
+    def request_stop(self, request_id: str, actor: str) -> RequestView:
+        """End an active session early, or withdraw (requester) or deny (approver) a pending request."""
+        ctx = self.ctx
+        request = ctx.get(request_id)
+        check_may_stop(actor, request, ctx.is_approver(actor))
+        now = ctx.clock()
+        if request.state is State.PENDING:
+            own = actor == request.requester_id
+            withdrawn = ctx.store.transition(
+                request_id, [State.PENDING], State.DENIED, actor=actor, action="withdrawn" if own else "denied",
+                now=now, decided_by=actor, decided_at=now,
+            )
+            if withdrawn is None:
+                return self.request_stop(request_id, actor)
+            ctx.timers.kick(request_id)
+            return withdrawn
+        if request.state is not State.ACTIVE:
+            raise NotStoppable(request)
+        ctx.store.record(
+            request_id, actor=actor, action="stop_requested", now=now,
+            where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+            stop_requested_at=now, stop_requested_by=actor,
+        )
+        ctx.timers.kick(request_id)
+        return ctx.get(request_id)
+
+    def listing(self, user_id: str) -> Listing:
+        ctx = self.ctx
+        mine = ctx.store.list_requests(requester_id=user_id, limit=10)
+        active = ctx.store.list_requests(states=[State.ACTIVE, State.APPROVED], limit=50) \
+            if ctx.is_approver(user_id) else None
+        return Listing(mine=mine, active=active)

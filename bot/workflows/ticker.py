@@ -1,0 +1,80 @@
+"""The bot's own clockwork: ``tick`` does whatever ``schedule`` says is due for one request; ``sweep`` ticks
+every request whose ``next_due_at`` has passed; ``reschedule_all`` re-arms every alarm at start.
+
+The scheduler calls ``tick`` at the exact moment (one alarm per request, at ``next_due_at``) and runs
+``sweep`` every ``SWEEP_INTERVAL``: a restart, a lost job or a crashed replica delays work by at most one
+sweep interval and never loses it. ``tick`` is safe at any time, from any replica: every piece of work
+is claimed with a conditional update first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.domain import State
+from bot.domain.schedule import Work, due_now, next_due
+from bot.workflows.context import Context
+from bot.workflows.projection import Projection
+from bot.workflows.sessions import Sessions
+
+log = logging.getLogger("bot.workflows")
+
+
+class Ticker:
+    def __init__(self, ctx: Context, sessions: Sessions, projection: Projection) -> None:
+        self.ctx = ctx
+        self.sessions = sessions
+        self.projection = projection
+
+    def tick(self, request_id: str) -> None:
+        """Do whatever is due for one request. Never raises: the sweep retries what fails."""
+        try:
+            self._tick(request_id)
+        except Exception:
+            log.exception("work on request %s failed; the sweep will retry", request_id)
+
+    def _tick(self, request_id: str) -> None:
+        ctx = self.ctx
+        row = ctx.store.get_row(request_id)
+        if row is None:
+            return
+        now = ctx.clock()
+        changed = False
+        for work in due_now(row, now):
+            if work is Work.EXPIRE:
+                self.sessions.expire_pending(request_id)
+                changed = True
+            elif work is Work.ACTIVATE and ctx.store.claim_work(request_id, State.APPROVED, now, ctx.leases.lease):
+                with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
+                    self.sessions.activate_or_retry_soon(request_id)
+                changed = True
+            elif work is Work.STOP and self.sessions.stop(request_id):
+                # Revocation first: with a backlog (sessions that ended while the bot was down) every stop
+                # call goes out before the Slack updates, which follow on the pool right after.
+                ctx.timers.kick(request_id)
+                return
+        if changed:  # what is due now that the state moved (Slack, at least)?
+            row = ctx.store.get_row(request_id)
+            if row is None:
+                return
+        if Work.SYNC_SLACK in due_now(row, ctx.clock()):
+            self.projection.sync_slack(request_id)
+        if row.next_due_at != next_due(row):  # a row from before next_due_at, or an older schedule
+            ctx.store.reschedule(request_id)
+        ctx.arm(request_id, row)
+
+    def sweep(self, run: Callable[[str], None] | None = None) -> int:
+        """Act on everything overdue: hand each due request to ``run`` (the scheduler's pool, so that a
+        backlog, e.g. sessions whose window passed while the bot was down, is worked on in parallel), or
+        tick it here, one after another. Returns how many requests were due."""
+        due = self.ctx.store.due(self.ctx.clock())
+        for request_id in due:
+            (run or self.tick)(request_id)
+        return len(due)
+
+    def reschedule_all(self) -> None:
+        """At start: arm every request's alarm at its ``next_due_at`` (deadlines, and the ends of leases a
+        process that is gone may hold: this one's last run, or a crashed replica)."""
+        for request_id, when in self.ctx.store.next_due_times():
+            self.ctx.timers.wake_at(request_id, when)
