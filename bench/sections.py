@@ -30,7 +30,7 @@ from bench.stack import (
     stop_calls,
     wait_until,
 )
-from tests.harness import SIGNING_SECRET, postgres_database
+from tests.e2e.harness import SIGNING_SECRET, postgres_database
 
 Log = Callable[[str], None]
 

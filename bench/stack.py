@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, insert, text
 from tests.fakes import FakeDescope, FakeSlack, SlackCall, decode_claims
 from tests.fakes import _base as fake_base
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.harness import (
+from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     POSTGRES_ADMIN,
@@ -43,7 +43,7 @@ from tests.harness import (
     populate,
     request_id_of,
 )
-from tests.signing import block_action_body, sign, slash_command_body
+from tests.fakes.signing import block_action_body, sign, slash_command_body
 
 #: Requesters used by the benchmark (several, so MAX_PENDING_PER_REQUESTER is never the limit).
 REQUESTERS = tuple(f"UBENCH{i:02d}" for i in range(8))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeDescope, FakeSlack
-from tests.harness import POSTGRES_ADMIN, BotProcess, Stack, bot_env, populate, postgres_database
+from tests.e2e.harness import POSTGRES_ADMIN, BotProcess, Stack, bot_env, populate, postgres_database
 
 
 def _postgres_database() -> Iterator[str]:

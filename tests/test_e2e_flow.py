@@ -9,7 +9,7 @@ import time
 
 from tests.fakes import decode_claims
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.harness import (
+from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     GROUP_APPROVER,
@@ -19,7 +19,7 @@ from tests.harness import (
     TENANT,
     Stack,
 )
-from tests.signing import sign, slash_command_body
+from tests.fakes.signing import sign, slash_command_body
 
 
 def test_request_approve_dm_and_timed_stop(make_stack) -> None:  # type: ignore[no-untyped-def]

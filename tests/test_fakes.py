@@ -17,7 +17,7 @@ from slack_sdk.webhook import WebhookClient
 
 from tests.fakes import FakeDescope, FakeSlack, decode_claims
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION, USER_LOAD
-from tests.signing import block_action_body, sign, slash_command_body
+from tests.fakes.signing import block_action_body, sign, slash_command_body
 
 TOKEN = "xoxb-test-token"
 

@@ -32,7 +32,7 @@ from bot.service import TOKEN_EXPIRY_GRACE, Service
 from bot.store import AuditEntry, RequestRow, Store, make_engine
 from tests.fakes import decode_claims
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.harness import (
+from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     GROUP_APPROVER,
@@ -42,7 +42,7 @@ from tests.harness import (
     TENANT,
     Stack,
 )
-from tests.signing import block_action_body, sign, slash_command_body
+from tests.fakes.signing import block_action_body, sign, slash_command_body
 
 StackFactory = Callable[..., Stack]
 CLIENT_TRIES = 4  # DescopeClient's attempts per call (RetryPolicy.attempts)

@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import _postgres_database
 from tests.fakes import decode_claims
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
-from tests.signing import block_action_body
+from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
+from tests.fakes.signing import block_action_body
 
 StackFactory = Callable[..., Stack]
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.fakes.descope_api import IMPERSONATE
-from tests.harness import (
+from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     APPROVER_GROUP,

@@ -27,7 +27,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from tests.fakes import FakeDescope, FakeSlack
 from tests.fakes.descope_api import IMPERSONATE
 from tests.fakes.socket_mode import FakeSocketMode, accept_key
-from tests.harness import (
+from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     GROUP_APPROVER,
@@ -38,7 +38,7 @@ from tests.harness import (
     bot_env,
     request_id_of,
 )
-from tests.signing import block_action_payload, slash_command_body
+from tests.fakes.signing import block_action_payload, slash_command_body
 
 APP_TOKEN = "xapp-1-test"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeDescope, FakeSlack
-from tests.harness import ROOT, bot_env, free_port
+from tests.e2e.harness import ROOT, bot_env, free_port
 
 DB_PASSWORD = "db-pass-5e71"
 

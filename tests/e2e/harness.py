@@ -27,9 +27,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.fakes import FakeDescope, FakeSlack
-from tests.signing import block_action_body, sign, slash_command_body
+from tests.fakes.signing import block_action_body, sign, slash_command_body
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "test-signing-secret"
 APPROVAL_CHANNEL = "C0APPROVE"
 REQUESTER = "UREQ1"
