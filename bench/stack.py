@@ -28,9 +28,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, insert, text
 
-from tests.fakes import FakeDescope, FakeSlack, SlackCall, decode_claims
-from tests.fakes import _base as fake_base
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -43,6 +40,9 @@ from tests.e2e.harness import (
     populate,
     request_id_of,
 )
+from tests.fakes import FakeDescope, FakeSlack, SlackCall, decode_claims
+from tests.fakes import _base as fake_base
+from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.fakes.signing import block_action_body, sign, slash_command_body
 
 #: Requesters used by the benchmark (several, so MAX_PENDING_PER_REQUESTER is never the limit).
@@ -178,7 +178,7 @@ def seed_long_sessions(database_url: str, count: int, management_key: str, windo
                 decided_at=now, impersonator=f"{requester.lower()}@corp.example", started_at=now, ends_at=ends,
                 token_expires_at=ends, token_sealed=sealed, stop_attempts=0, channel_id=APPROVAL_CHANNEL,
                 channel_ts=f"1600000000.{i:06d}", dm_channel="D" + requester, dm_ts=f"1600000001.{i:06d}",
-                delivered_at=now, slack_version=3, thread_posted_id=0,
+                delivered_at=now, slack_version=3, thread_posted_id=0, next_due_at=ends,
             )
             rows.append({k: v for k, v in row.items() if k in request_columns})
             for action, to_state in (("requested", "pending"), ("approved", "approved"), ("activated", "active")):

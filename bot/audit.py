@@ -1,7 +1,8 @@
 """``python -m bot audit``: export the append-only audit trail as JSON lines or CSV.
 
-``--since`` takes an ISO date/time (``2026-11-01``, ``2026-11-01T09:00``; UTC unless it says
-otherwise) or a duration back from now (``24h``, ``90m``).
+``--since`` takes an ISO date/time (``2026-11-01``, ``2026-11-01T09:00``; UTC unless it says otherwise) or a
+duration back from now (``24h``, ``90m``). A detail says what happened as data (``{"type": "ending", "reason":
+"window_ended"}``, see ``bot.domain.outcomes``): a nested object in JSON lines, its JSON text in CSV.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ def _row(entry: AuditEntry) -> dict[str, str | int | None]:
             "detail": entry.detail}
 
 
+def _structured(detail: str | None) -> object:
+    """A detail recorded as data (``bot.domain.outcomes``) as a JSON object; older plain text as it was."""
+    if detail is None:
+        return None
+    try:
+        value = json.loads(detail)
+    except ValueError:
+        return detail
+    return value if isinstance(value, dict) else detail
+
+
 def export(store: Store, out: TextIO, *, since: datetime | None, fmt: str, request_id: str | None = None) -> int:
     entries = store.audit(since=since, request_id=request_id)
     if fmt == "csv":
@@ -41,5 +53,7 @@ def export(store: Store, out: TextIO, *, since: datetime | None, fmt: str, reque
         writer.writerows(_row(e) for e in entries)
     else:
         for entry in entries:
-            out.write(json.dumps(_row(entry)) + "\n")
+            row: dict[str, object] = dict(_row(entry))
+            row["detail"] = _structured(entry.detail)
+            out.write(json.dumps(row) + "\n")
     return len(entries)

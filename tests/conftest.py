@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeDescope, FakeSlack
 from tests.e2e.harness import POSTGRES_ADMIN, BotProcess, Stack, bot_env, populate, postgres_database
+from tests.fakes import FakeDescope, FakeSlack
 
 
 def _postgres_database() -> Iterator[str]:

@@ -1,6 +1,6 @@
 """What a person asked for that the rules refuse: exceptions that carry data, never sentences.
 
-``bot.slack.messages.error_text`` words each one for whoever asked.
+``bot.slack.messages.replies.refusal`` words each one for whoever asked.
 
     DomainError
      ├── NotFound               no request with that ID

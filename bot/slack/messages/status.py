@@ -160,7 +160,7 @@ _WITH_DETAIL = frozenset({"stopped", "failed", "stop_failing"})
 def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str:
     """One line of the thread: when, what (and, for endings and failures, the detail in a code span)."""
     line = _EVENTS.get(action, action).format(actor=actor)
-    decoded = decode_detail(detail)
+    decoded = decode_detail(detail) if detail else None
     if decoded is not None and action in _WITH_DETAIL:
         line += f" ({code(detail_text(decoded))})"
     return f"{at_text}: {line}"

@@ -1,4 +1,5 @@
-"""``bot.commands.parse``: every form of the slash command, and the usage errors for everything else."""
+"""``bot.slack.commands.parse``: every form of the slash command, and the usage errors for everything else
+(worded by ``bot.slack.messages.replies.usage_error``: the problem, then the usage)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,23 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands import (
+from bot.domain import Draft, WindowOutOfPolicy
+from bot.slack.commands import (
     MAX_LOGIN_ID,
     MAX_REASON,
     MAX_TENANT,
-    USAGE,
     Help,
     ListRequests,
     Policy,
+    Problem,
     Stop,
     Submit,
     UsageError,
     parse,
     plain_text,
 )
-from bot.domain import Draft
+from bot.slack.messages import replies
+from bot.slack.messages.replies import USAGE
 
 POLICY = Policy(
     default_duration=timedelta(minutes=30),
@@ -39,10 +42,11 @@ def usage_error(text: str, policy: Policy = POLICY) -> str:
     """The full message of the ``UsageError`` ``text`` raises (it must always carry the usage text)."""
     with pytest.raises(UsageError) as info:
         parse(text, policy)
-    message = str(info.value)
+    message = replies.usage_error(info.value)
+    problem = replies.usage_problem(info.value)
     assert message.endswith(USAGE)
-    assert info.value.problem in message
-    assert info.value.problem.strip()
+    assert problem in message
+    assert problem.strip()
     return message
 
 
@@ -347,6 +351,33 @@ def test_reason_too_long() -> None:
 def test_usage_error_carries_problem_and_usage() -> None:
     with pytest.raises(UsageError) as info:
         parse("jane@acme.com --foo why", POLICY)
-    assert info.value.problem.startswith("Unknown option")
-    assert str(info.value) == f"{info.value.problem}\n\n{USAGE}"
+    assert info.value.problem is Problem.UNKNOWN_OPTION
+    assert info.value.facts == {"name": "--foo"}
+    problem = replies.usage_problem(info.value)
+    assert problem.startswith("Unknown option")
+    assert replies.usage_error(info.value) == f"{problem}\n\n{USAGE}"
     assert "/impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>" in USAGE
+
+
+def test_usage_error_reply_is_a_warning_with_the_usage() -> None:
+    with pytest.raises(UsageError) as info:
+        parse("jane@acme.com 30m", POLICY)
+    assert replies.error_reply(info.value) == f":warning: {replies.usage_error(info.value)}"
+
+
+def test_window_out_of_policy_carries_the_word_and_the_bounds() -> None:
+    with pytest.raises(UsageError) as info:
+        parse("jane@acme.com 5h checking", POLICY)
+    assert info.value.problem is Problem.WINDOW_OUT_OF_POLICY
+    window = info.value.facts["window"]
+    assert isinstance(window, WindowOutOfPolicy)
+    assert info.value.facts["word"] == "5h"
+    assert (window.duration, window.low, window.high) == (timedelta(hours=5), POLICY.min_duration, POLICY.max_duration)
+
+
+@pytest.mark.parametrize("problem", list(Problem))
+def test_every_problem_is_worded(problem: Problem) -> None:
+    facts = {"word": "5h", "limit": 500, "name": "--foo", "error": "`5h` is odd", "length": 600,
+             "window": WindowOutOfPolicy(timedelta(hours=5), timedelta(minutes=1), timedelta(hours=4))}
+    text = replies.usage_problem(UsageError(problem, **facts))
+    assert isinstance(text, str) and text.strip()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import time
 
-from tests.fakes import decode_claims
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -19,6 +17,8 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
+from tests.fakes import decode_claims
+from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.fakes.signing import sign, slash_command_body
 
 

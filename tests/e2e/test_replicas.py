@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import _postgres_database
+from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
 from tests.fakes import decode_claims
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
 from tests.fakes.signing import block_action_body
 
 StackFactory = Callable[..., Stack]

@@ -1,37 +1,23 @@
 """Reliability, end to end: Descope and Slack faults, crashes and restarts, racing clicks, and load.
 
 Real bot processes (``python -m bot``) over signed HTTP against the fake Slack and Descope servers.
-Each test runs on SQLite and on PostgreSQL. Two replicas on one database: ``test_replicas.py``.
+Each test runs on SQLite and on PostgreSQL. Two replicas on one database: ``test_replicas.py``; the
+workflows' own fault paths, in process on a controlled clock: ``tests/unit/workflows/``.
 """
 
 from __future__ import annotations
 
-import base64
 import http.client
-import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
-from bot.config import Secret, Settings
-from bot.descope import DescopeUnavailable
-from bot.domain import Draft, RequestView, State
-from bot.durations import parse_duration
-from bot.migrate import migrate
-from bot.sealing import Sealer
-from bot.service import TOKEN_EXPIRY_GRACE, Service
-from bot.store import AuditEntry, RequestRow, Store, make_engine
-from tests.fakes import decode_claims
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from bot.store import RequestRow, Store, make_engine
+from bot.workflows.sessions import TOKEN_EXPIRY_GRACE
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -42,6 +28,8 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
+from tests.fakes import decode_claims
+from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.fakes.signing import block_action_body, sign, slash_command_body
 
 StackFactory = Callable[..., Stack]
@@ -545,260 +533,3 @@ def test_burst_of_200_commands_all_answered_in_time_and_stored_once(make_stack: 
     stored = db.list_requests(requester_id=REQUESTER, limit=1000)
     assert sorted(r.id for r in stored) == sorted(ids)
     assert {r.login_id for r in stored} == {f"user{i}@acme.com" for i in range(200)}
-
-
-# -- in-process: the service's own fault paths, on a controlled clock (SQLite) ---------------------
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-class StubDescope:
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.minted: list[str] = []
-        self.stopped: list[str] = []
-        self.stop_error: Exception | None = None
-        self.calls = 0
-        self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
-
-    def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool, refresh_duration: int,
-                    selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
-        self.calls += 1
-        if self.gate is not None and self.calls == 1:
-            assert self.gate.wait(10)
-        exp = int(self.clock().timestamp()) + refresh_duration
-        payload = base64.urlsafe_b64encode(json.dumps({"exp": exp, "n": len(self.minted)}).encode()).decode()
-        token = f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.sig"
-        self.minted.append(token)
-        return token
-
-    def stop_impersonation(self, jwt: str) -> None:
-        if self.stop_error is not None:
-            raise self.stop_error
-        self.stopped.append(jwt)
-
-
-class StubDirectory:
-    def __init__(self) -> None:
-        self.error: Exception | None = None
-
-    def email_of(self, user_id: str) -> str | None:
-        if self.error is not None:
-            raise self.error
-        return f"{user_id.lower()}@corp.example"
-
-    def is_member(self, user_id: str, principals: Collection[str]) -> bool:
-        return user_id in principals
-
-
-class StubNotifier:
-    def __init__(self) -> None:
-        self.outcomes: list[RequestView] = []
-        self.tokens: list[str] = []
-        self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
-
-    def post_request(self, request: RequestView) -> tuple[str, str]:
-        ts = f"{time.monotonic_ns()}.000100"
-        if self.on_post is not None:
-            self.on_post(request, ts)
-        return "C0APPROVE", ts
-
-    def update_request(self, request: RequestView) -> None:
-        pass
-
-    def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
-        pass
-
-    def open_token_dm(self, request: RequestView) -> tuple[str, str]:
-        return "DUREQ1", "1.000100"
-
-    def show_token(self, request: RequestView, dm: tuple[str, str], token: str) -> None:
-        self.tokens.append(token)
-
-    def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
-        self.outcomes.append(request)
-
-
-@dataclass
-class World:
-    clock: Clock
-    store: Store
-    descope: StubDescope
-    directory: StubDirectory
-    notifier: StubNotifier
-    service: Service
-
-    def replica(self) -> Service:
-        """Another process on the same database."""
-        return Service(self.service.settings, self.store, self.descope, self.directory, StubNotifier(),
-                       self.service.sealer, clock=self.clock)
-
-    def approved(self, window: str = "30m") -> str:
-        draft = Draft(login_id=TARGET, duration=parse_duration(window), reason="in-process", tenant=None)
-        request = self.service.submit(REQUESTER, draft)
-        self.service.decide(request.id, APPROVER, True, message_ts=self.posted(request.id))
-        return request.id
-
-    def posted(self, request_id: str) -> str:
-        """Post the approval message (no scheduler here) and return its ts, which a click carries."""
-        self.service.sync_slack(request_id)
-        posted = self.store.get(request_id)
-        assert posted is not None and posted.channel_ts is not None
-        return posted.channel_ts
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'unit.db'}")
-    migrate(engine)
-    settings = Settings(slack_bot_token=Secret("xoxb-unit"), approval_channel="C0APPROVE", approvers=(APPROVER,),
-                        requesters=(REQUESTER,), descope_project_id="P2unit", descope_management_key=Secret("k"),
-                        sweep_interval=timedelta(seconds=1))
-    clock, store = Clock(), Store(engine)
-    descope, directory, notifier = StubDescope(clock), StubDirectory(), StubNotifier()
-    service = Service(settings, store, descope, directory, notifier, Sealer("unit-secret"), clock=clock)
-    yield World(clock, store, descope, directory, notifier, service)
-    engine.dispose()
-
-
-def test_activation_failing_for_minutes_ends_failed_rather_than_approved_forever(world: World) -> None:
-    world.directory.error = RuntimeError("users.info keeps failing")
-    request_id = world.approved()
-    assert row(world.store, request_id).state == "approved"  # a hiccup: retried shortly, not failed at once
-    world.clock.advance(60)
-    world.service.sweep()
-    assert row(world.store, request_id).state == "approved"
-    world.clock.advance(5 * 60)
-    world.service.sweep()
-    failed = row(world.store, request_id)
-    assert failed.state == "failed" and failed.failure is not None
-    assert "could not be started" in failed.failure and "RuntimeError" in failed.failure
-    assert [r.state for r in world.notifier.outcomes] == [State.FAILED]  # the requester is told
-    assert not world.descope.minted
-
-
-def test_a_token_minted_just_before_a_database_failure_is_revoked(world: World,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    real = world.store.transition
-    failures = iter([OperationalError("UPDATE requests", {}, Exception("database went away"))])
-
-    def flaky(request_id: str, sources: Any, target: State, **kw: Any) -> Any:
-        if target is State.ACTIVE:
-            error = next(failures, None)
-            if error is not None:
-                raise error
-        return real(request_id, sources, target, **kw)
-
-    monkeypatch.setattr(world.store, "transition", flaky)
-    request_id = world.approved()
-    assert world.descope.stopped == world.descope.minted[:1]  # nobody could ever have used it
-    world.clock.advance(6)
-    world.service.sweep()
-    assert row(world.store, request_id).state == "active"
-    assert len(world.descope.minted) == 2 and world.notifier.tokens == world.descope.minted[1:]
-
-
-def test_stop_retries_honour_retry_after_and_the_token_expiry(world: World) -> None:
-    request_id = world.approved("30m")
-    world.service.request_stop(request_id, REQUESTER)
-    world.descope.stop_error = DescopeUnavailable("Rate limit exceeded", status=429, retry_after=20, attempts=1)
-    world.service.sweep()
-    assert row(world.store, request_id).stop_attempts == 1
-    world.clock.advance(15)
-    world.service.sweep()  # Descope asked for 20 s: no call yet
-    assert row(world.store, request_id).stop_attempts == 1
-    world.clock.advance(6)
-    world.service.sweep()
-    assert row(world.store, request_id).stop_attempts == 2
-    world.descope.stop_error = None
-    world.clock.advance(61)
-    world.service.sweep()
-    stopped = row(world.store, request_id)
-    assert stopped.state == "stopped" and stopped.token_sealed is None
-    assert world.descope.stopped == world.descope.minted
-
-
-def test_slow_work_keeps_its_lease_and_a_dead_workers_lease_runs_out(world: World) -> None:
-    draft = Draft(login_id=TARGET, duration=timedelta(minutes=30), reason="slow descope", tenant=None)
-    request = world.service.submit(REQUESTER, draft)
-    world.descope.gate = threading.Event()
-    clicking = threading.Thread(target=world.service.decide, args=(request.id, APPROVER, True),
-                                kwargs={"message_ts": world.posted(request.id)})
-    clicking.start()
-    try:
-        time.sleep(0.3)  # the approval is now waiting on Descope
-        other = world.replica()
-        for _ in range(4):  # minutes pass; our keeper renews, the other replica's sweep keeps off
-            world.clock.advance(world.service.lease.total_seconds() * 0.6)
-            world.service.renew_leases()
-            other.sweep()
-        assert row(world.store, request.id).state == "approved"
-    finally:
-        world.descope.gate.set()
-        clicking.join(10)
-    assert row(world.store, request.id).state == "active"
-    assert world.descope.calls == 1  # only one impersonate call despite the other replica's sweeps
-
-    # A worker that dies holding a lease: once it runs out, another replica takes the work over.
-    request_id = world.service.submit(REQUESTER, Draft("bob@acme.com", timedelta(minutes=30), "dead worker")).id
-    world.store.transition(request_id, [State.PENDING], State.APPROVED, actor=APPROVER, action="approved",
-                           now=world.clock(), decided_by=APPROVER, decided_at=world.clock(),
-                           lease_until=world.clock() + world.service.lease)
-    world.replica().sweep()
-    assert row(world.store, request_id).state == "approved"
-    world.clock.advance(world.service.lease.total_seconds() + 1)
-    world.replica().sweep()
-    assert row(world.store, request_id).state == "active"
-
-
-def test_a_click_landing_before_the_message_ts_is_stored_still_counts(world: World) -> None:
-    outcome: list[object] = []
-    clickers: list[threading.Thread] = []
-
-    def click() -> None:
-        try:
-            outcome.append(world.service.decide(request.id, APPROVER, True, message_ts=clicked_ts[0]).state)
-        except Exception as exc:
-            outcome.append(exc)
-
-    def click_at_once(_: RequestView, ts: str) -> None:  # Slack shows the message: someone clicks at once
-        clicked_ts.append(ts)
-        clickers.append(threading.Thread(target=click))
-        clickers[0].start()
-        time.sleep(0.3)  # the click is in before the poster has stored the ts
-
-    clicked_ts: list[str] = []
-    world.notifier.on_post = click_at_once
-    request = world.service.submit(REQUESTER, Draft(TARGET, timedelta(minutes=30), "quick click"))
-    world.service.sync_slack(request.id)
-    clickers[0].join(10)
-    assert outcome == [State.ACTIVE]
-    assert len(world.notifier.tokens) == 1
-
-
-def test_a_lease_handed_on_within_one_process_keeps_being_renewed(world: World) -> None:
-    """Two threads of one process, one after the other, on one request's Slack lease: the first gives the
-    lease back in the database, the second takes it at once; the first forgetting *its* hold must not
-    make the keeper stop renewing the second's (which would let another replica's sweep start a second
-    sync of the same request mid-work)."""
-    request_id = world.service.submit(REQUESTER, Draft(TARGET, timedelta(minutes=30), "lease hand-over")).id
-    leases, column = world.service._leases, "slack_lease_until"
-    first_until = world.clock() + world.service.lease
-    first = leases.hold(request_id, column, first_until)
-    world.store.set_fields(request_id, slack_lease_until=None)  # the first thread's catch-up write
-    second_until = world.clock() + world.service.lease
-    assert world.store.claim_slack(request_id, world.clock(), second_until) is not None
-    leases.hold(request_id, column, second_until)
-    leases.release(request_id, column, holder=first)  # the first thread's `finally`, a moment late
-    world.clock.advance(world.service.lease.total_seconds() * 0.6)
-    world.service.renew_leases()
-    assert row(world.store, request_id).slack_lease_until == world.clock() + world.service.lease

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.fakes.descope_api import IMPERSONATE
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -28,6 +27,7 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
+from tests.fakes.descope_api import IMPERSONATE
 
 StackFactory = Callable[..., Stack]
 
@@ -248,6 +248,9 @@ def test_audit_export_as_json_since_an_iso_time(make_stack: StackFactory, databa
         ("requested", REQUESTER, None, "pending"),
         ("denied", GROUP_APPROVER, "pending", "denied"),
     ]
+    details = {r["action"]: r["detail"] for r in rows if r["request_id"] == stopped}
+    assert details["stopped"] == {"type": "ending", "reason": "stopped_early"}  # data, not a sentence
+    assert details["activated"]["type"] == "activated" and "@" in details["activated"]["impersonator"]
     assert all(datetime.fromisoformat(r["at"]) >= started for r in rows)
     # --since really filters: from a moment between the two requests, only the second one's rows.
     later = _audit_json(database_url, "--since", between.isoformat())

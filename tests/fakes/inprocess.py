@@ -1,0 +1,193 @@
+"""In-process stand-ins for the workflows' ports (``bot.workflows.ports``), for unit tests of ``bot.workflows``
+on a controlled clock, without processes or sockets.
+
+    Clock            the wall clock (``utcnow``): moves only when the test says so
+    StubDescope      ``Descope`` (the ``DescopeClient``): mints fake JWTs, can be made to fail the stop call or
+                     to hold the first impersonate call until the test lets it go
+    StubDirectory    ``Directory`` (``SlackDirectory``): an email per user ID; can be made to fail
+    StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown and outcomes sent; ``on_post`` runs
+                     as Slack would show the approval message (before its ts is stored)
+    RecordingTimers  ``Timers`` (the APScheduler ``Scheduler``): records every alarm and kick, runs nothing
+    World            all of the above around one ``Workflows`` on a migrated SQLite database; ``replica()``
+                     is another process on the same database
+
+Nothing ticks by itself here: a test calls ``ticker.sweep()`` or ``ticker.tick()`` where the scheduler would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.config import Secret, Settings
+from bot.domain import Draft, RequestView
+from bot.durations import parse_duration
+from bot.migrate import migrate
+from bot.sealing import Sealer
+from bot.store import AuditEntry, RequestRow, Store, make_engine
+from bot.workflows import Workflows
+from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
+
+__all__ = ["Clock", "RecordingTimers", "StubDescope", "StubDirectory", "StubNotifier", "World", "world_on"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class StubDescope:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.minted: list[str] = []
+        self.stopped: list[str] = []
+        self.stop_error: Exception | None = None
+        self.calls = 0
+        self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
+
+    def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool, refresh_duration: int,
+                    selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
+        self.calls += 1
+        if self.gate is not None and self.calls == 1:
+            assert self.gate.wait(10)
+        exp = int(self.clock().timestamp()) + refresh_duration
+        payload = base64.urlsafe_b64encode(json.dumps({"exp": exp, "n": len(self.minted)}).encode()).decode()
+        token = f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.sig"
+        self.minted.append(token)
+        return token
+
+    def stop_impersonation(self, jwt: str) -> None:
+        if self.stop_error is not None:
+            raise self.stop_error
+        self.stopped.append(jwt)
+
+
+class StubDirectory:
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+
+    def email_of(self, user_id: str) -> str | None:
+        if self.error is not None:
+            raise self.error
+        return f"{user_id.lower()}@corp.example"
+
+    def is_member(self, user_id: str, principals: Collection[str]) -> bool:
+        return user_id in principals
+
+
+class StubNotifier:
+    def __init__(self) -> None:
+        self.outcomes: list[RequestView] = []
+        self.tokens: list[str] = []
+        self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
+
+    def post_request(self, request: RequestView) -> tuple[str, str]:
+        ts = f"{time.monotonic_ns()}.000100"
+        if self.on_post is not None:
+            self.on_post(request, ts)
+        return APPROVAL_CHANNEL, ts
+
+    def update_request(self, request: RequestView) -> None:
+        pass
+
+    def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
+        pass
+
+    def open_token_dm(self, request: RequestView) -> tuple[str, str]:
+        return "DUREQ1", "1.000100"
+
+    def show_token(self, request: RequestView, dm: tuple[str, str], token: str) -> None:
+        self.tokens.append(token)
+
+    def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
+        self.outcomes.append(request)
+
+
+@dataclass
+class RecordingTimers:
+    """The scheduler as the workflows see it: ``alarms`` holds each request's one alarm (a later ``wake_at``
+    replaces the earlier, as in ``Scheduler``); ``wakes`` and ``kicks`` every call, in order."""
+
+    alarms: dict[str, datetime] = field(default_factory=dict)
+    wakes: list[tuple[str, datetime]] = field(default_factory=list)
+    kicks: list[tuple[str, datetime | None]] = field(default_factory=list)
+
+    def wake_at(self, request_id: str, when: datetime) -> None:
+        self.alarms[request_id] = when
+        self.wakes.append((request_id, when))
+
+    def kick(self, request_id: str, at: datetime | None = None) -> None:
+        self.kicks.append((request_id, at))
+
+
+@dataclass
+class World:
+    clock: Clock
+    store: Store
+    descope: StubDescope
+    directory: StubDirectory
+    notifier: StubNotifier
+    workflows: Workflows
+
+    def replica(self) -> Workflows:
+        """Another process on the same database (its own leases and notifier; no timers attached)."""
+        ctx = self.workflows.ctx
+        return Workflows.build(ctx.settings, self.store, self.descope, self.directory, StubNotifier(), ctx.sealer,
+                               clock=self.clock)
+
+    def submit(self, reason: str = "in-process", *, login_id: str = TARGET, window: str = "30m") -> RequestView:
+        draft = Draft(login_id=login_id, duration=parse_duration(window), reason=reason, tenant=None)
+        return self.workflows.requests.submit(REQUESTER, draft)
+
+    def approved(self, window: str = "30m") -> str:
+        """Submit, post and approve a request (activating it, unless a fault says otherwise)."""
+        request = self.submit(window=window)
+        self.workflows.approvals.decide(request.id, APPROVER, True, message_ts=self.posted(request.id))
+        return request.id
+
+    def posted(self, request_id: str) -> str:
+        """Post the approval message (no scheduler here) and return its ts, which a click carries."""
+        self.workflows.projection.sync_slack(request_id)
+        posted = self.store.get(request_id)
+        assert posted is not None and posted.channel_ts is not None
+        return posted.channel_ts
+
+    def row(self, request_id: str) -> RequestRow:
+        found = self.store.get_row(request_id)
+        assert found is not None
+        return found
+
+    def view(self, request_id: str) -> RequestView:
+        found = self.store.get(request_id)
+        assert found is not None
+        return found
+
+
+@contextmanager
+def world_on(database_url: str) -> Iterator[World]:
+    """A ``World`` on a freshly migrated database at ``database_url``; the engine is disposed afterwards."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    settings = Settings(slack_bot_token=Secret("xoxb-unit"), approval_channel=APPROVAL_CHANNEL,
+                        approvers=(APPROVER,), requesters=(REQUESTER,), descope_project_id="P2unit",
+                        descope_management_key=Secret("k"), sweep_interval=timedelta(seconds=1))
+    clock, store = Clock(), Store(engine)
+    descope, directory, notifier = StubDescope(clock), StubDirectory(), StubNotifier()
+    workflows = Workflows.build(settings, store, descope, directory, notifier, Sealer("unit-secret"), clock=clock)
+    try:
+        yield World(clock, store, descope, directory, notifier, workflows)
+    finally:
+        engine.dispose()

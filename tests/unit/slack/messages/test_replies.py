@@ -1,0 +1,171 @@
+"""``bot.slack.messages.replies``: the rules' refusals in words, and the command's answers.
+
+The refusals were sentences raised by the domain and the service; they are data now, and these tests pin
+the sentences people read, word for word. (The usage problems are tested with the parser, in
+tests/unit/slack/test_commands.py.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.domain import (
+    AlreadyDecided,
+    AlreadyOpen,
+    DomainError,
+    MayNotStop,
+    NotAllowed,
+    NotAnApprover,
+    NotARequester,
+    NotFound,
+    NotPostedYet,
+    NotStoppable,
+    OwnRequest,
+    State,
+    TooManyPending,
+    WindowOutOfPolicy,
+    WrongMessage,
+    check_approver,
+    check_duration,
+    check_may_stop,
+)
+from bot.slack.messages import replies
+from bot.slack.messages.status import outcome_so_far
+from tests.unit.factories import view
+
+LOW, HIGH = timedelta(minutes=1), timedelta(hours=4)
+
+# --- refusals (were NotAllowed / PolicyViolation messages) -----------------------------------------------
+
+
+def test_self_approval_is_refused_even_for_an_approver() -> None:
+    with pytest.raises(NotAllowed) as info:
+        check_approver("UREQ", view(), is_approver=True)
+    assert "your own request" in replies.refusal(info.value)
+
+
+def test_self_approval_is_refused_for_a_non_approver() -> None:
+    with pytest.raises(NotAllowed) as info:
+        check_approver("UREQ", view(), is_approver=False)
+    assert "your own request" in replies.refusal(info.value)
+
+
+def test_non_approver_is_refused() -> None:
+    with pytest.raises(NotAllowed) as info:
+        check_approver("UBO", view(), is_approver=False)
+    assert "Only approvers" in replies.refusal(info.value)
+
+
+def test_stranger_may_not_stop() -> None:
+    with pytest.raises(NotAllowed) as info:
+        check_may_stop("USTRANGER", view(State.ACTIVE), is_approver=False)
+    assert "requester or an approver" in replies.refusal(info.value)
+
+
+def test_check_duration_too_short() -> None:
+    with pytest.raises(WindowOutOfPolicy) as info:
+        check_duration(timedelta(seconds=59), LOW, HIGH)
+    assert replies.window_bound(info.value) == "the shortest window allowed is 1m"
+
+
+def test_check_duration_too_long() -> None:
+    with pytest.raises(WindowOutOfPolicy) as info:
+        check_duration(HIGH + timedelta(seconds=1), LOW, HIGH)
+    assert replies.window_bound(info.value) == "the longest window allowed is 4h"
+
+
+def test_already_decided_carries_request_and_message() -> None:
+    request = view(State.DENIED, decided_by="UBO")
+    error = AlreadyDecided(request)
+    assert error.request is request
+    assert replies.refusal(error) == outcome_so_far(request)
+    assert isinstance(error, DomainError)
+
+
+# Each refusal and the sentence the service (or the domain) raised for it before refusals were data.
+REFUSALS: list[tuple[DomainError, str]] = [
+    (NotFound("K7M2QX9A"), "There is no request `K7M2QX9A`."),
+    (NotARequester("USTRANGER"),
+     "You are not allowed to request impersonation. Ask an admin to add you to REQUESTERS."),
+    (NotAnApprover("UBO"), "Only approvers can approve or deny impersonation requests."),
+    (OwnRequest("K7M2QX9A"), "You cannot approve or deny your own request: another approver has to."),
+    (MayNotStop("K7M2QX9A", "USTRANGER"), "Only the requester or an approver can stop this session."),
+    (NotPostedYet("K7M2QX9A"), "This request's approval message is still being posted: try again in a moment."),
+    (WrongMessage("K7M2QX9A"), "That button does not belong to this request's approval message."),
+    (WindowOutOfPolicy(timedelta(hours=5), LOW, HIGH),
+     "That window is out of policy: the longest window allowed is 4h."),
+    (WindowOutOfPolicy(timedelta(seconds=30), LOW, HIGH),
+     "That window is out of policy: the shortest window allowed is 1m."),
+    (AlreadyOpen(view(State.ACTIVE)),
+     "You already have request `K7M2QX9A` (active) for `jane@acme.com`: "
+     "stop it with `/impersonate stop K7M2QX9A` before asking again."),
+    (TooManyPending(3),
+     "You already have 3 requests waiting for approval: "
+     "wait for an answer or withdraw one with `/impersonate stop <id>`."),
+    (AlreadyDecided(view(State.EXPIRED)), "Request `K7M2QX9A` already expired: nobody answered it in time."),
+    (NotStoppable(view(State.APPROVED)), "Request `K7M2QX9A` is being activated right now: try again in a moment."),
+    (NotStoppable(view(State.STOPPED)), "Request `K7M2QX9A` is not active (it is stopped)."),
+]
+
+
+@pytest.mark.parametrize(("error", "expected"), REFUSALS)
+def test_refusal_is_what_the_service_used_to_say(error: DomainError, expected: str) -> None:
+    assert replies.refusal(error) == expected
+    assert replies.error_reply(error) == f":warning: {expected}"
+
+
+def test_every_refusal_is_pinned() -> None:
+    def leaves(cls: type[DomainError]) -> set[type[DomainError]]:
+        subs = cls.__subclasses__()
+        return {cls} if not subs else set().union(*(leaves(s) for s in subs))
+
+    assert leaves(DomainError) <= {type(error) for error, _ in REFUSALS}
+
+
+def test_unexpected_errors_get_no_reply() -> None:
+    assert replies.error_reply(RuntimeError("boom")) is None
+
+
+# --- the command's answers --------------------------------------------------------------------------------
+
+
+def test_listing_empty_for_a_requester() -> None:
+    text = replies.listing([], None)
+    assert "You have no requests." in text
+    assert "Active sessions" not in text
+
+
+def test_listing_empty_for_an_approver() -> None:
+    text = replies.listing([], [])
+    assert "You have no requests." in text
+    assert "Active sessions" in text
+    assert text.endswith("None.")
+
+
+def test_listing_rows() -> None:
+    mine = [view(State.PENDING, id="AAAA1111"), view(State.ACTIVE, id="BBBB2222")]
+    active = [view(State.ACTIVE, id="BBBB2222"), view(State.ACTIVE, id="CCCC3333", requester_id="UOTHER")]
+    text = replies.listing(mine, active)
+    mine_part, active_part = text.split("*Active sessions (all requesters)*")
+    assert "`AAAA1111`" in mine_part and "*pending*" in mine_part
+    assert "`BBBB2222`" in mine_part and "until" in mine_part
+    assert "`CCCC3333`" in active_part and "<@UOTHER>" in active_part
+    assert "`AAAA1111`" not in active_part
+    assert "`jane@acme.com` (tenant `acme-eu`), 30m" in text
+
+
+def test_submitted_says_what_happens_next() -> None:
+    text = replies.submitted(view())
+    assert "`K7M2QX9A`" in text and "`jane@acme.com` (tenant `acme-eu`)" in text and "30m" in text
+    assert "waiting for a second admin" in text
+    assert "`/impersonate stop K7M2QX9A`" in text
+
+
+@pytest.mark.parametrize(("state", "decided_by", "needle"), [
+    (State.DENIED, "UREQ", "Request `K7M2QX9A` is withdrawn."),
+    (State.DENIED, "UBO", "Request `K7M2QX9A` is denied; the requester is told."),
+    (State.ACTIVE, "UBO", "Stopping session `K7M2QX9A` (`jane@acme.com` (tenant `acme-eu`))"),
+])
+def test_stopping(state: State, decided_by: str, needle: str) -> None:
+    assert needle in replies.stopping(view(state, decided_by=decided_by))

@@ -1,0 +1,92 @@
+"""The one schedule (``bot.domain.schedule``) as the workflows use it: every write keeps ``next_due_at``,
+the scheduler's alarm is armed at the next state work, ``Store.due`` finds a row once its moment has
+passed, and one ``tick`` puts right a row written before ``next_due_at`` existed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from bot.domain import State
+from bot.store.models import REQUESTS
+from tests.e2e.harness import APPROVER
+from tests.fakes.inprocess import RecordingTimers, World
+
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def timers(world: World) -> RecordingTimers:
+    """The scheduler's place, taken as ``Scheduler`` takes it (``workflows.ctx.timers``)."""
+    recording = RecordingTimers()
+    world.workflows.ctx.timers = recording
+    return recording
+
+
+def test_the_schedule_is_written_armed_and_found_as_the_workflows_go(world: World, timers: RecordingTimers) -> None:
+    store, clock = world.store, world.clock
+    request = world.submit("schedule")
+    row = world.row(request.id)
+    # Just submitted: the approval message is owed at once, and the request expires at pending_until.
+    assert row.next_due_at == row.created_at == clock()
+    assert timers.alarms[request.id] == row.pending_until and (request.id, None) in timers.kicks
+    assert store.due(clock()) == [request.id]
+
+    ts = world.posted(request.id)
+    row = world.row(request.id)
+    assert row.next_due_at == row.pending_until  # posted: nothing owed but the expiry
+    assert request.id not in store.due(clock())
+    assert request.id not in store.due(row.pending_until - SECOND)
+    assert store.due(row.pending_until) == [request.id]
+
+    clock.advance(10)
+    active = world.workflows.approvals.decide(request.id, APPROVER, True, message_ts=ts)
+    assert active.state is State.ACTIVE and active.ends_at == clock() + timedelta(minutes=30)
+    row = world.row(request.id)
+    assert row.next_due_at == active.ends_at  # the stop, and nothing before it (Slack caught up)
+    assert timers.alarms[request.id] == active.ends_at  # the scheduler wakes for the stop
+    assert dict(store.next_due_times())[request.id] == active.ends_at
+
+    # Due only once next_due_at has passed.
+    assert request.id not in store.due(clock())
+    assert request.id not in store.due(active.ends_at - SECOND)
+    assert store.due(active.ends_at) == [request.id]
+    assert store.due(active.ends_at + SECOND) == [request.id]
+
+    # At the alarm, one tick stops the session; nothing is due any more.
+    clock.now = active.ends_at
+    world.workflows.ticker.tick(request.id)
+    assert world.row(request.id).state == "stopped"
+    assert world.descope.stopped == world.descope.minted
+    world.workflows.ticker.tick(request.id)  # Slack catches up with the stop
+    row = world.row(request.id)
+    assert row.slack_version == row.version and row.next_due_at is None
+    assert store.due(clock() + timedelta(days=365)) == []
+    assert request.id not in dict(store.next_due_times())
+
+
+@pytest.mark.parametrize("legacy", [None, "past"], ids=["null", "past"])
+def test_a_row_from_before_next_due_at_is_rescheduled_by_one_tick(
+        world: World, timers: RecordingTimers, legacy: str | None) -> None:
+    store, clock = world.store, world.clock
+    request_id = world.approved()
+    ends_at = world.row(request_id).ends_at
+    assert ends_at is not None and world.row(request_id).next_due_at == ends_at
+    # As a row written before migration 0003 (NULL), or by an older schedule (a moment long past).
+    stale: datetime | None = None if legacy is None else world.row(request_id).created_at - timedelta(hours=1)
+    with store.engine.begin() as conn:
+        conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(next_due_at=stale))
+    assert world.row(request_id).next_due_at == stale
+    assert (request_id in store.due(clock())) is (stale is not None)  # a past moment makes it look due
+    timers.alarms.clear()
+
+    clock.advance(60)
+    world.workflows.ticker.tick(request_id)
+    row = world.row(request_id)
+    assert row.state == "active" and row.next_due_at == ends_at  # rescheduled, and nothing was done early
+    assert not world.descope.stopped
+    assert timers.alarms[request_id] == ends_at
+    assert request_id not in store.due(clock())
+    assert store.due(ends_at) == [request_id]
