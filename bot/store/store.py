@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, or_, select, update
@@ -32,7 +33,8 @@ from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
 from bot.store.engine import READ_ONLY
 from bot.store.models import AUDIT, REQUESTS, AuditEntry, AuditRow, RequestRow, as_entry, as_view, new_request_id
 
-_RETURNED = [REQUESTS.c[name] for name in SCHEDULE_COLUMNS] + [REQUESTS.c.next_due_at]
+_SCHEDULED = frozenset(SCHEDULE_COLUMNS)
+_LEASES = frozenset({"lease_until", "slack_lease_until"})
 
 
 def _live_query(requester_id: str, login_id: str, tenant: str | None) -> Select[RequestRow]:
@@ -59,18 +61,38 @@ def lease_free(lease_until: Any, now: datetime) -> Any:
     return or_(lease_until.is_(None), lease_until < now)
 
 
+def _delays_only(values: dict[str, Any]) -> bool:
+    """Whether a write changes nothing the schedule reads, except to take or extend a lease. Such a write only
+    delays work, so ``next_due_at`` may stay as it is: it is allowed to be early (a tick then finds nothing due
+    and writes it afresh), never late."""
+    return all(key in _LEASES and value is not None for key, value in values.items() if key in _SCHEDULED)
+
+
+def _rewrite(s: Session, request_id: str, where: Sequence[Any], values: dict[str, Any], *,
+             bump: bool = False) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Read the row under lock, apply ``values`` (and ``version + 1`` with ``bump``), and write them with the
+    ``next_due_at`` of the result, if ``where`` holds: ``(row before, row after)``, or ``None`` when the row
+    did not match. The lock (PostgreSQL ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE``) makes what was read
+    what the update changes."""
+    conn = s.connection()
+    found = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id).with_for_update()).mappings().first()
+    if found is None:
+        return None
+    before = dict(found)
+    changes = {**values, **({"version": before["version"] + 1} if bump else {})}
+    after = {**before, **changes}
+    after["next_due_at"] = changes["next_due_at"] = next_due(SimpleNamespace(**after))
+    result = conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id, *where).values(**changes))
+    return (before, after) if result.rowcount == 1 else None
+
+
 def _update(s: Session, request_id: str, *where: Any, **values: Any) -> bool:
     """``UPDATE requests SET … WHERE id = :id AND …`` in plain Core (none of the ORM's bookkeeping, which
     nothing here needs), keeping ``next_due_at`` in step: true when the row matched."""
-    conn = s.connection()
-    row = conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id, *where).values(**values)
-                       .returning(*_RETURNED)).first()
-    if row is None:
-        return False
-    due = next_due(row)
-    if due != row.next_due_at:
-        conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(next_due_at=due))
-    return True
+    if not _delays_only(values):
+        return _rewrite(s, request_id, where, values) is not None
+    result = s.connection().execute(update(REQUESTS).where(REQUESTS.c.id == request_id, *where).values(**values))
+    return bool(result.rowcount == 1)
 
 
 class Store:
@@ -142,25 +164,23 @@ class Store:
         for source in sources:
             check_transition(source, target)
         with self.tx() as s:
-            current = s.execute(  # lock the row (PostgreSQL); SQLite's BEGIN IMMEDIATE already did
-                select(RequestRow.state).where(RequestRow.id == request_id).with_for_update()
-            ).scalar_one_or_none()
-            if not _update(s, request_id, RequestRow.state.in_([x.value for x in sources]), *where,
-                           state=target.value, version=RequestRow.version + 1, **values):
+            written = _rewrite(s, request_id, [RequestRow.state.in_([x.value for x in sources]), *where],
+                               {**values, "state": target.value}, bump=True)
+            if written is None:
                 return None
+            before, after = written
             s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
-                           from_state=current, to_state=target.value, detail=detail))
-            row = s.get(RequestRow, request_id, populate_existing=True)
-            assert row is not None
-            return as_view(row)
+                           from_state=before["state"], to_state=target.value, detail=detail))
+            return as_view(RequestRow(**after))
 
     def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
                where: Sequence[Any] = (), **values: Any) -> bool:
         """Change fields without a state change (e.g. a stop request), with an audit row; conditional."""
         with self.tx() as s:
-            if not _update(s, request_id, *where, version=RequestRow.version + 1, **values):
+            written = _rewrite(s, request_id, where, values, bump=True)
+            if written is None:
                 return False
-            state = s.execute(select(RequestRow.state).where(RequestRow.id == request_id)).scalar_one()
+            state = written[0]["state"]
             s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
                            from_state=state, to_state=state, detail=detail))
             return True
@@ -191,14 +211,17 @@ class Store:
         ``version``, mark Slack as caught up with it and give the Slack lease back, in one transaction.
         False: the row changed meanwhile; the lease is kept for another pass."""
         with self.tx() as s:
+            if _update(s, request_id, RequestRow.version == version, slack_version=version, slack_lease_until=None,
+                       **progress):
+                return True
             if progress:
                 _update(s, request_id, **progress)
-            return _update(s, request_id, RequestRow.version == version, slack_version=version, slack_lease_until=None)
+            return False
 
     def reschedule(self, request_id: str) -> None:
         """Write ``next_due_at`` afresh (rows carried over from before it existed, or a changed schedule)."""
         with self.tx() as s:
-            _update(s, request_id, id=RequestRow.id)  # a no-op write: _update recomputes next_due_at
+            _rewrite(s, request_id, (), {})
 
     # -- reads ------------------------------------------------------------------------------
 
