@@ -99,7 +99,7 @@ class Results:
 def evaluate(r: Results) -> None:
     """Fill ``r.targets``: (target, measured, met?)."""
     t = r.targets
-    bare = {(row.concurrency, row.interval): row for row in r.ack if row.app != "bot"}
+    bare = {(row.concurrency, row.interval): row for row in r.ack if row.app == "bare Bolt (ack only)"}
     # Back to back (saturation) at concurrency 1 and 16, and 16 connections at a steady rate.
     for row in (x for x in r.ack if x.app == "bot" and (not x.interval or x.concurrency > 1)):
         b = bare[(row.concurrency, row.interval)]
@@ -108,6 +108,9 @@ def evaluate(r: Results) -> None:
         t.append((f"`/impersonate` ack p99 < 3 s ({how})", ms(row.p99), row.p99 < 3.0))
         t.append((f"ack p50 no worse than bare Bolt ({how})", f"{ms(row.p50)} vs {ms(b.p50)}", row.p50 <= b.p50))
         t.append((f"ack p99 no worse than bare Bolt ({how})", f"{ms(row.p99)} vs {ms(b.p99)}", row.p99 <= b.p99))
+    for row in (x for x in r.ack if x.app.startswith("bot, Descope look-up")):
+        t.append((f"`/impersonate` ack p99 < 3 s ({row.app.removeprefix('bot, ')})", ms(row.p99),
+                  row.p99 < 3.0 and row.errors == 0))
     for f in r.flows:
         t.append((f"approve → DM overhead p99 < 100 ms ({f.backend}, one at a time)", ms(f.sequential["p99"]),
                   f.sequential["p99"] < 0.1))
@@ -191,7 +194,7 @@ def render(r: Results) -> str:
     w("")
 
     bot16 = next((x for x in r.ack if x.app == "bot" and x.concurrency == 16 and not x.interval), None)
-    bare16 = next((x for x in r.ack if x.app != "bot" and x.concurrency == 16 and not x.interval), None)
+    bare16 = next((x for x in r.ack if x.app == "bare Bolt (ack only)" and x.concurrency == 16 and not x.interval), None)
     if bot16 and bare16 and bot16.p50 > bare16.p50:
         w(f"Why the back-to-back concurrency-16 targets are missed: with 16 commands always in flight, latency is"
           f" concurrency ÷ throughput. The bot answers {bot16.per_second:.0f} commands/s, spending"
@@ -221,7 +224,11 @@ def render(r: Results) -> str:
         mode = (f"{row.concurrency}, each one every {row.interval * 1e3:.0f} ms" if row.interval
                 else f"{row.concurrency}, back to back")
         w(f"| {row.app} | {mode} | {row.count} | {ms(row.p50)} | {ms(row.p99)} | {ms(row.max)} |"
-          f" {row.per_second:.0f} | {row.errors} | {row.cpu_ms:.1f} ms |")
+          f" {row.per_second:.0f} | {row.errors} | {'–' if math.isnan(row.cpu_ms) else f'{row.cpu_ms:.1f} ms'} |")
+    w("")
+    w("The last rows make the pre-flight's Descope look-up (`GET /v1/mgmt/user`, done before answering) slow in the"
+      " fake: a typical 100 ms, and a stall longer than the 1.5 s the bot gives it, after which the request goes to"
+      " the approvers marked \"not verified in Descope\". Either way the answer stays within Slack's 3 s.")
     w("")
     w("The targets are for the back-to-back runs. The paced runs show each app at a steady rate it keeps up"
       f" with: one connection idle between commands, and 16 connections together sending {16 / PACE_16_S:.0f}"

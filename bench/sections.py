@@ -16,6 +16,7 @@ from bench.stack import (
     BARE_SECRET,
     DESCOPE_LATENCY,
     BareBolt,
+    BenchSlack,
     Driver,
     Flow,
     cpu_seconds,
@@ -31,6 +32,8 @@ from bench.stack import (
     wait_until,
 )
 from tests.e2e.harness import SIGNING_SECRET, postgres_database
+from tests.fakes import FakeDescope
+from tests.fakes.descope_api import USER_LOAD
 
 Log = Callable[[str], None]
 
@@ -47,11 +50,12 @@ class Sizes:
     spread_s: float = 60.0
     long_sessions: int = 10_000
     restart_sessions: int = 200
+    ack_preflight: int = 20
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(ack_paced=50, ack_c1=100, ack_c16=400, ack_c16_paced=240, dm_sequential=30, throughput_flows=120,
-                   sessions=200, spread_s=20.0, long_sessions=2_000, restart_sessions=50)
+                   sessions=200, spread_s=20.0, long_sessions=2_000, restart_sessions=50, ack_preflight=8)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -96,9 +100,12 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
                     how = (f"concurrency {concurrency}" if not interval else
                            f"{concurrency} connection(s), each one every {interval * 1e3:.0f} ms")
                     log(f"  {app}: {count} commands, {how}")
+                    prefix = f"ack-{app[:4]}-{concurrency}-{interval}"
+                    for i in range(count + warmup * concurrency):  # users the bot's pre-flight finds in Descope
+                        descope.add_user(f"{prefix}-{i}@bench.example")
                     cpu0 = cpu_seconds(pid)
                     result = run_load(url, secret, count=count, concurrency=concurrency, interval=interval,
-                                      prefix=f"ack-{app[:4]}-{concurrency}-{interval}", warmup=warmup)
+                                      prefix=prefix, warmup=warmup)
                     cpu = cpu_seconds(pid) - cpu0
                     lat = result["latencies"]
                     errors = count - sum(n for s, n in result["statuses"].items() if s == "200")
@@ -113,10 +120,34 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
                     rows.append(AckRow(app, concurrency, interval, count, percentile(lat, 50), percentile(lat, 99),
                                        max(lat), count / result["elapsed"], errors,
                                        cpu / (count + warmup * concurrency) * 1e3))
+            rows += _slow_preflight(sizes, slack, descope, bot.url)
         finally:
             bot.stop()
             bare.stop()
     return rows, idle
+
+
+#: The pre-flight's Descope look-up made slow: a typical answer, and one that stalls past the bot's 1.5 s.
+PREFLIGHT_DELAYS = (0.1, 2.5)
+PREFLIGHT_APP = "bot, Descope look-up {delay}"
+
+
+def _slow_preflight(sizes: Sizes, slack: BenchSlack, descope: FakeDescope, url: str) -> list[AckRow]:
+    """``/impersonate`` one at a time while Descope's user look-up takes ``PREFLIGHT_DELAYS``: Slack's 3 s hold."""
+    rows = []
+    for delay in PREFLIGHT_DELAYS:
+        descope.set_latency(USER_LOAD, delay)
+        prefix = f"ack-pre-{delay}"
+        count = sizes.ack_preflight
+        for i in range(count + 1):
+            descope.add_user(f"{prefix}-{i}@bench.example")
+        result = run_load(url, SIGNING_SECRET, count=count, concurrency=1, interval=0.0, prefix=prefix, warmup=1)
+        lat = result["latencies"]
+        errors = count - sum(n for s, n in result["statuses"].items() if s == "200") + count - result["accepted"]
+        rows.append(AckRow(PREFLIGHT_APP.format(delay=f"{delay * 1e3:.0f} ms"), 1, 0.0, count, percentile(lat, 50),
+                           percentile(lat, 99), max(lat), count / result["elapsed"], errors, math.nan))
+    descope.set_latency(USER_LOAD, 0)
+    return rows
 
 
 # -- 2 and 4. the full flow: approve → DM, throughput ------------------------------------------------

@@ -65,7 +65,8 @@ class NoDelayConnection(http.client.HTTPConnection):
 
 
 _DM_REQUEST = re.compile(r"approved request `([A-Z0-9]+)`")
-_DM_TOKEN = "Impersonation token"  # in the token DM's blocks once the token is there
+_DM_TOKEN = "Impersonation token"  # in the token DM's blocks once the token is there (TOKEN_DELIVERY=dm)
+_DM_READY = "Show token"  # the session DM's button (TOKEN_DELIVERY=reveal, the default)
 _SUBMITTED = re.compile(r"Request `([A-Z0-9]+)`")
 
 
@@ -95,10 +96,10 @@ class BenchSlack(FakeSlack):
             with self._lock:
                 self.approval_ts[request_id] = str(answer["ts"])
             self._event("approval", request_id).set()
-        elif channel.startswith("D"):  # the token DM: an edit putting the token in (or, in older bots, a post)
+        elif channel.startswith("D"):  # the session DM (reveal), or an edit putting the token in (dm)
             blocks = json.dumps(call.params.get("blocks") or [])
             found = _DM_REQUEST.search(blocks)
-            if found and _DM_TOKEN in blocks:
+            if found and (_DM_TOKEN in blocks or _DM_READY in blocks):
                 with self._lock:
                     self.token_dm_at[found.group(1)] = call.at
                 self._event("dm", found.group(1)).set()

@@ -91,6 +91,7 @@ class Settings:
     max_pending_per_requester: int = 3
     token_encryption_key: Secret | None = None
     log_level: str = "INFO"
+    token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
 
     @property
     def socket_mode(self) -> bool:
@@ -160,11 +161,13 @@ class _Reader:
         return int(value)
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = (self.raw(name) or default).upper()
-        if value not in choices:
+        """One of ``choices`` (any case), returned as spelled there."""
+        value = self.raw(name) or default
+        found = next((c for c in choices if c.lower() == value.lower()), None)
+        if found is None:
             self.problems.append(f"{name} must be one of {', '.join(choices)}, not `{value}`")
             return default
-        return value
+        return found
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.raw(name)
@@ -300,6 +303,7 @@ class _Reader:
             max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", 3, 1, 1000),
             token_encryption_key=Secret(enc_key) if enc_key else None,
             log_level=self.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
         )
         if self.problems:
             raise ConfigError(self.problems)

@@ -5,7 +5,8 @@ It speaks exactly the wire format of Descope's official SDKs (headers, paths, bo
 fields; see ``/work/shared/reference/descope.md``) over a synchronous ``httpx.Client``:
 
 * ``impersonate``         ``POST /v1/mgmt/impersonate``       -> the impersonation JWT
-* ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``
+* ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``  (ends the impersonation; revokes nothing)
+* ``logout``              ``POST /v1/auth/logout``              (revokes a refresh JWT, authenticated by it)
 * ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object
 
 Base URL: the explicit argument, else ``$DESCOPE_BASE_URI`` (the SDKs' variable), else
@@ -41,6 +42,7 @@ DEFAULT_BASE_URL: Final = "https://api.descope.com"
 IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
 LOAD_USER_PATH: Final = "/v1/mgmt/user"
+LOGOUT_PATH: Final = "/v1/auth/logout"
 
 
 def default_base_url(project_id: str) -> str:
@@ -150,9 +152,17 @@ class DescopeClient:
         body = {"jwt": jwt, "customClaims": None, "selectedTenant": None, "refreshDuration": None}
         self._call("POST", STOP_IMPERSONATION_PATH, json=body, secrets=(jwt,), parse=False)
 
-    def load_user(self, login_id: str) -> dict[str, Any]:
-        """The ``user`` object (``userId``, ``loginIds``, ``email``, ``status``, ``userTenants`` …)."""
-        answer = self._call("GET", LOAD_USER_PATH, params={"loginId": login_id})
+    def logout(self, refresh_jwt: str) -> None:
+        """Revoke a refresh JWT (what the SDKs' ``logout(refresh_token)`` sends: body ``{}``, the token itself
+        as the bearer). Session JWTs already derived from it live until their own expiry."""
+        self._call("POST", LOGOUT_PATH, json={}, secrets=(refresh_jwt,), parse=False,
+                   headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
+
+    def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """The ``user`` object (``userId``, ``loginIds``, ``name``, ``status``, ``userTenants`` …). With
+        ``timeout``: one attempt, answered or abandoned within that many seconds (a check that must not
+        hold anyone up)."""
+        answer = self._call("GET", LOAD_USER_PATH, params={"loginId": login_id}, timeout=timeout)
         user = answer.get("user")
         if not isinstance(user, dict):
             raise DescopeError("user lookup answered without a user object", status=200)
@@ -170,17 +180,22 @@ class DescopeClient:
         secrets: Iterable[str] = (),
         parse: bool = True,
         idempotent: bool = True,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """One logical call with retries; returns the JSON object of a 2xx answer (``{}`` unless
         ``parse``). ``secrets`` are scrubbed, with the management key, from any error text.
         A call that is not ``idempotent`` is not retried after a transport error that may have
-        come after Descope received it (only connection failures are)."""
+        come after Descope received it (only connection failures are). ``headers`` override the
+        client's own; a ``timeout`` makes it a single attempt bounded by that many seconds."""
         secrets = (self._management_key, *secrets)
         policy = self.retry
-        for attempt in range(1, policy.attempts + 1):
-            last = attempt == policy.attempts
+        attempts = 1 if timeout is not None else policy.attempts
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
             try:
-                response = self._http.request(method, path, json=json, params=params)
+                response = self._http.request(method, path, json=json, params=params, headers=headers, **extra)
             except httpx.UnsupportedProtocol as exc:  # misconfiguration: retrying cannot help
                 raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
             except httpx.TransportError as exc:

@@ -9,6 +9,7 @@ happen atomically; ``bot.slack.messages`` says it in words.
     rules      who may approve or stop; which windows are allowed
     outcomes   why a request failed or a session ended, as data (JSON in the database)
     schedule   what is due for a request, and when: the one function the scheduler, sweep and tick ask
+    target     the user to impersonate as Descope knows it (the pre-flight), or not verified
 """
 
 from bot.domain.errors import (
@@ -20,11 +21,16 @@ from bot.domain.errors import (
     NotAnApprover,
     NotARequester,
     NotFound,
+    NotInTenant,
     NotPostedYet,
     NotStoppable,
     OwnRequest,
     PolicyViolation,
+    TargetDisabled,
+    TargetRefused,
+    TokenUnavailable,
     TooManyPending,
+    UnknownTarget,
     WindowOutOfPolicy,
     WrongMessage,
 )
@@ -35,7 +41,8 @@ from bot.domain.states import FINAL_STATES, LIVE_STATES, TRANSITIONS, InvalidTra
 __all__ = [
     "FINAL_STATES", "LIVE_STATES", "TRANSITIONS", "AlreadyDecided", "AlreadyOpen", "DomainError", "Draft",
     "InvalidTransition", "MayNotStop", "NotARequester", "NotAllowed", "NotAnApprover", "NotFound",
-    "NotPostedYet", "NotStoppable", "OwnRequest", "PolicyViolation", "RequestView", "State", "TooManyPending",
+    "NotInTenant", "NotPostedYet", "NotStoppable", "OwnRequest", "PolicyViolation", "RequestView", "State",
+    "TargetDisabled", "TargetRefused", "TokenUnavailable", "TooManyPending", "UnknownTarget",
     "WindowOutOfPolicy", "WrongMessage", "check_approver", "check_duration", "check_may_stop",
     "check_transition", "is_member", "window_problem",
 ]

@@ -15,8 +15,13 @@
      │    ├── WindowOutOfPolicy the window lies outside [low, high]
      │    ├── AlreadyOpen       the requester has a live request for the same target
      │    └── TooManyPending    the requester has ``limit`` requests pending already
+     ├── TargetRefused          Descope says the target cannot be impersonated as asked
+     │    ├── UnknownTarget     no Descope user with that login ID
+     │    ├── TargetDisabled    the user is disabled
+     │    └── NotInTenant       the user is not a member of the requested tenant
      ├── AlreadyDecided         a click on a request that is no longer pending
-     └── NotStoppable           a stop for a request that is being activated, or has ended
+     ├── NotStoppable           a stop for a request that is being activated, or has ended
+     └── TokenUnavailable       Show token clicked by someone else, or after the session ended
 """
 
 from __future__ import annotations
@@ -119,3 +124,34 @@ class NotStoppable(DomainError):
     def __init__(self, request: RequestView) -> None:
         super().__init__(request.id, request.state)
         self.request = request
+
+
+class TargetRefused(DomainError):
+    """The pre-flight look-up refused the target. ``request_id``: the refused request, kept for the audit."""
+
+    def __init__(self, login_id: str, tenant: str | None = None) -> None:
+        super().__init__(login_id, tenant)
+        self.login_id = login_id
+        self.tenant = tenant
+        self.request_id: str | None = None
+
+
+class UnknownTarget(TargetRefused):
+    pass
+
+
+class TargetDisabled(TargetRefused):
+    pass
+
+
+class NotInTenant(TargetRefused):
+    pass
+
+
+class TokenUnavailable(DomainError):
+    """Show token by someone other than the requester (``ended`` false), or once the session is over."""
+
+    def __init__(self, request_id: str, *, ended: bool) -> None:
+        super().__init__(request_id, ended)
+        self.request_id = request_id
+        self.ended = ended

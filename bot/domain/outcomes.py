@@ -20,6 +20,7 @@ class FailureKind(enum.StrEnum):
     NO_CONSENT = "no_consent"  # the target has not consented
     UNKNOWN_USER = "unknown_user"  # no Descope user with that login ID
     NOT_IN_TENANT = "not_in_tenant"  # the target is not in the requested tenant
+    USER_DISABLED = "user_disabled"  # the target's Descope user is disabled (pre-flight)
     BAD_TENANT = "bad_tenant"  # a tenant problem without a tenant given
     REFUSED = "refused"  # another 4xx: Descope's own description is all we have
     UNAVAILABLE = "unavailable"  # no answer (outage, rate limit, network) after retries
@@ -53,6 +54,7 @@ class TokenFate(enum.StrEnum):
     UNSEALABLE = "unsealable"  # the stored token could not be unsealed: it expires on its own
     UNKNOWN_TO_DESCOPE = "unknown_to_descope"  # Descope no longer knew the session
     EXPIRED_AFTER_FAILING = "expired_after_failing"  # the stop call failed, but the token has expired
+    ALREADY_REVOKED = "already_revoked"  # the logout answered that the token was already expired or revoked
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,20 @@ class Ending:
     code: str | None = None  # Descope's error code or status, for UNKNOWN_TO_DESCOPE
 
 
+class Call(enum.StrEnum):
+    """The two calls that end a session at Descope."""
+
+    STOP = "stop"  # POST /v1/mgmt/stop/impersonation
+    LOGOUT = "logout"  # POST /v1/auth/logout with the token: the revocation
+
+
 @dataclass(frozen=True)
 class StopFailing:
-    """The stop call keeps failing (the ``stop_failing`` audit row's detail)."""
+    """The calls that end a session keep failing (the ``stop_failing`` audit row's detail)."""
 
     attempts: int
     error: str
+    call: Call = Call.STOP
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ class Legacy:
 Detail = Failure | Ending | StopFailing | Activated | Legacy
 _KINDS: dict[str, type[Failure | Ending | StopFailing | Activated]] = {
     "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated}
-_ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate}
+_ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call}
 
 
 def encode(detail: Failure | Ending | StopFailing | Activated) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.outcomes import Failure, Legacy
 from bot.domain.states import State
+from bot.domain.target import Target
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class RequestView:
     channel_id: str | None = None
     channel_ts: str | None = None
     next_due_at: datetime | None = None
+    delivery: str | None = None  # "reveal" or "dm", once the session has started
+    target: Target | None = None  # the pre-flight's look-up (None: stored before it existed)
 
     @property
     def stopping(self) -> bool:

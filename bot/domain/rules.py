@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import timedelta
 
-from bot.domain.errors import MayNotStop, NotAnApprover, OwnRequest, WindowOutOfPolicy
+from bot.domain.errors import (
+    MayNotStop,
+    NotAnApprover,
+    NotInTenant,
+    OwnRequest,
+    TargetDisabled,
+    WindowOutOfPolicy,
+)
 from bot.domain.request import RequestView
+from bot.domain.target import Target
 
 
 def window_problem(duration: timedelta, low: timedelta, high: timedelta) -> WindowOutOfPolicy | None:
@@ -36,3 +44,11 @@ def check_may_stop(actor: str, request: RequestView, is_approver: bool) -> None:
 def is_member(user_id: str, principals: Collection[str], group_members: Collection[str]) -> bool:
     """Direct membership, or membership through one of the listed user groups (already resolved)."""
     return user_id in principals or user_id in group_members
+
+
+def check_target(login_id: str, tenant: str | None, *, disabled: bool, target: Target) -> None:
+    """The target Descope found may be impersonated as asked: enabled, and in the requested tenant."""
+    if disabled:
+        raise TargetDisabled(login_id, tenant)
+    if tenant is not None and tenant not in {tenant_id for tenant_id, _ in target.tenants}:
+        raise NotInTenant(login_id, tenant)

@@ -28,6 +28,10 @@ REQUEST_ID = re.compile(r"[A-Z0-9]{4,16}")
 _ANGLE = re.compile(r"<([^<>]*)>")
 _TOKEN = re.compile(r"(?:<[^<>]*>|[^\s<]+|<)+")  # words, keeping Slack's <…|label with spaces> whole
 _OPTION = re.compile(r"--[A-Za-z][\w-]*(=.*)?")
+# A word in the duration position that is meant as one but is not valid: signed (``-5m``, ``+1h``), a
+# fraction (``1.5h``) or a unit spelled out (``5mins``, ``2hours``, ``1d``). Other words (``2fa``) are reason.
+_UNIT = r"(?:h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?|ms|d|days?|w|wks?|weeks?)"
+_DURATION_ATTEMPT = re.compile(rf"[+-]\d.*|(?:\d+(?:[.,]\d+)?{_UNIT})+", re.IGNORECASE)
 
 
 class Problem(enum.StrEnum):
@@ -42,6 +46,7 @@ class Problem(enum.StrEnum):
     TENANT_MISSING = "tenant_missing"
     TENANT_TOO_LONG = "tenant_too_long"  # limit
     BAD_DURATION = "bad_duration"  # word, error (the duration parser's explanation)
+    NOT_A_DURATION = "not_a_duration"  # word: meant as a duration, but not one (-5m, 5mins, 1.5h)
     WINDOW_OUT_OF_POLICY = "window_out_of_policy"  # word, window (a WindowOutOfPolicy)
     NO_REASON = "no_reason"
     REASON_TOO_LONG = "reason_too_long"  # length, limit
@@ -178,6 +183,8 @@ def _draft(raw: str, policy: Policy) -> Draft:
             window = window_problem(duration, policy.min_duration, policy.max_duration)
             if window is not None:
                 raise UsageError(Problem.WINDOW_OUT_OF_POLICY, word=word, window=window)
+        elif duration is None and not reason_words and _DURATION_ATTEMPT.fullmatch(word):
+            raise UsageError(Problem.NOT_A_DURATION, word=word)
         else:
             reason_words.append(word)
         i += 1

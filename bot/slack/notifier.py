@@ -43,6 +43,9 @@ class SlackNotifier:
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
         return self._dm(request.requester_id, dm.token_coming(request))
 
+    def post_ready(self, request: RequestView) -> tuple[str, str]:
+        return self._dm(request.requester_id, dm.ready(request))
+
     def show_token(self, request: RequestView, where: tuple[str, str], token: str) -> None:
         msg = dm.token(request, token)
         self.client.chat_update(channel=where[0], ts=where[1], text=msg.text, blocks=msg.blocks)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.domain import RequestView, State
 from bot.domain.outcomes import decode_failure
+from bot.domain.target import decode_target
 
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -90,6 +91,11 @@ class RequestRow(Base):
     slack_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thread_posted_id: Mapped[int] = mapped_column(Integer, default=0)  # audit rows up to this id are in the thread
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # bot.domain.schedule
+    stop_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # stop done; the logout may remain
+    delivery: Mapped[str | None] = mapped_column(String(8))  # "reveal" or "dm", fixed at activation
+    target_name: Mapped[str | None] = mapped_column(String(256))  # the pre-flight's look-up of the target
+    target_tenants: Mapped[str | None] = mapped_column(Text)  # JSON: [[tenant ID, name], …]
+    target_checked: Mapped[str | None] = mapped_column(String(16))  # "verified" | "unverified"
 
 
 class AuditRow(Base):
@@ -149,4 +155,6 @@ def as_view(row: RequestRow) -> RequestView:
         channel_id=row.channel_id,
         channel_ts=row.channel_ts,
         next_due_at=row.next_due_at,
+        delivery=row.delivery,
+        target=decode_target(row.target_checked, row.target_name, row.target_tenants),
     )

@@ -95,6 +95,29 @@ def _update(s: Session, request_id: str, *where: Any, **values: Any) -> bool:
     return bool(result.rowcount == 1)
 
 
+def _new_request(*, requester_id: str, login_id: str, tenant: str | None, duration: timedelta, reason: str,
+                 state: State, created_at: datetime, pending_until: datetime, **extra: Any) -> dict[str, Any]:
+    values: dict[str, Any] = dict(
+        id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
+        duration_s=int(duration.total_seconds()), reason=reason, state=state.value, version=1,
+        created_at=created_at, pending_until=pending_until, stop_attempts=0, slack_version=0, thread_posted_id=0,
+    )
+    values.update(extra)
+    return values
+
+
+def _insert(s: Session, values: dict[str, Any], *, actor: str, action: str, detail: str | None) -> RequestView:
+    """The row (with its ``next_due_at``) and its first audit row, in plain Core: the hot path of every
+    slash command, without the ORM's unit of work."""
+    row = RequestRow(**values)
+    row.next_due_at = values["next_due_at"] = next_due(row)
+    conn = s.connection()
+    conn.execute(insert(REQUESTS), values)
+    conn.execute(insert(AUDIT), dict(request_id=values["id"], at=values["created_at"], actor=actor, action=action,
+                                     from_state=None, to_state=values["state"], detail=detail))
+    return as_view(row)
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -124,12 +147,12 @@ class Store:
     # -- writes -----------------------------------------------------------------------------
 
     def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
-               reason: str, pending_until: datetime, now: datetime,
+               reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
                guard: Callable[[RequestView | None, int], None] = lambda live, pending: None) -> RequestView:
         """Store a new pending request with its audit row. In the same transaction, and serialised per
         requester, ``guard`` is shown the requester's open request for the same target (if any) and how
         many requests they have pending; it raises to refuse, and then nothing is stored. So two commands
-        sent at once cannot both slip under a cap."""
+        sent at once cannot both slip under a cap. ``target``: the pre-flight's columns."""
         with self.tx() as s:
             if self.engine.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises
                 s.execute(select(func.pg_advisory_xact_lock(func.hashtext("impersonation-requester:" + requester_id))))
@@ -139,21 +162,20 @@ class Store:
                 .where(RequestRow.requester_id == requester_id, RequestRow.state == State.PENDING.value)
             ).scalar_one()
             guard(as_view(live) if live is not None else None, int(pending))
-            values: dict[str, Any] = dict(
-                id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
-                duration_s=int(duration.total_seconds()), reason=reason, state=State.PENDING.value,
-                version=1, created_at=now, pending_until=pending_until, stop_attempts=0, slack_version=0,
-                thread_posted_id=0,
-            )
-            row = RequestRow(**values)
-            row.next_due_at = values["next_due_at"] = next_due(row)
-            # Core inserts: the hot path of every slash command, without the ORM's unit of work.
-            conn = s.connection()
-            conn.execute(insert(REQUESTS), values)
-            conn.execute(insert(AUDIT), dict(
-                request_id=values["id"], at=now, actor=requester_id, action="requested", from_state=None,
-                to_state=State.PENDING.value, detail=None))
-            return as_view(row)
+            values = _new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
+                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
+                                  **(target or {}))
+            return _insert(s, values, actor=requester_id, action="requested", detail=None)
+
+    def insert_refused(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
+                       reason: str, now: datetime, failure: str) -> RequestView:
+        """Keep a request the rules refused before anyone saw it: ``failed`` at once, with its audit row
+        (``refused``), nothing owed to Slack and nothing due."""
+        with self.tx() as s:
+            values = _new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
+                                  reason=reason, state=State.FAILED, created_at=now, pending_until=now,
+                                  failure=failure, slack_version=1, end_notified_at=now)
+            return _insert(s, values, actor=requester_id, action="refused", detail=failure)
 
     def transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                    action: str, now: datetime, detail: str | None = None,

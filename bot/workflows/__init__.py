@@ -6,7 +6,10 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     leases      the leases this process holds, renewed by the scheduler's keeper
     requests    submit, withdraw/stop, listing          (started by people)
     approvals   decide: Approve/Deny clicks             (started by people)
-    sessions    activate, stop, expire, fail            (Descope calls, under the work lease)
+    sessions    activate, expire, fail                  (Descope impersonate, under the work lease)
+    revocation  stop and revoke at Descope, with retries (every path that ends a session)
+    tokens      Show token: the live token to its requester, audited
+    preflight   the target looked up in Descope before a request reaches the approvers
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
 
@@ -28,8 +31,10 @@ from bot.workflows.leases import LEASE, Leases
 from bot.workflows.ports import Descope, Directory, Notifier
 from bot.workflows.projection import Projection
 from bot.workflows.requests import Listing, Requests
+from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import Sessions
 from bot.workflows.ticker import Ticker
+from bot.workflows.tokens import Tokens
 
 __all__ = ["Context", "Listing", "Workflows"]
 
@@ -40,14 +45,17 @@ class Workflows:
     requests: Requests
     approvals: Approvals
     sessions: Sessions
+    revocation: Revocation
     projection: Projection
     ticker: Ticker
+    tokens: Tokens
 
     @classmethod
     def build(cls, settings: Settings, store: Store, descope: Descope, directory: Directory, notifier: Notifier,
               sealer: Sealer, *, clock: Callable[[], datetime] = utcnow) -> Workflows:
         ctx = Context(settings, store, descope, directory, notifier, sealer, clock, Leases(store, clock, LEASE))
-        sessions = Sessions(ctx)
-        projection = Projection(ctx, sessions)
-        return cls(ctx, Requests(ctx), Approvals(ctx, sessions, projection), sessions, projection,
-                   Ticker(ctx, sessions, projection))
+        revocation = Revocation(ctx)
+        sessions = Sessions(ctx, revocation)
+        projection = Projection(ctx, revocation)
+        return cls(ctx, Requests(ctx), Approvals(ctx, sessions, projection), sessions, revocation, projection,
+                   Ticker(ctx, sessions, revocation, projection), Tokens(ctx))

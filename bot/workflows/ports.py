@@ -22,6 +22,12 @@ class Descope(Protocol):
 
     def stop_impersonation(self, jwt: str) -> None: ...
 
+    def logout(self, refresh_jwt: str) -> None:
+        """Revoke the refresh token itself (stop-impersonation does not)."""
+        ...
+
+    def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]: ...
+
 
 class Directory(Protocol):
     def email_of(self, user_id: str) -> str | None: ...
@@ -47,6 +53,11 @@ class Notifier(Protocol):
         ...
 
     def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None: ...
+
+    def post_ready(self, request: RequestView) -> tuple[str, str]:
+        """``reveal`` delivery: DM the requester that the session is ready, with a Show token button (the
+        token itself is never in a message); returns the message's channel and ts."""
+        ...
 
 
 class Timers(Protocol):

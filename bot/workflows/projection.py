@@ -17,7 +17,8 @@ from typing import Any
 from bot.domain import RequestView, State
 from bot.store import AuditEntry, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
-from bot.workflows.sessions import SLACK_RETRY, Sessions
+from bot.workflows.revocation import Revocation
+from bot.workflows.sessions import SLACK_RETRY
 
 log = logging.getLogger("bot.workflows")
 
@@ -28,9 +29,9 @@ def _dm_of(row: RequestRow) -> tuple[str, str] | None:
 
 
 class Projection:
-    def __init__(self, ctx: Context, sessions: Sessions) -> None:
+    def __init__(self, ctx: Context, revocation: Revocation) -> None:
         self.ctx = ctx
-        self.sessions = sessions
+        self.revocation = revocation
 
     def sync_slack(self, request_id: str) -> None:
         """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease)."""
@@ -87,20 +88,27 @@ class Projection:
             progress.clear()
 
     def _deliver(self, row: RequestRow, view: RequestView) -> bool:
-        """DM the token to the requester. If Slack will not take it, the session must not live on:
+        """Give the requester their session. If Slack will not take the DM, the session must not live on:
         stop it at once and answer false.
 
-        Two steps, each recorded before the next: a DM without the token, then an edit that puts the token
-        in. Whatever the crash, a retry edits the message it recorded rather than posting the token again,
-        so the one message the session's end redacts is the only one that ever held the token."""
+        ``reveal`` (the default): one DM saying the session is ready, with a Show token button; the token is
+        never the text of a message (``Tokens.reveal`` shows it in a modal). ``dm``: two steps, each recorded
+        before the next: a DM without the token, then an edit that puts the token in. Whatever the crash, a
+        retry edits the message it recorded rather than posting the token again, so the one message the
+        session's end redacts is the only one that ever held the token."""
         ctx = self.ctx
         assert row.token_sealed is not None
         try:
             dm = _dm_of(row)
-            if dm is None:
-                dm = ctx.notifier.open_token_dm(view)
-                ctx.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
-            ctx.notifier.show_token(view, dm, ctx.sealer.open(row.token_sealed))
+            if row.delivery == "reveal":
+                if dm is None:
+                    dm = ctx.notifier.post_ready(view)
+                    ctx.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
+            else:
+                if dm is None:
+                    dm = ctx.notifier.open_token_dm(view)
+                    ctx.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
+                ctx.notifier.show_token(view, dm, ctx.sealer.open(row.token_sealed))
         except Exception as exc:
             log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
                       row.id, type(exc).__name__)
@@ -111,7 +119,7 @@ class Projection:
                 stop_requested_at=now, stop_requested_by=SYSTEM, delivered_at=now,
             ):  # a stop was already asked for: just never try to deliver again
                 ctx.store.set_fields(row.id, delivered_at=now)
-            self.sessions.stop(row.id)
+            self.revocation.stop(row.id)
             return False
         ctx.store.set_fields(row.id, delivered_at=ctx.clock())
         return True

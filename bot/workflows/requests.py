@@ -1,5 +1,5 @@
-"""What people do with their requests: ask (``submit``), withdraw or stop (``request_stop``), look
-(``listing``). Each checks the rules, makes one store call, and leaves the rest to the ticker."""
+"""What people do with their requests: ask (``submit``: the rules, the pre-flight look-up of the target in
+Descope, one insert), withdraw or stop (``request_stop``), look (``listing``). The rest is the ticker's."""
 
 from __future__ import annotations
 
@@ -10,15 +10,22 @@ from bot.domain import (
     AlreadyOpen,
     Draft,
     NotARequester,
+    NotInTenant,
     NotStoppable,
     RequestView,
     State,
+    TargetDisabled,
+    TargetRefused,
     TooManyPending,
+    UnknownTarget,
     check_duration,
     check_may_stop,
 )
+from bot.domain.outcomes import Failure, FailureKind, encode
+from bot.domain.target import encode_target
 from bot.store import RequestRow
 from bot.workflows.context import Context
+from bot.workflows.preflight import look_up
 
 log = logging.getLogger("bot.workflows")
 
@@ -40,6 +47,11 @@ class Requests:
         if not ctx.is_requester(requester_id):
             raise NotARequester(requester_id)
         check_duration(draft.duration, s.min_duration, s.max_duration)
+        try:
+            target = look_up(ctx.descope, draft.login_id, draft.tenant)
+        except TargetRefused as refused:
+            self._keep_refusal(requester_id, draft, refused)
+            raise
 
         def within_caps(live: RequestView | None, pending: int) -> None:
             if live is not None:
@@ -51,12 +63,23 @@ class Requests:
         request = ctx.store.insert(
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
             duration=draft.duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
-            guard=within_caps,
+            target=encode_target(target), guard=within_caps,
         )
         log.info("request %s submitted by %s", request.id, requester_id)
         ctx.timers.wake_at(request.id, request.pending_until)
         ctx.timers.kick(request.id)
         return request
+
+    def _keep_refusal(self, requester_id: str, draft: Draft, refused: TargetRefused) -> None:
+        """The audit keeps what the pre-flight refused (a failed request nobody else sees)."""
+        kind = {UnknownTarget: FailureKind.UNKNOWN_USER, TargetDisabled: FailureKind.USER_DISABLED,
+                NotInTenant: FailureKind.NOT_IN_TENANT}[type(refused)]
+        kept = self.ctx.store.insert_refused(
+            requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant, duration=draft.duration,
+            reason=draft.reason, now=self.ctx.clock(),
+            failure=encode(Failure(kind, login_id=draft.login_id, tenant=draft.tenant)))
+        refused.request_id = kept.id
+        log.info("request %s by %s refused before approval: %s", kept.id, requester_id, kind)
 
     def request_stop(self, request_id: str, actor: str) -> RequestView:
         """End an active session early, or withdraw (requester) or deny (approver) a pending request."""

@@ -1,11 +1,9 @@
-"""Sessions: mint the token for an approval (``activate``), end a session (``stop``), fail or expire a
-request. Every step runs under the row's work lease and ends in one conditional transition.
+"""Sessions: mint the token for an approval (``activate``), fail or expire a request. Every step runs under
+the row's work lease and ends in one conditional transition; ending a session is ``revocation``'s.
 
 Faults: a Descope refusal (4xx) fails the request at once, with the reason as data (``failure_for``); an
-outage (after the client's retries) fails it too, never leaving it ``approved``. A failing stop call is
-retried with backoff (honouring ``Retry-After``) until it succeeds or the token has expired on its own; the
-approvals channel hears of it after ``STOP_ALERT_AFTER`` failures, and the sealed token is wiped only once
-the stop succeeded or the token expired.
+outage (after the client's retries) fails it too, never leaving it ``approved``. A token minted for an
+activation that then cannot be recorded is revoked at once (``Revocation.revoke_orphan``).
 """
 
 from __future__ import annotations
@@ -13,37 +11,23 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 from datetime import UTC, datetime, timedelta
 
 from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
 from bot.domain.outcomes import (
     Activated,
-    Ending,
-    EndReason,
     Failure,
     FailureKind,
-    StopFailing,
-    TokenFate,
     encode,
 )
-from bot.domain.schedule import Work, due_now
-from bot.sealing import SealError
 from bot.store import RequestRow
 from bot.workflows.context import SYSTEM, Context
+from bot.workflows.revocation import Revocation
 
 log = logging.getLogger("bot.workflows")
 
 SLACK_RETRY = timedelta(seconds=5)  # an unexpected fault hands the work back this soon
-STOP_ALERT_AFTER = 3  # failed stop attempts before the approvals channel hears about it
-STOP_BACKOFF_CAP = 60.0  # seconds between stop attempts, at most
-# A stop call Descope refuses with these statuses refused *us* (a rotated or under-privileged management
-# key), not the token: the session may still be alive, so the stop is retried like an outage.
-CREDENTIALS_REFUSED = frozenset({401, 403})
-# A stop call that keeps failing is retried until the token's own expiry plus this margin (clock skew
-# between us and Descope); after that the token is dead on Descope's side and the session is closed.
-TOKEN_EXPIRY_GRACE = timedelta(seconds=5)
 # An approval whose activation keeps failing for an unexpected reason (not a Descope answer: those fail
 # the request at once) is retried every SLACK_RETRY, and failed once this much time has passed.
 ACTIVATION_DEADLINE = timedelta(minutes=5)
@@ -83,8 +67,9 @@ def token_expiry(jwt: str) -> datetime | None:
 
 
 class Sessions:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, revocation: Revocation) -> None:
         self.ctx = ctx
+        self.revocation = revocation
 
     # -- activation -------------------------------------------------------------------------
 
@@ -114,16 +99,16 @@ class Sessions:
             active = ctx.store.transition(
                 request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=ctx.clock(),
                 detail=encode(Activated(email)),
-                impersonator=email, started_at=now, ends_at=ends_at,
+                impersonator=email, started_at=now, ends_at=ends_at, delivery=ctx.settings.token_delivery,
                 token_expires_at=token_expiry(token) or ends_at, token_sealed=ctx.sealer.seal(token),
                 lease_until=None,
             )
         except Exception:  # the database failed us: the retry mints a new token, so end this one now
-            self._try_stop_token(token)
+            self.revocation.revoke_orphan(token)
             raise
         if active is None:  # cannot happen while we hold the lease; never leave a token alive
             log.error("request %s left approved under us; revoking the token just minted", request_id)
-            self._try_stop_token(token)
+            self.revocation.revoke_orphan(token)
             return
         log.info("request %s active until %s", request_id, ends_at.isoformat())
         ctx.arm(request_id)
@@ -161,77 +146,3 @@ class Sessions:
         )
         if expired is not None:
             log.info("request %s expired unanswered", request_id)
-
-    # -- the end of a session ---------------------------------------------------------------
-
-    def stop(self, request_id: str) -> bool:
-        """End an active session if its stop is due (``schedule``). Idempotent. True when this call ended it."""
-        ctx = self.ctx
-        now = ctx.clock()
-        row = ctx.store.get_row(request_id)
-        if row is None or Work.STOP not in due_now(row, now):
-            return False
-        if not ctx.store.claim_work(request_id, State.ACTIVE, now, ctx.leases.lease):
-            return False
-        with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
-            return self._stop_claimed(request_id)
-
-    def _stop_claimed(self, request_id: str) -> bool:
-        ctx = self.ctx
-        row = ctx.store.get_row(request_id)
-        assert row is not None
-        early = row.stop_requested_at is not None and (row.ends_at is None or row.stop_requested_at < row.ends_at)
-        reason = EndReason.STOPPED_EARLY if early else EndReason.WINDOW_ENDED
-        actor = row.stop_requested_by or SYSTEM
-        try:
-            token = ctx.sealer.open(row.token_sealed) if row.token_sealed else None
-        except SealError:
-            token = None
-            log.error("request %s: the stored token cannot be unsealed (was TOKEN_ENCRYPTION_KEY changed?)",
-                      request_id)
-        ending = Ending(reason, TokenFate.UNSEALABLE) if token is None and row.token_sealed else Ending(reason)
-        if token is not None:
-            try:
-                ctx.descope.stop_impersonation(token)
-            except DescopeError as exc:
-                if isinstance(exc, DescopeRefused) and exc.status not in CREDENTIALS_REFUSED:
-                    # Descope turned down the token itself (unknown, expired, already stopped): it is dead.
-                    ending = Ending(reason, TokenFate.UNKNOWN_TO_DESCOPE, exc.code or str(exc.status))
-                elif row.token_expires_at is None or row.token_expires_at + TOKEN_EXPIRY_GRACE > ctx.clock():
-                    self._stop_failed(row, exc)
-                    return False
-                else:
-                    log.warning("request %s: the stop call failed (%s) but the token has expired; closing it",
-                                request_id, exc)
-                    ending = Ending(reason, TokenFate.EXPIRED_AFTER_FAILING)
-        stopped = ctx.store.transition(
-            request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=ctx.clock(),
-            detail=encode(ending), stopped_at=ctx.clock(), stopped_by=actor, token_sealed=None, lease_until=None,
-        )
-        if stopped is not None:
-            log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "stopped")
-        return stopped is not None
-
-    def _stop_failed(self, row: RequestRow, exc: DescopeError) -> None:
-        ctx = self.ctx
-        attempts = row.stop_attempts + 1
-        seconds = min(STOP_BACKOFF_CAP, 2.0 ** min(attempts - 1, 6)) * random.uniform(0.5, 1.0)
-        if row.token_expires_at is not None:  # one last try as soon as the token is surely dead
-            seconds = min(seconds, max(0.5, (row.token_expires_at + TOKEN_EXPIRY_GRACE - ctx.clock()).total_seconds()))
-        if isinstance(exc, DescopeUnavailable) and exc.retry_after is not None:  # 429: as Descope asks
-            seconds = max(seconds, min(exc.retry_after, STOP_BACKOFF_CAP))
-        backoff = timedelta(seconds=seconds)
-        log.warning("request %s: stop call failed (attempt %d, %s); retrying in %.0fs",
-                    row.id, attempts, exc, backoff.total_seconds())
-        ctx.store.set_fields(row.id, stop_attempts=attempts, lease_until=ctx.clock() + backoff)
-        if attempts == STOP_ALERT_AFTER:
-            ctx.store.record(row.id, actor=SYSTEM, action="stop_failing", now=ctx.clock(),
-                             detail=encode(StopFailing(attempts, str(exc))))
-            ctx.timers.kick(row.id)
-        ctx.arm(row.id)
-
-    def _try_stop_token(self, token: str) -> None:
-        try:
-            self.ctx.descope.stop_impersonation(token)
-        except DescopeError as exc:
-            log.error("could not revoke an orphaned token (%s); it dies at its own expiry", exc)

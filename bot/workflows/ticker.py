@@ -16,15 +16,17 @@ from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
 from bot.workflows.context import Context
 from bot.workflows.projection import Projection
+from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import Sessions
 
 log = logging.getLogger("bot.workflows")
 
 
 class Ticker:
-    def __init__(self, ctx: Context, sessions: Sessions, projection: Projection) -> None:
+    def __init__(self, ctx: Context, sessions: Sessions, revocation: Revocation, projection: Projection) -> None:
         self.ctx = ctx
         self.sessions = sessions
+        self.revocation = revocation
         self.projection = projection
 
     def tick(self, request_id: str) -> None:
@@ -49,7 +51,7 @@ class Ticker:
                 with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
                     self.sessions.activate_or_retry_soon(request_id)
                 changed = True
-            elif work is Work.STOP and self.sessions.stop(request_id):
+            elif work is Work.STOP and self.revocation.stop(request_id):
                 # Revocation first: with a backlog (sessions that ended while the bot was down) every stop
                 # call goes out before the Slack updates, which follow on the pool right after.
                 ctx.timers.kick(request_id)

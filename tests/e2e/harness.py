@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.slack.views.ids import SHOW_TOKEN
 from tests.fakes import FakeDescope, FakeSlack
 from tests.fakes.signing import block_action_body, sign, slash_command_body
 
@@ -39,6 +40,7 @@ APPROVER_GROUP = "SOPS1"
 OUTSIDER = "UOUT1"
 TARGET = "jane@acme.com"
 TENANT = "acme-eu"
+OTHER_TARGET = "bob@acme.com"
 #: The PostgreSQL server whose throw-away databases the tests (and benchmarks) use.
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -200,6 +202,37 @@ class Stack:
         return [self.slack.message_text(ch, ts) for (ch, ts) in list(self.slack.messages)
                 if ch == "D" + user_id]
 
+    def session_dm(self, request_id: str, user_id: str = REQUESTER) -> str | None:
+        """The ts of the requester's DM with the Show token button for ``request_id``, once posted."""
+        for (ch, ts), msg in list(self.slack.messages.items()):
+            if ch == "D" + user_id and any(
+                    e.get("action_id") == SHOW_TOKEN and e.get("value") == request_id
+                    for b in msg.get("blocks") or [] if b.get("type") == "actions" for e in b.get("elements") or []):
+                return ts
+        return None
+
+    def show_token(self, request_id: str, user_id: str = REQUESTER, *, owner: str = REQUESTER) -> str | None:
+        """Click Show token on ``owner``'s session DM as ``user_id``: the token the modal showed, or ``None``
+        (then ``ephemeral_after_click()`` says why)."""
+        ts = self.slack.wait_for(lambda: self.session_dm(request_id, owner), message="the session DM")
+        opened = len(self.slack.views)
+        reply = self.click(SHOW_TOKEN, request_id, user_id, ts, channel_id="D" + owner)
+        assert reply.status == 200, reply
+        key = self.last_click_key
+        self.slack.wait_for(lambda: len(self.slack.views) > opened or any(
+            c.params.get("key") == key for c in self.slack.calls_of("response_url")), message="modal or answer")
+        return modal_token(self.slack.views[-1]) if len(self.slack.views) > opened else None
+
+
+def modal_token(view: dict[str, Any]) -> str:
+    """The text of the preformatted block of a token modal."""
+    for block in view.get("blocks") or []:
+        if block.get("type") == "rich_text":
+            for element in block.get("elements") or []:
+                if element.get("type") == "rich_text_preformatted":
+                    return "".join(str(e.get("text", "")) for e in element.get("elements") or [])
+    raise AssertionError(f"no preformatted token in {view}")
+
 
 def request_id_of(message: dict[str, Any]) -> str:
     for block in message.get("blocks") or []:
@@ -235,6 +268,7 @@ def populate(slack: FakeSlack, descope: FakeDescope) -> None:
     for uid in (REQUESTER, APPROVER, GROUP_APPROVER, OUTSIDER):
         slack.add_user(uid, f"{uid.lower()}@corp.example")
     slack.add_group(APPROVER_GROUP, [GROUP_APPROVER])
-    descope.add_user(TARGET, tenants=[TENANT])
+    descope.add_user(TARGET, tenants=[TENANT], name="Jane Doe")
+    descope.add_user(OTHER_TARGET, tenants=[TENANT])
     for uid in (REQUESTER, APPROVER, GROUP_APPROVER):
         descope.add_user(f"{uid.lower()}@corp.example", email=f"{uid.lower()}@corp.example", can_impersonate=True)

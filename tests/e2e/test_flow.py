@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -18,12 +20,13 @@ from tests.e2e.harness import (
     Stack,
 )
 from tests.fakes import decode_claims
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from tests.fakes.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
 from tests.fakes.signing import sign, slash_command_body
 
 
-def test_request_approve_dm_and_timed_stop(make_stack) -> None:  # type: ignore[no-untyped-def]
-    s: Stack = make_stack()
+@pytest.mark.parametrize("delivery", ["reveal", "dm"])
+def test_request_approve_dm_and_timed_stop(make_stack, delivery: str) -> None:  # type: ignore[no-untyped-def]
+    s: Stack = make_stack(TOKEN_DELIVERY=delivery)
     reply = s.command(f"<mailto:{TARGET}|{TARGET}> 3s --tenant {TENANT} checking invoice SUP-123")
     assert reply.status == 200
     assert reply.json["response_type"] == "ephemeral"
@@ -50,22 +53,35 @@ def test_request_approve_dm_and_timed_stop(make_stack) -> None:  # type: ignore[
     token = s.descope.minted[0]
     assert decode_claims(token)["dct"] == TENANT
 
-    # The token reaches the requester by DM, and only there.
-    s.slack.wait_for(lambda: any(token in t for t in s.dms(APPROVER)), message="token DM")
+    if delivery == "dm":
+        # The token reaches the requester by DM, and only there.
+        s.slack.wait_for(lambda: any(token in t for t in s.dms(APPROVER)), message="token DM")
+    else:
+        # The DM says the session is ready; Show token opens a modal with the token, for the requester alone.
+        s.slack.wait_for(lambda: s.session_dm(request_id, APPROVER), message="session DM with Show token")
+        assert s.show_token(request_id, APPROVER, owner=APPROVER) == token
+        assert s.show_token(request_id, GROUP_APPROVER, owner=APPROVER) is None
+        assert "Only the requester" in s.ephemeral_after_click()
     s.slack.wait_for(lambda: "active until" in s.approval_text(ts), message="channel says active")
     assert not s.has_buttons(ts)
     assert f"<@{GROUP_APPROVER}>" in s.approval_text(ts)
+    assert s.descope.refresh(token) == 200  # alive while the window lasts
 
-    # When the window ends: the stop call with that token, the DM redacted, the channel updated.
+    # When the window ends: the stop call with that token, the token revoked, the DM redacted, the channel updated.
     stop = s.descope.wait_for_call(STOP_IMPERSONATION, timeout=15)
     assert stop.body["jwt"] == token
     s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="channel says ended")
     s.slack.wait_for(lambda: any("has ended" in t for t in s.dms(APPROVER)), message="ended DM")
     s.slack.wait_for(lambda: not any(token in t for t in s.dms(APPROVER)), message="token redacted")
+    assert len(s.descope.calls_to(LOGOUT)) == 1 and s.descope.is_revoked(token)
+    assert s.descope.refresh(token) == 401
     assert len(s.descope.calls_to(IMPERSONATE)) == 1
-    # The token left the bot exactly once: the edit that put it into the requester's DM.
     carrying = [(method, channel) for method, channel, text in s.slack.all_text_sent() if token in text]
-    assert carrying == [("chat.update", f"D{APPROVER}")]
+    if delivery == "dm":  # the token left the bot once in a message: the edit that put it into the DM
+        assert carrying == [("chat.update", f"D{APPROVER}")]
+    else:  # never in a message: only in the modal
+        assert carrying == []
+        assert s.session_dm(request_id, APPROVER) is None  # the Show token button is gone
     assert token not in s.bot.log()
 
 
@@ -171,6 +187,7 @@ def test_list_and_early_stop(stack: Stack) -> None:
     assert stop.body["jwt"] == stack.descope.minted[0]
     stack.slack.wait_for(lambda: "stopped early" in stack.approval_text(ts), message="stopped early")
     stack.slack.wait_for(lambda: not any(stack.descope.minted[0] in t for t in stack.dms()), message="redacted")
+    assert stack.descope.refresh(stack.descope.minted[0]) == 401  # revoked at Descope, not just stopped
     assert "is not active" in stack.command(f"stop {request_id}").text
     assert len(stack.descope.calls_to(STOP_IMPERSONATION)) == 1
 

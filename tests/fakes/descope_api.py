@@ -2,9 +2,13 @@
 
 Point the bot's ``DESCOPE_BASE_URI`` at :attr:`FakeDescope.url`. Implements what the bot uses:
 ``POST /v1/mgmt/impersonate``, ``POST /v1/mgmt/stop/impersonation``, ``GET /v1/mgmt/user`` and
-``POST /v2/mgmt/user/search``, with Descope's error shape
+``POST /v2/mgmt/user/search`` (management key), and ``POST /v1/auth/refresh`` and ``POST /v1/auth/logout``
+(authenticated by the refresh JWT itself), with Descope's error shape
 ``{"errorCode", "errorDescription", "errorMessage"}``. Minted JWTs are HS256-signed with a random
 per-instance secret (:meth:`FakeDescope.verify` checks them; :func:`decode_claims` just decodes).
+
+As documented, and as makes the bot's life harder: stop-impersonation revokes nothing (the token still
+refreshes afterwards); only logout (or its own ``exp``) ends it, after which refresh answers 401.
 
 Latency (:meth:`FakeDescope.set_latency`) is applied after the call is recorded and before it is
 processed: a client that times out still leaves the server to finish (and mint) on its own.
@@ -28,6 +32,8 @@ from ._base import FakeServer, Request, Response, decode_json_object
 __all__ = [
     "DEFAULT_REFRESH_SECONDS",
     "IMPERSONATE",
+    "LOGOUT",
+    "REFRESH",
     "STOP_IMPERSONATION",
     "USER_LOAD",
     "USER_SEARCH",
@@ -42,6 +48,8 @@ IMPERSONATE = "/v1/mgmt/impersonate"
 STOP_IMPERSONATION = "/v1/mgmt/stop/impersonation"
 USER_LOAD = "/v1/mgmt/user"
 USER_SEARCH = "/v2/mgmt/user/search"
+REFRESH = "/v1/auth/refresh"
+LOGOUT = "/v1/auth/logout"
 
 #: exp when refreshDuration is 0/absent (Descope's default refresh-token lifetime: 4 weeks).
 DEFAULT_REFRESH_SECONDS = 2_419_200
@@ -66,6 +74,8 @@ class DescopeUser:
     can_impersonate: bool = False
     consented: bool = True
     tenants: list[str] = field(default_factory=list)
+    name: str | None = None  # default: the login ID's local part
+    status: str = "enabled"  # enabled | disabled | invited | expired
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,9 +83,10 @@ class DescopeUser:
             "loginIds": [self.login_id],
             "email": self.email or "",
             "verifiedEmail": self.email is not None,
-            "name": self.login_id.split("@", 1)[0],
-            "status": "enabled",
-            "userTenants": [{"tenantId": t, "roleNames": []} for t in self.tenants],
+            "name": self.name if self.name is not None else self.login_id.split("@", 1)[0],
+            "status": self.status,
+            "userTenants": [{"tenantId": t, "tenantName": t.replace("-", " ").title(), "roleNames": []}
+                            for t in self.tenants],
         }
 
 
@@ -174,10 +185,12 @@ class FakeDescope(FakeServer[DescopeCall]):
         can_impersonate: bool = False,
         consented: bool = True,
         tenants: Iterable[str] = (),
+        name: str | None = None,
+        status: str = "enabled",
     ) -> DescopeUser:
         """Register a user. ``user_id`` defaults to ``"U"`` + a short hash of the login ID."""
         uid = user_id or "U" + hashlib.sha256(login_id.encode("utf-8")).hexdigest()[:12]
-        user = DescopeUser(login_id, uid, email, can_impersonate, consented, list(tenants))
+        user = DescopeUser(login_id, uid, email, can_impersonate, consented, list(tenants), name, status)
         with self._lock:
             self.users[login_id] = user
         return user
@@ -248,6 +261,21 @@ class FakeDescope(FakeServer[DescopeCall]):
         with self._lock:
             return bool(self.tokens[jwt]["stopped"])
 
+    def is_revoked(self, jwt: str) -> bool:
+        """Logged out (revoked); expiry aside."""
+        with self._lock:
+            return bool(self.tokens[jwt].get("revoked"))
+
+    def revoke(self, jwt: str) -> None:
+        """Log the token out from outside the bot (as another admin, or the user, could)."""
+        with self._lock:
+            self.tokens[jwt]["revoked"] = True
+
+    def refresh(self, jwt: str) -> int:
+        """What ``POST /v1/auth/refresh`` with this token answers now: its HTTP status (200 while it is alive)."""
+        request = Request("POST", REFRESH, {}, {"authorization": f"Bearer {self.project_id}:{jwt}"}, b"{}")
+        return self._auth_call(request).status
+
     def verify(self, jwt: str) -> dict[str, Any]:
         """Claims of a JWT this instance minted; ValueError if the signature does not match."""
         parts = jwt.split(".")
@@ -284,6 +312,16 @@ class FakeDescope(FakeServer[DescopeCall]):
         return response
 
     def _respond(self, call: DescopeCall, request: Request, body: dict[str, Any] | None) -> Response:
+        if request.path in (REFRESH, LOGOUT):
+            fault = self._take_fault(request.path)
+            if fault is not None:
+                call.failed = True
+            self._sleep_latency(request.path)
+            if fault is not None:
+                return self._fault_response(fault)
+            response = self._auth_call(request)
+            call.failed = response.status >= 400
+            return response
         if (
             request.header("authorization") != f"Bearer {self.project_id}:{self.management_key}"
             or request.header("x-descope-project-id") != self.project_id
@@ -412,6 +450,29 @@ class FakeDescope(FakeServer[DescopeCall]):
         if isinstance(body.get("customClaims"), dict):
             claims["nsec"] = body["customClaims"]
         return {"jwt": self._sign(claims)}
+
+    def _auth_call(self, request: Request) -> Response:
+        """Refresh or logout, authenticated by the refresh JWT: ``Bearer <projectId>:<jwt>`` (the Python SDK
+        may append ``:<managementKey>``)."""
+        if request.verb != "POST":
+            return _error(404, "E011001", "Bad request", f"No such route: {request.verb} {request.path}")
+        bearer = (request.header("authorization") or "").removeprefix("Bearer ")
+        project, _, rest = bearer.partition(":")
+        jwt = rest.split(":", 1)[0]
+        with self._lock:
+            record = self.tokens.get(jwt) if project == self.project_id else None
+            if record is None:
+                return _error(401, "E061001", "Unauthorized", "Invalid or unknown refresh token")
+            if record.get("revoked"):
+                return _error(401, "E064001", "Token expired by logout", "The refresh token was revoked")
+            if record["exp"] <= time.time():
+                return _error(401, "E061005", "Token expired", "The refresh token has expired")
+            if request.path == LOGOUT:
+                record["revoked"] = True
+                return Response.json({})
+            claims = {"sub": record["sub"], "iss": self.project_id, "iat": int(time.time()),
+                      "exp": min(int(record["exp"]), int(time.time()) + 600), "act": record["act"]}
+        return Response.json({"sessionJwt": self._sign(claims)})
 
     def _load_user(self, query: dict[str, Any]) -> dict[str, Any]:
         login_id, user_id = query.get("loginId"), query.get("userId")

@@ -2,10 +2,11 @@
 on a controlled clock, without processes or sockets.
 
     Clock            the wall clock (``utcnow``): moves only when the test says so
-    StubDescope      ``Descope`` (the ``DescopeClient``): mints fake JWTs, can be made to fail the stop call or
-                     to hold the first impersonate call until the test lets it go
+    StubDescope      ``Descope`` (the ``DescopeClient``): mints fake JWTs, knows the target user, revokes on
+                     logout only (stop revokes nothing, as at Descope), can be made to fail the stop or logout
+                     call or to hold the first impersonate call until the test lets it go
     StubDirectory    ``Directory`` (``SlackDirectory``): an email per user ID; can be made to fail
-    StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown and outcomes sent; ``on_post`` runs
+    StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown, session DMs and outcomes; ``on_post`` runs
                      as Slack would show the approval message (before its ts is stored)
     RecordingTimers  ``Timers`` (the APScheduler ``Scheduler``): records every alarm and kick, runs nothing
     World            all of the above around one ``Workflows`` on a migrated SQLite database; ``replica()``
@@ -55,6 +56,8 @@ class StubDescope:
         self.minted: list[str] = []
         self.stopped: list[str] = []
         self.stop_error: Exception | None = None
+        self.logout_error: Exception | None = None
+        self.revoked: list[str] = []
         self.calls = 0
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
 
@@ -74,6 +77,15 @@ class StubDescope:
             raise self.stop_error
         self.stopped.append(jwt)
 
+    def logout(self, refresh_jwt: str) -> None:
+        if self.logout_error is not None:
+            raise self.logout_error
+        self.revoked.append(refresh_jwt)
+
+    def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+        return {"userId": "U" + login_id, "loginIds": [login_id], "name": login_id.split("@")[0], "status": "enabled",
+                "userTenants": [{"tenantId": "acme-eu", "tenantName": "Acme EU"}]}
+
 
 class StubDirectory:
     def __init__(self) -> None:
@@ -92,6 +104,7 @@ class StubNotifier:
     def __init__(self) -> None:
         self.outcomes: list[RequestView] = []
         self.tokens: list[str] = []
+        self.ready: list[RequestView] = []
         self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
@@ -109,10 +122,14 @@ class StubNotifier:
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
         return "DUREQ1", "1.000100"
 
-    def show_token(self, request: RequestView, dm: tuple[str, str], token: str) -> None:
+    def show_token(self, request: RequestView, where: tuple[str, str], token: str) -> None:
         self.tokens.append(token)
 
-    def send_outcome(self, request: RequestView, dm: tuple[str, str] | None) -> None:
+    def post_ready(self, request: RequestView) -> tuple[str, str]:
+        self.ready.append(request)
+        return "DUREQ1", "1.000100"
+
+    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
         self.outcomes.append(request)
 
 
@@ -183,7 +200,8 @@ def world_on(database_url: str) -> Iterator[World]:
     migrate(engine)
     settings = Settings(slack_bot_token=Secret("xoxb-unit"), approval_channel=APPROVAL_CHANNEL,
                         approvers=(APPROVER,), requesters=(REQUESTER,), descope_project_id="P2unit",
-                        descope_management_key=Secret("k"), sweep_interval=timedelta(seconds=1))
+                        descope_management_key=Secret("k"), sweep_interval=timedelta(seconds=1),
+                        token_delivery="dm")  # StubNotifier.tokens then records each delivery
     clock, store = Clock(), Store(engine)
     descope, directory, notifier = StubDescope(clock), StubDirectory(), StubNotifier()
     workflows = Workflows.build(settings, store, descope, directory, notifier, Sealer("unit-secret"), clock=clock)

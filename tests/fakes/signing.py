@@ -46,7 +46,9 @@ def sign(
 
 
 def _trigger_id() -> str:
-    return f"{secrets.randbelow(10**11)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
+    """Shaped like Slack's; the first part is the issue time in epoch ms, which the fake's views.open reads
+    to refuse a trigger older than Slack's 3 seconds."""
+    return f"{int(time.time() * 1000)}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
 
 
 def slash_command_body(

@@ -112,6 +112,8 @@ class FakeSlack(FakeServer[SlackCall]):
         self._faults: dict[str, _Fault] = {}
         self._ts_counter = itertools.count(1)
         self._response_targets: dict[str, tuple[str | None, str | None]] = {}
+        self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
+        self._used_triggers: set[str] = set()
 
     # -- URLs ----------------------------------------------------------------------------------
     @property
@@ -427,6 +429,27 @@ class FakeSlack(FakeServer[SlackCall]):
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": list(members)}
 
+    def _views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        """As Slack: a ``trigger_id`` works once, for 3 seconds after the interaction that carried it (the
+        fake reads its issue time from the ID the signing helpers mint: ``<epoch ms>.<random>.<hex>``)."""
+        trigger, view = str(p.get("trigger_id") or ""), p.get("view")
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(str((view.get("title") or {}).get("text", ""))) > 24 or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        try:
+            issued = int(trigger.split(".", 1)[0]) / 1000
+        except ValueError:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        with self._lock:
+            if trigger in self._used_triggers:
+                return {"ok": False, "error": "exchanged_trigger_id"}
+            if time.time() - issued > 3.0:
+                return {"ok": False, "error": "expired_trigger_id"}
+            self._used_triggers.add(trigger)
+            self.views.append(json.loads(json.dumps(view)))
+        return {"ok": True, "view": {**view, "id": f"V{len(self.views)}"}}
+
     def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
         view = p.get("view")
         answer: dict[str, Any] = dict(view) if isinstance(view, dict) else {}
@@ -448,6 +471,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.open": FakeSlack._conversations_open,
     "users.info": FakeSlack._users_info,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
+    "views.open": FakeSlack._views_open,
     "views.publish": FakeSlack._views_publish,
     "apps.connections.open": FakeSlack._apps_connections_open,
 }

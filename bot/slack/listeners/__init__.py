@@ -5,6 +5,7 @@ answer with ``bot.slack.views`` / ``bot.slack.messages``. Dependencies come in t
 
     command     /impersonate (answered in the ack itself: parse, one insert, one ephemeral reply)
     approvals   Approve / Deny on the approval message (ack at once; the decision runs lazily)
+    token       Show token on the requester's session DM (ack at once; the modal opens lazily)
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class Deps:
 
 
 def register_all(app: App, deps: Deps) -> None:
-    from bot.slack.listeners import approvals, command
+    from bot.slack.listeners import approvals, command, token
 
     command.register(app, deps)
     approvals.register(app, deps)
+    token.register(app, deps)

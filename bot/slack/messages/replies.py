@@ -12,19 +12,23 @@ from bot.domain import (
     NotAnApprover,
     NotARequester,
     NotFound,
+    NotInTenant,
     NotPostedYet,
     NotStoppable,
     OwnRequest,
     RequestView,
     State,
+    TargetDisabled,
+    TokenUnavailable,
     TooManyPending,
+    UnknownTarget,
     WindowOutOfPolicy,
     WrongMessage,
 )
 from bot.durations import format_duration
 from bot.slack.commands import Problem, UsageError
 from bot.slack.messages.status import outcome_so_far
-from bot.slack.mrkdwn import target, when
+from bot.slack.mrkdwn import code, target, when
 
 STOP_HINT = "`/impersonate stop {id}`"
 
@@ -74,6 +78,9 @@ def usage_problem(exc: UsageError) -> str:
             return f"The tenant ID is too long (more than {f['limit']} characters)."
         case Problem.BAD_DURATION:
             return f"{f['error']}."
+        case Problem.NOT_A_DURATION:
+            return (f"`{f['word']}` is not a duration: write it like `90s`, `15m`, `2h` or `1h30m` "
+                    "(whole numbers of hours, minutes and seconds, no sign).")
         case Problem.WINDOW_OUT_OF_POLICY:
             window = f["window"]
             assert isinstance(window, WindowOutOfPolicy)
@@ -125,6 +132,19 @@ def refusal(exc: DomainError) -> str:
             return f"Request `{exc.request.id}` is being activated right now: try again in a moment."
         case NotStoppable():
             return f"Request `{exc.request.id}` is not active (it is {exc.request.state})."
+        case UnknownTarget():
+            return (f"There is no Descope user with login ID {code(exc.login_id)}: nothing was sent to the "
+                    "approvers. Check the login ID (usually the user's email).")
+        case TargetDisabled():
+            return (f"The Descope user {code(exc.login_id)} is disabled, so it cannot be impersonated: nothing "
+                    "was sent to the approvers.")
+        case NotInTenant():
+            return (f"The Descope user {code(exc.login_id)} is not a member of tenant {code(exc.tenant or '')}: "
+                    "nothing was sent to the approvers. Leave out `--tenant`, or give one of the user's tenants.")
+        case TokenUnavailable() if exc.ended:
+            return f"Session `{exc.request_id}` has ended: its token is no longer available."
+        case TokenUnavailable():
+            return "Only the requester can see this token."
     return str(exc)
 
 
@@ -142,6 +162,7 @@ def unexpected(error_id: str, doing: str) -> str:
 
 
 OTHER_WORKSPACE = ":no_entry: This bot only serves the workspace it is installed in."
+TRIGGER_EXPIRED = ":hourglass: Slack did not let the token window open in time: click *Show token* again."
 WRONG_PLACE = ":warning: Approvals count only from the request's message in the approvals channel."
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.domain import RequestView, State
 from bot.domain.outcomes import (
     Activated,
+    Call,
     Detail,
     Ending,
     EndReason,
@@ -109,8 +110,12 @@ def failure_text(failure: Failure | Legacy | None) -> str:
             plain = f"{f.login_id} is not a member of tenant {f.tenant}"
         case FailureKind.BAD_TENANT:
             plain = "the tenant is not valid for this user"
+        case FailureKind.USER_DISABLED:
+            plain = f"the Descope user {f.login_id} is disabled"
         case FailureKind.REFUSED:
             plain = (f.description or "").rstrip(".")
+    if f.description is None and f.status is None:  # refused by the pre-flight look-up, not by a Descope call
+        return f"Descope refused: {plain}"
     said = " ".join(part for part in (f.code, f"HTTP {f.status}" if f.status else None) if part)
     return f"Descope refused: {plain} (Descope said: {f.description}; {said or 'no error code'})"
 
@@ -124,6 +129,8 @@ def ending_text(ending: Ending) -> str:
             return f"{reason}; Descope no longer knew the session ({ending.code})"
         case TokenFate.EXPIRED_AFTER_FAILING:
             return f"{reason}; the stop call failed but the token has expired on its own"
+        case TokenFate.ALREADY_REVOKED:
+            return f"{reason}; the token had already expired or been revoked"
     return reason
 
 
@@ -134,6 +141,9 @@ def detail_text(detail: Detail) -> str:
             return failure_text(detail)
         case Ending():
             return ending_text(detail)
+        case StopFailing() if detail.call is Call.LOGOUT:
+            return (f"Descope logout call (revoking the token) failed {detail.attempts} times ({detail.error}); "
+                    "still retrying")
         case StopFailing():
             return f"Descope stop call failed {detail.attempts} times ({detail.error}); still retrying"
         case Activated():
@@ -152,15 +162,18 @@ _EVENTS = {
     "stopped": "session stopped",
     "failed": "failed",
     "delivery_failed": "the token could not be delivered by DM: session stopped",
-    "stop_failing": "Descope's stop call keeps failing: still retrying",
+    "stop_failing": "Descope's {call} call keeps failing: still retrying",
+    "token_shown": "token shown to <@{actor}>",
+    "refused": "refused before approval",
 }
 _WITH_DETAIL = frozenset({"stopped", "failed", "stop_failing"})
 
 
 def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str:
     """One line of the thread: when, what (and, for endings and failures, the detail in a code span)."""
-    line = _EVENTS.get(action, action).format(actor=actor)
     decoded = decode_detail(detail) if detail else None
+    call = decoded.call if isinstance(decoded, StopFailing) else Call.STOP
+    line = _EVENTS.get(action, action).format(actor=actor, call=call)
     if decoded is not None and action in _WITH_DETAIL:
         line += f" ({code(detail_text(decoded))})"
     return f"{at_text}: {line}"
@@ -182,6 +195,22 @@ def approval_fields(request: RequestView) -> list[str]:
     """Plain text (never mrkdwn): what was typed is shown as typed."""
     return [f"User: {request.login_id}", f"Tenant: {request.tenant or '(none)'}",
             f"Window: {format_duration(request.duration)}", f"Request: {request.id}"]
+
+
+MAX_TENANTS_SHOWN = 3
+
+
+def target_line(request: RequestView) -> str | None:
+    """Plain text: what Descope says of the target (name, tenants), or that it could not be asked."""
+    target = request.target
+    if target is None:
+        return None
+    if not target.verified:
+        return "⚠ Not verified in Descope: it could not be reached to look this user up. Check the login ID."
+    names = [name or tenant_id for tenant_id, name in target.tenants]
+    shown = ", ".join(names[:MAX_TENANTS_SHOWN]) + (f" +{len(names) - MAX_TENANTS_SHOWN} more"
+                                                   if len(names) > MAX_TENANTS_SHOWN else "")
+    return f"In Descope: {target.name or '(no name)'} · tenants: {shown or '(none)'}"
 
 
 def reason_field(request: RequestView) -> str:
@@ -228,11 +257,48 @@ def token_footer(request: RequestView) -> str:
             f"`/impersonate stop {request.id}`. This message will be redacted when the session ends.")
 
 
+SHOW_TOKEN_LABEL = "Show token"
+TOKEN_MODAL_TITLE = "Impersonation token"
+CLOSE_LABEL = "Close"
+
+
+def ready_fallback(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return f"Your impersonation of {target(request)} is ready until {request.ends_at:%H:%M} UTC."
+
+
+def ready_intro(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return (f":key: <@{request.decided_by}> approved request `{request.id}`. You can act as the user below "
+            f"until {when(request.ends_at)}: *Show token* opens it in a window only you see.")
+
+
+def ready_footer(request: RequestView) -> str:
+    return (f"The token is never the text of a message. Do not share it. It stops working at the end of the window; "
+            f"end it sooner with `/impersonate stop {request.id}`.")
+
+
+def modal_intro(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return (f"Acting as {target(request)} (request `{request.id}`) until {when(request.ends_at)}. "
+            "Do not share this token.")
+
+
+def modal_footer(request: RequestView) -> str:
+    return (f"Impersonation token (refresh JWT). It is revoked at the end of the window; end it sooner with "
+            f"`/impersonate stop {request.id}`.")
+
+
 def redacted_fallback(request: RequestView) -> str:
+    if request.delivery == "reveal":
+        return f"Impersonation session {request.id} ended: its token no longer works."
     return f"Impersonation session {request.id} ended: the token was removed from this message."
 
 
 def redacted(request: RequestView) -> str:
+    if request.delivery == "reveal":
+        return (f":lock: Session `{request.id}` ({target(request)}) has ended. "
+                "Its token has been revoked and can no longer be shown.")
     return (f":lock: Session `{request.id}` ({target(request)}) has ended. "
             "The token was removed from this message and no longer works.")
 

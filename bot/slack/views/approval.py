@@ -16,6 +16,11 @@ def build(request: RequestView) -> Message:
     blocks: list[Block] = [
         section(status.approval_header(request)),
         {"type": "section", "fields": [plain(f) for f in status.approval_fields(request)]},
+    ]
+    found = status.target_line(request)
+    if found is not None:  # what Descope says of the target: its words, so plain text
+        blocks.append({"type": "context", "elements": [plain(found)]})
+    blocks += [
         {"type": "section", "text": plain(status.reason_field(request))},
         context(status.status_line(request)),
     ]

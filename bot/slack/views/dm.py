@@ -1,9 +1,11 @@
-"""The requester's DMs: the token's (first without it, then with it, then redacted) and the outcome."""
+"""The requester's DMs: the session's (``reveal``: ready, with a Show token button; ``dm``: first without the
+token, then with it), its redaction when the session ends, and the outcome."""
 
 from __future__ import annotations
 
 from bot.domain import RequestView
 from bot.slack.messages import status
+from bot.slack.views import ids
 from bot.slack.views.blocks import Message, context, plain, section
 
 
@@ -20,6 +22,18 @@ def token(request: RequestView, token: str) -> Message:
         {"type": "section", "fields": [plain(f) for f in status.target_fields(request)]},
         section(f"{status.TOKEN_LABEL}\n```{token}```"),
         context(status.token_footer(request)),
+    ])
+
+
+def ready(request: RequestView) -> Message:
+    """``reveal``: the session is ready; the token is shown only in a modal, to the requester's click."""
+    return Message(text=status.ready_fallback(request), blocks=[
+        section(status.ready_intro(request)),
+        {"type": "section", "fields": [plain(f) for f in status.target_fields(request)]},
+        {"type": "actions", "block_id": f"token:{request.id}", "elements": [
+            {"type": "button", "action_id": ids.SHOW_TOKEN, "style": "primary", "value": request.id,
+             "text": plain(status.SHOW_TOKEN_LABEL)}]},
+        context(status.ready_footer(request)),
     ])
 
 

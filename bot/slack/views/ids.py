@@ -14,3 +14,7 @@ DECISION_BLOCK = "approval.decision:{request_id}"  # the actions block holding b
 # Action IDs of buttons posted by versions before these IDs were namespaced.
 LEGACY_APPROVE = ("approve",)
 LEGACY_DENY = ("deny",)
+
+# The requester's "session ready" DM (TOKEN_DELIVERY=reveal) and the modal its button opens.
+SHOW_TOKEN = "token.show"
+TOKEN_MODAL = "token.modal"

@@ -177,6 +177,44 @@ def test_load_user(make: Make) -> None:
     assert request.headers["x-descope-project-id"] == PROJECT
 
 
+def test_logout_revokes_with_the_token_itself_as_the_bearer(make: Make) -> None:
+    rec = Recorder(httpx.Response(200, json={}))
+    make(rec).logout(JWT)
+
+    [request] = rec.requests
+    assert request.method == "POST"
+    assert request.url.path == "/v1/auth/logout"
+    assert request.headers["Authorization"] == f"Bearer {PROJECT}:{JWT}"  # the SDKs' logout(refresh_token)
+    assert KEY not in request.headers["Authorization"]
+    assert request.headers["x-descope-project-id"] == PROJECT
+    assert rec.bodies == [{}]
+
+
+def test_logout_of_a_dead_token_is_refused_with_401_and_never_echoes_it(make: Make, sleeps: Sleeps) -> None:
+    rec = Recorder(descope_error(401, "E064001", f"Token expired by logout {JWT}"))
+    with pytest.raises(DescopeRefused) as info:
+        make(rec).logout(JWT)
+    assert info.value.status == 401 and info.value.code == "E064001"
+    assert JWT not in str(info.value) and len(rec.requests) == 1 and sleeps == []
+
+
+def test_logout_outages_are_retried(make: Make, sleeps: Sleeps) -> None:
+    rec = Recorder(httpx.Response(503), httpx.Response(200, json={}))
+    make(rec).logout(JWT)
+    assert len(rec.requests) == 2 and len(sleeps) == 1
+
+
+def test_load_user_with_a_timeout_tries_once(make: Make, sleeps: Sleeps) -> None:
+    rec = Recorder(httpx.Response(503), httpx.Response(200, json={"user": {}}))
+    with pytest.raises(DescopeUnavailable):
+        make(rec).load_user("jane@acme.com", timeout=1.5)
+    assert len(rec.requests) == 1 and sleeps == []
+    rec = Recorder(httpx.ReadTimeout("slow"))
+    with pytest.raises(DescopeUnavailable):
+        make(rec).load_user("jane@acme.com", timeout=1.5)
+    assert len(rec.requests) == 1 and rec.requests[0].extensions["timeout"]["read"] == 1.5
+
+
 def test_load_user_unknown_is_refused(make: Make) -> None:
     rec = Recorder(descope_error(400, "E112102", "User not found"))
     with pytest.raises(DescopeRefused) as info:

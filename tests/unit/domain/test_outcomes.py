@@ -59,7 +59,8 @@ def test_enums_come_back_as_enums(detail: Failure | Ending | StopFailing | Activ
 def test_encoding_is_compact_json_naming_its_type_and_leaving_out_what_is_unknown() -> None:
     assert json.loads(encode(Failure(FailureKind.NO_EMAIL))) == {"type": "failure", "kind": "no_email"}
     assert json.loads(encode(Ending(EndReason.WINDOW_ENDED))) == {"type": "ending", "reason": "window_ended"}
-    assert json.loads(encode(StopFailing(3, "boom"))) == {"type": "stop_failing", "attempts": 3, "error": "boom"}
+    assert json.loads(encode(StopFailing(3, "boom"))) == {"type": "stop_failing", "attempts": 3, "error": "boom",
+                                                         "call": "stop"}
     assert json.loads(encode(Activated("bo@corp.example"))) == {"type": "activated", "impersonator": "bo@corp.example"}
     assert " " not in encode(Ending(EndReason.WINDOW_ENDED))
 
@@ -110,7 +111,8 @@ def test_fields_a_later_version_adds_are_ignored() -> None:
 
 def test_stored_values_are_the_stored_strings() -> None:
     assert [k.value for k in FailureKind] == [
-        "management_key", "no_permission", "no_consent", "unknown_user", "not_in_tenant", "bad_tenant", "refused",
-        "unavailable", "maybe_minted", "no_email", "gave_up"]
+        "management_key", "no_permission", "no_consent", "unknown_user", "not_in_tenant", "user_disabled",
+        "bad_tenant", "refused", "unavailable", "maybe_minted", "no_email", "gave_up"]
     assert [r.value for r in EndReason] == ["window_ended", "stopped_early"]
-    assert [t.value for t in TokenFate] == ["unsealable", "unknown_to_descope", "expired_after_failing"]
+    assert [t.value for t in TokenFate] == ["unsealable", "unknown_to_descope", "expired_after_failing",
+                                            "already_revoked"]

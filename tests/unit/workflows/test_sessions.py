@@ -49,6 +49,7 @@ def test_a_token_minted_just_before_a_database_failure_is_revoked(world: World,
     monkeypatch.setattr(world.store, "transition", flaky)
     request_id = world.approved()
     assert world.descope.stopped == world.descope.minted[:1]  # nobody could ever have used it
+    assert world.descope.revoked == world.descope.minted[:1]  # and it is revoked, not just stopped
     world.clock.advance(6)
     world.workflows.ticker.sweep()
     assert world.row(request_id).state == "active"

@@ -19,11 +19,15 @@ from bot.domain import (
     NotAnApprover,
     NotARequester,
     NotFound,
+    NotInTenant,
     NotPostedYet,
     NotStoppable,
     OwnRequest,
     State,
+    TargetDisabled,
+    TokenUnavailable,
     TooManyPending,
+    UnknownTarget,
     WindowOutOfPolicy,
     WrongMessage,
     check_approver,
@@ -106,6 +110,16 @@ REFUSALS: list[tuple[DomainError, str]] = [
     (AlreadyDecided(view(State.EXPIRED)), "Request `K7M2QX9A` already expired: nobody answered it in time."),
     (NotStoppable(view(State.APPROVED)), "Request `K7M2QX9A` is being activated right now: try again in a moment."),
     (NotStoppable(view(State.STOPPED)), "Request `K7M2QX9A` is not active (it is stopped)."),
+    (UnknownTarget("ghost@acme.com"),
+     "There is no Descope user with login ID `ghost@acme.com`: nothing was sent to the approvers. "
+     "Check the login ID (usually the user's email)."),
+    (TargetDisabled("jane@acme.com"),
+     "The Descope user `jane@acme.com` is disabled, so it cannot be impersonated: nothing was sent to the approvers."),
+    (NotInTenant("jane@acme.com", "acme-us"),
+     "The Descope user `jane@acme.com` is not a member of tenant `acme-us`: nothing was sent to the approvers. "
+     "Leave out `--tenant`, or give one of the user's tenants."),
+    (TokenUnavailable("K7M2QX9A", ended=True), "Session `K7M2QX9A` has ended: its token is no longer available."),
+    (TokenUnavailable("K7M2QX9A", ended=False), "Only the requester can see this token."),
 ]
 
 

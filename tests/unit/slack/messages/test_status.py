@@ -155,6 +155,8 @@ FAILURES: list[tuple[Failure, str]] = [
      "the requester's Slack profile has no email address to impersonate as"),
     (Failure(FailureKind.GAVE_UP, error="OperationalError"),
      "the session could not be started (OperationalError); nothing was granted: ask again"),
+    # Refused by the pre-flight look-up (no Descope answer to quote).
+    (Failure(FailureKind.USER_DISABLED, "jane@acme.com"), "Descope refused: the Descope user jane@acme.com is disabled"),
 ]
 
 
@@ -201,6 +203,8 @@ ENDINGS: list[tuple[Ending, str]] = [
      "window ended; the stop call failed but the token has expired on its own"),
     (Ending(EndReason.STOPPED_EARLY, TokenFate.EXPIRED_AFTER_FAILING),
      "stopped early; the stop call failed but the token has expired on its own"),
+    (Ending(EndReason.WINDOW_ENDED, TokenFate.ALREADY_REVOKED),
+     "window ended; the token had already expired or been revoked"),
 ]
 
 

@@ -1,0 +1,50 @@
+"""**Show token** on the requester's session DM (``TOKEN_DELIVERY=reveal``). The click is acked at once; a
+lazy listener asks ``Tokens.reveal`` for the token and opens the modal with the click's ``trigger_id``
+(valid for 3 seconds, once). Anyone else, or a click after the session ended, gets an ephemeral answer
+and no token."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.domain import RequestView
+from bot.slack.errors import error_text
+from bot.slack.listeners import Deps
+from bot.slack.messages import replies
+from bot.slack.views import ids, modal
+
+log = logging.getLogger("bot.slack")
+
+TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
+
+
+def register(app: App, deps: Deps) -> None:
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def show(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        user = body.get("user") or {}
+        actions = body.get("actions") or [{}]
+        trigger_id = body.get("trigger_id")
+        if not isinstance(user, dict) or not user.get("id") or not trigger_id or not isinstance(actions[0], dict):
+            log.warning("ignored a malformed Show token click")
+            return
+
+        def open_modal(request: RequestView, token: str) -> None:
+            client.views_open(trigger_id=str(trigger_id), view=modal.token(request, token))
+
+        try:
+            deps.workflows.tokens.reveal(str(actions[0].get("value", "")), str(user["id"]), open_modal)
+        except SlackApiError as exc:
+            late = exc.response.get("error") in TRIGGER_ERRORS  # Slack waited too long for us: click again
+            answer = replies.TRIGGER_EXPIRED if late else error_text(exc, "showing the token")
+            respond(text=answer, response_type="ephemeral", replace_original=False)
+        except Exception as exc:
+            respond(text=error_text(exc, "showing the token"), response_type="ephemeral", replace_original=False)
+
+    app.action(ids.SHOW_TOKEN)(ack=ack_now, lazy=[show])

@@ -1,0 +1,55 @@
+"""The pre-flight: before a request reaches the approvers, look the target up in Descope (``user.load``).
+
+An unknown login ID, a disabled user, or a tenant the user is not in refuses the request at once (the
+requester is told; nothing reaches the approvals channel; the audit keeps the refusal). What Descope knows
+(the user's name and tenants) goes on the approval message. The look-up gets ``PREFLIGHT_TIMEOUT`` and one
+attempt, so Slack's 3 seconds still hold when Descope is slow; if Descope cannot answer in that time the
+request goes ahead, marked as not verified: an outage must not block an urgent request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.descope import DescopeError, DescopeRefused
+from bot.domain import UnknownTarget
+from bot.domain.rules import check_target
+from bot.domain.target import UNVERIFIED, Target
+from bot.workflows.ports import Descope
+
+log = logging.getLogger("bot.workflows")
+
+PREFLIGHT_TIMEOUT = 1.5  # seconds, of Slack's 3 for the whole answer
+USER_NOT_FOUND = "E112102"
+
+
+def _tenants(user: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
+    found = []
+    for entry in user.get("userTenants") or []:
+        if isinstance(entry, dict) and entry.get("tenantId"):
+            name = entry.get("tenantName")
+            found.append((str(entry["tenantId"]), str(name) if name else None))
+    return tuple(found)
+
+
+def _name(user: dict[str, Any]) -> str | None:
+    name = user.get("name") or " ".join(str(user[k]) for k in ("givenName", "familyName") if user.get(k))
+    return str(name)[:256] if name else None
+
+
+def look_up(descope: Descope, login_id: str, tenant: str | None) -> Target:
+    """The target as Descope knows it, or ``UNVERIFIED``. Raises ``TargetRefused`` for a bad target."""
+    try:
+        user = descope.load_user(login_id, timeout=PREFLIGHT_TIMEOUT)
+    except DescopeRefused as exc:
+        if exc.code == USER_NOT_FOUND or exc.status == 404:
+            raise UnknownTarget(login_id, tenant) from None
+        log.warning("pre-flight: Descope refused the user look-up (%s); the request goes on unverified", exc)
+        return UNVERIFIED
+    except DescopeError as exc:
+        log.warning("pre-flight: Descope did not answer the user look-up (%s); the request goes on unverified", exc)
+        return UNVERIFIED
+    target = Target(verified=True, name=_name(user), tenants=_tenants(user))
+    check_target(login_id, tenant, disabled=user.get("status") == "disabled", target=target)
+    return target

@@ -1,0 +1,139 @@
+"""Ending a session at Descope: the stop-impersonation call, then the revocation of the token itself.
+
+Descope's stop-impersonation returns the actor's own JWT; nothing says it revokes the impersonation's
+refresh token. So a session ends with two calls: ``stop_impersonation`` and then ``logout`` authenticated by
+the token (``POST /v1/auth/logout``), which invalidates it. Each is recorded as done (``stop_called_at``; the
+transition to ``stopped``), so a retry repeats only what is missing. A logout answered 401 (already expired
+or revoked) counts as done.
+
+A call that fails (5xx, 429, network, or Descope refusing our credentials) is retried with backoff (honouring
+``Retry-After``) until it succeeds or the token has expired on its own (``TOKEN_EXPIRY_GRACE`` after its
+``exp``); the approvals channel hears of it after ``STOP_ALERT_AFTER`` failures. The sealed token is wiped only
+once both calls are done or the token has expired. Every path that ends a session comes here: the window's end,
+an early stop, a token DM Slack refused; ``revoke_orphan`` covers a token minted but never recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
+from bot.domain import State
+from bot.domain.outcomes import Call, Ending, EndReason, StopFailing, TokenFate, encode
+from bot.domain.schedule import Work, due_now
+from bot.sealing import SealError
+from bot.store import RequestRow
+from bot.workflows.context import SYSTEM, Context
+
+log = logging.getLogger("bot.workflows")
+
+STOP_ALERT_AFTER = 3  # failed attempts before the approvals channel hears about it
+STOP_BACKOFF_CAP = 60.0  # seconds between attempts, at most
+# A stop call Descope refuses with these statuses refused *us* (a rotated or under-privileged management
+# key), not the token: the session may still be alive, so the stop is retried like an outage.
+CREDENTIALS_REFUSED = frozenset({401, 403})
+# A call that keeps failing is retried until the token's own expiry plus this margin (clock skew between us
+# and Descope); after that the token is dead on Descope's side and the session is closed.
+TOKEN_EXPIRY_GRACE = timedelta(seconds=5)
+
+
+class _RetryLater(Exception):
+    """The session cannot be closed yet: a call failed and is scheduled again."""
+
+
+class Revocation:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def stop(self, request_id: str) -> bool:
+        """End an active session if its stop is due (``schedule``). Idempotent. True when this call ended it."""
+        ctx = self.ctx
+        now = ctx.clock()
+        row = ctx.store.get_row(request_id)
+        if row is None or Work.STOP not in due_now(row, now):
+            return False
+        if not ctx.store.claim_work(request_id, State.ACTIVE, now, ctx.leases.lease):
+            return False
+        with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
+            return self._end(request_id)
+
+    def revoke_orphan(self, token: str) -> None:
+        """Best effort for a token nobody holds (minted, then the database failed us): stop and revoke it."""
+        for call in (self.ctx.descope.stop_impersonation, self.ctx.descope.logout):
+            try:
+                call(token)
+            except DescopeError as exc:
+                log.error("could not end an orphaned token (%s); it dies at its own expiry", exc)
+
+    def _end(self, request_id: str) -> bool:
+        ctx = self.ctx
+        row = ctx.store.get_row(request_id)
+        assert row is not None
+        early = row.stop_requested_at is not None and (row.ends_at is None or row.stop_requested_at < row.ends_at)
+        reason = EndReason.STOPPED_EARLY if early else EndReason.WINDOW_ENDED
+        actor = row.stop_requested_by or SYSTEM
+        try:
+            token = ctx.sealer.open(row.token_sealed) if row.token_sealed else None
+        except SealError:
+            token = None
+            log.error("request %s: the stored token cannot be unsealed (was TOKEN_ENCRYPTION_KEY changed?)",
+                      request_id)
+        ending = Ending(reason, TokenFate.UNSEALABLE) if token is None and row.token_sealed else Ending(reason)
+        if token is not None:
+            try:
+                ending = self._revoke(row, token, reason)
+            except _RetryLater:
+                return False
+        stopped = ctx.store.transition(
+            request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=ctx.clock(),
+            detail=encode(ending), stopped_at=ctx.clock(), stopped_by=actor, token_sealed=None, lease_until=None,
+        )
+        if stopped is not None:
+            log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "revoked")
+        return stopped is not None
+
+    def _revoke(self, row: RequestRow, token: str, reason: EndReason) -> Ending:
+        """Both calls, each skipped once done. Raises ``_RetryLater`` when one failed and is scheduled again."""
+        ending = Ending(reason)
+        if row.stop_called_at is None:
+            try:
+                self.ctx.descope.stop_impersonation(token)
+            except DescopeError as exc:
+                if isinstance(exc, DescopeRefused) and exc.status not in CREDENTIALS_REFUSED:
+                    # Descope turned down the token itself (unknown, expired, already stopped); revoke it anyway.
+                    ending = Ending(reason, TokenFate.UNKNOWN_TO_DESCOPE, exc.code or str(exc.status))
+                else:
+                    return self._failed(row, exc, Call.STOP, reason)
+            self.ctx.store.set_fields(row.id, stop_called_at=self.ctx.clock())
+        try:
+            self.ctx.descope.logout(token)
+        except DescopeError as exc:
+            if isinstance(exc, DescopeRefused) and exc.status == 401:  # already expired or revoked: done
+                return ending if ending.token else Ending(reason, TokenFate.ALREADY_REVOKED)
+            return self._failed(row, exc, Call.LOGOUT, reason)
+        return ending
+
+    def _failed(self, row: RequestRow, exc: DescopeError, call: Call, reason: EndReason) -> Ending:
+        """Schedule another attempt (raising ``_RetryLater``), unless the token has expired by now."""
+        ctx = self.ctx
+        if row.token_expires_at is not None and row.token_expires_at + TOKEN_EXPIRY_GRACE <= ctx.clock():
+            log.warning("request %s: the %s call failed (%s) but the token has expired; closing it", row.id, call, exc)
+            return Ending(reason, TokenFate.EXPIRED_AFTER_FAILING)
+        attempts = row.stop_attempts + 1
+        seconds = min(STOP_BACKOFF_CAP, 2.0 ** min(attempts - 1, 6)) * random.uniform(0.5, 1.0)
+        if row.token_expires_at is not None:  # one last try as soon as the token is surely dead
+            seconds = min(seconds, max(0.5, (row.token_expires_at + TOKEN_EXPIRY_GRACE - ctx.clock()).total_seconds()))
+        if isinstance(exc, DescopeUnavailable) and exc.retry_after is not None:  # 429: as Descope asks
+            seconds = max(seconds, min(exc.retry_after, STOP_BACKOFF_CAP))
+        backoff = timedelta(seconds=seconds)
+        log.warning("request %s: %s call failed (attempt %d, %s); retrying in %.0fs",
+                    row.id, call, attempts, exc, backoff.total_seconds())
+        ctx.store.set_fields(row.id, stop_attempts=attempts, lease_until=ctx.clock() + backoff)
+        if attempts == STOP_ALERT_AFTER:
+            ctx.store.record(row.id, actor=SYSTEM, action="stop_failing", now=ctx.clock(),
+                             detail=encode(StopFailing(attempts, str(exc), call)))
+            ctx.timers.kick(row.id)
+        ctx.arm(row.id)
+        raise _RetryLater
