@@ -3,7 +3,8 @@ outcomes, usage problems), mrkdwn or plain text out; ``bot.slack.views`` lays it
 nothing else writes wording.
 
     replies   the usage and its problems, the rules' refusals, the command's answers
-    status    where a request stands, why it failed, how it ended, thread lines, the requester's DMs
+    status    where a request stands, who the target is, why it failed, how it ended, thread lines
+    dms       the requester's DMs (session ready / token), the token modal's words, redaction, outcomes
 
 What a person typed goes through ``mrkdwn.code`` here, or into a ``plain_text`` element in the views.
 """

@@ -4,44 +4,44 @@ token, then with it), its redaction when the session ends, and the outcome."""
 from __future__ import annotations
 
 from bot.domain import RequestView
-from bot.slack.messages import status
+from bot.slack.messages import dms
 from bot.slack.views import ids
 from bot.slack.views.blocks import Message, context, plain, section
 
 
 def token_coming(request: RequestView) -> Message:
     """The DM the token is then edited into (its notification shows this text: no secret)."""
-    text = status.token_coming(request)
+    text = dms.token_coming(request)
     return Message(text=text, blocks=[section(text)])
 
 
 def token(request: RequestView, token: str) -> Message:
     """The only message that ever holds the token. Its fallback text does not."""
-    return Message(text=status.token_fallback(request), blocks=[
-        section(status.token_intro(request)),
-        {"type": "section", "fields": [plain(f) for f in status.target_fields(request)]},
-        section(f"{status.TOKEN_LABEL}\n```{token}```"),
-        context(status.token_footer(request)),
+    return Message(text=dms.token_fallback(request), blocks=[
+        section(dms.token_intro(request)),
+        {"type": "section", "fields": [plain(f) for f in dms.target_fields(request)]},
+        section(f"{dms.TOKEN_LABEL}\n```{token}```"),
+        context(dms.token_footer(request)),
     ])
 
 
 def ready(request: RequestView) -> Message:
     """``reveal``: the session is ready; the token is shown only in a modal, to the requester's click."""
-    return Message(text=status.ready_fallback(request), blocks=[
-        section(status.ready_intro(request)),
-        {"type": "section", "fields": [plain(f) for f in status.target_fields(request)]},
+    return Message(text=dms.ready_fallback(request), blocks=[
+        section(dms.ready_intro(request)),
+        {"type": "section", "fields": [plain(f) for f in dms.target_fields(request)]},
         {"type": "actions", "block_id": f"token:{request.id}", "elements": [
             {"type": "button", "action_id": ids.SHOW_TOKEN, "style": "primary", "value": request.id,
-             "text": plain(status.SHOW_TOKEN_LABEL)}]},
-        context(status.ready_footer(request)),
+             "text": plain(dms.SHOW_TOKEN_LABEL)}]},
+        context(dms.ready_footer(request)),
     ])
 
 
 def redacted(request: RequestView) -> Message:
-    return Message(text=status.redacted_fallback(request), blocks=[section(status.redacted(request))])
+    return Message(text=dms.redacted_fallback(request), blocks=[section(dms.redacted(request))])
 
 
 def outcome(request: RequestView) -> Message | None:
     """What the requester is told when their request reaches a final state (None: nothing to say)."""
-    text = status.outcome(request)
+    text = dms.outcome(request)
     return None if text is None else Message(text=text, blocks=[section(text)])

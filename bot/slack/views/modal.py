@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import RequestView
-from bot.slack.messages import status
+from bot.slack.messages import dms
 from bot.slack.views import ids
 from bot.slack.views.blocks import context, plain, section
 
@@ -15,12 +15,12 @@ def token(request: RequestView, token: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": ids.TOKEN_MODAL,
-        "title": plain(status.TOKEN_MODAL_TITLE),
-        "close": plain(status.CLOSE_LABEL),
+        "title": plain(dms.TOKEN_MODAL_TITLE),
+        "close": plain(dms.CLOSE_LABEL),
         "blocks": [
-            section(status.modal_intro(request)),
+            section(dms.modal_intro(request)),
             {"type": "rich_text", "elements": [
                 {"type": "rich_text_preformatted", "elements": [{"type": "text", "text": token}]}]},
-            context(status.modal_footer(request)),
+            context(dms.modal_footer(request)),
         ],
     }

@@ -22,7 +22,7 @@ from bot.domain.outcomes import (
     decode_failure,
     encode,
 )
-from bot.slack.messages import status
+from bot.slack.messages import dms, status
 from bot.slack.mrkdwn import code, when
 from tests.unit.factories import FORBIDDEN, T0, view
 
@@ -66,7 +66,7 @@ def test_failure_and_detail_text_cannot_format_or_link() -> None:
     failed = view(State.FAILED, failure=Legacy(f"Descope refused: no user {typed}"))
     line = status.status_line(failed)
     assert "`Descope refused: no user *bold* _it_ ~gone~ &lt;https://evil|click&gt;`" in line
-    outcome = status.outcome(failed)
+    outcome = dms.outcome(failed)
     assert outcome is not None and "&lt;https://evil|click&gt;`" in outcome
     assert "(`*bold* _it_ ~gone~ &lt;https://evil|click&gt;`)" in status.event_line(AT, "failed", "system", typed)
 
@@ -76,7 +76,7 @@ def test_a_failure_quoting_typed_text_stays_in_a_code_span() -> None:
     failure = Failure(FailureKind.NOT_IN_TENANT, login_id="<!channel>jane", tenant="<https://evil|t>",
                       impersonator="bo@corp.example", status=400, description="<!here> tenant mismatch")
     failed = view(State.FAILED, failure=failure)
-    texts = [status.status_line(failed), status.outcome(failed) or "",
+    texts = [status.status_line(failed), dms.outcome(failed) or "",
              status.event_line(AT, "failed", "system", encode(failure))]
     for text in texts:
         assert "is not a member of tenant" in text
@@ -174,7 +174,7 @@ def test_failure_text_is_what_the_service_used_to_write(failure: Failure, expect
 def test_failure_reaches_the_requester_and_the_channel(failure: Failure, expected: str) -> None:
     failed = view(State.FAILED, failure=failure)
     assert status.status_line(failed) == f":warning: Approved by <@UBO>, but it failed: {code(expected)}"
-    assert status.outcome(failed) == (
+    assert dms.outcome(failed) == (
         ":warning: Your request `K7M2QX9A` to impersonate `jane@acme.com` (tenant `acme-eu`) was approved but "
         f"failed: {code(expected)}")
     assert status.event_line(AT, "failed", "system", encode(failure)) == f"{AT}: failed ({code(expected)})"

@@ -1,129 +1,41 @@
-"""Settings: read from the environment once, validated as a whole, typed, secrets hidden.
-
-``Settings.from_env()`` collects *every* problem before failing, so one start tells an operator all
-that is wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` from a plain
-dict. Secrets are wrapped in ``Secret``: ``repr`` and ``str`` show ``**********``; ``.get()`` reveals.
-"""
+"""Reading the environment into ``Settings``: each variable parsed and checked, every problem remembered
+(``Reader.problems``) instead of stopping at the first, so one start names all that is wrong."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from bot.config.settings import (
+    _CHANNEL_ID,
+    _DATABASE_EXAMPLES,
+    _FALSE,
+    _TRUE,
+    DATABASE_DEFAULT,
+    SLACK_API_DEFAULT,
+    ConfigError,
+    Secret,
+    Settings,
+    is_group_id,
+    is_user_id,
+)
 from bot.durations import format_duration, parse_duration
-
-SLACK_API_DEFAULT = "https://slack.com/api/"
-DATABASE_DEFAULT = "sqlite:///impersonation.db"
-_DATABASE_EXAMPLES = "sqlite:///impersonation.db or postgresql://user:password@host:5432/db"
-_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-class ConfigError(Exception):
-    """The environment cannot run the bot; ``problems`` names each variable at fault."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-class Secret:
-    """A string that does not show itself in ``repr``, ``str`` or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __str__(self) -> str:
-        return "**********"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def is_user_id(value: str) -> bool:
-    return bool(_USER_ID.fullmatch(value))
-
-
-def is_group_id(value: str) -> bool:
-    return bool(_GROUP_ID.fullmatch(value))
-
-
-@dataclass(frozen=True)
-class Settings:
-    slack_bot_token: Secret
-    approval_channel: str
-    approvers: tuple[str, ...]
-    descope_project_id: str
-    descope_management_key: Secret
-    requesters: tuple[str, ...] = ()
-    slack_signing_secret: Secret | None = None
-    slack_app_token: Secret | None = None
-    slack_api_url: str = SLACK_API_DEFAULT
-    descope_base_uri: str | None = None
-    database_url: str = field(default=DATABASE_DEFAULT, repr=False)
-    default_duration: timedelta = timedelta(minutes=30)
-    min_duration: timedelta = timedelta(minutes=1)
-    max_duration: timedelta = timedelta(hours=4)
-    pending_timeout: timedelta = timedelta(minutes=30)
-    validate_consent: bool = True
-    port: int = 3000
-    sweep_interval: timedelta = timedelta(seconds=5)
-    max_pending_per_requester: int = 3
-    token_encryption_key: Secret | None = None
-    log_level: str = "INFO"
-    token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
-
-    @property
-    def socket_mode(self) -> bool:
-        return self.slack_app_token is not None
-
-    @property
-    def effective_requesters(self) -> tuple[str, ...]:
-        return self.requesters or self.approvers
-
-    def secrets(self) -> list[str]:
-        """Every configured secret value, for log redaction."""
-        values = [self.slack_bot_token, self.descope_management_key, self.slack_signing_secret,
-                  self.slack_app_token, self.token_encryption_key]
-        found = [s.get() for s in values if s is not None and s.get()]
-        password = make_url(self.database_url).password if "://" in self.database_url else None
-        return [*found, str(password)] if password else found
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return _Reader(env).settings()
 
 
 def database_url_from_env(env: Mapping[str, str]) -> str:
     """``DATABASE_URL`` alone, validated as ``Settings.from_env`` does (for ``migrate`` and ``audit``)."""
-    reader = _Reader(env)
+    reader = Reader(env)
     url = reader.database_url()
     if reader.problems:
         raise ConfigError(reader.problems)
     return url
 
 
-class _Reader:
+class Reader:
     """Reads each variable, remembering every problem instead of stopping at the first."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
@@ -149,6 +61,17 @@ class _Reader:
             return parse_duration(value)
         except ValueError as exc:
             self.problems.append(f"{name}: {exc}")
+            return default
+
+    def duration_or_off(self, name: str, default: timedelta) -> timedelta:
+        """A duration, or ``0`` for off (``timedelta(0)``)."""
+        value = self.raw(name)
+        if value is not None and value.strip() == "0":
+            return timedelta(0)
+        try:
+            return parse_duration(value) if value is not None else default
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc} (or 0 to turn it off)")
             return default
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
@@ -304,6 +227,7 @@ class _Reader:
             token_encryption_key=Secret(enc_key) if enc_key else None,
             log_level=self.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
+            reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
         )
         if self.problems:
             raise ConfigError(self.problems)

@@ -1,0 +1,23 @@
+"""Settings: read from the environment once, validated as a whole, typed, secrets hidden.
+
+``Settings.from_env()`` collects *every* problem before failing, so one start tells an operator all that is
+wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` directly. Secrets are wrapped in
+``Secret``: ``repr`` and ``str`` show ``**********``; ``.get()`` reveals.
+
+    settings   Settings, Secret, ConfigError, the ID shapes (users, groups)
+    reader     Reader: each variable parsed and checked; database_url_from_env for migrate and audit
+"""
+
+from bot.config.reader import database_url_from_env
+from bot.config.settings import (
+    DATABASE_DEFAULT,
+    SLACK_API_DEFAULT,
+    ConfigError,
+    Secret,
+    Settings,
+    is_group_id,
+    is_user_id,
+)
+
+__all__ = ["DATABASE_DEFAULT", "SLACK_API_DEFAULT", "ConfigError", "Secret", "Settings", "database_url_from_env",
+           "is_group_id", "is_user_id"]

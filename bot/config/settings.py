@@ -1,0 +1,109 @@
+"""``Settings`` (typed, frozen, secrets in ``Secret``), ``ConfigError`` (every problem by variable name), and the
+shapes of Slack user and user-group IDs. Reading the environment is ``reader``'s."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.engine import make_url
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+DATABASE_DEFAULT = "sqlite:///impersonation.db"
+_DATABASE_EXAMPLES = "sqlite:///impersonation.db or postgresql://user:password@host:5432/db"
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(Exception):
+    """The environment cannot run the bot; ``problems`` names each variable at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Secret:
+    """A string that does not show itself in ``repr``, ``str`` or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def is_user_id(value: str) -> bool:
+    return bool(_USER_ID.fullmatch(value))
+
+
+def is_group_id(value: str) -> bool:
+    return bool(_GROUP_ID.fullmatch(value))
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: Secret
+    approval_channel: str
+    approvers: tuple[str, ...]
+    descope_project_id: str
+    descope_management_key: Secret
+    requesters: tuple[str, ...] = ()
+    slack_signing_secret: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_api_url: str = SLACK_API_DEFAULT
+    descope_base_uri: str | None = None
+    database_url: str = field(default=DATABASE_DEFAULT, repr=False)
+    default_duration: timedelta = timedelta(minutes=30)
+    min_duration: timedelta = timedelta(minutes=1)
+    max_duration: timedelta = timedelta(hours=4)
+    pending_timeout: timedelta = timedelta(minutes=30)
+    validate_consent: bool = True
+    port: int = 3000
+    sweep_interval: timedelta = timedelta(seconds=5)
+    max_pending_per_requester: int = 3
+    token_encryption_key: Secret | None = None
+    log_level: str = "INFO"
+    token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
+    reminder_interval: timedelta = timedelta(minutes=15)  # 0: no reminders
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def effective_requesters(self) -> tuple[str, ...]:
+        return self.requesters or self.approvers
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for log redaction."""
+        values = [self.slack_bot_token, self.descope_management_key, self.slack_signing_secret,
+                  self.slack_app_token, self.token_encryption_key]
+        found = [s.get() for s in values if s is not None and s.get()]
+        password = make_url(self.database_url).password if "://" in self.database_url else None
+        return [*found, str(password)] if password else found
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        from bot.config.reader import Reader
+
+        return Reader(env).settings()

@@ -1,0 +1,101 @@
+"""The requester's DMs: the session's (ready with Show token, or the token itself with ``TOKEN_DELIVERY=dm``),
+the token modal's words, the DM's redaction when the session ends, and the outcome of their request."""
+
+from __future__ import annotations
+
+from bot.domain import RequestView, State
+from bot.slack.messages.status import failure_text, how_ended
+from bot.slack.mrkdwn import code, target, when
+
+
+def token_coming(request: RequestView) -> str:
+    return (f":key: <@{request.decided_by}> approved request `{request.id}`: your token for {target(request)}"
+            " is on its way.")
+
+
+def token_fallback(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return f"Your impersonation of {target(request)} is active until {request.ends_at:%H:%M} UTC."
+
+
+def token_intro(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return (f":key: <@{request.decided_by}> approved request `{request.id}`. You can act as the user below "
+            f"until {when(request.ends_at)}.")
+
+
+def target_fields(request: RequestView) -> list[str]:
+    return [f"User: {request.login_id}", f"Tenant: {request.tenant or '(none)'}"]
+
+
+TOKEN_LABEL = "Impersonation token (refresh JWT):"
+
+
+def token_footer(request: RequestView) -> str:
+    return (f"Do not share it. It stops working at the end of the window; end it sooner with "
+            f"`/impersonate stop {request.id}`. This message will be redacted when the session ends.")
+
+
+SHOW_TOKEN_LABEL = "Show token"
+TOKEN_MODAL_TITLE = "Impersonation token"
+CLOSE_LABEL = "Close"
+
+
+def ready_fallback(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return f"Your impersonation of {target(request)} is ready until {request.ends_at:%H:%M} UTC."
+
+
+def ready_intro(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return (f":key: <@{request.decided_by}> approved request `{request.id}`. You can act as the user below "
+            f"until {when(request.ends_at)}: *Show token* opens it in a window only you see.")
+
+
+def ready_footer(request: RequestView) -> str:
+    return (f"The token is never the text of a message. Do not share it. It stops working at the end of the window; "
+            f"end it sooner with `/impersonate stop {request.id}`.")
+
+
+def modal_intro(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return (f"Acting as {target(request)} (request `{request.id}`) until {when(request.ends_at)}. "
+            "Do not share this token.")
+
+
+def modal_footer(request: RequestView) -> str:
+    return (f"Impersonation token (refresh JWT). It is revoked at the end of the window; end it sooner with "
+            f"`/impersonate stop {request.id}`.")
+
+
+def redacted_fallback(request: RequestView) -> str:
+    if request.delivery == "reveal":
+        return f"Impersonation session {request.id} ended: its token no longer works."
+    return f"Impersonation session {request.id} ended: the token was removed from this message."
+
+
+def redacted(request: RequestView) -> str:
+    if request.delivery == "reveal":
+        return (f":lock: Session `{request.id}` ({target(request)}) has ended. "
+                "Its token has been revoked and can no longer be shown.")
+    return (f":lock: Session `{request.id}` ({target(request)}) has ended. "
+            "The token was removed from this message and no longer works.")
+
+
+def outcome(request: RequestView) -> str | None:
+    """What the requester is told when their request reaches a final state (None: nothing to say)."""
+    t = target(request)
+    match request.state:
+        case State.STOPPED:
+            return f":stop_button: Your impersonation of {t} (`{request.id}`) has ended: {how_ended(request)}."
+        case State.DENIED if request.withdrawn:
+            return None
+        case State.DENIED:
+            return f":no_entry: <@{request.decided_by}> denied your request `{request.id}` to impersonate {t}."
+        case State.EXPIRED:
+            return (f":hourglass: Your request `{request.id}` to impersonate {t} expired: "
+                    "no approver answered in time. Ask again if you still need it.")
+        case State.FAILED:
+            return (f":warning: Your request `{request.id}` to impersonate {t} was approved but failed: "
+                    f"{code(failure_text(request.failure))}")
+    return None
