@@ -58,7 +58,8 @@ class Runtime:
 
         from bot.web import make_wsgi
 
-        server = create_server(make_wsgi(self.app, self.store), host="0.0.0.0", port=self.settings.port,
+        secret = self.settings.slack_signing_secret.get() if self.settings.slack_signing_secret else ""
+        server = create_server(make_wsgi(self.app, self.store, secret), host="0.0.0.0", port=self.settings.port,
                                threads=16, connection_limit=1000, backlog=1024, channel_timeout=30,
                                ident="impersonation-bot")
 

@@ -1,11 +1,13 @@
 """HTTP mode: a small WSGI app served by waitress (a multi-threaded production server).
 
-Routes: ``POST /slack/events`` (commands, interactivity and events, through Bolt's WSGI adapter) and
+Routes: ``POST /slack/events`` (commands, interactivity and events, through Bolt's WSGI adapter, after
+``slack.guard.unreadable`` turned away a body Bolt could not parse) and
 ``GET /healthz`` (answers 200 when the database answers). Everything else is a 404.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -13,7 +15,9 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
+from bot.slack.guard import unreadable
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -22,8 +26,12 @@ StartResponse = Callable[..., Any]
 EVENTS_PATH = "/slack/events"
 
 
-def make_wsgi(app: App, store: Store) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def make_wsgi(app: App, store: Store, signing_secret: str) -> WSGIApp:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    verifier = SignatureVerifier(signing_secret)
 
     def respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
         data = json.dumps(body).encode()
@@ -35,6 +43,15 @@ def make_wsgi(app: App, store: Store) -> Callable[[dict[str, Any], StartResponse
         if path == EVENTS_PATH:
             if method != "POST":
                 return respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(raw)  # Bolt's adapter reads it again
+            problem = unreadable(raw.decode("utf-8", "replace"), environ.get("CONTENT_TYPE"))
+            if problem is not None:  # Bolt could not even parse it: answer here, signed or not
+                if not verifier.is_valid(raw, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
+                                         environ.get("HTTP_X_SLACK_SIGNATURE", "")):
+                    return respond(start_response, "401 Unauthorized", {"error": "invalid request"})
+                log.warning("refused a malformed Slack request: %s", problem)
+                return respond(start_response, "400 Bad Request", {"error": "malformed request", "why": problem})
             result: Iterable[bytes] = slack(environ, start_response)
             return result
         if path == "/healthz" and method in ("GET", "HEAD"):

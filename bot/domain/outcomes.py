@@ -1,5 +1,5 @@
 """What happened, as data: a failed request's ``Failure``, a session's ``Ending``, a stop that keeps failing,
-whom an activation impersonated as.
+whom an activation impersonated as, whom a reminder mentioned.
 
 The workflows record these (on the row and in the audit trail, JSON-encoded); ``bot.slack.messages`` turns
 them into sentences. Rows written before this encoding hold plain text: ``decode_failure`` and
@@ -90,19 +90,28 @@ class Activated:
 
 
 @dataclass(frozen=True)
+class Reminded:
+    """A reminder to the approvers of a pending request (the ``reminded`` audit row's detail)."""
+
+    count: int
+    approvers: tuple[str, ...]  # user (U…/W…) and user-group (S…) IDs, mentioned in the reminder
+
+
+@dataclass(frozen=True)
 class Legacy:
     """Text recorded before details were data: shown as it was written."""
 
     text: str
 
 
-Detail = Failure | Ending | StopFailing | Activated | Legacy
-_KINDS: dict[str, type[Failure | Ending | StopFailing | Activated]] = {
-    "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated}
+Detail = Failure | Ending | StopFailing | Activated | Reminded | Legacy
+Recorded = Failure | Ending | StopFailing | Activated | Reminded
+_KINDS: dict[str, type[Recorded]] = {
+    "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded}
 _ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call}
 
 
-def encode(detail: Failure | Ending | StopFailing | Activated) -> str:
+def encode(detail: Recorded) -> str:
     name = next(key for key, cls in _KINDS.items() if isinstance(detail, cls))
     values = {key: value for key, value in asdict(detail).items() if value is not None}
     return json.dumps({"type": name, **values}, separators=(",", ":"))
@@ -115,7 +124,8 @@ def decode_detail(text: str | None) -> Detail | None:
         data: Any = json.loads(text)
         cls = _KINDS[data.pop("type")]
         known = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {k: (_ENUMS[k](v) if k in _ENUMS and v is not None else v)
+        values: dict[str, Any] = {k: (_ENUMS[k](v) if k in _ENUMS and v is not None else
+                                      tuple(v) if isinstance(v, list) else v)
                                   for k, v in data.items() if k in known}
         return cls(**values)
     except (ValueError, TypeError, KeyError, AttributeError):

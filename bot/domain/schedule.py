@@ -29,6 +29,7 @@ class Work(enum.StrEnum):
     EXPIRE = "expire"  # a pending request nobody answered in time
     ACTIVATE = "activate"  # an approval whose token is not minted yet
     STOP = "stop"  # a session past its window, or asked to stop
+    REMIND = "remind"  # a pending request's next reminder to the approvers
     SYNC_SLACK = "sync_slack"  # Slack does not show the row's latest version (or the token is not delivered)
 
 
@@ -57,11 +58,13 @@ class Schedulable(Protocol):
     def slack_version(self) -> int: ...
     @property
     def slack_lease_until(self) -> datetime | None: ...
+    @property
+    def remind_at(self) -> datetime | None: ...
 
 
 #: The names of those columns, for queries that fetch only what the schedule needs.
 SCHEDULE_COLUMNS = ("state", "created_at", "pending_until", "decided_at", "ends_at", "stop_requested_at",
-                    "delivered_at", "lease_until", "version", "slack_version", "slack_lease_until")
+                    "delivered_at", "lease_until", "version", "slack_version", "slack_lease_until", "remind_at")
 
 
 @dataclass(frozen=True, order=True)
@@ -80,6 +83,8 @@ def schedule(row: Schedulable) -> list[Due]:
     due: list[Due] = []
     if state is State.PENDING:
         due.append(Due(row.pending_until, Work.EXPIRE))
+        if row.remind_at is not None and row.remind_at < row.pending_until:
+            due.append(Due(row.remind_at, Work.REMIND))
     elif state is State.APPROVED:
         due.append(Due(_after_lease(row.decided_at or row.created_at, row.lease_until), Work.ACTIVATE))
     elif state is State.ACTIVE:

@@ -13,10 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.slack.errors import error_text
+from bot.slack.guard import WellFormed
 from bot.slack.listeners import Deps, register_all
 from bot.slack.messages import replies
 from bot.workflows import Workflows
@@ -31,7 +33,9 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         process_before_response=True,
         request_verification_enabled=not settings.socket_mode,
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+        raise_error_for_unhandled_request=True,  # to on_error: one log line, not Bolt's code suggestion
     )
+    app.use(WellFormed())  # first: no listener or middleware ever sees a payload Slack would not send
 
     @app.middleware
     def only_our_workspace(
@@ -53,6 +57,19 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
 
     @app.error
     def on_error(error: Exception) -> None:
+        if isinstance(error, BoltUnhandledRequestError):  # well-formed, but nothing here handles it: a 404
+            log.warning("no listener for a %s request (%s)", error.request.body.get("type") or "command",
+                        _what(error.request.body))
+            return
         error_text(error, "handling a Slack request")
 
     return app
+
+
+def _what(body: dict[str, Any]) -> str:
+    """Which action, view, shortcut or event a request names (IDs only, never text)."""
+    actions = body.get("actions") or [{}]
+    view = body.get("view") or {}
+    event = body.get("event") or {}
+    return str(actions[0].get("action_id") or view.get("callback_id") or body.get("callback_id")
+               or event.get("type") or body.get("command") or "?")

@@ -96,6 +96,8 @@ class RequestRow(Base):
     target_name: Mapped[str | None] = mapped_column(String(256))  # the pre-flight's look-up of the target
     target_tenants: Mapped[str | None] = mapped_column(Text)  # JSON: [[tenant ID, name], …]
     target_checked: Mapped[str | None] = mapped_column(String(16))  # "verified" | "unverified"
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the next reminder to approvers, if any
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditRow(Base):

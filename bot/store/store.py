@@ -101,6 +101,7 @@ def _new_request(*, requester_id: str, login_id: str, tenant: str | None, durati
         id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
         duration_s=int(duration.total_seconds()), reason=reason, state=state.value, version=1,
         created_at=created_at, pending_until=pending_until, stop_attempts=0, slack_version=0, thread_posted_id=0,
+        reminders_sent=0,
     )
     values.update(extra)
     return values
@@ -148,6 +149,7 @@ class Store:
 
     def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
+               remind_at: datetime | None = None,
                guard: Callable[[RequestView | None, int], None] = lambda live, pending: None) -> RequestView:
         """Store a new pending request with its audit row. In the same transaction, and serialised per
         requester, ``guard`` is shown the requester's open request for the same target (if any) and how
@@ -164,7 +166,7 @@ class Store:
             guard(as_view(live) if live is not None else None, int(pending))
             values = _new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                   reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
-                                  **(target or {}))
+                                  remind_at=remind_at, **(target or {}))
             return _insert(s, values, actor=requester_id, action="requested", detail=None)
 
     def insert_refused(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,

@@ -10,6 +10,7 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     revocation  stop and revoke at Descope, with retries (every path that ends a session)
     tokens      Show token: the live token to its requester, audited
     preflight   the target looked up in Descope before a request reaches the approvers
+    reminders   the approvers reminded of a pending request, the interval doubling
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
 
@@ -30,6 +31,7 @@ from bot.workflows.context import Context
 from bot.workflows.leases import LEASE, Leases
 from bot.workflows.ports import Descope, Directory, Notifier
 from bot.workflows.projection import Projection
+from bot.workflows.reminders import Reminders
 from bot.workflows.requests import Listing, Requests
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import Sessions
@@ -58,4 +60,4 @@ class Workflows:
         sessions = Sessions(ctx, revocation)
         projection = Projection(ctx, revocation)
         return cls(ctx, Requests(ctx), Approvals(ctx, sessions, projection), sessions, revocation, projection,
-                   Ticker(ctx, sessions, revocation, projection), Tokens(ctx))
+                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx)), Tokens(ctx))

@@ -63,7 +63,8 @@ class Requests:
         request = ctx.store.insert(
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
             duration=draft.duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
-            target=encode_target(target), guard=within_caps,
+            target=encode_target(target), remind_at=now + s.reminder_interval if s.reminder_interval else None,
+            guard=within_caps,
         )
         log.info("request %s submitted by %s", request.id, requester_id)
         ctx.timers.wake_at(request.id, request.pending_until)

@@ -16,6 +16,7 @@ from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
 from bot.workflows.context import Context
 from bot.workflows.projection import Projection
+from bot.workflows.reminders import Reminders
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import Sessions
 
@@ -23,11 +24,13 @@ log = logging.getLogger("bot.workflows")
 
 
 class Ticker:
-    def __init__(self, ctx: Context, sessions: Sessions, revocation: Revocation, projection: Projection) -> None:
+    def __init__(self, ctx: Context, sessions: Sessions, revocation: Revocation, projection: Projection,
+                 reminders: Reminders) -> None:
         self.ctx = ctx
         self.sessions = sessions
         self.revocation = revocation
         self.projection = projection
+        self.reminders = reminders
 
     def tick(self, request_id: str) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails."""
@@ -51,6 +54,8 @@ class Ticker:
                 with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
                     self.sessions.activate_or_retry_soon(request_id)
                 changed = True
+            elif work is Work.REMIND:
+                changed = self.reminders.remind(request_id) or changed
             elif work is Work.STOP and self.revocation.stop(request_id):
                 # Revocation first: with a backlog (sessions that ended while the bot was down) every stop
                 # call goes out before the Slack updates, which follow on the pool right after.

@@ -502,6 +502,8 @@ def test_twenty_simultaneous_approvals_make_one_session(stack: Stack) -> None:
 
 def test_burst_of_200_commands_all_answered_in_time_and_stored_once(make_stack: StackFactory, db: Store) -> None:
     s = make_stack(MAX_PENDING_PER_REQUESTER="1000")
+    for i in range(200):
+        s.descope.add_user(f"user{i}@acme.com")  # the pre-flight finds each in Descope
     bodies = [slash_command_body(f"user{i}@acme.com 30m load test {i}", user_id=REQUESTER)
               for i in range(200)]
     port = s.bot.port

@@ -111,3 +111,13 @@ def test_simultaneous_approvals_across_replicas_make_one_session(make_stack: Sta
     token = a.descope.minted[0]
     assert sum(token in text for _, _, text in a.slack.all_text_sent()) == 0  # never message text (reveal)
     assert len(a.dms(REQUESTER)) == 1  # one session DM
+
+
+def test_each_reminder_is_sent_once_across_replicas(make_stack: StackFactory) -> None:
+    replicas = [make_stack(REMINDER_INTERVAL="1s", PENDING_TIMEOUT="6s", SWEEP_INTERVAL="1s") for _ in range(2)]
+    request_id, ts = replicas[0].submit()
+    replicas[0].slack.wait_for(lambda: "Expired" in replicas[0].approval_text(ts), timeout=15, message="expired")
+    time.sleep(1.5)
+    sent = [str(c.params.get("text")) for c in replicas[0].slack.calls_of("chat.postMessage")
+            if c.params.get("thread_ts") == ts and "reminder:" in str(c.params.get("text"))]
+    assert len(sent) == 2, sent  # at 1 s and 3 s (7 s is past the 6 s expiry): once each, by either replica

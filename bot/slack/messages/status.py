@@ -13,6 +13,7 @@ from bot.domain.outcomes import (
     Failure,
     FailureKind,
     Legacy,
+    Reminded,
     StopFailing,
     TokenFate,
     decode_detail,
@@ -148,6 +149,8 @@ def detail_text(detail: Detail) -> str:
             return f"Descope stop call failed {detail.attempts} times ({detail.error}); still retrying"
         case Activated():
             return f"impersonating as {detail.impersonator}"
+        case Reminded():
+            return f"reminder {detail.count} to {', '.join(mention(p) for p in detail.approvers)}"
 
 
 # -- the approval message's thread ---------------------------------------------------------------------
@@ -165,15 +168,22 @@ _EVENTS = {
     "stop_failing": "Descope's {call} call keeps failing: still retrying",
     "token_shown": "token shown to <@{actor}>",
     "refused": "refused before approval",
+    "reminded": "reminder: {mentions} this request is still waiting for a second admin",
 }
 _WITH_DETAIL = frozenset({"stopped", "failed", "stop_failing"})
+
+
+def mention(principal: str) -> str:
+    """A user (``<@U…>``) or a user group (``<!subteam^S…>``), as a mention that notifies."""
+    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
 
 
 def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str:
     """One line of the thread: when, what (and, for endings and failures, the detail in a code span)."""
     decoded = decode_detail(detail) if detail else None
     call = decoded.call if isinstance(decoded, StopFailing) else Call.STOP
-    line = _EVENTS.get(action, action).format(actor=actor, call=call)
+    mentions = " ".join(mention(p) for p in decoded.approvers) if isinstance(decoded, Reminded) else ""
+    line = _EVENTS.get(action, action).format(actor=actor, call=call, mentions=mentions)
     if decoded is not None and action in _WITH_DETAIL:
         line += f" ({code(detail_text(decoded))})"
     return f"{at_text}: {line}"

@@ -47,6 +47,7 @@ class Row:
     version: int = 1
     slack_version: int = 1
     slack_lease_until: datetime | None = None
+    remind_at: datetime | None = None
 
 
 def pending(**changes: Any) -> Row:
@@ -82,6 +83,17 @@ def test_a_pending_request_is_due_to_expire_at_pending_until() -> None:
 
 def test_a_pending_request_accepts_a_state_given_as_the_enum() -> None:
     assert schedule(replace(pending(), state=State.PENDING)) == [Due(PENDING_UNTIL, Work.EXPIRE)]
+
+
+def test_a_pending_request_is_due_a_reminder_at_remind_at_before_it_expires() -> None:
+    remind = T0 + timedelta(minutes=15)
+    row = pending(remind_at=remind)
+    assert schedule(row) == [Due(remind, Work.REMIND), Due(PENDING_UNTIL, Work.EXPIRE)]
+    assert next_alarm(row, T0) == remind
+    assert due_now(row, remind) == [Work.REMIND]
+    assert due_now(row, PENDING_UNTIL) == [Work.EXPIRE, Work.REMIND]  # expiry first: then no reminder is owed
+    assert schedule(pending(remind_at=PENDING_UNTIL)) == [Due(PENDING_UNTIL, Work.EXPIRE)]  # too late to remind
+    assert schedule(approved(remind_at=remind)) == [Due(DECIDED, Work.ACTIVATE)]  # decided: no more reminders
 
 
 # --- approved ---------------------------------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""Reminders: while a request waits, its approvers are mentioned in the approval message's thread after
+``REMINDER_INTERVAL``, then after twice that, four times, … until it is decided, withdrawn or expires.
+
+The next reminder's moment is on the row (``remind_at``), so the schedule stays a function of the row. Each
+reminder is one conditional write (on that ``remind_at``) with its audit row: across any number of replicas
+exactly one sends each. The projection then posts it to the thread, like every audit event.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain import State
+from bot.domain.outcomes import Reminded, encode
+from bot.domain.schedule import Work, due_now
+from bot.store import RequestRow
+from bot.workflows.context import SYSTEM, Context
+
+log = logging.getLogger("bot.workflows")
+
+
+class Reminders:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def remind(self, request_id: str) -> bool:
+        """Record the reminder that is due, if this caller wins it. True when it did."""
+        ctx = self.ctx
+        row = ctx.store.get_row(request_id)
+        if row is None or row.remind_at is None or Work.REMIND not in due_now(row, ctx.clock()):
+            return False
+        interval = ctx.settings.reminder_interval
+        sent = row.reminders_sent + 1
+        following = row.remind_at + interval * 2 ** sent if interval else None  # REMINDER_INTERVAL=0 since: stop
+        won = ctx.store.record(
+            request_id, actor=SYSTEM, action="reminded", now=ctx.clock(),
+            detail=encode(Reminded(sent, tuple(ctx.settings.approvers))),
+            where=[RequestRow.state == State.PENDING.value, RequestRow.remind_at == row.remind_at],
+            remind_at=following, reminders_sent=sent,
+        ) if interval else ctx.store.set_fields(request_id, where=[RequestRow.remind_at == row.remind_at],
+                                                remind_at=None)
+        if won and interval:
+            log.info("request %s: reminder %d sent to the approvers", request_id, sent)
+            ctx.timers.kick(request_id)
+        return bool(won and interval)

@@ -1,0 +1,66 @@
+"""Signed requests Slack would never send get a 4xx, one log line, no traceback, and change nothing: nothing
+posted, stored or called. Unsigned ones are a 401 whatever they hold. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, SIGNING_SECRET, Stack
+from tests.fakes.signing import block_action_payload, sign
+
+APPROVE = "approval.approve"
+
+
+def _form(payload: object) -> str:
+    return urlencode({"payload": payload if isinstance(payload, str) else json.dumps(payload)})
+
+
+def _click(**changes: object) -> dict[str, object]:
+    payload = block_action_payload(APPROVE, "K7M2QX9A", user_id=APPROVER, channel_id=APPROVAL_CHANNEL,
+                                   message_ts="1.000100", response_url="http://127.0.0.1:9/unused")
+    payload.update(changes)
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+CASES = [
+    ("payload not JSON", "application/x-www-form-urlencoded", _form("{not json"), 400, "its payload is not JSON"),
+    ("payload a JSON list", "application/x-www-form-urlencoded", _form([1, 2]), 400, "not a JSON object"),
+    ("click without actions", "application/x-www-form-urlencoded", _form(_click(actions=[])), 400,
+     "a click without an action"),
+    ("click without a user", "application/x-www-form-urlencoded", _form(_click(user=None)), 400,
+     "a click without a user"),
+    ("form submission without a view", "application/x-www-form-urlencoded",
+     _form({"type": "view_submission", "user": {"id": APPROVER}, "team": {"id": "T0001"}}), 400,
+     "a form submission without its view"),
+    ("form submission for an unknown view", "application/x-www-form-urlencoded",
+     _form({"type": "view_submission", "user": {"id": APPROVER}, "team": {"id": "T0001"},
+            "view": {"id": "V1", "callback_id": "nobody.knows", "state": {"values": {}}}}), 404,
+     "no listener for a view_submission request (nobody.knows)"),
+    ("event callback without an event", "application/json",
+     json.dumps({"type": "event_callback", "team_id": "T0001"}), 400, "an event callback without its event"),
+    ("a body of nothing Slack sends", "application/json", json.dumps({"hello": "world"}), 400,
+     "no kind of request Slack sends"),
+]
+
+
+@pytest.mark.parametrize(("name", "content_type", "body", "status", "logged"), CASES, ids=[c[0] for c in CASES])
+def test_a_malformed_signed_request_is_refused_in_one_log_line(
+        stack: Stack, name: str, content_type: str, body: str, status: int, logged: str) -> None:
+    before = (len(stack.slack.calls), len(stack.descope.calls))
+    log_before = stack.bot.log()
+    reply = stack.bot.post(body, sign(SIGNING_SECRET, body, content_type=content_type))
+    assert reply.status == status, (name, reply)
+    new = stack.bot.log()[len(log_before):]
+    assert logged in new, (name, new)
+    assert "Traceback" not in new and len([line for line in new.splitlines() if line.strip()]) == 1, new
+    assert (len(stack.slack.calls), len(stack.descope.calls)) == before  # nothing posted or called
+    assert "You have no requests" in stack.command("list").text  # nothing stored
+
+
+def test_an_unsigned_malformed_request_is_a_401(stack: Stack) -> None:
+    body = _form("{not json")
+    headers = sign("not-the-secret", body, content_type="application/x-www-form-urlencoded")
+    assert stack.bot.post(body, headers).status == 401
