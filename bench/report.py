@@ -96,10 +96,13 @@ class Results:
     targets: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
+BARE = "bare Bolt (ack only)"
+
+
 def evaluate(r: Results) -> None:
     """Fill ``r.targets``: (target, measured, met?)."""
     t = r.targets
-    bare = {(row.concurrency, row.interval): row for row in r.ack if row.app == "bare Bolt (ack only)"}
+    bare = {(row.concurrency, row.interval): row for row in r.ack if row.app == BARE}
     # Back to back (saturation) at concurrency 1 and 16, and 16 connections at a steady rate.
     for row in (x for x in r.ack if x.app == "bot" and (not x.interval or x.concurrency > 1)):
         b = bare[(row.concurrency, row.interval)]
@@ -194,7 +197,7 @@ def render(r: Results) -> str:
     w("")
 
     bot16 = next((x for x in r.ack if x.app == "bot" and x.concurrency == 16 and not x.interval), None)
-    bare16 = next((x for x in r.ack if x.app == "bare Bolt (ack only)" and x.concurrency == 16 and not x.interval), None)
+    bare16 = next((x for x in r.ack if x.app == BARE and x.concurrency == 16 and not x.interval), None)
     if bot16 and bare16 and bot16.p50 > bare16.p50:
         w(f"Why the back-to-back concurrency-16 targets are missed: with 16 commands always in flight, latency is"
           f" concurrency ÷ throughput. The bot answers {bot16.per_second:.0f} commands/s, spending"
@@ -224,7 +227,7 @@ def render(r: Results) -> str:
         mode = (f"{row.concurrency}, each one every {row.interval * 1e3:.0f} ms" if row.interval
                 else f"{row.concurrency}, back to back")
         w(f"| {row.app} | {mode} | {row.count} | {ms(row.p50)} | {ms(row.p99)} | {ms(row.max)} |"
-          f" {row.per_second:.0f} | {row.errors} | {'–' if math.isnan(row.cpu_ms) else f'{row.cpu_ms:.1f} ms'} |")
+          f" {row.per_second:.0f} | {row.errors} | {'n/a' if math.isnan(row.cpu_ms) else f'{row.cpu_ms:.1f} ms'} |")
     w("")
     w("The last rows make the pre-flight's Descope look-up (`GET /v1/mgmt/user`, done before answering) slow in the"
       " fake: a typical 100 ms, and a stall longer than the 1.5 s the bot gives it, after which the request goes to"

@@ -115,7 +115,7 @@ def test_simultaneous_approvals_across_replicas_make_one_session(make_stack: Sta
 
 def test_each_reminder_is_sent_once_across_replicas(make_stack: StackFactory) -> None:
     replicas = [make_stack(REMINDER_INTERVAL="1s", PENDING_TIMEOUT="6s", SWEEP_INTERVAL="1s") for _ in range(2)]
-    request_id, ts = replicas[0].submit()
+    _, ts = replicas[0].submit()
     replicas[0].slack.wait_for(lambda: "Expired" in replicas[0].approval_text(ts), timeout=15, message="expired")
     time.sleep(1.5)
     sent = [str(c.params.get("text")) for c in replicas[0].slack.calls_of("chat.postMessage")

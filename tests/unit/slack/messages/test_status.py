@@ -156,7 +156,8 @@ FAILURES: list[tuple[Failure, str]] = [
     (Failure(FailureKind.GAVE_UP, error="OperationalError"),
      "the session could not be started (OperationalError); nothing was granted: ask again"),
     # Refused by the pre-flight look-up (no Descope answer to quote).
-    (Failure(FailureKind.USER_DISABLED, "jane@acme.com"), "Descope refused: the Descope user jane@acme.com is disabled"),
+    (Failure(FailureKind.USER_DISABLED, "jane@acme.com"),
+     "Descope refused: the Descope user jane@acme.com is disabled"),
 ]
 
 
