@@ -43,6 +43,7 @@ class Scheduler:
         workflows.ctx.timers = self
         self._swept: set[str] = set()  # queued by the sweep, not yet started
         self._swept_lock = threading.Lock()
+        self._armed: dict[str, datetime] = {}  # each request's alarm, as set (re-arming it unchanged costs nothing)
         self._keeper_stop = threading.Event()
         self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
 
@@ -63,8 +64,17 @@ class Scheduler:
             self._keeper.join(timeout=5)
 
     def wake_at(self, request_id: str, when: datetime) -> None:
-        self._scheduler.add_job(self.ticker.tick, "date", run_date=when, args=[request_id],
+        with self._swept_lock:
+            if self._armed.get(request_id) == when:
+                return
+            self._armed[request_id] = when
+        self._scheduler.add_job(self._alarm, "date", run_date=when, args=[request_id],
                                 id=f"at:{request_id}", replace_existing=True)
+
+    def _alarm(self, request_id: str) -> None:
+        with self._swept_lock:
+            self._armed.pop(request_id, None)
+        self.ticker.tick(request_id)
 
     def kick(self, request_id: str, at: datetime | None = None) -> None:
         self._scheduler.add_job(self.ticker.tick, "date", run_date=at or utcnow(), args=[request_id])
