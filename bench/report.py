@@ -147,6 +147,25 @@ AB_ROWS = [  # measure, before, after
     ("bot CPU per full flow, SQLite", "38.9 ms", "29.7 ms"),
 ]
 
+# The restructure into one concern per module with one schedule (requests.next_due_at, kept by every write):
+# the bot of 67ff55c (before) and of 8c1f3f2 (after), `python -m bench --quick` alternately, twice each, on this
+# machine's kind (2026-11-29, 15:28-15:45 UTC); the means of the two runs. A first A/B (of 79c9686) showed about
+# +15 % bot CPU per full flow from an extra UPDATE per write; b6cde77 (one read under lock and
+# one write per change that moves the schedule; leases leave next_due_at early) and 8c1f3f2 (an alarm re-armed
+# unchanged adds no job) removed it.
+RESTRUCTURE_BEFORE, RESTRUCTURE_AFTER = "67ff55c", "8c1f3f2"
+RESTRUCTURE_ROWS = [  # measure, before, after
+    ("ack p50 / p99, 1 connection back to back", "13.4 / 23.6 ms", "12.3 / 21.1 ms"),
+    ("bot CPU per command, 1 connection", "13.2 ms", "12.3 ms"),
+    ("ack p50 / p99, 16 connections back to back", "118.1 / 239.3 ms", "121.1 / 254.8 ms"),
+    ("bot CPU per command, 16 connections", "7.7 ms", "7.6 ms"),
+    ("approve → DM overhead p99, one at a time, SQLite / PostgreSQL", "46.8 / 77.2 ms", "50.8 / 51.1 ms"),
+    ("full flows/s, 16 at a time, SQLite / PostgreSQL", "18.5 / 12.3", "18.0 / 13.6"),
+    ("bot CPU per full flow, SQLite / PostgreSQL", "51.3 / 76.8 ms", "52.0 / 69.1 ms"),
+    ("revocation lateness p99 (200 sessions, 2,000 scheduled)", "73.9 ms", "48.1 ms"),
+    ("bot VmRSS after the SQLite flows", "85 MiB", "86 MiB"),
+]
+
 PROFILE_FINDINGS = [
     "Posting one approval message took 5 write and 6 read transactions (take the Slack lease, store the"
     " message's ts, advance the thread position, mark Slack caught up, give the lease back, re-read the row"
@@ -385,5 +404,15 @@ def _before_after(w: Callable[[str], None]) -> None:
     w(f"| measure | before ({AB_BEFORE}) | after ({AB_AFTER}) |")
     w("|---|---:|---:|")
     for measure, before, after in AB_ROWS:
+        w(f"| {measure} | {before} | {after} |")
+    w("")
+    w("## The restructure (one concern per module, one schedule): no regression")
+    w("")
+    w(f"Before ({RESTRUCTURE_BEFORE}) and after ({RESTRUCTURE_AFTER}), `--quick`, alternately, the means of two runs"
+      " each. Differences of a few per cent are this machine's noise (the same code varies more between runs).")
+    w("")
+    w(f"| measure | before ({RESTRUCTURE_BEFORE}) | after ({RESTRUCTURE_AFTER}) |")
+    w("|---|---:|---:|")
+    for measure, before, after in RESTRUCTURE_ROWS:
         w(f"| {measure} | {before} | {after} |")
     w("")

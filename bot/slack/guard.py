@@ -59,7 +59,7 @@ def _malformed(body: dict[str, Any]) -> str | None:
         return None if _user_id(body) else "a click without a user"
     if kind in ("view_submission", "view_closed"):
         view = body.get("view")
-        if not isinstance(view, dict) or not view.get("callback_id"):
+        if not isinstance(view, dict) or not view.get("callback_id") or not view.get("type"):
             return "a form submission without its view"
         return None if _user_id(body) else "a form submission without a user"
     if kind in ("shortcut", "message_action"):

@@ -111,7 +111,8 @@ class Revocation:
             self.ctx.descope.logout(token)
         except DescopeError as exc:
             if isinstance(exc, DescopeRefused) and exc.status == 401:  # already expired or revoked: done
-                return ending if ending.token else Ending(reason, TokenFate.ALREADY_REVOKED)
+                expired = row.token_expires_at is not None and row.token_expires_at <= self.ctx.clock()
+                return ending if ending.token or expired else Ending(reason, TokenFate.ALREADY_REVOKED)
             return self._failed(row, exc, Call.LOGOUT, reason)
         return ending
 

@@ -234,7 +234,7 @@ def test_descope_faults_and_user_lookup(descope: FakeDescope) -> None:
     assert len(descope.minted) == 1
 
     user = httpx.get(descope.url + USER_LOAD, params={"loginId": "jane@acme.com"}, headers=descope.auth_headers)
-    assert user.json()["user"]["userTenants"] == [{"tenantId": "acme-eu", "roleNames": []}]
+    assert user.json()["user"]["userTenants"] == [{"tenantId": "acme-eu", "tenantName": "Acme Eu", "roleNames": []}]
     missing = httpx.get(descope.url + USER_LOAD, params={"loginId": "x"}, headers=descope.auth_headers)
     assert missing.status_code == 400 and missing.json()["errorCode"] == "E112102"
 

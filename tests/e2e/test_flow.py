@@ -20,7 +20,7 @@ from tests.e2e.harness import (
     Stack,
 )
 from tests.fakes import decode_claims
-from tests.fakes.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
+from tests.fakes.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION, USER_LOAD
 from tests.fakes.signing import sign, slash_command_body
 
 
@@ -73,7 +73,7 @@ def test_request_approve_dm_and_timed_stop(make_stack, delivery: str) -> None:  
     s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="channel says ended")
     s.slack.wait_for(lambda: any("has ended" in t for t in s.dms(APPROVER)), message="ended DM")
     s.slack.wait_for(lambda: not any(token in t for t in s.dms(APPROVER)), message="token redacted")
-    assert len(s.descope.calls_to(LOGOUT)) == 1 and s.descope.is_revoked(token)
+    assert len(s.descope.calls_to(LOGOUT)) == 1  # revoked, or (its refreshDuration = the window) already expired
     assert s.descope.refresh(token) == 401
     assert len(s.descope.calls_to(IMPERSONATE)) == 1
     carrying = [(method, channel) for method, channel, text in s.slack.all_text_sent() if token in text]
@@ -85,18 +85,23 @@ def test_request_approve_dm_and_timed_stop(make_stack, delivery: str) -> None:  
     assert token not in s.bot.log()
 
 
+def no_session_asked(s: Stack) -> bool:
+    """Descope was asked nothing but the pre-flight's look-up of the target: no token, no stop."""
+    return {c.path for c in s.descope.calls} <= {USER_LOAD}
+
+
 def test_deny_calls_nothing_and_tells_the_requester(stack: Stack) -> None:
     request_id, ts = stack.submit()
     assert stack.click("deny", request_id, APPROVER, ts).status == 200
     stack.slack.wait_for(lambda: f"Denied by <@{APPROVER}>" in stack.approval_text(ts), message="denied")
     assert not stack.has_buttons(ts)
     stack.slack.wait_for(lambda: any("denied your request" in t for t in stack.dms()), message="DM")
-    assert stack.descope.calls == []
+    assert no_session_asked(stack)
 
     # A late click on a decided request changes nothing and says why.
     stack.click("approve", request_id, GROUP_APPROVER, ts)
     assert f"already denied by <@{APPROVER}>" in stack.ephemeral_after_click()
-    assert stack.descope.calls == []
+    assert no_session_asked(stack)
 
 
 def test_self_approval_and_outsiders_are_refused(stack: Stack) -> None:
@@ -112,7 +117,7 @@ def test_self_approval_and_outsiders_are_refused(stack: Stack) -> None:
     time.sleep(0.5)
     assert stack.has_buttons(ts)
     assert "Waiting for a second admin" in stack.approval_text(ts)
-    assert stack.descope.calls == []
+    assert no_session_asked(stack)
 
 
 def test_outsider_cannot_request(stack: Stack) -> None:
@@ -144,7 +149,7 @@ def test_malformed_commands_get_usage_and_store_nothing(stack: Stack) -> None:
         assert reply.json["response_type"] == "ephemeral"
     time.sleep(0.5)
     assert not stack.slack.calls_of("chat.postMessage")
-    assert stack.descope.calls == []
+    assert no_session_asked(stack)
     assert "You have no requests." in stack.command("list").text
     assert "Usage" in stack.command("help").text
 
@@ -168,7 +173,7 @@ def test_unanswered_request_expires(make_stack) -> None:  # type: ignore[no-unty
     s.slack.wait_for(lambda: any("expired" in t for t in s.dms()), message="requester told")
     s.click("approve", request_id, APPROVER, ts)
     assert "already expired" in s.ephemeral_after_click()
-    assert s.descope.calls == []
+    assert no_session_asked(s)
 
 
 def test_list_and_early_stop(stack: Stack) -> None:
@@ -197,7 +202,7 @@ def test_withdraw_pending_request(stack: Stack) -> None:
     assert "withdrawn" in stack.command(f"stop {request_id}").text
     stack.slack.wait_for(lambda: "Withdrawn" in stack.approval_text(ts), message="withdrawn")
     assert not stack.has_buttons(ts)
-    assert stack.descope.calls == []
+    assert no_session_asked(stack)
 
 
 def test_descope_refusal_fails_the_request_with_the_reason(stack: Stack) -> None:

@@ -37,7 +37,7 @@ CASES = [
      "a form submission without its view"),
     ("form submission for an unknown view", "application/x-www-form-urlencoded",
      _form({"type": "view_submission", "user": {"id": APPROVER}, "team": {"id": "T0001"},
-            "view": {"id": "V1", "callback_id": "nobody.knows", "state": {"values": {}}}}), 404,
+            "view": {"id": "V1", "type": "modal", "callback_id": "nobody.knows", "state": {"values": {}}}}), 404,
      "no listener for a view_submission request (nobody.knows)"),
     ("event callback without an event", "application/json",
      json.dumps({"type": "event_callback", "team_id": "T0001"}), 400, "an event callback without its event"),

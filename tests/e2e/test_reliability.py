@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bot.store import RequestRow, Store, make_engine
-from bot.workflows.sessions import TOKEN_EXPIRY_GRACE
+from bot.workflows.revocation import TOKEN_EXPIRY_GRACE
 from tests.e2e.harness import (
     APPROVAL_CHANNEL,
     APPROVER,

@@ -60,11 +60,12 @@ def test_two_replicas_start_and_stop_each_session_exactly_once(make_stack: Stack
     stops = Counter(c.body["jwt"] for c in a.descope.calls_to(STOP_IMPERSONATION))
     assert sorted(stops.values()) == [1] * 6 and set(stops) == set(minted)
     assert all(a.descope.is_stopped(token) for token in minted)
+    assert all(a.descope.refresh(token) == 401 for token in minted)  # revoked (or, at the window's end, expired)
     assert approval_messages(a) == Counter({request_id: 1 for request_id, _ in sessions})
     dms = a.dms(REQUESTER)
     tokens = {decode_claims(token)["nsec"]["impersonationRequest"]: token for token in minted}
     for request_id, _ in sessions:
-        assert sum(tokens[request_id] in text for _, _, text in a.slack.all_text_sent()) == 1  # the DM only
+        assert sum(tokens[request_id] in text for _, _, text in a.slack.all_text_sent()) == 0  # never message text
         assert sum(request_id in text and "Your impersonation" in text and "has ended" in text for text in dms) == 1
     for request_id, ts in sessions:
         replies = [a.slack.message_text(ch, t) for (ch, t), m in list(a.slack.messages.items())

@@ -157,6 +157,7 @@ def test_group_membership_is_cached_across_a_burst_of_clicks(make_stack: StackFa
 
 def test_policy_caps(make_stack: StackFactory) -> None:
     s = make_stack(MAX_PENDING_PER_REQUESTER="2")
+    s.descope.add_user("carol@acme.com")
     s.submit(f"{TARGET} 10m first")
     again = s.command(f"{TARGET.upper()} 10m same target again")
     assert "already have request" in again.text
@@ -171,6 +172,8 @@ def test_policy_caps_hold_against_simultaneous_commands(make_stack: StackFactory
     """The caps are checked in the transaction that stores the request: commands sent at the same moment
     cannot all slip under them."""
     s = make_stack(MAX_PENDING_PER_REQUESTER="2")
+    for i in range(8):
+        s.descope.add_user(f"user{i}@acme.com")
 
     def at_once(texts: list[str]) -> list[str]:
         with ThreadPoolExecutor(len(texts)) as pool:

@@ -195,6 +195,13 @@ class FakeDescope(FakeServer[DescopeCall]):
             self.users[login_id] = user
         return user
 
+    def _by_login(self, login_id: str) -> DescopeUser | None:
+        """A user by login ID, case-insensitively, as Descope matches them (call with the lock held)."""
+        user = self.users.get(login_id)
+        if user is None:
+            user = next((u for key, u in self.users.items() if key.lower() == login_id.lower()), None)
+        return user
+
     def find_user(self, ident: str) -> DescopeUser | None:
         """A user by login ID, email or user ID (the way impersonators are looked up)."""
         with self._lock:
@@ -385,7 +392,7 @@ class FakeDescope(FakeServer[DescopeCall]):
         refresh = _refresh_seconds(body.get("refreshDuration"))
 
         with self._lock:
-            target = self.users.get(login_id)
+            target = self._by_login(login_id)
         if target is None:
             raise _Refusal(400, "E112102", "User not found", f"No user with login ID {login_id!r}")
         actor = self.find_user(impersonator_id)
@@ -479,7 +486,7 @@ class FakeDescope(FakeServer[DescopeCall]):
         if not login_id and not user_id:
             raise _Refusal(400, "E011002", "Missing arguments", "loginId is required")
         with self._lock:
-            user = self.users.get(str(login_id)) if login_id else None
+            user = self._by_login(str(login_id)) if login_id else None
             if user is None and user_id:
                 user = next((u for u in self.users.values() if u.user_id == user_id), None)
         if user is None:

@@ -201,7 +201,8 @@ def world_on(database_url: str) -> Iterator[World]:
     settings = Settings(slack_bot_token=Secret("xoxb-unit"), approval_channel=APPROVAL_CHANNEL,
                         approvers=(APPROVER,), requesters=(REQUESTER,), descope_project_id="P2unit",
                         descope_management_key=Secret("k"), sweep_interval=timedelta(seconds=1),
-                        token_delivery="dm")  # StubNotifier.tokens then records each delivery
+                        token_delivery="dm",  # StubNotifier.tokens then records each delivery
+                        reminder_interval=timedelta(0))  # off unless a test turns them on
     clock, store = Clock(), Store(engine)
     descope, directory, notifier = StubDescope(clock), StubDirectory(), StubNotifier()
     workflows = Workflows.build(settings, store, descope, directory, notifier, Sealer("unit-secret"), clock=clock)
