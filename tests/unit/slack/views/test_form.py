@@ -4,6 +4,7 @@ typed command's rules, and the field errors and views a submission is answered w
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,3 +212,11 @@ def test_the_failed_view_goes_back_to_the_form() -> None:
     valid_block_kit(failed)
     assert "abcd1234" in failed["blocks"][0]["text"]["text"]
     assert failed["close"]["text"] == "Back to the form" and "submit" not in failed
+
+
+def test_the_manifest_declares_the_global_shortcut_the_bot_listens_for() -> None:
+    manifest = (Path(__file__).resolve().parents[4] / "slack-app-manifest.yml").read_text()
+    shortcut = manifest.split("  shortcuts:\n", 1)[1].split("\noauth_config:", 1)[0]
+    assert "type: global" in shortcut
+    assert f"callback_id: {ids.REQUEST_SHORTCUT}\n" in shortcut
+    assert "name: Request impersonation" in shortcut
