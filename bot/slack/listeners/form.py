@@ -38,21 +38,23 @@ def register(app: App, deps: Deps) -> None:
     def ack_now(ack: Ack) -> None:
         ack()
 
-    def open_form(body: dict[str, Any], client: WebClient) -> None:
-        client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=form.build(deps.policy))
+    def open_form(body: dict[str, Any], client: WebClient, source: str) -> bool:
+        """Open the form with the interaction's trigger_id; False (logged) when Slack did not open it."""
+        try:
+            client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=form.build(deps.policy))
+            return True
+        except SlackApiError as exc:  # most often the trigger: older than Slack's 3 seconds
+            log.warning("the request form did not open from the %s (%s)", source, exc.response.get("error"))
+        except Exception as exc:  # Slack unreachable, even after the client's retries
+            log.warning("the request form did not open from the %s (%s)", source, exc)
+        return False
 
     def open_from_command(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        try:
-            open_form(body, client)
-        except SlackApiError as exc:
-            log.warning("the request form did not open (%s): answered with the usage", exc.response.get("error"))
-            respond(text=replies.USAGE, response_type="ephemeral")
+        if not open_form(body, client, "command"):
+            respond(text=replies.USAGE, response_type="ephemeral")  # as before the form: the usage
 
     def open_from_shortcut(body: dict[str, Any], client: WebClient) -> None:
-        try:
-            open_form(body, client)
-        except SlackApiError as exc:  # a global shortcut has no response_url: nowhere to answer
-            log.warning("the request form did not open from the shortcut (%s)", exc.response.get("error"))
+        open_form(body, client, "shortcut")  # a global shortcut has no response_url: nowhere to answer
 
     def on_submit(ack: Ack, body: dict[str, Any]) -> None:
         user_id = str((body.get("user") or {}).get("id", ""))
