@@ -5,6 +5,10 @@ Pure: no I/O. Grammar (see DESIGN.md)::
 
     /impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>
     /impersonate help | list | stop <request-id>
+    /impersonate                  (nothing: the request form opens instead)
+
+The rules a request's fields obey (``check_login_id``, ``check_tenant``, ``check_window``, ``check_reason``)
+are the same for the typed command and the request form (``bot.slack.views.form``), which asks these functions.
 
 Slack sends the text escaped (``<mailto:a@b.com|a@b.com>``, ``<@U123|bo>``, ``&amp;``): ``plain_text``
 undoes every form so the stored request holds what the person meant, and rendering escapes it again.
@@ -67,6 +71,11 @@ class Help:
 
 
 @dataclass(frozen=True)
+class OpenForm:
+    """Nothing typed: the request form opens (``bot.slack.listeners.form``)."""
+
+
+@dataclass(frozen=True)
 class ListRequests:
     pass
 
@@ -81,7 +90,7 @@ class Submit:
     draft: Draft
 
 
-Command = Help | ListRequests | Stop | Submit
+Command = Help | OpenForm | ListRequests | Stop | Submit
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,8 @@ def plain_text(text: str) -> str:
 def parse(text: str, policy: Policy) -> Command:
     """Parse the command text. Raises ``UsageError``."""
     raw = text.strip()
-    if not raw:
-        return Help()
+    if opens_form(raw):
+        return OpenForm()
     first, rest = [*raw.split(maxsplit=1), ""][:2]
     word = first.lower()
     if word in ("help", "list") and rest:
@@ -129,6 +138,53 @@ def parse(text: str, policy: Policy) -> Command:
     if word == "stop":
         return Stop(_request_id(rest))
     return Submit(_draft(raw, policy))
+
+
+def opens_form(text: str) -> bool:
+    """``/impersonate`` with nothing after it opens the request form."""
+    return not text.strip()
+
+
+# -- a request's fields: one set of rules for the command and the form ------------------------------------
+
+
+def check_login_id(login_id: str) -> str:
+    """The login ID as it will be stored. Raises ``UsageError``."""
+    if not login_id.strip() or _OPTION.fullmatch(login_id) or looks_like_duration(login_id):
+        raise UsageError(Problem.NO_LOGIN_ID)
+    if len(login_id) > MAX_LOGIN_ID:
+        raise UsageError(Problem.LOGIN_ID_TOO_LONG, limit=MAX_LOGIN_ID)
+    return login_id
+
+
+def check_tenant(tenant: str) -> str:
+    if len(tenant) > MAX_TENANT:
+        raise UsageError(Problem.TENANT_TOO_LONG, limit=MAX_TENANT)
+    return tenant
+
+
+def check_window(word: str, policy: Policy) -> timedelta:
+    """A duration as written (``30m``), within the policy's window. Raises ``UsageError``."""
+    try:
+        duration = parse_duration(word)
+    except ValueError as exc:
+        raise UsageError(Problem.BAD_DURATION, word=word, error=str(exc)) from None
+    window = window_problem(duration, policy.min_duration, policy.max_duration)
+    if window is not None:
+        raise UsageError(Problem.WINDOW_OUT_OF_POLICY, word=word, window=window)
+    return duration
+
+
+def check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise UsageError(Problem.NO_REASON)
+    if len(reason) > MAX_REASON:
+        raise UsageError(Problem.REASON_TOO_LONG, length=len(reason), limit=MAX_REASON)
+    return reason
+
+
+# -- the command's own grammar ------------------------------------------------------------------------
 
 
 def _request_id(text: str) -> str:
@@ -146,13 +202,7 @@ def _draft(raw: str, policy: Policy) -> Draft:
     head = tokens[0]
     if head.startswith(("<@", "<#", "<!")):
         raise UsageError(Problem.MENTION_FOR_LOGIN_ID)
-    login_id = plain_text(head)
-    if not login_id.strip():
-        raise UsageError(Problem.NO_LOGIN_ID)
-    if _OPTION.fullmatch(login_id) or looks_like_duration(login_id):
-        raise UsageError(Problem.NO_LOGIN_ID)
-    if len(login_id) > MAX_LOGIN_ID:
-        raise UsageError(Problem.LOGIN_ID_TOO_LONG, limit=MAX_LOGIN_ID)
+    login_id = check_login_id(plain_text(head))
 
     duration: timedelta | None = None
     tenant: str | None = None
@@ -172,26 +222,14 @@ def _draft(raw: str, policy: Policy) -> Draft:
                 value = words[i] if i < len(words) else ""
             if not value or _OPTION.fullmatch(value):
                 raise UsageError(Problem.TENANT_MISSING)
-            if len(value) > MAX_TENANT:
-                raise UsageError(Problem.TENANT_TOO_LONG, limit=MAX_TENANT)
-            tenant = value
+            tenant = check_tenant(value)
         elif duration is None and not reason_words and looks_like_duration(word):
-            try:
-                duration = parse_duration(word)
-            except ValueError as exc:
-                raise UsageError(Problem.BAD_DURATION, word=word, error=str(exc)) from None
-            window = window_problem(duration, policy.min_duration, policy.max_duration)
-            if window is not None:
-                raise UsageError(Problem.WINDOW_OUT_OF_POLICY, word=word, window=window)
+            duration = check_window(word, policy)
         elif duration is None and not reason_words and _DURATION_ATTEMPT.fullmatch(word):
             raise UsageError(Problem.NOT_A_DURATION, word=word)
         else:
             reason_words.append(word)
         i += 1
 
-    reason = " ".join(reason_words).strip()
-    if not reason:
-        raise UsageError(Problem.NO_REASON)
-    if len(reason) > MAX_REASON:
-        raise UsageError(Problem.REASON_TOO_LONG, length=len(reason), limit=MAX_REASON)
+    reason = check_reason(" ".join(reason_words))
     return Draft(login_id=login_id, duration=duration or policy.default_duration, reason=reason, tenant=tenant)

@@ -14,7 +14,10 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-__all__ = ["block_action_body", "block_action_payload", "sign", "slash_command_body"]
+__all__ = [
+    "block_action_body", "block_action_payload", "shortcut_body", "sign", "slash_command_body", "view_state",
+    "view_submission_body", "view_submission_payload",
+]
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -169,3 +172,106 @@ def block_action_body(
         message_text=message_text,
     )
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
+
+
+def _form(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
+
+
+def shortcut_body(callback_id: str, *, user_id: str, team_id: str = "T0001", trigger_id: str | None = None) -> str:
+    """``payload=<json>``, form-encoded, as Slack POSTs a global shortcut (no channel, no response_url)."""
+    name = user_id.lower()
+    return _form({
+        "type": "shortcut",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": "test-team"},
+        "user": {"id": user_id, "username": name, "team_id": team_id},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or _trigger_id(),
+    })
+
+
+def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(element.get("options") or []) + [
+        o for group in element.get("option_groups") or [] for o in group.get("options") or []]
+
+
+def view_state(view: dict[str, Any], answers: dict[str, str | None]) -> dict[str, Any]:
+    """``view.state`` as Slack sends it for ``view`` (as the app opened it) once filled in: ``answers`` maps an
+    input's action_id to what the person typed or chose (``None``: left empty). An input not in ``answers`` holds
+    its initial value or option, as Slack presets it. A plain_text_input's value is under ``value`` (``None``
+    when empty); a static_select's under ``selected_option`` (the option with that value, or, for a crafted
+    submission, one made up with it)."""
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") or {}
+        if block.get("type") != "input" or not element.get("action_id"):
+            continue
+        action_id, kind = element["action_id"], element.get("type")
+        if kind == "static_select":
+            if action_id in answers:
+                chosen = answers[action_id]
+                option = None if chosen is None else next(
+                    (o for o in _options(element) if o.get("value") == chosen),
+                    {"text": {"type": "plain_text", "text": chosen, "emoji": True}, "value": chosen})
+            else:
+                option = element.get("initial_option")
+            state: dict[str, Any] = {"type": kind, "selected_option": option}
+        else:
+            value = answers[action_id] if action_id in answers else element.get("initial_value")
+            state = {"type": kind, "value": value or None}
+        values[str(block.get("block_id"))] = {action_id: state}
+    return {"values": values}
+
+
+def view_submission_payload(
+    view: dict[str, Any],
+    answers: dict[str, str | None],
+    *,
+    user_id: str,
+    team_id: str = "T0001",
+    view_id: str = "V0FORM",
+) -> dict[str, Any]:
+    """The ``view_submission`` payload of ``view`` (as the app opened it), submitted with ``answers``."""
+    name = user_id.lower()
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "test-team"},
+        "user": {"id": user_id, "username": name, "name": name, "team_id": team_id},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": _trigger_id(),
+        "view": {
+            "id": view_id,
+            "team_id": team_id,
+            "type": view.get("type", "modal"),
+            "blocks": view.get("blocks") or [],
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": view_state(view, answers),
+            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
+            "title": view.get("title"),
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": None,
+            "root_view_id": view_id,
+            "app_id": API_APP_ID,
+            "external_id": "",
+            "app_installed_team_id": team_id,
+            "bot_id": "BBOT",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def view_submission_body(view: dict[str, Any], answers: dict[str, str | None], *, user_id: str,
+                         team_id: str = "T0001") -> str:
+    """``payload=<json>``, form-encoded, as Slack POSTs a modal's submission."""
+    return _form(view_submission_payload(view, answers, user_id=user_id, team_id=team_id))

@@ -1,6 +1,6 @@
 """``/impersonate``: the typed command. Parsing and storing are fast and local, so the ``ack`` *is* the
 answer (one ephemeral message, no second round-trip); the approval message is posted afterwards by the
-scheduler's workers."""
+scheduler's workers. ``/impersonate`` with nothing typed is the request form's (``listeners/form.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ COMMAND = "/impersonate"
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.command(COMMAND)
+    def typed(body: dict[str, Any]) -> bool:
+        return not commands.opens_form(str(body.get("text") or ""))
+
+    @app.command(COMMAND, matchers=[typed])
     def on_command(ack: Ack, body: dict[str, Any]) -> None:
         ack(text=answer(deps, str(body.get("user_id", "")), str(body.get("text", ""))), response_type="ephemeral")
 
@@ -27,7 +30,7 @@ def answer(deps: Deps, user_id: str, text: str) -> str:
     workflows = deps.workflows
     try:
         match commands.parse(text, deps.policy):
-            case commands.Help():
+            case commands.Help() | commands.OpenForm():  # the form is opened by its own listener
                 return replies.USAGE
             case commands.ListRequests():
                 listing = workflows.requests.listing(user_id)

@@ -39,7 +39,8 @@ USAGE = (
     "• `/impersonate list` shows your requests (approvers see every active session)\n"
     "• `/impersonate stop <request-id>` ends a session early\n"
     "• `/impersonate help` shows this message\n"
-    "Durations are written `90s`, `15m`, `2h` or `1h30m`."
+    "• `/impersonate` alone opens a form to fill in instead (so does the shortcut *Request impersonation*)\n"
+    "Durations are written `90s`, `15m`, `2h` or `1h30m`. Your requests are also on the bot's Home tab."
 )
 
 # -- the command's usage problems --------------------------------------------------------------------
@@ -172,7 +173,8 @@ WRONG_PLACE = ":warning: Approvals count only from the request's message in the 
 def submitted(request: RequestView) -> str:
     return (f":inbox_tray: Request `{request.id}` to impersonate {target(request)} for "
             f"{format_duration(request.duration)} is waiting for a second admin. "
-            f"You will get the token by DM once it is approved. Withdraw it with {STOP_HINT.format(id=request.id)}.")
+            f"You will get the token by DM once it is approved. Withdraw it with {STOP_HINT.format(id=request.id)}. "
+            "See it on the bot's Home tab.")
 
 
 def stopping(request: RequestView) -> str:

@@ -5,4 +5,5 @@
     approval   the approvals-channel message: build() and parse() of its clicks
     dm         the requester's token and outcome DMs
     thread     the approval message's thread lines
+    form       the request form (a modal): build(), parse() of its submissions, field errors
 """

@@ -18,3 +18,14 @@ LEGACY_DENY = ("deny",)
 # The requester's "session ready" DM (TOKEN_DELIVERY=reveal) and the modal its button opens.
 SHOW_TOKEN = "token.show"
 TOKEN_MODAL = "token.modal"
+
+# The request form (a modal, ``views/form.py``): opened by ``/impersonate`` alone or the global shortcut.
+REQUEST_SHORTCUT = "request.shortcut"  # the shortcut's callback_id, as in slack-app-manifest.yml
+REQUEST_FORM = "request.form"  # the form's callback_id: its submissions come back under it
+REQUEST_SENT = "request.sent"  # what the form turns into once the request is stored
+REQUEST_FAILED = "request.failed"  # pushed over the form when something unexpected went wrong
+# Each input's block_id (where a field error is shown) and its element's action_id (where its value is).
+FORM_LOGIN_ID_BLOCK, FORM_LOGIN_ID = "request.login_id", "login_id"
+FORM_TENANT_BLOCK, FORM_TENANT = "request.tenant", "tenant"
+FORM_WINDOW_BLOCK, FORM_WINDOW = "request.window", "window"
+FORM_REASON_BLOCK, FORM_REASON = "request.reason", "reason"

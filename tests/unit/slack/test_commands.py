@@ -14,11 +14,13 @@ from bot.slack.commands import (
     MAX_TENANT,
     Help,
     ListRequests,
+    OpenForm,
     Policy,
     Problem,
     Stop,
     Submit,
     UsageError,
+    opens_form,
     parse,
     plain_text,
 )
@@ -53,9 +55,15 @@ def usage_error(text: str, policy: Policy = POLICY) -> str:
 # --- subcommands ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n", "help", "HELP", "Help", "  help  "])
-def test_help_and_empty(text: str) -> None:
+@pytest.mark.parametrize("text", ["help", "HELP", "Help", "  help  "])
+def test_help(text: str) -> None:
     assert parse(text, POLICY) == Help()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n"])
+def test_nothing_typed_opens_the_form(text: str) -> None:
+    assert parse(text, POLICY) == OpenForm()
+    assert opens_form(text)
 
 
 @pytest.mark.parametrize("text", ["list", "LIST", " list "])

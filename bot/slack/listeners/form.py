@@ -1,0 +1,77 @@
+"""The request form. ``/impersonate`` with nothing after it, and the global shortcut "Request impersonation", open
+it: the ack goes at once (empty: no message), then a lazy listener opens the modal with the interaction's
+``trigger_id`` (valid for 3 seconds, once). When that fails, the command's requester gets the usage instead.
+
+A submission is answered in its ack, within Slack's 3 seconds, exactly as the typed command is: the fields are
+checked by the command's rules, then ``Requests.submit`` (the same rules, the pre-flight, one insert) runs. Bad
+fields and the rules' refusals come back as field errors (``response_action: errors``: nothing stored, nothing
+posted, the form stays open to fix them); a stored request turns the form into the command's answer
+(``response_action: update``); an unexpected error pushes a view with its error ID over the form.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.domain import DomainError
+from bot.slack import commands
+from bot.slack.errors import error_text
+from bot.slack.listeners import Deps
+from bot.slack.listeners.command import COMMAND
+from bot.slack.messages import replies
+from bot.slack.views import form, ids
+
+log = logging.getLogger("bot.slack")
+
+
+def nothing_typed(body: dict[str, Any]) -> bool:
+    """The matcher of the empty command (the typed command's listener takes the rest)."""
+    return commands.opens_form(str(body.get("text") or ""))
+
+
+def register(app: App, deps: Deps) -> None:
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def open_form(body: dict[str, Any], client: WebClient, source: str) -> bool:
+        """Open the form with the interaction's trigger_id; False (logged) when Slack did not open it."""
+        try:
+            client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=form.build(deps.policy))
+            return True
+        except SlackApiError as exc:  # most often the trigger: older than Slack's 3 seconds
+            log.warning("the request form did not open from the %s (%s)", source, exc.response.get("error"))
+        except Exception as exc:  # Slack unreachable, even after the client's retries
+            log.warning("the request form did not open from the %s (%s)", source, exc)
+        return False
+
+    def open_from_command(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        if not open_form(body, client, "command"):
+            respond(text=replies.USAGE, response_type="ephemeral")  # as before the form: the usage
+
+    def open_from_shortcut(body: dict[str, Any], client: WebClient) -> None:
+        open_form(body, client, "shortcut")  # a global shortcut has no response_url: nowhere to answer
+
+    def on_submit(ack: Ack, body: dict[str, Any]) -> None:
+        user_id = str((body.get("user") or {}).get("id", ""))
+        draft = form.parse((body.get("view") or {}).get("state") or {}, deps.policy)
+        if isinstance(draft, form.Invalid):
+            ack(response_action="errors", errors=form.errors(draft))
+            return
+        try:
+            request = deps.workflows.requests.submit(user_id, draft)
+        except DomainError as exc:
+            ack(response_action="errors", errors=form.refused(exc))
+            return
+        except Exception as exc:
+            ack(response_action="push", view=form.failed(error_text(exc, "sending your request")))
+            return
+        ack(response_action="update", view=form.sent(request))
+
+    app.command(COMMAND, matchers=[nothing_typed])(ack=ack_now, lazy=[open_from_command])
+    app.shortcut(ids.REQUEST_SHORTCUT)(ack=ack_now, lazy=[open_from_shortcut])
+    app.view(ids.REQUEST_FORM)(on_submit)

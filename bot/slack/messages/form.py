@@ -1,0 +1,93 @@
+"""The request form's words: its labels and hints, the windows it offers, each field's problems (the same rules
+as the typed command, said for a field: plain text, Slack shows a field error as it is), and what it turns into."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.domain import (
+    AlreadyOpen,
+    DomainError,
+    NotInTenant,
+    TargetDisabled,
+    TooManyPending,
+    UnknownTarget,
+    WindowOutOfPolicy,
+)
+from bot.slack.commands import MAX_REASON, Problem, UsageError
+from bot.slack.messages.replies import refusal, usage_problem, window_bound
+
+TITLE = "Request impersonation"  # Slack: at most 24 characters
+SUBMIT = "Send request"
+CANCEL = "Cancel"
+INTRO = ("A second admin approves it in the approvals channel; the token then comes to you alone, by DM. "
+         "Your requests are on the bot's Home tab.")
+
+LOGIN_ID_LABEL = "Login ID"
+LOGIN_ID_PLACEHOLDER = "jane@acme.com"
+LOGIN_ID_HINT = "The Descope login ID of the user to act as, usually their email."
+TENANT_LABEL = "Tenant"
+TENANT_PLACEHOLDER = "acme-eu"
+TENANT_HINT = "The Descope tenant ID to act in. Leave it empty for none."
+WINDOW_LABEL = "Window"
+WINDOW_HINT = "How long the token works once approved. It can be ended sooner with /impersonate stop."
+REASON_LABEL = "Reason"
+REASON_PLACEHOLDER = "e.g. checking invoice SUP-123"
+REASON_HINT = f"Why you need to act as this user; link a ticket. At most {MAX_REASON} characters."
+
+SENT_TITLE = "Request sent"
+FAILED_TITLE = "Not sent"
+CLOSE = "Close"
+BACK = "Back to the form"
+
+
+def window_option(duration: timedelta) -> str:
+    """``timedelta(minutes=90)`` → ``1 hour 30 minutes``."""
+    hours, rest = divmod(int(duration.total_seconds()), 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n} {unit}{'' if n == 1 else 's'}"
+             for n, unit in ((hours, "hour"), (minutes, "minute"), (seconds, "second")) if n]
+    return " ".join(parts) or "0 seconds"
+
+
+def field_problem(exc: UsageError) -> str:
+    """What is wrong with one field of the form, by the command's rules."""
+    f = exc.facts
+    match exc.problem:
+        case Problem.NO_LOGIN_ID:
+            return "Give the Descope login ID of the user to impersonate, e.g. jane@acme.com."
+        case Problem.LOGIN_ID_TOO_LONG:
+            return f"The login ID is too long (more than {f['limit']} characters)."
+        case Problem.TENANT_TOO_LONG:
+            return f"The tenant ID is too long (more than {f['limit']} characters)."
+        case Problem.BAD_DURATION | Problem.NOT_A_DURATION:
+            return "Choose one of the windows offered."
+        case Problem.WINDOW_OUT_OF_POLICY:
+            window = f["window"]
+            assert isinstance(window, WindowOutOfPolicy)
+            return f"That window is out of policy: {window_bound(window)}."
+        case Problem.NO_REASON:
+            return "A reason is required: say why you need to impersonate this user (e.g. a ticket)."
+        case Problem.REASON_TOO_LONG:
+            return f"The reason is {f['length']} characters long; keep it under {f['limit']} (link a ticket)."
+    return usage_problem(exc)  # the command's own grammar: not a field's problem
+
+
+def field_refusal(exc: DomainError) -> str:
+    """A rule's refusal of the whole request, shown on the field that can fix it. Nothing was sent."""
+    match exc:
+        case UnknownTarget():
+            return f"There is no Descope user with login ID {exc.login_id}. Check it (usually the user's email)."
+        case TargetDisabled():
+            return f"The Descope user {exc.login_id} is disabled, so it cannot be impersonated."
+        case NotInTenant():
+            return (f"{exc.login_id} is not a member of tenant {exc.tenant}. Leave the tenant empty, "
+                    "or give one of the user's tenants.")
+        case AlreadyOpen():
+            live = exc.existing
+            return (f"You already have request {live.id} ({live.state}) for {live.login_id}: withdraw or stop it "
+                    f"first (/impersonate stop {live.id}).")
+        case TooManyPending():
+            return (f"You already have {exc.limit} requests waiting for approval: wait for an answer, or withdraw "
+                    "one (/impersonate stop <id>).")
+    return refusal(exc)

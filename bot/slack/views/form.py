@@ -1,0 +1,173 @@
+"""The request form: a modal asking for what the typed command takes (login ID, tenant, window, reason).
+
+``build`` lays it out with the windows the policy allows, preset to the default; ``parse`` reads a submission's
+``view.state`` back into a ``Draft``, or into the problems of its fields (``Invalid``: data, by the same rules as
+the command, ``bot.slack.commands.check_*``); ``errors`` and ``refused`` turn problems and the rules' refusals
+into Slack's field errors (``response_action: errors``, keyed by block_id); ``sent`` and ``failed`` are what the
+modal turns into after a submission. What was typed goes only into ``plain_text`` here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from bot.domain import DomainError, Draft, NotInTenant, RequestView, WindowOutOfPolicy
+from bot.durations import format_duration
+from bot.slack.commands import (
+    MAX_LOGIN_ID,
+    MAX_REASON,
+    MAX_TENANT,
+    Policy,
+    UsageError,
+    check_login_id,
+    check_reason,
+    check_tenant,
+    check_window,
+)
+from bot.slack.messages import form as words
+from bot.slack.messages import replies
+from bot.slack.views import ids
+from bot.slack.views.blocks import Block, context, plain, section
+
+View = dict[str, Any]
+T = TypeVar("T")
+
+#: The windows offered, where the policy allows them (its default and its longest are always offered too).
+WINDOWS = tuple(timedelta(minutes=m) for m in (5, 15, 30, 60, 120, 240, 480, 720, 1440))
+
+
+class Field(enum.StrEnum):
+    """A field of the form, by the block_id its errors are shown on."""
+
+    LOGIN_ID = ids.FORM_LOGIN_ID_BLOCK
+    TENANT = ids.FORM_TENANT_BLOCK
+    WINDOW = ids.FORM_WINDOW_BLOCK
+    REASON = ids.FORM_REASON_BLOCK
+
+
+_ACTION = {Field.LOGIN_ID: ids.FORM_LOGIN_ID, Field.TENANT: ids.FORM_TENANT, Field.WINDOW: ids.FORM_WINDOW,
+           Field.REASON: ids.FORM_REASON}
+
+
+def windows(policy: Policy) -> list[timedelta]:
+    """The windows offered, shortest first: those of ``WINDOWS`` within the policy, its default and longest."""
+    allowed = {w for w in WINDOWS if policy.min_duration <= w <= policy.max_duration}
+    return sorted(allowed | {policy.default_duration, policy.max_duration})
+
+
+def _option(window: timedelta) -> Block:
+    return {"text": plain(words.window_option(window)), "value": format_duration(window)}
+
+
+def _input(field: Field, label: str, hint: str, element: Block, *, optional: bool = False) -> Block:
+    return {"type": "input", "block_id": field.value, "label": plain(label), "hint": plain(hint),
+            "optional": optional, "element": {**element, "action_id": _ACTION[field]}}
+
+
+def _text_input(placeholder: str, limit: int, *, multiline: bool = False) -> Block:
+    return {"type": "plain_text_input", "placeholder": plain(placeholder), "max_length": limit,
+            "multiline": multiline}
+
+
+def build(policy: Policy) -> View:
+    """The empty form, its window preset to the policy's default."""
+    options = [_option(w) for w in windows(policy)]
+    return {
+        "type": "modal",
+        "callback_id": ids.REQUEST_FORM,
+        "title": plain(words.TITLE),
+        "submit": plain(words.SUBMIT),
+        "close": plain(words.CANCEL),
+        "blocks": [
+            context(words.INTRO),
+            _input(Field.LOGIN_ID, words.LOGIN_ID_LABEL, words.LOGIN_ID_HINT,
+                   _text_input(words.LOGIN_ID_PLACEHOLDER, MAX_LOGIN_ID)),
+            _input(Field.TENANT, words.TENANT_LABEL, words.TENANT_HINT,
+                   _text_input(words.TENANT_PLACEHOLDER, MAX_TENANT), optional=True),
+            _input(Field.WINDOW, words.WINDOW_LABEL, words.WINDOW_HINT,
+                   {"type": "static_select", "options": options,
+                    "initial_option": _option(policy.default_duration)}),
+            _input(Field.REASON, words.REASON_LABEL, words.REASON_HINT,
+                   _text_input(words.REASON_PLACEHOLDER, MAX_REASON, multiline=True)),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A submission that is no request: the first problem of each field at fault."""
+
+    problems: Mapping[Field, UsageError]
+
+
+def _value(values: Mapping[str, Any], field: Field) -> str:
+    """What a field holds in ``view.state.values`` (``""`` when empty or absent): a text input's ``value``, a
+    select's ``selected_option.value``."""
+    block = values.get(field.value)
+    state = block.get(_ACTION[field]) if isinstance(block, dict) else None
+    if not isinstance(state, dict):
+        return ""
+    selected = state.get("selected_option")
+    value = selected.get("value") if isinstance(selected, dict) else state.get("value")
+    return value if isinstance(value, str) else ""
+
+
+def parse(view_state: Mapping[str, Any], policy: Policy) -> Draft | Invalid:
+    """A submission's ``view.state`` → the ``Draft`` it asks for, or every field's problem."""
+    values = view_state.get("values")
+    values = values if isinstance(values, dict) else {}
+    problems: dict[Field, UsageError] = {}
+
+    def checked(field: Field, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except UsageError as exc:
+            problems[field] = exc
+            return None
+
+    login_id = checked(Field.LOGIN_ID, lambda: check_login_id(_value(values, Field.LOGIN_ID).strip()))
+    tenant_text = _value(values, Field.TENANT).strip()
+    tenant = checked(Field.TENANT, lambda: check_tenant(tenant_text)) if tenant_text else None
+    window_text = _value(values, Field.WINDOW).strip()
+    duration = checked(Field.WINDOW, lambda: check_window(window_text, policy)) if window_text \
+        else policy.default_duration
+    reason = checked(Field.REASON, lambda: check_reason(_value(values, Field.REASON)))
+    if problems or login_id is None or duration is None or reason is None:
+        return Invalid(problems)
+    return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant)
+
+
+def errors(invalid: Invalid) -> dict[str, str]:
+    """Slack's ``errors``: each field's problem, in words, under its block_id."""
+    return {field.value: words.field_problem(problem) for field, problem in invalid.problems.items()}
+
+
+def refusal_field(exc: DomainError) -> Field:
+    """The field a refusal of the whole request is shown on: the one the requester can change to fix it."""
+    if isinstance(exc, NotInTenant):
+        return Field.TENANT
+    if isinstance(exc, WindowOutOfPolicy):
+        return Field.WINDOW
+    return Field.LOGIN_ID  # who is impersonated (unknown, disabled, already asked for), or who asks
+
+
+def refused(exc: DomainError) -> dict[str, str]:
+    """Slack's ``errors`` for a refusal by the rules (nothing was stored or sent)."""
+    return {refusal_field(exc).value: words.field_refusal(exc)}
+
+
+def sent(request: RequestView) -> View:
+    """The form once the request is stored: the typed command's answer, word for word."""
+    return {"type": "modal", "callback_id": ids.REQUEST_SENT, "title": plain(words.SENT_TITLE),
+            "close": plain(words.CLOSE), "blocks": [section(replies.submitted(request))]}
+
+
+def failed(text: str) -> View:
+    """Pushed over the form when something unexpected went wrong (``text`` holds the error ID); closing it goes
+    back to the form as it was filled in."""
+    return {"type": "modal", "callback_id": ids.REQUEST_FAILED, "title": plain(words.FAILED_TITLE),
+            "close": plain(words.BACK), "blocks": [section(text)]}
