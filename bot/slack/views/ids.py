@@ -18,3 +18,11 @@ LEGACY_DENY = ("deny",)
 # The requester's "session ready" DM (TOKEN_DELIVERY=reveal) and the modal its button opens.
 SHOW_TOKEN = "token.show"
 TOKEN_MODAL = "token.modal"
+
+# The App Home: each person's own view (callback ID), and its buttons (clicks count only from the bot's Home).
+HOME_VIEW = "home"
+HOME_APPROVE = "home.approve"
+HOME_DENY = "home.deny"
+HOME_DECISION_BLOCK = "home.decision:{request_id}"  # the actions block holding both buttons
+HOME_STOP = "home.stop"
+HOME_WITHDRAW = "home.withdraw"
