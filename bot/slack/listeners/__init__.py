@@ -6,6 +6,7 @@ answer with ``bot.slack.views`` / ``bot.slack.messages``. Dependencies come in t
     command     /impersonate (answered in the ack itself: parse, one insert, one ephemeral reply)
     approvals   Approve / Deny on the approval message (ack at once; the decision runs lazily)
     token       Show token on the requester's session DM (ack at once; the modal opens lazily)
+    home        the App Home: published when opened; its buttons (ack at once; the work runs lazily)
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ class Deps:
 
 
 def register_all(app: App, deps: Deps) -> None:
-    from bot.slack.listeners import approvals, command, token
+    from bot.slack.listeners import approvals, command, home, token
 
     command.register(app, deps)
     approvals.register(app, deps)
     token.register(app, deps)
+    home.register(app, deps)
