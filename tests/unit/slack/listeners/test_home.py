@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -269,3 +270,11 @@ def test_the_list_answer_points_to_the_home(bot: InProcessBot) -> None:
     bot.submit()
     answer = bot.command("list").text
     assert "*Home* tab" in answer and TARGET in answer
+
+
+def test_the_manifest_turns_the_home_tab_on_and_subscribes_to_the_event() -> None:
+    manifest = (Path(__file__).resolve().parents[4] / "slack-app-manifest.yml").read_text()
+    assert "    home_tab_enabled: true\n" in manifest
+    events = manifest.split("  event_subscriptions:\n", 1)[1]
+    assert events.startswith("    request_url: https://YOUR-HOST/slack/events\n"
+                             "    bot_events:\n      - app_home_opened\n")
