@@ -2,8 +2,8 @@
 
 The click must come from the request's own approval message (its ``channel_ts``), or from a surface the bot
 owns (its App Home: ``via_home``, checked at the Slack edge), from an approver at click time who is not the
-requester. The decision is a conditional transition out of ``pending``; on
-approval the clicking thread holds the work lease and activates at once (Descope), then syncs Slack.
+requester. The decision is a conditional transition out of ``pending``; on approval the clicking thread holds
+the work lease and activates at once (Descope), then syncs Slack.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ nothing else writes wording.
     replies   the usage and its problems, the rules' refusals, the command's answers
     status    where a request stands, who the target is, why it failed, how it ended, thread lines
     dms       the requester's DMs (session ready / token), the token modal's words, redaction, outcomes
+    home      the App Home: headings, a line per request, empty lists, "+N more"
 
 What a person typed goes through ``mrkdwn.code`` here, or into a ``plain_text`` element in the views.
 """

@@ -5,4 +5,5 @@
     approval   the approvals-channel message: build() and parse() of its clicks
     dm         the requester's token and outcome DMs
     thread     the approval message's thread lines
+    home       the App Home: build() and parse() of its clicks
 """
