@@ -10,6 +10,7 @@ happen atomically; ``bot.slack.messages`` says it in words.
     outcomes   why a request failed or a session ended, as data (JSON in the database)
     schedule   what is due for a request, and when: the one function the scheduler, sweep and tick ask
     target     the user to impersonate as Descope knows it (the pre-flight), or not verified
+    home       what a person's App Home shows, as data (each list capped, with how many it leaves out)
 """
 
 from bot.domain.errors import (

@@ -1,4 +1,4 @@
-"""The Slack side of ``workflows.ports.Notifier``: posts and edits the bot's messages.
+"""The Slack side of ``workflows.ports.Notifier``: posts and edits the bot's messages, publishes App Homes.
 
 Thin on purpose: what to say lives in ``views`` (and ``messages``), when to say it in
 ``workflows.projection``.
@@ -12,7 +12,8 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.domain import RequestView
-from bot.slack.views import approval, dm, thread
+from bot.domain.home import Home
+from bot.slack.views import approval, dm, home, thread
 from bot.slack.views.blocks import Message
 from bot.store import AuditEntry
 
@@ -57,6 +58,10 @@ class SlackNotifier:
         msg = dm.outcome(request)
         if msg is not None:
             self._dm(request.requester_id, msg)
+
+    def publish_home(self, page: Home) -> None:
+        """``views.publish``: the person's App Home (no scope needed; the Home tab must be on)."""
+        self.client.views_publish(user_id=page.user_id, view=home.build(page))
 
     def _dm(self, user_id: str, msg: Message) -> tuple[str, str]:
         channel = self.client.conversations_open(users=user_id)["channel"]["id"]

@@ -3,11 +3,13 @@
     models   the tables (mirroring ``migrations/``), RequestView/AuditEntry conversions, utcnow
     engine   make_engine: SQLite (WAL, BEGIN IMMEDIATE) and PostgreSQL (psycopg 3) set up for concurrency
     store    Store: every read and write; one state change = one transaction with its audit row
+    home     HomeStore: the App Home's lists and who opened it, through Store's transactions
 """
 
 from bot.store.engine import make_engine
+from bot.store.home import HomeStore
 from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
 from bot.store.store import Store, lease_free
 
-__all__ = ["AuditEntry", "AuditRow", "Base", "RequestRow", "Store", "as_view", "lease_free", "make_engine",
-           "new_request_id", "utcnow"]
+__all__ = ["AuditEntry", "AuditRow", "Base", "HomeStore", "RequestRow", "Store", "as_view", "lease_free",
+           "make_engine", "new_request_id", "utcnow"]

@@ -3,7 +3,7 @@ read-only shapes the rest of the program sees of them (``RequestView``, ``AuditE
 
 ``requests`` holds one row per request: its state, deadlines, leases, where its Slack messages are, the
 sealed token while a session lives, and ``next_due_at`` (``bot.domain.schedule``), kept by every write.
-``audit`` is append-only: one row per event.
+``audit`` is append-only: one row per event. ``home_viewers`` remembers who opened the App Home.
 """
 
 from __future__ import annotations
@@ -111,6 +111,16 @@ class AuditRow(Base):
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)  # JSON-encoded bot.domain.outcomes detail, or None
+
+
+class HomeViewerRow(Base):
+    """Who has opened the bot's App Home, and when last: their Home is republished when a request they see there
+    changes."""
+
+    __tablename__ = "home_viewers"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 # The tables themselves, for the hot paths written in plain Core.

@@ -10,6 +10,7 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     revocation  stop and revoke at Descope, with retries (every path that ends a session)
     tokens      Show token: the live token to its requester, audited
     preflight   the target looked up in Descope before a request reaches the approvers
+    home        the App Home: what each person sees there, republished after changes
     reminders   the approvers reminded of a pending request, the interval doubling
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
@@ -28,6 +29,7 @@ from bot.sealing import Sealer
 from bot.store import Store, utcnow
 from bot.workflows.approvals import Approvals
 from bot.workflows.context import Context
+from bot.workflows.home import Homes
 from bot.workflows.leases import LEASE, Leases
 from bot.workflows.ports import Descope, Directory, Notifier
 from bot.workflows.projection import Projection
@@ -51,6 +53,7 @@ class Workflows:
     projection: Projection
     ticker: Ticker
     tokens: Tokens
+    homes: Homes
 
     @classmethod
     def build(cls, settings: Settings, store: Store, descope: Descope, directory: Directory, notifier: Notifier,
@@ -58,6 +61,7 @@ class Workflows:
         ctx = Context(settings, store, descope, directory, notifier, sealer, clock, Leases(store, clock, LEASE))
         revocation = Revocation(ctx)
         sessions = Sessions(ctx, revocation)
-        projection = Projection(ctx, revocation)
+        homes = Homes(ctx)
+        projection = Projection(ctx, revocation, homes)
         return cls(ctx, Requests(ctx), Approvals(ctx, sessions, projection), sessions, revocation, projection,
-                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx)), Tokens(ctx))
+                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx)), Tokens(ctx), homes)

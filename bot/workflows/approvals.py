@@ -1,8 +1,9 @@
 """Approvals: an Approve or Deny click, checked and decided exactly once.
 
-The click must come from the request's own approval message (its ``channel_ts``), from an approver at
-click time who is not the requester. The decision is a conditional transition out of ``pending``; on
-approval the clicking thread holds the work lease and activates at once (Descope), then syncs Slack.
+The click must come from the request's own approval message (its ``channel_ts``), or from a surface the bot
+owns (its App Home: ``via_home``, checked at the Slack edge), from an approver at click time who is not the
+requester. The decision is a conditional transition out of ``pending``; on approval the clicking thread holds
+the work lease and activates at once (Descope), then syncs Slack.
 """
 
 from __future__ import annotations
@@ -29,24 +30,20 @@ class Approvals:
         self.sessions = sessions
         self.projection = projection
 
-    def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str) -> RequestView:
+    def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str | None = None,
+               via_home: bool = False) -> RequestView:
         """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack.
 
         ``message_ts`` is the message the click came from: it must be the one the bot posted for
-        this request, so a button on any other message decides nothing."""
+        this request, so a button on any other message decides nothing. ``via_home``: the click came
+        from a surface the bot owns (the clicker's own App Home, as the Slack edge checked), which
+        counts like the request's message, posted yet or not."""
         ctx = self.ctx
         row = self._row(request_id)
-        deadline = time.monotonic() + CLICK_WAIT.total_seconds()
-        while row.channel_ts is None and time.monotonic() < deadline:
-            # Slack shows the message once it has answered chat.postMessage, a moment before the
-            # worker that posted it has stored its ts: a quick click (or another replica) can land
-            # in between. Give that worker a moment rather than refuse a genuine click.
-            time.sleep(0.05)
-            row = self._row(request_id)
-        if row.channel_ts is None:
-            raise NotPostedYet(request_id)
-        if message_ts != row.channel_ts:
-            raise WrongMessage(request_id)
+        if not via_home:
+            row = self._posted(row)
+            if message_ts is None or message_ts != row.channel_ts:
+                raise WrongMessage(request_id)
         check_approver(clicker, as_view(row), ctx.is_approver(clicker))
         now = ctx.clock()
         if Work.EXPIRE in due_now(row, now):
@@ -72,6 +69,19 @@ class Approvals:
                 self.sessions.activate_or_retry_soon(request_id)
         self.projection.sync_slack(request_id)
         return ctx.get(request_id)
+
+    def _posted(self, row: RequestRow) -> RequestRow:
+        """The row once its approval message's ts is stored (``NotPostedYet`` if that takes too long)."""
+        deadline = time.monotonic() + CLICK_WAIT.total_seconds()
+        while row.channel_ts is None and time.monotonic() < deadline:
+            # Slack shows the message once it has answered chat.postMessage, a moment before the
+            # worker that posted it has stored its ts: a quick click (or another replica) can land
+            # in between. Give that worker a moment rather than refuse a genuine click.
+            time.sleep(0.05)
+            row = self._row(row.id)
+        if row.channel_ts is None:
+            raise NotPostedYet(row.id)
+        return row
 
     def _row(self, request_id: str) -> RequestRow:
         row = self.ctx.store.get_row(request_id)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain import RequestView
+from bot.domain.home import Home
 from bot.store import AuditEntry
 
 
@@ -57,6 +58,10 @@ class Notifier(Protocol):
     def post_ready(self, request: RequestView) -> tuple[str, str]:
         """``reveal`` delivery: DM the requester that the session is ready, with a Show token button (the
         token itself is never in a message); returns the message's channel and ts."""
+        ...
+
+    def publish_home(self, home: Home) -> None:
+        """Publish ``home`` as its person's App Home (replacing what they saw)."""
         ...
 
 

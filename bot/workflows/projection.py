@@ -6,6 +6,9 @@ far Slack got (``slack_version``, message timestamps, ``thread_posted_id``). A c
 finds the lease taken and leaves the work to the holder, whose catch-up write (conditional on the version it
 saw) then fails, so it makes another pass. Giving the lease back is part of that write: no change is ever
 left unsynced. What to say lives in ``bot.slack``; this module decides only what is owed.
+
+After each sync the App Homes that show the request are published afresh (``Homes.republish``: the requester's
+and the approvers', of those who opened the Home); that never raises, so a failing Home blocks nothing here.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from bot.domain import RequestView, State
 from bot.store import AuditEntry, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
+from bot.workflows.home import Homes
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import SLACK_RETRY
 
@@ -29,9 +33,10 @@ def _dm_of(row: RequestRow) -> tuple[str, str] | None:
 
 
 class Projection:
-    def __init__(self, ctx: Context, revocation: Revocation) -> None:
+    def __init__(self, ctx: Context, revocation: Revocation, homes: Homes) -> None:
         self.ctx = ctx
         self.revocation = revocation
+        self.homes = homes
 
     def sync_slack(self, request_id: str) -> None:
         """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease)."""
@@ -41,6 +46,7 @@ class Projection:
         work = ctx.store.claim_slack(request_id, now, until)
         if work is None:
             return
+        requester_id = work[0].requester_id
         holder = ctx.leases.hold(request_id, "slack_lease_until", until)
         caught_up = False
         try:
@@ -53,6 +59,7 @@ class Projection:
             ctx.leases.release(request_id, "slack_lease_until", holder=holder)
             if not caught_up:  # hand the work back soon, not after a whole lease
                 ctx.store.set_fields(request_id, slack_lease_until=ctx.clock() + SLACK_RETRY)
+        self.homes.republish(requester_id)  # whatever Slack said above: the Homes read the database
 
     def _sync_once(self, row: RequestRow, unposted: list[AuditEntry]) -> bool:
         """One pass. Each message sent is recorded before the next is sent (a crash repeats at most one),

@@ -1,5 +1,6 @@
 """What people do with their requests: ask (``submit``: the rules, the pre-flight look-up of the target in
-Descope, one insert), withdraw or stop (``request_stop``), look (``listing``). The rest is the ticker's."""
+Descope, one insert), withdraw or stop (``request_stop``; the Home's Withdraw: ``withdraw``), look
+(``listing``). The rest is the ticker's."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import logging
 from dataclasses import dataclass
 
 from bot.domain import (
+    AlreadyDecided,
     AlreadyOpen,
     Draft,
+    MayNotStop,
     NotARequester,
     NotInTenant,
     NotStoppable,
@@ -107,6 +110,21 @@ class Requests:
         )
         ctx.timers.kick(request_id)
         return ctx.get(request_id)
+
+    def withdraw(self, request_id: str, actor: str) -> RequestView:
+        """The requester takes back their pending request (and nothing else: a request decided meanwhile is
+        ``AlreadyDecided``, never stopped by this)."""
+        ctx = self.ctx
+        request = ctx.get(request_id)
+        if actor != request.requester_id:
+            raise MayNotStop(request_id, actor)
+        now = ctx.clock()
+        withdrawn = ctx.store.transition(request_id, [State.PENDING], State.DENIED, actor=actor, action="withdrawn",
+                                         now=now, decided_by=actor, decided_at=now)
+        if withdrawn is None:
+            raise AlreadyDecided(ctx.get(request_id))
+        ctx.timers.kick(request_id)
+        return withdrawn
 
     def listing(self, user_id: str) -> Listing:
         ctx = self.ctx

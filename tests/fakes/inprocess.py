@@ -6,8 +6,8 @@ on a controlled clock, without processes or sockets.
                      logout only (stop revokes nothing, as at Descope), can be made to fail the stop or logout
                      call or to hold the first impersonate call until the test lets it go
     StubDirectory    ``Directory`` (``SlackDirectory``): an email per user ID; can be made to fail
-    StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown, session DMs and outcomes; ``on_post`` runs
-                     as Slack would show the approval message (before its ts is stored)
+    StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown, session DMs, outcomes and App Homes;
+                     ``on_post`` runs as Slack would show the approval message (before its ts is stored)
     RecordingTimers  ``Timers`` (the APScheduler ``Scheduler``): records every alarm and kick, runs nothing
     World            all of the above around one ``Workflows`` on a migrated SQLite database; ``replica()``
                      is another process on the same database
@@ -29,6 +29,7 @@ from typing import Any
 
 from bot.config import Secret, Settings
 from bot.domain import Draft, RequestView
+from bot.domain.home import Home
 from bot.durations import parse_duration
 from bot.migrate import migrate
 from bot.sealing import Sealer
@@ -106,6 +107,8 @@ class StubNotifier:
         self.tokens: list[str] = []
         self.ready: list[RequestView] = []
         self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
+        self.homes: dict[str, Home] = {}  # each user's App Home as last published
+        self.home_error: Exception | None = None  # publish_home raises it when set
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
         ts = f"{time.monotonic_ns()}.000100"
@@ -131,6 +134,11 @@ class StubNotifier:
 
     def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
         self.outcomes.append(request)
+
+    def publish_home(self, home: Home) -> None:
+        if self.home_error is not None:
+            raise self.home_error
+        self.homes[home.user_id] = home
 
 
 @dataclass

@@ -15,9 +15,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 __all__ = [
-    "block_action_body", "block_action_payload", "shortcut_body", "sign", "slash_command_body", "view_state",
-    "view_submission_body", "view_submission_payload",
+    "app_home_opened_body", "block_action_body", "block_action_payload", "home_action_body", "home_action_payload",
+    "shortcut_body", "sign", "slash_command_body", "view_state", "view_submission_body", "view_submission_payload",
 ]
+
+JSON = "application/json"
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -275,3 +277,60 @@ def view_submission_body(view: dict[str, Any], answers: dict[str, str | None], *
                          team_id: str = "T0001") -> str:
     """``payload=<json>``, form-encoded, as Slack POSTs a modal's submission."""
     return _form(view_submission_payload(view, answers, user_id=user_id, team_id=team_id))
+def app_home_opened_body(user_id: str, *, tab: str = "home", team_id: str = "T0001",
+                         view: dict[str, Any] | None = None) -> str:
+    """The JSON body of an ``app_home_opened`` event, as Slack POSTs it (sign it with ``content_type=JSON``).
+    ``view``: the Home the user had (absent the first time)."""
+    event: dict[str, Any] = {"type": "app_home_opened", "user": user_id, "channel": "D" + user_id, "tab": tab,
+                             "event_ts": f"{time.time():.6f}"}
+    if view is not None:
+        event["view"] = view
+    body = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": API_APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": "UBOT", "is_bot": True,
+                            "is_enterprise_install": False}],
+        "is_ext_shared_channel": False,
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def home_action_payload(action_id: str, value: str, *, user_id: str, view: dict[str, Any], team_id: str = "T0001",
+                        block_id: str = "home", user_name: str | None = None) -> dict[str, Any]:
+    """The ``block_actions`` payload of a button click on an App Home: the container is the view, the whole
+    ``view`` (as ``FakeSlack.home`` keeps it: ``id``, ``type`` home, ``bot_id``, ``app_id`` …) comes along,
+    and there is no channel, message or response URL."""
+    name = user_name or user_id.lower()
+    return {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": name, "name": name, "team_id": team_id},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view.get("id")},
+        "trigger_id": _trigger_id(),
+        "team": {"id": team_id, "domain": "test-team"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+                "text": {"type": "plain_text", "text": action_id.rsplit(".", 1)[-1].title(), "emoji": True},
+            }
+        ],
+    }
+
+
+def home_action_body(action_id: str, value: str, *, user_id: str, view: dict[str, Any], **kw: Any) -> str:
+    """``payload=<json>``, form-encoded, as Slack POSTs a click on an App Home."""
+    payload = home_action_payload(action_id, value, user_id=user_id, view=view, **kw)
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))})

@@ -11,6 +11,8 @@ Behaviours worth knowing:
 * ``chat.update``/``chat.delete`` of a message the fake never saw answer ``message_not_found``
   (as Slack does, e.g. when a user ID is passed instead of the ``D…`` channel ID).
 * Calls with a bad token are recorded too, with ``params["_failed"] = True``, as are injected faults.
+* ``views.publish`` keeps each user's Home (:meth:`FakeSlack.home`), refusing what Slack refuses (not a
+  ``home`` view, more than 100 blocks).
 * ``apps.connections.open`` takes the app-level token (``app_token``, not the bot token) and answers
   the URL of the Socket Mode fake attached with :meth:`FakeSlack.attach_socket_mode`
   (``tests/fakes/socket_mode.py``); with none attached it answers ``not_allowed_token_type``.
@@ -28,6 +30,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from ._base import FakeServer, Request, Response, decode_json_object
+from .signing import API_APP_ID
 
 __all__ = ["TEXT_METHODS", "FakeSlack", "SlackCall", "collect_text"]
 
@@ -113,6 +116,8 @@ class FakeSlack(FakeServer[SlackCall]):
         self._ts_counter = itertools.count(1)
         self._response_targets: dict[str, tuple[str | None, str | None]] = {}
         self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
+        self.homes: dict[str, dict[str, Any]] = {}  # each user's Home, as last published with views.publish
+        self._home_ids: dict[str, str] = {}
         self._used_triggers: set[str] = set()
 
     # -- URLs ----------------------------------------------------------------------------------
@@ -451,10 +456,27 @@ class FakeSlack(FakeServer[SlackCall]):
         return {"ok": True, "view": {**view, "id": f"V{len(self.views)}"}}
 
     def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
-        view = p.get("view")
-        answer: dict[str, Any] = dict(view) if isinstance(view, dict) else {}
-        answer["id"] = "V1"
-        return {"ok": True, "view": answer}
+        """As Slack: a ``home`` view of at most 100 blocks becomes that user's Home (kept in :attr:`homes`, with
+        what Slack adds: the view's ID, one per user, and the ``app_id``/``bot_id`` that published it)."""
+        user_id, view = str(p.get("user_id") or ""), p.get("view")
+        if not user_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict) or view.get("type") != "home" or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            view_id = self._home_ids.setdefault(user_id, f"V{len(self._home_ids) + 1}")
+            published: dict[str, Any] = {
+                **json.loads(json.dumps(view)), "id": view_id, "team_id": self.team_id, "app_id": API_APP_ID,
+                "bot_id": "BBOT", "app_installed_team_id": self.team_id, "root_view_id": view_id,
+                "previous_view_id": None, "state": {"values": {}}, "hash": f"{time.time():.6f}.{view_id}"}
+            self.homes[user_id] = published
+            return {"ok": True, "view": json.loads(json.dumps(published))}
+
+    def home(self, user_id: str) -> dict[str, Any] | None:
+        """The Home last published for ``user_id`` (as a click on it carries it), or ``None``."""
+        with self._lock:
+            found = self.homes.get(user_id)
+            return json.loads(json.dumps(found)) if found is not None else None
 
     def _apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         if self.socket_mode is None:

@@ -7,6 +7,7 @@ answer with ``bot.slack.views`` / ``bot.slack.messages``. Dependencies come in t
     approvals   Approve / Deny on the approval message (ack at once; the decision runs lazily)
     token       Show token on the requester's session DM (ack at once; the modal opens lazily)
     form        the request form: /impersonate alone or the shortcut opens it; its submission is answered in the ack
+    home        the App Home: published when opened; its buttons (ack at once; the work runs lazily)
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ class Deps:
 
 
 def register_all(app: App, deps: Deps) -> None:
-    from bot.slack.listeners import approvals, command, form, token
+    from bot.slack.listeners import approvals, command, form, home, token
 
     command.register(app, deps)
     approvals.register(app, deps)
     token.register(app, deps)
     form.register(app, deps)
+    home.register(app, deps)

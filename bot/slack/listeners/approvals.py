@@ -3,7 +3,8 @@ Descope's impersonate call) runs in a Bolt lazy listener on a worker thread, and
 the clicker alone as ephemeral messages through ``respond``.
 
 A click counts only from the request's own message in the approvals channel (the workflow checks the
-message; this checks the channel). Buttons posted by earlier versions carry the legacy action IDs.
+message; this checks the channel). The App Home has buttons of its own (``listeners/home.py``). Buttons
+posted by earlier versions carry the legacy action IDs.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def register(app: App, deps: Deps) -> None:
             log.warning("ignored a malformed click (%s)", exc)
             return
         if click.channel_id != deps.settings.approval_channel or not click.message_ts:
-            respond(text=replies.WRONG_PLACE, response_type="ephemeral", replace_original=False)
+            if body.get("response_url"):
+                respond(text=replies.WRONG_PLACE, response_type="ephemeral", replace_original=False)
+            else:  # e.g. a view (a Home has its own buttons): no message to answer under
+                log.warning("ignored an Approve/Deny click by %s from outside a message", click.user_id)
             return
         try:
             deps.workflows.approvals.decide(click.request_id, click.user_id, approve, message_ts=click.message_ts)

@@ -6,6 +6,7 @@ nothing else writes wording.
     status    where a request stands, who the target is, why it failed, how it ended, thread lines
     form      the request form (a modal): labels, the windows offered, field errors
     dms       the requester's DMs (session ready / token), the token modal's words, redaction, outcomes
+    home      the App Home: headings, a line per request, empty lists, "+N more"
 
 What a person typed goes through ``mrkdwn.code`` here, or into a ``plain_text`` element in the views.
 """

@@ -186,13 +186,16 @@ def stopping(request: RequestView) -> str:
             "The requester gets a DM when it has ended.")
 
 
+HOME_POINTER = "_The bot's *Home* tab shows them too, with buttons (approvers: what waits for you)._"
+
+
 def listing(mine: Sequence[RequestView], active: Sequence[RequestView] | None) -> str:
     def row(r: RequestView) -> str:
         extra = f", until {when(r.ends_at)}" if r.state is State.ACTIVE and r.ends_at else ""
         return (f"• `{r.id}` {target(r)}, {format_duration(r.duration)}: *{r.state}*{extra}"
                 f" (<@{r.requester_id}>)")
 
-    parts = ["*Your requests*"] + ([row(r) for r in mine] or ["You have no requests."])
+    parts = ["*Your requests*", HOME_POINTER] + ([row(r) for r in mine] or ["You have no requests."])
     if active is not None:
         parts += ["", "*Active sessions (all requesters)*"] + ([row(r) for r in active] or ["None."])
     return "\n".join(parts)

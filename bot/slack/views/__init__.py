@@ -6,4 +6,5 @@
     dm         the requester's token and outcome DMs
     thread     the approval message's thread lines
     form       the request form (a modal): build(), parse() of its submissions, field errors
+    home       the App Home: build() and parse() of its clicks
 """

@@ -1,5 +1,6 @@
 """The approval message in the approvals channel: ``build`` lays it out (buttons only while the request
-is pending); ``parse`` reads an Approve/Deny click on it back into a ``Click``."""
+is pending; ``approve_button``/``deny_button`` serve the App Home too); ``parse`` reads an Approve/Deny click
+on it back into a ``Click``."""
 
 from __future__ import annotations
 
@@ -28,18 +29,24 @@ def build(request: RequestView) -> Message:
         blocks.append({
             "type": "actions",
             "block_id": ids.DECISION_BLOCK.format(request_id=request.id),
-            "elements": [
-                {"type": "button", "action_id": ids.APPROVE, "style": "primary", "value": request.id,
-                 "text": plain(status.APPROVE_LABEL),
-                 "confirm": {
-                     "title": plain(status.APPROVE_CONFIRM_TITLE),
-                     "text": plain(status.approve_confirm(request)),
-                     "confirm": plain(status.APPROVE_LABEL), "deny": plain(status.CANCEL_LABEL)}},
-                {"type": "button", "action_id": ids.DENY, "style": "danger", "value": request.id,
-                 "text": plain(status.DENY_LABEL)},
-            ],
+            "elements": [approve_button(request), deny_button(request)],
         })
     return Message(text=status.approval_fallback(request), blocks=blocks)
+
+
+def approve_button(request: RequestView, action_id: str = ids.APPROVE) -> Block:
+    """Approve, behind its "are you sure" dialog (the App Home's Approve is this one with its own action ID)."""
+    return {"type": "button", "action_id": action_id, "style": "primary", "value": request.id,
+            "text": plain(status.APPROVE_LABEL),
+            "confirm": {
+                "title": plain(status.APPROVE_CONFIRM_TITLE),
+                "text": plain(status.approve_confirm(request)),
+                "confirm": plain(status.APPROVE_LABEL), "deny": plain(status.CANCEL_LABEL)}}
+
+
+def deny_button(request: RequestView, action_id: str = ids.DENY) -> Block:
+    return {"type": "button", "action_id": action_id, "style": "danger", "value": request.id,
+            "text": plain(status.DENY_LABEL)}
 
 
 @dataclass(frozen=True)

@@ -29,3 +29,10 @@ FORM_LOGIN_ID_BLOCK, FORM_LOGIN_ID = "request.login_id", "login_id"
 FORM_TENANT_BLOCK, FORM_TENANT = "request.tenant", "tenant"
 FORM_WINDOW_BLOCK, FORM_WINDOW = "request.window", "window"
 FORM_REASON_BLOCK, FORM_REASON = "request.reason", "reason"
+# The App Home: each person's own view (callback ID), and its buttons (clicks count only from the bot's Home).
+HOME_VIEW = "home"
+HOME_APPROVE = "home.approve"
+HOME_DENY = "home.deny"
+HOME_DECISION_BLOCK = "home.decision:{request_id}"  # the actions block holding both buttons
+HOME_STOP = "home.stop"
+HOME_WITHDRAW = "home.withdraw"

@@ -1,0 +1,88 @@
+"""The App Home. Opening it (the ``app_home_opened`` event, Home tab) publishes the person's Home; its buttons
+(Approve, Deny, Stop, Withdraw) call the same workflows as the channel message and the command. Each is
+acked at once; the work runs in a lazy listener.
+
+A click counts only from the clicker's own Home as this bot published it: the payload's container is a view,
+the view a Home, its ``bot_id`` this bot's (Bolt's ``context.bot_id``, from ``auth.test``), its ``app_id``
+the app Slack sent the click to, its ``private_metadata`` the clicker. Anything else is logged and decides
+nothing (the channel's buttons keep their own listener and its channel check).
+
+A Home click has no response URL and no channel for an ephemeral: a refusal is shown to the clicker as a
+notice at the top of their Home, published afresh. A success needs no answer: the change republishes the
+Homes it shows on (``workflows.home``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot.slack.errors import error_text
+from bot.slack.listeners import Deps
+from bot.slack.views import home, ids
+
+log = logging.getLogger("bot.slack")
+
+HOME_OPENED = "app_home_opened"
+
+#: What a Home click does: (request ID, clicker) → the workflow call.
+Act = Callable[[str, str], object]
+
+
+def register(app: App, deps: Deps) -> None:
+    workflows = deps.workflows
+
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def publish(user_id: str, client: WebClient, notice: str | None = None) -> None:
+        client.views_publish(user_id=user_id, view=home.build(workflows.homes.page(user_id), notice))
+
+    def on_opened(event: dict[str, Any], client: WebClient) -> None:
+        user_id = event.get("user")
+        if event.get("tab") != "home" or not user_id:
+            return  # the Messages tab (or no one): nothing to publish
+        try:
+            client.views_publish(user_id=str(user_id), view=home.build(workflows.homes.opened(str(user_id))))
+        except Exception as exc:
+            error_text(exc, "publishing the Home")  # logged with an error ID; Slack shows the previous Home
+
+    def clicked(body: dict[str, Any], context: BoltContext, client: WebClient, act: Act, doing: str) -> None:
+        try:
+            click = home.parse(body)
+        except ValueError as exc:
+            log.warning("ignored a malformed Home click (%s)", exc)
+            return
+        if not click.from_home_of(context.bot_id):
+            log.warning("ignored a Home button clicked by %s outside their own Home of this bot "
+                        "(container a Home: %s, view of bot %s, app %s)", click.user_id, click.on_home,
+                        click.view_bot_id, click.view_app_id)
+            return
+        try:
+            act(click.request_id, click.user_id)
+        except Exception as exc:
+            try:
+                publish(click.user_id, client, error_text(exc, doing))
+            except Exception as failed:
+                error_text(failed, "publishing the Home")
+
+    def lazy(act: Act, doing: str) -> Callable[[dict[str, Any], BoltContext, WebClient], None]:
+        def run(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+            clicked(body, context, client, act, doing)
+        return run
+
+    def approve(request_id: str, user_id: str) -> object:
+        return workflows.approvals.decide(request_id, user_id, True, via_home=True)
+
+    def deny(request_id: str, user_id: str) -> object:
+        return workflows.approvals.decide(request_id, user_id, False, via_home=True)
+
+    app.event(HOME_OPENED)(ack=ack_now, lazy=[on_opened])
+    app.action(ids.HOME_APPROVE)(ack=ack_now, lazy=[lazy(approve, "recording your decision")])
+    app.action(ids.HOME_DENY)(ack=ack_now, lazy=[lazy(deny, "recording your decision")])
+    app.action(ids.HOME_STOP)(ack=ack_now, lazy=[lazy(workflows.requests.request_stop, "stopping the session")])
+    app.action(ids.HOME_WITHDRAW)(ack=ack_now, lazy=[lazy(workflows.requests.withdraw, "withdrawing the request")])

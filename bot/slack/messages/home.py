@@ -1,0 +1,56 @@
+"""The App Home's words: its headings, a line per request in each list, the empty lists, "+N more", the
+notice a refused click leaves at the top, and the footer. What a person typed is shown in code spans
+(``mrkdwn.target``) or as plain text (the reason), never as mrkdwn."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain import RequestView
+from bot.durations import format_duration
+from bot.slack.messages.status import status_line
+from bot.slack.mrkdwn import target, when
+
+MINE_HEADER = "Your requests"
+AWAITING_HEADER = "Waiting for your approval"
+SESSIONS_HEADER = "Active sessions"
+
+NO_REQUESTS = ("You have no requests. Ask for a session with "
+               "`/impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>`.")
+NOTHING_AWAITING = "Nothing is waiting for you. Requests by others show up here as they come in."
+NO_SESSIONS = "No session is active."
+
+WITHDRAW_LABEL, STOP_LABEL, CANCEL_LABEL = "Withdraw", "Stop", "Cancel"
+STOP_CONFIRM_TITLE = "Stop this session?"
+
+
+def more(count: int) -> str:
+    return f"+{count} more"
+
+
+def mine_line(request: RequestView) -> str:
+    """One of the person's own requests: which, for whom, how long, and where it stands."""
+    return (f"`{request.id}` {target(request)} for {format_duration(request.duration)}\n"
+            f"{status_line(request)}")
+
+
+def awaiting_line(request: RequestView) -> str:
+    """A request waiting for a second admin: who asks, for whom, how long, until when it waits."""
+    return (f"<@{request.requester_id}> asks to act as {target(request)} for "
+            f"{format_duration(request.duration)} (`{request.id}`)\n"
+            f":hourglass_flowing_sand: expires {when(request.pending_until)}")
+
+
+def session_line(request: RequestView) -> str:
+    """A live session: whose, as whom, and where it stands."""
+    return f"`{request.id}` <@{request.requester_id}> as {target(request)}\n{status_line(request)}"
+
+
+def stop_confirm(request: RequestView) -> str:
+    """Plain text (the confirm dialog's): ends the session now and revokes its token."""
+    return (f"Ends the impersonation of {request.login_id[:200]} (request {request.id}) now "
+            "and revokes its token.")
+
+
+def footer(at: datetime) -> str:
+    return f"Updated {when(at)}. `/impersonate help` lists the commands."
