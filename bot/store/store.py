@@ -6,8 +6,10 @@ caller's update matches wins, the rest see ``None``, whether the race is two cli
 replicas. Work that calls another system runs under a lease column (``claim_work``, ``claim_slack``): one
 worker at a time, and a crashed worker's lease simply runs out.
 
-Every write also keeps ``next_due_at`` (``bot.domain.schedule.next_due`` of the row as written), in the same
-transaction: ``due`` finds what the sweep must do by that one indexed column.
+Every write keeps ``next_due_at`` (``bot.domain.schedule.next_due`` of the row as written) never later than the
+truth, in the same transaction: a write that moves the schedule writes it exactly; taking or renewing a lease
+(which only delays work) leaves it early, and the tick that finds nothing due writes it afresh. ``due`` finds what
+the sweep must do by that one indexed column.
 
 SQLite allows one writer at a time. Writes (``tx``) queue on a lock in this process and then take SQLite's
 lock with ``BEGIN IMMEDIATE``; reads (``read``) open a plain deferred transaction, which WAL lets run beside
@@ -62,10 +64,14 @@ def lease_free(lease_until: Any, now: datetime) -> Any:
 
 
 def _delays_only(values: dict[str, Any]) -> bool:
-    """Whether a write changes nothing the schedule reads, except to take or extend a lease. Such a write only
-    delays work, so ``next_due_at`` may stay as it is: it is allowed to be early (a tick then finds nothing due
-    and writes it afresh), never late."""
-    return all(key in _LEASES and value is not None for key, value in values.items() if key in _SCHEDULED)
+    """Whether a write leaves ``next_due_at`` right without recomputing it: it changes nothing the schedule
+    reads, or it only takes or renews a lease (a claim, the keeper). Those only delay work, so ``next_due_at``
+    may stay: it is allowed to be early (a tick then finds nothing due and writes it afresh), never late. A
+    lease written with anything else (a retry's backoff, which may be shorter than the lease) is recomputed."""
+    scheduled = values.keys() & _SCHEDULED
+    if not scheduled:
+        return True
+    return scheduled == values.keys() <= _LEASES and all(values[key] is not None for key in scheduled)
 
 
 def _rewrite(s: Session, request_id: str, where: Sequence[Any], values: dict[str, Any], *,

@@ -2,14 +2,16 @@
 
 An unknown login ID, a disabled user, or a tenant the user is not in refuses the request at once (the
 requester is told; nothing reaches the approvals channel; the audit keeps the refusal). What Descope knows
-(the user's name and tenants) goes on the approval message. The look-up gets ``PREFLIGHT_TIMEOUT`` and one
-attempt, so Slack's 3 seconds still hold when Descope is slow; if Descope cannot answer in that time the
-request goes ahead, marked as not verified: an outage must not block an urgent request.
+(the user's name and tenants) goes on the approval message. The look-up gets one attempt and
+``PREFLIGHT_TIMEOUT`` in all (a hard deadline: the call runs on a worker and is abandoned when late), so Slack's
+3 seconds still hold when Descope is slow; if Descope cannot answer in that time the request goes ahead, marked
+as not verified: an outage must not block an urgent request.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from typing import Any
 
 from bot.descope import DescopeError, DescopeRefused
@@ -38,10 +40,14 @@ def _name(user: dict[str, Any]) -> str | None:
     return str(name)[:256] if name else None
 
 
-def look_up(descope: Descope, login_id: str, tenant: str | None) -> Target:
+def look_up(descope: Descope, login_id: str, tenant: str | None, workers: Executor) -> Target:
     """The target as Descope knows it, or ``UNVERIFIED``. Raises ``TargetRefused`` for a bad target."""
     try:
-        user = descope.load_user(login_id, timeout=PREFLIGHT_TIMEOUT)
+        user = workers.submit(descope.load_user, login_id, timeout=PREFLIGHT_TIMEOUT).result(PREFLIGHT_TIMEOUT)
+    except TimeoutError:
+        log.warning("pre-flight: Descope did not answer the user look-up within %.1fs; the request goes on "
+                    "unverified", PREFLIGHT_TIMEOUT)
+        return UNVERIFIED
     except DescopeRefused as exc:
         if exc.code == USER_NOT_FOUND or exc.status == 404:
             raise UnknownTarget(login_id, tenant) from None

@@ -5,6 +5,7 @@ Descope, one insert), withdraw or stop (``request_stop``; the Home's Withdraw: `
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.domain import (
@@ -42,6 +43,7 @@ class Listing:
 class Requests:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="preflight")  # look-ups with a deadline
 
     def submit(self, requester_id: str, draft: Draft) -> RequestView:
         """Store a new request and have the approval message posted. Raises ``DomainError``."""
@@ -51,7 +53,7 @@ class Requests:
             raise NotARequester(requester_id)
         check_duration(draft.duration, s.min_duration, s.max_duration)
         try:
-            target = look_up(ctx.descope, draft.login_id, draft.tenant)
+            target = look_up(ctx.descope, draft.login_id, draft.tenant, self._lookups)
         except TargetRefused as refused:
             self._keep_refusal(requester_id, draft, refused)
             raise
@@ -70,7 +72,7 @@ class Requests:
             guard=within_caps,
         )
         log.info("request %s submitted by %s", request.id, requester_id)
-        ctx.timers.wake_at(request.id, request.pending_until)
+        ctx.arm(request.id)  # the request's alarm, where the schedule says (a reminder, or the expiry)
         ctx.timers.kick(request.id)
         return request
 
@@ -92,15 +94,10 @@ class Requests:
         check_may_stop(actor, request, ctx.is_approver(actor))
         now = ctx.clock()
         if request.state is State.PENDING:
-            own = actor == request.requester_id
-            withdrawn = ctx.store.transition(
-                request_id, [State.PENDING], State.DENIED, actor=actor, action="withdrawn" if own else "denied",
-                now=now, decided_by=actor, decided_at=now,
-            )
-            if withdrawn is None:
-                return self.request_stop(request_id, actor)
-            ctx.timers.kick(request_id)
-            return withdrawn
+            try:
+                return self._take_back(request, actor)
+            except AlreadyDecided:
+                return self.request_stop(request_id, actor)  # decided meanwhile: stop what it became
         if request.state is not State.ACTIVE:
             raise NotStoppable(request)
         ctx.store.record(
@@ -114,17 +111,23 @@ class Requests:
     def withdraw(self, request_id: str, actor: str) -> RequestView:
         """The requester takes back their pending request (and nothing else: a request decided meanwhile is
         ``AlreadyDecided``, never stopped by this)."""
-        ctx = self.ctx
-        request = ctx.get(request_id)
+        request = self.ctx.get(request_id)
         if actor != request.requester_id:
             raise MayNotStop(request_id, actor)
+        return self._take_back(request, actor)
+
+    def _take_back(self, request: RequestView, actor: str) -> RequestView:
+        """A pending request withdrawn by its requester, or denied by an approver's stop. ``AlreadyDecided``
+        when it is no longer pending."""
+        ctx = self.ctx
         now = ctx.clock()
-        withdrawn = ctx.store.transition(request_id, [State.PENDING], State.DENIED, actor=actor, action="withdrawn",
-                                         now=now, decided_by=actor, decided_at=now)
-        if withdrawn is None:
-            raise AlreadyDecided(ctx.get(request_id))
-        ctx.timers.kick(request_id)
-        return withdrawn
+        own = actor == request.requester_id
+        taken = ctx.store.transition(request.id, [State.PENDING], State.DENIED, actor=actor,
+                                     action="withdrawn" if own else "denied", now=now, decided_by=actor, decided_at=now)
+        if taken is None:
+            raise AlreadyDecided(ctx.get(request.id))
+        ctx.timers.kick(request.id)
+        return taken
 
     def listing(self, user_id: str) -> Listing:
         ctx = self.ctx

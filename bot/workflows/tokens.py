@@ -1,8 +1,9 @@
 """Showing the token (``TOKEN_DELIVERY=reveal``): the requester's **Show token** click opens a modal with it.
 
-Only the requester, only while the session is active (not once its window has passed or a stop was asked
-for). Each showing is an audit event (``token_shown``: who, when) that also appears in the approval
-message's thread. The token is handed to ``show`` (the Slack edge opens the modal) and nowhere else.
+Only the requester, only while the session is live: active, no stop asked for, its window not over. The check
+and the audit event (``token_shown``: who, when; also a line in the approval message's thread) are one
+conditional write, made before the token is handed to ``show`` (the Slack edge opens the modal) and nowhere
+else.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import logging
 from collections.abc import Callable
 
 from bot.domain import NotFound, RequestView, State, TokenUnavailable
-from bot.domain.schedule import Work, due_now
 from bot.store import RequestRow, as_view
 from bot.workflows.context import Context
 
@@ -33,9 +33,13 @@ class Tokens:
             log.warning("request %s: %s asked for someone else's token; refused", request_id, user_id)
             raise TokenUnavailable(request_id, ended=False)
         now = ctx.clock()
-        if row.state != State.ACTIVE.value or row.token_sealed is None or Work.STOP in due_now(row, now):
+        # Live means: active, no stop asked for, window not over (whatever the stop's own progress: a stop being
+        # retried holds the row's lease, so the schedule would not call it due yet).
+        live = [RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None),
+                RequestRow.ends_at > now, RequestRow.token_sealed.is_not(None)]
+        if row.token_sealed is None or not ctx.store.record(request_id, actor=user_id, action="token_shown",
+                                                             now=now, where=live):
             raise TokenUnavailable(request_id, ended=True)
-        show(as_view(row), ctx.sealer.open(row.token_sealed))
-        ctx.store.record(request_id, actor=user_id, action="token_shown", now=ctx.clock(),
-                         where=[RequestRow.state == State.ACTIVE.value])
+        # Audited first, then shown: a showing Slack then fails to open is on record, never the other way round.
         ctx.timers.kick(request_id)
+        show(as_view(row), ctx.sealer.open(row.token_sealed))

@@ -55,9 +55,14 @@ def test_stop_does_not_revoke_but_the_bot_does(stack: Stack) -> None:
 
 
 def test_window_end_revokes(make_stack: StackFactory) -> None:
+    """At the window's end the token also reaches its own ``exp`` (``refreshDuration`` is the window), so the
+    refresh fails either way; what this proves is that the bot still revokes it (a clock skew between the bot
+    and Descope must not leave it alive)."""
     s = make_stack()
     _, ts, token = _active(s, f"{TARGET} 3s --tenant {TENANT} short window")
     s.slack.wait_for(lambda: "window ended" in s.approval_text(ts), timeout=15, message="ended")
+    [logout] = s.descope.calls_to(LOGOUT)
+    assert logout.headers["authorization"] == f"Bearer {s.descope.project_id}:{token}"
     assert s.descope.refresh(token) == 401
 
 

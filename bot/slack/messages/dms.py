@@ -76,8 +76,7 @@ def redacted_fallback(request: RequestView) -> str:
 
 def redacted(request: RequestView) -> str:
     if request.delivery == "reveal":
-        return (f":lock: Session `{request.id}` ({target(request)}) has ended. "
-                "Its token has been revoked and can no longer be shown.")
+        return f":lock: Session `{request.id}` ({target(request)}) has ended: its token can no longer be shown."
     return (f":lock: Session `{request.id}` ({target(request)}) has ended. "
             "The token was removed from this message and no longer works.")
 

@@ -20,8 +20,8 @@ from bot.slack.messages.replies import refusal, usage_problem, window_bound
 TITLE = "Request impersonation"  # Slack: at most 24 characters
 SUBMIT = "Send request"
 CANCEL = "Cancel"
-INTRO = ("A second admin approves it in the approvals channel; the token then comes to you alone, by DM. "
-         "Your requests are on the bot's Home tab.")
+INTRO = ("A second admin approves it in the approvals channel; the token then comes to you alone, through your "
+         "DM with the bot. Your requests are on the bot's Home tab.")
 
 LOGIN_ID_LABEL = "Login ID"
 LOGIN_ID_PLACEHOLDER = "jane@acme.com"

@@ -173,7 +173,8 @@ WRONG_PLACE = ":warning: Approvals count only from the request's message in the 
 def submitted(request: RequestView) -> str:
     return (f":inbox_tray: Request `{request.id}` to impersonate {target(request)} for "
             f"{format_duration(request.duration)} is waiting for a second admin. "
-            f"You will get the token by DM once it is approved. Withdraw it with {STOP_HINT.format(id=request.id)}. "
+            "Once it is approved, your DM with the bot gives you the token. "
+            f"Withdraw it with {STOP_HINT.format(id=request.id)}. "
             "See it on the bot's Home tab.")
 
 

@@ -1,5 +1,5 @@
-"""Where a request stands and what happened to it: the approval message's status line, late clicks, how a
-session ended, why a request failed, the thread's event lines, and the requester's DMs."""
+"""Where a request stands and what happened to it: the approval message's status line, whom Descope says the
+target is, late clicks, how a session ended, why a request failed, the thread's event lines."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ _EVENTS = {
     "denied": "denied by <@{actor}>",
     "withdrawn": "withdrawn by <@{actor}>",
     "expired": "expired: nobody answered in time",
-    "activated": "session started: token sent to the requester by DM",
+    "activated": "session started: the requester gets the token through their DM",
     "stop_requested": "stop requested by <@{actor}>",
     "stopped": "session stopped",
     "failed": "failed",

@@ -30,7 +30,7 @@ def ready(request: RequestView) -> Message:
     return Message(text=dms.ready_fallback(request), blocks=[
         section(dms.ready_intro(request)),
         {"type": "section", "fields": [plain(f) for f in dms.target_fields(request)]},
-        {"type": "actions", "block_id": f"token:{request.id}", "elements": [
+        {"type": "actions", "block_id": ids.TOKEN_BLOCK.format(request_id=request.id), "elements": [
             {"type": "button", "action_id": ids.SHOW_TOKEN, "style": "primary", "value": request.id,
              "text": plain(dms.SHOW_TOKEN_LABEL)}]},
         context(dms.ready_footer(request)),

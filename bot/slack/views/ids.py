@@ -17,6 +17,7 @@ LEGACY_DENY = ("deny",)
 
 # The requester's "session ready" DM (TOKEN_DELIVERY=reveal) and the modal its button opens.
 SHOW_TOKEN = "token.show"
+TOKEN_BLOCK = "token:{request_id}"  # the actions block holding Show token
 TOKEN_MODAL = "token.modal"
 
 # The request form (a modal, ``views/form.py``): opened by ``/impersonate`` alone or the global shortcut.

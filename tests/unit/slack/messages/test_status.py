@@ -237,7 +237,7 @@ def test_activation_detail_is_in_the_audit_but_not_in_the_thread() -> None:
     detail = Activated("bo@corp.example")
     assert status.detail_text(detail) == "impersonating as bo@corp.example"
     assert status.event_line(AT, "activated", "system", encode(detail)) == (
-        f"{AT}: session started: token sent to the requester by DM")
+        f"{AT}: session started: the requester gets the token through their DM")
 
 
 @pytest.mark.parametrize(("action", "actor", "expected"), [
