@@ -42,9 +42,8 @@ def test_nobody_else_sees_the_token(bot: InProcessBot) -> None:
     for other in (APPROVER, OUTSIDER):
         key = _show(bot, request_id, dm_ts, user_id=other)
         assert [t["text"] for t in bot.told(key)] == [":warning: Only the requester can see this token."]
-    # Nothing was shown; the attempt is on record all the same (recorded before the token leaves the bot).
-    assert bot.slack.views == [] and [e.actor for e in bot.store.audit(request_id=request_id)
-                                      if e.action == "token_shown"] == [REQUESTER]
+    assert bot.slack.views == [] and not [e for e in bot.store.audit(request_id=request_id)
+                                          if e.action == "token_shown"]
 
 
 def test_a_click_after_the_session_ended_is_told_so(bot: InProcessBot) -> None:
