@@ -61,7 +61,7 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
             log.warning("no listener for a %s request (%s)", error.request.body.get("type") or "command",
                         _what(error.request.body))
             return
-        error_text(error, "handling a Slack request")
+        error_text(error, replies.Doing.SLACK_REQUEST)
 
     return app
 

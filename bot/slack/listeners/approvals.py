@@ -41,7 +41,7 @@ def register(app: App, deps: Deps) -> None:
         try:
             deps.workflows.approvals.decide(click.request_id, click.user_id, approve, message_ts=click.message_ts)
         except Exception as exc:
-            respond(text=error_text(exc, "recording your decision"), response_type="ephemeral",
+            respond(text=error_text(exc, replies.Doing.DECISION), response_type="ephemeral",
                     replace_original=False)
 
     def on_approve(body: dict[str, Any], respond: Respond) -> None:

@@ -40,5 +40,5 @@ def answer(deps: Deps, user_id: str, text: str) -> str:
             case commands.Submit(draft):
                 return replies.submitted(workflows.requests.submit(user_id, draft))
     except Exception as exc:
-        return error_text(exc, "handling your command")
+        return error_text(exc, replies.Doing.COMMAND)
     raise AssertionError("unreachable")

@@ -68,7 +68,7 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors=form.refused(exc))
             return
         except Exception as exc:
-            ack(response_action="push", view=form.failed(error_text(exc, "sending your request")))
+            ack(response_action="push", view=form.failed(error_text(exc, replies.Doing.SENDING_REQUEST)))
             return
         ack(response_action="update", view=form.sent(request))
 

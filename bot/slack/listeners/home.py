@@ -23,6 +23,7 @@ from slack_sdk import WebClient
 
 from bot.slack.errors import error_text
 from bot.slack.listeners import Deps
+from bot.slack.messages import replies
 from bot.slack.views import home, ids
 
 log = logging.getLogger("bot.slack")
@@ -49,7 +50,7 @@ def register(app: App, deps: Deps) -> None:
         try:
             client.views_publish(user_id=str(user_id), view=home.build(workflows.homes.opened(str(user_id))))
         except Exception as exc:
-            error_text(exc, "publishing the Home")  # logged with an error ID; Slack shows the previous Home
+            error_text(exc, replies.Doing.PUBLISHING_HOME)  # logged with an error ID; Slack shows the previous Home
 
     def clicked(body: dict[str, Any], context: BoltContext, client: WebClient, act: Act, doing: str) -> None:
         try:
@@ -68,7 +69,7 @@ def register(app: App, deps: Deps) -> None:
             try:
                 publish(click.user_id, client, error_text(exc, doing))
             except Exception as failed:
-                error_text(failed, "publishing the Home")
+                error_text(failed, replies.Doing.PUBLISHING_HOME)
 
     def lazy(act: Act, doing: str) -> Callable[[dict[str, Any], BoltContext, WebClient], None]:
         def run(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -82,7 +83,7 @@ def register(app: App, deps: Deps) -> None:
         return workflows.approvals.decide(request_id, user_id, False, via_home=True)
 
     app.event(HOME_OPENED)(ack=ack_now, lazy=[on_opened])
-    app.action(ids.HOME_APPROVE)(ack=ack_now, lazy=[lazy(approve, "recording your decision")])
-    app.action(ids.HOME_DENY)(ack=ack_now, lazy=[lazy(deny, "recording your decision")])
-    app.action(ids.HOME_STOP)(ack=ack_now, lazy=[lazy(workflows.requests.request_stop, "stopping the session")])
-    app.action(ids.HOME_WITHDRAW)(ack=ack_now, lazy=[lazy(workflows.requests.withdraw, "withdrawing the request")])
+    app.action(ids.HOME_APPROVE)(ack=ack_now, lazy=[lazy(approve, replies.Doing.DECISION)])
+    app.action(ids.HOME_DENY)(ack=ack_now, lazy=[lazy(deny, replies.Doing.DECISION)])
+    app.action(ids.HOME_STOP)(ack=ack_now, lazy=[lazy(workflows.requests.request_stop, replies.Doing.STOPPING)])
+    app.action(ids.HOME_WITHDRAW)(ack=ack_now, lazy=[lazy(workflows.requests.withdraw, replies.Doing.WITHDRAWING)])

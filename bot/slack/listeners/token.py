@@ -42,9 +42,10 @@ def register(app: App, deps: Deps) -> None:
             deps.workflows.tokens.reveal(str(actions[0].get("value", "")), str(user["id"]), open_modal)
         except SlackApiError as exc:
             late = exc.response.get("error") in TRIGGER_ERRORS  # Slack waited too long for us: click again
-            answer = replies.TRIGGER_EXPIRED if late else error_text(exc, "showing the token")
+            answer = replies.TRIGGER_EXPIRED if late else error_text(exc, replies.Doing.SHOWING_TOKEN)
             respond(text=answer, response_type="ephemeral", replace_original=False)
         except Exception as exc:
-            respond(text=error_text(exc, "showing the token"), response_type="ephemeral", replace_original=False)
+            respond(text=error_text(exc, replies.Doing.SHOWING_TOKEN), response_type="ephemeral",
+                    replace_original=False)
 
     app.action(ids.SHOW_TOKEN)(ack=ack_now, lazy=[show])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 
 from bot.domain import (
@@ -156,6 +157,19 @@ def error_reply(exc: BaseException) -> str | None:
     if isinstance(exc, DomainError):
         return f":warning: {refusal(exc)}"
     return None
+
+
+class Doing(enum.StrEnum):
+    """What the bot was doing when something unexpected went wrong (the end of ``unexpected``'s sentence)."""
+
+    COMMAND = "handling your command"
+    DECISION = "recording your decision"
+    SHOWING_TOKEN = "showing the token"
+    SENDING_REQUEST = "sending your request"
+    STOPPING = "stopping the session"
+    WITHDRAWING = "withdrawing the request"
+    PUBLISHING_HOME = "publishing the Home"
+    SLACK_REQUEST = "handling a Slack request"
 
 
 def unexpected(error_id: str, doing: str) -> str:
