@@ -43,7 +43,8 @@ class Listing:
 class Requests:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="preflight")  # look-ups with a deadline
+        # Look-ups with a deadline: as many at once as the HTTP server answers commands (waitress, 16 threads).
+        self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="preflight")
 
     def submit(self, requester_id: str, draft: Draft) -> RequestView:
         """Store a new request and have the approval message posted. Raises ``DomainError``."""
