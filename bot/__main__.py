@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "migrate":
-        configure(os.environ.get("LOG_LEVEL", "INFO").upper(), [])
+        configure(os.environ.get("LOG_LEVEL", "INFO").upper(), [],
+                  "json" if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else "text")
         engine = _migrated_engine()
         if isinstance(engine, int):
             return engine
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         return _cannot_start(exc)
-    configure(settings.log_level, settings.secrets())
+    configure(settings.log_level, settings.secrets(), settings.log_format)
 
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError

@@ -226,6 +226,7 @@ class Reader:
             max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", 3, 1, 1000),
             token_encryption_key=Secret(enc_key) if enc_key else None,
             log_level=self.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=self.choice("LOG_FORMAT", "text", ("text", "json")),
             token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
         )

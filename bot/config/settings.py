@@ -83,6 +83,7 @@ class Settings:
     max_pending_per_requester: int = 3
     token_encryption_key: Secret | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # "text" or "json" (one object per line)
     token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
     reminder_interval: timedelta = timedelta(minutes=15)  # 0: no reminders
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from bot.domain import AlreadyDecided, NotFound, NotPostedYet, RequestView, State, WrongMessage, check_approver
 from bot.domain.schedule import Work, due_now
+from bot.logs import about_request
 from bot.store import RequestRow, as_view
 from bot.workflows.context import Context
 from bot.workflows.projection import Projection
@@ -30,6 +31,7 @@ class Approvals:
         self.sessions = sessions
         self.projection = projection
 
+    @about_request
     def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str | None = None,
                via_home: bool = False) -> RequestView:
         """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack.

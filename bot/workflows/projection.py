@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.domain import RequestView, State
+from bot.logs import about_request
 from bot.store import AuditEntry, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.home import Homes
@@ -38,6 +39,7 @@ class Projection:
         self.revocation = revocation
         self.homes = homes
 
+    @about_request
     def sync_slack(self, request_id: str) -> None:
         """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease)."""
         ctx = self.ctx

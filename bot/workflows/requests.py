@@ -27,6 +27,7 @@ from bot.domain import (
 )
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.target import encode_target
+from bot.logs import about_request
 from bot.store import RequestRow
 from bot.workflows.context import Context
 from bot.workflows.preflight import look_up
@@ -72,7 +73,7 @@ class Requests:
             target=encode_target(target), remind_at=now + s.reminder_interval if s.reminder_interval else None,
             guard=within_caps,
         )
-        log.info("request %s submitted by %s", request.id, requester_id)
+        log.info("request %s submitted by %s", request.id, requester_id, extra={"request_id": request.id})
         ctx.arm(request.id)  # the request's alarm, where the schedule says (a reminder, or the expiry)
         ctx.timers.kick(request.id)
         return request
@@ -88,6 +89,7 @@ class Requests:
         refused.request_id = kept.id
         log.info("request %s by %s refused before approval: %s", kept.id, requester_id, kind)
 
+    @about_request
     def request_stop(self, request_id: str, actor: str) -> RequestView:
         """End an active session early, or withdraw (requester) or deny (approver) a pending request."""
         ctx = self.ctx
@@ -109,6 +111,7 @@ class Requests:
         ctx.timers.kick(request_id)
         return ctx.get(request_id)
 
+    @about_request
     def withdraw(self, request_id: str, actor: str) -> RequestView:
         """The requester takes back their pending request (and nothing else: a request decided meanwhile is
         ``AlreadyDecided``, never stopped by this)."""

@@ -23,6 +23,7 @@ from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
 from bot.domain.outcomes import Call, Ending, EndReason, StopFailing, TokenFate, encode
 from bot.domain.schedule import Work, due_now
+from bot.logs import about_request
 from bot.sealing import SealError
 from bot.store import RequestRow
 from bot.workflows.context import SYSTEM, Context
@@ -47,6 +48,7 @@ class Revocation:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @about_request
     def stop(self, request_id: str) -> bool:
         """End an active session if its stop is due (``schedule``). Idempotent. True when this call ended it."""
         ctx = self.ctx

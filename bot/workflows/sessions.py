@@ -21,6 +21,7 @@ from bot.domain.outcomes import (
     FailureKind,
     encode,
 )
+from bot.logs import about_request
 from bot.store import RequestRow
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.revocation import Revocation
@@ -113,6 +114,7 @@ class Sessions:
         log.info("request %s active until %s", request_id, ends_at.isoformat())
         ctx.arm(request_id)
 
+    @about_request
     def activate_or_retry_soon(self, request_id: str) -> None:
         """Activate; on an unexpected fault (Slack or the database hiccuped) hand the work back to the
         sweep within seconds instead of leaving it leased for a full minute."""

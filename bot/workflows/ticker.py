@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
+from bot.logs import about
 from bot.workflows.context import Context
 from bot.workflows.projection import Projection
 from bot.workflows.reminders import Reminders
@@ -35,7 +36,8 @@ class Ticker:
     def tick(self, request_id: str) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails."""
         try:
-            self._tick(request_id)
+            with about(request_id):
+                self._tick(request_id)
         except Exception:
             log.exception("work on request %s failed; the sweep will retry", request_id)
 

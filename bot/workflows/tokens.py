@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from bot.domain import NotFound, RequestView, State, TokenUnavailable
+from bot.logs import about_request
 from bot.store import RequestRow, as_view
 from bot.workflows.context import Context
 
@@ -22,6 +23,7 @@ class Tokens:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @about_request
     def reveal(self, request_id: str, user_id: str, show: Callable[[RequestView, str], None]) -> None:
         """Hand the live token to ``show`` for the requester. Raises ``TokenUnavailable`` for anyone else, or
         when the session is over (or ending)."""

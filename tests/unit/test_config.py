@@ -93,7 +93,11 @@ def test_explicit_values() -> None:
         DATABASE_URL="postgresql+psycopg://db/impersonation",
         DESCOPE_BASE_URI="https://api.descope.example",
         LOG_LEVEL="debug",
+        LOG_FORMAT="JSON",
+        TOKEN_DELIVERY="dm",
+        REMINDER_INTERVAL="0",
     )
+    assert (s.log_format, s.token_delivery, s.reminder_interval) == ("json", "dm", timedelta(0))
     assert s.requesters == ("U0CCC", "W0DDD", "S0EEE")
     assert s.effective_requesters == ("U0CCC", "W0DDD", "S0EEE")
     assert (s.default_duration, s.min_duration, s.max_duration) == (
@@ -224,6 +228,15 @@ def test_http_mode_needs_the_signing_secret() -> None:
     (problem,) = problems(env)
     assert "SLACK_SIGNING_SECRET" in problem
     assert "SLACK_APP_TOKEN" in problem  # tells the operator the alternative
+
+
+def test_bad_choices_and_reminder_interval_are_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        settings(LOG_FORMAT="xml", TOKEN_DELIVERY="email", REMINDER_INTERVAL="soon")
+    problems = "\n".join(info.value.problems)
+    assert "LOG_FORMAT must be one of text, json, not `xml`" in problems
+    assert "TOKEN_DELIVERY must be one of reveal, dm, not `email`" in problems
+    assert "REMINDER_INTERVAL: `soon` is not a duration" in problems and "or 0 to turn it off" in problems
 
 
 def test_bad_app_token_prefix() -> None:

@@ -125,3 +125,45 @@ def test_filter_keeps_every_record() -> None:
 def test_bad_format_args_do_not_raise_into_the_caller(log: tuple[logging.Logger, io.StringIO]) -> None:
     logger, _ = log
     logger.error("%d items", "not a number")
+
+
+# --- LOG_FORMAT=json ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    from bot.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter([CONFIGURED]))
+    logger = logging.Logger("bot.workflows", level=logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    yield logger, stream
+    handler.close()
+
+
+def test_json_lines_parse_carry_the_request_and_are_redacted(json_log: tuple[logging.Logger, io.StringIO]) -> None:
+    import json
+
+    from bot.logs import about
+
+    logger, stream = json_log
+    logger.info("outside any request")
+    with about("K7M2QX9A"):
+        logger.warning("stop call failed with %s and key %s", JWT, CONFIGURED)
+        try:
+            raise RuntimeError(f"boom {JWT}")
+        except RuntimeError:
+            logger.exception("work on request failed")
+    logger.info("submitted", extra={"request_id": "AB12CD34"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 4  # one object per line, tracebacks included in theirs
+    assert set(lines[0]) == {"time", "level", "logger", "message"} and lines[0]["logger"] == "bot.workflows"
+    assert lines[1]["request_id"] == "K7M2QX9A" and lines[1]["level"] == "WARNING"
+    assert lines[1]["message"] == f"stop call failed with {REDACTED} and key {REDACTED}"
+    assert "RuntimeError: boom [redacted]" in lines[2]["exception"] and lines[2]["request_id"] == "K7M2QX9A"
+    assert lines[3]["request_id"] == "AB12CD34"
+    assert_clean(stream.getvalue())
