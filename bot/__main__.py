@@ -1,7 +1,8 @@
-"""Command line: ``python -m bot [serve | migrate]``.
+"""Command line: ``python -m bot [serve | migrate | check | audit]``.
 
 ``serve`` (the default) runs the bot: HTTP mode on ``$PORT``, or Socket Mode when ``SLACK_APP_TOKEN`` is
-set. ``migrate`` only brings the database schema up to date (the Procfile's ``release:`` step).
+set. ``check`` is the setup doctor (``bot.doctor``): reads, changes nothing, exits 1 if anything is amiss.
+``migrate`` only brings the database schema up to date (the Procfile's ``release:`` step).
 """
 
 from __future__ import annotations
@@ -52,11 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the bot (default)")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser("check", help="check the setup (Slack, Descope, database) without changing anything")
     audit = sub.add_parser("audit", help="export the audit trail (JSON lines or CSV) to stdout")
     audit.add_argument("--since", help="ISO date/time (UTC) or a duration back from now, e.g. 24h")
     audit.add_argument("--request", help="only this request ID")
     audit.add_argument("--format", choices=["json", "csv"], default="json")
     args = parser.parse_args(argv)
+
+    if args.command == "check":
+        from bot.doctor import render, run_checks
+
+        checks = run_checks(os.environ)
+        print(render(checks))
+        return 0 if all(c.ok for c in checks) else 1
 
     if args.command == "audit":
         from bot.audit import export, parse_since

@@ -268,6 +268,7 @@ def populate(slack: FakeSlack, descope: FakeDescope) -> None:
     for uid in (REQUESTER, APPROVER, GROUP_APPROVER, OUTSIDER):
         slack.add_user(uid, f"{uid.lower()}@corp.example")
     slack.add_group(APPROVER_GROUP, [GROUP_APPROVER])
+    slack.add_channel(APPROVAL_CHANNEL)
     descope.add_user(TARGET, tenants=[TENANT], name="Jane Doe")
     descope.add_user(OTHER_TARGET, tenants=[TENANT])
     for uid in (REQUESTER, APPROVER, GROUP_APPROVER):

@@ -16,6 +16,11 @@ Behaviours worth knowing:
 * ``apps.connections.open`` takes the app-level token (``app_token``, not the bot token) and answers
   the URL of the Socket Mode fake attached with :meth:`FakeSlack.attach_socket_mode`
   (``tests/fakes/socket_mode.py``); with none attached it answers ``not_allowed_token_type``.
+* Every answer to the bot token carries the ``x-oauth-scopes`` header, as Slack's do: :attr:`FakeSlack.scopes`
+  (default: the manifest's bot scopes).
+* ``conversations.info`` knows the channels added with :meth:`FakeSlack.add_channel` (``is_member`` per channel),
+  needs ``channels:read`` (``groups:read`` for a private one) among the scopes, else ``missing_scope``, and
+  answers ``channel_not_found`` for any other channel.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
+
+from bot.doctor import MANIFEST, manifest_bot_scopes
 
 from ._base import FakeServer, Request, Response, decode_json_object
 from .signing import API_APP_ID
@@ -119,6 +126,8 @@ class FakeSlack(FakeServer[SlackCall]):
         self.homes: dict[str, dict[str, Any]] = {}  # each user's Home, as last published with views.publish
         self._home_ids: dict[str, str] = {}
         self._used_triggers: set[str] = set()
+        self.scopes: list[str] = manifest_bot_scopes(MANIFEST.read_text())  # sent as the x-oauth-scopes header
+        self.channels: dict[str, dict[str, Any]] = {}
 
     # -- URLs ----------------------------------------------------------------------------------
     @property
@@ -176,6 +185,13 @@ class FakeSlack(FakeServer[SlackCall]):
         """Register a user group (``S…``) for ``usergroups.users.list``."""
         with self._lock:
             self.groups[group_id] = list(members)
+
+    def add_channel(self, channel_id: str, name: str = "approvals", *, is_member: bool = True,
+                    is_private: bool = False) -> None:
+        """Register a channel for ``conversations.info``; ``is_member``: whether the bot is in it."""
+        with self._lock:
+            self.channels[channel_id] = {"id": channel_id, "name": name, "is_channel": True,
+                                         "is_private": is_private, "is_member": is_member}
 
     # -- fault injection -----------------------------------------------------------------------
     def fail_next(
@@ -292,7 +308,7 @@ class FakeSlack(FakeServer[SlackCall]):
         self._sleep_latency(method)
         if fault is not None:
             return _fault_response(fault)
-        return Response.json(self._answer(call))
+        return Response.json(self._answer(call), headers={"x-oauth-scopes": ",".join(self.scopes)})
 
     def _handle_response_url(self, request: Request, key: str) -> Response:
         body = decode_json_object(request.body) if request.content_type != "application/x-www-form-urlencoded" else None
@@ -420,6 +436,16 @@ class FakeSlack(FakeServer[SlackCall]):
         channel_id = "D" + ids[0] if len(ids) == 1 else "G" + "".join(ids)
         return {"ok": True, "channel": {"id": channel_id}}
 
+    def _conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            channel = self.channels.get(str(p.get("channel") or ""))
+            if channel is None:
+                return {"ok": False, "error": "channel_not_found"}
+            needed = "groups:read" if channel["is_private"] else "channels:read"
+            if needed not in self.scopes:
+                return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(self.scopes)}
+            return {"ok": True, "channel": dict(channel)}
+
     def _users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             user = self.users.get(str(p.get("user") or ""))
@@ -491,6 +517,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "chat.delete": FakeSlack._delete,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
     "conversations.open": FakeSlack._conversations_open,
+    "conversations.info": FakeSlack._conversations_info,
     "users.info": FakeSlack._users_info,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "views.open": FakeSlack._views_open,

@@ -1,0 +1,236 @@
+"""``python -m bot check``, the setup doctor: is everything the bot needs in place?
+
+``run_checks(env)`` returns one ``Check`` (name, ok, detail, fix) per thing it looked at: the configuration
+(every ``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the
+``x-oauth-scopes`` header) against ``slack-app-manifest.yml``'s, the bot's membership of the approvals channel,
+each ID in ``APPROVERS`` and ``REQUESTERS``, Descope's acceptance of the management key (a user look-up that
+finds nobody), and the database (reachable, at the Alembic head). ``render`` prints them as a checklist.
+
+It only reads: no message posted, no row stored, no migration run (SQLite: a missing file is not created).
+Checks that need settings the configuration lacks are skipped. The wording is ``bot.doctor_messages``'.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.error import URLError
+
+from bot import doctor_messages as m
+from bot.config import ConfigError, Settings, database_url_from_env, is_group_id
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+MANIFEST = Path(__file__).resolve().parent.parent / "slack-app-manifest.yml"
+#: A login ID no one has: Descope answers "user not found" (E112102) to a key it accepts.
+PROBE_LOGIN_ID = "impersonation-bot-check@example.invalid"
+USER_NOT_FOUND = "E112102"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # what was checked, e.g. "slack.token"
+    ok: bool | None  # None: skipped
+    detail: str
+    fix: str = ""
+
+
+def manifest_bot_scopes(text: str) -> list[str]:
+    """``oauth_config.scopes.bot`` of a Slack app manifest in YAML (block style, as ours is written)."""
+    path = ("oauth_config", "scopes", "bot")
+    stack: list[tuple[int, str]] = []  # (indent, key) of the mappings we are inside
+    scopes: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        body = line.strip()
+        while stack and stack[-1][0] >= indent and not (body.startswith("- ") and stack[-1][0] == indent):
+            stack.pop()
+        if body.startswith("- "):
+            if tuple(k for _, k in stack) == path:
+                scopes.append(body[2:].strip().strip("'\""))
+            continue
+        key, sep, _ = body.partition(":")
+        if sep:
+            stack.append((indent, key.strip()))
+    return scopes
+
+
+def run_checks(env: Mapping[str, str], manifest: Path = MANIFEST) -> list[Check]:
+    try:
+        settings: Settings | None = Settings.from_env(env)
+        checks = [Check("config", True, m.CONFIG_OK)]
+    except ConfigError as exc:
+        settings = None
+        checks = [Check("config", False, problem, m.CONFIG_FIX) for problem in exc.problems]
+    if settings is None:
+        checks += [Check("slack", None, m.SKIPPED.format(what="Slack")),
+                   Check("descope", None, m.SKIPPED.format(what="Descope"))]
+        try:
+            database_url = database_url_from_env(env)
+        except ConfigError:
+            return [*checks, Check("database", None, m.SKIPPED.format(what="The database"))]
+    else:
+        checks += check_slack(settings, manifest_bot_scopes(manifest.read_text()))
+        checks.append(check_descope(settings))
+        database_url = settings.database_url
+    checks.append(check_database(database_url))
+    return checks
+
+
+def check_slack(settings: Settings, wanted: list[str]) -> list[Check]:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.client import make_client
+
+    client = make_client(settings)
+    try:
+        auth = client.auth_test()
+    except SlackApiError as exc:
+        return [Check("slack.token", False, m.SLACK_REFUSED.format(error=exc.response.get("error")),
+                      m.SLACK_REFUSED_FIX)]
+    except (URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return [Check("slack.token", False, m.SLACK_SILENT.format(url=settings.slack_api_url, reason=reason),
+                      m.SLACK_SILENT_FIX)]
+    bot = str(auth.get("user") or "impersonation-bot")
+    checks = [Check("slack.token", True, m.SLACK_OK.format(team=auth.get("team_id"), user=auth.get("user_id")))]
+    headers = {k.lower(): v for k, v in (auth.headers or {}).items()}
+    granted = headers.get("x-oauth-scopes")
+    if isinstance(granted, list):
+        granted = ",".join(granted)
+    if granted is None:
+        checks.append(Check("slack.scopes", False, m.SCOPES_UNKNOWN, m.SCOPES_UNKNOWN_FIX))
+    else:
+        have = {s.strip() for s in str(granted).split(",") if s.strip()}
+        missing = [s for s in wanted if s not in have]
+        checks.append(Check("slack.scopes", True, m.SCOPES_OK.format(count=len(wanted))) if not missing else
+                      Check("slack.scopes", False, m.SCOPES_MISSING.format(
+                          s="s" if len(missing) > 1 else "", names=", ".join(missing)), m.SCOPES_FIX))
+    checks.append(_check_channel(client, settings.approval_channel, bot))
+    seen: set[str] = set()
+    for setting, ids in (("APPROVERS", settings.approvers), ("REQUESTERS", settings.requesters)):
+        for principal in ids:
+            if principal not in seen:
+                seen.add(principal)
+                checks.append(_check_principal(client, setting, principal))
+    return checks
+
+
+def _check_channel(client: WebClient, channel: str, bot: str) -> Check:
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        info = client.conversations_info(channel=channel)["channel"]
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        if error == "missing_scope":
+            needed = str(exc.response.get("needed") or "channels:read")
+            return Check("slack.channel", False, m.CHANNEL_UNKNOWN.format(channel=channel, error=error),
+                         m.CHANNEL_SCOPE_FIX.format(needed=needed))
+        return Check("slack.channel", False, m.CHANNEL_UNKNOWN.format(channel=channel, error=error),
+                     m.CHANNEL_UNKNOWN_FIX.format(bot=bot))
+    if not info.get("is_member"):
+        return Check("slack.channel", False, m.CHANNEL_OUT.format(channel=channel), m.CHANNEL_OUT_FIX.format(bot=bot))
+    return Check("slack.channel", True, m.CHANNEL_OK.format(channel=channel, name=info.get("name", "?")))
+
+
+def _check_principal(client: WebClient, setting: str, principal: str) -> Check:
+    from slack_sdk.errors import SlackApiError
+
+    name = f"slack.{setting.lower()}.{principal}"
+    fmt = {"setting": setting, "id": principal}
+    if is_group_id(principal):
+        try:
+            members = client.usergroups_users_list(usergroup=principal).get("users") or []
+        except SlackApiError as exc:
+            return Check(name, False, m.GROUP_UNKNOWN.format(**fmt, error=exc.response.get("error")),
+                         m.GROUP_UNKNOWN_FIX.format(**fmt))
+        if not members:
+            return Check(name, False, m.GROUP_EMPTY.format(**fmt), m.GROUP_EMPTY_FIX.format(**fmt))
+        return Check(name, True, m.GROUP_OK.format(**fmt, count=len(members), s="" if len(members) == 1 else "s"))
+    try:
+        user = client.users_info(user=principal)["user"]
+    except SlackApiError as exc:
+        return Check(name, False, m.USER_UNKNOWN.format(**fmt, error=exc.response.get("error")),
+                     m.USER_UNKNOWN_FIX.format(**fmt))
+    if user.get("deleted"):
+        return Check(name, False, m.USER_GONE.format(**fmt), m.USER_GONE_FIX.format(**fmt))
+    return Check(name, True, m.USER_OK.format(**fmt, name=f"@{user.get('name', '?')}"))
+
+
+def check_descope(settings: Settings) -> Check:
+    from bot.descope import DescopeClient
+    from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable
+
+    with DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
+                       settings.descope_base_uri) as client:
+        try:
+            client.load_user(PROBE_LOGIN_ID, timeout=10)
+        except DescopeRefused as exc:
+            if exc.status in (401, 403):
+                return Check("descope", False, m.DESCOPE_REFUSED.format(status=exc.status, code=exc.code or ""),
+                             m.DESCOPE_REFUSED_FIX)
+            if exc.code != USER_NOT_FOUND:
+                return Check("descope", False, m.DESCOPE_ODD.format(error=exc), m.DESCOPE_ODD_FIX)
+        except DescopeUnavailable as exc:
+            return Check("descope", False, m.DESCOPE_SILENT.format(url=client.base_url, error=exc),
+                         m.DESCOPE_SILENT_FIX)
+        except DescopeError as exc:
+            return Check("descope", False, m.DESCOPE_ODD.format(error=exc), m.DESCOPE_ODD_FIX)
+    return Check("descope", True, m.DESCOPE_OK.format(project=settings.descope_project_id))
+
+
+def check_database(url: str) -> Check:
+    """Connects and compares the Alembic revision with the head, without migrating (nor creating a SQLite file)."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.migrate import MIGRATIONS
+    from bot.store import make_engine
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not os.path.exists(parsed.database or ""):
+        return Check("database", False, m.DATABASE_NO_FILE.format(path=parsed.database), m.DATABASE_FIX)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    # SQLite without make_engine's connect hook, which would switch the file to WAL: this check only reads.
+    engine = create_engine(url) if parsed.get_backend_name() == "sqlite" else make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return Check("database", False, m.DATABASE_SILENT.format(reason=reason), m.DATABASE_SILENT_FIX)
+    finally:
+        engine.dispose()
+    if current != heads:
+        return Check("database", False, m.DATABASE_BEHIND.format(
+            current=", ".join(sorted(current)) or "no revision", head=", ".join(sorted(heads))), m.DATABASE_FIX)
+    return Check("database", True, m.DATABASE_OK.format(revision=", ".join(sorted(heads))))
+
+
+def render(checks: list[Check]) -> str:
+    """The checklist: one line per check, ``✓``/``✗``/``·``, a failure followed by `` — <fix>``; then a summary."""
+    lines = []
+    for check in checks:
+        mark = m.SKIP if check.ok is None else m.PASS if check.ok else m.FAIL
+        fix = f" — {check.fix}" if check.fix and not check.ok else ""
+        lines.append(f"{mark} {check.detail}{fix}")
+    failed = sum(1 for c in checks if not c.ok)
+    summary = m.SUMMARY_OK.format(count=len(checks)) if not failed else m.SUMMARY_FAIL.format(
+        failed=failed, count=len(checks))
+    return "\n".join([*lines, "", summary])
+

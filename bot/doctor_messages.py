@@ -1,0 +1,62 @@
+"""The wording of ``python -m bot check``: one line per check (what passed, or what failed and its fix).
+
+Operator-facing CLI text, not Slack's: plain characters, IDs as they are, never a secret or a database URL.
+"""
+
+from __future__ import annotations
+
+PASS, FAIL, SKIP = "✓", "✗", "·"
+
+CONFIG_OK = "Configuration read (every setting valid)"
+CONFIG_FIX = "set it in the environment (see the README's Configuration table)"
+SKIPPED = "{what} not checked: the configuration must be fixed first"
+
+SLACK_OK = "Slack bot token accepted (team {team}, bot {user})"
+SLACK_REFUSED = "Slack rejected SLACK_BOT_TOKEN (auth.test answered {error})"
+SLACK_REFUSED_FIX = "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"
+SLACK_SILENT = "Slack's Web API does not answer at {url} ({reason})"
+SLACK_SILENT_FIX = "check SLACK_API_URL and the network"
+
+SCOPES_OK = "Bot token has every scope the manifest asks for ({count})"
+SCOPES_MISSING = "Bot token lacks the scope{s} {names}"
+SCOPES_FIX = ("add them under OAuth & Permissions → Bot Token Scopes (or update the app from "
+              "slack-app-manifest.yml) and reinstall the app")
+SCOPES_UNKNOWN = "Slack did not say which scopes the bot token has (no x-oauth-scopes header)"
+SCOPES_UNKNOWN_FIX = "check SLACK_API_URL points at Slack's Web API"
+
+CHANNEL_OK = "Bot is a member of the approvals channel {channel} (#{name})"
+CHANNEL_OUT = "Bot is not in the approvals channel {channel}"
+CHANNEL_OUT_FIX = "invite it: /invite @{bot} in that channel"
+CHANNEL_UNKNOWN = "The approvals channel {channel} was not found ({error})"
+CHANNEL_UNKNOWN_FIX = ("check SLACK_APPROVAL_CHANNEL (a channel ID, C…); a private channel is visible only once "
+                       "the bot is invited: /invite @{bot}")
+CHANNEL_SCOPE_FIX = "add the scope {needed} (see slack-app-manifest.yml) and reinstall the app"
+
+USER_OK = "{setting}: user {id} is {name}"
+USER_GONE = "{setting}: user {id} is deactivated"
+USER_GONE_FIX = "remove {id} from {setting}"
+USER_UNKNOWN = "{setting}: user {id} does not resolve (users.info answered {error})"
+USER_UNKNOWN_FIX = "use the member ID from the person's profile (⋮ → Copy member ID) in {setting}"
+GROUP_OK = "{setting}: user group {id} has {count} member{s}"
+GROUP_EMPTY = "{setting}: user group {id} has no members"
+GROUP_EMPTY_FIX = "add people to the group, or list user IDs in {setting}"
+GROUP_UNKNOWN = "{setting}: user group {id} does not resolve (usergroups.users.list answered {error})"
+GROUP_UNKNOWN_FIX = "use a user-group ID (S…) from usergroups.list in {setting}"
+
+DESCOPE_OK = "Descope accepts the management key (project {project})"
+DESCOPE_REFUSED = "Descope refused the management key ({status} {code})"
+DESCOPE_REFUSED_FIX = "check DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY (Company → Management Keys)"
+DESCOPE_ODD = "Descope answered the test read unexpectedly ({error})"
+DESCOPE_ODD_FIX = "check DESCOPE_BASE_URI and DESCOPE_PROJECT_ID"
+DESCOPE_SILENT = "Descope does not answer at {url} ({error})"
+DESCOPE_SILENT_FIX = "check DESCOPE_BASE_URI (or unset it to use Descope's) and the network"
+
+DATABASE_OK = "Database reachable and migrated (revision {revision})"
+DATABASE_SILENT = "The database does not answer ({reason})"
+DATABASE_SILENT_FIX = "check DATABASE_URL and that the database server is up"
+DATABASE_NO_FILE = "The SQLite database file {path} does not exist"
+DATABASE_BEHIND = "The database is not migrated (at {current}, head is {head})"
+DATABASE_FIX = "run: python -m bot migrate"
+
+SUMMARY_OK = "All {count} checks passed."
+SUMMARY_FAIL = "{failed} of {count} checks failed."
