@@ -15,7 +15,7 @@ from urllib.error import URLError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot.config import ConfigError, Settings, database_url_from_env
+from bot.config import ConfigError, Settings, database_url_from_env, retention_from_env
 from bot.logs import configure
 
 
@@ -68,16 +68,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(c.ok for c in checks) else 1
 
     if args.command == "audit":
-        from bot.audit import export, parse_since
+        from bot.audit import export, parse_since, retention_line
         from bot.store import Store
 
         try:
             since = parse_since(args.since) if args.since else None
         except ValueError as exc:
             parser.error(str(exc))
+        try:
+            retention = retention_from_env(os.environ)
+        except ConfigError as exc:
+            return _cannot_start(exc)
         engine = _migrated_engine()
         if isinstance(engine, int):
             return engine
+        print(retention_line(retention), file=sys.stderr)
         count = export(Store(engine), sys.stdout, since=since, fmt=args.format,
                        request_id=args.request.upper() if args.request else None)
         print(f"{count} audit entries", file=sys.stderr)

@@ -3,16 +3,19 @@
 ``--since`` takes an ISO date/time (``2026-11-01``, ``2026-11-01T09:00``; UTC unless it says otherwise) or a
 duration back from now (``24h``, ``90m``). A detail says what happened as data (``{"type": "ending", "reason":
 "window_ended"}``, see ``bot.domain.outcomes``): a nested object in JSON lines, its JSON text in CSV.
+
+The export's first line on stderr states the retention in force (``RETENTION``): what the trail may no longer
+hold. ``retention_line`` words it.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from bot.durations import looks_like_duration, parse_duration
+from bot.durations import format_duration, looks_like_duration, parse_duration
 from bot.store import AuditEntry, Store, utcnow
 
 FIELDS = ["id", "at", "request_id", "actor", "action", "from_state", "to_state", "detail"]
@@ -26,6 +29,14 @@ def parse_since(text: str) -> datetime:
     except ValueError:
         raise ValueError(f"`{text}` is neither a date/time (2026-11-01T09:00) nor a duration (24h)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def retention_line(retention: timedelta | None) -> str:
+    """The retention in force, for the export's first line on stderr."""
+    if retention is None:
+        return "retention: none (everything kept)"
+    text = format_duration(retention)
+    return f"retention: {text} (requests ended more than {text} ago are deleted, with their audit rows)"
 
 
 def _row(entry: AuditEntry) -> dict[str, str | int | None]:

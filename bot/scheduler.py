@@ -8,6 +8,8 @@
 * A periodic sweep (``SWEEP_INTERVAL``) kicks everything overdue onto the pool: after a restart, a
   crash of another replica, or a job lost from memory, nothing waits longer than one interval, and a
   backlog is worked on by every worker at once.
+* With ``RETENTION`` set, a purge (``Ticker.purge``) every ``purge_interval`` (the sweep interval, at least a
+  minute) deletes one batch of requests that ended longer ago than that.
 * A keeper thread (not the job pool, which slow work may fill) renews the leases this process holds
   every third of ``Leases.lease``: work in progress keeps its row however long Descope or Slack take,
   and the lease of a process that died runs out within ``Leases.lease`` for the sweep to take over.
@@ -29,12 +31,16 @@ from bot.workflows import Workflows
 
 log = logging.getLogger(__name__)
 
+PURGE_INTERVAL = timedelta(minutes=1)  # the retention purge runs at most this often (and at start)
+
 
 class Scheduler:
     def __init__(self, workflows: Workflows, sweep_interval: timedelta, workers: int = 8) -> None:
         self.ticker = workflows.ticker
         self.leases = workflows.ctx.leases
         self.sweep_interval = sweep_interval
+        self.purge_interval = max(sweep_interval, PURGE_INTERVAL)
+        self._retention = workflows.ctx.settings.retention is not None
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
@@ -54,6 +60,9 @@ class Scheduler:
         self.ticker.reschedule_all()
         self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
                                 id="sweep", next_run_time=utcnow(), replace_existing=True)
+        if self._retention:
+            self._scheduler.add_job(self._purge, "interval", seconds=self.purge_interval.total_seconds(),
+                                    id="purge", next_run_time=utcnow(), replace_existing=True)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the clock; with ``wait``, let running jobs finish (their leases still renewed) first."""
@@ -111,3 +120,11 @@ class Scheduler:
                 log.debug("sweep handled %d requests", handled)
         except Exception:
             log.exception("sweep failed; it runs again in %ss", self.sweep_interval.total_seconds())
+
+    def _purge(self) -> None:
+        try:
+            purged = self.ticker.purge()
+            if purged:
+                log.info("retention: deleted %d ended requests with their audit rows", purged)
+        except Exception:
+            log.exception("the retention purge failed; it runs again in %ss", self.purge_interval.total_seconds())

@@ -8,7 +8,7 @@ wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` di
     reader     Reader: each variable parsed and checked; database_url_from_env for migrate and audit
 """
 
-from bot.config.reader import database_url_from_env
+from bot.config.reader import database_url_from_env, retention_from_env
 from bot.config.settings import (
     DATABASE_DEFAULT,
     SLACK_API_DEFAULT,
@@ -20,4 +20,4 @@ from bot.config.settings import (
 )
 
 __all__ = ["DATABASE_DEFAULT", "SLACK_API_DEFAULT", "ConfigError", "Secret", "Settings", "database_url_from_env",
-           "is_group_id", "is_user_id"]
+           "is_group_id", "is_user_id", "retention_from_env"]

@@ -35,6 +35,15 @@ def database_url_from_env(env: Mapping[str, str]) -> str:
     return url
 
 
+def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
+    """``RETENTION`` alone, validated as ``Settings.from_env`` does (for ``audit``)."""
+    reader = Reader(env)
+    retention = reader.retention()
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return retention
+
+
 class Reader:
     """Reads each variable, remembering every problem instead of stopping at the first."""
 
@@ -73,6 +82,17 @@ class Reader:
         except ValueError as exc:
             self.problems.append(f"{name}: {exc} (or 0 to turn it off)")
             return default
+
+    def retention(self) -> timedelta | None:
+        """``RETENTION``: a duration, or unset for none (everything kept)."""
+        value = self.raw("RETENTION")
+        if value is None:
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.problems.append(f"RETENTION: {exc} (or leave it unset to keep everything)")
+            return None
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         value = self.raw(name)
@@ -229,6 +249,7 @@ class Reader:
             log_format=self.choice("LOG_FORMAT", "text", ("text", "json")),
             token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
+            retention=self.retention(),
         )
         if self.problems:
             raise ConfigError(self.problems)

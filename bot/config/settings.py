@@ -86,6 +86,7 @@ class Settings:
     log_format: str = "text"  # "text" or "json" (one object per line)
     token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
     reminder_interval: timedelta = timedelta(minutes=15)  # 0: no reminders
+    retention: timedelta | None = None  # ended requests older than this are deleted; None: keep everything
 
     @property
     def socket_mode(self) -> bool:

@@ -1,5 +1,6 @@
 """The bot's own clockwork: ``tick`` does whatever ``schedule`` says is due for one request; ``sweep`` ticks
-every request whose ``next_due_at`` has passed; ``reschedule_all`` re-arms every alarm at start.
+every request whose ``next_due_at`` has passed; ``reschedule_all`` re-arms every alarm at start; ``purge``
+deletes what ``RETENTION`` no longer keeps.
 
 The scheduler calls ``tick`` at the exact moment (one alarm per request, at ``next_due_at``) and runs
 ``sweep`` every ``SWEEP_INTERVAL``: a restart, a lost job or a crashed replica delays work by at most one
@@ -81,6 +82,15 @@ class Ticker:
         for request_id in due:
             (run or self.tick)(request_id)
         return len(due)
+
+    def purge(self) -> int:
+        """The retention (``RETENTION``): delete one batch of requests that ended more than that long ago, with
+        their audit rows (``Store.purge``). Nothing without ``RETENTION``. Returns how many went."""
+        retention = self.ctx.settings.retention
+        if retention is None:
+            return 0
+        now = self.ctx.clock()
+        return self.ctx.store.purge(now - retention, now)
 
     def reschedule_all(self) -> None:
         """At start: arm every request's alarm at its ``next_due_at`` (deadlines, and the ends of leases a

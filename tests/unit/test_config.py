@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import SLACK_API_DEFAULT, ConfigError, Secret, Settings, database_url_from_env
+from bot.config import SLACK_API_DEFAULT, ConfigError, Secret, Settings, database_url_from_env, retention_from_env
 
 TOKEN = "xoxb-1"
 SIGNING = "s"
@@ -399,3 +399,16 @@ def test_database_password_is_hidden() -> None:
     s = settings(DATABASE_URL="postgresql+psycopg://bot:db-pass-4f9c1e@db.internal/impersonation")
     assert "db-pass-4f9c1e" not in repr(s)
     assert "db-pass-4f9c1e" in s.secrets()
+
+
+def test_retention_is_a_duration_or_unset_for_keep_everything() -> None:
+    assert settings().retention is None
+    assert settings(RETENTION="  ").retention is None
+    assert settings(RETENTION="720h").retention == timedelta(days=30)
+    assert retention_from_env({"RETENTION": "90m"}) == timedelta(minutes=90)
+    assert retention_from_env({}) is None
+    with pytest.raises(ConfigError) as err:
+        settings(RETENTION="30d")
+    assert "RETENTION: `30d` is not a duration" in str(err.value) and "leave it unset" in str(err.value)
+    with pytest.raises(ConfigError, match="RETENTION"):
+        retention_from_env({"RETENTION": "0"})
