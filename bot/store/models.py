@@ -3,7 +3,7 @@ read-only shapes the rest of the program sees of them (``RequestView``, ``AuditE
 
 ``requests`` holds one row per request: its state, deadlines, leases, where its Slack messages are, the
 sealed token while a session lives, and ``next_due_at`` (``bot.domain.schedule``), kept by every write.
-``audit`` is append-only: one row per event (deleted only by the retention, ``Store.purge``; on PostgreSQL a
+``audit`` is append-only: one row per event (deleted only by the retention, ``store.retention.purge``; on PostgreSQL a
 trigger, migration 0007, refuses any other UPDATE or DELETE). ``home_viewers`` remembers who opened the App Home.
 """
 

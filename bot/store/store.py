@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select
 
-from bot.domain import FINAL_STATES, LIVE_STATES, RequestView, State, check_transition
+from bot.domain import LIVE_STATES, RequestView, State, check_transition
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
 from bot.store.engine import READ_ONLY
 from bot.store.models import AUDIT, REQUESTS, AuditEntry, AuditRow, RequestRow, as_entry, as_view, new_request_id
@@ -249,29 +249,6 @@ class Store:
             if progress:
                 _update(s, request_id, **progress)
             return False
-
-    def purge(self, before: datetime, now: datetime, limit: int = 500) -> int:
-        """Retention: delete up to ``limit`` requests that ended before ``before``, with their audit rows, in one
-        transaction; returns how many. Ended = in a final state, nothing more due, Slack caught up and no lease
-        held, and every audit row (its last event) older than ``before``. Live requests are never touched.
-        PostgreSQL: the audit table's trigger (migration 0007) refuses a DELETE unless the transaction set
-        ``impersonation_bot.purging``, which only this method does."""
-        recent = exists().where(AUDIT.c.request_id == REQUESTS.c.id, AUDIT.c.at >= before)
-        ended = select(REQUESTS.c.id).where(
-            REQUESTS.c.state.in_([x.value for x in FINAL_STATES]), REQUESTS.c.next_due_at.is_(None),
-            REQUESTS.c.slack_version == REQUESTS.c.version, lease_free(REQUESTS.c.lease_until, now),
-            lease_free(REQUESTS.c.slack_lease_until, now), REQUESTS.c.created_at < before, ~recent,
-        ).order_by(REQUESTS.c.created_at).limit(limit).with_for_update()
-        with self.tx() as s:
-            conn = s.connection()
-            ids = list(conn.execute(ended).scalars())
-            if not ids:
-                return 0
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(select(func.set_config("impersonation_bot.purging", "on", True)))
-            conn.execute(delete(AUDIT).where(AUDIT.c.request_id.in_(ids)))
-            conn.execute(delete(REQUESTS).where(REQUESTS.c.id.in_(ids)))
-            return len(ids)
 
     def reschedule(self, request_id: str) -> None:
         """Write ``next_due_at`` afresh (rows carried over from before it existed, or a changed schedule)."""

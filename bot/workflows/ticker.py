@@ -16,6 +16,7 @@ from collections.abc import Callable
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
 from bot.logs import about
+from bot.store.retention import purge
 from bot.workflows.context import Context
 from bot.workflows.projection import Projection
 from bot.workflows.reminders import Reminders
@@ -85,12 +86,12 @@ class Ticker:
 
     def purge(self) -> int:
         """The retention (``RETENTION``): delete one batch of requests that ended more than that long ago, with
-        their audit rows (``Store.purge``). Nothing without ``RETENTION``. Returns how many went."""
+        their audit rows (``store.retention.purge``). Nothing without ``RETENTION``. Returns how many went."""
         retention = self.ctx.settings.retention
         if retention is None:
             return 0
         now = self.ctx.clock()
-        return self.ctx.store.purge(now - retention, now)
+        return purge(self.ctx.store, now - retention, now)
 
     def reschedule_all(self) -> None:
         """At start: arm every request's alarm at its ``next_due_at`` (deadlines, and the ends of leases a

@@ -50,7 +50,7 @@ def test_request_approve_dm_and_timed_stop(make_stack, delivery: str) -> None:  
     assert call.body["refreshDuration"] == 3
     assert call.body["customClaims"]["impersonationRequest"] == request_id
     assert call.body["customClaims"]["approvedBy"] == GROUP_APPROVER
-    token = s.descope.minted[0]
+    token = s.descope.wait_for(lambda: s.descope.minted[0] if s.descope.minted else None)  # recorded, then minted
     assert decode_claims(token)["dct"] == TENANT
 
     if delivery == "dm":

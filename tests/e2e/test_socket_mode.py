@@ -225,7 +225,7 @@ def test_bot_request_approve_dm_and_sigterm_over_socket_mode(
     assert call.body["loginId"] == TARGET
     assert call.body["impersonatorId"] == f"{REQUESTER.lower()}@corp.example"
     assert call.body["customClaims"]["approvedBy"] == GROUP_APPROVER
-    token = descope.minted[0]
+    token = descope.wait_for(lambda: descope.minted[0] if descope.minted else None)  # the call is recorded first
     slack.wait_for(lambda: any("Show token" in slack.message_text(ch, t) for (ch, t) in list(slack.messages)
                                if ch == "D" + REQUESTER), message="session DM")
     slack.wait_for(lambda: "active until" in slack.message_text(APPROVAL_CHANNEL, ts), message="channel says active")

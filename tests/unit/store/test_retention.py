@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.domain import State
 from bot.migrate import migrate
 from bot.store import HomeStore, RequestRow, Store, make_engine
+from bot.store.retention import purge
 from tests.fakes.inprocess import World
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -102,21 +103,21 @@ def test_purge_deletes_only_ended_caught_up_requests_older_than_the_cut_off(stor
     kept = {live, pending, behind, leased, late, recent}
     assert all(_audit_of(store, r) for r in gone | kept)
 
-    assert store.purge(T0 - HOUR, T0) == len(gone)
+    assert purge(store, T0 - HOUR, T0) == len(gone)
 
     for request_id in gone:
         assert store.get(request_id) is None and _audit_of(store, request_id) == 0, request_id
     for request_id in kept:
         assert store.get(request_id) is not None and _audit_of(store, request_id) > 0, request_id
     assert HomeStore(store).viewers(old) == ["UREQ1"]
-    assert store.purge(T0 - HOUR, T0) == 0  # nothing more to do
+    assert purge(store, T0 - HOUR, T0) == 0  # nothing more to do
 
 
 def test_purge_works_in_bounded_batches(store: Store) -> None:
     ids = [_caught_up(store, _denied(store, T0 - 2 * HOUR, login_id=f"u{i}@acme.com")) for i in range(5)]
-    assert store.purge(T0 - HOUR, T0, limit=2) == 2
-    assert store.purge(T0 - HOUR, T0, limit=2) == 2
-    assert store.purge(T0 - HOUR, T0, limit=2) == 1
+    assert purge(store, T0 - HOUR, T0, limit=2) == 2
+    assert purge(store, T0 - HOUR, T0, limit=2) == 2
+    assert purge(store, T0 - HOUR, T0, limit=2) == 1
     assert all(store.get(r) is None for r in ids)
 
 
@@ -131,7 +132,7 @@ def test_the_database_refuses_to_edit_the_audit_trail_but_lets_the_purge_delete(
             conn.execute(text(statement))
     assert {e.actor for e in store.audit()} == {"UREQ1", "UAPPR1"}
 
-    assert store.purge(T0 - HOUR, T0) == 1
+    assert purge(store, T0 - HOUR, T0) == 1
     assert store.get(old) is None and _audit_of(store, old) == 0
     # The marker lived only in the purge's transaction: the pooled connection refuses again.
     for _ in range(3):
