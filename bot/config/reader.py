@@ -229,6 +229,7 @@ class Reader:
             log_format=self.choice("LOG_FORMAT", "text", ("text", "json")),
             token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
+            metrics_port=self.integer("METRICS_PORT", 0, 1, 65535) or None,
         )
         if self.problems:
             raise ConfigError(self.problems)

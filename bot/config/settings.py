@@ -86,6 +86,7 @@ class Settings:
     log_format: str = "text"  # "text" or "json" (one object per line)
     token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
     reminder_interval: timedelta = timedelta(minutes=15)  # 0: no reminders
+    metrics_port: int | None = None  # Socket Mode: serve GET /metrics on this port (HTTP mode: on PORT)
 
     @property
     def socket_mode(self) -> bool:

@@ -399,3 +399,11 @@ def test_database_password_is_hidden() -> None:
     s = settings(DATABASE_URL="postgresql+psycopg://bot:db-pass-4f9c1e@db.internal/impersonation")
     assert "db-pass-4f9c1e" not in repr(s)
     assert "db-pass-4f9c1e" in s.secrets()
+
+
+def test_metrics_port_is_unset_by_default_and_validated() -> None:
+    assert settings().metrics_port is None
+    assert settings(METRICS_PORT="9100").metrics_port == 9100
+    for bad in ("0", "65536", "metrics"):
+        (problem,) = problems_with(METRICS_PORT=bad)
+        assert problem.startswith("METRICS_PORT must be a whole number from 1 to 65535")
