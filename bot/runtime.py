@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.descope import DescopeClient
+from bot.metrics import Metrics
 from bot.migrate import migrate
 from bot.scheduler import Scheduler
 from bot.sealing import Sealer
@@ -35,12 +36,15 @@ class Runtime:
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
         self.store = Store(self.engine)
+        self.metrics = Metrics(self.store)
+        self.store.on_outcome = self.metrics.request_outcome
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
-                                     settings.descope_base_uri)
-        self.client = make_client(settings)
+                                     settings.descope_base_uri, on_call=self.metrics.descope_call)
+        self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
         self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),
                                          SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()))
+        self.workflows.ctx.stop_lateness = self.metrics.stopped_late
         self.scheduler = Scheduler(self.workflows, settings.sweep_interval)
         self.app = build_app(settings, self.workflows, self.client)
         self._stopped = threading.Event()
@@ -59,7 +63,8 @@ class Runtime:
         from bot.web import make_wsgi
 
         secret = self.settings.slack_signing_secret.get() if self.settings.slack_signing_secret else ""
-        server = create_server(make_wsgi(self.app, self.store, secret), host="0.0.0.0", port=self.settings.port,
+        wsgi = make_wsgi(self.app, self.store, secret, self.metrics)
+        server = create_server(wsgi, host="0.0.0.0", port=self.settings.port,
                                threads=16, connection_limit=1000, backlog=1024, channel_timeout=30,
                                ident="impersonation-bot")
 
@@ -89,6 +94,9 @@ class Runtime:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        if self.settings.metrics_port is not None:
+            self.metrics.serve(self.settings.metrics_port)
+            log.info("serving metrics on port %d at /metrics", self.settings.metrics_port)
         try:
             handler.connect()  # type: ignore[no-untyped-call]
         except SlackApiError as exc:

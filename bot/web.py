@@ -2,7 +2,8 @@
 
 Routes: ``POST /slack/events`` (commands, interactivity and events, through Bolt's WSGI adapter, after
 ``slack.guard.unreadable`` turned away a body Bolt could not parse) and
-``GET /healthz`` (answers 200 when the database answers). Everything else is a 404.
+``GET /healthz`` (answers 200 when the database answers) and ``GET /metrics`` (Prometheus, ``bot.metrics``).
+Everything else is a 404.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from bot.metrics import Metrics
 from bot.slack.guard import unreadable
 from bot.store import Store
 
@@ -29,7 +31,7 @@ EVENTS_PATH = "/slack/events"
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi(app: App, store: Store, signing_secret: str) -> WSGIApp:
+def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | None = None) -> WSGIApp:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
     verifier = SignatureVerifier(signing_secret)
 
@@ -61,6 +63,10 @@ def make_wsgi(app: App, store: Store, signing_secret: str) -> WSGIApp:
                 log.warning("health check: database unreachable (%s)", type(exc).__name__)
                 return respond(start_response, "503 Service Unavailable", {"status": "database unreachable"})
             return respond(start_response, "200 OK", {"status": "ok"})
+        if path == "/metrics" and method in ("GET", "HEAD") and metrics is not None:
+            body, content_type = metrics.render()
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+            return [body] if method == "GET" else [b""]
         return respond(start_response, "404 Not Found", {"error": "not found"})
 
     return wsgi

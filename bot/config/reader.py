@@ -250,6 +250,7 @@ class Reader:
             token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
             retention=self.retention(),
+            metrics_port=self.integer("METRICS_PORT", 0, 1, 65535) or None,
         )
         if self.problems:
             raise ConfigError(self.problems)

@@ -87,6 +87,7 @@ class Settings:
     token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
     reminder_interval: timedelta = timedelta(minutes=15)  # 0: no reminders
     retention: timedelta | None = None  # ended requests older than this are deleted; None: keep everything
+    metrics_port: int | None = None  # Socket Mode: serve GET /metrics on this port (HTTP mode: on PORT)
 
     @property
     def socket_mode(self) -> bool:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -65,6 +66,7 @@ class DescopeClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_call: Callable[[str, str], None] | None = None,
     ) -> None:
         if not project_id:
             raise ValueError("a Descope project ID is required")
@@ -81,6 +83,7 @@ class DescopeClient:
         self.retry = retry
         self._management_key = management_key
         self._sleep = sleep
+        self._on_call = on_call  # told (call, result) once per API call: bot.metrics counts them
         self._http = httpx.Client(
             base_url=base_url,
             headers={
@@ -141,7 +144,8 @@ class DescopeClient:
             "refreshDuration": refresh_duration,
             "stepup": None,
         }
-        answer = self._call("POST", IMPERSONATE_PATH, json=body, idempotent=False)
+        with self._counted("impersonate"):
+            answer = self._call("POST", IMPERSONATE_PATH, json=body, idempotent=False)
         jwt = answer.get("jwt")
         if not isinstance(jwt, str) or not jwt:
             raise DescopeError("impersonate answered without a jwt", status=200)
@@ -150,25 +154,47 @@ class DescopeClient:
     def stop_impersonation(self, jwt: str) -> None:
         """End an impersonation. Descope answers with the original actor's JWT; we drop it."""
         body = {"jwt": jwt, "customClaims": None, "selectedTenant": None, "refreshDuration": None}
-        self._call("POST", STOP_IMPERSONATION_PATH, json=body, secrets=(jwt,), parse=False)
+        with self._counted("stop"):
+            self._call("POST", STOP_IMPERSONATION_PATH, json=body, secrets=(jwt,), parse=False)
 
     def logout(self, refresh_jwt: str) -> None:
         """Revoke a refresh JWT (what the SDKs' ``logout(refresh_token)`` sends: body ``{}``, the token itself
         as the bearer). Session JWTs already derived from it live until their own expiry."""
-        self._call("POST", LOGOUT_PATH, json={}, secrets=(refresh_jwt,), parse=False,
-                   headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
+        with self._counted("logout"):
+            self._call("POST", LOGOUT_PATH, json={}, secrets=(refresh_jwt,), parse=False,
+                       headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         """The ``user`` object (``userId``, ``loginIds``, ``name``, ``status``, ``userTenants`` …). With
         ``timeout``: one attempt, answered or abandoned within that many seconds (a check that must not
         hold anyone up)."""
-        answer = self._call("GET", LOAD_USER_PATH, params={"loginId": login_id}, timeout=timeout)
+        with self._counted("load_user"):
+            answer = self._call("GET", LOAD_USER_PATH, params={"loginId": login_id}, timeout=timeout)
         user = answer.get("user")
         if not isinstance(user, dict):
             raise DescopeError("user lookup answered without a user object", status=200)
         return user
 
     # -- machinery
+
+    @contextmanager
+    def _counted(self, call: str) -> Iterator[None]:
+        """Tell ``on_call`` how the call ended: ok, refused (4xx), unavailable (outage) or error."""
+        if self._on_call is None:
+            yield
+            return
+        result = "error"
+        try:
+            yield
+            result = "ok"
+        except DescopeRefused:
+            result = "refused"
+            raise
+        except DescopeUnavailable:
+            result = "unavailable"
+            raise
+        finally:
+            self._on_call(call, result)
 
     def _call(
         self,

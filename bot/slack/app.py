@@ -17,6 +17,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.slack.client import CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.guard import WellFormed
 from bot.slack.listeners import Deps, register_all
@@ -36,6 +37,13 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         raise_error_for_unhandled_request=True,  # to on_error: one log line, not Bolt's code suggestion
     )
     app.use(WellFormed())  # first: no listener or middleware ever sees a payload Slack would not send
+
+    if isinstance(client, CountingWebClient):
+        @app.middleware
+        def counted_client(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+            """Listeners' ``client`` counts its calls too (``bot.metrics``), like the app's own."""
+            context["client"] = client.fork(context.team_id)
+            return next()
 
     @app.middleware
     def only_our_workspace(

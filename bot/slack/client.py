@@ -6,7 +6,11 @@ slack-sdk retries only one connection error by default; the bot also retries rat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -24,10 +28,43 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
                    error: Exception | None = None) -> bool:
         return response is not None and response.status_code >= 500
 
+class CountingWebClient(WebClient):
+    """A ``WebClient`` that tells ``on_call`` (method, result) once per Web API call, after its retries:
+    ``ok``, ``ratelimited`` (still 429 after them) or ``error``. ``fork`` makes one for a Bolt request."""
+
+    def __init__(self, *args: Any, on_call: Callable[[str, str], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_call = on_call
+
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:
+        if self.on_call is None:
+            return super().api_call(api_method, *args, **kwargs)
+        result = "error"
+        try:
+            response = super().api_call(api_method, *args, **kwargs)
+            result = "ok"
+            return response
+        except SlackApiError as exc:
+            limited = exc.response.status_code == 429 or exc.response.get("error") == "ratelimited"
+            result = "ratelimited" if limited else "error"
+            raise
+        finally:
+            self.on_call(api_method, result)
+
+    def fork(self, team_id: str | None) -> CountingWebClient:
+        """A copy for one Bolt request (Bolt builds a plain ``WebClient`` per request otherwise)."""
+        return CountingWebClient(token=self.token, base_url=self.base_url, timeout=self.timeout, ssl=self.ssl,
+                                 proxy=self.proxy, headers=self.headers, team_id=team_id, logger=self.logger,
+                                 retry_handlers=list(self.retry_handlers), on_call=self.on_call)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CountingWebClient:
+        """Bolt deep-copies a request (its client too) for lazy listeners: the copy counts into the same hook."""
+        return self.fork(self.default_params.get("team_id"))
 
 
-def make_client(settings: Settings) -> WebClient:
-    return WebClient(
+def make_client(settings: Settings, on_call: Callable[[str, str], None] | None = None) -> WebClient:
+    return CountingWebClient(
+        on_call=on_call,
         token=settings.slack_bot_token.get(),
         base_url=settings.slack_api_url,
         timeout=10,

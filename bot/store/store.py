@@ -135,6 +135,9 @@ class Store:
         # write nested in another on the same thread fails as before instead of hanging here.
         self._writers: AbstractContextManager[Any] = (
             threading.RLock() if engine.dialect.name == "sqlite" else nullcontext())
+        #: Told each outcome a request reaches, after its commit: ``submitted``, ``refused``, or the state a
+        #: transition entered (``bot.metrics`` counts them). Must not raise.
+        self.on_outcome: Callable[[str], None] = lambda outcome: None
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
@@ -175,7 +178,9 @@ class Store:
             values = _new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                   reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
                                   remind_at=remind_at, **(target or {}))
-            return _insert(s, values, actor=requester_id, action="requested", detail=None)
+            view = _insert(s, values, actor=requester_id, action="requested", detail=None)
+        self.on_outcome("submitted")
+        return view
 
     def insert_refused(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                        reason: str, now: datetime, failure: str) -> RequestView:
@@ -185,7 +190,9 @@ class Store:
             values = _new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                   reason=reason, state=State.FAILED, created_at=now, pending_until=now,
                                   failure=failure, slack_version=1, end_notified_at=now)
-            return _insert(s, values, actor=requester_id, action="refused", detail=failure)
+            view = _insert(s, values, actor=requester_id, action="refused", detail=failure)
+        self.on_outcome("refused")
+        return view
 
     def transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                    action: str, now: datetime, detail: str | None = None,
@@ -203,7 +210,9 @@ class Store:
             before, after = written
             s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
                            from_state=before["state"], to_state=target.value, detail=detail))
-            return as_view(RequestRow(**after))
+            view = as_view(RequestRow(**after))
+        self.on_outcome(target.value)
+        return view
 
     def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
                where: Sequence[Any] = (), **values: Any) -> bool:

@@ -29,6 +29,8 @@ class Context:
     clock: Callable[[], datetime]
     leases: Leases
     timers: Timers = field(default_factory=NoTimers)
+    #: Told how late (seconds after ``ends_at``) a session ended by its window was stopped (``bot.metrics``).
+    stop_lateness: Callable[[float], None] = lambda seconds: None
 
     def get(self, request_id: str) -> RequestView:
         request = self.store.get(request_id)

@@ -92,6 +92,8 @@ class Revocation:
             request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=ctx.clock(),
             detail=encode(ending), stopped_at=ctx.clock(), stopped_by=actor, token_sealed=None, lease_until=None,
         )
+        if stopped is not None and reason is EndReason.WINDOW_ENDED and row.ends_at and stopped.stopped_at:
+            ctx.stop_lateness((stopped.stopped_at - row.ends_at).total_seconds())
         if stopped is not None:
             log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "revoked")
         return stopped is not None

@@ -412,3 +412,11 @@ def test_retention_is_a_duration_or_unset_for_keep_everything() -> None:
     assert "RETENTION: `30d` is not a duration" in str(err.value) and "leave it unset" in str(err.value)
     with pytest.raises(ConfigError, match="RETENTION"):
         retention_from_env({"RETENTION": "0"})
+
+
+def test_metrics_port_is_unset_by_default_and_validated() -> None:
+    assert settings().metrics_port is None
+    assert settings(METRICS_PORT="9100").metrics_port == 9100
+    for bad in ("0", "65536", "metrics"):
+        (problem,) = problems_with(METRICS_PORT=bad)
+        assert problem.startswith("METRICS_PORT must be a whole number from 1 to 65535")

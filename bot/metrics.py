@@ -1,0 +1,108 @@
+"""Prometheus metrics: what the bot counts, in a registry of its own (never the global default one, so tests and
+several apps in one process do not clash), rendered for ``GET /metrics`` or served on ``METRICS_PORT``.
+
+Counters and the histogram are **per process** (sum them over replicas); the gauge is **database-wide**
+(read from the database at scrape time, so every replica reports the same, right, number):
+
+    impersonation_bot_requests_total{outcome}              per process  requests reaching an outcome (OUTCOMES)
+    impersonation_bot_sessions_active                      database     sessions in state ``active`` now
+    impersonation_bot_stop_lateness_seconds                per process  stopped_at - ends_at, sessions ended by
+                                                                        their window (histogram)
+    impersonation_bot_descope_calls_total{call,result}     per process  each DescopeClient call, once
+    impersonation_bot_slack_calls_total{method,result}     per process  each Slack Web API call, once (retries
+                                                                        included in it)
+
+Labels are fixed enumerations and Slack method names, never a token, a user ID or a login ID: values outside
+the enumerations are counted as ``other``. The code that counts knows only callables (``Store.on_outcome``,
+the ``DescopeClient`` and Slack client ``on_call`` hooks, ``Context.meter``), not Prometheus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from bot.domain import State
+from bot.store import RequestRow, Store
+
+#: A request's outcomes: ``submitted`` (stored pending), ``refused`` (the rules refused it before anyone saw it),
+#: and each state a transition enters: approved, denied, expired, active, failed (Descope refused), stopped.
+OUTCOMES = ("submitted", "refused", "approved", "denied", "expired", "active", "failed", "stopped")
+DESCOPE_CALLS = ("impersonate", "stop", "logout", "load_user")
+DESCOPE_RESULTS = ("ok", "refused", "unavailable", "error")
+SLACK_RESULTS = ("ok", "error", "ratelimited")
+LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf"))
+_SLACK_METHOD = re.compile(r"[a-z][a-zA-Z]*(\.[a-zA-Z]+)+")
+
+
+def _known(value: str, allowed: tuple[str, ...]) -> str:
+    return value if value in allowed else "other"
+
+
+class ActiveSessions(Collector):
+    """``impersonation_bot_sessions_active``: the count of active sessions, read from the database per scrape."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("impersonation_bot_sessions_active",
+                                  "Sessions active now (database-wide: the same on every replica)")
+        with self.store.read() as s:
+            count = s.execute(select(func.count()).select_from(RequestRow)
+                              .where(RequestRow.state == State.ACTIVE.value)).scalar_one()
+        gauge.add_metric([], float(count))
+        yield gauge
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:  # no database read at registration
+        yield GaugeMetricFamily("impersonation_bot_sessions_active", "Sessions active now")
+
+
+class Metrics:
+    """This process's registry and the hooks that feed it."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("impersonation_bot_requests", "Requests reaching an outcome (per process)",
+                                ["outcome"], registry=self.registry)
+        self.stop_lateness = Histogram("impersonation_bot_stop_lateness_seconds",
+                                       "How long after its window's end a session was stopped (per process)",
+                                       buckets=LATENESS_BUCKETS, registry=self.registry)
+        self.descope_calls = Counter("impersonation_bot_descope_calls", "Descope API calls (per process)",
+                                     ["call", "result"], registry=self.registry)
+        self.slack_calls = Counter("impersonation_bot_slack_calls", "Slack Web API calls (per process)",
+                                   ["method", "result"], registry=self.registry)
+        if store is not None:
+            self.registry.register(ActiveSessions(store))
+
+    # -- the hooks (plain callables for the code that counts)
+
+    def request_outcome(self, outcome: str) -> None:
+        self.requests.labels(outcome=_known(outcome, OUTCOMES)).inc()
+
+    def stopped_late(self, seconds: float) -> None:
+        self.stop_lateness.observe(max(seconds, 0.0))
+
+    def descope_call(self, call: str, result: str) -> None:
+        self.descope_calls.labels(call=_known(call, DESCOPE_CALLS), result=_known(result, DESCOPE_RESULTS)).inc()
+
+    def slack_call(self, method: str, result: str) -> None:
+        method = method if _SLACK_METHOD.fullmatch(method) and len(method) <= 64 else "other"
+        self.slack_calls.labels(method=method, result=_known(result, SLACK_RESULTS)).inc()
+
+    # -- exposition
+
+    def render(self) -> tuple[bytes, str]:
+        """The scrape body and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def serve(self, port: int) -> None:
+        """Socket Mode: serve ``/metrics`` on its own port, in a daemon thread."""
+        from prometheus_client import start_http_server
+
+        start_http_server(port, registry=self.registry)
