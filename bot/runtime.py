@@ -14,6 +14,7 @@ from types import FrameType
 
 from slack_sdk.errors import SlackApiError
 
+from bot.clock import DatabaseClock
 from bot.config import Settings
 from bot.descope import DescopeClient
 from bot.metrics import Metrics
@@ -42,8 +43,11 @@ class Runtime:
                                      settings.descope_base_uri, on_call=self.metrics.descope_call)
         self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
+        self.clock = DatabaseClock(self.store, skew=settings.clock_skew)
+        self.clock.measure()
         self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),
-                                         SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()))
+                                         SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()),
+                                         clock=self.clock)
         self.workflows.ctx.stop_lateness = self.metrics.stopped_late
         self.scheduler = Scheduler(self.workflows, settings.sweep_interval)
         self.app = build_app(settings, self.workflows, self.client)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.clock import system_clock_of
 from bot.store import utcnow
 from bot.workflows import Workflows
 
@@ -38,6 +39,8 @@ class Scheduler:
     def __init__(self, workflows: Workflows, sweep_interval: timedelta, workers: int = 8) -> None:
         self.ticker = workflows.ticker
         self.leases = workflows.ctx.leases
+        # Moments come on the database's clock (bot.clock); APScheduler runs on this machine's.
+        self.to_system = system_clock_of(workflows.ctx.clock)
         self.sweep_interval = sweep_interval
         self.purge_interval = max(sweep_interval, PURGE_INTERVAL)
         self._retention = workflows.ctx.settings.retention is not None
@@ -77,7 +80,7 @@ class Scheduler:
             if self._armed.get(request_id) == when:
                 return
             self._armed[request_id] = when
-        self._scheduler.add_job(self._alarm, "date", run_date=when, args=[request_id],
+        self._scheduler.add_job(self._alarm, "date", run_date=self.to_system(when), args=[request_id],
                                 id=f"at:{request_id}", replace_existing=True)
 
     def _alarm(self, request_id: str) -> None:
@@ -86,7 +89,8 @@ class Scheduler:
         self.ticker.tick(request_id)
 
     def kick(self, request_id: str, at: datetime | None = None) -> None:
-        self._scheduler.add_job(self.ticker.tick, "date", run_date=at or utcnow(), args=[request_id])
+        self._scheduler.add_job(self.ticker.tick, "date", run_date=self.to_system(at) if at else utcnow(),
+                                args=[request_id])
 
     def _kick_swept(self, request_id: str) -> None:
         """The sweep's kick: a request it already queued and no worker has started on is not queued again

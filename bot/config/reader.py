@@ -94,6 +94,18 @@ class Reader:
             self.problems.append(f"RETENTION: {exc} (or leave it unset to keep everything)")
             return None
 
+    def signed_duration(self, name: str) -> timedelta:
+        """A duration with an optional leading ``-`` (``-30s``); unset: zero."""
+        value = (self.raw(name) or "").strip()
+        if not value:
+            return timedelta(0)
+        sign = -1 if value.startswith("-") else 1
+        try:
+            return sign * parse_duration(value.lstrip("+-"))
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc} (a leading - for behind)")
+            return timedelta(0)
+
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         value = self.raw(name)
         if value is None:
@@ -247,6 +259,7 @@ class Reader:
             token_encryption_key=Secret(enc_key) if enc_key else None,
             log_level=self.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=self.choice("LOG_FORMAT", "text", ("text", "json")),
+            clock_skew=self.signed_duration("TEST_CLOCK_OFFSET"),
             token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
             retention=self.retention(),

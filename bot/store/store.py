@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -155,6 +155,15 @@ class Store:
     def ping(self) -> None:
         with self.read() as s:
             s.execute(select(1))
+
+    def database_now(self) -> datetime | None:
+        """The database server's own clock (PostgreSQL ``clock_timestamp()``); ``None`` for SQLite, which serves
+        one process on this machine: that process's clock is the database's."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        with self.read() as s:
+            moment: datetime = s.execute(select(func.clock_timestamp())).scalar_one()
+            return moment.astimezone(UTC)
 
     # -- writes -----------------------------------------------------------------------------
 

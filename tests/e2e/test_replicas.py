@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
 import pytest
 
@@ -122,3 +123,33 @@ def test_each_reminder_is_sent_once_across_replicas(make_stack: StackFactory) ->
     sent = [str(c.params.get("text")) for c in replicas[0].slack.calls_of("chat.postMessage")
             if c.params.get("thread_ts") == ts and "reminder:" in str(c.params.get("text"))]
     assert len(sent) == 2, sent  # at 1 s and 3 s (7 s is past the 6 s expiry): once each, by either replica
+
+
+def test_a_replica_whose_clock_is_30s_ahead_stops_each_session_once_and_none_early(
+        make_stack: StackFactory, database_url: str) -> None:
+    """Deadlines and leases are compared on the database's clock: a replica whose own clock runs 30 s ahead
+    (TEST_CLOCK_OFFSET) neither stops a session early nor twice, whichever replica started it."""
+    from sqlalchemy import create_engine, text
+
+    normal, ahead = make_stack(), make_stack(TEST_CLOCK_OFFSET="30s")
+    started = []
+    for i, (via, approver) in enumerate([(normal, ahead), (ahead, normal), (normal, ahead), (ahead, normal)]):
+        login = f"clock{i}-{time.monotonic_ns()}@acme.com"
+        via.descope.add_user(login)
+        request_id, ts = via.submit(f"{login} 4s clock test {i}")
+        assert approver.click("approve", request_id, APPROVER, ts).status == 200
+        started.append((request_id, ts))
+    for _, ts in started:
+        normal.slack.wait_for(lambda ts=ts: "Session ended" in normal.approval_text(ts), timeout=30, message="ended")
+    time.sleep(1.5)  # a duplicate stop would show up by now
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        ends = {r[0]: r[1] for r in conn.execute(text("SELECT id, ends_at FROM requests"))}
+    engine.dispose()
+    tokens = {decode_claims(t)["nsec"]["impersonationRequest"]: t for t in normal.descope.minted}
+    for request_id, _ in started:
+        stops = [c for c in normal.descope.calls_to(STOP_IMPERSONATION) if c.body["jwt"] == tokens[request_id]]
+        assert len(stops) == 1, request_id  # once
+        ends_at = ends[request_id].replace(tzinfo=UTC).timestamp()  # stored as naive UTC
+        assert stops[0].at >= ends_at - 0.25, (request_id, stops[0].at - ends_at)  # not early
+        assert stops[0].at <= ends_at + 5.0  # and on time (within a sweep)
