@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench migrate
+.PHONY: run test lint bench migrate demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed-run
 	$(BIN)/python -m bot
+
+demo: $(VENV)/.installed-run
+	$(BIN)/python -m bot demo
 
 migrate: $(VENV)/.installed-run
 	$(BIN)/python -m bot migrate

@@ -54,11 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the bot (default)")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("check", help="check the setup (Slack, Descope, database) without changing anything")
+    sub.add_parser("demo", help="play the whole flow against local stand-ins of Slack and Descope (no accounts)")
     audit = sub.add_parser("audit", help="export the audit trail (JSON lines or CSV) to stdout")
     audit.add_argument("--since", help="ISO date/time (UTC) or a duration back from now, e.g. 24h")
     audit.add_argument("--request", help="only this request ID")
     audit.add_argument("--format", choices=["json", "csv"], default="json")
     args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from bot.demo import run
+
+        return run()
 
     if args.command == "check":
         from bot.doctor import render, run_checks

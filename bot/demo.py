@@ -1,0 +1,124 @@
+"""``python -m bot demo``: the whole flow in under a minute, with no accounts, no configuration and no network.
+
+The real bot (``python -m bot``, a child process, a throw-away SQLite database) runs against the local stand-ins
+of Slack and Descope this project ships for its tests (``tests/fakes``: loopback HTTP servers that behave as the
+real services document). The demo then plays the people, signing each request as Slack does: a requester asks,
+an approver approves, the requester opens the token, then stops the session early; and it prints, step by step,
+what the requester, the approvers and Descope see. Run it from a checkout of the project (the stand-ins live in
+its ``tests/`` folder).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+DEMO_TARGET = "jane@acme.com"
+
+
+def run(out: TextIO = sys.stdout) -> int:
+    try:
+        from tests.e2e.harness import (
+            APPROVAL_CHANNEL,
+            APPROVER,
+            REQUESTER,
+            TENANT,
+            BotProcess,
+            Stack,
+            bot_env,
+            populate,
+        )
+        from tests.fakes import FakeDescope, FakeSlack
+    except ImportError:
+        print("The demo needs the project's checkout: run `python -m bot demo` (or `make demo`) from its folder.",
+              file=sys.stderr)
+        return 2
+
+    def say(who: str, text: str) -> None:
+        print(f"{who:>10} │ {text}", file=out, flush=True)
+
+    def step(title: str) -> None:
+        print(f"\n── {title} " + "─" * max(0, 66 - len(title)), file=out, flush=True)
+
+    def descope_calls(s: Stack, since: int) -> int:
+        for call in s.descope.calls[since:]:
+            say("Descope", f"{call.verb} {call.path} → {call.status}")
+        return len(s.descope.calls)
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp, FakeSlack() as slack, FakeDescope() as descope:
+        populate(slack, descope)
+        env = bot_env(slack, descope, f"sqlite:///{Path(tmp) / 'demo.db'}", REMINDER_INTERVAL="0")
+        bot = BotProcess(env, Path(tmp) / "bot.log")
+        step("the bot starts against local stand-ins of Slack and Descope")
+        bot.start()
+        s = Stack(slack, descope, bot)
+        seen = 0
+        try:
+            step(f"<@{REQUESTER}> asks")
+            text = f"{DEMO_TARGET} 10m --tenant {TENANT} checking invoice SUP-123"
+            say("requester", f"/impersonate {text}")
+            request_id, ts = s.submit(text)
+            mine = [line for line in s.command("list").text.splitlines() if request_id in line]
+            say("requester", _clip("(/impersonate list) " + (mine[0] if mine else request_id)))
+            seen = descope_calls(s, seen)
+            for line in _shown(slack.message(APPROVAL_CHANNEL, ts)):
+                say("approvers", line)
+
+            step(f"<@{APPROVER}> approves in {APPROVAL_CHANNEL}")
+            s.click("approval.approve", request_id, APPROVER, ts)
+            slack.wait_for(lambda: s.session_dm(request_id), message="session DM")
+            slack.wait_for(lambda: "active until" in s.approval_text(ts), message="active")
+            seen = descope_calls(s, seen)
+            say("approvers", _status(slack.message(APPROVAL_CHANNEL, ts)))
+            dm_ts = s.session_dm(request_id) or ""
+            for line in _shown(slack.message("D" + REQUESTER, dm_ts)):
+                say("requester", line)
+
+            step("the requester clicks Show token: a modal only they see")
+            token = s.show_token(request_id)
+            say("requester", f"modal with the token: {(token or '')[:12]}… (never the text of a message)")
+            seen = descope_calls(s, seen)
+
+            step("the requester stops the session early")
+            say("requester", f"/impersonate stop {request_id}")
+            say("requester", _clip(s.command(f"stop {request_id}").text))
+            slack.wait_for(lambda: "stopped early" in s.approval_text(ts), timeout=20, message="stopped")
+            time.sleep(0.3)
+            seen = descope_calls(s, seen)
+            if token:
+                say("Descope", f"refresh with the token now → {descope.refresh(token)} (revoked)")
+            say("approvers", _status(slack.message(APPROVAL_CHANNEL, ts)))
+            say("requester", "(the session DM, edited) " + " ".join(_shown(slack.message("D" + REQUESTER, dm_ts))))
+            say("requester", " ".join(_shown(slack.message(*list(slack.messages)[-1]))))
+        finally:
+            bot.stop()
+        step(f"done in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _shown(message: dict[str, Any] | None) -> list[str]:
+    """What a person sees of a message: the text of its blocks, one line each (buttons by their labels)."""
+    lines: list[str] = []
+    for block in (message or {}).get("blocks") or []:
+        texts = [block.get("text") or {}, *(block.get("fields") or []), *(block.get("elements") or [])]
+        words = [str(t["text"]) if isinstance(t.get("text"), str) else str((t.get("text") or {}).get("text", ""))
+                 for t in texts if isinstance(t, dict)]
+        label = " · ".join(w for w in words if w)
+        if label:
+            lines.append(_clip(f"[{label}]" if block.get("type") == "actions" else label))
+    return lines
+
+
+def _status(message: dict[str, Any] | None) -> str:
+    """The approval message's status line (its last context block)."""
+    contexts = [b for b in (message or {}).get("blocks") or [] if b.get("type") == "context"]
+    return _clip(_shown({"blocks": contexts[-1:]})[0]) if contexts else ""
+
+
+def _clip(text: str, width: int = 150) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
