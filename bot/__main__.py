@@ -1,8 +1,9 @@
-"""Command line: ``python -m bot [serve | migrate | check | audit]``.
+"""Command line: ``python -m bot [serve | migrate | check | audit | demo]``.
 
 ``serve`` (the default) runs the bot: HTTP mode on ``$PORT``, or Socket Mode when ``SLACK_APP_TOKEN`` is
 set. ``check`` is the setup doctor (``bot.doctor``): reads, changes nothing, exits 1 if anything is amiss.
-``migrate`` only brings the database schema up to date (the Procfile's ``release:`` step).
+``migrate`` only brings the database schema up to date (the Procfile's ``release:`` step). ``demo`` plays the
+whole flow against the shipped stand-ins (``bot.demo``).
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def run(out: TextIO = sys.stdout) -> int:
     with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp, FakeSlack() as slack, FakeDescope() as descope:
         populate(slack, descope)
         env = bot_env(slack, descope, f"sqlite:///{Path(tmp) / 'demo.db'}", REMINDER_INTERVAL="0")
-        bot = BotProcess(env, Path(tmp) / "bot.log")
+        bot = BotProcess(env, Path(tmp) / "bot.log", inherit=False)  # none of the operator's settings
         step("the bot starts against local stand-ins of Slack and Descope")
         bot.start()
         s = Stack(slack, descope, bot)

@@ -14,7 +14,7 @@ Counters and the histogram are **per process** (sum them over replicas); the gau
 
 Labels are fixed enumerations and Slack method names, never a token, a user ID or a login ID: values outside
 the enumerations are counted as ``other``. The code that counts knows only callables (``Store.on_outcome``,
-the ``DescopeClient`` and Slack client ``on_call`` hooks, ``Context.meter``), not Prometheus.
+the ``DescopeClient`` and Slack client ``on_call`` hooks, ``Context.stop_lateness``), not Prometheus.
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ class Runtime:
                                      settings.descope_base_uri, on_call=self.metrics.descope_call)
         self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
+        if settings.clock_skew:
+            log.warning("TEST_CLOCK_OFFSET is set: this process's clock is shifted by %s (for tests only)",
+                        settings.clock_skew)
         self.clock = DatabaseClock(self.store, skew=settings.clock_skew)
         self.clock.measure()
         self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),

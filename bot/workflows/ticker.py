@@ -37,11 +37,11 @@ class Ticker:
 
     def tick(self, request_id: str) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails."""
-        try:
-            with about(request_id):
+        with about(request_id):
+            try:
                 self._tick(request_id)
-        except Exception:
-            log.exception("work on request %s failed; the sweep will retry", request_id)
+            except Exception:
+                log.exception("work on request %s failed; the sweep will retry", request_id)
 
     def _tick(self, request_id: str) -> None:
         ctx = self.ctx

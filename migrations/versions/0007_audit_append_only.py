@@ -1,9 +1,9 @@
 """A tamper-evident audit trail on PostgreSQL: a trigger refuses every UPDATE and TRUNCATE of ``audit``, and every
-DELETE except the retention's (``Store.purge``, which sets ``impersonation_bot.purging`` for its transaction
+DELETE except the retention's (``bot.store.retention.purge``, which sets ``impersonation_bot.purging`` for its transaction
 only: ``set_config(…, true)``, i.e. ``SET LOCAL``). SQLite has no such guard: this revision does nothing there.
 
-A superuser (or the table's owner) can still drop the trigger; doing so is a DDL statement a database's own
-log records, unlike a quiet ``UPDATE``.
+A superuser (or the table's owner) can still drop the trigger: a deliberate DDL statement (which a server logging
+DDL, ``log_statement = ddl``, records), not a quiet ``UPDATE``.
 
 Revision ID: 0007
 Revises: 0006

@@ -100,13 +100,18 @@ class BotProcess:
     #: What start() waits for instead of ``/healthz`` (which Socket Mode does not serve), e.g.
     #: ``lambda: socket_mode.current is not None``; checked every 50 ms while the bot runs.
     ready: Callable[[], bool] | None = None
+    #: False: the bot gets only ``env`` and the few variables a process needs (the demo: none of the
+    #: operator's own settings leak in).
+    inherit: bool = True
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> BotProcess:
-        env = {**os.environ, **self.env, "PORT": str(self.port)}
+        base = os.environ if self.inherit else {k: v for k, v in os.environ.items()
+                                                if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")}
+        env = {**base, **self.env, "PORT": str(self.port)}
         for name in ("SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
             if name not in self.env:
                 env.pop(name, None)
