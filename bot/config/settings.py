@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
+from bot.domain.policy import Policy, Rule
+
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DATABASE_DEFAULT = "sqlite:///impersonation.db"
 _DATABASE_EXAMPLES = "sqlite:///impersonation.db or postgresql://user:password@host:5432/db"
@@ -89,6 +91,8 @@ class Settings:
     reminder_interval: timedelta = timedelta(minutes=15)  # 0: no reminders
     retention: timedelta | None = None  # ended requests older than this are deleted; None: keep everything
     metrics_port: int | None = None  # Socket Mode: serve GET /metrics on this port (HTTP mode: on PORT)
+    expiry_warning: timedelta = timedelta(minutes=5)  # 0: no warning before a session ends
+    policy: Policy = field(default_factory=Policy)  # POLICY_FILE's rules (none: the environment decides)
 
     @property
     def socket_mode(self) -> bool:
@@ -97,6 +101,28 @@ class Settings:
     @property
     def effective_requesters(self) -> tuple[str, ...]:
         return self.requesters or self.approvers
+
+    @property
+    def environment_rule(self) -> Rule:
+        """What the environment allows: the rule of every request no rule of ``POLICY_FILE`` matches."""
+        return Rule(number=0, name="", requesters=self.effective_requesters, approvers=self.approvers,
+                    min_duration=self.min_duration, default_duration=self.default_duration,
+                    max_duration=self.max_duration)
+
+    def rule_for(self, login_id: str, tenant: str | None) -> Rule:
+        """The rule that decides a request for ``login_id`` (in ``tenant``): the first of the file's that
+        matches, else the environment's."""
+        return self.policy.rule_for(login_id, tenant) or self.environment_rule
+
+    def all_rules(self) -> tuple[Rule, ...]:
+        """The file's rules and the environment's (last)."""
+        return (*self.policy.rules, self.environment_rule)
+
+    @property
+    def widest_window(self) -> tuple[timedelta, timedelta]:
+        """The shortest and longest window any rule allows (what a typed duration is first checked against)."""
+        allowing = [r for r in self.all_rules() if r.allow]
+        return min(r.min_duration for r in allowing), max(r.max_duration for r in allowing)
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for log redaction."""
