@@ -11,16 +11,21 @@ happen atomically; ``bot.slack.messages`` says it in words.
     schedule   what is due for a request, and when: the one function the scheduler, sweep and tick ask
     target     the user to impersonate as Descope knows it (the pre-flight), or not verified
     home       what a person's App Home shows, as data (each list capped, with how many it leaves out)
+    policy     the rules file's rules: which rule decides a request (first match), what it allows
 """
 
 from bot.domain.errors import (
+    AlreadyApproved,
     AlreadyDecided,
     AlreadyOpen,
     DomainError,
+    Forbidden,
+    MayNotExtend,
     MayNotStop,
     NotAllowed,
     NotAnApprover,
     NotARequester,
+    NotExtendable,
     NotFound,
     NotInTenant,
     NotPostedYet,
@@ -36,14 +41,46 @@ from bot.domain.errors import (
     WrongMessage,
 )
 from bot.domain.request import Draft, RequestView
-from bot.domain.rules import check_approver, check_duration, check_may_stop, is_member, window_problem
+from bot.domain.rules import check_approver, check_duration, check_may_stop, check_window, is_member, window_problem
 from bot.domain.states import FINAL_STATES, LIVE_STATES, TRANSITIONS, InvalidTransition, State, check_transition
 
 __all__ = [
-    "FINAL_STATES", "LIVE_STATES", "TRANSITIONS", "AlreadyDecided", "AlreadyOpen", "DomainError", "Draft",
-    "InvalidTransition", "MayNotStop", "NotARequester", "NotAllowed", "NotAnApprover", "NotFound",
-    "NotInTenant", "NotPostedYet", "NotStoppable", "OwnRequest", "PolicyViolation", "RequestView", "State",
-    "TargetDisabled", "TargetRefused", "TokenUnavailable", "TooManyPending", "UnknownTarget",
-    "WindowOutOfPolicy", "WrongMessage", "check_approver", "check_duration", "check_may_stop",
-    "check_transition", "is_member", "window_problem",
+    "FINAL_STATES",
+    "LIVE_STATES",
+    "TRANSITIONS",
+    "AlreadyApproved",
+    "AlreadyDecided",
+    "AlreadyOpen",
+    "DomainError",
+    "Draft",
+    "Forbidden",
+    "InvalidTransition",
+    "MayNotExtend",
+    "MayNotStop",
+    "NotARequester",
+    "NotAllowed",
+    "NotAnApprover",
+    "NotExtendable",
+    "NotFound",
+    "NotInTenant",
+    "NotPostedYet",
+    "NotStoppable",
+    "OwnRequest",
+    "PolicyViolation",
+    "RequestView",
+    "State",
+    "TargetDisabled",
+    "TargetRefused",
+    "TokenUnavailable",
+    "TooManyPending",
+    "UnknownTarget",
+    "WindowOutOfPolicy",
+    "WrongMessage",
+    "check_approver",
+    "check_duration",
+    "check_may_stop",
+    "check_transition",
+    "check_window",
+    "is_member",
+    "window_problem",
 ]

@@ -9,18 +9,22 @@
      │    ├── NotAnApprover     not in APPROVERS (at click time)
      │    ├── OwnRequest        the requester clicked Approve/Deny on their own request
      │    ├── MayNotStop        neither the requester nor an approver
+     │    ├── MayNotExtend      only the session's requester may ask to extend it
      │    ├── NotPostedYet      the approval message's ts is not stored yet
      │    └── WrongMessage      a button on a message that is not this request's approval message
      ├── PolicyViolation        the request breaks a rule
      │    ├── WindowOutOfPolicy the window lies outside [low, high]
      │    ├── AlreadyOpen       the requester has a live request for the same target
-     │    └── TooManyPending    the requester has ``limit`` requests pending already
+     │    ├── TooManyPending    the requester has ``limit`` requests pending already
+     │    └── Forbidden         the rule that matches says nobody may impersonate this target (``allow = false``)
      ├── TargetRefused          Descope says the target cannot be impersonated as asked
      │    ├── UnknownTarget     no Descope user with that login ID
      │    ├── TargetDisabled    the user is disabled
      │    └── NotInTenant       the user is not a member of the requested tenant
      ├── AlreadyDecided         a click on a request that is no longer pending
+     ├── AlreadyApproved        an approver's second Approve on a request that needs more approvers
      ├── NotStoppable           a stop for a request that is being activated, or has ended
+     ├── NotExtendable          an extension of a request that is no running session
      └── TokenUnavailable       Show token clicked by someone else, or after the session ended
 """
 
@@ -46,9 +50,13 @@ class NotAllowed(DomainError):
 
 
 class NotARequester(NotAllowed):
-    def __init__(self, user_id: str) -> None:
-        super().__init__(user_id)
+    """Not among the requesters of the rule that decides the request (``rule``: its name; "" for the
+    environment's REQUESTERS)."""
+
+    def __init__(self, user_id: str, rule: str = "") -> None:
+        super().__init__(user_id, rule)
         self.user_id = user_id
+        self.rule = rule
 
 
 class NotAnApprover(NotAllowed):
@@ -64,6 +72,13 @@ class OwnRequest(NotAllowed):
 
 
 class MayNotStop(NotAllowed):
+    def __init__(self, request_id: str, user_id: str) -> None:
+        super().__init__(request_id, user_id)
+        self.request_id = request_id
+        self.user_id = user_id
+
+
+class MayNotExtend(NotAllowed):
     def __init__(self, request_id: str, user_id: str) -> None:
         super().__init__(request_id, user_id)
         self.request_id = request_id
@@ -87,11 +102,14 @@ class PolicyViolation(DomainError):
 
 
 class WindowOutOfPolicy(PolicyViolation):
-    def __init__(self, duration: timedelta, low: timedelta, high: timedelta) -> None:
-        super().__init__(duration, low, high)
+    """``rule``: the name of the POLICY_FILE rule whose bounds these are ("" for the environment's)."""
+
+    def __init__(self, duration: timedelta, low: timedelta, high: timedelta, rule: str = "") -> None:
+        super().__init__(duration, low, high, rule)
         self.duration = duration
         self.low = low
         self.high = high
+        self.rule = rule
 
     @property
     def too_short(self) -> bool:
@@ -110,8 +128,35 @@ class TooManyPending(PolicyViolation):
         self.limit = limit
 
 
+class Forbidden(PolicyViolation):
+    """``allow = false`` in the rule named ``rule``. ``request_id``: the refused request, kept for the audit."""
+
+    def __init__(self, login_id: str, rule: str) -> None:
+        super().__init__(login_id, rule)
+        self.login_id = login_id
+        self.rule = rule
+        self.request_id: str | None = None
+
+
 class AlreadyDecided(DomainError):
     """A click on a request that is no longer pending."""
+
+    def __init__(self, request: RequestView) -> None:
+        super().__init__(request.id, request.state)
+        self.request = request
+
+
+class AlreadyApproved(DomainError):
+    """An approver clicked Approve again on a request that still needs other approvers."""
+
+    def __init__(self, request: RequestView, user_id: str) -> None:
+        super().__init__(request.id, user_id)
+        self.request = request
+        self.user_id = user_id
+
+
+class NotExtendable(DomainError):
+    """An extension asked for a request that is not a running session (not active, or being stopped)."""
 
     def __init__(self, request: RequestView) -> None:
         super().__init__(request.id, request.state)

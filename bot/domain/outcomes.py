@@ -1,5 +1,6 @@
 """What happened, as data: a failed request's ``Failure``, a session's ``Ending``, a stop that keeps failing,
-whom an activation impersonated as, whom a reminder mentioned.
+whom an activation impersonated as, whom a reminder mentioned, an approval's tally, a session's link to its
+extension.
 
 The workflows record these (on the row and in the audit trail, JSON-encoded); ``bot.slack.messages`` turns
 them into sentences. Rows written before this encoding hold plain text: ``decode_failure`` and
@@ -27,6 +28,8 @@ class FailureKind(enum.StrEnum):
     MAYBE_MINTED = "maybe_minted"  # no answer after the call may have reached Descope
     NO_EMAIL = "no_email"  # the requester's Slack profile has no email
     GAVE_UP = "gave_up"  # activation kept failing for an unexpected reason
+    FORBIDDEN = "forbidden"  # a POLICY_FILE rule says nobody may impersonate this target (allow = false)
+    ORIGINAL_ENDED = "original_ended"  # an extension approved after the session it extends had ended
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,14 @@ class Failure:
     code: str | None = None
     description: str | None = None
     error: str | None = None
+    rule: str | None = None  # FORBIDDEN: the rule's name
+    original: str | None = None  # ORIGINAL_ENDED: the session the extension was for
 
 
 class EndReason(enum.StrEnum):
     WINDOW_ENDED = "window_ended"
     STOPPED_EARLY = "stopped_early"
+    EXTENDED = "extended"  # replaced by its extension's session (whose token was delivered first)
 
 
 class TokenFate(enum.StrEnum):
@@ -98,16 +104,34 @@ class Reminded:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """One approval of a request that needs several (the ``approval`` audit row's detail)."""
+
+    count: int
+    needed: int
+
+
+@dataclass(frozen=True)
+class Linked:
+    """The link between a session and its extension: on the extension's ``requested`` row, the session it
+    extends (``extends``); on the session's ``extended`` row, the extension that replaces it (``by``)."""
+
+    extends: str | None = None
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class Legacy:
     """Text recorded before details were data: shown as it was written."""
 
     text: str
 
 
-Detail = Failure | Ending | StopFailing | Activated | Reminded | Legacy
-Recorded = Failure | Ending | StopFailing | Activated | Reminded
+Detail = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | Legacy
+Recorded = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked
 _KINDS: dict[str, type[Recorded]] = {
-    "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded}
+    "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded,
+    "tally": Tally, "linked": Linked}
 _ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call}
 
 

@@ -15,7 +15,7 @@ class Draft:
     """A request as typed, before it is stored."""
 
     login_id: str
-    duration: timedelta
+    duration: timedelta | None  # None: the rule's default window
     reason: str
     tenant: str | None = None
 
@@ -46,6 +46,15 @@ class RequestView:
     next_due_at: datetime | None = None
     delivery: str | None = None  # "reveal" or "dm", once the session has started
     target: Target | None = None  # the pre-flight's look-up (None: stored before it existed)
+    rule_name: str | None = None  # the POLICY_FILE rule that decided it (None: the environment's settings)
+    approvals_needed: int = 1
+    approved_by: tuple[str, ...] = ()  # who approved so far (all of them, once approved)
+    extends: str | None = None  # an extension: the session it extends
+    extended_by: str | None = None  # a session an extension replaced: that extension
+
+    @property
+    def approvals_missing(self) -> int:
+        return max(0, self.approvals_needed - len(self.approved_by))
 
     @property
     def stopping(self) -> bool:

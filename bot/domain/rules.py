@@ -13,19 +13,26 @@ from bot.domain.errors import (
     TargetDisabled,
     WindowOutOfPolicy,
 )
+from bot.domain.policy import Rule
 from bot.domain.request import RequestView
 from bot.domain.target import Target
 
 
-def window_problem(duration: timedelta, low: timedelta, high: timedelta) -> WindowOutOfPolicy | None:
-    """``None`` when ``duration`` lies within ``[low, high]``, else the refusal (with both bounds)."""
-    return None if low <= duration <= high else WindowOutOfPolicy(duration, low, high)
+def window_problem(duration: timedelta, low: timedelta, high: timedelta, rule: str = "") -> WindowOutOfPolicy | None:
+    """``None`` when ``duration`` lies within ``[low, high]``, else the refusal (with both bounds and the rule's
+    name, "" for the environment's)."""
+    return None if low <= duration <= high else WindowOutOfPolicy(duration, low, high, rule)
 
 
-def check_duration(duration: timedelta, low: timedelta, high: timedelta) -> None:
-    problem = window_problem(duration, low, high)
+def check_duration(duration: timedelta, low: timedelta, high: timedelta, rule: str = "") -> None:
+    problem = window_problem(duration, low, high, rule)
     if problem is not None:
         raise problem
+
+
+def check_window(duration: timedelta, rule: Rule) -> None:
+    """``duration`` lies within what ``rule`` allows."""
+    check_duration(duration, rule.min_duration, rule.max_duration, rule.name)
 
 
 def check_approver(clicker: str, request: RequestView, is_approver: bool) -> None:

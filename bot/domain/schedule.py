@@ -30,6 +30,7 @@ class Work(enum.StrEnum):
     ACTIVATE = "activate"  # an approval whose token is not minted yet
     STOP = "stop"  # a session past its window, or asked to stop
     REMIND = "remind"  # a pending request's next reminder to the approvers
+    WARN = "warn"  # the requester warned that the session ends soon (EXPIRY_WARNING)
     SYNC_SLACK = "sync_slack"  # Slack does not show the row's latest version (or the token is not delivered)
 
 
@@ -60,11 +61,14 @@ class Schedulable(Protocol):
     def slack_lease_until(self) -> datetime | None: ...
     @property
     def remind_at(self) -> datetime | None: ...
+    @property
+    def warn_at(self) -> datetime | None: ...
 
 
 #: The names of those columns, for queries that fetch only what the schedule needs.
 SCHEDULE_COLUMNS = ("state", "created_at", "pending_until", "decided_at", "ends_at", "stop_requested_at",
-                    "delivered_at", "lease_until", "version", "slack_version", "slack_lease_until", "remind_at")
+                    "delivered_at", "lease_until", "version", "slack_version", "slack_lease_until", "remind_at",
+                    "warn_at")
 
 
 @dataclass(frozen=True, order=True)
@@ -91,10 +95,20 @@ def schedule(row: Schedulable) -> list[Due]:
         end = row.stop_requested_at if row.stop_requested_at is not None else row.ends_at
         if end is not None:
             due.append(Due(_after_lease(end, row.lease_until), Work.STOP))
+            if row.warn_at is not None and row.stop_requested_at is None and row.warn_at < end:
+                due.append(Due(row.warn_at, Work.WARN))
     undelivered = state is State.ACTIVE and row.delivered_at is None
     if row.slack_version < row.version or undelivered:
         due.append(Due(_after_lease(row.created_at, row.slack_lease_until), Work.SYNC_SLACK))
     return sorted(due)
+
+
+def warning_time(started_at: datetime, ends_at: datetime, warning: timedelta) -> datetime | None:
+    """When to warn the requester that a session ends (``EXPIRY_WARNING`` before), or ``None``: warnings off, or
+    a window shorter than twice the warning (the warning would come before half the session had passed)."""
+    if not warning or ends_at - started_at < 2 * warning:
+        return None
+    return ends_at - warning
 
 
 def next_due(row: Schedulable) -> datetime | None:

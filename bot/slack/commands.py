@@ -41,6 +41,7 @@ _DURATION_ATTEMPT = re.compile(rf"[+-]\d.*|(?:\d+(?:[.,]\d+)?{_UNIT})+", re.IGNO
 class Problem(enum.StrEnum):
     TRAILING_WORDS = "trailing_words"  # word
     STOP_NEEDS_ONE_ID = "stop_needs_one_id"
+    EXTEND_NEEDS_ID = "extend_needs_id"
     NOT_A_REQUEST_ID = "not_a_request_id"  # word
     MENTION_FOR_LOGIN_ID = "mention_for_login_id"
     NO_LOGIN_ID = "no_login_id"
@@ -90,7 +91,14 @@ class Submit:
     draft: Draft
 
 
-Command = Help | OpenForm | ListRequests | Stop | Submit
+@dataclass(frozen=True)
+class Extend:
+    request_id: str
+    duration: timedelta | None  # None: the rule's default
+    reason: str
+
+
+Command = Help | OpenForm | ListRequests | Stop | Extend | Submit
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,8 @@ def parse(text: str, policy: Policy) -> Command:
         return ListRequests()
     if word == "stop":
         return Stop(_request_id(rest))
+    if word == "extend":
+        return _extend(rest, policy)
     return Submit(_draft(raw, policy))
 
 
@@ -197,6 +207,24 @@ def _request_id(text: str) -> str:
     return candidate
 
 
+def _extend(rest: str, policy: Policy) -> Extend:
+    """``extend <request-id> [<duration>] <reason…>``."""
+    words = [plain_text(t) for t in _TOKEN.findall(rest)]
+    if not words:
+        raise UsageError(Problem.EXTEND_NEEDS_ID)
+    candidate = words[0].replace("`", "").upper()
+    if not REQUEST_ID.fullmatch(candidate):
+        raise UsageError(Problem.NOT_A_REQUEST_ID, word=words[0])
+    duration = None
+    rest_words = words[1:]
+    if rest_words and looks_like_duration(rest_words[0]):
+        duration = check_window(rest_words[0], policy)
+        rest_words = rest_words[1:]
+    elif rest_words and _DURATION_ATTEMPT.fullmatch(rest_words[0]):
+        raise UsageError(Problem.NOT_A_DURATION, word=rest_words[0])
+    return Extend(candidate, duration, check_reason(" ".join(rest_words)))
+
+
 def _draft(raw: str, policy: Policy) -> Draft:
     tokens = _TOKEN.findall(raw)
     head = tokens[0]
@@ -232,4 +260,4 @@ def _draft(raw: str, policy: Policy) -> Draft:
         i += 1
 
     reason = check_reason(" ".join(reason_words))
-    return Draft(login_id=login_id, duration=duration or policy.default_duration, reason=reason, tenant=tenant)
+    return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant)

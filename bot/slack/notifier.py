@@ -59,6 +59,9 @@ class SlackNotifier:
         if msg is not None:
             self._dm(request.requester_id, msg)
 
+    def send_warning(self, request: RequestView) -> None:
+        self._dm(request.requester_id, dm.warning(request))
+
     def publish_home(self, page: Home) -> None:
         """``views.publish``: the person's App Home (no scope needed; the Home tab must be on)."""
         self.client.views_publish(user_id=page.user_id, view=home.build(page))

@@ -9,7 +9,21 @@
 from bot.store.engine import make_engine
 from bot.store.home import HomeStore
 from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
-from bot.store.store import Store, lease_free
+from bot.store.rows import lease_free
+from bot.store.store import Counted, Store, Vote
 
-__all__ = ["AuditEntry", "AuditRow", "Base", "HomeStore", "RequestRow", "Store", "as_view", "lease_free",
-           "make_engine", "new_request_id", "utcnow"]
+__all__ = [
+           "AuditEntry",
+           "AuditRow",
+           "Base",
+           "Counted",
+           "HomeStore",
+           "RequestRow",
+           "Store",
+           "Vote",
+           "as_view",
+           "lease_free",
+           "make_engine",
+           "new_request_id",
+           "utcnow",
+]

@@ -9,6 +9,7 @@ trigger, migration 0007, refuses any other UPDATE or DELETE). ``home_viewers`` r
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,12 @@ class RequestRow(Base):
     target_checked: Mapped[str | None] = mapped_column(String(16))  # "verified" | "unverified"
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the next reminder to approvers, if any
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    rule_name: Mapped[str | None] = mapped_column(String(128))  # the POLICY_FILE rule that decided it (None: env)
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
+    approved_by: Mapped[str | None] = mapped_column(Text)  # JSON list of the approvers so far, in order
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the requester is warned of the end
+    extends_id: Mapped[str | None] = mapped_column(String(16), index=True)  # the session this extension extends
+    extended_by: Mapped[str | None] = mapped_column(String(16))  # the extension that replaced this session
 
 
 class AuditRow(Base):
@@ -170,4 +177,18 @@ def as_view(row: RequestRow) -> RequestView:
         next_due_at=row.next_due_at,
         delivery=row.delivery,
         target=decode_target(row.target_checked, row.target_name, row.target_tenants),
+        rule_name=row.rule_name,
+        approvals_needed=row.approvals_needed,
+        approved_by=decode_approvers(row.approved_by),
+        extends=row.extends_id,
+        extended_by=row.extended_by,
     )
+
+
+def decode_approvers(stored: str | None) -> tuple[str, ...]:
+    """``approved_by`` as stored (a JSON list) → the approvers so far, in order."""
+    return tuple(json.loads(stored)) if stored else ()
+
+
+def encode_approvers(approvers: tuple[str, ...]) -> str:
+    return json.dumps(list(approvers))

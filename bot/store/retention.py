@@ -10,7 +10,8 @@ from sqlalchemy import delete, exists, func, select
 
 from bot.domain import FINAL_STATES
 from bot.store.models import AUDIT, REQUESTS
-from bot.store.store import Store, lease_free
+from bot.store.rows import lease_free
+from bot.store.store import Store
 
 
 def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> int:

@@ -21,110 +21,46 @@ to 100 ms between tries: tens of ms added to a slash command's answer.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import Select
 
-from bot.domain import LIVE_STATES, RequestView, State, check_transition
-from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
+from bot.domain import RequestView, State, check_transition
+from bot.domain.outcomes import Tally, encode
 from bot.store.engine import READ_ONLY
-from bot.store.models import AUDIT, REQUESTS, AuditEntry, AuditRow, RequestRow, as_entry, as_view, new_request_id
-
-_SCHEDULED = frozenset(SCHEDULE_COLUMNS)
-_LEASES = frozenset({"lease_until", "slack_lease_until"})
-
-
-def _live_query(requester_id: str, login_id: str, tenant: str | None) -> Select[RequestRow]:
-    """A pending, approved or active request by this requester for this target."""
-    return select(RequestRow).where(
-        RequestRow.requester_id == requester_id,
-        func.lower(RequestRow.login_id) == login_id.lower(),
-        RequestRow.tenant.is_(None) if tenant is None else RequestRow.tenant == tenant,
-        RequestRow.state.in_([x.value for x in LIVE_STATES]),
-    ).limit(1)
+from bot.store.models import AuditEntry, AuditRow, RequestRow, as_entry, as_view, decode_approvers, encode_approvers
+from bot.store.rows import (
+    holds,
+    insert_row,
+    lease_free,
+    live_query,
+    new_request,
+    rewrite,
+    slack_work_of,
+    update_row,
+)
 
 
-def _slack_work(s: Session, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
-    row = s.get(RequestRow, request_id)
-    if row is None:
-        return None
-    unposted = s.execute(select(AuditRow).where(AuditRow.request_id == request_id, AuditRow.id > row.thread_posted_id)
-                         .order_by(AuditRow.id)).scalars()
-    return row, [as_entry(a) for a in unposted]
+class Vote(enum.Enum):
+    """What one Approve did (``Store.approve``)."""
+
+    APPROVED = "approved"  # the last approval needed: the request is approved
+    COUNTED = "counted"  # counted; more approvers are needed
+    AGAIN = "again"  # this approver had already approved it
+    DECIDED = "decided"  # no longer pending (decided, withdrawn, expired)
 
 
-def lease_free(lease_until: Any, now: datetime) -> Any:
-    """The condition that no live lease is held in ``lease_until`` (a column) at ``now``."""
-    return or_(lease_until.is_(None), lease_until < now)
-
-
-def _delays_only(values: dict[str, Any]) -> bool:
-    """Whether a write leaves ``next_due_at`` right without recomputing it: it changes nothing the schedule
-    reads, or it only takes or renews a lease (a claim, the keeper). Those only delay work, so ``next_due_at``
-    may stay: it is allowed to be early (a tick then finds nothing due and writes it afresh), never late. A
-    lease written with anything else (a retry's backoff, which may be shorter than the lease) is recomputed."""
-    scheduled = values.keys() & _SCHEDULED
-    if not scheduled:
-        return True
-    return scheduled == values.keys() <= _LEASES and all(values[key] is not None for key in scheduled)
-
-
-def _rewrite(s: Session, request_id: str, where: Sequence[Any], values: dict[str, Any], *,
-             bump: bool = False) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Read the row under lock, apply ``values`` (and ``version + 1`` with ``bump``), and write them with the
-    ``next_due_at`` of the result, if ``where`` holds: ``(row before, row after)``, or ``None`` when the row
-    did not match. The lock (PostgreSQL ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE``) makes what was read
-    what the update changes."""
-    conn = s.connection()
-    found = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id).with_for_update()).mappings().first()
-    if found is None:
-        return None
-    before = dict(found)
-    changes = {**values, **({"version": before["version"] + 1} if bump else {})}
-    after = {**before, **changes}
-    after["next_due_at"] = changes["next_due_at"] = next_due(SimpleNamespace(**after))
-    result = conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id, *where).values(**changes))
-    return (before, after) if result.rowcount == 1 else None
-
-
-def _update(s: Session, request_id: str, *where: Any, **values: Any) -> bool:
-    """``UPDATE requests SET … WHERE id = :id AND …`` in plain Core (none of the ORM's bookkeeping, which
-    nothing here needs), keeping ``next_due_at`` in step: true when the row matched."""
-    if not _delays_only(values):
-        return _rewrite(s, request_id, where, values) is not None
-    result = s.connection().execute(update(REQUESTS).where(REQUESTS.c.id == request_id, *where).values(**values))
-    return bool(result.rowcount == 1)
-
-
-def _new_request(*, requester_id: str, login_id: str, tenant: str | None, duration: timedelta, reason: str,
-                 state: State, created_at: datetime, pending_until: datetime, **extra: Any) -> dict[str, Any]:
-    values: dict[str, Any] = dict(
-        id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
-        duration_s=int(duration.total_seconds()), reason=reason, state=state.value, version=1,
-        created_at=created_at, pending_until=pending_until, stop_attempts=0, slack_version=0, thread_posted_id=0,
-        reminders_sent=0,
-    )
-    values.update(extra)
-    return values
-
-
-def _insert(s: Session, values: dict[str, Any], *, actor: str, action: str, detail: str | None) -> RequestView:
-    """The row (with its ``next_due_at``) and its first audit row, in plain Core: the hot path of every
-    slash command, without the ORM's unit of work."""
-    row = RequestRow(**values)
-    row.next_due_at = values["next_due_at"] = next_due(row)
-    conn = s.connection()
-    conn.execute(insert(REQUESTS), values)
-    conn.execute(insert(AUDIT), dict(request_id=values["id"], at=values["created_at"], actor=actor, action=action,
-                                     from_state=None, to_state=values["state"], detail=detail))
-    return as_view(row)
+@dataclass(frozen=True)
+class Counted:
+    vote: Vote
+    request: RequestView | None  # as written (None: nothing was)
 
 
 class Store:
@@ -169,25 +105,29 @@ class Store:
 
     def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
-               remind_at: datetime | None = None,
-               guard: Callable[[RequestView | None, int], None] = lambda live, pending: None) -> RequestView:
-        """Store a new pending request with its audit row. In the same transaction, and serialised per
-        requester, ``guard`` is shown the requester's open request for the same target (if any) and how
-        many requests they have pending; it raises to refuse, and then nothing is stored. So two commands
-        sent at once cannot both slip under a cap. ``target``: the pre-flight's columns."""
+               remind_at: datetime | None = None, rule_name: str | None = None, approvals_needed: int = 1,
+               extends_id: str | None = None, detail: str | None = None,
+               guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestView:
+        """Store a new pending request with its audit row (``detail`` on it). In the same transaction, and
+        serialised per requester, ``guard`` is shown the requester's open requests for the same target (a session
+        and its extension at most) and how many requests they have pending; it raises to refuse, and then nothing
+        is stored. So two commands sent at once cannot both slip under a cap. ``target``: the pre-flight's
+        columns; ``rule_name`` and ``approvals_needed``: what the policy decided; ``extends_id``: the session an
+        extension extends."""
         with self.tx() as s:
             if self.engine.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises
                 s.execute(select(func.pg_advisory_xact_lock(func.hashtext("impersonation-requester:" + requester_id))))
-            live = s.execute(_live_query(requester_id, login_id, tenant)).scalar_one_or_none()
+            live = s.execute(live_query(requester_id, login_id, tenant)).scalars()
             pending = s.execute(
                 select(func.count()).select_from(RequestRow)
                 .where(RequestRow.requester_id == requester_id, RequestRow.state == State.PENDING.value)
             ).scalar_one()
-            guard(as_view(live) if live is not None else None, int(pending))
-            values = _new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
-                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
-                                  remind_at=remind_at, **(target or {}))
-            view = _insert(s, values, actor=requester_id, action="requested", detail=None)
+            guard([as_view(row) for row in live], int(pending))
+            values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
+                                 reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
+                                 remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
+                                 extends_id=extends_id, **(target or {}))
+            view = insert_row(s, values, actor=requester_id, action="requested", detail=detail)
         self.on_outcome("submitted")
         return view
 
@@ -196,24 +136,29 @@ class Store:
         """Keep a request the rules refused before anyone saw it: ``failed`` at once, with its audit row
         (``refused``), nothing owed to Slack and nothing due."""
         with self.tx() as s:
-            values = _new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
+            values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                   reason=reason, state=State.FAILED, created_at=now, pending_until=now,
                                   failure=failure, slack_version=1, end_notified_at=now)
-            view = _insert(s, values, actor=requester_id, action="refused", detail=failure)
+            view = insert_row(s, values, actor=requester_id, action="refused", detail=failure)
         self.on_outcome("refused")
         return view
 
     def transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                    action: str, now: datetime, detail: str | None = None,
-                   where: Sequence[Any] = (), **values: Any) -> RequestView | None:
+                   where: Sequence[Any] = (), requires: tuple[str, Sequence[Any]] | None = None,
+                   **values: Any) -> RequestView | None:
         """Move ``request_id`` from one of ``sources`` to ``target`` if, and only if, it is still
         there (and ``where`` holds). Writes the audit row in the same transaction. ``None`` = lost.
+        ``requires``: another request and conditions on it, which must hold too; that row is locked first, so a
+        change to it (a stop) and this move happen one after the other, never both unseen.
         A move the state machine forbids (``domain.TRANSITIONS``) raises ``InvalidTransition``."""
         for source in sources:
             check_transition(source, target)
         with self.tx() as s:
-            written = _rewrite(s, request_id, [RequestRow.state.in_([x.value for x in sources]), *where],
-                               {**values, "state": target.value}, bump=True)
+            if requires is not None and not holds(s, *requires):
+                return None
+            written = rewrite(s, request_id, [RequestRow.state.in_([x.value for x in sources]), *where],
+                              {**values, "state": target.value}, bump=True)
             if written is None:
                 return None
             before, after = written
@@ -223,11 +168,47 @@ class Store:
         self.on_outcome(target.value)
         return view
 
+    def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime) -> Counted:
+        """One approver's Approve, counted once, under the row's lock: a pending request (not past
+        ``pending_until``) gains ``approver`` among ``approved_by``; with that the approvals it needs, it moves to
+        ``approved`` (decided by this approver, the work lease ``lease_until`` taken for the activation), else it
+        stays pending with its tally (version bumped, so Slack shows it). One audit row either way."""
+        seen: dict[str, Vote] = {}
+
+        def counted(row: dict[str, Any]) -> dict[str, Any] | None:
+            if row["state"] != State.PENDING.value or row["pending_until"] <= now:
+                seen["vote"] = Vote.DECIDED
+                return None
+            approvers = decode_approvers(row["approved_by"])
+            if approver in approvers:
+                seen["vote"] = Vote.AGAIN
+                return None
+            approvers += (approver,)
+            values: dict[str, Any] = {"approved_by": encode_approvers(approvers)}
+            if len(approvers) >= row["approvals_needed"]:
+                values.update(state=State.APPROVED.value, decided_by=approver, decided_at=now, lease_until=lease_until)
+            return values
+
+        with self.tx() as s:
+            written = rewrite(s, request_id, [RequestRow.state == State.PENDING.value], counted, bump=True)
+            if written is None:
+                return Counted(seen.get("vote", Vote.DECIDED), None)
+            _, after = written
+            done = after["state"] == State.APPROVED.value
+            count = len(decode_approvers(after["approved_by"]))
+            s.add(AuditRow(request_id=request_id, at=now, actor=approver, action="approved" if done else "approval",
+                           from_state=State.PENDING.value, to_state=after["state"],
+                           detail=None if done else encode(Tally(count, after["approvals_needed"]))))
+            view = as_view(RequestRow(**after))
+        if done:
+            self.on_outcome(State.APPROVED.value)
+        return Counted(Vote.APPROVED if done else Vote.COUNTED, view)
+
     def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
                where: Sequence[Any] = (), **values: Any) -> bool:
         """Change fields without a state change (e.g. a stop request), with an audit row; conditional."""
         with self.tx() as s:
-            written = _rewrite(s, request_id, where, values, bump=True)
+            written = rewrite(s, request_id, where, values, bump=True)
             if written is None:
                 return False
             state = written[0]["state"]
@@ -238,7 +219,7 @@ class Store:
     def set_fields(self, request_id: str, *, where: Sequence[Any] = (), **values: Any) -> bool:
         """Bookkeeping that is not an event (message timestamps, leases). Conditional."""
         with self.tx() as s:
-            return _update(s, request_id, *where, **values)
+            return update_row(s, request_id, *where, **values)
 
     def claim_work(self, request_id: str, state: State, now: datetime, lease: timedelta) -> bool:
         """Take the work lease on a request in ``state``; false if another worker holds it."""
@@ -253,25 +234,25 @@ class Store:
         """Take the Slack lease on a request (held ``until``) unless another worker holds it; with the
         lease, the row as it is now and its audit rows not yet in the thread (``slack_work``)."""
         with self.tx() as s:
-            taken = _update(s, request_id, lease_free(RequestRow.slack_lease_until, now), slack_lease_until=until)
-            return _slack_work(s, request_id) if taken else None
+            taken = update_row(s, request_id, lease_free(RequestRow.slack_lease_until, now), slack_lease_until=until)
+            return slack_work_of(s, request_id) if taken else None
 
     def slack_caught_up(self, request_id: str, version: int, **progress: Any) -> bool:
         """Record Slack progress (``progress``: message IDs, thread position) and, if the row is still at
         ``version``, mark Slack as caught up with it and give the Slack lease back, in one transaction.
         False: the row changed meanwhile; the lease is kept for another pass."""
         with self.tx() as s:
-            if _update(s, request_id, RequestRow.version == version, slack_version=version, slack_lease_until=None,
+            if update_row(s, request_id, RequestRow.version == version, slack_version=version, slack_lease_until=None,
                        **progress):
                 return True
             if progress:
-                _update(s, request_id, **progress)
+                update_row(s, request_id, **progress)
             return False
 
     def reschedule(self, request_id: str) -> None:
         """Write ``next_due_at`` afresh (rows carried over from before it existed, or a changed schedule)."""
         with self.tx() as s:
-            _rewrite(s, request_id, (), {})
+            rewrite(s, request_id, (), {})
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -289,7 +270,7 @@ class Store:
         """The row, and its audit rows not yet in the thread. Progress is kept on the row
         (``thread_posted_id``): the audit table is append-only and never edited."""
         with self.read() as s:
-            return _slack_work(s, request_id)
+            return slack_work_of(s, request_id)
 
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
                       limit: int = 20) -> list[RequestView]:

@@ -12,6 +12,7 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     preflight   the target looked up in Descope before a request reaches the approvers
     home        the App Home: what each person sees there, republished after changes
     reminders   the approvers reminded of a pending request, the interval doubling
+    extensions  more time on a running session (a linked request), the expiry warning that offers it
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
 
@@ -29,6 +30,7 @@ from bot.sealing import Sealer
 from bot.store import Store, utcnow
 from bot.workflows.approvals import Approvals
 from bot.workflows.context import Context
+from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
 from bot.workflows.leases import LEASE, Leases
 from bot.workflows.ports import Descope, Directory, Notifier
@@ -54,6 +56,7 @@ class Workflows:
     ticker: Ticker
     tokens: Tokens
     homes: Homes
+    extensions: Extensions
 
     @classmethod
     def build(cls, settings: Settings, store: Store, descope: Descope, directory: Directory, notifier: Notifier,
@@ -62,6 +65,8 @@ class Workflows:
         revocation = Revocation(ctx)
         sessions = Sessions(ctx, revocation)
         homes = Homes(ctx)
-        projection = Projection(ctx, revocation, homes)
+        extensions = Extensions(ctx)
+        projection = Projection(ctx, revocation, homes, extensions)
         return cls(ctx, Requests(ctx), Approvals(ctx, sessions, projection), sessions, revocation, projection,
-                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx)), Tokens(ctx), homes)
+                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions), Tokens(ctx), homes,
+                   extensions)

@@ -1,9 +1,11 @@
 """Approvals: an Approve or Deny click, checked and decided exactly once.
 
 The click must come from the request's own approval message (its ``channel_ts``), or from a surface the bot
-owns (its App Home: ``via_home``, checked at the Slack edge), from an approver at click time who is not the
-requester. The decision is a conditional transition out of ``pending``; on approval the clicking thread holds
-the work lease and activates at once (Descope), then syncs Slack.
+owns (its App Home: ``via_home``, checked at the Slack edge), from an approver of the request's rule at click time
+who is not the requester. A Deny is a conditional transition out of ``pending``. An Approve is counted once per
+approver (``Store.approve``, under the row's lock); the one that completes the approvals the rule needs (N of M)
+moves the request to ``approved``, and that clicking thread holds the work lease and activates at once (Descope).
+Either way Slack is synced (the tally shows on the approval message).
 """
 
 from __future__ import annotations
@@ -12,10 +14,19 @@ import logging
 import time
 from datetime import timedelta
 
-from bot.domain import AlreadyDecided, NotFound, NotPostedYet, RequestView, State, WrongMessage, check_approver
+from bot.domain import (
+    AlreadyApproved,
+    AlreadyDecided,
+    NotFound,
+    NotPostedYet,
+    RequestView,
+    State,
+    WrongMessage,
+    check_approver,
+)
 from bot.domain.schedule import Work, due_now
 from bot.logs import about_request
-from bot.store import RequestRow, as_view
+from bot.store import RequestRow, Vote, as_view
 from bot.workflows.context import Context
 from bot.workflows.projection import Projection
 from bot.workflows.sessions import Sessions
@@ -46,27 +57,29 @@ class Approvals:
             row = self._posted(row)
             if message_ts is None or message_ts != row.channel_ts:
                 raise WrongMessage(request_id)
-        check_approver(clicker, as_view(row), ctx.is_approver(clicker))
+        check_approver(clicker, as_view(row), ctx.may_approve(clicker, row))
         now = ctx.clock()
         if Work.EXPIRE in due_now(row, now):
             self.sessions.expire_pending(request_id)
             raise AlreadyDecided(ctx.get(request_id))
-        lease_until = now + ctx.leases.lease
-        if approve:
-            decided = ctx.store.transition(
-                request_id, [State.PENDING], State.APPROVED, actor=clicker, action="approved", now=now,
-                where=[RequestRow.pending_until > now],
-                decided_by=clicker, decided_at=now, lease_until=lease_until,
-            )
-        else:
-            decided = ctx.store.transition(
+        if not approve:
+            denied = ctx.store.transition(
                 request_id, [State.PENDING], State.DENIED, actor=clicker, action="denied", now=now,
                 where=[RequestRow.pending_until > now], decided_by=clicker, decided_at=now,
             )
-        if decided is None:
+            if denied is None:
+                raise AlreadyDecided(ctx.get(request_id))
+            log.info("request %s denied by %s", request_id, clicker)
+            self.projection.sync_slack(request_id)
+            return ctx.get(request_id)
+        lease_until = now + ctx.leases.lease
+        counted = ctx.store.approve(request_id, clicker, now=now, lease_until=lease_until)
+        if counted.vote is Vote.DECIDED:
             raise AlreadyDecided(ctx.get(request_id))
-        log.info("request %s %s by %s", request_id, decided.state, clicker)
-        if approve:
+        if counted.vote is Vote.AGAIN:
+            raise AlreadyApproved(ctx.get(request_id), clicker)
+        log.info("request %s approved by %s (%s)", request_id, clicker, counted.vote.value)
+        if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, "lease_until", lease_until):
                 self.sessions.activate_or_retry_soon(request_id)
         self.projection.sync_slack(request_id)

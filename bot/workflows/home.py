@@ -1,9 +1,10 @@
 """The App Home: what a person sees there (``page``), who has opened it (``opened``), and the Homes a change
 shows up on, published again (``republish``).
 
-Everyone sees their own requests (open ones first, then the latest ended). Approvers (``ctx.is_approver``,
-asked at every build, so a change to ``APPROVERS`` or a user group shows at the next one) also see the
-requests waiting for a second admin, never their own, and every live session.
+Everyone sees their own requests (open ones first, then the latest ended). Approvers (``ctx.is_approver``: of any
+rule, asked at every build, so a change to ``APPROVERS`` or a user group shows at the next one) also see the
+requests waiting for them (whose rule names them, not yet approved by them, never their own), and every live
+session.
 
 After every change of a request the projection calls ``republish``: the Homes of those who opened the bot's
 Home within ``VIEWER_TTL`` and see that request there (its requester; the approvers) are built afresh and
@@ -43,8 +44,11 @@ class Homes:
         mine = Listed(live.shown + ended.shown, live.total + ended.total)
         if not ctx.is_approver(user_id):
             return Home(user_id, now, mine)
-        awaiting = self.store.requests(states=[State.PENDING], not_requester=user_id, limit=AWAITING_SHOWN,
-                                       oldest_first=True)
+        pending = self.store.requests(states=[State.PENDING], not_requester=user_id, limit=AWAITING_SHOWN,
+                                      oldest_first=True)
+        # Only what waits for them: requests whose rule names them, that they have not approved yet.
+        mine_to_decide = tuple(r for r in pending.shown if user_id not in r.approved_by and ctx.may_approve(user_id, r))
+        awaiting = Listed(mine_to_decide, pending.total - (len(pending.shown) - len(mine_to_decide)))
         sessions = self.store.requests(states=[State.ACTIVE, State.APPROVED], limit=SESSIONS_SHOWN)
         return Home(user_id, now, mine, awaiting, sessions)
 

@@ -60,6 +60,10 @@ class Notifier(Protocol):
         token itself is never in a message); returns the message's channel and ts."""
         ...
 
+    def send_warning(self, request: RequestView) -> None:
+        """DM the requester that the session ends soon (its end time), with Extend and Stop now buttons."""
+        ...
+
     def publish_home(self, home: Home) -> None:
         """Publish ``home`` as its person's App Home (replacing what they saw)."""
         ...

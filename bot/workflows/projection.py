@@ -21,6 +21,7 @@ from bot.domain import RequestView, State
 from bot.logs import about_request
 from bot.store import AuditEntry, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
+from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import SLACK_RETRY
@@ -34,10 +35,11 @@ def _dm_of(row: RequestRow) -> tuple[str, str] | None:
 
 
 class Projection:
-    def __init__(self, ctx: Context, revocation: Revocation, homes: Homes) -> None:
+    def __init__(self, ctx: Context, revocation: Revocation, homes: Homes, extensions: Extensions) -> None:
         self.ctx = ctx
         self.revocation = revocation
         self.homes = homes
+        self.extensions = extensions
 
     @about_request
     def sync_slack(self, request_id: str) -> None:
@@ -80,7 +82,11 @@ class Projection:
         elif row.slack_version < row.version:
             notifier.update_request(view)
         for entry in unposted:
-            if entry.action != "requested":  # the approval message itself says that
+            if entry.action == "warned":  # the requester's, not the channel's
+                self._record(row.id, progress)
+                if state is State.ACTIVE and not row.stop_requested_at:
+                    notifier.send_warning(view)
+            elif entry.action != "requested":  # the approval message itself says that
                 self._record(row.id, progress)
                 notifier.post_thread(view, entry)
             progress["thread_posted_id"] = entry.id
@@ -131,4 +137,5 @@ class Projection:
             self.revocation.stop(row.id)
             return False
         ctx.store.set_fields(row.id, delivered_at=ctx.clock())
+        self.extensions.retire(row)  # an extension's token is delivered: the session it replaces may end now
         return True

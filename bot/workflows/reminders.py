@@ -14,6 +14,7 @@ from bot.domain import State
 from bot.domain.outcomes import Reminded, encode
 from bot.domain.schedule import Work, due_now
 from bot.store import RequestRow
+from bot.store.models import decode_approvers
 from bot.workflows.context import SYSTEM, Context
 
 log = logging.getLogger("bot.workflows")
@@ -22,6 +23,12 @@ log = logging.getLogger("bot.workflows")
 class Reminders:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    def _still_to_approve(self, row: RequestRow) -> tuple[str, ...]:
+        """The approvers of the request's rule, less those who approved it already (groups stay: any member
+        who has not approved may)."""
+        approved = decode_approvers(row.approved_by)
+        return tuple(p for p in self.ctx.rule_of(row).approvers if p not in approved)
 
     def remind(self, request_id: str) -> bool:
         """Record the reminder that is due, if this caller wins it. True when it did."""
@@ -34,7 +41,7 @@ class Reminders:
         following = row.remind_at + interval * 2 ** sent if interval else None  # REMINDER_INTERVAL=0 since: stop
         won = ctx.store.record(
             request_id, actor=SYSTEM, action="reminded", now=ctx.clock(),
-            detail=encode(Reminded(sent, tuple(ctx.settings.approvers))),
+            detail=encode(Reminded(sent, self._still_to_approve(row))),
             where=[RequestRow.state == State.PENDING.value, RequestRow.remind_at == row.remind_at],
             remind_at=following, reminders_sent=sent,
         ) if interval else ctx.store.set_fields(request_id, where=[RequestRow.remind_at == row.remind_at],

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.domain import (
     AlreadyDecided,
     AlreadyOpen,
     Draft,
+    Forbidden,
     MayNotStop,
     NotARequester,
     NotInTenant,
@@ -22,8 +24,8 @@ from bot.domain import (
     TargetRefused,
     TooManyPending,
     UnknownTarget,
-    check_duration,
     check_may_stop,
+    check_window,
 )
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.target import encode_target
@@ -48,53 +50,64 @@ class Requests:
         self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="preflight")
 
     def submit(self, requester_id: str, draft: Draft) -> RequestView:
-        """Store a new request and have the approval message posted. Raises ``DomainError``."""
+        """Store a new request and have the approval message posted. Raises ``DomainError``.
+
+        The rule that decides it (``Settings.rule_for``) says who may ask, whether anyone may (``allow``), the
+        window, and how many approvers it needs; a refusal is answered here and never reaches the approvers."""
         ctx = self.ctx
         s = ctx.settings
-        if not ctx.is_requester(requester_id):
-            raise NotARequester(requester_id)
-        check_duration(draft.duration, s.min_duration, s.max_duration)
+        rule = s.rule_for(draft.login_id, draft.tenant)
+        if not ctx.directory.is_member(requester_id, rule.requesters):
+            raise NotARequester(requester_id, rule.name)
+        duration = draft.duration or rule.default_duration
+        if not rule.allow:
+            forbidden = Forbidden(draft.login_id, rule.name)
+            forbidden.request_id = self._keep_refusal(
+                requester_id, draft, duration,
+                Failure(FailureKind.FORBIDDEN, login_id=draft.login_id, tenant=draft.tenant, rule=rule.name))
+            raise forbidden
+        check_window(duration, rule)
         try:
             target = look_up(ctx.descope, draft.login_id, draft.tenant, self._lookups)
         except TargetRefused as refused:
-            self._keep_refusal(requester_id, draft, refused)
+            kind = {UnknownTarget: FailureKind.UNKNOWN_USER, TargetDisabled: FailureKind.USER_DISABLED,
+                    NotInTenant: FailureKind.NOT_IN_TENANT}[type(refused)]
+            refused.request_id = self._keep_refusal(
+                requester_id, draft, duration, Failure(kind, login_id=draft.login_id, tenant=draft.tenant))
             raise
 
-        def within_caps(live: RequestView | None, pending: int) -> None:
-            if live is not None:
-                raise AlreadyOpen(live)
+        def within_caps(live: list[RequestView], pending: int) -> None:
+            if live:
+                raise AlreadyOpen(live[0])
             if pending >= s.max_pending_per_requester:
                 raise TooManyPending(s.max_pending_per_requester)
 
         now = ctx.clock()
         request = ctx.store.insert(
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
-            duration=draft.duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
+            duration=duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
             target=encode_target(target), remind_at=now + s.reminder_interval if s.reminder_interval else None,
-            guard=within_caps,
+            rule_name=rule.name or None, approvals_needed=rule.approvals, guard=within_caps,
         )
         log.info("request %s submitted by %s", request.id, requester_id, extra={"request_id": request.id})
         ctx.arm(request.id)  # the request's alarm, where the schedule says (a reminder, or the expiry)
         ctx.timers.kick(request.id)
         return request
 
-    def _keep_refusal(self, requester_id: str, draft: Draft, refused: TargetRefused) -> None:
-        """The audit keeps what the pre-flight refused (a failed request nobody else sees)."""
-        kind = {UnknownTarget: FailureKind.UNKNOWN_USER, TargetDisabled: FailureKind.USER_DISABLED,
-                NotInTenant: FailureKind.NOT_IN_TENANT}[type(refused)]
+    def _keep_refusal(self, requester_id: str, draft: Draft, duration: timedelta, failure: Failure) -> str:
+        """The audit keeps what the rules or the pre-flight refused (a failed request nobody else sees): its ID."""
         kept = self.ctx.store.insert_refused(
-            requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant, duration=draft.duration,
-            reason=draft.reason, now=self.ctx.clock(),
-            failure=encode(Failure(kind, login_id=draft.login_id, tenant=draft.tenant)))
-        refused.request_id = kept.id
-        log.info("request %s by %s refused before approval: %s", kept.id, requester_id, kind)
+            requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant, duration=duration,
+            reason=draft.reason, now=self.ctx.clock(), failure=encode(failure))
+        log.info("request %s by %s refused before approval: %s", kept.id, requester_id, failure.kind)
+        return kept.id
 
     @about_request
     def request_stop(self, request_id: str, actor: str) -> RequestView:
         """End an active session early, or withdraw (requester) or deny (approver) a pending request."""
         ctx = self.ctx
         request = ctx.get(request_id)
-        check_may_stop(actor, request, ctx.is_approver(actor))
+        check_may_stop(actor, request, ctx.may_stop(actor, request))
         now = ctx.clock()
         if request.state is State.PENDING:
             try:

@@ -74,7 +74,7 @@ class Revocation:
         row = ctx.store.get_row(request_id)
         assert row is not None
         early = row.stop_requested_at is not None and (row.ends_at is None or row.stop_requested_at < row.ends_at)
-        reason = EndReason.STOPPED_EARLY if early else EndReason.WINDOW_ENDED
+        reason = EndReason.EXTENDED if row.extended_by else EndReason.STOPPED_EARLY if early else EndReason.WINDOW_ENDED
         actor = row.stop_requested_by or SYSTEM
         try:
             token = ctx.sealer.open(row.token_sealed) if row.token_sealed else None

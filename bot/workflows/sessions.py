@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 
 from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
@@ -21,6 +22,7 @@ from bot.domain.outcomes import (
     FailureKind,
     encode,
 )
+from bot.domain.schedule import warning_time
 from bot.logs import about_request
 from bot.store import RequestRow
 from bot.workflows.context import SYSTEM, Context
@@ -85,31 +87,44 @@ class Sessions:
         if not email:
             self.fail(request_id, Failure(FailureKind.NO_EMAIL))
             return
+        ends_at = now + timedelta(seconds=row.duration_s)
+        requires = None
+        if row.extends_id is not None:  # an extension: the session it extends must still be running
+            session = ctx.store.get_row(row.extends_id)
+            if session is None or session.state != State.ACTIVE.value or session.stop_requested_at is not None \
+                    or session.ends_at is None:
+                self.fail(request_id, Failure(FailureKind.ORIGINAL_ENDED, original=row.extends_id))
+                return
+            ends_at = min(session.ends_at + timedelta(seconds=row.duration_s), now + ctx.rule_of(row).max_duration)
+            requires = (session.id, [RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)])
         try:
             token = ctx.descope.impersonate(
                 login_id=row.login_id, impersonator_id=email, validate_consent=ctx.settings.validate_consent,
-                refresh_duration=row.duration_s, selected_tenant=row.tenant,
+                refresh_duration=max(1, math.ceil((ends_at - now).total_seconds())), selected_tenant=row.tenant,
                 custom_claims={"impersonationRequest": row.id, "approvedBy": row.decided_by,
                                "requestedBy": row.requester_id},
             )
         except DescopeError as exc:
             self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email))
             return
-        ends_at = now + timedelta(seconds=row.duration_s)
         try:
             active = ctx.store.transition(
                 request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=ctx.clock(),
-                detail=encode(Activated(email)),
+                detail=encode(Activated(email)), requires=requires,
                 impersonator=email, started_at=now, ends_at=ends_at, delivery=ctx.settings.token_delivery,
                 token_expires_at=token_expiry(token) or ends_at, token_sealed=ctx.sealer.seal(token),
-                lease_until=None,
+                lease_until=None, warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning),
             )
         except Exception:  # the database failed us: the retry mints a new token, so end this one now
             self.revocation.revoke_orphan(token)
             raise
-        if active is None:  # cannot happen while we hold the lease; never leave a token alive
-            log.error("request %s left approved under us; revoking the token just minted", request_id)
+        if active is None:  # under our lease, only an extension's session ending meanwhile gets here
             self.revocation.revoke_orphan(token)
+            if row.extends_id is not None:
+                log.info("request %s: the session it extends ended while the token was minted", request_id)
+                self.fail(request_id, Failure(FailureKind.ORIGINAL_ENDED, original=row.extends_id))
+            else:
+                log.error("request %s left approved under us; revoked the token just minted", request_id)
             return
         log.info("request %s active until %s", request_id, ends_at.isoformat())
         ctx.arm(request_id)

@@ -18,6 +18,7 @@ from bot.domain.schedule import Work, due_now, next_due
 from bot.logs import about
 from bot.store.retention import purge
 from bot.workflows.context import Context
+from bot.workflows.extensions import Extensions
 from bot.workflows.projection import Projection
 from bot.workflows.reminders import Reminders
 from bot.workflows.revocation import Revocation
@@ -28,12 +29,13 @@ log = logging.getLogger("bot.workflows")
 
 class Ticker:
     def __init__(self, ctx: Context, sessions: Sessions, revocation: Revocation, projection: Projection,
-                 reminders: Reminders) -> None:
+                 reminders: Reminders, extensions: Extensions) -> None:
         self.ctx = ctx
         self.sessions = sessions
         self.revocation = revocation
         self.projection = projection
         self.reminders = reminders
+        self.extensions = extensions
 
     def tick(self, request_id: str) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails."""
@@ -60,6 +62,8 @@ class Ticker:
                 changed = True
             elif work is Work.REMIND:
                 changed = self.reminders.remind(request_id) or changed
+            elif work is Work.WARN:
+                changed = self.extensions.warn(request_id) or changed
             elif work is Work.STOP and self.revocation.stop(request_id):
                 # Revocation first: with a backlog (sessions that ended while the bot was down) every stop
                 # call goes out before the Slack updates, which follow on the pool right after.

@@ -108,6 +108,7 @@ class StubNotifier:
         self.ready: list[RequestView] = []
         self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
         self.homes: dict[str, Home] = {}  # each user's App Home as last published
+        self.warnings: list[RequestView] = []  # expiry warnings DMed to requesters
         self.home_error: Exception | None = None  # publish_home raises it when set
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
@@ -134,6 +135,9 @@ class StubNotifier:
 
     def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
         self.outcomes.append(request)
+
+    def send_warning(self, request: RequestView) -> None:
+        self.warnings.append(request)
 
     def publish_home(self, home: Home) -> None:
         if self.home_error is not None:
@@ -210,7 +214,8 @@ def world_on(database_url: str) -> Iterator[World]:
                         approvers=(APPROVER,), requesters=(REQUESTER,), descope_project_id="P2unit",
                         descope_management_key=Secret("k"), sweep_interval=timedelta(seconds=1),
                         token_delivery="dm",  # StubNotifier.tokens then records each delivery
-                        reminder_interval=timedelta(0))  # off unless a test turns them on
+                        reminder_interval=timedelta(0),  # off unless a test turns them on
+                        expiry_warning=timedelta(0))
     clock, store = Clock(), Store(engine)
     descope, directory, notifier = StubDescope(clock), StubDirectory(), StubNotifier()
     workflows = Workflows.build(settings, store, descope, directory, notifier, Sealer("unit-secret"), clock=clock)

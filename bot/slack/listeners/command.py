@@ -37,6 +37,8 @@ def answer(deps: Deps, user_id: str, text: str) -> str:
                 return replies.listing(listing.mine, listing.active)
             case commands.Stop(request_id):
                 return replies.stopping(workflows.requests.request_stop(request_id, user_id))
+            case commands.Extend(request_id, duration, reason):
+                return replies.submitted(workflows.extensions.request(request_id, user_id, duration, reason))
             case commands.Submit(draft):
                 return replies.submitted(workflows.requests.submit(user_id, draft))
     except Exception as exc:

@@ -4,12 +4,23 @@ the token modal's words, the DM's redaction when the session ends, and the outco
 from __future__ import annotations
 
 from bot.domain import RequestView, State
-from bot.slack.messages.status import failure_text, how_ended
+from bot.slack.messages.status import approvers_text, failure_text, how_ended
 from bot.slack.mrkdwn import code, target, when
 
 
+def _approved(request: RequestView) -> str:
+    """Who approved which request (an extension says which session it extends)."""
+    what = f"extension `{request.id}` of session `{request.extends}`" if request.extends else f"request `{request.id}`"
+    return f"{approvers_text(request)} approved {what}"
+
+
+def _replaces(request: RequestView) -> str:
+    return (f" This replaces session `{request.extends}`: its token stops working now that this one is ready."
+            if request.extends else "")
+
+
 def token_coming(request: RequestView) -> str:
-    return (f":key: <@{request.decided_by}> approved request `{request.id}`: your token for {target(request)}"
+    return (f":key: {_approved(request)}: your token for {target(request)}"
             " is on its way.")
 
 
@@ -20,8 +31,8 @@ def token_fallback(request: RequestView) -> str:
 
 def token_intro(request: RequestView) -> str:
     assert request.ends_at is not None
-    return (f":key: <@{request.decided_by}> approved request `{request.id}`. You can act as the user below "
-            f"until {when(request.ends_at)}.")
+    return (f":key: {_approved(request)}. You can act as the user below "
+            f"until {when(request.ends_at)}.{_replaces(request)}")
 
 
 def target_fields(request: RequestView) -> list[str]:
@@ -48,8 +59,8 @@ def ready_fallback(request: RequestView) -> str:
 
 def ready_intro(request: RequestView) -> str:
     assert request.ends_at is not None
-    return (f":key: <@{request.decided_by}> approved request `{request.id}`. You can act as the user below "
-            f"until {when(request.ends_at)}: *Show token* opens it in a window only you see.")
+    return (f":key: {_approved(request)}. You can act as the user below "
+            f"until {when(request.ends_at)}: *Show token* opens it in a window only you see.{_replaces(request)}")
 
 
 def ready_footer(request: RequestView) -> str:
@@ -85,12 +96,21 @@ def outcome(request: RequestView) -> str | None:
     """What the requester is told when their request reaches a final state (None: nothing to say)."""
     t = target(request)
     match request.state:
+        case State.STOPPED if request.extended_by:
+            return (f":fast_forward: Session `{request.id}` ({t}) has ended: it was {how_ended(request)}, whose token "
+                    "you have. Use that one from now on.")
         case State.STOPPED:
             return f":stop_button: Your impersonation of {t} (`{request.id}`) has ended: {how_ended(request)}."
         case State.DENIED if request.withdrawn:
             return None
+        case State.DENIED if request.extends:
+            return (f":no_entry: <@{request.decided_by}> denied your extension `{request.id}`: session "
+                    f"`{request.extends}` ends at its time.")
         case State.DENIED:
             return f":no_entry: <@{request.decided_by}> denied your request `{request.id}` to impersonate {t}."
+        case State.EXPIRED if request.extends:
+            return (f":hourglass: Your extension `{request.id}` of session `{request.extends}` was not answered in "
+                    "time: the session ends at its time.")
         case State.EXPIRED:
             return (f":hourglass: Your request `{request.id}` to impersonate {t} expired: "
                     "no approver answered in time. Ask again if you still need it.")
@@ -98,3 +118,21 @@ def outcome(request: RequestView) -> str | None:
             return (f":warning: Your request `{request.id}` to impersonate {t} was approved but failed: "
                     f"{code(failure_text(request.failure))}")
     return None
+
+
+# -- the expiry warning ----------------------------------------------------------------------------------------
+
+EXTEND_LABEL = "Extend"
+STOP_NOW_LABEL = "Stop now"
+
+
+def warning(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return (f":alarm_clock: Your impersonation of {target(request)} (`{request.id}`) ends {when(request.ends_at)}. "
+            "Need more time? *Extend* asks the approvers for more (you keep this token until a new one is ready); "
+            "*Stop now* ends the session at once.")
+
+
+def warning_fallback(request: RequestView) -> str:
+    assert request.ends_at is not None
+    return f"Your impersonation session {request.id} ends at {request.ends_at:%H:%M} UTC."

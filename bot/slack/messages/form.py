@@ -91,3 +91,19 @@ def field_refusal(exc: DomainError) -> str:
             return (f"You already have {exc.limit} requests waiting for approval: wait for an answer, or withdraw "
                     "one (/impersonate stop <id>).")
     return refusal(exc)
+
+
+# -- the extension form (``views/extend.py``) ---------------------------------------------------------------
+
+EXTEND_TITLE = "Extend session"  # Slack: at most 24 characters
+EXTEND_SUBMIT = "Ask for more time"
+EXTEND_SENT_TITLE = "Extension asked"
+EXTEND_WINDOW_LABEL = "More time"
+EXTEND_WINDOW_HINT = ("Added to the session's end once approved (within the policy's longest window). You keep the "
+                      "current token until the new one is ready.")
+EXTEND_REASON_HINT = f"Why you need more time; link a ticket. At most {MAX_REASON} characters."
+
+
+def extend_intro(login_id: str, request_id: str, ends: str) -> str:
+    return (f"Session {request_id} ({login_id}) ends {ends}. The approvers decide on the extension like on any "
+            "request; if nobody approves it in time, the session simply ends then.")

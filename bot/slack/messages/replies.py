@@ -6,12 +6,16 @@ import enum
 from collections.abc import Sequence
 
 from bot.domain import (
+    AlreadyApproved,
     AlreadyDecided,
     AlreadyOpen,
     DomainError,
+    Forbidden,
+    MayNotExtend,
     MayNotStop,
     NotAnApprover,
     NotARequester,
+    NotExtendable,
     NotFound,
     NotInTenant,
     NotPostedYet,
@@ -39,6 +43,7 @@ USAGE = (
     "   `/impersonate jane@acme.com 30m --tenant acme-eu checking invoice SUP-123`\n"
     "• `/impersonate list` shows your requests (approvers see every active session)\n"
     "• `/impersonate stop <request-id>` ends a session early\n"
+    "• `/impersonate extend <request-id> [<duration>] <reason…>` asks for more time on your running session\n"
     "• `/impersonate help` shows this message\n"
     "• `/impersonate` alone opens a form to fill in instead (so does the shortcut *Request impersonation*)\n"
     "Durations are written `90s`, `15m`, `2h` or `1h30m`. Your requests are also on the bot's Home tab."
@@ -48,9 +53,14 @@ USAGE = (
 
 
 def window_bound(problem: WindowOutOfPolicy) -> str:
+    under = f" under the policy rule {quoted(problem.rule)}" if problem.rule else ""
     if problem.too_short:
-        return f"the shortest window allowed is {format_duration(problem.low)}"
-    return f"the longest window allowed is {format_duration(problem.high)}"
+        return f"the shortest window allowed{under} is {format_duration(problem.low)}"
+    return f"the longest window allowed{under} is {format_duration(problem.high)}"
+
+
+def quoted(name: str) -> str:
+    return f"\u201c{name}\u201d"
 
 
 def usage_problem(exc: UsageError) -> str:
@@ -61,6 +71,9 @@ def usage_problem(exc: UsageError) -> str:
             return f"`{f['word']}` takes nothing after it."
         case Problem.STOP_NEEDS_ONE_ID:
             return "`stop` takes one request ID, e.g. `/impersonate stop K7M2QX9A`."
+        case Problem.EXTEND_NEEDS_ID:
+            return ("`extend` takes the ID of your running session, then optionally how much more time, then a "
+                    "reason, e.g. `/impersonate extend K7M2QX9A 30m still checking SUP-123`.")
         case Problem.NOT_A_REQUEST_ID:
             return f"`{f['word']}` is not a request ID: IDs look like `K7M2QX9A` (see `/impersonate list`)."
         case Problem.MENTION_FOR_LOGIN_ID:
@@ -107,8 +120,24 @@ def refusal(exc: DomainError) -> str:
     match exc:
         case NotFound():
             return f"There is no request `{exc.request_id}`."
+        case NotARequester() if exc.rule:
+            return (f"The policy rule {quoted(exc.rule)} does not allow you to request impersonation of this user: "
+                    "nothing was sent to the approvers. Ask an admin to add you to the rule's requesters.")
         case NotARequester():
             return "You are not allowed to request impersonation. Ask an admin to add you to REQUESTERS."
+        case Forbidden():
+            return (f"Nobody may impersonate {code(exc.login_id)}: the policy rule {quoted(exc.rule)} forbids it. "
+                    "Nothing was sent to the approvers.")
+        case AlreadyApproved():
+            missing = exc.request.approvals_missing
+            return (f"You have already approved `{exc.request.id}`: it needs {missing} more "
+                    f"approval{'s' if missing != 1 else ''}, from other approvers.")
+        case MayNotExtend():
+            return f"Only the person who asked for session `{exc.request_id}` can ask to extend it."
+        case NotExtendable():
+            state = "being stopped" if exc.request.stopping else str(exc.request.state)
+            return (f"Session `{exc.request.id}` is not running (it is {state}): only a running session can be "
+                    "extended. Ask for a new session instead.")
         case NotAnApprover():
             return "Only approvers can approve or deny impersonation requests."
         case OwnRequest():
@@ -167,6 +196,7 @@ class Doing(enum.StrEnum):
     SHOWING_TOKEN = "showing the token"
     SENDING_REQUEST = "sending your request"
     STOPPING = "stopping the session"
+    EXTENDING = "asking for more time"
     WITHDRAWING = "withdrawing the request"
     PUBLISHING_HOME = "publishing the Home"
     SLACK_REQUEST = "handling a Slack request"
@@ -184,9 +214,20 @@ WRONG_PLACE = ":warning: Approvals count only from the request's message in the 
 # -- the command's answers ----------------------------------------------------------------------------
 
 
+def waiting_for(request: RequestView) -> str:
+    n = request.approvals_needed
+    return "a second admin" if n <= 1 else f"{n} approvers (the policy rule {quoted(request.rule_name or 'default')})"
+
+
 def submitted(request: RequestView) -> str:
+    if request.extends:
+        return (f":inbox_tray: Extension `{request.id}` asks for {format_duration(request.duration)} more on session "
+                f"`{request.extends}` ({target(request)}) and is waiting for {waiting_for(request)}. If it is "
+                "approved, your DM with the bot gives you a new token for the longer window, and then the current one "
+                "stops working; if not, your session ends at its time. "
+                f"Withdraw it with {STOP_HINT.format(id=request.id)}.")
     return (f":inbox_tray: Request `{request.id}` to impersonate {target(request)} for "
-            f"{format_duration(request.duration)} is waiting for a second admin. "
+            f"{format_duration(request.duration)} is waiting for {waiting_for(request)}. "
             "Once it is approved, your DM with the bot gives you the token. "
             f"Withdraw it with {STOP_HINT.format(id=request.id)}. "
             "See it on the bot's Home tab.")

@@ -13,8 +13,10 @@ from bot.domain.outcomes import (
     Failure,
     FailureKind,
     Legacy,
+    Linked,
     Reminded,
     StopFailing,
+    Tally,
     TokenFate,
     decode_detail,
 )
@@ -40,7 +42,23 @@ def outcome_so_far(request: RequestView) -> str:
             return f"Request `{request.id}` was approved{who} but failed: its approval message says why."
 
 
+def approvers_text(request: RequestView) -> str:
+    """Who approved: ``<@a>``, ``<@a> and <@b>``, ``<@a>, <@b> and <@c>`` (or "someone", for rows from before)."""
+    who = [f"<@{u}>" for u in request.approved_by] or ([f"<@{request.decided_by}>"] if request.decided_by else [])
+    if not who:
+        return "someone"
+    return who[0] if len(who) == 1 else f"{', '.join(who[:-1])} and {who[-1]}"
+
+
+def tally(request: RequestView) -> str:
+    """A pending request's approvals so far: "1 of 2 approvals: <@a>"."""
+    so_far = f": {approvers_text(request)}" if request.approved_by else ""
+    return f"{len(request.approved_by)} of {request.approvals_needed} approvals{so_far}"
+
+
 def how_ended(request: RequestView) -> str:
+    if request.extended_by:
+        return f"replaced by its extension `{request.extended_by}`"
     if request.stopped_by and request.stopped_by != "system":
         return f"stopped early by <@{request.stopped_by}>"
     if request.stop_requested_at and request.ends_at and request.stop_requested_at < request.ends_at:
@@ -49,8 +67,11 @@ def how_ended(request: RequestView) -> str:
 
 
 def status_line(request: RequestView) -> str:
-    by = f"<@{request.decided_by}>" if request.decided_by else "someone"
+    by = approvers_text(request)
     match request.state:
+        case State.PENDING if request.approvals_needed > 1:
+            return (f":hourglass_flowing_sand: {tally(request)}. Waiting for {request.approvals_missing} more "
+                    f"(expires {when(request.pending_until)})")
         case State.PENDING:
             return f":hourglass_flowing_sand: Waiting for a second admin (expires {when(request.pending_until)})"
         case State.APPROVED:
@@ -86,6 +107,10 @@ def failure_text(failure: Failure | Legacy | None) -> str:
         return failure.text
     f = failure
     match f.kind:
+        case FailureKind.FORBIDDEN:
+            return f"the policy rule \u201c{f.rule}\u201d says nobody may impersonate {f.login_id}"
+        case FailureKind.ORIGINAL_ENDED:
+            return f"session {f.original} had ended before its extension could start, so nothing was granted"
         case FailureKind.NO_EMAIL:
             return "the requester's Slack profile has no email address to impersonate as"
         case FailureKind.GAVE_UP:
@@ -121,8 +146,12 @@ def failure_text(failure: Failure | Legacy | None) -> str:
     return f"Descope refused: {plain} (Descope said: {f.description}; {said or 'no error code'})"
 
 
+_REASONS = {EndReason.STOPPED_EARLY: "stopped early", EndReason.WINDOW_ENDED: "window ended",
+            EndReason.EXTENDED: "replaced by its extension"}
+
+
 def ending_text(ending: Ending) -> str:
-    reason = "stopped early" if ending.reason is EndReason.STOPPED_EARLY else "window ended"
+    reason = _REASONS[ending.reason]
     match ending.token:
         case TokenFate.UNSEALABLE:
             return f"{reason}; the stored token could not be unsealed, so it expires on its own"
@@ -151,12 +180,20 @@ def detail_text(detail: Detail) -> str:
             return f"impersonating as {detail.impersonator}"
         case Reminded():
             return f"reminder {detail.count} to {', '.join(mention(p) for p in detail.approvers)}"
+        case Tally():
+            return f"approval {detail.count} of {detail.needed}"
+        case Linked() if detail.by:
+            return f"replaced by extension {detail.by}"
+        case Linked():
+            return f"extension of {detail.extends}"
 
 
 # -- the approval message's thread ---------------------------------------------------------------------
 
 _EVENTS = {
     "approved": "approved by <@{actor}>",
+    "approval": "approved by <@{actor}> ({count} of {needed}): waiting for more approvers",
+    "extended": "replaced by extension `{by}`, whose token was delivered first: stopping this session",
     "denied": "denied by <@{actor}>",
     "withdrawn": "withdrawn by <@{actor}>",
     "expired": "expired: nobody answered in time",
@@ -183,7 +220,10 @@ def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str
     decoded = decode_detail(detail) if detail else None
     call = decoded.call if isinstance(decoded, StopFailing) else Call.STOP
     mentions = " ".join(mention(p) for p in decoded.approvers) if isinstance(decoded, Reminded) else ""
-    line = _EVENTS.get(action, action).format(actor=actor, call=call, mentions=mentions)
+    count, needed = (decoded.count, decoded.needed) if isinstance(decoded, Tally) else (0, 0)
+    by = decoded.by if isinstance(decoded, Linked) else ""
+    line = _EVENTS.get(action, action).format(actor=actor, call=call, mentions=mentions, count=count, needed=needed,
+                                               by=by)
     if decoded is not None and action in _WITH_DETAIL:
         line += f" ({code(detail_text(decoded))})"
     return f"{at_text}: {line}"
@@ -193,12 +233,33 @@ def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str
 
 
 def approval_fallback(request: RequestView) -> str:
+    if request.extends:
+        return (f"<@{request.requester_id}> asks for {format_duration(request.duration)} more on session "
+                f"{request.extends} ({request.state})")
     return (f"<@{request.requester_id}> asks to impersonate {target(request)} for "
             f"{format_duration(request.duration)} ({request.state})")
 
 
 def approval_header(request: RequestView) -> str:
+    if request.extends:
+        return (f"*Extension request* `{request.id}`\n<@{request.requester_id}> asks for "
+                f"{format_duration(request.duration)} more on session `{request.extends}` (Extension of "
+                f"`{request.extends}`).")
     return f"*Impersonation request* `{request.id}`\n<@{request.requester_id}> asks to act as another user."
+
+
+def policy_line(request: RequestView) -> str | None:
+    """Plain text: the POLICY_FILE rule that decided the request and the approvals it needs (``None``: the
+    environment's settings, one approval)."""
+    if request.rule_name is None and request.approvals_needed <= 1:
+        return None
+    rule = f"Policy: {request.rule_name}" if request.rule_name else "Policy: default"
+    return f"{rule} \u00b7 {request.approvals_needed} approval{'s' if request.approvals_needed != 1 else ''} needed"
+
+
+def extended_line(request: RequestView) -> str | None:
+    """The session's link to the extension that replaced it (mrkdwn)."""
+    return f":fast_forward: Extended by `{request.extended_by}`" if request.extended_by else None
 
 
 def approval_fields(request: RequestView) -> list[str]:

@@ -21,10 +21,16 @@ def build(request: RequestView) -> Message:
     found = status.target_line(request)
     if found is not None:  # what Descope says of the target: its words, so plain text
         blocks.append({"type": "context", "elements": [plain(found)]})
+    rule = status.policy_line(request)
+    if rule is not None:  # the rule's name is the operator's words: plain text
+        blocks.append({"type": "context", "elements": [plain(rule)]})
     blocks += [
         {"type": "section", "text": plain(status.reason_field(request))},
         context(status.status_line(request)),
     ]
+    extended = status.extended_line(request)
+    if extended is not None:
+        blocks.append(context(extended))
     if request.state is State.PENDING:
         blocks.append({
             "type": "actions",

@@ -1,12 +1,12 @@
 """The requester's DMs: the session's (``reveal``: ready, with a Show token button; ``dm``: first without the
-token, then with it), its redaction when the session ends, and the outcome."""
+token, then with it), the expiry warning (Extend, Stop now), its redaction when the session ends, and the outcome."""
 
 from __future__ import annotations
 
 from bot.domain import RequestView
 from bot.slack.messages import dms
 from bot.slack.views import ids
-from bot.slack.views.blocks import Message, context, plain, section
+from bot.slack.views.blocks import Block, Message, context, plain, section
 
 
 def token_coming(request: RequestView) -> Message:
@@ -35,6 +35,23 @@ def ready(request: RequestView) -> Message:
              "text": plain(dms.SHOW_TOKEN_LABEL)}]},
         context(dms.ready_footer(request)),
     ])
+
+
+def warning(request: RequestView) -> Message:
+    """The session ends soon: Extend (opens the extension form) and Stop now."""
+    return Message(text=dms.warning_fallback(request), blocks=[
+        section(dms.warning(request)),
+        {"type": "actions", "block_id": ids.WARNING_BLOCK.format(request_id=request.id), "elements": [
+            extend_button(request, ids.EXTEND),
+            {"type": "button", "action_id": ids.STOP_NOW, "style": "danger", "value": request.id,
+             "text": plain(dms.STOP_NOW_LABEL)}]},
+    ])
+
+
+def extend_button(request: RequestView, action_id: str) -> Block:
+    """Extend (the warning DM's, or the App Home's with its own action ID)."""
+    return {"type": "button", "action_id": action_id, "style": "primary", "value": request.id,
+            "text": plain(dms.EXTEND_LABEL)}
 
 
 def redacted(request: RequestView) -> Message:

@@ -59,7 +59,7 @@ def windows(policy: Policy) -> list[timedelta]:
     return sorted(allowed | {policy.default_duration, policy.max_duration})
 
 
-def _option(window: timedelta) -> Block:
+def option(window: timedelta) -> Block:
     return {"text": plain(words.window_option(window)), "value": format_duration(window)}
 
 
@@ -75,7 +75,7 @@ def _text_input(placeholder: str, limit: int, *, multiline: bool = False) -> Blo
 
 def build(policy: Policy) -> View:
     """The empty form, its window preset to the policy's default."""
-    options = [_option(w) for w in windows(policy)]
+    options = [option(w) for w in windows(policy)]
     return {
         "type": "modal",
         "callback_id": ids.REQUEST_FORM,
@@ -90,7 +90,7 @@ def build(policy: Policy) -> View:
                    _text_input(words.TENANT_PLACEHOLDER, MAX_TENANT), optional=True),
             _input(Field.WINDOW, words.WINDOW_LABEL, words.WINDOW_HINT,
                    {"type": "static_select", "options": options,
-                    "initial_option": _option(policy.default_duration)}),
+                    "initial_option": option(policy.default_duration)}),
             _input(Field.REASON, words.REASON_LABEL, words.REASON_HINT,
                    _text_input(words.REASON_PLACEHOLDER, MAX_REASON, multiline=True)),
         ],

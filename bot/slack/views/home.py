@@ -2,8 +2,8 @@
 reads a click on it back into a ``HomeClick``, which says whether it came from this bot's own Home.
 
 Layout: an optional notice (the answer to the person's last refused click), their requests (Withdraw on a
-pending one, Stop on an active one), then for approvers the requests waiting for them (Approve, behind the same
-confirmation as the channel message's, and Deny) and the live sessions (Stop). Each list shows at most the
+pending one, Stop and Extend on an active one), then for approvers the requests waiting for them (Approve, behind
+the same confirmation as the channel message's, and Deny) and the live sessions (Stop). Each list shows at most the
 domain's cap and says "+N more": the view stays well under Slack's 100 blocks.
 """
 
@@ -20,6 +20,7 @@ from bot.slack.messages import status
 from bot.slack.views import ids
 from bot.slack.views.approval import approve_button, deny_button
 from bot.slack.views.blocks import Block, context, md, plain, section
+from bot.slack.views.dm import extend_button
 
 
 def build(home: Home, notice: str | None = None) -> dict[str, Any]:
@@ -53,6 +54,8 @@ def _mine(request: RequestView) -> list[Block]:
                               "text": plain(words.WITHDRAW_LABEL)}
     elif request.state is State.ACTIVE and not request.stopping:
         block["accessory"] = _stop_button(request)
+        return [block, {"type": "actions", "block_id": ids.HOME_SESSION_BLOCK.format(request_id=request.id),
+                        "elements": [extend_button(request, ids.HOME_EXTEND)]}]
     return [block]
 
 

@@ -37,3 +37,15 @@ HOME_DENY = "home.deny"
 HOME_DECISION_BLOCK = "home.decision:{request_id}"  # the actions block holding both buttons
 HOME_STOP = "home.stop"
 HOME_WITHDRAW = "home.withdraw"
+HOME_EXTEND = "home.extend"  # on the requester's own running session: opens the extension form
+
+# The expiry warning DM (``views/dm.warning``): Extend opens the extension form, Stop now ends the session.
+EXTEND = "session.extend"
+STOP_NOW = "session.stop_now"
+WARNING_BLOCK = "session.warning:{request_id}"  # the actions block holding both buttons
+# The extension form (a modal, ``views/extend.py``): the session's ID travels in its private_metadata.
+EXTEND_FORM = "extend.form"
+EXTEND_SENT = "extend.sent"
+EXTEND_WINDOW_BLOCK, EXTEND_WINDOW = "extend.window", "window"
+EXTEND_REASON_BLOCK, EXTEND_REASON = "extend.reason", "reason"
+HOME_SESSION_BLOCK = "home.session:{request_id}"  # the actions block holding Extend on the requester's own session

@@ -48,6 +48,7 @@ class Row:
     slack_version: int = 1
     slack_lease_until: datetime | None = None
     remind_at: datetime | None = None
+    warn_at: datetime | None = None
 
 
 def pending(**changes: Any) -> Row:

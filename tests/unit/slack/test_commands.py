@@ -119,10 +119,10 @@ def test_full_submission() -> None:
     )
 
 
-def test_default_duration_when_omitted() -> None:
+def test_an_omitted_duration_is_left_to_the_rule() -> None:
     policy = Policy(timedelta(minutes=20), timedelta(minutes=1), timedelta(hours=4))
     d = draft("jane@acme.com checking invoice SUP-123", policy)
-    assert d.duration == timedelta(minutes=20)
+    assert d.duration is None  # the rule that decides the request gives its default
     assert d.tenant is None
     assert d.reason == "checking invoice SUP-123"
 
@@ -148,7 +148,7 @@ def test_duration_is_case_insensitive() -> None:
 
 def test_duration_like_word_after_reason_started_is_part_of_reason() -> None:
     d = draft("jane@acme.com checking for 5m")
-    assert d.duration == POLICY.default_duration
+    assert d.duration is None
     assert d.reason == "checking for 5m"
 
 

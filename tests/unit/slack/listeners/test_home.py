@@ -109,8 +109,9 @@ def test_approve_on_the_home_activates_the_session_and_the_channel_and_homes_fol
     assert f"Approved by <@{APPROVER}>: active until" in bot.slack.message_text(APPROVAL_CHANNEL, ts)
     assert bot.buttons(ts) == []
     assert any("Show token" in text for text in bot.dm_texts(REQUESTER))
-    # Every Home that shows it was published again: the session, with Stop.
-    for user in (REQUESTER, APPROVER, GROUP_APPROVER):
+    # Every Home that shows it was published again: the session, with Stop (and, for its requester, Extend).
+    assert home_buttons(bot, REQUESTER) == [(ids.HOME_STOP, request_id), (ids.HOME_EXTEND, request_id)]
+    for user in (APPROVER, GROUP_APPROVER):
         assert home_buttons(bot, user) == [(ids.HOME_STOP, request_id)], user
     assert bot.logged_errors() == []
 

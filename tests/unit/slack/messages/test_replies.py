@@ -11,6 +11,10 @@ from datetime import timedelta
 import pytest
 
 from bot.domain import (
+    AlreadyApproved,
+    Forbidden,
+    MayNotExtend,
+    NotExtendable,
     AlreadyDecided,
     AlreadyOpen,
     DomainError,
@@ -120,6 +124,22 @@ REFUSALS: list[tuple[DomainError, str]] = [
      "Leave out `--tenant`, or give one of the user's tenants."),
     (TokenUnavailable("K7M2QX9A", ended=True), "Session `K7M2QX9A` has ended: its token is no longer available."),
     (TokenUnavailable("K7M2QX9A", ended=False), "Only the requester can see this token."),
+    # Issue 11: the policy file, N of M, extensions.
+    (NotARequester("USTRANGER", "regulated tenants"),
+     "The policy rule \u201cregulated tenants\u201d does not allow you to request impersonation of this user: "
+     "nothing was sent to the approvers. Ask an admin to add you to the rule's requesters."),
+    (Forbidden("bo@ourcompany.com", "our own staff"),
+     "Nobody may impersonate `bo@ourcompany.com`: the policy rule \u201cour own staff\u201d forbids it. "
+     "Nothing was sent to the approvers."),
+    (WindowOutOfPolicy(timedelta(hours=2), LOW, timedelta(hours=1), "regulated tenants"),
+     "That window is out of policy: the longest window allowed under the policy rule \u201cregulated tenants\u201d "
+     "is 1h."),
+    (AlreadyApproved(view(State.PENDING, approvals_needed=3, approved_by=("UBO",)), "UBO"),
+     "You have already approved `K7M2QX9A`: it needs 2 more approvals, from other approvers."),
+    (MayNotExtend("K7M2QX9A", "USTRANGER"), "Only the person who asked for session `K7M2QX9A` can ask to extend it."),
+    (NotExtendable(view(State.STOPPED)),
+     "Session `K7M2QX9A` is not running (it is stopped): only a running session can be extended. "
+     "Ask for a new session instead."),
 ]
 
 

@@ -155,6 +155,11 @@ FAILURES: list[tuple[Failure, str]] = [
      "the requester's Slack profile has no email address to impersonate as"),
     (Failure(FailureKind.GAVE_UP, error="OperationalError"),
      "the session could not be started (OperationalError); nothing was granted: ask again"),
+    # Refused by the policy, and an extension whose session ended first: the bot's own reasons.
+    (Failure(FailureKind.FORBIDDEN, "bo@ourcompany.com", rule="our own staff"),
+     "the policy rule \u201cour own staff\u201d says nobody may impersonate bo@ourcompany.com"),
+    (Failure(FailureKind.ORIGINAL_ENDED, original="K7M2QX9A"),
+     "session K7M2QX9A had ended before its extension could start, so nothing was granted"),
     # Refused by the pre-flight look-up (no Descope answer to quote).
     (Failure(FailureKind.USER_DISABLED, "jane@acme.com"),
      "Descope refused: the Descope user jane@acme.com is disabled"),
@@ -192,6 +197,7 @@ def test_legacy_and_missing_failures() -> None:
 ENDINGS: list[tuple[Ending, str]] = [
     (Ending(EndReason.WINDOW_ENDED), "window ended"),
     (Ending(EndReason.STOPPED_EARLY), "stopped early"),
+    (Ending(EndReason.EXTENDED), "replaced by its extension"),
     (Ending(EndReason.WINDOW_ENDED, TokenFate.UNSEALABLE),
      "window ended; the stored token could not be unsealed, so it expires on its own"),
     (Ending(EndReason.STOPPED_EARLY, TokenFate.UNSEALABLE),

@@ -60,7 +60,8 @@ def test_a_requester_sees_their_requests_with_withdraw_or_stop_and_nothing_of_ot
     built = valid(home.build(page(mine)))
     assert built["private_metadata"] == ME and built["callback_id"] == ids.HOME_VIEW
     assert [(b["action_id"], b["value"]) for b in buttons(built)] == [
-        (ids.HOME_WITHDRAW, "PEND0001"), (ids.HOME_STOP, "ACTV0001")]  # nothing to click once stopping or ended
+        (ids.HOME_WITHDRAW, "PEND0001"), (ids.HOME_STOP, "ACTV0001"),
+        (ids.HOME_EXTEND, "ACTV0001")]  # nothing to click once stopping or ended
     text = "\n".join(texts(built, "mrkdwn") + texts(built, "plain_text"))
     assert words.MINE_HEADER in text
     assert words.AWAITING_HEADER not in text and words.SESSIONS_HEADER not in text

@@ -1,0 +1,116 @@
+"""A running session's buttons: **Extend** (on the expiry warning DM, and on the requester's own App Home) opens the
+extension form; **Stop now** (on the warning DM) ends the session. Each click is acked at once; the work runs in a
+lazy listener. The form's submission is answered in its ack, like the request form's: field errors (nothing
+stored), or the extension stored and the form turned into the command's answer.
+
+Extend opens the form only for the session's requester while it runs (``Extensions.offer``); anyone else, or a
+click once it has ended, gets the refusal: an ephemeral answer in the DM, a notice on the Home.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.domain import DomainError
+from bot.slack.errors import error_text
+from bot.slack.listeners import Deps
+from bot.slack.messages import replies
+from bot.slack.views import extend, home, ids
+
+log = logging.getLogger("bot.slack")
+
+
+def _click(body: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(clicker, request ID, trigger ID) of a button click, or ``None`` for a payload Slack would not send."""
+    user = body.get("user") or {}
+    actions = body.get("actions") or [{}]
+    if not isinstance(user, dict) or not user.get("id") or not isinstance(actions[0], dict):
+        return None
+    return str(user["id"]), str(actions[0].get("value", "")), str(body.get("trigger_id") or "")
+
+
+def open_form(deps: Deps, client: WebClient, trigger_id: str, session_id: str, user_id: str) -> None:
+    """Open the extension form for ``user_id``'s running session. Raises the refusal (``DomainError``)."""
+    session, _ = deps.workflows.extensions.offer(session_id, user_id)
+    client.views_open(trigger_id=trigger_id, view=extend.build(session, deps.rule_policy(session)))
+
+
+def register(app: App, deps: Deps) -> None:
+    workflows = deps.workflows
+
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def on_extend(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        click = _click(body)
+        if click is None:
+            log.warning("ignored a malformed Extend click")
+            return
+        user_id, session_id, trigger_id = click
+        try:
+            open_form(deps, client, trigger_id, session_id, user_id)
+        except Exception as exc:
+            respond(text=error_text(exc, replies.Doing.EXTENDING), response_type="ephemeral", replace_original=False)
+
+    def on_home_extend(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        try:
+            click = home.parse(body)
+        except ValueError as exc:
+            log.warning("ignored a malformed Home click (%s)", exc)
+            return
+        if not click.from_home_of(context.bot_id):
+            log.warning("ignored a Home Extend clicked by %s outside their own Home of this bot", click.user_id)
+            return
+        try:
+            open_form(deps, client, str(body.get("trigger_id") or ""), click.request_id, click.user_id)
+        except Exception as exc:
+            notice = error_text(exc, replies.Doing.EXTENDING)
+            try:
+                page = workflows.homes.page(click.user_id)
+                client.views_publish(user_id=click.user_id, view=home.build(page, notice))
+            except Exception as failed:
+                error_text(failed, replies.Doing.PUBLISHING_HOME)
+
+    def on_stop_now(body: dict[str, Any], respond: Respond) -> None:
+        click = _click(body)
+        if click is None:
+            log.warning("ignored a malformed Stop now click")
+            return
+        user_id, session_id, _ = click
+        try:
+            answer = replies.stopping(workflows.requests.request_stop(session_id, user_id))
+        except Exception as exc:
+            answer = error_text(exc, replies.Doing.STOPPING)
+        respond(text=answer, response_type="ephemeral", replace_original=False)
+
+    def on_submit(ack: Ack, body: dict[str, Any]) -> None:
+        user_id = str((body.get("user") or {}).get("id", ""))
+        view = body.get("view") or {}
+        try:
+            asked = extend.parse(view, deps.policy)
+        except ValueError as exc:
+            log.warning("ignored an extension form without its session (%s)", exc)
+            ack()
+            return
+        if not isinstance(asked, extend.ExtensionAsked):
+            ack(response_action="errors", errors=asked)
+            return
+        try:
+            request = workflows.extensions.request(asked.session_id, user_id, asked.duration, asked.reason)
+        except DomainError as exc:
+            ack(response_action="errors", errors=extend.refused(replies.refusal(exc).replace("`", "")))
+            return
+        except Exception as exc:
+            ack(response_action="errors", errors=extend.refused(
+                error_text(exc, replies.Doing.EXTENDING).replace("`", "")))
+            return
+        ack(response_action="update", view=extend.sent(request))
+
+    app.action(ids.EXTEND)(ack=ack_now, lazy=[on_extend])
+    app.action(ids.HOME_EXTEND)(ack=ack_now, lazy=[on_home_extend])
+    app.action(ids.STOP_NOW)(ack=ack_now, lazy=[on_stop_now])
+    app.view(ids.EXTEND_FORM)(on_submit)

@@ -1,0 +1,134 @@
+"""Extensions: more time on a running session without starting over, and the warning that offers it.
+
+``request``: the session's requester asks (``/impersonate extend``, the expiry warning's Extend, the App Home). The
+extension is a request of its own, linked to the session (``extends_id``; its ``requested`` audit row says which),
+decided under the session's rule like any request. It waits at most until the session ends (``pending_until``):
+denied or unanswered, the session simply ends at its time.
+
+Approved, ``Sessions.activate`` mints a token for the extended window (the session's end plus the extension, at
+most the rule's maximum from now), in a transition that requires the session to be still running (its row locked:
+a stop and the activation happen one after the other). The projection delivers the new token first; ``retire``
+then has the old session stopped and revoked (``extended``, linked to the extension), so the requester is never
+without a live token.
+
+``warn``: ``EXPIRY_WARNING`` before a session ends (``warn_at``, set at activation), one conditional write with its
+audit row (``warned``), won by one replica; the projection DMs the requester the end time with Extend and Stop now.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot.domain import (
+    AlreadyOpen,
+    Forbidden,
+    MayNotExtend,
+    NotARequester,
+    NotExtendable,
+    RequestView,
+    State,
+    TooManyPending,
+    check_window,
+)
+from bot.domain.outcomes import Linked, encode
+from bot.domain.policy import Rule
+from bot.domain.schedule import Work, due_now
+from bot.logs import about_request
+from bot.store import RequestRow
+from bot.workflows.context import SYSTEM, Context
+
+log = logging.getLogger("bot.workflows")
+
+
+class Extensions:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @about_request
+    def request(self, session_id: str, requester_id: str, duration: timedelta | None, reason: str) -> RequestView:
+        """Ask for ``duration`` more (``None``: the rule's default window) on a running session. Raises
+        ``DomainError``: only its requester may ask, only while it runs, one extension at a time."""
+        ctx = self.ctx
+        s = ctx.settings
+        session, rule = self._extendable(session_id, requester_id)
+        assert session.ends_at is not None
+        now = ctx.clock()
+        extension = duration or rule.default_duration
+        check_window(extension, rule)
+        row = ctx.store.get_row(session_id)
+        assert row is not None
+
+        def one_at_a_time(live: list[RequestView], pending: int) -> None:
+            others = [r for r in live if r.id != session_id]
+            if others:  # an extension of this session already asked for (or another request for the target)
+                raise AlreadyOpen(others[0])
+            if pending >= s.max_pending_per_requester:
+                raise TooManyPending(s.max_pending_per_requester)
+
+        request = ctx.store.insert(
+            requester_id=requester_id, login_id=session.login_id, tenant=session.tenant, duration=extension,
+            reason=reason, pending_until=min(now + s.pending_timeout, session.ends_at), now=now,
+            target={"target_name": row.target_name, "target_tenants": row.target_tenants,
+                    "target_checked": row.target_checked},
+            remind_at=now + s.reminder_interval if s.reminder_interval else None,
+            rule_name=rule.name or None, approvals_needed=rule.approvals, extends_id=session_id,
+            detail=encode(Linked(extends=session_id)), guard=one_at_a_time,
+        )
+        log.info("request %s: extension of %s asked by %s", request.id, session_id, requester_id)
+        ctx.arm(request.id)
+        ctx.timers.kick(request.id)
+        return request
+
+    def offer(self, session_id: str, requester_id: str) -> tuple[RequestView, Rule]:
+        """The session ``requester_id`` may ask to extend now, and its rule (whose windows the form offers).
+        Raises what ``request`` would: not theirs, not running, not allowed."""
+        return self._extendable(session_id, requester_id)
+
+    def _extendable(self, session_id: str, requester_id: str) -> tuple[RequestView, Rule]:
+        ctx = self.ctx
+        session = ctx.get(session_id)
+        if requester_id != session.requester_id:
+            raise MayNotExtend(session_id, requester_id)
+        if session.state is not State.ACTIVE or session.stopping or session.ends_at is None \
+                or session.ends_at <= ctx.clock():
+            raise NotExtendable(session)
+        rule = ctx.rule_of(session)
+        if not ctx.directory.is_member(requester_id, rule.requesters):
+            raise NotARequester(requester_id, rule.name)
+        if not rule.allow:
+            raise Forbidden(session.login_id, rule.name)
+        return session, rule
+
+    def retire(self, extension: RequestRow) -> None:
+        """``extension``'s token has reached its requester: have the session it replaces stopped and revoked (once;
+        nothing if that session has ended or is being stopped already)."""
+        ctx = self.ctx
+        if extension.extends_id is None:
+            return
+        now = ctx.clock()
+        if ctx.store.record(
+            extension.extends_id, actor=SYSTEM, action="extended", now=now, detail=encode(Linked(by=extension.id)),
+            where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+            stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension.id,
+        ):
+            log.info("request %s replaced by its extension %s; stopping it", extension.extends_id, extension.id)
+            ctx.timers.kick(extension.extends_id)
+
+    def warn(self, request_id: str) -> bool:
+        """Record the expiry warning that is due, if this caller wins it (the projection sends it). True when it
+        did."""
+        ctx = self.ctx
+        row = ctx.store.get_row(request_id)
+        if row is None or row.warn_at is None or Work.WARN not in due_now(row, ctx.clock()):
+            return False
+        won = ctx.store.record(
+            request_id, actor=SYSTEM, action="warned", now=ctx.clock(),
+            where=[RequestRow.state == State.ACTIVE.value, RequestRow.warn_at == row.warn_at,
+                   RequestRow.stop_requested_at.is_(None)],
+            warn_at=None,
+        )
+        if won:
+            log.info("request %s: the requester is warned that the session ends soon", request_id)
+            ctx.timers.kick(request_id)
+        return won
