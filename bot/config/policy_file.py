@@ -23,6 +23,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from bot.config.settings import is_group_id, is_user_id
 from bot.domain.policy import Policy, Rule
@@ -35,6 +36,8 @@ FALLBACKS = {"requesters": "REQUESTERS", "approvers": "APPROVERS", "min_duration
              "default_duration": "DEFAULT_DURATION", "max_duration": "MAX_DURATION"}
 _EXAMPLES = {"tenants": '["acme-*", ""]', "targets": '["*@acme.com"]', "requesters": '["U012AB3CD", "S0SUPPORT"]',
              "approvers": '["U012AB3CD", "S0SECOPS"]'}
+_LEFT_OUT = {"requesters": "REQUESTERS (or APPROVERS when it is unset)", "approvers": "APPROVERS"}
+T = TypeVar("T")
 
 
 def read_policy(path: str, environment: Rule) -> tuple[Policy, list[str]]:
@@ -110,10 +113,13 @@ class _Table:
     def problem(self, key: str, text: str) -> None:
         self.problems.append(f"{self.where}, key {key}: {text}")
 
-    def get(self, key: str, kind: type, written: str) -> object | None:
-        """The value of ``key`` when it is of ``kind`` (``None`` when absent or not; the latter is a problem)."""
+    def get(self, key: str, kind: type[T], written: str) -> T | None:
+        """The value of ``key`` when it is of ``kind`` (``None`` when absent or not; the latter is a problem).
+        ``written``: what it must be, as the operator would write it."""
         value = self.values.get(key)
-        if value is None or (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
+        if value is None:
+            return None
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
             return value
         self.problem(key, f"must be {written}, not {_described(value)}")
         return None
@@ -122,11 +128,10 @@ class _Table:
         value = self.get(key, list, f"an array of strings, like {key} = {_EXAMPLES[key]}")
         if value is None:
             return None
-        assert isinstance(value, list)
         if not value:
-            fallback = f"leave the key out to use {FALLBACKS[key]}" if key in FALLBACKS else \
-                "leave the key out to match every request"
-            self.problem(key, f"is an empty array, which matches nobody: list at least one, or {fallback}")
+            fallback = f"names nobody: list at least one, or leave the key out to use {_LEFT_OUT[key]}" \
+                if key in _LEFT_OUT else "matches nothing: list at least one, or leave the key out to match everything"
+            self.problem(key, f"is an empty array, which {fallback}")
             return None
         odd = [v for v in value if not isinstance(v, str)]
         if odd:
@@ -154,7 +159,6 @@ class _Table:
         text = self.get(key, str, 'a duration in quotes, like "90s", "15m", "2h" or "1h30m"')
         if text is None:
             return None
-        assert isinstance(text, str)
         try:
             return parse_duration(text)
         except ValueError as exc:
@@ -196,7 +200,6 @@ def _read_rule(file: str, number: int, values: dict[str, object], environment: R
     elif name is not None:
         table.get("name", str, 'a string, like name = "regulated tenants"')
     approvals = table.get("approvals", int, "a whole number, like approvals = 2")
-    assert approvals is None or isinstance(approvals, int)
     if approvals is not None and approvals < 1:
         table.problem("approvals", f"must be at least 1 (the approvals a request needs), not {approvals}")
         approvals = None
