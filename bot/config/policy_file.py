@@ -288,7 +288,7 @@ def _quoted(text: str) -> str:
 
 def _described(value: object) -> str:
     """A TOML value as an operator would name it: its type, and the value when short."""
-    kinds = [(bool, "a boolean"), (int, "a number"), (float, "a number"), (str, "a string"), (list, "an array"),
+    kinds = [(bool, "a boolean"), (int, "a number"), (float, "a decimal number"), (str, "a string"), (list, "an array"),
              (dict, "a table")]
     kind = next((name for t, name in kinds if isinstance(value, t)), "a date or time")
     if isinstance(value, bool):

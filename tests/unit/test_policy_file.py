@@ -232,7 +232,7 @@ BAD_RULES = [
     ('requesters = ["u0aaa"]', "requesters", '"u0aaa" is not a Slack user ID'),
     ('approvers = ["C0CHANNEL"]', "approvers", '"C0CHANNEL" is not a Slack user ID'),
     ('approvals = "2"', "approvals", 'must be a whole number, like approvals = 2, not a string ("2")'),
-    ("approvals = 1.5", "approvals", "must be a whole number, like approvals = 2, not a number (1.5)"),
+    ("approvals = 1.5", "approvals", "must be a whole number, like approvals = 2, not a decimal number (1.5)"),
     ("approvals = true", "approvals", "not a boolean (true)"),
     ("approvals = 0", "approvals", "must be at least 1 (the approvals a request needs), not 0"),
     ("approvals = -2", "approvals", "not -2"),
