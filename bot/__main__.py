@@ -1,9 +1,11 @@
-"""Command line: ``python -m bot [serve | migrate | check | audit | demo]``.
+"""Command line: ``python -m bot [serve | migrate | check | policy | audit | demo]``.
 
 ``serve`` (the default) runs the bot: HTTP mode on ``$PORT``, or Socket Mode when ``SLACK_APP_TOKEN`` is
 set. ``check`` is the setup doctor (``bot.doctor``): reads, changes nothing, exits 1 if anything is amiss.
-``migrate`` only brings the database schema up to date (the Procfile's ``release:`` step). ``demo`` plays the
-whole flow against the shipped stand-ins (``bot.demo``).
+``migrate`` only brings the database schema up to date (the Procfile's ``release:`` step). ``policy <login-id>
+[--tenant <id>]`` says which rule of ``POLICY_FILE`` decides such a request and what it allows
+(``bot.policy_report``; it reads only the settings the policy needs). ``demo`` plays the whole flow against the
+shipped stand-ins (``bot.demo``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.error import URLError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot.config import ConfigError, Settings, database_url_from_env, retention_from_env
+from bot.config import ConfigError, Settings, database_url_from_env, policy_from_env, retention_from_env
 from bot.logs import configure
 
 
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("check", help="check the setup (Slack, Descope, database) without changing anything")
     sub.add_parser("demo", help="play the whole flow against local stand-ins of Slack and Descope (no accounts)")
+    policy = sub.add_parser("policy", help="say which rule of POLICY_FILE decides a request, and what it allows")
+    policy.add_argument("login_id", metavar="login-id", help="the login ID to impersonate, e.g. jane@acme.com")
+    policy.add_argument("--tenant", help="the tenant ID the request names (left out: a request without a tenant)")
     audit = sub.add_parser("audit", help="export the audit trail (JSON lines or CSV) to stdout")
     audit.add_argument("--since", help="ISO date/time (UTC) or a duration back from now, e.g. 24h")
     audit.add_argument("--request", help="only this request ID")
@@ -66,6 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         from bot.demo import run
 
         return run()
+
+    if args.command == "policy":
+        from bot.policy_report import report
+
+        try:
+            rules, environment = policy_from_env(os.environ)
+        except ConfigError as exc:
+            return _cannot_start(exc)
+        print(report(args.login_id.strip(), (args.tenant or "").strip() or None, rules, environment))
+        return 0
 
     if args.command == "check":
         from bot.doctor import render, run_checks

@@ -3,8 +3,9 @@
 ``run_checks(env)`` returns one ``Check`` (name, ok, detail, fix) per thing it looked at: the configuration
 (every ``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the
 ``x-oauth-scopes`` header) against ``slack-app-manifest.yml``'s, the bot's membership of the approvals channel,
-each ID in ``APPROVERS`` and ``REQUESTERS``, Descope's acceptance of the management key (a user look-up that
-finds nobody), and the database (reachable, at the Alembic head). ``render`` prints them as a checklist.
+each ID in ``APPROVERS``, ``REQUESTERS`` and the rules of ``POLICY_FILE`` that allow, Descope's acceptance of the
+management key (a user look-up that finds nobody), and the database (reachable, at the Alembic head). ``render``
+prints them as a checklist.
 
 It only reads: no message posted, no row stored, no migration run (SQLite: a missing file is not created).
 Checks that need settings the configuration lacks are skipped. The wording is ``bot.doctor_messages``'.
@@ -115,12 +116,25 @@ def check_slack(settings: Settings, wanted: list[str]) -> list[Check]:
                           s="s" if len(missing) > 1 else "", names=", ".join(missing)), m.SCOPES_FIX))
     checks.append(_check_channel(client, settings.approval_channel, bot))
     seen: set[str] = set()
-    for setting, ids in (("APPROVERS", settings.approvers), ("REQUESTERS", settings.requesters)):
+    for setting, key, ids in _principal_lists(settings):
         for principal in ids:
             if principal not in seen:
                 seen.add(principal)
-                checks.append(_check_principal(client, setting, principal))
+                checks.append(_check_principal(client, setting, principal, f"slack.{key}.{principal}"))
     return checks
+
+
+def _principal_lists(settings: Settings) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Each list of Slack IDs the settings name: (as the checklist names it, as the check's name, the IDs).
+    The environment's first, so an ID a rule takes from there is named by its variable; then the rules that allow
+    (a rule with ``allow = false`` names nobody who acts)."""
+    lists = [("APPROVERS", "approvers", settings.approvers), ("REQUESTERS", "requesters", settings.requesters)]
+    for rule in settings.policy.rules:
+        if rule.allow:
+            where = f"POLICY_FILE, rule {rule.number}"
+            lists += [(f"{where}, key approvers", f"policy.rule{rule.number}.approvers", rule.approvers),
+                      (f"{where}, key requesters", f"policy.rule{rule.number}.requesters", rule.requesters)]
+    return lists
 
 
 def _check_channel(client: WebClient, channel: str, bot: str) -> Check:
@@ -141,10 +155,9 @@ def _check_channel(client: WebClient, channel: str, bot: str) -> Check:
     return Check("slack.channel", True, m.CHANNEL_OK.format(channel=channel, name=info.get("name", "?")))
 
 
-def _check_principal(client: WebClient, setting: str, principal: str) -> Check:
+def _check_principal(client: WebClient, setting: str, principal: str, name: str) -> Check:
     from slack_sdk.errors import SlackApiError
 
-    name = f"slack.{setting.lower()}.{principal}"
     fmt = {"setting": setting, "id": principal}
     if is_group_id(principal):
         try:

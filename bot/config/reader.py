@@ -1,5 +1,6 @@
 """Reading the environment into ``Settings``: each variable parsed and checked, every problem remembered
-(``Reader.problems``) instead of stopping at the first, so one start names all that is wrong."""
+(``Reader.problems``) instead of stopping at the first, so one start names all that is wrong. ``POLICY_FILE``'s
+rules are read by ``bot.config.policy_file``, against the rule the environment makes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from bot.config.policy_file import environment_rule, read_policy
 from bot.config.settings import (
     _CHANNEL_ID,
     _DATABASE_EXAMPLES,
@@ -23,6 +25,7 @@ from bot.config.settings import (
     is_group_id,
     is_user_id,
 )
+from bot.domain.policy import Policy, Rule
 from bot.durations import format_duration, parse_duration
 
 
@@ -42,6 +45,19 @@ def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
     if reader.problems:
         raise ConfigError(reader.problems)
     return retention
+
+
+def policy_from_env(env: Mapping[str, str]) -> tuple[Policy, Rule]:
+    """``POLICY_FILE``'s rules and the environment's rule (``APPROVERS``, ``REQUESTERS``, ``MIN_DURATION``,
+    ``DEFAULT_DURATION``, ``MAX_DURATION``), validated as ``Settings.from_env`` does, without the Slack or Descope
+    settings (for ``python -m bot policy``). Raises ``ConfigError`` with every problem."""
+    reader = Reader(env)
+    environment = environment_rule(reader.approvers(), reader.principals("REQUESTERS", reader.raw("REQUESTERS")),
+                                   reader.window())
+    policy = reader.policy(environment)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return policy, environment
 
 
 class Reader:
@@ -198,6 +214,35 @@ class Reader:
                 )
         return entries
 
+    def approvers(self) -> tuple[str, ...]:
+        hint = "comma list of user (U…) and user-group (S…) IDs"
+        return self.principals("APPROVERS", self.required("APPROVERS", hint) or None)
+
+    def window(self) -> tuple[timedelta, timedelta, timedelta]:
+        """``MIN_DURATION``, ``DEFAULT_DURATION``, ``MAX_DURATION``: the default within the bounds."""
+        default = self.duration("DEFAULT_DURATION", timedelta(minutes=30))
+        low = self.duration("MIN_DURATION", timedelta(minutes=1))
+        high = self.duration("MAX_DURATION", timedelta(hours=4))
+        if low > high:
+            self.problems.append(
+                f"MIN_DURATION ({format_duration(low)}) is longer than MAX_DURATION ({format_duration(high)})"
+            )
+        elif not low <= default <= high:
+            self.problems.append(
+                f"DEFAULT_DURATION ({format_duration(default)}) must lie between MIN_DURATION "
+                f"({format_duration(low)}) and MAX_DURATION ({format_duration(high)})"
+            )
+        return low, default, high
+
+    def policy(self, environment: Rule) -> Policy:
+        """``POLICY_FILE``'s rules (none when it is unset), keys they leave out taken from ``environment``."""
+        path = self.raw("POLICY_FILE")
+        if path is None:
+            return Policy()
+        policy, problems = read_policy(path, environment)
+        self.problems += problems
+        return policy
+
     def settings(self) -> Settings:
         bot_token = self.required("SLACK_BOT_TOKEN", "the bot token (xoxb-…) from the app's OAuth page")
         if bot_token and not bot_token.startswith("xoxb-"):
@@ -216,24 +261,11 @@ class Reader:
             self.problems.append(
                 f"SLACK_APPROVAL_CHANNEL must be a channel ID like C0123ABCD (not a name): got `{channel}`"
             )
-        approvers = self.principals(
-            "APPROVERS", self.required("APPROVERS", "comma list of user (U…) and user-group (S…) IDs") or None
-        )
+        approvers = self.approvers()
         requesters = self.principals("REQUESTERS", self.raw("REQUESTERS"))
         project_id = self.required("DESCOPE_PROJECT_ID", "your Descope project ID")
         key = self.required("DESCOPE_MANAGEMENT_KEY", "a Descope management key")
-        default = self.duration("DEFAULT_DURATION", timedelta(minutes=30))
-        low = self.duration("MIN_DURATION", timedelta(minutes=1))
-        high = self.duration("MAX_DURATION", timedelta(hours=4))
-        if low > high:
-            self.problems.append(
-                f"MIN_DURATION ({format_duration(low)}) is longer than MAX_DURATION ({format_duration(high)})"
-            )
-        elif not low <= default <= high:
-            self.problems.append(
-                f"DEFAULT_DURATION ({format_duration(default)}) must lie between MIN_DURATION "
-                f"({format_duration(low)}) and MAX_DURATION ({format_duration(high)})"
-            )
+        low, default, high = window = self.window()
         api_url = self.http_url("SLACK_API_URL", SLACK_API_DEFAULT) or SLACK_API_DEFAULT
         enc_key = self.raw("TOKEN_ENCRYPTION_KEY")
         settings = Settings(
@@ -264,6 +296,8 @@ class Reader:
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
             retention=self.retention(),
             metrics_port=self.integer("METRICS_PORT", 0, 1, 65535) or None,
+            expiry_warning=self.duration_or_off("EXPIRY_WARNING", timedelta(minutes=5)),
+            policy=self.policy(environment_rule(approvers, requesters, window)),
         )
         if self.problems:
             raise ConfigError(self.problems)

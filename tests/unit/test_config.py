@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from bot.config import SLACK_API_DEFAULT, ConfigError, Secret, Settings, database_url_from_env, retention_from_env
+from bot.config import (
+    SLACK_API_DEFAULT,
+    ConfigError,
+    Secret,
+    Settings,
+    database_url_from_env,
+    policy_from_env,
+    retention_from_env,
+)
+from bot.domain.policy import Policy
 
 TOKEN = "xoxb-1"
 SIGNING = "s"
@@ -72,6 +82,8 @@ def test_minimal_env_gives_the_documented_defaults() -> None:
     assert not s.socket_mode
     assert s.token_encryption_key is None
     assert s.log_level == "INFO"
+    assert s.expiry_warning == timedelta(minutes=5)
+    assert s.policy == Policy()
 
 
 def test_values_are_stripped() -> None:
@@ -428,3 +440,110 @@ def test_metrics_port_is_unset_by_default_and_validated() -> None:
     for bad in ("0", "65536", "metrics"):
         (problem,) = problems_with(METRICS_PORT=bad)
         assert problem.startswith("METRICS_PORT must be a whole number from 1 to 65535")
+
+
+def test_expiry_warning_is_a_duration_or_0_for_off() -> None:
+    assert settings(EXPIRY_WARNING="10m").expiry_warning == timedelta(minutes=10)
+    assert settings(EXPIRY_WARNING="0").expiry_warning == timedelta(0)
+    (problem,) = problems_with(EXPIRY_WARNING="soon")
+    assert problem.startswith("EXPIRY_WARNING: `soon` is not a duration") and "or 0 to turn it off" in problem
+
+
+# --- POLICY_FILE ---------------------------------------------------------------------------------------------
+
+POLICY = """\
+[[rule]]
+name = "regulated tenants"
+tenants = ["bank-*"]
+approvers = ["S0SECOPS"]
+approvals = 2
+max_duration = "1h"
+
+[[rule]]
+name = "our own staff"
+targets = ["*@ourcompany.com"]
+allow = false
+
+[[rule]]
+name = "no tenant"
+tenants = [""]
+min_duration = "10m"
+"""
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> str:
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY)
+    return str(path)
+
+
+def test_the_policy_file_is_read_with_the_environments_values(policy_file: str) -> None:
+    s = settings(POLICY_FILE=f" {policy_file} ", REQUESTERS="U0REQ", DEFAULT_DURATION="1h", MAX_DURATION="2h")
+    regulated, staff, no_tenant = s.policy.rules
+    assert s.policy.source == policy_file
+    assert (regulated.number, regulated.name, regulated.approvals) == (1, "regulated tenants", 2)
+    assert (regulated.requesters, regulated.approvers) == (("U0REQ",), ("S0SECOPS",))
+    assert (regulated.min_duration, regulated.default_duration, regulated.max_duration) == (
+        timedelta(minutes=1), timedelta(hours=1), timedelta(hours=1))
+    assert not staff.allow
+    assert (no_tenant.requesters, no_tenant.approvers) == (("U0REQ",), ("U0AAA", "S0BBB"))
+    assert (no_tenant.min_duration, no_tenant.default_duration, no_tenant.max_duration) == (
+        timedelta(minutes=10), timedelta(hours=1), timedelta(hours=2))
+
+
+def test_the_first_matching_rule_decides(policy_file: str) -> None:
+    s = settings(POLICY_FILE=policy_file)
+    assert s.rule_for("jane@bank.com", "bank-eu").name == "regulated tenants"
+    assert s.rule_for("bo@ourcompany.com", "bank-eu").name == "regulated tenants"  # rule 1 comes first
+    assert s.rule_for("bo@ourcompany.com", "acme").name == "our own staff"
+    assert s.rule_for("jane@acme.com", None).name == "no tenant"  # "" among tenants: a request without one
+    assert s.rule_for("jane@acme.com", "acme") == s.environment_rule  # nothing matches: the environment decides
+    assert s.environment_rule.number == 0
+
+
+def test_matching_ignores_case(policy_file: str) -> None:
+    s = settings(POLICY_FILE=policy_file)
+    assert s.rule_for("Bo@OurCompany.COM", "ACME").name == "our own staff"
+    assert s.rule_for("jane@acme.com", "Bank-EU").name == "regulated tenants"
+
+
+def test_policy_problems_come_with_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "x"\nmax_duration = "90x"\n')
+    found = problems_with(POLICY_FILE=str(path), PORT="http")
+    assert [p.split()[0].rstrip(":") for p in found] == ["PORT", "POLICY_FILE"]
+    assert found[1].startswith(f'POLICY_FILE {path}, rule 1 ("x"), key max_duration: `90x` is not a duration')
+
+
+def test_a_missing_policy_file_is_named() -> None:
+    (problem,) = problems_with(POLICY_FILE="/nonexistent/policy.toml")
+    assert problem.startswith("POLICY_FILE /nonexistent/policy.toml: there is no such file")
+
+
+def test_rules_are_checked_when_the_environment_has_problems(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\ntenants = ["bank-["]\nmin_duration = "5h"\n')
+    env = {k: v for k, v in MINIMAL.items() if k != "APPROVERS"}
+    found = problems({**env, "POLICY_FILE": str(path), "MAX_DURATION": "2h", "DEFAULT_DURATION": "1h"})
+    assert found[0].startswith("APPROVERS is not set")
+    assert [p.split(": ")[0] for p in found[1:]] == [f"POLICY_FILE {path}, rule 1, key tenants",
+                                                      f"POLICY_FILE {path}, rule 1, key min_duration"]
+    assert "MAX_DURATION (2h, from the environment" in found[2]
+
+
+def test_the_policy_alone_for_the_policy_command(policy_file: str) -> None:
+    env = {"APPROVERS": "U0AAA,S0BBB", "REQUESTERS": "U0REQ", "MIN_DURATION": "5m", "POLICY_FILE": policy_file}
+    policy, environment = policy_from_env(env)  # no Slack or Descope setting needed
+    s = settings(**env)
+    assert (policy, environment) == (s.policy, s.environment_rule)
+    assert policy_from_env({"APPROVERS": "U0AAA"})[0] == Policy()
+
+
+def test_the_policy_alone_names_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\napprovals = 0\n')
+    with pytest.raises(ConfigError) as info:
+        policy_from_env({"POLICY_FILE": str(path), "MIN_DURATION": "2h", "REQUESTERS": "jane"})
+    assert [p.split()[0].rstrip(":") for p in info.value.problems] == [
+        "APPROVERS", "REQUESTERS", "DEFAULT_DURATION", "POLICY_FILE"]  # the default (30m) is under MIN_DURATION

@@ -1,8 +1,14 @@
-"""The setup doctor's pure parts: the manifest's bot scopes, and the checklist as printed."""
+"""The setup doctor's pure parts (the manifest's bot scopes, the checklist as printed), and the IDs of the policy
+file's rules resolved at the fake Slack."""
 
 from __future__ import annotations
 
-from bot.doctor import MANIFEST, Check, manifest_bot_scopes, render
+from pathlib import Path
+
+from bot.config import Settings
+from bot.doctor import MANIFEST, Check, check_slack, manifest_bot_scopes, render
+from tests.e2e.harness import APPROVER_GROUP, GROUP_APPROVER, bot_env
+from tests.fakes import FakeDescope, FakeSlack
 
 MANIFEST_TEXT = """\
 display_information:
@@ -53,3 +59,21 @@ def test_render_marks_fixes_and_summary() -> None:
 
 def test_render_all_passed() -> None:
     assert render([Check("a", True, "fine")]).splitlines()[-1] == "All 1 checks passed."
+
+
+def test_the_ids_of_the_policy_files_allowing_rules_are_resolved_too(
+        fakes: tuple[FakeSlack, FakeDescope], tmp_path: Path) -> None:
+    slack, descope = fakes
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[[rule]]\ntenants = ["bank-*"]\napprovers = ["{GROUP_APPROVER}", "UGONE1"]\n'
+                      f'requesters = ["{APPROVER_GROUP}", "SNONE1"]\n\n'
+                      '[[rule]]\ntargets = ["*@corp.example"]\nallow = false\nrequesters = ["UNOBODY1"]\n')
+    settings = Settings.from_env(bot_env(slack, descope, "sqlite://", POLICY_FILE=str(policy)))
+    checks = {c.name: c for c in check_slack(settings, []) if c.name.startswith("slack.policy.")}
+    assert sorted(checks) == ["slack.policy.rule1.approvers.UGONE1", "slack.policy.rule1.requesters.SNONE1"]
+    gone, none = checks["slack.policy.rule1.approvers.UGONE1"], checks["slack.policy.rule1.requesters.SNONE1"]
+    assert (gone.ok, none.ok) == (False, False)
+    assert gone.detail == ("POLICY_FILE, rule 1, key approvers: user UGONE1 does not resolve (users.info answered "
+                           "user_not_found)")
+    assert gone.fix.endswith("in POLICY_FILE, rule 1, key approvers")
+    assert none.detail.startswith("POLICY_FILE, rule 1, key requesters: user group SNONE1 does not resolve")

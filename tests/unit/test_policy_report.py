@@ -1,0 +1,139 @@
+"""``python -m bot policy``: which rule decides a request and what it allows (``bot.policy_report.report``), read
+from the environment alone (``main``), exit 2 with every problem when the policy cannot be read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from bot.config import environment_rule
+from bot.domain.policy import Policy, Rule
+from bot.policy_report import report
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENT = environment_rule(("U0AAA", "S0BBB"), ("U0REQ",),
+                               (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)))
+REGULATED = Rule(number=1, name="regulated tenants", requesters=("U0REQ",), approvers=("S0SECOPS",), approvals=2,
+                 min_duration=timedelta(minutes=1), default_duration=timedelta(minutes=30),
+                 max_duration=timedelta(hours=1), tenants=("bank-*", ""))
+STAFF = Rule(number=2, name="rule 2", requesters=(), approvers=(), min_duration=timedelta(minutes=1),
+             default_duration=timedelta(minutes=1), max_duration=timedelta(minutes=1), allow=False,
+             targets=("*@ourcompany.com",))
+POLICY = Policy(rules=(REGULATED, STAFF), source="policy.toml")
+FILE = """\
+[[rule]]
+name = "regulated tenants"
+tenants = ["bank-*"]
+approvers = ["S0SECOPS"]
+approvals = 2
+max_duration = "1h"
+
+[[rule]]
+name = "our own staff"
+targets = ["*@ourcompany.com"]
+allow = false
+"""
+SETTINGS = ("POLICY_FILE", "APPROVERS", "REQUESTERS", "MIN_DURATION", "DEFAULT_DURATION", "MAX_DURATION")
+
+
+def test_a_matching_rule_and_all_it_allows() -> None:
+    assert report("jane@bank.com", "bank-eu", POLICY, ENVIRONMENT).splitlines() == [
+        'jane@bank.com in tenant bank-eu: rule 1 ("regulated tenants") of POLICY_FILE policy.toml decides.',
+        '  tenants           bank-*, "" (no tenant)',
+        "  targets           any login ID",
+        "  allow             true",
+        "  requesters        U0REQ",
+        "  approvers         S0SECOPS",
+        "  approvals         2 (distinct approvers, never the requester)",
+        "  min_duration      1m",
+        "  default_duration  30m",
+        "  max_duration      1h",
+    ]
+
+
+def test_a_refusing_rule_lists_nothing_it_ignores() -> None:
+    assert report("bo@ourcompany.com", "acme", POLICY, ENVIRONMENT).splitlines() == [
+        "bo@ourcompany.com in tenant acme: rule 2 of POLICY_FILE policy.toml decides.",
+        "  tenants  any tenant",
+        "  targets  *@ourcompany.com",
+        "  allow    false: nobody may impersonate these targets",
+    ]
+
+
+def test_no_rule_matches() -> None:
+    lines = report("jane@acme.com", "acme", POLICY, ENVIRONMENT).splitlines()
+    assert lines[0] == ("jane@acme.com in tenant acme: no rule of POLICY_FILE policy.toml matches, so the "
+                        "environment's settings decide.")
+    assert lines[1:] == [
+        "  allow             true",
+        "  requesters        U0REQ",
+        "  approvers         U0AAA, S0BBB",
+        "  approvals         1 (distinct approvers, never the requester)",
+        "  min_duration      1m",
+        "  default_duration  30m",
+        "  max_duration      4h",
+    ]
+
+
+def test_no_policy_file() -> None:
+    first = report("jane@acme.com", None, Policy(), ENVIRONMENT).splitlines()[0]
+    assert first == ("jane@acme.com with no tenant: POLICY_FILE is not set, so the environment's settings decide "
+                     "every request.")
+
+
+# --- the command --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """Only what the policy needs, no Slack or Descope settings at all."""
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "DESCOPE_", "DATABASE_")) or name in SETTINGS:
+            monkeypatch.delenv(name)
+    path = tmp_path / "policy.toml"
+    path.write_text(FILE)
+    monkeypatch.setenv("POLICY_FILE", str(path))
+    monkeypatch.setenv("APPROVERS", "U0AAA,S0BBB")
+    return monkeypatch
+
+
+def test_the_command_prints_the_deciding_rule(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", " Jane@Bank.com ", "--tenant", "BANK-EU"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith('Jane@Bank.com in tenant BANK-EU: rule 1 ("regulated tenants") of POLICY_FILE ')
+    assert "  approvals         2 (distinct approvers, never the requester)" in out
+    assert "  requesters        U0AAA, S0BBB" in out  # REQUESTERS unset: the approvers
+
+
+def test_an_empty_tenant_is_no_tenant(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "jane@acme.com", "--tenant", " "]) == 0
+    assert capsys.readouterr().out.startswith("jane@acme.com with no tenant: no rule of POLICY_FILE ")
+
+
+def test_the_command_names_every_problem(env: pytest.MonkeyPatch, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nname = "x"\napprovals = 0\n')
+    env.setenv("POLICY_FILE", str(bad))
+    env.delenv("APPROVERS")
+    assert main(["policy", "jane@acme.com"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "  - APPROVERS is not set" in captured.err
+    assert f'  - POLICY_FILE {bad}, rule 1 ("x"), key approvals: must be at least 1' in captured.err
+
+
+def test_the_command_in_a_process(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(FILE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DESCOPE_")) and k not in SETTINGS}
+    done = subprocess.run([sys.executable, "-m", "bot", "policy", "bo@ourcompany.com"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**env, "POLICY_FILE": str(path), "APPROVERS": "U0AAA"})
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[-1] == "  allow    false: nobody may impersonate these targets"
