@@ -10,7 +10,7 @@ wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` di
     policy_file  POLICY_FILE (the TOML rules) read and checked: read_policy, environment_rule
 """
 
-from bot.config.policy_file import environment_rule, read_policy
+from bot.config.policy_file import read_policy
 from bot.config.reader import database_url_from_env, policy_from_env, retention_from_env
 from bot.config.settings import (
     DATABASE_DEFAULT,
@@ -21,6 +21,7 @@ from bot.config.settings import (
     is_group_id,
     is_user_id,
 )
+from bot.domain.policy import environment_rule
 
 __all__ = ["DATABASE_DEFAULT", "SLACK_API_DEFAULT", "ConfigError", "Secret", "Settings", "database_url_from_env",
            "environment_rule", "is_group_id", "is_user_id", "policy_from_env", "read_policy", "retention_from_env"]

@@ -57,15 +57,6 @@ def read_policy(path: str, environment: Rule) -> tuple[Policy, list[str]]:
     return Policy(rules=tuple(rules), source=path), problems
 
 
-def environment_rule(approvers: tuple[str, ...], requesters: tuple[str, ...],
-                     window: tuple[timedelta, timedelta, timedelta]) -> Rule:
-    """The rule the environment's settings make (as ``Settings.environment_rule``), from the values read: with
-    ``REQUESTERS`` unset (empty), the approvers may request; ``window`` is (min, default, max)."""
-    low, default, high = window
-    return Rule(number=0, name="", requesters=requesters or approvers, approvers=approvers, min_duration=low,
-                default_duration=default, max_duration=high)
-
-
 def _load(path: str) -> tuple[dict[str, object] | None, str]:
     """The parsed document, or ``None`` and why the file cannot be read."""
     try:

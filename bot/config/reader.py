@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from bot.config.policy_file import environment_rule, read_policy
+from bot.config.policy_file import read_policy
 from bot.config.settings import (
     _CHANNEL_ID,
     _DATABASE_EXAMPLES,
@@ -25,7 +25,7 @@ from bot.config.settings import (
     is_group_id,
     is_user_id,
 )
-from bot.domain.policy import Policy, Rule
+from bot.domain.policy import Policy, Rule, environment_rule
 from bot.durations import format_duration, parse_duration
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
-from bot.domain.policy import Policy, Rule
+from bot.domain.policy import Policy, Rule, environment_rule
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DATABASE_DEFAULT = "sqlite:///impersonation.db"
@@ -105,9 +105,8 @@ class Settings:
     @property
     def environment_rule(self) -> Rule:
         """What the environment allows: the rule of every request no rule of ``POLICY_FILE`` matches."""
-        return Rule(number=0, name="", requesters=self.effective_requesters, approvers=self.approvers,
-                    min_duration=self.min_duration, default_duration=self.default_duration,
-                    max_duration=self.max_duration)
+        return environment_rule(self.approvers, self.requesters,
+                                (self.min_duration, self.default_duration, self.max_duration))
 
     def rule_for(self, login_id: str, tenant: str | None) -> Rule:
         """The rule that decides a request for ``login_id`` (in ``tenant``): the first of the file's that

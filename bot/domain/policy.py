@@ -61,3 +61,12 @@ class Policy:
     def rule_for(self, login_id: str, tenant: str | None) -> Rule | None:
         """The first rule matching the request, or ``None`` (the environment decides)."""
         return next((rule for rule in self.rules if rule.matches(login_id, tenant)), None)
+
+
+def environment_rule(approvers: tuple[str, ...], requesters: tuple[str, ...],
+                     window: tuple[timedelta, timedelta, timedelta]) -> Rule:
+    """The rule the environment's settings make (``Settings.environment_rule``), from the values read: with
+    ``REQUESTERS`` unset (empty), the approvers may request; ``window`` is (min, default, max)."""
+    low, default, high = window
+    return Rule(number=0, name="", requesters=requesters or approvers, approvers=approvers, min_duration=low,
+                default_duration=default, max_duration=high)

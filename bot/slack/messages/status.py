@@ -87,7 +87,7 @@ def status_line(request: RequestView) -> str:
         case State.DENIED if request.withdrawn:
             return ":leftwards_arrow_with_hook: Withdrawn by the requester"
         case State.DENIED:
-            return f":no_entry: Denied by {by}"
+            return f":no_entry: Denied by <@{request.decided_by}>"
         case State.EXPIRED:
             return ":hourglass: Expired: nobody answered in time"
         case State.FAILED:
