@@ -12,6 +12,7 @@ from bot.slack.commands import (
     MAX_LOGIN_ID,
     MAX_REASON,
     MAX_TENANT,
+    Extend,
     Help,
     ListRequests,
     OpenForm,
@@ -389,3 +390,23 @@ def test_every_problem_is_worded(problem: Problem) -> None:
              "window": WindowOutOfPolicy(timedelta(hours=5), timedelta(minutes=1), timedelta(hours=4))}
     text = replies.usage_problem(UsageError(problem, **facts))
     assert isinstance(text, str) and text.strip()
+
+
+# -- extend (issue 11) --------------------------------------------------------------------------------------
+
+
+def test_extend_takes_the_session_an_optional_duration_and_a_reason() -> None:
+    assert parse("extend k7m2qx9a 30m still checking SUP-123", POLICY) == Extend(
+        "K7M2QX9A", timedelta(minutes=30), "still checking SUP-123")
+    assert parse("extend `K7M2QX9A` still checking", POLICY) == Extend("K7M2QX9A", None, "still checking")
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("extend", "`extend` takes the ID of your running session"),
+    ("extend K7M2QX9A 30m", "A reason is required"),
+    ("extend jane@acme.com 30m why", "is not a request ID"),
+    ("extend K7M2QX9A 5mins why", "`5mins` is not a duration"),
+    ("extend K7M2QX9A 9h why", "out of policy"),
+])
+def test_extend_problems_say_what_to_write(text: str, needle: str) -> None:
+    assert needle in usage_error(text)

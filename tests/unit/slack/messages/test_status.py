@@ -17,7 +17,9 @@ from bot.domain.outcomes import (
     Failure,
     FailureKind,
     Legacy,
+    Linked,
     StopFailing,
+    Tally,
     TokenFate,
     decode_failure,
     encode,
@@ -277,3 +279,30 @@ def _stopped(**changes: Any) -> RequestView:
 ])
 def test_how_ended(request_: RequestView, expected: str) -> None:
     assert status.how_ended(request_) == expected
+
+
+# --- issue 11: N of M, the policy, extensions ------------------------------------------------------------
+
+
+def test_a_request_needing_two_approvals_shows_its_tally() -> None:
+    waiting = view(State.PENDING, decided_by=None, approvals_needed=2, approved_by=("UA",), rule_name="bank")
+    assert status.status_line(waiting).startswith(
+        ":hourglass_flowing_sand: 1 of 2 approvals: <@UA>. Waiting for 1 more")
+    assert status.policy_line(waiting) == "Policy: bank \u00b7 2 approvals needed"
+    assert status.policy_line(view(State.PENDING)) is None  # the environment's settings: nothing to say
+    done = view(State.ACTIVE, approvals_needed=2, approved_by=("UA", "UB"), decided_by="UB")
+    assert "Approved by <@UA> and <@UB>: active until" in status.status_line(done)
+
+
+def test_an_extension_and_the_session_it_replaced_name_each_other() -> None:
+    extension = view(State.PENDING, id="NEW00001", extends="K7M2QX9A")
+    assert "*Extension request* `NEW00001`" in status.approval_header(extension)
+    assert "Extension of `K7M2QX9A`" in status.approval_header(extension)
+    replaced = view(State.STOPPED, extended_by="NEW00001", stop_requested_at=T0)
+    assert status.extended_line(replaced) == ":fast_forward: Extended by `NEW00001`"
+    assert "replaced by its extension `NEW00001`" in status.status_line(replaced)
+    assert "replaced by its extension `NEW00001`" in (dms.outcome(replaced) or "")
+    assert status.event_line(AT, "extended", "system", encode(Linked(by="NEW00001"))).endswith(
+        "replaced by extension `NEW00001`, whose token was delivered first: stopping this session")
+    assert status.event_line(AT, "approval", "UA", encode(Tally(1, 2))).endswith(
+        "approved by <@UA> (1 of 2): waiting for more approvers")

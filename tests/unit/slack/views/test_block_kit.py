@@ -13,8 +13,10 @@ from slack_sdk.models.views import View
 
 from bot.domain import RequestView, State
 from bot.domain.target import UNVERIFIED, Target
-from bot.slack.views import approval, dm, modal
+from bot.slack.commands import Policy
+from bot.slack.views import approval, dm, extend, ids, modal
 from bot.slack.views.blocks import Message
+from tests.fakes.signing import view_state
 from tests.unit.factories import HOSTILE_LOGIN, HOSTILE_REASON, T0, TOKEN, view
 
 
@@ -23,7 +25,9 @@ def _sessions() -> list[RequestView]:
     return [view(State.PENDING, target=UNVERIFIED), view(State.PENDING, target=Target(True, "Jane", tuple(
         (f"t{i}", f"Tenant {i}") for i in range(8)))), active, view(State.STOPPED, delivery="reveal"),
         view(State.STOPPED, delivery="dm"), view(State.DENIED), view(State.EXPIRED), view(State.FAILED),
-        view(State.PENDING, login_id=HOSTILE_LOGIN, reason=HOSTILE_REASON * 20)]
+        view(State.PENDING, login_id=HOSTILE_LOGIN, reason=HOSTILE_REASON * 20),
+        view(State.PENDING, extends="OLD00001", approvals_needed=2, approved_by=("UA",), rule_name="bank tenants"),
+        view(State.STOPPED, extended_by="NEW00001", delivery="reveal")]
 
 
 def _messages() -> list[tuple[str, Message]]:
@@ -32,7 +36,7 @@ def _messages() -> list[tuple[str, Message]]:
         out.append((f"approval {request.state}", approval.build(request)))
         if request.state is State.ACTIVE:
             out += [("token coming", dm.token_coming(request)), ("token dm", dm.token(request, TOKEN)),
-                    ("ready", dm.ready(request))]
+                    ("ready", dm.ready(request)), ("warning", dm.warning(request))]
         if request.state.is_final:
             out.append((f"redacted {request.delivery}", dm.redacted(request)))
             outcome = dm.outcome(request)
@@ -58,3 +62,19 @@ def test_the_token_modal_is_valid_block_kit() -> None:
     model = View(**built)
     model.validate_json()
     assert model.to_dict() == built
+
+
+def test_the_extension_form_is_valid_block_kit_and_reads_back() -> None:
+    session = view(State.ACTIVE, ends_at=T0 + timedelta(minutes=30))
+    policy = Policy(timedelta(minutes=30), timedelta(minutes=1), timedelta(hours=1))
+    built = extend.build(session, policy)
+    model = View(**built)
+    model.validate_json()
+    assert model.to_dict() == built
+    answers = {ids.EXTEND_WINDOW: "15m", ids.EXTEND_REASON: "  still on SUP-123 "}
+    assert extend.parse({**built, "state": view_state(built, answers)}, policy) == extend.ExtensionAsked(
+        session.id, timedelta(minutes=15), "still on SUP-123")
+    problems = extend.parse({**built, "state": view_state(built, {ids.EXTEND_REASON: ""})}, policy)
+    assert isinstance(problems, dict) and set(problems) == {ids.EXTEND_REASON_BLOCK}
+    with pytest.raises(ValueError):
+        extend.parse({**built, "private_metadata": "not an id!"}, policy)
