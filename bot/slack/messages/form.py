@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot.domain import (
     AlreadyOpen,
     DomainError,
+    Forbidden,
     NotInTenant,
     TargetDisabled,
     TooManyPending,
@@ -90,6 +91,8 @@ def field_refusal(exc: DomainError) -> str:
         case TooManyPending():
             return (f"You already have {exc.limit} requests waiting for approval: wait for an answer, or withdraw "
                     "one (/impersonate stop <id>).")
+        case Forbidden():
+            return f"Nobody may impersonate {exc.login_id}: the policy rule \u201c{exc.rule}\u201d forbids it."
     return refusal(exc)
 
 

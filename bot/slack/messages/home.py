@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.domain import RequestView
 from bot.durations import format_duration
-from bot.slack.messages.status import status_line
+from bot.slack.messages.status import status_line, tally
 from bot.slack.mrkdwn import target, when
 
 MINE_HEADER = "Your requests"
@@ -35,10 +35,13 @@ def mine_line(request: RequestView) -> str:
 
 
 def awaiting_line(request: RequestView) -> str:
-    """A request waiting for a second admin: who asks, for whom, how long, until when it waits."""
-    return (f"<@{request.requester_id}> asks to act as {target(request)} for "
-            f"{format_duration(request.duration)} (`{request.id}`)\n"
-            f":hourglass_flowing_sand: expires {when(request.pending_until)}")
+    """A request waiting for approval: who asks, for whom (more time on which session), how long, the tally when
+    it needs several approvers, until when it waits."""
+    asks = (f"asks for {format_duration(request.duration)} more on session `{request.extends}` ({target(request)})"
+            if request.extends else f"asks to act as {target(request)} for {format_duration(request.duration)}")
+    so_far = f"{tally(request)} \u00b7 " if request.approvals_needed > 1 else ""
+    return (f"<@{request.requester_id}> {asks} (`{request.id}`)\n"
+            f":hourglass_flowing_sand: {so_far}expires {when(request.pending_until)}")
 
 
 def session_line(request: RequestView) -> str:
