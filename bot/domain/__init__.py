@@ -35,13 +35,22 @@ from bot.domain.errors import (
     TargetDisabled,
     TargetRefused,
     TokenUnavailable,
+    TooFewApprovers,
     TooManyPending,
     UnknownTarget,
     WindowOutOfPolicy,
     WrongMessage,
 )
 from bot.domain.request import Draft, RequestView
-from bot.domain.rules import check_approver, check_duration, check_may_stop, check_window, is_member, window_problem
+from bot.domain.rules import (
+    check_approvable,
+    check_approver,
+    check_duration,
+    check_may_stop,
+    check_window,
+    is_member,
+    window_problem,
+)
 from bot.domain.states import FINAL_STATES, LIVE_STATES, TRANSITIONS, InvalidTransition, State, check_transition
 
 __all__ = [
@@ -72,10 +81,12 @@ __all__ = [
     "TargetDisabled",
     "TargetRefused",
     "TokenUnavailable",
+    "TooFewApprovers",
     "TooManyPending",
     "UnknownTarget",
     "WindowOutOfPolicy",
     "WrongMessage",
+    "check_approvable",
     "check_approver",
     "check_duration",
     "check_may_stop",

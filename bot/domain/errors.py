@@ -16,7 +16,8 @@
      │    ├── WindowOutOfPolicy the window lies outside [low, high]
      │    ├── AlreadyOpen       the requester has a live request for the same target
      │    ├── TooManyPending    the requester has ``limit`` requests pending already
-     │    └── Forbidden         the rule that matches says nobody may impersonate this target (``allow = false``)
+     │    ├── Forbidden         the rule that matches says nobody may impersonate this target (``allow = false``)
+     │    └── TooFewApprovers   the rule needs more approvals than it has approvers besides the requester
      ├── TargetRefused          Descope says the target cannot be impersonated as asked
      │    ├── UnknownTarget     no Descope user with that login ID
      │    ├── TargetDisabled    the user is disabled
@@ -136,6 +137,17 @@ class Forbidden(PolicyViolation):
         self.login_id = login_id
         self.rule = rule
         self.request_id: str | None = None
+
+
+class TooFewApprovers(PolicyViolation):
+    """The rule named ``rule`` needs ``needed`` approvals, but lists only ``available`` people (no groups) other than
+    the requester: nobody could ever complete the request."""
+
+    def __init__(self, rule: str, needed: int, available: int) -> None:
+        super().__init__(rule, needed, available)
+        self.rule = rule
+        self.needed = needed
+        self.available = available
 
 
 class AlreadyDecided(DomainError):

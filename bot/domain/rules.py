@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from bot.domain.errors import (
@@ -11,6 +11,7 @@ from bot.domain.errors import (
     NotInTenant,
     OwnRequest,
     TargetDisabled,
+    TooFewApprovers,
     WindowOutOfPolicy,
 )
 from bot.domain.policy import Rule
@@ -33,6 +34,16 @@ def check_duration(duration: timedelta, low: timedelta, high: timedelta, rule: s
 def check_window(duration: timedelta, rule: Rule) -> None:
     """``duration`` lies within what ``rule`` allows."""
     check_duration(duration, rule.min_duration, rule.max_duration, rule.name)
+
+
+def check_approvable(requester_id: str, rule: Rule, is_group: Callable[[str], bool]) -> None:
+    """Raise ``TooFewApprovers`` when ``rule`` lists only people (no user group, whose members may change) and fewer
+    of them than it needs approvals once the requester is left out: such a request could never be approved."""
+    if any(is_group(p) for p in rule.approvers):
+        return
+    available = len(set(rule.approvers) - {requester_id})
+    if available < rule.approvals:
+        raise TooFewApprovers(rule.name, rule.approvals, available)
 
 
 def check_approver(clicker: str, request: RequestView, is_approver: bool) -> None:

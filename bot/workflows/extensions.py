@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.config import is_group_id
 from bot.domain import (
     AlreadyOpen,
     Forbidden,
@@ -29,6 +30,7 @@ from bot.domain import (
     RequestView,
     State,
     TooManyPending,
+    check_approvable,
     check_window,
 )
 from bot.domain.outcomes import Linked, encode
@@ -56,6 +58,7 @@ class Extensions:
         now = ctx.clock()
         extension = duration or rule.default_duration
         check_window(extension, rule)
+        check_approvable(requester_id, rule, is_group_id)
         row = ctx.store.get_row(session_id)
         assert row is not None
 

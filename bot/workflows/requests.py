@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.config import is_group_id
 from bot.domain import (
     AlreadyDecided,
     AlreadyOpen,
@@ -24,6 +25,7 @@ from bot.domain import (
     TargetRefused,
     TooManyPending,
     UnknownTarget,
+    check_approvable,
     check_may_stop,
     check_window,
 )
@@ -67,6 +69,7 @@ class Requests:
                 Failure(FailureKind.FORBIDDEN, login_id=draft.login_id, tenant=draft.tenant, rule=rule.name))
             raise forbidden
         check_window(duration, rule)
+        check_approvable(requester_id, rule, is_group_id)
         try:
             target = look_up(ctx.descope, draft.login_id, draft.tenant, self._lookups)
         except TargetRefused as refused:

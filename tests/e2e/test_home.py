@@ -26,6 +26,7 @@ from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.fakes.signing import JSON, app_home_opened_body, home_action_body, sign
 
 HOME_APPROVE, HOME_DENY, HOME_STOP, HOME_WITHDRAW = "home.approve", "home.deny", "home.stop", "home.withdraw"
+HOME_EXTEND = "home.extend"
 
 
 def published(s: Stack, user_id: str) -> int:
@@ -111,7 +112,7 @@ def test_an_approver_approves_from_the_home_and_stops_the_session(make_stack) ->
     assert not s.has_buttons(ts)
     s.slack.wait_for(lambda: s.session_dm(request_id), message="the requester's session DM")
     # Both Homes republished: the session with Stop (the approver's own request still waits for someone else).
-    wait_buttons(s, REQUESTER, [(HOME_STOP, request_id)])
+    wait_buttons(s, REQUESTER, [(HOME_STOP, request_id), (HOME_EXTEND, request_id)])  # theirs: Extend too
     wait_buttons(s, APPROVER, [(HOME_WITHDRAW, own_id), (HOME_STOP, request_id)])
     assert "Nothing is waiting for you" in text(s, APPROVER)
     assert s.has_buttons(own_ts)

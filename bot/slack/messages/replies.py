@@ -25,6 +25,7 @@ from bot.domain import (
     State,
     TargetDisabled,
     TokenUnavailable,
+    TooFewApprovers,
     TooManyPending,
     UnknownTarget,
     WindowOutOfPolicy,
@@ -128,6 +129,11 @@ def refusal(exc: DomainError) -> str:
         case Forbidden():
             return (f"Nobody may impersonate {code(exc.login_id)}: the policy rule {quoted(exc.rule)} forbids it. "
                     "Nothing was sent to the approvers.")
+        case TooFewApprovers():
+            rule = f"The policy rule {quoted(exc.rule)}" if exc.rule else "The bot's settings (APPROVERS)"
+            return (f"{rule} needs {exc.needed} approval{'s' if exc.needed != 1 else ''}, but only {exc.available} "
+                    "of its approvers is someone other than you: nobody could approve this request, so it was not "
+                    "sent. Ask an admin to add approvers.")
         case AlreadyApproved():
             missing = exc.request.approvals_missing
             return (f"You have already approved `{exc.request.id}`: it needs {missing} more "
