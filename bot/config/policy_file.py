@@ -188,6 +188,9 @@ def _read_rule(file: str, number: int, values: dict[str, object], environment: R
             table.problem(key, f"not a rule key{_did_you_mean(key, KEYS)}: a rule's keys are {', '.join(KEYS)}")
     if isinstance(name, str) and not named:
         table.problem("name", "must be one line of printable text, not blank")
+    elif isinstance(name, str) and len(name) > MAX_NAME:
+        table.problem("name", f"is {len(name)} characters long: keep it to {MAX_NAME} (it is shown on every approval "
+                              "message)")
     elif name is not None:
         table.get("name", str, 'a string, like name = "regulated tenants"')
     approvals = table.get("approvals", int, "a whole number, like approvals = 2")
@@ -261,6 +264,9 @@ def _shadowed(file: str, tables: list[dict[str, object]], rules: list[Rule]) -> 
 def _label(file: str, number: int, name: object) -> str:
     """How problems name a rule: the file, its number, and its name when it has a sound one."""
     return f'{file}, rule {number} ("{name}")' if _sound_name(name) else f"{file}, rule {number}"
+
+
+MAX_NAME = 128  # requests.rule_name holds it
 
 
 def _sound_name(name: object) -> bool:

@@ -205,9 +205,12 @@ class Store:
         return Counted(Vote.APPROVED if done else Vote.COUNTED, view)
 
     def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
-               where: Sequence[Any] = (), **values: Any) -> bool:
-        """Change fields without a state change (e.g. a stop request), with an audit row; conditional."""
+               where: Sequence[Any] = (), requires: tuple[str, Sequence[Any]] | None = None, **values: Any) -> bool:
+        """Change fields without a state change (e.g. a stop request), with an audit row; conditional (``requires``:
+        on another request too, as in ``transition``)."""
         with self.tx() as s:
+            if requires is not None and not holds(s, *requires):
+                return False
             written = rewrite(s, request_id, where, values, bump=True)
             if written is None:
                 return False
@@ -273,11 +276,13 @@ class Store:
             return slack_work_of(s, request_id)
 
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
-                      limit: int = 20) -> list[RequestView]:
+                      extends: str | None = None, limit: int = 20) -> list[RequestView]:
         with self.read() as s:
             query = select(RequestRow).order_by(RequestRow.created_at.desc()).limit(limit)
             if requester_id is not None:
                 query = query.where(RequestRow.requester_id == requester_id)
+            if extends is not None:
+                query = query.where(RequestRow.extends_id == extends)
             if states is not None:
                 query = query.where(RequestRow.state.in_([x.value for x in states]))
             return [as_view(r) for r in s.execute(query).scalars()]

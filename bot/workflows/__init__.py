@@ -67,6 +67,6 @@ class Workflows:
         homes = Homes(ctx)
         extensions = Extensions(ctx)
         projection = Projection(ctx, revocation, homes, extensions)
-        return cls(ctx, Requests(ctx), Approvals(ctx, sessions, projection), sessions, revocation, projection,
-                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions), Tokens(ctx), homes,
-                   extensions)
+        return cls(ctx, Requests(ctx, extensions), Approvals(ctx, sessions, projection), sessions, revocation,
+                   projection, Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions), Tokens(ctx),
+                   homes, extensions)

@@ -63,7 +63,7 @@ class Extensions:
         assert row is not None
 
         def one_at_a_time(live: list[RequestView], pending: int) -> None:
-            others = [r for r in live if r.id != session_id]
+            others = [r for r in live if r.id != session_id and not r.stopping]
             if others:  # an extension of this session already asked for (or another request for the target)
                 raise AlreadyOpen(others[0])
             if pending >= s.max_pending_per_requester:
@@ -105,7 +105,8 @@ class Extensions:
 
     def retire(self, extension: RequestRow) -> None:
         """``extension``'s token has reached its requester: have the session it replaces stopped and revoked (once;
-        nothing if that session has ended or is being stopped already)."""
+        nothing if that session has ended or is being stopped already, or if the extension itself is being stopped:
+        the requester must never be left without a live token)."""
         ctx = self.ctx
         if extension.extends_id is None:
             return
@@ -113,10 +114,32 @@ class Extensions:
         if ctx.store.record(
             extension.extends_id, actor=SYSTEM, action="extended", now=now, detail=encode(Linked(by=extension.id)),
             where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+            requires=(extension.id, [RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)]),
             stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension.id,
         ):
             log.info("request %s replaced by its extension %s; stopping it", extension.extends_id, extension.id)
             ctx.timers.kick(extension.extends_id)
+
+    def follow_stop(self, session_id: str, actor: str) -> None:
+        """``actor`` asked to stop ``session_id`` early: its extensions go with it. A pending one is withdrawn (or
+        denied, by an approver's stop); one active but not yet handed to the requester is stopped too (an approved one
+        still minting fails on its own: its activation requires the session not to be stopping). One already
+        delivered has retired the session, so this stop did not happen."""
+        ctx = self.ctx
+        for extension in ctx.store.list_requests(extends=session_id, states=[State.PENDING, State.ACTIVE]):
+            now = ctx.clock()
+            if extension.state is State.PENDING:
+                own = actor == extension.requester_id
+                ctx.store.transition(extension.id, [State.PENDING], State.DENIED, actor=actor, now=now,
+                                     action="withdrawn" if own else "denied", decided_by=actor, decided_at=now)
+            else:
+                ctx.store.record(
+                    extension.id, actor=actor, action="stop_requested", now=now,
+                    where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None),
+                           RequestRow.delivered_at.is_(None)],
+                    stop_requested_at=now, stop_requested_by=actor)
+            log.info("request %s: its session %s is stopping, so it is too", extension.id, session_id)
+            ctx.timers.kick(extension.id)
 
     def warn(self, request_id: str) -> bool:
         """Record the expiry warning that is due, if this caller wins it (the projection sends it). True when it

@@ -104,15 +104,22 @@ class Projection:
 
     def _deliver(self, row: RequestRow, view: RequestView) -> bool:
         """Give the requester their session. If Slack will not take the DM, the session must not live on:
-        stop it at once and answer false.
+        stop it at once and answer false. A session asked to stop before it was delivered is never delivered.
 
         ``reveal`` (the default): one DM saying the session is ready, with a Show token button; the token is
         never the text of a message (``Tokens.reveal`` shows it in a modal). ``dm``: two steps, each recorded
         before the next: a DM without the token, then an edit that puts the token in. Whatever the crash, a
         retry edits the message it recorded rather than posting the token again, so the one message the
-        session's end redacts is the only one that ever held the token."""
+        session's end redacts is the only one that ever held the token.
+
+        An extension's session, once its token is the requester's, retires the session it replaces
+        (``Extensions.retire``) before ``delivered_at`` is written: a crash in between repeats the delivery (no new
+        message: the DM is recorded) and the retirement (conditional: at most once)."""
         ctx = self.ctx
         assert row.token_sealed is not None
+        if row.stop_requested_at is not None:  # stopped before it reached the requester: nothing to hand over
+            ctx.store.set_fields(row.id, delivered_at=ctx.clock())
+            return True
         try:
             dm = _dm_of(row)
             if row.delivery == "reveal":
@@ -136,6 +143,6 @@ class Projection:
                 ctx.store.set_fields(row.id, delivered_at=now)
             self.revocation.stop(row.id)
             return False
+        self.extensions.retire(row)  # an extension's token is the requester's: the session it replaces may end
         ctx.store.set_fields(row.id, delivered_at=ctx.clock())
-        self.extensions.retire(row)  # an extension's token is delivered: the session it replaces may end now
         return True

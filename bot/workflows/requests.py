@@ -34,6 +34,7 @@ from bot.domain.target import encode_target
 from bot.logs import about_request
 from bot.store import RequestRow
 from bot.workflows.context import Context
+from bot.workflows.extensions import Extensions
 from bot.workflows.preflight import look_up
 
 log = logging.getLogger("bot.workflows")
@@ -46,8 +47,9 @@ class Listing:
 
 
 class Requests:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, extensions: Extensions) -> None:
         self.ctx = ctx
+        self.extensions = extensions
         # Look-ups with a deadline: as many at once as the HTTP server answers commands (waitress, 16 threads).
         self._lookups = ThreadPoolExecutor(max_workers=16, thread_name_prefix="preflight")
 
@@ -119,11 +121,12 @@ class Requests:
                 return self.request_stop(request_id, actor)  # decided meanwhile: stop what it became
         if request.state is not State.ACTIVE:
             raise NotStoppable(request)
-        ctx.store.record(
+        if ctx.store.record(
             request_id, actor=actor, action="stop_requested", now=now,
             where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
             stop_requested_at=now, stop_requested_by=actor,
-        )
+        ):
+            self.extensions.follow_stop(request_id, actor)
         ctx.timers.kick(request_id)
         return ctx.get(request_id)
 

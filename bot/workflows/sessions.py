@@ -25,6 +25,7 @@ from bot.domain.outcomes import (
 from bot.domain.schedule import warning_time
 from bot.logs import about_request
 from bot.store import RequestRow
+from bot.store.models import decode_approvers
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.revocation import Revocation
 
@@ -69,6 +70,18 @@ def token_expiry(jwt: str) -> datetime | None:
         return None
 
 
+def _approvers_claim(row: RequestRow) -> dict[str, object]:
+    """Under a rule needing several approvals, every approver (``approvedBy`` names the last); an extension names
+    the session it extends."""
+    claims: dict[str, object] = {}
+    approvers = decode_approvers(row.approved_by)
+    if len(approvers) > 1:
+        claims["approvers"] = list(approvers)
+    if row.extends_id:
+        claims["extends"] = row.extends_id
+    return claims
+
+
 class Sessions:
     def __init__(self, ctx: Context, revocation: Revocation) -> None:
         self.ctx = ctx
@@ -102,7 +115,7 @@ class Sessions:
                 login_id=row.login_id, impersonator_id=email, validate_consent=ctx.settings.validate_consent,
                 refresh_duration=max(1, math.ceil((ends_at - now).total_seconds())), selected_tenant=row.tenant,
                 custom_claims={"impersonationRequest": row.id, "approvedBy": row.decided_by,
-                               "requestedBy": row.requester_id},
+                               "requestedBy": row.requester_id, **_approvers_claim(row)},
             )
         except DescopeError as exc:
             self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email))

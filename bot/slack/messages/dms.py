@@ -128,7 +128,7 @@ STOP_NOW_LABEL = "Stop now"
 
 def warning(request: RequestView) -> str:
     assert request.ends_at is not None
-    return (f":alarm_clock: Your impersonation of {target(request)} (`{request.id}`) ends {when(request.ends_at)}. "
+    return (f":alarm_clock: Your impersonation of {target(request)} (`{request.id}`) ends at {when(request.ends_at)}. "
             "Need more time? *Extend* asks the approvers for more (you keep this token until a new one is ready); "
             "*Stop now* ends the session at once.")
 

@@ -10,6 +10,7 @@ from bot.domain import (
     DomainError,
     Forbidden,
     NotInTenant,
+    RequestView,
     TargetDisabled,
     TooManyPending,
     UnknownTarget,
@@ -17,6 +18,7 @@ from bot.domain import (
 )
 from bot.slack.commands import MAX_REASON, Problem, UsageError
 from bot.slack.messages.replies import refusal, usage_problem, window_bound
+from bot.slack.mrkdwn import target, when
 
 TITLE = "Request impersonation"  # Slack: at most 24 characters
 SUBMIT = "Send request"
@@ -107,6 +109,7 @@ EXTEND_WINDOW_HINT = ("Added to the session's end once approved (within the poli
 EXTEND_REASON_HINT = f"Why you need more time; link a ticket. At most {MAX_REASON} characters."
 
 
-def extend_intro(login_id: str, request_id: str, ends: str) -> str:
-    return (f"Session {request_id} ({login_id}) ends {ends}. The approvers decide on the extension like on any "
-            "request; if nobody approves it in time, the session simply ends then.")
+def extend_intro(session: RequestView) -> str:
+    assert session.ends_at is not None
+    return (f"Session `{session.id}` ({target(session)}) ends at {when(session.ends_at)}. The approvers decide on the "
+            "extension like on any request; if nobody approves it in time, the session simply ends then.")

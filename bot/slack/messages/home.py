@@ -37,7 +37,7 @@ def mine_line(request: RequestView) -> str:
 def awaiting_line(request: RequestView) -> str:
     """A request waiting for approval: who asks, for whom (more time on which session), how long, the tally when
     it needs several approvers, until when it waits."""
-    asks = (f"asks for {format_duration(request.duration)} more on session `{request.extends}` ({target(request)})"
+    asks = (f"asks for {format_duration(request.duration)} more on session `{request.extends}`, as {target(request)}"
             if request.extends else f"asks to act as {target(request)} for {format_duration(request.duration)}")
     so_far = f"{tally(request)} \u00b7 " if request.approvals_needed > 1 else ""
     return (f"<@{request.requester_id}> {asks} (`{request.id}`)\n"

@@ -131,9 +131,10 @@ def refusal(exc: DomainError) -> str:
                     "Nothing was sent to the approvers.")
         case TooFewApprovers():
             rule = f"The policy rule {quoted(exc.rule)}" if exc.rule else "The bot's settings (APPROVERS)"
-            return (f"{rule} needs {exc.needed} approval{'s' if exc.needed != 1 else ''}, but only {exc.available} "
-                    "of its approvers is someone other than you: nobody could approve this request, so it was not "
-                    "sent. Ask an admin to add approvers.")
+            others = {0: "no approver but you", 1: "one approver besides you"}.get(
+                exc.available, f"{exc.available} approvers besides you")
+            return (f"{rule} needs {exc.needed} approval{'s' if exc.needed != 1 else ''} and lists {others}: nobody "
+                    "could complete this request, so it was not sent. Ask an admin to add approvers.")
         case AlreadyApproved():
             missing = exc.request.approvals_missing
             return (f"You have already approved `{exc.request.id}`: it needs {missing} more "

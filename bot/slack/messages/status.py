@@ -242,9 +242,8 @@ def approval_fallback(request: RequestView) -> str:
 
 def approval_header(request: RequestView) -> str:
     if request.extends:
-        return (f"*Extension request* `{request.id}`\n<@{request.requester_id}> asks for "
-                f"{format_duration(request.duration)} more on session `{request.extends}` (Extension of "
-                f"`{request.extends}`).")
+        return (f"*Extension request* `{request.id}` \u00b7 Extension of `{request.extends}`\n"
+                f"<@{request.requester_id}> asks for {format_duration(request.duration)} more on that session.")
     return f"*Impersonation request* `{request.id}`\n<@{request.requester_id}> asks to act as another user."
 
 

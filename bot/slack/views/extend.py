@@ -17,7 +17,6 @@ from bot.domain import RequestView
 from bot.slack.commands import MAX_REASON, REQUEST_ID, Policy, UsageError, check_reason, check_window
 from bot.slack.messages import form as words
 from bot.slack.messages import replies
-from bot.slack.mrkdwn import when
 from bot.slack.views import ids
 from bot.slack.views.blocks import context, plain, section
 from bot.slack.views.form import View, option, windows
@@ -36,7 +35,7 @@ def build(session: RequestView, policy: Policy) -> View:
         "type": "modal", "callback_id": ids.EXTEND_FORM, "private_metadata": session.id,
         "title": plain(words.EXTEND_TITLE), "submit": plain(words.EXTEND_SUBMIT), "close": plain(words.CANCEL),
         "blocks": [
-            context(words.extend_intro(session.login_id, session.id, when(session.ends_at))),
+            context(words.extend_intro(session)),
             {"type": "input", "block_id": ids.EXTEND_WINDOW_BLOCK, "label": plain(words.EXTEND_WINDOW_LABEL),
              "hint": plain(words.EXTEND_WINDOW_HINT),
              "element": {"type": "static_select", "action_id": ids.EXTEND_WINDOW,
@@ -93,5 +92,3 @@ def refused(refusal: str) -> dict[str, str]:
 def sent(request: RequestView) -> View:
     return {"type": "modal", "callback_id": ids.EXTEND_SENT, "title": plain(words.EXTEND_SENT_TITLE),
             "close": plain(words.CLOSE), "blocks": [section(replies.submitted(request))]}
-
-

@@ -22,6 +22,7 @@ from bot.domain.schedule import (
     next_alarm,
     next_due,
     schedule,
+    warning_time,
 )
 
 T0 = datetime(2024, 5, 1, 14, 0, tzinfo=UTC)
@@ -254,3 +255,21 @@ def test_next_alarm_ignores_past_times() -> None:
 def test_next_alarm_wakes_when_a_lease_runs_out() -> None:
     lease = DECIDED + timedelta(seconds=60)
     assert next_alarm(approved(lease_until=lease), DECIDED) == lease + LEASE_GRACE
+
+
+def test_an_active_session_is_due_its_warning_before_its_end_unless_stopping() -> None:
+    warn = ENDS - timedelta(minutes=5)
+    row = active(warn_at=warn)
+    assert schedule(row) == [Due(warn, Work.WARN), Due(ENDS, Work.STOP)]
+    assert next_due(row) == warn and due_now(row, warn) == [Work.WARN]
+    assert due_now(row, ENDS) == [Work.STOP, Work.WARN]  # both late: the stop first (the tick returns after it)
+    assert schedule(active(warn_at=warn, stop_requested_at=STARTED)) == [Due(STARTED, Work.STOP)]
+    assert schedule(active(warn_at=ENDS)) == [Due(ENDS, Work.STOP)]  # not before the end: no warning
+
+
+def test_the_warning_time_is_the_warning_before_the_end_for_long_enough_windows() -> None:
+    five = timedelta(minutes=5)
+    assert warning_time(STARTED, STARTED + timedelta(minutes=30), five) == STARTED + timedelta(minutes=25)
+    assert warning_time(STARTED, STARTED + timedelta(minutes=10), five) == STARTED + timedelta(minutes=5)
+    assert warning_time(STARTED, STARTED + timedelta(minutes=9), five) is None  # shorter than twice the warning
+    assert warning_time(STARTED, STARTED + timedelta(minutes=30), timedelta(0)) is None  # off

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain import AlreadyOpen, MayNotExtend, NotExtendable, State
+from bot.domain import AlreadyDecided, AlreadyOpen, MayNotExtend, NotExtendable, State
 from bot.domain.outcomes import Ending, EndReason, FailureKind, Linked, decode_detail
 from tests.e2e.harness import APPROVER, OUTSIDER, REQUESTER
 from tests.fakes.inprocess import World
@@ -102,17 +102,49 @@ def test_only_the_requester_only_a_running_session_one_extension_at_a_time(world
         extensions.request(session_id, REQUESTER, timedelta(minutes=5), "stopping")
 
 
-def test_an_extension_of_a_session_that_ended_first_fails_and_mints_nothing(world: World) -> None:
+def test_an_early_stop_takes_a_pending_extension_with_it(world: World) -> None:
     session_id = world.approved("30m")
     extension = world.workflows.extensions.request(session_id, REQUESTER, None, "more")
     ts = world.posted(extension.id)
-    world.workflows.requests.request_stop(session_id, REQUESTER)
+    world.workflows.requests.request_stop(session_id, APPROVER)
+    assert (world.view(extension.id).state, world.view(extension.id).decided_by) == (State.DENIED, APPROVER)
+    with pytest.raises(AlreadyDecided):
+        world.workflows.approvals.decide(extension.id, APPROVER, True, message_ts=ts)
+
+
+def test_an_extension_of_a_session_stopping_by_itself_fails_and_mints_nothing(world: World) -> None:
+    session_id = world.approved("30m")
+    extension = world.workflows.extensions.request(session_id, REQUESTER, None, "more")
+    ts = world.posted(extension.id)
+    now = world.clock()  # the bot stops the session (its DM failed): no person's stop, nothing cascades
+    assert world.store.record(session_id, actor="system", action="delivery_failed", now=now, stop_requested_at=now,
+                              stop_requested_by="system")
     minted = len(world.descope.minted)
     world.workflows.approvals.decide(extension.id, APPROVER, True, message_ts=ts)
     failed = world.view(extension.id)
     assert failed.state is State.FAILED and failed.failure is not None
     assert failed.failure.kind is FailureKind.ORIGINAL_ENDED  # type: ignore[union-attr]
     assert len(world.descope.minted) == minted
+
+
+def test_a_stop_of_the_session_stops_its_extension_not_yet_delivered(world: World) -> None:
+    session_id = world.approved("30m")
+    extension = world.workflows.extensions.request(session_id, REQUESTER, None, "more")
+    world.posted(extension.id)
+    now = world.clock()
+    assert world.store.approve(extension.id, APPROVER, now=now, lease_until=now + timedelta(seconds=12)).request
+    world.workflows.sessions.activate(extension.id)  # minted; the projection has not handed it over yet
+    assert world.view(extension.id).state is State.ACTIVE
+    world.workflows.requests.request_stop(session_id, REQUESTER)  # "Stop now" on the session's warning
+    assert world.view(extension.id).stopping
+    world.workflows.projection.sync_slack(extension.id)
+    assert [r.id for r in world.notifier.ready] == []  # never handed over (TOKEN_DELIVERY=dm here: no token shown)
+    assert world.descope.minted[-1] not in world.notifier.tokens
+    assert world.row(session_id).extended_by is None  # the session was not "replaced": it was stopped
+    world.clock.advance(1)
+    world.workflows.ticker.sweep()
+    assert world.view(session_id).state is State.STOPPED and world.view(extension.id).state is State.STOPPED
+    assert world.descope.minted[-1] in world.descope.revoked
 
 
 def test_a_session_stopped_while_its_extension_mints_revokes_the_new_token(world: World) -> None:

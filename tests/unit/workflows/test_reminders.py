@@ -51,3 +51,20 @@ def test_no_reminder_once_decided(world: World) -> None:
     world.clock.advance(6 * 60)
     world.workflows.ticker.sweep()
     assert _reminders(world, request.id) == []
+
+
+def test_a_reminder_mentions_only_the_approvers_who_have_not_approved(world: World) -> None:
+    from bot.domain.policy import Policy, Rule
+    from tests.e2e.harness import REQUESTER
+
+    ctx = world.workflows.ctx
+    two = Rule(number=1, name="two", requesters=(REQUESTER,), approvers=(APPROVER, "UAPPR9", "SOPS1"),
+               min_duration=timedelta(minutes=1), default_duration=timedelta(minutes=30),
+               max_duration=timedelta(hours=1), approvals=2)
+    ctx.settings = replace(ctx.settings, reminder_interval=timedelta(minutes=5), policy=Policy((two,)))
+    request = world.submit("two of three")
+    ts = world.posted(request.id)
+    world.workflows.approvals.decide(request.id, APPROVER, True, message_ts=ts)
+    world.clock.advance(5 * 60)
+    world.workflows.ticker.sweep()
+    assert [r.approvers for r in _reminders(world, request.id)] == [("UAPPR9", "SOPS1")]

@@ -138,8 +138,8 @@ REFUSALS: list[tuple[DomainError, str]] = [
     (AlreadyApproved(view(State.PENDING, approvals_needed=3, approved_by=("UBO",)), "UBO"),
      "You have already approved `K7M2QX9A`: it needs 2 more approvals, from other approvers."),
     (TooFewApprovers("two of two", 2, 1),
-     "The policy rule \u201ctwo of two\u201d needs 2 approvals, but only 1 of its approvers is someone other than you: "
-     "nobody could approve this request, so it was not sent. Ask an admin to add approvers."),
+     "The policy rule \u201ctwo of two\u201d needs 2 approvals and lists one approver besides you: nobody could "
+     "complete this request, so it was not sent. Ask an admin to add approvers."),
     (MayNotExtend("K7M2QX9A", "USTRANGER"), "Only the person who asked for session `K7M2QX9A` can ask to extend it."),
     (NotExtendable(view(State.STOPPED)),
      "Session `K7M2QX9A` is not running (it is stopped): only a running session can be extended. "
