@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -54,6 +56,11 @@ class Scheduler:
         self._swept_lock = threading.Lock()
         self._armed: dict[str, datetime] = {}  # each request's alarm, as set (re-arming it unchanged costs nothing)
         self._keeper_stop = threading.Event()
+        # Shutting down: APScheduler's shutdown(wait=True) holds its job-store lock while running jobs finish, and a
+        # running job that adds a job (a kick after a stop) would wait for that lock for ever. So jobs are added
+        # under this lock, and none once shutdown has begun (the next start's sweep finds that work).
+        self._adding = threading.Lock()
+        self._stopping = False
         self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
 
     def start(self) -> None:
@@ -69,6 +76,8 @@ class Scheduler:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the clock; with ``wait``, let running jobs finish (their leases still renewed) first."""
+        with self._adding:
+            self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
         self._keeper_stop.set()
@@ -80,8 +89,14 @@ class Scheduler:
             if self._armed.get(request_id) == when:
                 return
             self._armed[request_id] = when
-        self._scheduler.add_job(self._alarm, "date", run_date=self.to_system(when), args=[request_id],
-                                id=f"at:{request_id}", replace_existing=True)
+        self._add(self._alarm, run_date=self.to_system(when), args=[request_id], id=f"at:{request_id}",
+                  replace_existing=True)
+
+    def _add(self, func: Callable[..., None], **job: Any) -> None:
+        """A one-off job (``date`` trigger), unless shutdown has begun."""
+        with self._adding:
+            if not self._stopping:
+                self._scheduler.add_job(func, "date", **job)
 
     def _alarm(self, request_id: str) -> None:
         with self._swept_lock:
@@ -89,8 +104,7 @@ class Scheduler:
         self.ticker.tick(request_id)
 
     def kick(self, request_id: str, at: datetime | None = None) -> None:
-        self._scheduler.add_job(self.ticker.tick, "date", run_date=self.to_system(at) if at else utcnow(),
-                                args=[request_id])
+        self._add(self.ticker.tick, run_date=self.to_system(at) if at else utcnow(), args=[request_id])
 
     def _kick_swept(self, request_id: str) -> None:
         """The sweep's kick: a request it already queued and no worker has started on is not queued again
@@ -99,7 +113,7 @@ class Scheduler:
             if request_id in self._swept:
                 return
             self._swept.add(request_id)
-        self._scheduler.add_job(self._tick_swept, "date", run_date=utcnow(), args=[request_id])
+        self._add(self._tick_swept, run_date=utcnow(), args=[request_id])
 
     def _tick_swept(self, request_id: str) -> None:
         with self._swept_lock:

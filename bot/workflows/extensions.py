@@ -121,17 +121,16 @@ class Extensions:
             ctx.timers.kick(extension.extends_id)
 
     def follow_stop(self, session_id: str, actor: str) -> None:
-        """``actor`` asked to stop ``session_id`` early: its extensions go with it. A pending one is withdrawn (or
-        denied, by an approver's stop); one active but not yet handed to the requester is stopped too (an approved one
-        still minting fails on its own: its activation requires the session not to be stopping). One already
-        delivered has retired the session, so this stop did not happen."""
+        """``actor`` asked to stop ``session_id`` early: its extensions go with it. A pending one is withdrawn by the
+        bot (``decided_by`` system; the audit names ``actor``); one active but not yet handed to the requester is
+        stopped too (an approved one still minting fails on its own: its activation requires the session not to be
+        stopping). One already delivered has retired the session, so this stop did not happen."""
         ctx = self.ctx
         for extension in ctx.store.list_requests(extends=session_id, states=[State.PENDING, State.ACTIVE]):
             now = ctx.clock()
-            if extension.state is State.PENDING:
-                own = actor == extension.requester_id
+            if extension.state is State.PENDING:  # decided by the bot: nothing is left to extend
                 ctx.store.transition(extension.id, [State.PENDING], State.DENIED, actor=actor, now=now,
-                                     action="withdrawn" if own else "denied", decided_by=actor, decided_at=now)
+                                     action="withdrawn", decided_by=SYSTEM, decided_at=now)
             else:
                 ctx.store.record(
                     extension.id, actor=actor, action="stop_requested", now=now,

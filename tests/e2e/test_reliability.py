@@ -468,6 +468,20 @@ def test_sigterm_during_a_slow_approval_finishes_it_before_exiting(make_stack: S
     assert "received SIGTERM" in s.bot.log()
 
 
+def test_sigterm_right_after_a_stop_exits_promptly(make_stack: StackFactory) -> None:
+    """A job still running at SIGTERM that schedules more work (the Slack update after a stop) must not hold the
+    shutdown: APScheduler's shutdown waits for running jobs while holding the lock adding a job needs."""
+    s = make_stack()
+    request_id, ts = s.submit(f"{TARGET} 30m --tenant {TENANT} stop then leave")
+    s.click("approve", request_id, APPROVER, ts)
+    s.slack.wait_for(lambda: "active until" in s.approval_text(ts), message="active")
+    s.command(f"stop {request_id}")
+    s.descope.wait_for(lambda: s.descope.active_tokens() == [], message="revoked")
+    started = time.monotonic()
+    assert s.bot.stop(signal.SIGTERM, timeout=30) == 0
+    assert time.monotonic() - started < 10  # it used to hang until killed
+
+
 # -- 5. exactly once --------------------------------------------------------------------------------
 
 

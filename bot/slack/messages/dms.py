@@ -4,7 +4,7 @@ the token modal's words, the DM's redaction when the session ends, and the outco
 from __future__ import annotations
 
 from bot.domain import RequestView, State
-from bot.slack.messages.status import approvers_text, failure_text, how_ended
+from bot.slack.messages.status import SYSTEM, approvers_text, failure_text, how_ended
 from bot.slack.mrkdwn import code, target, when
 
 
@@ -103,6 +103,9 @@ def outcome(request: RequestView) -> str | None:
             return f":stop_button: Your impersonation of {t} (`{request.id}`) has ended: {how_ended(request)}."
         case State.DENIED if request.withdrawn:
             return None
+        case State.DENIED if request.extends and request.decided_by == SYSTEM:
+            return (f":leftwards_arrow_with_hook: Your extension `{request.id}` was withdrawn: session "
+                    f"`{request.extends}` was stopped.")
         case State.DENIED if request.extends:
             return (f":no_entry: <@{request.decided_by}> denied your extension `{request.id}`: session "
                     f"`{request.extends}` ends at its time.")

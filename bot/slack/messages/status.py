@@ -23,6 +23,8 @@ from bot.domain.outcomes import (
 from bot.durations import format_duration
 from bot.slack.mrkdwn import code, target, when
 
+SYSTEM = "system"  # who decided what the bot decided by itself (``workflows.context.SYSTEM``)
+
 
 def outcome_so_far(request: RequestView) -> str:
     """One sentence on where a request stands, for someone clicking on it late."""
@@ -34,6 +36,8 @@ def outcome_so_far(request: RequestView) -> str:
             return f"Request `{request.id}` was already approved{who}."
         case State.STOPPED:
             return f"Request `{request.id}` was already approved{who}, and its session has ended."
+        case State.DENIED if request.decided_by == SYSTEM:
+            return f"Request `{request.id}` was withdrawn: the session it extends was stopped."
         case State.DENIED:
             return f"Request `{request.id}` was already denied{who}."
         case State.EXPIRED:
@@ -86,6 +90,8 @@ def status_line(request: RequestView) -> str:
             return f":stop_button: Approved by {by}. Session ended {end} ({how_ended(request)})"
         case State.DENIED if request.withdrawn:
             return ":leftwards_arrow_with_hook: Withdrawn by the requester"
+        case State.DENIED if request.decided_by == SYSTEM:
+            return ":leftwards_arrow_with_hook: Withdrawn: the session it extends was stopped"
         case State.DENIED:
             return f":no_entry: Denied by <@{request.decided_by}>"
         case State.EXPIRED:

@@ -107,7 +107,8 @@ def test_an_early_stop_takes_a_pending_extension_with_it(world: World) -> None:
     extension = world.workflows.extensions.request(session_id, REQUESTER, None, "more")
     ts = world.posted(extension.id)
     world.workflows.requests.request_stop(session_id, APPROVER)
-    assert (world.view(extension.id).state, world.view(extension.id).decided_by) == (State.DENIED, APPROVER)
+    assert (world.view(extension.id).state, world.view(extension.id).decided_by) == (State.DENIED, "system")
+    assert [a.actor for a in world.store.audit(request_id=extension.id) if a.action == "withdrawn"] == [APPROVER]
     with pytest.raises(AlreadyDecided):
         world.workflows.approvals.decide(extension.id, APPROVER, True, message_ts=ts)
 
