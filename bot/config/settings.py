@@ -99,10 +99,6 @@ class Settings:
         return self.slack_app_token is not None
 
     @property
-    def effective_requesters(self) -> tuple[str, ...]:
-        return self.requesters or self.approvers
-
-    @property
     def environment_rule(self) -> Rule:
         """What the environment allows: the rule of every request no rule of ``POLICY_FILE`` matches."""
         return environment_rule(self.approvers, self.requesters,

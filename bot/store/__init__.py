@@ -12,18 +12,5 @@ from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, ne
 from bot.store.rows import lease_free
 from bot.store.store import Counted, Store, Vote
 
-__all__ = [
-           "AuditEntry",
-           "AuditRow",
-           "Base",
-           "Counted",
-           "HomeStore",
-           "RequestRow",
-           "Store",
-           "Vote",
-           "as_view",
-           "lease_free",
-           "make_engine",
-           "new_request_id",
-           "utcnow",
-]
+__all__ = ["AuditEntry", "AuditRow", "Base", "Counted", "HomeStore", "RequestRow", "Store", "Vote", "as_view",
+           "lease_free", "make_engine", "new_request_id", "utcnow"]

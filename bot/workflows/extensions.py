@@ -53,7 +53,7 @@ class Extensions:
         ``DomainError``: only its requester may ask, only while it runs, one extension at a time."""
         ctx = self.ctx
         s = ctx.settings
-        session, rule = self._extendable(session_id, requester_id)
+        session, rule = self.offer(session_id, requester_id)
         assert session.ends_at is not None
         now = ctx.clock()
         extension = duration or rule.default_duration
@@ -86,9 +86,6 @@ class Extensions:
     def offer(self, session_id: str, requester_id: str) -> tuple[RequestView, Rule]:
         """The session ``requester_id`` may ask to extend now, and its rule (whose windows the form offers).
         Raises what ``request`` would: not theirs, not running, not allowed."""
-        return self._extendable(session_id, requester_id)
-
-    def _extendable(self, session_id: str, requester_id: str) -> tuple[RequestView, Rule]:
         ctx = self.ctx
         session = ctx.get(session_id)
         if requester_id != session.requester_id:

@@ -66,7 +66,7 @@ def test_minimal_env_gives_the_documented_defaults() -> None:
     assert s.approval_channel == "C0123ABCD"
     assert s.approvers == ("U0AAA", "S0BBB")
     assert s.requesters == ()
-    assert s.effective_requesters == ("U0AAA", "S0BBB")
+    assert s.environment_rule.requesters == ("U0AAA", "S0BBB")
     assert s.descope_project_id == "P2abc"
     assert s.descope_base_uri is None
     assert s.default_duration == timedelta(minutes=30)
@@ -111,7 +111,7 @@ def test_explicit_values() -> None:
     )
     assert (s.log_format, s.token_delivery, s.reminder_interval) == ("json", "dm", timedelta(0))
     assert s.requesters == ("U0CCC", "W0DDD", "S0EEE")
-    assert s.effective_requesters == ("U0CCC", "W0DDD", "S0EEE")
+    assert s.environment_rule.requesters == ("U0CCC", "W0DDD", "S0EEE")
     assert (s.default_duration, s.min_duration, s.max_duration) == (
         timedelta(hours=1), timedelta(minutes=5), timedelta(hours=2))
     assert s.pending_timeout == timedelta(minutes=10)

@@ -19,7 +19,7 @@ from bot.slack.messages import form as words
 from bot.slack.messages import replies
 from bot.slack.views import ids
 from bot.slack.views.blocks import context, plain, section
-from bot.slack.views.form import View, option, windows
+from bot.slack.views.form import View, field_value, option, windows
 
 
 @dataclass(frozen=True)
@@ -49,16 +49,6 @@ def build(session: RequestView, policy: Policy) -> View:
     }
 
 
-def _value(values: Mapping[str, Any], block_id: str, action_id: str) -> str:
-    block = values.get(block_id)
-    state = block.get(action_id) if isinstance(block, dict) else None
-    if not isinstance(state, dict):
-        return ""
-    selected = state.get("selected_option")
-    value = selected.get("value") if isinstance(selected, dict) else state.get("value")
-    return value if isinstance(value, str) else ""
-
-
 def parse(view: Mapping[str, Any], policy: Policy) -> ExtensionAsked | dict[str, str]:
     """A submission → what it asks, or Slack's ``errors`` (each field's problem, under its block_id). Raises
     ``ValueError`` for a view that no form of ours sent (no session ID)."""
@@ -72,11 +62,11 @@ def parse(view: Mapping[str, Any], policy: Policy) -> ExtensionAsked | dict[str,
     duration: timedelta | None = None
     reason: str | None = None
     try:
-        duration = check_window(_value(values, ids.EXTEND_WINDOW_BLOCK, ids.EXTEND_WINDOW).strip(), policy)
+        duration = check_window(field_value(values, ids.EXTEND_WINDOW_BLOCK, ids.EXTEND_WINDOW).strip(), policy)
     except UsageError as exc:
         problems[ids.EXTEND_WINDOW_BLOCK] = words.field_problem(exc)
     try:
-        reason = check_reason(_value(values, ids.EXTEND_REASON_BLOCK, ids.EXTEND_REASON))
+        reason = check_reason(field_value(values, ids.EXTEND_REASON_BLOCK, ids.EXTEND_REASON))
     except UsageError as exc:
         problems[ids.EXTEND_REASON_BLOCK] = words.field_problem(exc)
     if problems or duration is None or reason is None:

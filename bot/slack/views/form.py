@@ -104,16 +104,20 @@ class Invalid:
     problems: Mapping[Field, UsageError]
 
 
-def _value(values: Mapping[str, Any], field: Field) -> str:
-    """What a field holds in ``view.state.values`` (``""`` when empty or absent): a text input's ``value``, a
+def field_value(values: Mapping[str, Any], block_id: str, action_id: str) -> str:
+    """What an input holds in ``view.state.values`` (``""`` when empty or absent): a text input's ``value``, a
     select's ``selected_option.value``."""
-    block = values.get(field.value)
-    state = block.get(_ACTION[field]) if isinstance(block, dict) else None
+    block = values.get(block_id)
+    state = block.get(action_id) if isinstance(block, dict) else None
     if not isinstance(state, dict):
         return ""
     selected = state.get("selected_option")
     value = selected.get("value") if isinstance(selected, dict) else state.get("value")
     return value if isinstance(value, str) else ""
+
+
+def _value(values: Mapping[str, Any], field: Field) -> str:
+    return field_value(values, field.value, _ACTION[field])
 
 
 def parse(view_state: Mapping[str, Any], policy: Policy) -> Draft | Invalid:
