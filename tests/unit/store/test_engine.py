@@ -1,0 +1,53 @@
+"""``make_engine`` on PostgreSQL: a pooled connection is pinged only after being idle (no extra round trip per
+transaction under load), and one that died meanwhile (the server restarted, an admin killed it) is replaced before
+any transaction sees it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, event, text
+
+from bot.store import engine as engines
+from bot.store import make_engine
+from tests.conftest import _postgres_database
+from tests.e2e.harness import POSTGRES_ADMIN
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _postgres_database()
+
+
+def _kill_connections_to(url: str) -> int:
+    database = url.rsplit("/", 1)[-1]
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return len(conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE datname = :name AND pid <> pg_backend_pid()"),
+                                    {"name": database}).all())
+    finally:
+        admin.dispose()
+
+
+def test_busy_connections_are_not_pinged_and_an_idle_dead_one_is_replaced(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(postgres_url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
+    try:
+        for _ in range(5):
+            with engine.begin() as conn:
+                conn.execute(text("SELECT 42"))
+        assert statements == ["SELECT 42"] * 5  # no ping between transactions in steady use
+
+        monkeypatch.setattr(engines, "IDLE_PING_SECONDS", 0.2)
+        assert _kill_connections_to(postgres_url) >= 1  # the pooled connection dies while idle
+        time.sleep(0.3)
+        with engine.begin() as conn:  # pinged, found dead, replaced: the transaction never notices
+            assert conn.execute(text("SELECT 7")).scalar_one() == 7
+    finally:
+        engine.dispose()
