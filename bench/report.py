@@ -7,12 +7,12 @@ import os
 import platform
 import sqlite3
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from bench.history import before_after
 from bench.sections import PACE_16_S, THINK_S, AckRow, FlowResult, Revocation, Sizes
 from bench.stack import DESCOPE_LATENCY, postgres_version
 
@@ -130,58 +130,6 @@ def evaluate(r: Results) -> None:
                       rs["last_after_restart_s"] < 5.0 and rs["not_stopped"] == 0))
 
 
-# Before and after the profile-driven changes, measured A/B: the bot of commit 9358941 (before) and of
-# 2fd47da (after) run alternately, twice each, under this benchmark's harness, fakes and load generator, on
-# this machine's kind (2026-11-25, 14:15 UTC); the means of the two runs. The machine's speed drifts by tens
-# of percent over an hour, so only numbers measured side by side are compared.
-AB_BEFORE, AB_AFTER = "9358941", "2fd47da"
-AB_ROWS = [  # measure, before, after
-    ("ack p50, 16 connections back to back", "96.8 ms", "85.3 ms"),
-    ("ack p99, 16 connections back to back", "247.8 ms", "190.4 ms"),
-    ("commands/s, 16 connections back to back", "146", "181"),
-    ("bot CPU per command (all its threads), 16 connections", "15.0 ms", "8.9 ms"),
-    ("ack p50, 1 connection back to back", "12.9 ms", "7.6 ms"),
-    ("ack p99, 1 connection back to back", "23.3 ms", "13.8 ms"),
-    ("bot CPU per command (all its threads), 1 connection", "13.9 ms", "7.4 ms"),
-    ("full flows/s, SQLite, 16 at a time", "25.3", "32.6"),
-    ("bot CPU per full flow, SQLite", "38.9 ms", "29.7 ms"),
-]
-
-# The restructure into one concern per module with one schedule (requests.next_due_at, kept by every write):
-# the bot of 67ff55c (before) and of 8c1f3f2 (after), `python -m bench --quick` alternately, twice each, on this
-# machine's kind (2026-11-29, 15:28-15:45 UTC); the means of the two runs. A first A/B (of 79c9686) showed about
-# +15 % bot CPU per full flow from an extra UPDATE per write; b6cde77 (one read under lock and
-# one write per change that moves the schedule; leases leave next_due_at early) and 8c1f3f2 (an alarm re-armed
-# unchanged adds no job) removed it.
-RESTRUCTURE_BEFORE, RESTRUCTURE_AFTER = "67ff55c", "8c1f3f2"
-RESTRUCTURE_ROWS = [  # measure, before, after
-    ("ack p50 / p99, 1 connection back to back", "13.4 / 23.6 ms", "12.3 / 21.1 ms"),
-    ("bot CPU per command, 1 connection", "13.2 ms", "12.3 ms"),
-    ("ack p50 / p99, 16 connections back to back", "118.1 / 239.3 ms", "121.1 / 254.8 ms"),
-    ("bot CPU per command, 16 connections", "7.7 ms", "7.6 ms"),
-    ("approve → DM overhead p99, one at a time, SQLite / PostgreSQL", "46.8 / 77.2 ms", "50.8 / 51.1 ms"),
-    ("full flows/s, 16 at a time, SQLite / PostgreSQL", "18.5 / 12.3", "18.0 / 13.6"),
-    ("bot CPU per full flow, SQLite / PostgreSQL", "51.3 / 76.8 ms", "52.0 / 69.1 ms"),
-    ("revocation lateness p99 (200 sessions, 2,000 scheduled)", "73.9 ms", "48.1 ms"),
-    ("bot VmRSS after the SQLite flows", "85 MiB", "86 MiB"),
-]
-
-PROFILE_FINDINGS = [
-    "Posting one approval message took 5 write and 6 read transactions (take the Slack lease, store the"
-    " message's ts, advance the thread position, mark Slack caught up, give the lease back, re-read the row"
-    " between each). SQLite has one writer: the next slash command's insert queued behind them. Now: one"
-    " transaction takes the lease and reads the row and its unposted audit rows; one records the message and"
-    " gives the lease back (`Store.claim_slack`, `Store.slack_caught_up`).",
-    "The policy checks (an open request for the same target, the pending count) were two read transactions"
-    " before the insert, and raced with it. Now they run inside the insert's transaction, which also closes"
-    " the race (`Store.insert(guard=…)`).",
-    "Those checks walked the requester's whole history (only `requester_id` was indexed): now an index on"
-    " `(requester_id, state)` (migration 0002) reads only their open requests.",
-    "Inserts and conditional updates went through the ORM's unit of work; on these hot paths they are plain"
-    " Core statements now.",
-]
-
-
 def render(r: Results) -> str:
     m = r.machine
     s = r.sizes
@@ -230,7 +178,7 @@ def render(r: Results) -> str:
           " below saturation the bot's ack is slower than bare Bolt's empty one; issue 13 takes this up (the"
           " answer could come first and the look-up after, as the issue allowed).")
         w("")
-    _before_after(w)
+    before_after(w)
     w("## 1. Acknowledgement latency of `/impersonate`")
     w("")
     w("Signed slash commands over keep-alive HTTP/1.1 from a separate load-generator process, back to back"
@@ -363,11 +311,13 @@ def render(r: Results) -> str:
       f" {DESCOPE_LATENCY * 1e3:.0f} ms injected on Descope's impersonate call. \"CPU busy\" is the bot's CPU"
       " time over the run's wall time: near 100% the bot itself (one Python process, one GIL) is the limit.")
     w("")
-    w("| database | flows | seconds | flows/s | bot CPU per flow | bot CPU busy | bot VmRSS after |")
-    w("|---|---:|---:|---:|---:|---:|---:|")
+    w("| database | flows | seconds | flows/s | bot CPU per flow | bot CPU busy | bot VmRSS after | transactions per"
+      " flow |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
     for f in r.flows:
+        txs = "n/a" if f.transactions_per_flow is None else f"{f.transactions_per_flow:.1f}"
         w(f"| {f.backend} | {f.flows} | {f.seconds:.1f} | {f.per_second:.1f} | {f.cpu_ms_per_flow:.1f} ms |"
-          f" {f.cpu_busy * 100:.0f}% of a core | {mib(f.rss_kb)} |")
+          f" {f.cpu_busy * 100:.0f}% of a core | {mib(f.rss_kb)} | {txs} |")
     w("")
     w("## Method")
     w("")
@@ -387,34 +337,3 @@ def render(r: Results) -> str:
       " `MAX_PENDING_PER_REQUESTER=1000` and 8 requesters; logs at INFO go to a file.")
     w("")
     return "\n".join(out) + "\n"
-
-
-def _before_after(w: Callable[[str], None]) -> None:
-    """What profiling found, and the A/B measurement of before and after."""
-    w("## Profiling: what was slow, and what changed")
-    w("")
-    w("The first run missed the ack targets against bare Bolt. `py-spy record --gil` on the bot under the"
-      " 16-connection load showed where the time went:")
-    w("")
-    for finding in PROFILE_FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({AB_BEFORE}) and after ({AB_AFTER}), run alternately under the same harness on the same machine"
-      " (the means of two runs each; this shared machine's speed drifts from hour to hour, so compare within a"
-      " table, not across tables):")
-    w("")
-    w(f"| measure | before ({AB_BEFORE}) | after ({AB_AFTER}) |")
-    w("|---|---:|---:|")
-    for measure, before, after in AB_ROWS:
-        w(f"| {measure} | {before} | {after} |")
-    w("")
-    w("## The restructure (one concern per module, one schedule): no regression")
-    w("")
-    w(f"Before ({RESTRUCTURE_BEFORE}) and after ({RESTRUCTURE_AFTER}), `--quick`, alternately, the means of two runs"
-      " each. Differences of a few per cent are this machine's noise (the same code varies more between runs).")
-    w("")
-    w(f"| measure | before ({RESTRUCTURE_BEFORE}) | after ({RESTRUCTURE_AFTER}) |")
-    w("|---|---:|---:|")
-    for measure, before, after in RESTRUCTURE_ROWS:
-        w(f"| {measure} | {before} | {after} |")
-    w("")

@@ -23,6 +23,7 @@ from bench.stack import (
     fakes,
     impersonate_calls,
     percentile,
+    postgres_commits,
     proc_status,
     read_times,
     run_load,
@@ -165,6 +166,7 @@ class FlowResult:
     cpu_ms_per_flow: float
     cpu_busy: float  # the bot's CPU seconds per wall second during the throughput run (1.0 = one core)
     rss_kb: int
+    transactions_per_flow: float | None = None  # PostgreSQL's own count (xact_commit); None on SQLite
 
 
 def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) -> FlowResult:
@@ -178,10 +180,11 @@ def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) ->
             seq, _ = driver.flows(sizes.dm_sequential, 1, lambda i: (f"seq-{backend}-{i}@bench.example", 1800),
                                   think=THINK_S)
             log(f"  {backend}: {sizes.throughput_flows} flows, 16 at a time (throughput)")
-            cpu0 = cpu_seconds(pid)
+            cpu0, commits0 = cpu_seconds(pid), postgres_commits(database_url)
             done, seconds = driver.flows(sizes.throughput_flows, 16,
                                          lambda i: (f"tp-{backend}-{i}@bench.example", 1800), THINK_S)
             cpu = cpu_seconds(pid) - cpu0
+            commits1 = postgres_commits(database_url)
             rss = proc_status(pid).get("VmRSS", 0)
         finally:
             bot.stop()
@@ -189,8 +192,9 @@ def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) ->
     def overhead(fs: list[Flow]) -> dict[str, float]:
         return summary([f.approve_to_dm - DESCOPE_LATENCY for f in fs])
 
+    transactions = None if commits0 is None or commits1 is None else (commits1 - commits0) / len(done)
     return FlowResult(backend, overhead(seq), overhead(done), len(done), seconds, len(done) / seconds,
-                      cpu / len(done) * 1e3, cpu / seconds, rss)
+                      cpu / len(done) * 1e3, cpu / seconds, rss, transactions)
 
 
 def sqlite_url(tmp: Path, name: str) -> str:

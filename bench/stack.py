@@ -235,6 +235,22 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def postgres_commits(database_url: str) -> int | None:
+    """Transactions committed in the database so far (PostgreSQL's ``pg_stat_database.xact_commit``: its own count,
+    which does not drift with the machine's speed); ``None`` for SQLite."""
+    if not database_url.startswith("postgresql"):
+        return None
+    name = database_url.rsplit("/", 1)[-1]
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(conn.execute(text("SELECT xact_commit FROM pg_stat_database WHERE datname = :name"),
+                                    {"name": name}).scalar_one())
+    finally:
+        admin.dispose()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a live process has used so far."""
     with open(f"/proc/{pid}/stat") as f:
