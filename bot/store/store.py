@@ -224,13 +224,13 @@ class Store:
         with self.tx() as s:
             return update_row(s, request_id, *where, **values)
 
-    def claim_work(self, request_id: str, state: State, now: datetime, lease: timedelta) -> bool:
-        """Take the work lease on a request in ``state``; false if another worker holds it."""
-        return self.set_fields(
-            request_id,
-            where=[RequestRow.state == state.value, lease_free(RequestRow.lease_until, now)],
-            lease_until=now + lease,
-        )
+    def claim_work(self, request_id: str, state: State, now: datetime, lease: timedelta) -> RequestRow | None:
+        """Take the work lease on a request in ``state``: the row as it is with the lease, or ``None`` if another
+        worker holds it."""
+        with self.tx() as s:
+            taken = update_row(s, request_id, RequestRow.state == state.value, lease_free(RequestRow.lease_until, now),
+                               lease_until=now + lease)
+            return s.get(RequestRow, request_id) if taken else None
 
     def claim_slack(self, request_id: str, now: datetime,
                     until: datetime) -> tuple[RequestRow, list[AuditEntry]] | None:

@@ -107,7 +107,8 @@ class Projection:
         stop it at once and answer false. A session asked to stop before it was delivered is never delivered.
 
         ``reveal`` (the default): one DM saying the session is ready, with a Show token button; the token is
-        never the text of a message (``Tokens.reveal`` shows it in a modal). ``dm``: two steps, each recorded
+        never the text of a message (``Tokens.reveal`` shows it in a modal). The DM is recorded with the delivery
+        (a crash in between repeats that DM, which holds no secret). ``dm``: two steps, each recorded
         before the next: a DM without the token, then an edit that puts the token in. Whatever the crash, a
         retry edits the message it recorded rather than posting the token again, so the one message the
         session's end redacts is the only one that ever held the token.
@@ -120,14 +121,15 @@ class Projection:
         if row.stop_requested_at is not None:  # stopped before it reached the requester: nothing to hand over
             ctx.store.set_fields(row.id, delivered_at=ctx.clock())
             return True
+        fresh: dict[str, Any] = {}  # a ready DM posted now: recorded with the delivery, in one write
         try:
             dm = _dm_of(row)
             if row.delivery == "reveal":
                 if dm is None:
                     dm = ctx.notifier.post_ready(view)
-                    ctx.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
+                    fresh = {"dm_channel": dm[0], "dm_ts": dm[1]}
             else:
-                if dm is None:
+                if dm is None:  # recorded before the token goes in: a retry edits this message, never posts anew
                     dm = ctx.notifier.open_token_dm(view)
                     ctx.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
                 ctx.notifier.show_token(view, dm, ctx.sealer.open(row.token_sealed))
@@ -144,5 +146,5 @@ class Projection:
             self.revocation.stop(row.id)
             return False
         self.extensions.retire(row)  # an extension's token is the requester's: the session it replaces may end
-        ctx.store.set_fields(row.id, delivered_at=ctx.clock())
+        ctx.store.set_fields(row.id, delivered_at=ctx.clock(), **fresh)
         return True

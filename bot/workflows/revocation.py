@@ -56,10 +56,11 @@ class Revocation:
         row = ctx.store.get_row(request_id)
         if row is None or Work.STOP not in due_now(row, now):
             return False
-        if not ctx.store.claim_work(request_id, State.ACTIVE, now, ctx.leases.lease):
+        claimed = ctx.store.claim_work(request_id, State.ACTIVE, now, ctx.leases.lease)
+        if claimed is None:
             return False
         with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
-            return self._end(request_id)
+            return self._end(claimed)
 
     def revoke_orphan(self, token: str) -> None:
         """Best effort for a token nobody holds (minted, then the database failed us): stop and revoke it."""
@@ -69,10 +70,10 @@ class Revocation:
             except DescopeError as exc:
                 log.error("could not end an orphaned token (%s); it dies at its own expiry", exc)
 
-    def _end(self, request_id: str) -> bool:
+    def _end(self, row: RequestRow) -> bool:
+        """End the session of ``row`` (read with the work lease, which the caller holds)."""
         ctx = self.ctx
-        row = ctx.store.get_row(request_id)
-        assert row is not None
+        request_id = row.id
         early = row.stop_requested_at is not None and (row.ends_at is None or row.stop_requested_at < row.ends_at)
         reason = EndReason.EXTENDED if row.extended_by else EndReason.STOPPED_EARLY if early else EndReason.WINDOW_ENDED
         actor = row.stop_requested_by or SYSTEM
