@@ -57,16 +57,20 @@ PROFILE_FINDINGS = [
 ]
 
 # Issue 13, part 1: the PostgreSQL pool pinged every connection before every transaction (SQLAlchemy's
-# pool_pre_ping): one more round trip each. Now only a connection idle for 10 s is pinged (bot.store.engine), and the
-# Home's viewers are read at most every 2 s per process. Measured 2026-11-29 19:00 UTC: 60 whole sessions each
-# (bench.stack.Driver, 2 s windows, 4 at a time), transactions by bench.stack.postgres_commits; the flows table of
-# this report now counts them too (without the stop).
-ISSUE13_BEFORE, ISSUE13_AFTER = "c45d3a8", "21e016b"
+# pool_pre_ping): one more round trip each. Now only a connection idle for 10 s is pinged (bot.store.engine); the
+# Home's viewers are read at most every 2 s per process; the ready DM is recorded with the delivery and the stop's
+# claim returns its row. Measured 2026-11-29 19:00-19:20 UTC: whole sessions, 60 each (bench.stack.Driver, 2 s
+# windows, 4 at a time), transactions by bench.stack.postgres_commits; and this report's flows table (run on the
+# after commit) against the one generated on the before commit half an hour earlier.
+ISSUE13_BEFORE, ISSUE13_AFTER = "c45d3a8", "e91e749"
 ISSUE13_FINDING = ("`py-spy record --gil` over whole sessions on PostgreSQL showed SQLAlchemy's `pool_pre_ping` (a"
                    " `SELECT 1` before every transaction) among the largest costs: it doubled the round trips.")
 ISSUE13_ROWS = [  # measure, before, after
-    ("PostgreSQL transactions per whole session", "60.1", "27.7"),
-    ("bot CPU per whole session, PostgreSQL (4 at a time)", "121.8 ms", "109.2 ms"),
+    ("PostgreSQL transactions per whole session (with the stop)", "60.1", "25.7"),
+    ("bot CPU per whole session, PostgreSQL, 4 at a time (side by side)", "121.8 ms", "105.7 ms"),
+    ("bot CPU per full flow (no stop), PostgreSQL, 16 at a time (the two reports)", "98.2 ms", "76.3 ms"),
+    ("full flows/s, PostgreSQL, 16 at a time (the two reports)", "9.7", "12.6"),
+    ("bot CPU per full flow (no stop), SQLite, 16 at a time (the two reports)", "49.9 ms", "45.2 ms"),
 ]
 
 
