@@ -54,3 +54,19 @@ def view(state: State = State.PENDING, **changes: Any) -> RequestView:
 def hostile(state: State) -> RequestView:
     return view(state, login_id=HOSTILE_LOGIN, tenant=HOSTILE_TENANT, reason=HOSTILE_REASON,
                 failure=Legacy(HOSTILE_FAILURE) if state is State.FAILED else None)
+
+
+#: The policy file of issue 11's example (two rules: two approvals for bank tenants, nobody for our own staff).
+POLICY_EXAMPLE = """\
+[[rule]]
+name = "regulated tenants"
+tenants = ["bank-*"]
+approvers = ["S0SECOPS"]
+approvals = 2
+max_duration = "1h"
+
+[[rule]]
+name = "our own staff"
+targets = ["*@ourcompany.com"]
+allow = false
+"""

@@ -18,6 +18,7 @@ from bot.config import (
     retention_from_env,
 )
 from bot.domain.policy import Policy
+from tests.unit.factories import POLICY_EXAMPLE
 
 TOKEN = "xoxb-1"
 SIGNING = "s"
@@ -451,19 +452,7 @@ def test_expiry_warning_is_a_duration_or_0_for_off() -> None:
 
 # --- POLICY_FILE ---------------------------------------------------------------------------------------------
 
-POLICY = """\
-[[rule]]
-name = "regulated tenants"
-tenants = ["bank-*"]
-approvers = ["S0SECOPS"]
-approvals = 2
-max_duration = "1h"
-
-[[rule]]
-name = "our own staff"
-targets = ["*@ourcompany.com"]
-allow = false
-
+POLICY = POLICY_EXAMPLE + """
 [[rule]]
 name = "no tenant"
 tenants = [""]

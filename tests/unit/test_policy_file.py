@@ -12,22 +12,10 @@ import pytest
 from bot.config import environment_rule, read_policy
 from bot.config.policy_file import glob_problem
 from bot.domain.policy import Policy, Rule
+from tests.unit.factories import POLICY_EXAMPLE
 
 ENV = environment_rule(("U0AAA", "U0BBB"), (), (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)))
 
-EXAMPLE = """\
-[[rule]]
-name = "regulated tenants"
-tenants = ["bank-*"]
-approvers = ["S0SECOPS"]
-approvals = 2
-max_duration = "1h"
-
-[[rule]]
-name = "our own staff"
-targets = ["*@ourcompany.com"]
-allow = false
-"""
 
 
 @pytest.fixture
@@ -62,7 +50,7 @@ def minutes(n: int) -> timedelta:
 
 
 def test_the_readmes_example(path: Path) -> None:
-    regulated, staff = rules(path, EXAMPLE)
+    regulated, staff = rules(path, POLICY_EXAMPLE)
     assert regulated == Rule(number=1, name="regulated tenants", requesters=("U0AAA", "U0BBB"), approvers=("S0SECOPS",),
                              approvals=2, min_duration=minutes(1), default_duration=minutes(30),
                              max_duration=minutes(60), tenants=("bank-*",), targets=None)
@@ -162,7 +150,7 @@ def test_a_directory(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a user that file modes apply to")
 def test_an_unreadable_file(path: Path) -> None:
-    path.write_text(EXAMPLE)
+    path.write_text(POLICY_EXAMPLE)
     path.chmod(0)
     (found,) = read_policy(str(path), ENV)[1]
     assert found == f"POLICY_FILE {path}: cannot be read (permission denied): let the bot's user read it"

@@ -15,6 +15,7 @@ from bot.__main__ import main
 from bot.config import environment_rule
 from bot.domain.policy import Policy, Rule
 from bot.policy_report import report
+from tests.unit.factories import POLICY_EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENT = environment_rule(("U0AAA", "S0BBB"), ("U0REQ",),
@@ -26,19 +27,6 @@ STAFF = Rule(number=2, name="rule 2", requesters=(), approvers=(), min_duration=
              default_duration=timedelta(minutes=1), max_duration=timedelta(minutes=1), allow=False,
              targets=("*@ourcompany.com",))
 POLICY = Policy(rules=(REGULATED, STAFF), source="policy.toml")
-FILE = """\
-[[rule]]
-name = "regulated tenants"
-tenants = ["bank-*"]
-approvers = ["S0SECOPS"]
-approvals = 2
-max_duration = "1h"
-
-[[rule]]
-name = "our own staff"
-targets = ["*@ourcompany.com"]
-allow = false
-"""
 SETTINGS = ("POLICY_FILE", "APPROVERS", "REQUESTERS", "MIN_DURATION", "DEFAULT_DURATION", "MAX_DURATION")
 
 
@@ -97,7 +85,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
         if name.startswith(("SLACK_", "DESCOPE_", "DATABASE_")) or name in SETTINGS:
             monkeypatch.delenv(name)
     path = tmp_path / "policy.toml"
-    path.write_text(FILE)
+    path.write_text(POLICY_EXAMPLE)
     monkeypatch.setenv("POLICY_FILE", str(path))
     monkeypatch.setenv("APPROVERS", "U0AAA,S0BBB")
     return monkeypatch
@@ -131,7 +119,7 @@ def test_the_command_names_every_problem(env: pytest.MonkeyPatch, tmp_path: Path
 
 def test_the_command_in_a_process(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
-    path.write_text(FILE)
+    path.write_text(POLICY_EXAMPLE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DESCOPE_")) and k not in SETTINGS}
     done = subprocess.run([sys.executable, "-m", "bot", "policy", "bo@ourcompany.com"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env={**env, "POLICY_FILE": str(path), "APPROVERS": "U0AAA"})
