@@ -9,8 +9,8 @@
 from bot.store.engine import make_engine
 from bot.store.home import HomeStore
 from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
-from bot.store.rows import lease_free
+from bot.store.rows import RUNNING, lease_free
 from bot.store.store import Counted, Store, Vote
 
-__all__ = ["AuditEntry", "AuditRow", "Base", "Counted", "HomeStore", "RequestRow", "Store", "Vote", "as_view",
-           "lease_free", "make_engine", "new_request_id", "utcnow"]
+__all__ = ["RUNNING", "AuditEntry", "AuditRow", "Base", "Counted", "HomeStore", "RequestRow", "Store", "Vote",
+           "as_view", "lease_free", "make_engine", "new_request_id", "utcnow"]

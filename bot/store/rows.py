@@ -23,6 +23,11 @@ _SCHEDULED = frozenset(SCHEDULE_COLUMNS)
 _LEASES = frozenset({"lease_until", "slack_lease_until"})
 
 
+#: A running session, as SQL conditions: active, and no stop asked for. What a stop request, a delivery, a warning,
+#: an extension's activation and its retirement each require of a row.
+RUNNING = (RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None))
+
+
 def live_query(requester_id: str, login_id: str, tenant: str | None) -> Select[RequestRow]:
     """The pending, approved or active requests by this requester for this target (a few at most: a session and
     its extension)."""
@@ -119,5 +124,3 @@ def insert_row(s: Session, values: dict[str, Any], *, actor: str, action: str, d
     conn.execute(insert(AUDIT), dict(request_id=values["id"], at=values["created_at"], actor=actor, action=action,
                                      from_state=None, to_state=values["state"], detail=detail))
     return as_view(row)
-
-

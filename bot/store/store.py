@@ -137,8 +137,8 @@ class Store:
         (``refused``), nothing owed to Slack and nothing due."""
         with self.tx() as s:
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
-                                  reason=reason, state=State.FAILED, created_at=now, pending_until=now,
-                                  failure=failure, slack_version=1, end_notified_at=now)
+                                 reason=reason, state=State.FAILED, created_at=now, pending_until=now,
+                                 failure=failure, slack_version=1, end_notified_at=now)
             view = insert_row(s, values, actor=requester_id, action="refused", detail=failure)
         self.on_outcome("refused")
         return view
@@ -246,7 +246,7 @@ class Store:
         False: the row changed meanwhile; the lease is kept for another pass."""
         with self.tx() as s:
             if update_row(s, request_id, RequestRow.version == version, slack_version=version, slack_lease_until=None,
-                       **progress):
+                          **progress):
                 return True
             if progress:
                 update_row(s, request_id, **progress)

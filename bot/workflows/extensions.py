@@ -37,7 +37,7 @@ from bot.domain.outcomes import Linked, encode
 from bot.domain.policy import Rule
 from bot.domain.schedule import Work, due_now
 from bot.logs import about_request
-from bot.store import RequestRow
+from bot.store import RUNNING, RequestRow
 from bot.workflows.context import SYSTEM, Context
 
 log = logging.getLogger("bot.workflows")
@@ -110,8 +110,7 @@ class Extensions:
         now = ctx.clock()
         if ctx.store.record(
             extension.extends_id, actor=SYSTEM, action="extended", now=now, detail=encode(Linked(by=extension.id)),
-            where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
-            requires=(extension.id, [RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)]),
+            where=RUNNING, requires=(extension.id, RUNNING),
             stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension.id,
         ):
             log.info("request %s replaced by its extension %s; stopping it", extension.extends_id, extension.id)
@@ -131,8 +130,7 @@ class Extensions:
             else:
                 ctx.store.record(
                     extension.id, actor=actor, action="stop_requested", now=now,
-                    where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None),
-                           RequestRow.delivered_at.is_(None)],
+                    where=[*RUNNING, RequestRow.delivered_at.is_(None)],
                     stop_requested_at=now, stop_requested_by=actor)
             log.info("request %s: its session %s is stopping, so it is too", extension.id, session_id)
             ctx.timers.kick(extension.id)
@@ -146,8 +144,7 @@ class Extensions:
             return False
         won = ctx.store.record(
             request_id, actor=SYSTEM, action="warned", now=ctx.clock(),
-            where=[RequestRow.state == State.ACTIVE.value, RequestRow.warn_at == row.warn_at,
-                   RequestRow.stop_requested_at.is_(None)],
+            where=[*RUNNING, RequestRow.warn_at == row.warn_at],
             warn_at=None,
         )
         if won:

@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.domain import RequestView, State
 from bot.logs import about_request
-from bot.store import AuditEntry, RequestRow, as_view
+from bot.store import RUNNING, AuditEntry, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
@@ -139,7 +139,7 @@ class Projection:
             now = ctx.clock()
             if not ctx.store.record(
                 row.id, actor=SYSTEM, action="delivery_failed", now=now,
-                where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+                where=RUNNING,
                 stop_requested_at=now, stop_requested_by=SYSTEM, delivered_at=now,
             ):  # a stop was already asked for: just never try to deliver again
                 ctx.store.set_fields(row.id, delivered_at=now)

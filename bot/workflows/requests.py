@@ -32,7 +32,7 @@ from bot.domain import (
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.target import encode_target
 from bot.logs import about_request
-from bot.store import RequestRow
+from bot.store import RUNNING
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.preflight import look_up
@@ -123,7 +123,7 @@ class Requests:
             raise NotStoppable(request)
         if ctx.store.record(
             request_id, actor=actor, action="stop_requested", now=now,
-            where=[RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)],
+            where=RUNNING,
             stop_requested_at=now, stop_requested_by=actor,
         ):
             self.extensions.follow_stop(request_id, actor)

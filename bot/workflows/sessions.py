@@ -24,7 +24,7 @@ from bot.domain.outcomes import (
 )
 from bot.domain.schedule import warning_time
 from bot.logs import about_request
-from bot.store import RequestRow
+from bot.store import RUNNING, RequestRow
 from bot.store.models import decode_approvers
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.revocation import Revocation
@@ -109,7 +109,7 @@ class Sessions:
                 self.fail(request_id, Failure(FailureKind.ORIGINAL_ENDED, original=row.extends_id))
                 return
             ends_at = min(session.ends_at + timedelta(seconds=row.duration_s), now + ctx.rule_of(row).max_duration)
-            requires = (session.id, [RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None)])
+            requires = (session.id, RUNNING)
         try:
             token = ctx.descope.impersonate(
                 login_id=row.login_id, impersonator_id=email, validate_consent=ctx.settings.validate_consent,
