@@ -36,6 +36,7 @@ from bot.domain import (
 from bot.domain.outcomes import Linked, encode
 from bot.domain.policy import Rule
 from bot.domain.schedule import Work, due_now
+from bot.domain.target import encode_target
 from bot.logs import about_request
 from bot.store import RUNNING, RequestRow
 from bot.workflows.context import SYSTEM, Context
@@ -59,8 +60,6 @@ class Extensions:
         extension = duration or rule.default_duration
         check_window(extension, rule)
         check_approvable(requester_id, rule, is_group_id)
-        row = ctx.store.get_row(session_id)
-        assert row is not None
 
         def one_at_a_time(live: list[RequestView], pending: int) -> None:
             others = [r for r in live if r.id != session_id and not r.stopping]
@@ -72,8 +71,7 @@ class Extensions:
         request = ctx.store.insert(
             requester_id=requester_id, login_id=session.login_id, tenant=session.tenant, duration=extension,
             reason=reason, pending_until=min(now + s.pending_timeout, session.ends_at), now=now,
-            target={"target_name": row.target_name, "target_tenants": row.target_tenants,
-                    "target_checked": row.target_checked},
+            target=encode_target(session.target) if session.target else None,
             remind_at=now + s.reminder_interval if s.reminder_interval else None,
             rule_name=rule.name or None, approvals_needed=rule.approvals, extends_id=session_id,
             detail=encode(Linked(extends=session_id)), guard=one_at_a_time,

@@ -67,6 +67,7 @@ def test_an_extension_mints_the_longer_window_then_retires_the_session(world: Wo
     assert (new.state, new.extends_id, new.ends_at) == (State.ACTIVE.value, session_id, old_end + timedelta(minutes=10))
     assert len(world.descope.minted) == 2 and world.descope.minted[-1] != first_token
     assert decode_detail(world.store.audit(request_id=extension_id)[0].detail) == Linked(extends=session_id)
+    assert world.view(extension_id).target == world.view(session_id).target is not None  # shown on its message too
     # Delivered (the approval synced Slack): only now is the old session asked to stop, linked to its extension.
     assert world.notifier.tokens[-1] == world.descope.minted[-1]
     old = world.row(session_id)
