@@ -1,6 +1,7 @@
 """Slack's mrkdwn, safely: what a person typed can never ping ``@channel``, fake a mention, or add links
 or formatting. ``escape`` for Slack's three control characters; ``code`` shows text literally in a code
-span; ``when`` is a time each reader sees in their own time zone."""
+span (``unformatted`` drops those marks where only plain text is shown); ``when`` is a time each reader sees
+in their own time zone."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def escape(text: str) -> str:
 def code(text: str) -> str:
     """User text inside mrkdwn: a code span shows it literally (no formatting, mentions or links)."""
     return "`" + escape(text.replace("`", "'").replace("\n", " ")) + "`"
+
+
+def unformatted(text: str) -> str:
+    """A sentence written for mrkdwn, for a plain-text place (a form's field error): code spans' backticks dropped."""
+    return text.replace("`", "")
 
 
 def when(moment: datetime) -> str:

@@ -18,19 +18,12 @@ from slack_sdk import WebClient
 from bot.domain import DomainError
 from bot.slack.errors import error_text
 from bot.slack.listeners import Deps
+from bot.slack.messages import form as form_words
 from bot.slack.messages import replies
-from bot.slack.views import extend, home, ids
+from bot.slack.mrkdwn import unformatted
+from bot.slack.views import approval, extend, home, ids
 
 log = logging.getLogger("bot.slack")
-
-
-def _click(body: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(clicker, request ID, trigger ID) of a button click, or ``None`` for a payload Slack would not send."""
-    user = body.get("user") or {}
-    actions = body.get("actions") or [{}]
-    if not isinstance(user, dict) or not user.get("id") or not isinstance(actions[0], dict):
-        return None
-    return str(user["id"]), str(actions[0].get("value", "")), str(body.get("trigger_id") or "")
 
 
 def open_form(deps: Deps, client: WebClient, trigger_id: str, session_id: str, user_id: str) -> None:
@@ -46,13 +39,13 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     def on_extend(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        click = _click(body)
-        if click is None:
-            log.warning("ignored a malformed Extend click")
-            return
-        user_id, session_id, trigger_id = click
         try:
-            open_form(deps, client, trigger_id, session_id, user_id)
+            click = approval.parse(body)
+        except ValueError as exc:
+            log.warning("ignored a malformed Extend click (%s)", exc)
+            return
+        try:
+            open_form(deps, client, str(body.get("trigger_id") or ""), click.request_id, click.user_id)
         except Exception as exc:
             respond(text=error_text(exc, replies.Doing.EXTENDING), response_type="ephemeral", replace_original=False)
 
@@ -76,13 +69,13 @@ def register(app: App, deps: Deps) -> None:
                 error_text(failed, replies.Doing.PUBLISHING_HOME)
 
     def on_stop_now(body: dict[str, Any], respond: Respond) -> None:
-        click = _click(body)
-        if click is None:
-            log.warning("ignored a malformed Stop now click")
-            return
-        user_id, session_id, _ = click
         try:
-            answer = replies.stopping(workflows.requests.request_stop(session_id, user_id))
+            click = approval.parse(body)
+        except ValueError as exc:
+            log.warning("ignored a malformed Stop now click (%s)", exc)
+            return
+        try:
+            answer = replies.stopping(workflows.requests.request_stop(click.request_id, click.user_id))
         except Exception as exc:
             answer = error_text(exc, replies.Doing.STOPPING)
         respond(text=answer, response_type="ephemeral", replace_original=False)
@@ -102,11 +95,10 @@ def register(app: App, deps: Deps) -> None:
         try:
             request = workflows.extensions.request(asked.session_id, user_id, asked.duration, asked.reason)
         except DomainError as exc:
-            ack(response_action="errors", errors=extend.refused(replies.refusal(exc).replace("`", "")))
+            ack(response_action="errors", errors=extend.refused(form_words.field_refusal(exc)))
             return
         except Exception as exc:
-            ack(response_action="errors", errors=extend.refused(
-                error_text(exc, replies.Doing.EXTENDING).replace("`", "")))
+            ack(response_action="errors", errors=extend.refused(unformatted(error_text(exc, replies.Doing.EXTENDING))))
             return
         ack(response_action="update", view=extend.sent(request))
 

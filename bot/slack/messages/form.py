@@ -18,7 +18,7 @@ from bot.domain import (
 )
 from bot.slack.commands import MAX_REASON, Problem, UsageError
 from bot.slack.messages.replies import refusal, usage_problem, window_bound
-from bot.slack.mrkdwn import target, when
+from bot.slack.mrkdwn import target, unformatted, when
 
 TITLE = "Request impersonation"  # Slack: at most 24 characters
 SUBMIT = "Send request"
@@ -95,7 +95,7 @@ def field_refusal(exc: DomainError) -> str:
                     "one (/impersonate stop <id>).")
         case Forbidden():
             return f"Nobody may impersonate {exc.login_id}: the policy rule \u201c{exc.rule}\u201d forbids it."
-    return refusal(exc)
+    return unformatted(refusal(exc))  # the others' sentences, as plain text (an extension's, a rule's)
 
 
 # -- the extension form (``views/extend.py``) ---------------------------------------------------------------
