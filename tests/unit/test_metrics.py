@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,19 +18,10 @@ from bot.descope import DescopeClient, DescopeRefused, DescopeUnavailable
 from bot.descope.retry import RetryPolicy
 from bot.domain import State
 from bot.metrics import Metrics
-from bot.migrate import migrate
 from bot.slack.client import CountingWebClient, make_client
-from bot.store import Store, make_engine
+from bot.store import Store
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:

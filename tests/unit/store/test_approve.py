@@ -5,27 +5,14 @@ approvals a rule needs moves the request to ``approved`` (with the work lease); 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.domain import State
 from bot.domain.outcomes import Tally, decode_detail
-from bot.migrate import migrate
-from bot.store import Store, Vote, make_engine
+from bot.store import Store, Vote
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LEASE = T0 + timedelta(seconds=12)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def _pending(store: Store, needed: int) -> str:

@@ -4,26 +4,13 @@ lease is written together with anything else (a retry's backoff may be shorter t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.domain import State
 from bot.domain.schedule import LEASE_GRACE, next_due
-from bot.migrate import migrate
-from bot.store import RequestRow, Store, make_engine
+from bot.store import RequestRow, Store
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def _row(store: Store, request_id: str) -> RequestRow:
