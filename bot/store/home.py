@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain import State
 from bot.domain.home import Listed
-from bot.store.models import HomeViewerRow, RequestRow, as_view
+from bot.store.models import HOME_VIEWERS, REQUESTS, as_view, row_of
 from bot.store.store import Store
 
 
@@ -28,30 +28,30 @@ class HomeStore:
     def opened(self, user_id: str, now: datetime) -> None:
         """Record that ``user_id`` opened the Home at ``now``."""
         dialect = postgresql if self.store.engine.dialect.name == "postgresql" else sqlite
-        upsert = dialect.insert(HomeViewerRow).values(user_id=user_id, opened_at=now)
+        upsert = dialect.insert(HOME_VIEWERS).values(user_id=user_id, opened_at=now)
         with self.store.tx() as s:
-            s.execute(upsert.on_conflict_do_update(index_elements=[HomeViewerRow.user_id],
+            s.execute(upsert.on_conflict_do_update(index_elements=[HOME_VIEWERS.c.user_id],
                                                    set_={"opened_at": upsert.excluded.opened_at}))
 
     def viewers(self, since: datetime) -> list[str]:
         """Everyone who opened the Home at ``since`` or later."""
         with self.store.read() as s:
-            return list(s.execute(select(HomeViewerRow.user_id).where(HomeViewerRow.opened_at >= since)
-                                  .order_by(HomeViewerRow.user_id)).scalars())
+            return list(s.execute(select(HOME_VIEWERS.c.user_id).where(HOME_VIEWERS.c.opened_at >= since)
+                                  .order_by(HOME_VIEWERS.c.user_id)).scalars())
 
     def requests(self, *, states: Sequence[State], limit: int, requester_id: str | None = None,
                  not_requester: str | None = None, oldest_first: bool = False) -> Listed:
         """Up to ``limit`` requests in ``states`` (by or not by a requester), newest first unless
         ``oldest_first``, and how many match in all: one read."""
-        where: list[Any] = [RequestRow.state.in_([x.value for x in states])]
+        where: list[Any] = [REQUESTS.c.state.in_([x.value for x in states])]
         if requester_id is not None:
-            where.append(RequestRow.requester_id == requester_id)
+            where.append(REQUESTS.c.requester_id == requester_id)
         if not_requester is not None:
-            where.append(RequestRow.requester_id != not_requester)
-        order = RequestRow.created_at.asc() if oldest_first else RequestRow.created_at.desc()
+            where.append(REQUESTS.c.requester_id != not_requester)
+        order = REQUESTS.c.created_at.asc() if oldest_first else REQUESTS.c.created_at.desc()
         with self.store.read() as s:
-            rows = s.execute(select(RequestRow).where(*where).order_by(order, RequestRow.id).limit(limit)).scalars()
-            shown = tuple(as_view(r) for r in rows)
+            rows = s.execute(select(REQUESTS).where(*where).order_by(order, REQUESTS.c.id).limit(limit)).mappings()
+            shown = tuple(as_view(row_of(r)) for r in rows)
             total = len(shown) if len(shown) < limit else int(
-                s.execute(select(func.count()).select_from(RequestRow).where(*where)).scalar_one())
+                s.execute(select(func.count()).select_from(REQUESTS).where(*where)).scalar_one())
             return Listed(shown, total)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator, inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
 from bot.domain import RequestView, State
 from bot.domain.outcomes import decode_failure
@@ -131,9 +132,22 @@ class HomeViewerRow(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-# The tables themselves, for the hot paths written in plain Core.
+# The tables themselves: every statement is plain Core (``bot.store.rows``); the classes above name their columns.
 REQUESTS = cast(Table, RequestRow.__table__)
 AUDIT = cast(Table, AuditRow.__table__)
+HOME_VIEWERS = cast(Table, HomeViewerRow.__table__)
+
+configure_mappers()
+_REQUEST_ROWS = inspect(RequestRow).class_manager
+
+
+def row_of(values: Mapping[Any, Any]) -> RequestRow:
+    """A ``RequestRow`` holding ``values`` (a whole row as read, or as written): the ORM's own way of loading an
+    instance (a new instance, its attributes put in place), without a ``Session``, its identity map or
+    ``__init__``'s per-attribute events, a twentieth of the cost. Detached: changing it writes nothing."""
+    row: RequestRow = _REQUEST_ROWS.new_instance()
+    row.__dict__.update(values)
+    return row
 
 
 @dataclass(frozen=True)
@@ -148,8 +162,10 @@ class AuditEntry:
     detail: str | None
 
 
-def as_entry(a: AuditRow) -> AuditEntry:
-    return AuditEntry(a.id, a.request_id, a.at, a.actor, a.action, a.from_state, a.to_state, a.detail)
+def as_entry(a: Mapping[Any, Any]) -> AuditEntry:
+    """An audit row as read (``AUDIT``'s columns by name)."""
+    return AuditEntry(a["id"], a["request_id"], a["at"], a["actor"], a["action"], a["from_state"], a["to_state"],
+                      a["detail"])
 
 
 def as_view(row: RequestRow) -> RequestView:

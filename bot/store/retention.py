@@ -26,8 +26,7 @@ def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> in
         REQUESTS.c.slack_version == REQUESTS.c.version, lease_free(REQUESTS.c.lease_until, now),
         lease_free(REQUESTS.c.slack_lease_until, now), REQUESTS.c.created_at < before, ~recent,
     ).order_by(REQUESTS.c.created_at).limit(limit).with_for_update()
-    with store.tx() as s:
-        conn = s.connection()
+    with store.tx() as conn:
         ids = list(conn.execute(ended).scalars())
         if not ids:
             return 0

@@ -29,18 +29,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, func, select
 
 from bot.domain import RequestView, State, check_transition
 from bot.domain.outcomes import Tally, encode
 from bot.store.engine import READ_ONLY
-from bot.store.models import AuditEntry, AuditRow, RequestRow, as_entry, as_view, decode_approvers, encode_approvers
+from bot.store.models import (
+    AUDIT,
+    REQUESTS,
+    AuditEntry,
+    RequestRow,
+    as_entry,
+    as_view,
+    decode_approvers,
+    encode_approvers,
+    row_of,
+)
 from bot.store.rows import (
+    add_audit,
     holds,
     insert_row,
     lease_free,
     live_query,
+    load,
     new_request,
     rewrite,
     slack_work_of,
@@ -66,7 +77,6 @@ class Counted:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
         # SQLite: writers of this process queue here (see the module docstring). Re-entrant, so a
         # write nested in another on the same thread fails as before instead of hanging here.
         self._writers: AbstractContextManager[Any] = (
@@ -76,17 +86,16 @@ class Store:
         self.on_outcome: Callable[[str], None] = lambda outcome: None
 
     @contextmanager
-    def tx(self) -> Iterator[Session]:
+    def tx(self) -> Iterator[Connection]:
         """A transaction that may write."""
-        with self._writers, self._sessions() as session, session.begin():
-            yield session
+        with self._writers, self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self) -> Iterator[Connection]:
         """A transaction that only reads (SQLite: no write lock taken, no queueing behind writers)."""
-        with self._sessions() as session, session.begin():
-            session.connection(execution_options={READ_ONLY: True})
-            yield session
+        with self.engine.connect() as conn, conn.execution_options(**{READ_ONLY: True}).begin():
+            yield conn
 
     def ping(self) -> None:
         with self.read() as s:
@@ -117,12 +126,12 @@ class Store:
         with self.tx() as s:
             if self.engine.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises
                 s.execute(select(func.pg_advisory_xact_lock(func.hashtext("impersonation-requester:" + requester_id))))
-            live = s.execute(live_query(requester_id, login_id, tenant)).scalars()
+            live = s.execute(live_query(requester_id, login_id, tenant)).mappings()
             pending = s.execute(
-                select(func.count()).select_from(RequestRow)
-                .where(RequestRow.requester_id == requester_id, RequestRow.state == State.PENDING.value)
+                select(func.count()).select_from(REQUESTS)
+                .where(REQUESTS.c.requester_id == requester_id, REQUESTS.c.state == State.PENDING.value)
             ).scalar_one()
-            guard([as_view(row) for row in live], int(pending))
+            guard([as_view(row_of(row)) for row in live], int(pending))
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
                                  remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
@@ -162,9 +171,9 @@ class Store:
             if written is None:
                 return None
             before, after = written
-            s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
-                           from_state=before["state"], to_state=target.value, detail=detail))
-            view = as_view(RequestRow(**after))
+            add_audit(s, request_id, at=now, actor=actor, action=action, from_state=before["state"],
+                      to_state=target.value, detail=detail)
+            view = as_view(row_of(after))
         self.on_outcome(target.value)
         return view
 
@@ -196,10 +205,10 @@ class Store:
             _, after = written
             done = after["state"] == State.APPROVED.value
             count = len(decode_approvers(after["approved_by"]))
-            s.add(AuditRow(request_id=request_id, at=now, actor=approver, action="approved" if done else "approval",
-                           from_state=State.PENDING.value, to_state=after["state"],
-                           detail=None if done else encode(Tally(count, after["approvals_needed"]))))
-            view = as_view(RequestRow(**after))
+            add_audit(s, request_id, at=now, actor=approver, action="approved" if done else "approval",
+                      from_state=State.PENDING.value, to_state=after["state"],
+                      detail=None if done else encode(Tally(count, after["approvals_needed"])))
+            view = as_view(row_of(after))
         if done:
             self.on_outcome(State.APPROVED.value)
         return Counted(Vote.APPROVED if done else Vote.COUNTED, view)
@@ -215,8 +224,8 @@ class Store:
             if written is None:
                 return False
             state = written[0]["state"]
-            s.add(AuditRow(request_id=request_id, at=now, actor=actor, action=action,
-                           from_state=state, to_state=state, detail=detail))
+            add_audit(s, request_id, at=now, actor=actor, action=action, from_state=state, to_state=state,
+                      detail=detail)
             return True
 
     def set_fields(self, request_id: str, *, where: Sequence[Any] = (), **values: Any) -> bool:
@@ -230,7 +239,7 @@ class Store:
         with self.tx() as s:
             taken = update_row(s, request_id, RequestRow.state == state.value, lease_free(RequestRow.lease_until, now),
                                lease_until=now + lease)
-            return s.get(RequestRow, request_id) if taken else None
+            return load(s, request_id) if taken else None
 
     def claim_slack(self, request_id: str, now: datetime,
                     until: datetime) -> tuple[RequestRow, list[AuditEntry]] | None:
@@ -260,14 +269,13 @@ class Store:
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, request_id: str) -> RequestView | None:
-        with self.read() as s:
-            row = s.get(RequestRow, request_id)
-            return as_view(row) if row else None
+        row = self.get_row(request_id)
+        return as_view(row) if row else None
 
     def get_row(self, request_id: str) -> RequestRow | None:
         """The full row, secrets included: for the workflows' own use only."""
         with self.read() as s:
-            return s.get(RequestRow, request_id)
+            return load(s, request_id)
 
     def slack_work(self, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
         """The row, and its audit rows not yet in the thread. Progress is kept on the row
@@ -278,32 +286,32 @@ class Store:
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
                       extends: str | None = None, limit: int = 20) -> list[RequestView]:
         with self.read() as s:
-            query = select(RequestRow).order_by(RequestRow.created_at.desc()).limit(limit)
+            query = select(REQUESTS).order_by(REQUESTS.c.created_at.desc()).limit(limit)
             if requester_id is not None:
-                query = query.where(RequestRow.requester_id == requester_id)
+                query = query.where(REQUESTS.c.requester_id == requester_id)
             if extends is not None:
-                query = query.where(RequestRow.extends_id == extends)
+                query = query.where(REQUESTS.c.extends_id == extends)
             if states is not None:
-                query = query.where(RequestRow.state.in_([x.value for x in states]))
-            return [as_view(r) for r in s.execute(query).scalars()]
+                query = query.where(REQUESTS.c.state.in_([x.value for x in states]))
+            return [as_view(row_of(r)) for r in s.execute(query).mappings()]
 
     def due(self, now: datetime, limit: int = 500) -> list[str]:
         """Requests with work due by ``now`` (``next_due_at``), most overdue first."""
         with self.read() as s:
-            return list(s.execute(select(RequestRow.id).where(RequestRow.next_due_at <= now)
-                                  .order_by(RequestRow.next_due_at).limit(limit)).scalars())
+            return list(s.execute(select(REQUESTS.c.id).where(REQUESTS.c.next_due_at <= now)
+                                  .order_by(REQUESTS.c.next_due_at).limit(limit)).scalars())
 
     def next_due_times(self) -> list[tuple[str, datetime]]:
         """``(request ID, next_due_at)`` of every request that will need work again."""
         with self.read() as s:
-            rows = s.execute(select(RequestRow.id, RequestRow.next_due_at).where(RequestRow.next_due_at.is_not(None)))
+            rows = s.execute(select(REQUESTS.c.id, REQUESTS.c.next_due_at).where(REQUESTS.c.next_due_at.is_not(None)))
             return [(r[0], r[1]) for r in rows if r[1] is not None]
 
     def audit(self, *, since: datetime | None = None, request_id: str | None = None) -> list[AuditEntry]:
         with self.read() as s:
-            query = select(AuditRow).order_by(AuditRow.id)
+            query = select(AUDIT).order_by(AUDIT.c.id)
             if since is not None:
-                query = query.where(AuditRow.at >= since)
+                query = query.where(AUDIT.c.at >= since)
             if request_id is not None:
-                query = query.where(AuditRow.request_id == request_id)
-            return [as_entry(a) for a in s.execute(query).scalars()]
+                query = query.where(AUDIT.c.request_id == request_id)
+            return [as_entry(a) for a in s.execute(query).mappings()]
