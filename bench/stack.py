@@ -41,7 +41,6 @@ from tests.e2e.harness import (
     request_id_of,
 )
 from tests.fakes import FakeDescope, FakeSlack, SlackCall, decode_claims
-from tests.fakes import _base as fake_base
 from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from tests.fakes.signing import block_action_body, sign, slash_command_body
 
@@ -49,11 +48,6 @@ from tests.fakes.signing import block_action_body, sign, slash_command_body
 REQUESTERS = tuple(f"UBENCH{i:02d}" for i in range(8))
 BARE_SECRET = "bare-bolt-signing-secret"
 DESCOPE_LATENCY = 0.050  # injected on the impersonate and stop paths; subtracted where it matters
-
-# The fakes answer with two writes (headers, then body). On a keep-alive connection (the bot's httpx
-# client to Descope) Nagle's algorithm holds the body until the client's delayed ACK of the headers:
-# 40 ms per call that a real server would not add. The benchmark measures the bot, not that.
-fake_base._Handler.disable_nagle_algorithm = True
 
 
 class NoDelayConnection(http.client.HTTPConnection):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,6 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.slack.transport import KeepAlive
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -30,11 +32,19 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
 
 class CountingWebClient(WebClient):
     """A ``WebClient`` that tells ``on_call`` (method, result) once per Web API call, after its retries:
-    ``ok``, ``ratelimited`` (still 429 after them) or ``error``. ``fork`` makes one for a Bolt request."""
+    ``ok``, ``ratelimited`` (still 429 after them) or ``error``; that sends its calls over kept connections
+    (``bot.slack.transport``, shared with its forks). ``fork`` makes one for a Bolt request."""
 
-    def __init__(self, *args: Any, on_call: Callable[[str, str], None] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_call: Callable[[str, str], None] | None = None,
+                 transport: KeepAlive | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_call = on_call
+        self.transport = transport or KeepAlive(timeout=self.timeout, context=self.ssl)
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy is not None or not url.lower().startswith("http"):
+            return super()._perform_urllib_http_request_internal(url, req)
+        return self.transport.send(req)
 
     def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:
         if self.on_call is None:
@@ -55,7 +65,8 @@ class CountingWebClient(WebClient):
         """A copy for one Bolt request (Bolt builds a plain ``WebClient`` per request otherwise)."""
         return CountingWebClient(token=self.token, base_url=self.base_url, timeout=self.timeout, ssl=self.ssl,
                                  proxy=self.proxy, headers=self.headers, team_id=team_id, logger=self.logger,
-                                 retry_handlers=list(self.retry_handlers), on_call=self.on_call)
+                                 retry_handlers=list(self.retry_handlers), on_call=self.on_call,
+                                 transport=self.transport)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CountingWebClient:
         """Bolt deep-copies a request (its client too) for lazy listeners: the copy counts into the same hook."""

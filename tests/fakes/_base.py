@@ -67,6 +67,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, handle: Callable[[Request], Response], port: int = 0) -> None:
         self.handle_request_object = handle
         self.open_connections: set[socket.socket] = set()
+        self.connections_accepted = 0
         self.connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
 
@@ -86,12 +87,16 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeServer/1.0"
     timeout = 60  # an idle keep-alive connection is closed after this many seconds
+    # The answer goes out in two writes (headers, then body): with Nagle's algorithm on, a kept-alive client's
+    # delayed ACK would hold the body for 40 ms. Real servers answer without that stall (TCP_NODELAY).
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
         server = cast(_Server, self.server)
         with server.connections_lock:
             server.open_connections.add(self.connection)
+            server.connections_accepted += 1
 
     def finish(self) -> None:
         server = cast(_Server, self.server)
@@ -211,6 +216,11 @@ class FakeServer(Generic[CallT]):
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections this server has accepted since it (last) started."""
+        return self._server.connections_accepted if self._server is not None else 0
 
     @property
     def port(self) -> int:
