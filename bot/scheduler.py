@@ -3,8 +3,10 @@
 * ``wake_at(id, when)`` sets one date job per request (replacing the previous one) at the moment
   ``bot.domain.schedule`` names, so a session is stopped at its ``ends_at`` to the millisecond rather
   than at the next sweep.
-* ``kick(id)`` runs ``Ticker.tick`` now, on the scheduler's thread pool (work started by a request
-  that must not hold up Slack's 3-second answer).
+* ``kick(id)`` runs ``Ticker.tick`` now on a thread pool of ours (work started by a request that must not
+  hold up Slack's 3-second answer): work due now needs no timer, and going through APScheduler (a job, its
+  store, a wake-up of its thread, its events) cost more than the tick's own bookkeeping (issue 13's profile).
+  ``kick(id, at)`` is a timer, APScheduler's.
 * A periodic sweep (``SWEEP_INTERVAL``) kicks everything overdue onto the pool: after a restart, a
   crash of another replica, or a job lost from memory, nothing waits longer than one interval, and a
   backlog is worked on by every worker at once.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor as Pool
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +54,7 @@ class Scheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone="UTC",
         )
+        self._now = Pool(max_workers=workers, thread_name_prefix="work")  # kicks: work due now
         workflows.ctx.timers = self
         self._swept: set[str] = set()  # queued by the sweep, not yet started
         self._swept_lock = threading.Lock()
@@ -80,6 +84,7 @@ class Scheduler:
             self._stopping = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
+        self._now.shutdown(wait=wait, cancel_futures=True)  # what has not started waits for the next sweep
         self._keeper_stop.set()
         if self._keeper.is_alive():
             self._keeper.join(timeout=5)
@@ -104,7 +109,16 @@ class Scheduler:
         self.ticker.tick(request_id)
 
     def kick(self, request_id: str, at: datetime | None = None) -> None:
-        self._add(self.ticker.tick, run_date=self.to_system(at) if at else utcnow(), args=[request_id])
+        if at is not None:
+            self._add(self.ticker.tick, run_date=self.to_system(at), args=[request_id])
+        else:
+            self._run_now(self.ticker.tick, request_id)
+
+    def _run_now(self, func: Callable[[str], None], request_id: str) -> None:
+        """``func(request_id)`` on the pool, unless shutdown has begun."""
+        with self._adding:
+            if not self._stopping:
+                self._now.submit(func, request_id)
 
     def _kick_swept(self, request_id: str) -> None:
         """The sweep's kick: a request it already queued and no worker has started on is not queued again
@@ -113,15 +127,12 @@ class Scheduler:
             if request_id in self._swept:
                 return
             self._swept.add(request_id)
-        self._add(self._tick_swept, run_date=utcnow(), args=[request_id])
+        self._run_now(self._tick_swept, request_id)
 
     def _tick_swept(self, request_id: str) -> None:
         with self._swept_lock:
             self._swept.discard(request_id)
         self.ticker.tick(request_id)
-
-    def job_count(self) -> int:
-        return len(self._scheduler.get_jobs())
 
     def _keep_leases(self) -> None:
         interval = self.leases.lease.total_seconds() / 3

@@ -72,6 +72,7 @@ class Vote(enum.Enum):
 class Counted:
     vote: Vote
     request: RequestView | None  # as written (None: nothing was)
+    row: RequestRow | None = None  # the same, whole (the activation's, which holds its lease)
 
 
 class Store:
@@ -208,10 +209,10 @@ class Store:
             add_audit(s, request_id, at=now, actor=approver, action="approved" if done else "approval",
                       from_state=State.PENDING.value, to_state=after["state"],
                       detail=None if done else encode(Tally(count, after["approvals_needed"])))
-            view = as_view(row_of(after))
+            row = row_of(after)
         if done:
             self.on_outcome(State.APPROVED.value)
-        return Counted(Vote.APPROVED if done else Vote.COUNTED, view)
+        return Counted(Vote.APPROVED if done else Vote.COUNTED, as_view(row), row)
 
     def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
                where: Sequence[Any] = (), requires: tuple[str, Sequence[Any]] | None = None, **values: Any) -> bool:

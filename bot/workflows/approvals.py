@@ -81,7 +81,7 @@ class Approvals:
         log.info("request %s approved by %s (%s)", request_id, clicker, counted.vote.value)
         if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, "lease_until", lease_until):
-                self.sessions.activate_or_retry_soon(request_id)
+                self.sessions.activate_or_retry_soon(request_id, counted.row)
         self.projection.sync_slack(request_id)
         return ctx.get(request_id)
 

@@ -2,9 +2,11 @@
 
 Descope's stop-impersonation returns the actor's own JWT; nothing says it revokes the impersonation's
 refresh token. So a session ends with two calls: ``stop_impersonation`` and then ``logout`` authenticated by
-the token (``POST /v1/auth/logout``), which invalidates it. Each is recorded as done (``stop_called_at``; the
-transition to ``stopped``), so a retry repeats only what is missing. A logout answered 401 (already expired
-or revoked) counts as done.
+the token (``POST /v1/auth/logout``), which invalidates it. Both done, one write records it (the transition to
+``stopped``); when the logout fails, the stop is recorded as done (``stop_called_at``) with the retry's backoff, so
+the retry repeats only the logout. A crash between the calls and that write repeats both (a second stop is
+refused by Descope as unknown, which counts as done). A logout answered 401 (already expired or revoked) counts as
+done.
 
 A call that fails (5xx, 429, network, or Descope refusing our credentials) is retried with backoff (honouring
 ``Retry-After``) until it succeeds or the token has expired on its own (``TOKEN_EXPIRY_GRACE`` after its
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
@@ -49,11 +51,12 @@ class Revocation:
         self.ctx = ctx
 
     @about_request
-    def stop(self, request_id: str) -> bool:
-        """End an active session if its stop is due (``schedule``). Idempotent. True when this call ended it."""
+    def stop(self, request_id: str, row: RequestRow | None = None) -> bool:
+        """End an active session if its stop is due (``schedule``; ``row``: as the caller just read it, else read
+        here). Idempotent. True when this call ended it."""
         ctx = self.ctx
         now = ctx.clock()
-        row = ctx.store.get_row(request_id)
+        row = row or ctx.store.get_row(request_id)
         if row is None or Work.STOP not in due_now(row, now):
             return False
         claimed = ctx.store.claim_work(request_id, State.ACTIVE, now, ctx.leases.lease)
@@ -84,14 +87,16 @@ class Revocation:
             log.error("request %s: the stored token cannot be unsealed (was TOKEN_ENCRYPTION_KEY changed?)",
                       request_id)
         ending = Ending(reason, TokenFate.UNSEALABLE) if token is None and row.token_sealed else Ending(reason)
+        called = row.stop_called_at
         if token is not None:
             try:
-                ending = self._revoke(row, token, reason)
+                ending, called = self._revoke(row, token, reason)
             except _RetryLater:
                 return False
         stopped = ctx.store.transition(
             request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=ctx.clock(),
             detail=encode(ending), stopped_at=ctx.clock(), stopped_by=actor, token_sealed=None, lease_until=None,
+            stop_called_at=called,
         )
         if stopped is not None and reason is EndReason.WINDOW_ENDED and row.ends_at and stopped.stopped_at:
             ctx.stop_lateness((stopped.stopped_at - row.ends_at).total_seconds())
@@ -99,10 +104,12 @@ class Revocation:
             log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "revoked")
         return stopped is not None
 
-    def _revoke(self, row: RequestRow, token: str, reason: EndReason) -> Ending:
-        """Both calls, each skipped once done. Raises ``_RetryLater`` when one failed and is scheduled again."""
+    def _revoke(self, row: RequestRow, token: str, reason: EndReason) -> tuple[Ending, datetime | None]:
+        """Both calls, the stop skipped once done: how it ended, and when the stop was done. Raises ``_RetryLater``
+        when one failed and is scheduled again."""
         ending = Ending(reason)
-        if row.stop_called_at is None:
+        called = row.stop_called_at
+        if called is None:
             try:
                 self.ctx.descope.stop_impersonation(token)
             except DescopeError as exc:
@@ -110,19 +117,21 @@ class Revocation:
                     # Descope turned down the token itself (unknown, expired, already stopped); revoke it anyway.
                     ending = Ending(reason, TokenFate.UNKNOWN_TO_DESCOPE, exc.code or str(exc.status))
                 else:
-                    return self._failed(row, exc, Call.STOP, reason)
-            self.ctx.store.set_fields(row.id, stop_called_at=self.ctx.clock())
+                    return self._failed(row, exc, Call.STOP, reason), None
+            called = self.ctx.clock()
         try:
             self.ctx.descope.logout(token)
         except DescopeError as exc:
             if isinstance(exc, DescopeRefused) and exc.status == 401:  # already expired or revoked: done
                 expired = row.token_expires_at is not None and row.token_expires_at <= self.ctx.clock()
-                return ending if ending.token or expired else Ending(reason, TokenFate.ALREADY_REVOKED)
-            return self._failed(row, exc, Call.LOGOUT, reason)
-        return ending
+                return (ending if ending.token or expired else Ending(reason, TokenFate.ALREADY_REVOKED)), called
+            return self._failed(row, exc, Call.LOGOUT, reason, stop_called_at=called), called
+        return ending, called
 
-    def _failed(self, row: RequestRow, exc: DescopeError, call: Call, reason: EndReason) -> Ending:
-        """Schedule another attempt (raising ``_RetryLater``), unless the token has expired by now."""
+    def _failed(self, row: RequestRow, exc: DescopeError, call: Call, reason: EndReason,
+                stop_called_at: datetime | None = None) -> Ending:
+        """Schedule another attempt (raising ``_RetryLater``), unless the token has expired by now; the stop, if
+        ``stop_called_at``, is recorded as done with the backoff (the retry only logs out)."""
         ctx = self.ctx
         if row.token_expires_at is not None and row.token_expires_at + TOKEN_EXPIRY_GRACE <= ctx.clock():
             log.warning("request %s: the %s call failed (%s) but the token has expired; closing it", row.id, call, exc)
@@ -136,7 +145,8 @@ class Revocation:
         backoff = timedelta(seconds=seconds)
         log.warning("request %s: %s call failed (attempt %d, %s); retrying in %.0fs",
                     row.id, call, attempts, exc, backoff.total_seconds())
-        ctx.store.set_fields(row.id, stop_attempts=attempts, lease_until=ctx.clock() + backoff)
+        ctx.store.set_fields(row.id, stop_attempts=attempts, lease_until=ctx.clock() + backoff,
+                             stop_called_at=stop_called_at)
         if attempts == STOP_ALERT_AFTER:
             ctx.store.record(row.id, actor=SYSTEM, action="stop_failing", now=ctx.clock(),
                              detail=encode(StopFailing(attempts, str(exc), call)))

@@ -89,10 +89,11 @@ class Sessions:
 
     # -- activation -------------------------------------------------------------------------
 
-    def activate(self, request_id: str) -> None:
-        """Mint the token for an approved request. The caller holds the work lease."""
+    def activate(self, request_id: str, row: RequestRow | None = None) -> None:
+        """Mint the token for an approved request. The caller holds the work lease (``row``: the row as read with
+        it, else read here)."""
         ctx = self.ctx
-        row = ctx.store.get_row(request_id)
+        row = row or ctx.store.get_row(request_id)
         if row is None or row.state != State.APPROVED.value:
             return
         now = ctx.clock()
@@ -143,12 +144,12 @@ class Sessions:
         ctx.arm(request_id)
 
     @about_request
-    def activate_or_retry_soon(self, request_id: str) -> None:
+    def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> None:
         """Activate; on an unexpected fault (Slack or the database hiccuped) hand the work back to the
         sweep within seconds instead of leaving it leased for a full minute."""
         ctx = self.ctx
         try:
-            self.activate(request_id)
+            self.activate(request_id, row)
         except Exception as exc:
             row = ctx.store.get_row(request_id)
             if row is not None and row.decided_at is not None and ctx.clock() - row.decided_at > ACTIVATION_DEADLINE:

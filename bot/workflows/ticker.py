@@ -56,15 +56,17 @@ class Ticker:
             if work is Work.EXPIRE:
                 self.sessions.expire_pending(request_id)
                 changed = True
-            elif work is Work.ACTIVATE and ctx.store.claim_work(request_id, State.APPROVED, now, ctx.leases.lease):
-                with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
-                    self.sessions.activate_or_retry_soon(request_id)
-                changed = True
+            elif work is Work.ACTIVATE:
+                claimed = ctx.store.claim_work(request_id, State.APPROVED, now, ctx.leases.lease)
+                if claimed is not None:
+                    with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
+                        self.sessions.activate_or_retry_soon(request_id, claimed)
+                    changed = True
             elif work is Work.REMIND:
                 changed = self.reminders.remind(request_id) or changed
             elif work is Work.WARN:
                 changed = self.extensions.warn(request_id) or changed
-            elif work is Work.STOP and self.revocation.stop(request_id):
+            elif work is Work.STOP and self.revocation.stop(request_id, row):
                 # Revocation first: with a backlog (sessions that ended while the bot was down) every stop
                 # call goes out before the Slack updates, which follow on the pool right after.
                 ctx.timers.kick(request_id)
