@@ -52,11 +52,13 @@ class Sizes:
     long_sessions: int = 10_000
     restart_sessions: int = 200
     ack_preflight: int = 20
+    whole_sessions: int = 100
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(ack_paced=50, ack_c1=100, ack_c16=400, ack_c16_paced=240, dm_sequential=30, throughput_flows=120,
-                   sessions=200, spread_s=20.0, long_sessions=2_000, restart_sessions=50, ack_preflight=8)
+                   sessions=200, spread_s=20.0, long_sessions=2_000, restart_sessions=50, ack_preflight=8,
+                   whole_sessions=40)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -167,6 +169,8 @@ class FlowResult:
     cpu_busy: float  # the bot's CPU seconds per wall second during the throughput run (1.0 = one core)
     rss_kb: int
     transactions_per_flow: float | None = None  # PostgreSQL's own count (xact_commit); None on SQLite
+    cpu_ms_per_session: float = math.nan  # whole sessions: the flow, the stop at the window's end, Slack's updates
+    sessions: int = 0
 
 
 def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) -> FlowResult:
@@ -185,7 +189,14 @@ def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) ->
                                          lambda i: (f"tp-{backend}-{i}@bench.example", 1800), THINK_S)
             cpu = cpu_seconds(pid) - cpu0
             commits1 = postgres_commits(database_url)
-            rss = proc_status(pid).get("VmRSS", 0)
+            rss = proc_status(pid).get("Pss", 0)
+            n = sizes.whole_sessions
+            log(f"  {backend}: {n} whole sessions, 2 s windows, 4 at a time (CPU per session)")
+            stops0, session_cpu0 = len(stop_calls(descope)), cpu_seconds(pid)
+            driver.flows(n, 4, lambda i: (f"whole-{backend}-{i}@bench.example", 2), THINK_S)
+            wait_until(lambda: len(stop_calls(descope)) >= stops0 + n, timeout=120, interval=0.2)
+            time.sleep(2.0)  # the Slack updates that follow each stop
+            session_cpu = (cpu_seconds(pid) - session_cpu0) / n * 1e3
         finally:
             bot.stop()
 
@@ -194,7 +205,7 @@ def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) ->
 
     transactions = None if commits0 is None or commits1 is None else (commits1 - commits0) / len(done)
     return FlowResult(backend, overhead(seq), overhead(done), len(done), seconds, len(done) / seconds,
-                      cpu / len(done) * 1e3, cpu / seconds, rss, transactions)
+                      cpu / len(done) * 1e3, cpu / seconds, rss, transactions, session_cpu, n)
 
 
 def sqlite_url(tmp: Path, name: str) -> str:
@@ -241,7 +252,7 @@ def revocation(sizes: Sizes, tmp: Path, log: Log, flows_per_second: float) -> Re
         bot = start_bot(slack, descope, url, tmp / "bot-revocation.log")
         start_empty = time.perf_counter() - t0
         time.sleep(1.0)
-        rss_empty = proc_status(bot.proc.pid).get("VmRSS", 0)  # type: ignore[union-attr]
+        rss_empty = proc_status(bot.proc.pid).get("Pss", 0)  # type: ignore[union-attr]
         bot.stop()
         log(f"  seeding {sizes.long_sessions} long sessions")
         seed_s = seed_long_sessions(url, sizes.long_sessions, descope.management_key, timedelta(hours=2))
@@ -249,7 +260,7 @@ def revocation(sizes: Sizes, tmp: Path, log: Log, flows_per_second: float) -> Re
         bot.start(timeout=120)
         start_loaded = time.perf_counter() - t0
         time.sleep(2.0)
-        rss_loaded = proc_status(bot.proc.pid).get("VmRSS", 0)  # type: ignore[union-attr]
+        rss_loaded = proc_status(bot.proc.pid).get("Pss", 0)  # type: ignore[union-attr]
         driver = Driver(slack, descope, bot)
         try:
             # Windows end spread over `spread_s`, starting after every session should exist.
@@ -283,7 +294,7 @@ def revocation(sizes: Sizes, tmp: Path, log: Log, flows_per_second: float) -> Re
         finally:
             bot.stop()
     return Revocation(sizes.long_sessions, seed_s, start_empty, start_loaded, rss_empty, rss_loaded,
-                      status.get("VmRSS", 0), status.get("VmHWM", 0), n, create_s, n / create_s, ended_early,
+                      status.get("Pss", 0), status.get("VmHWM", 0), n, create_s, n / create_s, ended_early,
                       sizes.spread_s, summary(late), summary(approx), missing, SWEEP_INTERVAL_S, restart)
 
 

@@ -218,14 +218,28 @@ def read_times(database_url: str, request_ids: Sequence[str], column: str = "end
 
 # -- processes ------------------------------------------------------------------------------------
 
+def family(pid: int) -> list[int]:
+    """A process and its children: the bot's parent and its serving processes (``WEB_CONCURRENCY``)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [pid, *(int(child) for child in f.read().split())]
+    return [pid]
+
+
 def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS/VmHWM (kB) and the thread count of a live process, from /proc/<pid>/status."""
+    """Summed over the process and its children (kB): VmRSS, VmHWM (each one's peak), the thread count, and Pss
+    (proportional set size: each shared page counted once across them, the fair total of several processes)."""
     out: dict[str, int] = {}
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "Threads"):
-                out[key] = int(value.split()[0])
+    for member in family(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{member}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM", "Threads"):
+                    out[key] = out.get(key, 0) + int(value.split()[0])
+        with contextlib.suppress(OSError), open(f"/proc/{member}/smaps_rollup") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key == "Pss":
+                    out["Pss"] = out.get("Pss", 0) + int(value.split()[0])
     return out
 
 
@@ -246,10 +260,13 @@ def postgres_commits(database_url: str) -> int | None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a live process has used so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a live process, its live children and those it has reaped have used so far."""
+    ticks = 0
+    for member in family(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{member}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if member == pid else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start_bot(slack: FakeSlack, descope: FakeDescope, database_url: str, log_path: Path,

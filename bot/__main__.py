@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 from urllib.error import URLError
 
 from sqlalchemy import Engine
@@ -20,6 +21,9 @@ from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError, Settings, database_url_from_env, policy_from_env, retention_from_env
 from bot.logs import configure
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 def _cannot_start(problem: object) -> int:
@@ -125,13 +129,26 @@ def main(argv: list[str] | None = None) -> int:
         return _cannot_start(exc)
     configure(settings.log_level, settings.secrets(), settings.log_format)
 
+    if settings.processes > 1:
+        from bot.workers import serve
+
+        return serve(settings, lambda shard: _runtime(settings, shard))
+    runtime = _runtime(settings, (0, 1))
+    if isinstance(runtime, int):
+        return runtime
+    runtime.serve()
+    return 0
+
+
+def _runtime(settings: Settings, shard: tuple[int, int]) -> Runtime | int:
+    """The bot's runtime (a serving process's ``shard``), or the exit code once what stops it has been said."""
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError
 
     from bot.runtime import Runtime
 
     try:
-        runtime = Runtime(settings)
+        return Runtime(settings, shard)
     except OperationalError as exc:
         return _unreachable_database(exc)
     except (URLError, TimeoutError, ConnectionError) as exc:  # auth.test (in Bolt's App()) got no answer
@@ -148,8 +165,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{refusal.response.get('error')}); check the bot token (xoxb-…) on the app's OAuth & Permissions page",
               file=sys.stderr)
         return 2
-    runtime.serve()
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """Prometheus metrics: what the bot counts, in a registry of its own (never the global default one, so tests and
 several apps in one process do not clash), rendered for ``GET /metrics`` or served on ``METRICS_PORT``.
 
-Counters and the histogram are **per process** (sum them over replicas); the gauge is **database-wide**
-(read from the database at scrape time, so every replica reports the same, right, number):
+Counters and the histogram are **per replica** (sum them over replicas); the gauge is **database-wide**
+(read from the database at scrape time, so every replica reports the same, right, number). A replica serving with
+several processes (``WEB_CONCURRENCY``, ``bot.workers``) reports them summed over its processes, whichever one answers
+the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``bot.workers``), whose
+files outlive a process that is replaced, so a count never goes back:
 
-    impersonation_bot_requests_total{outcome}              per process  requests reaching an outcome (OUTCOMES)
+    impersonation_bot_requests_total{outcome}              per replica  requests reaching an outcome (OUTCOMES)
     impersonation_bot_sessions_active                      database     sessions in state ``active`` now
-    impersonation_bot_stop_lateness_seconds                per process  stopped_at - ends_at, sessions ended by
+    impersonation_bot_stop_lateness_seconds                per replica  stopped_at - ends_at, sessions ended by
                                                                         their window (histogram)
-    impersonation_bot_descope_calls_total{call,result}     per process  each DescopeClient call, once
-    impersonation_bot_slack_calls_total{method,result}     per process  each Slack Web API call, once (retries
+    impersonation_bot_descope_calls_total{call,result}     per replica  each DescopeClient call, once
+    impersonation_bot_slack_calls_total{method,result}     per replica  each Slack Web API call, once (retries
                                                                         included in it)
 
 Labels are fixed enumerations and Slack method names, never a token, a user ID or a login ID: values outside
@@ -19,11 +22,13 @@ the ``DescopeClient`` and Slack client ``on_call`` hooks, ``Context.stop_latenes
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -68,14 +73,15 @@ class Metrics:
 
     def __init__(self, store: Store | None = None) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("impersonation_bot_requests", "Requests reaching an outcome (per process)",
+        self.store = store
+        self.requests = Counter("impersonation_bot_requests", "Requests reaching an outcome (per replica)",
                                 ["outcome"], registry=self.registry)
         self.stop_lateness = Histogram("impersonation_bot_stop_lateness_seconds",
-                                       "How long after its window's end a session was stopped (per process)",
+                                       "How long after its window's end a session was stopped (per replica)",
                                        buckets=LATENESS_BUCKETS, registry=self.registry)
-        self.descope_calls = Counter("impersonation_bot_descope_calls", "Descope API calls (per process)",
+        self.descope_calls = Counter("impersonation_bot_descope_calls", "Descope API calls (per replica)",
                                      ["call", "result"], registry=self.registry)
-        self.slack_calls = Counter("impersonation_bot_slack_calls", "Slack Web API calls (per process)",
+        self.slack_calls = Counter("impersonation_bot_slack_calls", "Slack Web API calls (per replica)",
                                    ["method", "result"], registry=self.registry)
         if store is not None:
             self.registry.register(ActiveSessions(store))
@@ -98,8 +104,14 @@ class Metrics:
     # -- exposition
 
     def render(self) -> tuple[bytes, str]:
-        """The scrape body and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The scrape body and its content type (several processes: their counts summed, read from their files)."""
+        registry = self.registry
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            if self.store is not None:
+                registry.register(ActiveSessions(self.store))
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def serve(self, port: int) -> None:
         """Socket Mode: serve ``/metrics`` on its own port, in a daemon thread."""

@@ -2,15 +2,19 @@
 
 ``Runtime`` is what ``python -m bot`` starts and what the tests could start in-process: the store
 (migrated), the Descope client, the Slack client, directory and notifier, the workflows, the
-scheduler, and the Bolt app.
+scheduler, and the Bolt app. With ``WEB_CONCURRENCY`` above one, each serving process runs one (``bot.workers``),
+on the listening socket it inherited.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -32,7 +36,8 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, shard: tuple[int, int] = (0, 1)) -> None:
+        """``shard``: (this serving process's index, how many there are)."""
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
@@ -52,28 +57,31 @@ class Runtime:
                                          SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()),
                                          clock=self.clock)
         self.workflows.ctx.stop_lateness = self.metrics.stopped_late
-        self.scheduler = Scheduler(self.workflows, settings.sweep_interval)
+        self.scheduler = Scheduler(self.workflows, settings.sweep_interval, shard=shard)
         self.app = build_app(settings, self.workflows, self.client)
         self._stopped = threading.Event()
 
-    def serve(self) -> None:
-        """Run until SIGTERM/SIGINT, then finish in-flight work and exit."""
+    def serve(self, listening: socket.socket | None = None, serving: Callable[[], None] = lambda: None) -> None:
+        """Run until SIGTERM/SIGINT, then finish in-flight work and exit. ``listening``: a socket already bound
+        to ``PORT`` (several serving processes share it), else one is opened here; ``serving`` is told when HTTP
+        requests are about to be served."""
         self.scheduler.start()
         if self.settings.socket_mode:
             self._serve_socket_mode()
         else:
-            self._serve_http()
+            self._serve_http(listening, serving)
 
-    def _serve_http(self) -> None:
+    def _serve_http(self, listening: socket.socket | None, serving: Callable[[], None]) -> None:
         from waitress.server import create_server
 
         from bot.web import make_wsgi
 
         secret = self.settings.slack_signing_secret.get() if self.settings.slack_signing_secret else ""
         wsgi = make_wsgi(self.app, self.store, secret, self.metrics)
-        server = create_server(wsgi, host="0.0.0.0", port=self.settings.port,
-                               threads=16, connection_limit=1000, backlog=1024, channel_timeout=30,
-                               ident="impersonation-bot")
+        where: dict[str, Any] = {"sockets": [listening]} if listening else {"host": "0.0.0.0",
+                                                                               "port": self.settings.port}
+        server = create_server(wsgi, threads=16, connection_limit=1000, backlog=1024, channel_timeout=30,
+                               ident="impersonation-bot", **where)
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             log.info("received %s: finishing in-flight work", signal.Signals(signum).name)
@@ -84,6 +92,7 @@ class Runtime:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         log.info("serving Slack on port %d at /slack/events (health: /healthz)", self.settings.port)
+        serving()
         try:
             server.run()
         finally:

@@ -16,13 +16,17 @@
   every third of ``Leases.lease``: work in progress keeps its row however long Descope or Slack take,
   and the lease of a process that died runs out within ``Leases.lease`` for the sweep to take over.
 
-Jobs live in memory only: they are rebuilt from the database at start (``Ticker.reschedule_all``).
+Jobs live in memory only: they are rebuilt from the database at start (``Ticker.reschedule_all``). With several
+serving processes (``WEB_CONCURRENCY``), process ``k`` of ``n`` rebuilds the alarms of its share of the requests
+(``shard``: by a hash of the ID), so the machine holds each alarm once; a process arms whatever it changes itself,
+and every process sweeps everything, so a process being replaced leaves nothing undone.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor as Pool
 from datetime import datetime, timedelta
@@ -41,8 +45,10 @@ PURGE_INTERVAL = timedelta(minutes=1)  # the retention purge runs at most this o
 
 
 class Scheduler:
-    def __init__(self, workflows: Workflows, sweep_interval: timedelta, workers: int = 8) -> None:
+    def __init__(self, workflows: Workflows, sweep_interval: timedelta, workers: int = 8,
+                 shard: tuple[int, int] = (0, 1)) -> None:
         self.ticker = workflows.ticker
+        self.shard = shard  # (this process's index, how many serving processes)
         self.leases = workflows.ctx.leases
         # Moments come on the database's clock (bot.clock); APScheduler runs on this machine's.
         self.to_system = system_clock_of(workflows.ctx.clock)
@@ -71,7 +77,7 @@ class Scheduler:
         """Reschedule every known deadline, start the clock and sweep once right away."""
         self._keeper.start()
         self._scheduler.start()
-        self.ticker.reschedule_all()
+        self.ticker.reschedule_all(owns=self._owns)
         self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
                                 id="sweep", next_run_time=utcnow(), replace_existing=True)
         if self._retention:
@@ -88,6 +94,11 @@ class Scheduler:
         self._keeper_stop.set()
         if self._keeper.is_alive():
             self._keeper.join(timeout=5)
+
+    def _owns(self, request_id: str) -> bool:
+        """Whether this process rebuilds the alarm of ``request_id`` at start (see the module docstring)."""
+        index, count = self.shard
+        return count == 1 or zlib.crc32(request_id.encode()) % count == index
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         with self._swept_lock:

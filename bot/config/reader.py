@@ -4,6 +4,7 @@ rules are read by ``bot.config.policy_file``, against the rule the environment m
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -286,6 +287,7 @@ class Reader:
             pending_timeout=self.duration("PENDING_TIMEOUT", timedelta(minutes=30)),
             validate_consent=self.boolean("VALIDATE_CONSENT", True),
             port=self.integer("PORT", 3000, 1, 65535),
+            web_concurrency=self.integer("WEB_CONCURRENCY", usable_cores(), 1, 64),
             sweep_interval=self.duration("SWEEP_INTERVAL", timedelta(seconds=5)),
             max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", 3, 1, 1000),
             token_encryption_key=Secret(enc_key) if enc_key else None,
@@ -302,3 +304,9 @@ class Reader:
         if self.problems:
             raise ConfigError(self.problems)
         return settings
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container's limit shows), at least one."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity is not None else os.cpu_count() or 1)

@@ -81,6 +81,7 @@ class Settings:
     pending_timeout: timedelta = timedelta(minutes=30)
     validate_consent: bool = True
     port: int = 3000
+    web_concurrency: int = 1  # HTTP mode: serving processes, each a full replica (WEB_CONCURRENCY; default: cores)
     sweep_interval: timedelta = timedelta(seconds=5)
     max_pending_per_requester: int = 3
     token_encryption_key: Secret | None = None
@@ -93,6 +94,11 @@ class Settings:
     metrics_port: int | None = None  # Socket Mode: serve GET /metrics on this port (HTTP mode: on PORT)
     expiry_warning: timedelta = timedelta(minutes=5)  # 0: no warning before a session ends
     policy: Policy = field(default_factory=Policy)  # POLICY_FILE's rules (none: the environment decides)
+
+    @property
+    def processes(self) -> int:
+        """How many serving processes to run: ``web_concurrency`` in HTTP mode; one in Socket Mode (one connection)."""
+        return 1 if self.socket_mode else self.web_concurrency
 
     @property
     def socket_mode(self) -> bool:

@@ -2,14 +2,20 @@
 
 SQLite allows one writer at a time. ``make_engine`` gives it WAL (readers run beside a writer), a busy
 timeout, and ``BEGIN IMMEDIATE`` for every transaction except those ``Store.read`` marks read-only
-(``READ_ONLY``), so writers queue instead of failing on a lock upgrade. PostgreSQL gets a pool whose connections
+(``READ_ONLY``), so writers queue instead of failing on a lock upgrade. ``Writers`` is that queue, ahead of SQLite's
+own lock: threads of one process on a lock, the serving processes of one machine (``WEB_CONCURRENCY``) on an
+``flock`` of a file beside the database. PostgreSQL gets a pool whose connections
 are pinged before use only after being idle (``_ping_when_idle``).
 ``postgres://`` and ``postgresql://`` URLs use psycopg 3.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 import time
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -73,3 +79,37 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
             raise DisconnectionError(f"a pooled connection idle for {time.monotonic() - since:.0f} s is gone") from exc
+
+
+class Writers:
+    """The queue of this machine's writers to one SQLite database: one at a time, each woken the moment the previous
+    one is done. Without it, every waiting writer polls in SQLite's busy handler, which sleeps up to 100 ms between
+    tries: tens of ms added to a slash command's answer. Threads queue on a lock; processes (``WEB_CONCURRENCY``) on
+    an exclusive ``flock`` of ``<database>-writer``, taken by the first thread in. Re-entrant: a write nested in
+    another on the same thread fails on SQLite's lock as before instead of hanging here."""
+
+    def __init__(self, database: str | None) -> None:
+        self._path = f"{database}-writer" if database and database != ":memory:" else None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd is None:  # opened by the process that writes (a Store is never carried across a fork)
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._depth += 1
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()

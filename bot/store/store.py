@@ -13,16 +13,14 @@ the sweep must do by that one indexed column.
 
 ``purge`` is the retention (``RETENTION``): ended requests older than the cut-off go, with their audit rows.
 
-SQLite allows one writer at a time. Writes (``tx``) queue on a lock in this process and then take SQLite's
-lock with ``BEGIN IMMEDIATE``; reads (``read``) open a plain deferred transaction, which WAL lets run beside
-a writer. Without the in-process queue, every waiting writer polls in SQLite's busy handler, which sleeps up
-to 100 ms between tries: tens of ms added to a slash command's answer.
+SQLite allows one writer at a time. Writes (``tx``) queue in ``engine.Writers`` (this machine's writers, threads
+and processes) and then take SQLite's lock with ``BEGIN IMMEDIATE``; reads (``read``) open a plain deferred
+transaction, which WAL lets run beside a writer.
 """
 
 from __future__ import annotations
 
 import enum
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from bot.domain import RequestView, State, check_transition
 from bot.domain.outcomes import Tally, encode
-from bot.store.engine import READ_ONLY
+from bot.store.engine import READ_ONLY, Writers
 from bot.store.models import (
     AUDIT,
     REQUESTS,
@@ -78,10 +76,9 @@ class Counted:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # SQLite: writers of this process queue here (see the module docstring). Re-entrant, so a
-        # write nested in another on the same thread fails as before instead of hanging here.
+        # SQLite: writers queue here (see the module docstring).
         self._writers: AbstractContextManager[Any] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext())
+            Writers(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext())
         #: Told each outcome a request reaches, after its commit: ``submitted``, ``refused``, or the state a
         #: transition entered (``bot.metrics`` counts them). Must not raise.
         self.on_outcome: Callable[[str], None] = lambda outcome: None

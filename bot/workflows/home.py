@@ -16,8 +16,6 @@ person opens it again; the rest of the projection goes on.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import timedelta
 
 from bot.domain import FINAL_STATES, LIVE_STATES, State
@@ -31,17 +29,10 @@ log = logging.getLogger("bot.workflows")
 VIEWER_TTL = timedelta(days=7)
 
 
-#: Who opened the Home is read at most this often per process for republishing (three syncs per session would
-#: read it three times); an opening recorded here is seen at once, one on another replica within this time.
-VIEWERS_TTL = 2.0
-
-
 class Homes:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.store = HomeStore(ctx.store)
-        self._viewers: tuple[float, list[str]] | None = None  # (read at, monotonic; who)
-        self._viewers_lock = threading.Lock()
 
     def page(self, user_id: str) -> Home:
         """What ``user_id``'s Home shows now."""
@@ -64,27 +55,14 @@ class Homes:
     def opened(self, user_id: str) -> Home:
         """``user_id`` opened the Home: remember them (their Home follows changes from now on) and answer it."""
         self.store.opened(user_id, self.ctx.clock())
-        with self._viewers_lock:
-            self._viewers = None
         return self.page(user_id)
-
-    def _recent_viewers(self) -> list[str]:
-        with self._viewers_lock:
-            cached = self._viewers
-        if cached is not None and time.monotonic() - cached[0] < VIEWERS_TTL:
-            return cached[1]
-        read_at = time.monotonic()
-        viewers = self.store.viewers(self.ctx.clock() - VIEWER_TTL)
-        with self._viewers_lock:
-            self._viewers = (read_at, viewers)
-        return viewers
 
     def republish(self, requester_id: str) -> int:
         """A request of ``requester_id`` changed: publish afresh the Homes it shows on (of those who opened
         the Home). Never raises; answers how many were published."""
         ctx = self.ctx
-        try:
-            viewers = self._recent_viewers()
+        try:  # read at every change, never cached: an opening recorded by another process must be seen at once
+            viewers = self.store.viewers(ctx.clock() - VIEWER_TTL)
         except Exception:
             log.exception("could not read who opened the Home; not republishing it")
             return 0

@@ -99,8 +99,9 @@ class Ticker:
         now = self.ctx.clock()
         return purge(self.ctx.store, now - retention, now)
 
-    def reschedule_all(self) -> None:
-        """At start: arm every request's alarm at its ``next_due_at`` (deadlines, and the ends of leases a
-        process that is gone may hold: this one's last run, or a crashed replica)."""
+    def reschedule_all(self, owns: Callable[[str], bool] = lambda request_id: True) -> None:
+        """At start: arm the alarm of every request (that this process ``owns``) at its ``next_due_at`` (deadlines,
+        and the ends of leases a process that is gone may hold: this one's last run, or a crashed replica)."""
         for request_id, when in self.ctx.store.next_due_times():
-            self.ctx.timers.wake_at(request_id, when)
+            if owns(request_id):
+                self.ctx.timers.wake_at(request_id, when)

@@ -116,8 +116,18 @@ class BotProcess:
             if name not in self.env:
                 env.pop(name, None)
         log = self.log_path.open("ab")
+        logged_before = self.log_path.stat().st_size
         self.proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=log, stderr=log)
-        ready = self.ready or (lambda: healthy(self.url))
+
+        def all_serving() -> bool:
+            """Healthy, and with several serving processes (WEB_CONCURRENCY), every one of them started: a test
+            then sees none of their start-up (its log lines, its calls to Slack) as something it caused."""
+            if not healthy(self.url):
+                return False
+            started = self.log_path.read_bytes()[logged_before:]
+            return b" serving processes" not in started or b"serving with " in started
+
+        ready = self.ready or all_serving
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

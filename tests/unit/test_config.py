@@ -536,3 +536,18 @@ def test_the_policy_alone_names_every_problem(tmp_path: Path) -> None:
         policy_from_env({"POLICY_FILE": str(path), "MIN_DURATION": "2h", "REQUESTERS": "jane"})
     assert [p.split()[0].rstrip(":") for p in info.value.problems] == [
         "APPROVERS", "REQUESTERS", "DEFAULT_DURATION", "POLICY_FILE"]  # the default (30m) is under MIN_DURATION
+
+
+def test_serving_processes_default_to_the_usable_cores_and_socket_mode_runs_one() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert settings().web_concurrency == cores and settings().processes == cores
+    assert settings(WEB_CONCURRENCY="3").processes == 3
+    assert settings(WEB_CONCURRENCY="3", SLACK_APP_TOKEN="xapp-1-A-1-abc").processes == 1
+
+
+@pytest.mark.parametrize("value", ["0", "65", "two", "-1"])
+def test_web_concurrency_must_be_a_sensible_number(value: str) -> None:
+    (problem,) = problems_with(WEB_CONCURRENCY=value)
+    assert problem.startswith(f"WEB_CONCURRENCY must be a whole number from 1 to 64, not `{value}`")

@@ -4,8 +4,10 @@ any transaction sees it."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event, text
@@ -51,3 +53,34 @@ def test_busy_connections_are_not_pinged_and_an_idle_dead_one_is_replaced(
             assert conn.execute(text("SELECT 7")).scalar_one() == 7
     finally:
         engine.dispose()
+
+
+def test_sqlite_writers_of_several_processes_take_turns(tmp_path: Path) -> None:
+    """``Writers``: processes (``WEB_CONCURRENCY``) writing to one SQLite database queue on its lock file, one at a
+    time, as threads of one process do on its lock."""
+    import multiprocessing
+
+    from bot.store.engine import Writers
+
+    database = str(tmp_path / "bot.db")
+    spans = tmp_path / "spans"
+
+    def write(name: str) -> None:
+        writers = Writers(database)
+        for _ in range(5):
+            with writers:
+                started = time.monotonic()
+                time.sleep(0.02)
+                with spans.open("a") as f:
+                    f.write(f"{name} {started} {time.monotonic()}\n")
+
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=write, args=(f"p{i}",)) for i in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(10)
+        assert worker.exitcode == 0
+    held = sorted((float(a), float(b)) for _, a, b in (line.split() for line in spans.read_text().splitlines()))
+    assert len(held) == 15
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(held))  # never two at once

@@ -1,0 +1,169 @@
+"""Serving with several processes (``WEB_CONCURRENCY``, default: the usable cores; HTTP mode only).
+
+One Python process uses one core at a time; the bot's answers are CPU-bound (issue 13). So ``python -m bot`` becomes
+a parent that serves nothing itself and forks that many workers, each a full replica (its own ``Runtime``: Bolt,
+scheduler, pools) on the shared database, the way gunicorn runs WSGI apps:
+
+* The parent binds ``PORT`` once; the workers accept on that one socket (the kernel hands each connection to one).
+* It migrates the database once and imports everything the workers run before forking, so their code is shared.
+* The first worker starts alone: a setting Slack or the database refuses (``build`` says why and gives an exit
+  code) is said once, and the bot exits with that code. The others start once it serves.
+* SIGTERM or SIGINT: passed on to every worker, each of which finishes its in-flight work; the parent exits when all
+  have. A worker that dies otherwise is replaced after ``RESPAWN_DELAY``.
+* If the parent dies, even by SIGKILL, its workers die with it (Linux ``PR_SET_PDEATHSIG``; elsewhere a thread that
+  watches the parent's PID): never a worker left serving without it, never two generations at once.
+* Metrics: prometheus-client's multiprocess mode (``bot.metrics``), in a directory made for this run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+RESPAWN_DELAY = 1.0  # seconds before a worker that died is replaced
+_PR_SET_PDEATHSIG = 1
+
+#: Builds a worker's runtime for its shard, or says why it cannot and gives the exit code.
+Build = Callable[[tuple[int, int]], "Runtime | int"]
+
+
+def serve(settings: Settings, build: Build) -> int:
+    """Run ``settings.processes`` workers until SIGTERM/SIGINT; the exit code."""
+    count = settings.processes
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="impersonation-bot-metrics-")
+    import bot.runtime  # noqa: F401  (imported once, here: the workers share these pages)
+
+    listening = socket.create_server(("0.0.0.0", settings.port), backlog=1024)
+    workers: dict[int, int] = {}  # pid -> index
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            log.info("received %s: stopping %d workers", signal.Signals(signum).name, len(workers))
+        stopping.set()
+        for pid in list(workers):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("starting %d serving processes", count)
+    first, ready = _fork(build, listening, 0, count)
+    workers[first] = 0
+    if not _serves(ready):  # it could not start (and said why), or was stopped first
+        _, status = os.waitpid(first, 0)
+        return 0 if stopping.is_set() else abs(os.waitstatus_to_exitcode(status)) or 1
+    others = []
+    for index in range(1, count):
+        if not stopping.is_set():
+            pid, ready = _fork(build, listening, index, count)
+            workers[pid] = index
+            others.append(ready)
+    if all([_serves(ready) for ready in others]):
+        log.info("serving with %d processes", count)
+    code = 0
+    while workers:
+        pid, status = os.wait()
+        index = workers.pop(pid, -1)
+        if index < 0:
+            continue
+        exit_code = os.waitstatus_to_exitcode(status)
+        if stopping.is_set():
+            code = max(code, abs(exit_code))
+            continue
+        log.error("worker %d (pid %d) exited with %d; starting another", index, pid, exit_code)
+        time.sleep(RESPAWN_DELAY)
+        if not stopping.is_set():
+            pid, ready = _fork(build, listening, index, count)
+            os.close(ready)
+            workers[pid] = index
+    listening.close()
+    log.info("stopped")
+    return code
+
+
+def _fork(build: Build, listening: socket.socket, index: int, count: int) -> tuple[int, int]:
+    """Start worker ``index``; its PID and the read end of the pipe it says "serving" on (once it has started)."""
+    read, write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        _worker(build, listening, (index, count), write)
+    os.close(write)
+    return pid, read
+
+
+def _serves(ready: int) -> bool:
+    """Whether the worker said it serves (rather than exiting first)."""
+    try:
+        return os.read(ready, 1) == b"1"
+    finally:
+        os.close(ready)
+
+
+def _worker(build: Build, listening: socket.socket, shard: tuple[int, int], ready: int) -> NoReturn:
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _die_with_parent(os.getppid())
+        runtime = build(shard)
+        if isinstance(runtime, int):
+            code = runtime
+        else:
+            def serving() -> None:
+                with contextlib.suppress(OSError):  # a replacement's parent is not listening
+                    os.write(ready, b"1")
+                    os.close(ready)
+
+            runtime.serve(listening, serving)
+            code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        log.exception("worker %d of %d failed", *shard)
+    finally:
+        logging.shutdown()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux); elsewhere, watch the parent's PID."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+            if os.getppid() != parent:  # it died before the call took effect
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
