@@ -74,6 +74,37 @@ ISSUE13_ROWS = [  # measure, before, after
 ]
 
 
+# Issue 13, part 2 (this report's run is on the after commit): whole sessions, 80 each (bench.stack.Driver, 2 s
+# windows, 4 at a time, the bot's CPU over all of them / 80), before (4dc3572) and after (8c09edd), alternately, twice
+# each, on 2026-11-29 21:35-21:50 UTC; the means of the two runs. The after commit with its default of one serving
+# process per core (two here) and with WEB_CONCURRENCY=1.
+PART2_BEFORE, PART2_AFTER = "4dc3572", "8c09edd"
+PART2_FINDINGS = [
+    "SQLAlchemy's ORM `Session` per transaction (its identity map, unit of work and per-attribute events) cost more"
+    " than the SQL: `Store` now runs plain Core on a `Connection`, with the statements run on every path built once"
+    " (`store/rows.py`), and rows loaded the ORM's own way without a session (`models.row_of`). A lease write went"
+    " from 0.62 to 0.33 ms of CPU, a state change with its audit row from 2.1 to 1.2 ms (in-process micro-benchmark).",
+    "Work due now (a kick after each change) went through APScheduler: a job, its store, a wake-up of its thread, its"
+    " events. It runs on a plain thread pool now; APScheduler keeps the timers.",
+    "Redundant round trips: the activation re-read the row its lease was taken with, the stop re-read the ticker's"
+    " row, and a session's end took two writes (the stop recorded, then the transition): one now, the stop recorded"
+    " apart only when the logout must be retried. 24 → 21 transactions per whole session in process; the Home's"
+    " viewers are read at every change again (+3 reads), because a per-process cache of them missed a Home opened in"
+    " another serving process.",
+    "Slack Web API calls opened a new connection each (`urlopen`): they reuse one per thread now"
+    " (`slack/transport.py`). On loopback that is within this machine's noise; against Slack it saves a TLS"
+    " handshake and a round trip per call.",
+    "One process used one core: `WEB_CONCURRENCY` serving processes now (the usable cores by default), each a full"
+    " replica, SQLite's writers queued across them by an `flock`.",
+]
+PART2_ROWS = [  # measure, before, after
+    ("bot CPU per whole session, SQLite, 4 at a time", "77.8 ms", "59.6 ms (one process: 60.5 ms)"),
+    ("bot CPU per whole session, PostgreSQL, 4 at a time", "90.0 ms", "64.3 ms (one process: 66.7 ms)"),
+    ("approve → DM overhead p50, SQLite / PostgreSQL, 4 at a time", "83.5 / 108.3 ms", "31.1 / 46.5 ms"),
+    ("PostgreSQL transactions per whole session", "24.9", "24.5"),
+]
+
+
 def before_after(w: Callable[[str], None]) -> None:
     """What profiling found, and the A/B measurement of before and after."""
     w("## Profiling: what was slow, and what changed")
@@ -114,4 +145,27 @@ def before_after(w: Callable[[str], None]) -> None:
     w("|---|---:|---:|")
     for measure, before, after in ISSUE13_ROWS:
         w(f"| {measure} | {before} | {after} |")
+    w("")
+    w("## Issue 13, part 2: the store, the round trips, the cores")
+    w("")
+    w("`py-spy record --gil` over whole sessions (SQLite, 4 at a time) showed SQLAlchemy at 57 % of the bot's samples,"
+      " the Slack client at 13 % and APScheduler at 9 %. What changed:")
+    w("")
+    for finding in PART2_FINDINGS:
+        w(f"- {finding}")
+    w("")
+    w(f"Before ({PART2_BEFORE}) and after ({PART2_AFTER}), side by side, the means of two runs each (this machine was"
+      " slower during these runs than during the rest of the report: compare within the table):")
+    w("")
+    w(f"| measure | before ({PART2_BEFORE}) | after ({PART2_AFTER}) |")
+    w("|---|---:|---:|")
+    for measure, before, after in PART2_ROWS:
+        w(f"| {measure} | {before} | {after} |")
+    w("")
+    w("What limits it now (the same profile after): SQLAlchemy Core still takes about 43 % of the samples (about 1 ms"
+      " of CPU per transaction, 24 per session: its execution context, result processing of a 45-column row with 20"
+      " timestamps, the pool's reset on return), slack-sdk 16 % (11 calls per session), waitress and Bolt 16 %,"
+      " httpx 14 % (4 Descope calls). Halving the session again needs fewer statements per transaction or"
+      " plain DB-API for the hot ones, fewer Slack calls (a DM channel cached per user, one thread reply per pass),"
+      " and the pre-flight look-up out of the answer.")
     w("")
