@@ -227,6 +227,7 @@ class Revocation:
     start_loaded_s: float
     rss_empty_kb: int
     rss_loaded_kb: int
+    rss_loaded_one_kb: int  # the same, WEB_CONCURRENCY=1: its VmRSS (the measure of the reports before issue 13)
     rss_after_kb: int
     hwm_kb: int
     sessions: int
@@ -261,6 +262,10 @@ def revocation(sizes: Sizes, tmp: Path, log: Log, flows_per_second: float) -> Re
         start_loaded = time.perf_counter() - t0
         time.sleep(2.0)
         rss_loaded = proc_status(bot.proc.pid).get("Pss", 0)  # type: ignore[union-attr]
+        one = start_bot(slack, descope, url, tmp / "bot-revocation-one.log", WEB_CONCURRENCY="1")
+        time.sleep(2.0)  # the same, served by one process
+        rss_loaded_one = proc_status(one.proc.pid).get("VmRSS", 0)  # type: ignore[union-attr]
+        one.stop()
         driver = Driver(slack, descope, bot)
         try:
             # Windows end spread over `spread_s`, starting after every session should exist.
@@ -293,7 +298,7 @@ def revocation(sizes: Sizes, tmp: Path, log: Log, flows_per_second: float) -> Re
             restart = restart_after_kill(driver, bot, descope, sizes, log, flows_per_second)
         finally:
             bot.stop()
-    return Revocation(sizes.long_sessions, seed_s, start_empty, start_loaded, rss_empty, rss_loaded,
+    return Revocation(sizes.long_sessions, seed_s, start_empty, start_loaded, rss_empty, rss_loaded, rss_loaded_one,
                       status.get("Pss", 0), status.get("VmHWM", 0), n, create_s, n / create_s, ended_early,
                       sizes.spread_s, summary(late), summary(approx), missing, SWEEP_INTERVAL_S, restart)
 

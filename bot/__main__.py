@@ -1,11 +1,11 @@
 """Command line: ``python -m bot [serve | migrate | check | policy | audit | demo]``.
 
-``serve`` (the default) runs the bot: HTTP mode on ``$PORT``, or Socket Mode when ``SLACK_APP_TOKEN`` is
-set. ``check`` is the setup doctor (``bot.doctor``): reads, changes nothing, exits 1 if anything is amiss.
-``migrate`` only brings the database schema up to date (the Procfile's ``release:`` step). ``policy <login-id>
-[--tenant <id>]`` says which rule of ``POLICY_FILE`` decides such a request and what it allows
-(``bot.policy_report``; it reads only the settings the policy needs). ``demo`` plays the whole flow against the
-shipped stand-ins (``bot.demo``).
+``serve`` (the default) runs the bot: HTTP mode on ``$PORT`` (with ``WEB_CONCURRENCY`` serving processes,
+``bot.workers``, when above one), or Socket Mode when ``SLACK_APP_TOKEN`` is set. ``check`` is the setup doctor
+(``bot.doctor``): reads, changes nothing, exits 1 if anything is amiss. ``migrate`` only brings the database schema
+up to date (the Procfile's ``release:`` step). ``policy <login-id> [--tenant <id>]`` says which rule of
+``POLICY_FILE`` decides such a request and what it allows (``bot.policy_report``; it reads only the settings the
+policy needs). ``demo`` plays the whole flow against the shipped stand-ins (``bot.demo``).
 """
 
 from __future__ import annotations
