@@ -12,7 +12,8 @@ scheduler, pools) on the shared database, the way gunicorn runs WSGI apps:
   have. A worker that dies otherwise is replaced after ``RESPAWN_DELAY``.
 * If the parent dies, even by SIGKILL, its workers die with it (Linux ``PR_SET_PDEATHSIG``; elsewhere a thread that
   watches the parent's PID): never a worker left serving without it, never two generations at once.
-* Metrics: prometheus-client's multiprocess mode (``bot.metrics``), in a directory made for this run.
+* Metrics: prometheus-client's multiprocess mode (``bot.metrics``), in a directory made for this run (removed
+  at the end).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESPAWN_DELAY = 1.0  # seconds before a worker that died is replaced
+_STOPS = {signal.SIGTERM, signal.SIGINT}
 _PR_SET_PDEATHSIG = 1
 
 #: Builds a worker's runtime for its shard, or says why it cannot and gives the exit code.
@@ -48,7 +51,8 @@ Build = Callable[[tuple[int, int]], "Runtime | int"]
 def serve(settings: Settings, build: Build) -> int:
     """Run ``settings.processes`` workers until SIGTERM/SIGINT; the exit code."""
     count = settings.processes
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="impersonation-bot-metrics-")
+    metrics = tempfile.mkdtemp(prefix="impersonation-bot-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
     import bot.runtime  # noqa: F401  (imported once, here: the workers share these pages)
 
     listening = socket.create_server(("0.0.0.0", settings.port), backlog=1024)
@@ -63,41 +67,46 @@ def serve(settings: Settings, build: Build) -> int:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    def start(index: int) -> int:
+        """Fork worker ``index``, known to ``on_signal`` before any signal can reach either process; the read end
+        of the pipe it says "serving" on."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+        try:
+            pid, ready = _fork(build, listening, index, count)
+            workers[pid] = index
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+        return ready
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info("starting %d serving processes", count)
-    first, ready = _fork(build, listening, 0, count)
-    workers[first] = 0
-    if not _serves(ready):  # it could not start (and said why), or was stopped first
-        _, status = os.waitpid(first, 0)
-        return 0 if stopping.is_set() else abs(os.waitstatus_to_exitcode(status)) or 1
-    others = []
-    for index in range(1, count):
-        if not stopping.is_set():
-            pid, ready = _fork(build, listening, index, count)
-            workers[pid] = index
-            others.append(ready)
-    if all([_serves(ready) for ready in others]):
-        log.info("serving with %d processes", count)
-    code = 0
-    while workers:
-        pid, status = os.wait()
-        index = workers.pop(pid, -1)
-        if index < 0:
-            continue
-        exit_code = os.waitstatus_to_exitcode(status)
-        if stopping.is_set():
-            code = max(code, abs(exit_code))
-            continue
-        log.error("worker %d (pid %d) exited with %d; starting another", index, pid, exit_code)
-        time.sleep(RESPAWN_DELAY)
-        if not stopping.is_set():
-            pid, ready = _fork(build, listening, index, count)
-            os.close(ready)
-            workers[pid] = index
-    listening.close()
-    log.info("stopped")
-    return code
+    try:
+        log.info("starting %d serving processes", count)
+        if not _serves(start(0)):  # it could not start (and said why), or was stopped first
+            _, status = os.waitpid(next(iter(workers)), 0)
+            return 0 if stopping.is_set() else abs(os.waitstatus_to_exitcode(status)) or 1
+        others = [start(index) for index in range(1, count) if not stopping.is_set()]
+        if all([_serves(ready) for ready in others]):
+            log.info("serving with %d processes", count)
+        code = 0
+        while workers:
+            pid, status = os.wait()
+            index = workers.pop(pid, -1)
+            if index < 0:
+                continue
+            exit_code = os.waitstatus_to_exitcode(status)
+            if stopping.is_set():  # stopped before it could wind down by itself (-SIGTERM) is stopped all the same
+                code = max(code, 0 if exit_code == -signal.SIGTERM else abs(exit_code))
+                continue
+            log.error("worker %d (pid %d) exited with %d; starting another", index, pid, exit_code)
+            time.sleep(RESPAWN_DELAY)
+            if not stopping.is_set():
+                os.close(start(index))
+        log.info("stopped")
+        return code
+    finally:
+        listening.close()
+        shutil.rmtree(metrics, ignore_errors=True)
 
 
 def _fork(build: Build, listening: socket.socket, index: int, count: int) -> tuple[int, int]:
@@ -126,6 +135,7 @@ def _worker(build: Build, listening: socket.socket, shard: tuple[int, int], read
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)  # blocked by the parent around the fork
         _die_with_parent(os.getppid())
         runtime = build(shard)
         if isinstance(runtime, int):
