@@ -36,6 +36,7 @@ _LOCKED_ROW = _ROW.with_for_update()
 _UNPOSTED = (select(AUDIT).where(AUDIT.c.request_id == bindparam("request_id"), AUDIT.c.id > bindparam("after"))
              .order_by(AUDIT.c.id))
 _ADD_AUDIT = insert(AUDIT)
+_EMPTY_ROW = dict.fromkeys(REQUESTS.c.keys())  # a new row's columns that its values leave out
 
 
 def load(conn: Connection, request_id: str) -> RequestRow | None:
@@ -88,7 +89,7 @@ def delays_only(values: dict[str, Any]) -> bool:
 def holds(conn: Connection, request_id: str, conditions: Sequence[Any]) -> bool:
     """Whether ``request_id`` matches ``conditions``, its row locked for the rest of the transaction."""
     found = conn.execute(select(REQUESTS.c.id).where(REQUESTS.c.id == request_id, *conditions)
-                                   .with_for_update()).first()
+                         .with_for_update()).first()
     return found is not None
 
 
@@ -143,5 +144,3 @@ def insert_row(conn: Connection, values: dict[str, Any], *, actor: str, action: 
               to_state=values["state"], detail=detail)
     return as_view(row)
 
-
-_EMPTY_ROW = dict.fromkeys(REQUESTS.c.keys())
