@@ -105,6 +105,14 @@ PART2_ROWS = [  # measure, before, after
 ]
 
 
+def _table(w: Callable[[str], None], before: str, after: str, rows: list[tuple[str, str, str]]) -> None:
+    """One before/after table: a measure per row, the commits compared in the header."""
+    w(f"| measure | before ({before}) | after ({after}) |")
+    w("|---|---:|---:|")
+    for measure, was, now in rows:
+        w(f"| {measure} | {was} | {now} |")
+
+
 def before_after(w: Callable[[str], None]) -> None:
     """What profiling found, and the A/B measurement of before and after."""
     w("## Profiling: what was slow, and what changed")
@@ -119,20 +127,14 @@ def before_after(w: Callable[[str], None]) -> None:
       " (the means of two runs each; this shared machine's speed drifts from hour to hour, so compare within a"
       " table, not across tables):")
     w("")
-    w(f"| measure | before ({AB_BEFORE}) | after ({AB_AFTER}) |")
-    w("|---|---:|---:|")
-    for measure, before, after in AB_ROWS:
-        w(f"| {measure} | {before} | {after} |")
+    _table(w, AB_BEFORE, AB_AFTER, AB_ROWS)
     w("")
     w("## The restructure (one concern per module, one schedule): no regression")
     w("")
     w(f"Before ({RESTRUCTURE_BEFORE}) and after ({RESTRUCTURE_AFTER}), `--quick`, alternately, the means of two runs"
       " each. Differences of a few per cent are this machine's noise (the same code varies more between runs).")
     w("")
-    w(f"| measure | before ({RESTRUCTURE_BEFORE}) | after ({RESTRUCTURE_AFTER}) |")
-    w("|---|---:|---:|")
-    for measure, before, after in RESTRUCTURE_ROWS:
-        w(f"| {measure} | {before} | {after} |")
+    _table(w, RESTRUCTURE_BEFORE, RESTRUCTURE_AFTER, RESTRUCTURE_ROWS)
     w("")
     w("## Issue 13, part 1: PostgreSQL round trips")
     w("")
@@ -141,10 +143,7 @@ def before_after(w: Callable[[str], None]) -> None:
       " transactions are PostgreSQL's own count (`pg_stat_database.xact_commit`), so they do not drift with the"
       " machine; CPU does (compare within the row).")
     w("")
-    w(f"| measure | before ({ISSUE13_BEFORE}) | after ({ISSUE13_AFTER}) |")
-    w("|---|---:|---:|")
-    for measure, before, after in ISSUE13_ROWS:
-        w(f"| {measure} | {before} | {after} |")
+    _table(w, ISSUE13_BEFORE, ISSUE13_AFTER, ISSUE13_ROWS)
     w("")
     w("## Issue 13, part 2: the store, the round trips, the cores")
     w("")
@@ -157,14 +156,11 @@ def before_after(w: Callable[[str], None]) -> None:
     w(f"Before ({PART2_BEFORE}) and after ({PART2_AFTER}), side by side, the means of two runs each (this machine was"
       " slower during these runs than during the rest of the report: compare within the table):")
     w("")
-    w(f"| measure | before ({PART2_BEFORE}) | after ({PART2_AFTER}) |")
-    w("|---|---:|---:|")
-    for measure, before, after in PART2_ROWS:
-        w(f"| {measure} | {before} | {after} |")
+    _table(w, PART2_BEFORE, PART2_AFTER, PART2_ROWS)
     w("")
     w("What limits it now (the same profile after): SQLAlchemy Core still takes about 43 % of the samples (about 1 ms"
       " of CPU per transaction, 24 per session: its execution context, result processing of a 45-column row with 20"
-      " timestamps, the pool's reset on return), slack-sdk 16 % (11 calls per session), waitress and Bolt 16 %,"
+      " timestamps), slack-sdk 16 % (11 calls per session), waitress and Bolt 16 %,"
       " httpx 14 % (4 Descope calls). Halving the session again needs fewer statements per transaction or"
       " plain DB-API for the hot ones, fewer Slack calls (a DM channel cached per user, one thread reply per pass),"
       " and the pre-flight look-up out of the answer.")
