@@ -5,13 +5,17 @@ ticker at most once a minute). The one DELETE of audit rows there is: on Postgre
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, or_, select
 
 from bot.domain import FINAL_STATES
 from bot.store.models import AUDIT, REQUESTS
-from bot.store.rows import lease_free
 from bot.store.store import Store
+
+
+def _lease_free(lease_until: Any, now: datetime) -> Any:
+    return or_(lease_until.is_(None), lease_until < now)
 
 
 def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> int:
@@ -23,8 +27,8 @@ def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> in
     recent = exists().where(AUDIT.c.request_id == REQUESTS.c.id, AUDIT.c.at >= before)
     ended = select(REQUESTS.c.id).where(
         REQUESTS.c.state.in_([x.value for x in FINAL_STATES]), REQUESTS.c.next_due_at.is_(None),
-        REQUESTS.c.slack_version == REQUESTS.c.version, lease_free(REQUESTS.c.lease_until, now),
-        lease_free(REQUESTS.c.slack_lease_until, now), REQUESTS.c.created_at < before, ~recent,
+        REQUESTS.c.slack_version == REQUESTS.c.version, _lease_free(REQUESTS.c.lease_until, now),
+        _lease_free(REQUESTS.c.slack_lease_until, now), REQUESTS.c.created_at < before, ~recent,
     ).order_by(REQUESTS.c.created_at).limit(limit).with_for_update()
     with store.tx() as conn:
         ids = list(conn.execute(ended).scalars())

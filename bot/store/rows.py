@@ -1,11 +1,11 @@
-"""The row-level SQL under ``Store``: each helper runs inside a transaction ``Store`` opened, so ``Store`` stays the
-one place that owns transactions. ``rewrite`` reads a row under lock and writes it with its ``next_due_at``;
-``update_row`` is the cheap path for writes that only delay work (leases); ``insert_row`` writes a new request
-with its first audit row; ``add_audit`` one more audit row.
+"""The row-level SQL under ``Store``: each helper runs inside a transaction ``Store`` opened (a ``sql.Tx``), so
+``Store`` stays the one place that owns transactions. ``rewrite`` reads a row under lock and writes it with its
+``next_due_at``; ``update_row`` is the cheap path for writes that only delay work (leases); ``claim`` takes a lease and
+answers the row as written; ``insert_row`` writes a new request with its first audit row; ``add_audit`` one more
+audit row.
 
-All of it is plain Core on a ``Connection``: no ORM ``Session`` (its unit of work and identity map cost more than the
-SQL, issue 13's profile), and the statements run on every path are built once here (``_ROW``, ``_LOCKED_ROW``,
-``_UNPOSTED``, ``_ADD_AUDIT``), so SQLAlchemy finds them in its compiled cache without rebuilding them.
+The statements are plain SQL through the driver (``bot.store.sql``: issue 13's profile found SQLAlchemy's machinery
+around each statement costing more than the statement).
 """
 
 from __future__ import annotations
@@ -15,64 +15,61 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
-from sqlalchemy.sql import Select
-
 from bot.domain import LIVE_STATES, RequestView, State
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
-from bot.store.models import AUDIT, REQUESTS, AuditEntry, RequestRow, as_entry, as_view, new_request_id, row_of
+from bot.store.models import AuditEntry, RequestRow, as_view, new_request_id, row_of
+from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, R, Tx, where
 
 _SCHEDULED = frozenset(SCHEDULE_COLUMNS)
 _LEASES = frozenset({"lease_until", "slack_lease_until"})
 
-
 #: A running session, as SQL conditions: active, and no stop asked for. What a stop request, a delivery, a warning,
 #: an extension's activation and its retirement each require of a row.
-RUNNING = (RequestRow.state == State.ACTIVE.value, RequestRow.stop_requested_at.is_(None))
+RUNNING = (R.state == State.ACTIVE.value, R.stop_requested_at.is_(None))
+
+_ROW = SELECT_ROW + " WHERE id = ?"
+_UNPOSTED = SELECT_AUDIT + " WHERE request_id = ? AND id > ? ORDER BY id"
+_ADD_AUDIT = ("INSERT INTO audit (request_id, at, actor, action, from_state, to_state, detail) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)")
+_RETURNING = " RETURNING " + ", ".join(COLUMNS)
+_LIVE = tuple(x.value for x in LIVE_STATES)
+_EMPTY_ROW = dict.fromkeys(COLUMNS)  # a new row's columns that its values leave out
 
 
-_ROW = select(REQUESTS).where(REQUESTS.c.id == bindparam("request_id"))
-_LOCKED_ROW = _ROW.with_for_update()
-_UNPOSTED = (select(AUDIT).where(AUDIT.c.request_id == bindparam("request_id"), AUDIT.c.id > bindparam("after"))
-             .order_by(AUDIT.c.id))
-_ADD_AUDIT = insert(AUDIT)
-_EMPTY_ROW = dict.fromkeys(REQUESTS.c.keys())  # a new row's columns that its values leave out
-
-
-def load(conn: Connection, request_id: str) -> RequestRow | None:
+def load(tx: Tx, request_id: str) -> RequestRow | None:
     """The whole row, or ``None``."""
-    found = conn.execute(_ROW, {"request_id": request_id}).mappings().first()
-    return None if found is None else row_of(found)
+    return tx.row(_ROW, (request_id,))
 
 
-def live_query(requester_id: str, login_id: str, tenant: str | None) -> Select[Any]:
+def live_rows(tx: Tx, requester_id: str, login_id: str, tenant: str | None) -> list[RequestRow]:
     """The pending, approved or active requests by this requester for this target (a few at most: a session and
-    its extension)."""
-    return select(REQUESTS).where(
-        RequestRow.requester_id == requester_id,
-        func.lower(RequestRow.login_id) == login_id.lower(),
-        RequestRow.tenant.is_(None) if tenant is None else RequestRow.tenant == tenant,
-        RequestRow.state.in_([x.value for x in LIVE_STATES]),
-    ).order_by(RequestRow.created_at).limit(5)
+    its extension), oldest first."""
+    sql = (f"{SELECT_ROW} WHERE requester_id = ? AND lower(login_id) = ? AND "
+           f"{'tenant IS NULL' if tenant is None else 'tenant = ?'} AND state IN ({', '.join('?' * len(_LIVE))}) "
+           "ORDER BY created_at LIMIT 5")
+    params = [requester_id, login_id.lower(), *([] if tenant is None else [tenant]), *_LIVE]
+    return [row_of(tx.values(found)) for found in tx.all(sql, params)]
 
 
-def slack_work_of(conn: Connection, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
-    row = load(conn, request_id)
-    if row is None:
-        return None
-    unposted = conn.execute(_UNPOSTED, {"request_id": request_id, "after": row.thread_posted_id}).mappings()
-    return row, [as_entry(a) for a in unposted]
+def pending_count(tx: Tx, requester_id: str) -> int:
+    found = tx.one("SELECT count(*) FROM requests WHERE requester_id = ? AND state = ?",
+                   (requester_id, State.PENDING.value))
+    return int(found[0]) if found else 0
 
 
-def add_audit(conn: Connection, request_id: str, *, at: datetime, actor: str, action: str, from_state: str | None,
+def unposted(tx: Tx, row: RequestRow) -> list[AuditEntry]:
+    """The request's audit rows not yet in its thread (after ``thread_posted_id``), oldest first."""
+    return tx.entries(_UNPOSTED, (row.id, row.thread_posted_id))
+
+
+def slack_work_of(tx: Tx, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
+    row = load(tx, request_id)
+    return None if row is None else (row, unposted(tx, row))
+
+
+def add_audit(tx: Tx, request_id: str, *, at: datetime, actor: str, action: str, from_state: str | None,
               to_state: str | None, detail: str | None) -> None:
-    conn.execute(_ADD_AUDIT, dict(request_id=request_id, at=at, actor=actor, action=action, from_state=from_state,
-                                  to_state=to_state, detail=detail))
-
-
-def lease_free(lease_until: Any, now: datetime) -> Any:
-    """The condition that no live lease is held in ``lease_until`` (a column) at ``now``."""
-    return or_(lease_until.is_(None), lease_until < now)
+    tx.run(_ADD_AUDIT, (request_id, at, actor, action, from_state, to_state, detail))
 
 
 def delays_only(values: dict[str, Any]) -> bool:
@@ -86,40 +83,65 @@ def delays_only(values: dict[str, Any]) -> bool:
     return scheduled == values.keys() <= _LEASES and all(values[key] is not None for key in scheduled)
 
 
-def holds(conn: Connection, request_id: str, conditions: Sequence[Any]) -> bool:
+def _locked(tx: Tx, sql: str) -> str:
+    """``sql`` taking the row lock on PostgreSQL (SQLite: ``BEGIN IMMEDIATE`` already holds the database's)."""
+    return sql + " FOR UPDATE" if tx.db.postgres else sql
+
+
+def holds(tx: Tx, request_id: str, conditions: Sequence[Cond]) -> bool:
     """Whether ``request_id`` matches ``conditions``, its row locked for the rest of the transaction."""
-    found = conn.execute(select(REQUESTS.c.id).where(REQUESTS.c.id == request_id, *conditions)
-                         .with_for_update()).first()
-    return found is not None
+    sql, params = where([R.id == request_id, *conditions])
+    return tx.one(_locked(tx, f"SELECT id FROM requests WHERE {sql}"), params) is not None
 
 
-def rewrite(conn: Connection, request_id: str, where: Sequence[Any],
+def _update(tx: Tx, request_id: str, conditions: Sequence[Cond], values: dict[str, Any],
+            returning: bool = False) -> str:
+    sets = ", ".join(f"{name} = ?" for name in values)
+    sql, _ = where([R.id == request_id, *conditions])
+    return f"UPDATE requests SET {sets} WHERE {sql}{_RETURNING if returning else ''}"
+
+
+def _params(request_id: str, conditions: Sequence[Cond], values: dict[str, Any]) -> list[Any]:
+    return [*values.values(), request_id, *(v for c in conditions for v in c.values)]
+
+
+def rewrite(tx: Tx, request_id: str, conditions: Sequence[Cond],
             values: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any] | None], *,
             bump: bool = False) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Read the row under lock, apply ``values`` (and ``version + 1`` with ``bump``), and write them with the
-    ``next_due_at`` of the result, if ``where`` holds: ``(row before, row after)``, or ``None`` when the row
+    ``next_due_at`` of the result, if ``conditions`` hold: ``(row before, row after)``, or ``None`` when the row
     did not match. ``values`` may be a function of the row as read (``None``: write nothing). The lock
     (PostgreSQL ``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE``) makes what was read what the update changes."""
-    found = conn.execute(_LOCKED_ROW, {"request_id": request_id}).mappings().first()
+    found = tx.one(_locked(tx, _ROW), (request_id,))
     if found is None:
         return None
-    before = dict(found)
+    before = tx.values(found)
     wanted = values(before) if callable(values) else values
     if wanted is None:
         return None
     changes = {**wanted, **({"version": before["version"] + 1} if bump else {})}
     after = {**before, **changes}
     after["next_due_at"] = changes["next_due_at"] = next_due(SimpleNamespace(**after))
-    result = conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id, *where).values(**changes))
-    return (before, after) if result.rowcount == 1 else None
+    written = tx.run(_update(tx, request_id, conditions, changes), _params(request_id, conditions, changes))
+    return (before, after) if written == 1 else None
 
 
-def update_row(conn: Connection, request_id: str, *where: Any, **values: Any) -> bool:
-    """``UPDATE requests SET … WHERE id = :id AND …``, keeping ``next_due_at`` in step: true when the row matched."""
+def update_row(tx: Tx, request_id: str, *conditions: Cond, **values: Any) -> bool:
+    """``UPDATE requests SET … WHERE id = ? AND …``, keeping ``next_due_at`` in step: true when the row matched."""
     if not delays_only(values):
-        return rewrite(conn, request_id, where, values) is not None
-    result = conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id, *where).values(**values))
-    return bool(result.rowcount == 1)
+        return rewrite(tx, request_id, conditions, values) is not None
+    return tx.run(_update(tx, request_id, conditions, values), _params(request_id, conditions, values)) == 1
+
+
+def claim(tx: Tx, request_id: str, conditions: Sequence[Cond], **lease: datetime) -> RequestRow | None:
+    """Take a lease (``lease_until=…`` or ``slack_lease_until=…``) if ``conditions`` hold: the row as written, or
+    ``None``. One statement where the database has ``UPDATE … RETURNING``."""
+    assert delays_only(lease)
+    params = _params(request_id, conditions, lease)
+    if not tx.db.returning:
+        return load(tx, request_id) if tx.run(_update(tx, request_id, conditions, lease), params) == 1 else None
+    found = tx.all(_update(tx, request_id, conditions, lease, returning=True), params)
+    return row_of(tx.values(found[0])) if found else None
 
 
 def new_request(*, requester_id: str, login_id: str, tenant: str | None, duration: timedelta, reason: str,
@@ -134,13 +156,12 @@ def new_request(*, requester_id: str, login_id: str, tenant: str | None, duratio
     return values
 
 
-def insert_row(conn: Connection, values: dict[str, Any], *, actor: str, action: str,
-               detail: str | None) -> RequestView:
+def insert_row(tx: Tx, values: dict[str, Any], *, actor: str, action: str, detail: str | None) -> RequestView:
     """The row (with its ``next_due_at``) and its first audit row."""
     row = row_of({**_EMPTY_ROW, **values})
     row.next_due_at = values["next_due_at"] = next_due(row)
-    conn.execute(insert(REQUESTS), values)
-    add_audit(conn, values["id"], at=values["created_at"], actor=actor, action=action, from_state=None,
+    tx.run(f"INSERT INTO requests ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+           list(values.values()))
+    add_audit(tx, values["id"], at=values["created_at"], actor=actor, action=action, from_state=None,
               to_state=values["state"], detail=detail)
     return as_view(row)
-

@@ -45,16 +45,19 @@ from bot.store.models import (
 )
 from bot.store.rows import (
     add_audit,
+    claim,
     holds,
     insert_row,
-    lease_free,
-    live_query,
+    live_rows,
     load,
     new_request,
+    pending_count,
     rewrite,
     slack_work_of,
+    unposted,
     update_row,
 )
+from bot.store.sql import Cond, Db, R, Tx, lease_free
 
 
 class Vote(enum.Enum):
@@ -76,6 +79,7 @@ class Counted:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.db = Db(engine)
         # SQLite: writers queue here (see the module docstring).
         self._writers: AbstractContextManager[Any] = (
             Writers(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext())
@@ -84,14 +88,22 @@ class Store:
         self.on_outcome: Callable[[str], None] = lambda outcome: None
 
     @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A transaction that may write, through the driver (``sql.Db``): the hot paths'."""
+        with self._writers, self.db.write() as tx:
+            yield tx
+
+    @contextmanager
     def tx(self) -> Iterator[Connection]:
-        """A transaction that may write."""
+        """A transaction that may write, through SQLAlchemy Core: the rare statements' (the Home's upsert,
+        retention)."""
         with self._writers, self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A transaction that only reads (SQLite: no write lock taken, no queueing behind writers)."""
+        """A transaction that only reads, through SQLAlchemy Core (SQLite: no write lock taken, no queueing behind
+        writers). The hot paths read through ``self.db.read()``."""
         with self.engine.connect() as conn, conn.execution_options(**{READ_ONLY: True}).begin():
             yield conn
 
@@ -121,15 +133,11 @@ class Store:
         is stored. So two commands sent at once cannot both slip under a cap. ``target``: the pre-flight's
         columns; ``rule_name`` and ``approvals_needed``: what the policy decided; ``extends_id``: the session an
         extension extends."""
-        with self.tx() as s:
-            if self.engine.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises
-                s.execute(select(func.pg_advisory_xact_lock(func.hashtext("impersonation-requester:" + requester_id))))
-            live = s.execute(live_query(requester_id, login_id, tenant)).mappings()
-            pending = s.execute(
-                select(func.count()).select_from(REQUESTS)
-                .where(REQUESTS.c.requester_id == requester_id, REQUESTS.c.state == State.PENDING.value)
-            ).scalar_one()
-            guard([as_view(row_of(row)) for row in live], int(pending))
+        with self.write() as s:
+            if self.db.postgres:  # SQLite: BEGIN IMMEDIATE already serialises
+                s.one("SELECT pg_advisory_xact_lock(hashtext(?))", ("impersonation-requester:" + requester_id,))
+            live = live_rows(s, requester_id, login_id, tenant)
+            guard([as_view(row) for row in live], pending_count(s, requester_id))
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
                                  remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
@@ -142,7 +150,7 @@ class Store:
                        reason: str, now: datetime, failure: str) -> RequestView:
         """Keep a request the rules refused before anyone saw it: ``failed`` at once, with its audit row
         (``refused``), nothing owed to Slack and nothing due."""
-        with self.tx() as s:
+        with self.write() as s:
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                  reason=reason, state=State.FAILED, created_at=now, pending_until=now,
                                  failure=failure, slack_version=1, end_notified_at=now)
@@ -152,7 +160,7 @@ class Store:
 
     def transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                    action: str, now: datetime, detail: str | None = None,
-                   where: Sequence[Any] = (), requires: tuple[str, Sequence[Any]] | None = None,
+                   where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
                    **values: Any) -> RequestView | None:
         """Move ``request_id`` from one of ``sources`` to ``target`` if, and only if, it is still
         there (and ``where`` holds). Writes the audit row in the same transaction. ``None`` = lost.
@@ -161,10 +169,11 @@ class Store:
         A move the state machine forbids (``domain.TRANSITIONS``) raises ``InvalidTransition``."""
         for source in sources:
             check_transition(source, target)
-        with self.tx() as s:
+        in_sources = Cond(f"state IN ({', '.join('?' * len(sources))})", *(x.value for x in sources))
+        with self.write() as s:
             if requires is not None and not holds(s, *requires):
                 return None
-            written = rewrite(s, request_id, [RequestRow.state.in_([x.value for x in sources]), *where],
+            written = rewrite(s, request_id, [in_sources, *where],
                               {**values, "state": target.value}, bump=True)
             if written is None:
                 return None
@@ -196,8 +205,8 @@ class Store:
                 values.update(state=State.APPROVED.value, decided_by=approver, decided_at=now, lease_until=lease_until)
             return values
 
-        with self.tx() as s:
-            written = rewrite(s, request_id, [RequestRow.state == State.PENDING.value], counted, bump=True)
+        with self.write() as s:
+            written = rewrite(s, request_id, [R.state == State.PENDING.value], counted, bump=True)
             if written is None:
                 return Counted(seen.get("vote", Vote.DECIDED), None)
             _, after = written
@@ -212,10 +221,10 @@ class Store:
         return Counted(Vote.APPROVED if done else Vote.COUNTED, as_view(row), row)
 
     def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
-               where: Sequence[Any] = (), requires: tuple[str, Sequence[Any]] | None = None, **values: Any) -> bool:
+               where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None, **values: Any) -> bool:
         """Change fields without a state change (e.g. a stop request), with an audit row; conditional (``requires``:
         on another request too, as in ``transition``)."""
-        with self.tx() as s:
+        with self.write() as s:
             if requires is not None and not holds(s, *requires):
                 return False
             written = rewrite(s, request_id, where, values, bump=True)
@@ -226,33 +235,32 @@ class Store:
                       detail=detail)
             return True
 
-    def set_fields(self, request_id: str, *, where: Sequence[Any] = (), **values: Any) -> bool:
+    def set_fields(self, request_id: str, *, where: Sequence[Cond] = (), **values: Any) -> bool:
         """Bookkeeping that is not an event (message timestamps, leases). Conditional."""
-        with self.tx() as s:
+        with self.write() as s:
             return update_row(s, request_id, *where, **values)
 
     def claim_work(self, request_id: str, state: State, now: datetime, lease: timedelta) -> RequestRow | None:
         """Take the work lease on a request in ``state``: the row as it is with the lease, or ``None`` if another
         worker holds it."""
-        with self.tx() as s:
-            taken = update_row(s, request_id, RequestRow.state == state.value, lease_free(RequestRow.lease_until, now),
-                               lease_until=now + lease)
-            return load(s, request_id) if taken else None
+        with self.write() as s:
+            return claim(s, request_id, [R.state == state.value, lease_free("lease_until", now)],
+                         lease_until=now + lease)
 
     def claim_slack(self, request_id: str, now: datetime,
                     until: datetime) -> tuple[RequestRow, list[AuditEntry]] | None:
         """Take the Slack lease on a request (held ``until``) unless another worker holds it; with the
         lease, the row as it is now and its audit rows not yet in the thread (``slack_work``)."""
-        with self.tx() as s:
-            taken = update_row(s, request_id, lease_free(RequestRow.slack_lease_until, now), slack_lease_until=until)
-            return slack_work_of(s, request_id) if taken else None
+        with self.write() as s:
+            row = claim(s, request_id, [lease_free("slack_lease_until", now)], slack_lease_until=until)
+            return None if row is None else (row, unposted(s, row))
 
     def slack_caught_up(self, request_id: str, version: int, **progress: Any) -> bool:
         """Record Slack progress (``progress``: message IDs, thread position) and, if the row is still at
         ``version``, mark Slack as caught up with it and give the Slack lease back, in one transaction.
         False: the row changed meanwhile; the lease is kept for another pass."""
-        with self.tx() as s:
-            if update_row(s, request_id, RequestRow.version == version, slack_version=version, slack_lease_until=None,
+        with self.write() as s:
+            if update_row(s, request_id, R.version == version, slack_version=version, slack_lease_until=None,
                           **progress):
                 return True
             if progress:
@@ -261,7 +269,7 @@ class Store:
 
     def reschedule(self, request_id: str) -> None:
         """Write ``next_due_at`` afresh (rows carried over from before it existed, or a changed schedule)."""
-        with self.tx() as s:
+        with self.write() as s:
             rewrite(s, request_id, (), {})
 
     # -- reads ------------------------------------------------------------------------------
@@ -272,13 +280,13 @@ class Store:
 
     def get_row(self, request_id: str) -> RequestRow | None:
         """The full row, secrets included: for the workflows' own use only."""
-        with self.read() as s:
+        with self.db.read() as s:
             return load(s, request_id)
 
     def slack_work(self, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
         """The row, and its audit rows not yet in the thread. Progress is kept on the row
         (``thread_posted_id``): the audit table is append-only and never edited."""
-        with self.read() as s:
+        with self.db.read() as s:
             return slack_work_of(s, request_id)
 
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,

@@ -26,7 +26,7 @@ from bot.domain import (
 )
 from bot.domain.schedule import Work, due_now
 from bot.logs import about_request
-from bot.store import RequestRow, Vote, as_view
+from bot.store import R, RequestRow, Vote, as_view
 from bot.workflows.context import Context
 from bot.workflows.projection import Projection
 from bot.workflows.sessions import Sessions
@@ -65,7 +65,7 @@ class Approvals:
         if not approve:
             denied = ctx.store.transition(
                 request_id, [State.PENDING], State.DENIED, actor=clicker, action="denied", now=now,
-                where=[RequestRow.pending_until > now], decided_by=clicker, decided_at=now,
+                where=[R.pending_until > now], decided_by=clicker, decided_at=now,
             )
             if denied is None:
                 raise AlreadyDecided(ctx.get(request_id))

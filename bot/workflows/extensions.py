@@ -38,7 +38,7 @@ from bot.domain.policy import Rule
 from bot.domain.schedule import Work, due_now
 from bot.domain.target import encode_target
 from bot.logs import about_request
-from bot.store import RUNNING, RequestRow
+from bot.store import RUNNING, R, RequestRow
 from bot.workflows.context import SYSTEM, Context
 
 log = logging.getLogger("bot.workflows")
@@ -128,7 +128,7 @@ class Extensions:
             else:
                 ctx.store.record(
                     extension.id, actor=actor, action="stop_requested", now=now,
-                    where=[*RUNNING, RequestRow.delivered_at.is_(None)],
+                    where=[*RUNNING, R.delivered_at.is_(None)],
                     stop_requested_at=now, stop_requested_by=actor)
             log.info("request %s: its session %s is stopping, so it is too", extension.id, session_id)
             ctx.timers.kick(extension.id)
@@ -142,7 +142,7 @@ class Extensions:
             return False
         won = ctx.store.record(
             request_id, actor=SYSTEM, action="warned", now=ctx.clock(),
-            where=[*RUNNING, RequestRow.warn_at == row.warn_at],
+            where=[*RUNNING, R.warn_at == row.warn_at],
             warn_at=None,
         )
         if won:

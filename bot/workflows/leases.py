@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from bot.store import RequestRow, Store
+from bot.store import Col, Store
 
 log = logging.getLogger("bot.workflows")
 
@@ -76,7 +76,7 @@ class Leases:
         for request_id, column, until in held:
             new = self.clock() + self.lease
             try:
-                kept = self.store.set_fields(request_id, where=[getattr(RequestRow, column) == until],
+                kept = self.store.set_fields(request_id, where=[Col(column) == until],
                                              **{column: new})
             except Exception:
                 log.warning("could not renew the %s lease on request %s; retrying", column, request_id,

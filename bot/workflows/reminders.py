@@ -13,7 +13,7 @@ import logging
 from bot.domain import State
 from bot.domain.outcomes import Reminded, encode
 from bot.domain.schedule import Work, due_now
-from bot.store import RequestRow
+from bot.store import R, RequestRow
 from bot.store.models import decode_approvers
 from bot.workflows.context import SYSTEM, Context
 
@@ -42,9 +42,9 @@ class Reminders:
         won = ctx.store.record(
             request_id, actor=SYSTEM, action="reminded", now=ctx.clock(),
             detail=encode(Reminded(sent, self._still_to_approve(row))),
-            where=[RequestRow.state == State.PENDING.value, RequestRow.remind_at == row.remind_at],
+            where=[R.state == State.PENDING.value, R.remind_at == row.remind_at],
             remind_at=following, reminders_sent=sent,
-        ) if interval else ctx.store.set_fields(request_id, where=[RequestRow.remind_at == row.remind_at],
+        ) if interval else ctx.store.set_fields(request_id, where=[R.remind_at == row.remind_at],
                                                 remind_at=None)
         if won and interval:
             log.info("request %s: reminder %d sent to the approvers", request_id, sent)

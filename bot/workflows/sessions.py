@@ -24,7 +24,7 @@ from bot.domain.outcomes import (
 )
 from bot.domain.schedule import warning_time
 from bot.logs import about_request
-from bot.store import RUNNING, RequestRow
+from bot.store import RUNNING, R, RequestRow
 from bot.store.models import decode_approvers
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.revocation import Revocation
@@ -158,7 +158,7 @@ class Sessions:
                 return
             log.exception("activating request %s failed; retrying shortly", request_id)
             retry = ctx.clock() + SLACK_RETRY
-            ctx.store.set_fields(request_id, where=[RequestRow.state == State.APPROVED.value], lease_until=retry)
+            ctx.store.set_fields(request_id, where=[R.state == State.APPROVED.value], lease_until=retry)
             ctx.arm(request_id)
 
     def fail(self, request_id: str, failure: Failure) -> None:
@@ -173,7 +173,7 @@ class Sessions:
         now = self.ctx.clock()
         expired = self.ctx.store.transition(
             request_id, [State.PENDING], State.EXPIRED, actor=SYSTEM, action="expired", now=now,
-            where=[RequestRow.pending_until <= now],
+            where=[R.pending_until <= now],
         )
         if expired is not None:
             log.info("request %s expired unanswered", request_id)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from bot.domain import NotFound, RequestView, TokenUnavailable
 from bot.logs import about_request
-from bot.store import RUNNING, RequestRow, as_view
+from bot.store import RUNNING, R, as_view
 from bot.workflows.context import Context
 
 log = logging.getLogger("bot.workflows")
@@ -37,7 +37,7 @@ class Tokens:
         now = ctx.clock()
         # Live means: active, no stop asked for, window not over (whatever the stop's own progress: a stop being
         # retried holds the row's lease, so the schedule would not call it due yet).
-        live = [*RUNNING, RequestRow.ends_at > now, RequestRow.token_sealed.is_not(None)]
+        live = [*RUNNING, R.ends_at > now, R.token_sealed.is_not(None)]
         if row.token_sealed is None or not ctx.store.record(request_id, actor=user_id, action="token_shown",
                                                              now=now, where=live):
             raise TokenUnavailable(request_id, ended=True)

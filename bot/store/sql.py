@@ -1,0 +1,246 @@
+"""Plain DB-API under ``Store``'s hot paths: the statements every request runs (a row read, a lease, a state change
+with its audit row) go straight to the driver on a connection from SQLAlchemy's pool.
+
+Issue 13's profile: a one-row read cost 150 µs of CPU through SQLAlchemy Core on SQLite and 45 µs through the driver
+on a pooled connection; the Core machinery around each statement (execution context, result, events, the
+transaction object) was most of the bot's database CPU. SQLAlchemy keeps what it is good at: the engine and its
+pool (with the idle ping, ``engine._ping_when_idle``), the schema, Alembic, and the queries that run rarely (the
+App Home's lists, retention, the audit export).
+
+- ``Db.write()`` / ``Db.read()``: one transaction on one pooled connection, yielding a ``Tx``. SQLite: ``BEGIN
+  IMMEDIATE`` for a write (the caller queues in ``engine.Writers`` first), ``BEGIN`` for a read (WAL: a snapshot
+  beside the writer). PostgreSQL: a read runs in autocommit (each statement sees the latest commit, as ``READ
+  COMMITTED`` does anyway, without a ``BEGIN`` and a ``COMMIT`` round trip).
+- Statements are written with ``?`` placeholders (``%s`` on PostgreSQL, rewritten once per statement text).
+- Times are bound as naive UTC (SQLite: SQLAlchemy's own text format, so both layers read and compare the same
+  values) and read back as aware UTC, as ``models.UTCDateTime`` does.
+- ``Col`` / ``Cond``: the conditions a caller adds to a write (``R.state == "active"``,
+  ``R.stop_requested_at.is_(None)``), rendered as SQL with their values.
+- A driver error is raised as SQLAlchemy's (``sqlalchemy.exc.DBAPIError.instance``: ``OperationalError``,
+  ``IntegrityError``, …), and a connection the dialect sees as dropped is invalidated, as ``Connection`` does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from bot.store.models import AUDIT, REQUESTS, AuditEntry, RequestRow, UTCDateTime, row_of
+
+#: Every column of ``requests``, in the table's order: what ``SELECT {COLUMNS}`` returns.
+COLUMNS = tuple(REQUESTS.c.keys())
+_TIMES = frozenset(c.name for c in REQUESTS.c if isinstance(c.type, UTCDateTime))
+_TIME_AT = tuple(i for i, name in enumerate(COLUMNS) if name in _TIMES)
+SELECT_ROW = f"SELECT {', '.join(COLUMNS)} FROM requests"
+SELECT_AUDIT = f"SELECT {', '.join(AUDIT.c.keys())} FROM audit"
+
+
+class Cond:
+    """One SQL condition on the ``requests`` row, with its values (``?`` placeholders)."""
+
+    __slots__ = ("sql", "values")
+
+    def __init__(self, sql: str, *values: Any) -> None:
+        self.sql = sql
+        self.values = values
+
+    def __repr__(self) -> str:
+        return f"Cond({self.sql!r}, {self.values!r})"
+
+
+class Col:
+    """A column of ``requests`` in a condition: ``==`` (``None``: ``IS NULL``), ``<``, ``<=``, ``>``, ``.is_(None)``,
+    ``.is_not(None)``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if name not in COLUMNS:
+            raise KeyError(f"requests has no column {name!r}")
+        self.name = name
+
+    def __eq__(self, value: object) -> Cond:  # type: ignore[override]
+        return self.is_(None) if value is None else Cond(f"{self.name} = ?", value)
+
+    def __lt__(self, value: object) -> Cond:
+        return Cond(f"{self.name} < ?", value)
+
+    def __le__(self, value: object) -> Cond:
+        return Cond(f"{self.name} <= ?", value)
+
+    def __gt__(self, value: object) -> Cond:
+        return Cond(f"{self.name} > ?", value)
+
+    def is_(self, none: None) -> Cond:
+        return Cond(f"{self.name} IS NULL")
+
+    def is_not(self, none: None) -> Cond:
+        return Cond(f"{self.name} IS NOT NULL")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class R:
+    """The columns of ``requests`` that conditions name (``Col(name)`` for any other)."""
+
+    id = Col("id")
+    state = Col("state")
+    version = Col("version")
+    pending_until = Col("pending_until")
+    ends_at = Col("ends_at")
+    token_sealed = Col("token_sealed")
+    stop_requested_at = Col("stop_requested_at")
+    delivered_at = Col("delivered_at")
+    lease_until = Col("lease_until")
+    slack_lease_until = Col("slack_lease_until")
+    remind_at = Col("remind_at")
+    warn_at = Col("warn_at")
+
+
+def lease_free(column: str, now: datetime) -> Cond:
+    """No live lease is held in ``column`` at ``now``."""
+    return Cond(f"({column} IS NULL OR {column} < ?)", now)
+
+
+def where(conds: Sequence[Cond]) -> tuple[str, list[Any]]:
+    """``conds`` joined with ``AND`` (``""`` for none), and their values in order."""
+    sql = " AND ".join(c.sql for c in conds)
+    return sql, [v for c in conds for v in c.values]
+
+
+def _text_of(moment: datetime) -> str:
+    """SQLAlchemy's SQLite storage format for a naive UTC datetime (``DATETIME``'s default)."""
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:{moment.minute:02d}:"
+            f"{moment.second:02d}.{moment.microsecond:06d}")
+
+
+class Db:
+    """The pooled connections of ``engine``, used through the driver."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        #: ``UPDATE … RETURNING`` (SQLite 3.35 and newer; every supported PostgreSQL).
+        self.returning = self.postgres or sqlite3.sqlite_version_info >= (3, 35)
+        self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._texts: dict[str, str] = {}
+
+    def text(self, sql: str) -> str:
+        """``sql`` in the driver's placeholder style."""
+        if not self.postgres:
+            return sql
+        found = self._texts.get(sql)
+        if found is None:
+            found = self._texts[sql] = sql.replace("%", "%%").replace("?", "%s")
+        return found
+
+    def bind(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to the store")
+            value = value.astimezone(UTC).replace(tzinfo=None)
+            return value if self.postgres else _text_of(value)
+        return value
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._transaction(write=True) as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._transaction(write=False) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Tx]:
+        pooled = self.engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        autocommit = self.postgres and not write
+        try:
+            if autocommit:
+                driver.autocommit = True
+            cursor = pooled.cursor()
+            tx = Tx(self, cursor)
+            try:
+                if not self.postgres:
+                    tx.run("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield tx
+                if not autocommit:
+                    pooled.commit()
+            except BaseException:
+                if not autocommit:
+                    with suppress(self._error):  # the connection is gone; the error that says so comes next
+                        pooled.rollback()
+                raise
+            finally:
+                cursor.close()
+        except self._error as exc:
+            if self.engine.dialect.is_disconnect(exc, driver, None):  # type: ignore[arg-type]
+                pooled.invalidate(exc)
+            raise DBAPIError.instance(getattr(exc, "statement", None), None, exc, self._error) from exc
+        finally:
+            if autocommit and pooled.dbapi_connection is not None:
+                try:
+                    driver.autocommit = False
+                except self._error:
+                    pooled.invalidate()
+            pooled.close()
+
+
+class Tx:
+    """One transaction's cursor: statements with ``?`` placeholders, rows read as ``RequestRow`` / ``AuditEntry``."""
+
+    __slots__ = ("cursor", "db")
+
+    def __init__(self, db: Db, cursor: Any) -> None:
+        self.db = db
+        self.cursor = cursor
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute; the number of rows it changed."""
+        bind = self.db.bind
+        try:
+            self.cursor.execute(self.db.text(sql), [bind(v) for v in params])
+        except Exception as exc:
+            exc.statement = sql  # type: ignore[attr-defined]  # named by the DBAPIError raised for it
+            raise
+        return int(self.cursor.rowcount)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        self.run(sql, params)
+        found: tuple[Any, ...] | None = self.cursor.fetchone()
+        return found
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.run(sql, params)
+        return list(self.cursor.fetchall())
+
+    def values(self, found: Sequence[Any]) -> dict[str, Any]:
+        """A row of ``SELECT_ROW`` (or ``RETURNING`` of ``COLUMNS``) as column → value, times aware UTC."""
+        values = list(found)
+        for i in _TIME_AT:
+            values[i] = self._time(values[i])
+        return dict(zip(COLUMNS, values, strict=True))
+
+    def row(self, sql: str, params: Sequence[Any] = ()) -> RequestRow | None:
+        found = self.one(sql, params)
+        return None if found is None else row_of(self.values(found))
+
+    def entries(self, sql: str, params: Sequence[Any] = ()) -> list[AuditEntry]:
+        time = self._time
+        return [AuditEntry(a[0], a[1], time(a[2]), a[3], a[4], a[5], a[6], a[7])  # type: ignore[arg-type]
+                for a in self.all(sql, params)]
+
+    def _time(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
