@@ -113,5 +113,7 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler", "alembic.runtime.plugins"):
+    # httpx says every request at INFO, its URL with it (a Descope user look-up names the target's login ID): the
+    # bot's own lines say what happened, without the people in it.
+    for noisy in ("apscheduler", "alembic.runtime.plugins", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

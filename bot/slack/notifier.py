@@ -3,7 +3,8 @@
 Thin on purpose: what to say lives in ``views`` (and ``messages``), when to say it in
 ``workflows.projection``.
 DMs go to the ``D…`` channel from ``conversations.open`` (so they can be edited later), with link
-unfurling off. The token never travels in a new message: it is edited into a DM posted without it.
+unfurling off; a session's later DMs (the warning, the outcome) go to the channel of its first, without asking
+again. The token never travels in a new message: it is edited into a DM posted without it.
 Errors propagate: the service records how far it got and tries again.
 """
 
@@ -57,17 +58,20 @@ class SlackNotifier:
             self.client.chat_update(channel=token_dm[0], ts=token_dm[1], text=redacted.text, blocks=redacted.blocks)
         msg = dm.outcome(request)
         if msg is not None:
-            self._dm(request.requester_id, msg)
+            self._dm(request.requester_id, msg, token_dm[0] if token_dm else None)
 
-    def send_warning(self, request: RequestView) -> None:
-        self._dm(request.requester_id, dm.warning(request))
+    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+        self._dm(request.requester_id, dm.warning(request), token_dm[0] if token_dm else None)
 
     def publish_home(self, page: Home) -> None:
         """``views.publish``: the person's App Home (no scope needed; the Home tab must be on)."""
         self.client.views_publish(user_id=page.user_id, view=home.build(page))
 
-    def _dm(self, user_id: str, msg: Message) -> tuple[str, str]:
-        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+    def _dm(self, user_id: str, msg: Message, channel: str | None = None) -> tuple[str, str]:
+        """Post ``msg`` to ``user_id``'s DM: ``channel`` when the session's DM is known (no need to ask Slack for
+        it again), else the one ``conversations.open`` answers."""
+        if channel is None:
+            channel = str(self.client.conversations_open(users=user_id)["channel"]["id"])
         resp = self.client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks,
                                             unfurl_links=False, unfurl_media=False)
         return str(resp["channel"]), str(resp["ts"])

@@ -1,6 +1,6 @@
 """The App Home's reads and its one write, through ``Store``'s transactions (plain reads in ``read()``, the
-write in ``tx()``): who opened the Home (``home_viewers``), and the lists of requests a Home shows, each with
-how many the whole list holds.
+write in ``tx()``; ``viewers``, read after every change, through the driver in ``db.read()``): who opened the Home
+(``home_viewers``), and the lists of requests a Home shows, each with how many the whole list holds.
 
 Opening the Home is an upsert: one row per person, the latest ``opened_at``, however many replicas record
 it at once (``INSERT … ON CONFLICT DO UPDATE``, on SQLite and PostgreSQL alike).
@@ -35,9 +35,9 @@ class HomeStore:
 
     def viewers(self, since: datetime) -> list[str]:
         """Everyone who opened the Home at ``since`` or later."""
-        with self.store.read() as s:
-            return list(s.execute(select(HOME_VIEWERS.c.user_id).where(HOME_VIEWERS.c.opened_at >= since)
-                                  .order_by(HOME_VIEWERS.c.user_id)).scalars())
+        with self.store.db.read() as s:  # after every change of a request: through the driver
+            return [str(found[0]) for found in
+                    s.all("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", (since,))]
 
     def requests(self, *, states: Sequence[State], limit: int, requester_id: str | None = None,
                  not_requester: str | None = None, oldest_first: bool = False) -> Listed:

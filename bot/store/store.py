@@ -167,6 +167,15 @@ class Store:
         ``requires``: another request and conditions on it, which must hold too; that row is locked first, so a
         change to it (a stop) and this move happen one after the other, never both unseen.
         A move the state machine forbids (``domain.TRANSITIONS``) raises ``InvalidTransition``."""
+        row = self.transition_row(request_id, sources, target, actor=actor, action=action, now=now, detail=detail,
+                                  where=where, requires=requires, **values)
+        return None if row is None else as_view(row)
+
+    def transition_row(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
+                       action: str, now: datetime, detail: str | None = None,
+                       where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
+                       **values: Any) -> RequestRow | None:
+        """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets)."""
         for source in sources:
             check_transition(source, target)
         in_sources = Cond(f"state IN ({', '.join('?' * len(sources))})", *(x.value for x in sources))
@@ -180,9 +189,8 @@ class Store:
             before, after = written
             add_audit(s, request_id, at=now, actor=actor, action=action, from_state=before["state"],
                       to_state=target.value, detail=detail)
-            view = as_view(row_of(after))
         self.on_outcome(target.value)
-        return view
+        return row_of(after)
 
     def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime) -> Counted:
         """One approver's Approve, counted once, under the row's lock: a pending request (not past

@@ -53,15 +53,19 @@ class Notifier(Protocol):
         """Put the token into that DM (an edit: doing it twice leaves one message holding the token)."""
         ...
 
-    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None: ...
+    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+        """Redact the session's DM (``token_dm``, if any) and DM the requester how the request ended (in the same
+        conversation)."""
+        ...
 
     def post_ready(self, request: RequestView) -> tuple[str, str]:
         """``reveal`` delivery: DM the requester that the session is ready, with a Show token button (the
         token itself is never in a message); returns the message's channel and ts."""
         ...
 
-    def send_warning(self, request: RequestView) -> None:
-        """DM the requester that the session ends soon (its end time), with Extend and Stop now buttons."""
+    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+        """DM the requester that the session ends soon (its end time), with Extend and Stop now buttons (in the
+        conversation of the session's DM, ``token_dm``, if any)."""
         ...
 
     def publish_home(self, home: Home) -> None:

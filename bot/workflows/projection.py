@@ -85,7 +85,7 @@ class Projection:
             if entry.action == "warned":  # the requester's, not the channel's
                 self._record(row.id, progress)
                 if state is State.ACTIVE and not row.stop_requested_at:
-                    notifier.send_warning(view)
+                    notifier.send_warning(view, _dm_of(row))
             elif entry.action != "requested":  # the approval message itself says that
                 self._record(row.id, progress)
                 notifier.post_thread(view, entry)

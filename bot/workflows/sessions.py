@@ -122,7 +122,7 @@ class Sessions:
             self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email))
             return
         try:
-            active = ctx.store.transition(
+            active = ctx.store.transition_row(
                 request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=ctx.clock(),
                 detail=encode(Activated(email)), requires=requires,
                 impersonator=email, started_at=now, ends_at=ends_at, delivery=ctx.settings.token_delivery,
@@ -141,7 +141,7 @@ class Sessions:
                 log.error("request %s left approved under us; revoked the token just minted", request_id)
             return
         log.info("request %s active until %s", request_id, ends_at.isoformat())
-        ctx.arm(request_id)
+        ctx.arm(request_id, active)
 
     @about_request
     def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> None:

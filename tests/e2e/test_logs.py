@@ -1,5 +1,6 @@
 """``LOG_FORMAT=json`` on the real process: every line of the bot's output is one JSON object (time, level,
-logger, message), the lines about a request carry its ID, and nothing secret is in any of them."""
+logger, message), the lines about a request carry its ID, and nothing secret (nor the target's login ID) is in
+any of them."""
 
 from __future__ import annotations
 
@@ -25,3 +26,5 @@ def test_json_logs_one_object_per_line_with_the_request(make_stack: StackFactory
         assert said in messages, (said, messages)
     token = s.descope.minted[0]
     assert token not in s.bot.log() and "test-signing-secret" not in s.bot.log()
+    # whom the session impersonated is in the audit, not in every log line of the calls made for it
+    assert "jane@acme.com" not in s.bot.log() and "jane%40acme.com" not in s.bot.log()

@@ -136,7 +136,7 @@ class StubNotifier:
     def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
         self.outcomes.append(request)
 
-    def send_warning(self, request: RequestView) -> None:
+    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
         self.warnings.append(request)
 
     def publish_home(self, home: Home) -> None:

@@ -1,0 +1,100 @@
+"""The driver layer under the store's hot paths (``bot.store.sql``), on SQLite and PostgreSQL: what it writes reads the
+same through SQLAlchemy and back, its conditions mean what they say, a failed transaction leaves nothing, driver
+errors arrive as SQLAlchemy's, and a connection the server dropped costs one error, not the pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from bot.domain import State
+from bot.migrate import migrate
+from bot.store import R, RequestRow, Store, make_engine
+from bot.store.sql import Col
+
+T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def _insert(store: Store, login_id: str = "jane@acme.com") -> str:
+    return store.insert(requester_id="UREQ1", login_id=login_id, tenant=None, duration=timedelta(minutes=30),
+                        reason="r", pending_until=T0 + timedelta(minutes=30), now=T0).id
+
+
+def test_times_written_through_the_driver_read_the_same_through_sqlalchemy_and_back(store: Store) -> None:
+    request_id = _insert(store)
+    elsewhere = T0.astimezone(timezone(timedelta(hours=-5)))  # any zone in, UTC out
+    assert store.set_fields(request_id, lease_until=elsewhere)
+    with store.read() as conn:  # SQLAlchemy Core, as the Home, retention and the export read
+        core = conn.execute(select(RequestRow.__table__).where(text("id = :id")), {"id": request_id}).mappings().one()
+    row = store.get_row(request_id)
+    assert row is not None
+    assert row.lease_until == core["lease_until"] == T0 and row.lease_until.tzinfo == UTC
+    assert row.created_at == core["created_at"] == T0
+    # and a time SQLAlchemy wrote compares right in the driver's conditions (same format on SQLite)
+    assert not store.set_fields(request_id, where=[R.lease_until < T0], stop_attempts=1)
+    assert store.set_fields(request_id, where=[R.lease_until <= T0], stop_attempts=2)
+    assert store.get_row(request_id).stop_attempts == 2  # type: ignore[union-attr]
+
+
+def test_conditions_mean_what_they_say(store: Store) -> None:
+    request_id = _insert(store)
+    assert not store.set_fields(request_id, where=[R.remind_at.is_not(None)], reminders_sent=1)
+    assert store.set_fields(request_id, where=[R.remind_at == None], reminders_sent=2)  # noqa: E711  (IS NULL)
+    assert not store.set_fields(request_id, where=[R.state == State.ACTIVE.value], reminders_sent=3)
+    assert store.set_fields(request_id, where=[Col("reminders_sent") == 2, R.pending_until > T0], reminders_sent=4)
+    assert store.get_row(request_id).reminders_sent == 4  # type: ignore[union-attr]
+    with pytest.raises(KeyError, match="no column"):
+        Col("nope")
+
+
+def test_a_claim_answers_the_row_as_written_once(store: Store) -> None:
+    request_id = _insert(store)
+    first = store.claim_slack(request_id, T0, T0 + timedelta(seconds=60))
+    assert first is not None
+    row, unposted = first
+    assert row.slack_lease_until == T0 + timedelta(seconds=60)
+    assert [entry.action for entry in unposted] == ["requested"] and unposted[0].at == T0
+    assert store.claim_slack(request_id, T0 + timedelta(seconds=1), T0 + timedelta(seconds=61)) is None  # held
+    assert store.claim_slack(request_id, T0 + timedelta(seconds=61), T0 + timedelta(seconds=121)) is not None  # ran out
+
+
+def test_a_failed_write_leaves_nothing_and_arrives_as_sqlalchemys_error(store: Store) -> None:
+    request_id = _insert(store)
+    with pytest.raises(IntegrityError), store.write() as tx:
+        tx.run("UPDATE requests SET stop_attempts = 7 WHERE id = ?", (request_id,))
+        tx.run("INSERT INTO audit (request_id, at, actor, action) VALUES (?, ?, ?, ?)", ("missing", T0, "x", "y"))
+    assert store.get_row(request_id).stop_attempts == 0  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="naive"):
+        store.set_fields(request_id, lease_until=datetime(2026, 1, 5))
+    assert store.get_row(request_id) is not None  # the pool still serves
+
+
+def test_a_connection_the_server_dropped_costs_one_error_not_the_pool(store: Store) -> None:
+    if not store.db.postgres:
+        pytest.skip("PostgreSQL's: SQLite has no server to drop a connection")
+    request_id = _insert(store)
+    with store.db.read() as tx:
+        found = tx.one("SELECT pg_backend_pid()")
+        assert found is not None
+        pid = found[0]
+    other = create_engine(store.engine.url, poolclass=NullPool)
+    with other.begin() as conn:  # another session ends the pooled one, as a server restart would
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    with pytest.raises(OperationalError):
+        for _ in range(store.engine.pool.size() + 1):  # type: ignore[attr-defined]  # reach the dropped one
+            store.get_row(request_id)
+    assert store.get_row(request_id) is not None
+    assert store.get_row(request_id) is not None
