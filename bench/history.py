@@ -105,6 +105,34 @@ PART2_ROWS = [  # measure, before, after
 ]
 
 
+# Issue 13, part 3: whole sessions, 100 each (bench.stack.Driver, 2 s windows, 4 at a time, one serving process),
+# before (2de5a3e) and after (PART3_AFTER), alternately, twice each, on 2026-12-03; the means of the two runs.
+PART3_BEFORE, PART3_AFTER = "2de5a3e", "@AFTER@"
+PART3_FINDINGS = [
+    "SQLAlchemy Core was still 43 % of the samples. Measured in process, a one-row read cost 150 µs of CPU through"
+    " Core on SQLite and 45 µs through the driver on a pooled connection: the execution context, the result and the"
+    " events around each statement, not the statement. The store's hot paths (a row, a lease, a state change with its"
+    " audit row, the Home's viewers) now go straight to the driver (`store/sql.py`) on SQLAlchemy's pooled"
+    " connections; a claim is one `UPDATE … RETURNING`; PostgreSQL reads run in autocommit (no `BEGIN`/`COMMIT` round"
+    " trips). SQLAlchemy keeps the pool, the schema, Alembic and the rare queries.",
+    "httpx cost about 1 ms of CPU per Descope call, twice `http.client` on the same connection: it parsed and joined"
+    " the URL three times per call and parsed every answer's headers for cookies. The Descope client now builds each"
+    " URL once, keeps no cookies, and sends through `descope/transport.py` (httpx's transport interface on"
+    " `http.client`, a kept connection per thread): about 0.45 ms less per call, four calls a session.",
+    "httpx also logged every request at INFO, its URL naming the target's login ID: four lines a session, each"
+    " through the redacting filter. Off (the bot's own lines say what happened).",
+    "A session's outcome DM asked Slack for the DM channel again (`conversations.open`): it goes to the channel of the"
+    " session's DM now, as does the expiry warning. 11 → 10 Slack calls a session.",
+    "Memory: every serving process imported Alembic (with Mako and Pygments, about 11 MiB) to find the database"
+    " already at head. It reads the revision first now and imports Alembic only to migrate.",
+]
+PART3_ROWS: list[tuple[str, str, str]] = [  # measure, before, after
+    ("bot CPU per whole session, SQLite, 4 at a time", "@S0@", "@S1@"),
+    ("bot CPU per whole session, PostgreSQL, 4 at a time", "@P0@", "@P1@"),
+    ("Slack calls per whole session", "11", "10"),
+]
+
+
 def _table(w: Callable[[str], None], before: str, after: str, rows: list[tuple[str, str, str]]) -> None:
     """One before/after table: a measure per row, the commits compared in the header."""
     w(f"| measure | before ({before}) | after ({after}) |")

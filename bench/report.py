@@ -231,11 +231,11 @@ def render(r: Results) -> str:
 
     w("## 2. Approve → token DM")
     w("")
-    w("From the moment the approve click is sent to the moment the token reaches the requester's DM (the"
-      " `chat.update` that edits it into the DM the bot posted just before) at the fake Slack, minus the fake"
+    w("From the moment the approve click is sent to the moment the requester's session DM (ready, with its Show"
+      " token button: `TOKEN_DELIVERY=reveal`, the default) reaches the fake Slack, minus the fake"
       f" Descope's injected {DESCOPE_LATENCY * 1e3:.0f} ms on the impersonate call: the bot's own overhead (the"
       " ack, the state change, the `users.info` look-up when not cached, sealing, `conversations.open`, the"
-      " DM and its edit). The click comes"
+      " DM). The click comes"
       f" {THINK_S * 1e3:.0f} ms after the approval message appears (a person is slower still; a click in the"
       " first few ms can find the bot not yet done recording that message, and it then waits for it).")
     w("")

@@ -113,7 +113,8 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx says every request at INFO, its URL with it (a Descope user look-up names the target's login ID): the
-    # bot's own lines say what happened, without the people in it.
-    for noisy in ("apscheduler", "alembic.runtime.plugins", "httpx"):
+    for noisy in ("apscheduler", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # httpx says every request at INFO, its URL with it (a Descope user look-up names the target's login ID): the
+    # bot's own lines say what happened, without the people in it. At DEBUG it speaks.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)

@@ -36,7 +36,7 @@ def test_activation_failing_for_minutes_ends_failed_rather_than_approved_forever
 
 def test_a_token_minted_just_before_a_database_failure_is_revoked(world: World,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    real = world.store.transition
+    real = world.store.transition_row
     failures = iter([OperationalError("UPDATE requests", {}, Exception("database went away"))])
 
     def flaky(request_id: str, sources: Any, target: State, **kw: Any) -> Any:
@@ -46,7 +46,7 @@ def test_a_token_minted_just_before_a_database_failure_is_revoked(world: World,
                 raise error
         return real(request_id, sources, target, **kw)
 
-    monkeypatch.setattr(world.store, "transition", flaky)
+    monkeypatch.setattr(world.store, "transition_row", flaky)
     request_id = world.approved()
     assert world.descope.stopped == world.descope.minted[:1]  # nobody could ever have used it
     assert world.descope.revoked == world.descope.minted[:1]  # and it is revoked, not just stopped
