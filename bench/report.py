@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from bench.history import before_after
+from bench.history import ISSUE13_BASELINE, SIDE_BY_SIDE, before_after
 from bench.sections import PACE_16_S, THINK_S, AckRow, FlowResult, Revocation, Sizes
 from bench.stack import DESCOPE_LATENCY, postgres_version
 
@@ -99,7 +99,7 @@ class Results:
 BARE = "bare Bolt (ack only)"
 
 
-SESSION_CPU_GOAL_MS = 30.0  # issue 13: half of the 60 ms a whole session cost when it was filed
+SESSION_CPU_GOAL_MS = 30.0  # issue 13: half of the "about 60 ms" it quoted for a whole session
 MEMORY_GOAL_MIB = 88  # issue 13: memory with 10,000 sessions scheduled when it was filed
 
 
@@ -127,8 +127,13 @@ def evaluate(r: Results) -> None:
                   f.sequential["p99"] < 0.1))
         t.append((f"approve → DM overhead p99 < 100 ms ({f.backend}, 16 flows at a time)", ms(f.loaded["p99"]),
                   f.loaded["p99"] < 0.1))
-        t.append((f"CPU per whole session ≤ {SESSION_CPU_GOAL_MS:.0f} ms, half of issue 13's 60 ms ({f.backend})",
+        t.append((f"CPU per whole session ≤ {SESSION_CPU_GOAL_MS:.0f} ms, half of the 60 ms issue 13 quoted"
+                  f" ({f.backend})",
                   f"{f.cpu_ms_per_session:.1f} ms", f.cpu_ms_per_session <= SESSION_CPU_GOAL_MS))
+        if f.backend in SIDE_BY_SIDE:  # the sound measure of "half of today's": see the history below
+            was, now = SIDE_BY_SIDE[f.backend]
+            t.append((f"the same ≤ half of issue 13's baseline ({ISSUE13_BASELINE}), run side by side ({f.backend})",
+                      f"{now:.1f} vs {was:.1f} ms ({now / was:.0%})", now <= was / 2))
     v = r.revocation
     if v is not None:
         t.append((f"memory with {v.long_sessions:,} sessions scheduled ≤ {MEMORY_GOAL_MIB} MiB (issue 13), one serving"
