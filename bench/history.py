@@ -133,8 +133,7 @@ PART3_FINDINGS = [
 PART3_ROWS = [  # measure, before, after
     ("bot CPU per whole session, SQLite, 4 at a time", "56.0 ms", "30.8 ms"),
     ("bot CPU per whole session, PostgreSQL, 4 at a time", "63.6 ms", "40.3 ms"),
-    ("statements per whole session (PostgreSQL: transactions, `xact_commit`)", "24.5 transactions",
-     "40 statements in 23.7 transactions"),
+    ("PostgreSQL transactions per whole session (`xact_commit`: a read in autocommit counts as one)", "24.5", "23.2"),
     ("Slack calls per whole session", "11", "10"),
     ("Descope calls per whole session (look-up, impersonate, stop, logout)", "4", "4"),
 ]
