@@ -13,9 +13,10 @@ the sweep must do by that one indexed column.
 
 ``purge`` is the retention (``RETENTION``): ended requests older than the cut-off go, with their audit rows.
 
-SQLite allows one writer at a time. Writes (``tx``) queue in ``engine.Writers`` (this machine's writers, threads
-and processes) and then take SQLite's lock with ``BEGIN IMMEDIATE``; reads (``read``) open a plain deferred
-transaction, which WAL lets run beside a writer.
+The hot paths run through the driver (``write()``, ``db.read()``: ``bot.store.sql``); the rare queries through
+SQLAlchemy Core (``tx()``, ``read()``). SQLite allows one writer at a time. Writes queue in ``engine.Writers`` (this
+machine's writers, threads and processes) and then take SQLite's lock with ``BEGIN IMMEDIATE``; reads open a plain
+deferred transaction, which WAL lets run beside a writer.
 """
 
 from __future__ import annotations
