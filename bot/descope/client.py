@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final, Self
+from urllib.request import getproxies
 
 import httpx
 
@@ -95,6 +96,8 @@ class DescopeClient:
         self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.metrics counts them
         self._urls: dict[str, httpx.URL] = {}
+        if transport is None and not any(scheme != "no" for scheme in getproxies()):
+            transport = KeptConnections()  # with a proxy in the environment, httpx's own transport reads it
         self._http = httpx.Client(
             base_url=base_url,
             headers={
@@ -104,7 +107,7 @@ class DescopeClient:
                 "User-Agent": USER_AGENT,
             },
             timeout=httpx.Timeout(timeout),
-            transport=transport if transport is not None else KeptConnections(),
+            transport=transport,
             cookies=_NoCookies(),
             follow_redirects=False,
         )

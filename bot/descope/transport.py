@@ -4,15 +4,17 @@ standard library's ``http.client``, one kept connection per thread and host.
 httpx's default transport (httpcore and h11, in pure Python) cost about 0.7 ms of CPU per call more than
 ``http.client`` on the same connection (issue 13's measurement: four Descope calls a session, some 8 % of the bot's CPU
 per session). The client keeps httpx's API, its timeouts, its retries (``DescopeClient._call``) and its errors; only
-the bytes on the wire move through ``http.client``. Environment proxies still go through httpx's own transports
-(``httpx.Client`` mounts them ahead of this one).
+the bytes on the wire move through ``http.client``. With a proxy in the environment (``HTTPS_PROXY`` and the
+like) the client does not use this transport at all: httpx's own reads the proxy settings (``DescopeClient``).
 
 Errors are httpx's, with httpcore's meanings, which decide whether ``DescopeClient`` may send a call again:
 
     httpx.ConnectError / ConnectTimeout   nothing was sent (any call may be retried)
     httpx.WriteError / WriteTimeout       the request may have been partly sent
     httpx.ReadTimeout                     sent; no answer in time (Descope may have done it)
-    httpx.RemoteProtocolError             sent; the connection closed without a whole answer
+    httpx.RemoteProtocolError             sent; the connection closed without a whole answer, or an answer
+                                          ``http.client`` refuses (too many headers, a bad status line)
+    httpx.LocalProtocolError              a request ``http.client`` refuses to write (a bad header)
 
 A kept connection is checked before reuse, as httpcore does: one that is readable while idle (the server closed it,
 an idle keep-alive timing out) or idle longer than ``IDLE_SECONDS`` is replaced by a new one, so a request is never
@@ -34,7 +36,6 @@ import httpx
 IDLE_SECONDS = 30.0
 
 _Key = tuple[str, str, int]
-_CLOSED = (http.client.RemoteDisconnected, http.client.IncompleteRead, http.client.BadStatusLine, ConnectionError)
 
 
 class KeptConnections(httpx.BaseTransport):
@@ -58,9 +59,8 @@ class KeptConnections(httpx.BaseTransport):
                 data = resp.read()
             except TimeoutError as exc:
                 raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
-            except (*_CLOSED, OSError) as exc:
-                raise httpx.RemoteProtocolError(f"the connection closed without a whole answer ({exc!r})",
-                                                request=request) from exc
+            except (http.client.HTTPException, OSError) as exc:  # closed early, or an answer http.client refuses
+                raise httpx.RemoteProtocolError(f"no usable answer ({exc!r})", request=request) from exc
         except BaseException:
             self._drop(conn)
             raise
@@ -99,6 +99,8 @@ class KeptConnections(httpx.BaseTransport):
             raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from exc
         except OSError as exc:
             raise httpx.WriteError(str(exc), request=request) from exc
+        except (http.client.HTTPException, ValueError) as exc:  # a header http.client will not send
+            raise httpx.LocalProtocolError(str(exc), request=request) from exc
 
     def _kept(self) -> dict[_Key, tuple[http.client.HTTPConnection, float]]:
         kept: dict[_Key, tuple[http.client.HTTPConnection, float]] | None = getattr(self._local, "kept", None)

@@ -36,6 +36,15 @@ _LIVE = tuple(x.value for x in LIVE_STATES)
 _EMPTY_ROW = dict.fromkeys(COLUMNS)  # a new row's columns that its values leave out
 
 
+def _known(values: dict[str, Any]) -> dict[str, Any]:
+    """``values``, whose keys become SQL text: each must be a column of ``requests`` (names come from code, never
+    from a person; this keeps it so)."""
+    unknown = values.keys() - _EMPTY_ROW.keys()
+    if unknown:
+        raise KeyError(f"requests has no column {', '.join(sorted(unknown))}")
+    return values
+
+
 def load(tx: Tx, request_id: str) -> RequestRow | None:
     """The whole row, or ``None``."""
     return tx.row(_ROW, (request_id,))
@@ -96,7 +105,7 @@ def holds(tx: Tx, request_id: str, conditions: Sequence[Cond]) -> bool:
 
 def _update(tx: Tx, request_id: str, conditions: Sequence[Cond], values: dict[str, Any],
             returning: bool = False) -> str:
-    sets = ", ".join(f"{name} = ?" for name in values)
+    sets = ", ".join(f"{name} = ?" for name in _known(values))
     sql, _ = where([R.id == request_id, *conditions])
     return f"UPDATE requests SET {sets} WHERE {sql}{_RETURNING if returning else ''}"
 
@@ -160,7 +169,7 @@ def insert_row(tx: Tx, values: dict[str, Any], *, actor: str, action: str, detai
     """The row (with its ``next_due_at``) and its first audit row."""
     row = row_of({**_EMPTY_ROW, **values})
     row.next_due_at = values["next_due_at"] = next_due(row)
-    tx.run(f"INSERT INTO requests ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+    tx.run(f"INSERT INTO requests ({', '.join(_known(values))}) VALUES ({', '.join('?' * len(values))})",
            list(values.values()))
     add_audit(tx, values["id"], at=values["created_at"], actor=actor, action=action, from_state=None,
               to_state=values["state"], detail=detail)

@@ -17,7 +17,8 @@ App Home's lists, retention, the audit export).
 - ``Col`` / ``Cond``: the conditions a caller adds to a write (``R.state == "active"``,
   ``R.stop_requested_at.is_(None)``), rendered as SQL with their values.
 - A driver error is raised as SQLAlchemy's (``sqlalchemy.exc.DBAPIError.instance``: ``OperationalError``,
-  ``IntegrityError``, …), and a connection the dialect sees as dropped is invalidated, as ``Connection`` does.
+  ``IntegrityError``, …); a connection the dialect sees as dropped invalidates the pool, as ``Connection`` does (a
+  server restart costs one failed transaction, not one per pooled connection).
 """
 
 from __future__ import annotations
@@ -182,9 +183,11 @@ class Db:
             finally:
                 cursor.close()
         except self._error as exc:
-            if self.engine.dialect.is_disconnect(exc, driver, None):  # type: ignore[arg-type]
-                pooled.invalidate(exc)
-            raise DBAPIError.instance(getattr(exc, "statement", None), None, exc, self._error) from exc
+            dropped = self.engine.dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]
+            if dropped:  # as SQLAlchemy's own Connection does: every connection pooled before now is suspect
+                self.engine.pool._invalidate(pooled, exc)
+            raise DBAPIError.instance(getattr(exc, "statement", None), None, exc, self._error,
+                                      connection_invalidated=dropped, dialect=self.engine.dialect) from exc
         finally:
             if autocommit and pooled.dbapi_connection is not None:
                 try:

@@ -5,6 +5,8 @@ have is retried."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import threading
 from collections.abc import Iterator
 
@@ -95,3 +97,62 @@ def test_nothing_listening_is_unsent_and_retried(descope: FakeDescope) -> None:
             impersonate(client)
     assert not raised.value.maybe_done and "ConnectError" in str(raised.value)
     assert raised.value.attempts == FAST.attempts  # never sent, so safe to try again, even a mint
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A loopback server that records each request line and answers with ``answer`` (headers, then a JSON body)."""
+
+    seen: list[str]
+    answer: list[tuple[str, str]]
+
+    def _reply(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = json.dumps({"user": {"loginIds": ["jane@acme.com"], "name": "Jane via proxy"}}).encode()
+        self.send_response(200)
+        for name, value in self.answer:
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _reply
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[str], list[tuple[str, str]]]]:
+    seen: list[str] = []
+    answer: list[tuple[str, str]] = []
+    handler = type("Handler", (_Recorder,), {"seen": seen, "answer": answer})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen, answer
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_proxy_in_the_environment_carries_the_calls(recorder: tuple[str, list[str], list[tuple[str, str]]],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy, seen, _ = recorder
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    with DescopeClient("P2proxy", "K-proxy", "http://descope.internal", retry=FAST) as client:
+        assert client.load_user("jane@acme.com")["name"] == "Jane via proxy"
+    assert seen == ["GET http://descope.internal/v1/mgmt/user?loginId=jane%40acme.com"]
+
+
+def test_an_answer_http_client_refuses_is_maybe_done_and_never_sent_again(
+        recorder: tuple[str, list[str], list[tuple[str, str]]]) -> None:
+    server, seen, answer = recorder
+    answer.extend((f"X-Filler-{i}", "x") for i in range(120))  # more headers than http.client accepts
+    with DescopeClient("P2odd", "K-odd", server, retry=FAST) as client, pytest.raises(DescopeUnavailable) as raised:
+        impersonate(client)
+    assert raised.value.maybe_done and "RemoteProtocolError" in str(raised.value)
+    assert seen == ["POST /v1/mgmt/impersonate"]  # a mint that may have happened is not asked for again
