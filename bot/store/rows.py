@@ -57,7 +57,7 @@ def live_rows(tx: Tx, requester_id: str, login_id: str, tenant: str | None) -> l
            f"{'tenant IS NULL' if tenant is None else 'tenant = ?'} AND state IN ({', '.join('?' * len(_LIVE))}) "
            "ORDER BY created_at LIMIT 5")
     params = [requester_id, login_id.lower(), *([] if tenant is None else [tenant]), *_LIVE]
-    return [row_of(tx.values(found)) for found in tx.all(sql, params)]
+    return tx.rows(sql, params)
 
 
 def pending_count(tx: Tx, requester_id: str) -> int:
@@ -103,15 +103,12 @@ def holds(tx: Tx, request_id: str, conditions: Sequence[Cond]) -> bool:
     return tx.one(_locked(tx, f"SELECT id FROM requests WHERE {sql}"), params) is not None
 
 
-def _update(tx: Tx, request_id: str, conditions: Sequence[Cond], values: dict[str, Any],
-            returning: bool = False) -> str:
+def _update(request_id: str, conditions: Sequence[Cond], values: dict[str, Any],
+            returning: bool = False) -> tuple[str, list[Any]]:
+    """``UPDATE requests SET … WHERE id = ? AND …`` and its parameters, in order."""
     sets = ", ".join(f"{name} = ?" for name in _known(values))
-    sql, _ = where([R.id == request_id, *conditions])
-    return f"UPDATE requests SET {sets} WHERE {sql}{_RETURNING if returning else ''}"
-
-
-def _params(request_id: str, conditions: Sequence[Cond], values: dict[str, Any]) -> list[Any]:
-    return [*values.values(), request_id, *(v for c in conditions for v in c.values)]
+    sql, params = where([R.id == request_id, *conditions])
+    return f"UPDATE requests SET {sets} WHERE {sql}{_RETURNING if returning else ''}", [*values.values(), *params]
 
 
 def rewrite(tx: Tx, request_id: str, conditions: Sequence[Cond],
@@ -131,7 +128,7 @@ def rewrite(tx: Tx, request_id: str, conditions: Sequence[Cond],
     changes = {**wanted, **({"version": before["version"] + 1} if bump else {})}
     after = {**before, **changes}
     after["next_due_at"] = changes["next_due_at"] = next_due(SimpleNamespace(**after))
-    written = tx.run(_update(tx, request_id, conditions, changes), _params(request_id, conditions, changes))
+    written = tx.run(*_update(request_id, conditions, changes))
     return (before, after) if written == 1 else None
 
 
@@ -139,18 +136,17 @@ def update_row(tx: Tx, request_id: str, *conditions: Cond, **values: Any) -> boo
     """``UPDATE requests SET … WHERE id = ? AND …``, keeping ``next_due_at`` in step: true when the row matched."""
     if not delays_only(values):
         return rewrite(tx, request_id, conditions, values) is not None
-    return tx.run(_update(tx, request_id, conditions, values), _params(request_id, conditions, values)) == 1
+    return tx.run(*_update(request_id, conditions, values)) == 1
 
 
 def claim(tx: Tx, request_id: str, conditions: Sequence[Cond], **lease: datetime) -> RequestRow | None:
     """Take a lease (``lease_until=…`` or ``slack_lease_until=…``) if ``conditions`` hold: the row as written, or
     ``None``. One statement where the database has ``UPDATE … RETURNING``."""
     assert delays_only(lease)
-    params = _params(request_id, conditions, lease)
     if not tx.db.returning:
-        return load(tx, request_id) if tx.run(_update(tx, request_id, conditions, lease), params) == 1 else None
-    found = tx.all(_update(tx, request_id, conditions, lease, returning=True), params)
-    return row_of(tx.values(found[0])) if found else None
+        return load(tx, request_id) if tx.run(*_update(request_id, conditions, lease)) == 1 else None
+    found = tx.rows(*_update(request_id, conditions, lease, returning=True))
+    return found[0] if found else None
 
 
 def new_request(*, requester_id: str, login_id: str, tenant: str | None, duration: timedelta, reason: str,

@@ -236,6 +236,10 @@ class Tx:
         found = self.one(sql, params)
         return None if found is None else row_of(self.values(found))
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[RequestRow]:
+        """Every row it answers, read to the end (so an ``UPDATE … RETURNING`` is finished before the commit)."""
+        return [row_of(self.values(found)) for found in self.all(sql, params)]
+
     def entries(self, sql: str, params: Sequence[Any] = ()) -> list[AuditEntry]:
         time = self._time
         return [AuditEntry(a[0], a[1], time(a[2]), a[3], a[4], a[5], a[6], a[7])  # type: ignore[arg-type]
