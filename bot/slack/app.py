@@ -1,7 +1,7 @@
 """The Bolt app: the workspace check, the listeners of every surface (``listeners/``), the error handler.
 
 The app runs with ``process_before_response=True``: the slash command's ``ack`` is its answer, and clicks
-``ack()`` at once and do their work in lazy listeners (see ``listeners/``). Slack's 3-second rule is kept
+``ack()`` at once and do their work after it (``listeners.after_ack``). Slack's 3-second rule is kept
 there, surface by surface.
 """
 

@@ -68,10 +68,6 @@ class CountingWebClient(WebClient):
                                  retry_handlers=list(self.retry_handlers), on_call=self.on_call,
                                  transport=self.transport)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> CountingWebClient:
-        """Bolt deep-copies a request (its client too) for lazy listeners: the copy counts into the same hook."""
-        return self.fork(self.default_params.get("team_id"))
-
 
 def make_client(settings: Settings, on_call: Callable[[str, str], None] | None = None) -> WebClient:
     return CountingWebClient(

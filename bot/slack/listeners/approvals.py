@@ -1,5 +1,5 @@
 """Approve and Deny on the approval message. Both ``ack()`` at once; the decision (and, on approval,
-Descope's impersonate call) runs in a Bolt lazy listener on a worker thread, and refusals come back to
+Descope's impersonate call) runs after the ack on a worker thread (``after_ack``), and refusals come back to
 the clicker alone as ephemeral messages through ``respond``.
 
 A click counts only from the request's own message in the approvals channel (the workflow checks the
@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps
+from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import replies
 from bot.slack.views import approval, ids
 
@@ -23,9 +23,6 @@ log = logging.getLogger("bot.slack")
 
 
 def register(app: App, deps: Deps) -> None:
-    def ack_now(ack: Ack) -> None:
-        ack()
-
     def decide(body: dict[str, Any], respond: Respond, approve: bool) -> None:
         try:
             click = approval.parse(body)
@@ -51,6 +48,6 @@ def register(app: App, deps: Deps) -> None:
         decide(body, respond, approve=False)
 
     for action_id in (ids.APPROVE, *ids.LEGACY_APPROVE):
-        app.action(action_id)(ack=ack_now, lazy=[on_approve])
+        app.action(action_id)(after_ack(app, on_approve))
     for action_id in (ids.DENY, *ids.LEGACY_DENY):
-        app.action(action_id)(ack=ack_now, lazy=[on_deny])
+        app.action(action_id)(after_ack(app, on_deny))

@@ -1,5 +1,5 @@
 """The request form. ``/impersonate`` with nothing after it, and the global shortcut "Request impersonation", open
-it: the ack goes at once (empty: no message), then a lazy listener opens the modal with the interaction's
+it: the ack goes at once (empty: no message), then (``after_ack``) the listener opens the modal with the interaction's
 ``trigger_id`` (valid for 3 seconds, once). When that fails, the command's requester gets the usage instead.
 
 A submission is answered in its ack, within Slack's 3 seconds, exactly as the typed command is: the fields are
@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import DomainError
 from bot.slack import commands
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps
+from bot.slack.listeners import Deps, after_ack
 from bot.slack.listeners.command import COMMAND
 from bot.slack.messages import replies
 from bot.slack.views import form, ids
@@ -35,9 +35,6 @@ def nothing_typed(body: dict[str, Any]) -> bool:
 
 
 def register(app: App, deps: Deps) -> None:
-    def ack_now(ack: Ack) -> None:
-        ack()
-
     def open_form(body: dict[str, Any], client: WebClient, source: str) -> bool:
         """Open the form with the interaction's trigger_id; False (logged) when Slack did not open it."""
         try:
@@ -72,6 +69,6 @@ def register(app: App, deps: Deps) -> None:
             return
         ack(response_action="update", view=form.sent(request))
 
-    app.command(COMMAND, matchers=[nothing_typed])(ack=ack_now, lazy=[open_from_command])
-    app.shortcut(ids.REQUEST_SHORTCUT)(ack=ack_now, lazy=[open_from_shortcut])
+    app.command(COMMAND, matchers=[nothing_typed])(after_ack(app, open_from_command))
+    app.shortcut(ids.REQUEST_SHORTCUT)(after_ack(app, open_from_shortcut))
     app.view(ids.REQUEST_FORM)(on_submit)

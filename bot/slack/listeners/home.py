@@ -1,6 +1,6 @@
 """The App Home. Opening it (the ``app_home_opened`` event, Home tab) publishes the person's Home; its buttons
 (Approve, Deny, Stop, Withdraw) call the same workflows as the channel message and the command. Each is
-acked at once; the work runs in a lazy listener.
+acked at once; the work runs after the ack (``after_ack``).
 
 A click counts only from the clicker's own Home as this bot published it: the payload's container is a view,
 the view a Home, its ``bot_id`` this bot's (Bolt's ``context.bot_id``, from ``auth.test``), its ``app_id``
@@ -18,11 +18,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps
+from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import replies
 from bot.slack.views import home, ids
 
@@ -36,9 +36,6 @@ Act = Callable[[str, str], object]
 
 def register(app: App, deps: Deps) -> None:
     workflows = deps.workflows
-
-    def ack_now(ack: Ack) -> None:
-        ack()
 
     def publish(user_id: str, client: WebClient, notice: str | None = None) -> None:
         client.views_publish(user_id=user_id, view=home.build(workflows.homes.page(user_id), notice))
@@ -71,7 +68,7 @@ def register(app: App, deps: Deps) -> None:
             except Exception as failed:
                 error_text(failed, replies.Doing.PUBLISHING_HOME)
 
-    def lazy(act: Act, doing: str) -> Callable[[dict[str, Any], BoltContext, WebClient], None]:
+    def work_of(act: Act, doing: str) -> Callable[[dict[str, Any], BoltContext, WebClient], None]:
         def run(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
             clicked(body, context, client, act, doing)
         return run
@@ -82,8 +79,8 @@ def register(app: App, deps: Deps) -> None:
     def deny(request_id: str, user_id: str) -> object:
         return workflows.approvals.decide(request_id, user_id, False, via_home=True)
 
-    app.event(HOME_OPENED)(ack=ack_now, lazy=[on_opened])
-    app.action(ids.HOME_APPROVE)(ack=ack_now, lazy=[lazy(approve, replies.Doing.DECISION)])
-    app.action(ids.HOME_DENY)(ack=ack_now, lazy=[lazy(deny, replies.Doing.DECISION)])
-    app.action(ids.HOME_STOP)(ack=ack_now, lazy=[lazy(workflows.requests.request_stop, replies.Doing.STOPPING)])
-    app.action(ids.HOME_WITHDRAW)(ack=ack_now, lazy=[lazy(workflows.requests.withdraw, replies.Doing.WITHDRAWING)])
+    app.event(HOME_OPENED)(after_ack(app, on_opened))
+    app.action(ids.HOME_APPROVE)(after_ack(app, work_of(approve, replies.Doing.DECISION)))
+    app.action(ids.HOME_DENY)(after_ack(app, work_of(deny, replies.Doing.DECISION)))
+    app.action(ids.HOME_STOP)(after_ack(app, work_of(workflows.requests.request_stop, replies.Doing.STOPPING)))
+    app.action(ids.HOME_WITHDRAW)(after_ack(app, work_of(workflows.requests.withdraw, replies.Doing.WITHDRAWING)))

@@ -1,6 +1,6 @@
 """A running session's buttons: **Extend** (on the expiry warning DM, and on the requester's own App Home) opens the
-extension form; **Stop now** (on the warning DM) ends the session. Each click is acked at once; the work runs in a
-lazy listener. The form's submission is answered in its ack, like the request form's: field errors (nothing
+extension form; **Stop now** (on the warning DM) ends the session. Each click is acked at once; the work runs after
+the ack (``after_ack``). The form's submission is answered in its ack, like the request form's: field errors (nothing
 stored), or the extension stored and the form turned into the command's answer.
 
 Extend opens the form only for the session's requester while it runs (``Extensions.offer``); anyone else, or a
@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 
 from bot.domain import DomainError
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps
+from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import form as form_words
 from bot.slack.messages import replies
 from bot.slack.mrkdwn import unformatted
@@ -34,9 +34,6 @@ def open_form(deps: Deps, client: WebClient, trigger_id: str, session_id: str, u
 
 def register(app: App, deps: Deps) -> None:
     workflows = deps.workflows
-
-    def ack_now(ack: Ack) -> None:
-        ack()
 
     def on_extend(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         try:
@@ -102,7 +99,7 @@ def register(app: App, deps: Deps) -> None:
             return
         ack(response_action="update", view=extend.sent(request))
 
-    app.action(ids.EXTEND)(ack=ack_now, lazy=[on_extend])
-    app.action(ids.HOME_EXTEND)(ack=ack_now, lazy=[on_home_extend])
-    app.action(ids.STOP_NOW)(ack=ack_now, lazy=[on_stop_now])
+    app.action(ids.EXTEND)(after_ack(app, on_extend))
+    app.action(ids.HOME_EXTEND)(after_ack(app, on_home_extend))
+    app.action(ids.STOP_NOW)(after_ack(app, on_stop_now))
     app.view(ids.EXTEND_FORM)(on_submit)

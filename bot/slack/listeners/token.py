@@ -1,5 +1,5 @@
-"""**Show token** on the requester's session DM (``TOKEN_DELIVERY=reveal``). The click is acked at once; a
-lazy listener asks ``Tokens.reveal`` for the token and opens the modal with the click's ``trigger_id``
+"""**Show token** on the requester's session DM (``TOKEN_DELIVERY=reveal``). The click is acked at once; then
+(``after_ack``) the listener asks ``Tokens.reveal`` for the token and opens the modal with the click's ``trigger_id``
 (valid for 3 seconds, once). Anyone else, or a click after the session ended, gets an ephemeral answer
 and no token."""
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import RequestView
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps
+from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import replies
 from bot.slack.views import ids, modal
 
@@ -24,9 +24,6 @@ TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "inval
 
 
 def register(app: App, deps: Deps) -> None:
-    def ack_now(ack: Ack) -> None:
-        ack()
-
     def show(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         user = body.get("user") or {}
         actions = body.get("actions") or [{}]
@@ -48,4 +45,4 @@ def register(app: App, deps: Deps) -> None:
             respond(text=error_text(exc, replies.Doing.SHOWING_TOKEN), response_type="ephemeral",
                     replace_original=False)
 
-    app.action(ids.SHOW_TOKEN)(ack=ack_now, lazy=[show])
+    app.action(ids.SHOW_TOKEN)(after_ack(app, show))

@@ -6,7 +6,7 @@ Real: ``Settings``, a migrated SQLite ``Store``, ``slack_sdk.WebClient`` (``make
 scheduler's worker would after the command.
 
 Requests are signed with the signing secret (``tests/fakes/signing.py``) and handed to ``app.dispatch``.
-Clicks ``ack()`` at once and decide in lazy listeners on the app's executor: ``settle()`` waits until
+Clicks ``ack()`` at once and decide after the ack on the app's executor: ``settle()`` waits until
 everything submitted to it has finished, so a test can also assert that *nothing* happened.
 """
 
@@ -100,7 +100,7 @@ class InProcessBot:
 
     def click(self, action_id: str, request_id: str, *, user_id: str, message_ts: str,
               channel_id: str = APPROVAL_CHANNEL, block_id: str | None = None, **kw: Any) -> str:
-        """Click a button; answer the key of the click's response_url (see ``told``). The click's lazy
+        """Click a button; answer the key of the click's response_url (see ``told``). The click's
         work is waited for (``settle``) before this returns."""
         self._clicks += 1
         key = f"click-{self._clicks}"
@@ -130,7 +130,7 @@ class InProcessBot:
             block_id=f"approval.decision:{request_id}")
 
     def settle(self, timeout: float = 20.0) -> None:
-        """Wait until every listener and lazy listener the app started has finished."""
+        """Wait until every listener and the work after an ack the app started has finished."""
         while True:
             pending = [f for f in list(self._futures) if not f.done()]
             if not pending:
@@ -226,7 +226,7 @@ def bot(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[InProcessB
         app = build_app(settings, workflows, client)
         harness = InProcessBot(slack, descope, settings, store, workflows, app, caplog)
 
-        # Record what the app hands its executor (listeners and lazy listeners alike share it), so that
+        # Record what the app hands its executor (listeners and the work after their acks share it), so that
         # settle() can wait for the work a click started.
         executor = app.listener_runner.listener_executor
         submit = executor.submit

@@ -254,7 +254,7 @@ def test_a_malformed_click_does_nothing_and_raises_nothing(bot: InProcessBot, sp
     payload = bot.base_payload(action, request_id, user_id=APPROVER, message_ts=ts)
     spoil(payload)
 
-    answer = bot.click_payload(payload)  # dispatch must not raise; lazy work (if any) is waited for
+    answer = bot.click_payload(payload)  # dispatch must not raise; the work after the ack (if any) is waited for
 
     assert answer.status == 400, answer  # a click Slack would never send: refused, never a 5xx
     why = "a click without a user" if "user" in spoil.__name__ else "a click without an action"

@@ -28,7 +28,7 @@ FILLED = {ids.FORM_LOGIN_ID: TARGET, ids.FORM_TENANT: TENANT, ids.FORM_WINDOW: "
 
 
 def open_by_command(bot: InProcessBot, text: str = "", trigger_id: str | None = None) -> tuple[Answer, str]:
-    """``/impersonate <text>``, its lazy work settled: (the ack, the key of its response_url)."""
+    """``/impersonate <text>``, its work after the ack settled: (the ack, the key of its response_url)."""
     key = f"cmd-{time.monotonic_ns()}"
     answer = bot.dispatch(slash_command_body(text, user_id=REQUESTER, response_url=bot.slack.response_url(key),
                                              trigger_id=trigger_id))
