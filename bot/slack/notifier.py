@@ -3,14 +3,21 @@
 Thin on purpose: what to say lives in ``views`` (and ``messages``), when to say it in
 ``workflows.projection``.
 DMs go to the ``D…`` channel from ``conversations.open`` (so they can be edited later), with link
-unfurling off; a session's later DMs (the warning, the outcome) go to the channel of its first, without asking
-again. The token never travels in a new message: it is edited into a DM posted without it.
+unfurling off; a session's later DMs (the warning, the outcome) go to the channel of its first. A person's DM
+channel with the bot does not change, so each process asks Slack for it once per person (``conversations.open``
+is rate-limited at Tier 3, about 50 a minute); if Slack refuses a post to the channel kept (say the person was
+deactivated, and reactivated since), it is asked again once. The token never travels in a new message: it is
+edited into a DM posted without it.
 Errors propagate: the service records how far it got and tries again.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.domain import RequestView
 from bot.domain.home import Home
@@ -18,11 +25,18 @@ from bot.slack.views import approval, dm, home, thread
 from bot.slack.views.blocks import Message
 from bot.store import AuditEntry
 
+log = logging.getLogger(__name__)
+
+#: Slack's answers to a post that say the channel itself is wrong (nothing was posted).
+STALE_CHANNEL = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
+
 
 class SlackNotifier:
     def __init__(self, client: WebClient, approval_channel: str) -> None:
         self.client = client
         self.approval_channel = approval_channel
+        self._dm_channels: dict[str, str] = {}  # user ID -> their DM channel with the bot, as Slack opened it
+        self._lock = threading.Lock()
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
         msg = approval.build(request)
@@ -68,10 +82,34 @@ class SlackNotifier:
         self.client.views_publish(user_id=page.user_id, view=home.build(page))
 
     def _dm(self, user_id: str, msg: Message, channel: str | None = None) -> tuple[str, str]:
-        """Post ``msg`` to ``user_id``'s DM: ``channel`` when the session's DM is known (no need to ask Slack for
-        it again), else the one ``conversations.open`` answers."""
-        if channel is None:
-            channel = str(self.client.conversations_open(users=user_id)["channel"]["id"])
+        """Post ``msg`` to ``user_id``'s DM: ``channel`` when the session's DM is known, else the person's DM
+        channel (opened once per process, ``dm_channel``)."""
+        with self._lock:
+            kept = channel is None and user_id in self._dm_channels
+        target = channel or self.dm_channel(user_id)
+        try:
+            return self._post(target, msg)
+        except SlackApiError as exc:  # Slack answered and posted nothing: the kept channel may be stale
+            if not kept or exc.response.get("error") not in STALE_CHANNEL:
+                raise
+            log.info("posting to the DM channel kept for %s failed (%s); opening it again", user_id,
+                     exc.response.get("error"))
+            with self._lock:
+                self._dm_channels.pop(user_id, None)
+            return self._post(self.dm_channel(user_id), msg)
+
+    def dm_channel(self, user_id: str) -> str:
+        """``user_id``'s DM channel with the bot: ``conversations.open`` the first time, then kept."""
+        with self._lock:
+            kept = self._dm_channels.get(user_id)
+        if kept is not None:
+            return kept
+        opened = str(self.client.conversations_open(users=user_id)["channel"]["id"])
+        with self._lock:
+            self._dm_channels[user_id] = opened
+        return opened
+
+    def _post(self, channel: str, msg: Message) -> tuple[str, str]:
         resp = self.client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks,
                                             unfurl_links=False, unfurl_media=False)
         return str(resp["channel"]), str(resp["ts"])

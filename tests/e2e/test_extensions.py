@@ -503,15 +503,18 @@ def test_an_extension_of_a_session_being_stopped_grants_nothing_and_leaves_no_to
     third, third_ts, third_token, _ = running(s, "10m")
     ext3 = extension_id(extend_by_command(s, f"{third} 1m still checking"), third, "1m")
     ext3_ts = approval_message_of(s, ext3)
-    dm_opened = len(s.slack.calls_of("conversations.open"))
-    s.slack.set_latency("conversations.open", 2.0)
+    def dms_sent() -> int:
+        return sum(c.params.get("channel") == f"D{REQUESTER}" for c in s.slack.calls_of("chat.postMessage"))
+
+    dms_before = dms_sent()
+    s.slack.set_latency("chat.postMessage", 2.0)
     try:
         s.click(ids.APPROVE, ext3, APPROVER, ext3_ts)
-        s.slack.wait_for(lambda: minted_for(s, ext3) and len(s.slack.calls_of("conversations.open")) > dm_opened,
+        s.slack.wait_for(lambda: minted_for(s, ext3) and dms_sent() > dms_before,
                          message="the new token on its way to the requester")
         assert "Stopping session" in s.command(f"stop {third}").text
     finally:
-        s.slack.set_latency("conversations.open", 0)
+        s.slack.set_latency("chat.postMessage", 0)
     [late] = minted_for(s, ext3)
     wait_revoked(s, late)
     wait_revoked(s, third_token)

@@ -328,9 +328,11 @@ def test_undeliverable_token_dm_stops_the_session_at_once(make_stack: StackFacto
     active(s, ts1)
     assert len(token_dms(s, s.descope.minted[0])) == 1
 
-    # Slack refuses the DM: the session is stopped at once and the approvals channel is told.
+    # Slack refuses the DM: the session is stopped at once and the approvals channel is told. (Another
+    # requester: the bot keeps the first one's DM channel and would not ask conversations.open again.)
     s.slack.fail_next("conversations.open", status=200, error="user_disabled")
-    request_id, ts = approve(s, f"{TARGET} 30m --tenant {TENANT} dm refused")
+    request_id, ts = s.submit(f"{TARGET} 30m --tenant {TENANT} dm refused", user_id=GROUP_APPROVER)
+    assert s.click("approve", request_id, APPROVER, ts).status == 200
     stop = s.descope.wait_for_call(STOP_IMPERSONATION, timeout=10)
     token = s.descope.minted[1]
     assert stop.body["jwt"] == token and s.descope.is_stopped(token)

@@ -1,0 +1,57 @@
+"""``SlackNotifier``'s DMs against the fake Slack: a person's DM channel is opened once per process, and opened
+again when Slack refuses the channel kept, without ever posting a message twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.domain import State
+from bot.slack.notifier import SlackNotifier
+from tests.fakes import FakeSlack
+from tests.unit.factories import view
+
+REQUESTER = "U_REQ"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def notifier(slack: FakeSlack) -> SlackNotifier:
+    return SlackNotifier(WebClient(token=slack.bot_token, base_url=slack.url), "C_APPROVALS")
+
+
+def dms(slack: FakeSlack) -> list[str]:
+    return [c.params["channel"] for c in slack.calls_of("chat.postMessage") if not c.params.get("_failed")]
+
+
+def test_a_persons_dm_channel_is_opened_once(slack: FakeSlack) -> None:
+    n = notifier(slack)
+    first = n.post_ready(view(State.ACTIVE, id="R1", requester_id=REQUESTER))
+    second = n.post_ready(view(State.ACTIVE, id="R2", requester_id=REQUESTER))
+    assert first[0] == second[0] == "D" + REQUESTER and first[1] != second[1]
+    assert len(slack.calls_of("conversations.open")) == 1
+
+
+def test_a_kept_channel_slack_refuses_is_opened_again(slack: FakeSlack) -> None:
+    n = notifier(slack)
+    n.post_ready(view(State.ACTIVE, id="R1", requester_id=REQUESTER))
+    slack.fail_next("chat.postMessage", status=200, error="channel_not_found")
+    channel, ts = n.post_ready(view(State.ACTIVE, id="R2", requester_id=REQUESTER))
+    assert (channel, ts) in slack.messages and len(slack.calls_of("conversations.open")) == 2
+    assert len([m for m in slack.messages if m[0] == channel]) == 2  # one message per session, none twice
+
+
+def test_other_refusals_are_not_retried(slack: FakeSlack) -> None:
+    n = notifier(slack)
+    n.post_ready(view(State.ACTIVE, id="R1", requester_id=REQUESTER))
+    slack.fail_next("chat.postMessage", status=200, error="msg_too_long")
+    with pytest.raises(SlackApiError):
+        n.post_ready(view(State.ACTIVE, id="R2", requester_id=REQUESTER))
+    assert len(slack.calls_of("conversations.open")) == 1 and len(slack.calls_of("chat.postMessage")) == 2
