@@ -60,6 +60,9 @@ from bot.store.rows import (
 )
 from bot.store.sql import Cond, Db, R, Tx, lease_free
 
+#: Slack work under the request's Slack lease: the row as it is, and its audit rows not yet in the thread.
+SlackWork = tuple[RequestRow, list[AuditEntry]]
+
 
 class Vote(enum.Enum):
     """What one Approve did (``Store.approve``)."""
@@ -168,18 +171,24 @@ class Store:
         ``requires``: another request and conditions on it, which must hold too; that row is locked first, so a
         change to it (a stop) and this move happen one after the other, never both unseen.
         A move the state machine forbids (``domain.TRANSITIONS``) raises ``InvalidTransition``."""
-        row = self.transition_row(request_id, sources, target, actor=actor, action=action, now=now, detail=detail,
-                                  where=where, requires=requires, **values)
-        return None if row is None else as_view(row)
+        moved = self.transition_row(request_id, sources, target, actor=actor, action=action, now=now, detail=detail,
+                                    where=where, requires=requires, **values)
+        return None if moved is None else as_view(moved[0])
 
     def transition_row(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                        action: str, now: datetime, detail: str | None = None,
                        where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
-                       **values: Any) -> RequestRow | None:
-        """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets)."""
+                       slack_until: datetime | None = None,
+                       **values: Any) -> tuple[RequestRow, SlackWork | None] | None:
+        """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets).
+        With ``slack_until``, the Slack lease too (held until then), in the same transaction, unless another worker
+        holds it: the work ``claim_slack`` answers, so that whoever moved the request brings Slack up to date at
+        once without a transaction of its own to claim it. No work: the lease is someone else's, and they catch up
+        with this change."""
         for source in sources:
             check_transition(source, target)
         in_sources = Cond(f"state IN ({', '.join('?' * len(sources))})", *(x.value for x in sources))
+        work: SlackWork | None = None
         with self.write() as s:
             if requires is not None and not holds(s, *requires):
                 return None
@@ -190,8 +199,11 @@ class Store:
             before, after = written
             add_audit(s, request_id, at=now, actor=actor, action=action, from_state=before["state"],
                       to_state=target.value, detail=detail)
+            if slack_until is not None:
+                claimed = claim(s, request_id, [lease_free("slack_lease_until", now)], slack_lease_until=slack_until)
+                work = None if claimed is None else (claimed, unposted(s, claimed))
         self.on_outcome(target.value)
-        return row_of(after)
+        return (row_of(after) if work is None else work[0]), work
 
     def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime) -> Counted:
         """One approver's Approve, counted once, under the row's lock: a pending request (not past
@@ -256,8 +268,7 @@ class Store:
             return claim(s, request_id, [R.state == state.value, lease_free("lease_until", now)],
                          lease_until=now + lease)
 
-    def claim_slack(self, request_id: str, now: datetime,
-                    until: datetime) -> tuple[RequestRow, list[AuditEntry]] | None:
+    def claim_slack(self, request_id: str, now: datetime, until: datetime) -> SlackWork | None:
         """Take the Slack lease on a request (held ``until``) unless another worker holds it; with the
         lease, the row as it is now and its audit rows not yet in the thread (``slack_work``)."""
         with self.write() as s:
@@ -292,7 +303,7 @@ class Store:
         with self.db.read() as s:
             return load(s, request_id)
 
-    def slack_work(self, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
+    def slack_work(self, request_id: str) -> SlackWork | None:
         """The row, and its audit rows not yet in the thread. Progress is kept on the row
         (``thread_posted_id``): the audit table is append-only and never edited."""
         with self.db.read() as s:

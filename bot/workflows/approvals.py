@@ -79,10 +79,11 @@ class Approvals:
         if counted.vote is Vote.AGAIN:
             raise AlreadyApproved(ctx.get(request_id), clicker)
         log.info("request %s approved by %s (%s)", request_id, clicker, counted.vote.value)
+        held = None  # the Slack lease, when the activation took it: the token's DM goes at once
         if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, "lease_until", lease_until):
-                self.sessions.activate_or_retry_soon(request_id, counted.row)
-        self.projection.sync_slack(request_id)
+                held = self.sessions.activate_or_retry_soon(request_id, counted.row)
+        self.projection.sync_slack(request_id, held)
         return ctx.get(request_id)
 
     def _posted(self, row: RequestRow) -> RequestRow:

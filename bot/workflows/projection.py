@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.domain import RequestView, State
 from bot.logs import about_request
-from bot.store import RUNNING, AuditEntry, RequestRow, as_view
+from bot.store import RUNNING, AuditEntry, RequestRow, SlackWork, as_view
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
@@ -42,14 +42,20 @@ class Projection:
         self.extensions = extensions
 
     @about_request
-    def sync_slack(self, request_id: str) -> None:
-        """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease)."""
+    def sync_slack(self, request_id: str, held: SlackWork | None = None) -> None:
+        """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease). ``held``:
+        the Slack lease the caller took with its own change, and its work (``Store.transition_row(slack_until=…)``)."""
         ctx = self.ctx
-        now = ctx.clock()
-        until = now + ctx.leases.lease
-        work = ctx.store.claim_slack(request_id, now, until)
-        if work is None:
-            return
+        if held is None:
+            now = ctx.clock()
+            until = now + ctx.leases.lease
+            work = ctx.store.claim_slack(request_id, now, until)
+            if work is None:
+                return
+        else:
+            work = held
+            assert work[0].slack_lease_until is not None
+            until = work[0].slack_lease_until
         requester_id = work[0].requester_id
         holder = ctx.leases.hold(request_id, "slack_lease_until", until)
         caught_up = False

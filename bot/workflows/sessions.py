@@ -24,7 +24,7 @@ from bot.domain.outcomes import (
 )
 from bot.domain.schedule import warning_time
 from bot.logs import about_request
-from bot.store import RUNNING, R, RequestRow
+from bot.store import RUNNING, R, RequestRow, SlackWork
 from bot.store.models import decode_approvers
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.revocation import Revocation
@@ -89,18 +89,19 @@ class Sessions:
 
     # -- activation -------------------------------------------------------------------------
 
-    def activate(self, request_id: str, row: RequestRow | None = None) -> None:
+    def activate(self, request_id: str, row: RequestRow | None = None) -> SlackWork | None:
         """Mint the token for an approved request. The caller holds the work lease (``row``: the row as read with
-        it, else read here)."""
+        it, else read here). The activation takes the Slack lease with it when free: the work answered is the
+        caller's to sync at once (``Projection.sync_slack(held=…)``), the token's DM first."""
         ctx = self.ctx
         row = row or ctx.store.get_row(request_id)
         if row is None or row.state != State.APPROVED.value:
-            return
+            return None
         now = ctx.clock()
         email = ctx.directory.email_of(row.requester_id)
         if not email:
             self.fail(request_id, Failure(FailureKind.NO_EMAIL))
-            return
+            return None
         ends_at = now + timedelta(seconds=row.duration_s)
         requires = None
         if row.extends_id is not None:  # an extension: the session it extends must still be running
@@ -108,7 +109,7 @@ class Sessions:
             if session is None or session.state != State.ACTIVE.value or session.stop_requested_at is not None \
                     or session.ends_at is None:
                 self.fail(request_id, Failure(FailureKind.ORIGINAL_ENDED, original=row.extends_id))
-                return
+                return None
             ends_at = min(session.ends_at + timedelta(seconds=row.duration_s), now + ctx.rule_of(row).max_duration)
             requires = (session.id, RUNNING)
         try:
@@ -120,11 +121,12 @@ class Sessions:
             )
         except DescopeError as exc:
             self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email))
-            return
+            return None
+        moved_at = ctx.clock()
         try:
-            active = ctx.store.transition_row(
-                request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=ctx.clock(),
-                detail=encode(Activated(email)), requires=requires,
+            moved = ctx.store.transition_row(
+                request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=moved_at,
+                detail=encode(Activated(email)), requires=requires, slack_until=moved_at + ctx.leases.lease,
                 impersonator=email, started_at=now, ends_at=ends_at, delivery=ctx.settings.token_delivery,
                 token_expires_at=token_expiry(token) or ends_at, token_sealed=ctx.sealer.seal(token),
                 lease_until=None, warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning),
@@ -132,34 +134,38 @@ class Sessions:
         except Exception:  # the database failed us: the retry mints a new token, so end this one now
             self.revocation.revoke_orphan(token)
             raise
-        if active is None:  # under our lease, only an extension's session ending meanwhile gets here
+        if moved is None:  # under our lease, only an extension's session ending meanwhile gets here
             self.revocation.revoke_orphan(token)
             if row.extends_id is not None:
                 log.info("request %s: the session it extends ended while the token was minted", request_id)
                 self.fail(request_id, Failure(FailureKind.ORIGINAL_ENDED, original=row.extends_id))
             else:
                 log.error("request %s left approved under us; revoked the token just minted", request_id)
-            return
+            return None
+        active, slack = moved
         log.info("request %s active until %s", request_id, ends_at.isoformat())
         ctx.arm(request_id, active)
+        return slack
 
     @about_request
-    def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> None:
-        """Activate; on an unexpected fault (Slack or the database hiccuped) hand the work back to the
-        sweep within seconds instead of leaving it leased for a full minute."""
+    def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> SlackWork | None:
+        """Activate (answering the Slack work it took, as ``activate``); on an unexpected fault (Slack or the
+        database hiccuped) hand the work back to the sweep within seconds instead of leaving it leased for a full
+        minute."""
         ctx = self.ctx
         try:
-            self.activate(request_id, row)
+            return self.activate(request_id, row)
         except Exception as exc:
             row = ctx.store.get_row(request_id)
             if row is not None and row.decided_at is not None and ctx.clock() - row.decided_at > ACTIVATION_DEADLINE:
                 log.exception("activating request %s failed for too long; giving up", request_id)
                 self.fail(request_id, Failure(FailureKind.GAVE_UP, error=type(exc).__name__))
-                return
+                return None
             log.exception("activating request %s failed; retrying shortly", request_id)
             retry = ctx.clock() + SLACK_RETRY
             ctx.store.set_fields(request_id, where=[R.state == State.APPROVED.value], lease_until=retry)
             ctx.arm(request_id)
+            return None
 
     def fail(self, request_id: str, failure: Failure) -> None:
         log.warning("request %s failed: %s (%s)", request_id, failure.kind, failure.error or failure.code or "")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
 from bot.logs import about
+from bot.store import SlackWork
 from bot.store.retention import purge
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
@@ -52,6 +53,7 @@ class Ticker:
             return
         now = ctx.clock()
         changed = False
+        held: SlackWork | None = None  # the Slack lease an activation took with it
         for work in due_now(row, now):
             if work is Work.EXPIRE:
                 self.sessions.expire_pending(request_id)
@@ -60,7 +62,7 @@ class Ticker:
                 claimed = ctx.store.claim_work(request_id, State.APPROVED, now, ctx.leases.lease)
                 if claimed is not None:
                     with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
-                        self.sessions.activate_or_retry_soon(request_id, claimed)
+                        held = self.sessions.activate_or_retry_soon(request_id, claimed)
                     changed = True
             elif work is Work.REMIND:
                 changed = self.reminders.remind(request_id) or changed
@@ -75,8 +77,8 @@ class Ticker:
             row = ctx.store.get_row(request_id)
             if row is None:
                 return
-        if Work.SYNC_SLACK in due_now(row, ctx.clock()):
-            self.projection.sync_slack(request_id)
+        if held is not None or Work.SYNC_SLACK in due_now(row, ctx.clock()):
+            self.projection.sync_slack(request_id, held)
         if row.next_due_at != next_due(row):  # a row from before next_due_at, or an older schedule
             ctx.store.reschedule(request_id)
         ctx.arm(request_id, row)
