@@ -137,6 +137,22 @@ PART3_ROWS = [  # measure, before, after
     ("Slack calls per whole session", "11", "10"),
     ("Descope calls per whole session (look-up, impersonate, stop, logout)", "4", "4"),
 ]
+# Issue 13, part 4: the click's own path under load. A/B of PART4_BEFORE and PART4_AFTER, alternately, ROUNDS
+# runs each, 400 flows 16 at a time per run (the report's throughput run), on each database.
+PART4_BEFORE, PART4_AFTER = "159cc87", "AFTER"
+PART4_FINDINGS = [
+    "`py-spy record --gil` over 16 flows at a time put Bolt's lazy listeners among the largest single costs: for each"
+    " Approve click Bolt deep-copied the whole request (its payload carries the approval message's blocks, and the"
+    " request's context) before running the decision, about 6 % of the bot's samples. Clicks now `ack()` and hand"
+    " their work to the same executor directly (`listeners.after_ack`): nothing mutates a request once acked, so the"
+    " work reads it as it is.",
+    "Every session DM asked Slack for the person's DM channel (`conversations.open`), a round trip on the path from"
+    " the Approve click to the DM, and a Tier 3 method (about 50 calls a minute for the whole workspace). A person's"
+    " DM channel with the bot does not change: each serving process opens it once per person, and opens it again if"
+    " Slack refuses a post to the channel kept (`channel_not_found`, `is_archived`, `not_in_channel`). 10 → 9 Slack"
+    " calls a session (after each person's first).",
+]
+PART4_ROWS: list[tuple[str, str, str]] = []
 BASELINE_ROWS = [(f"bot CPU per whole session, {db}, 4 at a time", f"{was:.1f} ms", f"{now:.1f} ms ({now / was:.0%})")
                  for db, (was, now) in SIDE_BY_SIDE.items()]
 

@@ -19,7 +19,6 @@ from bot.domain import (
     AlreadyDecided,
     NotFound,
     NotPostedYet,
-    RequestView,
     State,
     WrongMessage,
     check_approver,
@@ -44,8 +43,9 @@ class Approvals:
 
     @about_request
     def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str | None = None,
-               via_home: bool = False) -> RequestView:
-        """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack.
+               via_home: bool = False) -> None:
+        """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack. Refusals raise
+        (``DomainError``); a decision made answers nothing (the clicker sees it on the message and their Home).
 
         ``message_ts`` is the message the click came from: it must be the one the bot posted for
         this request, so a button on any other message decides nothing. ``via_home``: the click came
@@ -71,7 +71,7 @@ class Approvals:
                 raise AlreadyDecided(ctx.get(request_id))
             log.info("request %s denied by %s", request_id, clicker)
             self.projection.sync_slack(request_id)
-            return ctx.get(request_id)
+            return
         lease_until = now + ctx.leases.lease
         counted = ctx.store.approve(request_id, clicker, now=now, lease_until=lease_until)
         if counted.vote is Vote.DECIDED:
@@ -84,7 +84,6 @@ class Approvals:
             with ctx.leases.holding(request_id, "lease_until", lease_until):
                 held = self.sessions.activate_or_retry_soon(request_id, counted.row)
         self.projection.sync_slack(request_id, held)
-        return ctx.get(request_id)
 
     def _posted(self, row: RequestRow) -> RequestRow:
         """The row once its approval message's ts is stored (``NotPostedYet`` if that takes too long)."""

@@ -51,9 +51,9 @@ def test_no_warning_for_a_window_shorter_than_twice_the_warning_or_when_off(worl
     _warn(world, timedelta(minutes=5))
     assert world.row(world.approved("9m")).warn_at is None
     _warn(world, timedelta(0))
-    assert world.row(world.workflows.approvals.decide(
-        (r := world.submit(login_id="bob@acme.com")).id, APPROVER, True, message_ts=world.posted(r.id)).id
-    ).warn_at is None
+    request = world.submit(login_id="bob@acme.com")
+    world.workflows.approvals.decide(request.id, APPROVER, True, message_ts=world.posted(request.id))
+    assert world.row(request.id).warn_at is None
 
 
 def test_an_extension_mints_the_longer_window_then_retires_the_session(world: World) -> None:

@@ -42,7 +42,8 @@ def test_the_schedule_is_written_armed_and_found_as_the_workflows_go(world: Worl
     assert store.due(row.pending_until) == [request.id]
 
     clock.advance(10)
-    active = world.workflows.approvals.decide(request.id, APPROVER, True, message_ts=ts)
+    world.workflows.approvals.decide(request.id, APPROVER, True, message_ts=ts)
+    active = world.view(request.id)
     assert active.state is State.ACTIVE and active.ends_at == clock() + timedelta(minutes=30)
     row = world.row(request.id)
     assert row.next_due_at == active.ends_at  # the stop, and nothing before it (Slack caught up)
