@@ -257,8 +257,8 @@ def render(r: Results) -> str:
     w(f"Under load the target (p99 under 100 ms) is {'missed on ' + ' and '.join(missed) if missed else 'met'}:"
       " 16 flows always in flight keep both cores busy (the bot's processes, the fakes, the load generator and, for"
       " PostgreSQL, the database server; see \"CPU busy\" in section 4), so a click waits its turn behind the other"
-      " flows' work; one at a time the same path takes the tens of ms above. The tail falls with the CPU per flow"
-      " and with the waits on the click's own path (see issue 13's history below).")
+      " flows' work; one at a time the same path takes the time in the first columns. The tail falls with the CPU per"
+      " flow and with the waits on the click's own path (see issue 13's history below).")
     w("")
 
     w("## 3. Revocation precision")
