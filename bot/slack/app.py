@@ -39,10 +39,20 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
     app.use(WellFormed())  # first: no listener or middleware ever sees a payload Slack would not send
 
     if isinstance(client, CountingWebClient):
+        forks: dict[str, CountingWebClient] = {}  # the installed workspace's: a client holds no request's state
+
         @app.middleware
         def counted_client(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
-            """Listeners' ``client`` counts its calls too (``bot.metrics``), like the app's own."""
-            context["client"] = client.fork(context.team_id)
+            """Listeners' ``client`` counts its calls too (``bot.metrics``), like the app's own. Bolt builds a client
+            per request; the installed workspace's is built once."""
+            team = context.team_id
+            installed = context.authorize_result.team_id if context.authorize_result else None
+            fork = forks.get(team) if team else None
+            if fork is None:
+                fork = client.fork(team)
+                if team and team == installed:
+                    forks[team] = fork
+            context["client"] = fork
             return next()
 
     @app.middleware

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from bot.domain import LIVE_STATES, RequestView, State
+from bot.domain import LIVE_STATES, State
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
-from bot.store.models import AuditEntry, RequestRow, as_view, new_request_id, row_of
+from bot.store.models import AuditEntry, RequestRow, new_request_id, row_of
 from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, R, Tx, where
 
 _SCHEDULED = frozenset(SCHEDULE_COLUMNS)
@@ -161,12 +161,12 @@ def new_request(*, requester_id: str, login_id: str, tenant: str | None, duratio
     return values
 
 
-def insert_row(tx: Tx, values: dict[str, Any], *, actor: str, action: str, detail: str | None) -> RequestView:
-    """The row (with its ``next_due_at``) and its first audit row."""
+def insert_row(tx: Tx, values: dict[str, Any], *, actor: str, action: str, detail: str | None) -> RequestRow:
+    """The row (with its ``next_due_at``) and its first audit row; the row as written."""
     row = row_of({**_EMPTY_ROW, **values})
     row.next_due_at = values["next_due_at"] = next_due(row)
     tx.run(f"INSERT INTO requests ({', '.join(_known(values))}) VALUES ({', '.join('?' * len(values))})",
            list(values.values()))
     add_audit(tx, values["id"], at=values["created_at"], actor=actor, action=action, from_state=None,
               to_state=values["state"], detail=detail)
-    return as_view(row)
+    return row

@@ -130,8 +130,9 @@ class Store:
                reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
                remind_at: datetime | None = None, rule_name: str | None = None, approvals_needed: int = 1,
                extends_id: str | None = None, detail: str | None = None,
-               guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestView:
-        """Store a new pending request with its audit row (``detail`` on it). In the same transaction, and
+               guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestRow:
+        """Store a new pending request with its audit row (``detail`` on it); the row as written (its alarm is set
+        from it, ``Context.arm``). In the same transaction, and
         serialised per requester, ``guard`` is shown the requester's open requests for the same target (a session
         and its extension at most) and how many requests they have pending; it raises to refuse, and then nothing
         is stored. So two commands sent at once cannot both slip under a cap. ``target``: the pre-flight's
@@ -146,9 +147,9 @@ class Store:
                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
                                  remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
                                  extends_id=extends_id, **(target or {}))
-            view = insert_row(s, values, actor=requester_id, action="requested", detail=detail)
+            row = insert_row(s, values, actor=requester_id, action="requested", detail=detail)
         self.on_outcome("submitted")
-        return view
+        return row
 
     def insert_refused(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                        reason: str, now: datetime, failure: str) -> RequestView:
@@ -158,9 +159,9 @@ class Store:
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                  reason=reason, state=State.FAILED, created_at=now, pending_until=now,
                                  failure=failure, slack_version=1, end_notified_at=now)
-            view = insert_row(s, values, actor=requester_id, action="refused", detail=failure)
+            row = insert_row(s, values, actor=requester_id, action="refused", detail=failure)
         self.on_outcome("refused")
-        return view
+        return as_view(row)
 
     def transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                    action: str, now: datetime, detail: str | None = None,

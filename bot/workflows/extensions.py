@@ -38,7 +38,7 @@ from bot.domain.policy import Rule
 from bot.domain.schedule import Work, due_now
 from bot.domain.target import encode_target
 from bot.logs import about_request
-from bot.store import RUNNING, R, RequestRow
+from bot.store import RUNNING, R, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
 
 log = logging.getLogger("bot.workflows")
@@ -68,7 +68,7 @@ class Extensions:
             if pending >= s.max_pending_per_requester:
                 raise TooManyPending(s.max_pending_per_requester)
 
-        request = ctx.store.insert(
+        row = ctx.store.insert(
             requester_id=requester_id, login_id=session.login_id, tenant=session.tenant, duration=extension,
             reason=reason, pending_until=min(now + s.pending_timeout, session.ends_at), now=now,
             target=encode_target(session.target) if session.target else None,
@@ -76,10 +76,10 @@ class Extensions:
             rule_name=rule.name or None, approvals_needed=rule.approvals, extends_id=session_id,
             detail=encode(Linked(extends=session_id)), guard=one_at_a_time,
         )
-        log.info("request %s: extension of %s asked by %s", request.id, session_id, requester_id)
-        ctx.arm(request.id)
-        ctx.timers.kick(request.id)
-        return request
+        log.info("request %s: extension of %s asked by %s", row.id, session_id, requester_id)
+        ctx.arm(row.id, row)
+        ctx.timers.kick(row.id)
+        return as_view(row)
 
     def offer(self, session_id: str, requester_id: str) -> tuple[RequestView, Rule]:
         """The session ``requester_id`` may ask to extend now, and its rule (whose windows the form offers).

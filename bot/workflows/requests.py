@@ -32,7 +32,7 @@ from bot.domain import (
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.target import encode_target
 from bot.logs import about_request
-from bot.store import RUNNING
+from bot.store import RUNNING, as_view
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.preflight import look_up
@@ -88,16 +88,16 @@ class Requests:
                 raise TooManyPending(s.max_pending_per_requester)
 
         now = ctx.clock()
-        request = ctx.store.insert(
+        row = ctx.store.insert(
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
             duration=duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
             target=encode_target(target), remind_at=now + s.reminder_interval if s.reminder_interval else None,
             rule_name=rule.name or None, approvals_needed=rule.approvals, guard=within_caps,
         )
-        log.info("request %s submitted by %s", request.id, requester_id, extra={"request_id": request.id})
-        ctx.arm(request.id)  # the request's alarm, where the schedule says (a reminder, or the expiry)
-        ctx.timers.kick(request.id)
-        return request
+        log.info("request %s submitted by %s", row.id, requester_id, extra={"request_id": row.id})
+        ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)
+        ctx.timers.kick(row.id)
+        return as_view(row)
 
     def _keep_refusal(self, requester_id: str, draft: Draft, duration: timedelta, failure: Failure) -> str:
         """The audit keeps what the rules or the pre-flight refused (a failed request nobody else sees): its ID."""
