@@ -13,7 +13,7 @@ from bot.store.home import HomeStore
 from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
 from bot.store.rows import RUNNING
 from bot.store.sql import Col, Cond, R, lease_free
-from bot.store.store import Counted, SlackWork, Store, Vote
+from bot.store.store import Counted, Store, Vote
 
 __all__ = ["RUNNING", "AuditEntry", "AuditRow", "Base", "Col", "Cond", "Counted", "HomeStore", "R", "RequestRow",
-           "SlackWork", "Store", "Vote", "as_view", "lease_free", "make_engine", "new_request_id", "utcnow"]
+           "Store", "Vote", "as_view", "lease_free", "make_engine", "new_request_id", "utcnow"]

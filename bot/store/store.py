@@ -180,16 +180,16 @@ class Store:
                        action: str, now: datetime, detail: str | None = None,
                        where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
                        slack_until: datetime | None = None,
-                       **values: Any) -> tuple[RequestRow, SlackWork | None] | None:
+                       **values: Any) -> tuple[RequestRow, bool] | None:
         """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets).
         With ``slack_until``, the Slack lease too (held until then), in the same transaction, unless another worker
-        holds it: the work ``claim_slack`` answers, so that whoever moved the request brings Slack up to date at
-        once without a transaction of its own to claim it. No work: the lease is someone else's, and they catch up
-        with this change."""
+        holds it; true when it did: whoever moved the request then brings Slack up to date at once, without a write
+        of its own to claim the lease (``Projection.sync_slack(held_until=…)``). False: the lease is someone else's,
+        and they catch up with this change."""
         for source in sources:
             check_transition(source, target)
         in_sources = Cond(f"state IN ({', '.join('?' * len(sources))})", *(x.value for x in sources))
-        work: SlackWork | None = None
+        claimed = False
         with self.write() as s:
             if requires is not None and not holds(s, *requires):
                 return None
@@ -200,11 +200,13 @@ class Store:
             before, after = written
             add_audit(s, request_id, at=now, actor=actor, action=action, from_state=before["state"],
                       to_state=target.value, detail=detail)
+            row = row_of(after)
             if slack_until is not None:
-                claimed = claim(s, request_id, [lease_free("slack_lease_until", now)], slack_lease_until=slack_until)
-                work = None if claimed is None else (claimed, unposted(s, claimed))
+                held = claim(s, request_id, [lease_free("slack_lease_until", now)], slack_lease_until=slack_until)
+                if held is not None:
+                    row, claimed = held, True
         self.on_outcome(target.value)
-        return (row_of(after) if work is None else work[0]), work
+        return row, claimed
 
     def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime) -> Counted:
         """One approver's Approve, counted once, under the row's lock: a pending request (not past

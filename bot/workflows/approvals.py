@@ -79,7 +79,7 @@ class Approvals:
         if counted.vote is Vote.AGAIN:
             raise AlreadyApproved(ctx.get(request_id), clicker)
         log.info("request %s approved by %s (%s)", request_id, clicker, counted.vote.value)
-        held = None  # the Slack lease, when the activation took it: the token's DM goes at once
+        held = None  # until when the activation holds the Slack lease, if it took it: the DM goes at once
         if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, "lease_until", lease_until):
                 held = self.sessions.activate_or_retry_soon(request_id, counted.row)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.domain import RequestView, State
 from bot.logs import about_request
-from bot.store import RUNNING, AuditEntry, RequestRow, SlackWork, as_view
+from bot.store import RUNNING, AuditEntry, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
@@ -42,20 +43,20 @@ class Projection:
         self.extensions = extensions
 
     @about_request
-    def sync_slack(self, request_id: str, held: SlackWork | None = None) -> None:
-        """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease). ``held``:
-        the Slack lease the caller took with its own change, and its work (``Store.transition_row(slack_until=…)``)."""
+    def sync_slack(self, request_id: str, held_until: datetime | None = None) -> None:
+        """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease).
+        ``held_until``: the caller took the Slack lease with its own change (``Store.transition_row(slack_until=…)``),
+        held until then; the row is read afresh (a stop may have come meanwhile), without a write to claim it."""
         ctx = self.ctx
-        if held is None:
+        if held_until is None:
             now = ctx.clock()
             until = now + ctx.leases.lease
             work = ctx.store.claim_slack(request_id, now, until)
-            if work is None:
-                return
         else:
-            work = held
-            assert work[0].slack_lease_until is not None
-            until = work[0].slack_lease_until
+            until = held_until
+            work = ctx.store.slack_work(request_id)
+        if work is None:
+            return
         requester_id = work[0].requester_id
         holder = ctx.leases.hold(request_id, "slack_lease_until", until)
         caught_up = False

@@ -24,7 +24,7 @@ from bot.domain.outcomes import (
 )
 from bot.domain.schedule import warning_time
 from bot.logs import about_request
-from bot.store import RUNNING, R, RequestRow, SlackWork
+from bot.store import RUNNING, R, RequestRow
 from bot.store.models import decode_approvers
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.revocation import Revocation
@@ -89,10 +89,11 @@ class Sessions:
 
     # -- activation -------------------------------------------------------------------------
 
-    def activate(self, request_id: str, row: RequestRow | None = None) -> SlackWork | None:
+    def activate(self, request_id: str, row: RequestRow | None = None) -> datetime | None:
         """Mint the token for an approved request. The caller holds the work lease (``row``: the row as read with
-        it, else read here). The activation takes the Slack lease with it when free: the work answered is the
-        caller's to sync at once (``Projection.sync_slack(held=…)``), the token's DM first."""
+        it, else read here). The move to ``active`` takes the Slack lease with it when free; answered is then until
+        when it is held, and the caller brings Slack up to date at once (``Projection.sync_slack(held_until=…)``),
+        the requester's DM first."""
         ctx = self.ctx
         row = row or ctx.store.get_row(request_id)
         if row is None or row.state != State.APPROVED.value:
@@ -142,14 +143,17 @@ class Sessions:
             else:
                 log.error("request %s left approved under us; revoked the token just minted", request_id)
             return None
-        active, slack = moved
+        active, slack_held = moved
         log.info("request %s active until %s", request_id, ends_at.isoformat())
-        ctx.arm(request_id, active)
-        return slack
+        try:
+            ctx.arm(request_id, active)
+        except Exception:  # the Slack lease just taken must reach the caller; the sweep backs up a lost alarm
+            log.exception("request %s: its alarm could not be set; the sweep will stop it on time", request_id)
+        return active.slack_lease_until if slack_held else None
 
     @about_request
-    def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> SlackWork | None:
-        """Activate (answering the Slack work it took, as ``activate``); on an unexpected fault (Slack or the
+    def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> datetime | None:
+        """Activate (answering the Slack lease it took, as ``activate``); on an unexpected fault (Slack or the
         database hiccuped) hand the work back to the sweep within seconds instead of leaving it leased for a full
         minute."""
         ctx = self.ctx

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
 from bot.logs import about
-from bot.store import SlackWork
 from bot.store.retention import purge
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
@@ -53,7 +52,6 @@ class Ticker:
             return
         now = ctx.clock()
         changed = False
-        held: SlackWork | None = None  # the Slack lease an activation took with it
         for work in due_now(row, now):
             if work is Work.EXPIRE:
                 self.sessions.expire_pending(request_id)
@@ -63,6 +61,8 @@ class Ticker:
                 if claimed is not None:
                     with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
                         held = self.sessions.activate_or_retry_soon(request_id, claimed)
+                    if held is not None:  # the Slack lease came with the activation: the DM goes now
+                        self.projection.sync_slack(request_id, held)
                     changed = True
             elif work is Work.REMIND:
                 changed = self.reminders.remind(request_id) or changed
@@ -77,8 +77,8 @@ class Ticker:
             row = ctx.store.get_row(request_id)
             if row is None:
                 return
-        if held is not None or Work.SYNC_SLACK in due_now(row, ctx.clock()):
-            self.projection.sync_slack(request_id, held)
+        if Work.SYNC_SLACK in due_now(row, ctx.clock()):
+            self.projection.sync_slack(request_id)
         if row.next_due_at != next_due(row):  # a row from before next_due_at, or an older schedule
             ctx.store.reschedule(request_id)
         ctx.arm(request_id, row)

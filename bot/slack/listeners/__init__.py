@@ -63,7 +63,8 @@ def after_ack(app: App, work: Callable[..., None]) -> Callable[..., None]:
     What ``lazy=[work]`` does, without Bolt's deep copy of the whole request for each lazy call: a click's
     payload carries the message or view it came from (an approval message's blocks, a whole Home), and
     copying it cost more CPU than deciding the click. Nothing mutates the request once it is acked, so the
-    work reads it as it is. An exception ``work`` lets out is logged with an error ID (``error_text``)."""
+    work reads it as it is. An exception ``work`` lets out is logged: an unexpected one with an error ID
+    (``error_text``)."""
     names = tuple(inspect.signature(work).parameters)
     if not AFTER_ACK_ARGS.issuperset(names):
         raise TypeError(f"{work.__name__} names {sorted(set(names) - AFTER_ACK_ARGS)}: not given after the ack")
@@ -72,7 +73,10 @@ def after_ack(app: App, work: Callable[..., None]) -> Callable[..., None]:
         try:
             work(**kwargs)
         except Exception as exc:
-            error_text(exc, replies.Doing.SLACK_REQUEST)
+            if replies.error_reply(exc) is None:
+                error_text(exc, replies.Doing.SLACK_REQUEST)  # logged with an error ID
+            else:  # a refusal the work should have answered itself: never silent
+                log.warning("%s ended in a refusal nobody was shown: %s", work.__name__, type(exc).__name__)
 
     def ack_then_work(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient,
                       respond: Respond | None, event: dict[str, Any] | None) -> None:

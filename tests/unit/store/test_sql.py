@@ -79,18 +79,18 @@ def test_a_transition_takes_the_slack_lease_with_it_unless_someone_holds_it(stor
     moved = store.transition_row(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
                                  now=T0, slack_until=until)
     assert moved is not None
-    row, work = moved
-    assert work is not None and work[0] == row
-    assert row.state == "denied" and row.slack_lease_until == until
-    assert [entry.action for entry in work[1]] == ["requested", "denied"]  # the move's audit row included
+    row, held = moved
+    assert held and row.state == "denied" and row.slack_lease_until == until
     assert store.claim_slack(request_id, T0 + timedelta(seconds=1), T0 + timedelta(seconds=5)) is None  # the mover's
+    work = store.slack_work(request_id)  # what the mover then syncs
+    assert work is not None and [entry.action for entry in work[1]] == ["requested", "denied"]
 
     other = _insert(store, "bob@acme.com")
     theirs = T0 + timedelta(seconds=60)
     assert store.claim_slack(other, T0, theirs) is not None  # another worker is updating Slack
     moved = store.transition_row(other, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
                                  now=T0, slack_until=until)
-    assert moved is not None and moved[1] is None  # the move is made; the lease stays theirs
+    assert moved is not None and moved[1] is False  # the move is made; the lease stays theirs
     assert moved[0].state == "denied" and moved[0].slack_lease_until == theirs
 
 

@@ -135,11 +135,12 @@ def test_a_stop_of_the_session_stops_its_extension_not_yet_delivered(world: Worl
     world.posted(extension.id)
     now = world.clock()
     assert world.store.approve(extension.id, APPROVER, now=now, lease_until=now + timedelta(seconds=12)).request
-    world.workflows.sessions.activate(extension.id)  # minted; the projection has not handed it over yet
-    assert world.view(extension.id).state is State.ACTIVE
+    held = world.workflows.sessions.activate(extension.id)  # minted; the projection has not handed it over yet
+    assert held is not None and world.view(extension.id).state is State.ACTIVE  # the Slack lease came with it
     world.workflows.requests.request_stop(session_id, REQUESTER)  # "Stop now" on the session's warning
     assert world.view(extension.id).stopping
-    world.workflows.projection.sync_slack(extension.id)
+    world.workflows.projection.sync_slack(extension.id, held)  # the activation's own sync, after the stop
+    assert world.row(extension.id).slack_lease_until is None  # it ran (and gave the lease back)
     assert [r.id for r in world.notifier.ready] == []  # never handed over (TOKEN_DELIVERY=dm here: no token shown)
     assert world.descope.minted[-1] not in world.notifier.tokens
     assert world.row(session_id).extended_by is None  # the session was not "replaced": it was stopped

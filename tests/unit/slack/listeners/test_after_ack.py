@@ -14,6 +14,7 @@ import pytest
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 
+from bot.domain import NotFound
 from bot.slack.listeners import after_ack
 from tests.fakes import FakeSlack
 
@@ -71,3 +72,13 @@ def test_work_naming_what_is_not_given_is_refused_at_registration(app: App) -> N
 
     with pytest.raises(TypeError, match="say"):
         after_ack(app, work)
+
+
+def test_a_refusal_the_work_let_out_is_logged_too(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    def work(body: dict[str, Any]) -> None:
+        raise NotFound("R1")
+
+    app.action(ACTION)(after_ack(app, work))
+    assert click(app) == 200
+    app.listener_runner.listener_executor.shutdown(wait=True)
+    assert any(r.levelno == logging.WARNING and "NotFound" in r.getMessage() for r in caplog.records)
