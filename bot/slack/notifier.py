@@ -83,27 +83,22 @@ class SlackNotifier:
 
     def _dm(self, user_id: str, msg: Message, channel: str | None = None) -> tuple[str, str]:
         """Post ``msg`` to ``user_id``'s DM: ``channel`` when the session's DM is known, else the person's DM
-        channel (opened once per process, ``dm_channel``)."""
+        channel (opened once per process, then kept)."""
+        if channel is not None:
+            return self._post(channel, msg)
         with self._lock:
-            kept = channel is None and user_id in self._dm_channels
-        target = channel or self.dm_channel(user_id)
+            kept = self._dm_channels.get(user_id)
         try:
-            return self._post(target, msg)
+            return self._post(kept or self._open_dm(user_id), msg)
         except SlackApiError as exc:  # Slack answered and posted nothing: the kept channel may be stale
-            if not kept or exc.response.get("error") not in STALE_CHANNEL:
+            if kept is None or exc.response.get("error") not in STALE_CHANNEL:
                 raise
             log.info("posting to the DM channel kept for %s failed (%s); opening it again", user_id,
                      exc.response.get("error"))
-            with self._lock:
-                self._dm_channels.pop(user_id, None)
-            return self._post(self.dm_channel(user_id), msg)
+            return self._post(self._open_dm(user_id), msg)
 
-    def dm_channel(self, user_id: str) -> str:
-        """``user_id``'s DM channel with the bot: ``conversations.open`` the first time, then kept."""
-        with self._lock:
-            kept = self._dm_channels.get(user_id)
-        if kept is not None:
-            return kept
+    def _open_dm(self, user_id: str) -> str:
+        """``user_id``'s DM channel with the bot, from ``conversations.open``: kept for their next DMs."""
         opened = str(self.client.conversations_open(users=user_id)["channel"]["id"])
         with self._lock:
             self._dm_channels[user_id] = opened
