@@ -6,10 +6,10 @@ Work that may take longer than the ack (a decision, a modal to open) is register
 click is acked at once and the work runs on the app's listener executor.
 
     command     /impersonate (answered in the ack itself: parse, one insert, one ephemeral reply)
-    approvals   Approve / Deny on the approval message (ack at once; the decision runs lazily)
-    token       Show token on the requester's session DM (ack at once; the modal opens lazily)
+    approvals   Approve / Deny on the approval message (ack at once; the decision runs after it)
+    token       Show token on the requester's session DM (ack at once; the modal opens after it)
     form        the request form: /impersonate alone or the shortcut opens it; its submission is answered in the ack
-    home        the App Home: published when opened; its buttons (ack at once; the work runs lazily)
+    home        the App Home: published when opened; its buttons (ack at once; the work runs after it)
     session     a running session's Extend (the extension form) and Stop now, from the warning DM or the Home
 """
 
