@@ -1,4 +1,5 @@
-"""The in-process ``World`` for the store's tests that go through the workflows (on SQLite)."""
+"""The store's fixtures: ``any_store``, a migrated ``Store`` on each database (SQLite and PostgreSQL), for what both
+must do alike; the in-process ``World`` for the tests that go through the workflows (on SQLite)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.migrate import migrate
+from bot.store import Store, make_engine
 from tests.fakes.inprocess import World, world_on
+
+
+@pytest.fixture
+def any_store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from bot.domain import State
-from bot.migrate import migrate
-from bot.store import HomeStore, RequestRow, Store, make_engine
+from bot.store import HomeStore, RequestRow, Store
 from bot.store.retention import purge
 from tests.fakes.inprocess import World
 
@@ -24,11 +22,8 @@ HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
+def store(any_store: Store) -> Store:
+    return any_store  # on each database, unlike tests/unit's own
 
 
 def _row(store: Store, request_id: str) -> RequestRow:

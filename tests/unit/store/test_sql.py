@@ -4,7 +4,6 @@ errors arrive as SQLAlchemy's, and a connection the server dropped costs one err
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,19 +12,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from bot.domain import State
-from bot.migrate import migrate
-from bot.store import R, RequestRow, Store, make_engine
+from bot.store import R, RequestRow, Store
 from bot.store.sql import Col
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
+def store(any_store: Store) -> Store:
+    return any_store  # on each database, unlike tests/unit's own
 
 
 def _insert(store: Store, login_id: str = "jane@acme.com") -> str:
