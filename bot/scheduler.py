@@ -119,17 +119,17 @@ class Scheduler:
             self._armed.pop(request_id, None)
         self.ticker.tick(request_id)
 
-    def kick(self, request_id: str, at: datetime | None = None) -> None:
+    def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
         if at is not None:
             self._add(self.ticker.tick, run_date=self.to_system(at), args=[request_id])
         else:
-            self._run_now(self.ticker.tick, request_id)
+            self._run_now(self.ticker.tick, request_id, slack_until)
 
-    def _run_now(self, func: Callable[[str], None], request_id: str) -> None:
-        """``func(request_id)`` on the pool, unless shutdown has begun."""
+    def _run_now(self, func: Callable[..., None], request_id: str, *args: Any) -> None:
+        """``func(request_id, *args)`` on the pool, unless shutdown has begun."""
         with self._adding:
             if not self._stopping:
-                self._now.submit(func, request_id)
+                self._now.submit(func, request_id, *args)
 
     def _kick_swept(self, request_id: str) -> None:
         """The sweep's kick: a request it already queued and no worker has started on is not queued again

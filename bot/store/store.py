@@ -129,7 +129,7 @@ class Store:
     def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
                remind_at: datetime | None = None, rule_name: str | None = None, approvals_needed: int = 1,
-               extends_id: str | None = None, detail: str | None = None,
+               extends_id: str | None = None, detail: str | None = None, slack_until: datetime | None = None,
                guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestRow:
         """Store a new pending request with its audit row (``detail`` on it); the row as written (its alarm is set
         from it, ``Context.arm``). In the same transaction, and
@@ -137,7 +137,8 @@ class Store:
         and its extension at most) and how many requests they have pending; it raises to refuse, and then nothing
         is stored. So two commands sent at once cannot both slip under a cap. ``target``: the pre-flight's
         columns; ``rule_name`` and ``approvals_needed``: what the policy decided; ``extends_id``: the session an
-        extension extends."""
+        extension extends; ``slack_until``: the row is born with the Slack lease, held until then by whoever posts
+        its approval message (``Projection.sync_slack(held_until=…)``), without a write of its own to claim it."""
         with self.write() as s:
             if self.db.postgres:  # SQLite: BEGIN IMMEDIATE already serialises
                 s.one("SELECT pg_advisory_xact_lock(hashtext(?))", ("impersonation-requester:" + requester_id,))
@@ -146,7 +147,7 @@ class Store:
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
                                  remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
-                                 extends_id=extends_id, **(target or {}))
+                                 extends_id=extends_id, slack_lease_until=slack_until, **(target or {}))
             row = insert_row(s, values, actor=requester_id, action="requested", detail=detail)
         self.on_outcome("submitted")
         return row

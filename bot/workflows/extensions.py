@@ -68,17 +68,18 @@ class Extensions:
             if pending >= s.max_pending_per_requester:
                 raise TooManyPending(s.max_pending_per_requester)
 
+        held = now + ctx.leases.lease
         row = ctx.store.insert(
             requester_id=requester_id, login_id=session.login_id, tenant=session.tenant, duration=extension,
             reason=reason, pending_until=min(now + s.pending_timeout, session.ends_at), now=now,
             target=encode_target(session.target) if session.target else None,
             remind_at=now + s.reminder_interval if s.reminder_interval else None,
             rule_name=rule.name or None, approvals_needed=rule.approvals, extends_id=session_id,
-            detail=encode(Linked(extends=session_id)), guard=one_at_a_time,
+            detail=encode(Linked(extends=session_id)), guard=one_at_a_time, slack_until=held,
         )
         log.info("request %s: extension of %s asked by %s", row.id, session_id, requester_id)
         ctx.arm(row.id, row)
-        ctx.timers.kick(row.id)
+        ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
         return as_view(row)
 
     def offer(self, session_id: str, requester_id: str) -> tuple[RequestView, Rule]:

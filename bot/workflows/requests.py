@@ -88,15 +88,16 @@ class Requests:
                 raise TooManyPending(s.max_pending_per_requester)
 
         now = ctx.clock()
+        held = now + ctx.leases.lease
         row = ctx.store.insert(
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
             duration=duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
             target=encode_target(target), remind_at=now + s.reminder_interval if s.reminder_interval else None,
-            rule_name=rule.name or None, approvals_needed=rule.approvals, guard=within_caps,
+            rule_name=rule.name or None, approvals_needed=rule.approvals, guard=within_caps, slack_until=held,
         )
         log.info("request %s submitted by %s", row.id, requester_id, extra={"request_id": row.id})
         ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)
-        ctx.timers.kick(row.id)
+        ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
         return as_view(row)
 
     def _keep_refusal(self, requester_id: str, draft: Draft, duration: timedelta, failure: Failure) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
@@ -37,11 +38,19 @@ class Ticker:
         self.reminders = reminders
         self.extensions = extensions
 
-    def tick(self, request_id: str) -> None:
-        """Do whatever is due for one request. Never raises: the sweep retries what fails."""
+    def tick(self, request_id: str, slack_until: datetime | None = None) -> None:
+        """Do whatever is due for one request. Never raises: the sweep retries what fails.
+
+        ``slack_until``: the kicker's change took the Slack lease, held until then (a new request, born with it:
+        ``Store.insert(slack_until=…)``), and armed the rest; the tick brings Slack up to date under that lease,
+        without a write to claim it. A kick that waited in the pool until the lease is half gone ticks as usual
+        instead (the lease may run out mid-post; the sweep takes the work over when it has)."""
         with about(request_id):
             try:
-                self._tick(request_id)
+                if slack_until is not None and self.ctx.clock() < slack_until - self.ctx.leases.lease / 2:
+                    self.projection.sync_slack(request_id, slack_until)
+                else:
+                    self._tick(request_id)
             except Exception:
                 log.exception("work on request %s failed; the sweep will retry", request_id)
 

@@ -148,18 +148,22 @@ class StubNotifier:
 @dataclass
 class RecordingTimers:
     """The scheduler as the workflows see it: ``alarms`` holds each request's one alarm (a later ``wake_at``
-    replaces the earlier, as in ``Scheduler``); ``wakes`` and ``kicks`` every call, in order."""
+    replaces the earlier, as in ``Scheduler``); ``wakes`` and ``kicks`` every call, in order; ``slack_leases`` the
+    Slack lease a kick said its caller holds."""
 
     alarms: dict[str, datetime] = field(default_factory=dict)
     wakes: list[tuple[str, datetime]] = field(default_factory=list)
     kicks: list[tuple[str, datetime | None]] = field(default_factory=list)
+    slack_leases: dict[str, datetime] = field(default_factory=dict)
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         self.alarms[request_id] = when
         self.wakes.append((request_id, when))
 
-    def kick(self, request_id: str, at: datetime | None = None) -> None:
+    def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
         self.kicks.append((request_id, at))
+        if slack_until is not None:
+            self.slack_leases[request_id] = slack_until
 
 
 @dataclass
@@ -188,8 +192,9 @@ class World:
         return request.id
 
     def posted(self, request_id: str) -> str:
-        """Post the approval message (no scheduler here) and return its ts, which a click carries."""
-        self.workflows.projection.sync_slack(request_id)
+        """Post the approval message (no scheduler here: what the submission's kick does, under the Slack lease the
+        request was born with) and return its ts, which a click carries."""
+        self.workflows.projection.sync_slack(request_id, self.row(request_id).slack_lease_until)
         posted = self.store.get(request_id)
         assert posted is not None and posted.channel_ts is not None
         return posted.channel_ts

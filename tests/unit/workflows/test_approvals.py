@@ -32,7 +32,7 @@ def test_a_click_landing_before_the_message_ts_is_stored_still_counts(world: Wor
     clicked_ts: list[str] = []
     world.notifier.on_post = click_at_once
     request = world.workflows.requests.submit(REQUESTER, Draft(TARGET, timedelta(minutes=30), "quick click"))
-    world.workflows.projection.sync_slack(request.id)
+    world.posted(request.id)
     clickers[0].join(10)
     assert outcome == [State.ACTIVE]
     assert len(world.notifier.tokens) == 1

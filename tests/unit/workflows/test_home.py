@@ -132,7 +132,10 @@ def test_an_approval_from_the_home_counts_even_before_the_message_is_posted(worl
     request_id = ask(world)
     world.workflows.approvals.decide(request_id, APPROVER, True, via_home=True)
     assert world.view(request_id).state is State.ACTIVE
-    assert world.view(request_id).channel_ts is not None  # the projection posted the message, already approved
+    world.posted(request_id)  # the submission's kick, under its Slack lease: the message, already approved, and the DM
+    row = world.row(request_id)
+    assert row.channel_ts is not None and row.slack_version == row.version
+    assert len(world.notifier.tokens) == 1
 
 
 def test_a_home_approval_has_the_same_checks(world: World) -> None:

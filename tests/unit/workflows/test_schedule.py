@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.domain import State
+from bot.domain.schedule import LEASE_GRACE
 from bot.store.models import REQUESTS
 from tests.e2e.harness import APPROVER
 from tests.fakes.inprocess import RecordingTimers, World
@@ -29,10 +30,12 @@ def test_the_schedule_is_written_armed_and_found_as_the_workflows_go(world: Worl
     store, clock = world.store, world.clock
     request = world.submit("schedule")
     row = world.row(request.id)
-    # Just submitted: the approval message is owed at once, and the request expires at pending_until.
-    assert row.next_due_at == row.created_at == clock()
+    # Just submitted: the approval message is owed at once, by the kick, under the Slack lease the request was born
+    # with; the sweep takes it over only if that lease runs out. The request expires at pending_until.
+    assert row.created_at == clock() and row.slack_lease_until == timers.slack_leases[request.id] > clock()
+    assert row.next_due_at == row.slack_lease_until + LEASE_GRACE
     assert timers.alarms[request.id] == row.pending_until and (request.id, None) in timers.kicks
-    assert store.due(clock()) == [request.id]
+    assert store.due(clock()) == [] and store.due(row.next_due_at) == [request.id]
 
     ts = world.posted(request.id)
     row = world.row(request.id)
@@ -91,3 +94,47 @@ def test_a_row_from_before_next_due_at_is_rescheduled_by_one_tick(
     assert timers.alarms[request_id] == ends_at
     assert request_id not in store.due(clock())
     assert store.due(ends_at) == [request_id]
+
+
+def _count_posts(world: World) -> list[str]:
+    posts: list[str] = []
+    world.notifier.on_post = lambda request, ts: posts.append(request.id)
+    return posts
+
+
+def test_a_new_requests_kick_posts_its_approval_message_under_the_lease_it_was_born_with(
+        world: World, timers: RecordingTimers) -> None:
+    posts = _count_posts(world)
+    request = world.submit("kicked")
+    held = timers.slack_leases[request.id]
+    world.workflows.ticker.tick(request.id, held)  # what the scheduler's pool runs for the submission's kick
+    row = world.row(request.id)
+    assert posts == [request.id] and row.channel_ts is not None
+    assert row.slack_lease_until is None and row.slack_version == row.version  # the lease given back with the post
+    assert row.next_due_at == row.pending_until and world.store.due(world.clock()) == []
+
+
+def test_a_kick_that_waited_past_half_its_lease_leaves_the_post_to_the_lease_end(
+        world: World, timers: RecordingTimers) -> None:
+    """The pool was backed up: posting under a lease about to run out could race the sweep into a second post."""
+    posts = _count_posts(world)
+    request = world.submit("late kick")
+    held = timers.slack_leases[request.id]
+    world.clock.now = held - world.workflows.ctx.leases.lease / 2
+    world.workflows.ticker.tick(request.id, held)
+    assert posts == [] and world.store.due(world.clock()) == []
+    world.clock.now = world.row(request.id).next_due_at
+    assert world.workflows.ticker.sweep() == 1
+    assert posts == [request.id] and world.row(request.id).slack_lease_until is None
+
+
+def test_a_crash_before_the_kick_leaves_the_approval_message_to_the_sweep_once_the_lease_runs_out(
+        world: World, timers: RecordingTimers) -> None:
+    posts = _count_posts(world)
+    request = world.submit("crashed before its kick")  # the kick is never run: the process died after the insert
+    held = timers.slack_leases[request.id]
+    world.clock.now = held
+    assert world.workflows.ticker.sweep() == 0  # the lease is the dead process's until it has run out
+    world.clock.now = held + LEASE_GRACE
+    assert world.workflows.ticker.sweep() == 1
+    assert posts == [request.id] and world.row(request.id).channel_ts is not None

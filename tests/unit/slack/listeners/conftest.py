@@ -148,9 +148,11 @@ class InProcessBot:
         return requests[0].id, self.post_approval(requests[0].id)
 
     def post_approval(self, request_id: str) -> str:
-        """Tick the request (what the scheduler's worker does after a command): the approval message is
-        posted. Answers its ts."""
-        self.workflows.ticker.tick(request_id)
+        """Tick the request as the command's kick does (under the Slack lease the request was born with): the
+        approval message is posted. Answers its ts."""
+        row = self.store.get_row(request_id)
+        assert row is not None, request_id
+        self.workflows.ticker.tick(request_id, row.slack_lease_until)
         request = self.request(request_id)
         assert request.channel_id == APPROVAL_CHANNEL and request.channel_ts, request
         return request.channel_ts
