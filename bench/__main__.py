@@ -2,7 +2,8 @@
 
 Sections (each with fresh fakes, a fresh bot process and a fresh database):
 
-1. acknowledgement latency of ``/impersonate`` at concurrency 1 and 16, next to a bare Bolt app;
+1. acknowledgement latency of ``/impersonate`` at concurrency 1 and 16, next to a bare Bolt app, and what one
+   command must cost at the least (``bench.floor``);
 2. approve → token DM: the bot's own overhead (the fake Descope's injected latency subtracted);
 3. revocation precision: 1,000 sessions ending over a minute while 10,000 more are scheduled, and a
    SIGKILL + restart while sessions are due;
@@ -19,8 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import sections
-from bench.report import ROOT, Results, evaluate, machine, render
+from bench import floor, sections
+from bench.machine import ROOT, machine
+from bench.report import render
+from bench.targets import Results, evaluate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"work files in {tmp}")
         log("1. acknowledgement latency")
         ack, idle = sections.ack_latency(sizes, tmp, log)
+        log("1b. what one command must cost at the least")
+        least = floor.measure(sizes.floor_calls)
         log("2/4. full flows")
         flows = [sections.flows("SQLite", sections.sqlite_url(tmp, "flows.db"), sizes, tmp, log)]
         skipped: str | None = "--no-postgres" if args.no_postgres else None
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  PostgreSQL skipped ({skipped})")
         log("3. revocation precision and memory")
         revocation = sections.revocation(sizes, tmp, log, flows[0].per_second)
-        results = Results(sizes, args.quick, machine(), ack, idle, flows, revocation, skipped,
+        results = Results(sizes, args.quick, machine(), ack, idle, flows, revocation, skipped, least,
                           wall_seconds=time.perf_counter() - started)
     evaluate(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -175,6 +175,29 @@ PART4_ROWS = [  # measure, before, after
     ("`conversations.open` calls per flow", "1", "0.016 (one per person and process)"),
     ("bot `Pss` with 10,000 sessions scheduled, two workers and their parent", "143 MiB", "116 MiB"),
 ]
+# Issue 13, part 5: the command's own path. d41fd95 (before) and 44eef59 (after) run alternately, three times
+# each, 2000 commands back to back over 16 connections (section 1's load; SQLite, two serving processes), on this
+# machine's kind (2026-12-03, 19:20 UTC, a slow hour: the first pair ran in a slower minute still); the means.
+PART5_BEFORE, PART5_AFTER = "d41fd95", "44eef59"
+PART5_FINDINGS = [
+    "`py-spy record` (every thread, not only the one holding the interpreter lock) under 16 commands at a time: a"
+    " tenth of the samples were the command's insert waiting for SQLite's writers' lock, and a fifth were the two"
+    " writes that posting each approval message took behind it: one to claim the Slack lease, one to record the"
+    " post. A new request is now born with its Slack lease (`Store.insert(slack_until=…)`), and the submission's"
+    " kick posts the approval message under it (`Ticker.tick(slack_until=…)`), without a write to claim it or a read"
+    " to see what is due: one write and one read less per command. A kick that waited in the pool until half the"
+    " lease is gone ticks as usual instead; a crash before it leaves the post to the sweep once the lease has run"
+    " out (four seconds).",
+    "What is left is mostly what the bot cannot leave out: section 1's new table measures each required part alone"
+    " (`bench/floor.py`), and the section's first paragraph turns it into the best throughput, hence latency,"
+    " these two cores allow.",
+]
+PART5_ROWS = [  # measure, before, after
+    ("ack p50, 16 connections back to back", "111.2 ms", "104.9 ms"),
+    ("ack p99, 16 connections back to back", "360.8 ms", "267.0 ms"),
+    ("commands/s, 16 connections back to back", "141", "158"),
+    ("bot CPU per command (user + system, all its processes)", "8.8 ms", "7.4 ms"),
+]
 BASELINE_ROWS = [(f"bot CPU per whole session, {db}, 4 at a time", f"{was:.1f} ms", f"{now:.1f} ms ({now / was:.0%})")
                  for db, (was, now) in SIDE_BY_SIDE.items()]
 
@@ -287,4 +310,14 @@ def before_after(w: Callable[[str], None]) -> None:
       " server shares the two cores; the p99 moves by tens of ms from run to run with this machine's speed. Left:"
       " `http.client` parses every answer's headers with the `email` package (about 4 % of the bot's CPU), and a thread"
       " reply per audit row (two after each approval) where one per pass would do.")
+    w("")
+    w("## Issue 13, part 5: the command's own path")
+    w("")
+    for finding in PART5_FINDINGS:
+        w(f"- {finding}")
+    w("")
+    w(f"Before ({PART5_BEFORE}) and after ({PART5_AFTER}), run alternately, three times each, on a slow hour (compare"
+      " within the table):")
+    w("")
+    _table(w, PART5_BEFORE, PART5_AFTER, PART5_ROWS)
     w("")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -53,12 +54,13 @@ class Sizes:
     restart_sessions: int = 200
     ack_preflight: int = 20
     whole_sessions: int = 100
+    floor_calls: int = 500
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(ack_paced=50, ack_c1=100, ack_c16=400, ack_c16_paced=240, dm_sequential=30, throughput_flows=120,
                    sessions=200, spread_s=20.0, long_sessions=2_000, restart_sessions=50, ack_preflight=8,
-                   whole_sessions=40)
+                   whole_sessions=40, floor_calls=200)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -84,6 +86,7 @@ class AckRow:
     per_second: float
     errors: int
     cpu_ms: float  # the app's CPU per command during the run (the bot's background work may lag behind)
+    others_ms: float = math.nan  # the fakes' (this process) and the load generator's CPU per command
 
 
 def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[str, int]]:
@@ -106,14 +109,15 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
                     prefix = f"ack-{app[:4]}-{concurrency}-{interval}"
                     for i in range(count + warmup * concurrency):  # users the bot's pre-flight finds in Descope
                         descope.add_user(f"{prefix}-{i}@bench.example")
-                    cpu0 = cpu_seconds(pid)
+                    cpu0, others0 = cpu_seconds(pid), _own_and_reaped_cpu()
                     result = run_load(url, secret, count=count, concurrency=concurrency, interval=interval,
                                       prefix=prefix, warmup=warmup)
-                    cpu = cpu_seconds(pid) - cpu0
+                    cpu, others = cpu_seconds(pid) - cpu0, _own_and_reaped_cpu() - others0
                     lat = result["latencies"]
                     errors = count - sum(n for s, n in result["statuses"].items() if s == "200")
+                    sent = count + warmup * concurrency
                     if app == "bot":
-                        sent_to_bot += count + warmup * concurrency
+                        sent_to_bot += sent
                         errors += count - result["accepted"]  # a 200 that refused the request is an error too
                         # Let the bot finish posting the approval messages before the next run starts.
                         def all_posted(n: int = sent_to_bot) -> bool:
@@ -121,13 +125,19 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
 
                         wait_until(all_posted, timeout=60)
                     rows.append(AckRow(app, concurrency, interval, count, percentile(lat, 50), percentile(lat, 99),
-                                       max(lat), count / result["elapsed"], errors,
-                                       cpu / (count + warmup * concurrency) * 1e3))
+                                       max(lat), count / result["elapsed"], errors, cpu / sent * 1e3,
+                                       others / sent * 1e3))
             rows += _slow_preflight(sizes, slack, descope, bot.url)
         finally:
             bot.stop()
             bare.stop()
     return rows, idle
+
+
+def _own_and_reaped_cpu() -> float:
+    """CPU seconds of this process (the fakes' threads) and of its reaped children (each finished load generator)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 #: The pre-flight's Descope look-up made slow: a typical answer, and one that stalls past the bot's 1.5 s.
