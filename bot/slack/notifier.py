@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -49,10 +50,10 @@ class SlackNotifier:
         msg = approval.build(request)
         self.client.chat_update(channel=request.channel_id, ts=request.channel_ts, text=msg.text, blocks=msg.blocks)
 
-    def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
+    def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
         if not (request.channel_id and request.channel_ts):
             return
-        msg = thread.line(entry)
+        msg = thread.lines(entries)
         self.client.chat_postMessage(channel=request.channel_id, thread_ts=request.channel_ts, text=msg.text,
                                      reply_broadcast=msg.broadcast, unfurl_links=False, unfurl_media=False)
 

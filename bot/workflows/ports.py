@@ -7,7 +7,7 @@ plug in their own (``tests/fakes/inprocess.py``).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -43,7 +43,9 @@ class Notifier(Protocol):
 
     def update_request(self, request: RequestView) -> None: ...
 
-    def post_thread(self, request: RequestView, entry: AuditEntry) -> None: ...
+    def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
+        """One reply in the approval message's thread: a line per audit event."""
+        ...
 
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
         """DM the requester that their token is coming (no secret in it); returns the message's channel and ts."""

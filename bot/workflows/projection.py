@@ -1,5 +1,5 @@
 """Slack as a projection of the database: the approval message, the token DM, the outcome DM and the
-audit thread, brought up to the row's ``version``.
+audit thread (one reply per pass, a line per audit event), brought up to the row's ``version``.
 
 Every change bumps the row's ``version``; ``sync_slack`` runs under the row's Slack lease and records how
 far Slack got (``slack_version``, message timestamps, ``thread_posted_id``). A change that lands meanwhile
@@ -28,6 +28,9 @@ from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import SLACK_RETRY
 
 log = logging.getLogger("bot.workflows")
+
+#: The most lines one thread reply carries (a backlog after an outage is posted in several).
+THREAD_LINES_PER_REPLY = 20
 
 
 def _dm_of(row: RequestRow) -> tuple[str, str] | None:
@@ -88,20 +91,36 @@ class Projection:
             view = replace(view, channel_id=channel, channel_ts=ts)
         elif row.slack_version < row.version:
             notifier.update_request(view)
+        batch: list[AuditEntry] = []  # the thread's next reply: what happened since the last
         for entry in unposted:
             if entry.action == "warned":  # the requester's, not the channel's
+                self._post_thread(row.id, view, batch, progress)
                 self._record(row.id, progress)
                 if state is State.ACTIVE and not row.stop_requested_at:
                     notifier.send_warning(view, _dm_of(row))
-            elif entry.action != "requested":  # the approval message itself says that
-                self._record(row.id, progress)
-                notifier.post_thread(view, entry)
-            progress["thread_posted_id"] = entry.id
+                progress["thread_posted_id"] = entry.id
+            else:
+                batch.append(entry)
+                if len(batch) == THREAD_LINES_PER_REPLY:
+                    self._post_thread(row.id, view, batch, progress)
+        self._post_thread(row.id, view, batch, progress)
         if state.is_final and row.end_notified_at is None:
             self._record(row.id, progress)
             notifier.send_outcome(view, _dm_of(row))
             progress["end_notified_at"] = self.ctx.clock()
         return self.ctx.store.slack_caught_up(row.id, row.version, **progress)
+
+    def _post_thread(self, request_id: str, view: RequestView, batch: list[AuditEntry],
+                     progress: dict[str, Any]) -> None:
+        """One reply in the approval message's thread for ``batch`` (a line per event), recorded like any message;
+        ``batch`` is emptied. ``requested`` gets no line: the approval message itself says that."""
+        lines = [entry for entry in batch if entry.action != "requested"]
+        if lines:
+            self._record(request_id, progress)
+            self.ctx.notifier.post_thread(view, lines)
+        if batch:
+            progress["thread_posted_id"] = batch[-1].id
+        batch.clear()
 
     def _record(self, request_id: str, progress: dict[str, Any]) -> None:
         """Write down what Slack has received so far (before the next call to Slack)."""

@@ -21,7 +21,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -109,6 +109,7 @@ class StubNotifier:
         self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
         self.homes: dict[str, Home] = {}  # each user's App Home as last published
         self.warnings: list[RequestView] = []  # expiry warnings DMed to requesters
+        self.replies: list[list[str]] = []  # each thread reply: the audit actions it has a line for
         self.home_error: Exception | None = None  # publish_home raises it when set
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
@@ -120,8 +121,8 @@ class StubNotifier:
     def update_request(self, request: RequestView) -> None:
         pass
 
-    def post_thread(self, request: RequestView, entry: AuditEntry) -> None:
-        pass
+    def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
+        self.replies.append([entry.action for entry in entries])
 
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
         return "DUREQ1", "1.000100"

@@ -1,6 +1,9 @@
-"""One reply in the approval message's thread per audit event; alarms are also shown in the channel."""
+"""The approval message's thread: one reply for the audit events of each Slack sync pass, a line per event; a reply
+with an alarm in it is also shown in the channel."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from bot.slack.messages import status
 from bot.slack.mrkdwn import when
@@ -11,6 +14,6 @@ from bot.store import AuditEntry
 ALARMS = frozenset({"delivery_failed", "stop_failing"})
 
 
-def line(entry: AuditEntry) -> Message:
-    text = status.event_line(when(entry.at), entry.action, entry.actor, entry.detail)
-    return Message(text=text, broadcast=entry.action in ALARMS)
+def lines(entries: Sequence[AuditEntry]) -> Message:
+    text = "\n".join(status.event_line(when(e.at), e.action, e.actor, e.detail) for e in entries)
+    return Message(text=text, broadcast=any(e.action in ALARMS for e in entries))

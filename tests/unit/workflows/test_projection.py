@@ -1,0 +1,32 @@
+"""The audit thread as the projection posts it (``bot.workflows.projection``): one reply per Slack sync pass, a line
+per audit event, the position recorded so that nothing is posted twice or left out."""
+
+from __future__ import annotations
+
+from bot.workflows.projection import THREAD_LINES_PER_REPLY
+from tests.e2e.harness import APPROVER, REQUESTER
+from tests.fakes.inprocess import World
+
+
+def test_an_approval_and_the_session_it_starts_are_one_reply_in_the_thread(world: World) -> None:
+    request_id = world.approved()  # the approval, the activation and its sync pass (the DM)
+    assert world.notifier.replies == [["approved", "activated"]]  # "requested" is the approval message itself
+    row = world.row(request_id)
+    assert row.thread_posted_id == max(e.id for e in world.store.audit(request_id=request_id))
+    world.workflows.projection.sync_slack(request_id)  # a pass with nothing new posts nothing
+    assert world.notifier.replies == [["approved", "activated"]]
+
+    world.workflows.requests.request_stop(request_id, REQUESTER)
+    world.workflows.ticker.tick(request_id)  # the stop, then the pass that follows it
+    world.workflows.ticker.tick(request_id)
+    assert world.notifier.replies[1:] == [["stop_requested", "stopped"]]
+
+
+def test_a_backlog_is_posted_in_replies_of_at_most_so_many_lines(world: World) -> None:
+    request_id = world.approved()
+    backlog = THREAD_LINES_PER_REPLY + 5
+    for _ in range(backlog):  # e.g. what piled up while Slack was down
+        assert world.store.record(request_id, actor=APPROVER, action="token_shown", now=world.clock())
+    world.workflows.projection.sync_slack(request_id)
+    assert [len(reply) for reply in world.notifier.replies[1:]] == [THREAD_LINES_PER_REPLY, 5]
+    assert world.row(request_id).thread_posted_id == max(e.id for e in world.store.audit(request_id=request_id))
