@@ -177,8 +177,10 @@ PART4_ROWS = [  # measure, before, after
 ]
 # Issue 13, part 5: the command's own path. d41fd95 (before) and 44eef59 (after) run alternately, three times
 # each, 2000 commands back to back over 16 connections (section 1's load; SQLite, two serving processes), on this
-# machine's kind (2026-12-03, 19:20 UTC, a slow hour: the first pair ran in a slower minute still); the means.
-PART5_BEFORE, PART5_AFTER = "d41fd95", "44eef59"
+# machine's kind (2026-12-03, 19:20 UTC, a slow hour: the first pair ran in a slower minute still); the means. The
+# flow rows: d41fd95 and a27f141 (the thread too), alternately, three times each, 600 flows 16 at a time (section 2's
+# load, SQLite; 19:45 UTC, a faster hour); the means.
+PART5_BEFORE, PART5_AFTER = "d41fd95", "44eef59 / a27f141"
 PART5_FINDINGS = [
     "`py-spy record` (every thread, not only the one holding the interpreter lock) under 16 commands at a time: a"
     " tenth of the samples were the command's insert waiting for SQLite's writers' lock, and a fifth were the two"
@@ -188,6 +190,9 @@ PART5_FINDINGS = [
     " to see what is due: one write and one read less per command. A kick that waited in the pool until half the"
     " lease is gone ticks as usual instead; a crash before it leaves the post to the sweep once the lease has run"
     " out (four seconds).",
+    "The audit thread got a reply per audit event: two after each approval (approved, session started). It gets one"
+    " reply per Slack sync pass now, a line per event (`Projection._post_thread`): one `chat.postMessage` less per"
+    " approval, and fewer posts against Slack's message a second per channel.",
     "What is left is mostly what the bot cannot leave out: section 1's new table measures each required part alone"
     " (`bench/floor.py`), and the section's first paragraph turns it into the best throughput, hence latency,"
     " these two cores allow.",
@@ -197,6 +202,9 @@ PART5_ROWS = [  # measure, before, after
     ("ack p99, 16 connections back to back", "360.8 ms", "267.0 ms"),
     ("commands/s, 16 connections back to back", "141", "158"),
     ("bot CPU per command (user + system, all its processes)", "8.8 ms", "7.4 ms"),
+    ("full flows/s, SQLite, 16 at a time", "78.1", "82.6"),
+    ("bot CPU per flow, SQLite", "14.1 ms", "13.1 ms"),
+    ("approve → DM overhead p99, SQLite, 16 flows at a time (within this machine's noise)", "59.0 ms", "64.3 ms"),
 ]
 BASELINE_ROWS = [(f"bot CPU per whole session, {db}, 4 at a time", f"{was:.1f} ms", f"{now:.1f} ms ({now / was:.0%})")
                  for db, (was, now) in SIDE_BY_SIDE.items()]
@@ -316,8 +324,8 @@ def before_after(w: Callable[[str], None]) -> None:
     for finding in PART5_FINDINGS:
         w(f"- {finding}")
     w("")
-    w(f"Before ({PART5_BEFORE}) and after ({PART5_AFTER}), run alternately, three times each, on a slow hour (compare"
-      " within the table):")
+    w(f"Before ({PART5_BEFORE}) and after ({PART5_AFTER}), run alternately, three times each: the command rows on a"
+      " slow hour, the flow rows on a faster one (compare within a row):")
     w("")
     _table(w, PART5_BEFORE, PART5_AFTER, PART5_ROWS)
     w("")
