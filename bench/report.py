@@ -272,4 +272,5 @@ def _saturated(bot: AckRow, bare: AckRow, least: dict[str, float]) -> str:
         " Bolt's). On this machine the target is out of reach for any bot that checks the target and stores the"
         " request before answering, wherever in the flow that work runs: closed-loop throughput counts all of it."
         f" Above the floor, the bot's other {max(0.0, bot.cpu_ms - floor_ms - bare.cpu_ms):.1f} ms per command are"
-        " Bolt's middleware, hand-offs between threads, and lock waits under load.")
+        " Bolt's middleware and the bot's own bookkeeping (logging, metrics, the scheduler), and handing work from"
+        " thread to thread (system time).")
