@@ -206,6 +206,10 @@ PART5_ROWS = [  # measure, before, after
     ("bot CPU per flow, SQLite", "14.1 ms", "13.1 ms"),
     ("approve → DM overhead p99, SQLite, 16 flows at a time (within this machine's noise)", "59.0 ms", "64.3 ms"),
 ]
+# The last report that met issue 13's third goal on both databases (regenerated on 94b267c, 2026-12-03 18:22 UTC, a
+# fast hour): per database, the loaded approve → DM p99 (ms) and the CPU per whole session (ms) it measured.
+GOAL3_MET = ("94b267c", {"SQLite": (59.9, 14.7), "PostgreSQL": (75.8, 19.2)})
+
 BASELINE_ROWS = [(f"bot CPU per whole session, {db}, 4 at a time", f"{was:.1f} ms", f"{now:.1f} ms ({now / was:.0%})")
                  for db, (was, now) in SIDE_BY_SIDE.items()]
 
