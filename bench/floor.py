@@ -6,7 +6,7 @@ and its approval message is posted and recorded. Each part runs here through the
 one call at a time, and the CPU of the calling thread alone is counted (``time.thread_time``): nothing the fakes
 spend, no waiting, no contention. Their sum is a floor under what the bot spends per command under load; with
 what bare Bolt spends on an ack, and what the fakes and the load generator spend per command in the same run, it
-bounds the throughput, hence the latency, that two cores allow at 16 commands in flight (``bound``).
+bounds the throughput, hence the mean latency, that two cores allow at 16 commands in flight (``bound``).
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def measure(count: int) -> dict[str, float]:
 
 def bound(floor_ms: float, ack_ms: float, others_ms: float, cores: int, concurrency: int = 16) -> tuple[float, float]:
     """The best a bot doing only the floor's work could do back to back on ``cores`` shared cores: (commands/s,
-    p50 latency in seconds). ``ack_ms``: bare Bolt's CPU per ack (the HTTP server and Bolt, which the bot needs
-    too); ``others_ms``: the fakes' and the load generator's CPU per command in the bot's run. Latency at
-    ``concurrency`` in flight is concurrency ÷ throughput; a p99 is never below the p50."""
+    mean latency in seconds). ``ack_ms``: bare Bolt's CPU per ack (the HTTP server and Bolt, which the bot needs
+    too); ``others_ms``: the fakes' and the load generator's CPU per command in the bot's run. With ``concurrency``
+    commands always in flight the mean latency is concurrency ÷ throughput (Little's law; the load generator's own
+    time between two commands, well under a millisecond, aside)."""
     per_second = cores * 1e3 / (floor_ms + ack_ms + others_ms)
     return per_second, concurrency / per_second

@@ -49,6 +49,7 @@ def machine() -> dict[str, str]:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
         "cores": f"{os.cpu_count()} ({usable} usable)",
+        "usable_cores": str(usable),
         "memory": mem,
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",

@@ -87,6 +87,7 @@ class AckRow:
     errors: int
     cpu_ms: float  # the app's CPU per command during the run (the bot's background work may lag behind)
     others_ms: float = math.nan  # the fakes' (this process) and the load generator's CPU per command
+    mean: float = math.nan
 
 
 def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[str, int]]:
@@ -109,10 +110,10 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
                     prefix = f"ack-{app[:4]}-{concurrency}-{interval}"
                     for i in range(count + warmup * concurrency):  # users the bot's pre-flight finds in Descope
                         descope.add_user(f"{prefix}-{i}@bench.example")
-                    cpu0, others0 = cpu_seconds(pid), _own_and_reaped_cpu()
+                    cpu0, fakes0 = cpu_seconds(pid), _own_cpu()
                     result = run_load(url, secret, count=count, concurrency=concurrency, interval=interval,
                                       prefix=prefix, warmup=warmup)
-                    cpu, others = cpu_seconds(pid) - cpu0, _own_and_reaped_cpu() - others0
+                    cpu, others = cpu_seconds(pid) - cpu0, _own_cpu() - fakes0 + result["cpu"]
                     lat = result["latencies"]
                     errors = count - sum(n for s, n in result["statuses"].items() if s == "200")
                     sent = count + warmup * concurrency
@@ -126,7 +127,7 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
                         wait_until(all_posted, timeout=60)
                     rows.append(AckRow(app, concurrency, interval, count, percentile(lat, 50), percentile(lat, 99),
                                        max(lat), count / result["elapsed"], errors, cpu / sent * 1e3,
-                                       others / sent * 1e3))
+                                       others / sent * 1e3, sum(lat) / len(lat)))
             rows += _slow_preflight(sizes, slack, descope, bot.url)
         finally:
             bot.stop()
@@ -134,10 +135,10 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
     return rows, idle
 
 
-def _own_and_reaped_cpu() -> float:
-    """CPU seconds of this process (the fakes' threads) and of its reaped children (each finished load generator)."""
+def _own_cpu() -> float:
+    """CPU seconds of this process: the fakes' threads answering the apps (it only waits for the load generator)."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return t.user + t.system
 
 
 #: The pre-flight's Descope look-up made slow: a typical answer, and one that stalls past the bot's 1.5 s.

@@ -121,6 +121,7 @@ class Scheduler:
 
     def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
         if at is not None:
+            assert slack_until is None, "a lease is handed over only to a kick that runs now"
             self._add(self.ticker.tick, run_date=self.to_system(at), args=[request_id])
         else:
             self._run_now(self.ticker.tick, request_id, slack_until)

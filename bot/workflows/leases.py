@@ -60,6 +60,13 @@ class Leases:
         finally:
             self.release(request_id, column, holder=holder)
 
+    def take_over(self, request_id: str, column: str, until: datetime) -> datetime | None:
+        """Renew a lease that a change of ours wrote (``until``, as written) and that nothing here renews yet: the new
+        end, or ``None`` if the lease is no longer at ``until`` (it ran out and another worker took it). One
+        conditional write, as the keeper's; run out or not, a lease still at the value we wrote is nobody else's."""
+        new = self.clock() + self.lease
+        return new if self.store.set_fields(request_id, where=[Col(column) == until], **{column: new}) else None
+
     def _moved(self, request_id: str, column: str, old: datetime, new: datetime) -> None:
         with self._lock:
             held = self._held.get((request_id, column))

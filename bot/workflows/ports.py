@@ -44,7 +44,7 @@ class Notifier(Protocol):
     def update_request(self, request: RequestView) -> None: ...
 
     def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
-        """One reply in the approval message's thread: a line per audit event."""
+        """One reply in the approval message's thread: a line per audit event (at least one)."""
         ...
 
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:

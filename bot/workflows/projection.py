@@ -1,5 +1,6 @@
 """Slack as a projection of the database: the approval message, the token DM, the outcome DM and the
-audit thread (one reply per pass, a line per audit event), brought up to the row's ``version``.
+audit thread (a line per audit event, one reply for those of a pass: split at an expiry warning, which goes
+to the requester, and every ``THREAD_LINES_PER_REPLY``), brought up to the row's ``version``.
 
 Every change bumps the row's ``version``; ``sync_slack`` runs under the row's Slack lease and records how
 far Slack got (``slack_version``, message timestamps, ``thread_posted_id``). A change that lands meanwhile
@@ -48,8 +49,9 @@ class Projection:
     @about_request
     def sync_slack(self, request_id: str, held_until: datetime | None = None) -> None:
         """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease).
-        ``held_until``: the caller took the Slack lease with its own change (``Store.transition_row(slack_until=…)``),
-        held until then; the row is read afresh (a stop may have come meanwhile), without a write to claim it."""
+        ``held_until``: the caller took the Slack lease with its own change (``Store.transition_row(slack_until=…)``,
+        ``Store.insert(slack_until=…)``), held until then; the row is read afresh (a stop may have come meanwhile),
+        without a write to claim it."""
         ctx = self.ctx
         if held_until is None:
             now = ctx.clock()

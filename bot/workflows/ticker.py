@@ -5,7 +5,7 @@ deletes what ``RETENTION`` no longer keeps.
 The scheduler calls ``tick`` at the exact moment (one alarm per request, at ``next_due_at``) and runs
 ``sweep`` every ``SWEEP_INTERVAL``: a restart, a lost job or a crashed replica delays work by at most one
 sweep interval and never loses it. ``tick`` is safe at any time, from any replica: every piece of work
-is claimed with a conditional update first.
+is claimed with a conditional update first (or, for a new request's kick, the lease its insert took).
 """
 
 from __future__ import annotations
@@ -41,14 +41,18 @@ class Ticker:
     def tick(self, request_id: str, slack_until: datetime | None = None) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails.
 
-        ``slack_until``: the kicker's change took the Slack lease, held until then (a new request, born with it:
-        ``Store.insert(slack_until=…)``), and armed the rest; the tick brings Slack up to date under that lease,
-        without a write to claim it. A kick that waited in the pool until the lease is half gone ticks as usual
-        instead (the lease may run out mid-post; the sweep takes the work over when it has)."""
+        ``slack_until``: only from the kick of the change that took the Slack lease, held until then (a new
+        request, born with it: ``Store.insert(slack_until=…)``), which armed the rest; the tick brings Slack up to
+        date under that lease, without a write to claim it. A kick that waited in the pool until a third of the
+        lease is gone renews it first (``Leases.take_over``: the keeper renews it only from then on), and ticks as
+        usual if it has run out and been taken."""
         with about(request_id):
             try:
-                if slack_until is not None and self.ctx.clock() < slack_until - self.ctx.leases.lease / 2:
-                    self.projection.sync_slack(request_id, slack_until)
+                held = slack_until
+                if held is not None and self.ctx.clock() > held - self.ctx.leases.lease * 2 / 3:
+                    held = self.ctx.leases.take_over(request_id, "slack_lease_until", held)
+                if held is not None:
+                    self.projection.sync_slack(request_id, held)
                 else:
                     self._tick(request_id)
             except Exception:

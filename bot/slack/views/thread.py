@@ -1,5 +1,5 @@
-"""The approval message's thread: one reply for the audit events of each Slack sync pass, a line per event; a reply
-with an alarm in it is also shown in the channel."""
+"""The approval message's thread: a reply holds a line per audit event (the projection puts together those of one
+Slack sync pass); a reply with an alarm in it is also shown in the channel."""
 
 from __future__ import annotations
 
@@ -15,5 +15,6 @@ ALARMS = frozenset({"delivery_failed", "stop_failing"})
 
 
 def lines(entries: Sequence[AuditEntry]) -> Message:
+    assert entries, "a reply needs at least one line (Slack refuses an empty text)"
     text = "\n".join(status.event_line(when(e.at), e.action, e.actor, e.detail) for e in entries)
     return Message(text=text, broadcast=any(e.action in ALARMS for e in entries))

@@ -3,6 +3,10 @@ per audit event, the position recorded so that nothing is posted twice or left o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from bot.domain import RequestView
+from bot.store import AuditEntry
 from bot.workflows.projection import THREAD_LINES_PER_REPLY
 from tests.e2e.harness import APPROVER, REQUESTER
 from tests.fakes.inprocess import World
@@ -30,3 +34,28 @@ def test_a_backlog_is_posted_in_replies_of_at_most_so_many_lines(world: World) -
     world.workflows.projection.sync_slack(request_id)
     assert [len(reply) for reply in world.notifier.replies[1:]] == [THREAD_LINES_PER_REPLY, 5]
     assert world.row(request_id).thread_posted_id == max(e.id for e in world.store.audit(request_id=request_id))
+
+
+def test_a_reply_slack_refuses_is_the_only_one_posted_again(world: World) -> None:
+    """The thread's position is recorded before each reply: a failure (or a crash) repeats at most that reply."""
+    request_id = world.approved()
+    for _ in range(THREAD_LINES_PER_REPLY + 5):
+        assert world.store.record(request_id, actor=APPROVER, action="token_shown", now=world.clock())
+    post = world.notifier.post_thread
+    calls = 0
+
+    def second_fails(request: RequestView, entries: Sequence[AuditEntry]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("Slack is down")
+        post(request, entries)
+
+    world.notifier.post_thread = second_fails  # type: ignore[method-assign]
+    world.workflows.projection.sync_slack(request_id)  # the second reply fails: the pass gives up, to retry
+    shown = [e.id for e in world.store.audit(request_id=request_id) if e.action == "token_shown"]
+    assert world.row(request_id).thread_posted_id == shown[THREAD_LINES_PER_REPLY - 1]
+    world.clock.advance(6)  # past the retry delay (SLACK_RETRY)
+    world.workflows.projection.sync_slack(request_id)
+    assert [len(reply) for reply in world.notifier.replies[1:]] == [THREAD_LINES_PER_REPLY, 5]
+    assert world.row(request_id).thread_posted_id == shown[-1]

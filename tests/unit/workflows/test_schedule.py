@@ -114,18 +114,28 @@ def test_a_new_requests_kick_posts_its_approval_message_under_the_lease_it_was_b
     assert row.next_due_at == row.pending_until and world.store.due(world.clock()) == []
 
 
-def test_a_kick_that_waited_past_half_its_lease_leaves_the_post_to_the_lease_end(
-        world: World, timers: RecordingTimers) -> None:
-    """The pool was backed up: posting under a lease about to run out could race the sweep into a second post."""
+def test_a_kick_that_waited_in_the_pool_renews_the_lease_before_it_posts(world: World, timers: RecordingTimers) -> None:
+    """The pool was backed up: the lease it was born with is renewed first (the keeper renews it only from the post
+    on), so the post never runs on a lease about to run out, and does not wait for the sweep either."""
     posts = _count_posts(world)
     request = world.submit("late kick")
     held = timers.slack_leases[request.id]
-    world.clock.now = held - world.workflows.ctx.leases.lease / 2
+    world.clock.now = held  # the whole lease spent waiting in the pool; nobody took it meanwhile
     world.workflows.ticker.tick(request.id, held)
-    assert posts == [] and world.store.due(world.clock()) == []
-    world.clock.now = world.row(request.id).next_due_at
-    assert world.workflows.ticker.sweep() == 1
-    assert posts == [request.id] and world.row(request.id).slack_lease_until is None
+    row = world.row(request.id)
+    assert posts == [request.id] and row.channel_ts is not None and row.slack_lease_until is None
+
+
+def test_a_kick_whose_lease_ran_out_and_was_taken_leaves_the_post_to_its_taker(
+        world: World, timers: RecordingTimers) -> None:
+    posts = _count_posts(world)
+    request = world.submit("very late kick")
+    held = timers.slack_leases[request.id]
+    world.clock.now = held + LEASE_GRACE
+    taken = world.clock() + world.workflows.ctx.leases.lease  # the sweep of another replica claimed it
+    assert world.store.claim_slack(request.id, world.clock(), taken) is not None
+    world.workflows.ticker.tick(request.id, held)
+    assert posts == [] and world.row(request.id).slack_lease_until == taken
 
 
 def test_a_crash_before_the_kick_leaves_the_approval_message_to_the_sweep_once_the_lease_runs_out(
