@@ -60,10 +60,11 @@ class Leases:
         finally:
             self.release(request_id, column, holder=holder)
 
-    def take_over(self, request_id: str, column: str, until: datetime) -> datetime | None:
-        """Renew a lease that a change of ours wrote (``until``, as written) and that nothing here renews yet: the new
-        end, or ``None`` if the lease is no longer at ``until`` (it ran out and another worker took it). One
-        conditional write, as the keeper's; run out or not, a lease still at the value we wrote is nobody else's."""
+    def extend(self, request_id: str, column: str, until: datetime) -> datetime | None:
+        """Renew a lease we wrote (``until``, as written): the new end, or ``None`` if the lease is no longer at
+        ``until`` (given back, or it ran out and another worker took it). One conditional write; run out or not, a
+        lease still at the value we wrote is nobody else's. The keeper renews what this process holds with it, and
+        a kick uses it on the lease its request was born with, which nothing here renews yet."""
         new = self.clock() + self.lease
         return new if self.store.set_fields(request_id, where=[Col(column) == until], **{column: new}) else None
 
@@ -81,15 +82,13 @@ class Leases:
         with self._lock:
             held = [(request_id, column, until) for (request_id, column), (until, _) in self._held.items()]
         for request_id, column, until in held:
-            new = self.clock() + self.lease
             try:
-                kept = self.store.set_fields(request_id, where=[Col(column) == until],
-                                             **{column: new})
+                new = self.extend(request_id, column, until)
             except Exception:
                 log.warning("could not renew the %s lease on request %s; retrying", column, request_id,
                             exc_info=True)
                 continue
-            if kept:
+            if new is not None:
                 self._moved(request_id, column, until, new)
             else:  # given back meanwhile (usual), or ran out during a stall and was taken over (rare)
                 log.debug("request %s: the %s lease is no longer ours to renew", request_id, column)

@@ -44,13 +44,13 @@ class Ticker:
         ``slack_until``: only from the kick of the change that took the Slack lease, held until then (a new
         request, born with it: ``Store.insert(slack_until=…)``), which armed the rest; the tick brings Slack up to
         date under that lease, without a write to claim it. A kick that waited in the pool until a third of the
-        lease is gone renews it first (``Leases.take_over``: the keeper renews it only from then on), and ticks as
+        lease is gone renews it first (``Leases.extend``: the keeper renews it only from then on), and ticks as
         usual if it has run out and been taken."""
         with about(request_id):
             try:
                 held = slack_until
                 if held is not None and self.ctx.clock() > held - self.ctx.leases.lease * 2 / 3:
-                    held = self.ctx.leases.take_over(request_id, "slack_lease_until", held)
+                    held = self.ctx.leases.extend(request_id, "slack_lease_until", held)
                 if held is not None:
                     self.projection.sync_slack(request_id, held)
                 else:
