@@ -19,7 +19,14 @@ from urllib.error import URLError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot.config import ConfigError, Settings, database_url_from_env, policy_from_env, retention_from_env
+from bot.config import (
+    ConfigError,
+    Settings,
+    database_url_from_env,
+    descope_from_env,
+    policy_from_env,
+    retention_from_env,
+)
 from bot.logs import configure
 
 if TYPE_CHECKING:
@@ -77,13 +84,16 @@ def main(argv: list[str] | None = None) -> int:
         return run()
 
     if args.command == "policy":
-        from bot.policy_report import report
+        from bot.policy_report import look_up, report
 
+        login_id, tenant = args.login_id.strip(), (args.tenant or "").strip() or None
         try:
             rules, environment = policy_from_env(os.environ)
+            descope = descope_from_env(os.environ) if tenant is None and rules.names_tenants else None
         except ConfigError as exc:
             return _cannot_start(exc)
-        print(report(args.login_id.strip(), (args.tenant or "").strip() or None, rules, environment))
+        target, why = look_up(descope, login_id) if tenant is None and rules.names_tenants else (None, "")
+        print(report(login_id, tenant, rules, environment, target, why))
         return 0
 
     if args.command == "check":

@@ -14,6 +14,8 @@ files outlive a process that is replaced, so a count never goes back:
     impersonation_bot_descope_calls_total{call,result}     per replica  each DescopeClient call, once
     impersonation_bot_slack_calls_total{method,result}     per replica  each Slack Web API call, once (retries
                                                                         included in it)
+    impersonation_bot_approval_posts_refused_total{error}  per replica  the approvals channel refused an approval
+                                                                        message (CHANNEL_ERRORS): no approver sees it
 
 Labels are fixed enumerations and Slack method names, never a token, a user ID or a login ID: values outside
 the enumerations are counted as ``other``. The code that counts knows only callables (``Store.on_outcome``,
@@ -38,9 +40,10 @@ from bot.store import RequestRow, Store
 #: A request's outcomes: ``submitted`` (stored pending), ``refused`` (the rules refused it before anyone saw it),
 #: and each state a transition enters: approved, denied, expired, active, failed (Descope refused), stopped.
 OUTCOMES = ("submitted", "refused", "approved", "denied", "expired", "active", "failed", "stopped")
-DESCOPE_CALLS = ("impersonate", "stop", "logout", "load_user")
+DESCOPE_CALLS = ("impersonate", "stop", "logout", "refresh", "load_user")
 DESCOPE_RESULTS = ("ok", "refused", "unavailable", "error")
 SLACK_RESULTS = ("ok", "error", "ratelimited")
+CHANNEL_ERRORS = ("not_in_channel", "channel_not_found", "is_archived", "restricted_action", "missing_scope")
 LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf"))
 _SLACK_METHOD = re.compile(r"[a-z][a-zA-Z]*(\.[a-zA-Z]+)+")
 
@@ -83,6 +86,9 @@ class Metrics:
                                      ["call", "result"], registry=self.registry)
         self.slack_calls = Counter("impersonation_bot_slack_calls", "Slack Web API calls (per replica)",
                                    ["method", "result"], registry=self.registry)
+        self.posts_refused = Counter("impersonation_bot_approval_posts_refused",
+                                     "Approval messages the approvals channel refused (per replica)", ["error"],
+                                     registry=self.registry)
         if store is not None:
             self.registry.register(ActiveSessions(store))
 
@@ -96,6 +102,9 @@ class Metrics:
 
     def descope_call(self, call: str, result: str) -> None:
         self.descope_calls.labels(call=_known(call, DESCOPE_CALLS), result=_known(result, DESCOPE_RESULTS)).inc()
+
+    def approval_post_refused(self, error: str) -> None:
+        self.posts_refused.labels(error=_known(error, CHANNEL_ERRORS)).inc()
 
     def slack_call(self, method: str, result: str) -> None:
         method = method if _SLACK_METHOD.fullmatch(method) and len(method) <= 64 else "other"

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-HEAD = "0008"
+HEAD = "0009"
 _LOCK_KEY = 0x1D35C0DE
 
 

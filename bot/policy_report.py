@@ -1,19 +1,57 @@
-"""``python -m bot policy <login-id> [--tenant <id>]``: which rule decides such a request, and what it allows.
+"""``python -m bot policy <login-id> [--tenant <id>]``: which rules decide such a request, and what they allow.
 
 ``report`` is pure: given the policy and the environment's rule (``bot.config.policy_from_env``), it says which
 rule matches first (or that the environment's settings apply) and lists what that rule allows, each line named
-as the key a rule of ``POLICY_FILE`` would set, so what is printed reads like the file. Operator-facing text.
+as the key a rule of ``POLICY_FILE`` would set, so what is printed reads like the file. A request naming no tenant is
+decided as the bot decides it (``Policy.decide``): by the rules of every tenant the target is in (``target``, looked
+up in Descope by the command), the strictest winning, or refused when those tenants are unknown and rules name
+tenants (``unknown_because`` says why they are). Operator-facing text.
 """
 
 from __future__ import annotations
 
-from bot.domain.policy import Policy, Rule
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.config import Secret
+from bot.domain import TargetRefused, UnknownTarget
+from bot.domain.policy import Decision, Policy, Rule
+from bot.domain.target import Target
 from bot.durations import format_duration
 
 
-def report(login_id: str, tenant: str | None, policy: Policy, environment: Rule) -> str:
+def look_up(descope: tuple[str, Secret, str | None] | None, login_id: str) -> tuple[Target | None, str]:
+    """The target as the bot's pre-flight finds it in Descope (``descope``: project ID, management key, base URI),
+    or ``None`` and why its tenants are not known."""
+    if descope is None:
+        return None, "DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY are not set, so the user was not looked up"
+    from bot.descope import DescopeClient
+    from bot.workflows.preflight import look_up as preflight
+
+    project_id, key, base_uri = descope
+    try:
+        with DescopeClient(project_id, key.get(), base_uri) as client, ThreadPoolExecutor(1) as workers:
+            target = preflight(client, login_id, None, workers)
+    except UnknownTarget:
+        return None, "Descope has no user with this login ID, so such a request is refused anyway"
+    except TargetRefused:
+        return None, "the user is disabled in Descope, so such a request is refused anyway"
+    if not target.verified:
+        return None, "Descope did not answer the look-up in time"
+    return target, ""
+
+
+def report(login_id: str, tenant: str | None, policy: Policy, environment: Rule, target: Target | None = None,
+           unknown_because: str = "the user was not looked up in Descope") -> str:
     """What decides a request for ``login_id`` (in ``tenant``, ``None``: no tenant), and what it allows."""
     request = f"{login_id} in tenant {tenant}" if tenant is not None else f"{login_id} with no tenant"
+    tenants = tuple(t for t, _ in target.tenants) if target is not None and target.verified else None
+    decision = policy.decide(login_id, tenant, tenants, environment)
+    if decision.tenants_unknown and decision.forbidding is None:  # (one forbidding it is shown as it stands)
+        return (f"{request}: refused. Its token would reach every tenant the user is in, rules of POLICY_FILE "
+                f"{policy.source} name tenants, and which tenants the user is in is not known ({unknown_because}). "
+                "Name the tenant (--tenant).")
+    if len(decision.rules) > 1:
+        return _combined(request, decision, policy, environment, login_id, tenants or ())
     rule = policy.rule_for(login_id, tenant)
     if rule is not None:
         head = f"{request}: {_named(rule)} of POLICY_FILE {policy.source} decides."
@@ -23,6 +61,39 @@ def report(login_id: str, tenant: str | None, policy: Policy, environment: Rule)
     else:
         head = f"{request}: no rule of POLICY_FILE {policy.source} matches, so the environment's settings decide."
     return "\n".join([head, *_lines(environment)])
+
+
+def _combined(request: str, decision: Decision, policy: Policy, environment: Rule, login_id: str,
+              tenants: tuple[str, ...]) -> str:
+    """A request naming no tenant whose target's tenants bring in several rules: each, and what they allow together."""
+    head = (f"{request}: its token would reach every tenant the user is in ({', '.join(tenants)}), so these rules "
+            "all decide, the strictest winning:")
+    lines = [head]
+    for rule in decision.rules:
+        where = [t for t in (None, *tenants) if (policy.rule_for(login_id, t) or environment) == rule]
+        scope = ", ".join("no tenant" if t is None else f"tenant {t}" for t in where)
+        name = f"{_named(rule)} of POLICY_FILE {policy.source}" if rule.from_file else "the environment's settings"
+        lines.append(f"  - {name}, for {scope}")
+    if not decision.allow:
+        forbidding = decision.forbidding
+        assert forbidding is not None
+        rows = [("allow", f"false: {_named(forbidding) if forbidding.from_file else 'a rule'} forbids it")]
+    else:
+        rows = [
+            ("allow", "true"),
+            ("requesters", "in each rule's: " + "; ".join(", ".join(r.requesters) for r in decision.rules)),
+            ("approvers", "in each rule's: " + "; ".join(", ".join(r.approvers) for r in decision.rules)),
+            ("approvals", f"{decision.approvals} (distinct approvers, never the requester)"),
+            ("min_duration", format_duration(decision.min_duration)),
+            ("default_duration", format_duration(decision.default_duration)),
+            ("max_duration", format_duration(decision.max_duration)),
+        ]
+    return "\n".join([*lines, *_aligned(rows)])
+
+
+def _aligned(rows: list[tuple[str, str]]) -> list[str]:
+    width = max(len(key) for key, _ in rows)
+    return [f"  {key.ljust(width)}  {value}" for key, value in rows]
 
 
 def _named(rule: Rule) -> str:
@@ -44,8 +115,7 @@ def _lines(rule: Rule) -> list[str]:
             ("default_duration", format_duration(rule.default_duration)),
             ("max_duration", format_duration(rule.max_duration)),
         ]
-    width = max(len(key) for key, _ in rows)
-    return [f"  {key.ljust(width)}  {value}" for key, value in rows]
+    return _aligned(rows)
 
 
 def _globs(patterns: tuple[str, ...] | None, everything: str) -> str:

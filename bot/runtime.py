@@ -57,6 +57,7 @@ class Runtime:
                                          SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()),
                                          clock=self.clock)
         self.workflows.ctx.stop_lateness = self.metrics.stopped_late
+        self.workflows.ctx.post_refused = self.metrics.approval_post_refused
         self.scheduler = Scheduler(self.workflows, settings.sweep_interval, shard=shard)
         self.app = build_app(settings, self.workflows, self.client)
         self._stopped = threading.Event()

@@ -48,6 +48,18 @@ def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
     return retention
 
 
+def descope_from_env(env: Mapping[str, str]) -> tuple[str, Secret, str | None] | None:
+    """The Descope project ID, management key and base URI, when the ID and key are both set (for ``python -m bot
+    policy``, which looks the target up with them); ``None`` when either is missing. Raises ``ConfigError`` for a bad
+    base URI."""
+    reader = Reader(env)
+    project_id, key = reader.raw("DESCOPE_PROJECT_ID"), reader.raw("DESCOPE_MANAGEMENT_KEY")
+    base_uri = reader.http_url("DESCOPE_BASE_URI", "https://api.descope.com")
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return (project_id, Secret(key), base_uri) if project_id and key else None
+
+
 def policy_from_env(env: Mapping[str, str]) -> tuple[Policy, Rule]:
     """``POLICY_FILE``'s rules and the environment's rule (``APPROVERS``, ``REQUESTERS``, ``MIN_DURATION``,
     ``DEFAULT_DURATION``, ``MAX_DURATION``), validated as ``Settings.from_env`` does, without the Slack or Descope

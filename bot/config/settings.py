@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 
-from bot.domain.policy import Policy, Rule, environment_rule
+from bot.domain.policy import Decision, Policy, Rule, environment_rule
+from bot.domain.target import Target
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DATABASE_DEFAULT = "sqlite:///impersonation.db"
@@ -110,10 +111,16 @@ class Settings:
         return environment_rule(self.approvers, self.requesters,
                                 (self.min_duration, self.default_duration, self.max_duration))
 
-    def rule_for(self, login_id: str, tenant: str | None) -> Rule:
-        """The rule that decides a request for ``login_id`` (in ``tenant``): the first of the file's that
-        matches, else the environment's."""
-        return self.policy.rule_for(login_id, tenant) or self.environment_rule
+    def named(self, login_id: str, tenant: str | None) -> Decision:
+        """The rule for the tenant a request names (naming none: the rule for no tenant), alone: among those that
+        decide it (``decide``), so what it refuses stays refused, known before Descope is asked."""
+        return Decision((self.policy.rule_for(login_id, tenant) or self.environment_rule,))
+
+    def decide(self, login_id: str, tenant: str | None, target: Target | None) -> Decision:
+        """The rules that decide a request for ``login_id`` (in ``tenant``; naming none, the rules of every tenant of
+        ``target``, the pre-flight's look-up: ``Policy.decide``)."""
+        tenants = tuple(t for t, _ in target.tenants) if target is not None and target.verified else None
+        return self.policy.decide(login_id, tenant, tenants, self.environment_rule)
 
     def all_rules(self) -> tuple[Rule, ...]:
         """The file's rules and the environment's (last)."""

@@ -7,6 +7,7 @@ fields; see ``/work/shared/reference/descope.md``) over a synchronous ``httpx.Cl
 * ``impersonate``         ``POST /v1/mgmt/impersonate``       -> the impersonation JWT
 * ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``  (ends the impersonation; revokes nothing)
 * ``logout``              ``POST /v1/auth/logout``              (revokes a refresh JWT, authenticated by it)
+* ``refresh``             ``POST /v1/auth/refresh``             (whether a refresh JWT still works; the answer dropped)
 * ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object
 
 Base URL: the explicit argument, else ``$DESCOPE_BASE_URI`` (the SDKs' variable), else
@@ -47,6 +48,7 @@ IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
 LOAD_USER_PATH: Final = "/v1/mgmt/user"
 LOGOUT_PATH: Final = "/v1/auth/logout"
+REFRESH_PATH: Final = "/v1/auth/refresh"
 
 
 def default_base_url(project_id: str) -> str:
@@ -177,6 +179,14 @@ class DescopeClient:
         as the bearer). Session JWTs already derived from it live until their own expiry."""
         with self._counted("logout"):
             self._call("POST", LOGOUT_PATH, json={}, secrets=(refresh_jwt,), parse=False,
+                       headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
+
+    def refresh(self, refresh_jwt: str) -> None:
+        """Refresh with a refresh JWT (the SDKs' ``refresh_session``): returns when Descope still accepts it, raises
+        ``DescopeRefused`` when it does not (revoked, expired). The session JWT it answers is dropped unread: this is
+        how the bot asks whether a revocation it could not confirm took effect."""
+        with self._counted("refresh"):
+            self._call("POST", REFRESH_PATH, json={}, secrets=(refresh_jwt,), parse=False,
                        headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ happen atomically; ``bot.slack.messages`` says it in words.
     schedule   what is due for a request, and when: the one function the scheduler, sweep and tick ask
     target     the user to impersonate as Descope knows it (the pre-flight), or not verified
     home       what a person's App Home shows, as data (each list capped, with how many it leaves out)
-    policy     the rules file's rules: which rule decides a request (first match), what it allows
+    policy     the rules file's rules: which rules decide a request (a Decision: strictest wins), what they allow
 """
 
 from bot.domain.errors import (
@@ -22,6 +22,7 @@ from bot.domain.errors import (
     Forbidden,
     MayNotExtend,
     MayNotStop,
+    NoLongerAllowed,
     NotAllowed,
     NotAnApprover,
     NotARequester,
@@ -34,6 +35,7 @@ from bot.domain.errors import (
     PolicyViolation,
     TargetDisabled,
     TargetRefused,
+    TenantsUnknown,
     TokenUnavailable,
     TooFewApprovers,
     TooManyPending,
@@ -48,7 +50,6 @@ from bot.domain.rules import (
     check_duration,
     check_may_stop,
     check_window,
-    is_member,
     window_problem,
 )
 from bot.domain.states import FINAL_STATES, LIVE_STATES, TRANSITIONS, InvalidTransition, State, check_transition
@@ -66,6 +67,7 @@ __all__ = [
     "InvalidTransition",
     "MayNotExtend",
     "MayNotStop",
+    "NoLongerAllowed",
     "NotARequester",
     "NotAllowed",
     "NotAnApprover",
@@ -80,6 +82,7 @@ __all__ = [
     "State",
     "TargetDisabled",
     "TargetRefused",
+    "TenantsUnknown",
     "TokenUnavailable",
     "TooFewApprovers",
     "TooManyPending",
@@ -92,6 +95,5 @@ __all__ = [
     "check_may_stop",
     "check_transition",
     "check_window",
-    "is_member",
     "window_problem",
 ]

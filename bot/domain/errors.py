@@ -8,7 +8,8 @@
      │    ├── NotARequester     not in REQUESTERS
      │    ├── NotAnApprover     not in APPROVERS (at click time)
      │    ├── OwnRequest        the requester clicked Approve/Deny on their own request
-     │    ├── MayNotStop        neither the requester nor an approver
+     │    ├── MayNotStop        neither the requester nor an approver (of its rule, for a waiting request)
+     │    ├── NoLongerAllowed   an Approve on a request the rules no longer let go ahead (closed instead)
      │    ├── MayNotExtend      only the session's requester may ask to extend it
      │    ├── NotPostedYet      the approval message's ts is not stored yet
      │    └── WrongMessage      a button on a message that is not this request's approval message
@@ -17,6 +18,7 @@
      │    ├── AlreadyOpen       the requester has a live request for the same target
      │    ├── TooManyPending    the requester has ``limit`` requests pending already
      │    ├── Forbidden         the rule that matches says nobody may impersonate this target (``allow = false``)
+     │    ├── TenantsUnknown    no tenant named, the target's tenants unknown, and rules name tenants
      │    └── TooFewApprovers   the rule needs more approvals than it has approvers besides the requester
      ├── TargetRefused          Descope says the target cannot be impersonated as asked
      │    ├── UnknownTarget     no Descope user with that login ID
@@ -73,10 +75,23 @@ class OwnRequest(NotAllowed):
 
 
 class MayNotStop(NotAllowed):
-    def __init__(self, request_id: str, user_id: str) -> None:
+    """``pending``: the request waits for approval, so a stop would deny it: only its rule's approvers may."""
+
+    def __init__(self, request_id: str, user_id: str, *, pending: bool = False) -> None:
         super().__init__(request_id, user_id)
         self.request_id = request_id
         self.user_id = user_id
+        self.pending = pending
+
+
+class NoLongerAllowed(NotAllowed):
+    """An Approve on a request the rules, asked again, no longer let go ahead (its requester was removed from the
+    requesters, its rule now forbids it, or which rules apply cannot be known): it was closed instead (``request``:
+    as closed, its failure saying why)."""
+
+    def __init__(self, request: RequestView) -> None:
+        super().__init__(request.id)
+        self.request = request
 
 
 class MayNotExtend(NotAllowed):
@@ -136,6 +151,16 @@ class Forbidden(PolicyViolation):
         super().__init__(login_id, rule)
         self.login_id = login_id
         self.rule = rule
+        self.request_id: str | None = None
+
+
+class TenantsUnknown(PolicyViolation):
+    """A request naming no tenant, whose target's tenants Descope could not be asked for, while rules of the policy
+    name tenants: which rules apply is unknown, so it is refused (``request_id``: kept for the audit)."""
+
+    def __init__(self, login_id: str) -> None:
+        super().__init__(login_id)
+        self.login_id = login_id
         self.request_id: str | None = None
 
 

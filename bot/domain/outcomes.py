@@ -1,6 +1,6 @@
 """What happened, as data: a failed request's ``Failure``, a session's ``Ending``, a stop that keeps failing,
 whom an activation impersonated as, whom a reminder mentioned, an approval's tally, a session's link to its
-extension.
+extension, an approval message the channel refused.
 
 The workflows record these (on the row and in the audit trail, JSON-encoded); ``bot.slack.messages`` turns
 them into sentences. Rows written before this encoding hold plain text: ``decode_failure`` and
@@ -30,6 +30,8 @@ class FailureKind(enum.StrEnum):
     GAVE_UP = "gave_up"  # activation kept failing for an unexpected reason
     FORBIDDEN = "forbidden"  # a POLICY_FILE rule says nobody may impersonate this target (allow = false)
     ORIGINAL_ENDED = "original_ended"  # an extension approved after the session it extends had ended
+    TENANTS_UNKNOWN = "tenants_unknown"  # no tenant named, the target's tenants unknown, and rules name tenants
+    NOT_A_REQUESTER = "not_a_requester"  # the requester lost the right to ask (REQUESTERS, the rule) before it counted
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Failure:
     error: str | None = None
     rule: str | None = None  # FORBIDDEN: the rule's name
     original: str | None = None  # ORIGINAL_ENDED: the session the extension was for
+    #: MAYBE_MINTED: until when a token Descope may have minted unseen lives at most (ISO 8601, UTC)
+    expires: str | None = None
 
 
 class EndReason(enum.StrEnum):
@@ -60,7 +64,8 @@ class TokenFate(enum.StrEnum):
     UNSEALABLE = "unsealable"  # the stored token could not be unsealed: it expires on its own
     UNKNOWN_TO_DESCOPE = "unknown_to_descope"  # Descope no longer knew the session
     EXPIRED_AFTER_FAILING = "expired_after_failing"  # the stop call failed, but the token has expired
-    ALREADY_REVOKED = "already_revoked"  # the logout answered that the token was already expired or revoked
+    ALREADY_REVOKED = "already_revoked"  # Descope said the token was already expired or revoked
+    NEVER_MINTED = "never_minted"  # stopped while being activated, before the impersonate call: no token exists
 
 
 @dataclass(frozen=True)
@@ -121,17 +126,25 @@ class Linked:
 
 
 @dataclass(frozen=True)
+class NotPosted:
+    """The approvals channel refused the approval message (the ``not_posted`` audit row's detail): Slack's reason."""
+
+    error: str
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
 class Legacy:
     """Text recorded before details were data: shown as it was written."""
 
     text: str
 
 
-Detail = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | Legacy
-Recorded = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked
+Detail = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted | Legacy
+Recorded = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted
 _KINDS: dict[str, type[Recorded]] = {
     "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded,
-    "tally": Tally, "linked": Linked}
+    "tally": Tally, "linked": Linked, "not_posted": NotPosted}
 _ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call}
 
 

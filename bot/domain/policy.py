@@ -1,9 +1,17 @@
-"""The rules file's rules (``POLICY_FILE``), as data: which rule decides a request, and what it allows.
+"""The rules file's rules (``POLICY_FILE``), as data: which rules decide a request, and what they allow.
 
 A ``Policy`` is an ordered list of ``Rule``s; the first whose ``tenants`` and ``targets`` globs match a request
-decides it (``Policy.rule_for``). No rule matching, the environment's settings decide (``Settings.rule_for``
-builds that rule, ``number`` 0). Rules are complete: the file's reader fills what a rule leaves out from the
-environment, so a rule here never needs the settings. Pure: no file, no Slack.
+decides it (``Policy.rule_for``). No rule matching, the environment's settings decide (``Settings.environment_rule``,
+``number`` 0). Rules are complete: the file's reader fills what a rule leaves out from the environment, so a rule
+here never needs the settings. Pure: no file, no Slack.
+
+A request that names no tenant gets a token without a selected tenant, which reaches every tenant of the user (and
+their project-wide roles). So ``Policy.decide`` answers a ``Decision``: for a request naming its tenant, that
+tenant's rule; for one naming none, the rule for no tenant and the rule of each tenant the target belongs to (the
+pre-flight's look-up), all applying at once, the strictest winning: nobody may if one says ``allow = false``, the
+most approvals, the narrowest window, and a requester or approver must satisfy every one of them. When the target's
+tenants are unknown (the pre-flight could not ask Descope) and some rule names tenants, nothing can be decided: the
+policy fails closed (``Decision.tenants_unknown``) and the request must name its tenant.
 
 Globs are shell-style (``fnmatch``), case-insensitive; ``""`` among ``tenants`` matches a request without a
 tenant; ``None`` (the key left out) matches everything.
@@ -11,6 +19,7 @@ tenant; ``None`` (the key left out) matches everything.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
@@ -51,6 +60,66 @@ class Rule:
         return glob_matches(self.tenants, tenant) and glob_matches(self.targets, login_id)
 
 
+#: Whether a person is among principals (user and user-group IDs), as the directory answers it.
+IsMember = Callable[[str, Sequence[str]], bool]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The rules that decide a request (at least one), combined: the strictest of each wins.
+
+    ``tenants_unknown``: the request names no tenant, the target's tenants are unknown, and rules name tenants, so
+    nothing may be decided: ``allow`` is false (``rules`` holds the rule for no tenant alone)."""
+
+    rules: tuple[Rule, ...]
+    tenants_unknown: bool = False
+
+    @property
+    def name(self) -> str:
+        """The rules' names as people read them ("" for the environment's settings alone)."""
+        if not any(rule.from_file for rule in self.rules):
+            return ""
+        return " + ".join(rule.name if rule.from_file else "default" for rule in self.rules)
+
+    @property
+    def allow(self) -> bool:
+        return not self.tenants_unknown and all(rule.allow for rule in self.rules)
+
+    @property
+    def forbidding(self) -> Rule | None:
+        """The first rule that says nobody may (``allow = false``)."""
+        return next((rule for rule in self.rules if not rule.allow), None)
+
+    @property
+    def approvals(self) -> int:
+        return max(rule.approvals for rule in self.rules)
+
+    @property
+    def min_duration(self) -> timedelta:
+        return max(rule.min_duration for rule in self.rules)
+
+    @property
+    def max_duration(self) -> timedelta:
+        return min(rule.max_duration for rule in self.rules)
+
+    @property
+    def default_duration(self) -> timedelta:
+        """The shortest of the rules' defaults, within the window they all allow."""
+        return max(self.min_duration, min(min(rule.default_duration for rule in self.rules), self.max_duration))
+
+    def may_request(self, user_id: str, is_member: IsMember) -> bool:
+        return all(is_member(user_id, rule.requesters) for rule in self.rules)
+
+    def may_approve(self, user_id: str, is_member: IsMember) -> bool:
+        return all(is_member(user_id, rule.approvers) for rule in self.rules)
+
+    def approvers(self) -> tuple[str, ...]:
+        """Whom to ask (a reminder's mentions): the approvers the rules of ``POLICY_FILE`` name (every eligible
+        approver is among each rule's), else the environment's, each once."""
+        named = [rule for rule in self.rules if rule.from_file] or list(self.rules)
+        return tuple(dict.fromkeys(p for rule in named for p in rule.approvers))
+
+
 @dataclass(frozen=True)
 class Policy:
     """The rules file, read (``source``: its path; no rules when there is none)."""
@@ -61,6 +130,29 @@ class Policy:
     def rule_for(self, login_id: str, tenant: str | None) -> Rule | None:
         """The first rule matching the request, or ``None`` (the environment decides)."""
         return next((rule for rule in self.rules if rule.matches(login_id, tenant)), None)
+
+    @property
+    def names_tenants(self) -> bool:
+        """Whether some rule depends on a tenant (its ``tenants`` name one)."""
+        return any(rule.tenants is not None and any(rule.tenants) for rule in self.rules)
+
+    def decide(self, login_id: str, tenant: str | None, target_tenants: Sequence[str] | None,
+               environment: Rule) -> Decision:
+        """The rules deciding a request for ``login_id`` in ``tenant``; for one naming no tenant, with the target's
+        tenants as the pre-flight found them (``None``: unknown)."""
+        def rule(for_tenant: str | None) -> Rule:
+            return self.rule_for(login_id, for_tenant) or environment
+
+        if tenant is not None:
+            return Decision((rule(tenant),))
+        if target_tenants is None and self.names_tenants:
+            return Decision((rule(None),), tenants_unknown=True)
+        rules = [rule(None)]
+        for each in target_tenants or ():
+            found = rule(each)
+            if found not in rules:
+                rules.append(found)
+        return Decision(tuple(rules))
 
 
 def environment_rule(approvers: tuple[str, ...], requesters: tuple[str, ...],

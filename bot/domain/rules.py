@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.domain.errors import (
@@ -14,8 +14,9 @@ from bot.domain.errors import (
     TooFewApprovers,
     WindowOutOfPolicy,
 )
-from bot.domain.policy import Rule
+from bot.domain.policy import Decision
 from bot.domain.request import RequestView
+from bot.domain.states import State
 from bot.domain.target import Target
 
 
@@ -31,19 +32,20 @@ def check_duration(duration: timedelta, low: timedelta, high: timedelta, rule: s
         raise problem
 
 
-def check_window(duration: timedelta, rule: Rule) -> None:
-    """``duration`` lies within what ``rule`` allows."""
-    check_duration(duration, rule.min_duration, rule.max_duration, rule.name)
+def check_window(duration: timedelta, decision: Decision) -> None:
+    """``duration`` lies within what ``decision`` allows."""
+    check_duration(duration, decision.min_duration, decision.max_duration, decision.name)
 
 
-def check_approvable(requester_id: str, rule: Rule, is_group: Callable[[str], bool]) -> None:
-    """Raise ``TooFewApprovers`` when ``rule`` lists only people (no user group, whose members may change) and fewer
-    of them than it needs approvals once the requester is left out: such a request could never be approved."""
-    if any(is_group(p) for p in rule.approvers):
+def check_approvable(requester_id: str, decision: Decision, is_group: Callable[[str], bool]) -> None:
+    """Raise ``TooFewApprovers`` when the rules list only people (no user group, whose members may change) and fewer
+    of them than they need approvals, counting those every rule lists, once the requester is left out: such a
+    request could never be approved."""
+    if any(is_group(p) for rule in decision.rules for p in rule.approvers):
         return
-    available = len(set(rule.approvers) - {requester_id})
-    if available < rule.approvals:
-        raise TooFewApprovers(rule.name, rule.approvals, available)
+    eligible = set.intersection(*(set(rule.approvers) for rule in decision.rules)) - {requester_id}
+    if len(eligible) < decision.approvals:
+        raise TooFewApprovers(decision.name, decision.approvals, len(eligible))
 
 
 def check_approver(clicker: str, request: RequestView, is_approver: bool) -> None:
@@ -54,14 +56,17 @@ def check_approver(clicker: str, request: RequestView, is_approver: bool) -> Non
         raise NotAnApprover(clicker)
 
 
-def check_may_stop(actor: str, request: RequestView, is_approver: bool) -> None:
-    if actor != request.requester_id and not is_approver:
+def check_may_stop(actor: str, request: RequestView, *, may_deny: bool, may_end: bool) -> None:
+    """Its requester may always stop a request (withdraw it, while it waits). Anyone else: while it waits for
+    approval a stop is a deny, so only those who may deny it (``may_deny``: its rule's approvers); once approved, those
+    who may end a session (``may_end``)."""
+    if actor == request.requester_id:
+        return
+    if request.state is State.PENDING:
+        if not may_deny:
+            raise MayNotStop(request.id, actor, pending=True)
+    elif not may_end:
         raise MayNotStop(request.id, actor)
-
-
-def is_member(user_id: str, principals: Collection[str], group_members: Collection[str]) -> bool:
-    """Direct membership, or membership through one of the listed user groups (already resolved)."""
-    return user_id in principals or user_id in group_members
 
 
 def check_target(login_id: str, tenant: str | None, *, disabled: bool, target: Target) -> None:

@@ -1,9 +1,10 @@
 """The request's states and the only moves between them.
 
     pending ──approve──▶ approved ──activate──▶ active ──stop/expire──▶ stopped
-       │                    │
-       ├──deny──▶ denied    └──Descope refused──▶ failed
-       └──nobody answered──▶ expired
+       │                    │   │                                     ▲
+       ├──deny──▶ denied    │   └──stopped while being activated───────┘  (no token was minted)
+       ├──nobody answered──▶ expired
+       └──requester lost the right──▶ failed ◀──Descope refused──┘
 
 ``Store.transition`` checks every move against ``TRANSITIONS`` before it writes.
 """
@@ -32,8 +33,8 @@ LIVE_STATES = (State.PENDING, State.APPROVED, State.ACTIVE)
 
 #: Every allowed move. Anything else is refused by ``check_transition``.
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.PENDING: frozenset({State.APPROVED, State.DENIED, State.EXPIRED}),
-    State.APPROVED: frozenset({State.ACTIVE, State.FAILED}),
+    State.PENDING: frozenset({State.APPROVED, State.DENIED, State.EXPIRED, State.FAILED}),
+    State.APPROVED: frozenset({State.ACTIVE, State.FAILED, State.STOPPED}),
     State.ACTIVE: frozenset({State.STOPPED}),
     State.STOPPED: frozenset(),
     State.DENIED: frozenset(),

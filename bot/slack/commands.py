@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain import Draft, window_problem
+from bot.domain.text import hidden_characters, visible
 from bot.durations import looks_like_duration, parse_duration
 
 MAX_REASON = 500
@@ -50,6 +51,7 @@ class Problem(enum.StrEnum):
     TENANT_TWICE = "tenant_twice"
     TENANT_MISSING = "tenant_missing"
     TENANT_TOO_LONG = "tenant_too_long"  # limit
+    HIDDEN_CHARACTERS = "hidden_characters"  # what ("login ID" | "tenant ID"), characters (["U+202E", …])
     BAD_DURATION = "bad_duration"  # word, error (the duration parser's explanation)
     NOT_A_DURATION = "not_a_duration"  # word: meant as a duration, but not one (-5m, 5mins, 1.5h)
     WINDOW_OUT_OF_POLICY = "window_out_of_policy"  # word, window (a WindowOutOfPolicy)
@@ -159,18 +161,27 @@ def opens_form(text: str) -> bool:
 
 
 def check_login_id(login_id: str) -> str:
-    """The login ID as it will be stored. Raises ``UsageError``."""
+    """The login ID as it will be stored. Raises ``UsageError``: also for a hidden character (a control, format or
+    direction character: ``bot.domain.text``), which would make the ID read as another one."""
     if not login_id.strip() or _OPTION.fullmatch(login_id) or looks_like_duration(login_id):
         raise UsageError(Problem.NO_LOGIN_ID)
     if len(login_id) > MAX_LOGIN_ID:
         raise UsageError(Problem.LOGIN_ID_TOO_LONG, limit=MAX_LOGIN_ID)
+    _no_hidden(login_id, "login ID")
     return login_id
 
 
 def check_tenant(tenant: str) -> str:
     if len(tenant) > MAX_TENANT:
         raise UsageError(Problem.TENANT_TOO_LONG, limit=MAX_TENANT)
+    _no_hidden(tenant, "tenant ID")
     return tenant
+
+
+def _no_hidden(value: str, what: str) -> None:
+    hidden = hidden_characters(value)
+    if hidden:
+        raise UsageError(Problem.HIDDEN_CHARACTERS, what=what, characters=hidden)
 
 
 def check_window(word: str, policy: Policy) -> timedelta:
@@ -186,7 +197,9 @@ def check_window(word: str, policy: Policy) -> timedelta:
 
 
 def check_reason(reason: str) -> str:
-    reason = reason.strip()
+    """The reason as it will be stored: hidden characters taken out (``bot.domain.text.visible``). Raises
+    ``UsageError``."""
+    reason = visible(reason).strip()
     if not reason:
         raise UsageError(Problem.NO_REASON)
     if len(reason) > MAX_REASON:

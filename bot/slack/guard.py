@@ -5,8 +5,10 @@ Two gates, both after the signature check (an unsigned request is a 401, whateve
 * ``unreadable(body, content_type)``: the raw body is not what Slack sends (a ``payload`` that is not a JSON
   object, JSON that is not an object). The WSGI app checks this before Bolt, which would fail parsing it.
 * ``WellFormed``: a Bolt middleware (first in the chain) that refuses a signed payload lacking what its kind
-  always carries: a click without a user or an action, a form submission without a view, an event callback
-  without its event, a command without its user.
+  always carries (a click without a user or an action, a form submission without a view, an event callback
+  without its event, a command without its user) or holding a field of another type than Slack sends (a
+  ``channel`` that is a string, not an object; a text input's value that is a number): every field a listener
+  reads is checked here, once, against its kind's shape (``_SHAPES``), so no listener meets a surprise.
 
 Well-formed requests no listener handles (an unknown action or view) are answered 404 by Bolt and logged in one
 line by the app's error handler (``slack.app``).
@@ -43,14 +45,77 @@ def unreadable(body: str, content_type: str | None) -> str | None:
     return None if isinstance(parsed, dict) else "its payload is not a JSON object"
 
 
+class Each:
+    """A shape for an object whose keys are not fixed (a form's blocks, a block's inputs): every value has ``shape``."""
+
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+
+
+#: A field's shape: ``str`` (a string), a dict of the shapes of an object's keys (each optional, unknown keys
+#: allowed), a one-element list (a list of that), or ``Each``. ``None`` (JSON ``null``) passes anywhere.
+Shape = type | dict[str, "Shape"] | list["Shape"] | Each
+
+_USER: Shape = {"id": str, "team_id": str, "username": str}
+_TEAM: Shape = {"id": str, "domain": str}
+_INPUTS: Shape = Each(Each({"type": str, "value": str, "selected_option": {"value": str}}))
+_VIEW: Shape = {"id": str, "type": str, "callback_id": str, "private_metadata": str, "hash": str, "bot_id": str,
+                "app_id": str, "team_id": str, "app_installed_team_id": str, "state": {"values": _INPUTS}}
+_SHAPES: dict[str, Shape] = {
+    "block_actions": {"user": _USER, "team": _TEAM, "api_app_id": str, "trigger_id": str, "response_url": str,
+                      "actions": [{"action_id": str, "block_id": str, "value": str, "type": str}],
+                      "channel": {"id": str}, "container": {"type": str, "channel_id": str, "message_ts": str},
+                      "message": {"ts": str}, "view": _VIEW},
+    "view_submission": {"user": _USER, "team": _TEAM, "api_app_id": str, "trigger_id": str, "view": _VIEW},
+    "view_closed": {"user": _USER, "team": _TEAM, "view": _VIEW},
+    "shortcut": {"user": _USER, "team": _TEAM, "callback_id": str, "trigger_id": str},
+    "message_action": {"user": _USER, "team": _TEAM, "callback_id": str, "trigger_id": str, "response_url": str},
+    "event_callback": {"team_id": str, "api_app_id": str, "event": {"type": str, "user": str, "tab": str}},
+    "command": {"user_id": str, "team_id": str, "command": str, "text": str, "response_url": str,
+                "trigger_id": str, "channel_id": str, "api_app_id": str},
+}
+
+
+def _misfit(value: Any, shape: Shape, path: str) -> str | None:
+    """Where ``value`` differs from ``shape``: "<path> is not a string" (or an object, or a list), or ``None``."""
+    if value is None:
+        return None
+    if isinstance(shape, dict | Each):
+        if not isinstance(value, dict):
+            return f"{path} is not an object"
+        fields = value.items() if isinstance(shape, Each) else ((k, value.get(k)) for k in shape)
+        for key, item in fields:
+            inner = shape.shape if isinstance(shape, Each) else shape[key]
+            problem = _misfit(item, inner, f"{path}.{key}")
+            if problem:
+                return problem
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{path} is not a list"
+        return next((p for i, item in enumerate(value) if (p := _misfit(item, shape[0], f"{path}[{i}]"))), None)
+    return None if isinstance(value, shape) else f"{path} is not a {'string' if shape is str else shape.__name__}"
+
+
 def _user_id(body: dict[str, Any]) -> Any:
     user = body.get("user")
     return user.get("id") if isinstance(user, dict) else None
 
 
 def _malformed(body: dict[str, Any]) -> str | None:
+    """What a payload of its kind always carries and this one lacks, or a field of another type than Slack
+    sends; ``None`` when it is well formed."""
+    kind = "command" if "command" in body and "type" not in body else body.get("type")
+    shape = _SHAPES.get(kind) if isinstance(kind, str) else None
+    if shape is not None:
+        misfit = _misfit(body, shape, "")
+        if misfit:
+            return f"a {kind} payload whose {misfit.lstrip('.')}"
+    return _missing(kind, body)
+
+
+def _missing(kind: Any, body: dict[str, Any]) -> str | None:
     """What a payload of its kind always carries and this one lacks, or ``None``."""
-    kind = body.get("type")
     if kind == "block_actions":
         actions = body.get("actions")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict) \
@@ -67,7 +132,7 @@ def _malformed(body: dict[str, Any]) -> str | None:
     if kind == "event_callback":
         event = body.get("event")
         return None if isinstance(event, dict) and event.get("type") else "an event callback without its event"
-    if "command" in body:
+    if kind == "command":
         return None if body.get("user_id") and body.get("command") else "a command without its user"
     if kind is None:
         return "no kind of request Slack sends"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import RequestView
+from bot.domain.text import visible
 
 
 def escape(text: str) -> str:
@@ -17,7 +18,7 @@ def escape(text: str) -> str:
 
 def code(text: str) -> str:
     """User text inside mrkdwn: a code span shows it literally (no formatting, mentions or links)."""
-    return "`" + escape(text.replace("`", "'").replace("\n", " ")) + "`"
+    return "`" + escape(visible(text).replace("`", "'").replace("\n", " ")) + "`"
 
 
 def unformatted(text: str) -> str:

@@ -25,11 +25,16 @@ from bot.domain.home import Home
 from bot.slack.views import approval, dm, home, thread
 from bot.slack.views.blocks import Message
 from bot.store import AuditEntry
+from bot.workflows.ports import ChannelRefused
 
 log = logging.getLogger(__name__)
 
 #: Slack's answers to a post that say the channel itself is wrong (nothing was posted).
 STALE_CHANNEL = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
+#: Slack's answers to the approval message's post that no retry of ours can change: someone must fix the channel.
+REFUSING_CHANNEL = STALE_CHANNEL | {"restricted_action", "restricted_action_read_only_channel",
+                                    "restricted_action_thread_only_channel", "restricted_action_non_threadable_channel",
+                                    "ekm_access_denied", "team_access_not_granted", "missing_scope"}
 
 
 class SlackNotifier:
@@ -41,9 +46,18 @@ class SlackNotifier:
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
         msg = approval.build(request)
-        resp = self.client.chat_postMessage(channel=self.approval_channel, text=msg.text, blocks=msg.blocks,
-                                            unfurl_links=False, unfurl_media=False)
+        try:
+            resp = self.client.chat_postMessage(channel=self.approval_channel, text=msg.text, blocks=msg.blocks,
+                                                unfurl_links=False, unfurl_media=False)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in REFUSING_CHANNEL:
+                raise ChannelRefused(self.approval_channel, error) from exc
+            raise
         return str(resp["channel"]), str(resp["ts"])
+
+    def send_not_posted(self, request: RequestView, refused: ChannelRefused) -> None:
+        self._dm(request.requester_id, dm.not_posted(request, refused.channel, refused.error))
 
     def update_request(self, request: RequestView) -> None:
         assert request.channel_id and request.channel_ts

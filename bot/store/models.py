@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_co
 
 from bot.domain import RequestView, State
 from bot.domain.outcomes import decode_failure
-from bot.domain.target import decode_target
+from bot.domain.target import Target, decode_target
 
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -107,6 +107,13 @@ class RequestRow(Base):
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the requester is warned of the end
     extends_id: Mapped[str | None] = mapped_column(String(16), index=True)  # the session this extension extends
     extended_by: Mapped[str | None] = mapped_column(String(16))  # the extension that replaced this session
+    minting_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an impersonate call in flight: see 0009
+    post_failures: Mapped[int] = mapped_column(Integer, default=0)  # the approvals channel refused the post, in a row
+
+    @property
+    def target(self) -> Target | None:
+        """The pre-flight's look-up of the target (``None`` for rows from before it existed)."""
+        return decode_target(self.target_checked, self.target_name, self.target_tenants)
 
 
 class AuditRow(Base):

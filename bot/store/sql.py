@@ -102,6 +102,7 @@ class R:
     slack_lease_until = Col("slack_lease_until")
     remind_at = Col("remind_at")
     warn_at = Col("warn_at")
+    post_failures = Col("post_failures")
 
 
 def lease_free(column: str, now: datetime) -> Cond:

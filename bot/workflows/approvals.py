@@ -1,8 +1,10 @@
 """Approvals: an Approve or Deny click, checked and decided exactly once.
 
 The click must come from the request's own approval message (its ``channel_ts``), or from a surface the bot
-owns (its App Home: ``via_home``, checked at the Slack edge), from an approver of the request's rule at click time
-who is not the requester. A Deny is a conditional transition out of ``pending``. An Approve is counted once per
+owns (its App Home: ``via_home``, checked at the Slack edge), from an approver of the request's rules at click time
+who is not the requester. A Deny is a conditional transition out of ``pending``. Before an Approve counts, the rules
+are asked again whether the request may go ahead at all (its requester may have lost the right to ask): if not, it
+is closed (``failed``) instead. An Approve is counted once per
 approver (``Store.approve``, under the row's lock); the one that completes the approvals the rule needs (N of M)
 moves the request to ``approved``, and that clicking thread holds the work lease and activates at once (Descope).
 Either way Slack is synced (the tally shows on the approval message).
@@ -12,21 +14,24 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 
 from bot.domain import (
     AlreadyApproved,
     AlreadyDecided,
+    NoLongerAllowed,
     NotFound,
     NotPostedYet,
     State,
     WrongMessage,
     check_approver,
 )
+from bot.domain.outcomes import Failure, encode
 from bot.domain.schedule import Work, due_now
 from bot.logs import about_request
 from bot.store import R, RequestRow, Vote, as_view
-from bot.workflows.context import Context
+from bot.workflows.context import SYSTEM, Context
 from bot.workflows.projection import Projection
 from bot.workflows.sessions import Sessions
 
@@ -72,6 +77,9 @@ class Approvals:
             log.info("request %s denied by %s", request_id, clicker)
             self.projection.sync_slack(request_id)
             return
+        barred = ctx.no_longer_allowed(row)
+        if barred is not None:  # the rules, asked again now that an approval counts, no longer let it go ahead
+            self._close(row.id, barred, now)
         lease_until = now + ctx.leases.lease
         counted = ctx.store.approve(request_id, clicker, now=now, lease_until=lease_until)
         if counted.vote is Vote.DECIDED:
@@ -84,6 +92,19 @@ class Approvals:
             with ctx.leases.holding(request_id, "lease_until", lease_until):
                 held = self.sessions.activate_or_retry_soon(request_id, counted.row)
         self.projection.sync_slack(request_id, held)
+
+    def _close(self, request_id: str, failure: Failure, now: datetime) -> NoReturn:
+        """Close a pending request the rules no longer let go ahead (``failed``, saying why) and refuse the Approve
+        that found it: ``NoLongerAllowed``, or ``AlreadyDecided`` if it was decided meanwhile."""
+        ctx = self.ctx
+        encoded = encode(failure)
+        closed = ctx.store.transition(request_id, [State.PENDING], State.FAILED, actor=SYSTEM, action="failed",
+                                      now=now, where=[R.pending_until > now], detail=encoded, failure=encoded)
+        if closed is None:
+            raise AlreadyDecided(ctx.get(request_id))
+        log.warning("request %s closed at approval: %s", request_id, failure.kind)
+        self.projection.sync_slack(request_id)
+        raise NoLongerAllowed(closed)
 
     def _posted(self, row: RequestRow) -> RequestRow:
         """The row once its approval message's ts is stored (``NotPostedYet`` if that takes too long)."""

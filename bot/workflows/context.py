@@ -10,8 +10,10 @@ from typing import Protocol
 
 from bot.config import Settings
 from bot.domain import NotFound, RequestView
-from bot.domain.policy import Rule
+from bot.domain.outcomes import Failure, FailureKind
+from bot.domain.policy import Decision
 from bot.domain.schedule import Schedulable, next_alarm
+from bot.domain.target import Target
 from bot.sealing import Sealer
 from bot.store import Store
 from bot.workflows.leases import Leases
@@ -21,12 +23,17 @@ SYSTEM = "system"  # the actor of what the bot does by itself
 
 
 class Targeted(Protocol):
-    """What a rule is chosen by: a request's target (a ``RequestView`` or a ``RequestRow``)."""
+    """What the rules are chosen by: a request's target (a ``RequestView`` or a ``RequestRow``), with the tenants
+    the pre-flight found it in (which decide a request naming no tenant)."""
 
+    @property
+    def requester_id(self) -> str: ...
     @property
     def login_id(self) -> str: ...
     @property
     def tenant(self) -> str | None: ...
+    @property
+    def target(self) -> Target | None: ...
 
 
 @dataclass
@@ -42,6 +49,8 @@ class Context:
     timers: Timers = field(default_factory=NoTimers)
     #: Told how late (seconds after ``ends_at``) a session ended by its window was stopped (``bot.metrics``).
     stop_lateness: Callable[[float], None] = lambda seconds: None
+    #: Told Slack's reason each time the approvals channel refuses an approval message (``bot.metrics``).
+    post_refused: Callable[[str], None] = lambda error: None
 
     def get(self, request_id: str) -> RequestView:
         request = self.store.get(request_id)
@@ -49,21 +58,44 @@ class Context:
             raise NotFound(request_id)
         return request
 
-    def rule_of(self, request: Targeted) -> Rule:
-        """The rule that decides ``request`` (``POLICY_FILE``'s first match, else the environment's)."""
-        return self.settings.rule_for(request.login_id, request.tenant)
+    def decision_of(self, request: Targeted) -> Decision:
+        """The rules that decide ``request`` (``Settings.decide``: for one naming no tenant, those of every tenant
+        of its target)."""
+        return self.settings.decide(request.login_id, request.tenant, request.target)
 
     def is_approver(self, user_id: str) -> bool:
         """An approver of some request: in ``APPROVERS`` or among a rule's approvers (who sees the approvals
         and sessions lists)."""
         return any(self.directory.is_member(user_id, rule.approvers) for rule in self.settings.all_rules())
 
-    def may_approve(self, user_id: str, request: Targeted) -> bool:
-        """Among the approvers of the rule that decides ``request`` (asked at click time)."""
-        return self.directory.is_member(user_id, self.rule_of(request).approvers)
+    def may_request(self, user_id: str, decision: Decision) -> bool:
+        """Among the requesters of every rule of ``decision`` (whether the rules allow the request at all is
+        ``decision.allow``)."""
+        return decision.may_request(user_id, self.directory.is_member)
 
-    def may_stop(self, user_id: str, request: Targeted) -> bool:
-        """Beside its requester, who may end a session early: its rule's approvers and ``APPROVERS``."""
+    def no_longer_allowed(self, request: Targeted) -> Failure | None:
+        """Why ``request`` may no longer go ahead, asked again when an approval counts and when it is activated (the
+        rules or the lists may have changed since it was asked): the rules forbid it, which rules apply cannot be
+        known, or its requester may no longer ask for it. ``None``: it may."""
+        decision = self.decision_of(request)
+        login_id, tenant = request.login_id, request.tenant
+        if decision.tenants_unknown:
+            return Failure(FailureKind.TENANTS_UNKNOWN, login_id=login_id, tenant=tenant)
+        forbidding = decision.forbidding
+        if forbidding is not None:
+            return Failure(FailureKind.FORBIDDEN, login_id=login_id, tenant=tenant, rule=forbidding.name)
+        if not self.may_request(request.requester_id, decision):
+            return Failure(FailureKind.NOT_A_REQUESTER, login_id=login_id, tenant=tenant, rule=decision.name or None)
+        return None
+
+    def may_approve(self, user_id: str, request: Targeted) -> bool:
+        """Among the approvers of every rule that decides ``request`` (asked at click time): who may approve or deny
+        it."""
+        return self.decision_of(request).may_approve(user_id, self.directory.is_member)
+
+    def may_end(self, user_id: str, request: Targeted) -> bool:
+        """Beside its requester, who may end a session early (or call it off while it is being activated): its
+        rule's approvers and ``APPROVERS``."""
         return self.may_approve(user_id, request) or self.directory.is_member(user_id, self.settings.approvers)
 
     def arm(self, request_id: str, row: Schedulable | None = None) -> None:

@@ -34,7 +34,7 @@ from bot.domain import (
     check_window,
 )
 from bot.domain.outcomes import Linked, encode
-from bot.domain.policy import Rule
+from bot.domain.policy import Decision
 from bot.domain.schedule import Work, due_now
 from bot.domain.target import encode_target
 from bot.logs import about_request
@@ -42,6 +42,8 @@ from bot.store import RUNNING, R, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
 
 log = logging.getLogger("bot.workflows")
+
+RULE_NAME_MAX = 128  # requests.rule_name's length: several rules' names together are cut there
 
 
 class Extensions:
@@ -74,7 +76,7 @@ class Extensions:
             reason=reason, pending_until=min(now + s.pending_timeout, session.ends_at), now=now,
             target=encode_target(session.target) if session.target else None,
             remind_at=now + s.reminder_interval if s.reminder_interval else None,
-            rule_name=rule.name or None, approvals_needed=rule.approvals, extends_id=session_id,
+            rule_name=rule.name[:RULE_NAME_MAX] or None, approvals_needed=rule.approvals, extends_id=session_id,
             detail=encode(Linked(extends=session_id)), guard=one_at_a_time, slack_until=held,
         )
         log.info("request %s: extension of %s asked by %s", row.id, session_id, requester_id)
@@ -82,8 +84,8 @@ class Extensions:
         ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
         return as_view(row)
 
-    def offer(self, session_id: str, requester_id: str) -> tuple[RequestView, Rule]:
-        """The session ``requester_id`` may ask to extend now, and its rule (whose windows the form offers).
+    def offer(self, session_id: str, requester_id: str) -> tuple[RequestView, Decision]:
+        """The session ``requester_id`` may ask to extend now, and its rules (whose windows the form offers).
         Raises what ``request`` would: not theirs, not running, not allowed."""
         ctx = self.ctx
         session = ctx.get(session_id)
@@ -92,12 +94,13 @@ class Extensions:
         if session.state is not State.ACTIVE or session.stopping or session.ends_at is None \
                 or session.ends_at <= ctx.clock():
             raise NotExtendable(session)
-        rule = ctx.rule_of(session)
-        if not ctx.directory.is_member(requester_id, rule.requesters):
-            raise NotARequester(requester_id, rule.name)
-        if not rule.allow:
-            raise Forbidden(session.login_id, rule.name)
-        return session, rule
+        rules = ctx.decision_of(session)
+        if not ctx.may_request(requester_id, rules):
+            raise NotARequester(requester_id, rules.name)
+        if not rules.allow:
+            forbidding = rules.forbidding
+            raise Forbidden(session.login_id, forbidding.name if forbidding else rules.name)
+        return session, rules
 
     def retire(self, extension: RequestRow) -> None:
         """``extension``'s token has reached its requester: have the session it replaces stopped and revoked (once;

@@ -27,6 +27,10 @@ class Descope(Protocol):
         """Revoke the refresh token itself (stop-impersonation does not)."""
         ...
 
+    def refresh(self, refresh_jwt: str) -> None:
+        """Return when Descope still accepts the refresh token; raise ``DescopeRefused`` when it does not."""
+        ...
+
     def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]: ...
 
 
@@ -36,10 +40,26 @@ class Directory(Protocol):
     def is_member(self, user_id: str, principals: Collection[str]) -> bool: ...
 
 
+class ChannelRefused(Exception):
+    """The approvals channel refused the approval message (``error``: Slack's reason, e.g. ``not_in_channel``): no
+    approver can see the request until someone fixes the channel (invites the bot, unarchives it)."""
+
+    def __init__(self, channel: str, error: str) -> None:
+        super().__init__(channel, error)
+        self.channel = channel
+        self.error = error
+
+
 class Notifier(Protocol):
     """What the workflows ask of Slack. Every method raises on failure (after its own retries)."""
 
-    def post_request(self, request: RequestView) -> tuple[str, str]: ...
+    def post_request(self, request: RequestView) -> tuple[str, str]:
+        """Post the approval message; raises ``ChannelRefused`` when the channel will not take it."""
+        ...
+
+    def send_not_posted(self, request: RequestView, refused: ChannelRefused) -> None:
+        """DM the requester that no approver can see their request, and why (the channel refused it)."""
+        ...
 
     def update_request(self, request: RequestView) -> None: ...
 

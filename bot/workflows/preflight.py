@@ -2,7 +2,8 @@
 
 An unknown login ID, a disabled user, or a tenant the user is not in refuses the request at once (the
 requester is told; nothing reaches the approvals channel; the audit keeps the refusal). What Descope knows
-(the user's name and tenants) goes on the approval message. The look-up gets one attempt and
+(the user's name and tenants) goes on the approval message, without hidden characters (a customer chooses their own
+name: ``bot.domain.text``). The look-up gets one attempt and
 ``PREFLIGHT_TIMEOUT`` in all (a hard deadline: the call runs on a worker and is abandoned when late), so Slack's
 3 seconds still hold when Descope is slow; if Descope cannot answer in that time the request goes ahead, marked
 as not verified: an outage must not block an urgent request.
@@ -18,6 +19,7 @@ from bot.descope import DescopeError, DescopeRefused
 from bot.domain import UnknownTarget
 from bot.domain.rules import check_target
 from bot.domain.target import UNVERIFIED, Target
+from bot.domain.text import visible
 from bot.workflows.ports import Descope
 
 log = logging.getLogger("bot.workflows")
@@ -31,13 +33,13 @@ def _tenants(user: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
     for entry in user.get("userTenants") or []:
         if isinstance(entry, dict) and entry.get("tenantId"):
             name = entry.get("tenantName")
-            found.append((str(entry["tenantId"]), str(name) if name else None))
+            found.append((visible(str(entry["tenantId"])), visible(str(name)) if name else None))
     return tuple(found)
 
 
 def _name(user: dict[str, Any]) -> str | None:
     name = user.get("name") or " ".join(str(user[k]) for k in ("givenName", "familyName") if user.get(k))
-    return str(name)[:256] if name else None
+    return visible(str(name))[:256] if name else None
 
 
 def look_up(descope: Descope, login_id: str, tenant: str | None, workers: Executor) -> Target:

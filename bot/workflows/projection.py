@@ -8,6 +8,11 @@ finds the lease taken and leaves the work to the holder, whose catch-up write (c
 saw) then fails, so it makes another pass. Giving the lease back is part of that write: no change is ever
 left unsynced. What to say lives in ``bot.slack``; this module decides only what is owed.
 
+When the approvals channel refuses the approval message (the bot is not in it, the channel is archived or gone:
+``ChannelRefused``), no approver can see the request: the requester is told at once, the audit records it,
+``/metrics`` counts it, and the post is tried again less and less often (``_refused``). A request that ends before
+the channel ever takes it is not posted there at all; its requester still hears how it ended.
+
 After each sync the App Homes that show the request are published afresh (``Homes.republish``: the requester's
 and the approvers', of those who opened the Home); that never raises, so a failing Home blocks nothing here.
 """
@@ -16,15 +21,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import RequestView, State
+from bot.domain.outcomes import NotPosted, encode
 from bot.logs import about_request
-from bot.store import RUNNING, AuditEntry, RequestRow, as_view
+from bot.store import RUNNING, AuditEntry, R, RequestRow, as_view
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
+from bot.workflows.ports import ChannelRefused
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import SLACK_RETRY
 
@@ -32,6 +39,9 @@ log = logging.getLogger("bot.workflows")
 
 #: The most lines one thread reply carries (a backlog after an outage is posted in several).
 THREAD_LINES_PER_REPLY = 20
+#: After the approvals channel refuses the approval message, the next try waits this long, doubling each time up to
+#: the cap (the channel is fixed by a person: the bot must not hammer it meanwhile).
+POST_RETRY, POST_RETRY_CAP = timedelta(seconds=2), timedelta(minutes=1)
 
 
 def _dm_of(row: RequestRow) -> tuple[str, str] | None:
@@ -65,17 +75,45 @@ class Projection:
         requester_id = work[0].requester_id
         holder = ctx.leases.hold(request_id, "slack_lease_until", until)
         caught_up = False
+        retry = SLACK_RETRY
         try:
             while work is not None and not self._sync_once(*work):
                 work = ctx.store.slack_work(request_id)
             caught_up = True  # the catch-up write gave the lease back
+        except ChannelRefused as refused:
+            retry = self._refused(request_id, refused)
         except Exception:
             log.exception("Slack update for request %s failed; retrying shortly", request_id)
         finally:
             ctx.leases.release(request_id, "slack_lease_until", holder=holder)
             if not caught_up:  # hand the work back soon, not after a whole lease
-                ctx.store.set_fields(request_id, slack_lease_until=ctx.clock() + SLACK_RETRY)
+                ctx.store.set_fields(request_id, slack_lease_until=ctx.clock() + retry)
         self.homes.republish(requester_id)  # whatever Slack said above: the Homes read the database
+
+    def _refused(self, request_id: str, refused: ChannelRefused) -> timedelta:
+        """The approvals channel refused the approval message: no approver sees the request. The first time, the
+        audit records it and the requester is told at once (a DM: why, and who can fix it); every time it is counted
+        (``Context.post_refused``), and the next try waits twice as long as the last (``POST_RETRY`` up to
+        ``POST_RETRY_CAP``). Answers that wait."""
+        ctx = self.ctx
+        row = ctx.store.get_row(request_id)
+        failures = (row.post_failures if row is not None else 0) + 1
+        ctx.post_refused(refused.error)
+        log.warning("request %s: the approvals channel %s refused its message (%s, %d in a row); no approver can see "
+                    "it", request_id, refused.channel, refused.error, failures)
+        if row is not None and failures == 1 and ctx.store.record(
+                request_id, actor=SYSTEM, action="not_posted", now=ctx.clock(),
+                detail=encode(NotPosted(refused.error, refused.channel)), where=[R.post_failures == 0],
+                post_failures=1):
+            try:
+                ctx.notifier.send_not_posted(as_view(row), refused)
+            except Exception as exc:
+                log.warning("request %s: could not tell the requester that no approver can see it (%s)", request_id,
+                            type(exc).__name__)
+        elif row is not None:
+            ctx.store.set_fields(request_id, post_failures=failures)
+        wait: timedelta = min(POST_RETRY_CAP, POST_RETRY * 2 ** min(failures - 1, 10))
+        return wait
 
     def _sync_once(self, row: RequestRow, unposted: list[AuditEntry]) -> bool:
         """One pass. Each message sent is recorded before the next is sent (a crash repeats at most one),
@@ -87,9 +125,11 @@ class Projection:
         progress: dict[str, Any] = {}
         if state is State.ACTIVE and row.delivered_at is None and not self._deliver(row, view):
             return False  # the DM failed and the session is being stopped: look again
-        if row.channel_ts is None:
+        if row.channel_ts is None and state.is_final and row.post_failures:
+            pass  # ended without the channel ever taking its message: the requester alone is told (below)
+        elif row.channel_ts is None:
             channel, ts = notifier.post_request(view)
-            progress.update(channel_id=channel, channel_ts=ts)
+            progress.update(channel_id=channel, channel_ts=ts, post_failures=0)
             view = replace(view, channel_id=channel, channel_ts=ts)
         elif row.slack_version < row.version:
             notifier.update_request(view)

@@ -25,10 +25,10 @@ class Reminders:
         self.ctx = ctx
 
     def _still_to_approve(self, row: RequestRow) -> tuple[str, ...]:
-        """The approvers of the request's rule, less those who approved it already (groups stay: any member
-        who has not approved may)."""
+        """The approvers of the request's rules (``Decision.approvers``), less those who approved it already (groups
+        stay: any member who has not approved may)."""
         approved = decode_approvers(row.approved_by)
-        return tuple(p for p in self.ctx.rule_of(row).approvers if p not in approved)
+        return tuple(p for p in self.ctx.decision_of(row).approvers() if p not in approved)
 
     def remind(self, request_id: str) -> bool:
         """Record the reminder that is due, if this caller wins it. True when it did."""

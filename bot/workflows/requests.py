@@ -1,5 +1,5 @@
 """What people do with their requests: ask (``submit``: the rules, the pre-flight look-up of the target in
-Descope, one insert), withdraw or stop (``request_stop``; the Home's Withdraw: ``withdraw``), look
+Descope, one insert), withdraw, deny, call off or stop (``request_stop``; the Home's Withdraw: ``withdraw``), look
 (``listing``). The rest is the ticker's."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from bot.domain import (
     State,
     TargetDisabled,
     TargetRefused,
+    TenantsUnknown,
     TooManyPending,
     UnknownTarget,
     check_approvable,
@@ -30,11 +31,12 @@ from bot.domain import (
     check_window,
 )
 from bot.domain.outcomes import Failure, FailureKind, encode
+from bot.domain.policy import Decision
 from bot.domain.target import encode_target
 from bot.logs import about_request
-from bot.store import RUNNING, as_view
+from bot.store import RUNNING, R, as_view
 from bot.workflows.context import Context
-from bot.workflows.extensions import Extensions
+from bot.workflows.extensions import RULE_NAME_MAX, Extensions
 from bot.workflows.preflight import look_up
 
 log = logging.getLogger("bot.workflows")
@@ -56,22 +58,14 @@ class Requests:
     def submit(self, requester_id: str, draft: Draft) -> RequestView:
         """Store a new request and have the approval message posted. Raises ``DomainError``.
 
-        The rule that decides it (``Settings.rule_for``) says who may ask, whether anyone may (``allow``), the
-        window, and how many approvers it needs; a refusal is answered here and never reaches the approvers."""
+        The rules that decide it (``Settings.decide``) say who may ask, whether anyone may (``allow``), the window,
+        and how many approvers it needs; a refusal is answered here and never reaches the approvers. The rule for the
+        tenant the request names is asked first (no call out); a request naming no tenant is then decided by the
+        rules of every tenant the pre-flight finds its target in, and refused when those cannot be known while rules
+        name tenants (the policy fails closed)."""
         ctx = self.ctx
         s = ctx.settings
-        rule = s.rule_for(draft.login_id, draft.tenant)
-        if not ctx.directory.is_member(requester_id, rule.requesters):
-            raise NotARequester(requester_id, rule.name)
-        duration = draft.duration or rule.default_duration
-        if not rule.allow:
-            forbidden = Forbidden(draft.login_id, rule.name)
-            forbidden.request_id = self._keep_refusal(
-                requester_id, draft, duration,
-                Failure(FailureKind.FORBIDDEN, login_id=draft.login_id, tenant=draft.tenant, rule=rule.name))
-            raise forbidden
-        check_window(duration, rule)
-        check_approvable(requester_id, rule, is_group_id)
+        duration = self._admit(requester_id, draft, s.named(draft.login_id, draft.tenant))
         try:
             target = look_up(ctx.descope, draft.login_id, draft.tenant, self._lookups)
         except TargetRefused as refused:
@@ -80,6 +74,14 @@ class Requests:
             refused.request_id = self._keep_refusal(
                 requester_id, draft, duration, Failure(kind, login_id=draft.login_id, tenant=draft.tenant))
             raise
+        decision = s.decide(draft.login_id, draft.tenant, target)
+        if decision.tenants_unknown:
+            unknown = TenantsUnknown(draft.login_id)
+            unknown.request_id = self._keep_refusal(
+                requester_id, draft, duration, Failure(FailureKind.TENANTS_UNKNOWN, login_id=draft.login_id))
+            raise unknown
+        if len(decision.rules) > 1:
+            duration = self._admit(requester_id, draft, decision)
 
         def within_caps(live: list[RequestView], pending: int) -> None:
             if live:
@@ -93,12 +95,30 @@ class Requests:
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
             duration=duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
             target=encode_target(target), remind_at=now + s.reminder_interval if s.reminder_interval else None,
-            rule_name=rule.name or None, approvals_needed=rule.approvals, guard=within_caps, slack_until=held,
+            rule_name=decision.name[:RULE_NAME_MAX] or None, approvals_needed=decision.approvals, guard=within_caps,
+            slack_until=held,
         )
         log.info("request %s submitted by %s", row.id, requester_id, extra={"request_id": row.id})
         ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)
         ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
         return as_view(row)
+
+    def _admit(self, requester_id: str, draft: Draft, decision: Decision) -> timedelta:
+        """The window ``decision`` gives the request, if its rules let ``requester_id`` ask for it (raises the
+        refusal; one of ``allow = false`` is kept for the audit)."""
+        if not self.ctx.may_request(requester_id, decision):
+            raise NotARequester(requester_id, decision.name)
+        duration = draft.duration or decision.default_duration
+        forbidding = decision.forbidding
+        if forbidding is not None:
+            forbidden = Forbidden(draft.login_id, forbidding.name)
+            forbidden.request_id = self._keep_refusal(
+                requester_id, draft, duration,
+                Failure(FailureKind.FORBIDDEN, login_id=draft.login_id, tenant=draft.tenant, rule=forbidding.name))
+            raise forbidden
+        check_window(duration, decision)
+        check_approvable(requester_id, decision, is_group_id)
+        return duration
 
     def _keep_refusal(self, requester_id: str, draft: Draft, duration: timedelta, failure: Failure) -> str:
         """The audit keeps what the rules or the pre-flight refused (a failed request nobody else sees): its ID."""
@@ -110,16 +130,22 @@ class Requests:
 
     @about_request
     def request_stop(self, request_id: str, actor: str) -> RequestView:
-        """End an active session early, or withdraw (requester) or deny (approver) a pending request."""
+        """End an active session early; call off an approved one being activated; withdraw (requester) or deny (an
+        approver of its rule) a pending request."""
         ctx = self.ctx
         request = ctx.get(request_id)
-        check_may_stop(actor, request, ctx.may_stop(actor, request))
+        if actor != request.requester_id:
+            pending = request.state is State.PENDING
+            check_may_stop(actor, request, may_deny=pending and ctx.may_approve(actor, request),
+                           may_end=not pending and ctx.may_end(actor, request))
         now = ctx.clock()
         if request.state is State.PENDING:
             try:
                 return self._take_back(request, actor)
             except AlreadyDecided:
                 return self.request_stop(request_id, actor)  # decided meanwhile: stop what it became
+        if request.state is State.APPROVED:
+            return self._call_off(request, actor)
         if request.state is not State.ACTIVE:
             raise NotStoppable(request)
         if ctx.store.record(
@@ -133,12 +159,19 @@ class Requests:
 
     @about_request
     def withdraw(self, request_id: str, actor: str) -> RequestView:
-        """The requester takes back their pending request (and nothing else: a request decided meanwhile is
-        ``AlreadyDecided``, never stopped by this)."""
+        """The requester takes back their request: pending, or approved and still being activated (then it is called
+        off). One decided otherwise meanwhile is ``AlreadyDecided``, never stopped by this."""
         request = self.ctx.get(request_id)
         if actor != request.requester_id:
             raise MayNotStop(request_id, actor)
-        return self._take_back(request, actor)
+        if request.state is State.APPROVED:
+            return self._call_off(request, actor)
+        try:
+            return self._take_back(request, actor)
+        except AlreadyDecided as decided:
+            if decided.request.state is State.APPROVED:  # approved meanwhile: called off all the same
+                return self._call_off(decided.request, actor)
+            raise
 
     def _take_back(self, request: RequestView, actor: str) -> RequestView:
         """A pending request withdrawn by its requester, or denied by an approver's stop. ``AlreadyDecided``
@@ -152,6 +185,23 @@ class Requests:
             raise AlreadyDecided(ctx.get(request.id))
         ctx.timers.kick(request.id)
         return taken
+
+    def _call_off(self, request: RequestView, actor: str) -> RequestView:
+        """Stop an approved request whose session is being activated (Descope may be slow, or asking us to wait):
+        recorded at once, it wins. The activation then mints nothing, or stops and revokes at once the token it got
+        (``Sessions.activate``); no token reaches the requester. One activated meanwhile is stopped as a session."""
+        ctx = self.ctx
+        now = ctx.clock()
+        if ctx.store.record(request.id, actor=actor, action="stop_requested", now=now,
+                            where=[R.state == State.APPROVED.value, R.stop_requested_at.is_(None)],
+                            stop_requested_at=now, stop_requested_by=actor):
+            log.info("request %s called off by %s while being activated", request.id, actor)
+            ctx.timers.kick(request.id)
+            return ctx.get(request.id)
+        current = ctx.get(request.id)
+        if current.state is State.APPROVED:  # called off already
+            return current
+        return self.request_stop(request.id, actor)  # activated (or ended) meanwhile: stop what it became
 
     def listing(self, user_id: str) -> Listing:
         ctx = self.ctx

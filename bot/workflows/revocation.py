@@ -5,8 +5,13 @@ refresh token. So a session ends with two calls: ``stop_impersonation`` and then
 the token (``POST /v1/auth/logout``), which invalidates it. Both done, one write records it (the transition to
 ``stopped``); when the logout fails, the stop is recorded as done (``stop_called_at``) with the retry's backoff, so
 the retry repeats only the logout. A crash between the calls and that write repeats both (a second stop is
-refused by Descope as unknown, which counts as done). A logout answered 401 (already expired or revoked) counts as
-done.
+refused by Descope as unknown, which counts as done).
+
+A revocation is never taken on faith. A logout refused with one of Descope's codes for a dead token
+(``TOKEN_DEAD``: revoked by a logout, expired) counts as done. Any other refusal (a 401 for another reason, say from a
+gateway in front of Descope) is checked with a refresh of the token: refused with one of those codes, the token is
+dead and the revocation done; accepted, or refused otherwise, the token may still work, so the logout is retried
+like an outage, and after ``STOP_ALERT_AFTER`` attempts the channel hears that it is not revoked yet.
 
 A call that fails (5xx, 429, network, or Descope refusing our credentials) is retried with backoff (honouring
 ``Retry-After``) until it succeeds or the token has expired on its own (``TOKEN_EXPIRY_GRACE`` after its
@@ -40,6 +45,9 @@ CREDENTIALS_REFUSED = frozenset({401, 403})
 # A call that keeps failing is retried until the token's own expiry plus this margin (clock skew between us
 # and Descope); after that the token is dead on Descope's side and the session is closed.
 TOKEN_EXPIRY_GRACE = timedelta(seconds=5)
+# Descope's error codes for a refresh token that no longer works (../shared/reference/descope.md): revoked by a
+# logout, expired, and unknown or malformed (it cannot be refreshed either).
+TOKEN_DEAD = frozenset({"E064001", "E061005", "E061001"})
 
 
 class _RetryLater(Exception):
@@ -65,13 +73,22 @@ class Revocation:
         with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
             return self._end(claimed)
 
-    def revoke_orphan(self, token: str) -> None:
-        """Best effort for a token nobody holds (minted, then the database failed us): stop and revoke it."""
-        for call in (self.ctx.descope.stop_impersonation, self.ctx.descope.logout):
-            try:
-                call(token)
-            except DescopeError as exc:
-                log.error("could not end an orphaned token (%s); it dies at its own expiry", exc)
+    def revoke_orphan(self, token: str) -> bool:
+        """Best effort for a token nobody holds (minted, then the database failed us): stop and revoke it. True when
+        the revocation is confirmed (as for a session: never taken on faith)."""
+        descope = self.ctx.descope
+        try:
+            descope.stop_impersonation(token)
+        except DescopeError as exc:
+            log.warning("could not stop an orphaned token (%s); revoking it all the same", exc)
+        try:
+            descope.logout(token)
+            return True
+        except DescopeError as exc:
+            if isinstance(exc, DescopeRefused) and self._dead(token, exc):
+                return True
+            log.error("could not revoke an orphaned token (%s); it dies at its own expiry", exc)
+            return False
 
     def _end(self, row: RequestRow) -> bool:
         """End the session of ``row`` (read with the work lease, which the caller holds)."""
@@ -122,11 +139,32 @@ class Revocation:
         try:
             self.ctx.descope.logout(token)
         except DescopeError as exc:
-            if isinstance(exc, DescopeRefused) and exc.status == 401:  # already expired or revoked: done
+            if isinstance(exc, DescopeRefused) and self._dead(token, exc):  # already expired or revoked: done
                 expired = row.token_expires_at is not None and row.token_expires_at <= self.ctx.clock()
                 return (ending if ending.token or expired else Ending(reason, TokenFate.ALREADY_REVOKED)), called
             return self._failed(row, exc, Call.LOGOUT, reason, stop_called_at=called), called
         return ending, called
+
+    def _dead(self, token: str, refused: DescopeRefused) -> bool:
+        """Whether a logout Descope refused leaves the token dead: it said so (``TOKEN_DEAD``), or a refresh with the
+        token is refused with such a code. Anything else (the refresh works, or fails for another reason) is no
+        proof: the logout is retried."""
+        if refused.code in TOKEN_DEAD:
+            return True
+        try:
+            self.ctx.descope.refresh(token)
+        except DescopeRefused as probe:
+            if probe.code in TOKEN_DEAD:
+                return True
+            log.warning("the logout was refused (%s) and so was a refresh (%s): the token is not known to be revoked",
+                        refused, probe)
+            return False
+        except DescopeError as probe:
+            log.warning("the logout was refused (%s) and a refresh failed (%s): the token is not known to be revoked",
+                        refused, probe)
+            return False
+        log.warning("the logout was refused (%s) but the token still refreshes: not revoked; retrying", refused)
+        return False
 
     def _failed(self, row: RequestRow, exc: DescopeError, call: Call, reason: EndReason,
                 stop_called_at: datetime | None = None) -> Ending:

@@ -3,7 +3,9 @@ the row's work lease and ends in one conditional transition; ending a session is
 
 Faults: a Descope refusal (4xx) fails the request at once, with the reason as data (``failure_for``); an
 outage (after the client's retries) fails it too, never leaving it ``approved``. A token minted for an
-activation that then cannot be recorded is revoked at once (``Revocation.revoke_orphan``).
+activation that then cannot be recorded is revoked at once (``Revocation.revoke_orphan``). A stop recorded while an
+approved request is being activated wins (``activate``); so does a crash during the impersonate call, recorded
+before it is made: the request fails rather than mint a second token beside one nobody holds.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
 from bot.domain.outcomes import (
     Activated,
+    Ending,
+    EndReason,
     Failure,
     FailureKind,
+    TokenFate,
     encode,
 )
 from bot.domain.schedule import warning_time
@@ -35,15 +40,22 @@ SLACK_RETRY = timedelta(seconds=5)  # an unexpected fault hands the work back th
 # An approval whose activation keeps failing for an unexpected reason (not a Descope answer: those fail
 # the request at once) is retried every SLACK_RETRY, and failed once this much time has passed.
 ACTIVATION_DEADLINE = timedelta(minutes=5)
+# A token an impersonate call mints lives its window from when Descope mints it, which may be after the call was sent
+# (the call's own timeout and retries, at most about this long): the bound said of a token minted unseen includes it.
+MINT_GRACE = timedelta(minutes=2)
 
 
-def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, impersonator: str) -> Failure:
-    """Descope's answer to an impersonate call, classified: what the requester can act on."""
+def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, impersonator: str,
+                expires: datetime | None = None) -> Failure:
+    """Descope's answer to an impersonate call, classified: what the requester can act on (``expires``: the end of
+    the window asked for, which a token minted unseen would not outlive)."""
     facts = dict(login_id=login_id, tenant=tenant, impersonator=impersonator, status=exc.status, code=exc.code,
                  description=exc.description, error=str(exc))
     if not isinstance(exc, DescopeRefused):
-        maybe = isinstance(exc, DescopeUnavailable) and exc.maybe_done
-        return Failure(FailureKind.MAYBE_MINTED if maybe else FailureKind.UNAVAILABLE, **facts)  # type: ignore[arg-type]
+        if isinstance(exc, DescopeUnavailable) and exc.maybe_done:
+            return Failure(FailureKind.MAYBE_MINTED, expires=expires.isoformat() if expires else None,
+                           **facts)  # type: ignore[arg-type]
+        return Failure(FailureKind.UNAVAILABLE, **facts)  # type: ignore[arg-type]
     said = " ".join(part for part in (exc.description, exc.message) if part).lower()
     if exc.status == 401:
         kind = FailureKind.MANAGEMENT_KEY
@@ -93,10 +105,28 @@ class Sessions:
         """Mint the token for an approved request. The caller holds the work lease (``row``: the row as read with
         it, else read here). The move to ``active`` takes the Slack lease with it when free; answered is then until
         when it is held, and the caller brings Slack up to date at once (``Projection.sync_slack(held_until=…)``),
-        the requester's DM first."""
+        the requester's DM first.
+
+        A stop recorded meanwhile (``Requests.request_stop`` on an approved request) wins: before the impersonate
+        call nothing is minted (``stopped``); after it, the token is recorded, then stopped and revoked at once, and
+        never delivered. The call in flight is recorded before it is made (``minting_until``): found set here, the
+        bot stopped during a call, so Descope may have minted a token nobody holds, and the request fails saying
+        until when that token can live, rather than mint a second one."""
         ctx = self.ctx
         row = row or ctx.store.get_row(request_id)
         if row is None or row.state != State.APPROVED.value:
+            return None
+        if row.stop_requested_at is not None:
+            self._called_off(row)
+            return None
+        if row.minting_until is not None:
+            self.fail(request_id, Failure(FailureKind.MAYBE_MINTED, login_id=row.login_id, tenant=row.tenant,
+                                          error="the bot stopped while Descope was minting the token",
+                                          expires=row.minting_until.isoformat()))
+            return None
+        barred = ctx.no_longer_allowed(row)
+        if barred is not None:
+            self.fail(request_id, barred)
             return None
         now = ctx.clock()
         email = ctx.directory.email_of(row.requester_id)
@@ -111,8 +141,12 @@ class Sessions:
                     or session.ends_at is None:
                 self.fail(request_id, Failure(FailureKind.ORIGINAL_ENDED, original=row.extends_id))
                 return None
-            ends_at = min(session.ends_at + timedelta(seconds=row.duration_s), now + ctx.rule_of(row).max_duration)
+            ends_at = min(session.ends_at + timedelta(seconds=row.duration_s),
+                          now + ctx.decision_of(row).max_duration)
             requires = (session.id, RUNNING)
+        if not ctx.store.set_fields(request_id, where=[R.state == State.APPROVED.value, R.stop_requested_at.is_(None)],
+                                    minting_until=ends_at + MINT_GRACE):  # the call in flight, first: called off?
+            return self.activate(request_id)
         try:
             token = ctx.descope.impersonate(
                 login_id=row.login_id, impersonator_id=email, validate_consent=ctx.settings.validate_consent,
@@ -121,19 +155,21 @@ class Sessions:
                                "requestedBy": row.requester_id, **_approvers_claim(row)},
             )
         except DescopeError as exc:
-            self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email))
+            self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email,
+                                              expires=ends_at + MINT_GRACE))
             return None
         moved_at = ctx.clock()
         try:
             moved = ctx.store.transition_row(
                 request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=moved_at,
                 detail=encode(Activated(email)), requires=requires, slack_until=moved_at + ctx.leases.lease,
-                impersonator=email, started_at=now, ends_at=ends_at, delivery=ctx.settings.token_delivery,
+                impersonator=email, started_at=moved_at, ends_at=ends_at, delivery=ctx.settings.token_delivery,
                 token_expires_at=token_expiry(token) or ends_at, token_sealed=ctx.sealer.seal(token),
-                lease_until=None, warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning),
+                lease_until=None, minting_until=None, warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning),
             )
-        except Exception:  # the database failed us: the retry mints a new token, so end this one now
-            self.revocation.revoke_orphan(token)
+        except Exception:  # the database failed us: end this token now (the retry would mint another)
+            if self.revocation.revoke_orphan(token):
+                self._minted_nothing(request_id)
             raise
         if moved is None:  # under our lease, only an extension's session ending meanwhile gets here
             self.revocation.revoke_orphan(token)
@@ -144,12 +180,33 @@ class Sessions:
                 log.error("request %s left approved under us; revoked the token just minted", request_id)
             return None
         active, slack_held = moved
-        log.info("request %s active until %s", request_id, ends_at.isoformat())
+        if active.stop_requested_at is not None:  # called off during the call: the token goes at once, unseen
+            log.info("request %s was called off while Descope minted its token; ending it now", request_id)
+            self.revocation.stop(request_id, active)
+        else:
+            log.info("request %s active until %s", request_id, ends_at.isoformat())
         try:
             ctx.arm(request_id, active)
         except Exception:  # the Slack lease just taken must reach the caller; the sweep backs up a lost alarm
             log.exception("request %s: its alarm could not be set; the sweep will stop it on time", request_id)
         return active.slack_lease_until if slack_held else None
+
+    def _called_off(self, row: RequestRow) -> None:
+        """An approved request stopped before its impersonate call: ``stopped``, no token minted."""
+        ctx = self.ctx
+        now = ctx.clock()
+        actor = row.stop_requested_by or SYSTEM
+        if ctx.store.transition(row.id, [State.APPROVED], State.STOPPED, actor=actor, action="stopped", now=now,
+                                detail=encode(Ending(EndReason.STOPPED_EARLY, TokenFate.NEVER_MINTED)),
+                                stopped_at=now, stopped_by=actor, lease_until=None) is not None:
+            log.info("request %s called off by %s before its token was minted", row.id, actor)
+
+    def _minted_nothing(self, request_id: str) -> None:
+        """The token of the call in flight is revoked (confirmed): no unseen token remains, so the retry may mint."""
+        try:
+            self.ctx.store.set_fields(request_id, where=[R.state == State.APPROVED.value], minting_until=None)
+        except Exception:  # the database is failing us still: the retry then fails the request as maybe minted
+            log.warning("request %s: could not record that its orphaned token is revoked", request_id)
 
     @about_request
     def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> datetime | None:

@@ -416,7 +416,7 @@ def test_an_extension_is_capped_at_the_rules_longest_window_from_now(make_stack:
     assert claims["exp"] - claims["iat"] == 20
     old_view, new_view = stored(database_url, old), stored(database_url, new)
     assert new_view.ends_at is not None and new_view.started_at is not None and old_view.ends_at is not None
-    assert (new_view.ends_at - new_view.started_at).total_seconds() == 20
+    assert 19 < (new_view.ends_at - new_view.started_at).total_seconds() <= 20  # started: when the token was recorded
     assert new_view.ends_at < old_view.ends_at + (new_view.duration)
     s.slack.wait_for(lambda: dm_saying(s, f":fast_forward: Session `{old}`"), message="the old session replaced")
     assert s.descope.is_revoked(old_token) and f"Extended by `{new}`" in s.approval_text(old_ts)

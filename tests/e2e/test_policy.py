@@ -163,13 +163,18 @@ def test_a_window_beyond_the_rules_maximum_is_refused_but_the_environment_allows
     before = posted_count(s)
     reply = s.command(f"{TARGET} 2h --tenant {TENANT} long job")
     assert "the longest window allowed under the policy rule \u201cregulated tenants\u201d is 1h" in reply.text
+    # Naming no tenant does not escape it: the token would reach the target's tenant all the same (issue 22).
+    reply = s.command(f"{TARGET} 2h long job, no tenant")
+    assert "the policy rule \u201cdefault + regulated tenants\u201d is 1h" in reply.text
     assert posted_count(s) == before
-    _, ts = s.submit(f"{TARGET} 2h long job, no tenant")  # no tenant: no rule matches, the environment's 4h
+    s.descope.add_user("solo@acme.com")  # in no tenant: no rule matches, the environment's 4h
+    _, ts = s.submit("solo@acme.com 2h long job, no tenant")
     assert "Policy:" not in s.approval_text(ts)
 
 
 def test_approvers_are_the_rules_at_click_time(policed: Stack) -> None:
     s = policed
+    s.descope.add_user(OTHER_TARGET)  # in no tenant: the rule matching bob alone decides
     request_id, ts = s.submit(f"{OTHER_TARGET} 30m bob's turn")
     assert "Policy: bob's own approver · 1 approval needed" in s.approval_text(ts)
     s.click("approve", request_id, APPROVER, ts)  # an approver by the environment, not by this rule

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Secret, Settings
+from bot.descope import DescopeRefused
 from bot.domain import Draft, RequestView
 from bot.domain.home import Home
 from bot.durations import parse_duration
@@ -35,6 +36,7 @@ from bot.migrate import migrate
 from bot.sealing import Sealer
 from bot.store import AuditEntry, RequestRow, Store, make_engine
 from bot.workflows import Workflows
+from bot.workflows.ports import ChannelRefused
 from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
 
 __all__ = ["Clock", "RecordingTimers", "StubDescope", "StubDirectory", "StubNotifier", "World", "world_on"]
@@ -83,6 +85,12 @@ class StubDescope:
             raise self.logout_error
         self.revoked.append(refresh_jwt)
 
+    def refresh(self, refresh_jwt: str) -> None:
+        """As Descope answers: refused once the token is revoked (or expired), accepted before."""
+        exp = json.loads(base64.urlsafe_b64decode(refresh_jwt.split(".")[1] + "==")).get("exp", 0)
+        if refresh_jwt in self.revoked or exp <= self.clock().timestamp():
+            raise DescopeRefused("Token expired by logout", status=401, code="E064001")
+
     def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         return {"userId": "U" + login_id, "loginIds": [login_id], "name": login_id.split("@")[0], "status": "enabled",
                 "userTenants": [{"tenantId": "acme-eu", "tenantName": "Acme EU"}]}
@@ -111,12 +119,19 @@ class StubNotifier:
         self.warnings: list[RequestView] = []  # expiry warnings DMed to requesters
         self.replies: list[list[str]] = []  # each thread reply: the audit actions it has a line for
         self.home_error: Exception | None = None  # publish_home raises it when set
+        self.refusing: str | None = None  # post_request: the approvals channel refuses with this error when set
+        self.not_posted: list[tuple[RequestView, str]] = []  # requesters told that no approver can see their request
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
+        if self.refusing is not None:
+            raise ChannelRefused(APPROVAL_CHANNEL, self.refusing)
         ts = f"{time.monotonic_ns()}.000100"
         if self.on_post is not None:
             self.on_post(request, ts)
         return APPROVAL_CHANNEL, ts
+
+    def send_not_posted(self, request: RequestView, refused: ChannelRefused) -> None:
+        self.not_posted.append((request, refused.error))
 
     def update_request(self, request: RequestView) -> None:
         pass

@@ -187,11 +187,14 @@ class FakeSlack(FakeServer[SlackCall]):
             self.groups[group_id] = list(members)
 
     def add_channel(self, channel_id: str, name: str = "approvals", *, is_member: bool = True,
-                    is_private: bool = False) -> None:
-        """Register a channel for ``conversations.info``; ``is_member``: whether the bot is in it."""
+                    is_private: bool = False, is_archived: bool = False) -> None:
+        """Register a channel for ``conversations.info``; ``is_member``: whether the bot is in it (a post to a channel
+        it is not in is refused with ``not_in_channel``, as Slack does for a bot without ``chat:write.public``);
+        ``is_archived``: posts refused with ``is_archived``. Calling it again changes the channel (an invite)."""
         with self._lock:
             self.channels[channel_id] = {"id": channel_id, "name": name, "is_channel": True,
-                                         "is_private": is_private, "is_member": is_member}
+                                         "is_private": is_private, "is_member": is_member,
+                                         "is_archived": is_archived}
 
     # -- fault injection -----------------------------------------------------------------------
     def fail_next(
@@ -381,6 +384,12 @@ class FakeSlack(FakeServer[SlackCall]):
         if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
             return {"ok": False, "error": "no_text"}
         channel = _dm_channel(raw_channel)
+        with self._lock:
+            known = self.channels.get(channel)
+        if known is not None and not known["is_member"]:  # the bot has chat:write, not chat:write.public
+            return {"ok": False, "error": "not_in_channel"}
+        if known is not None and known.get("is_archived"):
+            return {"ok": False, "error": "is_archived"}
         msg = self._store_message(channel, self._next_ts(), p, edited=False)
         return {
             "ok": True,

@@ -18,6 +18,7 @@ from bot.config import (
     retention_from_env,
 )
 from bot.domain.policy import Policy
+from bot.domain.target import UNVERIFIED, Target
 from tests.unit.factories import POLICY_EXAMPLE
 
 TOKEN = "xoxb-1"
@@ -483,18 +484,49 @@ def test_the_policy_file_is_read_with_the_environments_values(policy_file: str) 
 
 def test_the_first_matching_rule_decides(policy_file: str) -> None:
     s = settings(POLICY_FILE=policy_file)
-    assert s.rule_for("jane@bank.com", "bank-eu").name == "regulated tenants"
-    assert s.rule_for("bo@ourcompany.com", "bank-eu").name == "regulated tenants"  # rule 1 comes first
-    assert s.rule_for("bo@ourcompany.com", "acme").name == "our own staff"
-    assert s.rule_for("jane@acme.com", None).name == "no tenant"  # "" among tenants: a request without one
-    assert s.rule_for("jane@acme.com", "acme") == s.environment_rule  # nothing matches: the environment decides
+    assert s.named("jane@bank.com", "bank-eu").name == "regulated tenants"
+    assert s.named("bo@ourcompany.com", "bank-eu").name == "regulated tenants"  # rule 1 comes first
+    assert s.named("bo@ourcompany.com", "acme").name == "our own staff"
+    assert s.named("jane@acme.com", None).name == "no tenant"  # "" among tenants: a request without one
+    assert s.named("jane@acme.com", "acme").rules == (s.environment_rule,)  # no match: the environment decides
     assert s.environment_rule.number == 0
 
 
 def test_matching_ignores_case(policy_file: str) -> None:
     s = settings(POLICY_FILE=policy_file)
-    assert s.rule_for("Bo@OurCompany.COM", "ACME").name == "our own staff"
-    assert s.rule_for("jane@acme.com", "Bank-EU").name == "regulated tenants"
+    assert s.named("Bo@OurCompany.COM", "ACME").name == "our own staff"
+    assert s.named("jane@acme.com", "Bank-EU").name == "regulated tenants"
+
+
+def test_a_request_naming_no_tenant_is_decided_by_every_tenant_of_its_target(policy_file: str) -> None:
+    s = settings(POLICY_FILE=policy_file, MAX_DURATION="4h")
+    banker = Target(verified=True, name="Banker", tenants=(("bank-eu", "Bank Eu"), ("acme", None)))
+    decision = s.decide("banker@bank.test", None, banker)
+    assert [rule.name for rule in decision.rules] == ["no tenant", "regulated tenants", ""]
+    assert decision.name == "no tenant + regulated tenants + default"
+    assert decision.approvals == 2 and decision.max_duration == timedelta(hours=1)  # the strictest
+    assert decision.min_duration == timedelta(minutes=10)
+    assert decision.allow and not decision.tenants_unknown
+    # Named, the tenant's rule alone decides; a target in no tenant, the rule for no tenant alone.
+    assert s.decide("banker@bank.test", "bank-eu", banker).name == "regulated tenants"
+    assert s.decide("jane@acme.com", None, Target(verified=True)).name == "no tenant"
+
+
+def test_a_request_naming_no_tenant_fails_closed_when_its_tenants_are_unknown(policy_file: str) -> None:
+    s = settings(POLICY_FILE=policy_file)
+    for target in (UNVERIFIED, None):
+        decision = s.decide("banker@bank.test", None, target)
+        assert decision.tenants_unknown and not decision.allow
+    assert s.decide("banker@bank.test", "bank-eu", UNVERIFIED).allow  # named, it is decided as before
+    assert settings().decide("jane@acme.com", None, UNVERIFIED).allow  # no rule names a tenant: nothing to know
+
+
+def test_allow_false_in_any_tenant_of_the_target_forbids_a_request_naming_none(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "frozen"\ntenants = ["frozen-*"]\nallow = false\n')
+    s = settings(POLICY_FILE=str(path))
+    decision = s.decide("jane@acme.com", None, Target(verified=True, tenants=(("acme", None), ("frozen-1", None))))
+    assert not decision.allow and decision.forbidding is not None and decision.forbidding.name == "frozen"
 
 
 def test_policy_problems_come_with_the_others(tmp_path: Path) -> None:

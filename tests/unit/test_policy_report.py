@@ -14,6 +14,7 @@ import pytest
 from bot.__main__ import main
 from bot.config import environment_rule
 from bot.domain.policy import Policy, Rule
+from bot.domain.target import Target
 from bot.policy_report import report
 from tests.unit.factories import POLICY_EXAMPLE
 
@@ -100,8 +101,40 @@ def test_the_command_prints_the_deciding_rule(env: pytest.MonkeyPatch, capsys: p
 
 
 def test_an_empty_tenant_is_no_tenant(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """With rules naming tenants, a request naming none is decided by the target's tenants: without Descope's
+    settings to look them up, the command says such a request is refused (as the bot refuses it) and why."""
     assert main(["policy", "jane@acme.com", "--tenant", " "]) == 0
-    assert capsys.readouterr().out.startswith("jane@acme.com with no tenant: no rule of POLICY_FILE ")
+    out = capsys.readouterr().out
+    assert out.startswith("jane@acme.com with no tenant: refused. Its token would reach every tenant the user is in")
+    assert "DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY are not set" in out and out.rstrip().endswith("(--tenant).")
+
+
+def test_a_request_naming_no_tenant_is_decided_by_every_tenant_of_its_target() -> None:
+    banker = Target(verified=True, tenants=(("bank-eu", "Bank Eu"), ("acme", None)))
+    assert report("banker@bank.test", None, POLICY, ENVIRONMENT, banker).splitlines() == [
+        "banker@bank.test with no tenant: its token would reach every tenant the user is in (bank-eu, acme), so "
+        "these rules all decide, the strictest winning:",
+        '  - rule 1 ("regulated tenants") of POLICY_FILE policy.toml, for no tenant, tenant bank-eu',
+        "  - the environment's settings, for tenant acme",
+        "  allow             true",
+        "  requesters        in each rule's: U0REQ; U0REQ",
+        "  approvers         in each rule's: S0SECOPS; U0AAA, S0BBB",
+        "  approvals         2 (distinct approvers, never the requester)",
+        "  min_duration      1m",
+        "  default_duration  30m",
+        "  max_duration      1h",
+    ]
+    # Its one tenant's rule alone when nothing else applies; named, the tenant's rule as before.
+    alone = Target(verified=True, tenants=(("bank-eu", None),))
+    assert report("banker@bank.test", None, POLICY, ENVIRONMENT, alone).startswith(
+        'banker@bank.test with no tenant: rule 1 ("regulated tenants") of POLICY_FILE policy.toml decides.')
+
+
+def test_a_request_naming_no_tenant_whose_tenants_are_unknown_is_refused() -> None:
+    text = report("banker@bank.test", None, POLICY, ENVIRONMENT, None, "Descope did not answer the look-up in time")
+    assert text == ("banker@bank.test with no tenant: refused. Its token would reach every tenant the user is in, "
+                    "rules of POLICY_FILE policy.toml name tenants, and which tenants the user is in is not known "
+                    "(Descope did not answer the look-up in time). Name the tenant (--tenant).")
 
 
 def test_the_command_names_every_problem(env: pytest.MonkeyPatch, tmp_path: Path,

@@ -51,9 +51,9 @@ class Deps:
         return Policy(min(max(s.default_duration, low), high), low, high)
 
     def rule_policy(self, request: RequestView) -> Policy:
-        """The windows the rule of ``request`` allows (the extension form's choices)."""
-        rule = self.settings.rule_for(request.login_id, request.tenant)
-        return Policy(rule.default_duration, rule.min_duration, rule.max_duration)
+        """The windows the rules of ``request`` allow (the extension form's choices)."""
+        rules = self.settings.decide(request.login_id, request.tenant, request.target)
+        return Policy(rules.default_duration, rules.min_duration, rules.max_duration)
 
 
 def after_ack(app: App, work: Callable[..., None]) -> Callable[..., None]:

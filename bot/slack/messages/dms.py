@@ -79,6 +79,28 @@ def modal_footer(request: RequestView) -> str:
             f"`/impersonate stop {request.id}`.")
 
 
+#: What each refusal of the approvals channel means, and who can fix it.
+_CHANNEL_PROBLEMS = {
+    "not_in_channel": "the bot is not a member of it: an admin can invite it there (`/invite @` and the bot's name)",
+    "channel_not_found": "the bot cannot find it: an admin should check `SLACK_APPROVAL_CHANNEL` (and, for a "
+                         "private channel, invite the bot)",
+    "is_archived": "it is archived: an admin can unarchive it, or point `SLACK_APPROVAL_CHANNEL` at another",
+}
+
+
+def not_posted(request: RequestView, channel: str, error: str) -> str:
+    problem = _CHANNEL_PROBLEMS.get(error, "it refused the bot's message: an admin should check the channel's "
+                                           "settings and the bot's permissions there")
+    return (f":warning: No approver can see your request `{request.id}` to impersonate {target(request)}: the "
+            f"approvals channel <#{channel}> refused it ({code(error)}), because {problem}. The bot keeps trying and "
+            f"posts it as soon as the channel takes it; it expires at {when(request.pending_until)}. Withdraw it with "
+            f"`/impersonate stop {request.id}`.")
+
+
+def not_posted_fallback(request: RequestView) -> str:
+    return f"No approver can see your request {request.id}: the approvals channel refused it."
+
+
 def redacted_fallback(request: RequestView) -> str:
     if request.delivery == "reveal":
         return f"Impersonation session {request.id} ended: its token no longer works."
@@ -117,6 +139,9 @@ def outcome(request: RequestView) -> str | None:
         case State.EXPIRED:
             return (f":hourglass: Your request `{request.id}` to impersonate {t} expired: "
                     "no approver answered in time. Ask again if you still need it.")
+        case State.FAILED if request.decided_by is None:
+            return (f":warning: Your request `{request.id}` to impersonate {t} was closed before it could be approved: "
+                    f"{code(failure_text(request.failure))}")
         case State.FAILED:
             return (f":warning: Your request `{request.id}` to impersonate {t} was approved but failed: "
                     f"{code(failure_text(request.failure))}")

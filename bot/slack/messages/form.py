@@ -12,6 +12,7 @@ from bot.domain import (
     NotInTenant,
     RequestView,
     TargetDisabled,
+    TenantsUnknown,
     TooManyPending,
     UnknownTarget,
     WindowOutOfPolicy,
@@ -95,6 +96,9 @@ def field_refusal(exc: DomainError) -> str:
                     "one (/impersonate stop <id>).")
         case Forbidden():
             return f"Nobody may impersonate {exc.login_id}: the policy rule \u201c{exc.rule}\u201d forbids it."
+        case TenantsUnknown():
+            return (f"Descope could not be asked which tenants {exc.login_id} belongs to, and the policy has rules for "
+                    "some tenants: name the tenant, or try again in a minute.")
     return unformatted(refusal(exc))  # the others' sentences, as plain text (an extension's, a rule's)
 
 

@@ -13,6 +13,7 @@ from bot.domain import (
     Forbidden,
     MayNotExtend,
     MayNotStop,
+    NoLongerAllowed,
     NotAnApprover,
     NotARequester,
     NotExtendable,
@@ -24,6 +25,7 @@ from bot.domain import (
     RequestView,
     State,
     TargetDisabled,
+    TenantsUnknown,
     TokenUnavailable,
     TooFewApprovers,
     TooManyPending,
@@ -33,7 +35,7 @@ from bot.domain import (
 )
 from bot.durations import format_duration
 from bot.slack.commands import Problem, UsageError
-from bot.slack.messages.status import outcome_so_far
+from bot.slack.messages.status import failure_text, outcome_so_far
 from bot.slack.mrkdwn import code, target, when
 
 STOP_HINT = "`/impersonate stop {id}`"
@@ -92,6 +94,8 @@ def usage_problem(exc: UsageError) -> str:
             return "`--tenant` needs a tenant ID after it, e.g. `--tenant acme-eu`."
         case Problem.TENANT_TOO_LONG:
             return f"The tenant ID is too long (more than {f['limit']} characters)."
+        case Problem.HIDDEN_CHARACTERS:
+            return hidden_characters(f)
         case Problem.BAD_DURATION:
             return f"{f['error']}."
         case Problem.NOT_A_DURATION:
@@ -107,6 +111,14 @@ def usage_problem(exc: UsageError) -> str:
         case Problem.REASON_TOO_LONG:
             return (f"The reason is {f['length']} characters long; keep it under {f['limit']} "
                     "(link a ticket for the details).")
+
+
+def hidden_characters(facts: dict[str, object]) -> str:
+    """A login or tenant ID holding characters that do not show (or turn the text around)."""
+    found = facts["characters"]
+    assert isinstance(found, list)
+    return (f"The {facts['what']} holds characters that do not show or that change how it reads "
+            f"({', '.join(found)}): type it again by hand, without copying it from elsewhere.")
 
 
 def usage_error(exc: UsageError) -> str:
@@ -149,8 +161,18 @@ def refusal(exc: DomainError) -> str:
             return "Only approvers can approve or deny impersonation requests."
         case OwnRequest():
             return "You cannot approve or deny your own request: another approver has to."
+        case MayNotStop() if exc.pending:
+            return (f"Request `{exc.request_id}` is waiting for approval, so stopping it would deny it: only its "
+                    "requester (to withdraw it) or an approver of its policy rule can.")
         case MayNotStop():
             return "Only the requester or an approver can stop this session."
+        case NoLongerAllowed():
+            return (f"Request `{exc.request.id}` can no longer be approved: "
+                    f"{code(failure_text(exc.request.failure))}. It is closed, and its requester is told.")
+        case TenantsUnknown():
+            return (f"Descope could not be asked which tenants {code(exc.login_id)} belongs to, and the policy has "
+                    "rules for some tenants, so a request naming no tenant cannot be decided: nothing was sent to "
+                    "the approvers. Name the tenant with `--tenant <tenant-id>`, or try again in a minute.")
         case NotPostedYet():
             return "This request's approval message is still being posted: try again in a moment."
         case WrongMessage():

@@ -3,6 +3,8 @@ target is, late clicks, how a session ended, why a request failed, the thread's 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from bot.domain import RequestView, State
 from bot.domain.outcomes import (
     Activated,
@@ -14,6 +16,7 @@ from bot.domain.outcomes import (
     FailureKind,
     Legacy,
     Linked,
+    NotPosted,
     Reminded,
     StopFailing,
     Tally,
@@ -42,6 +45,8 @@ def outcome_so_far(request: RequestView) -> str:
             return f"Request `{request.id}` was already denied{who}."
         case State.EXPIRED:
             return f"Request `{request.id}` already expired: nobody answered it in time."
+        case State.FAILED if request.decided_by is None:
+            return f"Request `{request.id}` was closed before it could be approved: its approval message says why."
         case State.FAILED:
             return f"Request `{request.id}` was approved{who} but failed: its approval message says why."
 
@@ -60,9 +65,18 @@ def tally(request: RequestView) -> str:
     return f"{len(request.approved_by)} of {request.approvals_needed} approvals{so_far}"
 
 
+def called_off(request: RequestView) -> bool:
+    """Stopped while it was being activated, before its token could reach the requester."""
+    return request.stop_requested_at is not None and (
+        request.started_at is None or request.stop_requested_at <= request.started_at)
+
+
 def how_ended(request: RequestView) -> str:
     if request.extended_by:
         return f"replaced by its extension `{request.extended_by}`"
+    if called_off(request):
+        by = f"<@{request.stopped_by}>" if request.stopped_by and request.stopped_by != SYSTEM else "the bot"
+        return f"called off by {by} before it started: no token was handed over"
     if request.stopped_by and request.stopped_by != "system":
         return f"stopped early by <@{request.stopped_by}>"
     if request.stop_requested_at and request.ends_at and request.stop_requested_at < request.ends_at:
@@ -78,6 +92,8 @@ def status_line(request: RequestView) -> str:
                     f"(expires {when(request.pending_until)})")
         case State.PENDING:
             return f":hourglass_flowing_sand: Waiting for a second admin (expires {when(request.pending_until)})"
+        case State.APPROVED if request.stop_requested_at:
+            return f":stop_button: Approved by {by}: called off while the session was starting: stopping it…"
         case State.APPROVED:
             return f":white_check_mark: Approved by {by}: starting the session…"
         case State.ACTIVE if request.stopping:
@@ -85,6 +101,8 @@ def status_line(request: RequestView) -> str:
         case State.ACTIVE:
             assert request.ends_at is not None
             return f":white_check_mark: Approved by {by}: active until {when(request.ends_at)}"
+        case State.STOPPED if called_off(request):
+            return f":stop_button: Approved by {by}, then {how_ended(request)}"
         case State.STOPPED:
             end = when(request.stopped_at) if request.stopped_at else "now"
             return f":stop_button: Approved by {by}. Session ended {end} ({how_ended(request)})"
@@ -96,6 +114,8 @@ def status_line(request: RequestView) -> str:
             return f":no_entry: Denied by <@{request.decided_by}>"
         case State.EXPIRED:
             return ":hourglass: Expired: nobody answered in time"
+        case State.FAILED if request.decided_by is None:
+            return f":warning: Closed before approval: {code(failure_text(request.failure))}"
         case State.FAILED:
             return f":warning: Approved by {by}, but it failed: {code(failure_text(request.failure))}"
 
@@ -103,6 +123,17 @@ def status_line(request: RequestView) -> str:
 
 
 # -- why it failed, how it ended -----------------------------------------------------------------------
+
+
+def _utc(iso: str) -> str:
+    """An ISO 8601 moment as people read it in plain text, to the next whole minute: ``2026-12-06 14:33 UTC``."""
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return iso
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def failure_text(failure: Failure | Legacy | None) -> str:
@@ -122,9 +153,17 @@ def failure_text(failure: Failure | Legacy | None) -> str:
         case FailureKind.GAVE_UP:
             return f"the session could not be started ({f.error}); nothing was granted: ask again"
         case FailureKind.MAYBE_MINTED:
-            return (f"Descope did not answer the impersonate call ({f.error}), so no session was started. If "
-                    "Descope minted a token anyway, nobody received it, and it expires at the end of the approved "
-                    "window. Ask again in a few minutes.")
+            until = f" by {_utc(f.expires)} at the latest" if f.expires else " at the end of the approved window"
+            return (f"Descope did not answer the impersonate call ({f.error}), so no session was started. Descope "
+                    f"may have minted a token anyway: nobody received it and the bot cannot revoke it, and it expires"
+                    f"{until}. Ask again in a few minutes.")
+        case FailureKind.NOT_A_REQUESTER:
+            rule = f" under the policy rule \u201c{f.rule}\u201d" if f.rule else " (REQUESTERS)"
+            return (f"the requester may no longer ask to impersonate {f.login_id}{rule}, so it was closed when it "
+                    "was about to be approved")
+        case FailureKind.TENANTS_UNKNOWN:
+            return (f"it names no tenant, and which tenants {f.login_id} belongs to is not known, so which policy "
+                    "rules apply cannot be decided: ask again naming the tenant")
         case FailureKind.UNAVAILABLE:
             return f"Descope could not be reached, so no session was started: {f.error}. Ask again in a few minutes."
         case FailureKind.MANAGEMENT_KEY:
@@ -167,6 +206,8 @@ def ending_text(ending: Ending) -> str:
             return f"{reason}; the stop call failed but the token has expired on its own"
         case TokenFate.ALREADY_REVOKED:
             return f"{reason}; the token had already expired or been revoked"
+        case TokenFate.NEVER_MINTED:
+            return f"{reason}, before the token was minted: no token exists"
     return reason
 
 
@@ -178,8 +219,8 @@ def detail_text(detail: Detail) -> str:
         case Ending():
             return ending_text(detail)
         case StopFailing() if detail.call is Call.LOGOUT:
-            return (f"Descope logout call (revoking the token) failed {detail.attempts} times ({detail.error}); "
-                    "still retrying")
+            return (f"Descope did not confirm the token's revocation after {detail.attempts} attempts "
+                    f"({detail.error}): the token may still work; still retrying until it is revoked or expires")
         case StopFailing():
             return f"Descope stop call failed {detail.attempts} times ({detail.error}); still retrying"
         case Activated():
@@ -192,6 +233,8 @@ def detail_text(detail: Detail) -> str:
             return f"replaced by extension {detail.by}"
         case Linked():
             return f"extension of {detail.extends}"
+        case NotPosted():
+            return f"Slack said {detail.error}"
 
 
 # -- the approval message's thread ---------------------------------------------------------------------
@@ -211,9 +254,10 @@ _EVENTS = {
     "stop_failing": "Descope's {call} call keeps failing: still retrying",
     "token_shown": "token shown to <@{actor}>",
     "refused": "refused before approval",
+    "not_posted": "this channel refused this message at first, so no approver could see it; the requester was told",
     "reminded": "reminder: {mentions} this request is still waiting for a second admin",
 }
-_WITH_DETAIL = frozenset({"stopped", "failed", "stop_failing"})
+_WITH_DETAIL = frozenset({"stopped", "failed", "stop_failing", "not_posted"})
 
 
 def mention(principal: str) -> str:

@@ -54,6 +54,12 @@ def extend_button(request: RequestView, action_id: str) -> Block:
             "text": plain(dms.EXTEND_LABEL)}
 
 
+def not_posted(request: RequestView, channel: str, error: str) -> Message:
+    """The approvals channel refused the request's approval message: no approver can see it."""
+    text = dms.not_posted(request, channel, error)
+    return Message(text=dms.not_posted_fallback(request), blocks=[section(text)])
+
+
 def redacted(request: RequestView) -> Message:
     return Message(text=dms.redacted_fallback(request), blocks=[section(dms.redacted(request))])
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from bot.domain import DomainError, Draft, NotInTenant, RequestView, WindowOutOfPolicy
+from bot.domain import DomainError, Draft, NotInTenant, RequestView, TenantsUnknown, WindowOutOfPolicy
 from bot.durations import format_duration
 from bot.slack.commands import (
     MAX_LOGIN_ID,
@@ -152,7 +152,7 @@ def errors(invalid: Invalid) -> dict[str, str]:
 
 def refusal_field(exc: DomainError) -> Field:
     """The field a refusal of the whole request is shown on: the one the requester can change to fix it."""
-    if isinstance(exc, NotInTenant):
+    if isinstance(exc, NotInTenant | TenantsUnknown):
         return Field.TENANT
     if isinstance(exc, WindowOutOfPolicy):
         return Field.WINDOW

@@ -198,6 +198,18 @@ def test_logout_of_a_dead_token_is_refused_with_401_and_never_echoes_it(make: Ma
     assert JWT not in str(info.value) and len(rec.requests) == 1 and sleeps == []
 
 
+def test_refresh_asks_with_the_token_itself_and_drops_the_answer(make: Make) -> None:
+    rec = Recorder(httpx.Response(200, json={"sessionJwt": "a.b.c"}))
+    assert make(rec).refresh(JWT) is None
+    [request] = rec.requests
+    assert (request.method, request.url.path) == ("POST", "/v1/auth/refresh")
+    assert request.headers["Authorization"] == f"Bearer {PROJECT}:{JWT}" and rec.bodies == [{}]
+    rec = Recorder(descope_error(401, "E061005", f"Token expired {JWT}"))
+    with pytest.raises(DescopeRefused) as info:
+        make(rec).refresh(JWT)
+    assert info.value.code == "E061005" and JWT not in str(info.value)
+
+
 def test_logout_outages_are_retried(make: Make, sleeps: Sleeps) -> None:
     rec = Recorder(httpx.Response(503), httpx.Response(200, json={}))
     make(rec).logout(JWT)

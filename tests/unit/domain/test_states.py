@@ -15,6 +15,8 @@ ALLOWED = {
     (State.APPROVED, State.ACTIVE),
     (State.APPROVED, State.FAILED),
     (State.ACTIVE, State.STOPPED),
+    (State.PENDING, State.FAILED),  # the requester lost the right to ask before the approval counted
+    (State.APPROVED, State.STOPPED),  # called off while being activated, before a token was minted
 }
 ALL_PAIRS = list(itertools.product(State, State))
 

@@ -387,9 +387,35 @@ def test_window_out_of_policy_carries_the_word_and_the_bounds() -> None:
 @pytest.mark.parametrize("problem", list(Problem))
 def test_every_problem_is_worded(problem: Problem) -> None:
     facts = {"word": "5h", "limit": 500, "name": "--foo", "error": "`5h` is odd", "length": 600,
-             "window": WindowOutOfPolicy(timedelta(hours=5), timedelta(minutes=1), timedelta(hours=4))}
+             "window": WindowOutOfPolicy(timedelta(hours=5), timedelta(minutes=1), timedelta(hours=4)),
+             "what": "login ID", "characters": ["U+202E"]}
     text = replies.usage_problem(UsageError(problem, **facts))
     assert isinstance(text, str) and text.strip()
+
+
+# -- hidden characters (issue 22) -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "what", "found"), [
+    ("rtl\u202etset.tneilc@oec 30m checking", "login ID", ["U+202E"]),  # shows as rtlceo@client.test
+    ("jane\x00@acme.com 30m checking", "login ID", ["U+0000"]),
+    ("jane@acme.com\u200b 30m checking", "login ID", ["U+200B"]),  # a zero-width space
+    ("jane@acme.com 30m --tenant acme\u2066-eu\u2069 checking", "tenant ID", ["U+2066", "U+2069"]),
+    ("jane@acme.com 30m --tenant=acme\x1b[31m checking", "tenant ID", ["U+001B"]),
+])
+def test_a_login_or_tenant_id_with_hidden_characters_is_refused(text: str, what: str, found: list[str]) -> None:
+    with pytest.raises(UsageError) as info:
+        parse(text, POLICY)
+    assert info.value.problem is Problem.HIDDEN_CHARACTERS
+    assert info.value.facts == {"what": what, "characters": found}
+    words = replies.usage_problem(info.value)
+    assert what in words and ", ".join(found) in words and "by hand" in words
+
+
+def test_hidden_characters_are_taken_out_of_a_reason() -> None:
+    submitted = parse("jane@acme.com 30m \u202echecking\x00 invoice\u200b SUP-123", POLICY)
+    assert isinstance(submitted, Submit)
+    assert submitted.draft.reason == "checking invoice SUP-123"
 
 
 # -- extend (issue 11) --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain import State
 from bot.slack.notifier import SlackNotifier
+from bot.workflows.ports import ChannelRefused
 from tests.fakes import FakeSlack
 from tests.unit.factories import view
 
@@ -55,3 +56,18 @@ def test_other_refusals_are_not_retried(slack: FakeSlack) -> None:
     with pytest.raises(SlackApiError):
         n.post_ready(view(State.ACTIVE, id="R2", requester_id=REQUESTER))
     assert len(slack.calls_of("conversations.open")) == 1 and len(slack.calls_of("chat.postMessage")) == 2
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "is_archived", "channel_not_found"])
+def test_an_approvals_channel_refusing_the_message_is_told_apart_from_an_outage(slack: FakeSlack, error: str) -> None:
+    n = notifier(slack)
+    slack.fail_next("chat.postMessage", status=200, error=error)
+    with pytest.raises(ChannelRefused) as info:
+        n.post_request(view(State.PENDING))
+    assert (info.value.channel, info.value.error) == ("C_APPROVALS", error)
+    slack.fail_next("chat.postMessage", status=200, error="fatal_error")
+    with pytest.raises(SlackApiError):  # anything else stays Slack's error: retried like any
+        n.post_request(view(State.PENDING))
+    n.send_not_posted(view(State.PENDING, requester_id=REQUESTER), info.value)
+    (told,) = [slack.message_text(ch, ts) for (ch, ts) in slack.messages if ch == "D" + REQUESTER]
+    assert "No approver can see your request" in told and error in told and "<#C_APPROVALS>" in told

@@ -59,3 +59,43 @@ def test_a_reply_slack_refuses_is_the_only_one_posted_again(world: World) -> Non
     world.workflows.projection.sync_slack(request_id)
     assert [len(reply) for reply in world.notifier.replies[1:]] == [THREAD_LINES_PER_REPLY, 5]
     assert world.row(request_id).thread_posted_id == shown[-1]
+
+
+# -- issue 22: an approvals channel that refuses the bot -----------------------------------------------------------
+
+
+def test_a_channel_that_refuses_the_approval_message_is_told_once_and_retried_less_and_less(world: World) -> None:
+    world.notifier.refusing = "not_in_channel"
+    request = world.submit()
+    projection = world.workflows.projection
+    projection.sync_slack(request.id, world.row(request.id).slack_lease_until)
+    assert [(r.id, error) for r, error in world.notifier.not_posted] == [(request.id, "not_in_channel")]
+    row = world.row(request.id)
+    assert row.post_failures == 1 and row.channel_ts is None
+    waits = []
+    for _ in range(6):
+        assert row.slack_lease_until is not None
+        waits.append(round((row.slack_lease_until - world.clock()).total_seconds()))
+        world.clock.advance(waits[-1] + 0.1)
+        projection.sync_slack(request.id)
+        row = world.row(request.id)
+    assert waits == [2, 4, 8, 16, 32, 60]  # doubling, capped at a minute
+    assert len(world.notifier.not_posted) == 1 and row.post_failures == 7  # told once, counted every time
+    assert [a.action for a in world.store.audit(request_id=request.id)] == ["requested", "not_posted"]
+    world.notifier.refusing = None  # the bot is invited back
+    world.clock.advance(61)
+    projection.sync_slack(request.id)
+    posted = world.row(request.id)
+    assert posted.channel_ts is not None and posted.post_failures == 0
+
+
+def test_a_request_that_ends_before_the_channel_takes_it_is_told_to_its_requester_alone(world: World) -> None:
+    world.notifier.refusing = "is_archived"
+    request = world.submit()
+    world.workflows.projection.sync_slack(request.id, world.row(request.id).slack_lease_until)
+    world.clock.advance(31 * 60)  # PENDING_TIMEOUT: nobody could answer it
+    world.workflows.ticker.sweep()
+    world.workflows.ticker.sweep()
+    assert world.view(request.id).state.value == "expired"
+    assert [r.state.value for r in world.notifier.outcomes] == ["expired"]
+    assert world.row(request.id).channel_ts is None

@@ -3,6 +3,10 @@ that keeps failing, a database failure right after Descope minted the token, a s
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 from bot.descope import DescopeUnavailable
 from bot.domain import State
 from bot.domain.outcomes import Failure, FailureKind
-from bot.slack.messages.status import failure_text
-from tests.e2e.harness import REQUESTER
+from bot.slack.messages.status import failure_text, status_line
+from tests.e2e.harness import APPROVER, REQUESTER
 from tests.fakes.inprocess import World
 
 
@@ -74,3 +78,85 @@ def test_stop_retries_honour_retry_after_and_the_token_expiry(world: World) -> N
     stopped = world.row(request_id)
     assert stopped.state == "stopped" and stopped.token_sealed is None
     assert world.descope.stopped == world.descope.minted
+
+
+# -- issue 22: a stop during the activation wins; a call in flight is never repeated ----------------------------
+
+
+def test_a_stop_while_descope_mints_ends_the_token_at_once_and_delivers_nothing(world: World) -> None:
+    world.descope.gate = threading.Event()  # the impersonate call waits (Descope slow, or asking us to wait)
+    request = world.submit()
+    ts = world.posted(request.id)
+    clicking = threading.Thread(target=world.workflows.approvals.decide, args=(request.id, APPROVER, True),
+                                kwargs={"message_ts": ts})
+    clicking.start()
+    deadline = time.monotonic() + 5
+    while world.descope.calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    called_off = world.workflows.requests.request_stop(request.id, REQUESTER)
+    assert called_off.state is State.APPROVED and called_off.stop_requested_at is not None  # recorded at once
+    world.descope.gate.set()
+    clicking.join(5)
+    (token,) = world.descope.minted
+    assert world.descope.stopped == [token] and world.descope.revoked == [token]
+    assert world.row(request.id).state == "stopped" and world.row(request.id).token_sealed is None
+    assert world.notifier.ready == [] and world.notifier.tokens == []  # never delivered
+    assert "called off" in status_line(world.view(request.id))
+
+
+def test_a_stop_before_the_impersonate_call_mints_nothing(world: World) -> None:
+    world.directory.error = RuntimeError("users.info is slow to answer")  # the activation is retried shortly
+    request_id = world.approved()
+    assert world.row(request_id).state == "approved"
+    world.workflows.requests.request_stop(request_id, APPROVER)
+    world.directory.error = None
+    world.clock.advance(6)
+    world.workflows.ticker.sweep()
+    stopped = world.view(request_id)
+    assert stopped.state is State.STOPPED and world.descope.calls == 0 and world.descope.minted == []
+    ending = [a for a in world.store.audit(request_id=request_id) if a.action == "stopped"]
+    assert len(ending) == 1 and "never_minted" in (ending[0].detail or "")
+    assert "no token was handed over" in status_line(stopped)
+
+
+def test_a_call_in_flight_when_the_bot_stopped_is_never_repeated(world: World) -> None:
+    world.directory.error = RuntimeError("users.info is slow to answer")
+    request_id = world.approved()
+    # What a process that died during the impersonate call leaves: the call recorded, the request approved.
+    bound = world.clock() + timedelta(minutes=32)
+    assert world.store.set_fields(request_id, minting_until=bound)
+    world.directory.error = None
+    world.clock.advance(6)
+    world.workflows.ticker.sweep()
+    failed = world.view(request_id)
+    assert failed.state is State.FAILED and world.descope.calls == 0
+    assert isinstance(failed.failure, Failure) and failed.failure.kind is FailureKind.MAYBE_MINTED
+    assert failed.failure.expires == bound.isoformat()
+
+
+def test_the_call_in_flight_is_recorded_before_it_is_made_and_cleared_with_the_token(world: World) -> None:
+    seen: list[object] = []
+    request = world.submit()
+    ts = world.posted(request.id)
+    mint = world.descope.impersonate
+
+    def watching(**kw: Any) -> str:
+        seen.append(world.row(request.id).minting_until)
+        return mint(**kw)
+
+    world.descope.impersonate = watching  # type: ignore[method-assign]
+    world.workflows.approvals.decide(request.id, APPROVER, True, message_ts=ts)
+    assert seen and seen[0] is not None  # on the row before Descope was called
+    assert world.row(request.id).state == "active" and world.row(request.id).minting_until is None
+
+
+def test_a_requester_who_lost_the_right_before_the_activation_gets_nothing(world: World) -> None:
+    world.directory.error = RuntimeError("users.info is slow to answer")
+    request_id = world.approved()
+    world.workflows.ctx.settings = replace(world.workflows.ctx.settings, requesters=(APPROVER,))
+    world.directory.error = None
+    world.clock.advance(6)
+    world.workflows.ticker.sweep()
+    failed = world.view(request_id)
+    assert failed.state is State.FAILED and world.descope.calls == 0
+    assert isinstance(failed.failure, Failure) and failed.failure.kind is FailureKind.NOT_A_REQUESTER

@@ -18,6 +18,7 @@ from bot.domain import (
     Forbidden,
     MayNotExtend,
     MayNotStop,
+    NoLongerAllowed,
     NotAllowed,
     NotAnApprover,
     NotARequester,
@@ -29,6 +30,7 @@ from bot.domain import (
     OwnRequest,
     State,
     TargetDisabled,
+    TenantsUnknown,
     TokenUnavailable,
     TooFewApprovers,
     TooManyPending,
@@ -39,6 +41,7 @@ from bot.domain import (
     check_duration,
     check_may_stop,
 )
+from bot.domain.outcomes import Failure, FailureKind
 from bot.slack.messages import replies
 from bot.slack.messages.status import outcome_so_far
 from tests.unit.factories import view
@@ -68,7 +71,7 @@ def test_non_approver_is_refused() -> None:
 
 def test_stranger_may_not_stop() -> None:
     with pytest.raises(NotAllowed) as info:
-        check_may_stop("USTRANGER", view(State.ACTIVE), is_approver=False)
+        check_may_stop("USTRANGER", view(State.ACTIVE), may_deny=False, may_end=False)
     assert "requester or an approver" in replies.refusal(info.value)
 
 
@@ -141,6 +144,18 @@ REFUSALS: list[tuple[DomainError, str]] = [
      "The policy rule \u201ctwo of two\u201d needs 2 approvals and lists one approver besides you: nobody could "
      "complete this request, so it was not sent. Ask an admin to add approvers."),
     (MayNotExtend("K7M2QX9A", "USTRANGER"), "Only the person who asked for session `K7M2QX9A` can ask to extend it."),
+    # Issue 22: the holes.
+    (MayNotStop("K7M2QX9A", "UADMIN", pending=True),
+     "Request `K7M2QX9A` is waiting for approval, so stopping it would deny it: only its requester (to withdraw it) "
+     "or an approver of its policy rule can."),
+    (NoLongerAllowed(view(State.FAILED, decided_by=None, failure=Failure(FailureKind.NOT_A_REQUESTER,
+                                                                         "jane@acme.com"))),
+     "Request `K7M2QX9A` can no longer be approved: `the requester may no longer ask to impersonate jane@acme.com "
+     "(REQUESTERS), so it was closed when it was about to be approved`. It is closed, and its requester is told."),
+    (TenantsUnknown("jane@acme.com"),
+     "Descope could not be asked which tenants `jane@acme.com` belongs to, and the policy has rules for some "
+     "tenants, so a request naming no tenant cannot be decided: nothing was sent to the approvers. Name the tenant "
+     "with `--tenant <tenant-id>`, or try again in a minute."),
     (NotExtendable(view(State.STOPPED)),
      "Session `K7M2QX9A` is not running (it is stopped): only a running session can be extended. "
      "Ask for a new session instead."),

@@ -151,8 +151,24 @@ FAILURES: list[tuple[Failure, str]] = [
     (Failure(FailureKind.MAYBE_MINTED, "jane@acme.com", None, ME, None, None, "timed out", "Descope unavailable: "
              "timed out"),
      "Descope did not answer the impersonate call (Descope unavailable: timed out), so no session was started. "
-     "If Descope minted a token anyway, nobody received it, and it expires at the end of the approved window. "
-     "Ask again in a few minutes."),
+     "Descope may have minted a token anyway: nobody received it and the bot cannot revoke it, and it expires at the "
+     "end of the approved window. Ask again in a few minutes."),
+    # Issue 22: the call in flight when the bot stopped, with the latest moment such a token lives.
+    (Failure(FailureKind.MAYBE_MINTED, "jane@acme.com", error="the bot stopped while Descope was minting the token",
+             expires="2026-12-06T14:32:10+00:00"),
+     "Descope did not answer the impersonate call (the bot stopped while Descope was minting the token), so no "
+     "session was started. Descope may have minted a token anyway: nobody received it and the bot cannot revoke "
+     "it, and it expires by 2026-12-06 14:33 UTC at the latest. Ask again in a few minutes."),
+    # Issue 22: asked again when the approval counted.
+    (Failure(FailureKind.NOT_A_REQUESTER, "jane@acme.com", "acme-eu", rule="regulated tenants"),
+     "the requester may no longer ask to impersonate jane@acme.com under the policy rule \u201cregulated "
+     "tenants\u201d, so it was closed when it was about to be approved"),
+    (Failure(FailureKind.NOT_A_REQUESTER, "jane@acme.com"),
+     "the requester may no longer ask to impersonate jane@acme.com (REQUESTERS), so it was closed when it was "
+     "about to be approved"),
+    (Failure(FailureKind.TENANTS_UNKNOWN, "jane@acme.com"),
+     "it names no tenant, and which tenants jane@acme.com belongs to is not known, so which policy rules apply "
+     "cannot be decided: ask again naming the tenant"),
     (Failure(FailureKind.NO_EMAIL),
      "the requester's Slack profile has no email address to impersonate as"),
     (Failure(FailureKind.GAVE_UP, error="OperationalError"),
@@ -214,6 +230,8 @@ ENDINGS: list[tuple[Ending, str]] = [
      "stopped early; the stop call failed but the token has expired on its own"),
     (Ending(EndReason.WINDOW_ENDED, TokenFate.ALREADY_REVOKED),
      "window ended; the token had already expired or been revoked"),
+    (Ending(EndReason.STOPPED_EARLY, TokenFate.NEVER_MINTED),
+     "stopped early, before the token was minted: no token exists"),
 ]
 
 

@@ -1,0 +1,77 @@
+"""``bot.domain.policy``: which rules decide a request (``Policy.decide``) and what they allow together
+(``Decision``): for a request naming no tenant, every rule of every tenant of its target, the strictest winning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.domain import TooFewApprovers
+from bot.domain.policy import Decision, Policy, Rule, environment_rule
+from bot.domain.rules import check_approvable
+
+ENV = environment_rule(("UA", "UB", "UC"), ("UR",), (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)))
+
+
+def rule(number: int, name: str, **kw: object) -> Rule:
+    values: dict[str, object] = dict(requesters=("UR",), approvers=("UA", "UB", "UC"),
+                                     min_duration=timedelta(minutes=1), default_duration=timedelta(minutes=30),
+                                     max_duration=timedelta(hours=4))
+    values.update(kw)
+    return Rule(number=number, name=name, **values)  # type: ignore[arg-type]
+
+
+BANK = rule(1, "bank", tenants=("bank-*",), approvals=2, max_duration=timedelta(hours=1), approvers=("UA", "UB"))
+FROZEN = rule(2, "frozen", tenants=("frozen",), allow=False)
+NO_TENANT = rule(3, "no tenant", tenants=("",), min_duration=timedelta(minutes=10), requesters=("UR", "UX"))
+POLICY = Policy((BANK, FROZEN, NO_TENANT), "policy.toml")
+
+
+def member(user: str, principals: Sequence[str]) -> bool:
+    return user in principals
+
+
+def test_a_named_tenant_is_decided_by_its_rule_alone() -> None:
+    assert POLICY.decide("x@bank.test", "bank-eu", None, ENV).rules == (BANK,)
+    assert POLICY.decide("x@bank.test", "acme", None, ENV).rules == (ENV,)
+
+
+def test_no_tenant_named_brings_in_the_rule_for_no_tenant_and_each_tenants_rule_once() -> None:
+    decision = POLICY.decide("x@bank.test", None, ("bank-eu", "bank-us", "acme"), ENV)
+    assert decision.rules == (NO_TENANT, BANK, ENV)
+    assert decision.name == "no tenant + bank + default"
+    assert decision.approvals == 2
+    assert (decision.min_duration, decision.max_duration) == (timedelta(minutes=10), timedelta(hours=1))
+    assert decision.default_duration == timedelta(minutes=30)
+    assert decision.may_request("UR", member) and not decision.may_request("UX", member)  # in every rule's list
+    assert decision.may_approve("UA", member) and not decision.may_approve("UC", member)  # not in the bank rule's
+    assert decision.approvers() == ("UA", "UB", "UC")  # the file's rules' approvers, each once
+
+
+def test_allow_false_anywhere_forbids() -> None:
+    decision = POLICY.decide("x@acme.com", None, ("acme", "frozen"), ENV)
+    assert not decision.allow and decision.forbidding == FROZEN
+
+
+def test_unknown_tenants_fail_closed_only_when_rules_name_tenants() -> None:
+    unknown = POLICY.decide("x@bank.test", None, None, ENV)
+    assert unknown.tenants_unknown and not unknown.allow and unknown.rules == (NO_TENANT,)
+    assert Policy((rule(1, "targets only", targets=("*@x.com",)),)).decide("y@x.com", None, None, ENV).allow
+    assert Policy((NO_TENANT,)).decide("y@x.com", None, None, ENV).allow  # [""] names no tenant
+
+
+def test_a_default_outside_the_common_window_is_brought_into_it() -> None:
+    short = rule(1, "short", max_duration=timedelta(minutes=20), default_duration=timedelta(minutes=15))
+    long = rule(2, "long", min_duration=timedelta(minutes=16), default_duration=timedelta(hours=1), tenants=("b",))
+    assert Decision((short, long)).default_duration == timedelta(minutes=16)
+
+
+def test_too_few_approvers_counts_only_those_in_every_rule() -> None:
+    only_people = Decision((BANK, rule(4, "other", approvers=("UB", "UC"))))  # in both: UB alone
+    try:
+        check_approvable("UR", only_people, lambda p: p.startswith("S"))
+    except TooFewApprovers as refused:
+        assert (refused.needed, refused.available) == (2, 1)
+    else:
+        raise AssertionError("a request needing two approvals from one eligible approver was admitted")
+    check_approvable("UR", Decision((BANK, rule(4, "group", approvers=("SOPS",)))), lambda p: p.startswith("S"))
