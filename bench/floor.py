@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.stack import fakes
-from tests.e2e.harness import APPROVAL_CHANNEL
+from bot.devtools.harness import APPROVAL_CHANNEL
 
 #: The parts, in the order the bot does them (each name as the report shows it).
 LOOK_UP = "pre-flight: Descope user look-up (`DescopeClient.load_user`, httpx)"
@@ -41,10 +41,10 @@ def _per_call(part: Callable[[int], object], count: int) -> float:
 def measure(count: int) -> dict[str, float]:
     """Each part's CPU per call (ms), ``count`` calls each."""
     from bot.descope import DescopeClient
-    from bot.migrate import migrate
     from bot.slack.client import CountingWebClient
     from bot.slack.notifier import SlackNotifier
     from bot.store import RequestRow, Store, as_view, make_engine
+    from bot.store.migrate import migrate
 
     parts: dict[str, float] = {}
     with fakes() as (slack, descope), tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.stack import NoDelayConnection
-from tests.fakes.signing import sign, slash_command_body
+from bot.devtools.signing import sign, slash_command_body
 
 ACCEPTED_MARK = "Request `"  # the bot's "submitted" answer; the bare app answers an empty body
 

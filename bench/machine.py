@@ -43,7 +43,7 @@ def machine() -> dict[str, str]:
             return ""
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no", "--", "bot", "migrations"):
+    if git("status", "--porcelain", "--untracked-files=no", "--", "bot"):
         commit += " + uncommitted changes in bot/"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

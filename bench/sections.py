@@ -33,9 +33,9 @@ from bench.stack import (
     stop_calls,
     wait_until,
 )
-from tests.e2e.harness import SIGNING_SECRET, postgres_database
-from tests.fakes import FakeDescope
-from tests.fakes.descope_api import USER_LOAD
+from bot.devtools import FakeDescope
+from bot.devtools.descope_api import USER_LOAD
+from bot.devtools.harness import SIGNING_SECRET, postgres_database
 
 Log = Callable[[str], None]
 

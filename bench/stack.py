@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, insert, text
 
-from tests.e2e.harness import (
+from bot.devtools import FakeDescope, FakeSlack, SlackCall, decode_claims
+from bot.devtools.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     POSTGRES_ADMIN,
@@ -40,9 +42,7 @@ from tests.e2e.harness import (
     populate,
     request_id_of,
 )
-from tests.fakes import FakeDescope, FakeSlack, SlackCall, decode_claims
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.fakes.signing import block_action_body, sign, slash_command_body
+from bot.devtools.signing import block_action_body, sign, slash_command_body
 
 #: Requesters used by the benchmark (several, so MAX_PENDING_PER_REQUESTER is never the limit).
 REQUESTERS = tuple(f"UBENCH{i:02d}" for i in range(8))
@@ -145,9 +145,9 @@ def seed_long_sessions(database_url: str, count: int, management_key: str, windo
     """Insert ``count`` active, delivered, Slack-synced sessions that end ``window`` from now, straight
     into the database through the bot's own models (the bot schedules them all when it starts).
     Returns the seconds it took."""
-    from bot.migrate import migrate
-    from bot.sealing import Sealer
     from bot.store import AuditRow, RequestRow, Store, make_engine, new_request_id
+    from bot.store.migrate import migrate
+    from bot.store.sealing import Sealer
 
     started = time.perf_counter()
     engine = make_engine(database_url)

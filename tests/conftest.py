@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import POSTGRES_ADMIN, BotProcess, Stack, bot_env, populate, postgres_database
-from tests.fakes import FakeDescope, FakeSlack
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.harness import POSTGRES_ADMIN, BotProcess, Stack, bot_env, populate, postgres_database
 
 
 def _postgres_database() -> Iterator[str]:

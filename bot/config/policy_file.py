@@ -26,8 +26,8 @@ from datetime import timedelta
 from typing import TypeVar
 
 from bot.config.settings import is_group_id, is_user_id
+from bot.domain.durations import format_duration, parse_duration
 from bot.domain.policy import Policy, Rule
-from bot.durations import format_duration, parse_duration
 
 KEYS = ("name", "tenants", "targets", "requesters", "approvers", "approvals", "min_duration", "default_duration",
         "max_duration", "allow")

@@ -26,8 +26,8 @@ from bot.config.settings import (
     is_group_id,
     is_user_id,
 )
+from bot.domain.durations import format_duration, parse_duration
 from bot.domain.policy import Policy, Rule, environment_rule
-from bot.durations import format_duration, parse_duration
 
 
 def database_url_from_env(env: Mapping[str, str]) -> str:

@@ -96,7 +96,7 @@ class DescopeClient:
         self.retry = retry
         self._management_key = management_key
         self._sleep = sleep
-        self._on_call = on_call  # told (call, result) once per API call: bot.metrics counts them
+        self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
         self._urls: dict[str, httpx.URL] = {}
         if transport is None and not any(scheme != "no" for scheme in getproxies()):
             transport = KeptConnections()  # with a proxy in the environment, httpx's own transport reads it

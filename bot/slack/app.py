@@ -43,8 +43,8 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
 
         @app.middleware
         def counted_client(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
-            """Listeners' ``client`` counts its calls too (``bot.metrics``), like the app's own. Bolt builds a client
-            per request; the installed workspace's is built once."""
+            """Listeners' ``client`` counts its calls too (``bot.server.metrics``), like the app's own. Bolt builds a
+            client per request; the installed workspace's is built once."""
             team = context.team_id
             installed = context.authorize_result.team_id if context.authorize_result else None
             fork = forks.get(team) if team else None

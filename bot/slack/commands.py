@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain import Draft, window_problem
+from bot.domain.durations import looks_like_duration, parse_duration
 from bot.domain.text import hidden_characters, visible
-from bot.durations import looks_like_duration, parse_duration
 
 MAX_REASON = 500
 MAX_LOGIN_ID = 256

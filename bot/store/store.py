@@ -88,7 +88,7 @@ class Store:
         self._writers: AbstractContextManager[Any] = (
             Writers(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext())
         #: Told each outcome a request reaches, after its commit: ``submitted``, ``refused``, or the state a
-        #: transition entered (``bot.metrics`` counts them). Must not raise.
+        #: transition entered (``bot.server.metrics`` counts them). Must not raise.
         self.on_outcome: Callable[[str], None] = lambda outcome: None
 
     @contextmanager

@@ -16,7 +16,7 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
 
-``Workflows.build`` wires them together; ``bot.runtime`` attaches the scheduler as the timers.
+``Workflows.build`` wires them together; ``bot.server.runtime`` attaches the scheduler as the timers.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Settings
-from bot.sealing import Sealer
 from bot.store import Store, utcnow
+from bot.store.sealing import Sealer
 from bot.workflows.approvals import Approvals
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions

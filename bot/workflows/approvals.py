@@ -29,8 +29,8 @@ from bot.domain import (
 )
 from bot.domain.outcomes import Failure, encode
 from bot.domain.schedule import Work, due_now
-from bot.logs import about_request
 from bot.store import R, RequestRow, Vote, as_view
+from bot.workflows.about import about_request
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.projection import Projection
 from bot.workflows.sessions import Sessions

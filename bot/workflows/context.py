@@ -14,8 +14,8 @@ from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.policy import Decision
 from bot.domain.schedule import Schedulable, next_alarm
 from bot.domain.target import Target
-from bot.sealing import Sealer
 from bot.store import Store
+from bot.store.sealing import Sealer
 from bot.workflows.leases import Leases
 from bot.workflows.ports import Descope, Directory, Notifier, NoTimers, Timers
 
@@ -47,9 +47,9 @@ class Context:
     clock: Callable[[], datetime]
     leases: Leases
     timers: Timers = field(default_factory=NoTimers)
-    #: Told how late (seconds after ``ends_at``) a session ended by its window was stopped (``bot.metrics``).
+    #: Told how late (seconds after ``ends_at``) a session ended by its window was stopped (``bot.server.metrics``).
     stop_lateness: Callable[[float], None] = lambda seconds: None
-    #: Told Slack's reason each time the approvals channel refuses an approval message (``bot.metrics``).
+    #: Told Slack's reason each time the approvals channel refuses an approval message (``bot.server.metrics``).
     post_refused: Callable[[str], None] = lambda error: None
 
     def get(self, request_id: str) -> RequestView:

@@ -37,8 +37,8 @@ from bot.domain.outcomes import Linked, encode
 from bot.domain.policy import Decision
 from bot.domain.schedule import Work, due_now
 from bot.domain.target import encode_target
-from bot.logs import about_request
 from bot.store import RUNNING, R, RequestRow, as_view
+from bot.workflows.about import about_request
 from bot.workflows.context import SYSTEM, Context
 
 log = logging.getLogger("bot.workflows")

@@ -1,7 +1,7 @@
 """What the workflows ask of the world outside the database, as Protocols.
 
 ``bot.descope.DescopeClient`` is the ``Descope``; ``bot.slack.directory.SlackDirectory`` the ``Directory``;
-``bot.slack.notifier.SlackNotifier`` the ``Notifier``; ``bot.scheduler.Scheduler`` the ``Timers``. Tests
+``bot.slack.notifier.SlackNotifier`` the ``Notifier``; ``bot.server.scheduler.Scheduler`` the ``Timers``. Tests
 plug in their own (``tests/fakes/inprocess.py``).
 """
 

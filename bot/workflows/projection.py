@@ -26,8 +26,8 @@ from typing import Any
 
 from bot.domain import RequestView, State
 from bot.domain.outcomes import NotPosted, encode
-from bot.logs import about_request
 from bot.store import RUNNING, AuditEntry, R, RequestRow, as_view
+from bot.workflows.about import about_request
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes

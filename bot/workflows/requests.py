@@ -33,8 +33,8 @@ from bot.domain import (
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.policy import Decision
 from bot.domain.target import encode_target
-from bot.logs import about_request
 from bot.store import RUNNING, R, as_view
+from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import RULE_NAME_MAX, Extensions
 from bot.workflows.preflight import look_up

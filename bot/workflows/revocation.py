@@ -30,9 +30,9 @@ from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
 from bot.domain.outcomes import Call, Ending, EndReason, StopFailing, TokenFate, encode
 from bot.domain.schedule import Work, due_now
-from bot.logs import about_request
-from bot.sealing import SealError
 from bot.store import RequestRow
+from bot.store.sealing import SealError
+from bot.workflows.about import about_request
 from bot.workflows.context import SYSTEM, Context
 
 log = logging.getLogger("bot.workflows")

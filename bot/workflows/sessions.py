@@ -28,9 +28,9 @@ from bot.domain.outcomes import (
     encode,
 )
 from bot.domain.schedule import warning_time
-from bot.logs import about_request
 from bot.store import RUNNING, R, RequestRow
 from bot.store.models import decode_approvers
+from bot.workflows.about import about_request
 from bot.workflows.context import SYSTEM, Context
 from bot.workflows.revocation import Revocation
 

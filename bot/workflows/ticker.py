@@ -16,8 +16,8 @@ from datetime import datetime
 
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
-from bot.logs import about
 from bot.store.retention import purge
+from bot.workflows.about import about
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.projection import Projection

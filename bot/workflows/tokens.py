@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 
 from bot.domain import NotFound, RequestView, TokenUnavailable
-from bot.logs import about_request
 from bot.store import RUNNING, R, as_view
+from bot.workflows.about import about_request
 from bot.workflows.context import Context
 
 log = logging.getLogger("bot.workflows")

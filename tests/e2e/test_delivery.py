@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, OUTSIDER, REQUESTER, ROOT, TARGET, TENANT, Stack
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, OUTSIDER, REQUESTER, ROOT, TARGET, TENANT, Stack
 
 StackFactory = Callable[..., Stack]
 
@@ -68,7 +68,7 @@ def test_show_token_opens_a_modal_for_the_requester_only(make_stack: StackFactor
 def test_reveal_is_exactly_once_under_simultaneous_approvals(stack: Stack) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.fakes.signing import block_action_body
+    from bot.devtools.signing import block_action_body
 
     request_id, ts = stack.submit()
     bodies = [block_action_body("approval.approve", request_id, user_id=APPROVER, channel_id=APPROVAL_CHANNEL,

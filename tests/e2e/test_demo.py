@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from tests.e2e.harness import ROOT
+from bot.devtools.harness import ROOT
 
 
 def test_the_demo_plays_the_whole_flow_and_says_what_each_side_sees() -> None:

@@ -14,11 +14,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
-from bot.migrate import MIGRATIONS, migrate
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, APPROVER_GROUP, ROOT, bot_env, free_port
 from bot.store import make_engine
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, APPROVER_GROUP, ROOT, bot_env, free_port
-from tests.fakes import FakeDescope, FakeSlack
-from tests.fakes.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
+from bot.store.migrate import MIGRATIONS, migrate
 
 Fakes = tuple[FakeSlack, FakeDescope]
 

@@ -17,10 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.domain import RequestView, State
-from bot.slack.views import ids
-from bot.store import Store, make_engine
-from tests.e2e.harness import (
+from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION, DescopeCall, decode_claims
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     OTHER_TARGET,
@@ -32,9 +30,11 @@ from tests.e2e.harness import (
     Stack,
     request_id_of,
 )
-from tests.fakes.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION, DescopeCall, decode_claims
-from tests.fakes.signing import JSON, app_home_opened_body, home_action_body, sign, view_submission_body
-from tests.fakes.slack_api import SlackCall
+from bot.devtools.signing import JSON, app_home_opened_body, home_action_body, sign, view_submission_body
+from bot.devtools.slack_api import SlackCall
+from bot.domain import RequestView, State
+from bot.slack.views import ids
+from bot.store import Store, make_engine
 
 StackFactory = Callable[..., Stack]
 

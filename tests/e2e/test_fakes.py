@@ -15,9 +15,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes import FakeDescope, FakeSlack, decode_claims
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION, USER_LOAD
-from tests.fakes.signing import block_action_body, sign, slash_command_body
+from bot.devtools import FakeDescope, FakeSlack, decode_claims
+from bot.devtools.descope_api import IMPERSONATE, STOP_IMPERSONATION, USER_LOAD
+from bot.devtools.signing import block_action_body, sign, slash_command_body
 
 TOKEN = "xoxb-test-token"
 

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from tests.e2e.harness import (
+from bot.devtools import decode_claims
+from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION, USER_LOAD
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     GROUP_APPROVER,
@@ -19,9 +21,7 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
-from tests.fakes import decode_claims
-from tests.fakes.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION, USER_LOAD
-from tests.fakes.signing import sign, slash_command_body
+from bot.devtools.signing import sign, slash_command_body
 
 
 @pytest.mark.parametrize("delivery", ["reveal", "dm"])

@@ -13,11 +13,11 @@ import secrets
 import time
 from typing import Any
 
+from bot.devtools.harness import APPROVAL_CHANNEL, REQUESTER, TARGET, TENANT, Reply, Stack
+from bot.devtools.signing import shortcut_body, view_submission_body
 from bot.domain import State
 from bot.slack.views import ids
 from bot.store import Store, make_engine
-from tests.e2e.harness import APPROVAL_CHANNEL, REQUESTER, TARGET, TENANT, Reply, Stack
-from tests.fakes.signing import shortcut_body, view_submission_body
 
 FILLED = {ids.FORM_LOGIN_ID: TARGET, ids.FORM_TENANT: TENANT, ids.FORM_WINDOW: "1h",
           ids.FORM_REASON: "checking invoice SUP-123"}

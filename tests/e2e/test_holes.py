@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import (
+from bot.devtools.descope_api import IMPERSONATE, LOGOUT, REFRESH, USER_LOAD
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     GROUP_APPROVER,
@@ -27,7 +28,6 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
-from tests.fakes.descope_api import IMPERSONATE, LOGOUT, REFRESH, USER_LOAD
 
 StackFactory = Callable[..., Stack]
 

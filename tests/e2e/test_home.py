@@ -12,7 +12,8 @@ import json
 import time
 from typing import Any
 
-from tests.e2e.harness import (
+from bot.devtools.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     OTHER_TARGET,
@@ -22,8 +23,7 @@ from tests.e2e.harness import (
     Reply,
     Stack,
 )
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.fakes.signing import JSON, app_home_opened_body, home_action_body, sign
+from bot.devtools.signing import JSON, app_home_opened_body, home_action_body, sign
 
 HOME_APPROVE, HOME_DENY, HOME_STOP, HOME_WITHDRAW = "home.approve", "home.deny", "home.stop", "home.withdraw"
 HOME_EXTEND = "home.extend"

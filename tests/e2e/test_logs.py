@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tests.e2e.harness import APPROVER, Stack
+from bot.devtools.harness import APPROVER, Stack
 
 StackFactory = Callable[..., Stack]
 

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, SIGNING_SECRET, Stack
-from tests.fakes.signing import block_action_payload, sign
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, SIGNING_SECRET, Stack
+from bot.devtools.signing import block_action_payload, sign
 
 APPROVE = "approval.approve"
 

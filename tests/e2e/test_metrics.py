@@ -13,8 +13,9 @@ from urllib.parse import parse_qsl
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import StackFactory
-from tests.e2e.harness import (
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.descope_api import LOGOUT, STOP_IMPERSONATION
+from bot.devtools.harness import (
     APPROVER,
     GROUP_APPROVER,
     OTHER_TARGET,
@@ -27,10 +28,9 @@ from tests.e2e.harness import (
     bot_env,
     free_port,
 )
-from tests.fakes import FakeDescope, FakeSlack
-from tests.fakes.descope_api import LOGOUT, STOP_IMPERSONATION
-from tests.fakes.signing import slash_command_body
-from tests.fakes.socket_mode import FakeSocketMode
+from bot.devtools.signing import slash_command_body
+from bot.devtools.socket_mode import FakeSocketMode
+from tests.conftest import StackFactory
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -9,8 +9,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot.migrate import MIGRATIONS, migrate
 from bot.store import Base, make_engine
+from bot.store.migrate import MIGRATIONS, migrate
 
 
 def _config(conn: object) -> Config:

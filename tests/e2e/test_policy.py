@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import State
-from bot.store import Store, make_engine
-from tests.e2e.harness import (
+from bot.devtools.descope_api import IMPERSONATE, USER_LOAD
+from bot.devtools.harness import (
     APPROVER,
     APPROVER_GROUP,
     GROUP_APPROVER,
@@ -25,7 +24,8 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
-from tests.fakes.descope_api import IMPERSONATE, USER_LOAD
+from bot.domain import State
+from bot.store import Store, make_engine
 
 StackFactory = Callable[..., Stack]
 

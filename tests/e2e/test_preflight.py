@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.devtools.descope_api import USER_LOAD
+from bot.devtools.harness import APPROVAL_CHANNEL, REQUESTER, TARGET, Stack
 from bot.store import Store, make_engine
-from tests.e2e.harness import APPROVAL_CHANNEL, REQUESTER, TARGET, Stack
-from tests.fakes.descope_api import USER_LOAD
 
 StackFactory = Callable[..., Stack]
 

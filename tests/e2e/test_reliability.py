@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.store import RequestRow, Store, make_engine
-from bot.workflows.revocation import TOKEN_EXPIRY_GRACE
-from tests.e2e.harness import (
+from bot.devtools import decode_claims
+from bot.devtools.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     GROUP_APPROVER,
@@ -30,9 +30,9 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
-from tests.fakes import decode_claims
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.fakes.signing import block_action_body, sign, slash_command_body
+from bot.devtools.signing import block_action_body, sign, slash_command_body
+from bot.store import RequestRow, Store, make_engine
+from bot.workflows.revocation import TOKEN_EXPIRY_GRACE
 
 StackFactory = Callable[..., Stack]
 CLIENT_TRIES = 4  # DescopeClient's attempts per call (RetryPolicy.attempts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.e2e.harness import APPROVER, APPROVER_GROUP, GROUP_APPROVER, Stack
+from bot.devtools.harness import APPROVER, APPROVER_GROUP, GROUP_APPROVER, Stack
 
 StackFactory = Callable[..., Stack]
 

@@ -13,11 +13,11 @@ from datetime import UTC
 
 import pytest
 
+from bot.devtools import decode_claims
+from bot.devtools.descope_api import IMPERSONATE, STOP_IMPERSONATION
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
+from bot.devtools.signing import block_action_body
 from tests.conftest import _postgres_database
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, REQUESTER, Stack, request_id_of
-from tests.fakes import decode_claims
-from tests.fakes.descope_api import IMPERSONATE, STOP_IMPERSONATION
-from tests.fakes.signing import block_action_body
 
 StackFactory = Callable[..., Stack]
 

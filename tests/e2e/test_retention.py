@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from bot.devtools.harness import APPROVER, OTHER_TARGET, ROOT, TENANT, Stack
 from bot.store import RequestRow, make_engine
-from tests.e2e.harness import APPROVER, OTHER_TARGET, ROOT, TENANT, Stack
 
 StackFactory = Callable[..., Stack]
 

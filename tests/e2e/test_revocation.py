@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.devtools.descope_api import LOGOUT, STOP_IMPERSONATION
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, TARGET, TENANT, Stack
 from bot.store import Store, make_engine
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, TARGET, TENANT, Stack
-from tests.fakes.descope_api import LOGOUT, STOP_IMPERSONATION
 
 StackFactory = Callable[..., Stack]
 CLIENT_TRIES = 4  # DescopeClient's attempts per call

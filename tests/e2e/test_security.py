@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.e2e.harness import (
+from bot.devtools.descope_api import IMPERSONATE
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     APPROVER_GROUP,
@@ -27,7 +28,6 @@ from tests.e2e.harness import (
     TENANT,
     Stack,
 )
-from tests.fakes.descope_api import IMPERSONATE
 
 StackFactory = Callable[..., Stack]
 

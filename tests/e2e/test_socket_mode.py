@@ -24,7 +24,9 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from tests.e2e.harness import (
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.descope_api import IMPERSONATE
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     GROUP_APPROVER,
@@ -35,10 +37,8 @@ from tests.e2e.harness import (
     bot_env,
     request_id_of,
 )
-from tests.fakes import FakeDescope, FakeSlack
-from tests.fakes.descope_api import IMPERSONATE
-from tests.fakes.signing import block_action_payload, slash_command_body
-from tests.fakes.socket_mode import FakeSocketMode, accept_key
+from bot.devtools.signing import block_action_payload, slash_command_body
+from bot.devtools.socket_mode import FakeSocketMode, accept_key
 
 APP_TOKEN = "xapp-1-test"
 

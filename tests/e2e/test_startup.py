@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ROOT, bot_env, free_port
-from tests.fakes import FakeDescope, FakeSlack
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.harness import ROOT, bot_env, free_port
 
 DB_PASSWORD = "db-pass-5e71"
 

@@ -1,4 +1,4 @@
-"""Several serving processes (``WEB_CONCURRENCY``, ``bot.workers``): each a full replica on the shared database,
+"""Several serving processes (``WEB_CONCURRENCY``, ``bot.server.workers``): each a full replica on the shared database,
 behind one port. They answer together, count together in ``/metrics``, a worker that dies is replaced, SIGTERM
 winds them all down, and a parent killed outright takes its workers with it (a restart never finds the old ones
 still serving). Each test runs on SQLite and on PostgreSQL."""
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.devtools.harness import TARGET, Stack
 from tests.conftest import StackFactory
-from tests.e2e.harness import TARGET, Stack
 from tests.e2e.test_metrics import scrape, value
 
 

@@ -29,15 +29,15 @@ from typing import Any
 
 from bot.config import Secret, Settings
 from bot.descope import DescopeRefused
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
 from bot.domain import Draft, RequestView
+from bot.domain.durations import parse_duration
 from bot.domain.home import Home
-from bot.durations import parse_duration
-from bot.migrate import migrate
-from bot.sealing import Sealer
 from bot.store import AuditEntry, RequestRow, Store, make_engine
+from bot.store.migrate import migrate
+from bot.store.sealing import Sealer
 from bot.workflows import Workflows
 from bot.workflows.ports import ChannelRefused
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
 
 __all__ = ["Clock", "RecordingTimers", "StubDescope", "StubDirectory", "StubNotifier", "World", "world_on"]
 

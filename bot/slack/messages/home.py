@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import RequestView
-from bot.durations import format_duration
+from bot.domain.durations import format_duration
 from bot.slack.messages.status import status_line, tally
 from bot.slack.mrkdwn import target, when
 

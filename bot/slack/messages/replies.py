@@ -33,7 +33,7 @@ from bot.domain import (
     WindowOutOfPolicy,
     WrongMessage,
 )
-from bot.durations import format_duration
+from bot.domain.durations import format_duration
 from bot.slack.commands import Problem, UsageError
 from bot.slack.messages.status import failure_text, outcome_so_far
 from bot.slack.mrkdwn import code, target, when

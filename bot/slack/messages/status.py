@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import RequestView, State
+from bot.domain.durations import format_duration
 from bot.domain.outcomes import (
     Activated,
     Call,
@@ -23,7 +24,6 @@ from bot.domain.outcomes import (
     TokenFate,
     decode_detail,
 )
-from bot.durations import format_duration
 from bot.slack.mrkdwn import code, target, when
 
 SYSTEM = "system"  # who decided what the bot decided by itself (``workflows.context.SYSTEM``)

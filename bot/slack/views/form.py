@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from bot.domain import DomainError, Draft, NotInTenant, RequestView, TenantsUnknown, WindowOutOfPolicy
-from bot.durations import format_duration
+from bot.domain.durations import format_duration
 from bot.slack.commands import (
     MAX_LOGIN_ID,
     MAX_REASON,

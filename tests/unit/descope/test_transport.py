@@ -14,8 +14,8 @@ import pytest
 
 from bot.descope import DescopeClient, DescopeUnavailable
 from bot.descope.retry import RetryPolicy
-from tests.fakes import FakeDescope
-from tests.fakes.descope_api import IMPERSONATE
+from bot.devtools import FakeDescope
+from bot.devtools.descope_api import IMPERSONATE
 
 LOAD_USER = "/v1/mgmt/user"
 FAST = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0)

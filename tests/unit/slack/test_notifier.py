@@ -9,10 +9,10 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.devtools import FakeSlack
 from bot.domain import State
 from bot.slack.notifier import SlackNotifier
 from bot.workflows.ports import ChannelRefused
-from tests.fakes import FakeSlack
 from tests.unit.factories import view
 
 REQUESTER = "U_REQ"

@@ -12,8 +12,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Secret, Settings
+from bot.devtools import FakeSlack
 from bot.slack.client import CountingWebClient, make_client
-from tests.fakes import FakeSlack
 
 
 @pytest.fixture

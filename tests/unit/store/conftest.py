@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.migrate import migrate
 from bot.store import Store, make_engine
+from bot.store.migrate import migrate
 from tests.fakes.inprocess import World, world_on
 
 

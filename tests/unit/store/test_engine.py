@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event, text
 
+from bot.devtools.harness import POSTGRES_ADMIN
 from bot.store import engine as engines
 from bot.store import make_engine
 from tests.conftest import _postgres_database
-from tests.e2e.harness import POSTGRES_ADMIN
 
 
 @pytest.fixture

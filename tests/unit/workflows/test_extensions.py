@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import pytest
 
+from bot.devtools.harness import APPROVER, OUTSIDER, REQUESTER
 from bot.domain import AlreadyDecided, AlreadyOpen, MayNotExtend, NotExtendable, State
 from bot.domain.outcomes import Ending, EndReason, FailureKind, Linked, decode_detail
-from tests.e2e.harness import APPROVER, OUTSIDER, REQUESTER
 from tests.fakes.inprocess import World
 
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.devtools.harness import APPROVER, OTHER_TARGET, OUTSIDER, REQUESTER, TARGET
 from bot.domain import AlreadyDecided, Draft, MayNotStop, NotAnApprover, OwnRequest, State, WrongMessage
 from bot.domain.home import MINE_SHOWN, Listed
 from bot.workflows.home import VIEWER_TTL
-from tests.e2e.harness import APPROVER, OTHER_TARGET, OUTSIDER, REQUESTER, TARGET
 from tests.fakes.inprocess import World
 
 OTHER_APPROVER = "UAPPR9"

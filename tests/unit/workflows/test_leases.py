@@ -7,8 +7,8 @@ import threading
 import time
 from datetime import timedelta
 
+from bot.devtools.harness import APPROVER, REQUESTER, TARGET
 from bot.domain import Draft, State
-from tests.e2e.harness import APPROVER, REQUESTER, TARGET
 from tests.fakes.inprocess import World
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from bot.devtools.harness import APPROVER, OUTSIDER, REQUESTER, TARGET
 from bot.domain import Draft, Forbidden, NotARequester, State, TooFewApprovers, WindowOutOfPolicy
 from bot.domain.policy import Policy, Rule
-from tests.e2e.harness import APPROVER, OUTSIDER, REQUESTER, TARGET
 from tests.fakes.inprocess import World
 
 HOUR = timedelta(hours=1)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.devtools.harness import APPROVER, REQUESTER
 from bot.domain import RequestView
 from bot.store import AuditEntry
 from bot.workflows.projection import THREAD_LINES_PER_REPLY
-from tests.e2e.harness import APPROVER, REQUESTER
 from tests.fakes.inprocess import World
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.devtools.harness import APPROVER
 from bot.domain.outcomes import Reminded, decode_detail
-from tests.e2e.harness import APPROVER
 from tests.fakes.inprocess import World
 
 
@@ -54,8 +54,8 @@ def test_no_reminder_once_decided(world: World) -> None:
 
 
 def test_a_reminder_mentions_only_the_approvers_who_have_not_approved(world: World) -> None:
+    from bot.devtools.harness import REQUESTER
     from bot.domain.policy import Policy, Rule
-    from tests.e2e.harness import REQUESTER
 
     ctx = world.workflows.ctx
     two = Rule(number=1, name="two", requesters=(REQUESTER,), approvers=(APPROVER, "UAPPR9", "SOPS1"),

@@ -5,9 +5,9 @@ counts only if a refresh with the token is refused the same way, and is retried 
 from __future__ import annotations
 
 from bot.descope import DescopeRefused, DescopeUnavailable
+from bot.devtools.harness import REQUESTER
 from bot.domain import State
 from bot.domain.outcomes import StopFailing, decode_detail
-from tests.e2e.harness import REQUESTER
 from tests.fakes.inprocess import World
 
 GATEWAY_401 = DescopeRefused("Unauthorized", status=401, code="E011003", message="gateway said no")

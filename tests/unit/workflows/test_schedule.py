@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from bot.devtools.harness import APPROVER
 from bot.domain import State
 from bot.domain.schedule import LEASE_GRACE
 from bot.store.models import REQUESTS
-from tests.e2e.harness import APPROVER
 from tests.fakes.inprocess import RecordingTimers, World
 
 SECOND = timedelta(seconds=1)

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from bot.descope import DescopeUnavailable
+from bot.devtools.harness import APPROVER, REQUESTER
 from bot.domain import State
 from bot.domain.outcomes import Failure, FailureKind
 from bot.slack.messages.status import failure_text, status_line
-from tests.e2e.harness import APPROVER, REQUESTER
 from tests.fakes.inprocess import World
 
 

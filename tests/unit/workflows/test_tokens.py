@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from bot.descope import DescopeUnavailable
+from bot.devtools.harness import APPROVER, REQUESTER
 from bot.domain import RequestView, TokenUnavailable
-from tests.e2e.harness import APPROVER, REQUESTER
 from tests.fakes.inprocess import World
 
 

@@ -29,16 +29,8 @@ from slack_bolt.request import BoltRequest
 
 from bot.config import Secret, Settings
 from bot.descope import DescopeClient
-from bot.domain import RequestView
-from bot.migrate import migrate
-from bot.sealing import Sealer
-from bot.slack.app import build_app
-from bot.slack.client import make_client
-from bot.slack.directory import SlackDirectory
-from bot.slack.notifier import SlackNotifier
-from bot.store import Store, make_engine
-from bot.workflows import Workflows
-from tests.e2e.harness import (
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     APPROVER_GROUP,
@@ -49,8 +41,16 @@ from tests.e2e.harness import (
     TENANT,
     populate,
 )
-from tests.fakes import FakeDescope, FakeSlack
-from tests.fakes.signing import block_action_body, block_action_payload, sign, slash_command_body
+from bot.devtools.signing import block_action_body, block_action_payload, sign, slash_command_body
+from bot.domain import RequestView
+from bot.slack.app import build_app
+from bot.slack.client import make_client
+from bot.slack.directory import SlackDirectory
+from bot.slack.notifier import SlackNotifier
+from bot.store import Store, make_engine
+from bot.store.migrate import migrate
+from bot.store.sealing import Sealer
+from bot.workflows import Workflows
 
 TEAM = "T0001"  # FakeSlack's auth.test team: the workspace the bot is installed in
 VALID_COMMAND = f"{TARGET} 30m --tenant {TENANT} checking invoice SUP-123"

@@ -14,9 +14,9 @@ import pytest
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 
+from bot.devtools import FakeSlack
 from bot.domain import NotFound
 from bot.slack.listeners import after_ack
-from tests.fakes import FakeSlack
 
 ACTION = "test.after_ack"
 

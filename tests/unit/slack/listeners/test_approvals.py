@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from bot.devtools.descope_api import IMPERSONATE
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, OUTSIDER, REQUESTER, TARGET, TENANT
 from bot.domain import State
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, OUTSIDER, REQUESTER, TARGET, TENANT
-from tests.fakes.descope_api import IMPERSONATE
 from tests.unit.slack.listeners.conftest import InProcessBot
 
 APPROVE, DENY = "approval.approve", "approval.deny"

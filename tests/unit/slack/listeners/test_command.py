@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, OUTSIDER, REQUESTER, TARGET, TENANT
+from bot.devtools.signing import sign, slash_command_body
 from bot.domain import State
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, OUTSIDER, REQUESTER, TARGET, TENANT
-from tests.fakes.signing import sign, slash_command_body
 from tests.unit.slack.listeners.conftest import VALID_COMMAND, Answer, InProcessBot
 
 USAGE_LINE = "`/impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>`"

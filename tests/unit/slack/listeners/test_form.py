@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from bot.devtools.descope_api import USER_LOAD
+from bot.devtools.harness import OUTSIDER, REQUESTER, TARGET, TENANT
+from bot.devtools.signing import shortcut_body, slash_command_body, view_submission_body
 from bot.domain import State
 from bot.slack.listeners import Deps
 from bot.slack.messages import replies
 from bot.slack.views import form, ids
-from tests.e2e.harness import OUTSIDER, REQUESTER, TARGET, TENANT
-from tests.fakes.descope_api import USER_LOAD
-from tests.fakes.signing import shortcut_body, slash_command_body, view_submission_body
 from tests.unit.slack.listeners.conftest import VALID_COMMAND, Answer, InProcessBot
 
 FILLED = {ids.FORM_LOGIN_ID: TARGET, ids.FORM_TENANT: TENANT, ids.FORM_WINDOW: "30m",

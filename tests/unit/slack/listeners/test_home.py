@@ -16,11 +16,11 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.devtools.descope_api import IMPERSONATE
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, OTHER_TARGET, OUTSIDER, REQUESTER, TARGET
+from bot.devtools.signing import JSON, app_home_opened_body, home_action_payload, sign
 from bot.domain import State
 from bot.slack.views import ids
-from tests.e2e.harness import APPROVAL_CHANNEL, APPROVER, GROUP_APPROVER, OTHER_TARGET, OUTSIDER, REQUESTER, TARGET
-from tests.fakes.descope_api import IMPERSONATE
-from tests.fakes.signing import JSON, app_home_opened_body, home_action_payload, sign
 from tests.unit.slack.listeners.conftest import SIGNING_SECRET, InProcessBot
 
 OWN_REQUEST = "You cannot approve or deny your own request: another approver has to."

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
+from bot.devtools.harness import APPROVER, OUTSIDER, REQUESTER, modal_token
 from bot.slack.views.ids import SHOW_TOKEN
-from tests.e2e.harness import APPROVER, OUTSIDER, REQUESTER, modal_token
 from tests.unit.slack.listeners.conftest import InProcessBot
 
 
@@ -57,7 +57,7 @@ def test_a_click_after_the_session_ended_is_told_so(bot: InProcessBot) -> None:
 
 def test_a_trigger_slack_no_longer_accepts_asks_for_another_click(bot: InProcessBot, monkeypatch: object) -> None:
     request_id, dm_ts = _session(bot)
-    import tests.fakes.signing as signing
+    import bot.devtools.signing as signing
 
     real = signing._trigger_id
     signing._trigger_id = lambda: f"{int((time.time() - 10) * 1000)}.1.ab"  # issued 10 s ago: expired

@@ -11,12 +11,12 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.devtools.signing import view_state
 from bot.domain import RequestView, State
 from bot.domain.target import UNVERIFIED, Target
 from bot.slack.commands import Policy
 from bot.slack.views import approval, dm, extend, ids, modal
 from bot.slack.views.blocks import Message
-from tests.fakes.signing import view_state
 from tests.unit.factories import HOSTILE_LOGIN, HOSTILE_REASON, T0, TOKEN, view
 
 

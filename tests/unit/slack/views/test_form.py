@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
+from bot.devtools.signing import view_state
 from bot.domain import (
     AlreadyOpen,
     DomainError,
@@ -26,7 +27,6 @@ from bot.slack.messages import replies
 from bot.slack.messages.form import field_problem
 from bot.slack.views import form, ids
 from bot.slack.views.form import Field, Invalid
-from tests.fakes.signing import view_state
 from tests.unit.factories import HOSTILE_LOGIN, HOSTILE_REASON, hostile, view
 from tests.unit.slack.views.walk import walk
 

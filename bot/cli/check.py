@@ -1,14 +1,14 @@
 """``python -m bot check``, the setup doctor: is everything the bot needs in place?
 
-``run_checks(env)`` returns one ``Check`` (name, ok, detail, fix) per thing it looked at: the configuration
-(every ``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the
-``x-oauth-scopes`` header) against ``slack-app-manifest.yml``'s, the bot's membership of the approvals channel,
-each ID in ``APPROVERS``, ``REQUESTERS`` and the rules of ``POLICY_FILE`` that allow, Descope's acceptance of the
-management key (a user look-up that finds nobody), and the database (reachable, at the Alembic head). ``render``
-prints them as a checklist.
+``run_checks(env)`` returns one ``Check`` (name, ok, detail, fix) per thing it looked at: the configuration (every
+``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the ``x-oauth-scopes``
+header) against the app manifest's (``bot/slack/manifest.yml``), the bot's membership of the approvals channel, each ID
+in ``APPROVERS``, ``REQUESTERS`` and the rules of ``POLICY_FILE`` that allow, Descope's acceptance of the management key
+(a user look-up that finds nobody), and the database (reachable, at the Alembic head). ``render`` prints them as a
+checklist.
 
 It only reads: no message posted, no row stored, no migration run (SQLite: a missing file is not created).
-Checks that need settings the configuration lacks are skipped. The wording is ``bot.doctor_messages``'.
+Checks that need settings the configuration lacks are skipped. The wording is ``bot.cli.check_words``'.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.error import URLError
 
-from bot import doctor_messages as m
+from bot.cli import check_words as m
 from bot.config import ConfigError, Settings, database_url_from_env, is_group_id
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-MANIFEST = Path(__file__).resolve().parent.parent / "slack-app-manifest.yml"
+MANIFEST = Path(str(files("bot.slack") / "manifest.yml"))  # package data (slack-app-manifest.yml at the root: a copy)
 #: A login ID no one has: Descope answers "user not found" (E112102) to a key it accepts.
 PROBE_LOGIN_ID = "impersonation-bot-check@example.invalid"
 USER_NOT_FOUND = "E112102"
@@ -209,8 +210,8 @@ def check_database(url: str) -> Check:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.migrate import MIGRATIONS
     from bot.store import make_engine
+    from bot.store.migrate import MIGRATIONS
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \

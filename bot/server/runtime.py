@@ -2,7 +2,7 @@
 
 ``Runtime`` is what ``python -m bot`` starts and what the tests could start in-process: the store
 (migrated), the Descope client, the Slack client, directory and notifier, the workflows, the
-scheduler, and the Bolt app. With ``WEB_CONCURRENCY`` above one, each serving process runs one (``bot.workers``),
+scheduler, and the Bolt app. With ``WEB_CONCURRENCY`` above one, each serving process runs one (``bot.server.workers``),
 on the listening socket it inherited.
 """
 
@@ -18,18 +18,18 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.clock import DatabaseClock
 from bot.config import Settings
 from bot.descope import DescopeClient
-from bot.metrics import Metrics
-from bot.migrate import migrate
-from bot.scheduler import Scheduler
-from bot.sealing import Sealer
+from bot.server.clock import DatabaseClock
+from bot.server.metrics import Metrics
+from bot.server.scheduler import Scheduler
 from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.store import Store, make_engine
+from bot.store.migrate import migrate
+from bot.store.sealing import Sealer
 from bot.workflows import Workflows
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Runtime:
     def _serve_http(self, listening: socket.socket | None, serving: Callable[[], None]) -> None:
         from waitress.server import create_server
 
-        from bot.web import make_wsgi
+        from bot.server.web import make_wsgi
 
         secret = self.settings.slack_signing_secret.get() if self.settings.slack_signing_secret else ""
         wsgi = make_wsgi(self.app, self.store, secret, self.metrics)

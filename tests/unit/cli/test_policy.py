@@ -1,4 +1,4 @@
-"""``python -m bot policy``: which rule decides a request and what it allows (``bot.policy_report.report``), read
+"""``python -m bot policy``: which rule decides a request and what it allows (``bot.cli.policy.report``), read
 from the environment alone (``main``), exit 2 with every problem when the policy cannot be read."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import main
+from bot.cli.main import main
+from bot.cli.policy import report
 from bot.config import environment_rule
 from bot.domain.policy import Policy, Rule
 from bot.domain.target import Target
-from bot.policy_report import report
 from tests.unit.factories import POLICY_EXAMPLE
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENT = environment_rule(("U0AAA", "S0BBB"), ("U0REQ",),
                                (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)))
 REGULATED = Rule(number=1, name="regulated tenants", requesters=("U0REQ",), approvers=("S0SECOPS",), approvals=2,

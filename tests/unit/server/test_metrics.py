@@ -1,4 +1,4 @@
-"""``bot.metrics``: the database-wide gauge against a real SQLite store, the hooks that feed the counters (the
+"""``bot.server.metrics``: the database-wide gauge against a real SQLite store, the hooks that feed the counters (the
 store's outcomes, the Descope client, the Slack client), labels kept to their enumerations, and the exposition."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bot.config import Secret, Settings
 from bot.descope import DescopeClient, DescopeRefused, DescopeUnavailable
 from bot.descope.retry import RetryPolicy
 from bot.domain import State
-from bot.metrics import Metrics
+from bot.server.metrics import Metrics
 from bot.slack.client import CountingWebClient, make_client
 from bot.store import Store
 

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bot.config import Secret
 from bot.domain import TargetRefused, UnknownTarget
+from bot.domain.durations import format_duration
 from bot.domain.policy import Decision, Policy, Rule
 from bot.domain.target import Target
-from bot.durations import format_duration
 
 
 def look_up(descope: tuple[str, Secret, str | None] | None, login_id: str) -> tuple[Target | None, str]:

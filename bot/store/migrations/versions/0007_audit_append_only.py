@@ -1,6 +1,7 @@
 """A tamper-evident audit trail on PostgreSQL: a trigger refuses every UPDATE and TRUNCATE of ``audit``, and every
-DELETE except the retention's (``bot.store.retention.purge``, which sets ``impersonation_bot.purging`` for its transaction
-only: ``set_config(…, true)``, i.e. ``SET LOCAL``). SQLite has no such guard: this revision does nothing there.
+DELETE except the retention's (``bot.store.retention.purge``, which sets ``impersonation_bot.purging`` for its
+transaction only: ``set_config(…, true)``, i.e. ``SET LOCAL``). SQLite has no such guard: this revision does nothing
+there.
 
 A superuser (or the table's owner) can still drop the trigger: a deliberate DDL statement (which a server logging
 DDL, ``log_statement = ddl``, records), not a quiet ``UPDATE``.

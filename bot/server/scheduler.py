@@ -35,7 +35,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.clock import system_clock_of
+from bot.server.clock import system_clock_of
 from bot.store import utcnow
 from bot.workflows import Workflows
 
@@ -50,7 +50,7 @@ class Scheduler:
         self.ticker = workflows.ticker
         self.shard = shard  # (this process's index, how many serving processes)
         self.leases = workflows.ctx.leases
-        # Moments come on the database's clock (bot.clock); APScheduler runs on this machine's.
+        # Moments come on the database's clock (bot.server.clock); APScheduler runs on this machine's.
         self.to_system = system_clock_of(workflows.ctx.clock)
         self.sweep_interval = sweep_interval
         self.purge_interval = max(sweep_interval, PURGE_INTERVAL)

@@ -1,4 +1,4 @@
-"""``bot.durations``: the one notation for windows (``90s``, ``15m``, ``2h``, ``1h30m``)."""
+"""``bot.domain.durations``: the one notation for windows (``90s``, ``15m``, ``2h``, ``1h30m``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.durations import format_duration, looks_like_duration, parse_duration
+from bot.domain.durations import format_duration, looks_like_duration, parse_duration
 
 
 @pytest.mark.parametrize(

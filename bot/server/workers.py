@@ -13,7 +13,7 @@ scheduler, pools) on the shared database, the way gunicorn runs WSGI apps:
   have. A worker that dies otherwise is replaced after ``RESPAWN_DELAY``.
 * If the parent dies, even by SIGKILL, its workers die with it (Linux ``PR_SET_PDEATHSIG``; elsewhere a thread that
   watches the parent's PID): never a worker left serving without it, never two generations at once.
-* Metrics: prometheus-client's multiprocess mode (``bot.metrics``), in a directory made for this run (removed
+* Metrics: prometheus-client's multiprocess mode (``bot.server.metrics``), in a directory made for this run (removed
   at the end).
 """
 
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, NoReturn
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def serve(settings: Settings, build: Build) -> int:
     count = settings.processes
     metrics = tempfile.mkdtemp(prefix="impersonation-bot-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
-    import bot.runtime  # noqa: F401  (imported once, here: the workers share these pages)
+    import bot.server.runtime  # noqa: F401  (imported once, here: the workers share these pages)
 
     listening = socket.create_server(("0.0.0.0", settings.port), backlog=1024)
     workers: dict[int, int] = {}  # pid -> index

@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.signing import block_action_body, sign, slash_command_body
 from bot.slack.views.ids import SHOW_TOKEN
-from tests.fakes import FakeDescope, FakeSlack
-from tests.fakes.signing import block_action_body, sign, slash_command_body
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "test-signing-secret"

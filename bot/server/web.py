@@ -2,7 +2,7 @@
 
 Routes: ``POST /slack/events`` (commands, interactivity and events, through Bolt's WSGI adapter, after
 ``slack.guard.unreadable`` turned away a body Bolt could not parse) and
-``GET /healthz`` (answers 200 when the database answers) and ``GET /metrics`` (Prometheus, ``bot.metrics``).
+``GET /healthz`` (answers 200 when the database answers) and ``GET /metrics`` (Prometheus, ``bot.server.metrics``).
 Everything else is a 404.
 """
 
@@ -18,7 +18,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.metrics import Metrics
+from bot.server.metrics import Metrics
 from bot.slack.guard import unreadable
 from bot.store import Store
 

@@ -1,4 +1,4 @@
-"""``bot.logs.RedactingFilter``: secrets out of every log line."""
+"""``bot.server.logs.RedactingFilter``: secrets out of every log line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import REDACTED, RedactingFilter
+from bot.server.logs import REDACTED, RedactingFilter
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSIsImV4cCI6MX0.c2lnbmF0dXJlLXNlY3JldA"
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
@@ -132,7 +132,7 @@ def test_bad_format_args_do_not_raise_into_the_caller(log: tuple[logging.Logger,
 
 @pytest.fixture
 def json_log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
-    from bot.logs import JsonFormatter
+    from bot.server.logs import JsonFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -148,7 +148,7 @@ def json_log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
 def test_json_lines_parse_carry_the_request_and_are_redacted(json_log: tuple[logging.Logger, io.StringIO]) -> None:
     import json
 
-    from bot.logs import about
+    from bot.workflows.about import about
 
     logger, stream = json_log
     logger.info("outside any request")

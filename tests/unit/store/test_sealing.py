@@ -1,10 +1,10 @@
-"""``bot.sealing``: the token at rest (sealed, and only opened with the same key)."""
+"""``bot.store.sealing``: the token at rest (sealed, and only opened with the same key)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.sealing import Sealer, SealError
+from bot.store.sealing import Sealer, SealError
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSIsImV4cCI6MX0.c2lnbmF0dXJlLXNlY3JldA"
 

@@ -6,26 +6,20 @@ with ``[redacted]``, in the message, its arguments and any traceback text.
 
 ``LOG_FORMAT=text`` (the default) writes ``time level logger: message``; ``json`` writes one JSON object per
 line (``time``, ``level``, ``logger``, ``message``, ``request_id`` where the work is about one request, and
-``exception`` with the traceback), redacted the same way. ``about(request_id)`` marks the work of a block
-as being about that request.
+``exception`` with the traceback), redacted the same way; the request is the one the work is about
+(``bot.workflows.about``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Concatenate, ParamSpec, TypeVar
 
-P = ParamSpec("P")
-R = TypeVar("R")
-S = TypeVar("S")
+from bot.workflows.about import current_request
 
 _PATTERNS = [
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
@@ -62,28 +56,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_REQUEST: ContextVar[str | None] = ContextVar("impersonation_request", default=None)
-
-
-@contextmanager
-def about(request_id: str) -> Iterator[None]:
-    """Log lines written in this block (this thread) carry ``request_id``."""
-    token = _REQUEST.set(request_id)
-    try:
-        yield
-    finally:
-        _REQUEST.reset(token)
-
-
-def about_request(method: Callable[Concatenate[S, str, P], R]) -> Callable[Concatenate[S, str, P], R]:
-    """A method whose first argument is a request ID logs ``about`` that request."""
-    @functools.wraps(method)
-    def wrapper(self: S, request_id: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with about(request_id):
-            return method(self, request_id, *args, **kwargs)
-    return wrapper
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per line. Runs after ``RedactingFilter``, which has already redacted the message and
     rendered the traceback into ``exc_text``."""
@@ -95,7 +67,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None) or _REQUEST.get()
+        request_id = getattr(record, "request_id", None) or current_request()
         if request_id:
             line["request_id"] = str(request_id)
         if record.exc_text:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from bot.doctor import MANIFEST, manifest_bot_scopes
+from bot.cli.check import MANIFEST, manifest_bot_scopes
 
 from ._base import FakeServer, Request, Response, decode_json_object
 from .signing import API_APP_ID
@@ -148,7 +148,7 @@ class FakeSlack(FakeServer[SlackCall]):
 
     def attach_socket_mode(self, endpoint: SocketModeEndpoint | None) -> None:
         """Make ``apps.connections.open`` (with :attr:`app_token`) answer URLs of ``endpoint``
-        (a :class:`tests.fakes.socket_mode.FakeSocketMode`); ``None`` detaches it."""
+        (a :class:`bot.devtools.socket_mode.FakeSocketMode`); ``None`` detaches it."""
         self.socket_mode = endpoint
 
     # -- registries ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Alembic environment: runs the revisions in ``versions/`` against the bot's database.
 
-The URL comes from the Alembic config (set by ``bot.migrate``) or, for the plain ``alembic`` CLI, from
+The URL comes from the Alembic config (set by ``bot.store.migrate``) or, for the plain ``alembic`` CLI, from
 ``DATABASE_URL``. The connection may be handed in by the caller (``config.attributes["connection"]``).
 """
 

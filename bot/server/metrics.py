@@ -3,9 +3,9 @@ several apps in one process do not clash), rendered for ``GET /metrics`` or serv
 
 Counters and the histogram are **per replica** (sum them over replicas); the gauge is **database-wide**
 (read from the database at scrape time, so every replica reports the same, right, number). A replica serving with
-several processes (``WEB_CONCURRENCY``, ``bot.workers``) reports them summed over its processes, whichever one answers
-the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``bot.workers``), whose
-files outlive a process that is replaced, so a count never goes back:
+several processes (``WEB_CONCURRENCY``, ``bot.server.workers``) reports them summed over its processes, whichever one
+answers the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by
+``bot.server.workers``), whose files outlive a process that is replaced, so a count never goes back:
 
     impersonation_bot_requests_total{outcome}              per replica  requests reaching an outcome (OUTCOMES)
     impersonation_bot_sessions_active                      database     sessions in state ``active`` now

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.cli.check import MANIFEST, Check, check_slack, manifest_bot_scopes, render
 from bot.config import Settings
-from bot.doctor import MANIFEST, Check, check_slack, manifest_bot_scopes, render
-from tests.e2e.harness import APPROVER_GROUP, GROUP_APPROVER, bot_env
-from tests.fakes import FakeDescope, FakeSlack
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.harness import APPROVER_GROUP, GROUP_APPROVER, bot_env
 
 MANIFEST_TEXT = """\
 display_information:
@@ -77,3 +77,8 @@ def test_the_ids_of_the_policy_files_allowing_rules_are_resolved_too(
                            "user_not_found)")
     assert gone.fix.endswith("in POLICY_FILE, rule 1, key approvers")
     assert none.detail.startswith("POLICY_FILE, rule 1, key requesters: user group SNONE1 does not resolve")
+
+
+def test_the_manifest_at_the_root_is_the_one_the_package_ships() -> None:
+    root = Path(__file__).resolve().parents[3] / "slack-app-manifest.yml"
+    assert root.read_text() == MANIFEST.read_text(), "edit bot/slack/manifest.yml and copy it to the root"

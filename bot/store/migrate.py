@@ -11,12 +11,12 @@ equal to Alembic's own head.
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = files("bot.store") / "migrations"  # package data: found the same from a checkout or an installed wheel
 HEAD = "0009"
 _LOCK_KEY = 0x1D35C0DE
 

@@ -15,7 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from bot.durations import format_duration, looks_like_duration, parse_duration
+from bot.domain.durations import format_duration, looks_like_duration, parse_duration
 from bot.store import AuditEntry, Store, utcnow
 
 FIELDS = ["id", "at", "request_id", "actor", "action", "from_state", "to_state", "detail"]

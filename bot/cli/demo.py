@@ -1,11 +1,10 @@
 """``python -m bot demo``: the whole flow in under a minute, with no accounts, no configuration and no network.
 
 The real bot (``python -m bot``, a child process, a throw-away SQLite database) runs against the local stand-ins
-of Slack and Descope this project ships for its tests (``tests/fakes``: loopback HTTP servers that behave as the
-real services document). The demo then plays the people, signing each request as Slack does: a requester asks,
-an approver approves, the requester opens the token, then stops the session early; and it prints, step by step,
-what the requester, the approvers and Descope see. Run it from a checkout of the project (the stand-ins live in
-its ``tests/`` folder).
+of Slack and Descope the package ships (``bot.devtools``: loopback HTTP servers that behave as the real services
+document; the tests and the benchmark drive the same). The demo then plays the people, signing each request as
+Slack does: a requester asks, an approver approves, the requester opens the token, then stops the session early; and
+it prints, step by step, what the requester, the approvers and Descope see.
 """
 
 from __future__ import annotations
@@ -20,22 +19,17 @@ DEMO_TARGET = "jane@acme.com"
 
 
 def run(out: TextIO = sys.stdout) -> int:
-    try:
-        from tests.e2e.harness import (
-            APPROVAL_CHANNEL,
-            APPROVER,
-            REQUESTER,
-            TENANT,
-            BotProcess,
-            Stack,
-            bot_env,
-            populate,
-        )
-        from tests.fakes import FakeDescope, FakeSlack
-    except ImportError:
-        print("The demo needs the project's checkout: run `python -m bot demo` (or `make demo`) from its folder.",
-              file=sys.stderr)
-        return 2
+    from bot.devtools import FakeDescope, FakeSlack
+    from bot.devtools.harness import (
+        APPROVAL_CHANNEL,
+        APPROVER,
+        REQUESTER,
+        TENANT,
+        BotProcess,
+        Stack,
+        bot_env,
+        populate,
+    )
 
     def say(who: str, text: str) -> None:
         print(f"{who:>10} │ {text}", file=out, flush=True)
