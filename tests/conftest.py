@@ -53,8 +53,9 @@ def make_stack(fakes: tuple[FakeSlack, FakeDescope], database_url: str, tmp_path
     slack, descope = fakes
     started: list[BotProcess] = []
 
-    def factory(**overrides: str) -> Stack:
-        bot = BotProcess(bot_env(slack, descope, database_url, **overrides), tmp_path / f"bot{len(started)}.log")
+    def factory(argv: list[str] | None = None, **overrides: str) -> Stack:
+        bot = BotProcess(bot_env(slack, descope, database_url, **overrides), tmp_path / f"bot{len(started)}.log",
+                         **({"argv": argv} if argv else {}))
         started.append(bot)
         bot.start()
         return Stack(slack, descope, bot)

@@ -1,4 +1,4 @@
-"""``python -m bot audit``: export the append-only audit trail as JSON lines or CSV.
+"""``impersonation-bot audit [export]``: the append-only audit trail as JSON lines or CSV, on standard output.
 
 ``--since`` takes an ISO date/time (``2026-11-01``, ``2026-11-01T09:00``; UTC unless it says otherwise) or a
 duration back from now (``24h``, ``90m``). A detail says what happened as data (``{"type": "ending", "reason":
@@ -10,15 +10,58 @@ hold. ``retention_line`` words it.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from bot.cli.exits import cannot_start
+from bot.config import ConfigError, retention_from_env
 from bot.domain.durations import format_duration, looks_like_duration, parse_duration
 from bot.store import AuditEntry, Store, utcnow
 
 FIELDS = ["id", "at", "request_id", "actor", "action", "from_state", "to_state", "detail"]
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser("audit", help="export the audit trail (JSON lines or CSV) to standard output",
+                                description="Export the audit trail to standard output: every event, oldest first.")
+    actions = audit.add_subparsers(dest="action", metavar="action")
+    export_parser = actions.add_parser("export", help="the events (the default action)",
+                                       description="Export the audit trail's events to standard output.")
+    for parser in (audit, export_parser):
+        parser.add_argument("--since", type=_moment, help="ISO date/time (UTC unless it says) or a duration back "
+                                                          "from now, e.g. 2026-11-01T09:00 or 24h")
+        parser.add_argument("--request", help="only this request ID")
+        parser.add_argument("--format", choices=["jsonl", "json", "csv"], default="jsonl",
+                            help="JSON lines (jsonl, also json) or CSV")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.cli.migrate import migrated_engine
+
+    try:
+        retention = retention_from_env(os.environ)
+    except ConfigError as exc:
+        return cannot_start(exc)
+    engine = migrated_engine()
+    if isinstance(engine, int):
+        return engine
+    print(retention_line(retention), file=sys.stderr)
+    count = export(Store(engine), sys.stdout, since=args.since, fmt="csv" if args.format == "csv" else "jsonl",
+                   request_id=args.request.upper() if args.request else None)
+    print(f"{count} audit entries", file=sys.stderr)
+    return 0
 
 
 def parse_since(text: str) -> datetime:

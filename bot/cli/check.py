@@ -1,4 +1,4 @@
-"""``python -m bot check``, the setup doctor: is everything the bot needs in place?
+"""``impersonation-bot check``, the setup doctor: is everything the bot needs in place?
 
 ``run_checks(env)`` returns one ``Check`` (name, ok, detail, fix) per thing it looked at: the configuration (every
 ``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the ``x-oauth-scopes``
@@ -13,6 +13,7 @@ Checks that need settings the configuration lacks are skipped. The wording is ``
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,18 @@ MANIFEST = Path(str(files("bot.slack") / "manifest.yml"))  # package data (slack
 #: A login ID no one has: Descope answers "user not found" (E112102) to a key it accepts.
 PROBE_LOGIN_ID = "impersonation-bot-check@example.invalid"
 USER_NOT_FOUND = "E112102"
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    commands.add_parser("check", help="check the setup (Slack, Descope, the database) without changing anything",
+                        description="Check that Slack, Descope and the database are ready for the bot, changing "
+                                    "nothing; exits 0 when all is well, else 1 with what to fix.")
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = run_checks(os.environ)
+    print(render(checks))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 @dataclass(frozen=True)

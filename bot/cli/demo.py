@@ -1,4 +1,4 @@
-"""``python -m bot demo``: the whole flow in under a minute, with no accounts, no configuration and no network.
+"""``impersonation-bot demo``: the whole flow in under a minute, with no accounts, no configuration and no network.
 
 The real bot (``python -m bot``, a child process, a throw-away SQLite database) runs against the local stand-ins
 of Slack and Descope the package ships (``bot.devtools``: loopback HTTP servers that behave as the real services
@@ -9,6 +9,7 @@ it prints, step by step, what the requester, the approvers and Descope see.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -18,7 +19,14 @@ from typing import Any, TextIO
 DEMO_TARGET = "jane@acme.com"
 
 
-def run(out: TextIO = sys.stdout) -> int:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    commands.add_parser("demo", help="play the whole flow against local stand-ins of Slack and Descope (no accounts)",
+                        description="Start the real bot against local stand-ins of Slack and Descope and play a "
+                                    "request, its approval, the token and an early stop, printing what each person "
+                                    "sees. Needs no account, no configuration and no network.")
+
+
+def run(args: argparse.Namespace | None = None, out: TextIO = sys.stdout) -> int:
     from bot.devtools import FakeDescope, FakeSlack
     from bot.devtools.harness import (
         APPROVAL_CHANNEL,

@@ -1,4 +1,4 @@
-"""``python -m bot policy <login-id> [--tenant <id>]``: which rules decide such a request, and what they allow.
+"""``impersonation-bot policy <login-id> [--tenant <id>]``: which rules decide such a request, and what they allow.
 
 ``report`` is pure: given the policy and the environment's rule (``bot.config.policy_from_env``), it says which
 rule matches first (or that the environment's settings apply) and lists what that rule allows, each line named
@@ -10,13 +10,39 @@ tenants (``unknown_because`` says why they are). Operator-facing text.
 
 from __future__ import annotations
 
+import argparse
+import os
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.config import Secret
+from bot.cli.exits import cannot_start
+from bot.config import ConfigError, Secret, descope_from_env, policy_from_env
 from bot.domain import TargetRefused, UnknownTarget
 from bot.domain.durations import format_duration
 from bot.domain.policy import Decision, Policy, Rule
 from bot.domain.target import Target
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    policy = commands.add_parser(
+        "policy", help="say which rules of POLICY_FILE decide a request, and what they allow",
+        description="Say which rules of POLICY_FILE decide a request for LOGIN-ID, and what they allow. Reads only "
+                    "POLICY_FILE, APPROVERS, REQUESTERS, the durations and, for a request naming no tenant, Descope's "
+                    "settings (the user is looked up as the bot does).")
+    policy.add_argument("login_id", metavar="login-id", help="the login ID to impersonate, e.g. jane@acme.com")
+    policy.add_argument("--tenant", help="the tenant ID the request names (left out: a request without a tenant)")
+
+
+def run(args: argparse.Namespace) -> int:
+    login_id, tenant = args.login_id.strip(), (args.tenant or "").strip() or None
+    try:
+        rules, environment = policy_from_env(os.environ)
+        looked_up = tenant is None and rules.names_tenants
+        descope = descope_from_env(os.environ) if looked_up else None
+    except ConfigError as exc:
+        return cannot_start(exc)
+    target, why = look_up(descope, login_id) if looked_up else (None, "")
+    print(report(login_id, tenant, rules, environment, target, why))
+    return 0
 
 
 def look_up(descope: tuple[str, Secret, str | None] | None, login_id: str) -> tuple[Target | None, str]:

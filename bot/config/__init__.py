@@ -11,7 +11,13 @@ wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` di
 """
 
 from bot.config.policy_file import read_policy
-from bot.config.reader import database_url_from_env, descope_from_env, policy_from_env, retention_from_env
+from bot.config.reader import (
+    database_url_from_env,
+    descope_from_env,
+    logging_from_env,
+    policy_from_env,
+    retention_from_env,
+)
 from bot.config.settings import (
     DATABASE_DEFAULT,
     SLACK_API_DEFAULT,
@@ -24,5 +30,6 @@ from bot.config.settings import (
 from bot.domain.policy import environment_rule
 
 __all__ = ["DATABASE_DEFAULT", "SLACK_API_DEFAULT", "ConfigError", "Secret", "Settings", "database_url_from_env",
-           "descope_from_env", "environment_rule", "is_group_id", "is_user_id", "policy_from_env", "read_policy",
+           "descope_from_env", "environment_rule", "is_group_id", "is_user_id", "logging_from_env", "policy_from_env",
+           "read_policy",
            "retention_from_env"]

@@ -48,6 +48,14 @@ def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
     return retention
 
 
+def logging_from_env(env: Mapping[str, str]) -> tuple[str, str]:
+    """``LOG_LEVEL`` and ``LOG_FORMAT`` alone, for the commands that log without the other settings (``migrate``); a
+    value that is not one of theirs falls back to the default (the command's own work says what else is wrong)."""
+    reader = Reader(env)
+    return (reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            reader.choice("LOG_FORMAT", "text", ("text", "json")))
+
+
 def descope_from_env(env: Mapping[str, str]) -> tuple[str, Secret, str | None] | None:
     """The Descope project ID, management key and base URI, when the ID and key are both set (for ``python -m bot
     policy``, which looks the target up with them); ``None`` when either is missing. Raises ``ConfigError`` for a bad
@@ -122,18 +130,6 @@ class Reader:
         except ValueError as exc:
             self.problems.append(f"RETENTION: {exc} (or leave it unset to keep everything)")
             return None
-
-    def signed_duration(self, name: str) -> timedelta:
-        """A duration with an optional leading ``-`` (``-30s``); unset: zero."""
-        value = (self.raw(name) or "").strip()
-        if not value:
-            return timedelta(0)
-        sign = -1 if value.startswith("-") else 1
-        try:
-            return sign * parse_duration(value.lstrip("+-"))
-        except ValueError as exc:
-            self.problems.append(f"{name}: {exc} (a leading - for behind)")
-            return timedelta(0)
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         value = self.raw(name)
@@ -305,7 +301,6 @@ class Reader:
             token_encryption_key=Secret(enc_key) if enc_key else None,
             log_level=self.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             log_format=self.choice("LOG_FORMAT", "text", ("text", "json")),
-            clock_skew=self.signed_duration("TEST_CLOCK_OFFSET"),
             token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
             retention=self.retention(),

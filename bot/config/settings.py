@@ -88,7 +88,6 @@ class Settings:
     token_encryption_key: Secret | None = None
     log_level: str = "INFO"
     log_format: str = "text"  # "text" or "json" (one object per line)
-    clock_skew: timedelta = timedelta(0)  # TEST_CLOCK_OFFSET: tests make a replica's own clock this far off
     token_delivery: str = "reveal"  # "reveal": a Show token button opens a modal; "dm": edited into the DM
     reminder_interval: timedelta = timedelta(minutes=15)  # 0: no reminders
     retention: timedelta | None = None  # ended requests older than this are deleted; None: keep everything

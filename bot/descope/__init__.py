@@ -3,16 +3,21 @@ A small, typed client for the parts of Descope's management API this bot needs.
 
 It speaks the wire format of Descope's official SDKs; see ``/work/shared/reference/descope.md``.
 
-* ``client``  ``DescopeClient``: the HTTP calls (impersonate, stop impersonation, load user), base URL
+* ``client``  ``DescopeClient``: the HTTP calls (impersonate, stop impersonation, logout, refresh, load user), base URL
 * ``errors``  the exception tree (``DescopeError`` > ``DescopeRefused``, ``DescopeUnavailable``), secret scrubbing
 * ``retry``   ``RetryPolicy``, which statuses are retried, ``Retry-After`` parsing
 """
 
-from bot.descope.client import DescopeClient, default_base_url
+from bot.descope.client import DEFAULT_TIMEOUT, DescopeClient, default_base_url
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable
-from bot.descope.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from bot.descope.retry import DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
+
+#: The most seconds an impersonate call of the bot's client can take, retries included: after that Descope mints
+#: nothing more for it.
+LONGEST_CALL = DEFAULT_RETRY.longest(DEFAULT_TIMEOUT)
 
 __all__ = [
+    "LONGEST_CALL",
     "RETRY_STATUSES",
     "DescopeClient",
     "DescopeError",

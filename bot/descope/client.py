@@ -37,12 +37,13 @@ from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable,
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from bot.descope.transport import KeptConnections
 
-__all__ = ["DEFAULT_BASE_URL", "USER_AGENT", "DescopeClient", "default_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "DescopeClient", "default_base_url"]
 
 log = logging.getLogger("bot.descope")  # the name it had as one module: log configs and filters rely on it
 
 USER_AGENT: Final = "impersonation-bot/0.1"
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
+DEFAULT_TIMEOUT: Final = 10.0  # seconds per try
 
 IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
@@ -75,7 +76,7 @@ class DescopeClient:
         management_key: str,
         base_url: str | None = None,
         *,
-        timeout: float = 10.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -181,13 +182,16 @@ class DescopeClient:
             self._call("POST", LOGOUT_PATH, json={}, secrets=(refresh_jwt,), parse=False,
                        headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
 
-    def refresh(self, refresh_jwt: str) -> None:
+    def refresh(self, refresh_jwt: str) -> str | None:
         """Refresh with a refresh JWT (the SDKs' ``refresh_session``): returns when Descope still accepts it, raises
-        ``DescopeRefused`` when it does not (revoked, expired). The session JWT it answers is dropped unread: this is
-        how the bot asks whether a revocation it could not confirm took effect."""
+        ``DescopeRefused`` when it does not (revoked, expired). This is how the bot asks whether a revocation it
+        could not confirm took effect: the session JWT answered is dropped unread; a new refresh JWT (a project that
+        rotates them) is answered, for the caller to revoke too."""
         with self._counted("refresh"):
-            self._call("POST", REFRESH_PATH, json={}, secrets=(refresh_jwt,), parse=False,
-                       headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
+            answer = self._call("POST", REFRESH_PATH, json={}, secrets=(refresh_jwt,),
+                                headers={"Authorization": f"Bearer {self.project_id}:{refresh_jwt}"})
+        rotated = answer.get("refreshJwt")
+        return rotated if isinstance(rotated, str) and rotated and rotated != refresh_jwt else None
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         """The ``user`` object (``userId``, ``loginIds``, ``name``, ``status``, ``userTenants`` …). With

@@ -51,6 +51,11 @@ class RetryPolicy:
         if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
             raise ValueError("RetryPolicy delays must not be negative")
 
+    def longest(self, timeout: float) -> float:
+        """The most seconds one logical call can take, every try timing out after ``timeout`` and every wait the
+        longest allowed: the bound on when Descope may still act on a call sent now."""
+        return self.attempts * timeout + (self.attempts - 1) * max(self.max_retry_after, self.max_delay)
+
     def backoff(self, retry: int) -> float:
         """Full-jitter exponential backoff before retry number ``retry`` (0 for the first)."""
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**retry))

@@ -103,6 +103,8 @@ class BotProcess:
     #: False: the bot gets only ``env`` and the few variables a process needs (the demo: none of the
     #: operator's own settings leak in).
     inherit: bool = True
+    #: The command that starts it (``python -m bot``; a test may start the bot its own way, e.g. with another clock).
+    argv: list[str] = field(default_factory=lambda: [sys.executable, "-m", "bot"])
 
     @property
     def url(self) -> str:
@@ -117,7 +119,7 @@ class BotProcess:
                 env.pop(name, None)
         log = self.log_path.open("ab")
         logged_before = self.log_path.stat().st_size
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=env, stdout=log, stderr=log)
 
         def all_serving() -> bool:
             """Healthy, and with several serving processes (WEB_CONCURRENCY), every one of them started: a test

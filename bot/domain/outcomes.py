@@ -31,6 +31,7 @@ class FailureKind(enum.StrEnum):
     FORBIDDEN = "forbidden"  # a POLICY_FILE rule says nobody may impersonate this target (allow = false)
     ORIGINAL_ENDED = "original_ended"  # an extension approved after the session it extends had ended
     TENANTS_UNKNOWN = "tenants_unknown"  # no tenant named, the target's tenants unknown, and rules name tenants
+    WINDOW_OUT_OF_POLICY = "window_out_of_policy"  # the rules, asked again, no longer allow the window asked
     NOT_A_REQUESTER = "not_a_requester"  # the requester lost the right to ask (REQUESTERS, the rule) before it counted
 
 
@@ -50,6 +51,10 @@ class Failure:
     original: str | None = None  # ORIGINAL_ENDED: the session the extension was for
     #: MAYBE_MINTED: until when a token Descope may have minted unseen lives at most (ISO 8601, UTC)
     expires: str | None = None
+    #: WINDOW_OUT_OF_POLICY: the window asked and the bounds the rules allow now, in seconds
+    asked_s: int | None = None
+    low_s: int | None = None
+    high_s: int | None = None
 
 
 class EndReason(enum.StrEnum):

@@ -114,8 +114,12 @@ class Decision:
         return all(is_member(user_id, rule.approvers) for rule in self.rules)
 
     def approvers(self) -> tuple[str, ...]:
-        """Whom to ask (a reminder's mentions): the approvers the rules of ``POLICY_FILE`` name (every eligible
-        approver is among each rule's), else the environment's, each once."""
+        """Whom to ask (a reminder's mentions): the users and groups every rule names, those who surely may approve;
+        when the rules share none (they name different groups, whose members may overlap), those of the rules of
+        ``POLICY_FILE``, among whom every eligible approver is. Each once, in the rules' order."""
+        shared = [p for p in self.rules[0].approvers if all(p in rule.approvers for rule in self.rules[1:])]
+        if shared:
+            return tuple(dict.fromkeys(shared))
         named = [rule for rule in self.rules if rule.from_file] or list(self.rules)
         return tuple(dict.fromkeys(p for rule in named for p in rule.approvers))
 

@@ -38,5 +38,5 @@ def decode_target(checked: str | None, name: str | None, tenants: str | None) ->
     try:
         pairs = tuple((str(t[0]), None if t[1] is None else str(t[1])) for t in json.loads(tenants or "[]"))
     except (ValueError, TypeError, IndexError, KeyError):
-        pairs = ()
+        return UNVERIFIED  # tenants that cannot be read are unknown, never none: the rules fail closed on them
     return Target(verified=True, name=name, tenants=pairs)

@@ -5,9 +5,9 @@ measures this process's offset from it (``Store.database_now``: PostgreSQL's ``c
 of the round trip) at start and every ``REFRESH``, and reads ``local() + offset``: the database's time without a
 round trip per reading. SQLite serves one process, whose clock is the database's: the offset stays zero.
 
-``to_system`` turns such a moment back into this machine's system clock, for APScheduler's run dates. Tests skew a
-replica's ``local`` clock (``TEST_CLOCK_OFFSET``) to prove that a replica whose clock is off still stops each
-session on time; ``skew`` is that injected offset (zero in production, where the system clock is ``local``).
+``to_system`` turns such a moment back into this machine's system clock, for APScheduler's run dates. ``local`` is
+this process's wall clock, injected (the system clock in production; a test gives one that runs ahead, to prove
+that a replica whose clock is off still stops each session on time).
 """
 
 from __future__ import annotations
@@ -26,17 +26,13 @@ REFRESH = 60.0  # seconds between measurements of the offset
 
 
 class DatabaseClock:
-    def __init__(self, store: Store, *, skew: timedelta = timedelta(0), refresh: float = REFRESH) -> None:
+    def __init__(self, store: Store, *, local: Callable[[], datetime] = utcnow, refresh: float = REFRESH) -> None:
         self.store = store
-        self.skew = skew
+        self.local = local
         self.refresh = refresh
         self.offset = timedelta(0)
         self._lock = threading.Lock()
         self._measured_at: float | None = None
-
-    def local(self) -> datetime:
-        """This process's wall clock (skewed in tests)."""
-        return utcnow() + self.skew
 
     def measure(self) -> None:
         """Measure the offset now (at start, and whenever ``REFRESH`` has passed). A database that does not
@@ -67,7 +63,7 @@ class DatabaseClock:
 
     def to_system(self, moment: datetime) -> datetime:
         """The system-clock moment (APScheduler's) at which the database's clock reads ``moment``."""
-        return moment - self.offset - self.skew
+        return moment - self.offset - (self.local() - utcnow())
 
 
 def system_clock_of(clock: Callable[[], datetime]) -> Callable[[datetime], datetime]:

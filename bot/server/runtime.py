@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from types import FrameType
 from typing import Any
 
@@ -27,7 +28,7 @@ from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
-from bot.store import Store, make_engine
+from bot.store import Store, make_engine, utcnow
 from bot.store.migrate import migrate
 from bot.store.sealing import Sealer
 from bot.workflows import Workflows
@@ -36,8 +37,10 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, settings: Settings, shard: tuple[int, int] = (0, 1)) -> None:
-        """``shard``: (this serving process's index, how many there are)."""
+    def __init__(self, settings: Settings, shard: tuple[int, int] = (0, 1), *,
+                 wall_clock: Callable[[], datetime] = utcnow) -> None:
+        """``shard``: (this serving process's index, how many there are); ``wall_clock``: this process's own clock
+        (the system's; a test may give another)."""
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
@@ -48,10 +51,7 @@ class Runtime:
                                      settings.descope_base_uri, on_call=self.metrics.descope_call)
         self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
-        if settings.clock_skew:
-            log.warning("TEST_CLOCK_OFFSET is set: this process's clock is shifted by %s (for tests only)",
-                        settings.clock_skew)
-        self.clock = DatabaseClock(self.store, skew=settings.clock_skew)
+        self.clock = DatabaseClock(self.store, local=wall_clock)
         self.clock.measure()
         self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),
                                          SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()),

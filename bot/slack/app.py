@@ -86,8 +86,10 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
 
 def _what(body: dict[str, Any]) -> str:
     """Which action, view, shortcut or event a request names (IDs only, never text)."""
-    actions = body.get("actions") or [{}]
-    view = body.get("view") or {}
-    event = body.get("event") or {}
-    return str(actions[0].get("action_id") or view.get("callback_id") or body.get("callback_id")
-               or event.get("type") or body.get("command") or "?")
+    def field(value: Any, key: str) -> Any:
+        return value.get(key) if isinstance(value, dict) else None
+
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return str(field(first, "action_id") or field(body.get("view"), "callback_id") or body.get("callback_id")
+               or field(body.get("event"), "type") or body.get("command") or "?")

@@ -3,7 +3,8 @@
 Two gates, both after the signature check (an unsigned request is a 401, whatever it holds):
 
 * ``unreadable(body, content_type)``: the raw body is not what Slack sends (a ``payload`` that is not a JSON
-  object, JSON that is not an object). The WSGI app checks this before Bolt, which would fail parsing it.
+  object, JSON that is not an object, a field Bolt's own reading of every request trips over, or any of the below).
+  The WSGI app checks this before Bolt, which would fail parsing it (a 500 and a traceback).
 * ``WellFormed``: a Bolt middleware (first in the chain) that refuses a signed payload lacking what its kind
   always carries (a click without a user or an action, a form submission without a view, an event callback
   without its event, a command without its user) or holding a field of another type than Slack sends (a
@@ -22,14 +23,17 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
+from slack_bolt.request.internals import build_context
 
 log = logging.getLogger("bot.slack")
 
 
 def unreadable(body: str, content_type: str | None) -> str | None:
-    """What makes a raw request body unreadable as Slack's, or ``None`` when it reads."""
+    """What makes a raw request body unfit for Bolt (unreadable as Slack's, a field Bolt's own reading of the
+    request trips over, or one of another type than Slack sends: ``_malformed``), or ``None`` when Bolt may have it.
+    The caller answers 401 unless it is signed, else 400: Bolt never sees it."""
     if not body:
         return None  # Bolt answers an empty body itself (no signature to check against: 401)
     try:
@@ -37,12 +41,18 @@ def unreadable(body: str, content_type: str | None) -> str | None:
             parsed: Any = json.loads(body)
         else:
             params = dict(parse_qsl(body, keep_blank_values=True))
-            if "payload" not in params:
+            if "payload" not in params:  # a command (checked by WellFormed), or Bolt's own (ssl_check)
                 return None
             parsed = json.loads(params["payload"])
     except ValueError:
         return "its payload is not JSON"
-    return None if isinstance(parsed, dict) else "its payload is not a JSON object"
+    if not isinstance(parsed, dict):
+        return "its payload is not a JSON object"
+    try:  # what Bolt reads of every request (IDs of the team, user, channel …) before any listener or middleware
+        build_context(BoltContext({"logger": log}), parsed)
+    except Exception as exc:
+        return f"a payload Bolt cannot read ({type(exc).__name__})"
+    return _malformed(parsed)
 
 
 class Each:

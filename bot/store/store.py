@@ -209,11 +209,13 @@ class Store:
         self.on_outcome(target.value)
         return row, claimed
 
-    def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime) -> Counted:
+    def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime,
+                needed: int = 1) -> Counted:
         """One approver's Approve, counted once, under the row's lock: a pending request (not past
-        ``pending_until``) gains ``approver`` among ``approved_by``; with that the approvals it needs, it moves to
-        ``approved`` (decided by this approver, the work lease ``lease_until`` taken for the activation), else it
-        stays pending with its tally (version bumped, so Slack shows it). One audit row either way."""
+        ``pending_until``) gains ``approver`` among ``approved_by``; with that the approvals it needs (as stored, or
+        ``needed``, what its rules ask now, if more: then stored), it moves to ``approved`` (decided by this approver,
+        the work lease ``lease_until`` taken for the activation), else it stays pending with its tally (version
+        bumped, so Slack shows it). One audit row either way."""
         seen: dict[str, Vote] = {}
 
         def counted(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -226,7 +228,10 @@ class Store:
                 return None
             approvers += (approver,)
             values: dict[str, Any] = {"approved_by": encode_approvers(approvers)}
-            if len(approvers) >= row["approvals_needed"]:
+            need = max(row["approvals_needed"], needed)
+            if need > row["approvals_needed"]:  # the rules ask more now than when it was asked
+                values["approvals_needed"] = need
+            if len(approvers) >= need:
                 values.update(state=State.APPROVED.value, decided_by=approver, decided_at=now, lease_until=lease_until)
             return values
 

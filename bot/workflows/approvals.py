@@ -77,11 +77,12 @@ class Approvals:
             log.info("request %s denied by %s", request_id, clicker)
             self.projection.sync_slack(request_id)
             return
-        barred = ctx.no_longer_allowed(row)
+        barred = ctx.no_longer_allowed(row, timedelta(seconds=row.duration_s))
         if barred is not None:  # the rules, asked again now that an approval counts, no longer let it go ahead
             self._close(row.id, barred, now)
         lease_until = now + ctx.leases.lease
-        counted = ctx.store.approve(request_id, clicker, now=now, lease_until=lease_until)
+        counted = ctx.store.approve(request_id, clicker, now=now, lease_until=lease_until,
+                                    needed=ctx.decision_of(row).approvals)
         if counted.vote is Vote.DECIDED:
             raise AlreadyDecided(ctx.get(request_id))
         if counted.vote is Vote.AGAIN:

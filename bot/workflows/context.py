@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.config import Settings
@@ -73,10 +73,11 @@ class Context:
         ``decision.allow``)."""
         return decision.may_request(user_id, self.directory.is_member)
 
-    def no_longer_allowed(self, request: Targeted) -> Failure | None:
-        """Why ``request`` may no longer go ahead, asked again when an approval counts and when it is activated (the
-        rules or the lists may have changed since it was asked): the rules forbid it, which rules apply cannot be
-        known, or its requester may no longer ask for it. ``None``: it may."""
+    def no_longer_allowed(self, request: Targeted, duration: timedelta) -> Failure | None:
+        """Why ``request`` (asking ``duration``) may no longer go ahead, asked again when an approval counts and when
+        it is activated (the rules or the lists may have changed since it was asked): the rules forbid it, which rules
+        apply cannot be known, its window is no longer within theirs, or its requester may no longer ask for it.
+        ``None``: it may. (How many approvals it needs is asked again by ``Store.approve``.)"""
         decision = self.decision_of(request)
         login_id, tenant = request.login_id, request.tenant
         if decision.tenants_unknown:
@@ -84,6 +85,11 @@ class Context:
         forbidding = decision.forbidding
         if forbidding is not None:
             return Failure(FailureKind.FORBIDDEN, login_id=login_id, tenant=tenant, rule=forbidding.name)
+        if not decision.min_duration <= duration <= decision.max_duration:
+            return Failure(FailureKind.WINDOW_OUT_OF_POLICY, login_id=login_id, tenant=tenant,
+                           rule=decision.name or None, asked_s=int(duration.total_seconds()),
+                           low_s=int(decision.min_duration.total_seconds()),
+                           high_s=int(decision.max_duration.total_seconds()))
         if not self.may_request(request.requester_id, decision):
             return Failure(FailureKind.NOT_A_REQUESTER, login_id=login_id, tenant=tenant, rule=decision.name or None)
         return None

@@ -29,6 +29,7 @@ from bot.domain import (
     NotExtendable,
     RequestView,
     State,
+    TenantsUnknown,
     TooManyPending,
     check_approvable,
     check_window,
@@ -95,11 +96,13 @@ class Extensions:
                 or session.ends_at <= ctx.clock():
             raise NotExtendable(session)
         rules = ctx.decision_of(session)
+        if rules.tenants_unknown:
+            raise TenantsUnknown(session.login_id)
         if not ctx.may_request(requester_id, rules):
             raise NotARequester(requester_id, rules.name)
-        if not rules.allow:
-            forbidding = rules.forbidding
-            raise Forbidden(session.login_id, forbidding.name if forbidding else rules.name)
+        forbidding = rules.forbidding
+        if forbidding is not None:
+            raise Forbidden(session.login_id, forbidding.name)
         return session, rules
 
     def retire(self, extension: RequestRow) -> None:

@@ -27,8 +27,9 @@ class Descope(Protocol):
         """Revoke the refresh token itself (stop-impersonation does not)."""
         ...
 
-    def refresh(self, refresh_jwt: str) -> None:
-        """Return when Descope still accepts the refresh token; raise ``DescopeRefused`` when it does not."""
+    def refresh(self, refresh_jwt: str) -> str | None:
+        """Return when Descope still accepts the refresh token (with the new refresh token it issued, if the project
+        rotates them); raise ``DescopeRefused`` when it does not."""
         ...
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]: ...

@@ -159,19 +159,26 @@ class Requests:
 
     @about_request
     def withdraw(self, request_id: str, actor: str) -> RequestView:
-        """The requester takes back their request: pending, or approved and still being activated (then it is called
-        off). One decided otherwise meanwhile is ``AlreadyDecided``, never stopped by this."""
+        """The requester takes back their request: pending, or approved meanwhile (called off while it is being
+        activated, stopped once it runs: a withdrawal must never leave a session the requester did not want). One
+        that ended otherwise meanwhile is ``AlreadyDecided``."""
         request = self.ctx.get(request_id)
         if actor != request.requester_id:
             raise MayNotStop(request_id, actor)
-        if request.state is State.APPROVED:
-            return self._call_off(request, actor)
+        if request.state is not State.PENDING:
+            return self._after_approval(request, actor)
         try:
             return self._take_back(request, actor)
         except AlreadyDecided as decided:
-            if decided.request.state is State.APPROVED:  # approved meanwhile: called off all the same
-                return self._call_off(decided.request, actor)
-            raise
+            return self._after_approval(decided.request, actor)
+
+    def _after_approval(self, request: RequestView, actor: str) -> RequestView:
+        """A withdrawal that finds its request approved: stop what it became; anything else was decided already."""
+        if request.state is State.APPROVED:
+            return self._call_off(request, actor)
+        if request.state is State.ACTIVE:
+            return self.request_stop(request.id, actor)
+        raise AlreadyDecided(request)
 
     def _take_back(self, request: RequestView, actor: str) -> RequestView:
         """A pending request withdrawn by its requester, or denied by an approver's stop. ``AlreadyDecided``

@@ -46,8 +46,8 @@ CREDENTIALS_REFUSED = frozenset({401, 403})
 # and Descope); after that the token is dead on Descope's side and the session is closed.
 TOKEN_EXPIRY_GRACE = timedelta(seconds=5)
 # Descope's error codes for a refresh token that no longer works (../shared/reference/descope.md): revoked by a
-# logout, expired, and unknown or malformed (it cannot be refreshed either).
-TOKEN_DEAD = frozenset({"E064001", "E061005", "E061001"})
+# logout, expired.
+TOKEN_DEAD = frozenset({"E064001", "E061005"})
 
 
 class _RetryLater(Exception):
@@ -152,7 +152,7 @@ class Revocation:
         if refused.code in TOKEN_DEAD:
             return True
         try:
-            self.ctx.descope.refresh(token)
+            rotated = self.ctx.descope.refresh(token)
         except DescopeRefused as probe:
             if probe.code in TOKEN_DEAD:
                 return True
@@ -164,6 +164,12 @@ class Revocation:
                         refused, probe)
             return False
         log.warning("the logout was refused (%s) but the token still refreshes: not revoked; retrying", refused)
+        if rotated is not None:  # a project that rotates refresh tokens just issued a new one: it must not live on
+            try:
+                self.ctx.descope.logout(rotated)
+            except DescopeError as exc:
+                log.error("the refresh token the check was given could not be revoked (%s); it dies at the session's "
+                          "end", exc)
         return False
 
     def _failed(self, row: RequestRow, exc: DescopeError, call: Call, reason: EndReason,

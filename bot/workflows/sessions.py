@@ -16,7 +16,7 @@ import logging
 import math
 from datetime import UTC, datetime, timedelta
 
-from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
+from bot.descope import LONGEST_CALL, DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
 from bot.domain.outcomes import (
     Activated,
@@ -40,9 +40,10 @@ SLACK_RETRY = timedelta(seconds=5)  # an unexpected fault hands the work back th
 # An approval whose activation keeps failing for an unexpected reason (not a Descope answer: those fail
 # the request at once) is retried every SLACK_RETRY, and failed once this much time has passed.
 ACTIVATION_DEADLINE = timedelta(minutes=5)
-# A token an impersonate call mints lives its window from when Descope mints it, which may be after the call was sent
-# (the call's own timeout and retries, at most about this long): the bound said of a token minted unseen includes it.
-MINT_GRACE = timedelta(minutes=2)
+# A token an impersonate call mints lives its window from when Descope mints it: at most the client's longest call
+# after the call is sent (its timeouts and retries), read on Descope's clock, which may run a little ahead of ours.
+# The bound said of a token minted unseen is the window's end plus this.
+MINT_GRACE = timedelta(seconds=LONGEST_CALL) + timedelta(minutes=1)
 
 
 def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, impersonator: str,
@@ -116,23 +117,23 @@ class Sessions:
         row = row or ctx.store.get_row(request_id)
         if row is None or row.state != State.APPROVED.value:
             return None
+        if row.minting_until is not None:  # first: called off since or not, a token may exist
+            self.fail(request_id, Failure(FailureKind.MAYBE_MINTED, login_id=row.login_id, tenant=row.tenant,
+                                          error="the impersonate call was cut off before its answer was recorded",
+                                          expires=row.minting_until.isoformat()))
+            return None
         if row.stop_requested_at is not None:
             self._called_off(row)
             return None
-        if row.minting_until is not None:
-            self.fail(request_id, Failure(FailureKind.MAYBE_MINTED, login_id=row.login_id, tenant=row.tenant,
-                                          error="the bot stopped while Descope was minting the token",
-                                          expires=row.minting_until.isoformat()))
-            return None
-        barred = ctx.no_longer_allowed(row)
+        barred = ctx.no_longer_allowed(row, timedelta(seconds=row.duration_s))
         if barred is not None:
             self.fail(request_id, barred)
             return None
-        now = ctx.clock()
         email = ctx.directory.email_of(row.requester_id)
         if not email:
             self.fail(request_id, Failure(FailureKind.NO_EMAIL))
             return None
+        now = ctx.clock()  # after the look-up, however long it took: the window is counted from the call
         ends_at = now + timedelta(seconds=row.duration_s)
         requires = None
         if row.extends_id is not None:  # an extension: the session it extends must still be running
@@ -172,7 +173,9 @@ class Sessions:
                 self._minted_nothing(request_id)
             raise
         if moved is None:  # under our lease, only an extension's session ending meanwhile gets here
-            self.revocation.revoke_orphan(token)
+            if not self.revocation.revoke_orphan(token):
+                log.error("request %s: the token minted for it could not be revoked; it dies at %s", request_id,
+                          ends_at.isoformat())
             if row.extends_id is not None:
                 log.info("request %s: the session it extends ended while the token was minted", request_id)
                 self.fail(request_id, Failure(FailureKind.ORIGINAL_ENDED, original=row.extends_id))

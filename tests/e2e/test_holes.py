@@ -250,6 +250,9 @@ def test_a_login_or_tenant_id_with_hidden_characters_is_refused(stack: Stack, te
 
 def test_hidden_characters_never_reach_slack(stack: Stack) -> None:
     s = stack
+    for typed in ("stop \u202eK7M2QX9A\x00", "jane@acme.com 5\u202emins checking", "list \u202e"):
+        reply = s.command(typed)  # usage problems quote what was typed
+        assert reply.status == 200 and not any(c in reply.text for c in "\x00\u202e"), reply
     s.descope.add_user("mallory@acme.com", tenants=[TENANT], name="Mallory \u202eMD\u202c Admin")
     request_id, ts = s.submit(f"mallory@acme.com 30m --tenant {TENANT} ticket\x00 SUP-1 \u202eesrever")
     text = s.approval_text(ts)

@@ -60,6 +60,21 @@ CASES = [
      json.dumps({"type": "event_callback", "team_id": "T0001",
                  "event": {"type": "app_home_opened", "user": {"id": APPROVER}, "tab": "home"}}), 400,
      "event.user is not a string"),
+    # What Bolt itself reads of every request before any listener (issue 22's review): a 400, never its traceback.
+    ("click whose user is a number", "application/x-www-form-urlencoded", _form(_click(user=7)), 400,
+     "a payload Bolt cannot read"),
+    ("click whose team is a number", "application/x-www-form-urlencoded", _form(_click(team=7)), 400,
+     "a payload Bolt cannot read"),
+    ("click whose channel is a number", "application/x-www-form-urlencoded", _form(_click(channel=7)), 400,
+     "a payload Bolt cannot read"),
+    ("click whose authorizations are a string", "application/x-www-form-urlencoded",
+     _form(_click(authorizations="x")), 400, "a payload Bolt cannot read"),
+    ("event whose user is a number", "application/json",
+     json.dumps({"type": "event_callback", "team_id": "T0001", "event": {"type": "app_home_opened", "user": 7}}),
+     400, "a payload Bolt cannot read"),
+    ("a kind nobody handles, oddly shaped", "application/x-www-form-urlencoded",
+     _form({"type": "interactive_message", "user": {"id": APPROVER}, "team": {"id": "T0001"}, "actions": ["x"],
+            "view": "x"}), 404, "no listener for a interactive_message request (?)"),
     ("event callback without an event", "application/json",
      json.dumps({"type": "event_callback", "team_id": "T0001"}), 400, "an event callback without its event"),
     ("a body of nothing Slack sends", "application/json", json.dumps({"hello": "world"}), 400,
@@ -81,7 +96,9 @@ def test_a_malformed_signed_request_is_refused_in_one_log_line(
     assert "You have no requests" in stack.command("list").text  # nothing stored
 
 
-def test_an_unsigned_malformed_request_is_a_401(stack: Stack) -> None:
-    body = _form("{not json")
+@pytest.mark.parametrize("body", [_form("{not json"), _form(_click(user=7)), _form(_click(channel="C1"))])
+def test_an_unsigned_malformed_request_is_a_401(stack: Stack, body: str) -> None:
     headers = sign("not-the-secret", body, content_type="application/x-www-form-urlencoded")
+    log_before = stack.bot.log()
     assert stack.bot.post(body, headers).status == 401
+    assert "Traceback" not in stack.bot.log()[len(log_before):]

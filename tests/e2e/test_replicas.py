@@ -4,6 +4,7 @@ one process)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -128,10 +129,10 @@ def test_each_reminder_is_sent_once_across_replicas(make_stack: StackFactory) ->
 def test_a_replica_whose_clock_is_30s_ahead_stops_each_session_once_and_none_early(
         make_stack: StackFactory, database_url: str) -> None:
     """Deadlines and leases are compared on the database's clock: a replica whose own clock runs 30 s ahead
-    (TEST_CLOCK_OFFSET) neither stops a session early nor twice, whichever replica started it."""
+    (its wall clock injected: ``skewed_bot``) neither stops a session early nor twice, whichever replica started it."""
     from sqlalchemy import create_engine, text
 
-    normal, ahead = make_stack(), make_stack(TEST_CLOCK_OFFSET="30s")
+    normal, ahead = make_stack(), make_stack(argv=[sys.executable, "-m", "tests.e2e.skewed_bot", "30"])
     started = []
     for i, (via, approver) in enumerate([(normal, ahead), (ahead, normal), (normal, ahead), (ahead, normal)]):
         login = f"clock{i}-{time.monotonic_ns()}@acme.com"

@@ -85,11 +85,12 @@ class StubDescope:
             raise self.logout_error
         self.revoked.append(refresh_jwt)
 
-    def refresh(self, refresh_jwt: str) -> None:
-        """As Descope answers: refused once the token is revoked (or expired), accepted before."""
+    def refresh(self, refresh_jwt: str) -> str | None:
+        """As Descope answers: refused once the token is revoked (or expired), accepted before (no rotation)."""
         exp = json.loads(base64.urlsafe_b64decode(refresh_jwt.split(".")[1] + "==")).get("exp", 0)
         if refresh_jwt in self.revoked or exp <= self.clock().timestamp():
             raise DescopeRefused("Token expired by logout", status=401, code="E064001")
+        return None
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
         return {"userId": "U" + login_id, "loginIds": [login_id], "name": login_id.split("@")[0], "status": "enabled",

@@ -14,10 +14,11 @@ from typing import Any
 
 from slack_bolt import App, Respond
 
+from bot.slack import payloads
 from bot.slack.errors import error_text
 from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import replies
-from bot.slack.views import approval, ids
+from bot.slack.views import ids
 
 log = logging.getLogger("bot.slack")
 
@@ -25,12 +26,12 @@ log = logging.getLogger("bot.slack")
 def register(app: App, deps: Deps) -> None:
     def decide(body: dict[str, Any], respond: Respond, approve: bool) -> None:
         try:
-            click = approval.parse(body)
-        except ValueError as exc:
+            click = payloads.click(body)
+        except payloads.Malformed as exc:
             log.warning("ignored a malformed click (%s)", exc)
             return
         if click.channel_id != deps.settings.approval_channel or not click.message_ts:
-            if body.get("response_url"):
+            if click.response_url:
                 respond(text=replies.WRONG_PLACE, response_type="ephemeral", replace_original=False)
             else:  # e.g. a view (a Home has its own buttons): no message to answer under
                 log.warning("ignored an Approve/Deny click by %s from outside a message", click.user_id)

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import DomainError
-from bot.slack import commands
+from bot.slack import commands, payloads
 from bot.slack.errors import error_text
 from bot.slack.listeners import Deps, after_ack
 from bot.slack.listeners.command import COMMAND
@@ -38,7 +38,7 @@ def register(app: App, deps: Deps) -> None:
     def open_form(body: dict[str, Any], client: WebClient, source: str) -> bool:
         """Open the form with the interaction's trigger_id; False (logged) when Slack did not open it."""
         try:
-            client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=form.build(deps.policy))
+            client.views_open(trigger_id=payloads.trigger_of(body) or "", view=form.build(deps.policy))
             return True
         except SlackApiError as exc:  # most often the trigger: older than Slack's 3 seconds
             log.warning("the request form did not open from the %s (%s)", source, exc.response.get("error"))
@@ -54,13 +54,18 @@ def register(app: App, deps: Deps) -> None:
         open_form(body, client, "shortcut")  # a global shortcut has no response_url: nowhere to answer
 
     def on_submit(ack: Ack, body: dict[str, Any]) -> None:
-        user_id = str((body.get("user") or {}).get("id", ""))
-        draft = form.parse((body.get("view") or {}).get("state") or {}, deps.policy)
+        try:
+            submitted = payloads.submission(body)
+        except payloads.Malformed as exc:
+            log.warning("ignored a malformed request form (%s)", exc)
+            ack()
+            return
+        draft = form.parse(submitted, deps.policy)
         if isinstance(draft, form.Invalid):
             ack(response_action="errors", errors=form.errors(draft))
             return
         try:
-            request = deps.workflows.requests.submit(user_id, draft)
+            request = deps.workflows.requests.submit(submitted.user_id, draft)
         except DomainError as exc:
             ack(response_action="errors", errors=form.refused(exc))
             return

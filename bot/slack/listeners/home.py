@@ -21,6 +21,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot.slack import payloads
 from bot.slack.errors import error_text
 from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import replies
@@ -51,8 +52,8 @@ def register(app: App, deps: Deps) -> None:
 
     def clicked(body: dict[str, Any], context: BoltContext, client: WebClient, act: Act, doing: str) -> None:
         try:
-            click = home.parse(body)
-        except ValueError as exc:
+            click = payloads.click(body)
+        except payloads.Malformed as exc:
             log.warning("ignored a malformed Home click (%s)", exc)
             return
         if not click.from_home_of(context.bot_id):

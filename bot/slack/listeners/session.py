@@ -16,20 +16,21 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.domain import DomainError
+from bot.slack import payloads
 from bot.slack.errors import error_text
 from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import form as form_words
 from bot.slack.messages import replies
 from bot.slack.mrkdwn import unformatted
-from bot.slack.views import approval, extend, home, ids
+from bot.slack.views import extend, form, home, ids
 
 log = logging.getLogger("bot.slack")
 
 
-def open_form(deps: Deps, client: WebClient, trigger_id: str, session_id: str, user_id: str) -> None:
-    """Open the extension form for ``user_id``'s running session. Raises the refusal (``DomainError``)."""
-    session, _ = deps.workflows.extensions.offer(session_id, user_id)
-    client.views_open(trigger_id=trigger_id, view=extend.build(session, deps.rule_policy(session)))
+def open_form(deps: Deps, client: WebClient, click: payloads.Click) -> None:
+    """Open the extension form for the clicker's running session. Raises the refusal (``DomainError``)."""
+    session, _ = deps.workflows.extensions.offer(click.request_id, click.user_id)
+    client.views_open(trigger_id=click.trigger_id or "", view=extend.build(session, deps.rule_policy(session)))
 
 
 def register(app: App, deps: Deps) -> None:
@@ -37,26 +38,26 @@ def register(app: App, deps: Deps) -> None:
 
     def on_extend(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         try:
-            click = approval.parse(body)
-        except ValueError as exc:
+            click = payloads.click(body)
+        except payloads.Malformed as exc:
             log.warning("ignored a malformed Extend click (%s)", exc)
             return
         try:
-            open_form(deps, client, str(body.get("trigger_id") or ""), click.request_id, click.user_id)
+            open_form(deps, client, click)
         except Exception as exc:
             respond(text=error_text(exc, replies.Doing.EXTENDING), response_type="ephemeral", replace_original=False)
 
     def on_home_extend(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         try:
-            click = home.parse(body)
-        except ValueError as exc:
+            click = payloads.click(body)
+        except payloads.Malformed as exc:
             log.warning("ignored a malformed Home click (%s)", exc)
             return
         if not click.from_home_of(context.bot_id):
             log.warning("ignored a Home Extend clicked by %s outside their own Home of this bot", click.user_id)
             return
         try:
-            open_form(deps, client, str(body.get("trigger_id") or ""), click.request_id, click.user_id)
+            open_form(deps, client, click)
         except Exception as exc:
             notice = error_text(exc, replies.Doing.EXTENDING)
             try:
@@ -67,8 +68,8 @@ def register(app: App, deps: Deps) -> None:
 
     def on_stop_now(body: dict[str, Any], respond: Respond) -> None:
         try:
-            click = approval.parse(body)
-        except ValueError as exc:
+            click = payloads.click(body)
+        except payloads.Malformed as exc:
             log.warning("ignored a malformed Stop now click (%s)", exc)
             return
         try:
@@ -78,19 +79,18 @@ def register(app: App, deps: Deps) -> None:
         respond(text=answer, response_type="ephemeral", replace_original=False)
 
     def on_submit(ack: Ack, body: dict[str, Any]) -> None:
-        user_id = str((body.get("user") or {}).get("id", ""))
-        view = body.get("view") or {}
         try:
-            asked = extend.parse(view, deps.policy)
-        except ValueError as exc:
-            log.warning("ignored an extension form without its session (%s)", exc)
+            submitted = payloads.submission(body)
+            asked = extend.parse(submitted, deps.policy)
+        except payloads.Malformed as exc:
+            log.warning("ignored a malformed extension form (%s)", exc)
             ack()
             return
         if not isinstance(asked, extend.ExtensionAsked):
-            ack(response_action="errors", errors=asked)
+            ack(response_action="errors", errors=form.errors(asked))
             return
         try:
-            request = workflows.extensions.request(asked.session_id, user_id, asked.duration, asked.reason)
+            request = workflows.extensions.request(asked.session_id, submitted.user_id, asked.duration, asked.reason)
         except DomainError as exc:
             ack(response_action="errors", errors=extend.refused(form_words.field_refusal(exc)))
             return

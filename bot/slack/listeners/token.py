@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import RequestView
+from bot.slack import payloads
 from bot.slack.errors import error_text
 from bot.slack.listeners import Deps, after_ack
 from bot.slack.messages import replies
@@ -25,18 +26,21 @@ TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "inval
 
 def register(app: App, deps: Deps) -> None:
     def show(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        user = body.get("user") or {}
-        actions = body.get("actions") or [{}]
-        trigger_id = body.get("trigger_id")
-        if not isinstance(user, dict) or not user.get("id") or not trigger_id or not isinstance(actions[0], dict):
-            log.warning("ignored a malformed Show token click")
+        try:
+            click = payloads.click(body)
+        except payloads.Malformed as exc:
+            log.warning("ignored a malformed Show token click (%s)", exc)
+            return
+        trigger_id = click.trigger_id
+        if trigger_id is None:
+            log.warning("ignored a Show token click without a trigger")
             return
 
         def open_modal(request: RequestView, token: str) -> None:
-            client.views_open(trigger_id=str(trigger_id), view=modal.token(request, token))
+            client.views_open(trigger_id=trigger_id, view=modal.token(request, token))
 
         try:
-            deps.workflows.tokens.reveal(str(actions[0].get("value", "")), str(user["id"]), open_modal)
+            deps.workflows.tokens.reveal(click.request_id, click.user_id, open_modal)
         except SlackApiError as exc:
             late = exc.response.get("error") in TRIGGER_ERRORS  # Slack waited too long for us: click again
             answer = replies.TRIGGER_EXPIRED if late else error_text(exc, replies.Doing.SHOWING_TOKEN)

@@ -34,6 +34,7 @@ from bot.domain import (
     WrongMessage,
 )
 from bot.domain.durations import format_duration
+from bot.domain.text import visible
 from bot.slack.commands import Problem, UsageError
 from bot.slack.messages.status import failure_text, outcome_so_far
 from bot.slack.mrkdwn import code, target, when
@@ -71,14 +72,14 @@ def usage_problem(exc: UsageError) -> str:
     f = exc.facts
     match exc.problem:
         case Problem.TRAILING_WORDS:
-            return f"`{f['word']}` takes nothing after it."
+            return f"{code(str(f['word']))} takes nothing after it."
         case Problem.STOP_NEEDS_ONE_ID:
             return "`stop` takes one request ID, e.g. `/impersonate stop K7M2QX9A`."
         case Problem.EXTEND_NEEDS_ID:
             return ("`extend` takes the ID of your running session, then optionally how much more time, then a "
                     "reason, e.g. `/impersonate extend K7M2QX9A 30m still checking SUP-123`.")
         case Problem.NOT_A_REQUEST_ID:
-            return f"`{f['word']}` is not a request ID: IDs look like `K7M2QX9A` (see `/impersonate list`)."
+            return f"{code(str(f['word']))} is not a request ID: IDs look like `K7M2QX9A` (see `/impersonate list`)."
         case Problem.MENTION_FOR_LOGIN_ID:
             return ("The first word must be the Descope login ID of the user to impersonate "
                     "(e.g. their email), not a Slack mention or channel.")
@@ -87,7 +88,7 @@ def usage_problem(exc: UsageError) -> str:
         case Problem.LOGIN_ID_TOO_LONG:
             return f"The login ID is too long (more than {f['limit']} characters)."
         case Problem.UNKNOWN_OPTION:
-            return f"Unknown option `{f['name']}`: the only option is `--tenant <tenant-id>`."
+            return f"Unknown option {code(str(f['name']))}: the only option is `--tenant <tenant-id>`."
         case Problem.TENANT_TWICE:
             return "`--tenant` is given twice: give one tenant ID."
         case Problem.TENANT_MISSING:
@@ -97,14 +98,14 @@ def usage_problem(exc: UsageError) -> str:
         case Problem.HIDDEN_CHARACTERS:
             return hidden_characters(f)
         case Problem.BAD_DURATION:
-            return f"{f['error']}."
+            return f"{visible(str(f['error']))}."
         case Problem.NOT_A_DURATION:
-            return (f"`{f['word']}` is not a duration: write it like `90s`, `15m`, `2h` or `1h30m` "
+            return (f"{code(str(f['word']))} is not a duration: write it like `90s`, `15m`, `2h` or `1h30m` "
                     "(whole numbers of hours, minutes and seconds, no sign).")
         case Problem.WINDOW_OUT_OF_POLICY:
             window = f["window"]
             assert isinstance(window, WindowOutOfPolicy)
-            return (f"`{f['word']}` is out of policy: {window_bound(window)} "
+            return (f"{code(str(f['word']))} is out of policy: {window_bound(window)} "
                     f"({format_duration(window.low)} to {format_duration(window.high)}).")
         case Problem.NO_REASON:
             return "A reason is required: say why you need to impersonate this user (e.g. a ticket)."

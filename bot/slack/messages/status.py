@@ -164,6 +164,11 @@ def failure_text(failure: Failure | Legacy | None) -> str:
         case FailureKind.TENANTS_UNKNOWN:
             return (f"it names no tenant, and which tenants {f.login_id} belongs to is not known, so which policy "
                     "rules apply cannot be decided: ask again naming the tenant")
+        case FailureKind.WINDOW_OUT_OF_POLICY:
+            rule = f"the policy rule \u201c{f.rule}\u201d now allows" if f.rule else "the bot's settings now allow"
+            low, high = (format_duration(timedelta(seconds=s or 0)) for s in (f.low_s, f.high_s))
+            return (f"{rule} windows of {low} to {high} only, and it asks "
+                    f"{format_duration(timedelta(seconds=f.asked_s or 0))}: ask again within them")
         case FailureKind.UNAVAILABLE:
             return f"Descope could not be reached, so no session was started: {f.error}. Ask again in a few minutes."
         case FailureKind.MANAGEMENT_KEY:

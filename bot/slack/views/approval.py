@@ -1,11 +1,8 @@
 """The approval message in the approvals channel: ``build`` lays it out (buttons only while the request
-is pending; ``approve_button``/``deny_button`` serve the App Home too); ``parse`` reads an Approve/Deny click
-on it back into a ``Click``."""
+is pending; ``approve_button``/``deny_button`` serve the App Home too). A click on it is read by
+``bot.slack.payloads.click``."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 from bot.domain import RequestView, State
 from bot.slack.messages import status
@@ -53,27 +50,3 @@ def approve_button(request: RequestView, action_id: str = ids.APPROVE) -> Block:
 def deny_button(request: RequestView, action_id: str = ids.DENY) -> Block:
     return {"type": "button", "action_id": action_id, "style": "danger", "value": request.id,
             "text": plain(status.DENY_LABEL)}
-
-
-@dataclass(frozen=True)
-class Click:
-    """An Approve or Deny click, as far as the payload says: which request, from which message."""
-
-    user_id: str
-    request_id: str
-    channel_id: str | None
-    message_ts: str | None
-
-
-def parse(body: dict[str, Any]) -> Click:
-    """Read a ``block_actions`` payload. Raises ``ValueError`` when it lacks the clicker or the action."""
-    user = body.get("user") or {}
-    actions = body.get("actions") or []
-    if not isinstance(user, dict) or not user.get("id") or not actions or not isinstance(actions[0], dict):
-        raise ValueError("a click without a user or an action")
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-    message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-    return Click(user_id=str(user["id"]), request_id=str(actions[0].get("value", "")),
-                 channel_id=str(channel) if channel else None, message_ts=str(message_ts) if message_ts else None)
-

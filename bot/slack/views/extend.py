@@ -1,25 +1,24 @@
 """The extension form: a modal asking how much more time a running session needs, and why.
 
-Opened by Extend on the expiry warning DM or on the requester's App Home (``listeners/session.py``). ``build``
-offers the windows the session's rule allows, preset to its default, and carries the session's ID in
-``private_metadata``; ``parse`` reads a submission back into an ``ExtensionAsked`` (or the fields' problems, by the
-command's rules); ``sent`` is what the modal turns into once the extension is stored.
+Opened by Extend on the expiry warning DM or on the requester's App Home (``listeners/session.py``). ``build`` offers
+the windows the session's rule allows, preset to its default, and carries the session's ID in ``private_metadata``;
+``parse`` reads a submission back into an ``ExtensionAsked`` (or the fields' problems, by the command's rules, as the
+request form's: ``form.Invalid``); ``sent`` is what the modal turns into once the extension is stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from bot.domain import RequestView
 from bot.slack.commands import MAX_REASON, REQUEST_ID, Policy, UsageError, check_reason, check_window
 from bot.slack.messages import form as words
 from bot.slack.messages import replies
+from bot.slack.payloads import Malformed, Submission
 from bot.slack.views import ids
 from bot.slack.views.blocks import context, plain, section
-from bot.slack.views.form import View, field_value, option, windows
+from bot.slack.views.form import Invalid, View, option, windows
 
 
 @dataclass(frozen=True)
@@ -49,28 +48,25 @@ def build(session: RequestView, policy: Policy) -> View:
     }
 
 
-def parse(view: Mapping[str, Any], policy: Policy) -> ExtensionAsked | dict[str, str]:
-    """A submission → what it asks, or Slack's ``errors`` (each field's problem, under its block_id). Raises
-    ``ValueError`` for a view that no form of ours sent (no session ID)."""
-    session_id = str(view.get("private_metadata") or "")
+def parse(submitted: Submission, policy: Policy) -> ExtensionAsked | Invalid:
+    """A submission → what it asks, or its fields' problems (``form.Invalid``, by block_id). Raises ``Malformed`` for
+    a view that no form of ours sent (no session ID)."""
+    session_id = submitted.private_metadata
     if not REQUEST_ID.fullmatch(session_id):
-        raise ValueError("an extension form without its session")
-    state = view.get("state")
-    values = state.get("values") if isinstance(state, dict) else None
-    values = values if isinstance(values, dict) else {}
-    problems: dict[str, str] = {}
+        raise Malformed("an extension form without its session")
+    problems: dict[str, UsageError] = {}
     duration: timedelta | None = None
     reason: str | None = None
     try:
-        duration = check_window(field_value(values, ids.EXTEND_WINDOW_BLOCK, ids.EXTEND_WINDOW).strip(), policy)
+        duration = check_window(submitted.value(ids.EXTEND_WINDOW_BLOCK, ids.EXTEND_WINDOW).strip(), policy)
     except UsageError as exc:
-        problems[ids.EXTEND_WINDOW_BLOCK] = words.field_problem(exc)
+        problems[ids.EXTEND_WINDOW_BLOCK] = exc
     try:
-        reason = check_reason(field_value(values, ids.EXTEND_REASON_BLOCK, ids.EXTEND_REASON))
+        reason = check_reason(submitted.value(ids.EXTEND_REASON_BLOCK, ids.EXTEND_REASON))
     except UsageError as exc:
-        problems[ids.EXTEND_REASON_BLOCK] = words.field_problem(exc)
+        problems[ids.EXTEND_REASON_BLOCK] = exc
     if problems or duration is None or reason is None:
-        return problems
+        return Invalid(problems)
     return ExtensionAsked(session_id, duration, reason)
 
 

@@ -1,10 +1,11 @@
 """The request form: a modal asking for what the typed command takes (login ID, tenant, window, reason).
 
-``build`` lays it out with the windows the policy allows, preset to the default; ``parse`` reads a submission's
-``view.state`` back into a ``Draft``, or into the problems of its fields (``Invalid``: data, by the same rules as
-the command, ``bot.slack.commands.check_*``); ``errors`` and ``refused`` turn problems and the rules' refusals
-into Slack's field errors (``response_action: errors``, keyed by block_id); ``sent`` and ``failed`` are what the
-modal turns into after a submission. What was typed goes only into ``plain_text`` here.
+``build`` lays it out with the windows the policy allows, preset to the default; ``parse`` reads a submission
+(``payloads.Submission``) back into a ``Draft``, or into the problems of its fields (``Invalid``: data, by the same
+rules as the command, ``bot.slack.commands.check_*``; the extension form's ``parse`` answers the same); ``errors`` and
+``refused`` turn problems and the rules' refusals into Slack's field errors (``response_action: errors``, keyed by
+block_id); ``sent`` and ``failed`` are what the modal turns into after a submission. What was typed goes only into
+``plain_text`` here.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bot.slack.commands import (
 )
 from bot.slack.messages import form as words
 from bot.slack.messages import replies
+from bot.slack.payloads import Submission
 from bot.slack.views import ids
 from bot.slack.views.blocks import Block, context, plain, section
 
@@ -99,32 +101,15 @@ def build(policy: Policy) -> View:
 
 @dataclass(frozen=True)
 class Invalid:
-    """A submission that is no request: the first problem of each field at fault."""
+    """A submission that asks for nothing: the first problem of each field at fault, by the block_id it is shown on
+    (a ``Field`` of this form, or an input of another, the extension form's)."""
 
-    problems: Mapping[Field, UsageError]
-
-
-def field_value(values: Mapping[str, Any], block_id: str, action_id: str) -> str:
-    """What an input holds in ``view.state.values`` (``""`` when empty or absent): a text input's ``value``, a
-    select's ``selected_option.value``."""
-    block = values.get(block_id)
-    state = block.get(action_id) if isinstance(block, dict) else None
-    if not isinstance(state, dict):
-        return ""
-    selected = state.get("selected_option")
-    value = selected.get("value") if isinstance(selected, dict) else state.get("value")
-    return value if isinstance(value, str) else ""
+    problems: Mapping[str, UsageError]
 
 
-def _value(values: Mapping[str, Any], field: Field) -> str:
-    return field_value(values, field.value, _ACTION[field])
-
-
-def parse(view_state: Mapping[str, Any], policy: Policy) -> Draft | Invalid:
-    """A submission's ``view.state`` → the ``Draft`` it asks for, or every field's problem."""
-    values = view_state.get("values")
-    values = values if isinstance(values, dict) else {}
-    problems: dict[Field, UsageError] = {}
+def parse(submitted: Submission, policy: Policy) -> Draft | Invalid:
+    """A submission → the ``Draft`` it asks for, or every field's problem."""
+    problems: dict[str, UsageError] = {}
 
     def checked(field: Field, check: Callable[[], T]) -> T | None:
         try:
@@ -133,13 +118,16 @@ def parse(view_state: Mapping[str, Any], policy: Policy) -> Draft | Invalid:
             problems[field] = exc
             return None
 
-    login_id = checked(Field.LOGIN_ID, lambda: check_login_id(_value(values, Field.LOGIN_ID).strip()))
-    tenant_text = _value(values, Field.TENANT).strip()
+    def value(field: Field) -> str:
+        return submitted.value(field.value, _ACTION[field])
+
+    login_id = checked(Field.LOGIN_ID, lambda: check_login_id(value(Field.LOGIN_ID).strip()))
+    tenant_text = value(Field.TENANT).strip()
     tenant = checked(Field.TENANT, lambda: check_tenant(tenant_text)) if tenant_text else None
-    window_text = _value(values, Field.WINDOW).strip()
+    window_text = value(Field.WINDOW).strip()
     duration = checked(Field.WINDOW, lambda: check_window(window_text, policy)) if window_text \
         else policy.default_duration
-    reason = checked(Field.REASON, lambda: check_reason(_value(values, Field.REASON)))
+    reason = checked(Field.REASON, lambda: check_reason(value(Field.REASON)))
     if problems or login_id is None or duration is None or reason is None:
         return Invalid(problems)
     return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant)
@@ -147,7 +135,7 @@ def parse(view_state: Mapping[str, Any], policy: Policy) -> Draft | Invalid:
 
 def errors(invalid: Invalid) -> dict[str, str]:
     """Slack's ``errors``: each field's problem, in words, under its block_id."""
-    return {field.value: words.field_problem(problem) for field, problem in invalid.problems.items()}
+    return {str(block_id): words.field_problem(problem) for block_id, problem in invalid.problems.items()}
 
 
 def refusal_field(exc: DomainError) -> Field:

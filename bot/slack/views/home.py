@@ -1,5 +1,6 @@
-"""The App Home: ``build`` lays out one person's Home (``bot.domain.home.Home``) as a ``home`` view; ``parse``
-reads a click on it back into a ``HomeClick``, which says whether it came from this bot's own Home.
+"""The App Home: ``build`` lays out one person's Home (``bot.domain.home.Home``) as a ``home`` view, whose
+``private_metadata`` names its owner (a click on it is read by ``bot.slack.payloads.click``, which says whether it
+came from this bot's own Home of the clicker).
 
 Layout: an optional notice (the answer to the person's last refused click), their requests (Withdraw on a
 pending one, Stop and Extend on an active one), then for approvers the requests waiting for them (Approve, behind
@@ -10,7 +11,6 @@ domain's cap and says "+N more": the view stays well under Slack's 100 blocks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import RequestView, State
@@ -81,41 +81,3 @@ def _stop_button(request: RequestView) -> Block:
             "text": plain(words.STOP_LABEL),
             "confirm": {"title": plain(words.STOP_CONFIRM_TITLE), "text": plain(words.stop_confirm(request)),
                         "confirm": plain(words.STOP_LABEL), "deny": plain(words.CANCEL_LABEL)}}
-
-
-@dataclass(frozen=True)
-class HomeClick:
-    """A click on a Home, as far as the payload says: who, on which request, on whose Home of which app."""
-
-    user_id: str
-    request_id: str
-    on_home: bool  # the container is a view, and the view a Home
-    view_bot_id: str | None  # the bot and app that published the view
-    view_app_id: str | None
-    app_id: str | None  # the app Slack sent the click to (``api_app_id``): this one
-    owner: str | None  # whose Home the view is (its ``private_metadata``, as ``build`` set it)
-
-    def from_home_of(self, bot_id: str | None) -> bool:
-        """Whether the click came from the clicker's own Home as published by the bot ``bot_id``."""
-        return (self.on_home and bool(bot_id) and self.view_bot_id == bot_id and bool(self.app_id)
-                and self.view_app_id == self.app_id and self.owner == self.user_id)
-
-
-def parse(body: dict[str, Any]) -> HomeClick:
-    """Read a ``block_actions`` payload. Raises ``ValueError`` when it lacks the clicker or the action."""
-    user = body.get("user") or {}
-    actions = body.get("actions") or []
-    if not isinstance(user, dict) or not user.get("id") or not actions or not isinstance(actions[0], dict):
-        raise ValueError("a click without a user or an action")
-    container = body.get("container") if isinstance(body.get("container"), dict) else {}
-    view = body.get("view") if isinstance(body.get("view"), dict) else {}
-    assert isinstance(container, dict) and isinstance(view, dict)
-
-    def text(value: Any) -> str | None:
-        return str(value) if value else None
-
-    return HomeClick(
-        user_id=str(user["id"]), request_id=str(actions[0].get("value", "")),
-        on_home=container.get("type") == "view" and view.get("type") == "home",
-        view_bot_id=text(view.get("bot_id")), view_app_id=text(view.get("app_id")), app_id=text(body.get("api_app_id")),
-        owner=text(view.get("private_metadata")))

@@ -253,14 +253,6 @@ def test_bad_choices_and_reminder_interval_are_named() -> None:
     assert "REMINDER_INTERVAL: `soon` is not a duration" in problems and "or 0 to turn it off" in problems
 
 
-def test_a_test_clock_offset_is_a_signed_duration() -> None:
-    assert settings().clock_skew == timedelta(0)
-    assert settings(TEST_CLOCK_OFFSET="30s").clock_skew == timedelta(seconds=30)
-    assert settings(TEST_CLOCK_OFFSET="-1m").clock_skew == timedelta(minutes=-1)
-    with pytest.raises(ConfigError, match="TEST_CLOCK_OFFSET"):
-        settings(TEST_CLOCK_OFFSET="soon")
-
-
 def test_bad_app_token_prefix() -> None:
     (problem,) = problems_with(SLACK_APP_TOKEN="xoxb-not-an-app-token")
     assert problem.startswith("SLACK_APP_TOKEN")

@@ -200,7 +200,9 @@ def test_logout_of_a_dead_token_is_refused_with_401_and_never_echoes_it(make: Ma
 
 def test_refresh_asks_with_the_token_itself_and_drops_the_answer(make: Make) -> None:
     rec = Recorder(httpx.Response(200, json={"sessionJwt": "a.b.c"}))
-    assert make(rec).refresh(JWT) is None
+    assert make(rec).refresh(JWT) is None  # no rotation
+    assert make(Recorder(httpx.Response(200, json={"sessionJwt": "a.b.c", "refreshJwt": "n.e.w"}))).refresh(JWT) == \
+        "n.e.w"  # a rotating project's new refresh token, for the caller to revoke
     [request] = rec.requests
     assert (request.method, request.url.path) == ("POST", "/v1/auth/refresh")
     assert request.headers["Authorization"] == f"Bearer {PROJECT}:{JWT}" and rec.bodies == [{}]

@@ -16,6 +16,11 @@ from bot.domain.text import hidden_characters, visible
     ("line\u2028sep", ["U+2028"]),
     ("private\ue000use", ["U+E000"]),
     ("jane@acme.com", []),
+    ("jane\u3164@acme.com", ["U+3164"]),  # a Hangul filler: a letter that shows as nothing
+    ("jane\u2800@acme.com", ["U+2800"]),  # the blank Braille pattern
+    ("jane\u00a0@acme.com", ["U+00A0"]),  # a no-break space, pasted into the form
+    ("a\u034fb\ufe0f", ["U+034F", "U+FE0F"]),
+    ("zw\u200dj", ["U+200D"]),
     ("Jürgen.Ø@例え.jp", []),  # letters of any script are fine
 ])
 def test_hidden_characters_are_named(text: str, found: list[str]) -> None:
@@ -27,3 +32,13 @@ def test_visible_text_keeps_lines_and_drops_the_rest() -> None:
     assert said == "checking invoice SUP-1\nnext line\nend"
     assert visible("plain words") == "plain words"
     assert visible("café \u00a0 ok") == "café \u00a0 ok"  # a no-break space is seen: kept
+    assert visible("a\rb\x0bc\x0cd\x85e") == "a\nb\nc\nd\ne"  # every line break stays one
+    assert visible("blank\u3164\u2800 tags\U000e0067\U000e007f") == "blank tags"  # invisible letters, tag smuggling
+
+
+def test_what_free_text_needs_is_kept() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one emoji, joined by ZWJ
+    assert visible(f"for {family} and \u2764\ufe0f") == f"for {family} and \u2764\ufe0f"
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # with a zero-width non-joiner
+    assert visible(persian) == persian
+    assert visible("new emoji \U0001fae9") == "new emoji \U0001fae9"  # unassigned in this Python: kept

@@ -162,14 +162,14 @@ def test_without_via_home_a_click_still_needs_the_requests_message(world: World)
     assert world.view(request_id).state is State.PENDING
 
 
-def test_withdraw_takes_back_a_pending_request_and_nothing_else(world: World) -> None:
+def test_withdraw_takes_back_a_request_and_never_leaves_a_session_behind(world: World) -> None:
     pending = ask(world)
     with pytest.raises(MayNotStop):
         world.workflows.requests.withdraw(pending, APPROVER)  # even an approver: Deny is theirs
     withdrawn = world.workflows.requests.withdraw(pending, REQUESTER)
     assert withdrawn.state is State.DENIED and withdrawn.withdrawn
+    with pytest.raises(AlreadyDecided):  # ended: nothing to take back
+        world.workflows.requests.withdraw(pending, REQUESTER)
 
-    active = world.approved()
-    with pytest.raises(AlreadyDecided):
-        world.workflows.requests.withdraw(active, REQUESTER)
-    assert world.view(active).state is State.ACTIVE and not world.view(active).stopping
+    active = world.approved()  # approved (and started) before the Withdraw click landed: the session stops
+    assert world.workflows.requests.withdraw(active, REQUESTER).stopping

@@ -134,6 +134,19 @@ def test_a_call_in_flight_when_the_bot_stopped_is_never_repeated(world: World) -
     assert failed.failure.expires == bound.isoformat()
 
 
+def test_a_call_in_flight_is_said_even_when_the_request_was_stopped_since(world: World) -> None:
+    world.directory.error = RuntimeError("users.info is slow to answer")
+    request_id = world.approved()
+    assert world.store.set_fields(request_id, minting_until=world.clock() + timedelta(minutes=33))
+    world.workflows.requests.request_stop(request_id, REQUESTER)  # after the crash: a stop must not say "no token"
+    world.directory.error = None
+    world.clock.advance(6)
+    world.workflows.ticker.sweep()
+    failed = world.view(request_id)
+    assert failed.state is State.FAILED and isinstance(failed.failure, Failure)
+    assert failed.failure.kind is FailureKind.MAYBE_MINTED
+
+
 def test_the_call_in_flight_is_recorded_before_it_is_made_and_cleared_with_the_token(world: World) -> None:
     seen: list[object] = []
     request = world.submit()

@@ -166,6 +166,10 @@ FAILURES: list[tuple[Failure, str]] = [
     (Failure(FailureKind.NOT_A_REQUESTER, "jane@acme.com"),
      "the requester may no longer ask to impersonate jane@acme.com (REQUESTERS), so it was closed when it was "
      "about to be approved"),
+    (Failure(FailureKind.WINDOW_OUT_OF_POLICY, "jane@acme.com", rule="regulated tenants", asked_s=4 * 3600,
+             low_s=60, high_s=3600),
+     "the policy rule \u201cregulated tenants\u201d now allows windows of 1m to 1h only, and it asks 4h: ask again "
+     "within them"),
     (Failure(FailureKind.TENANTS_UNKNOWN, "jane@acme.com"),
      "it names no tenant, and which tenants jane@acme.com belongs to is not known, so which policy rules apply "
      "cannot be decided: ask again naming the tenant"),

@@ -4,14 +4,12 @@ and, across every surface, that what a person typed never reaches mrkdwn unescap
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from bot.domain import State
 from bot.slack.messages import replies, status
 from bot.slack.views import approval, dm, ids
-from bot.slack.views.approval import Click
 from tests.unit.factories import FORBIDDEN, HOSTILE_LOGIN, HOSTILE_REASON, TOKEN, hostile, view
 from tests.unit.slack.views.walk import all_texts, buttons, mrkdwn_texts, walk
 
@@ -94,32 +92,3 @@ def test_hostile_text_is_kept_verbatim_in_plain_text() -> None:
 # --- clicks --------------------------------------------------------------------------------------------
 
 
-def click_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": "UBO"},
-        "actions": [{"action_id": ids.APPROVE, "value": "K7M2QX9A"}],
-        "channel": {"id": "CAPPROVALS"},
-        "container": {"type": "message", "channel_id": "CAPPROVALS", "message_ts": "1714572000.000100"},
-        "message": {"ts": "1714572000.000100"},
-    }
-    body.update(changes)
-    return body
-
-
-def test_a_click_says_who_clicked_which_request_on_which_message() -> None:
-    assert approval.parse(click_body()) == Click("UBO", "K7M2QX9A", "CAPPROVALS", "1714572000.000100")
-
-
-def test_a_click_without_channel_or_container_falls_back_to_what_is_there() -> None:
-    body = click_body(channel=None, container={"channel_id": "CAPPROVALS"})
-    assert approval.parse(body) == Click("UBO", "K7M2QX9A", "CAPPROVALS", "1714572000.000100")
-    assert approval.parse(click_body(channel=None, container=None, message=None)) == Click(
-        "UBO", "K7M2QX9A", None, None)
-
-
-@pytest.mark.parametrize("changes", [{"user": None}, {"user": {}}, {"user": "UBO"}, {"actions": []},
-                                     {"actions": None}, {"actions": ["approve"]}])
-def test_a_click_without_a_user_or_an_action_is_refused(changes: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
-        approval.parse(click_body(**changes))

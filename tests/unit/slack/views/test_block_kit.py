@@ -14,9 +14,11 @@ from slack_sdk.models.views import View
 from bot.devtools.signing import view_state
 from bot.domain import RequestView, State
 from bot.domain.target import UNVERIFIED, Target
+from bot.slack import payloads
 from bot.slack.commands import Policy
 from bot.slack.views import approval, dm, extend, ids, modal
 from bot.slack.views.blocks import Message
+from bot.slack.views.form import Invalid
 from tests.unit.factories import HOSTILE_LOGIN, HOSTILE_REASON, T0, TOKEN, view
 
 
@@ -72,9 +74,13 @@ def test_the_extension_form_is_valid_block_kit_and_reads_back() -> None:
     model.validate_json()
     assert model.to_dict() == built
     answers = {ids.EXTEND_WINDOW: "15m", ids.EXTEND_REASON: "  still on SUP-123 "}
-    assert extend.parse({**built, "state": view_state(built, answers)}, policy) == extend.ExtensionAsked(
+
+    def submitted(view: dict[str, Any], answers: dict[str, str | None]) -> payloads.Submission:
+        return payloads.submission({"user": {"id": "UREQ"}, "view": {**view, "state": view_state(view, answers)}})
+
+    assert extend.parse(submitted(built, answers), policy) == extend.ExtensionAsked(
         session.id, timedelta(minutes=15), "still on SUP-123")
-    problems = extend.parse({**built, "state": view_state(built, {ids.EXTEND_REASON: ""})}, policy)
-    assert isinstance(problems, dict) and set(problems) == {ids.EXTEND_REASON_BLOCK}
-    with pytest.raises(ValueError):
-        extend.parse({**built, "private_metadata": "not an id!"}, policy)
+    problems = extend.parse(submitted(built, {ids.EXTEND_REASON: ""}), policy)
+    assert isinstance(problems, Invalid) and set(problems.problems) == {ids.EXTEND_REASON_BLOCK}
+    with pytest.raises(payloads.Malformed):
+        extend.parse(submitted({**built, "private_metadata": "not an id!"}, answers), policy)

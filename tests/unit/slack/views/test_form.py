@@ -22,9 +22,11 @@ from bot.domain import (
     UnknownTarget,
     WindowOutOfPolicy,
 )
+from bot.slack import payloads
 from bot.slack.commands import Policy, Submit, UsageError, parse
 from bot.slack.messages import replies
 from bot.slack.messages.form import field_problem
+from bot.slack.payloads import Submission
 from bot.slack.views import form, ids
 from bot.slack.views.form import Field, Invalid
 from tests.unit.factories import HOSTILE_LOGIN, HOSTILE_REASON, hostile, view
@@ -43,9 +45,15 @@ def valid_block_kit(built: dict[str, Any]) -> None:
     assert model.to_dict() == built
 
 
+def submitted(view: dict[str, Any], state: dict[str, Any]) -> Submission:
+    """A view as Slack sends it back in a ``view_submission``, read by ``payloads.submission``."""
+    return payloads.submission({"type": "view_submission", "user": {"id": "UREQ"}, "view": {**view, "state": state}})
+
+
 def submit(policy: Policy = POLICY, **answers: str | None) -> Draft | Invalid:
     """Parse the form as Slack sends it back once filled in (``answers`` by action_id, over ``VALID``)."""
-    return form.parse(view_state(form.build(policy), {**VALID, **answers}), policy)
+    built = form.build(policy)
+    return form.parse(submitted(built, view_state(built, {**VALID, **answers})), policy)
 
 
 def problems(result: Draft | Invalid) -> dict[Field, str]:
@@ -115,9 +123,11 @@ def test_a_filled_in_form_is_the_draft_the_command_would_make() -> None:
 
 def test_the_preset_window_empty_tenant_and_a_multi_line_reason() -> None:
     answers = {k: v for k, v in VALID.items() if k != ids.FORM_WINDOW}  # the window left as preset
-    result = form.parse(view_state(form.build(POLICY), {**answers, ids.FORM_TENANT: None,
-                                                       ids.FORM_LOGIN_ID: "  jane@acme.com ",
-                                                       ids.FORM_REASON: "SUP-123\nthe invoice is wrong\n"}), POLICY)
+    built = form.build(POLICY)
+    result = form.parse(submitted(built, view_state(built, {**answers, ids.FORM_TENANT: None,
+                                                            ids.FORM_LOGIN_ID: "  jane@acme.com ",
+                                                            ids.FORM_REASON: "SUP-123\nthe invoice is wrong\n"})),
+                        POLICY)
     assert result == Draft(login_id="jane@acme.com", duration=timedelta(minutes=30),
                            reason="SUP-123\nthe invoice is wrong", tenant=None)
 
@@ -168,9 +178,10 @@ def test_the_command_and_the_form_refuse_the_same_fields_for_the_same_reason(log
 
 
 def test_a_crafted_submission_missing_its_values_is_refused_not_crashed() -> None:
-    assert set(problems(form.parse({}, POLICY))) == {Field.LOGIN_ID, Field.REASON}
-    assert set(problems(form.parse({"values": {Field.LOGIN_ID: "x", Field.REASON: [1]}}, POLICY))) == {
-        Field.LOGIN_ID, Field.REASON}
+    built = form.build(POLICY)
+    assert set(problems(form.parse(submitted(built, {}), POLICY))) == {Field.LOGIN_ID, Field.REASON}
+    assert set(problems(form.parse(submitted(built, {"values": {Field.LOGIN_ID: "x", Field.REASON: [1]}}), POLICY))) \
+        == {Field.LOGIN_ID, Field.REASON}
 
 
 # -- the rules' refusals, the views a submission turns into ----------------------------------------------

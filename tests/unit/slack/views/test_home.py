@@ -13,7 +13,6 @@ from bot.domain import RequestView, State
 from bot.domain.home import AWAITING_SHOWN, MINE_SHOWN, SESSIONS_SHOWN, Home, Listed
 from bot.slack.messages import home as words
 from bot.slack.views import approval, home, ids
-from bot.slack.views.home import HomeClick
 from tests.unit.factories import FORBIDDEN, HOSTILE_LOGIN, HOSTILE_REASON, T0, hostile, view
 from tests.unit.slack.views.walk import walk
 
@@ -138,46 +137,3 @@ def test_confirm_texts_fit_for_the_longest_login_id() -> None:
             assert len(button["confirm"]["text"]["text"]) <= 300
 
 
-# --- clicks --------------------------------------------------------------------------------------------
-
-
-def click_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": "block_actions", "api_app_id": "A0APP",
-        "user": {"id": ME},
-        "actions": [{"action_id": ids.HOME_APPROVE, "value": "K7M2QX9A"}],
-        "container": {"type": "view", "view_id": "V1"},
-        "view": {"id": "V1", "type": "home", "bot_id": "BBOT", "app_id": "A0APP", "private_metadata": ME},
-    }
-    body.update(changes)
-    return body
-
-
-def test_a_click_on_the_clickers_own_home_of_this_bot_counts() -> None:
-    click = home.parse(click_body())
-    assert click == HomeClick(ME, "K7M2QX9A", True, "BBOT", "A0APP", "A0APP", ME)
-    assert click.from_home_of("BBOT")
-
-
-@pytest.mark.parametrize("changes", [
-    {"view": {"id": "V1", "type": "home", "bot_id": "BOTHER", "app_id": "A0APP", "private_metadata": ME}},
-    {"view": {"id": "V1", "type": "home", "bot_id": "BBOT", "app_id": "AOTHER", "private_metadata": ME}},
-    {"view": {"id": "V1", "type": "home", "bot_id": "BBOT", "app_id": "A0APP", "private_metadata": "UOTHER"}},
-    {"view": {"id": "V1", "type": "modal", "bot_id": "BBOT", "app_id": "A0APP", "private_metadata": ME}},
-    {"view": {"id": "V1", "type": "home", "app_id": "A0APP", "private_metadata": ME}},
-    {"view": None},
-    {"container": {"type": "message", "channel_id": "C1", "message_ts": "1.1"}},
-    {"api_app_id": None, "view": {"id": "V1", "type": "home", "bot_id": "BBOT", "private_metadata": ME}},
-], ids=["other-bot", "other-app", "someone-elses-home", "a-modal", "no-bot", "no-view", "a-message", "no-app"])
-def test_a_click_from_anywhere_else_does_not_count(changes: dict[str, Any]) -> None:
-    assert not home.parse(click_body(**changes)).from_home_of("BBOT")
-
-
-def test_without_knowing_its_own_bot_id_nothing_counts() -> None:
-    assert not home.parse(click_body()).from_home_of(None)
-
-
-@pytest.mark.parametrize("changes", [{"user": None}, {"user": {}}, {"actions": []}, {"actions": ["x"]}])
-def test_a_click_without_a_user_or_an_action_is_refused(changes: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
-        home.parse(click_body(**changes))

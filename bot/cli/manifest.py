@@ -1,0 +1,54 @@
+"""``impersonation-bot manifest [--host HOST] [--socket-mode]``: the Slack app manifest to paste at
+https://api.slack.com/apps (Create New App → From a manifest), ready for this deployment.
+
+``--host``: every URL points at ``https://HOST/slack/events`` (HTTP mode). ``--socket-mode``: Socket Mode on and no
+URLs at all (the bot connects out; nothing public). Neither: the manifest as shipped, ``YOUR-HOST`` to replace. The
+manifest is the package's own (``bot/slack/manifest.yml``), so what the bot checks (``check``) is what is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from bot.cli.check import MANIFEST
+
+PLACEHOLDER = "YOUR-HOST"
+_HOST = re.compile(r"(?=.{1,253}(:\d{1,5})?$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
+#: The header's lines on what to change by hand (replaced by what was done).
+_HOW = re.compile(r"(?m)^# Replace YOUR-HOST[^\n]*\n(?:#[^\n]*\n)*?# For Socket Mode[^\n]*\n")
+_URL_LINE = re.compile(r"^\s*(?:url|request_url): https://YOUR-HOST/slack/events\s*$")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    manifest = commands.add_parser(
+        "manifest", help="print the Slack app manifest for this deployment",
+        description="Print the Slack app manifest to paste at https://api.slack.com/apps (Create New App, From a "
+                    "manifest): with --host, every URL on that host; with --socket-mode, Socket Mode and no URLs.")
+    where = manifest.add_mutually_exclusive_group()
+    where.add_argument("--host", type=_host, help="the public host that serves the bot, e.g. bot.example.com")
+    where.add_argument("--socket-mode", action="store_true", help="Socket Mode: no public URL at all")
+
+
+def _host(text: str) -> str:
+    host = text.strip().removeprefix("https://").rstrip("/")
+    if not _HOST.fullmatch(host):
+        raise argparse.ArgumentTypeError(f"`{text}` is not a host name: give it like bot.example.com (no path)")
+    return host
+
+
+def run(args: argparse.Namespace) -> int:
+    print(render(MANIFEST.read_text(), host=args.host, socket_mode=args.socket_mode), end="")
+    return 0
+
+
+def render(manifest: str, *, host: str | None = None, socket_mode: bool = False) -> str:
+    """The manifest with ``host`` in every URL, or in Socket Mode without URLs (the shipped text when neither)."""
+    if socket_mode:
+        text = "".join(line for line in manifest.splitlines(keepends=True) if not _URL_LINE.match(line))
+        text = text.replace("socket_mode_enabled: false", "socket_mode_enabled: true")
+        return _HOW.sub("# Socket Mode: the bot connects out with an app-level token (SLACK_APP_TOKEN).\n", text)
+    if host is not None:
+        text = _HOW.sub(f"# HTTP mode: Slack sends every request to https://{host}/slack/events.\n", manifest)
+        return text.replace(PLACEHOLDER, host)
+    return manifest
