@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -45,10 +46,24 @@ OTHER_TARGET = "bob@acme.com"
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+#: Ports handed to bots, below Linux's ephemeral range (32768 and up: what the OS picks for the stand-ins and for
+#: clients), a thousand for each parallel test worker (``PYTEST_XDIST_WORKER``): a port found free here is not taken by
+#: another worker's bot before this one binds it.
+PORTS_FROM, PORTS_PER_WORKER = 20000, 1000
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, from this test worker's own range."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = PORTS_FROM + PORTS_PER_WORKER * (int(worker) if worker.isdigit() else 0)
+    for port in random.sample(range(low, low + PORTS_PER_WORKER), 50):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{low + PORTS_PER_WORKER - 1}")
 
 
 @dataclass
