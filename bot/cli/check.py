@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.error import URLError
 
 from bot.cli import check_words as m
-from bot.config import ConfigError, Settings, database_url_from_env, is_group_id
+from bot.config import ConfigError, Settings, database_url_from_env, is_group_id, settings_from_env
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -79,7 +79,7 @@ def manifest_bot_scopes(text: str) -> list[str]:
 
 def run_checks(env: Mapping[str, str], manifest: Path = MANIFEST) -> list[Check]:
     try:
-        settings: Settings | None = Settings.from_env(env)
+        settings: Settings | None = settings_from_env(env)
         checks = [Check("config", True, m.CONFIG_OK)]
     except ConfigError as exc:
         settings = None

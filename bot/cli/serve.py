@@ -13,7 +13,7 @@ from urllib.error import URLError
 from sqlalchemy.exc import OperationalError
 
 from bot.cli.exits import CANNOT, cannot_start, unreachable_database
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, settings_from_env
 
 if TYPE_CHECKING:
     from bot.server.runtime import Runtime
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.server.logs import configure
 
     try:
-        settings = Settings.from_env(os.environ)
+        settings = settings_from_env(os.environ)
     except ConfigError as exc:
         return cannot_start(exc)
     configure(settings.log_level, settings.secrets(), settings.log_format)

@@ -1,6 +1,6 @@
 """Settings: read from the environment once, validated as a whole, typed, secrets hidden.
 
-``Settings.from_env()`` collects *every* problem before failing, so one start tells an operator all that is
+``settings_from_env(env)`` collects *every* problem before failing, so one start tells an operator all that is
 wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` directly. Secrets are wrapped in
 ``Secret``: ``repr`` and ``str`` show ``**********``; ``.get()`` reveals.
 
@@ -17,6 +17,7 @@ from bot.config.reader import (
     logging_from_env,
     policy_from_env,
     retention_from_env,
+    settings_from_env,
 )
 from bot.config.settings import (
     DATABASE_DEFAULT,
@@ -32,4 +33,4 @@ from bot.domain.policy import environment_rule
 __all__ = ["DATABASE_DEFAULT", "SLACK_API_DEFAULT", "ConfigError", "Secret", "Settings", "database_url_from_env",
            "descope_from_env", "environment_rule", "is_group_id", "is_user_id", "logging_from_env", "policy_from_env",
            "read_policy",
-           "retention_from_env"]
+           "retention_from_env", "settings_from_env"]

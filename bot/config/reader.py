@@ -30,8 +30,13 @@ from bot.domain.durations import format_duration, parse_duration
 from bot.domain.policy import Policy, Rule, environment_rule
 
 
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """Every setting, read from ``env`` and checked as a whole. Raises ``ConfigError`` naming every problem."""
+    return Reader(env).settings()
+
+
 def database_url_from_env(env: Mapping[str, str]) -> str:
-    """``DATABASE_URL`` alone, validated as ``Settings.from_env`` does (for ``migrate`` and ``audit``)."""
+    """``DATABASE_URL`` alone, validated as ``settings_from_env`` does (for ``migrate`` and ``audit``)."""
     reader = Reader(env)
     url = reader.database_url()
     if reader.problems:
@@ -40,7 +45,7 @@ def database_url_from_env(env: Mapping[str, str]) -> str:
 
 
 def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
-    """``RETENTION`` alone, validated as ``Settings.from_env`` does (for ``audit``)."""
+    """``RETENTION`` alone, validated as ``settings_from_env`` does (for ``audit``)."""
     reader = Reader(env)
     retention = reader.retention()
     if reader.problems:
@@ -70,7 +75,7 @@ def descope_from_env(env: Mapping[str, str]) -> tuple[str, Secret, str | None] |
 
 def policy_from_env(env: Mapping[str, str]) -> tuple[Policy, Rule]:
     """``POLICY_FILE``'s rules and the environment's rule (``APPROVERS``, ``REQUESTERS``, ``MIN_DURATION``,
-    ``DEFAULT_DURATION``, ``MAX_DURATION``), validated as ``Settings.from_env`` does, without the Slack or Descope
+    ``DEFAULT_DURATION``, ``MAX_DURATION``), validated as ``settings_from_env`` does, without the Slack or Descope
     settings (for ``python -m bot policy``). Raises ``ConfigError`` with every problem."""
     reader = Reader(env)
     environment = environment_rule(reader.approvers(), reader.principals("REQUESTERS", reader.raw("REQUESTERS")),

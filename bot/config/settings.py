@@ -1,10 +1,9 @@
 """``Settings`` (typed, frozen, secrets in ``Secret``), ``ConfigError`` (every problem by variable name), and the
-shapes of Slack user and user-group IDs. Reading the environment is ``reader``'s."""
+shapes of Slack user and user-group IDs. Reading the environment is ``reader``'s (``settings_from_env``)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -139,8 +138,3 @@ class Settings:
         password = make_url(self.database_url).password if "://" in self.database_url else None
         return [*found, str(password)] if password else found
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        from bot.config.reader import Reader
-
-        return Reader(env).settings()

@@ -20,7 +20,8 @@ from bot.config import Settings
 from bot.slack.client import CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.guard import WellFormed
-from bot.slack.listeners import Deps, register_all
+from bot.slack.listeners import approvals, command, form, home, session, token
+from bot.slack.listeners.base import Deps
 from bot.slack.messages import replies
 from bot.workflows import Workflows
 
@@ -71,7 +72,9 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
             return BoltResponse(status=200, body=refusal)
         return next()
 
-    register_all(app, Deps(settings, workflows))
+    deps = Deps(settings, workflows)
+    for surface in (command, approvals, token, form, home, session):  # every surface's listeners
+        surface.register(app, deps)
 
     @app.error
     def on_error(error: Exception) -> None:

@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import timedelta
 
-from bot.config import Settings
+from bot.config import settings_from_env
 from bot.server.logs import configure
 from bot.server.runtime import Runtime
 from bot.store import utcnow
@@ -16,7 +16,7 @@ from bot.store import utcnow
 
 def main() -> None:
     skew = timedelta(seconds=float(sys.argv[1]))
-    settings = Settings.from_env(os.environ)
+    settings = settings_from_env(os.environ)
     configure(settings.log_level, settings.secrets(), settings.log_format)
     Runtime(settings, wall_clock=lambda: utcnow() + skew).serve()
 

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 
 from bot.slack import commands
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps
+from bot.slack.listeners.base import Deps
 from bot.slack.messages import replies
 
 COMMAND = "/impersonate"

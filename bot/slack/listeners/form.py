@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import DomainError
 from bot.slack import commands, payloads
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps, after_ack
+from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.listeners.command import COMMAND
 from bot.slack.messages import replies
 from bot.slack.views import form, ids

@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 
 from bot.slack import payloads
 from bot.slack.errors import error_text
-from bot.slack.listeners import Deps, after_ack
+from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.messages import replies
 from bot.slack.views import home, ids
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.cli.check import MANIFEST, Check, check_slack, manifest_bot_scopes, render
-from bot.config import Settings
+from bot.config import settings_from_env
 from bot.devtools import FakeDescope, FakeSlack
 from bot.devtools.harness import APPROVER_GROUP, GROUP_APPROVER, bot_env
 
@@ -68,7 +68,7 @@ def test_the_ids_of_the_policy_files_allowing_rules_are_resolved_too(
     policy.write_text(f'[[rule]]\ntenants = ["bank-*"]\napprovers = ["{GROUP_APPROVER}", "UGONE1"]\n'
                       f'requesters = ["{APPROVER_GROUP}", "SNONE1"]\n\n'
                       '[[rule]]\ntargets = ["*@corp.example"]\nallow = false\nrequesters = ["UNOBODY1"]\n')
-    settings = Settings.from_env(bot_env(slack, descope, "sqlite://", POLICY_FILE=str(policy)))
+    settings = settings_from_env(bot_env(slack, descope, "sqlite://", POLICY_FILE=str(policy)))
     checks = {c.name: c for c in check_slack(settings, []) if c.name.startswith("slack.policy.")}
     assert sorted(checks) == ["slack.policy.rule1.approvers.UGONE1", "slack.policy.rule1.requesters.SNONE1"]
     gone, none = checks["slack.policy.rule1.approvers.UGONE1"], checks["slack.policy.rule1.requesters.SNONE1"]

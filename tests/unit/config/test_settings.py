@@ -16,6 +16,7 @@ from bot.config import (
     database_url_from_env,
     policy_from_env,
     retention_from_env,
+    settings_from_env,
 )
 from bot.domain.policy import Policy
 from bot.domain.target import UNVERIFIED, Target
@@ -44,12 +45,12 @@ REQUIRED_IN_HTTP_MODE = [
 
 
 def settings(**overrides: str) -> Settings:
-    return Settings.from_env({**MINIMAL, **overrides})
+    return settings_from_env({**MINIMAL, **overrides})
 
 
 def problems(env: dict[str, str]) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        Settings.from_env(env)
+        settings_from_env(env)
     message = str(info.value)
     for problem in info.value.problems:
         assert problem in message
@@ -231,7 +232,7 @@ def test_database_url_alone_for_migrate_and_audit() -> None:
 
 def test_socket_mode_does_not_need_the_signing_secret() -> None:
     env = {k: v for k, v in MINIMAL.items() if k != "SLACK_SIGNING_SECRET"}
-    s = Settings.from_env({**env, "SLACK_APP_TOKEN": "xapp-1-A0-123-abc"})
+    s = settings_from_env({**env, "SLACK_APP_TOKEN": "xapp-1-A0-123-abc"})
     assert s.socket_mode
     assert s.slack_app_token is not None and s.slack_app_token.get() == "xapp-1-A0-123-abc"
     assert s.slack_signing_secret is None
@@ -388,7 +389,7 @@ def test_secret_hides_its_value() -> None:
 
 @pytest.mark.parametrize("render", [repr, str, format, lambda s: f"{s}", lambda s: f"{s!r}"])
 def test_settings_never_show_secrets(render: Callable[[object], str]) -> None:
-    s = Settings.from_env(SECRET_ENV)
+    s = settings_from_env(SECRET_ENV)
     text = render(s)
     assert "P2abc" in text  # the project ID is not secret: the repr still says something useful
     for value in SECRET_VALUES:
@@ -396,13 +397,13 @@ def test_settings_never_show_secrets(render: Callable[[object], str]) -> None:
 
 
 def test_socket_mode_app_token_hidden() -> None:
-    s = Settings.from_env({**SECRET_ENV, "SLACK_APP_TOKEN": "xapp-1-A0-123-appsecret"})
+    s = settings_from_env({**SECRET_ENV, "SLACK_APP_TOKEN": "xapp-1-A0-123-appsecret"})
     assert "xapp-1-A0-123-appsecret" not in repr(s)
     assert "xapp-1-A0-123-appsecret" in s.secrets()
 
 
 def test_settings_secrets_lists_every_configured_secret() -> None:
-    assert sorted(Settings.from_env(SECRET_ENV).secrets()) == sorted(SECRET_VALUES)
+    assert sorted(settings_from_env(SECRET_ENV).secrets()) == sorted(SECRET_VALUES)
 
 
 def test_settings_secrets_skips_unset_ones() -> None:

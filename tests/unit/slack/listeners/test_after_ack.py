@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.devtools import FakeSlack
 from bot.domain import NotFound
-from bot.slack.listeners import after_ack
+from bot.slack.listeners.base import after_ack
 
 ACTION = "test.after_ack"
 

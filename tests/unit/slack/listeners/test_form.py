@@ -18,7 +18,7 @@ from bot.devtools.descope_api import USER_LOAD
 from bot.devtools.harness import OUTSIDER, REQUESTER, TARGET, TENANT
 from bot.devtools.signing import shortcut_body, slash_command_body, view_submission_body
 from bot.domain import State
-from bot.slack.listeners import Deps
+from bot.slack.listeners.base import Deps
 from bot.slack.messages import replies
 from bot.slack.views import form, ids
 from tests.unit.slack.listeners.conftest import VALID_COMMAND, Answer, InProcessBot
