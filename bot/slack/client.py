@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.slack.transport import KeepAlive
+from bot.transport.urllib_kept import KeepAlive
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -33,7 +33,7 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
 class CountingWebClient(WebClient):
     """A ``WebClient`` that tells ``on_call`` (method, result) once per Web API call, after its retries:
     ``ok``, ``ratelimited`` (still 429 after them) or ``error``; that sends its calls over kept connections
-    (``bot.slack.transport``, shared with its forks). ``fork`` makes one for a Bolt request."""
+    (``bot.transport.urllib_kept``, shared with its forks). ``fork`` makes one for a Bolt request."""
 
     def __init__(self, *args: Any, on_call: Callable[[str, str], None] | None = None,
                  transport: KeepAlive | None = None, **kwargs: Any) -> None:

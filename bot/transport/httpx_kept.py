@@ -1,5 +1,5 @@
 """Keep-alive HTTP under the Descope client's ``httpx.Client``: ``KeptConnections``, an ``httpx.BaseTransport`` on the
-standard library's ``http.client``, one kept connection per thread and host.
+standard library's ``http.client``, one kept connection per thread and host (``pool``).
 
 httpx's default transport (httpcore and h11, in pure Python) cost about 0.7 ms of CPU per call more than
 ``http.client`` on the same connection (issue 13's measurement: four Descope calls a session, some 8 % of the bot's CPU
@@ -16,40 +16,30 @@ Errors are httpx's, with httpcore's meanings, which decide whether ``DescopeClie
                                           ``http.client`` refuses (too many headers, a bad status line)
     httpx.LocalProtocolError              a request ``http.client`` refuses to write (a bad header)
 
-A kept connection is checked before reuse, as httpcore does: one that is readable while idle (the server closed it,
-an idle keep-alive timing out) or idle longer than ``IDLE_SECONDS`` is replaced by a new one, so a request is never
-sent on a connection already known to be dead, and never sent twice.
+A kept connection is checked before reuse, as httpcore does (``pool``), so a request is never sent on a connection
+already known to be dead, and never sent twice.
 """
 
 from __future__ import annotations
 
 import http.client
-import select
 import ssl
-import threading
-import time
-from typing import Any
 
 import httpx
 
-#: A connection idle longer than this is closed rather than reused (servers drop idle ones after some seconds).
-IDLE_SECONDS = 30.0
-
-_Key = tuple[str, str, int]
+from bot.transport.pool import Pool, key_of
 
 
 class KeptConnections(httpx.BaseTransport):
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
-        self._context = context
-        self._local = threading.local()
-        self._all: set[http.client.HTTPConnection] = set()  # every open one, whichever thread holds it (close())
-        self._lock = threading.Lock()
+        # certifi's roots, as httpx's own transport, unless given
+        self._pool = Pool(lambda: context or httpx.create_ssl_context())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        key = key_of(url.scheme, url.host, url.port)
         timeout: dict[str, float | None] = request.extensions.get("timeout", {})
-        conn = self._connection(key, timeout.get("connect"))
+        conn, _ = self._pool.take(key, timeout.get("connect"))
         try:
             self._send(conn, request, timeout.get("write"))
             assert conn.sock is not None
@@ -62,20 +52,14 @@ class KeptConnections(httpx.BaseTransport):
             except (http.client.HTTPException, OSError) as exc:  # closed early, or an answer http.client refuses
                 raise httpx.RemoteProtocolError(f"no usable answer ({exc!r})", request=request) from exc
         except BaseException:
-            self._drop(conn)
+            self._pool.drop(conn)
             raise
-        if resp.will_close:
-            self._drop(conn)
-        else:
-            self._kept()[key] = (conn, time.monotonic())
+        self._pool.give_back(key, conn, resp)
         return httpx.Response(resp.status, headers=resp.getheaders(), stream=httpx.ByteStream(data), request=request,
                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": resp.reason.encode()})
 
     def close(self) -> None:
-        with self._lock:
-            held, self._all = self._all, set()
-        for conn in held:
-            conn.close()
+        self._pool.close()
 
     # -- machinery
 
@@ -101,42 +85,3 @@ class KeptConnections(httpx.BaseTransport):
             raise httpx.WriteError(str(exc), request=request) from exc
         except (http.client.HTTPException, ValueError) as exc:  # a header http.client will not send
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
-
-    def _kept(self) -> dict[_Key, tuple[http.client.HTTPConnection, float]]:
-        kept: dict[_Key, tuple[http.client.HTTPConnection, float]] | None = getattr(self._local, "kept", None)
-        if kept is None:
-            kept = self._local.kept = {}
-        return kept
-
-    def _connection(self, key: _Key, connect_timeout: float | None) -> http.client.HTTPConnection:
-        held = self._kept().pop(key, None)
-        if held is not None:
-            conn, since = held
-            if time.monotonic() - since < IDLE_SECONDS and conn.sock is not None and not _readable(conn.sock):
-                return conn
-            self._drop(conn)
-        scheme, host, port = key
-        conn = (http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=self._ssl())
-                if scheme == "https" else http.client.HTTPConnection(host, port, timeout=connect_timeout))
-        with self._lock:
-            self._all.add(conn)
-        return conn
-
-    def _ssl(self) -> ssl.SSLContext:
-        if self._context is None:
-            self._context = httpx.create_ssl_context()  # certifi's roots, as httpx's own transport
-        return self._context
-
-    def _drop(self, conn: http.client.HTTPConnection) -> None:
-        conn.close()
-        with self._lock:
-            self._all.discard(conn)
-
-
-def _readable(sock: Any) -> bool:
-    """An idle kept connection with something to read has been closed by the server (or is out of step)."""
-    try:
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
-

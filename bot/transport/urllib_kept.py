@@ -2,14 +2,14 @@
 
 slack-sdk's ``WebClient`` sends each call through ``urllib.request.urlopen``: a new TCP (and, against Slack, TLS)
 connection per call, and urllib's handler chain around it. That was a fifth of the bot's CPU per session (issue 13's
-profile: eleven calls a session). ``KeepAlive`` keeps one ``http.client`` connection per thread and host, reused
-from call to call, and answers the way ``urlopen`` does, so slack-sdk's own retry logic works unchanged on top:
+profile: eleven calls a session). ``KeepAlive`` keeps one ``http.client`` connection per thread and host (``pool``),
+reused from call to call, and answers the way ``urlopen`` does, so slack-sdk's own retry logic works unchanged on top:
 a status of 400 or more raises ``HTTPError`` (what its rate-limit and server-error handlers read), a failure to
 connect raises ``URLError`` (what its connection-error handler retries).
 
 A kept connection the server has meanwhile closed (an idle keep-alive timing out) fails on first use: that call is
 sent again once on a new connection, as HTTP clients do. Only then, and only when nothing at all came back, so a
-call Slack received and answered is never sent twice. Connections idle longer than ``IDLE_SECONDS`` are not reused.
+call Slack received and answered is never sent twice. A connection the pool sees is dead is not reused at all.
 """
 
 from __future__ import annotations
@@ -17,17 +17,12 @@ from __future__ import annotations
 import http.client
 import io
 import ssl
-import threading
-import time
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import Request
 
-#: A connection idle longer than this is closed rather than reused (servers drop idle ones after some seconds).
-IDLE_SECONDS = 30.0
-
-_Kept = dict[tuple[str, str], tuple[http.client.HTTPConnection, float]]  # (scheme, host) -> connection, idle since
+from bot.transport.pool import Pool, key_of
 
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
@@ -37,18 +32,17 @@ class KeepAlive:
 
     def __init__(self, timeout: float, context: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
-        self.context = context
-        self._local = threading.local()
+        self._pool = Pool(lambda: context)
 
     def send(self, req: Request) -> dict[str, Any]:
         """POST ``req``; ``{"status", "headers", "body"}`` as slack-sdk's urllib path returns them."""
         parts = urlsplit(req.full_url)
-        key = (parts.scheme, parts.netloc)
+        key = key_of(parts.scheme, parts.hostname or "", parts.port)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         headers = dict(req.header_items())
         body = req.data if isinstance(req.data, bytes) else None
         for attempt in (1, 2):
-            conn, reused = self._connection(key)
+            conn, reused = self._pool.take(key, self.timeout)
             try:
                 try:
                     conn.request("POST", path, body=body, headers=headers)
@@ -57,39 +51,17 @@ class KeepAlive:
                 resp = conn.getresponse()
                 data = resp.read()
             except (URLError, *_STALE) as exc:
-                conn.close()
+                self._pool.drop(conn)
                 stale = isinstance(exc, _STALE) or isinstance(getattr(exc, "reason", None), _STALE)
                 if reused and stale and attempt == 1:
                     continue  # a kept connection the server had closed: once more, on a new one
                 raise
             except BaseException:
-                conn.close()
+                self._pool.drop(conn)
                 raise
-            if resp.will_close:
-                conn.close()
-            else:
-                self._idle()[key] = (conn, time.monotonic())
+            self._pool.give_back(key, conn, resp)
             if resp.status >= 400:
                 raise HTTPError(req.full_url, resp.status, resp.reason, resp.headers, io.BytesIO(data))
             charset = resp.headers.get_content_charset() or "utf-8"
             return {"status": resp.status, "headers": resp.headers, "body": data.decode(charset)}
         raise AssertionError("unreachable")
-
-    def _idle(self) -> _Kept:
-        kept: _Kept | None = getattr(self._local, "kept", None)
-        if kept is None:
-            kept = self._local.kept = {}
-        return kept
-
-    def _connection(self, key: tuple[str, str]) -> tuple[http.client.HTTPConnection, bool]:
-        held = self._idle().pop(key, None)
-        if held is not None:
-            conn, since = held
-            if time.monotonic() - since < IDLE_SECONDS:
-                return conn, True
-            conn.close()
-        scheme, netloc = key
-        if scheme == "https":
-            return http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self.context), False
-        return http.client.HTTPConnection(netloc, timeout=self.timeout), False
-

@@ -1,4 +1,4 @@
-"""The Descope client's keep-alive transport (``bot.descope.transport``), against the fake Descope on loopback: calls
+"""The Descope client's keep-alive transport (``bot.transport.httpx_kept``), against the fake Descope on loopback: calls
 share one connection; a kept connection the server has closed is replaced before anything is sent on it; the
 errors keep httpx's meanings, so a call that may have reached Descope is never sent twice and one that cannot
 have is retried."""

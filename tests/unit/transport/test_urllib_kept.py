@@ -1,4 +1,4 @@
-"""The Slack Web API client's keep-alive transport (``bot.slack.transport``), against the fake Slack on loopback:
+"""The Slack Web API client's keep-alive transport (``bot.transport.urllib_kept``), against the fake Slack on loopback:
 calls share one connection; a kept connection the server has closed costs nothing and sends nothing twice;
 Slack's 429s and 5xxs still reach slack-sdk's retry handlers, as they did through ``urlopen``."""
 
