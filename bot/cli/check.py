@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 MANIFEST = Path(str(files("bot.slack") / "manifest.yml"))  # package data (slack-app-manifest.yml at the root: a copy)
 #: A login ID no one has: Descope answers "user not found" (E112102) to a key it accepts.
 PROBE_LOGIN_ID = "impersonation-bot-check@example.invalid"
-USER_NOT_FOUND = "E112102"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -204,7 +203,7 @@ def check_descope(settings: Settings) -> Check:
             if exc.status in (401, 403):
                 return Check("descope", False, m.DESCOPE_REFUSED.format(status=exc.status, code=exc.code or ""),
                              m.DESCOPE_REFUSED_FIX)
-            if exc.code != USER_NOT_FOUND:
+            if not exc.user_not_found:
                 return Check("descope", False, m.DESCOPE_ODD.format(error=exc), m.DESCOPE_ODD_FIX)
         except DescopeUnavailable as exc:
             return Check("descope", False, m.DESCOPE_SILENT.format(url=client.base_url, error=exc),

@@ -9,7 +9,7 @@ It speaks the wire format of Descope's official SDKs; see ``/work/shared/referen
 """
 
 from bot.descope.client import DEFAULT_TIMEOUT, DescopeClient, default_base_url
-from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable
+from bot.descope.errors import USER_NOT_FOUND, DescopeError, DescopeRefused, DescopeUnavailable, Refusal
 from bot.descope.retry import DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 #: The most seconds an impersonate call of the bot's client can take, retries included: after that Descope mints
@@ -19,10 +19,12 @@ LONGEST_CALL = DEFAULT_RETRY.longest(DEFAULT_TIMEOUT)
 __all__ = [
     "LONGEST_CALL",
     "RETRY_STATUSES",
+    "USER_NOT_FOUND",
     "DescopeClient",
     "DescopeError",
     "DescopeRefused",
     "DescopeUnavailable",
+    "Refusal",
     "RetryPolicy",
     "default_base_url",
     "parse_retry_after",

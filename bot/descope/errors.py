@@ -2,7 +2,8 @@
 Failures of the Descope client, typed so callers decide by *kind* rather than by status code:
 
 * DescopeError               anything that went wrong; also an answer we cannot use
-  x DescopeRefused           Descope answered 4xx (not 429): a decision, never retried
+  x DescopeRefused           Descope answered 4xx (not 429): a decision, never retried; ``meaning()`` says which
+                             (``Refusal``: the management key, no permission, no consent, unknown user, tenant …)
   x DescopeUnavailable       5xx, 429, timeouts, connection errors, after retries
 
 Every error carries ``status``, ``code`` (Descope's ``errorCode``, e.g. ``E011004``),
@@ -16,12 +17,13 @@ scrubbed of the key and of any JWT the client sent (``_scrub``).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from typing import Any, Final, TypeVar
 
 import httpx
 
-__all__ = ["DescopeError", "DescopeRefused", "DescopeUnavailable"]
+__all__ = ["USER_NOT_FOUND", "DescopeError", "DescopeRefused", "DescopeUnavailable", "Refusal"]
 
 _MAX_TEXT: Final = 200
 _REDACTED: Final = "[redacted]"
@@ -58,11 +60,46 @@ class DescopeError(Exception):
         return f"{type(self).__name__}({str(self)!r})"
 
 
+class Refusal(enum.StrEnum):
+    """What a refusal means, for the caller to act on (``DescopeRefused.meaning``)."""
+
+    MANAGEMENT_KEY = "management_key"  # 401: Descope did not accept the bot's management key
+    NO_PERMISSION = "no_permission"  # 403: the impersonator lacks the Impersonate permission
+    NO_CONSENT = "no_consent"  # the target has not consented to being impersonated
+    UNKNOWN_USER = "unknown_user"  # no user with that login ID (``USER_NOT_FOUND``)
+    NOT_IN_TENANT = "not_in_tenant"  # the user is not in the tenant the call named
+    BAD_TENANT = "bad_tenant"  # a tenant problem, though the call named none
+    REFUSED = "refused"  # anything else: Descope's own description is all there is
+
+
+#: Descope's ``errorCode`` for a login ID no user has.
+USER_NOT_FOUND: Final = "E112102"
+
+
 class DescopeRefused(DescopeError):
     """Descope answered with a 4xx other than 429: no permission, no consent, unknown user,
     wrong tenant, bad request. Retrying the same call will not help."""
 
     label = "Descope refused"
+
+    @property
+    def user_not_found(self) -> bool:
+        return self.code == USER_NOT_FOUND or self.status == 404
+
+    def meaning(self, *, tenant_named: bool = False) -> Refusal:
+        """What the refusal means, by its status, code and words (``tenant_named``: the call named a tenant)."""
+        said = " ".join(part for part in (self.description, self.message) if part).lower()
+        if self.status == 401:
+            return Refusal.MANAGEMENT_KEY
+        if self.status == 403 or "not allowed" in said or "permission" in said:
+            return Refusal.NO_PERMISSION
+        if "consent" in said:
+            return Refusal.NO_CONSENT
+        if self.user_not_found or "not found" in said or "no such user" in said:
+            return Refusal.UNKNOWN_USER
+        if "tenant" in said:
+            return Refusal.NOT_IN_TENANT if tenant_named else Refusal.BAD_TENANT
+        return Refusal.REFUSED
 
 
 class DescopeUnavailable(DescopeError):

@@ -25,7 +25,6 @@ from bot.workflows.ports import Descope
 log = logging.getLogger("bot.workflows")
 
 PREFLIGHT_TIMEOUT = 1.5  # seconds, of Slack's 3 for the whole answer
-USER_NOT_FOUND = "E112102"
 
 
 def _tenants(user: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
@@ -51,7 +50,7 @@ def look_up(descope: Descope, login_id: str, tenant: str | None, workers: Execut
                     "unverified", PREFLIGHT_TIMEOUT)
         return UNVERIFIED
     except DescopeRefused as exc:
-        if exc.code == USER_NOT_FOUND or exc.status == 404:
+        if exc.user_not_found:
             raise UnknownTarget(login_id, tenant) from None
         log.warning("pre-flight: Descope refused the user look-up (%s); the request goes on unverified", exc)
         return UNVERIFIED

@@ -48,8 +48,8 @@ MINT_GRACE = timedelta(seconds=LONGEST_CALL) + timedelta(minutes=1)
 
 def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, impersonator: str,
                 expires: datetime | None = None) -> Failure:
-    """Descope's answer to an impersonate call, classified: what the requester can act on (``expires``: the end of
-    the window asked for, which a token minted unseen would not outlive)."""
+    """Descope's answer to an impersonate call (classified by ``bot.descope``: ``DescopeRefused.meaning``) as the
+    failure the requester can act on (``expires``: until when a token minted unseen may live)."""
     facts = dict(login_id=login_id, tenant=tenant, impersonator=impersonator, status=exc.status, code=exc.code,
                  description=exc.description, error=str(exc))
     if not isinstance(exc, DescopeRefused):
@@ -57,19 +57,7 @@ def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, imperso
             return Failure(FailureKind.MAYBE_MINTED, expires=expires.isoformat() if expires else None,
                            **facts)  # type: ignore[arg-type]
         return Failure(FailureKind.UNAVAILABLE, **facts)  # type: ignore[arg-type]
-    said = " ".join(part for part in (exc.description, exc.message) if part).lower()
-    if exc.status == 401:
-        kind = FailureKind.MANAGEMENT_KEY
-    elif exc.status == 403 or "not allowed" in said or "permission" in said:
-        kind = FailureKind.NO_PERMISSION
-    elif "consent" in said:
-        kind = FailureKind.NO_CONSENT
-    elif exc.code == "E112102" or "not found" in said or "no such user" in said:
-        kind = FailureKind.UNKNOWN_USER
-    elif "tenant" in said:
-        kind = FailureKind.NOT_IN_TENANT if tenant else FailureKind.BAD_TENANT
-    else:
-        kind = FailureKind.REFUSED
+    kind = FailureKind(exc.meaning(tenant_named=tenant is not None).value)  # the same names, as data of our own
     return Failure(kind, **facts)  # type: ignore[arg-type]
 
 

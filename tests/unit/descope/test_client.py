@@ -17,6 +17,7 @@ from bot.descope import (
     DescopeError,
     DescopeRefused,
     DescopeUnavailable,
+    Refusal,
     RetryPolicy,
     default_base_url,
     parse_retry_after,
@@ -597,3 +598,20 @@ def test_context_manager_closes(make: Make) -> None:
         impersonate(client)
     with pytest.raises(RuntimeError):
         impersonate(client)
+
+
+@pytest.mark.parametrize(("status", "code", "said", "tenant", "meaning"), [
+    (401, "E011003", "Unauthorized", False, Refusal.MANAGEMENT_KEY),
+    (403, "E011004", "Impersonator is not allowed to impersonate", False, Refusal.NO_PERMISSION),
+    (400, "E011004", "Impersonation consent not given", False, Refusal.NO_CONSENT),
+    (400, "E112102", "User not found", False, Refusal.UNKNOWN_USER),
+    (404, None, "Nothing here", False, Refusal.UNKNOWN_USER),
+    (400, "E011004", "User is not a member of the selected tenant", True, Refusal.NOT_IN_TENANT),
+    (400, "E011004", "Bad tenant", False, Refusal.BAD_TENANT),
+    (400, "E011001", "Request body is malformed", False, Refusal.REFUSED),
+])
+def test_a_refusal_says_what_it_means(status: int, code: str | None, said: str, tenant: bool,
+                                      meaning: Refusal) -> None:
+    refused = DescopeRefused(said, status=status, code=code)
+    assert refused.meaning(tenant_named=tenant) is meaning
+    assert refused.user_not_found is (code == "E112102" or status == 404)
