@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.domain import LIVE_STATES, State
+from bot.domain.audit import Action
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
 from bot.store.models import AuditEntry, RequestRow, new_request_id, row_of
 from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, R, Tx, where
@@ -76,7 +77,7 @@ def slack_work_of(tx: Tx, request_id: str) -> tuple[RequestRow, list[AuditEntry]
     return None if row is None else (row, unposted(tx, row))
 
 
-def add_audit(tx: Tx, request_id: str, *, at: datetime, actor: str, action: str, from_state: str | None,
+def add_audit(tx: Tx, request_id: str, *, at: datetime, actor: str, action: Action, from_state: str | None,
               to_state: str | None, detail: str | None) -> None:
     tx.run(_ADD_AUDIT, (request_id, at, actor, action, from_state, to_state, detail))
 
@@ -161,7 +162,7 @@ def new_request(*, requester_id: str, login_id: str, tenant: str | None, duratio
     return values
 
 
-def insert_row(tx: Tx, values: dict[str, Any], *, actor: str, action: str, detail: str | None) -> RequestRow:
+def insert_row(tx: Tx, values: dict[str, Any], *, actor: str, action: Action, detail: str | None) -> RequestRow:
     """The row (with its ``next_due_at``) and its first audit row; the row as written."""
     row = row_of({**_EMPTY_ROW, **values})
     row.next_due_at = values["next_due_at"] = next_due(row)

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from bot.domain import RequestView, State, check_transition
+from bot.domain.audit import Action
 from bot.domain.outcomes import Tally, encode
 from bot.store.engine import READ_ONLY, Writers
 from bot.store.models import (
@@ -148,7 +149,7 @@ class Store:
                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
                                  remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
                                  extends_id=extends_id, slack_lease_until=slack_until, **(target or {}))
-            row = insert_row(s, values, actor=requester_id, action="requested", detail=detail)
+            row = insert_row(s, values, actor=requester_id, action=Action.REQUESTED, detail=detail)
         self.on_outcome("submitted")
         return row
 
@@ -160,12 +161,12 @@ class Store:
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                  reason=reason, state=State.FAILED, created_at=now, pending_until=now,
                                  failure=failure, slack_version=1, end_notified_at=now)
-            row = insert_row(s, values, actor=requester_id, action="refused", detail=failure)
+            row = insert_row(s, values, actor=requester_id, action=Action.REFUSED, detail=failure)
         self.on_outcome("refused")
         return as_view(row)
 
     def transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
-                   action: str, now: datetime, detail: str | None = None,
+                   action: Action, now: datetime, detail: str | None = None,
                    where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
                    **values: Any) -> RequestView | None:
         """Move ``request_id`` from one of ``sources`` to ``target`` if, and only if, it is still
@@ -178,7 +179,7 @@ class Store:
         return None if moved is None else as_view(moved[0])
 
     def transition_row(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
-                       action: str, now: datetime, detail: str | None = None,
+                       action: Action, now: datetime, detail: str | None = None,
                        where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
                        slack_until: datetime | None = None,
                        **values: Any) -> tuple[RequestRow, bool] | None:
@@ -242,7 +243,7 @@ class Store:
             _, after = written
             done = after["state"] == State.APPROVED.value
             count = len(decode_approvers(after["approved_by"]))
-            add_audit(s, request_id, at=now, actor=approver, action="approved" if done else "approval",
+            add_audit(s, request_id, at=now, actor=approver, action=Action.APPROVED if done else Action.APPROVAL,
                       from_state=State.PENDING.value, to_state=after["state"],
                       detail=None if done else encode(Tally(count, after["approvals_needed"])))
             row = row_of(after)
@@ -250,7 +251,7 @@ class Store:
             self.on_outcome(State.APPROVED.value)
         return Counted(Vote.APPROVED if done else Vote.COUNTED, as_view(row), row)
 
-    def record(self, request_id: str, *, actor: str, action: str, now: datetime, detail: str | None = None,
+    def record(self, request_id: str, *, actor: str, action: Action, now: datetime, detail: str | None = None,
                where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None, **values: Any) -> bool:
         """Change fields without a state change (e.g. a stop request), with an audit row; conditional (``requires``:
         on another request too, as in ``transition``)."""

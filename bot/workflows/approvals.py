@@ -27,6 +27,7 @@ from bot.domain import (
     WrongMessage,
     check_approver,
 )
+from bot.domain.audit import Action
 from bot.domain.outcomes import Failure, encode
 from bot.domain.schedule import Work, due_now
 from bot.store import R, RequestRow, Vote, as_view
@@ -69,7 +70,7 @@ class Approvals:
             raise AlreadyDecided(ctx.get(request_id))
         if not approve:
             denied = ctx.store.transition(
-                request_id, [State.PENDING], State.DENIED, actor=clicker, action="denied", now=now,
+                request_id, [State.PENDING], State.DENIED, actor=clicker, action=Action.DENIED, now=now,
                 where=[R.pending_until > now], decided_by=clicker, decided_at=now,
             )
             if denied is None:
@@ -99,7 +100,7 @@ class Approvals:
         that found it: ``NoLongerAllowed``, or ``AlreadyDecided`` if it was decided meanwhile."""
         ctx = self.ctx
         encoded = encode(failure)
-        closed = ctx.store.transition(request_id, [State.PENDING], State.FAILED, actor=SYSTEM, action="failed",
+        closed = ctx.store.transition(request_id, [State.PENDING], State.FAILED, actor=SYSTEM, action=Action.FAILED,
                                       now=now, where=[R.pending_until > now], detail=encoded, failure=encoded)
         if closed is None:
             raise AlreadyDecided(ctx.get(request_id))

@@ -34,6 +34,7 @@ from bot.domain import (
     check_approvable,
     check_window,
 )
+from bot.domain.audit import Action
 from bot.domain.outcomes import Linked, encode
 from bot.domain.policy import Decision
 from bot.domain.schedule import Work, due_now
@@ -114,7 +115,7 @@ class Extensions:
             return
         now = ctx.clock()
         if ctx.store.record(
-            extension.extends_id, actor=SYSTEM, action="extended", now=now, detail=encode(Linked(by=extension.id)),
+            extension.extends_id, actor=SYSTEM, action=Action.EXTENDED, now=now, detail=encode(Linked(by=extension.id)),
             where=RUNNING, requires=(extension.id, RUNNING),
             stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension.id,
         ):
@@ -131,10 +132,10 @@ class Extensions:
             now = ctx.clock()
             if extension.state is State.PENDING:  # decided by the bot: nothing is left to extend
                 ctx.store.transition(extension.id, [State.PENDING], State.DENIED, actor=actor, now=now,
-                                     action="withdrawn", decided_by=SYSTEM, decided_at=now)
+                                     action=Action.WITHDRAWN, decided_by=SYSTEM, decided_at=now)
             else:
                 ctx.store.record(
-                    extension.id, actor=actor, action="stop_requested", now=now,
+                    extension.id, actor=actor, action=Action.STOP_REQUESTED, now=now,
                     where=[*RUNNING, R.delivered_at.is_(None)],
                     stop_requested_at=now, stop_requested_by=actor)
             log.info("request %s: its session %s is stopping, so it is too", extension.id, session_id)
@@ -148,7 +149,7 @@ class Extensions:
         if row is None or row.warn_at is None or Work.WARN not in due_now(row, ctx.clock()):
             return False
         won = ctx.store.record(
-            request_id, actor=SYSTEM, action="warned", now=ctx.clock(),
+            request_id, actor=SYSTEM, action=Action.WARNED, now=ctx.clock(),
             where=[*RUNNING, R.warn_at == row.warn_at],
             warn_at=None,
         )

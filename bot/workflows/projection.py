@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import RequestView, State
+from bot.domain.audit import Action
 from bot.domain.outcomes import NotPosted, encode
 from bot.store import RUNNING, AuditEntry, R, RequestRow, as_view
 from bot.workflows.about import about_request
@@ -102,7 +103,7 @@ class Projection:
         log.warning("request %s: the approvals channel %s refused its message (%s, %d in a row); no approver can see "
                     "it", request_id, refused.channel, refused.error, failures)
         if row is not None and failures == 1 and ctx.store.record(
-                request_id, actor=SYSTEM, action="not_posted", now=ctx.clock(),
+                request_id, actor=SYSTEM, action=Action.NOT_POSTED, now=ctx.clock(),
                 detail=encode(NotPosted(refused.error, refused.channel)), where=[R.post_failures == 0],
                 post_failures=1):
             try:
@@ -135,7 +136,7 @@ class Projection:
             notifier.update_request(view)
         batch: list[AuditEntry] = []  # the thread's next reply: what happened since the last
         for entry in unposted:
-            if entry.action == "warned":  # the requester's, not the channel's
+            if entry.action == Action.WARNED:  # the requester's, not the channel's
                 self._post_thread(row.id, view, batch, progress)
                 self._record(row.id, progress)
                 if state is State.ACTIVE and not row.stop_requested_at:
@@ -156,7 +157,7 @@ class Projection:
                      progress: dict[str, Any]) -> None:
         """One reply in the approval message's thread for ``batch`` (a line per event), recorded like any message;
         ``batch`` is emptied. ``requested`` gets no line: the approval message itself says that."""
-        lines = [entry for entry in batch if entry.action != "requested"]
+        lines = [entry for entry in batch if entry.action != Action.REQUESTED]
         if lines:
             self._record(request_id, progress)
             self.ctx.notifier.post_thread(view, lines)
@@ -206,7 +207,7 @@ class Projection:
                       row.id, type(exc).__name__)
             now = ctx.clock()
             if not ctx.store.record(
-                row.id, actor=SYSTEM, action="delivery_failed", now=now,
+                row.id, actor=SYSTEM, action=Action.DELIVERY_FAILED, now=now,
                 where=RUNNING,
                 stop_requested_at=now, stop_requested_by=SYSTEM, delivered_at=now,
             ):  # a stop was already asked for: just never try to deliver again

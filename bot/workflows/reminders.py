@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain import State
+from bot.domain.audit import Action
 from bot.domain.outcomes import Reminded, encode
 from bot.domain.schedule import Work, due_now
 from bot.store import R, RequestRow
@@ -40,7 +41,7 @@ class Reminders:
         sent = row.reminders_sent + 1
         following = row.remind_at + interval * 2 ** sent if interval else None  # REMINDER_INTERVAL=0 since: stop
         won = ctx.store.record(
-            request_id, actor=SYSTEM, action="reminded", now=ctx.clock(),
+            request_id, actor=SYSTEM, action=Action.REMINDED, now=ctx.clock(),
             detail=encode(Reminded(sent, self._still_to_approve(row))),
             where=[R.state == State.PENDING.value, R.remind_at == row.remind_at],
             remind_at=following, reminders_sent=sent,

@@ -30,6 +30,7 @@ from bot.domain import (
     check_may_stop,
     check_window,
 )
+from bot.domain.audit import Action
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.policy import Decision
 from bot.domain.target import encode_target
@@ -149,7 +150,7 @@ class Requests:
         if request.state is not State.ACTIVE:
             raise NotStoppable(request)
         if ctx.store.record(
-            request_id, actor=actor, action="stop_requested", now=now,
+            request_id, actor=actor, action=Action.STOP_REQUESTED, now=now,
             where=RUNNING,
             stop_requested_at=now, stop_requested_by=actor,
         ):
@@ -187,7 +188,8 @@ class Requests:
         now = ctx.clock()
         own = actor == request.requester_id
         taken = ctx.store.transition(request.id, [State.PENDING], State.DENIED, actor=actor,
-                                     action="withdrawn" if own else "denied", now=now, decided_by=actor, decided_at=now)
+                                     action=Action.WITHDRAWN if own else Action.DENIED, now=now, decided_by=actor,
+                                     decided_at=now)
         if taken is None:
             raise AlreadyDecided(ctx.get(request.id))
         ctx.timers.kick(request.id)
@@ -199,7 +201,7 @@ class Requests:
         (``Sessions.activate``); no token reaches the requester. One activated meanwhile is stopped as a session."""
         ctx = self.ctx
         now = ctx.clock()
-        if ctx.store.record(request.id, actor=actor, action="stop_requested", now=now,
+        if ctx.store.record(request.id, actor=actor, action=Action.STOP_REQUESTED, now=now,
                             where=[R.state == State.APPROVED.value, R.stop_requested_at.is_(None)],
                             stop_requested_at=now, stop_requested_by=actor):
             log.info("request %s called off by %s while being activated", request.id, actor)

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
+from bot.domain.audit import Action
 from bot.domain.outcomes import Call, Ending, EndReason, StopFailing, TokenFate, encode
 from bot.domain.schedule import Work, due_now
 from bot.store import RequestRow
@@ -111,7 +112,7 @@ class Revocation:
             except _RetryLater:
                 return False
         stopped = ctx.store.transition(
-            request_id, [State.ACTIVE], State.STOPPED, actor=actor, action="stopped", now=ctx.clock(),
+            request_id, [State.ACTIVE], State.STOPPED, actor=actor, action=Action.STOPPED, now=ctx.clock(),
             detail=encode(ending), stopped_at=ctx.clock(), stopped_by=actor, token_sealed=None, lease_until=None,
             stop_called_at=called,
         )
@@ -192,7 +193,7 @@ class Revocation:
         ctx.store.set_fields(row.id, stop_attempts=attempts, lease_until=ctx.clock() + backoff,
                              stop_called_at=stop_called_at)
         if attempts == STOP_ALERT_AFTER:
-            ctx.store.record(row.id, actor=SYSTEM, action="stop_failing", now=ctx.clock(),
+            ctx.store.record(row.id, actor=SYSTEM, action=Action.STOP_FAILING, now=ctx.clock(),
                              detail=encode(StopFailing(attempts, str(exc), call)))
             ctx.timers.kick(row.id)
         ctx.arm(row.id)

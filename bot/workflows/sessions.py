@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.descope import LONGEST_CALL, DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
+from bot.domain.audit import Action
 from bot.domain.outcomes import (
     Activated,
     Ending,
@@ -150,7 +151,7 @@ class Sessions:
         moved_at = ctx.clock()
         try:
             moved = ctx.store.transition_row(
-                request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action="activated", now=moved_at,
+                request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action=Action.ACTIVATED, now=moved_at,
                 detail=encode(Activated(email)), requires=requires, slack_until=moved_at + ctx.leases.lease,
                 impersonator=email, started_at=moved_at, ends_at=ends_at, delivery=ctx.settings.token_delivery,
                 token_expires_at=token_expiry(token) or ends_at, token_sealed=ctx.sealer.seal(token),
@@ -187,7 +188,7 @@ class Sessions:
         ctx = self.ctx
         now = ctx.clock()
         actor = row.stop_requested_by or SYSTEM
-        if ctx.store.transition(row.id, [State.APPROVED], State.STOPPED, actor=actor, action="stopped", now=now,
+        if ctx.store.transition(row.id, [State.APPROVED], State.STOPPED, actor=actor, action=Action.STOPPED, now=now,
                                 detail=encode(Ending(EndReason.STOPPED_EARLY, TokenFate.NEVER_MINTED)),
                                 stopped_at=now, stopped_by=actor, lease_until=None) is not None:
             log.info("request %s called off by %s before its token was minted", row.id, actor)
@@ -223,14 +224,14 @@ class Sessions:
         log.warning("request %s failed: %s (%s)", request_id, failure.kind, failure.error or failure.code or "")
         encoded = encode(failure)
         self.ctx.store.transition(
-            request_id, [State.APPROVED], State.FAILED, actor=SYSTEM, action="failed", now=self.ctx.clock(),
+            request_id, [State.APPROVED], State.FAILED, actor=SYSTEM, action=Action.FAILED, now=self.ctx.clock(),
             detail=encoded, failure=encoded, lease_until=None,
         )
 
     def expire_pending(self, request_id: str) -> None:
         now = self.ctx.clock()
         expired = self.ctx.store.transition(
-            request_id, [State.PENDING], State.EXPIRED, actor=SYSTEM, action="expired", now=now,
+            request_id, [State.PENDING], State.EXPIRED, actor=SYSTEM, action=Action.EXPIRED, now=now,
             where=[R.pending_until <= now],
         )
         if expired is not None:

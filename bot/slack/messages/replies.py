@@ -36,7 +36,8 @@ from bot.domain import (
 from bot.domain.durations import format_duration
 from bot.domain.text import visible
 from bot.slack.commands import Problem, UsageError
-from bot.slack.messages.status import failure_text, outcome_so_far
+from bot.slack.messages.outcomes import failure_text
+from bot.slack.messages.status import outcome_so_far
 from bot.slack.mrkdwn import code, target, when
 
 STOP_HINT = "`/impersonate stop {id}`"

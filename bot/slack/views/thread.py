@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.slack.messages import status
+from bot.slack.messages.thread import ALARMS, event_line
 from bot.slack.mrkdwn import when
 from bot.slack.views.blocks import Message
 from bot.store import AuditEntry
 
-# Thread events that need someone's attention now: also shown in the channel, not only in the thread.
-ALARMS = frozenset({"delivery_failed", "stop_failing"})
-
 
 def lines(entries: Sequence[AuditEntry]) -> Message:
     assert entries, "a reply needs at least one line (Slack refuses an empty text)"
-    text = "\n".join(status.event_line(when(e.at), e.action, e.actor, e.detail) for e in entries)
+    text = "\n".join(event_line(when(e.at), e.action, e.actor, e.detail) for e in entries)
     return Message(text=text, broadcast=any(e.action in ALARMS for e in entries))

@@ -16,7 +16,8 @@ from bot.descope import DescopeUnavailable
 from bot.devtools.harness import APPROVER, REQUESTER
 from bot.domain import State
 from bot.domain.outcomes import Failure, FailureKind
-from bot.slack.messages.status import failure_text, status_line
+from bot.slack.messages.outcomes import failure_text
+from bot.slack.messages.status import status_line
 from tests.fakes.inprocess import World
 
 

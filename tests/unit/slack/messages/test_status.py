@@ -24,7 +24,7 @@ from bot.domain.outcomes import (
     decode_failure,
     encode,
 )
-from bot.slack.messages import dms, status
+from bot.slack.messages import dms, outcomes, status, thread
 from bot.slack.mrkdwn import code, when
 from tests.unit.factories import FORBIDDEN, T0, view
 
@@ -70,7 +70,7 @@ def test_failure_and_detail_text_cannot_format_or_link() -> None:
     assert "`Descope refused: no user *bold* _it_ ~gone~ &lt;https://evil|click&gt;`" in line
     outcome = dms.outcome(failed)
     assert outcome is not None and "&lt;https://evil|click&gt;`" in outcome
-    assert "(`*bold* _it_ ~gone~ &lt;https://evil|click&gt;`)" in status.event_line(AT, "failed", "system", typed)
+    assert "(`*bold* _it_ ~gone~ &lt;https://evil|click&gt;`)" in thread.event_line(AT, "failed", "system", typed)
 
 
 def test_a_failure_quoting_typed_text_stays_in_a_code_span() -> None:
@@ -79,7 +79,7 @@ def test_a_failure_quoting_typed_text_stays_in_a_code_span() -> None:
                       impersonator="bo@corp.example", status=400, description="<!here> tenant mismatch")
     failed = view(State.FAILED, failure=failure)
     texts = [status.status_line(failed), dms.outcome(failed) or "",
-             status.event_line(AT, "failed", "system", encode(failure))]
+             thread.event_line(AT, "failed", "system", encode(failure))]
     for text in texts:
         assert "is not a member of tenant" in text
         for bad in FORBIDDEN:
@@ -194,8 +194,8 @@ def test_every_failure_kind_is_pinned() -> None:
 
 @pytest.mark.parametrize(("failure", "expected"), FAILURES)
 def test_failure_text_is_what_the_service_used_to_write(failure: Failure, expected: str) -> None:
-    assert status.failure_text(failure) == expected
-    assert status.failure_text(decode_failure(encode(failure))) == expected  # as read back from the row
+    assert outcomes.failure_text(failure) == expected
+    assert outcomes.failure_text(decode_failure(encode(failure))) == expected  # as read back from the row
 
 
 @pytest.mark.parametrize(("failure", "expected"), FAILURES[:1] + FAILURES[-2:])
@@ -205,12 +205,12 @@ def test_failure_reaches_the_requester_and_the_channel(failure: Failure, expecte
     assert dms.outcome(failed) == (
         ":warning: Your request `K7M2QX9A` to impersonate `jane@acme.com` (tenant `acme-eu`) was approved but "
         f"failed: {code(expected)}")
-    assert status.event_line(AT, "failed", "system", encode(failure)) == f"{AT}: failed ({code(expected)})"
+    assert thread.event_line(AT, "failed", "system", encode(failure)) == f"{AT}: failed ({code(expected)})"
 
 
 def test_legacy_and_missing_failures() -> None:
-    assert status.failure_text(Legacy("Descope refused: user not found")) == "Descope refused: user not found"
-    assert status.failure_text(None) == "unknown error"
+    assert outcomes.failure_text(Legacy("Descope refused: user not found")) == "Descope refused: user not found"
+    assert outcomes.failure_text(None) == "unknown error"
 
 
 # --- how a session ended, and the other audit details -----------------------------------------------------
@@ -246,27 +246,27 @@ def test_every_token_fate_is_pinned() -> None:
 
 @pytest.mark.parametrize(("ending", "expected"), ENDINGS)
 def test_ending_is_what_the_service_used_to_write(ending: Ending, expected: str) -> None:
-    assert status.detail_text(ending) == expected
-    assert status.event_line(AT, "stopped", "system", encode(ending)) == f"{AT}: session stopped (`{expected}`)"
+    assert outcomes.detail_text(ending) == expected
+    assert thread.event_line(AT, "stopped", "system", encode(ending)) == f"{AT}: session stopped (`{expected}`)"
 
 
 @pytest.mark.parametrize(("_ending", "legacy"), ENDINGS)
 def test_endings_written_as_text_read_the_same(_ending: Ending, legacy: str) -> None:
-    assert status.event_line(AT, "stopped", "system", legacy) == f"{AT}: session stopped (`{legacy}`)"
+    assert thread.event_line(AT, "stopped", "system", legacy) == f"{AT}: session stopped (`{legacy}`)"
 
 
 def test_stop_failing_detail() -> None:
     detail = StopFailing(3, "Descope unavailable: timed out")
     said = "Descope stop call failed 3 times (Descope unavailable: timed out); still retrying"
-    assert status.detail_text(detail) == said
-    assert status.event_line(AT, "stop_failing", "system", encode(detail)) == (
+    assert outcomes.detail_text(detail) == said
+    assert thread.event_line(AT, "stop_failing", "system", encode(detail)) == (
         f"{AT}: Descope's stop call keeps failing: still retrying (`{said}`)")
 
 
 def test_activation_detail_is_in_the_audit_but_not_in_the_thread() -> None:
     detail = Activated("bo@corp.example")
-    assert status.detail_text(detail) == "impersonating as bo@corp.example"
-    assert status.event_line(AT, "activated", "system", encode(detail)) == (
+    assert outcomes.detail_text(detail) == "impersonating as bo@corp.example"
+    assert thread.event_line(AT, "activated", "system", encode(detail)) == (
         f"{AT}: session started: the requester gets the token through their DM")
 
 
@@ -281,11 +281,11 @@ def test_activation_detail_is_in_the_audit_but_not_in_the_thread() -> None:
     ("delivery_failed", "system", "the token could not be delivered by DM: session stopped"),
 ])
 def test_event_lines_without_detail(action: str, actor: str, expected: str) -> None:
-    assert status.event_line(AT, action, actor, None) == f"{AT}: {expected}"
+    assert thread.event_line(AT, action, actor, None) == f"{AT}: {expected}"
 
 
 def test_delivery_failed_detail_is_not_repeated_in_the_thread() -> None:
-    line = status.event_line(AT, "delivery_failed", "system", "the token DM could not be delivered; session stopped")
+    line = thread.event_line(AT, "delivery_failed", "system", "the token DM could not be delivered; session stopped")
     assert line == f"{AT}: the token could not be delivered by DM: session stopped"
 
 
@@ -324,7 +324,7 @@ def test_an_extension_and_the_session_it_replaced_name_each_other() -> None:
     assert status.extended_line(replaced) == ":fast_forward: Extended by `NEW00001`"
     assert "replaced by its extension `NEW00001`" in status.status_line(replaced)
     assert "replaced by its extension `NEW00001`" in (dms.outcome(replaced) or "")
-    assert status.event_line(AT, "extended", "system", encode(Linked(by="NEW00001"))).endswith(
+    assert thread.event_line(AT, "extended", "system", encode(Linked(by="NEW00001"))).endswith(
         "replaced by extension `NEW00001`, whose token was delivered first: stopping this session")
-    assert status.event_line(AT, "approval", "UA", encode(Tally(1, 2))).endswith(
+    assert thread.event_line(AT, "approval", "UA", encode(Tally(1, 2))).endswith(
         "approved by <@UA> (1 of 2): waiting for more approvers")

@@ -1,0 +1,27 @@
+"""What the audit trail records: each event's ``Action`` (the ``audit.action`` column; names kept as written since
+the first revision, for exports and the SIEM that reads them)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Action(enum.StrEnum):
+    REQUESTED = "requested"  # a request stored, pending
+    REFUSED = "refused"  # refused before anyone saw it (the rules, the pre-flight): kept failed
+    APPROVAL = "approval"  # one approval of several needed
+    APPROVED = "approved"  # the approval that completed it
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"  # by its requester (or, an extension, by the bot when its session stopped)
+    EXPIRED = "expired"  # nobody answered in time
+    FAILED = "failed"  # Descope refused, or the rules closed it
+    ACTIVATED = "activated"  # the token minted and recorded
+    TOKEN_SHOWN = "token_shown"  # Show token opened the modal
+    DELIVERY_FAILED = "delivery_failed"  # Slack refused the token DM: the session is stopped
+    WARNED = "warned"  # the requester warned that the session ends soon
+    EXTENDED = "extended"  # the session replaced by its extension
+    STOP_REQUESTED = "stop_requested"
+    STOP_FAILING = "stop_failing"  # the calls that end it at Descope keep failing
+    STOPPED = "stopped"
+    REMINDED = "reminded"  # the approvers reminded
+    NOT_POSTED = "not_posted"  # the approvals channel refused the approval message
