@@ -43,7 +43,7 @@ def measure(count: int) -> dict[str, float]:
     from bot.descope import DescopeClient
     from bot.slack.client import CountingWebClient
     from bot.slack.notifier import SlackNotifier
-    from bot.store import RequestRow, Store, as_view, make_engine
+    from bot.store import Progress, RequestRow, Store, as_view, make_engine
     from bot.store.migrate import migrate
 
     parts: dict[str, float] = {}
@@ -70,7 +70,8 @@ def measure(count: int) -> dict[str, float]:
         views = [as_view(row) for row in rows]
         parts[POST] = _per_call(lambda i: notifier.post_request(views[i]), count)
         parts[RECORD] = _per_call(lambda i: store.slack_caught_up(
-            rows[i].id, rows[i].version, channel_id=APPROVAL_CHANNEL, channel_ts=f"1700000000.{i:06d}"), count)
+            rows[i].id, rows[i].version, Progress(channel_id=APPROVAL_CHANNEL, channel_ts=f"1700000000.{i:06d}")),
+            count)
         engine.dispose()
     return parts
 

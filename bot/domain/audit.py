@@ -1,9 +1,11 @@
 """What the audit trail records: each event's ``Action`` (the ``audit.action`` column; names kept as written since
-the first revision, for exports and the SIEM that reads them)."""
+the first revision, for exports and the SIEM that reads them), and ``SYSTEM``, the actor when the bot acts alone."""
 
 from __future__ import annotations
 
 import enum
+
+SYSTEM = "system"  # the actor of what the bot does by itself
 
 
 class Action(enum.StrEnum):

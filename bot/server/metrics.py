@@ -32,10 +32,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
-from bot.domain import State
-from bot.store import RequestRow, Store
+from bot.store import Store
 
 #: A request's outcomes: ``submitted`` (stored pending), ``refused`` (the rules refused it before anyone saw it),
 #: and each state a transition enters: approved, denied, expired, active, failed (Descope refused), stopped.
@@ -61,10 +59,7 @@ class ActiveSessions(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         gauge = GaugeMetricFamily("impersonation_bot_sessions_active",
                                   "Sessions active now (database-wide: the same on every replica)")
-        with self.store.read() as s:
-            count = s.execute(select(func.count()).select_from(RequestRow)
-                              .where(RequestRow.state == State.ACTIVE.value)).scalar_one()
-        gauge.add_metric([], float(count))
+        gauge.add_metric([], float(self.store.count_active()))
         yield gauge
 
     def describe(self) -> Iterator[GaugeMetricFamily]:  # no database read at registration

@@ -1,19 +1,25 @@
-"""The database, the truth of the bot.
+"""The database, the truth of the bot: ``Store`` is the only way to it, through methods named by what they do.
 
-    models   the tables (mirroring ``migrations/``), RequestView/AuditEntry conversions, utcnow
-    engine   make_engine: SQLite (WAL, BEGIN IMMEDIATE) and PostgreSQL (psycopg 3) set up for concurrency
-    store    Store: every read and write; one state change = one transaction with its audit row
-    rows     the row-level SQL under Store (a row, a lease, a rewrite with next_due_at, an audit row)
-    sql      Db/Tx: the hot paths' statements through the driver on pooled connections; Col/Cond/R: conditions
-    home     HomeStore: the App Home's lists and who opened it, through Store's transactions
+    store      Store: the named reads and writes (one state change = one transaction with its audit row)
+    lifecycle  a request's state changes (approve, deny, start_session, end_session …)
+    slack      what Slack was told (Progress), the token's delivery, the leases (Lease)
+    core       StoreCore: transactions, reads, new rows, the generic conditional writes under the named ones
+    models     the tables (mirroring ``migrations/``), RequestView/AuditEntry conversions, utcnow
+    engine     make_engine: SQLite (WAL, BEGIN IMMEDIATE) and PostgreSQL (psycopg 3) set up for concurrency
+    rows, sql  the row-level SQL under the store, through the driver on pooled connections
+    home       HomeStore: the App Home's lists and who opened it, through Store's transactions
+    retention  the purge of what RETENTION no longer keeps
+    migrate    the Alembic revisions (``migrations/``, package data), run at start
+    sealing    the token sealed at rest
 """
 
+from bot.store.core import SlackWork
 from bot.store.engine import make_engine
 from bot.store.home import HomeStore
+from bot.store.lifecycle import Counted, Session, Vote
 from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
-from bot.store.rows import RUNNING
-from bot.store.sql import Col, Cond, R, lease_free
-from bot.store.store import Counted, Store, Vote
+from bot.store.slack import Lease, Progress
+from bot.store.store import Store
 
-__all__ = ["RUNNING", "AuditEntry", "AuditRow", "Base", "Col", "Cond", "Counted", "HomeStore", "R", "RequestRow",
-           "Store", "Vote", "as_view", "lease_free", "make_engine", "new_request_id", "utcnow"]
+__all__ = ["AuditEntry", "AuditRow", "Base", "Counted", "HomeStore", "Lease", "Progress", "RequestRow", "Session",
+           "SlackWork", "Store", "Vote", "as_view", "make_engine", "new_request_id", "utcnow"]

@@ -23,16 +23,14 @@ from bot.domain import (
     NoLongerAllowed,
     NotFound,
     NotPostedYet,
-    State,
     WrongMessage,
     check_approver,
 )
-from bot.domain.audit import Action
-from bot.domain.outcomes import Failure, encode
+from bot.domain.outcomes import Failure
 from bot.domain.schedule import Work, due_now
-from bot.store import R, RequestRow, Vote, as_view
+from bot.store import Lease, RequestRow, Vote, as_view
 from bot.workflows.about import about_request
-from bot.workflows.context import SYSTEM, Context
+from bot.workflows.context import Context
 from bot.workflows.projection import Projection
 from bot.workflows.sessions import Sessions
 
@@ -69,11 +67,7 @@ class Approvals:
             self.sessions.expire_pending(request_id)
             raise AlreadyDecided(ctx.get(request_id))
         if not approve:
-            denied = ctx.store.transition(
-                request_id, [State.PENDING], State.DENIED, actor=clicker, action=Action.DENIED, now=now,
-                where=[R.pending_until > now], decided_by=clicker, decided_at=now,
-            )
-            if denied is None:
+            if ctx.store.deny(request_id, clicker, now) is None:
                 raise AlreadyDecided(ctx.get(request_id))
             log.info("request %s denied by %s", request_id, clicker)
             self.projection.sync_slack(request_id)
@@ -91,7 +85,7 @@ class Approvals:
         log.info("request %s approved by %s (%s)", request_id, clicker, counted.vote.value)
         held = None  # until when the activation holds the Slack lease, if it took it: the DM goes at once
         if counted.vote is Vote.APPROVED:
-            with ctx.leases.holding(request_id, "lease_until", lease_until):
+            with ctx.leases.holding(request_id, Lease.WORK, lease_until):
                 held = self.sessions.activate_or_retry_soon(request_id, counted.row)
         self.projection.sync_slack(request_id, held)
 
@@ -99,9 +93,7 @@ class Approvals:
         """Close a pending request the rules no longer let go ahead (``failed``, saying why) and refuse the Approve
         that found it: ``NoLongerAllowed``, or ``AlreadyDecided`` if it was decided meanwhile."""
         ctx = self.ctx
-        encoded = encode(failure)
-        closed = ctx.store.transition(request_id, [State.PENDING], State.FAILED, actor=SYSTEM, action=Action.FAILED,
-                                      now=now, where=[R.pending_until > now], detail=encoded, failure=encoded)
+        closed = ctx.store.close(request_id, failure, now)
         if closed is None:
             raise AlreadyDecided(ctx.get(request_id))
         log.warning("request %s closed at approval: %s", request_id, failure.kind)

@@ -19,8 +19,6 @@ from bot.store.sealing import Sealer
 from bot.workflows.leases import Leases
 from bot.workflows.ports import Descope, Directory, Notifier, NoTimers, Timers
 
-SYSTEM = "system"  # the actor of what the bot does by itself
-
 
 class Targeted(Protocol):
     """What the rules are chosen by: a request's target (a ``RequestView`` or a ``RequestRow``), with the tenants

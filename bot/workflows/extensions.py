@@ -34,14 +34,13 @@ from bot.domain import (
     check_approvable,
     check_window,
 )
-from bot.domain.audit import Action
 from bot.domain.outcomes import Linked, encode
 from bot.domain.policy import Decision
 from bot.domain.schedule import Work, due_now
 from bot.domain.target import encode_target
-from bot.store import RUNNING, R, RequestRow, as_view
+from bot.store import RequestRow, as_view
 from bot.workflows.about import about_request
-from bot.workflows.context import SYSTEM, Context
+from bot.workflows.context import Context
 
 log = logging.getLogger("bot.workflows")
 
@@ -114,11 +113,7 @@ class Extensions:
         if extension.extends_id is None:
             return
         now = ctx.clock()
-        if ctx.store.record(
-            extension.extends_id, actor=SYSTEM, action=Action.EXTENDED, now=now, detail=encode(Linked(by=extension.id)),
-            where=RUNNING, requires=(extension.id, RUNNING),
-            stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension.id,
-        ):
+        if ctx.store.retire(extension.extends_id, extension.id, now):
             log.info("request %s replaced by its extension %s; stopping it", extension.extends_id, extension.id)
             ctx.timers.kick(extension.extends_id)
 
@@ -131,13 +126,9 @@ class Extensions:
         for extension in ctx.store.list_requests(extends=session_id, states=[State.PENDING, State.ACTIVE]):
             now = ctx.clock()
             if extension.state is State.PENDING:  # decided by the bot: nothing is left to extend
-                ctx.store.transition(extension.id, [State.PENDING], State.DENIED, actor=actor, now=now,
-                                     action=Action.WITHDRAWN, decided_by=SYSTEM, decided_at=now)
+                ctx.store.withdraw_extension(extension.id, actor, now)
             else:
-                ctx.store.record(
-                    extension.id, actor=actor, action=Action.STOP_REQUESTED, now=now,
-                    where=[*RUNNING, R.delivered_at.is_(None)],
-                    stop_requested_at=now, stop_requested_by=actor)
+                ctx.store.ask_stop(extension.id, actor, now, undelivered_only=True)
             log.info("request %s: its session %s is stopping, so it is too", extension.id, session_id)
             ctx.timers.kick(extension.id)
 
@@ -148,11 +139,7 @@ class Extensions:
         row = ctx.store.get_row(request_id)
         if row is None or row.warn_at is None or Work.WARN not in due_now(row, ctx.clock()):
             return False
-        won = ctx.store.record(
-            request_id, actor=SYSTEM, action=Action.WARNED, now=ctx.clock(),
-            where=[*RUNNING, R.warn_at == row.warn_at],
-            warn_at=None,
-        )
+        won = ctx.store.warn(request_id, row.warn_at, ctx.clock())
         if won:
             log.info("request %s: the requester is warned that the session ends soon", request_id)
             ctx.timers.kick(request_id)

@@ -1,12 +1,12 @@
 """The leases this process holds, and the keeper's renewal of them.
 
-A lease is a column on the row (``lease_until`` for Descope work, ``slack_lease_until`` for the Slack
-projection) stamped by a conditional update. While work lasts, the scheduler's keeper thread calls
+A lease (``Lease.WORK`` for Descope work, ``Lease.SLACK`` for the Slack projection) is a moment on the row, stamped
+by a conditional update. While work lasts, the scheduler's keeper thread calls
 ``Leases.renew`` every third of ``LEASE``: slow work keeps its row however long Descope or Slack take,
 and a killed process's lease runs out within ``LEASE`` for the sweep (here or on another replica) to take
 the work over.
 
-The registry maps ``(request ID, column)`` to the ``lease_until`` as written and to its holder. The keeper
+The registry maps ``(request ID, lease)`` to its end as written and to its holder. The keeper
 renews each with a compare-and-set on that exact value, so a lease that ran out and was taken by another
 worker, or that its holder already gave back, is never extended by mistake. A holder forgets only its own
 entry: once it has given the lease back in the database, another thread of this process may already hold
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from bot.store import Col, Store
+from bot.store import Lease, Store
 
 log = logging.getLogger("bot.workflows")
 
@@ -34,45 +34,45 @@ class Leases:
         self.clock = clock
         self.lease = lease
         self._lock = threading.Lock()
-        self._held: dict[tuple[str, str], tuple[datetime, object]] = {}
+        self._held: dict[tuple[str, Lease], tuple[datetime, object]] = {}
 
-    def hold(self, request_id: str, column: str, until: datetime) -> object:
+    def hold(self, request_id: str, lease: Lease, until: datetime) -> object:
         """Record a lease taken; returns the holder's key for ``release``."""
         holder = object()
         with self._lock:
-            self._held[(request_id, column)] = (until, holder)
+            self._held[(request_id, lease)] = (until, holder)
         return holder
 
-    def release(self, request_id: str, column: str, *, holder: object | None = None,
+    def release(self, request_id: str, lease: Lease, *, holder: object | None = None,
                 only_if: datetime | None = None) -> None:
         """Forget the lease if it is still ``holder``'s (or still at ``only_if``)."""
         with self._lock:
-            held = self._held.get((request_id, column))
+            held = self._held.get((request_id, lease))
             if held is not None and (holder is None or held[1] is holder) and (only_if is None or held[0] == only_if):
-                del self._held[(request_id, column)]
+                del self._held[(request_id, lease)]
 
     @contextmanager
-    def holding(self, request_id: str, column: str, until: datetime) -> Iterator[None]:
+    def holding(self, request_id: str, lease: Lease, until: datetime) -> Iterator[None]:
         """Keep the lease just taken renewed while the block runs."""
-        holder = self.hold(request_id, column, until)
+        holder = self.hold(request_id, lease, until)
         try:
             yield
         finally:
-            self.release(request_id, column, holder=holder)
+            self.release(request_id, lease, holder=holder)
 
-    def extend(self, request_id: str, column: str, until: datetime) -> datetime | None:
+    def extend(self, request_id: str, lease: Lease, until: datetime) -> datetime | None:
         """Renew a lease we wrote (``until``, as written): the new end, or ``None`` if the lease is no longer at
         ``until`` (given back, or it ran out and another worker took it). One conditional write; run out or not, a
         lease still at the value we wrote is nobody else's. The keeper renews what this process holds with it, and
         a kick uses it on the lease its request was born with, which nothing here renews yet."""
         new = self.clock() + self.lease
-        return new if self.store.set_fields(request_id, where=[Col(column) == until], **{column: new}) else None
+        return new if self.store.extend_lease(request_id, lease, until, new) else None
 
-    def _moved(self, request_id: str, column: str, old: datetime, new: datetime) -> None:
+    def _moved(self, request_id: str, lease: Lease, old: datetime, new: datetime) -> None:
         with self._lock:
-            held = self._held.get((request_id, column))
+            held = self._held.get((request_id, lease))
             if held is not None and held[0] == old:
-                self._held[(request_id, column)] = (new, held[1])
+                self._held[(request_id, lease)] = (new, held[1])
 
     def renew(self) -> None:
         """Extend every lease this process holds (the keeper calls this every ``lease / 3``).
@@ -80,16 +80,16 @@ class Leases:
         A lease that is no longer what we wrote (given back, or lost after a stall and taken by another
         worker) is left alone: conditional transitions keep the outcome single even then."""
         with self._lock:
-            held = [(request_id, column, until) for (request_id, column), (until, _) in self._held.items()]
-        for request_id, column, until in held:
+            held = [(request_id, lease, until) for (request_id, lease), (until, _) in self._held.items()]
+        for request_id, lease, until in held:
             try:
-                new = self.extend(request_id, column, until)
+                new = self.extend(request_id, lease, until)
             except Exception:
-                log.warning("could not renew the %s lease on request %s; retrying", column, request_id,
+                log.warning("could not renew the %s lease on request %s; retrying", lease, request_id,
                             exc_info=True)
                 continue
             if new is not None:
-                self._moved(request_id, column, until, new)
+                self._moved(request_id, lease, until, new)
             else:  # given back meanwhile (usual), or ran out during a stall and was taken over (rare)
-                log.debug("request %s: the %s lease is no longer ours to renew", request_id, column)
-                self.release(request_id, column, only_if=until)
+                log.debug("request %s: the %s lease is no longer ours to renew", request_id, lease)
+                self.release(request_id, lease, only_if=until)

@@ -22,14 +22,13 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.domain import RequestView, State
 from bot.domain.audit import Action
-from bot.domain.outcomes import NotPosted, encode
-from bot.store import RUNNING, AuditEntry, R, RequestRow, as_view
+from bot.domain.outcomes import NotPosted
+from bot.store import AuditEntry, Lease, Progress, RequestRow, as_view
 from bot.workflows.about import about_request
-from bot.workflows.context import SYSTEM, Context
+from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
 from bot.workflows.ports import ChannelRefused
@@ -74,7 +73,7 @@ class Projection:
         if work is None:
             return
         requester_id = work[0].requester_id
-        holder = ctx.leases.hold(request_id, "slack_lease_until", until)
+        holder = ctx.leases.hold(request_id, Lease.SLACK, until)
         caught_up = False
         retry = SLACK_RETRY
         try:
@@ -86,9 +85,9 @@ class Projection:
         except Exception:
             log.exception("Slack update for request %s failed; retrying shortly", request_id)
         finally:
-            ctx.leases.release(request_id, "slack_lease_until", holder=holder)
+            ctx.leases.release(request_id, Lease.SLACK, holder=holder)
             if not caught_up:  # hand the work back soon, not after a whole lease
-                ctx.store.set_fields(request_id, slack_lease_until=ctx.clock() + retry)
+                ctx.store.retry_slack_at(request_id, ctx.clock() + retry)
         self.homes.republish(requester_id)  # whatever Slack said above: the Homes read the database
 
     def _refused(self, request_id: str, refused: ChannelRefused) -> timedelta:
@@ -102,17 +101,15 @@ class Projection:
         ctx.post_refused(refused.error)
         log.warning("request %s: the approvals channel %s refused its message (%s, %d in a row); no approver can see "
                     "it", request_id, refused.channel, refused.error, failures)
-        if row is not None and failures == 1 and ctx.store.record(
-                request_id, actor=SYSTEM, action=Action.NOT_POSTED, now=ctx.clock(),
-                detail=encode(NotPosted(refused.error, refused.channel)), where=[R.post_failures == 0],
-                post_failures=1):
+        if row is not None and failures == 1 and ctx.store.not_posted(
+                request_id, NotPosted(refused.error, refused.channel), ctx.clock()):
             try:
                 ctx.notifier.send_not_posted(as_view(row), refused)
             except Exception as exc:
                 log.warning("request %s: could not tell the requester that no approver can see it (%s)", request_id,
                             type(exc).__name__)
         elif row is not None:
-            ctx.store.set_fields(request_id, post_failures=failures)
+            ctx.store.count_post_failure(request_id, failures)
         wait: timedelta = min(POST_RETRY_CAP, POST_RETRY * 2 ** min(failures - 1, 10))
         return wait
 
@@ -123,14 +120,14 @@ class Projection:
         notifier = self.ctx.notifier
         view = as_view(row)
         state = State(row.state)
-        progress: dict[str, Any] = {}
+        progress = Progress()
         if state is State.ACTIVE and row.delivered_at is None and not self._deliver(row, view):
             return False  # the DM failed and the session is being stopped: look again
         if row.channel_ts is None and state.is_final and row.post_failures:
             pass  # ended without the channel ever taking its message: the requester alone is told (below)
         elif row.channel_ts is None:
             channel, ts = notifier.post_request(view)
-            progress.update(channel_id=channel, channel_ts=ts, post_failures=0)
+            progress.channel_id, progress.channel_ts, progress.post_failures = channel, ts, 0
             view = replace(view, channel_id=channel, channel_ts=ts)
         elif row.slack_version < row.version:
             notifier.update_request(view)
@@ -141,7 +138,7 @@ class Projection:
                 self._record(row.id, progress)
                 if state is State.ACTIVE and not row.stop_requested_at:
                     notifier.send_warning(view, _dm_of(row))
-                progress["thread_posted_id"] = entry.id
+                progress.thread_posted_id = entry.id
             else:
                 batch.append(entry)
                 if len(batch) == THREAD_LINES_PER_REPLY:
@@ -150,11 +147,10 @@ class Projection:
         if state.is_final and row.end_notified_at is None:
             self._record(row.id, progress)
             notifier.send_outcome(view, _dm_of(row))
-            progress["end_notified_at"] = self.ctx.clock()
-        return self.ctx.store.slack_caught_up(row.id, row.version, **progress)
+            progress.end_notified_at = self.ctx.clock()
+        return self.ctx.store.slack_caught_up(row.id, row.version, progress)
 
-    def _post_thread(self, request_id: str, view: RequestView, batch: list[AuditEntry],
-                     progress: dict[str, Any]) -> None:
+    def _post_thread(self, request_id: str, view: RequestView, batch: list[AuditEntry], progress: Progress) -> None:
         """One reply in the approval message's thread for ``batch`` (a line per event), recorded like any message;
         ``batch`` is emptied. ``requested`` gets no line: the approval message itself says that."""
         lines = [entry for entry in batch if entry.action != Action.REQUESTED]
@@ -162,13 +158,13 @@ class Projection:
             self._record(request_id, progress)
             self.ctx.notifier.post_thread(view, lines)
         if batch:
-            progress["thread_posted_id"] = batch[-1].id
+            progress.thread_posted_id = batch[-1].id
         batch.clear()
 
-    def _record(self, request_id: str, progress: dict[str, Any]) -> None:
+    def _record(self, request_id: str, progress: Progress) -> None:
         """Write down what Slack has received so far (before the next call to Slack)."""
         if progress:
-            self.ctx.store.set_fields(request_id, **progress)
+            self.ctx.store.record_progress(request_id, progress)
             progress.clear()
 
     def _deliver(self, row: RequestRow, view: RequestView) -> bool:
@@ -188,32 +184,25 @@ class Projection:
         ctx = self.ctx
         assert row.token_sealed is not None
         if row.stop_requested_at is not None:  # stopped before it reached the requester: nothing to hand over
-            ctx.store.set_fields(row.id, delivered_at=ctx.clock())
+            ctx.store.mark_delivered(row.id, ctx.clock())
             return True
-        fresh: dict[str, Any] = {}  # a ready DM posted now: recorded with the delivery, in one write
+        fresh = None  # a ready DM posted now: recorded with the delivery, in one write
         try:
             dm = _dm_of(row)
             if row.delivery == "reveal":
                 if dm is None:
-                    dm = ctx.notifier.post_ready(view)
-                    fresh = {"dm_channel": dm[0], "dm_ts": dm[1]}
+                    dm = fresh = ctx.notifier.post_ready(view)
             else:
                 if dm is None:  # recorded before the token goes in: a retry edits this message, never posts anew
                     dm = ctx.notifier.open_token_dm(view)
-                    ctx.store.set_fields(row.id, dm_channel=dm[0], dm_ts=dm[1])
+                    ctx.store.record_token_dm(row.id, *dm)
                 ctx.notifier.show_token(view, dm, ctx.sealer.open(row.token_sealed))
         except Exception as exc:
             log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
                       row.id, type(exc).__name__)
-            now = ctx.clock()
-            if not ctx.store.record(
-                row.id, actor=SYSTEM, action=Action.DELIVERY_FAILED, now=now,
-                where=RUNNING,
-                stop_requested_at=now, stop_requested_by=SYSTEM, delivered_at=now,
-            ):  # a stop was already asked for: just never try to deliver again
-                ctx.store.set_fields(row.id, delivered_at=now)
+            ctx.store.delivery_failed(row.id, ctx.clock())  # a stop asked for already: just never deliver
             self.revocation.stop(row.id)
             return False
         self.extensions.retire(row)  # an extension's token is the requester's: the session it replaces may end
-        ctx.store.set_fields(row.id, delivered_at=ctx.clock(), **fresh)
+        ctx.store.mark_delivered(row.id, ctx.clock(), dm=fresh)
         return True

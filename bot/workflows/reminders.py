@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from bot.domain import State
-from bot.domain.audit import Action
-from bot.domain.outcomes import Reminded, encode
+from bot.domain.outcomes import Reminded
 from bot.domain.schedule import Work, due_now
-from bot.store import R, RequestRow
+from bot.store import RequestRow
 from bot.store.models import decode_approvers
-from bot.workflows.context import SYSTEM, Context
+from bot.workflows.context import Context
 
 log = logging.getLogger("bot.workflows")
 
@@ -40,13 +38,11 @@ class Reminders:
         interval = ctx.settings.reminder_interval
         sent = row.reminders_sent + 1
         following = row.remind_at + interval * 2 ** sent if interval else None  # REMINDER_INTERVAL=0 since: stop
-        won = ctx.store.record(
-            request_id, actor=SYSTEM, action=Action.REMINDED, now=ctx.clock(),
-            detail=encode(Reminded(sent, self._still_to_approve(row))),
-            where=[R.state == State.PENDING.value, R.remind_at == row.remind_at],
-            remind_at=following, reminders_sent=sent,
-        ) if interval else ctx.store.set_fields(request_id, where=[R.remind_at == row.remind_at],
-                                                remind_at=None)
+        if interval:
+            won = ctx.store.remind(request_id, row.remind_at, now=ctx.clock(), following=following,
+                                   reminded=Reminded(sent, self._still_to_approve(row)))
+        else:  # REMINDER_INTERVAL=0 since this one was set: no more
+            won = ctx.store.stop_reminding(request_id, row.remind_at)
         if won and interval:
             log.info("request %s: reminder %d sent to the approvers", request_id, sent)
             ctx.timers.kick(request_id)

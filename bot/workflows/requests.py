@@ -30,11 +30,10 @@ from bot.domain import (
     check_may_stop,
     check_window,
 )
-from bot.domain.audit import Action
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.policy import Decision
 from bot.domain.target import encode_target
-from bot.store import RUNNING, R, as_view
+from bot.store import as_view
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import RULE_NAME_MAX, Extensions
@@ -149,11 +148,7 @@ class Requests:
             return self._call_off(request, actor)
         if request.state is not State.ACTIVE:
             raise NotStoppable(request)
-        if ctx.store.record(
-            request_id, actor=actor, action=Action.STOP_REQUESTED, now=now,
-            where=RUNNING,
-            stop_requested_at=now, stop_requested_by=actor,
-        ):
+        if ctx.store.ask_stop(request_id, actor, now):
             self.extensions.follow_stop(request_id, actor)
         ctx.timers.kick(request_id)
         return ctx.get(request_id)
@@ -186,10 +181,7 @@ class Requests:
         when it is no longer pending."""
         ctx = self.ctx
         now = ctx.clock()
-        own = actor == request.requester_id
-        taken = ctx.store.transition(request.id, [State.PENDING], State.DENIED, actor=actor,
-                                     action=Action.WITHDRAWN if own else Action.DENIED, now=now, decided_by=actor,
-                                     decided_at=now)
+        taken = ctx.store.take_back(request.id, actor, now, withdrawn=actor == request.requester_id)
         if taken is None:
             raise AlreadyDecided(ctx.get(request.id))
         ctx.timers.kick(request.id)
@@ -201,9 +193,7 @@ class Requests:
         (``Sessions.activate``); no token reaches the requester. One activated meanwhile is stopped as a session."""
         ctx = self.ctx
         now = ctx.clock()
-        if ctx.store.record(request.id, actor=actor, action=Action.STOP_REQUESTED, now=now,
-                            where=[R.state == State.APPROVED.value, R.stop_requested_at.is_(None)],
-                            stop_requested_at=now, stop_requested_by=actor):
+        if ctx.store.call_off(request.id, actor, now):
             log.info("request %s called off by %s while being activated", request.id, actor)
             ctx.timers.kick(request.id)
             return ctx.get(request.id)

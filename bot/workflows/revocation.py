@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 
 from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
-from bot.domain.audit import Action
-from bot.domain.outcomes import Call, Ending, EndReason, StopFailing, TokenFate, encode
+from bot.domain.audit import SYSTEM
+from bot.domain.outcomes import Call, Ending, EndReason, StopFailing, TokenFate
 from bot.domain.schedule import Work, due_now
-from bot.store import RequestRow
+from bot.store import Lease, RequestRow
 from bot.store.sealing import SealError
 from bot.workflows.about import about_request
-from bot.workflows.context import SYSTEM, Context
+from bot.workflows.context import Context
 
 log = logging.getLogger("bot.workflows")
 
@@ -71,7 +71,7 @@ class Revocation:
         claimed = ctx.store.claim_work(request_id, State.ACTIVE, now, ctx.leases.lease)
         if claimed is None:
             return False
-        with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
+        with ctx.leases.holding(request_id, Lease.WORK, now + ctx.leases.lease):
             return self._end(claimed)
 
     def revoke_orphan(self, token: str) -> bool:
@@ -111,11 +111,7 @@ class Revocation:
                 ending, called = self._revoke(row, token, reason)
             except _RetryLater:
                 return False
-        stopped = ctx.store.transition(
-            request_id, [State.ACTIVE], State.STOPPED, actor=actor, action=Action.STOPPED, now=ctx.clock(),
-            detail=encode(ending), stopped_at=ctx.clock(), stopped_by=actor, token_sealed=None, lease_until=None,
-            stop_called_at=called,
-        )
+        stopped = ctx.store.end_session(request_id, actor, ending, ctx.clock(), stop_called_at=called)
         if stopped is not None and reason is EndReason.WINDOW_ENDED and row.ends_at and stopped.stopped_at:
             ctx.stop_lateness((stopped.stopped_at - row.ends_at).total_seconds())
         if stopped is not None:
@@ -190,11 +186,9 @@ class Revocation:
         backoff = timedelta(seconds=seconds)
         log.warning("request %s: %s call failed (attempt %d, %s); retrying in %.0fs",
                     row.id, call, attempts, exc, backoff.total_seconds())
-        ctx.store.set_fields(row.id, stop_attempts=attempts, lease_until=ctx.clock() + backoff,
-                             stop_called_at=stop_called_at)
+        ctx.store.retry_stop_at(row.id, ctx.clock() + backoff, attempts=attempts, stop_called_at=stop_called_at)
         if attempts == STOP_ALERT_AFTER:
-            ctx.store.record(row.id, actor=SYSTEM, action=Action.STOP_FAILING, now=ctx.clock(),
-                             detail=encode(StopFailing(attempts, str(exc), call)))
+            ctx.store.stop_failing(row.id, StopFailing(attempts, str(exc), call), ctx.clock())
             ctx.timers.kick(row.id)
         ctx.arm(row.id)
         raise _RetryLater

@@ -18,21 +18,19 @@ from datetime import UTC, datetime, timedelta
 
 from bot.descope import LONGEST_CALL, DescopeError, DescopeRefused, DescopeUnavailable
 from bot.domain import State
-from bot.domain.audit import Action
+from bot.domain.audit import SYSTEM
 from bot.domain.outcomes import (
-    Activated,
     Ending,
     EndReason,
     Failure,
     FailureKind,
     TokenFate,
-    encode,
 )
 from bot.domain.schedule import warning_time
-from bot.store import RUNNING, R, RequestRow
+from bot.store import RequestRow, Session
 from bot.store.models import decode_approvers
 from bot.workflows.about import about_request
-from bot.workflows.context import SYSTEM, Context
+from bot.workflows.context import Context
 from bot.workflows.revocation import Revocation
 
 log = logging.getLogger("bot.workflows")
@@ -124,7 +122,6 @@ class Sessions:
             return None
         now = ctx.clock()  # after the look-up, however long it took: the window is counted from the call
         ends_at = now + timedelta(seconds=row.duration_s)
-        requires = None
         if row.extends_id is not None:  # an extension: the session it extends must still be running
             session = ctx.store.get_row(row.extends_id)
             if session is None or session.state != State.ACTIVE.value or session.stop_requested_at is not None \
@@ -133,9 +130,7 @@ class Sessions:
                 return None
             ends_at = min(session.ends_at + timedelta(seconds=row.duration_s),
                           now + ctx.decision_of(row).max_duration)
-            requires = (session.id, RUNNING)
-        if not ctx.store.set_fields(request_id, where=[R.state == State.APPROVED.value, R.stop_requested_at.is_(None)],
-                                    minting_until=ends_at + MINT_GRACE):  # the call in flight, first: called off?
+        if not ctx.store.mark_minting(request_id, ends_at + MINT_GRACE):  # the call in flight, first: called off?
             return self.activate(request_id)
         try:
             token = ctx.descope.impersonate(
@@ -150,13 +145,12 @@ class Sessions:
             return None
         moved_at = ctx.clock()
         try:
-            moved = ctx.store.transition_row(
-                request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action=Action.ACTIVATED, now=moved_at,
-                detail=encode(Activated(email)), requires=requires, slack_until=moved_at + ctx.leases.lease,
-                impersonator=email, started_at=moved_at, ends_at=ends_at, delivery=ctx.settings.token_delivery,
-                token_expires_at=token_expiry(token) or ends_at, token_sealed=ctx.sealer.seal(token),
-                lease_until=None, minting_until=None, warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning),
-            )
+            session_started = Session(
+                impersonator=email, started_at=moved_at, ends_at=ends_at, token_sealed=ctx.sealer.seal(token),
+                token_expires_at=token_expiry(token) or ends_at, delivery=ctx.settings.token_delivery,
+                warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning))
+            moved = ctx.store.start_session(request_id, session_started, now=moved_at, extends=row.extends_id,
+                                            slack_until=moved_at + ctx.leases.lease)
         except Exception:  # the database failed us: end this token now (the retry would mint another)
             if self.revocation.revoke_orphan(token):
                 self._minted_nothing(request_id)
@@ -188,15 +182,14 @@ class Sessions:
         ctx = self.ctx
         now = ctx.clock()
         actor = row.stop_requested_by or SYSTEM
-        if ctx.store.transition(row.id, [State.APPROVED], State.STOPPED, actor=actor, action=Action.STOPPED, now=now,
-                                detail=encode(Ending(EndReason.STOPPED_EARLY, TokenFate.NEVER_MINTED)),
-                                stopped_at=now, stopped_by=actor, lease_until=None) is not None:
+        if ctx.store.end_unstarted(row.id, actor, Ending(EndReason.STOPPED_EARLY, TokenFate.NEVER_MINTED),
+                                   now) is not None:
             log.info("request %s called off by %s before its token was minted", row.id, actor)
 
     def _minted_nothing(self, request_id: str) -> None:
         """The token of the call in flight is revoked (confirmed): no unseen token remains, so the retry may mint."""
         try:
-            self.ctx.store.set_fields(request_id, where=[R.state == State.APPROVED.value], minting_until=None)
+            self.ctx.store.clear_minting(request_id)
         except Exception:  # the database is failing us still: the retry then fails the request as maybe minted
             log.warning("request %s: could not record that its orphaned token is revoked", request_id)
 
@@ -216,23 +209,14 @@ class Sessions:
                 return None
             log.exception("activating request %s failed; retrying shortly", request_id)
             retry = ctx.clock() + SLACK_RETRY
-            ctx.store.set_fields(request_id, where=[R.state == State.APPROVED.value], lease_until=retry)
+            ctx.store.retry_activation_at(request_id, retry)
             ctx.arm(request_id)
             return None
 
     def fail(self, request_id: str, failure: Failure) -> None:
         log.warning("request %s failed: %s (%s)", request_id, failure.kind, failure.error or failure.code or "")
-        encoded = encode(failure)
-        self.ctx.store.transition(
-            request_id, [State.APPROVED], State.FAILED, actor=SYSTEM, action=Action.FAILED, now=self.ctx.clock(),
-            detail=encoded, failure=encoded, lease_until=None,
-        )
+        self.ctx.store.fail(request_id, failure, self.ctx.clock())
 
     def expire_pending(self, request_id: str) -> None:
-        now = self.ctx.clock()
-        expired = self.ctx.store.transition(
-            request_id, [State.PENDING], State.EXPIRED, actor=SYSTEM, action=Action.EXPIRED, now=now,
-            where=[R.pending_until <= now],
-        )
-        if expired is not None:
+        if self.ctx.store.expire(request_id, self.ctx.clock()):
             log.info("request %s expired unanswered", request_id)

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
+from bot.store import Lease
 from bot.store.retention import purge
 from bot.workflows.about import about
 from bot.workflows.context import Context
@@ -50,7 +51,7 @@ class Ticker:
             try:
                 held = slack_until
                 if held is not None and self.ctx.clock() > held - self.ctx.leases.lease * 2 / 3:
-                    held = self.ctx.leases.extend(request_id, "slack_lease_until", held)
+                    held = self.ctx.leases.extend(request_id, Lease.SLACK, held)
                 if held is not None:
                     self.projection.sync_slack(request_id, held)
                 else:
@@ -72,7 +73,7 @@ class Ticker:
             elif work is Work.ACTIVATE:
                 claimed = ctx.store.claim_work(request_id, State.APPROVED, now, ctx.leases.lease)
                 if claimed is not None:
-                    with ctx.leases.holding(request_id, "lease_until", now + ctx.leases.lease):
+                    with ctx.leases.holding(request_id, Lease.WORK, now + ctx.leases.lease):
                         held = self.sessions.activate_or_retry_soon(request_id, claimed)
                     if held is not None:  # the Slack lease came with the activation: the DM goes now
                         self.projection.sync_slack(request_id, held)

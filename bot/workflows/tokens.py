@@ -12,8 +12,7 @@ import logging
 from collections.abc import Callable
 
 from bot.domain import NotFound, RequestView, TokenUnavailable
-from bot.domain.audit import Action
-from bot.store import RUNNING, R, as_view
+from bot.store import as_view
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 
@@ -38,9 +37,7 @@ class Tokens:
         now = ctx.clock()
         # Live means: active, no stop asked for, window not over (whatever the stop's own progress: a stop being
         # retried holds the row's lease, so the schedule would not call it due yet).
-        live = [*RUNNING, R.ends_at > now, R.token_sealed.is_not(None)]
-        if row.token_sealed is None or not ctx.store.record(request_id, actor=user_id, action=Action.TOKEN_SHOWN,
-                                                             now=now, where=live):
+        if row.token_sealed is None or not ctx.store.show_token(request_id, user_id, now):
             raise TokenUnavailable(request_id, ended=True)
         # Audited first, then shown: a showing Slack then fails to open is on record, never the other way round.
         ctx.timers.kick(request_id)

@@ -4,8 +4,9 @@ the token modal's words, the DM's redaction when the session ends, and the outco
 from __future__ import annotations
 
 from bot.domain import RequestView, State
+from bot.domain.audit import SYSTEM
 from bot.slack.messages.outcomes import failure_text
-from bot.slack.messages.status import SYSTEM, approvers_text, how_ended
+from bot.slack.messages.status import approvers_text, how_ended
 from bot.slack.mrkdwn import code, target, when
 
 

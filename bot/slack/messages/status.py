@@ -4,11 +4,10 @@ target is, late clicks, how a session ended, why a request failed, the thread's 
 from __future__ import annotations
 
 from bot.domain import RequestView, State
+from bot.domain.audit import SYSTEM
 from bot.domain.durations import format_duration
 from bot.slack.messages.outcomes import failure_text
 from bot.slack.mrkdwn import code, target, when
-
-SYSTEM = "system"  # who decided what the bot decided by itself (``workflows.context.SYSTEM``)
 
 
 def outcome_so_far(request: RequestView) -> str:

@@ -34,9 +34,9 @@ def _submit(store: Store, login_id: str = "jane@acme.com") -> str:
 
 
 def _activate(store: Store, request_id: str) -> None:
-    assert store.transition(request_id, [State.PENDING], State.APPROVED, actor="UAPPR1", action="approved", now=T0,
+    assert store._transition(request_id, [State.PENDING], State.APPROVED, actor="UAPPR1", action="approved", now=T0,
                             decided_by="UAPPR1", decided_at=T0)
-    assert store.transition(request_id, [State.APPROVED], State.ACTIVE, actor="system", action="activated", now=T0,
+    assert store._transition(request_id, [State.APPROVED], State.ACTIVE, actor="system", action="activated", now=T0,
                             started_at=T0, ends_at=T0 + timedelta(minutes=30), token_sealed="sealed")
 
 
@@ -48,7 +48,7 @@ def test_sessions_active_is_read_from_the_database_at_each_scrape(store: Store) 
     assert sample(metrics, "impersonation_bot_sessions_active") == 1
     _activate(store, second)
     assert sample(other_replica, "impersonation_bot_sessions_active") == 2  # the same on every replica
-    assert store.transition(first, [State.ACTIVE], State.STOPPED, actor="system", action="stopped", now=T0,
+    assert store._transition(first, [State.ACTIVE], State.STOPPED, actor="system", action="stopped", now=T0,
                             stopped_at=T0, token_sealed=None)
     assert sample(metrics, "impersonation_bot_sessions_active") == 1
 
@@ -58,10 +58,10 @@ def test_the_store_reports_each_outcome_once_after_its_commit(store: Store) -> N
     store.on_outcome = metrics.request_outcome
     request_id = _submit(store)
     _activate(store, request_id)
-    assert store.transition(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
+    assert store._transition(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
                             now=T0) is None  # lost: not counted
     denied = _submit(store, "bob@acme.com")
-    assert store.transition(denied, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied", now=T0)
+    assert store._transition(denied, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied", now=T0)
     store.insert_refused(requester_id="UREQ1", login_id="ghost@acme.com", tenant=None,
                          duration=timedelta(minutes=5), reason="r", now=T0, failure="{}")
     counts = {o: sample(metrics, "impersonation_bot_requests_total", outcome=o)

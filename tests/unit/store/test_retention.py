@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from bot.domain import State
-from bot.store import HomeStore, RequestRow, Store
+from bot.store import HomeStore, Progress, RequestRow, Store
 from bot.store.retention import purge
 from tests.fakes.inprocess import World
 
@@ -33,7 +33,7 @@ def _row(store: Store, request_id: str) -> RequestRow:
 
 
 def _caught_up(store: Store, request_id: str) -> str:
-    assert store.slack_caught_up(request_id, _row(store, request_id).version)
+    assert store.slack_caught_up(request_id, _row(store, request_id).version, Progress())
     return request_id
 
 
@@ -44,16 +44,16 @@ def _pending(store: Store, at: datetime, login_id: str = "jane@acme.com") -> str
 
 def _denied(store: Store, at: datetime, *, login_id: str = "jane@acme.com") -> str:
     request_id = _pending(store, at, login_id)
-    assert store.transition(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied", now=at,
+    assert store._transition(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied", now=at,
                             decided_by="UAPPR1", decided_at=at)
     return request_id
 
 
 def _active(store: Store, at: datetime, login_id: str) -> str:
     request_id = _pending(store, at, login_id)
-    assert store.transition(request_id, [State.PENDING], State.APPROVED, actor="UAPPR1", action="approved", now=at,
+    assert store._transition(request_id, [State.PENDING], State.APPROVED, actor="UAPPR1", action="approved", now=at,
                             decided_by="UAPPR1", decided_at=at)
-    assert store.transition(request_id, [State.APPROVED], State.ACTIVE, actor="system", action="activated", now=at,
+    assert store._transition(request_id, [State.APPROVED], State.ACTIVE, actor="system", action="activated", now=at,
                             started_at=at, ends_at=at + timedelta(minutes=30), token_sealed="sealed",
                             delivered_at=at)
     return _caught_up(store, request_id)
@@ -62,7 +62,7 @@ def _active(store: Store, at: datetime, login_id: str) -> str:
 def _stopped(store: Store, at: datetime, login_id: str) -> str:
     request_id = _active(store, at, login_id)
     end = at + timedelta(minutes=30)
-    assert store.transition(request_id, [State.ACTIVE], State.STOPPED, actor="system", action="stopped", now=end,
+    assert store._transition(request_id, [State.ACTIVE], State.STOPPED, actor="system", action="stopped", now=end,
                             stopped_at=end, stopped_by="system", token_sealed=None)
     return request_id
 
@@ -76,7 +76,7 @@ def test_purge_deletes_only_ended_caught_up_requests_older_than_the_cut_off(stor
     denied = _caught_up(store, _denied(store, old, login_id="a@acme.com"))
     stopped = _caught_up(store, _stopped(store, old, "b@acme.com"))
     expired = _pending(store, old, "c@acme.com")
-    assert store.transition(expired, [State.PENDING], State.EXPIRED, actor="system", action="expired",
+    assert store._transition(expired, [State.PENDING], State.EXPIRED, actor="system", action="expired",
                             now=old + timedelta(minutes=30))
     _caught_up(store, expired)
     refused = store.insert_refused(requester_id="UREQ1", login_id="d@acme.com", tenant=None,
@@ -86,10 +86,10 @@ def test_purge_deletes_only_ended_caught_up_requests_older_than_the_cut_off(stor
     pending = _pending(store, old, "f@acme.com")
     behind = _denied(store, old, login_id="g@acme.com")  # Slack not told yet
     leased = _caught_up(store, _denied(store, old, login_id="h@acme.com"))
-    assert store.set_fields(leased, slack_lease_until=T0 + HOUR)
+    assert store._set(leased, slack_lease_until=T0 + HOUR)
     late = _pending(store, old, "i@acme.com")  # created before the cut-off, but ended after it
     ten_ago = T0 - timedelta(minutes=10)
-    assert store.transition(late, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied", now=ten_ago,
+    assert store._transition(late, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied", now=ten_ago,
                             decided_by="UAPPR1", decided_at=ten_ago)
     _caught_up(store, late)
     recent = _caught_up(store, _denied(store, T0 - timedelta(minutes=5), login_id="j@acme.com"))

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from bot.domain import State
-from bot.store import R, RequestRow, Store
-from bot.store.sql import Col
+from bot.store import RequestRow, Store
+from bot.store.sql import Col, R
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def _insert(store: Store, login_id: str = "jane@acme.com") -> str:
 def test_times_written_through_the_driver_read_the_same_through_sqlalchemy_and_back(store: Store) -> None:
     request_id = _insert(store)
     elsewhere = T0.astimezone(timezone(timedelta(hours=-5)))  # any zone in, UTC out
-    assert store.set_fields(request_id, lease_until=elsewhere)
+    assert store._set(request_id, lease_until=elsewhere)
     with store.read() as conn:  # SQLAlchemy Core, as the Home, retention and the export read
         core = conn.execute(select(RequestRow.__table__).where(text("id = :id")), {"id": request_id}).mappings().one()
     row = store.get_row(request_id)
@@ -39,22 +39,22 @@ def test_times_written_through_the_driver_read_the_same_through_sqlalchemy_and_b
     assert row.lease_until == core["lease_until"] == T0 and row.lease_until.tzinfo == UTC
     assert row.created_at == core["created_at"] == T0
     # and a time SQLAlchemy wrote compares right in the driver's conditions (same format on SQLite)
-    assert not store.set_fields(request_id, where=[R.lease_until < T0], stop_attempts=1)
-    assert store.set_fields(request_id, where=[R.lease_until <= T0], stop_attempts=2)
+    assert not store._set(request_id, where=[R.lease_until < T0], stop_attempts=1)
+    assert store._set(request_id, where=[R.lease_until <= T0], stop_attempts=2)
     assert store.get_row(request_id).stop_attempts == 2  # type: ignore[union-attr]
 
 
 def test_conditions_mean_what_they_say(store: Store) -> None:
     request_id = _insert(store)
-    assert not store.set_fields(request_id, where=[R.remind_at.is_not(None)], reminders_sent=1)
-    assert store.set_fields(request_id, where=[R.remind_at == None], reminders_sent=2)  # noqa: E711  (IS NULL)
-    assert not store.set_fields(request_id, where=[R.state == State.ACTIVE.value], reminders_sent=3)
-    assert store.set_fields(request_id, where=[Col("reminders_sent") == 2, R.pending_until > T0], reminders_sent=4)
+    assert not store._set(request_id, where=[R.remind_at.is_not(None)], reminders_sent=1)
+    assert store._set(request_id, where=[R.remind_at == None], reminders_sent=2)  # noqa: E711  (IS NULL)
+    assert not store._set(request_id, where=[R.state == State.ACTIVE.value], reminders_sent=3)
+    assert store._set(request_id, where=[Col("reminders_sent") == 2, R.pending_until > T0], reminders_sent=4)
     assert store.get_row(request_id).reminders_sent == 4  # type: ignore[union-attr]
     with pytest.raises(KeyError, match="no column"):
         Col("nope")
     with pytest.raises(KeyError, match="no column nope"):
-        store.set_fields(request_id, nope=1)
+        store._set(request_id, nope=1)
 
 
 def test_a_claim_answers_the_row_as_written_once(store: Store) -> None:
@@ -71,7 +71,7 @@ def test_a_claim_answers_the_row_as_written_once(store: Store) -> None:
 def test_a_transition_takes_the_slack_lease_with_it_unless_someone_holds_it(store: Store) -> None:
     request_id = _insert(store)
     until = T0 + timedelta(seconds=4)
-    moved = store.transition_row(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
+    moved = store._transition_row(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
                                  now=T0, slack_until=until)
     assert moved is not None
     row, held = moved
@@ -83,7 +83,7 @@ def test_a_transition_takes_the_slack_lease_with_it_unless_someone_holds_it(stor
     other = _insert(store, "bob@acme.com")
     theirs = T0 + timedelta(seconds=60)
     assert store.claim_slack(other, T0, theirs) is not None  # another worker is updating Slack
-    moved = store.transition_row(other, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
+    moved = store._transition_row(other, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
                                  now=T0, slack_until=until)
     assert moved is not None and moved[1] is False  # the move is made; the lease stays theirs
     assert moved[0].state == "denied" and moved[0].slack_lease_until == theirs
@@ -96,7 +96,7 @@ def test_a_failed_write_leaves_nothing_and_arrives_as_sqlalchemys_error(store: S
         tx.run("INSERT INTO audit (request_id, at, actor, action) VALUES (?, ?, ?, ?)", ("missing", T0, "x", "y"))
     assert store.get_row(request_id).stop_attempts == 0  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="naive"):
-        store.set_fields(request_id, lease_until=datetime(2026, 1, 5))
+        store._set(request_id, lease_until=datetime(2026, 1, 5))
     assert store.get_row(request_id) is not None  # the pool still serves
 
 

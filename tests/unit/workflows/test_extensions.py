@@ -119,7 +119,7 @@ def test_an_extension_of_a_session_stopping_by_itself_fails_and_mints_nothing(wo
     extension = world.workflows.extensions.request(session_id, REQUESTER, None, "more")
     ts = world.posted(extension.id)
     now = world.clock()  # the bot stops the session (its DM failed): no person's stop, nothing cascades
-    assert world.store.record(session_id, actor="system", action="delivery_failed", now=now, stop_requested_at=now,
+    assert world.store._record(session_id, actor="system", action="delivery_failed", now=now, stop_requested_at=now,
                               stop_requested_by="system")
     minted = len(world.descope.minted)
     world.workflows.approvals.decide(extension.id, APPROVER, True, message_ts=ts)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.devtools.harness import APPROVER, REQUESTER, TARGET
 from bot.domain import Draft, State
+from bot.store import Lease
 from tests.fakes.inprocess import World
 
 
@@ -36,7 +37,7 @@ def test_slow_work_keeps_its_lease_and_a_dead_workers_lease_runs_out(world: Worl
 
     # A worker that dies holding a lease: once it runs out, another replica takes the work over.
     request_id = workflows.requests.submit(REQUESTER, Draft("bob@acme.com", timedelta(minutes=30), "dead worker")).id
-    world.store.transition(request_id, [State.PENDING], State.APPROVED, actor=APPROVER, action="approved",
+    world.store._transition(request_id, [State.PENDING], State.APPROVED, actor=APPROVER, action="approved",
                            now=world.clock(), decided_by=APPROVER, decided_at=world.clock(),
                            lease_until=world.clock() + leases.lease)
     world.replica().ticker.sweep()
@@ -52,10 +53,10 @@ def test_a_lease_handed_on_within_one_process_keeps_being_renewed(world: World) 
     make the keeper stop renewing the second's (which would let another replica's sweep start a second
     sync of the same request mid-work)."""
     request_id = world.submit("lease hand-over").id
-    leases, column = world.workflows.ctx.leases, "slack_lease_until"
+    leases, column = world.workflows.ctx.leases, Lease.SLACK
     first_until = world.clock() + leases.lease
     first = leases.hold(request_id, column, first_until)
-    world.store.set_fields(request_id, slack_lease_until=None)  # the first thread's catch-up write
+    world.store._set(request_id, slack_lease_until=None)  # the first thread's catch-up write
     second_until = world.clock() + leases.lease
     assert world.store.claim_slack(request_id, world.clock(), second_until) is not None
     leases.hold(request_id, column, second_until)

@@ -30,7 +30,7 @@ def test_a_backlog_is_posted_in_replies_of_at_most_so_many_lines(world: World) -
     request_id = world.approved()
     backlog = THREAD_LINES_PER_REPLY + 5
     for _ in range(backlog):  # e.g. what piled up while Slack was down
-        assert world.store.record(request_id, actor=APPROVER, action="token_shown", now=world.clock())
+        assert world.store._record(request_id, actor=APPROVER, action="token_shown", now=world.clock())
     world.workflows.projection.sync_slack(request_id)
     assert [len(reply) for reply in world.notifier.replies[1:]] == [THREAD_LINES_PER_REPLY, 5]
     assert world.row(request_id).thread_posted_id == max(e.id for e in world.store.audit(request_id=request_id))
@@ -40,7 +40,7 @@ def test_a_reply_slack_refuses_is_the_only_one_posted_again(world: World) -> Non
     """The thread's position is recorded before each reply: a failure (or a crash) repeats at most that reply."""
     request_id = world.approved()
     for _ in range(THREAD_LINES_PER_REPLY + 5):
-        assert world.store.record(request_id, actor=APPROVER, action="token_shown", now=world.clock())
+        assert world.store._record(request_id, actor=APPROVER, action="token_shown", now=world.clock())
     post = world.notifier.post_thread
     calls = 0
 

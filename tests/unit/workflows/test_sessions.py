@@ -41,17 +41,16 @@ def test_activation_failing_for_minutes_ends_failed_rather_than_approved_forever
 
 def test_a_token_minted_just_before_a_database_failure_is_revoked(world: World,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    real = world.store.transition_row
+    real = world.store.start_session
     failures = iter([OperationalError("UPDATE requests", {}, Exception("database went away"))])
 
-    def flaky(request_id: str, sources: Any, target: State, **kw: Any) -> Any:
-        if target is State.ACTIVE:
-            error = next(failures, None)
-            if error is not None:
-                raise error
-        return real(request_id, sources, target, **kw)
+    def flaky(request_id: str, session: Any, **kw: Any) -> Any:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(request_id, session, **kw)
 
-    monkeypatch.setattr(world.store, "transition_row", flaky)
+    monkeypatch.setattr(world.store, "start_session", flaky)
     request_id = world.approved()
     assert world.descope.stopped == world.descope.minted[:1]  # nobody could ever have used it
     assert world.descope.revoked == world.descope.minted[:1]  # and it is revoked, not just stopped
@@ -125,7 +124,7 @@ def test_a_call_in_flight_when_the_bot_stopped_is_never_repeated(world: World) -
     request_id = world.approved()
     # What a process that died during the impersonate call leaves: the call recorded, the request approved.
     bound = world.clock() + timedelta(minutes=32)
-    assert world.store.set_fields(request_id, minting_until=bound)
+    assert world.store.mark_minting(request_id, bound)
     world.directory.error = None
     world.clock.advance(6)
     world.workflows.ticker.sweep()
@@ -138,7 +137,7 @@ def test_a_call_in_flight_when_the_bot_stopped_is_never_repeated(world: World) -
 def test_a_call_in_flight_is_said_even_when_the_request_was_stopped_since(world: World) -> None:
     world.directory.error = RuntimeError("users.info is slow to answer")
     request_id = world.approved()
-    assert world.store.set_fields(request_id, minting_until=world.clock() + timedelta(minutes=33))
+    assert world.store.mark_minting(request_id, world.clock() + timedelta(minutes=33))
     world.workflows.requests.request_stop(request_id, REQUESTER)  # after the crash: a stop must not say "no token"
     world.directory.error = None
     world.clock.advance(6)

@@ -1,0 +1,266 @@
+"""``StoreCore``: the store's machinery under its named methods (``Store``): transactions, the reads, new rows, and
+the generic conditional writes (``_transition``, ``_record``, ``_set``) that only the store's own modules call.
+
+SQLite allows one writer at a time. Writes queue in ``engine.Writers`` (this machine's writers, threads and
+processes) and then take SQLite's lock with ``BEGIN IMMEDIATE``; reads open a plain deferred transaction, which WAL
+lets run beside a writer. The hot paths run through the driver (``write()``, ``db.read()``: ``bot.store.sql``); the
+rare queries through SQLAlchemy Core (``tx()``, ``read()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from bot.domain import RequestView, State, check_transition
+from bot.domain.audit import Action
+from bot.store.engine import READ_ONLY, Writers
+from bot.store.models import (
+    AUDIT,
+    REQUESTS,
+    AuditEntry,
+    RequestRow,
+    as_entry,
+    as_view,
+    row_of,
+)
+from bot.store.rows import (
+    add_audit,
+    claim,
+    holds,
+    insert_row,
+    live_rows,
+    load,
+    new_request,
+    pending_count,
+    rewrite,
+    slack_work_of,
+    update_row,
+)
+from bot.store.sql import Cond, Db, R, Tx, lease_free
+
+#: Slack work under the request's Slack lease: the row as it is, and its audit rows not yet in the thread.
+SlackWork = tuple[RequestRow, list[AuditEntry]]
+
+
+class StoreCore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.db = Db(engine)
+        # SQLite: writers queue here (see the module docstring).
+        self._writers: AbstractContextManager[Any] = (
+            Writers(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext())
+        #: Told each outcome a request reaches, after its commit: ``submitted``, ``refused``, or the state a
+        #: transition entered (``bot.server.metrics`` counts them). Must not raise.
+        self.on_outcome: Callable[[str], None] = lambda outcome: None
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A transaction that may write, through the driver (``sql.Db``): the hot paths'."""
+        with self._writers, self.db.write() as tx:
+            yield tx
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """A transaction that may write, through SQLAlchemy Core: the rare statements' (the Home's upsert,
+        retention)."""
+        with self._writers, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads, through SQLAlchemy Core (SQLite: no write lock taken, no queueing behind
+        writers). The hot paths read through ``self.db.read()``."""
+        with self.engine.connect() as conn, conn.execution_options(**{READ_ONLY: True}).begin():
+            yield conn
+
+    def ping(self) -> None:
+        with self.read() as s:
+            s.execute(select(1))
+
+    def database_now(self) -> datetime | None:
+        """The database server's own clock (PostgreSQL ``clock_timestamp()``); ``None`` for SQLite, which serves
+        one process on this machine: that process's clock is the database's."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        with self.read() as s:
+            moment: datetime = s.execute(select(func.clock_timestamp())).scalar_one()
+            return moment.astimezone(UTC)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
+               reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
+               remind_at: datetime | None = None, rule_name: str | None = None, approvals_needed: int = 1,
+               extends_id: str | None = None, detail: str | None = None, slack_until: datetime | None = None,
+               guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestRow:
+        """Store a new pending request with its audit row (``detail`` on it); the row as written (its alarm is set
+        from it, ``Context.arm``). In the same transaction, and
+        serialised per requester, ``guard`` is shown the requester's open requests for the same target (a session
+        and its extension at most) and how many requests they have pending; it raises to refuse, and then nothing
+        is stored. So two commands sent at once cannot both slip under a cap. ``target``: the pre-flight's
+        columns; ``rule_name`` and ``approvals_needed``: what the policy decided; ``extends_id``: the session an
+        extension extends; ``slack_until``: the row is born with the Slack lease, held until then by whoever posts
+        its approval message (``Projection.sync_slack(held_until=…)``), without a write of its own to claim it."""
+        with self.write() as s:
+            if self.db.postgres:  # SQLite: BEGIN IMMEDIATE already serialises
+                s.one("SELECT pg_advisory_xact_lock(hashtext(?))", ("impersonation-requester:" + requester_id,))
+            live = live_rows(s, requester_id, login_id, tenant)
+            guard([as_view(row) for row in live], pending_count(s, requester_id))
+            values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
+                                 reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
+                                 remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
+                                 extends_id=extends_id, slack_lease_until=slack_until, **(target or {}))
+            row = insert_row(s, values, actor=requester_id, action=Action.REQUESTED, detail=detail)
+        self.on_outcome("submitted")
+        return row
+
+    def insert_refused(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
+                       reason: str, now: datetime, failure: str) -> RequestView:
+        """Keep a request the rules refused before anyone saw it: ``failed`` at once, with its audit row
+        (``refused``), nothing owed to Slack and nothing due."""
+        with self.write() as s:
+            values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
+                                 reason=reason, state=State.FAILED, created_at=now, pending_until=now,
+                                 failure=failure, slack_version=1, end_notified_at=now)
+            row = insert_row(s, values, actor=requester_id, action=Action.REFUSED, detail=failure)
+        self.on_outcome("refused")
+        return as_view(row)
+
+    def _transition(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
+                   action: Action, now: datetime, detail: str | None = None,
+                   where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
+                   **values: Any) -> RequestView | None:
+        """Move ``request_id`` from one of ``sources`` to ``target`` if, and only if, it is still
+        there (and ``where`` holds). Writes the audit row in the same transaction. ``None`` = lost.
+        ``requires``: another request and conditions on it, which must hold too; that row is locked first, so a
+        change to it (a stop) and this move happen one after the other, never both unseen.
+        A move the state machine forbids (``domain.TRANSITIONS``) raises ``InvalidTransition``."""
+        moved = self._transition_row(request_id, sources, target, actor=actor, action=action, now=now, detail=detail,
+                                    where=where, requires=requires, **values)
+        return None if moved is None else as_view(moved[0])
+
+    def _transition_row(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
+                       action: Action, now: datetime, detail: str | None = None,
+                       where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
+                       slack_until: datetime | None = None,
+                       **values: Any) -> tuple[RequestRow, bool] | None:
+        """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets).
+        With ``slack_until``, the Slack lease too (held until then), in the same transaction, unless another worker
+        holds it; true when it did: whoever moved the request then brings Slack up to date at once, without a write
+        of its own to claim the lease (``Projection.sync_slack(held_until=…)``). False: the lease is someone else's,
+        and they catch up with this change."""
+        for source in sources:
+            check_transition(source, target)
+        in_sources = Cond(f"state IN ({', '.join('?' * len(sources))})", *(x.value for x in sources))
+        claimed = False
+        with self.write() as s:
+            if requires is not None and not holds(s, *requires):
+                return None
+            written = rewrite(s, request_id, [in_sources, *where],
+                              {**values, "state": target.value}, bump=True)
+            if written is None:
+                return None
+            before, after = written
+            add_audit(s, request_id, at=now, actor=actor, action=action, from_state=before["state"],
+                      to_state=target.value, detail=detail)
+            row = row_of(after)
+            if slack_until is not None:
+                held = claim(s, request_id, [lease_free("slack_lease_until", now)], slack_lease_until=slack_until)
+                if held is not None:
+                    row, claimed = held, True
+        self.on_outcome(target.value)
+        return row, claimed
+
+    def _record(self, request_id: str, *, actor: str, action: Action, now: datetime, detail: str | None = None,
+               where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None, **values: Any) -> bool:
+        """Change fields without a state change (e.g. a stop request), with an audit row; conditional (``requires``:
+        on another request too, as in ``transition``)."""
+        with self.write() as s:
+            if requires is not None and not holds(s, *requires):
+                return False
+            written = rewrite(s, request_id, where, values, bump=True)
+            if written is None:
+                return False
+            state = written[0]["state"]
+            add_audit(s, request_id, at=now, actor=actor, action=action, from_state=state, to_state=state,
+                      detail=detail)
+            return True
+
+    def _set(self, request_id: str, *, where: Sequence[Cond] = (), **values: Any) -> bool:
+        """Bookkeeping that is not an event (message timestamps, leases). Conditional."""
+        with self.write() as s:
+            return update_row(s, request_id, *where, **values)
+
+    def claim_work(self, request_id: str, state: State, now: datetime, lease: timedelta) -> RequestRow | None:
+        """Take the work lease on a request in ``state``: the row as it is with the lease, or ``None`` if another
+        worker holds it."""
+        with self.write() as s:
+            return claim(s, request_id, [R.state == state.value, lease_free("lease_until", now)],
+                         lease_until=now + lease)
+
+    def reschedule(self, request_id: str) -> None:
+        """Write ``next_due_at`` afresh (rows carried over from before it existed, or a changed schedule)."""
+        with self.write() as s:
+            rewrite(s, request_id, (), {})
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> RequestView | None:
+        row = self.get_row(request_id)
+        return as_view(row) if row else None
+
+    def get_row(self, request_id: str) -> RequestRow | None:
+        """The full row, secrets included: for the workflows' own use only."""
+        with self.db.read() as s:
+            return load(s, request_id)
+
+    def slack_work(self, request_id: str) -> SlackWork | None:
+        """The row, and its audit rows not yet in the thread. Progress is kept on the row
+        (``thread_posted_id``): the audit table is append-only and never edited."""
+        with self.db.read() as s:
+            return slack_work_of(s, request_id)
+
+    def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
+                      extends: str | None = None, limit: int = 20) -> list[RequestView]:
+        with self.read() as s:
+            query = select(REQUESTS).order_by(REQUESTS.c.created_at.desc()).limit(limit)
+            if requester_id is not None:
+                query = query.where(REQUESTS.c.requester_id == requester_id)
+            if extends is not None:
+                query = query.where(REQUESTS.c.extends_id == extends)
+            if states is not None:
+                query = query.where(REQUESTS.c.state.in_([x.value for x in states]))
+            return [as_view(row_of(r)) for r in s.execute(query).mappings()]
+
+    def due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Requests with work due by ``now`` (``next_due_at``), most overdue first."""
+        with self.read() as s:
+            return list(s.execute(select(REQUESTS.c.id).where(REQUESTS.c.next_due_at <= now)
+                                  .order_by(REQUESTS.c.next_due_at).limit(limit)).scalars())
+
+    def next_due_times(self) -> list[tuple[str, datetime]]:
+        """``(request ID, next_due_at)`` of every request that will need work again."""
+        with self.read() as s:
+            rows = s.execute(select(REQUESTS.c.id, REQUESTS.c.next_due_at).where(REQUESTS.c.next_due_at.is_not(None)))
+            return [(r[0], r[1]) for r in rows if r[1] is not None]
+
+    def count_active(self) -> int:
+        """Sessions active now (the metrics' gauge)."""
+        with self.read() as s:
+            count: int = s.execute(select(func.count()).select_from(REQUESTS)
+                                   .where(REQUESTS.c.state == State.ACTIVE.value)).scalar_one()
+            return count
+
+    def audit(self, *, since: datetime | None = None, request_id: str | None = None) -> list[AuditEntry]:
+        with self.read() as s:
+            query = select(AUDIT).order_by(AUDIT.c.id)
+            if since is not None:
+                query = query.where(AUDIT.c.at >= since)
+            if request_id is not None:
+                query = query.where(AUDIT.c.request_id == request_id)
+            return [as_entry(a) for a in s.execute(query).mappings()]

@@ -1,0 +1,227 @@
+"""A request's state changes, each named by what it does: one call, one transaction with its audit row, conditional
+on the row being where the change expects it (whoever's write matches wins; the losers see ``None`` or false).
+
+    pending    approve (N of M, counting what the rules ask now), deny (a click), take_back (a withdrawal, or a stop
+               that denies), withdraw_extension, close (the rules no longer allow it), expire, remind / stop_reminding
+    approved   mark_minting / clear_minting (the impersonate call in flight), start_session, fail, call_off,
+               end_unstarted, retry_activation_at
+    active     show_token, warn, ask_stop, retire (replaced by its extension), end_session, retry_stop_at,
+               stop_failing
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain import RequestView, State
+from bot.domain.audit import SYSTEM, Action
+from bot.domain.outcomes import Activated, Ending, Failure, Linked, Reminded, StopFailing, Tally, encode
+from bot.store.core import StoreCore
+from bot.store.models import RequestRow, as_view, decode_approvers, encode_approvers, row_of
+from bot.store.rows import RUNNING, add_audit, rewrite
+from bot.store.sql import R
+
+
+class Vote(enum.Enum):
+    """What one Approve did (``Store.approve``)."""
+
+    APPROVED = "approved"  # the last approval needed: the request is approved
+    COUNTED = "counted"  # counted; more approvers are needed
+    AGAIN = "again"  # this approver had already approved it
+    DECIDED = "decided"  # no longer pending (decided, withdrawn, expired)
+
+
+@dataclass(frozen=True)
+class Counted:
+    vote: Vote
+    request: RequestView | None  # as written (None: nothing was)
+    row: RequestRow | None = None  # the same, whole (the activation's, which holds its lease)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What ``start_session`` records of a token just minted (``token_sealed``: as the sealer sealed it)."""
+
+    impersonator: str
+    started_at: datetime
+    ends_at: datetime
+    token_sealed: str
+    token_expires_at: datetime
+    delivery: str
+    warn_at: datetime | None
+
+
+class Lifecycle(StoreCore):
+    # -- pending --------------------------------------------------------------------------------------------
+
+    def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime,
+                needed: int = 1) -> Counted:
+        """One approver's Approve, counted once, under the row's lock: a pending request (not past
+        ``pending_until``) gains ``approver`` among ``approved_by``; with that the approvals it needs (as stored, or
+        ``needed``, what its rules ask now, if more: then stored), it moves to ``approved`` (decided by this approver,
+        the work lease ``lease_until`` taken for the activation), else it stays pending with its tally (version
+        bumped, so Slack shows it). One audit row either way."""
+        seen: dict[str, Vote] = {}
+
+        def counted(row: dict[str, Any]) -> dict[str, Any] | None:
+            if row["state"] != State.PENDING.value or row["pending_until"] <= now:
+                seen["vote"] = Vote.DECIDED
+                return None
+            approvers = decode_approvers(row["approved_by"])
+            if approver in approvers:
+                seen["vote"] = Vote.AGAIN
+                return None
+            approvers += (approver,)
+            values: dict[str, Any] = {"approved_by": encode_approvers(approvers)}
+            need = max(row["approvals_needed"], needed)
+            if need > row["approvals_needed"]:  # the rules ask more now than when it was asked
+                values["approvals_needed"] = need
+            if len(approvers) >= need:
+                values.update(state=State.APPROVED.value, decided_by=approver, decided_at=now, lease_until=lease_until)
+            return values
+
+        with self.write() as s:
+            written = rewrite(s, request_id, [R.state == State.PENDING.value], counted, bump=True)
+            if written is None:
+                return Counted(seen.get("vote", Vote.DECIDED), None)
+            _, after = written
+            done = after["state"] == State.APPROVED.value
+            count = len(decode_approvers(after["approved_by"]))
+            add_audit(s, request_id, at=now, actor=approver, action=Action.APPROVED if done else Action.APPROVAL,
+                      from_state=State.PENDING.value, to_state=after["state"],
+                      detail=None if done else encode(Tally(count, after["approvals_needed"])))
+            row = row_of(after)
+        if done:
+            self.on_outcome(State.APPROVED.value)
+        return Counted(Vote.APPROVED if done else Vote.COUNTED, as_view(row), row)
+
+    def deny(self, request_id: str, by: str, now: datetime) -> RequestView | None:
+        """An approver's Deny, while the request still waits (not past ``pending_until``)."""
+        return self._transition(request_id, [State.PENDING], State.DENIED, actor=by, action=Action.DENIED, now=now,
+                                where=[R.pending_until > now], decided_by=by, decided_at=now)
+
+    def take_back(self, request_id: str, by: str, now: datetime, *, withdrawn: bool) -> RequestView | None:
+        """A waiting request withdrawn by its requester (``withdrawn``), or denied by an approver's stop."""
+        return self._transition(request_id, [State.PENDING], State.DENIED, actor=by,
+                                action=Action.WITHDRAWN if withdrawn else Action.DENIED, now=now, decided_by=by,
+                                decided_at=now)
+
+    def withdraw_extension(self, request_id: str, by: str, now: datetime) -> RequestView | None:
+        """A waiting extension withdrawn by the bot: the session it extends is stopping (``by`` asked that)."""
+        return self._transition(request_id, [State.PENDING], State.DENIED, actor=by, action=Action.WITHDRAWN, now=now,
+                                decided_by=SYSTEM, decided_at=now)
+
+    def close(self, request_id: str, failure: Failure, now: datetime) -> RequestView | None:
+        """A waiting request the rules no longer let go ahead: ``failed``, saying why."""
+        encoded = encode(failure)
+        return self._transition(request_id, [State.PENDING], State.FAILED, actor=SYSTEM, action=Action.FAILED,
+                                now=now, where=[R.pending_until > now], detail=encoded, failure=encoded)
+
+    def expire(self, request_id: str, now: datetime) -> bool:
+        """A request nobody answered by its ``pending_until``."""
+        return self._transition(request_id, [State.PENDING], State.EXPIRED, actor=SYSTEM, action=Action.EXPIRED,
+                                now=now, where=[R.pending_until <= now]) is not None
+
+    def remind(self, request_id: str, due: datetime, *, reminded: Reminded, following: datetime | None,
+               now: datetime) -> bool:
+        """The reminder due at ``due``, recorded once (the next at ``following``)."""
+        return self._record(request_id, actor=SYSTEM, action=Action.REMINDED, now=now, detail=encode(reminded),
+                            where=[R.state == State.PENDING.value, R.remind_at == due], remind_at=following,
+                            reminders_sent=reminded.count)
+
+    def stop_reminding(self, request_id: str, due: datetime) -> bool:
+        """No more reminders (``REMINDER_INTERVAL`` turned off since the one due at ``due`` was set)."""
+        return self._set(request_id, where=[R.remind_at == due], remind_at=None)
+
+    # -- approved -------------------------------------------------------------------------------------------
+
+    def mark_minting(self, request_id: str, until: datetime) -> bool:
+        """The impersonate call is about to go out: a token it mints lives until ``until`` at the latest. False when
+        the request is no longer approved, or a stop was asked for (the call must not go out)."""
+        return self._set(request_id, where=[R.state == State.APPROVED.value, R.stop_requested_at.is_(None)],
+                         minting_until=until)
+
+    def clear_minting(self, request_id: str) -> bool:
+        """The token of the call in flight is known revoked: no unseen token remains."""
+        return self._set(request_id, where=[R.state == State.APPROVED.value], minting_until=None)
+
+    def retry_activation_at(self, request_id: str, when: datetime) -> bool:
+        """Hand an activation that failed unexpectedly back to the sweep at ``when``."""
+        return self._set(request_id, where=[R.state == State.APPROVED.value], lease_until=when)
+
+    def start_session(self, request_id: str, session: Session, *, now: datetime, extends: str | None = None,
+                      slack_until: datetime | None = None) -> tuple[RequestRow, bool] | None:
+        """The token minted for an approved request, recorded (``active``; the work lease given back, the call in
+        flight cleared). ``extends``: an extension, which starts only while the session it extends still runs (that
+        row locked first). ``slack_until``: take the Slack lease with it (``_transition_row``)."""
+        return self._transition_row(
+            request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action=Action.ACTIVATED, now=now,
+            detail=encode(Activated(session.impersonator)), requires=(extends, RUNNING) if extends else None,
+            slack_until=slack_until, impersonator=session.impersonator, started_at=session.started_at,
+            ends_at=session.ends_at, delivery=session.delivery, token_expires_at=session.token_expires_at,
+            token_sealed=session.token_sealed, lease_until=None, minting_until=None, warn_at=session.warn_at)
+
+    def fail(self, request_id: str, failure: Failure, now: datetime) -> RequestView | None:
+        """An approved request that could not be activated (Descope refused, the rules no longer allow it …)."""
+        encoded = encode(failure)
+        return self._transition(request_id, [State.APPROVED], State.FAILED, actor=SYSTEM, action=Action.FAILED,
+                                now=now, detail=encoded, failure=encoded, lease_until=None)
+
+    def call_off(self, request_id: str, by: str, now: datetime) -> bool:
+        """A stop asked for while the request is approved and being activated: recorded at once (the activation
+        then mints nothing, or ends the token it got). False: no longer approved, or called off already."""
+        return self._record(request_id, actor=by, action=Action.STOP_REQUESTED, now=now,
+                            where=[R.state == State.APPROVED.value, R.stop_requested_at.is_(None)],
+                            stop_requested_at=now, stop_requested_by=by)
+
+    def end_unstarted(self, request_id: str, by: str, ending: Ending, now: datetime) -> RequestView | None:
+        """An approved request called off before its token was minted: ``stopped``, nothing to revoke."""
+        return self._transition(request_id, [State.APPROVED], State.STOPPED, actor=by, action=Action.STOPPED, now=now,
+                                detail=encode(ending), stopped_at=now, stopped_by=by, lease_until=None)
+
+    # -- active ---------------------------------------------------------------------------------------------
+
+    def show_token(self, request_id: str, by: str, now: datetime) -> bool:
+        """Record that the token is shown to ``by``, if the session is live: active, no stop asked for, its window
+        not over, the token held. False: it is not (nothing may be shown)."""
+        return self._record(request_id, actor=by, action=Action.TOKEN_SHOWN, now=now,
+                            where=[*RUNNING, R.ends_at > now, R.token_sealed.is_not(None)])
+
+    def warn(self, request_id: str, due: datetime, now: datetime) -> bool:
+        """The expiry warning due at ``due``, recorded once (while the session runs)."""
+        return self._record(request_id, actor=SYSTEM, action=Action.WARNED, now=now,
+                            where=[*RUNNING, R.warn_at == due], warn_at=None)
+
+    def ask_stop(self, request_id: str, by: str, now: datetime, *, undelivered_only: bool = False) -> bool:
+        """``by`` asks to end a running session early (``undelivered_only``: only if its token has not reached the
+        requester yet). False: it is not running, or a stop was asked for already."""
+        where = [*RUNNING, R.delivered_at.is_(None)] if undelivered_only else RUNNING
+        return self._record(request_id, actor=by, action=Action.STOP_REQUESTED, now=now, where=where,
+                            stop_requested_at=now, stop_requested_by=by)
+
+    def retire(self, session_id: str, extension_id: str, now: datetime) -> bool:
+        """A session replaced by its extension, whose token has reached the requester: stopped by the bot, once, and
+        only while both run (the extension's row locked first: never both stopped)."""
+        return self._record(session_id, actor=SYSTEM, action=Action.EXTENDED, now=now,
+                            detail=encode(Linked(by=extension_id)), where=RUNNING, requires=(extension_id, RUNNING),
+                            stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension_id)
+
+    def end_session(self, request_id: str, by: str, ending: Ending, now: datetime,
+                    stop_called_at: datetime | None) -> RequestView | None:
+        """A session ended at Descope (or its token dead): ``stopped``, the sealed token wiped."""
+        return self._transition(request_id, [State.ACTIVE], State.STOPPED, actor=by, action=Action.STOPPED, now=now,
+                                detail=encode(ending), stopped_at=now, stopped_by=by, token_sealed=None,
+                                lease_until=None, stop_called_at=stop_called_at)
+
+    def retry_stop_at(self, request_id: str, when: datetime, *, attempts: int,
+                      stop_called_at: datetime | None) -> bool:
+        """A call that ends the session failed: try again at ``when`` (``stop_called_at``: the stop itself is done,
+        only the revocation remains)."""
+        return self._set(request_id, stop_attempts=attempts, lease_until=when, stop_called_at=stop_called_at)
+
+    def stop_failing(self, request_id: str, failing: StopFailing, now: datetime) -> bool:
+        """The calls that end the session keep failing: on record, for the channel to hear."""
+        return self._record(request_id, actor=SYSTEM, action=Action.STOP_FAILING, now=now, detail=encode(failing))
