@@ -26,7 +26,8 @@ from datetime import timedelta
 from typing import TypeVar
 
 from bot.config.settings import is_group_id, is_user_id
-from bot.domain.durations import format_duration, parse_duration
+from bot.config.words import duration_problem
+from bot.domain.durations import BadDuration, format_duration, parse_duration
 from bot.domain.policy import Policy, Rule
 
 KEYS = ("name", "tenants", "targets", "requesters", "approvers", "approvals", "min_duration", "default_duration",
@@ -152,8 +153,8 @@ class _Table:
             return None
         try:
             return parse_duration(text)
-        except ValueError as exc:
-            self.problem(key, str(exc))
+        except BadDuration as exc:
+            self.problem(key, duration_problem(exc))
             return None
 
 

@@ -26,7 +26,8 @@ from bot.config.settings import (
     is_group_id,
     is_user_id,
 )
-from bot.domain.durations import format_duration, parse_duration
+from bot.config.words import duration_problem
+from bot.domain.durations import BadDuration, format_duration, parse_duration
 from bot.domain.policy import Policy, Rule, environment_rule
 
 
@@ -110,8 +111,8 @@ class Reader:
             return default
         try:
             return parse_duration(value)
-        except ValueError as exc:
-            self.problems.append(f"{name}: {exc}")
+        except BadDuration as exc:
+            self.problems.append(f"{name}: {duration_problem(exc)}")
             return default
 
     def duration_or_off(self, name: str, default: timedelta) -> timedelta:
@@ -121,8 +122,8 @@ class Reader:
             return timedelta(0)
         try:
             return parse_duration(value) if value is not None else default
-        except ValueError as exc:
-            self.problems.append(f"{name}: {exc} (or 0 to turn it off)")
+        except BadDuration as exc:
+            self.problems.append(f"{name}: {duration_problem(exc)} (or 0 to turn it off)")
             return default
 
     def retention(self) -> timedelta | None:
@@ -132,8 +133,8 @@ class Reader:
             return None
         try:
             return parse_duration(value)
-        except ValueError as exc:
-            self.problems.append(f"RETENTION: {exc} (or leave it unset to keep everything)")
+        except BadDuration as exc:
+            self.problems.append(f"RETENTION: {duration_problem(exc)} (or leave it unset to keep everything)")
             return None
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:

@@ -122,7 +122,8 @@ class FakeSlack(FakeServer[SlackCall]):
         self._faults: dict[str, _Fault] = {}
         self._ts_counter = itertools.count(1)
         self._response_targets: dict[str, tuple[str | None, str | None]] = {}
-        self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order
+        self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order (as views.update left them)
+        self._view_hashes: dict[str, str] = {}  # each modal's ID -> its current hash
         self.homes: dict[str, dict[str, Any]] = {}  # each user's Home, as last published with views.publish
         self._home_ids: dict[str, str] = {}
         self._used_triggers: set[str] = set()
@@ -488,7 +489,26 @@ class FakeSlack(FakeServer[SlackCall]):
                 return {"ok": False, "error": "expired_trigger_id"}
             self._used_triggers.add(trigger)
             self.views.append(json.loads(json.dumps(view)))
-        return {"ok": True, "view": {**view, "id": f"V{len(self.views)}"}}
+            view_id = f"V{len(self.views)}"
+            self._view_hashes[view_id] = f"{time.time():.6f}.h{len(self.views)}"
+            return {"ok": True, "view": {**view, "id": view_id, "hash": self._view_hashes[view_id]}}
+
+    def _views_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        """As Slack: the modal ``view_id`` (from ``views.open``) becomes ``view`` (in :attr:`views`, in its place);
+        with a ``hash``, only if the modal has not changed since (else ``hash_conflict``)."""
+        view_id, view, given = str(p.get("view_id") or ""), p.get("view"), p.get("hash")
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(str((view.get("title") or {}).get("text", ""))) > 24 or len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            if view_id not in self._view_hashes:
+                return {"ok": False, "error": "not_found"}
+            if given and given != self._view_hashes[view_id]:
+                return {"ok": False, "error": "hash_conflict"}
+            self.views[int(view_id[1:]) - 1] = json.loads(json.dumps(view))
+            self._view_hashes[view_id] = f"{time.time():.6f}.u{view_id}"
+            return {"ok": True, "view": {**view, "id": view_id, "hash": self._view_hashes[view_id]}}
 
     def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
         """As Slack: a ``home`` view of at most 100 blocks becomes that user's Home (kept in :attr:`homes`, with
@@ -530,6 +550,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "users.info": FakeSlack._users_info,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "views.open": FakeSlack._views_open,
+    "views.update": FakeSlack._views_update,
     "views.publish": FakeSlack._views_publish,
     "apps.connections.open": FakeSlack._apps_connections_open,
 }

@@ -6,6 +6,7 @@ the same everywhere. ``format_duration`` writes a ``timedelta`` back in the same
 
 from __future__ import annotations
 
+import enum
 import re
 from datetime import timedelta
 
@@ -20,19 +21,37 @@ def looks_like_duration(text: str) -> bool:
     return bool(_WHOLE.fullmatch(text.strip().lower()))
 
 
+class Problem(enum.StrEnum):
+    """What is wrong with a duration as written."""
+
+    NOT_A_DURATION = "not_a_duration"  # not digits and units at all
+    UNITS_OUT_OF_ORDER = "units_out_of_order"  # a unit twice, or minutes before hours …
+    TOO_LONG = "too_long"  # longer than a year
+    ZERO = "zero"
+
+
+class BadDuration(ValueError):
+    """``text`` is not a duration (``problem`` says why; the words are the reader's: ``bot.config.words``)."""
+
+    def __init__(self, text: str, problem: Problem) -> None:
+        super().__init__(f"{problem}: {text!r}")
+        self.text = text
+        self.problem = problem
+
+
 def parse_duration(text: str) -> timedelta:
-    """Parse ``1h30m``-style text. Raises ``ValueError`` with a message fit to show a user."""
+    """Parse ``1h30m``-style text. Raises ``BadDuration``."""
     cleaned = text.strip().lower()
     if not _WHOLE.fullmatch(cleaned):
-        raise ValueError(f"`{text}` is not a duration: write it like `90s`, `15m`, `2h` or `1h30m`")
+        raise BadDuration(text, Problem.NOT_A_DURATION)
     units = [unit for _, unit in _PART.findall(cleaned)]
     if len(set(units)) != len(units) or units != sorted(units, key="hms".index):
-        raise ValueError(f"`{text}` is not a duration: give hours, minutes, seconds once each, in that order")
+        raise BadDuration(text, Problem.UNITS_OUT_OF_ORDER)
     seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(cleaned))
     if seconds > MAX_SECONDS:
-        raise ValueError(f"`{text}` is not a sensible duration: it is longer than a year")
+        raise BadDuration(text, Problem.TOO_LONG)
     if seconds <= 0:
-        raise ValueError(f"`{text}` is not a duration: it must be longer than zero")
+        raise BadDuration(text, Problem.ZERO)
     return timedelta(seconds=seconds)
 
 

@@ -13,6 +13,8 @@ from bot.domain.request import RequestView
 MINE_SHOWN = 10
 AWAITING_SHOWN = 15
 SESSIONS_SHOWN = 20
+#: How many waiting requests are read to find those waiting for one approver (whose rules name them).
+AWAITING_SCAN = 500
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Home:
     mine: Listed  # open requests first, then the latest ended ones
     awaiting: Listed | None = None  # pending requests of others, oldest first (the next to expire on top)
     sessions: Listed | None = None  # approved and active sessions, everyone's
+    stoppable: frozenset[str] = frozenset()  # the sessions listed that this person may stop (their rules')
 
     @property
     def approver(self) -> bool:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain import Draft, window_problem
-from bot.domain.durations import looks_like_duration, parse_duration
+from bot.domain.durations import BadDuration, looks_like_duration, parse_duration
 from bot.domain.text import hidden_characters, visible
 
 MAX_REASON = 500
@@ -52,7 +52,7 @@ class Problem(enum.StrEnum):
     TENANT_MISSING = "tenant_missing"
     TENANT_TOO_LONG = "tenant_too_long"  # limit
     HIDDEN_CHARACTERS = "hidden_characters"  # what ("login ID" | "tenant ID"), characters (["U+202E", …])
-    BAD_DURATION = "bad_duration"  # word, error (the duration parser's explanation)
+    BAD_DURATION = "bad_duration"  # word, bad (the duration parser's BadDuration)
     NOT_A_DURATION = "not_a_duration"  # word: meant as a duration, but not one (-5m, 5mins, 1.5h)
     WINDOW_OUT_OF_POLICY = "window_out_of_policy"  # word, window (a WindowOutOfPolicy)
     NO_REASON = "no_reason"
@@ -188,8 +188,8 @@ def check_window(word: str, policy: Policy) -> timedelta:
     """A duration as written (``30m``), within the policy's window. Raises ``UsageError``."""
     try:
         duration = parse_duration(word)
-    except ValueError as exc:
-        raise UsageError(Problem.BAD_DURATION, word=word, error=str(exc)) from None
+    except BadDuration as exc:
+        raise UsageError(Problem.BAD_DURATION, word=word, bad=exc) from None
     window = window_problem(duration, policy.min_duration, policy.max_duration)
     if window is not None:
         raise UsageError(Problem.WINDOW_OUT_OF_POLICY, word=word, window=window)

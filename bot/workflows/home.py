@@ -19,7 +19,7 @@ import logging
 from datetime import timedelta
 
 from bot.domain import FINAL_STATES, LIVE_STATES, State
-from bot.domain.home import AWAITING_SHOWN, MINE_SHOWN, SESSIONS_SHOWN, Home, Listed
+from bot.domain.home import AWAITING_SCAN, AWAITING_SHOWN, MINE_SHOWN, SESSIONS_SHOWN, Home, Listed
 from bot.store import HomeStore
 from bot.workflows.context import Context
 
@@ -44,13 +44,15 @@ class Homes:
         mine = Listed(live.shown + ended.shown, live.total + ended.total)
         if not ctx.is_approver(user_id):
             return Home(user_id, now, mine)
-        pending = self.store.requests(states=[State.PENDING], not_requester=user_id, limit=AWAITING_SHOWN,
+        # Only what waits for them: requests whose rules name them, that they have not approved yet. Read well past
+        # the cap, then capped: those for other approvers must not crowd theirs out of the list.
+        pending = self.store.requests(states=[State.PENDING], not_requester=user_id, limit=AWAITING_SCAN,
                                       oldest_first=True)
-        # Only what waits for them: requests whose rule names them, that they have not approved yet.
-        mine_to_decide = tuple(r for r in pending.shown if user_id not in r.approved_by and ctx.may_approve(user_id, r))
-        awaiting = Listed(mine_to_decide, pending.total - (len(pending.shown) - len(mine_to_decide)))
+        theirs = [r for r in pending.shown if user_id not in r.approved_by and ctx.may_approve(user_id, r)]
+        awaiting = Listed(tuple(theirs[:AWAITING_SHOWN]), len(theirs) + pending.more)  # beyond the scan: counted
         sessions = self.store.requests(states=[State.ACTIVE, State.APPROVED], limit=SESSIONS_SHOWN)
-        return Home(user_id, now, mine, awaiting, sessions)
+        stoppable = frozenset(r.id for r in sessions.shown if ctx.may_end(user_id, r))
+        return Home(user_id, now, mine, awaiting, sessions, stoppable)
 
     def opened(self, user_id: str) -> Home:
         """``user_id`` opened the Home: remember them (their Home follows changes from now on) and answer it."""

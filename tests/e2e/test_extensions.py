@@ -165,14 +165,23 @@ def extension_id(answer: str, session_id: str, more: str) -> str:
     return found.group(1)
 
 
+def extend_modal(s: Stack, click: Callable[[], object]) -> dict[str, Any]:
+    """Run ``click`` (an Extend somewhere): the modal it opened at once (while the session is checked), as it then
+    became (``views.update``)."""
+    opened, updated = len(s.slack.calls_of("views.open")), len(s.slack.calls_of("views.update"))
+    click()
+    first = s.slack.wait_for(lambda: next(iter(s.slack.calls_of("views.open")[opened:]), None), message="the modal")
+    assert first.params["view"]["callback_id"] == ids.EXTEND_FORM  # opened before any look-up: the trigger lives 3 s
+    call = s.slack.wait_for(lambda: next(iter(s.slack.calls_of("views.update")[updated:]), None),
+                            message="the modal, once the session was checked")
+    view: dict[str, Any] = call.params["view"]
+    return view
+
+
 def open_extension_form(s: Stack, click: Callable[[], object]) -> dict[str, Any]:
     """Run ``click`` (an Extend somewhere); the extension form it opened."""
-    opened = len(s.slack.calls_of("views.open"))
-    click()
-    call = s.slack.wait_for(lambda: next(iter(s.slack.calls_of("views.open")[opened:]), None),
-                            message="the extension form")
-    view: dict[str, Any] = call.params["view"]
-    assert view["callback_id"] == ids.EXTEND_FORM
+    view = extend_modal(s, click)
+    assert view["callback_id"] == ids.EXTEND_FORM, view
     return view
 
 
@@ -263,12 +272,10 @@ def test_stop_now_on_the_warning_ends_the_session(make_stack: StackFactory) -> N
     s.slack.wait_for(lambda: s.session_dm(request_id) is None, message="Show token gone")
     assert dm_saying(s, f":lock: Session `{request_id}`")  # the session DM, redacted
 
-    # The warning's Extend, now that the session has ended: refused, nothing opened.
-    opened = len(s.slack.calls_of("views.open"))
-    s.click(ids.EXTEND, request_id, REQUESTER, dm_ts, channel_id=DM)
-    refusal = s.ephemeral_after_click()
-    assert f"Session `{request_id}` is not running" in refusal, refusal
-    assert len(s.slack.calls_of("views.open")) == opened
+    # The warning's Extend, now that the session has ended: the modal says why, and offers no form.
+    view = extend_modal(s, lambda: s.click(ids.EXTEND, request_id, REQUESTER, dm_ts, channel_id=DM))
+    assert view["callback_id"] != ids.EXTEND_FORM and "submit" not in view
+    assert f"Session `{request_id}` is not running" in json.dumps(view), view
     assert len(s.descope.minted) == 1
 
 

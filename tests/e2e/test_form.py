@@ -11,6 +11,8 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.devtools.harness import APPROVAL_CHANNEL, REQUESTER, TARGET, TENANT, Reply, Stack
@@ -18,6 +20,8 @@ from bot.devtools.signing import shortcut_body, view_submission_body
 from bot.domain import State
 from bot.slack.views import ids
 from bot.store import Store, make_engine
+
+StackFactory = Callable[..., Stack]
 
 FILLED = {ids.FORM_LOGIN_ID: TARGET, ids.FORM_TENANT: TENANT, ids.FORM_WINDOW: "1h",
           ids.FORM_REASON: "checking invoice SUP-123"}
@@ -66,10 +70,10 @@ def test_the_command_alone_and_the_shortcut_open_the_form_and_help_still_prints_
     assert view["callback_id"] == ids.REQUEST_FORM
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
     assert [b["label"]["text"] for b in inputs.values()] == ["Login ID", "Tenant", "Window", "Reason"]
-    assert [b["optional"] for b in inputs.values()] == [False, True, False, False]
+    assert [b["optional"] for b in inputs.values()] == [False, True, True, False]
     window = inputs[ids.FORM_WINDOW_BLOCK]["element"]
     assert [o["value"] for o in window["options"]] == ["5m", "15m", "30m", "1h", "2h", "4h"]
-    assert window["initial_option"]["value"] == "30m"  # DEFAULT_DURATION
+    assert "initial_option" not in window  # left empty, the deciding rule's default applies
 
     trigger = _trigger("shortcut")
     reply = stack.bot.post(shortcut_body(ids.REQUEST_SHORTCUT, user_id=REQUESTER, trigger_id=trigger))
@@ -104,6 +108,17 @@ def test_a_bad_field_is_answered_on_that_field_and_nothing_is_stored_or_posted(
     assert not [c for c in stack.slack.calls if c.method in ("chat.postMessage", "chat.postEphemeral")]
     # Only the pre-flight's refusals are kept (failed, for the audit), exactly as for the typed command.
     assert sorted(_requests(database_url)) == sorted([(State.FAILED, TARGET), (State.FAILED, "ghost@acme.com")])
+
+
+def test_a_form_without_a_window_gets_the_default_of_the_rule_that_decides_it(make_stack: StackFactory,
+                                                                               tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[[rule]]\nname = "short"\ntenants = ["{TENANT}"]\ndefault_duration = "15m"\n')
+    stack = make_stack(POLICY_FILE=str(policy))
+    view = _open_by_command(stack)
+    reply = _submit(stack, view, **{ids.FORM_WINDOW: None, ids.FORM_TENANT: TENANT})
+    assert reply.json["response_action"] == "update", reply
+    assert "for 15m" in json.dumps(reply.json["view"])  # the rule's default, not DEFAULT_DURATION (30m)
 
 
 def _normalised(blocks: list[dict[str, Any]], request_id: str) -> str:

@@ -28,9 +28,16 @@ log = logging.getLogger("bot.slack")
 
 
 def open_form(deps: Deps, client: WebClient, click: payloads.Click) -> None:
-    """Open the extension form for the clicker's running session. Raises the refusal (``DomainError``)."""
-    session, _ = deps.workflows.extensions.offer(click.request_id, click.user_id)
-    client.views_open(trigger_id=click.trigger_id or "", view=extend.build(session, deps.rule_policy(session)))
+    """Open the extension form for the clicker's running session. The modal opens first, saying it is being
+    prepared (the click's trigger lives 3 seconds; the checks may ask Slack who is in a group), then becomes the form,
+    or says why no extension can be asked. Raises when the modal cannot open at all."""
+    opened = client.views_open(trigger_id=click.trigger_id or "", view=extend.preparing())
+    try:
+        session, _ = deps.workflows.extensions.offer(click.request_id, click.user_id)
+        view = extend.build(session, deps.rule_policy(session))
+    except Exception as exc:
+        view = extend.unavailable(error_text(exc, replies.Doing.EXTENDING))
+    client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get("hash"), view=view)
 
 
 def register(app: App, deps: Deps) -> None:

@@ -34,7 +34,9 @@ TENANT_LABEL = "Tenant"
 TENANT_PLACEHOLDER = "acme-eu"
 TENANT_HINT = "The Descope tenant ID to act in. Leave it empty for none."
 WINDOW_LABEL = "Window"
-WINDOW_HINT = "How long the token works once approved. It can be ended sooner with /impersonate stop."
+WINDOW_HINT = ("How long the token works once approved; left empty, the policy's default for this user. It can be "
+               "ended sooner with /impersonate stop.")
+WINDOW_PLACEHOLDER = "The policy's default"
 REASON_LABEL = "Reason"
 REASON_PLACEHOLDER = "e.g. checking invoice SUP-123"
 REASON_HINT = f"Why you need to act as this user; link a ticket. At most {MAX_REASON} characters."
@@ -107,6 +109,7 @@ def field_refusal(exc: DomainError) -> str:
 EXTEND_TITLE = "Extend session"  # Slack: at most 24 characters
 EXTEND_SUBMIT = "Ask for more time"
 EXTEND_SENT_TITLE = "Extension asked"
+EXTEND_PREPARING = "Looking up the session…"
 EXTEND_WINDOW_LABEL = "More time"
 EXTEND_WINDOW_HINT = ("Added to the session's end once approved (within the policy's longest window). You keep the "
                       "current token until the new one is ready.")

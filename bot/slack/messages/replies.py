@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
+from bot.config.words import duration_problem
 from bot.domain import (
     AlreadyApproved,
     AlreadyDecided,
@@ -33,7 +34,7 @@ from bot.domain import (
     WindowOutOfPolicy,
     WrongMessage,
 )
-from bot.domain.durations import format_duration
+from bot.domain.durations import BadDuration, format_duration
 from bot.domain.text import visible
 from bot.slack.commands import Problem, UsageError
 from bot.slack.messages.outcomes import failure_text
@@ -99,7 +100,9 @@ def usage_problem(exc: UsageError) -> str:
         case Problem.HIDDEN_CHARACTERS:
             return hidden_characters(f)
         case Problem.BAD_DURATION:
-            return f"{visible(str(f['error']))}."
+            bad = f["bad"]
+            assert isinstance(bad, BadDuration)
+            return f"{visible(duration_problem(bad))}."
         case Problem.NOT_A_DURATION:
             return (f"{code(str(f['word']))} is not a duration: write it like `90s`, `15m`, `2h` or `1h30m` "
                     "(whole numbers of hours, minutes and seconds, no sign).")

@@ -70,6 +70,18 @@ def parse(submitted: Submission, policy: Policy) -> ExtensionAsked | Invalid:
     return ExtensionAsked(session_id, duration, reason)
 
 
+def preparing() -> View:
+    """What the modal shows the moment Extend is clicked, while the session is checked."""
+    return {"type": "modal", "callback_id": ids.EXTEND_FORM, "title": plain(words.EXTEND_TITLE),
+            "close": plain(words.CANCEL), "blocks": [context(words.EXTEND_PREPARING)]}
+
+
+def unavailable(why: str) -> View:
+    """The modal, once the session was found not to be extendable now: why (mrkdwn, from ``replies``)."""
+    return {"type": "modal", "callback_id": ids.EXTEND_SENT, "title": plain(words.EXTEND_TITLE),
+            "close": plain(words.CLOSE), "blocks": [section(why)]}
+
+
 def refused(refusal: str) -> dict[str, str]:
     """A refusal of the whole extension (plain text), shown on the window field."""
     return {ids.EXTEND_WINDOW_BLOCK: refusal}

@@ -76,7 +76,8 @@ def _text_input(placeholder: str, limit: int, *, multiline: bool = False) -> Blo
 
 
 def build(policy: Policy) -> View:
-    """The empty form, its window preset to the policy's default."""
+    """The empty form. Its window is left unchosen: the rule that decides the request gives its own default (which
+    rule that is, is known only once the user to impersonate is), as the typed command without a duration."""
     options = [option(w) for w in windows(policy)]
     return {
         "type": "modal",
@@ -91,8 +92,8 @@ def build(policy: Policy) -> View:
             _input(Field.TENANT, words.TENANT_LABEL, words.TENANT_HINT,
                    _text_input(words.TENANT_PLACEHOLDER, MAX_TENANT), optional=True),
             _input(Field.WINDOW, words.WINDOW_LABEL, words.WINDOW_HINT,
-                   {"type": "static_select", "options": options,
-                    "initial_option": option(policy.default_duration)}),
+                   {"type": "static_select", "options": options, "placeholder": plain(words.WINDOW_PLACEHOLDER)},
+                   optional=True),
             _input(Field.REASON, words.REASON_LABEL, words.REASON_HINT,
                    _text_input(words.REASON_PLACEHOLDER, MAX_REASON, multiline=True)),
         ],
@@ -125,10 +126,9 @@ def parse(submitted: Submission, policy: Policy) -> Draft | Invalid:
     tenant_text = value(Field.TENANT).strip()
     tenant = checked(Field.TENANT, lambda: check_tenant(tenant_text)) if tenant_text else None
     window_text = value(Field.WINDOW).strip()
-    duration = checked(Field.WINDOW, lambda: check_window(window_text, policy)) if window_text \
-        else policy.default_duration
+    duration = checked(Field.WINDOW, lambda: check_window(window_text, policy)) if window_text else None
     reason = checked(Field.REASON, lambda: check_reason(value(Field.REASON)))
-    if problems or login_id is None or duration is None or reason is None:
+    if problems or login_id is None or reason is None:
         return Invalid(problems)
     return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant)
 

@@ -31,7 +31,10 @@ def build(home: Home, notice: str | None = None) -> dict[str, Any]:
         blocks += [{"type": "divider"}, *_list(words.AWAITING_HEADER, home.awaiting, _awaiting,
                                               words.NOTHING_AWAITING)]
     if home.sessions is not None:
-        blocks += [{"type": "divider"}, *_list(words.SESSIONS_HEADER, home.sessions, _session, words.NO_SESSIONS)]
+        def session(request: RequestView) -> list[Block]:
+            return _session(request, stoppable=request.id in home.stoppable)
+
+        blocks += [{"type": "divider"}, *_list(words.SESSIONS_HEADER, home.sessions, session, words.NO_SESSIONS)]
     blocks.append(context(words.footer(home.at)))
     return {"type": "home", "callback_id": ids.HOME_VIEW, "private_metadata": home.user_id, "blocks": blocks}
 
@@ -69,9 +72,11 @@ def _awaiting(request: RequestView) -> list[Block]:
     ]
 
 
-def _session(request: RequestView) -> list[Block]:
+def _session(request: RequestView, *, stoppable: bool) -> list[Block]:
+    """A live session; Stop only for an approver of its rules (or of ``APPROVERS``): anyone else's click would be
+    refused."""
     block = section(words.session_line(request))
-    if request.state is State.ACTIVE and not request.stopping:
+    if stoppable and request.state is State.ACTIVE and not request.stopping:
         block["accessory"] = _stop_button(request)
     return [block]
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.durations import format_duration, looks_like_duration, parse_duration
+from bot.config.words import duration_problem
+from bot.domain.durations import BadDuration, Problem, format_duration, looks_like_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -54,22 +55,26 @@ def test_parse_accepts(text: str, expected: timedelta) -> None:
         ("1h30", "is not a duration"),
     ],
 )
-def test_parse_refuses_with_a_message_for_people(text: str, why: str) -> None:
-    with pytest.raises(ValueError) as info:
+def test_parse_refuses_with_a_problem_worded_for_people(text: str, why: str) -> None:
+    with pytest.raises(BadDuration) as info:
         parse_duration(text)
-    message = str(info.value)
+    assert info.value.text == text  # data: what was written, and what is wrong with it
+    message = duration_problem(info.value)  # the words, where people read them
     assert why in message
     assert f"`{text}`" in message
 
 
 def test_parse_error_shows_examples() -> None:
-    with pytest.raises(ValueError, match=r"`90s`, `15m`, `2h` or `1h30m`"):
+    with pytest.raises(BadDuration) as info:
         parse_duration("soon")
+    assert info.value.problem is Problem.NOT_A_DURATION
+    assert "`90s`, `15m`, `2h` or `1h30m`" in duration_problem(info.value)
 
 
 def test_parse_huge_number_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as info:
         parse_duration("99999999999999h")
+    assert isinstance(info.value, BadDuration) and info.value.problem is Problem.TOO_LONG
 
 
 @pytest.mark.parametrize(

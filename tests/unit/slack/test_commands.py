@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 
 from bot.domain import Draft, WindowOutOfPolicy
+from bot.domain.durations import BadDuration
+from bot.domain.durations import Problem as DurationProblem
 from bot.slack.commands import (
     MAX_LOGIN_ID,
     MAX_REASON,
@@ -386,7 +388,8 @@ def test_window_out_of_policy_carries_the_word_and_the_bounds() -> None:
 
 @pytest.mark.parametrize("problem", list(Problem))
 def test_every_problem_is_worded(problem: Problem) -> None:
-    facts = {"word": "5h", "limit": 500, "name": "--foo", "error": "`5h` is odd", "length": 600,
+    facts = {"word": "5h", "limit": 500, "name": "--foo", "bad": BadDuration("5x", DurationProblem.NOT_A_DURATION),
+             "length": 600,
              "window": WindowOutOfPolicy(timedelta(hours=5), timedelta(minutes=1), timedelta(hours=4)),
              "what": "login ID", "characters": ["U+202E"]}
     text = replies.usage_problem(UsageError(problem, **facts))

@@ -84,3 +84,11 @@ def test_sqlite_writers_of_several_processes_take_turns(tmp_path: Path) -> None:
     held = sorted((float(a), float(b)) for _, a, b in (line.split() for line in spans.read_text().splitlines()))
     assert len(held) == 15
     assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(held))  # never two at once
+
+
+def test_sqlite_runs_in_wal_with_normal_sync(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (FULL is 2)
+    engine.dispose()

@@ -11,7 +11,8 @@ import pytest
 
 from bot.devtools.harness import APPROVER, OTHER_TARGET, OUTSIDER, REQUESTER, TARGET
 from bot.domain import AlreadyDecided, Draft, MayNotStop, NotAnApprover, OwnRequest, State, WrongMessage
-from bot.domain.home import MINE_SHOWN, Listed
+from bot.domain.home import AWAITING_SHOWN, MINE_SHOWN, Listed
+from bot.domain.policy import Policy, Rule
 from bot.workflows.home import VIEWER_TTL
 from tests.fakes.inprocess import World
 
@@ -78,6 +79,40 @@ def test_the_lists_are_capped_and_count_the_rest(world: World) -> None:
     home = world.workflows.homes.page(REQUESTER)
     assert len(home.mine.shown) == MINE_SHOWN and home.mine.total == MINE_SHOWN + 6
     assert home.mine.more == 6 and ids(home.mine)[0] == pending
+
+
+def test_what_waits_for_an_approver_is_found_past_those_waiting_for_others(world: World) -> None:
+    """Others' requests, older and more than the list shows, must not crowd out the ones waiting for this approver."""
+    others = Rule(number=1, name="others", targets=("other*@acme.com",), requesters=(REQUESTER, APPROVER),
+                  approvers=(OTHER_APPROVER,), min_duration=timedelta(minutes=1),
+                  default_duration=timedelta(minutes=30), max_duration=timedelta(hours=4))
+    ctx = world.workflows.ctx
+    ctx.settings = replace(ctx.settings, policy=Policy((others,), "policy.toml"), max_pending_per_requester=100)
+    for n in range(AWAITING_SHOWN + 5):
+        ask(world, login_id=f"other{n}@acme.com")
+        world.clock.advance(1)
+    theirs = []
+    for n in range(3):
+        theirs.append(ask(world, login_id=f"user{n}@acme.com"))
+        world.clock.advance(1)
+    home = world.workflows.homes.page(APPROVER)
+    assert ids(home.awaiting) == theirs and home.awaiting is not None and home.awaiting.total == 3
+    colleague = world.workflows.homes.page(OTHER_APPROVER)  # the rule's approver, and in APPROVERS: all of them
+    assert colleague.awaiting is not None and len(colleague.awaiting.shown) == AWAITING_SHOWN
+    assert colleague.awaiting.total == AWAITING_SHOWN + 5 + 3
+
+
+def test_stop_is_offered_on_the_sessions_an_approver_may_stop(world: World) -> None:
+    others = Rule(number=1, name="others", targets=(TARGET,), requesters=(REQUESTER,),
+                  approvers=(APPROVER,), min_duration=timedelta(minutes=1),
+                  default_duration=timedelta(minutes=30), max_duration=timedelta(hours=4))
+    ctx = world.workflows.ctx
+    active = world.approved()
+    ctx.settings = replace(ctx.settings, policy=Policy((others,), "policy.toml"), approvers=(OTHER_APPROVER,))
+    assert world.workflows.homes.page(APPROVER).stoppable == {active}  # the rule's approver
+    assert world.workflows.homes.page(OTHER_APPROVER).stoppable == {active}  # APPROVERS may stop any session
+    ctx.settings = replace(ctx.settings, approvers=("UAPPR8",))
+    assert world.workflows.homes.page(OTHER_APPROVER).stoppable == frozenset()  # neither: no Stop
 
 
 # -- who is remembered, whose Home is republished -------------------------------------------------------

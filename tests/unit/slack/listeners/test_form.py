@@ -78,7 +78,7 @@ def test_the_command_alone_opens_the_form_with_its_trigger_and_says_nothing_else
     assert labels == ["Login ID", "Tenant", "Window", "Reason"]
     window = next(b["element"] for b in view["blocks"] if b.get("block_id") == ids.FORM_WINDOW_BLOCK)
     assert [o["value"] for o in window["options"]] == ["5m", "15m", "30m", "1h", "2h", "4h"]
-    assert window["initial_option"]["value"] == "30m"
+    assert "initial_option" not in window  # left empty: the deciding rule's default
     assert bot.told(key) == [] and bot.all_requests() == []
 
 

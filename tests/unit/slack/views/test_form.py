@@ -86,27 +86,26 @@ def test_the_form_asks_for_login_id_tenant_window_and_reason() -> None:
     login, tenant, window, reason = fields.values()
     assert [b["label"]["text"] for b in fields.values()] == ["Login ID", "Tenant", "Window", "Reason"]
     assert (login["optional"], tenant["optional"], window["optional"], reason["optional"]) == (
-        False, True, False, False)
+        False, True, True, False)
     assert login["element"]["type"] == tenant["element"]["type"] == "plain_text_input"
     assert (login["element"]["max_length"], tenant["element"]["max_length"]) == (256, 128)
     assert reason["element"]["multiline"] is True and reason["element"]["max_length"] == 500
     assert window["element"]["type"] == "static_select"
 
 
-def test_the_windows_offered_are_the_policys_preset_to_its_default() -> None:
-    window = inputs(form.build(POLICY))[Field.WINDOW]["element"]
+def test_the_windows_offered_are_the_policys_and_none_is_preset() -> None:
+    field = inputs(form.build(POLICY))[Field.WINDOW]
+    window = field["element"]
     assert [(o["value"], o["text"]["text"]) for o in window["options"]] == [
         ("5m", "5 minutes"), ("15m", "15 minutes"), ("30m", "30 minutes"), ("1h", "1 hour"), ("2h", "2 hours"),
         ("4h", "4 hours")]
-    assert window["initial_option"] == {"text": window["options"][2]["text"], "value": "30m"}
+    assert "initial_option" not in window and field["optional"]  # left empty: the deciding rule's default
 
 
 def test_an_unusual_policy_offers_its_own_default_and_longest_window_and_nothing_outside_it() -> None:
     policy = Policy(timedelta(minutes=45), timedelta(minutes=10), timedelta(minutes=150))
     window = inputs(form.build(policy))[Field.WINDOW]["element"]
     assert [o["value"] for o in window["options"]] == ["15m", "30m", "45m", "1h", "2h", "2h30m"]
-    assert window["initial_option"]["value"] == "45m"
-    assert window["initial_option"]["text"]["text"] == "45 minutes"
     only = Policy(timedelta(minutes=20), timedelta(minutes=20), timedelta(minutes=20))
     assert [o["value"] for o in inputs(form.build(only))[Field.WINDOW]["element"]["options"]] == ["20m"]
 
@@ -121,20 +120,21 @@ def test_a_filled_in_form_is_the_draft_the_command_would_make() -> None:
     assert parse("jane@acme.com 1h --tenant acme-eu checking invoice SUP-123", POLICY) == Submit(draft)
 
 
-def test_the_preset_window_empty_tenant_and_a_multi_line_reason() -> None:
-    answers = {k: v for k, v in VALID.items() if k != ids.FORM_WINDOW}  # the window left as preset
+def test_no_window_empty_tenant_and_a_multi_line_reason() -> None:
+    answers = {k: v for k, v in VALID.items() if k != ids.FORM_WINDOW}  # the window left empty
     built = form.build(POLICY)
     result = form.parse(submitted(built, view_state(built, {**answers, ids.FORM_TENANT: None,
                                                             ids.FORM_LOGIN_ID: "  jane@acme.com ",
                                                             ids.FORM_REASON: "SUP-123\nthe invoice is wrong\n"})),
                         POLICY)
-    assert result == Draft(login_id="jane@acme.com", duration=timedelta(minutes=30),
-                           reason="SUP-123\nthe invoice is wrong", tenant=None)
+    assert result == Draft(login_id="jane@acme.com", duration=None, reason="SUP-123\nthe invoice is wrong",
+                           tenant=None)
 
 
-def test_a_submission_without_a_window_takes_the_default() -> None:
+def test_a_submission_without_a_window_takes_the_deciding_rules_default() -> None:
     result = submit(**{ids.FORM_WINDOW: None})
-    assert isinstance(result, Draft) and result.duration == timedelta(minutes=30)
+    assert isinstance(result, Draft) and result.duration is None  # as the command without a duration
+    assert parse("jane@acme.com checking", POLICY) == Submit(Draft("jane@acme.com", None, "checking"))
 
 
 @pytest.mark.parametrize(("answers", "field", "says"), [

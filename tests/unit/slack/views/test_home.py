@@ -26,8 +26,9 @@ def listed(*requests: RequestView, total: int | None = None) -> Listed:
 NONE = Listed()
 
 
-def page(mine: Listed = NONE, awaiting: Listed | None = None, sessions: Listed | None = None) -> Home:
-    return Home(ME, T0, mine, awaiting, sessions)
+def page(mine: Listed = NONE, awaiting: Listed | None = None, sessions: Listed | None = None,
+         stoppable: frozenset[str] = frozenset()) -> Home:
+    return Home(ME, T0, mine, awaiting, sessions, stoppable)
 
 
 def many(state: State, count: int, **changes: Any) -> tuple[RequestView, ...]:
@@ -73,7 +74,8 @@ def test_a_requester_sees_their_requests_with_withdraw_or_stop_and_nothing_of_ot
 def test_an_approver_sees_what_waits_for_them_with_the_channels_confirmation_and_the_sessions() -> None:
     waiting = view(State.PENDING, id="WAIT0001", requester_id="UOTHER")
     session = view(State.ACTIVE, id="ACTV0002", requester_id="UOTHER")
-    built = valid(home.build(page(awaiting=listed(waiting), sessions=listed(session))))
+    built = valid(home.build(page(awaiting=listed(waiting), sessions=listed(session),
+                                  stoppable=frozenset({session.id}))))
     found = buttons(built)
     assert [(b["action_id"], b["value"]) for b in found] == [
         (ids.HOME_APPROVE, "WAIT0001"), (ids.HOME_DENY, "WAIT0001"), (ids.HOME_STOP, "ACTV0002")]
@@ -86,6 +88,13 @@ def test_an_approver_sees_what_waits_for_them_with_the_channels_confirmation_and
     assert "<@UOTHER> asks to act as `jane@acme.com`" in text and "Reason: checking invoice SUP-123" in text
     assert words.NO_REQUESTS in text
     assert {b["block_id"] for b in built["blocks"] if b["type"] == "actions"} == {"home.decision:WAIT0001"}
+
+
+def test_stop_shows_only_on_the_sessions_this_approver_may_stop() -> None:
+    theirs, others = view(State.ACTIVE, id="ACTV0001"), view(State.ACTIVE, id="ACTV0002")
+    built = valid(home.build(page(awaiting=listed(), sessions=listed(theirs, others),
+                                  stoppable=frozenset({theirs.id}))))
+    assert [(b["action_id"], b["value"]) for b in buttons(built)] == [(ids.HOME_STOP, "ACTV0001")]
 
 
 def test_empty_lists_say_so() -> None:
