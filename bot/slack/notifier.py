@@ -81,16 +81,20 @@ class SlackNotifier:
         msg = dm.token(request, token)
         self.client.chat_update(channel=where[0], ts=where[1], text=msg.text, blocks=msg.blocks)
 
-    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None,
+                     warning_dm: tuple[str, str] | None = None) -> None:
         if token_dm is not None:
             redacted = dm.redacted(request)
             self.client.chat_update(channel=token_dm[0], ts=token_dm[1], text=redacted.text, blocks=redacted.blocks)
+        if warning_dm is not None:
+            past = dm.warning_past(request)
+            self.client.chat_update(channel=warning_dm[0], ts=warning_dm[1], text=past.text, blocks=past.blocks)
         msg = dm.outcome(request)
         if msg is not None:
             self._dm(request.requester_id, msg, token_dm[0] if token_dm else None)
 
-    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
-        self._dm(request.requester_id, dm.warning(request), token_dm[0] if token_dm else None)
+    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> tuple[str, str]:
+        return self._dm(request.requester_id, dm.warning(request), token_dm[0] if token_dm else None)
 
     def publish_home(self, page: Home) -> None:
         """``views.publish``: the person's App Home (no scope needed; the Home tab must be on)."""

@@ -109,6 +109,8 @@ class RequestRow(Base):
     extended_by: Mapped[str | None] = mapped_column(String(16))  # the extension that replaced this session
     minting_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an impersonate call in flight: see 0009
     post_failures: Mapped[int] = mapped_column(Integer, default=0)  # the approvals channel refused the post, in a row
+    warning_channel: Mapped[str | None] = mapped_column(String(32))  # the expiry warning's DM (edited at the end)
+    warning_ts: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def target(self) -> Target | None:

@@ -33,6 +33,8 @@ class Progress:
     thread_posted_id: int | None = None  # audit rows up to this one are in the thread
     end_notified_at: datetime | None = None  # the requester was told how it ended
     post_failures: int | None = None  # 0 once the approvals channel took the message
+    warning_channel: str | None = None  # the expiry warning's DM, once sent
+    warning_ts: str | None = None
 
     def values(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}

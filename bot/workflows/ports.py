@@ -76,9 +76,10 @@ class Notifier(Protocol):
         """Put the token into that DM (an edit: doing it twice leaves one message holding the token)."""
         ...
 
-    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
-        """Redact the session's DM (``token_dm``, if any) and DM the requester how the request ended (in the same
-        conversation)."""
+    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None,
+                     warning_dm: tuple[str, str] | None = None) -> None:
+        """Redact the session's DM (``token_dm``, if any), take the buttons off its expiry warning (``warning_dm``, if
+        one was sent), and DM the requester how the request ended (in the same conversation)."""
         ...
 
     def post_ready(self, request: RequestView) -> tuple[str, str]:
@@ -86,9 +87,9 @@ class Notifier(Protocol):
         token itself is never in a message); returns the message's channel and ts."""
         ...
 
-    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> tuple[str, str]:
         """DM the requester that the session ends soon (its end time), with Extend and Stop now buttons (in the
-        conversation of the session's DM, ``token_dm``, if any)."""
+        conversation of the session's DM, ``token_dm``, if any); returns the message's channel and ts."""
         ...
 
     def publish_home(self, home: Home) -> None:

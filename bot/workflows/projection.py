@@ -49,6 +49,12 @@ def _dm_of(row: RequestRow) -> tuple[str, str] | None:
     return (row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None
 
 
+def _warning_of(row: RequestRow, progress: Progress) -> tuple[str, str] | None:
+    """The expiry warning's DM, if one was sent (in this pass, or recorded before)."""
+    channel, ts = progress.warning_channel or row.warning_channel, progress.warning_ts or row.warning_ts
+    return (channel, ts) if channel and ts else None
+
+
 class Projection:
     def __init__(self, ctx: Context, revocation: Revocation, homes: Homes, extensions: Extensions) -> None:
         self.ctx = ctx
@@ -137,7 +143,7 @@ class Projection:
                 self._post_thread(row.id, view, batch, progress)
                 self._record(row.id, progress)
                 if state is State.ACTIVE and not row.stop_requested_at:
-                    notifier.send_warning(view, _dm_of(row))
+                    progress.warning_channel, progress.warning_ts = notifier.send_warning(view, _dm_of(row))
                 progress.thread_posted_id = entry.id
             else:
                 batch.append(entry)
@@ -146,7 +152,7 @@ class Projection:
         self._post_thread(row.id, view, batch, progress)
         if state.is_final and row.end_notified_at is None:
             self._record(row.id, progress)
-            notifier.send_outcome(view, _dm_of(row))
+            notifier.send_outcome(view, _dm_of(row), _warning_of(row, progress))
             progress.end_notified_at = self.ctx.clock()
         return self.ctx.store.slack_caught_up(row.id, row.version, progress)
 

@@ -150,11 +150,13 @@ class StubNotifier:
         self.ready.append(request)
         return "DUREQ1", "1.000100"
 
-    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+    def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None,
+                     warning_dm: tuple[str, str] | None = None) -> None:
         self.outcomes.append(request)
 
-    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> None:
+    def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> tuple[str, str]:
         self.warnings.append(request)
+        return "DUREQ1", f"{len(self.warnings)}.000200"
 
     def publish_home(self, home: Home) -> None:
         if self.home_error is not None:

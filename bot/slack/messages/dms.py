@@ -163,6 +163,15 @@ def warning(request: RequestView) -> str:
             "*Stop now* ends the session at once.")
 
 
+def warning_past(request: RequestView) -> str:
+    return (f":alarm_clock: Your impersonation of {target(request)} (`{request.id}`) has ended: it can no longer be "
+            "extended or stopped from here.")
+
+
+def warning_past_fallback(request: RequestView) -> str:
+    return f"Your impersonation session {request.id} has ended."
+
+
 def warning_fallback(request: RequestView) -> str:
     assert request.ends_at is not None
     return f"Your impersonation session {request.id} ends at {request.ends_at:%H:%M} UTC."

@@ -60,6 +60,11 @@ def not_posted(request: RequestView, channel: str, error: str) -> Message:
     return Message(text=dms.not_posted_fallback(request), blocks=[section(text)])
 
 
+def warning_past(request: RequestView) -> Message:
+    """The expiry warning once the session has ended: what it said, without Extend and Stop now."""
+    return Message(text=dms.warning_past_fallback(request), blocks=[section(dms.warning_past(request))])
+
+
 def redacted(request: RequestView) -> Message:
     return Message(text=dms.redacted_fallback(request), blocks=[section(dms.redacted(request))])
 
