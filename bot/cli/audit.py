@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
@@ -51,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli.migrate import migrated_engine
 
     try:
-        retention = retention_from_env(os.environ)
+        retention = retention_from_env()
     except ConfigError as exc:
         return cannot_start(exc)
     engine = migrated_engine()

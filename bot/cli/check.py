@@ -1,6 +1,6 @@
 """``impersonation-bot check``, the setup doctor: is everything the bot needs in place?
 
-``run_checks(env)`` returns one ``Check`` (name, ok, detail, fix) per thing it looked at: the configuration (every
+``run_checks()`` returns one ``Check`` (name, ok, detail, fix) per thing it looked at: the configuration (every
 ``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the ``x-oauth-scopes``
 header) against the app manifest's (``bot/slack/manifest.yml``), the bot's membership of the approvals channel, each ID
 in ``APPROVERS``, ``REQUESTERS`` and the rules of ``POLICY_FILE`` that allow, Descope's acceptance of the management key
@@ -40,7 +40,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    checks = run_checks(os.environ)
+    checks = run_checks()
     print(render(checks))
     return 0 if all(c.ok for c in checks) else 1
 
@@ -76,7 +76,8 @@ def manifest_bot_scopes(text: str) -> list[str]:
     return scopes
 
 
-def run_checks(env: Mapping[str, str], manifest: Path = MANIFEST) -> list[Check]:
+def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) -> list[Check]:
+    """Every check, on the settings of ``env`` (the environment, read by ``bot.config``, when not given)."""
     try:
         settings: Settings | None = settings_from_env(env)
         checks = [Check("config", True, m.CONFIG_OK)]

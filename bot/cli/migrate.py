@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -21,7 +20,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     from bot.server.logs import configure
 
-    level, fmt = logging_from_env(os.environ)
+    level, fmt = logging_from_env()
     configure(level, [], fmt)
     engine = migrated_engine()
     if isinstance(engine, int):
@@ -37,7 +36,7 @@ def migrated_engine() -> Engine | int:
     from bot.store.migrate import migrate
 
     try:
-        database_url = database_url_from_env(os.environ)
+        database_url = database_url_from_env()
     except ConfigError as exc:
         return cannot_start(exc)
     engine = make_engine(database_url)

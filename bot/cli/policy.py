@@ -11,7 +11,6 @@ tenants (``unknown_because`` says why they are). Operator-facing text.
 from __future__ import annotations
 
 import argparse
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.cli.exits import cannot_start
@@ -35,9 +34,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     login_id, tenant = args.login_id.strip(), (args.tenant or "").strip() or None
     try:
-        rules, environment = policy_from_env(os.environ)
+        rules, environment = policy_from_env()
         looked_up = tenant is None and rules.names_tenants
-        descope = descope_from_env(os.environ) if looked_up else None
+        descope = descope_from_env() if looked_up else None
     except ConfigError as exc:
         return cannot_start(exc)
     target, why = look_up(descope, login_id) if looked_up else (None, "")

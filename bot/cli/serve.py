@@ -5,7 +5,6 @@ from starting (the configuration, an unreachable database, a token Slack refuses
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 from urllib.error import URLError
@@ -29,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.server.logs import configure
 
     try:
-        settings = settings_from_env(os.environ)
+        settings = settings_from_env()
     except ConfigError as exc:
         return cannot_start(exc)
     configure(settings.log_level, settings.secrets(), settings.log_format)

@@ -31,42 +31,42 @@ from bot.domain.durations import BadDuration, format_duration, parse_duration
 from bot.domain.policy import Policy, Rule, environment_rule
 
 
-def settings_from_env(env: Mapping[str, str]) -> Settings:
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Every setting, read from ``env`` and checked as a whole. Raises ``ConfigError`` naming every problem."""
-    return Reader(env).settings()
+    return Reader(os.environ if env is None else env).settings()
 
 
-def database_url_from_env(env: Mapping[str, str]) -> str:
+def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
     """``DATABASE_URL`` alone, validated as ``settings_from_env`` does (for ``migrate`` and ``audit``)."""
-    reader = Reader(env)
+    reader = Reader(os.environ if env is None else env)
     url = reader.database_url()
     if reader.problems:
         raise ConfigError(reader.problems)
     return url
 
 
-def retention_from_env(env: Mapping[str, str]) -> timedelta | None:
+def retention_from_env(env: Mapping[str, str] | None = None) -> timedelta | None:
     """``RETENTION`` alone, validated as ``settings_from_env`` does (for ``audit``)."""
-    reader = Reader(env)
+    reader = Reader(os.environ if env is None else env)
     retention = reader.retention()
     if reader.problems:
         raise ConfigError(reader.problems)
     return retention
 
 
-def logging_from_env(env: Mapping[str, str]) -> tuple[str, str]:
+def logging_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     """``LOG_LEVEL`` and ``LOG_FORMAT`` alone, for the commands that log without the other settings (``migrate``); a
     value that is not one of theirs falls back to the default (the command's own work says what else is wrong)."""
-    reader = Reader(env)
+    reader = Reader(os.environ if env is None else env)
     return (reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
             reader.choice("LOG_FORMAT", "text", ("text", "json")))
 
 
-def descope_from_env(env: Mapping[str, str]) -> tuple[str, Secret, str | None] | None:
+def descope_from_env(env: Mapping[str, str] | None = None) -> tuple[str, Secret, str | None] | None:
     """The Descope project ID, management key and base URI, when the ID and key are both set (for ``python -m bot
     policy``, which looks the target up with them); ``None`` when either is missing. Raises ``ConfigError`` for a bad
     base URI."""
-    reader = Reader(env)
+    reader = Reader(os.environ if env is None else env)
     project_id, key = reader.raw("DESCOPE_PROJECT_ID"), reader.raw("DESCOPE_MANAGEMENT_KEY")
     base_uri = reader.http_url("DESCOPE_BASE_URI", "https://api.descope.com")
     if reader.problems:
@@ -74,11 +74,11 @@ def descope_from_env(env: Mapping[str, str]) -> tuple[str, Secret, str | None] |
     return (project_id, Secret(key), base_uri) if project_id and key else None
 
 
-def policy_from_env(env: Mapping[str, str]) -> tuple[Policy, Rule]:
+def policy_from_env(env: Mapping[str, str] | None = None) -> tuple[Policy, Rule]:
     """``POLICY_FILE``'s rules and the environment's rule (``APPROVERS``, ``REQUESTERS``, ``MIN_DURATION``,
     ``DEFAULT_DURATION``, ``MAX_DURATION``), validated as ``settings_from_env`` does, without the Slack or Descope
     settings (for ``python -m bot policy``). Raises ``ConfigError`` with every problem."""
-    reader = Reader(env)
+    reader = Reader(os.environ if env is None else env)
     environment = environment_rule(reader.approvers(), reader.principals("REQUESTERS", reader.raw("REQUESTERS")),
                                    reader.window())
     policy = reader.policy(environment)

@@ -10,8 +10,8 @@ fields; see ``/work/shared/reference/descope.md``) over a synchronous ``httpx.Cl
 * ``refresh``             ``POST /v1/auth/refresh``             (whether a refresh JWT still works; the answer dropped)
 * ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object
 
-Base URL: the explicit argument, else ``$DESCOPE_BASE_URI`` (the SDKs' variable), else
-derived from the project ID by ``default_base_url``.
+Base URL: the argument (``DESCOPE_BASE_URI``, the SDKs' variable, read by ``bot.config``), else derived from the
+project ID by ``default_base_url``.
 
 Failures raise the typed errors of ``bot.descope.errors``; retries follow ``bot.descope.retry``.
 Secrets: request bodies and headers (the management key) never reach exceptions or logs.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -87,7 +86,7 @@ class DescopeClient:
         if not management_key:
             raise ValueError("a Descope management key is required")
         if not base_url:
-            base_url = os.environ.get("DESCOPE_BASE_URI") or default_base_url(project_id)
+            base_url = default_base_url(project_id)
         base_url = base_url.rstrip("/")
         if not base_url.startswith(("https://", "http://")):
             raise ValueError(f"Descope base URL must start with https:// or http://: {base_url!r}")

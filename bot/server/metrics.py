@@ -18,22 +18,19 @@ answers the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPRO
                                                                         message (CHANNEL_ERRORS): no approver sees it
 
 Labels are fixed enumerations and Slack method names, never a token, a user ID or a login ID: values outside
-the enumerations are counted as ``other``. The code that counts knows only callables (``Store.on_outcome``,
-the ``DescopeClient`` and Slack client ``on_call`` hooks, ``Context.stop_lateness``), not Prometheus.
+the enumerations are counted as ``other``. The code that counts knows only callables (the store's ``on_outcome``,
+the ``DescopeClient`` and Slack client ``on_call`` hooks, the workflows' ``Observer``), not Prometheus.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-
-from bot.store import Store
 
 #: A request's outcomes: ``submitted`` (stored pending), ``refused`` (the rules refused it before anyone saw it),
 #: and each state a transition enters: approved, denied, expired, active, failed (Descope refused), stopped.
@@ -53,13 +50,13 @@ def _known(value: str, allowed: tuple[str, ...]) -> str:
 class ActiveSessions(Collector):
     """``impersonation_bot_sessions_active``: the count of active sessions, read from the database per scrape."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, count: Callable[[], int]) -> None:
+        self.count = count
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         gauge = GaugeMetricFamily("impersonation_bot_sessions_active",
                                   "Sessions active now (database-wide: the same on every replica)")
-        gauge.add_metric([], float(self.store.count_active()))
+        gauge.add_metric([], float(self.count()))
         yield gauge
 
     def describe(self) -> Iterator[GaugeMetricFamily]:  # no database read at registration
@@ -69,9 +66,13 @@ class ActiveSessions(Collector):
 class Metrics:
     """This process's registry and the hooks that feed it."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, active_sessions: Callable[[], int] | None = None, *, multiprocess: bool = False) -> None:
+        """``active_sessions``: the count of active sessions, read at each scrape (the gauge; none without it);
+        ``multiprocess``: this replica serves with several processes (``bot.server.workers``), whose counts a scrape
+        sums."""
         self.registry = CollectorRegistry()
-        self.store = store
+        self.active_sessions = active_sessions
+        self.multiprocess = multiprocess
         self.requests = Counter("impersonation_bot_requests", "Requests reaching an outcome (per replica)",
                                 ["outcome"], registry=self.registry)
         self.stop_lateness = Histogram("impersonation_bot_stop_lateness_seconds",
@@ -84,8 +85,8 @@ class Metrics:
         self.posts_refused = Counter("impersonation_bot_approval_posts_refused",
                                      "Approval messages the approvals channel refused (per replica)", ["error"],
                                      registry=self.registry)
-        if store is not None:
-            self.registry.register(ActiveSessions(store))
+        if active_sessions is not None:
+            self.registry.register(ActiveSessions(active_sessions))
 
     # -- the hooks (plain callables for the code that counts)
 
@@ -110,11 +111,11 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The scrape body and its content type (several processes: their counts summed, read from their files)."""
         registry = self.registry
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if self.multiprocess:
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            if self.store is not None:
-                registry.register(ActiveSessions(self.store))
+            if self.active_sessions is not None:
+                registry.register(ActiveSessions(self.active_sessions))
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def serve(self, port: int) -> None:

@@ -32,6 +32,7 @@ from bot.store import Store, make_engine, utcnow
 from bot.store.migrate import migrate
 from bot.store.sealing import Sealer
 from bot.workflows import Workflows
+from bot.workflows.leases import Leases
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +45,21 @@ class Runtime:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
-        self.store = Store(self.engine)
-        self.metrics = Metrics(self.store)
-        self.store.on_outcome = self.metrics.request_outcome
+        # Every part gets what it needs when it is made (the metrics read the store only at a scrape).
+        self.metrics = Metrics(lambda: self.store.count_active(), multiprocess=shard[1] > 1)
+        self.store = Store(self.engine, on_outcome=self.metrics.request_outcome)
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                                      settings.descope_base_uri, on_call=self.metrics.descope_call)
         self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
         self.clock = DatabaseClock(self.store, local=wall_clock)
         self.clock.measure()
+        leases = Leases(self.store, self.clock)
+        self.scheduler = Scheduler(self.clock, leases, settings.sweep_interval,
+                                   retention=settings.retention is not None, shard=shard)
         self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),
                                          SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()),
-                                         clock=self.clock)
-        self.workflows.ctx.stop_lateness = self.metrics.stopped_late
-        self.workflows.ctx.post_refused = self.metrics.approval_post_refused
-        self.scheduler = Scheduler(self.workflows, settings.sweep_interval, shard=shard)
+                                         clock=self.clock, leases=leases, timers=self.scheduler, observer=self.metrics)
         self.app = build_app(settings, self.workflows, self.client)
         self._stopped = threading.Event()
 
@@ -66,7 +67,7 @@ class Runtime:
         """Run until SIGTERM/SIGINT, then finish in-flight work and exit. ``listening``: a socket already bound
         to ``PORT`` (several serving processes share it), else one is opened here; ``serving`` is told when HTTP
         requests are about to be served."""
-        self.scheduler.start()
+        self.scheduler.start(self.workflows.ticker)
         if self.settings.socket_mode:
             self._serve_socket_mode()
         else:

@@ -37,7 +37,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.server.clock import system_clock_of
 from bot.store import utcnow
-from bot.workflows import Workflows
+from bot.workflows.leases import Leases
+from bot.workflows.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +46,24 @@ PURGE_INTERVAL = timedelta(minutes=1)  # the retention purge runs at most this o
 
 
 class Scheduler:
-    def __init__(self, workflows: Workflows, sweep_interval: timedelta, workers: int = 8,
-                 shard: tuple[int, int] = (0, 1)) -> None:
-        self.ticker = workflows.ticker
+    """The workflows' ``Timers``: built before them (they are given it), started with their ``Ticker``."""
+
+    def __init__(self, clock: Callable[[], datetime], leases: Leases, sweep_interval: timedelta, *,
+                 retention: bool = False, workers: int = 8, shard: tuple[int, int] = (0, 1)) -> None:
+        self.ticker: Ticker | None = None  # what the jobs run: given at start
         self.shard = shard  # (this process's index, how many serving processes)
-        self.leases = workflows.ctx.leases
+        self.leases = leases
         # Moments come on the database's clock (bot.server.clock); APScheduler runs on this machine's.
-        self.to_system = system_clock_of(workflows.ctx.clock)
+        self.to_system = system_clock_of(clock)
         self.sweep_interval = sweep_interval
         self.purge_interval = max(sweep_interval, PURGE_INTERVAL)
-        self._retention = workflows.ctx.settings.retention is not None
+        self._retention = retention
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone="UTC",
         )
         self._now = Pool(max_workers=workers, thread_name_prefix="work")  # kicks: work due now
-        workflows.ctx.timers = self
         self._swept: set[str] = set()  # queued by the sweep, not yet started
         self._swept_lock = threading.Lock()
         self._armed: dict[str, datetime] = {}  # each request's alarm, as set (re-arming it unchanged costs nothing)
@@ -73,11 +75,13 @@ class Scheduler:
         self._stopping = False
         self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
 
-    def start(self) -> None:
-        """Reschedule every known deadline, start the clock and sweep once right away."""
+    def start(self, ticker: Ticker) -> None:
+        """Run ``ticker``'s work from now on: reschedule every known deadline, start the clock and sweep once right
+        away."""
+        self.ticker = ticker
         self._keeper.start()
         self._scheduler.start()
-        self.ticker.reschedule_all(owns=self._owns)
+        ticker.reschedule_all(owns=self._owns)
         self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
                                 id="sweep", next_run_time=utcnow(), replace_existing=True)
         if self._retention:
@@ -94,6 +98,13 @@ class Scheduler:
         self._keeper_stop.set()
         if self._keeper.is_alive():
             self._keeper.join(timeout=5)
+
+    def _ticker(self) -> Ticker:
+        assert self.ticker is not None, "the scheduler runs work only once started"
+        return self.ticker
+
+    def _tick(self, request_id: str, slack_until: datetime | None = None) -> None:
+        self._ticker().tick(request_id, slack_until)
 
     def _owns(self, request_id: str) -> bool:
         """Whether this process rebuilds the alarm of ``request_id`` at start (see the module docstring)."""
@@ -117,14 +128,14 @@ class Scheduler:
     def _alarm(self, request_id: str) -> None:
         with self._swept_lock:
             self._armed.pop(request_id, None)
-        self.ticker.tick(request_id)
+        self._tick(request_id)
 
     def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
         if at is not None:
             assert slack_until is None, "a lease is handed over only to a kick that runs now"
-            self._add(self.ticker.tick, run_date=self.to_system(at), args=[request_id])
+            self._add(self._tick, run_date=self.to_system(at), args=[request_id])
         else:
-            self._run_now(self.ticker.tick, request_id, slack_until)
+            self._run_now(self._tick, request_id, slack_until)
 
     def _run_now(self, func: Callable[..., None], request_id: str, *args: Any) -> None:
         """``func(request_id, *args)`` on the pool, unless shutdown has begun."""
@@ -144,7 +155,7 @@ class Scheduler:
     def _tick_swept(self, request_id: str) -> None:
         with self._swept_lock:
             self._swept.discard(request_id)
-        self.ticker.tick(request_id)
+        self._tick(request_id)
 
     def _keep_leases(self) -> None:
         interval = self.leases.lease.total_seconds() / 3
@@ -156,7 +167,7 @@ class Scheduler:
 
     def _sweep(self) -> None:
         try:
-            handled = self.ticker.sweep(run=self._kick_swept)
+            handled = self._ticker().sweep(run=self._kick_swept)
             if handled:
                 log.debug("sweep handled %d requests", handled)
         except Exception:
@@ -164,7 +175,7 @@ class Scheduler:
 
     def _purge(self) -> None:
         try:
-            purged = self.ticker.purge()
+            purged = self._ticker().purge()
             if purged:
                 log.info("retention: deleted %d ended requests with their audit rows", purged)
         except Exception:

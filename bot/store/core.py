@@ -48,7 +48,7 @@ SlackWork = tuple[RequestRow, list[AuditEntry]]
 
 
 class StoreCore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, on_outcome: Callable[[str], None] = lambda outcome: None) -> None:
         self.engine = engine
         self.db = Db(engine)
         # SQLite: writers queue here (see the module docstring).
@@ -56,7 +56,7 @@ class StoreCore:
             Writers(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext())
         #: Told each outcome a request reaches, after its commit: ``submitted``, ``refused``, or the state a
         #: transition entered (``bot.server.metrics`` counts them). Must not raise.
-        self.on_outcome: Callable[[str], None] = lambda outcome: None
+        self.on_outcome = on_outcome
 
     @contextmanager
     def write(self) -> Iterator[Tx]:

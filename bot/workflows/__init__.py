@@ -1,7 +1,8 @@
 """The use-cases, by concern. Each class gets the shared ``Context`` (settings, store, ports, clock, leases,
 timers) and owns its transactions through ``Store``; none knows Slack's wire or words.
 
-    ports       Protocols for Descope, Directory (who is who), Notifier (Slack messages), Timers (alarms)
+    ports       Protocols for Descope, Directory (who is who), Notifier (Slack messages), Timers (alarms),
+                Observer (what the metrics count)
     context     Context: what every workflow shares
     leases      the leases this process holds, renewed by the scheduler's keeper
     requests    submit, withdraw/stop, listing          (started by people)
@@ -16,7 +17,8 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
 
-``Workflows.build`` wires them together; ``bot.server.runtime`` attaches the scheduler as the timers.
+``Workflows.build`` wires them together, given the ports, this process's leases and timers (the scheduler:
+``bot.server.runtime`` builds it first, and starts it with their ``Ticker``) and an observer (the metrics).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
 from bot.workflows.leases import LEASE, Leases
-from bot.workflows.ports import Descope, Directory, Notifier
+from bot.workflows.ports import Descope, Directory, Notifier, NoTimers, Observer, Timers, Unobserved
 from bot.workflows.projection import Projection
 from bot.workflows.reminders import Reminders
 from bot.workflows.requests import Listing, Requests
@@ -60,8 +62,13 @@ class Workflows:
 
     @classmethod
     def build(cls, settings: Settings, store: Store, descope: Descope, directory: Directory, notifier: Notifier,
-              sealer: Sealer, *, clock: Callable[[], datetime] = utcnow) -> Workflows:
-        ctx = Context(settings, store, descope, directory, notifier, sealer, clock, Leases(store, clock, LEASE))
+              sealer: Sealer, *, clock: Callable[[], datetime] = utcnow, leases: Leases | None = None,
+              timers: Timers | None = None, observer: Observer | None = None) -> Workflows:
+        """Every workflow, sharing one ``Context``. ``leases``: this process's (one is made on ``store`` and
+        ``clock`` if not given); ``timers``: the scheduler (none: nothing is armed or kicked, as in tests that tick
+        by hand); ``observer``: told what the metrics count."""
+        ctx = Context(settings, store, descope, directory, notifier, sealer, clock,
+                      leases or Leases(store, clock, LEASE), timers or NoTimers(), observer or Unobserved())
         revocation = Revocation(ctx)
         sessions = Sessions(ctx, revocation)
         homes = Homes(ctx)

@@ -1,5 +1,5 @@
 """``Context``: what every workflow shares — settings, the store, the ports, the sealer, the clock, the
-leases this process holds, and the timers (the scheduler, once attached). Built once by ``Workflows``."""
+leases this process holds, the timers (the scheduler) and the observer (the metrics). Built once by ``Workflows``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from bot.domain.target import Target
 from bot.store import Store
 from bot.store.sealing import Sealer
 from bot.workflows.leases import Leases
-from bot.workflows.ports import Descope, Directory, Notifier, NoTimers, Timers
+from bot.workflows.ports import Descope, Directory, Notifier, NoTimers, Observer, Timers, Unobserved
 
 
 class Targeted(Protocol):
@@ -45,10 +45,8 @@ class Context:
     clock: Callable[[], datetime]
     leases: Leases
     timers: Timers = field(default_factory=NoTimers)
-    #: Told how late (seconds after ``ends_at``) a session ended by its window was stopped (``bot.server.metrics``).
-    stop_lateness: Callable[[float], None] = lambda seconds: None
-    #: Told Slack's reason each time the approvals channel refuses an approval message (``bot.server.metrics``).
-    post_refused: Callable[[str], None] = lambda error: None
+    #: Told what the metrics count: how late a session ended by its window was stopped, a refused approval message.
+    observer: Observer = field(default_factory=Unobserved)
 
     def get(self, request_id: str) -> RequestView:
         request = self.store.get(request_id)

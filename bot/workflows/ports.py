@@ -108,6 +108,28 @@ class Timers(Protocol):
         ...
 
 
+class Observer(Protocol):
+    """Told what the metrics count (``bot.server.metrics.Metrics``)."""
+
+    def stopped_late(self, seconds: float) -> None:
+        """A session ended by its window was stopped this long after its end."""
+        ...
+
+    def approval_post_refused(self, error: str) -> None:
+        """The approvals channel refused an approval message (Slack's reason)."""
+        ...
+
+
+class Unobserved:
+    """No metrics (tests, the command line)."""
+
+    def stopped_late(self, seconds: float) -> None:
+        pass
+
+    def approval_post_refused(self, error: str) -> None:
+        pass
+
+
 class NoTimers:
     """Until a scheduler is attached (and in tests that tick by hand)."""
 

@@ -99,12 +99,12 @@ class Projection:
     def _refused(self, request_id: str, refused: ChannelRefused) -> timedelta:
         """The approvals channel refused the approval message: no approver sees the request. The first time, the
         audit records it and the requester is told at once (a DM: why, and who can fix it); every time it is counted
-        (``Context.post_refused``), and the next try waits twice as long as the last (``POST_RETRY`` up to
+        (``Observer.approval_post_refused``), and the next try waits twice as long as the last (``POST_RETRY`` up to
         ``POST_RETRY_CAP``). Answers that wait."""
         ctx = self.ctx
         row = ctx.store.get_row(request_id)
         failures = (row.post_failures if row is not None else 0) + 1
-        ctx.post_refused(refused.error)
+        ctx.observer.approval_post_refused(refused.error)
         log.warning("request %s: the approvals channel %s refused its message (%s, %d in a row); no approver can see "
                     "it", request_id, refused.channel, refused.error, failures)
         if row is not None and failures == 1 and ctx.store.not_posted(

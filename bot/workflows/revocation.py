@@ -113,7 +113,7 @@ class Revocation:
                 return False
         stopped = ctx.store.end_session(request_id, actor, ending, ctx.clock(), stop_called_at=called)
         if stopped is not None and reason is EndReason.WINDOW_ENDED and row.ends_at and stopped.stopped_at:
-            ctx.stop_lateness((stopped.stopped_at - row.ends_at).total_seconds())
+            ctx.observer.stopped_late((stopped.stopped_at - row.ends_at).total_seconds())
         if stopped is not None:
             log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "revoked")
         return stopped is not None

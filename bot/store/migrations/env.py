@@ -1,15 +1,15 @@
 """Alembic environment: runs the revisions in ``versions/`` against the bot's database.
 
 The URL comes from the Alembic config (set by ``bot.store.migrate``) or, for the plain ``alembic`` CLI, from
-``DATABASE_URL``. The connection may be handed in by the caller (``config.attributes["connection"]``).
+``DATABASE_URL`` (as ``bot.config`` reads it). The connection may be handed in by the caller
+(``config.attributes["connection"]``).
 """
 
 from __future__ import annotations
 
-import os
-
 from alembic import context
 
+from bot.config import database_url_from_env
 from bot.store import Base, make_engine
 
 config = context.config
@@ -24,7 +24,7 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL", "sqlite:///impersonation.db")
+    url = config.get_main_option("sqlalchemy.url") or database_url_from_env()
     engine = make_engine(url)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata,

@@ -252,9 +252,8 @@ def test_default_base_url() -> None:
     [
         (SHORT_PROJECT, None, None, "https://api.descope.com"),
         (PROJECT, None, None, "https://api.2abc.descope.com"),
-        (PROJECT, "", None, "https://api.2abc.descope.com"),
-        (PROJECT, "https://auth.example.com/", None, "https://auth.example.com"),
-        (PROJECT, "https://auth.example.com", "http://127.0.0.1:8765/", "http://127.0.0.1:8765"),
+        (PROJECT, "https://auth.example.com/", None, "https://api.2abc.descope.com"),  # only config reads it
+        (PROJECT, None, "http://127.0.0.1:8765/", "http://127.0.0.1:8765"),
         (SHORT_PROJECT, None, "https://eu.example.com", "https://eu.example.com"),
     ],
 )

@@ -41,7 +41,7 @@ def _activate(store: Store, request_id: str) -> None:
 
 
 def test_sessions_active_is_read_from_the_database_at_each_scrape(store: Store) -> None:
-    metrics, other_replica = Metrics(store), Metrics(store)
+    metrics, other_replica = Metrics(store.count_active), Metrics(store.count_active)
     assert sample(metrics, "impersonation_bot_sessions_active") == 0
     first, second = _submit(store), _submit(store, "bob@acme.com")
     _activate(store, first)
@@ -54,7 +54,7 @@ def test_sessions_active_is_read_from_the_database_at_each_scrape(store: Store) 
 
 
 def test_the_store_reports_each_outcome_once_after_its_commit(store: Store) -> None:
-    metrics = Metrics(store)
+    metrics = Metrics(store.count_active)
     store.on_outcome = metrics.request_outcome
     request_id = _submit(store)
     _activate(store, request_id)
@@ -155,7 +155,7 @@ def test_serve_answers_on_its_own_port(store: Store) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    metrics = Metrics(store)
+    metrics = Metrics(store.count_active)
     metrics.request_outcome("submitted")
     metrics.serve(port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:

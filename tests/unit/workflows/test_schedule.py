@@ -20,7 +20,7 @@ SECOND = timedelta(seconds=1)
 
 @pytest.fixture
 def timers(world: World) -> RecordingTimers:
-    """The scheduler's place, taken as ``Scheduler`` takes it (``workflows.ctx.timers``)."""
+    """In the scheduler's place (``Workflows.build(timers=…)``): what the workflows arm and kick, recorded."""
     recording = RecordingTimers()
     world.workflows.ctx.timers = recording
     return recording
