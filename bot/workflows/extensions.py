@@ -22,7 +22,6 @@ from datetime import timedelta
 
 from bot.config import is_group_id
 from bot.domain import (
-    AlreadyOpen,
     Forbidden,
     MayNotExtend,
     NotARequester,
@@ -30,21 +29,18 @@ from bot.domain import (
     RequestView,
     State,
     TenantsUnknown,
-    TooManyPending,
     check_approvable,
     check_window,
 )
 from bot.domain.outcomes import Linked, encode
 from bot.domain.policy import Decision
 from bot.domain.schedule import Work, due_now
-from bot.domain.target import encode_target
-from bot.store import RequestRow, as_view
+from bot.store import RequestRow
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
+from bot.workflows.intake import Asked, file_request
 
 log = logging.getLogger("bot.workflows")
-
-RULE_NAME_MAX = 128  # requests.rule_name's length: several rules' names together are cut there
 
 
 class Extensions:
@@ -56,34 +52,15 @@ class Extensions:
         """Ask for ``duration`` more (``None``: the rule's default window) on a running session. Raises
         ``DomainError``: only its requester may ask, only while it runs, one extension at a time."""
         ctx = self.ctx
-        s = ctx.settings
-        session, rule = self.offer(session_id, requester_id)
+        session, rules = self.offer(session_id, requester_id)
         assert session.ends_at is not None
-        now = ctx.clock()
-        extension = duration or rule.default_duration
-        check_window(extension, rule)
-        check_approvable(requester_id, rule, is_group_id)
-
-        def one_at_a_time(live: list[RequestView], pending: int) -> None:
-            others = [r for r in live if r.id != session_id and not r.stopping]
-            if others:  # an extension of this session already asked for (or another request for the target)
-                raise AlreadyOpen(others[0])
-            if pending >= s.max_pending_per_requester:
-                raise TooManyPending(s.max_pending_per_requester)
-
-        held = now + ctx.leases.lease
-        row = ctx.store.insert(
-            requester_id=requester_id, login_id=session.login_id, tenant=session.tenant, duration=extension,
-            reason=reason, pending_until=min(now + s.pending_timeout, session.ends_at), now=now,
-            target=encode_target(session.target) if session.target else None,
-            remind_at=now + s.reminder_interval if s.reminder_interval else None,
-            rule_name=rule.name[:RULE_NAME_MAX] or None, approvals_needed=rule.approvals, extends_id=session_id,
-            detail=encode(Linked(extends=session_id)), guard=one_at_a_time, slack_until=held,
-        )
-        log.info("request %s: extension of %s asked by %s", row.id, session_id, requester_id)
-        ctx.arm(row.id, row)
-        ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
-        return as_view(row)
+        extension = duration or rules.default_duration
+        check_window(extension, rules)
+        check_approvable(requester_id, rules, is_group_id)
+        asked = Asked(requester_id, session.login_id, session.tenant, extension, reason, session.target, rules)
+        # It waits at most until the session ends: unanswered by then, there is nothing left to extend.
+        return file_request(ctx, asked, pending_until=min(ctx.clock() + ctx.settings.pending_timeout, session.ends_at),
+                            extends=session_id, detail=encode(Linked(extends=session_id)))
 
     def offer(self, session_id: str, requester_id: str) -> tuple[RequestView, Decision]:
         """The session ``requester_id`` may ask to extend now, and its rules (whose windows the form offers).

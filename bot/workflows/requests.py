@@ -12,7 +12,6 @@ from datetime import timedelta
 from bot.config import is_group_id
 from bot.domain import (
     AlreadyDecided,
-    AlreadyOpen,
     Draft,
     Forbidden,
     MayNotStop,
@@ -24,7 +23,6 @@ from bot.domain import (
     TargetDisabled,
     TargetRefused,
     TenantsUnknown,
-    TooManyPending,
     UnknownTarget,
     check_approvable,
     check_may_stop,
@@ -32,11 +30,10 @@ from bot.domain import (
 )
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.policy import Decision
-from bot.domain.target import encode_target
-from bot.store import as_view
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
-from bot.workflows.extensions import RULE_NAME_MAX, Extensions
+from bot.workflows.extensions import Extensions
+from bot.workflows.intake import Asked, file_request
 from bot.workflows.preflight import look_up
 
 log = logging.getLogger("bot.workflows")
@@ -83,25 +80,8 @@ class Requests:
         if len(decision.rules) > 1:
             duration = self._admit(requester_id, draft, decision)
 
-        def within_caps(live: list[RequestView], pending: int) -> None:
-            if live:
-                raise AlreadyOpen(live[0])
-            if pending >= s.max_pending_per_requester:
-                raise TooManyPending(s.max_pending_per_requester)
-
-        now = ctx.clock()
-        held = now + ctx.leases.lease
-        row = ctx.store.insert(
-            requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant,
-            duration=duration, reason=draft.reason, pending_until=now + s.pending_timeout, now=now,
-            target=encode_target(target), remind_at=now + s.reminder_interval if s.reminder_interval else None,
-            rule_name=decision.name[:RULE_NAME_MAX] or None, approvals_needed=decision.approvals, guard=within_caps,
-            slack_until=held,
-        )
-        log.info("request %s submitted by %s", row.id, requester_id, extra={"request_id": row.id})
-        ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)
-        ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
-        return as_view(row)
+        return file_request(ctx, Asked(requester_id, draft.login_id, draft.tenant, duration, draft.reason, target,
+                                       decision))
 
     def _admit(self, requester_id: str, draft: Draft, decision: Decision) -> timedelta:
         """The window ``decision`` gives the request, if its rules let ``requester_id`` ask for it (raises the

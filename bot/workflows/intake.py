@@ -1,0 +1,67 @@
+"""What every new request goes through once the rules have admitted it (``Requests.submit``, ``Extensions.request``):
+stored pending in one transaction that checks the requester's caps (``Caps``), with the rules' name and the
+approvals they need, born holding its Slack lease; its alarm set; and its approval message posted under that lease."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain import AlreadyOpen, RequestView, TooManyPending
+from bot.domain.policy import Decision
+from bot.domain.target import Target, encode_target
+from bot.store import as_view
+from bot.workflows.context import Context
+
+log = logging.getLogger("bot.workflows")
+
+RULE_NAME_MAX = 128  # requests.rule_name's length: several rules' names together are cut there
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A request the rules admitted: whom, for how long, why, decided by which rules."""
+
+    requester_id: str
+    login_id: str
+    tenant: str | None
+    duration: timedelta
+    reason: str
+    target: Target | None
+    rules: Decision
+
+
+def caps(limit: int, *, besides: str | None = None) -> Callable[[list[RequestView], int], None]:
+    """The check ``Store.insert`` runs in its transaction: no other live request for the same target (``besides``:
+    the session an extension extends, unless it is stopping), and fewer than ``limit`` pending."""
+    def check(live: list[RequestView], pending: int) -> None:
+        others = [r for r in live if r.id != besides and not (besides and r.stopping)]
+        if others:
+            raise AlreadyOpen(others[0])
+        if pending >= limit:
+            raise TooManyPending(limit)
+    return check
+
+
+def file_request(ctx: Context, asked: Asked, *, pending_until: datetime | None = None, extends: str | None = None,
+                 detail: str | None = None) -> RequestView:
+    """Store ``asked`` (pending until ``pending_until``, else ``PENDING_TIMEOUT`` from now; ``extends``: the session an
+    extension extends, ``detail`` on its first audit row), arm its alarm and have its approval message posted."""
+    s = ctx.settings
+    now = ctx.clock()
+    held = now + ctx.leases.lease
+    row = ctx.store.insert(
+        requester_id=asked.requester_id, login_id=asked.login_id, tenant=asked.tenant, duration=asked.duration,
+        reason=asked.reason, pending_until=pending_until or now + s.pending_timeout, now=now,
+        target=encode_target(asked.target) if asked.target else None,
+        remind_at=now + s.reminder_interval if s.reminder_interval else None,
+        rule_name=asked.rules.name[:RULE_NAME_MAX] or None, approvals_needed=asked.rules.approvals,
+        extends_id=extends, detail=detail, guard=caps(s.max_pending_per_requester, besides=extends),
+        slack_until=held)
+    log.info("request %s submitted by %s%s", row.id, asked.requester_id, f" (extends {extends})" if extends else "",
+             extra={"request_id": row.id})
+    ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)
+    ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
+    return as_view(row)
