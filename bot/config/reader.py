@@ -26,9 +26,12 @@ from bot.config.settings import (
     is_group_id,
     is_user_id,
 )
+from bot.config.settings import default as preset
 from bot.config.words import duration_problem
 from bot.domain.durations import BadDuration, format_duration, parse_duration
 from bot.domain.policy import Policy, Rule, environment_rule
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -235,9 +238,9 @@ class Reader:
 
     def window(self) -> tuple[timedelta, timedelta, timedelta]:
         """``MIN_DURATION``, ``DEFAULT_DURATION``, ``MAX_DURATION``: the default within the bounds."""
-        default = self.duration("DEFAULT_DURATION", timedelta(minutes=30))
-        low = self.duration("MIN_DURATION", timedelta(minutes=1))
-        high = self.duration("MAX_DURATION", timedelta(hours=4))
+        default = self.duration("DEFAULT_DURATION", preset("default_duration"))
+        low = self.duration("MIN_DURATION", preset("min_duration"))
+        high = self.duration("MAX_DURATION", preset("max_duration"))
         if low > high:
             self.problems.append(
                 f"MIN_DURATION ({format_duration(low)}) is longer than MAX_DURATION ({format_duration(high)})"
@@ -298,20 +301,21 @@ class Reader:
             default_duration=default,
             min_duration=low,
             max_duration=high,
-            pending_timeout=self.duration("PENDING_TIMEOUT", timedelta(minutes=30)),
-            validate_consent=self.boolean("VALIDATE_CONSENT", True),
-            port=self.integer("PORT", 3000, 1, 65535),
+            pending_timeout=self.duration("PENDING_TIMEOUT", preset("pending_timeout")),
+            validate_consent=self.boolean("VALIDATE_CONSENT", preset("validate_consent")),
+            port=self.integer("PORT", preset("port"), 1, 65535),
             web_concurrency=self.integer("WEB_CONCURRENCY", usable_cores(), 1, 64),
-            sweep_interval=self.duration("SWEEP_INTERVAL", timedelta(seconds=5)),
-            max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", 3, 1, 1000),
+            sweep_interval=self.duration("SWEEP_INTERVAL", preset("sweep_interval")),
+            max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", preset("max_pending_per_requester"), 1,
+                                                   1000),
             token_encryption_key=Secret(enc_key) if enc_key else None,
-            log_level=self.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            log_format=self.choice("LOG_FORMAT", "text", ("text", "json")),
-            token_delivery=self.choice("TOKEN_DELIVERY", "reveal", ("reveal", "dm")),
-            reminder_interval=self.duration_or_off("REMINDER_INTERVAL", timedelta(minutes=15)),
+            log_level=self.choice("LOG_LEVEL", preset("log_level"), LOG_LEVELS),
+            log_format=self.choice("LOG_FORMAT", preset("log_format"), ("text", "json")),
+            token_delivery=self.choice("TOKEN_DELIVERY", preset("token_delivery"), ("reveal", "dm")),
+            reminder_interval=self.duration_or_off("REMINDER_INTERVAL", preset("reminder_interval")),
             retention=self.retention(),
             metrics_port=self.integer("METRICS_PORT", 0, 1, 65535) or None,
-            expiry_warning=self.duration_or_off("EXPIRY_WARNING", timedelta(minutes=5)),
+            expiry_warning=self.duration_or_off("EXPIRY_WARNING", preset("expiry_warning")),
             policy=self.policy(environment_rule(approvers, requesters, window)),
         )
         if self.problems:

@@ -4,8 +4,9 @@ shapes of Slack user and user-group IDs. Reading the environment is ``reader``'s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -52,6 +53,13 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def default(name: str) -> Any:
+    """The default of the setting ``name`` (a field of ``Settings``): the one place it is written."""
+    found = Settings.__dataclass_fields__[name].default
+    assert found is not MISSING, f"Settings.{name} has no default"
+    return found
 
 
 def is_user_id(value: str) -> bool:
