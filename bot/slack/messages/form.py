@@ -6,15 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import (
-    AlreadyOpen,
     DomainError,
-    Forbidden,
     NotInTenant,
     RequestView,
-    TargetDisabled,
     TenantsUnknown,
-    TooManyPending,
-    UnknownTarget,
     WindowOutOfPolicy,
 )
 from bot.slack.commands import MAX_REASON, Problem, UsageError
@@ -80,28 +75,16 @@ def field_problem(exc: UsageError) -> str:
 
 
 def field_refusal(exc: DomainError) -> str:
-    """A rule's refusal of the whole request, shown on the field that can fix it. Nothing was sent."""
+    """A rule's refusal of the whole request, shown on the field that can fix it: the command's sentence as plain
+    text, but where it tells what to type differently (a form has a tenant field, not ``--tenant``)."""
     match exc:
-        case UnknownTarget():
-            return f"There is no Descope user with login ID {exc.login_id}. Check it (usually the user's email)."
-        case TargetDisabled():
-            return f"The Descope user {exc.login_id} is disabled, so it cannot be impersonated."
         case NotInTenant():
             return (f"{exc.login_id} is not a member of tenant {exc.tenant}. Leave the tenant empty, "
                     "or give one of the user's tenants.")
-        case AlreadyOpen():
-            live = exc.existing
-            return (f"You already have request {live.id} ({live.state}) for {live.login_id}: withdraw or stop it "
-                    f"first (/impersonate stop {live.id}).")
-        case TooManyPending():
-            return (f"You already have {exc.limit} requests waiting for approval: wait for an answer, or withdraw "
-                    "one (/impersonate stop <id>).")
-        case Forbidden():
-            return f"Nobody may impersonate {exc.login_id}: the policy rule \u201c{exc.rule}\u201d forbids it."
         case TenantsUnknown():
             return (f"Descope could not be asked which tenants {exc.login_id} belongs to, and the policy has rules for "
                     "some tenants: name the tenant, or try again in a minute.")
-    return unformatted(refusal(exc))  # the others' sentences, as plain text (an extension's, a rule's)
+    return unformatted(refusal(exc))  # the command's own sentence, as plain text
 
 
 # -- the extension form (``views/extend.py``) ---------------------------------------------------------------

@@ -188,7 +188,7 @@ def test_a_crafted_submission_missing_its_values_is_refused_not_crashed() -> Non
 
 
 @pytest.mark.parametrize(("refusal", "field", "says"), [
-    (UnknownTarget("ghost@acme.com"), Field.LOGIN_ID, "There is no Descope user with login ID ghost@acme.com."),
+    (UnknownTarget("ghost@acme.com"), Field.LOGIN_ID, "There is no Descope user with login ID ghost@acme.com"),
     (TargetDisabled("off@acme.com"), Field.LOGIN_ID, "The Descope user off@acme.com is disabled"),
     (NotInTenant("jane@acme.com", "acme-us"), Field.TENANT, "jane@acme.com is not a member of tenant acme-us."),
     (WindowOutOfPolicy(timedelta(hours=5), timedelta(minutes=1), timedelta(hours=4)), Field.WINDOW,
