@@ -25,87 +25,38 @@ Behaviours worth knowing:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote
+from typing import Any
+from urllib.parse import unquote
 
 from bot.cli.check import MANIFEST, manifest_bot_scopes
 
 from ._base import FakeServer, Request, Response, decode_json_object
-from .signing import API_APP_ID
+from .slack_surfaces import Surfaces
+from .slack_wire import (
+    TEXT_METHODS,
+    Fault,
+    SlackCall,
+    SocketModeEndpoint,
+    bearer,
+    collect_text,
+    decode_json_fields,
+    dm_channel,
+    fault_response,
+    params_text,
+    parse_params,
+)
 
 __all__ = ["TEXT_METHODS", "FakeSlack", "SlackCall", "collect_text"]
 
-#: Methods whose text reaches people (what :meth:`FakeSlack.all_text_sent` looks at).
-TEXT_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url")
-
-# Fields that may arrive as a JSON string inside a form body.
-_JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "user_auth_blocks")
-# Structural keys skipped when collecting the text of blocks.
-_NON_TEXT_KEYS = frozenset({"type", "block_id", "action_id", "style", "color", "callback_id"})
-
+# Slack message timestamps: seconds.micros, unique and increasing per workspace.
 _TS_BASE_MICROS = 1_700_000_000 * 1_000_000
 _TS_STEP_MICROS = 100
 
 
-class SocketModeEndpoint(Protocol):
-    """What :meth:`FakeSlack.attach_socket_mode` needs: a fresh WebSocket URL per call."""
-
-    def connection_url(self) -> str: ...
-
-
-@dataclass
-class SlackCall:
-    method: str  # e.g. "chat.postMessage", or "response_url"
-    params: dict[str, Any]  # query + body merged; JSON-string blocks/attachments decoded
-    at: float  # time.time() when received
-
-
-@dataclass
-class _Fault:
-    status: int
-    retry_after: int | None
-    error: str | None
-    remaining: int
-
-
-def collect_text(value: Any) -> list[str]:
-    """Every human-visible string inside a block/attachment structure (recursive walk)."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, str):
-            if node:
-                out.append(node)
-        elif isinstance(node, dict):
-            for key, child in node.items():
-                if key in _NON_TEXT_KEYS and isinstance(child, str):
-                    continue
-                walk(child)
-        elif isinstance(node, list | tuple):
-            for child in node:
-                walk(child)
-
-    walk(value)
-    return out
-
-
-def _params_text(params: dict[str, Any]) -> str:
-    parts: list[str] = []
-    text = params.get("text")
-    if isinstance(text, str) and text:
-        parts.append(text)
-    for key in ("blocks", "attachments"):
-        parts.extend(collect_text(params.get(key)))
-    return "\n".join(parts)
-
-
-class FakeSlack(FakeServer[SlackCall]):
+class FakeSlack(Surfaces, FakeServer[SlackCall]):
     """Fake Slack Web API. ``with FakeSlack() as slack: WebClient(token=..., base_url=slack.url)``."""
 
     def __init__(
@@ -119,7 +70,7 @@ class FakeSlack(FakeServer[SlackCall]):
         self.users: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, list[str]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
-        self._faults: dict[str, _Fault] = {}
+        self._faults: dict[str, Fault] = {}
         self._ts_counter = itertools.count(1)
         self._response_targets: dict[str, tuple[str | None, str | None]] = {}
         self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order (as views.update left them)
@@ -215,9 +166,9 @@ class FakeSlack(FakeServer[SlackCall]):
         ``retry_after`` is not None.
         """
         with self._lock:
-            self._faults[method] = _Fault(status, retry_after, error, count)
+            self._faults[method] = Fault(status, retry_after, error, count)
 
-    def _take_fault(self, method: str) -> _Fault | None:
+    def _take_fault(self, method: str) -> Fault | None:
         with self._lock:
             fault = self._faults.get(method)
             if fault is None:
@@ -259,7 +210,7 @@ class FakeSlack(FakeServer[SlackCall]):
             msg = self.messages.get((channel, ts))
             if msg is None:
                 raise KeyError(f"no message ({channel!r}, {ts!r}); known: {sorted(self.messages)}")
-            return _params_text(msg)
+            return params_text(msg)
 
     def all_text_sent(self, exclude_channels_starting_with: str | None = None) -> list[tuple[str, str, str]]:
         """``(method, channel, text)`` of everything sent via postMessage/update/postEphemeral/response_url.
@@ -276,10 +227,10 @@ class FakeSlack(FakeServer[SlackCall]):
                 with self._lock:
                     channel = self._response_targets.get(str(call.params.get("key")), (None, None))[0] or ""
             else:
-                channel = _dm_channel(str(call.params.get("channel") or ""))
+                channel = dm_channel(str(call.params.get("channel") or ""))
             if exclude_channels_starting_with and channel.startswith(exclude_channels_starting_with):
                 continue
-            out.append((call.method, channel, _params_text(call.params)))
+            out.append((call.method, channel, params_text(call.params)))
         return out
 
     def _describe(self, call: SlackCall) -> str:
@@ -297,10 +248,10 @@ class FakeSlack(FakeServer[SlackCall]):
         if not request.path.startswith("/api/"):
             return Response(status=404, body=b"not found", content_type="text/plain")
         method = request.path[len("/api/") :]
-        params = _parse_params(request)
+        params = parse_params(request)
         call = self._record(SlackCall(method=method, params=params, at=time.time()))
 
-        token = _bearer(request.header("authorization")) or params.get("token")
+        token = bearer(request.header("authorization")) or params.get("token")
         if token != (self.app_token if method == "apps.connections.open" else self.bot_token):
             params["_failed"] = True
             wrong_kind = token in (self.bot_token, self.app_token)
@@ -311,22 +262,22 @@ class FakeSlack(FakeServer[SlackCall]):
             params["_failed"] = True
         self._sleep_latency(method)
         if fault is not None:
-            return _fault_response(fault)
+            return fault_response(fault)
         return Response.json(self._answer(call), headers={"x-oauth-scopes": ",".join(self.scopes)})
 
     def _handle_response_url(self, request: Request, key: str) -> Response:
         body = decode_json_object(request.body) if request.content_type != "application/x-www-form-urlencoded" else None
         if body is None:
-            body = _parse_params(request)
+            body = parse_params(request)
         params: dict[str, Any] = {"key": key, **body}
-        _decode_json_fields(params)
+        decode_json_fields(params)
         self._record(SlackCall(method="response_url", params=params, at=time.time()))
         fault = self._take_fault("response_url")
         if fault is not None:
             params["_failed"] = True
         self._sleep_latency("response_url")
         if fault is not None:
-            return _fault_response(fault)
+            return fault_response(fault)
 
         with self._lock:
             channel, message_ts = self._response_targets.get(key, (None, None))
@@ -384,7 +335,7 @@ class FakeSlack(FakeServer[SlackCall]):
             return {"ok": False, "error": "channel_not_found"}
         if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
             return {"ok": False, "error": "no_text"}
-        channel = _dm_channel(raw_channel)
+        channel = dm_channel(raw_channel)
         with self._lock:
             known = self.channels.get(channel)
         if known is not None and not known["is_member"]:  # the bot has chat:write, not chat:write.public
@@ -434,110 +385,6 @@ class FakeSlack(FakeServer[SlackCall]):
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "message_ts": self._next_ts()}
 
-    def _conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        users = p.get("users")
-        if isinstance(users, list):
-            users = ",".join(str(u) for u in users)
-        ids = [u.strip() for u in str(users or "").split(",") if u.strip()]
-        if not ids:
-            if p.get("channel"):
-                return {"ok": True, "channel": {"id": str(p["channel"])}}
-            return {"ok": False, "error": "users_list_not_supplied"}
-        channel_id = "D" + ids[0] if len(ids) == 1 else "G" + "".join(ids)
-        return {"ok": True, "channel": {"id": channel_id}}
-
-    def _conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            channel = self.channels.get(str(p.get("channel") or ""))
-            if channel is None:
-                return {"ok": False, "error": "channel_not_found"}
-            needed = "groups:read" if channel["is_private"] else "channels:read"
-            if needed not in self.scopes:
-                return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(self.scopes)}
-            return {"ok": True, "channel": dict(channel)}
-
-    def _users_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            user = self.users.get(str(p.get("user") or ""))
-            if user is None:
-                return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": json.loads(json.dumps(user))}
-
-    def _usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            members = self.groups.get(str(p.get("usergroup") or ""))
-            if members is None:
-                return {"ok": False, "error": "no_such_subteam"}
-            return {"ok": True, "users": list(members)}
-
-    def _views_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        """As Slack: a ``trigger_id`` works once, for 3 seconds after the interaction that carried it (the
-        fake reads its issue time from the ID the signing helpers mint: ``<epoch ms>.<random>.<hex>``)."""
-        trigger, view = str(p.get("trigger_id") or ""), p.get("view")
-        if not isinstance(view, dict) or view.get("type") != "modal":
-            return {"ok": False, "error": "invalid_arguments"}
-        if len(str((view.get("title") or {}).get("text", ""))) > 24 or len(view.get("blocks") or []) > 100:
-            return {"ok": False, "error": "invalid_arguments"}
-        try:
-            issued = int(trigger.split(".", 1)[0]) / 1000
-        except ValueError:
-            return {"ok": False, "error": "invalid_trigger_id"}
-        with self._lock:
-            if trigger in self._used_triggers:
-                return {"ok": False, "error": "exchanged_trigger_id"}
-            if time.time() - issued > 3.0:
-                return {"ok": False, "error": "expired_trigger_id"}
-            self._used_triggers.add(trigger)
-            self.views.append(json.loads(json.dumps(view)))
-            view_id = f"V{len(self.views)}"
-            self._view_hashes[view_id] = f"{time.time():.6f}.h{len(self.views)}"
-            return {"ok": True, "view": {**view, "id": view_id, "hash": self._view_hashes[view_id]}}
-
-    def _views_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        """As Slack: the modal ``view_id`` (from ``views.open``) becomes ``view`` (in :attr:`views`, in its place);
-        with a ``hash``, only if the modal has not changed since (else ``hash_conflict``)."""
-        view_id, view, given = str(p.get("view_id") or ""), p.get("view"), p.get("hash")
-        if not isinstance(view, dict) or view.get("type") != "modal":
-            return {"ok": False, "error": "invalid_arguments"}
-        if len(str((view.get("title") or {}).get("text", ""))) > 24 or len(view.get("blocks") or []) > 100:
-            return {"ok": False, "error": "invalid_arguments"}
-        with self._lock:
-            if view_id not in self._view_hashes:
-                return {"ok": False, "error": "not_found"}
-            if given and given != self._view_hashes[view_id]:
-                return {"ok": False, "error": "hash_conflict"}
-            self.views[int(view_id[1:]) - 1] = json.loads(json.dumps(view))
-            self._view_hashes[view_id] = f"{time.time():.6f}.u{view_id}"
-            return {"ok": True, "view": {**view, "id": view_id, "hash": self._view_hashes[view_id]}}
-
-    def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
-        """As Slack: a ``home`` view of at most 100 blocks becomes that user's Home (kept in :attr:`homes`, with
-        what Slack adds: the view's ID, one per user, and the ``app_id``/``bot_id`` that published it)."""
-        user_id, view = str(p.get("user_id") or ""), p.get("view")
-        if not user_id:
-            return {"ok": False, "error": "invalid_arguments"}
-        if not isinstance(view, dict) or view.get("type") != "home" or len(view.get("blocks") or []) > 100:
-            return {"ok": False, "error": "invalid_arguments"}
-        with self._lock:
-            view_id = self._home_ids.setdefault(user_id, f"V{len(self._home_ids) + 1}")
-            published: dict[str, Any] = {
-                **json.loads(json.dumps(view)), "id": view_id, "team_id": self.team_id, "app_id": API_APP_ID,
-                "bot_id": "BBOT", "app_installed_team_id": self.team_id, "root_view_id": view_id,
-                "previous_view_id": None, "state": {"values": {}}, "hash": f"{time.time():.6f}.{view_id}"}
-            self.homes[user_id] = published
-            return {"ok": True, "view": json.loads(json.dumps(published))}
-
-    def home(self, user_id: str) -> dict[str, Any] | None:
-        """The Home last published for ``user_id`` (as a click on it carries it), or ``None``."""
-        with self._lock:
-            found = self.homes.get(user_id)
-            return json.loads(json.dumps(found)) if found is not None else None
-
-    def _apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        if self.socket_mode is None:
-            return {"ok": False, "error": "not_allowed_token_type"}  # no Socket Mode endpoint attached
-        return {"ok": True, "url": self.socket_mode.connection_url()}
-
 
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": FakeSlack._auth_test,
@@ -554,45 +401,3 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.publish": FakeSlack._views_publish,
     "apps.connections.open": FakeSlack._apps_connections_open,
 }
-
-
-def _dm_channel(channel: str) -> str:
-    """Slack posts a message addressed to a user ID into that user's DM with the app."""
-    return "D" + channel if channel[:1] in ("U", "W") else channel
-
-
-def _bearer(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
-
-
-def _parse_params(request: Request) -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.query)
-    ctype = request.content_type
-    if ctype == "application/json":
-        body = decode_json_object(request.body)
-        if body is not None:
-            params.update(body)
-    elif request.body and ctype in ("application/x-www-form-urlencoded", ""):
-        params.update(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
-    # multipart (files.upload) bodies are not parsed: the query string is all we keep.
-    _decode_json_fields(params)
-    return params
-
-
-def _decode_json_fields(params: dict[str, Any]) -> None:
-    for key in _JSON_FIELDS:
-        value = params.get(key)
-        if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-            with contextlib.suppress(ValueError):
-                params[key] = json.loads(value)
-
-
-def _fault_response(fault: _Fault) -> Response:
-    error = fault.error or ("ratelimited" if fault.status == 429 else "fatal_error")
-    headers: dict[str, str] = {}
-    if fault.retry_after is not None and fault.status != 200:
-        headers["Retry-After"] = str(fault.retry_after)
-    return Response.json({"ok": False, "error": error}, status=fault.status, headers=headers)
