@@ -15,7 +15,7 @@ Behaviours worth knowing:
   ``home`` view, more than 100 blocks).
 * ``apps.connections.open`` takes the app-level token (``app_token``, not the bot token) and answers
   the URL of the Socket Mode fake attached with :meth:`FakeSlack.attach_socket_mode`
-  (``tests/fakes/socket_mode.py``); with none attached it answers ``not_allowed_token_type``.
+  (``bot/devtools/socket_mode.py``); with none attached it answers ``not_allowed_token_type``.
 * Every answer to the bot token carries the ``x-oauth-scopes`` header, as Slack's do: :attr:`FakeSlack.scopes`
   (default: the manifest's bot scopes).
 * ``conversations.info`` knows the channels added with :meth:`FakeSlack.add_channel` (``is_member`` per channel),

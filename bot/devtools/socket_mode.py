@@ -1,6 +1,6 @@
 """A fake Slack Socket Mode server (WebSocket, RFC 6455) on 127.0.0.1, for end-to-end tests.
 
-Standard library only. Attach it to a :class:`~tests.fakes.FakeSlack` (``slack.attach_socket_mode(sm)``)
+Standard library only (the protocol itself is ``websocket``). Attach it to a :class:`~bot.devtools.FakeSlack` (``slack.attach_socket_mode(sm)``)
 and ``apps.connections.open`` (called with the app-level token) answers a one-time
 ``ws://127.0.0.1:PORT/link/?ticket=…`` URL pointing here, as Slack answers a ``wss://`` one.
 
@@ -26,9 +26,7 @@ What it does, modelled on Slack and on what slack_sdk's builtin client sends and
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import itertools
 import json
 import socket
@@ -37,49 +35,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Ack", "FakeSocketMode", "SocketConnection", "accept_key", "encode_frame"]
+from .websocket import OP_CLOSE, OP_TEXT, HeadTooLarge, converse, read_upgrade, refusal
+from .websocket import Connection as SocketConnection
+
+__all__ = ["Ack", "FakeSocketMode", "SocketConnection"]
 
 T = TypeVar("T")
-
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-OP_CONTINUATION = 0x0
-OP_TEXT = 0x1
-OP_BINARY = 0x2
-OP_CLOSE = 0x8
-OP_PING = 0x9
-OP_PONG = 0xA
-
-_MAX_HANDSHAKE = 16 * 1024
-_MAX_MESSAGE = 16 * 1024 * 1024
-
-
-def accept_key(sec_websocket_key: str) -> str:
-    """``Sec-WebSocket-Accept`` for a client's ``Sec-WebSocket-Key`` (RFC 6455, section 4.2.2)."""
-    digest = hashlib.sha1((sec_websocket_key.strip() + WS_GUID).encode("ascii")).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def encode_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    """One unmasked server frame."""
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    if n <= 125:
-        head += bytes([n])
-    elif n <= 0xFFFF:
-        head += struct.pack("!BH", 126, n)
-    else:
-        head += struct.pack("!BQ", 127, n)
-    return head + payload
-
-
-class _ProtocolError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -88,32 +53,6 @@ class Ack:
     payload: dict[str, Any]  # {} when the acknowledgement carried no payload
     latency: float  # seconds from sending the envelope to receiving its ack
     connection: int  # SocketConnection.number it arrived on
-
-
-@dataclass
-class SocketConnection:
-    """One accepted WebSocket connection (kept after it closes, for assertions)."""
-
-    number: int
-    ticket: str
-    request_headers: dict[str, str]  # lower-cased names
-    sock: socket.socket = field(repr=False)
-    opened_at: float = field(default_factory=time.monotonic)
-    closed_at: float | None = None
-    close_code: int | None = None  # from the client's close frame, if it sent one
-    hello_sent: bool = False
-    pings: int = 0
-    pongs: int = 0
-    protocol_errors: list[str] = field(default_factory=list)
-    _send_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def open(self) -> bool:
-        return self.closed_at is None
-
-    def send(self, opcode: int, payload: bytes) -> None:
-        with self._send_lock:
-            self.sock.sendall(encode_frame(opcode, payload))
 
 
 class FakeSocketMode:
@@ -305,7 +244,7 @@ class FakeSocketMode:
             conn = self._handshake(sock)
             if conn is None:
                 return
-            self._read_loop(conn)
+            converse(conn, self._lock, self._on_text)
         except OSError:
             pass
         finally:
@@ -317,44 +256,21 @@ class FakeSocketMode:
                     self._lock.notify_all()
 
     def _handshake(self, sock: socket.socket) -> SocketConnection | None:
-        raw = b""
-        while b"\r\n\r\n" not in raw:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return None
-            raw += chunk
-            if len(raw) > _MAX_HANDSHAKE:
-                self._refuse(sock, 431, "handshake headers too large")
-                return None
-        head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-        request_line, *lines = head.split("\r\n")
-        headers: dict[str, str] = {}
-        for line in lines:
-            name, sep, value = line.partition(":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
-        verb, _, rest = request_line.partition(" ")
-        target = rest.rsplit(" ", 1)[0]
-        parts = urlsplit(target)
-        ticket = dict(parse_qsl(parts.query)).get("ticket", "")
-
-        if verb != "GET" or parts.path != "/link/":
-            self._refuse(sock, 404, f"{verb} {parts.path}")
-            return None
-        if headers.get("upgrade", "").lower() != "websocket" or "upgrade" not in headers.get("connection", "").lower():
-            self._refuse(sock, 400, f"not a WebSocket upgrade: {headers}")
-            return None
-        if headers.get("sec-websocket-version") != "13":
-            self._refuse(sock, 426, f"Sec-WebSocket-Version {headers.get('sec-websocket-version')!r}")
-            return None
-        key = headers.get("sec-websocket-key", "")
         try:
-            valid_key = len(base64.b64decode(key, validate=True)) == 16
-        except ValueError:
-            valid_key = False
-        if not valid_key:
-            self._refuse(sock, 400, f"bad Sec-WebSocket-Key {key!r}")
+            upgrade = read_upgrade(sock)
+        except HeadTooLarge:
+            self._refuse(sock, 431, "handshake headers too large")
             return None
+        if upgrade is None:
+            return None
+        if upgrade.verb != "GET" or upgrade.path != "/link/":
+            self._refuse(sock, 404, f"{upgrade.verb} {upgrade.path}")
+            return None
+        problem = upgrade.problem()
+        if problem is not None:
+            self._refuse(sock, *problem)
+            return None
+        ticket = upgrade.query.get("ticket", "")
         with self._lock:
             known = ticket in self._tickets
             self._tickets.discard(ticket)
@@ -362,17 +278,9 @@ class FakeSocketMode:
             self._refuse(sock, 401, f"unknown or reused ticket {ticket!r}")
             return None
 
-        sock.sendall(
-            (
-                "HTTP/1.1 101 Switching Protocols\r\n"
-                "Upgrade: websocket\r\n"
-                "Connection: Upgrade\r\n"
-                f"Sec-WebSocket-Accept: {accept_key(key)}\r\n"
-                "\r\n"
-            ).encode("ascii")
-        )
+        sock.sendall(upgrade.accepted())
         with self._lock:
-            conn = SocketConnection(next(self._numbers), ticket, headers, sock)
+            conn = SocketConnection(next(self._numbers), ticket, upgrade.headers, sock)
             self.connections.append(conn)
         if self.send_hello:
             with self._lock:
@@ -397,56 +305,8 @@ class FakeSocketMode:
         with self._lock:
             self.rejected.append(f"{status}: {reason}")
             self._lock.notify_all()
-        body = reason.encode("utf-8")
         with contextlib.suppress(OSError):
-            sock.sendall(
-                f"HTTP/1.1 {status} Refused\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-                f"Connection: close\r\n\r\n".encode("ascii")
-                + body
-            )
-
-    def _read_loop(self, conn: SocketConnection) -> None:
-        reader = _FrameReader(conn.sock)
-        fragments: list[bytes] | None = None
-        while True:
-            try:
-                frame = reader.next_frame()
-            except _ProtocolError as exc:
-                with self._lock:
-                    conn.protocol_errors.append(str(exc))
-                with contextlib.suppress(OSError):
-                    conn.send(OP_CLOSE, struct.pack("!H", 1002) + str(exc).encode("utf-8")[:100])
-                return
-            if frame is None:
-                return  # the client closed the TCP connection
-            fin, opcode, payload = frame
-            if opcode == OP_PING:
-                with self._lock:
-                    conn.pings += 1
-                conn.send(OP_PONG, payload)
-            elif opcode == OP_PONG:
-                with self._lock:
-                    conn.pongs += 1
-            elif opcode == OP_CLOSE:
-                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-                with self._lock:
-                    conn.close_code = code
-                with contextlib.suppress(OSError):
-                    conn.send(OP_CLOSE, payload[:2])
-                return
-            elif opcode == OP_TEXT:
-                if fin:
-                    self._on_text(conn, payload)
-                else:
-                    fragments = [payload]
-            elif opcode == OP_CONTINUATION and fragments is not None:
-                fragments.append(payload)
-                if fin:
-                    self._on_text(conn, b"".join(fragments))
-                    fragments = None
-            else:
-                with self._lock:
-                    conn.protocol_errors.append(f"unexpected opcode {opcode:#x}")
+            sock.sendall(refusal(status, reason))
 
     def _on_text(self, conn: SocketConnection, data: bytes) -> None:
         try:
@@ -466,58 +326,3 @@ class FakeSocketMode:
                 )
             self._lock.notify_all()
 
-
-class _FrameReader:
-    """Reads masked client frames from a blocking socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = b""
-
-    def _read(self, n: int) -> bytes | None:
-        while len(self.buffer) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    def next_frame(self) -> tuple[bool, int, bytes] | None:
-        head = self._read(2)
-        if head is None:
-            return None
-        b1, b2 = head[0], head[1]
-        fin, opcode, masked, length = bool(b1 & 0x80), b1 & 0x0F, bool(b2 & 0x80), b2 & 0x7F
-        if b1 & 0x70:
-            raise _ProtocolError("reserved bits set without a negotiated extension")
-        if opcode >= 0x8 and (not fin or length > 125):
-            raise _ProtocolError("control frames must be final and at most 125 bytes")
-        if length == 126:
-            ext = self._read(2)
-            if ext is None:
-                return None
-            length = struct.unpack("!H", ext)[0]
-        elif length == 127:
-            ext = self._read(8)
-            if ext is None:
-                return None
-            length = struct.unpack("!Q", ext)[0]
-        if length > _MAX_MESSAGE:
-            raise _ProtocolError(f"frame of {length} bytes is too large")
-        if not masked:
-            raise _ProtocolError("client frames must be masked (RFC 6455, section 5.1)")
-        mask = self._read(4)
-        if mask is None:
-            return None
-        data = self._read(length)
-        if data is None:
-            return None
-        return fin, opcode, _unmask(data, mask)
-
-
-def _unmask(data: bytes, mask: bytes) -> bytes:
-    if not data:
-        return data
-    key = int.from_bytes((mask * (len(data) // 4 + 1))[: len(data)], "big")
-    return (int.from_bytes(data, "big") ^ key).to_bytes(len(data), "big")

@@ -38,7 +38,8 @@ from bot.devtools.harness import (
     request_id_of,
 )
 from bot.devtools.signing import block_action_payload, slash_command_body
-from bot.devtools.socket_mode import FakeSocketMode, accept_key
+from bot.devtools.socket_mode import FakeSocketMode
+from bot.devtools.websocket import accept_key
 
 APP_TOKEN = "xapp-1-test"
 
