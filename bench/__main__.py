@@ -23,6 +23,7 @@ from pathlib import Path
 from bench import floor, sections
 from bench.machine import ROOT, machine
 from bench.report import render
+from bench.revocation import revocation as revocation_section
 from bench.targets import Results, evaluate
 
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                 log(f"  PostgreSQL skipped ({skipped})")
         log("3. revocation precision and memory")
-        revocation = sections.revocation(sizes, tmp, log, flows[0].per_second)
+        revocation = revocation_section(sizes, tmp, log, flows[0].per_second)
         results = Results(sizes, args.quick, machine(), ack, idle, flows, revocation, skipped, least,
                           wall_seconds=time.perf_counter() - started)
     evaluate(results)

@@ -60,7 +60,7 @@ PROFILE_FINDINGS = [
 # pool_pre_ping): one more round trip each. Now only a connection idle for 10 s is pinged (bot.store.engine); the
 # Home's viewers are read at most every 2 s per process; the ready DM is recorded with the delivery and the stop's
 # claim returns its row. Measured 2026-11-29 19:00-19:20 UTC: whole sessions, 60 each (bench.stack.Driver, 2 s
-# windows, 4 at a time), transactions by bench.stack.postgres_commits; and this report's flows table (run on the
+# windows, 4 at a time), transactions by bench.probes.postgres_commits; and this report's flows table (run on the
 # after commit) against the one generated on the before commit half an hour earlier.
 ISSUE13_BEFORE, ISSUE13_AFTER = "c45d3a8", "e91e749"
 ISSUE13_FINDING = ("`py-spy record --gil` over whole sessions on PostgreSQL showed SQLAlchemy's `pool_pre_ping` (a"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from bench.stack import postgres_version
+from bench.probes import postgres_version
 
 ROOT = Path(__file__).resolve().parent.parent
 

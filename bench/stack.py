@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import math
 import os
 import re
 import socket
@@ -18,22 +17,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import create_engine, insert, text
-
-from bot.devtools import FakeDescope, FakeSlack, SlackCall, decode_claims
+from bot.devtools import FakeDescope, FakeSlack, SlackCall
 from bot.devtools.descope_api import IMPERSONATE, STOP_IMPERSONATION
 from bot.devtools.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
-    POSTGRES_ADMIN,
     ROOT,
     BotProcess,
     bot_env,
@@ -125,148 +120,6 @@ def fakes() -> Iterator[tuple[BenchSlack, FakeDescope]]:
         descope.set_latency(IMPERSONATE, DESCOPE_LATENCY)
         descope.set_latency(STOP_IMPERSONATION, DESCOPE_LATENCY)
         yield slack, descope
-
-
-# -- databases ------------------------------------------------------------------------------------
-
-def postgres_version() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_ADMIN)
-        try:
-            with engine.connect() as conn:
-                return str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
-        finally:
-            engine.dispose()
-    except Exception:
-        return None
-
-
-def seed_long_sessions(database_url: str, count: int, management_key: str, window: timedelta) -> float:
-    """Insert ``count`` active, delivered, Slack-synced sessions that end ``window`` from now, straight
-    into the database through the bot's own models (the bot schedules them all when it starts).
-    Returns the seconds it took."""
-    from bot.store import AuditRow, RequestRow, Store, make_engine, new_request_id
-    from bot.store.migrate import migrate
-    from bot.store.sealing import Sealer
-
-    started = time.perf_counter()
-    engine = make_engine(database_url)
-    try:
-        migrate(engine)
-        store = Store(engine)
-        # A made-up, unsigned stand-in ({"alg":"HS256"}.{"sub":"bench"}."signature"): these sessions are never
-        # stopped during the benchmark, so no real token is needed, only something the bot can unseal.
-        sealed = Sealer(management_key).seal("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJl")
-        now = datetime.now(UTC)
-        request_columns = set(RequestRow.__table__.columns.keys())
-        audit_columns = set(AuditRow.__table__.columns.keys())
-        rows: list[dict[str, Any]] = []
-        audits: list[dict[str, Any]] = []
-        for i in range(count):
-            rid = new_request_id()
-            requester = REQUESTERS[i % len(REQUESTERS)]
-            ends = now + window + timedelta(seconds=i % 600)
-            row = dict(
-                id=rid, requester_id=requester, login_id=f"long-{i}@bench.example", tenant=None,
-                duration_s=int((ends - now).total_seconds()), reason="benchmark: long session", state="active",
-                version=3, created_at=now, pending_until=now + timedelta(minutes=30), decided_by=APPROVER,
-                decided_at=now, impersonator=f"{requester.lower()}@corp.example", started_at=now, ends_at=ends,
-                token_expires_at=ends, token_sealed=sealed, stop_attempts=0, channel_id=APPROVAL_CHANNEL,
-                channel_ts=f"1600000000.{i:06d}", dm_channel="D" + requester, dm_ts=f"1600000001.{i:06d}",
-                delivered_at=now, slack_version=3, thread_posted_id=0, next_due_at=ends,
-            )
-            rows.append({k: v for k, v in row.items() if k in request_columns})
-            for action, to_state in (("requested", "pending"), ("approved", "approved"), ("activated", "active")):
-                audit = dict(request_id=rid, at=now, actor=APPROVER, action=action, from_state=None,
-                             to_state=to_state, detail=None, posted=True)
-                audits.append({k: v for k, v in audit.items() if k in audit_columns})
-        with store.tx() as s:
-            for chunk in range(0, len(rows), 2000):
-                s.execute(insert(RequestRow), rows[chunk:chunk + 2000])
-            for chunk in range(0, len(audits), 2000):
-                s.execute(insert(AuditRow), audits[chunk:chunk + 2000])
-            if "thread_posted_id" in request_columns:  # the thread already shows every audit row
-                s.execute(text("UPDATE requests SET thread_posted_id = "
-                               "(SELECT max(id) FROM audit WHERE audit.request_id = requests.id) "
-                               "WHERE state = 'active' AND thread_posted_id = 0"))
-    finally:
-        engine.dispose()
-    return time.perf_counter() - started
-
-
-def read_times(database_url: str, request_ids: Sequence[str], column: str = "ends_at") -> dict[str, float]:
-    """A time column of each request as the bot stored it (epoch seconds; requests where it is null are
-    left out): ``ends_at``, or ``lease_until`` (the work lease a worker holds on the row)."""
-    from sqlalchemy import select
-
-    from bot.store import RequestRow, Store, make_engine
-
-    engine = make_engine(database_url)
-    try:
-        with Store(engine).tx() as s:
-            found: dict[str, float] = {}
-            ids = list(request_ids)
-            for chunk in range(0, len(ids), 500):
-                for rid, at in s.execute(select(RequestRow.id, getattr(RequestRow, column))
-                                         .where(RequestRow.id.in_(ids[chunk:chunk + 500]))):
-                    if at is not None:
-                        found[rid] = at.timestamp()
-            return found
-    finally:
-        engine.dispose()
-
-
-# -- processes ------------------------------------------------------------------------------------
-
-def family(pid: int) -> list[int]:
-    """A process and its children: the bot's parent and its serving processes (``WEB_CONCURRENCY``)."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [pid, *(int(child) for child in f.read().split())]
-    return [pid]
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """Summed over the process and its children (kB): VmRSS, VmHWM (each one's peak), the thread count, and Pss
-    (proportional set size: each shared page counted once across them, the fair total of several processes)."""
-    out: dict[str, int] = {}
-    for member in family(pid):
-        with contextlib.suppress(OSError), open(f"/proc/{member}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM", "Threads"):
-                    out[key] = out.get(key, 0) + int(value.split()[0])
-        with contextlib.suppress(OSError), open(f"/proc/{member}/smaps_rollup") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key == "Pss":
-                    out["Pss"] = out.get("Pss", 0) + int(value.split()[0])
-    return out
-
-
-def postgres_commits(database_url: str) -> int | None:
-    """Transactions committed in the database so far (PostgreSQL's ``pg_stat_database.xact_commit``: its own count,
-    which does not drift with the machine's speed); ``None`` for SQLite."""
-    if not database_url.startswith("postgresql"):
-        return None
-    name = database_url.rsplit("/", 1)[-1]
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-            return int(conn.execute(text("SELECT xact_commit FROM pg_stat_database WHERE datname = :name"),
-                                    {"name": name}).scalar_one())
-    finally:
-        admin.dispose()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a live process, its live children and those it has reaped have used so far."""
-    ticks = 0
-    for member in family(pid):
-        with contextlib.suppress(OSError), open(f"/proc/{member}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if member == pid else 0)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start_bot(slack: FakeSlack, descope: FakeDescope, database_url: str, log_path: Path,
@@ -416,43 +269,3 @@ class Driver:
         with ThreadPoolExecutor(concurrency, thread_name_prefix="flow") as pool:
             done = list(pool.map(one, range(count)))
         return done, time.perf_counter() - started
-
-
-def stop_calls(descope: FakeDescope) -> dict[str, float]:
-    """Request ID -> time of the first stop-impersonation call for its token."""
-    first: dict[str, float] = {}
-    for call in descope.calls_to(STOP_IMPERSONATION):
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            rid = str(decode_claims(str(call.body["jwt"]))["nsec"]["impersonationRequest"])
-            first[rid] = min(call.at, first.get(rid, math.inf))
-    return first
-
-
-def impersonate_calls(descope: FakeDescope) -> dict[str, tuple[float, int]]:
-    """Request ID -> (time of its impersonate call, refreshDuration)."""
-    out: dict[str, tuple[float, int]] = {}
-    for call in descope.calls_to(IMPERSONATE):
-        claims = call.body.get("customClaims") or {}
-        if "impersonationRequest" in claims:
-            out[str(claims["impersonationRequest"])] = (call.at, int(call.body.get("refreshDuration") or 0))
-    return out
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-# -- statistics -----------------------------------------------------------------------------------
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 
 from bench.history import ISSUE13_BASELINE, SIDE_BY_SIDE
-from bench.sections import AckRow, FlowResult, Revocation, Sizes
+from bench.revocation import Revocation
+from bench.sections import AckRow, FlowResult, Sizes
 
 
 def ms(seconds: float) -> str:

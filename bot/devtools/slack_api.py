@@ -34,6 +34,7 @@ from urllib.parse import unquote
 from bot.cli.check import MANIFEST, manifest_bot_scopes
 
 from ._base import FakeServer, Request, Response, decode_json_object
+from .slack_messages import Messages
 from .slack_surfaces import Surfaces
 from .slack_wire import (
     TEXT_METHODS,
@@ -51,12 +52,9 @@ from .slack_wire import (
 
 __all__ = ["TEXT_METHODS", "FakeSlack", "SlackCall", "collect_text"]
 
-# Slack message timestamps: seconds.micros, unique and increasing per workspace.
-_TS_BASE_MICROS = 1_700_000_000 * 1_000_000
-_TS_STEP_MICROS = 100
 
 
-class FakeSlack(Surfaces, FakeServer[SlackCall]):
+class FakeSlack(Messages, Surfaces, FakeServer[SlackCall]):
     """Fake Slack Web API. ``with FakeSlack() as slack: WebClient(token=..., base_url=slack.url)``."""
 
     def __init__(
@@ -199,19 +197,6 @@ class FakeSlack(Surfaces, FakeServer[SlackCall]):
         label = method if where is None else f"{method} matching {getattr(where, '__name__', 'where')}"
         return self.wait_for(find, timeout=timeout, message=label)
 
-    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
-        with self._lock:
-            msg = self.messages.get((channel, ts))
-            return dict(msg) if msg is not None else None
-
-    def message_text(self, channel: str, ts: str) -> str:
-        """Current ``text`` of a posted message plus every text string in its blocks/attachments."""
-        with self._lock:
-            msg = self.messages.get((channel, ts))
-            if msg is None:
-                raise KeyError(f"no message ({channel!r}, {ts!r}); known: {sorted(self.messages)}")
-            return params_text(msg)
-
     def all_text_sent(self, exclude_channels_starting_with: str | None = None) -> list[tuple[str, str, str]]:
         """``(method, channel, text)`` of everything sent via postMessage/update/postEphemeral/response_url.
 
@@ -237,11 +222,6 @@ class FakeSlack(Surfaces, FakeServer[SlackCall]):
         return call.method + (" (failed)" if call.params.get("_failed") else "")
 
     # -- HTTP ----------------------------------------------------------------------------------
-    def _next_ts(self) -> str:
-        with self._lock:
-            micros = _TS_BASE_MICROS + next(self._ts_counter) * _TS_STEP_MICROS
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-
     def _handle(self, request: Request) -> Response:
         if request.path.startswith("/response/"):
             return self._handle_response_url(request, unquote(request.path[len("/response/") :]))
@@ -291,24 +271,6 @@ class FakeSlack(Surfaces, FakeServer[SlackCall]):
                 self._store_message(channel, self._next_ts(), params, edited=False)
         return Response.json({"ok": True})
 
-    def _store_message(self, channel: str, ts: str, params: dict[str, Any], *, edited: bool) -> dict[str, Any]:
-        with self._lock:
-            previous = self.messages.get((channel, ts), {})
-            msg = {
-                "channel": channel,
-                "ts": ts,
-                "text": params.get("text", "") or "",
-                # chat.update with text but no blocks removes the blocks, as on Slack.
-                "blocks": params.get("blocks") or [],
-                "attachments": params.get("attachments") or [],
-                "user": "UBOT",
-                "thread_ts": params.get("thread_ts", previous.get("thread_ts")),
-                "edited": edited,
-                "edits": int(previous.get("edits", -1)) + 1,
-            }
-            self.messages[(channel, ts)] = msg
-            return msg
-
     def _answer(self, call: SlackCall) -> dict[str, Any]:
         method, p = call.method, call.params
         handler = _METHODS.get(method)
@@ -329,61 +291,6 @@ class FakeSlack(Surfaces, FakeServer[SlackCall]):
             "is_enterprise_install": False,
         }
 
-    def _post_message(self, p: dict[str, Any]) -> dict[str, Any]:
-        raw_channel = str(p.get("channel") or "")
-        if not raw_channel:
-            return {"ok": False, "error": "channel_not_found"}
-        if not p.get("text") and not p.get("blocks") and not p.get("attachments"):
-            return {"ok": False, "error": "no_text"}
-        channel = dm_channel(raw_channel)
-        with self._lock:
-            known = self.channels.get(channel)
-        if known is not None and not known["is_member"]:  # the bot has chat:write, not chat:write.public
-            return {"ok": False, "error": "not_in_channel"}
-        if known is not None and known.get("is_archived"):
-            return {"ok": False, "error": "is_archived"}
-        msg = self._store_message(channel, self._next_ts(), p, edited=False)
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": msg["ts"],
-            "message": {
-                "type": "message",
-                "text": msg["text"],
-                "blocks": msg["blocks"],
-                "ts": msg["ts"],
-                "user": "UBOT",
-                "bot_id": "BBOT",
-            },
-        }
-
-    def _update(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
-        with self._lock:
-            if (channel, ts) not in self.messages:
-                return {"ok": False, "error": "message_not_found"}
-        msg = self._store_message(channel, ts, p, edited=True)
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": ts,
-            "text": msg["text"],
-            "message": {"text": msg["text"], "blocks": msg["blocks"], "user": "UBOT", "bot_id": "BBOT"},
-        }
-
-    def _delete(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
-        with self._lock:
-            if self.messages.pop((channel, ts), None) is None:
-                return {"ok": False, "error": "message_not_found"}
-        return {"ok": True, "channel": channel, "ts": ts}
-
-    def _post_ephemeral(self, p: dict[str, Any]) -> dict[str, Any]:
-        if not p.get("channel"):
-            return {"ok": False, "error": "channel_not_found"}
-        if not p.get("user"):
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "message_ts": self._next_ts()}
 
 
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {

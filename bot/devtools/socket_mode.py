@@ -1,7 +1,7 @@
 """A fake Slack Socket Mode server (WebSocket, RFC 6455) on 127.0.0.1, for end-to-end tests.
 
-Standard library only (the protocol itself is ``websocket``). Attach it to a :class:`~bot.devtools.FakeSlack` (``slack.attach_socket_mode(sm)``)
-and ``apps.connections.open`` (called with the app-level token) answers a one-time
+Standard library only (the protocol itself is ``websocket``). Attach it to a :class:`~bot.devtools.FakeSlack`
+(``slack.attach_socket_mode(sm)``) and ``apps.connections.open`` (called with the app-level token) answers a one-time
 ``ws://127.0.0.1:PORT/link/?ticket=…`` URL pointing here, as Slack answers a ``wss://`` one.
 
 What it does, modelled on Slack and on what slack_sdk's builtin client sends and expects

@@ -6,9 +6,11 @@
     core       StoreCore: transactions, reads, new rows, the generic conditional writes under the named ones
     models     the tables (mirroring ``migrations/``), RequestView/AuditEntry conversions, utcnow
     engine     make_engine: SQLite (WAL, BEGIN IMMEDIATE) and PostgreSQL (psycopg 3) set up for concurrency
-    rows, sql  the row-level SQL under the store, through the driver on pooled connections
-    home       HomeStore: the App Home's lists and who opened it, through Store's transactions
+    sql        the one query layer: statements through the driver on SQLAlchemy's pooled connections
+    rows       the row-level statements under the store's writes (read under lock, write with next_due_at)
+    home       HomeStore: the App Home's lists and who opened it
     retention  the purge of what RETENTION no longer keeps
+    seeding    running sessions written in bulk (the benchmark's load; never the bot's own path)
     migrate    the Alembic revisions (``migrations/``, package data), run at start
     sealing    the token sealed at rest
 """

@@ -3,8 +3,7 @@ the generic conditional writes (``_transition``, ``_record``, ``_set``) that onl
 
 SQLite allows one writer at a time. Writes queue in ``engine.Writers`` (this machine's writers, threads and
 processes) and then take SQLite's lock with ``BEGIN IMMEDIATE``; reads open a plain deferred transaction, which WAL
-lets run beside a writer. The hot paths run through the driver (``write()``, ``db.read()``: ``bot.store.sql``); the
-rare queries through SQLAlchemy Core (``tx()``, ``read()``).
+lets run beside a writer. Every statement runs through the driver (``write()``, ``db.read()``: ``bot.store.sql``).
 """
 
 from __future__ import annotations
@@ -14,20 +13,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine
 
 from bot.domain import RequestView, State, check_transition
 from bot.domain.audit import Action
-from bot.store.engine import READ_ONLY, Writers
-from bot.store.models import (
-    AUDIT,
-    REQUESTS,
-    AuditEntry,
-    RequestRow,
-    as_entry,
-    as_view,
-    row_of,
-)
+from bot.store.engine import Writers
+from bot.store.models import AuditEntry, RequestRow, as_view, row_of
 from bot.store.rows import (
     add_audit,
     claim,
@@ -41,7 +32,7 @@ from bot.store.rows import (
     slack_work_of,
     update_row,
 )
-from bot.store.sql import Cond, Db, R, Tx, lease_free
+from bot.store.sql import SELECT_AUDIT, Cond, Db, Requests, Tx, lease_free, select_rows, where
 
 #: Slack work under the request's Slack lease: the row as it is, and its audit rows not yet in the thread.
 SlackWork = tuple[RequestRow, list[AuditEntry]]
@@ -64,32 +55,20 @@ class StoreCore:
         with self._writers, self.db.write() as tx:
             yield tx
 
-    @contextmanager
-    def tx(self) -> Iterator[Connection]:
-        """A transaction that may write, through SQLAlchemy Core: the rare statements' (the Home's upsert,
-        retention)."""
-        with self._writers, self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A transaction that only reads, through SQLAlchemy Core (SQLite: no write lock taken, no queueing behind
-        writers). The hot paths read through ``self.db.read()``."""
-        with self.engine.connect() as conn, conn.execution_options(**{READ_ONLY: True}).begin():
-            yield conn
-
     def ping(self) -> None:
-        with self.read() as s:
-            s.execute(select(1))
+        with self.db.read() as s:
+            s.one("SELECT 1")
 
     def database_now(self) -> datetime | None:
         """The database server's own clock (PostgreSQL ``clock_timestamp()``); ``None`` for SQLite, which serves
         one process on this machine: that process's clock is the database's."""
-        if self.engine.dialect.name != "postgresql":
+        if not self.db.postgres:
             return None
-        with self.read() as s:
-            moment: datetime = s.execute(select(func.clock_timestamp())).scalar_one()
-            return moment.astimezone(UTC)
+        with self.db.read() as s:
+            found = s.one("SELECT clock_timestamp()")
+        assert found is not None
+        moment: datetime = found[0]
+        return moment.astimezone(UTC)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -200,7 +179,7 @@ class StoreCore:
         """Take the work lease on a request in ``state``: the row as it is with the lease, or ``None`` if another
         worker holds it."""
         with self.write() as s:
-            return claim(s, request_id, [R.state == state.value, lease_free("lease_until", now)],
+            return claim(s, request_id, [Requests.state == state.value, lease_free("lease_until", now)],
                          lease_until=now + lease)
 
     def reschedule(self, request_id: str) -> None:
@@ -219,6 +198,11 @@ class StoreCore:
         with self.db.read() as s:
             return load(s, request_id)
 
+    def work_leased_until(self, request_id: str) -> datetime | None:
+        """Until when a worker holds the request's work lease (``claim_work``), if one was taken."""
+        row = self.get_row(request_id)
+        return None if row is None else row.lease_until
+
     def slack_work(self, request_id: str) -> SlackWork | None:
         """The row, and its audit rows not yet in the thread. Progress is kept on the row
         (``thread_posted_id``): the audit table is append-only and never edited."""
@@ -227,40 +211,41 @@ class StoreCore:
 
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
                       extends: str | None = None, limit: int = 20) -> list[RequestView]:
-        with self.read() as s:
-            query = select(REQUESTS).order_by(REQUESTS.c.created_at.desc()).limit(limit)
-            if requester_id is not None:
-                query = query.where(REQUESTS.c.requester_id == requester_id)
-            if extends is not None:
-                query = query.where(REQUESTS.c.extends_id == extends)
-            if states is not None:
-                query = query.where(REQUESTS.c.state.in_([x.value for x in states]))
-            return [as_view(row_of(r)) for r in s.execute(query).mappings()]
+        conds: list[Cond] = []
+        if requester_id is not None:
+            conds.append(Requests.requester_id == requester_id)
+        if extends is not None:
+            conds.append(Requests.extends_id == extends)
+        if states is not None:
+            conds.append(Requests.state.in_([x.value for x in states]))
+        with self.db.read() as s:
+            return [as_view(row) for row in s.rows(*select_rows(conds, order="created_at DESC", limit=limit))]
 
     def due(self, now: datetime, limit: int = 500) -> list[str]:
         """Requests with work due by ``now`` (``next_due_at``), most overdue first."""
-        with self.read() as s:
-            return list(s.execute(select(REQUESTS.c.id).where(REQUESTS.c.next_due_at <= now)
-                                  .order_by(REQUESTS.c.next_due_at).limit(limit)).scalars())
+        with self.db.read() as s:
+            return [str(found[0]) for found in s.all(
+                "SELECT id FROM requests WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?", (now, limit))]
 
     def next_due_times(self) -> list[tuple[str, datetime]]:
         """``(request ID, next_due_at)`` of every request that will need work again."""
-        with self.read() as s:
-            rows = s.execute(select(REQUESTS.c.id, REQUESTS.c.next_due_at).where(REQUESTS.c.next_due_at.is_not(None)))
-            return [(r[0], r[1]) for r in rows if r[1] is not None]
+        with self.db.read() as s:
+            found = s.all("SELECT id, next_due_at FROM requests WHERE next_due_at IS NOT NULL")
+            return [(str(rid), moment) for rid, at in found if (moment := s.moment(at)) is not None]
 
     def count_active(self) -> int:
         """Sessions active now (the metrics' gauge)."""
-        with self.read() as s:
-            count: int = s.execute(select(func.count()).select_from(REQUESTS)
-                                   .where(REQUESTS.c.state == State.ACTIVE.value)).scalar_one()
-            return count
+        with self.db.read() as s:
+            found = s.one("SELECT count(*) FROM requests WHERE state = ?", (State.ACTIVE.value,))
+            return int(found[0]) if found else 0
 
     def audit(self, *, since: datetime | None = None, request_id: str | None = None) -> list[AuditEntry]:
-        with self.read() as s:
-            query = select(AUDIT).order_by(AUDIT.c.id)
-            if since is not None:
-                query = query.where(AUDIT.c.at >= since)
-            if request_id is not None:
-                query = query.where(AUDIT.c.request_id == request_id)
-            return [as_entry(a) for a in s.execute(query).mappings()]
+        """The audit rows, oldest first: since a moment, of one request, or all."""
+        conds: list[Cond] = []
+        if since is not None:
+            conds.append(Cond("at >= ?", since))
+        if request_id is not None:
+            conds.append(Cond("request_id = ?", request_id))
+        sql, params = where(conds)
+        with self.db.read() as s:
+            return s.entries(f"{SELECT_AUDIT}{' WHERE ' + sql if sql else ''} ORDER BY id", params)

@@ -2,8 +2,8 @@
 
 SQLite allows one writer at a time. ``make_engine`` gives it WAL (readers run beside a writer) with
 ``synchronous=NORMAL`` (durable across a crash of the process; a power loss may lose the last commits), a busy
-timeout, and ``BEGIN IMMEDIATE`` for every transaction except those ``Store.read`` marks read-only
-(``READ_ONLY``), so writers queue instead of failing on a lock upgrade. ``Writers`` is that queue, ahead of SQLite's
+timeout, and ``BEGIN IMMEDIATE`` for a transaction SQLAlchemy opens (the migrations'; the store opens its own:
+``sql.Db``), so writers queue instead of failing on a lock upgrade. ``Writers`` is that queue, ahead of SQLite's
 own lock: threads of one process on a lock, the serving processes of one machine (``WEB_CONCURRENCY``) on an
 ``flock`` of a file beside the database. PostgreSQL gets a pool whose connections
 are pinged before use only after being idle (``_ping_when_idle``).
@@ -21,8 +21,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
-
-READ_ONLY = "impersonation_bot_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -49,8 +47,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            # Store.read marks its connection: a reader needs no write lock (WAL serves it a snapshot).
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20)

@@ -1,6 +1,5 @@
-"""The App Home's reads and its one write, through ``Store``'s transactions (plain reads in ``read()``, the
-write in ``tx()``; ``viewers``, read after every change, through the driver in ``db.read()``): who opened the Home
-(``home_viewers``), and the lists of requests a Home shows, each with how many the whole list holds.
+"""The App Home's reads and its one write: who opened the Home (``home_viewers``), and the lists of requests a Home
+shows, each with how many the whole list holds.
 
 Opening the Home is an upsert: one row per person, the latest ``opened_at``, however many replicas record
 it at once (``INSERT … ON CONFLICT DO UPDATE``, on SQLite and PostgreSQL alike).
@@ -10,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain import State
 from bot.domain.home import Listed
-from bot.store.models import HOME_VIEWERS, REQUESTS, as_view, row_of
+from bot.store.models import as_view
+from bot.store.sql import Cond, Requests, select_rows, where
 from bot.store.store import Store
+
+_OPENED = ("INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?) "
+           "ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at")
 
 
 class HomeStore:
@@ -27,15 +26,12 @@ class HomeStore:
 
     def opened(self, user_id: str, now: datetime) -> None:
         """Record that ``user_id`` opened the Home at ``now``."""
-        dialect = postgresql if self.store.engine.dialect.name == "postgresql" else sqlite
-        upsert = dialect.insert(HOME_VIEWERS).values(user_id=user_id, opened_at=now)
-        with self.store.tx() as s:
-            s.execute(upsert.on_conflict_do_update(index_elements=[HOME_VIEWERS.c.user_id],
-                                                   set_={"opened_at": upsert.excluded.opened_at}))
+        with self.store.write() as s:
+            s.run(_OPENED, (user_id, now))
 
     def viewers(self, since: datetime) -> list[str]:
         """Everyone who opened the Home at ``since`` or later."""
-        with self.store.db.read() as s:  # after every change of a request: through the driver
+        with self.store.db.read() as s:
             return [str(found[0]) for found in
                     s.all("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", (since,))]
 
@@ -43,15 +39,16 @@ class HomeStore:
                  not_requester: str | None = None, oldest_first: bool = False) -> Listed:
         """Up to ``limit`` requests in ``states`` (by or not by a requester), newest first unless
         ``oldest_first``, and how many match in all: one read."""
-        where: list[Any] = [REQUESTS.c.state.in_([x.value for x in states])]
+        conds: list[Cond] = [Requests.state.in_([x.value for x in states])]
         if requester_id is not None:
-            where.append(REQUESTS.c.requester_id == requester_id)
+            conds.append(Requests.requester_id == requester_id)
         if not_requester is not None:
-            where.append(REQUESTS.c.requester_id != not_requester)
-        order = REQUESTS.c.created_at.asc() if oldest_first else REQUESTS.c.created_at.desc()
-        with self.store.read() as s:
-            rows = s.execute(select(REQUESTS).where(*where).order_by(order, REQUESTS.c.id).limit(limit)).mappings()
-            shown = tuple(as_view(row_of(r)) for r in rows)
-            total = len(shown) if len(shown) < limit else int(
-                s.execute(select(func.count()).select_from(REQUESTS).where(*where)).scalar_one())
-            return Listed(shown, total)
+            conds.append(Requests.requester_id != not_requester)
+        order = "created_at ASC, id" if oldest_first else "created_at DESC, id"
+        with self.store.db.read() as s:
+            shown = tuple(as_view(row) for row in s.rows(*select_rows(conds, order=order, limit=limit)))
+            if len(shown) < limit:
+                return Listed(shown, len(shown))
+            sql, params = where(conds)
+            found = s.one(f"SELECT count(*) FROM requests WHERE {sql}", params)
+            return Listed(shown, int(found[0]) if found else len(shown))

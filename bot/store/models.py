@@ -171,12 +171,6 @@ class AuditEntry:
     detail: str | None
 
 
-def as_entry(a: Mapping[Any, Any]) -> AuditEntry:
-    """An audit row as read (``AUDIT``'s columns by name)."""
-    return AuditEntry(a["id"], a["request_id"], a["at"], a["actor"], a["action"], a["from_state"], a["to_state"],
-                      a["detail"])
-
-
 def as_view(row: RequestRow) -> RequestView:
     """What the rest of the program may see of a row (never the sealed token)."""
     return RequestView(

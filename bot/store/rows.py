@@ -19,14 +19,14 @@ from bot.domain import LIVE_STATES, State
 from bot.domain.audit import Action
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
 from bot.store.models import AuditEntry, RequestRow, new_request_id, row_of
-from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, R, Tx, where
+from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, Requests, Tx, where
 
 _SCHEDULED = frozenset(SCHEDULE_COLUMNS)
 _LEASES = frozenset({"lease_until", "slack_lease_until"})
 
 #: A running session, as SQL conditions: active, and no stop asked for. What a stop request, a delivery, a warning,
 #: an extension's activation and its retirement each require of a row.
-RUNNING = (R.state == State.ACTIVE.value, R.stop_requested_at.is_(None))
+RUNNING = (Requests.state == State.ACTIVE.value, Requests.stop_requested_at.is_(None))
 
 _ROW = SELECT_ROW + " WHERE id = ?"
 _UNPOSTED = SELECT_AUDIT + " WHERE request_id = ? AND id > ? ORDER BY id"
@@ -34,13 +34,13 @@ _ADD_AUDIT = ("INSERT INTO audit (request_id, at, actor, action, from_state, to_
               "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _RETURNING = " RETURNING " + ", ".join(COLUMNS)
 _LIVE = tuple(x.value for x in LIVE_STATES)
-_EMPTY_ROW = dict.fromkeys(COLUMNS)  # a new row's columns that its values leave out
+EMPTY_ROW = dict.fromkeys(COLUMNS)  # a new row's columns that its values leave out
 
 
 def _known(values: dict[str, Any]) -> dict[str, Any]:
     """``values``, whose keys become SQL text: each must be a column of ``requests`` (names come from code, never
     from a person; this keeps it so)."""
-    unknown = values.keys() - _EMPTY_ROW.keys()
+    unknown = values.keys() - EMPTY_ROW.keys()
     if unknown:
         raise KeyError(f"requests has no column {', '.join(sorted(unknown))}")
     return values
@@ -100,7 +100,7 @@ def _locked(tx: Tx, sql: str) -> str:
 
 def holds(tx: Tx, request_id: str, conditions: Sequence[Cond]) -> bool:
     """Whether ``request_id`` matches ``conditions``, its row locked for the rest of the transaction."""
-    sql, params = where([R.id == request_id, *conditions])
+    sql, params = where([Requests.id == request_id, *conditions])
     return tx.one(_locked(tx, f"SELECT id FROM requests WHERE {sql}"), params) is not None
 
 
@@ -108,7 +108,7 @@ def _update(request_id: str, conditions: Sequence[Cond], values: dict[str, Any],
             returning: bool = False) -> tuple[str, list[Any]]:
     """``UPDATE requests SET … WHERE id = ? AND …`` and its parameters, in order."""
     sets = ", ".join(f"{name} = ?" for name in _known(values))
-    sql, params = where([R.id == request_id, *conditions])
+    sql, params = where([Requests.id == request_id, *conditions])
     return f"UPDATE requests SET {sets} WHERE {sql}{_RETURNING if returning else ''}", [*values.values(), *params]
 
 
@@ -164,7 +164,7 @@ def new_request(*, requester_id: str, login_id: str, tenant: str | None, duratio
 
 def insert_row(tx: Tx, values: dict[str, Any], *, actor: str, action: Action, detail: str | None) -> RequestRow:
     """The row (with its ``next_due_at``) and its first audit row; the row as written."""
-    row = row_of({**_EMPTY_ROW, **values})
+    row = row_of({**EMPTY_ROW, **values})
     row.next_due_at = values["next_due_at"] = next_due(row)
     tx.run(f"INSERT INTO requests ({', '.join(_known(values))}) VALUES ({', '.join('?' * len(values))})",
            list(values.values()))

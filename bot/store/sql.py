@@ -1,11 +1,11 @@
-"""Plain DB-API under ``Store``'s hot paths: the statements every request runs (a row read, a lease, a state change
-with its audit row) go straight to the driver on a connection from SQLAlchemy's pool.
+"""The store's one query layer: plain DB-API statements, straight to the driver on a connection from SQLAlchemy's
+pool. Every statement the store runs goes through here, the hot paths (a row read, a lease, a state change with its
+audit row) and the rare ones (the App Home's lists, retention, the audit export) alike.
 
 Issue 13's profile: a one-row read cost 150 µs of CPU through SQLAlchemy Core on SQLite and 45 µs through the driver
 on a pooled connection; the Core machinery around each statement (execution context, result, events, the
 transaction object) was most of the bot's database CPU. SQLAlchemy keeps what it is good at: the engine and its
-pool (with the idle ping, ``engine._ping_when_idle``), the schema, Alembic, and the queries that run rarely (the
-App Home's lists, retention, the audit export).
+pool (with the idle ping, ``engine._ping_when_idle``), the schema (``models``) and Alembic.
 
 - ``Db.write()`` / ``Db.read()``: one transaction on one pooled connection, yielding a ``Tx``. SQLite: ``BEGIN
   IMMEDIATE`` for a write (the caller queues in ``engine.Writers`` first), ``BEGIN`` for a read (WAL: a snapshot
@@ -14,8 +14,8 @@ App Home's lists, retention, the audit export).
 - Statements are written with ``?`` placeholders (``%s`` on PostgreSQL, rewritten once per statement text).
 - Times are bound as naive UTC (SQLite: SQLAlchemy's own text format, so both layers read and compare the same
   values) and read back as aware UTC, as ``models.UTCDateTime`` does.
-- ``Col`` / ``Cond``: the conditions a caller adds to a write (``R.state == "active"``,
-  ``R.stop_requested_at.is_(None)``), rendered as SQL with their values.
+- ``Col`` / ``Cond``: conditions on a ``requests`` row (``Requests.state == "active"``,
+  ``Requests.stop_requested_at.is_(None)``), rendered as SQL with their values; ``select_rows`` a query of rows.
 - A driver error is raised as SQLAlchemy's (``sqlalchemy.exc.DBAPIError.instance``: ``OperationalError``,
   ``IntegrityError``, …); a connection the dialect sees as dropped invalidates the pool, as ``Connection`` does (a
   server restart costs one failed transaction, not one per pooled connection).
@@ -56,8 +56,8 @@ class Cond:
 
 
 class Col:
-    """A column of ``requests`` in a condition: ``==`` (``None``: ``IS NULL``), ``<``, ``<=``, ``>``, ``.is_(None)``,
-    ``.is_not(None)``."""
+    """A column of ``requests`` in a condition: ``==`` (``None``: ``IS NULL``), ``!=``, ``<``, ``<=``, ``>``,
+    ``.in_(values)``, ``.is_(None)``, ``.is_not(None)``."""
 
     __slots__ = ("name",)
 
@@ -69,6 +69,9 @@ class Col:
     def __eq__(self, value: object) -> Cond:  # type: ignore[override]
         return self.is_(None) if value is None else Cond(f"{self.name} = ?", value)
 
+    def __ne__(self, value: object) -> Cond:  # type: ignore[override]
+        return self.is_not(None) if value is None else Cond(f"{self.name} <> ?", value)
+
     def __lt__(self, value: object) -> Cond:
         return Cond(f"{self.name} < ?", value)
 
@@ -77,6 +80,11 @@ class Col:
 
     def __gt__(self, value: object) -> Cond:
         return Cond(f"{self.name} > ?", value)
+
+    def in_(self, values: Sequence[Any]) -> Cond:
+        if not values:
+            return Cond("1 = 0")
+        return Cond(f"{self.name} IN ({', '.join('?' * len(values))})", *values)
 
     def is_(self, none: None) -> Cond:
         return Cond(f"{self.name} IS NULL")
@@ -87,11 +95,15 @@ class Col:
     __hash__ = None  # type: ignore[assignment]
 
 
-class R:
+class Requests:
     """The columns of ``requests`` that conditions name (``Col(name)`` for any other)."""
 
     id = Col("id")
+    requester_id = Col("requester_id")
     state = Col("state")
+    created_at = Col("created_at")
+    next_due_at = Col("next_due_at")
+    extends_id = Col("extends_id")
     version = Col("version")
     pending_until = Col("pending_until")
     ends_at = Col("ends_at")
@@ -114,6 +126,13 @@ def where(conds: Sequence[Cond]) -> tuple[str, list[Any]]:
     """``conds`` joined with ``AND`` (``""`` for none), and their values in order."""
     sql = " AND ".join(c.sql for c in conds)
     return sql, [v for c in conds for v in c.values]
+
+
+def select_rows(conds: Sequence[Cond], *, order: str, limit: int) -> tuple[str, list[Any]]:
+    """``SELECT`` whole rows of ``requests`` matching ``conds`` in ``order`` (SQL from code: ``"created_at DESC"``),
+    at most ``limit``; and the parameters."""
+    sql, params = where(conds)
+    return f"{SELECT_ROW}{' WHERE ' + sql if sql else ''} ORDER BY {order} LIMIT ?", [*params, limit]
 
 
 def _text_of(moment: datetime) -> str:
@@ -217,6 +236,11 @@ class Tx:
             raise
         return int(self.cursor.rowcount)
 
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute once per row of parameters (a bulk insert)."""
+        bind = self.db.bind
+        self.cursor.executemany(self.db.text(sql), [[bind(v) for v in row] for row in rows])
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         self.run(sql, params)
         found: tuple[Any, ...] | None = self.cursor.fetchone()
@@ -230,7 +254,7 @@ class Tx:
         """A row of ``SELECT_ROW`` (or ``RETURNING`` of ``COLUMNS``) as column → value, times aware UTC."""
         values = list(found)
         for i in _TIME_AT:
-            values[i] = self._time(values[i])
+            values[i] = self.moment(values[i])
         return dict(zip(COLUMNS, values, strict=True))
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> RequestRow | None:
@@ -242,11 +266,12 @@ class Tx:
         return [row_of(self.values(found)) for found in self.all(sql, params)]
 
     def entries(self, sql: str, params: Sequence[Any] = ()) -> list[AuditEntry]:
-        time = self._time
+        time = self.moment
         return [AuditEntry(a[0], a[1], time(a[2]), a[3], a[4], a[5], a[6], a[7])  # type: ignore[arg-type]
                 for a in self.all(sql, params)]
 
-    def _time(self, value: Any) -> datetime | None:
+    def moment(self, value: Any) -> datetime | None:
+        """A time column as read (naive UTC; SQLite: text) as an aware UTC datetime."""
         if value is None:
             return None
         if isinstance(value, str):
