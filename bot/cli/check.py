@@ -17,18 +17,17 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.error import URLError
 
 from bot.cli import check_words as m
 from bot.config import ConfigError, Settings, database_url_from_env, is_group_id, settings_from_env
+from bot.slack.manifest import MANIFEST, bot_scopes
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-MANIFEST = Path(str(files("bot.slack") / "manifest.yml"))  # package data (slack-app-manifest.yml at the root: a copy)
 #: A login ID no one has: Descope answers "user not found" (E112102) to a key it accepts.
 PROBE_LOGIN_ID = "impersonation-bot-check@example.invalid"
 
@@ -53,29 +52,6 @@ class Check:
     fix: str = ""
 
 
-def manifest_bot_scopes(text: str) -> list[str]:
-    """``oauth_config.scopes.bot`` of a Slack app manifest in YAML (block style, as ours is written)."""
-    path = ("oauth_config", "scopes", "bot")
-    stack: list[tuple[int, str]] = []  # (indent, key) of the mappings we are inside
-    scopes: list[str] = []
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        body = line.strip()
-        while stack and stack[-1][0] >= indent and not (body.startswith("- ") and stack[-1][0] == indent):
-            stack.pop()
-        if body.startswith("- "):
-            if tuple(k for _, k in stack) == path:
-                scopes.append(body[2:].strip().strip("'\""))
-            continue
-        key, sep, _ = body.partition(":")
-        if sep:
-            stack.append((indent, key.strip()))
-    return scopes
-
-
 def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) -> list[Check]:
     """Every check, on the settings of ``env`` (the environment, read by ``bot.config``, when not given)."""
     try:
@@ -92,7 +68,7 @@ def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) 
         except ConfigError:
             return [*checks, Check("database", None, m.SKIPPED.format(what="The database"))]
     else:
-        checks += check_slack(settings, manifest_bot_scopes(manifest.read_text()))
+        checks += check_slack(settings, bot_scopes(manifest.read_text()))
         checks.append(check_descope(settings))
         database_url = settings.database_url
     checks.append(check_database(database_url))

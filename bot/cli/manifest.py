@@ -11,13 +11,9 @@ from __future__ import annotations
 import argparse
 import re
 
-from bot.cli.check import MANIFEST
+from bot.slack.manifest import MANIFEST, render
 
-PLACEHOLDER = "YOUR-HOST"
 _HOST = re.compile(r"(?=.{1,253}(:\d{1,5})?$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?")
-#: The header's lines on what to change by hand (replaced by what was done).
-_HOW = re.compile(r"(?m)^# Replace YOUR-HOST[^\n]*\n(?:#[^\n]*\n)*?# For Socket Mode[^\n]*\n")
-_URL_LINE = re.compile(r"^\s*(?:url|request_url): https://YOUR-HOST/slack/events\s*$")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,15 +36,3 @@ def _host(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     print(render(MANIFEST.read_text(), host=args.host, socket_mode=args.socket_mode), end="")
     return 0
-
-
-def render(manifest: str, *, host: str | None = None, socket_mode: bool = False) -> str:
-    """The manifest with ``host`` in every URL, or in Socket Mode without URLs (the shipped text when neither)."""
-    if socket_mode:
-        text = "".join(line for line in manifest.splitlines(keepends=True) if not _URL_LINE.match(line))
-        text = text.replace("socket_mode_enabled: false", "socket_mode_enabled: true")
-        return _HOW.sub("# Socket Mode: the bot connects out with an app-level token (SLACK_APP_TOKEN).\n", text)
-    if host is not None:
-        text = _HOW.sub(f"# HTTP mode: Slack sends every request to https://{host}/slack/events.\n", manifest)
-        return text.replace(PLACEHOLDER, host)
-    return manifest

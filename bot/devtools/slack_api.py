@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
 
-from bot.cli.check import MANIFEST, manifest_bot_scopes
+from bot.slack.manifest import MANIFEST, bot_scopes
 
 from ._base import FakeServer, Request, Response, decode_json_object
 from .slack_messages import Messages
@@ -76,7 +76,7 @@ class FakeSlack(Messages, Surfaces, FakeServer[SlackCall]):
         self.homes: dict[str, dict[str, Any]] = {}  # each user's Home, as last published with views.publish
         self._home_ids: dict[str, str] = {}
         self._used_triggers: set[str] = set()
-        self.scopes: list[str] = manifest_bot_scopes(MANIFEST.read_text())  # sent as the x-oauth-scopes header
+        self.scopes: list[str] = bot_scopes(MANIFEST.read_text())  # sent as the x-oauth-scopes header
         self.channels: dict[str, dict[str, Any]] = {}
 
     # -- URLs ----------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """What the audit trail records: each event's ``Action`` (the ``audit.action`` column; names kept as written since
-the first revision, for exports and the SIEM that reads them), and ``SYSTEM``, the actor when the bot acts alone."""
+the first revision, for exports and the SIEM that reads them), ``SYSTEM``, the actor when the bot acts alone, and an
+``AuditEntry``: one row as read."""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from datetime import datetime
 
 SYSTEM = "system"  # the actor of what the bot does by itself
 
@@ -27,3 +30,17 @@ class Action(enum.StrEnum):
     STOPPED = "stopped"
     REMINDED = "reminded"  # the approvers reminded
     NOT_POSTED = "not_posted"  # the approvals channel refused the approval message
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event of the audit trail, as stored (``action``: an ``Action``'s value)."""
+
+    id: int
+    request_id: str
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    detail: str | None

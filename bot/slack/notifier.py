@@ -21,10 +21,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import RequestView
+from bot.domain.audit import AuditEntry
 from bot.domain.home import Home
 from bot.slack.views import approval, dm, home, thread
 from bot.slack.views.blocks import Message
-from bot.store import AuditEntry
 from bot.workflows.ports import ChannelRefused
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,12 @@
     sealing    the token sealed at rest
 """
 
+from bot.domain.audit import AuditEntry
 from bot.store.core import SlackWork
 from bot.store.engine import make_engine
 from bot.store.home import HomeStore
 from bot.store.lifecycle import Counted, Session, Vote
-from bot.store.models import AuditEntry, AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
+from bot.store.models import AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
 from bot.store.slack import Lease, Progress
 from bot.store.store import Store
 

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.domain import RequestView, State, check_transition
-from bot.domain.audit import Action
+from bot.domain.audit import Action, AuditEntry
 from bot.store.engine import Writers
-from bot.store.models import AuditEntry, RequestRow, as_view, row_of
+from bot.store.models import RequestRow, as_view, row_of
 from bot.store.rows import (
     add_audit,
     claim,

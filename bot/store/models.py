@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -157,18 +156,6 @@ def row_of(values: Mapping[Any, Any]) -> RequestRow:
     row: RequestRow = _REQUEST_ROWS.new_instance()
     row.__dict__.update(values)
     return row
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    request_id: str
-    at: datetime
-    actor: str
-    action: str
-    from_state: str | None
-    to_state: str | None
-    detail: str | None
 
 
 def as_view(row: RequestRow) -> RequestView:

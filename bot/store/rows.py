@@ -16,9 +16,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.domain import LIVE_STATES, State
-from bot.domain.audit import Action
+from bot.domain.audit import Action, AuditEntry
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
-from bot.store.models import AuditEntry, RequestRow, new_request_id, row_of
+from bot.store.models import RequestRow, new_request_id, row_of
 from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, Requests, Tx, where
 
 _SCHEDULED = frozenset(SCHEDULE_COLUMNS)

@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from bot.store.models import AUDIT, REQUESTS, AuditEntry, RequestRow, UTCDateTime, row_of
+from bot.domain.audit import AuditEntry
+from bot.store.models import AUDIT, REQUESTS, RequestRow, UTCDateTime, row_of
 
 #: Every column of ``requests``, in the table's order: what ``SELECT {COLUMNS}`` returns.
 COLUMNS = tuple(REQUESTS.c.keys())

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain import RequestView
+from bot.domain.audit import AuditEntry
 from bot.domain.home import Home
-from bot.store import AuditEntry
 
 
 class Descope(Protocol):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.domain.audit import AuditEntry
 from bot.slack.messages.thread import ALARMS, event_line
 from bot.slack.mrkdwn import when
 from bot.slack.views.blocks import Message
-from bot.store import AuditEntry
 
 
 def lines(entries: Sequence[AuditEntry]) -> Message:

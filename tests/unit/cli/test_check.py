@@ -1,50 +1,14 @@
-"""The setup doctor's pure parts (the manifest's bot scopes, the checklist as printed), and the IDs of the policy
-file's rules resolved at the fake Slack."""
+"""The setup doctor's pure parts (the checklist as printed), and the IDs of the policy file's rules resolved at the
+fake Slack."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.cli.check import MANIFEST, Check, check_slack, manifest_bot_scopes, render
+from bot.cli.check import Check, check_slack, render
 from bot.config import settings_from_env
 from bot.devtools import FakeDescope, FakeSlack
 from bot.devtools.harness import APPROVER_GROUP, GROUP_APPROVER, bot_env
-
-MANIFEST_TEXT = """\
-display_information:
-  name: Bot  # a comment
-features:
-  bot_user:
-    display_name: impersonation-bot
-oauth_config:
-  redirect_urls:
-    - https://example.com/
-  scopes:
-    user:
-      - search:read
-    bot:
-      # why this one
-      - commands
-      - "chat:write"   # quoted, with a comment
-      - users:read.email
-settings:
-  event_subscriptions:
-    bot_events:
-      - app_home_opened
-"""
-
-
-def test_reads_only_the_bot_scopes() -> None:
-    assert manifest_bot_scopes(MANIFEST_TEXT) == ["commands", "chat:write", "users:read.email"]
-
-
-def test_no_bot_scopes() -> None:
-    assert manifest_bot_scopes("oauth_config:\n  scopes:\n    user:\n      - a\n") == []
-
-
-def test_the_shipped_manifest() -> None:
-    scopes = manifest_bot_scopes(MANIFEST.read_text())
-    assert {"commands", "chat:write", "users:read.email", "usergroups:read", "channels:read"} <= set(scopes)
 
 
 def test_render_marks_fixes_and_summary() -> None:
@@ -77,8 +41,3 @@ def test_the_ids_of_the_policy_files_allowing_rules_are_resolved_too(
                            "user_not_found)")
     assert gone.fix.endswith("in POLICY_FILE, rule 1, key approvers")
     assert none.detail.startswith("POLICY_FILE, rule 1, key requesters: user group SNONE1 does not resolve")
-
-
-def test_the_manifest_at_the_root_is_the_one_the_package_ships() -> None:
-    root = Path(__file__).resolve().parents[3] / "slack-app-manifest.yml"
-    assert root.read_text() == MANIFEST.read_text(), "edit bot/slack/manifest.yml and copy it to the root"
