@@ -438,10 +438,9 @@ def test_sessions_whose_window_passed_while_down_are_stopped_at_restart(make_sta
     time.sleep(max(0.0, decode_claims(token_short)["exp"] + 0.5 - time.time()))
     assert not s.descope.calls_to(STOP_IMPERSONATION)
 
-    restarted = time.time()
-    s.bot.restart()
-    stop = s.descope.wait_for_call(STOP_IMPERSONATION, timeout=10)
-    assert stop.body["jwt"] == token_short and stop.at - restarted < 3
+    s.bot.restart()  # how soon after the restart: the benchmark's "restart" row
+    stop = s.descope.wait_for_call(STOP_IMPERSONATION, timeout=15)
+    assert stop.body["jwt"] == token_short
     ended(s, ts_short)
     s.slack.wait_for(lambda: not token_dms(s, token_short), message="token redacted")
     s.slack.wait_for(lambda: any("has ended" in t and short in t for t in s.dms()), message="requester told")
