@@ -59,7 +59,8 @@ def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) 
         checks = [Check("config", True, m.CONFIG_OK)]
     except ConfigError as exc:
         settings = None
-        checks = [Check("config", False, problem, m.CONFIG_FIX) for problem in exc.problems]
+        checks = [Check("config", False, problem, m.CONFIG_FIX if problem in exc.unset else m.CONFIG_VALUE_FIX)
+                  for problem in exc.problems]
     if settings is None:
         checks += [Check("slack", None, m.SKIPPED.format(what="Slack")),
                    Check("descope", None, m.SKIPPED.format(what="Descope"))]
@@ -78,18 +79,16 @@ def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) 
 def check_slack(settings: Settings, wanted: list[str]) -> list[Check]:
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack.client import make_client
+    from bot.slack.client import probe_client
 
-    client = make_client(settings)
+    client = probe_client(settings)
     try:
         auth = client.auth_test()
     except SlackApiError as exc:
         return [Check("slack.token", False, m.SLACK_REFUSED.format(error=exc.response.get("error")),
                       m.SLACK_REFUSED_FIX)]
     except (URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return [Check("slack.token", False, m.SLACK_SILENT.format(url=settings.slack_api_url, reason=reason),
-                      m.SLACK_SILENT_FIX)]
+        return [_silent("slack.token", settings, exc)]
     bot = str(auth.get("user") or "impersonation-bot")
     checks = [Check("slack.token", True, m.SLACK_OK.format(team=auth.get("team_id"), user=auth.get("user_id")))]
     headers = {k.lower(): v for k, v in (auth.headers or {}).items()}
@@ -104,6 +103,8 @@ def check_slack(settings: Settings, wanted: list[str]) -> list[Check]:
         checks.append(Check("slack.scopes", True, m.SCOPES_OK.format(count=len(wanted))) if not missing else
                       Check("slack.scopes", False, m.SCOPES_MISSING.format(
                           s="s" if len(missing) > 1 else "", names=", ".join(missing)), m.SCOPES_FIX))
+    if settings.slack_app_token is not None:
+        checks.append(_check_app_token(settings))
     checks.append(_check_channel(client, settings.approval_channel, bot))
     seen: set[str] = set()
     for setting, key, ids in _principal_lists(settings):
@@ -127,11 +128,37 @@ def _principal_lists(settings: Settings) -> list[tuple[str, str, tuple[str, ...]
     return lists
 
 
+def _check_app_token(settings: Settings) -> Check:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.client import probe_client
+
+    assert settings.slack_app_token is not None
+    token = settings.slack_app_token.get()
+    try:
+        probe_client(settings, token).apps_connections_open(app_token=token)
+    except SlackApiError as exc:
+        return Check("slack.app_token", False, m.APP_TOKEN_REFUSED.format(error=exc.response.get("error")),
+                     m.APP_TOKEN_REFUSED_FIX)
+    except (URLError, OSError) as exc:
+        return _silent("slack.app_token", settings, exc)
+    return Check("slack.app_token", True, m.APP_TOKEN_OK)
+
+
+def _silent(name: str, settings: Settings, exc: OSError) -> Check:
+    """A call that got no answer (refused, unreachable, timed out), named by the check it was for."""
+    reason = getattr(exc, "reason", exc)
+    return Check(name, False, m.SLACK_SILENT.format(url=settings.slack_api_url, reason=reason), m.SLACK_SILENT_FIX)
+
+
 def _check_channel(client: WebClient, channel: str, bot: str) -> Check:
     from slack_sdk.errors import SlackApiError
 
     try:
         info = client.conversations_info(channel=channel)["channel"]
+    except (URLError, OSError) as exc:
+        return Check("slack.channel", False, m.CHANNEL_UNANSWERED.format(channel=channel, reason=_reason(exc)),
+                     m.SLACK_SILENT_FIX)
     except SlackApiError as exc:
         error = str(exc.response.get("error"))
         if error == "missing_scope":
@@ -146,9 +173,20 @@ def _check_channel(client: WebClient, channel: str, bot: str) -> Check:
 
 
 def _check_principal(client: WebClient, setting: str, principal: str, name: str) -> Check:
+    fmt = {"setting": setting, "id": principal}
+    try:
+        return _resolve(client, principal, name, fmt)
+    except (URLError, OSError) as exc:
+        return Check(name, False, m.PRINCIPAL_UNANSWERED.format(**fmt, reason=_reason(exc)), m.SLACK_SILENT_FIX)
+
+
+def _reason(exc: OSError) -> object:
+    return getattr(exc, "reason", None) or exc
+
+
+def _resolve(client: WebClient, principal: str, name: str, fmt: dict[str, str]) -> Check:
     from slack_sdk.errors import SlackApiError
 
-    fmt = {"setting": setting, "id": principal}
     if is_group_id(principal):
         try:
             members = client.usergroups_users_list(usergroup=principal).get("users") or []
@@ -232,8 +270,11 @@ def render(checks: list[Check]) -> str:
         mark = m.SKIP if check.ok is None else m.PASS if check.ok else m.FAIL
         fix = f" — {check.fix}" if check.fix and not check.ok else ""
         lines.append(f"{mark} {check.detail}{fix}")
-    failed = sum(1 for c in checks if not c.ok)
-    summary = m.SUMMARY_OK.format(count=len(checks)) if not failed else m.SUMMARY_FAIL.format(
-        failed=failed, count=len(checks))
+    failed = sum(1 for c in checks if c.ok is False)
+    skipped = sum(1 for c in checks if c.ok is None)
+    ran = len(checks) - skipped
+    summary = m.SUMMARY_OK.format(count=ran) if not failed else m.SUMMARY_FAIL.format(failed=failed, count=ran)
+    if skipped:
+        summary += m.SUMMARY_SKIPPED.format(skipped=skipped)
     return "\n".join([*lines, "", summary])
 

@@ -33,15 +33,18 @@ def migrated_engine() -> Engine | int:
     """The engine of DATABASE_URL with the schema brought up to date, or the exit code once the problem has been
     said."""
     from bot.store import make_engine
+    from bot.store.engine import undone_if_failed
     from bot.store.migrate import migrate
 
     try:
         database_url = database_url_from_env()
     except ConfigError as exc:
-        return cannot_start(exc)
+        return cannot_start(exc.problems)
     engine = make_engine(database_url)
     try:
-        migrate(engine)
+        with undone_if_failed(database_url):
+            migrate(engine)
     except OperationalError as exc:
+        engine.dispose()
         return unreachable_database(exc)
     return engine

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         looked_up = tenant is None and rules.names_tenants
         descope = descope_from_env() if looked_up else None
     except ConfigError as exc:
-        return cannot_start(exc)
+        return cannot_start(exc.problems)
     target, why = look_up(descope, login_id) if looked_up else (None, "")
     print(report(login_id, tenant, rules, environment, target, why))
     return 0

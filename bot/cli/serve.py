@@ -1,17 +1,22 @@
 """``impersonation-bot serve`` (the default): run the bot. HTTP mode on ``PORT`` (with ``WEB_CONCURRENCY`` serving
-processes, ``bot.server.workers``, when above one), or Socket Mode when ``SLACK_APP_TOKEN`` is set. What keeps it
-from starting (the configuration, an unreachable database, a token Slack refuses) is said in one line, exit 2."""
+processes, ``bot.server.workers``, when above one), or Socket Mode when ``SLACK_APP_TOKEN`` is set.
+
+Before anything is made (a database file, a listening port, a serving process): the configuration is read whole, then
+Slack's acceptance of the tokens and the database are checked (``ready``), and ``PORT`` is bound (HTTP mode). What keeps
+the bot from starting is said first, one line each, exit 2; a SQLite file made by a start that then fails is removed
+again."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import socket
 from typing import TYPE_CHECKING
-from urllib.error import URLError
 
 from sqlalchemy.exc import OperationalError
 
-from bot.cli.exits import CANNOT, cannot_start, unreachable_database
+from bot.cli import check_words as m
+from bot.cli import ready
+from bot.cli.exits import cannot_start, unreachable_database
 from bot.config import ConfigError, Settings, settings_from_env
 
 if TYPE_CHECKING:
@@ -30,41 +35,37 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_env()
     except ConfigError as exc:
-        return cannot_start(exc)
+        return cannot_start(exc.problems)
     configure(settings.log_level, settings.secrets(), settings.log_format)
-    if settings.processes > 1:
+    problems = ready.problems(settings)
+    listening = None
+    if not settings.socket_mode:
+        try:
+            listening = socket.create_server(("0.0.0.0", settings.port), backlog=1024)
+        except OSError as exc:
+            problems.append(f"{m.PORT_TAKEN.format(port=settings.port, reason=exc.strerror or exc)}; {m.PORT_FIX}")
+    if problems:
+        if listening is not None:
+            listening.close()
+        return cannot_start(problems)
+    if settings.processes > 1 and listening is not None:
         from bot.server.workers import serve
 
-        return serve(settings, lambda shard: runtime(settings, shard))
+        return serve(settings, lambda shard: runtime(settings, shard), listening)
     started = runtime(settings, (0, 1))
     if isinstance(started, int):
         return started
-    started.serve()
+    started.serve(listening)
     return 0
 
 
 def runtime(settings: Settings, shard: tuple[int, int]) -> Runtime | int:
     """The bot's runtime (a serving process's ``shard``), or the exit code once what stops it has been said."""
-    from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError
-
     from bot.server.runtime import Runtime
+    from bot.store.engine import undone_if_failed
 
     try:
-        return Runtime(settings, shard)
+        with undone_if_failed(settings.database_url):
+            return Runtime(settings, shard)
     except OperationalError as exc:
         return unreachable_database(exc)
-    except (URLError, TimeoutError, ConnectionError) as exc:  # auth.test (in Bolt's App()) got no answer
-        print(f"impersonation-bot cannot start: Slack's Web API does not answer at {settings.slack_api_url} "
-              f"({getattr(exc, 'reason', exc)}); check SLACK_API_URL and the network", file=sys.stderr)
-        return CANNOT
-    except BoltError as exc:
-        # Bolt's App() checks the token with auth.test and turns Slack's refusal (invalid_auth,
-        # token_revoked, account_inactive …) into a BoltError raised while handling the SlackApiError.
-        refusal = exc.__context__
-        if not isinstance(refusal, SlackApiError):
-            raise
-        print(f"impersonation-bot cannot start: Slack rejected SLACK_BOT_TOKEN (auth.test answered "
-              f"{refusal.response.get('error')}); check the bot token (xoxb-…) on the app's OAuth & Permissions page",
-              file=sys.stderr)
-        return CANNOT

@@ -44,7 +44,7 @@ def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
     reader = Reader(os.environ if env is None else env)
     url = reader.database_url()
     if reader.problems:
-        raise ConfigError(reader.problems)
+        raise ConfigError(reader.problems, unset=reader.unset)
     return url
 
 
@@ -53,7 +53,7 @@ def retention_from_env(env: Mapping[str, str] | None = None) -> timedelta | None
     reader = Reader(os.environ if env is None else env)
     retention = reader.retention()
     if reader.problems:
-        raise ConfigError(reader.problems)
+        raise ConfigError(reader.problems, unset=reader.unset)
     return retention
 
 
@@ -73,7 +73,7 @@ def descope_from_env(env: Mapping[str, str] | None = None) -> tuple[str, Secret,
     project_id, key = reader.raw("DESCOPE_PROJECT_ID"), reader.raw("DESCOPE_MANAGEMENT_KEY")
     base_uri = reader.http_url("DESCOPE_BASE_URI", "https://api.descope.com")
     if reader.problems:
-        raise ConfigError(reader.problems)
+        raise ConfigError(reader.problems, unset=reader.unset)
     return (project_id, Secret(key), base_uri) if project_id and key else None
 
 
@@ -86,7 +86,7 @@ def policy_from_env(env: Mapping[str, str] | None = None) -> tuple[Policy, Rule]
                                    reader.window())
     policy = reader.policy(environment)
     if reader.problems:
-        raise ConfigError(reader.problems)
+        raise ConfigError(reader.problems, unset=reader.unset)
     return policy, environment
 
 
@@ -96,6 +96,7 @@ class Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
+        self.unset: list[str] = []  # the problems that are a required variable left unset
 
     def raw(self, name: str) -> str | None:
         value = self.env.get(name, "").strip()
@@ -105,6 +106,7 @@ class Reader:
         value = self.raw(name)
         if value is None:
             self.problems.append(f"{name} is not set: {hint}")
+            self.unset.append(self.problems[-1])
             return ""
         return value
 
@@ -274,6 +276,7 @@ class Reader:
                 "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify Slack's requests "
                 "(or set SLACK_APP_TOKEN to run in Socket Mode)"
             )
+            self.unset.append(self.problems[-1])
         channel = self.required("SLACK_APPROVAL_CHANNEL", "the channel ID (C…) where approval requests go")
         if channel and not _CHANNEL_ID.fullmatch(channel):
             self.problems.append(
@@ -319,7 +322,7 @@ class Reader:
             policy=self.policy(environment_rule(approvers, requesters, window)),
         )
         if self.problems:
-            raise ConfigError(self.problems)
+            raise ConfigError(self.problems, unset=self.unset)
         return settings
 
 

@@ -24,10 +24,12 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 class ConfigError(Exception):
-    """The environment cannot run the bot; ``problems`` names each variable at fault."""
+    """The environment cannot run the bot; ``problems`` names each variable at fault (``unset``: those of them that
+    are a required variable left unset; the others are values written wrong, each saying how to write it)."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, unset: list[str] | None = None) -> None:
         self.problems = problems
+        self.unset = unset or []
         super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
 
 

@@ -166,6 +166,11 @@ class FakeSlack(Messages, Surfaces, FakeServer[SlackCall]):
         with self._lock:
             self._faults[method] = Fault(status, retry_after, error, count)
 
+    def drop_next(self, method: str, count: int = 1) -> None:
+        """Close the connection without answering the next ``count`` calls of ``method`` (a network that fails)."""
+        with self._lock:
+            self._faults[method] = Fault(0, None, None, count, drop=True)
+
     def _take_fault(self, method: str) -> Fault | None:
         with self._lock:
             fault = self._faults.get(method)

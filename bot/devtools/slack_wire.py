@@ -39,6 +39,7 @@ class Fault:
     retry_after: int | None
     error: str | None
     remaining: int
+    drop: bool = False  # close the connection without an answer
 
 
 def collect_text(value: Any) -> list[str]:
@@ -107,6 +108,8 @@ def decode_json_fields(params: dict[str, Any]) -> None:
 
 
 def fault_response(fault: Fault) -> Response:
+    if fault.drop:
+        return Response.dropped()
     error = fault.error or ("ratelimited" if fault.status == 429 else "fatal_error")
     headers: dict[str, str] = {}
     if fault.retry_after is not None and fault.status != 200:

@@ -77,6 +77,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class _NotTheUnusedToken(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else
@@ -87,6 +92,9 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     root.setLevel(level)
     for noisy in ("apscheduler", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Bolt warns that SLACK_BOT_TOKEN (read by Bolt itself from the environment) is unused when given a client: ours
+    # is built from that very token, so the warning says nothing, and it came before the bot's own first line.
+    logging.getLogger("slack_bolt.App").addFilter(_NotTheUnusedToken())
     # httpx says every request at INFO, its URL with it (a Descope user look-up names the target's login ID): the
     # bot's own lines say what happened, without the people in it. At DEBUG it speaks.
     logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)

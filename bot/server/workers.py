@@ -50,14 +50,14 @@ _PR_SET_PDEATHSIG = 1
 Build = Callable[[tuple[int, int]], "Runtime | int"]
 
 
-def serve(settings: Settings, build: Build) -> int:
-    """Run ``settings.processes`` workers until SIGTERM/SIGINT; the exit code."""
+def serve(settings: Settings, build: Build, listening: socket.socket) -> int:
+    """Run ``settings.processes`` workers on ``listening`` (bound to ``PORT`` by the caller) until SIGTERM/SIGINT; the
+    exit code."""
     count = settings.processes
     metrics = tempfile.mkdtemp(prefix="impersonation-bot-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
     import bot.server.runtime  # noqa: F401  (imported once, here: the workers share these pages)
 
-    listening = socket.create_server(("0.0.0.0", settings.port), backlog=1024)
     workers: dict[int, int] = {}  # pid -> index
     stopping = threading.Event()
 

@@ -6,6 +6,7 @@ slack-sdk retries only one connection error by default; the bot also retries rat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.request import Request
@@ -21,6 +22,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.transport.urllib_kept import KeepAlive
+
+#: Where a probe's client logs: nowhere (slack-sdk logs a failed request at ERROR; the caller says what failed, once).
+_UNHEARD = logging.getLogger("bot.slack.probe")
+_UNHEARD.propagate = False
+_UNHEARD.addHandler(logging.NullHandler())
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -81,3 +87,11 @@ def make_client(settings: Settings, on_call: Callable[[str, str], None] | None =
             AnyServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def probe_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A client for the questions asked before the bot runs (``serve``'s start, ``check``): 10 s at most per call,
+    rate limits waited out, but no retry of a connection error and no log line of its own: the one who asks says
+    what failed. ``token``: another than the bot token (the app-level token)."""
+    return WebClient(token=token or settings.slack_bot_token.get(), base_url=settings.slack_api_url, timeout=10,
+                     retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)], logger=_UNHEARD)

@@ -16,10 +16,13 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
 
@@ -53,6 +56,23 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, pool_size=10, max_overflow=20)
     _ping_when_idle(engine)
     return engine
+
+
+@contextmanager
+def undone_if_failed(url: str) -> Iterator[None]:
+    """A SQLite database file this block makes is removed again if the block fails (with its WAL, shared-memory and
+    writers' lock files): a command that fails leaves no empty database behind. Other databases: nothing to undo."""
+    parsed = make_url(url)
+    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    new = bool(path) and path != ":memory:" and not os.path.exists(path or "")
+    try:
+        yield
+    except BaseException:
+        if new and path:
+            for suffix in ("", "-wal", "-shm", "-journal", "-writer"):
+                with suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+        raise
 
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before use (see ``_ping_when_idle``).

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, inspect
 from bot.devtools import FakeDescope, FakeSlack
 from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
 from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, APPROVER_GROUP, ROOT, bot_env, free_port
+from bot.devtools.socket_mode import FakeSocketMode
 from bot.store import make_engine
 from bot.store.migrate import MIGRATIONS, migrate
 
@@ -48,7 +49,7 @@ def _tables(url: str) -> set[str]:
 def run_check(fakes: Fakes, database_url: str, *, drop: tuple[str, ...] = (), **overrides: str) -> tuple[int, str]:
     slack, descope = fakes
     env = {**os.environ, **bot_env(slack, descope, database_url, **overrides)}
-    for name in (*drop, "SLACK_APP_TOKEN"):
+    for name in (*drop, *(() if "SLACK_APP_TOKEN" in overrides else ("SLACK_APP_TOKEN",))):
         env.pop(name, None)
     done = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
@@ -82,7 +83,8 @@ def test_config_missing_and_invalid(fakes: Fakes, sqlite_url: str) -> None:
     assert code == 1
     failed = failed_lines(out)
     assert any("SLACK_BOT_TOKEN is not set" in line and "set it in the environment" in line for line in failed), out
-    assert any("SLACK_APPROVAL_CHANNEL must be a channel ID" in line for line in failed), out
+    (malformed,) = [line for line in failed if "SLACK_APPROVAL_CHANNEL must be a channel ID" in line]
+    assert "set it" not in malformed and "write it as the line says" in malformed, out  # it is set: wrongly
     assert "· Slack not checked: the configuration must be fixed first" in out
     assert "· Descope not checked" in out
     assert any(line.startswith("✓ Database reachable and migrated") for line in out.splitlines()), out
@@ -95,6 +97,37 @@ def test_token_rejected(fakes: Fakes, sqlite_url: str) -> None:
     assert failed_lines(out) == ["✗ Slack rejected SLACK_BOT_TOKEN (auth.test answered invalid_auth) — copy the Bot "
                                  "User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"], out
     assert "xoxb-wrong" not in out
+
+
+@pytest.mark.parametrize(("token", "ok"), [("xapp-1-test", True), ("xapp-1-revoked", False)])
+def test_socket_mode_app_token(fakes: Fakes, sqlite_url: str, token: str, ok: bool) -> None:
+    with FakeSocketMode() as sm:
+        fakes[0].attach_socket_mode(sm)
+        code, out = run_check(fakes, _migrated(sqlite_url), SLACK_APP_TOKEN=token)
+    if ok:
+        assert code == 0 and "✓ Slack accepts SLACK_APP_TOKEN (Socket Mode)" in out, out
+    else:
+        assert code == 1
+        assert failed_lines(out) == ["✗ Slack rejected SLACK_APP_TOKEN (apps.connections.open answered invalid_auth) "
+                                     "— turn Socket Mode on (Settings → Socket Mode) and copy an app-level token "
+                                     "(xapp-…) with the connections:write scope from Basic Information → App-Level "
+                                     "Tokens"], out
+    assert token not in out
+    assert sm.connections == []  # asked, never connected
+
+
+def test_slack_going_silent_midway_is_named_per_check_never_a_traceback(fakes: Fakes, sqlite_url: str) -> None:
+    slack = fakes[0]
+    slack.drop_next("conversations.info")
+    slack.drop_next("users.info", count=10)
+    code, out = run_check(fakes, _migrated(sqlite_url))
+    assert code == 1
+    failed = failed_lines(out)
+    assert any(line.startswith(f"✗ The approvals channel {APPROVAL_CHANNEL} could not be checked: Slack did not "
+                               "answer") for line in failed), out
+    assert any(line.startswith("✗ APPROVERS: ") and "could not be checked: Slack did not answer" in line
+               for line in failed) or any(line.startswith("✗ REQUESTERS: ") for line in failed), out
+    assert all(line.endswith("— check SLACK_API_URL and the network") for line in failed), out
 
 
 def test_scope_missing(fakes: Fakes, sqlite_url: str) -> None:
@@ -174,7 +207,7 @@ def test_sqlite_file_missing_is_not_created(fakes: Fakes, tmp_path: Path) -> Non
     path = tmp_path / "absent.db"
     code, out = run_check(fakes, f"sqlite:///{path}")
     assert code == 1
-    assert failed_lines(out) == [f"✗ The SQLite database file {path} does not exist — run: python -m bot migrate"]
+    assert failed_lines(out) == [f"✗ The SQLite database file {path} does not exist — run: impersonation-bot migrate"]
     assert not path.exists()
 
 
@@ -194,5 +227,5 @@ def test_database_not_migrated(fakes: Fakes, database_url: str) -> None:
     assert code == 1
     [line] = failed_lines(out)
     assert line.startswith("✗ The database is not migrated (at "), out
-    assert line.endswith("— run: python -m bot migrate"), out
+    assert line.endswith("— run: impersonation-bot migrate"), out
     assert _tables(database_url) == before

@@ -8,6 +8,7 @@ line naming ``SLACK_BOT_TOKEN``; a Slack or a database that does not answer is n
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -84,24 +85,67 @@ def test_a_bot_token_slack_rejects_stops_the_bot_with_one_line(
         slack.fail_next("auth.test", status=200, error=fault)
     result = run_bot(bot_env(slack, descope, f"sqlite:///{tmp_path / 'bot.db'}", SLACK_BOT_TOKEN=token))
     assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    (message,) = [line for line in lines if "SLACK_BOT_TOKEN" in line]
-    assert message == lines[-1], result.stderr
-    assert message.startswith("impersonation-bot cannot start") and error in message
+    assert lines == [f"impersonation-bot cannot start: Slack rejected SLACK_BOT_TOKEN (auth.test answered {error}); "
+                     "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"], result.stderr
     assert token not in result.stderr
-    (call,) = slack.calls_of("auth.test")
+    (call,) = slack.calls_of("auth.test")  # asked once: no retry, and Bolt does not ask again
     assert call.params.get("_failed")
+    assert not (tmp_path / "bot.db").exists()  # nothing made before the configuration is known good
 
 
 def test_a_slack_that_does_not_answer_stops_the_bot_with_one_line(tmp_path: Path) -> None:
     closed = free_port()  # nothing listens there
     result = run_bot(valid_env(tmp_path, SLACK_API_URL=f"http://127.0.0.1:{closed}/api/"))
     assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
-    assert last.startswith("impersonation-bot cannot start") and "SLACK_API_URL" in last
-    assert f"127.0.0.1:{closed}" in last
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]  # no retries logged ahead of it
+    assert line.startswith(f"impersonation-bot cannot start: Slack's Web API does not answer at "
+                           f"http://127.0.0.1:{closed}/api/ (")
+    assert line.endswith("; check SLACK_API_URL and the network")
+    assert not (tmp_path / "bot.db").exists()
+
+
+def test_every_problem_is_said_at_once_and_nothing_is_made(fakes: tuple[FakeSlack, FakeDescope],
+                                                           tmp_path: Path) -> None:
+    slack, descope = fakes
+    nowhere = tmp_path / "missing" / "bot.db"
+    taken = socket.create_server(("0.0.0.0", 0))
+    port = taken.getsockname()[1]
+    try:
+        result = run_bot(bot_env(slack, descope, f"sqlite:///{nowhere}", SLACK_BOT_TOKEN="xoxb-wrong", PORT=str(port),
+                                 WEB_CONCURRENCY="2"))
+    finally:
+        taken.close()
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4 and lines[0] == "impersonation-bot cannot start:", result.stderr
+    assert lines[1].startswith("  - Slack rejected SLACK_BOT_TOKEN (auth.test answered invalid_auth)"), result.stderr
+    assert lines[2] == (f"  - The folder {nowhere.parent} for the SQLite database does not exist; create it, or point "
+                        "DATABASE_URL somewhere the bot may write"), result.stderr
+    assert lines[3].startswith(f"  - Port {port} cannot be listened on ("), result.stderr
+    assert lines[3].endswith("; stop what uses it, or set PORT to a free port"), result.stderr
+    assert not nowhere.parent.exists()
+
+
+def test_a_socket_mode_token_slack_rejects_is_said_before_anything_starts(
+        fakes: tuple[FakeSlack, FakeDescope], tmp_path: Path) -> None:
+    slack, descope = fakes
+    result = run_bot(bot_env(slack, descope, f"sqlite:///{tmp_path / 'bot.db'}", SLACK_APP_TOKEN="xapp-1-revoked"))
+    assert result.returncode == 2, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("impersonation-bot cannot start: Slack rejected SLACK_APP_TOKEN (apps.connections.open "
+                           "answered invalid_auth); turn Socket Mode on")
+    assert "xapp-1-revoked" not in result.stderr
+    assert not (tmp_path / "bot.db").exists()
+
+
+def test_audit_on_a_missing_database_says_so_and_makes_none(tmp_path: Path) -> None:
+    path = tmp_path / "never.db"
+    result = run_bot({"DATABASE_URL": f"sqlite:///{path}"}, "audit")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"impersonation-bot cannot start: The SQLite database file {path} does not exist; "
+                                     "check DATABASE_URL (the bot makes the file when it first starts)")
+    assert not path.exists()
 
 
 @pytest.mark.parametrize("command", [[], ["migrate"], ["audit"]])
@@ -111,5 +155,6 @@ def test_a_database_that_does_not_answer_is_named_without_its_password(tmp_path:
     result = run_bot(valid_env(tmp_path, DATABASE_URL=url), *command)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    assert "- DATABASE_URL: the database does not answer" in result.stderr
+    assert "The database does not answer (" in result.stderr
+    assert "check DATABASE_URL and that the database server is up" in result.stderr
     assert DB_PASSWORD not in result.stderr

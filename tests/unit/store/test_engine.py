@@ -92,3 +92,23 @@ def test_sqlite_runs_in_wal_with_normal_sync(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (FULL is 2)
     engine.dispose()
+
+
+def test_a_sqlite_file_made_by_a_block_that_fails_is_removed_and_an_old_one_kept(tmp_path: Path) -> None:
+    from bot.store.engine import undone_if_failed
+
+    new = tmp_path / "new.db"
+    with pytest.raises(RuntimeError), undone_if_failed(f"sqlite:///{new}"):
+        engine = make_engine(f"sqlite:///{new}")
+        with engine.begin() as conn:  # WAL: the file, its -wal and -shm
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        engine.dispose()
+        assert new.exists()
+        raise RuntimeError("the start failed after the file was made")
+    assert list(tmp_path.iterdir()) == []
+
+    old = tmp_path / "old.db"
+    make_engine(f"sqlite:///{old}").connect().close()
+    with pytest.raises(RuntimeError), undone_if_failed(f"sqlite:///{old}"):
+        raise RuntimeError("a failure after the file existed")
+    assert old.exists()
