@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 DEMO_TARGET = "jane@acme.com"
+WIDTH = 100  # the text column; longer lines wrap under it
+#: The people the demo plays, as Slack would name them (their Descope logins are their Slack emails).
+REQUESTER_NAME, APPROVER_NAME = "Riley Chen", "Sam Ortiz"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +30,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace | None = None, out: TextIO = sys.stdout) -> int:
+    from bot.cli.slack_text import readable, wrapped
     from bot.devtools import FakeDescope, FakeSlack
     from bot.devtools.harness import (
         APPROVAL_CHANNEL,
@@ -39,8 +43,11 @@ def run(args: argparse.Namespace | None = None, out: TextIO = sys.stdout) -> int
         populate,
     )
 
+    people: dict[str, str] = {}
+
     def say(who: str, text: str) -> None:
-        print(f"{who:>10} │ {text}", file=out, flush=True)
+        for i, line in enumerate(wrapped(readable(text, people, {APPROVAL_CHANNEL: "approvals"}), WIDTH)):
+            print(f"{who if i == 0 else '':>10} │ {line}", file=out, flush=True)
 
     def step(title: str) -> None:
         print(f"\n── {title} " + "─" * max(0, 66 - len(title)), file=out, flush=True)
@@ -53,6 +60,11 @@ def run(args: argparse.Namespace | None = None, out: TextIO = sys.stdout) -> int
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp, FakeSlack() as slack, FakeDescope() as descope:
         populate(slack, descope)
+        for uid, name in ((REQUESTER, REQUESTER_NAME), (APPROVER, APPROVER_NAME)):
+            email = f"{name.split()[0].lower()}@corp.example"
+            slack.add_user(uid, email, name.split()[0].lower(), real_name=name)
+            descope.add_user(email, email=email, can_impersonate=True)
+            people[uid] = name
         env = bot_env(slack, descope, f"sqlite:///{Path(tmp) / 'demo.db'}", REMINDER_INTERVAL="0")
         bot = BotProcess(env, Path(tmp) / "bot.log", inherit=False)  # none of the operator's settings
         step("the bot starts against local stand-ins of Slack and Descope")
@@ -60,17 +72,17 @@ def run(args: argparse.Namespace | None = None, out: TextIO = sys.stdout) -> int
         s = Stack(slack, descope, bot)
         seen = 0
         try:
-            step(f"<@{REQUESTER}> asks")
+            step(f"{REQUESTER_NAME} asks for access")
             text = f"{DEMO_TARGET} 10m --tenant {TENANT} checking invoice SUP-123"
             say("requester", f"/impersonate {text}")
             request_id, ts = s.submit(text)
             mine = [line for line in s.command("list").text.splitlines() if request_id in line]
-            say("requester", _clip("(/impersonate list) " + (mine[0] if mine else request_id)))
+            say("requester", "(/impersonate list) " + (mine[0] if mine else request_id))
             seen = descope_calls(s, seen)
             for line in _shown(slack.message(APPROVAL_CHANNEL, ts)):
                 say("approvers", line)
 
-            step(f"<@{APPROVER}> approves in {APPROVAL_CHANNEL}")
+            step(f"{APPROVER_NAME} approves in #approvals")
             s.click("approval.approve", request_id, APPROVER, ts)
             slack.wait_for(lambda: s.session_dm(request_id), message="session DM")
             slack.wait_for(lambda: "active until" in s.approval_text(ts), message="active")
@@ -87,7 +99,7 @@ def run(args: argparse.Namespace | None = None, out: TextIO = sys.stdout) -> int
 
             step("the requester stops the session early")
             say("requester", f"/impersonate stop {request_id}")
-            say("requester", _clip(s.command(f"stop {request_id}").text))
+            say("requester", s.command(f"stop {request_id}").text)
             slack.wait_for(lambda: "stopped early" in s.approval_text(ts), timeout=20, message="stopped")
             time.sleep(0.3)
             seen = descope_calls(s, seen)
@@ -111,16 +123,11 @@ def _shown(message: dict[str, Any] | None) -> list[str]:
                  for t in texts if isinstance(t, dict)]
         label = " · ".join(w for w in words if w)
         if label:
-            lines.append(_clip(f"[{label}]" if block.get("type") == "actions" else label))
+            lines.append(f"[{label}]" if block.get("type") == "actions" else label)
     return lines
 
 
 def _status(message: dict[str, Any] | None) -> str:
     """The approval message's status line (its last context block)."""
     contexts = [b for b in (message or {}).get("blocks") or [] if b.get("type") == "context"]
-    return _clip(_shown({"blocks": contexts[-1:]})[0]) if contexts else ""
-
-
-def _clip(text: str, width: int = 150) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return _shown({"blocks": contexts[-1:]})[0] if contexts else ""

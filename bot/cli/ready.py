@@ -9,11 +9,15 @@ first thing a person reads is what is wrong, not a library's retries.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from urllib.error import URLError
 
 from bot.cli import check_words as m
 from bot.cli.exits import database_silent
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from slack_sdk.errors import SlackApiError
 
 
 def problems(settings: Settings) -> list[str]:
@@ -32,10 +36,9 @@ def slack_problems(settings: Settings) -> list[str]:
     try:
         probe_client(settings).auth_test()
     except SlackApiError as exc:
-        return [f"{m.SLACK_REFUSED.format(error=exc.response.get('error'))}; {m.SLACK_REFUSED_FIX}"]
+        return [slack_refused(exc)]
     except (URLError, OSError) as exc:  # refused, unreachable, timed out
-        reason = getattr(exc, "reason", exc)
-        return [f"{m.SLACK_SILENT.format(url=settings.slack_api_url, reason=reason)}; {m.SLACK_SILENT_FIX}"]
+        return [slack_silent(settings, exc)]
     if settings.slack_app_token is None:
         return []
     token = settings.slack_app_token.get()
@@ -44,9 +47,17 @@ def slack_problems(settings: Settings) -> list[str]:
     except SlackApiError as exc:
         return [f"{m.APP_TOKEN_REFUSED.format(error=exc.response.get('error'))}; {m.APP_TOKEN_REFUSED_FIX}"]
     except (URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return [f"{m.SLACK_SILENT.format(url=settings.slack_api_url, reason=reason)}; {m.SLACK_SILENT_FIX}"]
+        return [slack_silent(settings, exc)]
     return []
+
+
+def slack_refused(exc: SlackApiError) -> str:
+    return f"{m.SLACK_REFUSED.format(error=exc.response.get('error'))}; {m.SLACK_REFUSED_FIX}"
+
+
+def slack_silent(settings: Settings, exc: OSError) -> str:
+    reason = getattr(exc, "reason", exc)
+    return f"{m.SLACK_SILENT.format(url=settings.slack_api_url, reason=reason)}; {m.SLACK_SILENT_FIX}"
 
 
 def database_problem(url: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import socket
 from typing import TYPE_CHECKING
+from urllib.error import URLError
 
 from sqlalchemy.exc import OperationalError
 
@@ -61,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
 def runtime(settings: Settings, shard: tuple[int, int]) -> Runtime | int:
     """The bot's runtime (a serving process's ``shard``), or the exit code once what stops it has been said."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
     from bot.server.runtime import Runtime
     from bot.store.engine import undone_if_failed
 
@@ -69,3 +73,10 @@ def runtime(settings: Settings, shard: tuple[int, int]) -> Runtime | int:
             return Runtime(settings, shard)
     except OperationalError as exc:
         return unreachable_database(exc)
+    except BoltError as exc:  # Bolt's own auth.test (in App()) refused, though ``ready`` was answered a moment ago
+        refusal = exc.__context__
+        if not isinstance(refusal, SlackApiError):
+            raise
+        return cannot_start([ready.slack_refused(refusal)])
+    except (URLError, OSError) as exc:  # or went unanswered
+        return cannot_start([ready.slack_silent(settings, exc)])

@@ -36,9 +36,6 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         request_verification_enabled=not settings.socket_mode,
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
         raise_error_for_unhandled_request=True,  # to on_error: one log line, not Bolt's code suggestion
-        # Slack's acceptance of the token was asked before anything started (``bot.cli.ready``); Bolt asks again
-        # lazily, at the first request, for what it needs to know (the bot's user and team).
-        token_verification_enabled=False,
     )
     app.use(WellFormed())  # first: no listener or middleware ever sees a payload Slack would not send
 

@@ -259,7 +259,8 @@ def test_bot_reconnects_when_slack_asks(
     assert first is not None
     sm.send_disconnect("refresh_requested")
     second = sm.wait_for_connection(count=2)
-    assert len(slack.calls_of("apps.connections.open")) == 2
+    # The start's check of the app-level token (its URL left unused), the first connection, and this one.
+    assert len(slack.calls_of("apps.connections.open")) == 3
     sm.wait_for(lambda: not first.open, timeout=6, what="the old connection closed by the bot")
     answer = _command(sm, slack, "help", APPROVER)
     assert "Usage" in answer["text"]

@@ -36,7 +36,7 @@ def answer(deps: Deps, user_id: str, text: str) -> str:
                 listing = workflows.requests.listing(user_id)
                 return replies.listing(listing.mine, listing.active)
             case commands.Stop(request_id):
-                return replies.stopping(workflows.requests.request_stop(request_id, user_id))
+                return replies.stopping(workflows.requests.request_stop(request_id, user_id), user_id)
             case commands.Extend(request_id, duration, reason):
                 return replies.submitted(workflows.extensions.request(request_id, user_id, duration, reason))
             case commands.Submit(draft):

@@ -80,7 +80,7 @@ def register(app: App, deps: Deps) -> None:
             log.warning("ignored a malformed Stop now click (%s)", exc)
             return
         try:
-            answer = replies.stopping(workflows.requests.request_stop(click.request_id, click.user_id))
+            answer = replies.stopping(workflows.requests.request_stop(click.request_id, click.user_id), click.user_id)
         except Exception as exc:
             answer = error_text(exc, replies.Doing.STOPPING)
         respond(text=answer, response_type="ephemeral", replace_original=False)

@@ -267,13 +267,14 @@ def submitted(request: RequestView) -> str:
             "See it on the bot's Home tab.")
 
 
-def stopping(request: RequestView) -> str:
+def stopping(request: RequestView, by: str) -> str:
+    """The answer to ``by``'s stop: a withdrawal, a denial, or a session ending (who is told when it has ended)."""
     if request.withdrawn:
         return f":leftwards_arrow_with_hook: Request `{request.id}` is withdrawn."
     if request.state is State.DENIED:
         return f":no_entry: Request `{request.id}` is denied; the requester is told."
-    return (f":stop_button: Stopping session `{request.id}` ({target(request)}). "
-            "The requester gets a DM when it has ended.")
+    told = "You get a DM" if by == request.requester_id else f"<@{request.requester_id}> gets a DM"
+    return f":stop_button: Stopping session `{request.id}` ({target(request)}). {told} when it has ended."
 
 
 HOME_POINTER = "_The bot's *Home* tab shows them too, with buttons (approvers: what waits for you)._"

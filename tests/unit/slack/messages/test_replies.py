@@ -221,4 +221,10 @@ def test_submitted_says_what_happens_next() -> None:
     (State.ACTIVE, "UBO", "Stopping session `K7M2QX9A` (`jane@acme.com` (tenant `acme-eu`))"),
 ])
 def test_stopping(state: State, decided_by: str, needle: str) -> None:
-    assert needle in replies.stopping(view(state, decided_by=decided_by))
+    assert needle in replies.stopping(view(state, decided_by=decided_by), decided_by)
+
+
+def test_stopping_a_session_says_who_hears_when_it_has_ended() -> None:
+    session = view(State.ACTIVE)
+    assert replies.stopping(session, session.requester_id).endswith("You get a DM when it has ended.")
+    assert replies.stopping(session, "UBO").endswith(f"<@{session.requester_id}> gets a DM when it has ended.")

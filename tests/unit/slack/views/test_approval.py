@@ -71,7 +71,7 @@ def test_user_text_never_reaches_mrkdwn_unescaped(state: State) -> None:
     if outcome is not None:
         messages.append(outcome)
     texts = [status.status_line(request), replies.listing([request], [request]), replies.submitted(request),
-             replies.stopping(request)]
+             replies.stopping(request, "UBO")]
     for message in messages:
         assert mrkdwn_texts(message), "every message has some mrkdwn"
         texts += mrkdwn_texts(message)
