@@ -92,7 +92,7 @@ PART2_FINDINGS = [
     " viewers are read at every change again (+3 reads), because a per-process cache of them missed a Home opened in"
     " another serving process.",
     "Slack Web API calls opened a new connection each (`urlopen`): they reuse one per thread now"
-    " (`slack/transport.py`). On loopback that is within this machine's noise; against Slack it saves a TLS"
+    " (`transport/urllib_kept.py`). On loopback that is within this machine's noise; against Slack it saves a TLS"
     " handshake and a round trip per call.",
     "One process used one core: `WEB_CONCURRENCY` serving processes now (the usable cores by default), each a full"
     " replica, SQLite's writers queued across them by an `flock`.",
@@ -121,7 +121,7 @@ PART3_FINDINGS = [
     " trips). SQLAlchemy keeps the pool, the schema, Alembic and the rare queries.",
     "httpx cost about 1 ms of CPU per Descope call, twice `http.client` on the same connection: it parsed and joined"
     " the URL three times per call and parsed every answer's headers for cookies. The Descope client now builds each"
-    " URL once, keeps no cookies, and sends through `descope/transport.py` (httpx's transport interface on"
+    " URL once, keeps no cookies, and sends through `transport/httpx_kept.py` (httpx's transport interface on"
     " `http.client`, a kept connection per thread): about 0.45 ms less per call, four calls a session.",
     "httpx also logged every request at INFO, its URL naming the target's login ID: four lines a session, each"
     " through the redacting filter. Off (the bot's own lines say what happened).",
