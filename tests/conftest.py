@@ -31,10 +31,7 @@ def _postgres_database() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'bot.db'}"
-    else:
-        yield from _postgres_database()
+    yield from _database(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -68,3 +65,30 @@ def make_stack(fakes: tuple[FakeSlack, FakeDescope], database_url: str, tmp_path
 @pytest.fixture
 def stack(make_stack: StackFactory) -> Stack:
     return make_stack()
+
+
+def _database(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bot.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One bot, started once per database for a module's tests that leave nothing another could see (each compares
+    with what was there before it): a bot start is most of such a test's time."""
+    folder = tmp_path_factory.mktemp("shared")
+    databases = _database(request.param, folder)
+    url = next(databases)
+    try:
+        with FakeSlack() as slack, FakeDescope() as descope:
+            populate(slack, descope)
+            bot = BotProcess(bot_env(slack, descope, url), folder / "bot.log")
+            bot.start()
+            try:
+                yield Stack(slack, descope, bot)
+            finally:
+                bot.stop()
+    finally:
+        databases.close()

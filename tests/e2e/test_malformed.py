@@ -1,5 +1,6 @@
 """Signed requests Slack would never send get a 4xx, one log line, no traceback, and change nothing: nothing
-posted, stored or called. Unsigned ones are a 401 whatever they hold. SQLite and PostgreSQL."""
+posted, stored or called. Unsigned ones are a 401 whatever they hold. SQLite and PostgreSQL, one bot for all of them
+(each test compares with what was there before it)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "content_type", "body", "status", "logged"), CASES, ids=[c[0] for c in CASES])
 def test_a_malformed_signed_request_is_refused_in_one_log_line(
-        stack: Stack, name: str, content_type: str, body: str, status: int, logged: str) -> None:
+        shared_stack: Stack, name: str, content_type: str, body: str, status: int, logged: str) -> None:
+    stack = shared_stack
     before = (len(stack.slack.calls), len(stack.descope.calls))
     log_before = stack.bot.log()
     reply = stack.bot.post(body, sign(SIGNING_SECRET, body, content_type=content_type))
@@ -100,7 +102,8 @@ def test_a_malformed_signed_request_is_refused_in_one_log_line(
 
 
 @pytest.mark.parametrize("body", [_form("{not json"), _form(_click(user=7)), _form(_click(channel="C1"))])
-def test_an_unsigned_malformed_request_is_a_401(stack: Stack, body: str) -> None:
+def test_an_unsigned_malformed_request_is_a_401(shared_stack: Stack, body: str) -> None:
+    stack = shared_stack
     headers = sign("not-the-secret", body, content_type="application/x-www-form-urlencoded")
     log_before = stack.bot.log()
     assert stack.bot.post(body, headers).status == 401

@@ -77,7 +77,8 @@ def test_descope_unreachable_or_slow_marks_the_request_not_verified(make_stack: 
 
 
 @pytest.mark.parametrize("word", ["-5m", "5mins", "1.5h", "+1h", "2hours"])
-def test_a_duration_attempt_that_is_not_one_is_refused(stack: Stack, word: str) -> None:
+def test_a_duration_attempt_that_is_not_one_is_refused(shared_stack: Stack, word: str) -> None:
+    stack = shared_stack  # one bot for every word: a refusal stores nothing another word could see
     reply = stack.command(f"{TARGET} {word} checking invoice")
     assert f"`{word}` is not a duration" in reply.text and "`1h30m`" in reply.text
     assert "*Usage*" in reply.text
