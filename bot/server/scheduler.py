@@ -103,8 +103,8 @@ class Scheduler:
         assert self.ticker is not None, "the scheduler runs work only once started"
         return self.ticker
 
-    def _tick(self, request_id: str, slack_until: datetime | None = None) -> None:
-        self._ticker().tick(request_id, slack_until)
+    def _tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
+        self._ticker().tick(request_id, slack_lease_until)
 
     def _owns(self, request_id: str) -> bool:
         """Whether this process rebuilds the alarm of ``request_id`` at start (see the module docstring)."""
@@ -130,12 +130,12 @@ class Scheduler:
             self._armed.pop(request_id, None)
         self._tick(request_id)
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
+    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
         if at is not None:
-            assert slack_until is None, "a lease is handed over only to a kick that runs now"
+            assert slack_lease_until is None, "a lease is handed over only to a kick that runs now"
             self._add(self._tick, run_date=self.to_system(at), args=[request_id])
         else:
-            self._run_now(self._tick, request_id, slack_until)
+            self._run_now(self._tick, request_id, slack_lease_until)
 
     def _run_now(self, func: Callable[..., None], request_id: str, *args: Any) -> None:
         """``func(request_id, *args)`` on the pool, unless shutdown has begun."""

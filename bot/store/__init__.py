@@ -21,7 +21,8 @@ from bot.store.engine import make_engine
 from bot.store.home import HomeStore
 from bot.store.lifecycle import Counted, Session, Vote
 from bot.store.models import AuditRow, Base, RequestRow, as_view, new_request_id, utcnow
-from bot.store.slack import Lease, Progress
+from bot.store.slack import Progress
+from bot.store.sql import Lease
 from bot.store.store import Store
 
 __all__ = ["AuditEntry", "AuditRow", "Base", "Counted", "HomeStore", "Lease", "Progress", "RequestRow", "Session",

@@ -32,7 +32,7 @@ from bot.store.rows import (
     slack_work_of,
     update_row,
 )
-from bot.store.sql import SELECT_AUDIT, Cond, Db, Requests, Tx, lease_free, select_rows, where
+from bot.store.sql import SELECT_AUDIT, Cond, Db, Lease, Requests, Tx, lease_free, select_rows, where
 
 #: Slack work under the request's Slack lease: the row as it is, and its audit rows not yet in the thread.
 SlackWork = tuple[RequestRow, list[AuditEntry]]
@@ -75,16 +75,16 @@ class StoreCore:
     def insert(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
                remind_at: datetime | None = None, rule_name: str | None = None, approvals_needed: int = 1,
-               extends_id: str | None = None, detail: str | None = None, slack_until: datetime | None = None,
+               extends_id: str | None = None, detail: str | None = None, slack_lease_until: datetime | None = None,
                guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestRow:
-        """Store a new pending request with its audit row (``detail`` on it); the row as written (its alarm is set
-        from it, ``Context.arm``). In the same transaction, and
-        serialised per requester, ``guard`` is shown the requester's open requests for the same target (a session
-        and its extension at most) and how many requests they have pending; it raises to refuse, and then nothing
-        is stored. So two commands sent at once cannot both slip under a cap. ``target``: the pre-flight's
-        columns; ``rule_name`` and ``approvals_needed``: what the policy decided; ``extends_id``: the session an
-        extension extends; ``slack_until``: the row is born with the Slack lease, held until then by whoever posts
-        its approval message (``Projection.sync_slack(held_until=…)``), without a write of its own to claim it."""
+        """Store a new pending request with its audit row (``detail`` on it); the row as written (its alarm is set from
+        it, ``Context.arm``). In the same transaction, and serialised per requester, ``guard`` is shown the requester's
+        open requests for the same target (a session and its extension at most) and how many requests they have pending;
+        it raises to refuse, and then nothing is stored. So two commands sent at once cannot both slip under a cap.
+        ``target``: the pre-flight's columns; ``rule_name`` and ``approvals_needed``: what the policy decided;
+        ``extends_id``: the session an extension extends; ``slack_lease_until``: the row is born with the Slack lease,
+        held until then by whoever posts its approval message (``Projection.sync_slack(slack_lease_until=…)``), without
+        a write of its own to claim it."""
         with self.write() as s:
             if self.db.postgres:  # SQLite: BEGIN IMMEDIATE already serialises
                 s.one("SELECT pg_advisory_xact_lock(hashtext(?))", ("impersonation-requester:" + requester_id,))
@@ -93,7 +93,7 @@ class StoreCore:
             values = new_request(requester_id=requester_id, login_id=login_id, tenant=tenant, duration=duration,
                                  reason=reason, state=State.PENDING, created_at=now, pending_until=pending_until,
                                  remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
-                                 extends_id=extends_id, slack_lease_until=slack_until, **(target or {}))
+                                 extends_id=extends_id, slack_lease_until=slack_lease_until, **(target or {}))
             row = insert_row(s, values, actor=requester_id, action=Action.REQUESTED, detail=detail)
         self.on_outcome("submitted")
         return row
@@ -126,12 +126,12 @@ class StoreCore:
     def _transition_row(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                        action: Action, now: datetime, detail: str | None = None,
                        where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
-                       slack_until: datetime | None = None,
+                       slack_lease_until: datetime | None = None,
                        **values: Any) -> tuple[RequestRow, bool] | None:
-        """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets).
-        With ``slack_until``, the Slack lease too (held until then), in the same transaction, unless another worker
-        holds it; true when it did: whoever moved the request then brings Slack up to date at once, without a write
-        of its own to claim the lease (``Projection.sync_slack(held_until=…)``). False: the lease is someone else's,
+        """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets). With
+        ``slack_lease_until``, the Slack lease too (held until then), in the same transaction, unless another worker
+        holds it; true when it did: whoever moved the request then brings Slack up to date at once, without a write of
+        its own to claim the lease (``Projection.sync_slack(slack_lease_until=…)``). False: the lease is someone else's,
         and they catch up with this change."""
         for source in sources:
             check_transition(source, target)
@@ -148,10 +148,11 @@ class StoreCore:
             add_audit(s, request_id, at=now, actor=actor, action=action, from_state=before["state"],
                       to_state=target.value, detail=detail)
             row = row_of(after)
-            if slack_until is not None:
-                held = claim(s, request_id, [lease_free("slack_lease_until", now)], slack_lease_until=slack_until)
-                if held is not None:
-                    row, claimed = held, True
+            if slack_lease_until is not None:
+                leased = claim(s, request_id, [lease_free(Lease.SLACK, now)],
+                               slack_lease_until=slack_lease_until)
+                if leased is not None:
+                    row, claimed = leased, True
         self.on_outcome(target.value)
         return row, claimed
 
@@ -179,7 +180,7 @@ class StoreCore:
         """Take the work lease on a request in ``state``: the row as it is with the lease, or ``None`` if another
         worker holds it."""
         with self.write() as s:
-            return claim(s, request_id, [Requests.state == state.value, lease_free("lease_until", now)],
+            return claim(s, request_id, [Requests.state == state.value, lease_free(Lease.WORK, now)],
                          lease_until=now + lease)
 
     def reschedule(self, request_id: str) -> None:

@@ -153,14 +153,14 @@ class Lifecycle(StoreCore):
         return self._set(request_id, where=[Requests.state == State.APPROVED.value], lease_until=when)
 
     def start_session(self, request_id: str, session: Session, *, now: datetime, extends: str | None = None,
-                      slack_until: datetime | None = None) -> tuple[RequestRow, bool] | None:
+                      slack_lease_until: datetime | None = None) -> tuple[RequestRow, bool] | None:
         """The token minted for an approved request, recorded (``active``; the work lease given back, the call in
         flight cleared). ``extends``: an extension, which starts only while the session it extends still runs (that
-        row locked first). ``slack_until``: take the Slack lease with it (``_transition_row``)."""
+        row locked first). ``slack_lease_until``: take the Slack lease with it (``_transition_row``)."""
         return self._transition_row(
             request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action=Action.ACTIVATED, now=now,
             detail=encode(Activated(session.impersonator)), requires=(extends, RUNNING) if extends else None,
-            slack_until=slack_until, impersonator=session.impersonator, started_at=session.started_at,
+            slack_lease_until=slack_lease_until, impersonator=session.impersonator, started_at=session.started_at,
             ends_at=session.ends_at, delivery=session.delivery, token_expires_at=session.token_expires_at,
             token_sealed=session.token_sealed, lease_until=None, minting_until=None, warn_at=session.warn_at)
 

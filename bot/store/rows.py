@@ -19,10 +19,10 @@ from bot.domain import LIVE_STATES, State
 from bot.domain.audit import Action, AuditEntry
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
 from bot.store.models import RequestRow, new_request_id, row_of
-from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, Requests, Tx, where
+from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, Lease, Requests, Tx, where
 
 _SCHEDULED = frozenset(SCHEDULE_COLUMNS)
-_LEASES = frozenset({"lease_until", "slack_lease_until"})
+_LEASES = frozenset(lease.value for lease in Lease)
 
 #: A running session, as SQL conditions: active, and no stop asked for. What a stop request, a delivery, a warning,
 #: an extension's activation and its retirement each require of a row.

@@ -5,7 +5,6 @@ the leases themselves (``Lease``: the work lease and the Slack lease, renewed by
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -14,14 +13,7 @@ from bot.domain.audit import SYSTEM, Action
 from bot.domain.outcomes import NotPosted, encode
 from bot.store.core import SlackWork, StoreCore
 from bot.store.rows import RUNNING, claim, unposted, update_row
-from bot.store.sql import Col, Requests, lease_free
-
-
-class Lease(enum.StrEnum):
-    """A request's leases (the columns that hold them)."""
-
-    WORK = "lease_until"  # its own work (Descope): activation, stop
-    SLACK = "slack_lease_until"  # the Slack projection
+from bot.store.sql import Col, Lease, Requests, lease_free
 
 
 @dataclass
@@ -110,4 +102,4 @@ class SlackRecords(StoreCore):
 
     def extend_lease(self, request_id: str, lease: Lease, until: datetime, new: datetime) -> bool:
         """Renew a lease still at ``until`` (as written by whoever holds it) to ``new``: one conditional write."""
-        return self._set(request_id, where=[Col(lease) == until], **{lease.value: new})
+        return self._set(request_id, where=[Col(lease.value) == until], **{lease.value: new})

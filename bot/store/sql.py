@@ -23,6 +23,7 @@ pool (with the idle ping, ``engine._ping_when_idle``), the schema (``models``) a
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -118,9 +119,16 @@ class Requests:
     post_failures = Col("post_failures")
 
 
-def lease_free(column: str, now: datetime) -> Cond:
-    """No live lease is held in ``column`` at ``now``."""
-    return Cond(f"({column} IS NULL OR {column} < ?)", now)
+class Lease(enum.StrEnum):
+    """A request's leases (the columns that hold them)."""
+
+    WORK = "lease_until"  # its own work (Descope): activation, stop
+    SLACK = "slack_lease_until"  # the Slack projection
+
+
+def lease_free(lease: Lease, now: datetime) -> Cond:
+    """No live ``lease`` is held at ``now``."""
+    return Cond(f"({lease.value} IS NULL OR {lease.value} < ?)", now)
 
 
 def where(conds: Sequence[Cond]) -> tuple[str, list[Any]]:

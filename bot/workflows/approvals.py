@@ -83,11 +83,11 @@ class Approvals:
         if counted.vote is Vote.AGAIN:
             raise AlreadyApproved(ctx.get(request_id), clicker)
         log.info("request %s approved by %s (%s)", request_id, clicker, counted.vote.value)
-        held = None  # until when the activation holds the Slack lease, if it took it: the DM goes at once
+        slack_lease_until = None  # the activation took the Slack lease, held until then: the DM goes at once
         if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, Lease.WORK, lease_until):
-                held = self.sessions.activate_or_retry_soon(request_id, counted.row)
-        self.projection.sync_slack(request_id, held)
+                slack_lease_until = self.sessions.activate_or_retry_soon(request_id, counted.row)
+        self.projection.sync_slack(request_id, slack_lease_until)
 
     def _close(self, request_id: str, failure: Failure, now: datetime) -> NoReturn:
         """Close a pending request the rules no longer let go ahead (``failed``, saying why) and refuse the Approve

@@ -51,7 +51,7 @@ def file_request(ctx: Context, asked: Asked, *, pending_until: datetime | None =
     extension extends, ``detail`` on its first audit row), arm its alarm and have its approval message posted."""
     s = ctx.settings
     now = ctx.clock()
-    held = now + ctx.leases.lease
+    slack_lease_until = now + ctx.leases.lease
     row = ctx.store.insert(
         requester_id=asked.requester_id, login_id=asked.login_id, tenant=asked.tenant, duration=asked.duration,
         reason=asked.reason, pending_until=pending_until or now + s.pending_timeout, now=now,
@@ -59,9 +59,10 @@ def file_request(ctx: Context, asked: Asked, *, pending_until: datetime | None =
         remind_at=now + s.reminder_interval if s.reminder_interval else None,
         rule_name=asked.rules.name[:RULE_NAME_MAX] or None, approvals_needed=asked.rules.approvals,
         extends_id=extends, detail=detail, guard=caps(s.max_pending_per_requester, besides=extends),
-        slack_until=held)
+        slack_lease_until=slack_lease_until)
     log.info("request %s submitted by %s%s", row.id, asked.requester_id, f" (extends {extends})" if extends else "",
              extra={"request_id": row.id})
     ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)
-    ctx.timers.kick(row.id, slack_until=held)  # the approval message, under the lease it was born with
+    # The approval message, under the lease the request is born with.
+    ctx.timers.kick(row.id, slack_lease_until=slack_lease_until)
     return as_view(row)

@@ -102,9 +102,9 @@ class Timers(Protocol):
         """Tick the request at ``when`` (its one alarm: a later call replaces the earlier)."""
         ...
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
-        """Tick the request now (or at ``at``), on a worker, besides any alarm. ``slack_until``: the caller's change
-        took the Slack lease, held until then (a new request): the tick brings Slack up to date under it."""
+    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
+        """Tick the request now (or at ``at``), on a worker, besides any alarm. ``slack_lease_until``: the caller's
+        change took the Slack lease, held until then (a new request): the tick brings Slack up to date under it."""
         ...
 
 
@@ -136,5 +136,5 @@ class NoTimers:
     def wake_at(self, request_id: str, when: datetime) -> None:
         pass
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
+    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
         pass

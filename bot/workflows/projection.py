@@ -63,18 +63,18 @@ class Projection:
         self.extensions = extensions
 
     @about_request
-    def sync_slack(self, request_id: str, held_until: datetime | None = None) -> None:
+    def sync_slack(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
         """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease).
-        ``held_until``: the caller took the Slack lease with its own change (``Store.transition_row(slack_until=…)``,
-        ``Store.insert(slack_until=…)``), held until then; the row is read afresh (a stop may have come meanwhile),
-        without a write to claim it."""
+        ``slack_lease_until``: the caller took the Slack lease with its own change
+        (``Store.transition_row(slack_lease_until=…)``, ``Store.insert(slack_lease_until=…)``), held until then; the row
+        is read afresh (a stop may have come meanwhile), without a write to claim it."""
         ctx = self.ctx
-        if held_until is None:
+        if slack_lease_until is None:
             now = ctx.clock()
             until = now + ctx.leases.lease
             work = ctx.store.claim_slack(request_id, now, until)
         else:
-            until = held_until
+            until = slack_lease_until
             work = ctx.store.slack_work(request_id)
         if work is None:
             return

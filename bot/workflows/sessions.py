@@ -90,10 +90,10 @@ class Sessions:
     # -- activation -------------------------------------------------------------------------
 
     def activate(self, request_id: str, row: RequestRow | None = None) -> datetime | None:
-        """Mint the token for an approved request. The caller holds the work lease (``row``: the row as read with
-        it, else read here). The move to ``active`` takes the Slack lease with it when free; answered is then until
-        when it is held, and the caller brings Slack up to date at once (``Projection.sync_slack(held_until=…)``),
-        the requester's DM first.
+        """Mint the token for an approved request. The caller holds the work lease (``row``: the row as read with it,
+        else read here). The move to ``active`` takes the Slack lease with it when free; answered is then until when it
+        is held, and the caller brings Slack up to date at once (``Projection.sync_slack(slack_lease_until=…)``), the
+        requester's DM first.
 
         A stop recorded meanwhile (``Requests.request_stop`` on an approved request) wins: before the impersonate
         call nothing is minted (``stopped``); after it, the token is recorded, then stopped and revoked at once, and
@@ -150,7 +150,7 @@ class Sessions:
                 token_expires_at=token_expiry(token) or ends_at, delivery=ctx.settings.token_delivery,
                 warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning))
             moved = ctx.store.start_session(request_id, session_started, now=moved_at, extends=row.extends_id,
-                                            slack_until=moved_at + ctx.leases.lease)
+                                            slack_lease_until=moved_at + ctx.leases.lease)
         except Exception:  # the database failed us: end this token now (the retry would mint another)
             if self.revocation.revoke_orphan(token):
                 self._minted_nothing(request_id)

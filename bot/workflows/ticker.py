@@ -39,21 +39,21 @@ class Ticker:
         self.reminders = reminders
         self.extensions = extensions
 
-    def tick(self, request_id: str, slack_until: datetime | None = None) -> None:
+    def tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails.
 
-        ``slack_until``: only from the kick of the change that took the Slack lease, held until then (a new
-        request, born with it: ``Store.insert(slack_until=…)``), which armed the rest; the tick brings Slack up to
+        ``slack_lease_until``: only from the kick of the change that took the Slack lease, held until then (a new
+        request, born with it: ``Store.insert(slack_lease_until=…)``), which armed the rest; the tick brings Slack up to
         date under that lease, without a write to claim it. A kick that waited in the pool until a third of the
         lease is gone renews it first (``Leases.extend``: the keeper renews it only from then on), and ticks as
         usual if it has run out and been taken."""
         with about(request_id):
             try:
-                held = slack_until
-                if held is not None and self.ctx.clock() > held - self.ctx.leases.lease * 2 / 3:
-                    held = self.ctx.leases.extend(request_id, Lease.SLACK, held)
-                if held is not None:
-                    self.projection.sync_slack(request_id, held)
+                lease = slack_lease_until
+                if lease is not None and self.ctx.clock() > lease - self.ctx.leases.lease * 2 / 3:
+                    lease = self.ctx.leases.extend(request_id, Lease.SLACK, lease)
+                if lease is not None:
+                    self.projection.sync_slack(request_id, lease)
                 else:
                     self._tick(request_id)
             except Exception:
@@ -74,9 +74,9 @@ class Ticker:
                 claimed = ctx.store.claim_work(request_id, State.APPROVED, now, ctx.leases.lease)
                 if claimed is not None:
                     with ctx.leases.holding(request_id, Lease.WORK, now + ctx.leases.lease):
-                        held = self.sessions.activate_or_retry_soon(request_id, claimed)
-                    if held is not None:  # the Slack lease came with the activation: the DM goes now
-                        self.projection.sync_slack(request_id, held)
+                        slack_lease_until = self.sessions.activate_or_retry_soon(request_id, claimed)
+                    if slack_lease_until is not None:  # the Slack lease came with the activation: the DM goes now
+                        self.projection.sync_slack(request_id, slack_lease_until)
                     changed = True
             elif work is Work.REMIND:
                 changed = self.reminders.remind(request_id) or changed

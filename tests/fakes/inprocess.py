@@ -179,10 +179,10 @@ class RecordingTimers:
         self.alarms[request_id] = when
         self.wakes.append((request_id, when))
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_until: datetime | None = None) -> None:
+    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
         self.kicks.append((request_id, at))
-        if slack_until is not None:
-            self.slack_leases[request_id] = slack_until
+        if slack_lease_until is not None:
+            self.slack_leases[request_id] = slack_lease_until
 
 
 @dataclass

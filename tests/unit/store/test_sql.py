@@ -72,7 +72,7 @@ def test_a_transition_takes_the_slack_lease_with_it_unless_someone_holds_it(stor
     request_id = _insert(store)
     until = T0 + timedelta(seconds=4)
     moved = store._transition_row(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
-                                 now=T0, slack_until=until)
+                                 now=T0, slack_lease_until=until)
     assert moved is not None
     row, held = moved
     assert held and row.state == "denied" and row.slack_lease_until == until
@@ -84,7 +84,7 @@ def test_a_transition_takes_the_slack_lease_with_it_unless_someone_holds_it(stor
     theirs = T0 + timedelta(seconds=60)
     assert store.claim_slack(other, T0, theirs) is not None  # another worker is updating Slack
     moved = store._transition_row(other, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
-                                 now=T0, slack_until=until)
+                                 now=T0, slack_lease_until=until)
     assert moved is not None and moved[1] is False  # the move is made; the lease stays theirs
     assert moved[0].state == "denied" and moved[0].slack_lease_until == theirs
 
