@@ -35,5 +35,5 @@ def run() -> None:
 
 
 if context.is_offline_mode():
-    raise SystemExit("offline migrations are not supported: run `python -m bot migrate`")
+    raise SystemExit("offline migrations are not supported: run `impersonation-bot migrate`")
 run()
