@@ -197,14 +197,19 @@ class FakeDescope(Endpoints, FakeServer[DescopeCall]):
             call.status = None if response.drop else response.status
         return response
 
+    def _faulted(self, call: DescopeCall, path: str) -> Response | None:
+        """An injected fault's answer for this call, after the path's latency (``None``: no fault, answer it)."""
+        fault = self._take_fault(path)
+        if fault is not None:
+            call.failed = True
+        self._sleep_latency(path)
+        return None if fault is None else fault_response(fault)
+
     def _respond(self, call: DescopeCall, request: Request, body: dict[str, Any] | None) -> Response:
         if request.path in (REFRESH, LOGOUT):
-            fault = self._take_fault(request.path)
-            if fault is not None:
-                call.failed = True
-            self._sleep_latency(request.path)
-            if fault is not None:
-                return fault_response(fault)
+            faulted = self._faulted(call, request.path)
+            if faulted is not None:
+                return faulted
             response = self._auth_call(request)
             call.failed = response.status >= 400
             return response
@@ -215,12 +220,9 @@ class FakeDescope(Endpoints, FakeServer[DescopeCall]):
             call.failed = True
             return error(401, "E011003", "Unauthorized", "Invalid management key or project ID")
 
-        fault = self._take_fault(request.path)
-        if fault is not None:
-            call.failed = True
-        self._sleep_latency(request.path)
-        if fault is not None:
-            return fault_response(fault)
+        faulted = self._faulted(call, request.path)
+        if faulted is not None:
+            return faulted
 
         if body is None:
             return error(400, "E011001", "Bad request", "Request body is not a JSON object")
