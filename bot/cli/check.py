@@ -215,7 +215,7 @@ def check_descope(settings: Settings) -> Check:
         try:
             client.load_user(PROBE_LOGIN_ID, timeout=10)
         except DescopeRefused as exc:
-            if exc.status in (401, 403):
+            if exc.refused_us:
                 return Check("descope", False, m.DESCOPE_REFUSED.format(status=exc.status, code=exc.code or ""),
                              m.DESCOPE_REFUSED_FIX)
             if not exc.user_not_found:

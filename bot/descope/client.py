@@ -8,7 +8,7 @@ fields; see ``/work/shared/reference/descope.md``) over a synchronous ``httpx.Cl
 * ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``  (ends the impersonation; revokes nothing)
 * ``logout``              ``POST /v1/auth/logout``              (revokes a refresh JWT, authenticated by it)
 * ``refresh``             ``POST /v1/auth/refresh``             (whether a refresh JWT still works; the answer dropped)
-* ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object
+* ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object, read (``users.User``)
 
 Base URL: the argument (``DESCOPE_BASE_URI``, the SDKs' variable, read by ``bot.config``), else derived from the
 project ID by ``default_base_url``.
@@ -34,6 +34,7 @@ import httpx
 
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
+from bot.descope.users import User, user_of
 from bot.transport.httpx_kept import KeptConnections
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "DescopeClient", "default_base_url"]
@@ -192,16 +193,15 @@ class DescopeClient:
         rotated = answer.get("refreshJwt")
         return rotated if isinstance(rotated, str) and rotated and rotated != refresh_jwt else None
 
-    def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
-        """The ``user`` object (``userId``, ``loginIds``, ``name``, ``status``, ``userTenants`` …). With
-        ``timeout``: one attempt, answered or abandoned within that many seconds (a check that must not
-        hold anyone up)."""
+    def load_user(self, login_id: str, *, timeout: float | None = None) -> User:
+        """The user (name, status, tenants: ``users.User``). With ``timeout``: one attempt, answered or abandoned
+        within that many seconds (a check that must not hold anyone up)."""
         with self._counted("load_user"):
             answer = self._call("GET", LOAD_USER_PATH, params={"loginId": login_id}, timeout=timeout)
         user = answer.get("user")
         if not isinstance(user, dict):
             raise DescopeError("user lookup answered without a user object", status=200)
-        return user
+        return user_of(user)
 
     # -- machinery
 

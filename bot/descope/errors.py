@@ -74,6 +74,8 @@ class Refusal(enum.StrEnum):
 
 #: Descope's ``errorCode`` for a login ID no user has.
 USER_NOT_FOUND: Final = "E112102"
+#: Descope's ``errorCode``s for a refresh token that no longer works: revoked by a logout, expired.
+TOKEN_DEAD: Final = frozenset({"E064001", "E061005"})
 
 
 class DescopeRefused(DescopeError):
@@ -85,6 +87,17 @@ class DescopeRefused(DescopeError):
     @property
     def user_not_found(self) -> bool:
         return self.code == USER_NOT_FOUND or self.status == 404
+
+    @property
+    def refused_us(self) -> bool:
+        """Descope refused the bot itself (401: its management key; 403: its rights), not what the call named: a
+        rotated or under-privileged key, after which the thing asked about may still be as it was."""
+        return self.status in (401, 403)
+
+    @property
+    def token_dead(self) -> bool:
+        """The refresh token the call carried no longer works at Descope (``TOKEN_DEAD``)."""
+        return self.code in TOKEN_DEAD
 
     def meaning(self, *, tenant_named: bool = False) -> Refusal:
         """What the refusal means, by its status, code and words (``tenant_named``: the call named a tenant)."""

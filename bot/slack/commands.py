@@ -104,7 +104,9 @@ Command = Help | OpenForm | ListRequests | Stop | Extend | Submit
 
 
 @dataclass(frozen=True)
-class Policy:
+class Windows:
+    """The windows a typed duration is checked against: the default when none is given, and the bounds."""
+
     default_duration: timedelta
     min_duration: timedelta
     max_duration: timedelta
@@ -132,7 +134,7 @@ def plain_text(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def parse(text: str, policy: Policy) -> Command:
+def parse(text: str, allowed: Windows) -> Command:
     """Parse the command text. Raises ``UsageError``."""
     raw = text.strip()
     if opens_form(raw):
@@ -148,8 +150,8 @@ def parse(text: str, policy: Policy) -> Command:
     if word == "stop":
         return Stop(_request_id(rest))
     if word == "extend":
-        return _extend(rest, policy)
-    return Submit(_draft(raw, policy))
+        return _extend(rest, allowed)
+    return Submit(_draft(raw, allowed))
 
 
 def opens_form(text: str) -> bool:
@@ -184,13 +186,13 @@ def _no_hidden(value: str, what: str) -> None:
         raise UsageError(Problem.HIDDEN_CHARACTERS, what=what, characters=hidden)
 
 
-def check_window(word: str, policy: Policy) -> timedelta:
+def check_window(word: str, allowed: Windows) -> timedelta:
     """A duration as written (``30m``), within the policy's window. Raises ``UsageError``."""
     try:
         duration = parse_duration(word)
     except BadDuration as exc:
         raise UsageError(Problem.BAD_DURATION, word=word, bad=exc) from None
-    window = window_problem(duration, policy.min_duration, policy.max_duration)
+    window = window_problem(duration, allowed.min_duration, allowed.max_duration)
     if window is not None:
         raise UsageError(Problem.WINDOW_OUT_OF_POLICY, word=word, window=window)
     return duration
@@ -220,7 +222,7 @@ def _request_id(text: str) -> str:
     return candidate
 
 
-def _extend(rest: str, policy: Policy) -> Extend:
+def _extend(rest: str, allowed: Windows) -> Extend:
     """``extend <request-id> [<duration>] <reason…>``."""
     words = [plain_text(t) for t in _TOKEN.findall(rest)]
     if not words:
@@ -231,14 +233,14 @@ def _extend(rest: str, policy: Policy) -> Extend:
     duration = None
     rest_words = words[1:]
     if rest_words and looks_like_duration(rest_words[0]):
-        duration = check_window(rest_words[0], policy)
+        duration = check_window(rest_words[0], allowed)
         rest_words = rest_words[1:]
     elif rest_words and _DURATION_ATTEMPT.fullmatch(rest_words[0]):
         raise UsageError(Problem.NOT_A_DURATION, word=rest_words[0])
     return Extend(candidate, duration, check_reason(" ".join(rest_words)))
 
 
-def _draft(raw: str, policy: Policy) -> Draft:
+def _draft(raw: str, allowed: Windows) -> Draft:
     tokens = _TOKEN.findall(raw)
     head = tokens[0]
     if head.startswith(("<@", "<#", "<!")):
@@ -265,7 +267,7 @@ def _draft(raw: str, policy: Policy) -> Draft:
                 raise UsageError(Problem.TENANT_MISSING)
             tenant = check_tenant(value)
         elif duration is None and not reason_words and looks_like_duration(word):
-            duration = check_window(word, policy)
+            duration = check_window(word, allowed)
         elif duration is None and not reason_words and _DURATION_ATTEMPT.fullmatch(word):
             raise UsageError(Problem.NOT_A_DURATION, word=word)
         else:

@@ -32,7 +32,7 @@ from bot.store.rows import (
     slack_work_of,
     update_row,
 )
-from bot.store.sql import SELECT_AUDIT, Cond, Db, Lease, Requests, Tx, lease_free, select_rows, where
+from bot.store.sql import SELECT_AUDIT, Cond, Db, Lease, Row, Tx, lease_free, select_rows, where
 
 #: Slack work under the request's Slack lease: the row as it is, and its audit rows not yet in the thread.
 SlackWork = tuple[RequestRow, list[AuditEntry]]
@@ -180,7 +180,7 @@ class StoreCore:
         """Take the work lease on a request in ``state``: the row as it is with the lease, or ``None`` if another
         worker holds it."""
         with self.write() as s:
-            return claim(s, request_id, [Requests.state == state.value, lease_free(Lease.WORK, now)],
+            return claim(s, request_id, [Row.state == state.value, lease_free(Lease.WORK, now)],
                          lease_until=now + lease)
 
     def reschedule(self, request_id: str) -> None:
@@ -214,11 +214,11 @@ class StoreCore:
                       extends: str | None = None, limit: int = 20) -> list[RequestView]:
         conds: list[Cond] = []
         if requester_id is not None:
-            conds.append(Requests.requester_id == requester_id)
+            conds.append(Row.requester_id == requester_id)
         if extends is not None:
-            conds.append(Requests.extends_id == extends)
+            conds.append(Row.extends_id == extends)
         if states is not None:
-            conds.append(Requests.state.in_([x.value for x in states]))
+            conds.append(Row.state.in_([x.value for x in states]))
         with self.db.read() as s:
             return [as_view(row) for row in s.rows(*select_rows(conds, order="created_at DESC", limit=limit))]
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from bot.domain import State
 from bot.domain.home import Listed
 from bot.store.models import as_view
-from bot.store.sql import Cond, Requests, select_rows, where
+from bot.store.sql import Cond, Row, select_rows, where
 from bot.store.store import Store
 
 _OPENED = ("INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?) "
@@ -39,11 +39,11 @@ class HomeStore:
                  not_requester: str | None = None, oldest_first: bool = False) -> Listed:
         """Up to ``limit`` requests in ``states`` (by or not by a requester), newest first unless
         ``oldest_first``, and how many match in all: one read."""
-        conds: list[Cond] = [Requests.state.in_([x.value for x in states])]
+        conds: list[Cond] = [Row.state.in_([x.value for x in states])]
         if requester_id is not None:
-            conds.append(Requests.requester_id == requester_id)
+            conds.append(Row.requester_id == requester_id)
         if not_requester is not None:
-            conds.append(Requests.requester_id != not_requester)
+            conds.append(Row.requester_id != not_requester)
         order = "created_at ASC, id" if oldest_first else "created_at DESC, id"
         with self.store.db.read() as s:
             shown = tuple(as_view(row) for row in s.rows(*select_rows(conds, order=order, limit=limit)))

@@ -22,7 +22,7 @@ from bot.domain.outcomes import Activated, Ending, Failure, Linked, Reminded, St
 from bot.store.core import StoreCore
 from bot.store.models import RequestRow, as_view, decode_approvers, encode_approvers, row_of
 from bot.store.rows import RUNNING, add_audit, rewrite
-from bot.store.sql import Requests
+from bot.store.sql import Row
 
 
 class Vote(enum.Enum):
@@ -84,7 +84,7 @@ class Lifecycle(StoreCore):
             return values
 
         with self.write() as s:
-            written = rewrite(s, request_id, [Requests.state == State.PENDING.value], counted, bump=True)
+            written = rewrite(s, request_id, [Row.state == State.PENDING.value], counted, bump=True)
             if written is None:
                 return Counted(seen.get("vote", Vote.DECIDED), None)
             _, after = written
@@ -101,7 +101,7 @@ class Lifecycle(StoreCore):
     def deny(self, request_id: str, by: str, now: datetime) -> RequestView | None:
         """An approver's Deny, while the request still waits (not past ``pending_until``)."""
         return self._transition(request_id, [State.PENDING], State.DENIED, actor=by, action=Action.DENIED, now=now,
-                                where=[Requests.pending_until > now], decided_by=by, decided_at=now)
+                                where=[Row.pending_until > now], decided_by=by, decided_at=now)
 
     def take_back(self, request_id: str, by: str, now: datetime, *, withdrawn: bool) -> RequestView | None:
         """A waiting request withdrawn by its requester (``withdrawn``), or denied by an approver's stop."""
@@ -118,23 +118,23 @@ class Lifecycle(StoreCore):
         """A waiting request the rules no longer let go ahead: ``failed``, saying why."""
         encoded = encode(failure)
         return self._transition(request_id, [State.PENDING], State.FAILED, actor=SYSTEM, action=Action.FAILED,
-                                now=now, where=[Requests.pending_until > now], detail=encoded, failure=encoded)
+                                now=now, where=[Row.pending_until > now], detail=encoded, failure=encoded)
 
     def expire(self, request_id: str, now: datetime) -> bool:
         """A request nobody answered by its ``pending_until``."""
         return self._transition(request_id, [State.PENDING], State.EXPIRED, actor=SYSTEM, action=Action.EXPIRED,
-                                now=now, where=[Requests.pending_until <= now]) is not None
+                                now=now, where=[Row.pending_until <= now]) is not None
 
     def remind(self, request_id: str, due: datetime, *, reminded: Reminded, following: datetime | None,
                now: datetime) -> bool:
         """The reminder due at ``due``, recorded once (the next at ``following``)."""
         return self._record(request_id, actor=SYSTEM, action=Action.REMINDED, now=now, detail=encode(reminded),
-                            where=[Requests.state == State.PENDING.value, Requests.remind_at == due],
+                            where=[Row.state == State.PENDING.value, Row.remind_at == due],
                             remind_at=following, reminders_sent=reminded.count)
 
     def stop_reminding(self, request_id: str, due: datetime) -> bool:
         """No more reminders (``REMINDER_INTERVAL`` turned off since the one due at ``due`` was set)."""
-        return self._set(request_id, where=[Requests.remind_at == due], remind_at=None)
+        return self._set(request_id, where=[Row.remind_at == due], remind_at=None)
 
     # -- approved -------------------------------------------------------------------------------------------
 
@@ -142,15 +142,15 @@ class Lifecycle(StoreCore):
         """The impersonate call is about to go out: a token it mints lives until ``until`` at the latest. False when
         the request is no longer approved, or a stop was asked for (the call must not go out)."""
         return self._set(request_id, minting_until=until,
-                         where=[Requests.state == State.APPROVED.value, Requests.stop_requested_at.is_(None)])
+                         where=[Row.state == State.APPROVED.value, Row.stop_requested_at.is_(None)])
 
     def clear_minting(self, request_id: str) -> bool:
         """The token of the call in flight is known revoked: no unseen token remains."""
-        return self._set(request_id, where=[Requests.state == State.APPROVED.value], minting_until=None)
+        return self._set(request_id, where=[Row.state == State.APPROVED.value], minting_until=None)
 
     def retry_activation_at(self, request_id: str, when: datetime) -> bool:
         """Hand an activation that failed unexpectedly back to the sweep at ``when``."""
-        return self._set(request_id, where=[Requests.state == State.APPROVED.value], lease_until=when)
+        return self._set(request_id, where=[Row.state == State.APPROVED.value], lease_until=when)
 
     def start_session(self, request_id: str, session: Session, *, now: datetime, extends: str | None = None,
                       slack_lease_until: datetime | None = None) -> tuple[RequestRow, bool] | None:
@@ -174,7 +174,7 @@ class Lifecycle(StoreCore):
         """A stop asked for while the request is approved and being activated: recorded at once (the activation
         then mints nothing, or ends the token it got). False: no longer approved, or called off already."""
         return self._record(request_id, actor=by, action=Action.STOP_REQUESTED, now=now,
-                            where=[Requests.state == State.APPROVED.value, Requests.stop_requested_at.is_(None)],
+                            where=[Row.state == State.APPROVED.value, Row.stop_requested_at.is_(None)],
                             stop_requested_at=now, stop_requested_by=by)
 
     def end_unstarted(self, request_id: str, by: str, ending: Ending, now: datetime) -> RequestView | None:
@@ -188,17 +188,17 @@ class Lifecycle(StoreCore):
         """Record that the token is shown to ``by``, if the session is live: active, no stop asked for, its window
         not over, the token held. False: it is not (nothing may be shown)."""
         return self._record(request_id, actor=by, action=Action.TOKEN_SHOWN, now=now,
-                            where=[*RUNNING, Requests.ends_at > now, Requests.token_sealed.is_not(None)])
+                            where=[*RUNNING, Row.ends_at > now, Row.token_sealed.is_not(None)])
 
     def warn(self, request_id: str, due: datetime, now: datetime) -> bool:
         """The expiry warning due at ``due``, recorded once (while the session runs)."""
         return self._record(request_id, actor=SYSTEM, action=Action.WARNED, now=now,
-                            where=[*RUNNING, Requests.warn_at == due], warn_at=None)
+                            where=[*RUNNING, Row.warn_at == due], warn_at=None)
 
     def ask_stop(self, request_id: str, by: str, now: datetime, *, undelivered_only: bool = False) -> bool:
         """``by`` asks to end a running session early (``undelivered_only``: only if its token has not reached the
         requester yet). False: it is not running, or a stop was asked for already."""
-        where = [*RUNNING, Requests.delivered_at.is_(None)] if undelivered_only else RUNNING
+        where = [*RUNNING, Row.delivered_at.is_(None)] if undelivered_only else RUNNING
         return self._record(request_id, actor=by, action=Action.STOP_REQUESTED, now=now, where=where,
                             stop_requested_at=now, stop_requested_by=by)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import FINAL_STATES
-from bot.store.sql import Cond, Lease, Requests, lease_free, where
+from bot.store.sql import Cond, Lease, Row, lease_free, where
 from bot.store.store import Store
 
 
@@ -18,9 +18,9 @@ def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> in
     PostgreSQL: the audit table's trigger (migration 0007) refuses a DELETE unless the transaction set
     ``impersonation_bot.purging``, which only this method does."""
     sql, params = where([
-        Requests.state.in_([x.value for x in FINAL_STATES]), Requests.next_due_at.is_(None),
+        Row.state.in_([x.value for x in FINAL_STATES]), Row.next_due_at.is_(None),
         Cond("slack_version = version"), lease_free(Lease.WORK, now), lease_free(Lease.SLACK, now),
-        Requests.created_at < before,
+        Row.created_at < before,
         Cond("NOT EXISTS (SELECT 1 FROM audit WHERE audit.request_id = requests.id AND audit.at >= ?)", before),
     ])
     ended = f"SELECT id FROM requests WHERE {sql} ORDER BY created_at LIMIT ?"

@@ -19,14 +19,14 @@ from bot.domain import LIVE_STATES, State
 from bot.domain.audit import Action, AuditEntry
 from bot.domain.schedule import SCHEDULE_COLUMNS, next_due
 from bot.store.models import RequestRow, new_request_id, row_of
-from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, Lease, Requests, Tx, where
+from bot.store.sql import COLUMNS, SELECT_AUDIT, SELECT_ROW, Cond, Lease, Row, Tx, where
 
 _SCHEDULED = frozenset(SCHEDULE_COLUMNS)
 _LEASES = frozenset(lease.value for lease in Lease)
 
 #: A running session, as SQL conditions: active, and no stop asked for. What a stop request, a delivery, a warning,
 #: an extension's activation and its retirement each require of a row.
-RUNNING = (Requests.state == State.ACTIVE.value, Requests.stop_requested_at.is_(None))
+RUNNING = (Row.state == State.ACTIVE.value, Row.stop_requested_at.is_(None))
 
 _ROW = SELECT_ROW + " WHERE id = ?"
 _UNPOSTED = SELECT_AUDIT + " WHERE request_id = ? AND id > ? ORDER BY id"
@@ -100,7 +100,7 @@ def _locked(tx: Tx, sql: str) -> str:
 
 def holds(tx: Tx, request_id: str, conditions: Sequence[Cond]) -> bool:
     """Whether ``request_id`` matches ``conditions``, its row locked for the rest of the transaction."""
-    sql, params = where([Requests.id == request_id, *conditions])
+    sql, params = where([Row.id == request_id, *conditions])
     return tx.one(_locked(tx, f"SELECT id FROM requests WHERE {sql}"), params) is not None
 
 
@@ -108,7 +108,7 @@ def _update(request_id: str, conditions: Sequence[Cond], values: dict[str, Any],
             returning: bool = False) -> tuple[str, list[Any]]:
     """``UPDATE requests SET … WHERE id = ? AND …`` and its parameters, in order."""
     sets = ", ".join(f"{name} = ?" for name in _known(values))
-    sql, params = where([Requests.id == request_id, *conditions])
+    sql, params = where([Row.id == request_id, *conditions])
     return f"UPDATE requests SET {sets} WHERE {sql}{_RETURNING if returning else ''}", [*values.values(), *params]
 
 

@@ -13,7 +13,7 @@ from bot.domain.audit import SYSTEM, Action
 from bot.domain.outcomes import NotPosted, encode
 from bot.store.core import SlackWork, StoreCore
 from bot.store.rows import RUNNING, claim, unposted, update_row
-from bot.store.sql import Col, Lease, Requests, lease_free
+from bot.store.sql import Col, Lease, Row, lease_free
 
 
 @dataclass
@@ -58,7 +58,7 @@ class SlackRecords(StoreCore):
         pass."""
         values = progress.values()
         with self.write() as s:
-            if update_row(s, request_id, Requests.version == version, slack_version=version, slack_lease_until=None,
+            if update_row(s, request_id, Row.version == version, slack_version=version, slack_lease_until=None,
                           **values):
                 return True
             if values:
@@ -94,7 +94,7 @@ class SlackRecords(StoreCore):
         """The approvals channel refused the approval message the first time: on record (once). False: recorded
         already."""
         return self._record(request_id, actor=SYSTEM, action=Action.NOT_POSTED, now=now, detail=encode(refused),
-                            where=[Requests.post_failures == 0], post_failures=1)
+                            where=[Row.post_failures == 0], post_failures=1)
 
     def count_post_failure(self, request_id: str, failures: int) -> None:
         """The approvals channel refused the message again: ``failures`` in a row."""

@@ -12,10 +12,10 @@ pool (with the idle ping, ``engine._ping_when_idle``), the schema (``models``) a
   beside the writer). PostgreSQL: a read runs in autocommit (each statement sees the latest commit, as ``READ
   COMMITTED`` does anyway, without a ``BEGIN`` and a ``COMMIT`` round trip).
 - Statements are written with ``?`` placeholders (``%s`` on PostgreSQL, rewritten once per statement text).
-- Times are bound as naive UTC (SQLite: SQLAlchemy's own text format, so both layers read and compare the same
-  values) and read back as aware UTC, as ``models.UTCDateTime`` does.
-- ``Col`` / ``Cond``: conditions on a ``requests`` row (``Requests.state == "active"``,
-  ``Requests.stop_requested_at.is_(None)``), rendered as SQL with their values; ``select_rows`` a query of rows.
+- Times are bound as naive UTC (SQLite: SQLAlchemy's own text format, so what the driver writes reads the same through
+  the schema's types and the migrations) and read back as aware UTC, as ``models.UTCDateTime`` does.
+- ``Col`` / ``Cond``: conditions on a ``requests`` row (``Row.state == "active"``,
+  ``Row.stop_requested_at.is_(None)``), rendered as SQL with their values; ``select_rows`` a query of rows.
 - A driver error is raised as SQLAlchemy's (``sqlalchemy.exc.DBAPIError.instance``: ``OperationalError``,
   ``IntegrityError``, …); a connection the dialect sees as dropped invalidates the pool, as ``Connection`` does (a
   server restart costs one failed transaction, not one per pooled connection).
@@ -97,7 +97,7 @@ class Col:
     __hash__ = None  # type: ignore[assignment]
 
 
-class Requests:
+class Row:
     """The columns of ``requests`` that conditions name (``Col(name)`` for any other)."""
 
     id = Col("id")

@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.descope import User
 from bot.domain import RequestView
 from bot.domain.audit import AuditEntry
 from bot.domain.home import Home
@@ -32,7 +33,7 @@ class Descope(Protocol):
         rotates them); raise ``DescopeRefused`` when it does not."""
         ...
 
-    def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]: ...
+    def load_user(self, login_id: str, *, timeout: float | None = None) -> User: ...
 
 
 class Directory(Protocol):

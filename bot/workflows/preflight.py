@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
-from typing import Any
 
-from bot.descope import DescopeError, DescopeRefused
+from bot.descope import DescopeError, DescopeRefused, User
 from bot.domain import UnknownTarget
 from bot.domain.rules import check_target
 from bot.domain.target import UNVERIFIED, Target
@@ -27,18 +26,10 @@ log = logging.getLogger("bot.workflows")
 PREFLIGHT_TIMEOUT = 1.5  # seconds, of Slack's 3 for the whole answer
 
 
-def _tenants(user: dict[str, Any]) -> tuple[tuple[str, str | None], ...]:
-    found = []
-    for entry in user.get("userTenants") or []:
-        if isinstance(entry, dict) and entry.get("tenantId"):
-            name = entry.get("tenantName")
-            found.append((visible(str(entry["tenantId"])), visible(str(name)) if name else None))
-    return tuple(found)
-
-
-def _name(user: dict[str, Any]) -> str | None:
-    name = user.get("name") or " ".join(str(user[k]) for k in ("givenName", "familyName") if user.get(k))
-    return visible(str(name))[:256] if name else None
+def target_of(user: User) -> Target:
+    """What the approval message shows of the user, without hidden characters (a customer chooses their own name)."""
+    tenants = tuple((visible(tenant), visible(name) if name else None) for tenant, name in user.tenants)
+    return Target(verified=True, name=visible(user.name)[:256] if user.name else None, tenants=tenants)
 
 
 def look_up(descope: Descope, login_id: str, tenant: str | None, workers: Executor) -> Target:
@@ -57,6 +48,6 @@ def look_up(descope: Descope, login_id: str, tenant: str | None, workers: Execut
     except DescopeError as exc:
         log.warning("pre-flight: Descope did not answer the user look-up (%s); the request goes on unverified", exc)
         return UNVERIFIED
-    target = Target(verified=True, name=_name(user), tenants=_tenants(user))
-    check_target(login_id, tenant, disabled=user.get("status") == "disabled", target=target)
+    target = target_of(user)
+    check_target(login_id, tenant, disabled=user.disabled, target=target)
     return target

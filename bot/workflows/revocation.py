@@ -8,10 +8,10 @@ the retry repeats only the logout. A crash between the calls and that write repe
 refused by Descope as unknown, which counts as done).
 
 A revocation is never taken on faith. A logout refused with one of Descope's codes for a dead token
-(``TOKEN_DEAD``: revoked by a logout, expired) counts as done. Any other refusal (a 401 for another reason, say from a
-gateway in front of Descope) is checked with a refresh of the token: refused with one of those codes, the token is
-dead and the revocation done; accepted, or refused otherwise, the token may still work, so the logout is retried
-like an outage, and after ``STOP_ALERT_AFTER`` attempts the channel hears that it is not revoked yet.
+(``DescopeRefused.token_dead``: revoked by a logout, expired) counts as done. Any other refusal (a 401 for another
+reason, say from a gateway in front of Descope) is checked with a refresh of the token: refused with one of those codes,
+the token is dead and the revocation done; accepted, or refused otherwise, the token may still work, so the logout is
+retried like an outage, and after ``STOP_ALERT_AFTER`` attempts the channel hears that it is not revoked yet.
 
 A call that fails (5xx, 429, network, or Descope refusing our credentials) is retried with backoff (honouring
 ``Retry-After``) until it succeeds or the token has expired on its own (``TOKEN_EXPIRY_GRACE`` after its
@@ -40,15 +40,9 @@ log = logging.getLogger("bot.workflows")
 
 STOP_ALERT_AFTER = 3  # failed attempts before the approvals channel hears about it
 STOP_BACKOFF_CAP = 60.0  # seconds between attempts, at most
-# A stop call Descope refuses with these statuses refused *us* (a rotated or under-privileged management
-# key), not the token: the session may still be alive, so the stop is retried like an outage.
-CREDENTIALS_REFUSED = frozenset({401, 403})
 # A call that keeps failing is retried until the token's own expiry plus this margin (clock skew between us
 # and Descope); after that the token is dead on Descope's side and the session is closed.
 TOKEN_EXPIRY_GRACE = timedelta(seconds=5)
-# Descope's error codes for a refresh token that no longer works (../shared/reference/descope.md): revoked by a
-# logout, expired.
-TOKEN_DEAD = frozenset({"E064001", "E061005"})
 
 
 class _RetryLater(Exception):
@@ -127,8 +121,9 @@ class Revocation:
             try:
                 self.ctx.descope.stop_impersonation(token)
             except DescopeError as exc:
-                if isinstance(exc, DescopeRefused) and exc.status not in CREDENTIALS_REFUSED:
-                    # Descope turned down the token itself (unknown, expired, already stopped); revoke it anyway.
+                if isinstance(exc, DescopeRefused) and not exc.refused_us:
+                    # Descope turned down the token itself (unknown, expired, already stopped); revoke it anyway. A
+                    # refusal of our credentials leaves the session maybe alive: retried like an outage.
                     ending = Ending(reason, TokenFate.UNKNOWN_TO_DESCOPE, exc.code or str(exc.status))
                 else:
                     return self._failed(row, exc, Call.STOP, reason), None
@@ -143,15 +138,15 @@ class Revocation:
         return ending, called
 
     def _dead(self, token: str, refused: DescopeRefused) -> bool:
-        """Whether a logout Descope refused leaves the token dead: it said so (``TOKEN_DEAD``), or a refresh with the
+        """Whether a logout Descope refused leaves the token dead: it said so (``token_dead``), or a refresh with the
         token is refused with such a code. Anything else (the refresh works, or fails for another reason) is no
         proof: the logout is retried."""
-        if refused.code in TOKEN_DEAD:
+        if refused.token_dead:
             return True
         try:
             rotated = self.ctx.descope.refresh(token)
         except DescopeRefused as probe:
-            if probe.code in TOKEN_DEAD:
+            if probe.token_dead:
                 return True
             log.warning("the logout was refused (%s) and so was a refresh (%s): the token is not known to be revoked",
                         refused, probe)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Secret, Settings
-from bot.descope import DescopeRefused
+from bot.descope import DescopeRefused, User
 from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
 from bot.domain import Draft, RequestView
 from bot.domain.durations import parse_duration
@@ -92,9 +92,9 @@ class StubDescope:
             raise DescopeRefused("Token expired by logout", status=401, code="E064001")
         return None
 
-    def load_user(self, login_id: str, *, timeout: float | None = None) -> dict[str, Any]:
-        return {"userId": "U" + login_id, "loginIds": [login_id], "name": login_id.split("@")[0], "status": "enabled",
-                "userTenants": [{"tenantId": "acme-eu", "tenantName": "Acme EU"}]}
+    def load_user(self, login_id: str, *, timeout: float | None = None) -> User:
+        return User(user_id="U" + login_id, name=login_id.split("@")[0], status="enabled",
+                    tenants=(("acme-eu", "Acme EU"),))
 
 
 class StubDirectory:

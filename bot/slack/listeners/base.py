@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.domain import RequestView
-from bot.slack.commands import Policy
+from bot.slack.commands import Windows
 from bot.slack.errors import error_text
 from bot.slack.messages import replies
 from bot.workflows import Workflows
@@ -32,17 +32,17 @@ class Deps:
     workflows: Workflows
 
     @property
-    def policy(self) -> Policy:
+    def windows(self) -> Windows:
         """What a typed window is checked against before the request's rule is known: the widest any rule
         allows (the rule's own bounds are checked on submission)."""
         s = self.settings
         low, high = s.widest_window
-        return Policy(min(max(s.default_duration, low), high), low, high)
+        return Windows(min(max(s.default_duration, low), high), low, high)
 
-    def rule_policy(self, request: RequestView) -> Policy:
+    def rule_windows(self, request: RequestView) -> Windows:
         """The windows the rules of ``request`` allow (the extension form's choices)."""
         rules = self.settings.decide(request.login_id, request.tenant, request.target)
-        return Policy(rules.default_duration, rules.min_duration, rules.max_duration)
+        return Windows(rules.default_duration, rules.min_duration, rules.max_duration)
 
 
 def after_ack(app: App, work: Callable[..., None]) -> Callable[..., None]:

@@ -29,7 +29,7 @@ def answer(deps: Deps, user_id: str, text: str) -> str:
     """The whole slash command, answered in one ephemeral message."""
     workflows = deps.workflows
     try:
-        match commands.parse(text, deps.policy):
+        match commands.parse(text, deps.windows):
             case commands.Help() | commands.OpenForm():  # the form is opened by its own listener
                 return replies.USAGE
             case commands.ListRequests():

@@ -38,7 +38,7 @@ def register(app: App, deps: Deps) -> None:
     def open_form(body: dict[str, Any], client: WebClient, source: str) -> bool:
         """Open the form with the interaction's trigger_id; False (logged) when Slack did not open it."""
         try:
-            client.views_open(trigger_id=payloads.trigger_of(body) or "", view=form.build(deps.policy))
+            client.views_open(trigger_id=payloads.trigger_of(body) or "", view=form.build(deps.windows))
             return True
         except SlackApiError as exc:  # most often the trigger: older than Slack's 3 seconds
             log.warning("the request form did not open from the %s (%s)", source, exc.response.get("error"))
@@ -60,7 +60,7 @@ def register(app: App, deps: Deps) -> None:
             log.warning("ignored a malformed request form (%s)", exc)
             ack()
             return
-        draft = form.parse(submitted, deps.policy)
+        draft = form.parse(submitted, deps.windows)
         if isinstance(draft, form.Invalid):
             ack(response_action="errors", errors=form.errors(draft))
             return

@@ -34,7 +34,7 @@ def open_form(deps: Deps, client: WebClient, click: payloads.Click) -> None:
     opened = client.views_open(trigger_id=click.trigger_id or "", view=extend.preparing())
     try:
         session, _ = deps.workflows.extensions.offer(click.request_id, click.user_id)
-        view = extend.build(session, deps.rule_policy(session))
+        view = extend.build(session, deps.rule_windows(session))
     except Exception as exc:
         view = extend.unavailable(error_text(exc, replies.Doing.EXTENDING))
     client.views_update(view_id=opened["view"]["id"], hash=opened["view"].get("hash"), view=view)
@@ -88,7 +88,7 @@ def register(app: App, deps: Deps) -> None:
     def on_submit(ack: Ack, body: dict[str, Any]) -> None:
         try:
             submitted = payloads.submission(body)
-            asked = extend.parse(submitted, deps.policy)
+            asked = extend.parse(submitted, deps.windows)
         except payloads.Malformed as exc:
             log.warning("ignored a malformed extension form (%s)", exc)
             ack()

@@ -17,7 +17,7 @@ from bot.slack import payloads
 from bot.slack.errors import error_text
 from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.messages import replies
-from bot.slack.views import ids, modal
+from bot.slack.views import ids, token_modal
 
 log = logging.getLogger("bot.slack")
 
@@ -37,7 +37,7 @@ def register(app: App, deps: Deps) -> None:
             return
 
         def open_modal(request: RequestView, token: str) -> None:
-            client.views_open(trigger_id=trigger_id, view=modal.token(request, token))
+            client.views_open(trigger_id=trigger_id, view=token_modal.build(request, token))
 
         try:
             deps.workflows.tokens.reveal(click.request_id, click.user_id, open_modal)

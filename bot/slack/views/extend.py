@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain import RequestView
-from bot.slack.commands import MAX_REASON, REQUEST_ID, Policy, UsageError, check_reason, check_window
+from bot.slack.commands import MAX_REASON, REQUEST_ID, UsageError, Windows, check_reason, check_window
 from bot.slack.messages import form as words
 from bot.slack.messages import replies
 from bot.slack.payloads import Malformed, Submission
@@ -28,7 +28,7 @@ class ExtensionAsked:
     reason: str
 
 
-def build(session: RequestView, policy: Policy) -> View:
+def build(session: RequestView, allowed: Windows) -> View:
     assert session.ends_at is not None
     return {
         "type": "modal", "callback_id": ids.EXTEND_FORM, "private_metadata": session.id,
@@ -38,8 +38,8 @@ def build(session: RequestView, policy: Policy) -> View:
             {"type": "input", "block_id": ids.EXTEND_WINDOW_BLOCK, "label": plain(words.EXTEND_WINDOW_LABEL),
              "hint": plain(words.EXTEND_WINDOW_HINT),
              "element": {"type": "static_select", "action_id": ids.EXTEND_WINDOW,
-                         "options": [option(w) for w in windows(policy)],
-                         "initial_option": option(policy.default_duration)}},
+                         "options": [option(w) for w in windows(allowed)],
+                         "initial_option": option(allowed.default_duration)}},
             {"type": "input", "block_id": ids.EXTEND_REASON_BLOCK, "label": plain(words.REASON_LABEL),
              "hint": plain(words.EXTEND_REASON_HINT),
              "element": {"type": "plain_text_input", "action_id": ids.EXTEND_REASON, "multiline": True,
@@ -48,7 +48,7 @@ def build(session: RequestView, policy: Policy) -> View:
     }
 
 
-def parse(submitted: Submission, policy: Policy) -> ExtensionAsked | Invalid:
+def parse(submitted: Submission, allowed: Windows) -> ExtensionAsked | Invalid:
     """A submission → what it asks, or its fields' problems (``form.Invalid``, by block_id). Raises ``Malformed`` for
     a view that no form of ours sent (no session ID)."""
     session_id = submitted.private_metadata
@@ -58,7 +58,7 @@ def parse(submitted: Submission, policy: Policy) -> ExtensionAsked | Invalid:
     duration: timedelta | None = None
     reason: str | None = None
     try:
-        duration = check_window(submitted.value(ids.EXTEND_WINDOW_BLOCK, ids.EXTEND_WINDOW).strip(), policy)
+        duration = check_window(submitted.value(ids.EXTEND_WINDOW_BLOCK, ids.EXTEND_WINDOW).strip(), allowed)
     except UsageError as exc:
         problems[ids.EXTEND_WINDOW_BLOCK] = exc
     try:

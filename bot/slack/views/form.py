@@ -22,8 +22,8 @@ from bot.slack.commands import (
     MAX_LOGIN_ID,
     MAX_REASON,
     MAX_TENANT,
-    Policy,
     UsageError,
+    Windows,
     check_login_id,
     check_reason,
     check_tenant,
@@ -55,10 +55,10 @@ _ACTION = {Field.LOGIN_ID: ids.FORM_LOGIN_ID, Field.TENANT: ids.FORM_TENANT, Fie
            Field.REASON: ids.FORM_REASON}
 
 
-def windows(policy: Policy) -> list[timedelta]:
-    """The windows offered, shortest first: those of ``WINDOWS`` within the policy, its default and longest."""
-    allowed = {w for w in WINDOWS if policy.min_duration <= w <= policy.max_duration}
-    return sorted(allowed | {policy.default_duration, policy.max_duration})
+def windows(allowed: Windows) -> list[timedelta]:
+    """The windows offered, shortest first: those of ``WINDOWS`` within the bounds, the default and the longest."""
+    offered = {w for w in WINDOWS if allowed.min_duration <= w <= allowed.max_duration}
+    return sorted(offered | {allowed.default_duration, allowed.max_duration})
 
 
 def option(window: timedelta) -> Block:
@@ -75,10 +75,10 @@ def _text_input(placeholder: str, limit: int, *, multiline: bool = False) -> Blo
             "multiline": multiline}
 
 
-def build(policy: Policy) -> View:
+def build(allowed: Windows) -> View:
     """The empty form. Its window is left unchosen: the rule that decides the request gives its own default (which
     rule that is, is known only once the user to impersonate is), as the typed command without a duration."""
-    options = [option(w) for w in windows(policy)]
+    options = [option(w) for w in windows(allowed)]
     return {
         "type": "modal",
         "callback_id": ids.REQUEST_FORM,
@@ -108,7 +108,7 @@ class Invalid:
     problems: Mapping[str, UsageError]
 
 
-def parse(submitted: Submission, policy: Policy) -> Draft | Invalid:
+def parse(submitted: Submission, allowed: Windows) -> Draft | Invalid:
     """A submission → the ``Draft`` it asks for, or every field's problem."""
     problems: dict[str, UsageError] = {}
 
@@ -126,7 +126,7 @@ def parse(submitted: Submission, policy: Policy) -> Draft | Invalid:
     tenant_text = value(Field.TENANT).strip()
     tenant = checked(Field.TENANT, lambda: check_tenant(tenant_text)) if tenant_text else None
     window_text = value(Field.WINDOW).strip()
-    duration = checked(Field.WINDOW, lambda: check_window(window_text, policy)) if window_text else None
+    duration = checked(Field.WINDOW, lambda: check_window(window_text, allowed)) if window_text else None
     reason = checked(Field.REASON, lambda: check_reason(value(Field.REASON)))
     if problems or login_id is None or reason is None:
         return Invalid(problems)

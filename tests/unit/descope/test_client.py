@@ -19,6 +19,7 @@ from bot.descope import (
     DescopeUnavailable,
     Refusal,
     RetryPolicy,
+    User,
     default_base_url,
     parse_retry_after,
 )
@@ -165,10 +166,13 @@ def test_stop_impersonation_does_not_need_a_body(make: Make) -> None:
 
 
 def test_load_user(make: Make) -> None:
-    user = {"userId": "U2x", "loginIds": ["jane+x@acme.com"], "email": "jane+x@acme.com", "status": "enabled"}
+    user = {"userId": "U2x", "loginIds": ["jane+x@acme.com"], "email": "jane+x@acme.com", "status": "disabled",
+            "givenName": "Jane", "familyName": "Doe",
+            "userTenants": [{"tenantId": "acme-eu", "tenantName": "Acme EU"}, {"tenantId": "acme-us"}, "junk", {}]}
     rec = Recorder(httpx.Response(200, json={"user": user}))
 
-    assert make(rec).load_user("jane+x@acme.com") == user
+    assert make(rec).load_user("jane+x@acme.com") == User(user_id="U2x", name="Jane Doe", status="disabled",
+                                                          tenants=(("acme-eu", "Acme EU"), ("acme-us", None)))
 
     [request] = rec.requests
     assert request.method == "GET"
@@ -614,3 +618,16 @@ def test_a_refusal_says_what_it_means(status: int, code: str | None, said: str, 
     refused = DescopeRefused(said, status=status, code=code)
     assert refused.meaning(tenant_named=tenant) is meaning
     assert refused.user_not_found is (code == "E112102" or status == 404)
+
+
+@pytest.mark.parametrize(("status", "code", "refused_us", "token_dead"), [
+    (401, "E011003", True, False),  # the management key
+    (403, "E011004", True, False),  # the bot's rights
+    (401, "E064001", True, True),  # a refresh token revoked by a logout (it authenticates the call)
+    (401, "E061005", True, True),  # expired
+    (400, "E011004", False, False),  # the token itself turned down (unknown, already stopped)
+])
+def test_a_refusal_says_whether_it_refused_the_bot_or_found_the_token_dead(
+        status: int, code: str, refused_us: bool, token_dead: bool) -> None:
+    refused = DescopeRefused("refused", status=status, code=code)
+    assert (refused.refused_us, refused.token_dead) == (refused_us, token_dead)

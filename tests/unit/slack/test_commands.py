@@ -18,11 +18,11 @@ from bot.slack.commands import (
     Help,
     ListRequests,
     OpenForm,
-    Policy,
     Problem,
     Stop,
     Submit,
     UsageError,
+    Windows,
     opens_form,
     parse,
     plain_text,
@@ -30,23 +30,23 @@ from bot.slack.commands import (
 from bot.slack.messages import replies
 from bot.slack.messages.replies import USAGE
 
-POLICY = Policy(
+POLICY = Windows(
     default_duration=timedelta(minutes=30),
     min_duration=timedelta(minutes=1),
     max_duration=timedelta(hours=4),
 )
 
 
-def draft(text: str, policy: Policy = POLICY) -> Draft:
-    command = parse(text, policy)
+def draft(text: str, allowed: Windows = POLICY) -> Draft:
+    command = parse(text, allowed)
     assert isinstance(command, Submit), command
     return command.draft
 
 
-def usage_error(text: str, policy: Policy = POLICY) -> str:
+def usage_error(text: str, allowed: Windows = POLICY) -> str:
     """The full message of the ``UsageError`` ``text`` raises (it must always carry the usage text)."""
     with pytest.raises(UsageError) as info:
-        parse(text, policy)
+        parse(text, allowed)
     message = replies.usage_error(info.value)
     problem = replies.usage_problem(info.value)
     assert message.endswith(USAGE)
@@ -123,8 +123,8 @@ def test_full_submission() -> None:
 
 
 def test_an_omitted_duration_is_left_to_the_rule() -> None:
-    policy = Policy(timedelta(minutes=20), timedelta(minutes=1), timedelta(hours=4))
-    d = draft("jane@acme.com checking invoice SUP-123", policy)
+    allowed = Windows(timedelta(minutes=20), timedelta(minutes=1), timedelta(hours=4))
+    d = draft("jane@acme.com checking invoice SUP-123", allowed)
     assert d.duration is None  # the rule that decides the request gives its default
     assert d.tenant is None
     assert d.reason == "checking invoice SUP-123"
@@ -274,8 +274,8 @@ def test_duration_above_policy() -> None:
 
 
 def test_duration_below_policy() -> None:
-    policy = Policy(timedelta(minutes=30), timedelta(minutes=5), timedelta(hours=2))
-    message = usage_error("jane@acme.com 90s checking", policy)
+    allowed = Windows(timedelta(minutes=30), timedelta(minutes=5), timedelta(hours=2))
+    message = usage_error("jane@acme.com 90s checking", allowed)
     problem = message.split("\n\n")[0]
     assert "`90s` is out of policy" in problem
     assert "shortest window allowed is 5m" in problem

@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.domain import State
 from bot.store import RequestRow, Store
-from bot.store.sql import Col, Requests
+from bot.store.sql import Col, Row
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
 
@@ -39,17 +39,17 @@ def test_times_written_through_the_driver_read_the_same_through_sqlalchemy_and_b
     assert row.lease_until == core["lease_until"] == T0 and row.lease_until.tzinfo == UTC
     assert row.created_at == core["created_at"] == T0
     # and a time SQLAlchemy wrote compares right in the driver's conditions (same format on SQLite)
-    assert not store._set(request_id, where=[Requests.lease_until < T0], stop_attempts=1)
-    assert store._set(request_id, where=[Requests.lease_until <= T0], stop_attempts=2)
+    assert not store._set(request_id, where=[Row.lease_until < T0], stop_attempts=1)
+    assert store._set(request_id, where=[Row.lease_until <= T0], stop_attempts=2)
     assert store.get_row(request_id).stop_attempts == 2  # type: ignore[union-attr]
 
 
 def test_conditions_mean_what_they_say(store: Store) -> None:
     request_id = _insert(store)
-    assert not store._set(request_id, where=[Requests.remind_at.is_not(None)], reminders_sent=1)
-    assert store._set(request_id, where=[Requests.remind_at == None], reminders_sent=2)  # noqa: E711  (IS NULL)
-    assert not store._set(request_id, where=[Requests.state == State.ACTIVE.value], reminders_sent=3)
-    assert store._set(request_id, where=[Col("reminders_sent") == 2, Requests.pending_until > T0], reminders_sent=4)
+    assert not store._set(request_id, where=[Row.remind_at.is_not(None)], reminders_sent=1)
+    assert store._set(request_id, where=[Row.remind_at == None], reminders_sent=2)  # noqa: E711  (IS NULL)
+    assert not store._set(request_id, where=[Row.state == State.ACTIVE.value], reminders_sent=3)
+    assert store._set(request_id, where=[Col("reminders_sent") == 2, Row.pending_until > T0], reminders_sent=4)
     assert store.get_row(request_id).reminders_sent == 4  # type: ignore[union-attr]
     with pytest.raises(KeyError, match="no column"):
         Col("nope")

@@ -42,7 +42,7 @@ def impersonate(client: DescopeClient) -> str:
 def test_calls_one_after_another_share_one_connection(descope: FakeDescope) -> None:
     with client_for(descope) as client:
         for _ in range(5):
-            assert client.load_user("jane@acme.com")["name"] == "Jane Doe"
+            assert client.load_user("jane@acme.com").name == "Jane Doe"
         assert impersonate(client).count(".") == 2
     assert descope.connections_accepted == 1
     assert len(descope.calls_to(LOAD_USER)) == 5
@@ -80,7 +80,7 @@ def test_a_call_cut_off_after_sending_is_not_sent_again_and_may_be_done(descope:
         assert raised.value.maybe_done
         assert len(descope.calls_to(IMPERSONATE)) == 2  # the cut one was not sent again
         descope.drop_next(LOAD_USER)  # a look-up may be asked again: retried, on a new connection
-        assert client.load_user("jane@acme.com")["name"] == "Jane Doe"
+        assert client.load_user("jane@acme.com").name == "Jane Doe"
 
 
 def test_a_slow_answer_times_out_as_maybe_done(descope: FakeDescope) -> None:
@@ -144,7 +144,7 @@ def test_a_proxy_in_the_environment_carries_the_calls(recorder: tuple[str, list[
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy)
     with DescopeClient("P2proxy", "K-proxy", "http://descope.internal", retry=FAST) as client:
-        assert client.load_user("jane@acme.com")["name"] == "Jane via proxy"
+        assert client.load_user("jane@acme.com").name == "Jane via proxy"
     assert seen == ["GET http://descope.internal/v1/mgmt/user?loginId=jane%40acme.com"]
 
 

@@ -58,7 +58,7 @@ def assert_nothing_live_or_posted(bot: InProcessBot) -> None:
 
 def fresh_form(bot: InProcessBot) -> dict[str, Any]:
     """The form as the bot builds it for its settings (as if opened a moment ago)."""
-    return form.build(Deps(bot.settings, bot.workflows).policy)
+    return form.build(Deps(bot.settings, bot.workflows).windows)
 
 
 # -- opening it -----------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from bot.devtools.signing import view_state
 from bot.domain import RequestView, State
 from bot.domain.target import UNVERIFIED, Target
 from bot.slack import payloads
-from bot.slack.commands import Policy
-from bot.slack.views import approval, dm, extend, ids, modal
+from bot.slack.commands import Windows
+from bot.slack.views import approval, dm, extend, ids, token_modal
 from bot.slack.views.blocks import Message
 from bot.slack.views.form import Invalid
 from tests.unit.factories import HOSTILE_LOGIN, HOSTILE_REASON, T0, TOKEN, view
@@ -60,7 +60,7 @@ def test_every_message_is_valid_block_kit(name: str, message: Message) -> None:
 
 def test_the_token_modal_is_valid_block_kit() -> None:
     request = view(State.ACTIVE, ends_at=T0 + timedelta(minutes=30), delivery="reveal")
-    built = modal.token(request, TOKEN)
+    built = token_modal.build(request, TOKEN)
     model = View(**built)
     model.validate_json()
     assert model.to_dict() == built
@@ -68,8 +68,8 @@ def test_the_token_modal_is_valid_block_kit() -> None:
 
 def test_the_extension_form_is_valid_block_kit_and_reads_back() -> None:
     session = view(State.ACTIVE, ends_at=T0 + timedelta(minutes=30))
-    policy = Policy(timedelta(minutes=30), timedelta(minutes=1), timedelta(hours=1))
-    built = extend.build(session, policy)
+    allowed = Windows(timedelta(minutes=30), timedelta(minutes=1), timedelta(hours=1))
+    built = extend.build(session, allowed)
     model = View(**built)
     model.validate_json()
     assert model.to_dict() == built
@@ -78,9 +78,9 @@ def test_the_extension_form_is_valid_block_kit_and_reads_back() -> None:
     def submitted(view: dict[str, Any], answers: dict[str, str | None]) -> payloads.Submission:
         return payloads.submission({"user": {"id": "UREQ"}, "view": {**view, "state": view_state(view, answers)}})
 
-    assert extend.parse(submitted(built, answers), policy) == extend.ExtensionAsked(
+    assert extend.parse(submitted(built, answers), allowed) == extend.ExtensionAsked(
         session.id, timedelta(minutes=15), "still on SUP-123")
-    problems = extend.parse(submitted(built, {ids.EXTEND_REASON: ""}), policy)
+    problems = extend.parse(submitted(built, {ids.EXTEND_REASON: ""}), allowed)
     assert isinstance(problems, Invalid) and set(problems.problems) == {ids.EXTEND_REASON_BLOCK}
     with pytest.raises(payloads.Malformed):
-        extend.parse(submitted({**built, "private_metadata": "not an id!"}, answers), policy)
+        extend.parse(submitted({**built, "private_metadata": "not an id!"}, answers), allowed)

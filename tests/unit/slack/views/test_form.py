@@ -23,7 +23,7 @@ from bot.domain import (
     WindowOutOfPolicy,
 )
 from bot.slack import payloads
-from bot.slack.commands import Policy, Submit, UsageError, parse
+from bot.slack.commands import Submit, UsageError, Windows, parse
 from bot.slack.messages import replies
 from bot.slack.messages.form import field_problem
 from bot.slack.payloads import Submission
@@ -32,7 +32,7 @@ from bot.slack.views.form import Field, Invalid
 from tests.unit.factories import HOSTILE_LOGIN, HOSTILE_REASON, hostile, view
 from tests.unit.slack.views.walk import walk
 
-POLICY = Policy(default_duration=timedelta(minutes=30), min_duration=timedelta(minutes=1),
+POLICY = Windows(default_duration=timedelta(minutes=30), min_duration=timedelta(minutes=1),
                 max_duration=timedelta(hours=4))
 VALID = {ids.FORM_LOGIN_ID: "jane@acme.com", ids.FORM_TENANT: "acme-eu", ids.FORM_WINDOW: "1h",
          ids.FORM_REASON: "checking invoice SUP-123"}
@@ -50,10 +50,10 @@ def submitted(view: dict[str, Any], state: dict[str, Any]) -> Submission:
     return payloads.submission({"type": "view_submission", "user": {"id": "UREQ"}, "view": {**view, "state": state}})
 
 
-def submit(policy: Policy = POLICY, **answers: str | None) -> Draft | Invalid:
+def submit(allowed: Windows = POLICY, **answers: str | None) -> Draft | Invalid:
     """Parse the form as Slack sends it back once filled in (``answers`` by action_id, over ``VALID``)."""
-    built = form.build(policy)
-    return form.parse(submitted(built, view_state(built, {**VALID, **answers})), policy)
+    built = form.build(allowed)
+    return form.parse(submitted(built, view_state(built, {**VALID, **answers})), allowed)
 
 
 def problems(result: Draft | Invalid) -> dict[Field, str]:
@@ -103,10 +103,10 @@ def test_the_windows_offered_are_the_policys_and_none_is_preset() -> None:
 
 
 def test_an_unusual_policy_offers_its_own_default_and_longest_window_and_nothing_outside_it() -> None:
-    policy = Policy(timedelta(minutes=45), timedelta(minutes=10), timedelta(minutes=150))
-    window = inputs(form.build(policy))[Field.WINDOW]["element"]
+    allowed = Windows(timedelta(minutes=45), timedelta(minutes=10), timedelta(minutes=150))
+    window = inputs(form.build(allowed))[Field.WINDOW]["element"]
     assert [o["value"] for o in window["options"]] == ["15m", "30m", "45m", "1h", "2h", "2h30m"]
-    only = Policy(timedelta(minutes=20), timedelta(minutes=20), timedelta(minutes=20))
+    only = Windows(timedelta(minutes=20), timedelta(minutes=20), timedelta(minutes=20))
     assert [o["value"] for o in inputs(form.build(only))[Field.WINDOW]["element"]["options"]] == ["20m"]
 
 

@@ -11,7 +11,7 @@ from bot.slack.views import ids
 from bot.slack.views.blocks import context, plain, section
 
 
-def token(request: RequestView, token: str) -> dict[str, Any]:
+def build(request: RequestView, token: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": ids.TOKEN_MODAL,
