@@ -211,7 +211,7 @@ def check_descope(settings: Settings) -> Check:
     from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable
 
     with DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
-                       settings.descope_base_uri) as client:
+                       settings.descope_base_uri, keep_alive=not settings.proxied) as client:
         try:
             client.load_user(PROBE_LOGIN_ID, timeout=10)
         except DescopeRefused as exc:

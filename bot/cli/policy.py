@@ -14,7 +14,7 @@ import argparse
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.cli.exits import cannot_start
-from bot.config import ConfigError, Secret, descope_from_env, policy_from_env
+from bot.config import ConfigError, Secret, descope_from_env, policy_from_env, proxied_from_env
 from bot.domain import TargetRefused, UnknownTarget
 from bot.domain.durations import format_duration
 from bot.domain.policy import Decision, Policy, Rule
@@ -54,7 +54,8 @@ def look_up(descope: tuple[str, Secret, str | None] | None, login_id: str) -> tu
 
     project_id, key, base_uri = descope
     try:
-        with DescopeClient(project_id, key.get(), base_uri) as client, ThreadPoolExecutor(1) as workers:
+        with (DescopeClient(project_id, key.get(), base_uri, keep_alive=not proxied_from_env()) as client,
+              ThreadPoolExecutor(1) as workers):
             target = preflight(client, login_id, None, workers)
     except UnknownTarget:
         return None, "Descope has no user with this login ID, so such a request is refused anyway"

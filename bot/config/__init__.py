@@ -6,7 +6,7 @@ wrong (``ConfigError`` lists each variable by name). Tests build ``Settings`` di
 
     settings   Settings, Secret, ConfigError, the ID shapes (users, groups)
     reader     Reader: each variable parsed and checked; database_url_from_env for migrate and audit,
-               policy_from_env and descope_from_env for ``python -m bot policy``
+               policy_from_env, descope_from_env and proxied_from_env for ``impersonation-bot policy``
     policy_file  POLICY_FILE (the TOML rules) read and checked: read_policy, environment_rule
 """
 
@@ -16,6 +16,7 @@ from bot.config.reader import (
     descope_from_env,
     logging_from_env,
     policy_from_env,
+    proxied_from_env,
     retention_from_env,
     settings_from_env,
 )
@@ -32,5 +33,4 @@ from bot.domain.policy import environment_rule
 
 __all__ = ["DATABASE_DEFAULT", "SLACK_API_DEFAULT", "ConfigError", "Secret", "Settings", "database_url_from_env",
            "descope_from_env", "environment_rule", "is_group_id", "is_user_id", "logging_from_env", "policy_from_env",
-           "read_policy",
-           "retention_from_env", "settings_from_env"]
+           "proxied_from_env", "read_policy", "retention_from_env", "settings_from_env"]

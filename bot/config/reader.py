@@ -32,6 +32,9 @@ from bot.domain.durations import BadDuration, format_duration, parse_duration
 from bot.domain.policy import Policy, Rule, environment_rule
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
+#: How a custom Descope base URI is written (a problem's example; unset, the client derives Descope's own).
+DESCOPE_EXAMPLE = "https://auth.example.com"
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -61,8 +64,19 @@ def logging_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
     """``LOG_LEVEL`` and ``LOG_FORMAT`` alone, for the commands that log without the other settings (``migrate``); a
     value that is not one of theirs falls back to the default (the command's own work says what else is wrong)."""
     reader = Reader(os.environ if env is None else env)
-    return (reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            reader.choice("LOG_FORMAT", "text", ("text", "json")))
+    return (reader.choice("LOG_LEVEL", preset("log_level"), LOG_LEVELS),
+            reader.choice("LOG_FORMAT", preset("log_format"), LOG_FORMATS))
+
+
+def proxied_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment names an HTTP proxy (``HTTPS_PROXY``, ``http_proxy``, ``ALL_PROXY`` …): the Descope
+    client then sends through httpx's own transport, which honours it, instead of its kept connections."""
+    return proxied(os.environ if env is None else env)
+
+
+def proxied(env: Mapping[str, str]) -> bool:
+    return any(name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value.strip()
+               for name, value in env.items())
 
 
 def descope_from_env(env: Mapping[str, str] | None = None) -> tuple[str, Secret, str | None] | None:
@@ -71,7 +85,7 @@ def descope_from_env(env: Mapping[str, str] | None = None) -> tuple[str, Secret,
     base URI."""
     reader = Reader(os.environ if env is None else env)
     project_id, key = reader.raw("DESCOPE_PROJECT_ID"), reader.raw("DESCOPE_MANAGEMENT_KEY")
-    base_uri = reader.http_url("DESCOPE_BASE_URI", "https://api.descope.com")
+    base_uri = reader.http_url("DESCOPE_BASE_URI", DESCOPE_EXAMPLE)
     if reader.problems:
         raise ConfigError(reader.problems, unset=reader.unset)
     return (project_id, Secret(key), base_uri) if project_id and key else None
@@ -143,12 +157,17 @@ class Reader:
             return None
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
+        found = self.optional_integer(name, low, high)
+        return default if found is None else found
+
+    def optional_integer(self, name: str, low: int, high: int) -> int | None:
+        """A whole number from ``low`` to ``high``, or ``None`` when unset (or wrong: a problem)."""
         value = self.raw(name)
         if value is None:
-            return default
+            return None
         if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
             self.problems.append(f"{name} must be a whole number from {low} to {high}, not `{value}`")
-            return default
+            return None
         return int(value)
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -299,7 +318,7 @@ class Reader:
             requesters=requesters,
             descope_project_id=project_id,
             descope_management_key=Secret(key),
-            descope_base_uri=self.http_url("DESCOPE_BASE_URI", "https://api.descope.com"),
+            descope_base_uri=self.http_url("DESCOPE_BASE_URI", DESCOPE_EXAMPLE),
             database_url=self.database_url(),
             default_duration=default,
             min_duration=low,
@@ -307,26 +326,21 @@ class Reader:
             pending_timeout=self.duration("PENDING_TIMEOUT", preset("pending_timeout")),
             validate_consent=self.boolean("VALIDATE_CONSENT", preset("validate_consent")),
             port=self.integer("PORT", preset("port"), 1, 65535),
-            web_concurrency=self.integer("WEB_CONCURRENCY", usable_cores(), 1, 64),
+            web_concurrency=self.integer("WEB_CONCURRENCY", preset("web_concurrency"), 1, 64),
             sweep_interval=self.duration("SWEEP_INTERVAL", preset("sweep_interval")),
             max_pending_per_requester=self.integer("MAX_PENDING_PER_REQUESTER", preset("max_pending_per_requester"), 1,
                                                    1000),
             token_encryption_key=Secret(enc_key) if enc_key else None,
             log_level=self.choice("LOG_LEVEL", preset("log_level"), LOG_LEVELS),
-            log_format=self.choice("LOG_FORMAT", preset("log_format"), ("text", "json")),
+            log_format=self.choice("LOG_FORMAT", preset("log_format"), LOG_FORMATS),
             token_delivery=self.choice("TOKEN_DELIVERY", preset("token_delivery"), ("reveal", "dm")),
             reminder_interval=self.duration_or_off("REMINDER_INTERVAL", preset("reminder_interval")),
             retention=self.retention(),
-            metrics_port=self.integer("METRICS_PORT", 0, 1, 65535) or None,
+            metrics_port=self.optional_integer("METRICS_PORT", 1, 65535),
             expiry_warning=self.duration_or_off("EXPIRY_WARNING", preset("expiry_warning")),
+            proxied=proxied(self.env),
             policy=self.policy(environment_rule(approvers, requesters, window)),
         )
         if self.problems:
             raise ConfigError(self.problems, unset=self.unset)
         return settings
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, as a container's limit shows), at least one."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return max(1, len(affinity(0)) if affinity is not None else os.cpu_count() or 1)

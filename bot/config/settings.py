@@ -3,6 +3,7 @@ shapes of Slack user and user-group IDs. Reading the environment is ``reader``'s
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import MISSING, dataclass, field
 from datetime import timedelta
@@ -59,9 +60,17 @@ class Secret:
 
 def default(name: str) -> Any:
     """The default of the setting ``name`` (a field of ``Settings``): the one place it is written."""
-    found = Settings.__dataclass_fields__[name].default
-    assert found is not MISSING, f"Settings.{name} has no default"
-    return found
+    found = Settings.__dataclass_fields__[name]
+    if found.default is not MISSING:
+        return found.default
+    assert found.default_factory is not MISSING, f"Settings.{name} has no default"
+    return found.default_factory()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container's limit shows), at least one."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity is not None else os.cpu_count() or 1)
 
 
 def is_user_id(value: str) -> bool:
@@ -91,7 +100,8 @@ class Settings:
     pending_timeout: timedelta = timedelta(minutes=30)
     validate_consent: bool = True
     port: int = 3000
-    web_concurrency: int = 1  # HTTP mode: serving processes, each a full replica (WEB_CONCURRENCY; default: cores)
+    # HTTP mode: serving processes, each a full replica (WEB_CONCURRENCY); by default one per usable core.
+    web_concurrency: int = field(default_factory=lambda: usable_cores())
     sweep_interval: timedelta = timedelta(seconds=5)
     max_pending_per_requester: int = 3
     token_encryption_key: Secret | None = None
@@ -103,6 +113,7 @@ class Settings:
     metrics_port: int | None = None  # Socket Mode: serve GET /metrics on this port (HTTP mode: on PORT)
     expiry_warning: timedelta = timedelta(minutes=5)  # 0: no warning before a session ends
     policy: Policy = field(default_factory=Policy)  # POLICY_FILE's rules (none: the environment decides)
+    proxied: bool = False  # the environment names an HTTP proxy: HTTP clients send through it
 
     @property
     def processes(self) -> int:

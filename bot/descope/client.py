@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.request import getproxies
 
 import httpx
 
@@ -81,6 +80,7 @@ class DescopeClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_call: Callable[[str, str], None] | None = None,
+        keep_alive: bool = True,
     ) -> None:
         if not project_id:
             raise ValueError("a Descope project ID is required")
@@ -99,8 +99,8 @@ class DescopeClient:
         self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
         self._urls: dict[str, httpx.URL] = {}
-        if transport is None and not any(scheme != "no" for scheme in getproxies()):
-            transport = KeptConnections()  # with a proxy in the environment, httpx's own transport reads it
+        if transport is None and keep_alive:
+            transport = KeptConnections()  # else (a proxy: ``Settings.proxied``) httpx's own transport, which reads it
         self._http = httpx.Client(
             base_url=base_url,
             headers={

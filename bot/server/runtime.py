@@ -49,7 +49,8 @@ class Runtime:
         self.metrics = Metrics(lambda: self.store.count_active(), multiprocess=shard[1] > 1)
         self.store = Store(self.engine, on_outcome=self.metrics.request_outcome)
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
-                                     settings.descope_base_uri, on_call=self.metrics.descope_call)
+                                     settings.descope_base_uri, on_call=self.metrics.descope_call,
+                                     keep_alive=not settings.proxied)
         self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
         self.clock = DatabaseClock(self.store, local=wall_clock)

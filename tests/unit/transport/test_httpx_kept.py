@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.config import proxied_from_env
 from bot.descope import DescopeClient, DescopeUnavailable
 from bot.descope.retry import RetryPolicy
 from bot.devtools import FakeDescope
@@ -143,7 +144,9 @@ def test_a_proxy_in_the_environment_carries_the_calls(recorder: tuple[str, list[
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy)
-    with DescopeClient("P2proxy", "K-proxy", "http://descope.internal", retry=FAST) as client:
+    assert proxied_from_env()  # config says so, and the client then leaves the sending to httpx, which reads it
+    with DescopeClient("P2proxy", "K-proxy", "http://descope.internal", retry=FAST,
+                       keep_alive=not proxied_from_env()) as client:
         assert client.load_user("jane@acme.com").name == "Jane via proxy"
     assert seen == ["GET http://descope.internal/v1/mgmt/user?loginId=jane%40acme.com"]
 
