@@ -42,66 +42,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Reader(os.environ if env is None else env).settings()
 
 
-def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
-    """``DATABASE_URL`` alone, validated as ``settings_from_env`` does (for ``migrate`` and ``audit``)."""
-    reader = Reader(os.environ if env is None else env)
-    url = reader.database_url()
-    if reader.problems:
-        raise ConfigError(reader.problems, unset=reader.unset)
-    return url
-
-
-def retention_from_env(env: Mapping[str, str] | None = None) -> timedelta | None:
-    """``RETENTION`` alone, validated as ``settings_from_env`` does (for ``audit``)."""
-    reader = Reader(os.environ if env is None else env)
-    retention = reader.retention()
-    if reader.problems:
-        raise ConfigError(reader.problems, unset=reader.unset)
-    return retention
-
-
-def logging_from_env(env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """``LOG_LEVEL`` and ``LOG_FORMAT`` alone, for the commands that log without the other settings (``migrate``); a
-    value that is not one of theirs falls back to the default (the command's own work says what else is wrong)."""
-    reader = Reader(os.environ if env is None else env)
-    return (reader.choice("LOG_LEVEL", preset("log_level"), LOG_LEVELS),
-            reader.choice("LOG_FORMAT", preset("log_format"), LOG_FORMATS))
-
-
-def proxied_from_env(env: Mapping[str, str] | None = None) -> bool:
-    """Whether the environment names an HTTP proxy (``HTTPS_PROXY``, ``http_proxy``, ``ALL_PROXY`` …): the Descope
-    client then sends through httpx's own transport, which honours it, instead of its kept connections."""
-    return proxied(os.environ if env is None else env)
-
-
 def proxied(env: Mapping[str, str]) -> bool:
     return any(name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value.strip()
                for name, value in env.items())
-
-
-def descope_from_env(env: Mapping[str, str] | None = None) -> tuple[str, Secret, str | None] | None:
-    """The Descope project ID, management key and base URI, when the ID and key are both set (for ``python -m bot
-    policy``, which looks the target up with them); ``None`` when either is missing. Raises ``ConfigError`` for a bad
-    base URI."""
-    reader = Reader(os.environ if env is None else env)
-    project_id, key = reader.raw("DESCOPE_PROJECT_ID"), reader.raw("DESCOPE_MANAGEMENT_KEY")
-    base_uri = reader.http_url("DESCOPE_BASE_URI", DESCOPE_EXAMPLE)
-    if reader.problems:
-        raise ConfigError(reader.problems, unset=reader.unset)
-    return (project_id, Secret(key), base_uri) if project_id and key else None
-
-
-def policy_from_env(env: Mapping[str, str] | None = None) -> tuple[Policy, Rule]:
-    """``POLICY_FILE``'s rules and the environment's rule (``APPROVERS``, ``REQUESTERS``, ``MIN_DURATION``,
-    ``DEFAULT_DURATION``, ``MAX_DURATION``), validated as ``settings_from_env`` does, without the Slack or Descope
-    settings (for ``python -m bot policy``). Raises ``ConfigError`` with every problem."""
-    reader = Reader(os.environ if env is None else env)
-    environment = environment_rule(reader.approvers(), reader.principals("REQUESTERS", reader.raw("REQUESTERS")),
-                                   reader.window())
-    policy = reader.policy(environment)
-    if reader.problems:
-        raise ConfigError(reader.problems, unset=reader.unset)
-    return policy, environment
 
 
 class Reader:
