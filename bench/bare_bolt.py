@@ -47,7 +47,7 @@ def wsgi_app(app: App) -> Callable[[dict[str, Any], Callable[..., Any]], Iterabl
 
 
 def main() -> None:
-    # Same server and settings as the bot's (bot/runtime.py).
+    # Same server and settings as the bot's (bot/server/runtime.py).
     server = create_server(wsgi_app(build()), host="127.0.0.1", port=int(os.environ["PORT"]), threads=16,
                            connection_limit=1000, backlog=1024, channel_timeout=30, ident="bare-bolt")
     server.run()

@@ -1,8 +1,8 @@
 """
 The Descope management API client: the HTTP calls this bot needs.
 
-It speaks exactly the wire format of Descope's official SDKs (headers, paths, body
-fields; see ``/work/shared/reference/descope.md``) over a synchronous ``httpx.Client``:
+It speaks exactly the wire format of Descope's official SDKs (their headers, paths and body fields) over a
+synchronous ``httpx.Client``:
 
 * ``impersonate``         ``POST /v1/mgmt/impersonate``       -> the impersonation JWT
 * ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``  (ends the impersonation; revokes nothing)

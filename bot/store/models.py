@@ -140,10 +140,9 @@ class HomeViewerRow(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-# The tables themselves: every statement is plain Core (``bot.store.rows``); the classes above name their columns.
+# The tables themselves (their column names: the query layer's ``bot.store.sql``); the classes above name them.
 REQUESTS = cast(Table, RequestRow.__table__)
 AUDIT = cast(Table, AuditRow.__table__)
-HOME_VIEWERS = cast(Table, HomeViewerRow.__table__)
 
 configure_mappers()
 _REQUEST_ROWS = inspect(RequestRow).class_manager

@@ -66,7 +66,7 @@ class Projection:
     def sync_slack(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
         """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease).
         ``slack_lease_until``: the caller took the Slack lease with its own change
-        (``Store.transition_row(slack_lease_until=…)``, ``Store.insert(slack_lease_until=…)``), held until then; the row
+        (``Store.start_session(slack_lease_until=…)``, ``Store.insert(slack_lease_until=…)``), held until then; the row
         is read afresh (a stop may have come meanwhile), without a write to claim it."""
         ctx = self.ctx
         if slack_lease_until is None:

@@ -53,3 +53,17 @@ def test_the_checks_above_find_what_they_check() -> None:
     readme = (ROOT / "README.md").read_text()
     assert len(LINK.findall(readme)) > 10
     assert len(MODULE_PATH.findall((ROOT / "docs" / "ARCHITECTURE.md").read_text())) > 50
+
+
+#: A test a document cites as evidence: ``e2e/test_flow.py::test_outsider_cannot_request`` (under ``tests/``; a ``*``
+#: stands for the rest of a name).
+CITED_TEST = re.compile(r"`(?:tests/)?((?:unit|e2e)/[\w/.-]+\.py)(?:::([\w*]+))?`")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda d: d.name)
+def test_the_tests_cited_as_evidence_exist(document: Path) -> None:
+    for path, name in CITED_TEST.findall(document.read_text()):
+        cited = ROOT / "tests" / path
+        assert cited.exists(), f"{document.name} cites {path}, which does not exist"
+        if name:
+            assert f"def {name.rstrip('*')}" in cited.read_text(), f"{document.name} cites {path}::{name}: no such test"
