@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from bot.cli import check_words as m
 from bot.cli.exits import cannot_start
-from bot.config import ConfigError, database_url_from_env, retention_from_env
+from bot.config import ConfigError, retention_from_env
 from bot.domain.durations import format_duration, looks_like_duration, parse_duration
 from bot.store import AuditEntry, Store, utcnow
 
@@ -49,16 +47,13 @@ def _moment(text: str) -> datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli.migrate import migrated_engine
+    from bot.cli.migrate import current_engine
 
     try:
         retention = retention_from_env()
-        missing = missing_sqlite_file(database_url_from_env())
     except ConfigError as exc:
         return cannot_start(exc.problems)
-    if missing is not None:  # nothing to export, and nothing to make: said, not created
-        return cannot_start([f"{m.DATABASE_NO_FILE.format(path=missing)}; {m.DATABASE_NO_FILE_FIX}"])
-    engine = migrated_engine()
+    engine = current_engine()  # only read: a database not there, or not migrated, is said, not made or migrated
     if isinstance(engine, int):
         return engine
     print(retention_line(retention), file=sys.stderr)
@@ -66,15 +61,6 @@ def run(args: argparse.Namespace) -> int:
                    request_id=args.request.upper() if args.request else None)
     print(f"{count} audit entries", file=sys.stderr)
     return 0
-
-
-def missing_sqlite_file(url: str) -> str | None:
-    """The path of the SQLite file ``url`` names when there is no such file (other databases: None)."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    return path if path and path != ":memory:" and not os.path.exists(path) else None
 
 
 def parse_since(text: str) -> datetime:

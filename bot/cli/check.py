@@ -14,22 +14,19 @@ Checks that need settings the configuration lacks are skipped. The wording is ``
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.error import URLError
 
 from bot.cli import check_words as m
+from bot.cli import ready
+from bot.cli.ready import Check
 from bot.config import ConfigError, Settings, database_url_from_env, is_group_id, settings_from_env
 from bot.slack.manifest import MANIFEST, bot_scopes
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
-
-#: A login ID no one has: Descope answers "user not found" (E112102) to a key it accepts.
-PROBE_LOGIN_ID = "impersonation-bot-check@example.invalid"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,14 +39,6 @@ def run(args: argparse.Namespace) -> int:
     checks = run_checks()
     print(render(checks))
     return 0 if all(c.ok for c in checks) else 1
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str  # what was checked, e.g. "slack.token"
-    ok: bool | None  # None: skipped
-    detail: str
-    fix: str = ""
 
 
 def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) -> list[Check]:
@@ -70,27 +59,25 @@ def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) 
             return [*checks, Check("database", None, m.SKIPPED.format(what="The database"))]
     else:
         checks += check_slack(settings, bot_scopes(manifest.read_text()))
-        checks.append(check_descope(settings))
+        checks.append(ready.descope_key(settings))
         database_url = settings.database_url
     checks.append(check_database(database_url))
     return checks
 
 
 def check_slack(settings: Settings, wanted: list[str]) -> list[Check]:
-    from slack_sdk.errors import SlackApiError
-
+    """The bot token, then (Socket Mode) the app-level token, whatever the first answered; what needs the bot token
+    (its scopes, the channel, the IDs) only once Slack accepts it, else one item saying they were not run."""
     from bot.slack.client import probe_client
 
+    token, auth = ready.bot_token(settings)
+    checks = [token]
+    if settings.slack_app_token is not None:
+        checks.append(ready.app_token(settings))
+    if auth is None:
+        return [*checks, Check("slack.rest", None, m.SLACK_REST_SKIPPED)]
     client = probe_client(settings)
-    try:
-        auth = client.auth_test()
-    except SlackApiError as exc:
-        return [Check("slack.token", False, m.SLACK_REFUSED.format(error=exc.response.get("error")),
-                      m.SLACK_REFUSED_FIX)]
-    except (URLError, OSError) as exc:
-        return [_silent("slack.token", settings, exc)]
     bot = str(auth.get("user") or "impersonation-bot")
-    checks = [Check("slack.token", True, m.SLACK_OK.format(team=auth.get("team_id"), user=auth.get("user_id")))]
     headers = {k.lower(): v for k, v in (auth.headers or {}).items()}
     granted = headers.get("x-oauth-scopes")
     if isinstance(granted, list):
@@ -103,8 +90,6 @@ def check_slack(settings: Settings, wanted: list[str]) -> list[Check]:
         checks.append(Check("slack.scopes", True, m.SCOPES_OK.format(count=len(wanted))) if not missing else
                       Check("slack.scopes", False, m.SCOPES_MISSING.format(
                           s="s" if len(missing) > 1 else "", names=", ".join(missing)), m.SCOPES_FIX))
-    if settings.slack_app_token is not None:
-        checks.append(_check_app_token(settings))
     checks.append(_check_channel(client, settings.approval_channel, bot))
     seen: set[str] = set()
     for setting, key, ids in _principal_lists(settings):
@@ -126,29 +111,6 @@ def _principal_lists(settings: Settings) -> list[tuple[str, str, tuple[str, ...]
             lists += [(f"{where}, key approvers", f"policy.rule{rule.number}.approvers", rule.approvers),
                       (f"{where}, key requesters", f"policy.rule{rule.number}.requesters", rule.requesters)]
     return lists
-
-
-def _check_app_token(settings: Settings) -> Check:
-    from slack_sdk.errors import SlackApiError
-
-    from bot.slack.client import probe_client
-
-    assert settings.slack_app_token is not None
-    token = settings.slack_app_token.get()
-    try:
-        probe_client(settings, token).apps_connections_open(app_token=token)
-    except SlackApiError as exc:
-        return Check("slack.app_token", False, m.APP_TOKEN_REFUSED.format(error=exc.response.get("error")),
-                     m.APP_TOKEN_REFUSED_FIX)
-    except (URLError, OSError) as exc:
-        return _silent("slack.app_token", settings, exc)
-    return Check("slack.app_token", True, m.APP_TOKEN_OK)
-
-
-def _silent(name: str, settings: Settings, exc: OSError) -> Check:
-    """A call that got no answer (refused, unreachable, timed out), named by the check it was for."""
-    reason = getattr(exc, "reason", exc)
-    return Check(name, False, m.SLACK_SILENT.format(url=settings.slack_api_url, reason=reason), m.SLACK_SILENT_FIX)
 
 
 def _check_channel(client: WebClient, channel: str, bot: str) -> Check:
@@ -206,28 +168,6 @@ def _resolve(client: WebClient, principal: str, name: str, fmt: dict[str, str]) 
     return Check(name, True, m.USER_OK.format(**fmt, name=f"@{user.get('name', '?')}"))
 
 
-def check_descope(settings: Settings) -> Check:
-    from bot.descope import DescopeClient
-    from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable
-
-    with DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
-                       settings.descope_base_uri, keep_alive=not settings.proxied) as client:
-        try:
-            client.load_user(PROBE_LOGIN_ID, timeout=10)
-        except DescopeRefused as exc:
-            if exc.refused_us:
-                return Check("descope", False, m.DESCOPE_REFUSED.format(status=exc.status, code=exc.code or ""),
-                             m.DESCOPE_REFUSED_FIX)
-            if not exc.user_not_found:
-                return Check("descope", False, m.DESCOPE_ODD.format(error=exc), m.DESCOPE_ODD_FIX)
-        except DescopeUnavailable as exc:
-            return Check("descope", False, m.DESCOPE_SILENT.format(url=client.base_url, error=exc),
-                         m.DESCOPE_SILENT_FIX)
-        except DescopeError as exc:
-            return Check("descope", False, m.DESCOPE_ODD.format(error=exc), m.DESCOPE_ODD_FIX)
-    return Check("descope", True, m.DESCOPE_OK.format(project=settings.descope_project_id))
-
-
 def check_database(url: str) -> Check:
     """Connects and compares the Alembic revision with the head, without migrating (nor creating a SQLite file)."""
     from alembic.config import Config
@@ -241,9 +181,9 @@ def check_database(url: str) -> Check:
     from bot.store.migrate import MIGRATIONS
 
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
-            and not os.path.exists(parsed.database or ""):
-        return Check("database", False, m.DATABASE_NO_FILE.format(path=parsed.database), m.DATABASE_FIX)
+    reached = ready.database(url, first_start=False)
+    if not reached.ok or reached.detail != m.DATABASE_REACHABLE:  # unreachable, or a SQLite file not made yet
+        return reached
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     heads = set(ScriptDirectory.from_config(config).get_heads())

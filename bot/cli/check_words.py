@@ -17,6 +17,9 @@ SLACK_REFUSED = "Slack rejected SLACK_BOT_TOKEN (auth.test answered {error})"
 SLACK_REFUSED_FIX = "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"
 SLACK_SILENT = "Slack's Web API does not answer at {url} ({reason})"
 SLACK_SILENT_FIX = "check SLACK_API_URL and the network"
+SLACK_UNWELL = "Slack's Web API at {url} answered HTTP {status}, not Slack's own answer"
+SLACK_REST_SKIPPED = ("The bot token's scopes, the approvals channel and the Slack IDs not checked: Slack must accept "
+                      "the token first")
 APP_TOKEN_OK = "Slack accepts SLACK_APP_TOKEN (Socket Mode)"
 APP_TOKEN_REFUSED = "Slack rejected SLACK_APP_TOKEN (apps.connections.open answered {error})"
 APP_TOKEN_REFUSED_FIX = ("turn Socket Mode on (Settings → Socket Mode) and copy an app-level token (xapp-…) with the "
@@ -24,8 +27,8 @@ APP_TOKEN_REFUSED_FIX = ("turn Socket Mode on (Settings → Socket Mode) and cop
 
 SCOPES_OK = "Bot token has every scope the manifest asks for ({count})"
 SCOPES_MISSING = "Bot token lacks the scope{s} {names}"
-SCOPES_FIX = ("add them under OAuth & Permissions → Bot Token Scopes (or update the app from "
-              "slack-app-manifest.yml) and reinstall the app")
+SCOPES_FIX = ("add them under OAuth & Permissions → Bot Token Scopes (or paste the output of `impersonation-bot "
+              "manifest` on the app's App Manifest page) and reinstall the app")
 SCOPES_UNKNOWN = "Slack did not say which scopes the bot token has (no x-oauth-scopes header)"
 SCOPES_UNKNOWN_FIX = "check SLACK_API_URL points at Slack's Web API"
 
@@ -36,7 +39,7 @@ CHANNEL_UNKNOWN = "The approvals channel {channel} was not found ({error})"
 CHANNEL_UNKNOWN_FIX = ("check SLACK_APPROVAL_CHANNEL (a channel ID, C…); a private channel is visible only once "
                        "the bot is invited: /invite @{bot}")
 CHANNEL_UNANSWERED = "The approvals channel {channel} could not be checked: Slack did not answer ({reason})"
-CHANNEL_SCOPE_FIX = "add the scope {needed} (see slack-app-manifest.yml) and reinstall the app"
+CHANNEL_SCOPE_FIX = "add the scope {needed} (as `impersonation-bot manifest` asks) and reinstall the app"
 
 USER_OK = "{setting}: user {id} is {name}"
 USER_GONE = "{setting}: user {id} is deactivated"
@@ -52,16 +55,20 @@ GROUP_UNKNOWN_FIX = "use a user-group ID (S…) from usergroups.list in {setting
 
 DESCOPE_OK = "Descope accepts the management key (project {project})"
 DESCOPE_REFUSED = "Descope refused the management key ({status} {code})"
-DESCOPE_REFUSED_FIX = "check DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY (Company → Management Keys)"
+DESCOPE_REFUSED_FIX = ("check DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY (Company Settings → Management Keys; "
+                       "see docs/DESCOPE.md)")
 DESCOPE_ODD = "Descope answered the test read unexpectedly ({error})"
 DESCOPE_ODD_FIX = "check DESCOPE_BASE_URI and DESCOPE_PROJECT_ID"
 DESCOPE_SILENT = "Descope does not answer at {url} ({error})"
 DESCOPE_SILENT_FIX = "check DESCOPE_BASE_URI (or unset it to use Descope's) and the network"
 
 DATABASE_OK = "Database reachable and migrated (revision {revision})"
+DATABASE_REACHABLE = "Database reachable"
+DATABASE_NOT_YET = "The SQLite database file {path} is not made yet: the bot makes it when it first starts"
 DATABASE_SILENT = "The database does not answer ({reason})"
 DATABASE_SILENT_FIX = "check DATABASE_URL and that the database server is up"
 DATABASE_NO_FILE = "The SQLite database file {path} does not exist"
+DATABASE_UNMIGRATED = "The database is not at the bot's schema (revision {head})"
 DATABASE_NO_FILE_FIX = "check DATABASE_URL (the bot makes the file when it first starts)"
 DATABASE_BEHIND = "The database is not migrated (at {current}, head is {head})"
 DATABASE_FIX = "run: impersonation-bot migrate"
@@ -74,4 +81,4 @@ PORT_FIX = "stop what uses it, or set PORT to a free port"
 
 SUMMARY_OK = "All {count} checks passed."
 SUMMARY_FAIL = "{failed} of {count} checks failed."
-SUMMARY_SKIPPED = " {skipped} not run: fix the configuration first."
+SUMMARY_SKIPPED = " {skipped} not run until what they need is fixed."

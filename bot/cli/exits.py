@@ -26,5 +26,9 @@ def unreachable_database(exc: Exception) -> int:
 
 
 def database_silent(exc: Exception) -> str:
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return f"{m.DATABASE_SILENT.format(reason=reason)}; {m.DATABASE_SILENT_FIX}"
+    return f"{m.DATABASE_SILENT.format(reason=database_reason(exc))}; {m.DATABASE_SILENT_FIX}"
+
+
+def database_reason(exc: Exception) -> str:
+    """The driver's first line about a database that did not answer (never the URL: it may hold a password)."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

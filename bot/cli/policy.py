@@ -27,8 +27,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Say which rules of POLICY_FILE decide a request for LOGIN-ID, and what they allow. Reads only "
                     "POLICY_FILE, APPROVERS, REQUESTERS, the durations and, for a request naming no tenant, Descope's "
                     "settings (the user is looked up as the bot does).")
-    policy.add_argument("login_id", metavar="login-id", help="the login ID to impersonate, e.g. jane@acme.com")
+    policy.add_argument("login_id", metavar="login-id", type=_login_id,
+                        help="the login ID to impersonate, e.g. jane@acme.com")
     policy.add_argument("--tenant", help="the tenant ID the request names (left out: a request without a tenant)")
+
+
+def _login_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give the login ID a request would name, e.g. jane@acme.com")
+    return text.strip()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -77,6 +77,7 @@ def runtime(settings: Settings, shard: tuple[int, int]) -> Runtime | int:
         refusal = exc.__context__
         if not isinstance(refusal, SlackApiError):
             raise
-        return cannot_start([ready.slack_refused(refusal)])
+        return cannot_start([ready.slack_refused("slack.token", settings, refusal, m.SLACK_REFUSED,
+                                                 m.SLACK_REFUSED_FIX).problem])
     except (URLError, OSError) as exc:  # or went unanswered
-        return cannot_start([ready.slack_silent(settings, exc)])
+        return cannot_start([ready.slack_silent("slack.token", settings, exc).problem])

@@ -232,6 +232,11 @@ class Reader:
         app_token = self.raw("SLACK_APP_TOKEN")
         if app_token and not app_token.startswith("xapp-"):
             self.problems.append("SLACK_APP_TOKEN must be an app-level token starting with `xapp-`")
+        if self.raw("SLACK_CLIENT_ID") and self.raw("SLACK_CLIENT_SECRET"):
+            self.problems.append(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must not both be set: with them Bolt switches to OAuth "
+                "installs and ignores SLACK_BOT_TOKEN; this bot runs in one workspace with its bot token, so unset "
+                "them")
         signing = self.raw("SLACK_SIGNING_SECRET")
         if not app_token and not signing:
             self.problems.append(

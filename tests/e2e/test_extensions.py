@@ -124,7 +124,8 @@ def wait_ended(s: Stack, ts: str) -> None:
 
 def wait_stopped_early_dm(s: Stack, request_id: str) -> None:
     """Until the requester is told that session ``request_id`` was stopped early."""
-    s.slack.wait_for(lambda: dm_saying(s, f"(`{request_id}`) has ended: stopped early"), message="the outcome DM")
+    s.slack.wait_for(lambda: any(f"Your impersonation `{request_id}` of " in t and "has ended: stopped early" in t
+                                 for t in s.dms()), message="the outcome DM")
 
 
 def wait_dead(s: Stack, token: str) -> None:

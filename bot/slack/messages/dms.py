@@ -61,8 +61,8 @@ def ready_fallback(request: RequestView) -> str:
 
 def ready_intro(request: RequestView) -> str:
     assert request.ends_at is not None
-    return (f":key: {_approved(request)}. You can act as the user below "
-            f"until {when(request.ends_at)}: *Show token* opens it in a window only you see.{_replaces(request)}")
+    return (f":key: {_approved(request)}. You can act as the user below until {when(request.ends_at)}: "
+            f"*Show token* opens the token in a window only you see.{_replaces(request)}")
 
 
 def ready_footer(request: RequestView) -> str:
@@ -124,7 +124,8 @@ def outcome(request: RequestView) -> str | None:
             return (f":fast_forward: Session `{request.id}` ({t}) has ended: it was {how_ended(request)}, whose token "
                     "you have. Use that one from now on.")
         case State.STOPPED:
-            return f":stop_button: Your impersonation of {t} (`{request.id}`) has ended: {how_ended(request)}."
+            return (f":stop_button: Your impersonation `{request.id}` of {t} has ended: "
+                    f"{how_ended(request, told=request.requester_id)}.")
         case State.DENIED if request.withdrawn:
             return None
         case State.DENIED if request.extends and request.decided_by == SYSTEM:

@@ -52,14 +52,19 @@ def called_off(request: RequestView) -> bool:
         request.started_at is None or request.stop_requested_at <= request.started_at)
 
 
-def how_ended(request: RequestView) -> str:
+def how_ended(request: RequestView, *, told: str | None = None) -> str:
+    """How the session ended, for everyone, or for ``told`` (who reads "by you" for what they did)."""
+    def by(actor: str | None) -> str:
+        if not actor or actor == SYSTEM:
+            return "the bot"
+        return "you" if actor == told else f"<@{actor}>"
+
     if request.extended_by:
         return f"replaced by its extension `{request.extended_by}`"
     if called_off(request):
-        by = f"<@{request.stopped_by}>" if request.stopped_by and request.stopped_by != SYSTEM else "the bot"
-        return f"called off by {by} before it started: no token was handed over"
-    if request.stopped_by and request.stopped_by != "system":
-        return f"stopped early by <@{request.stopped_by}>"
+        return f"called off by {by(request.stopped_by)} before it started: no token was handed over"
+    if request.stopped_by and request.stopped_by != SYSTEM:
+        return f"stopped early by {by(request.stopped_by)}"
     if request.stop_requested_at and request.ends_at and request.stop_requested_at < request.ends_at:
         return "stopped early by the bot"
     return "window ended"

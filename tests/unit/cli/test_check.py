@@ -18,12 +18,12 @@ def test_render_marks_fixes_and_summary() -> None:
         Check("c", None, "Descope not checked"),
     ])
     assert out.splitlines() == ["✓ Token accepted", "✗ Bot is not in C1 — invite it", "· Descope not checked", "",
-                                "1 of 2 checks failed. 1 not run: fix the configuration first."]
+                                "1 of 2 checks failed. 1 not run until what they need is fixed."]
 
 
 def test_skipped_checks_are_not_counted_as_failed() -> None:
     out = render([Check("config", True, "Configuration read"), Check("slack", None, "Slack not checked")])
-    assert out.splitlines()[-1] == "All 1 checks passed. 1 not run: fix the configuration first."
+    assert out.splitlines()[-1] == "All 1 checks passed. 1 not run until what they need is fixed."
 
 
 def test_render_all_passed() -> None:

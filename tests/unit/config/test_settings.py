@@ -245,6 +245,13 @@ def test_http_mode_needs_the_signing_secret() -> None:
     assert "SLACK_APP_TOKEN" in problem  # tells the operator the alternative
 
 
+def test_oauth_credentials_that_would_make_bolt_ignore_the_bot_token_are_refused() -> None:
+    (problem,) = problems({**MINIMAL, "SLACK_CLIENT_ID": "123.456", "SLACK_CLIENT_SECRET": "abc"})
+    assert problem.startswith("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must not both be set")
+    assert "ignores SLACK_BOT_TOKEN" in problem
+    settings_from_env({**MINIMAL, "SLACK_CLIENT_ID": "123.456"})  # one alone changes nothing in Bolt
+
+
 def test_bad_choices_and_reminder_interval_are_named() -> None:
     with pytest.raises(ConfigError) as info:
         settings(LOG_FORMAT="xml", TOKEN_DELIVERY="email", REMINDER_INTERVAL="soon")
