@@ -50,13 +50,14 @@ def problems(settings: Settings) -> list[str]:
     found = [bot_token(settings)[0]]
     if settings.slack_app_token is not None:
         found.append(app_token(settings))
-    key = descope_key(settings)
-    if key.certain:
-        found.append(key)
-    elif not key.ok:  # Descope down: its calls wait and retry, as they would in an outage later
-        log.warning("%s; the bot starts anyway", key.problem)
     found.append(database(settings.database_url, first_start=True))
-    return [check.problem for check in found if check.ok is False]
+    key = descope_key(settings)
+    blocking = [check.problem for check in found if check.ok is False]
+    if key.ok is False and (key.certain or blocking):  # a refused key; or Descope down too, said with the rest
+        blocking.append(key.problem)
+    elif key.ok is False:  # Descope down alone: its calls wait and retry, as they would in an outage later
+        log.warning("%s; the bot starts anyway", key.problem)
+    return blocking
 
 
 def bot_token(settings: Settings) -> tuple[Check, Any]:

@@ -97,6 +97,18 @@ def test_token_rejected(fakes: Fakes, sqlite_url: str) -> None:
     assert failed_lines(out) == ["✗ Slack rejected SLACK_BOT_TOKEN (auth.test answered invalid_auth) — copy the Bot "
                                  "User OAuth Token (xoxb-…) from the app's OAuth & Permissions page"], out
     assert "xoxb-wrong" not in out
+    # What needs the token is not run, and is said so; the summary counts it apart from what failed.
+    assert "· The bot token's scopes, the approvals channel and the Slack IDs not checked" in out, out
+    assert out.rstrip().endswith("checks failed. 1 not run until what they need is fixed."), out
+
+
+def test_a_gateway_error_page_is_an_outage_not_a_refused_token(fakes: Fakes, sqlite_url: str) -> None:
+    fakes[0].fail_next("auth.test", status=502)
+    code, out = run_check(fakes, sqlite_url)
+    assert code == 1
+    [line] = failed_lines(out)
+    assert line.startswith(f"✗ Slack's Web API at {fakes[0].url}"), out
+    assert "answered HTTP 502" in line and "SLACK_BOT_TOKEN" not in line, out
 
 
 @pytest.mark.parametrize(("token", "ok"), [("xapp-1-test", True), ("xapp-1-revoked", False)])
@@ -135,8 +147,8 @@ def test_scope_missing(fakes: Fakes, sqlite_url: str) -> None:
     code, out = run_check(fakes, sqlite_url)
     assert code == 1
     assert failed_lines(out) == ["✗ Bot token lacks the scope users:read.email — add them under OAuth & Permissions "
-                                 "→ Bot Token Scopes (or update the app from slack-app-manifest.yml) and reinstall "
-                                 "the app"], out
+                                 "→ Bot Token Scopes (or paste the output of `impersonation-bot manifest` on the app's "
+                                 "App Manifest page) and reinstall the app"], out
 
 
 def test_channel_scope_missing(fakes: Fakes, sqlite_url: str) -> None:
@@ -144,7 +156,7 @@ def test_channel_scope_missing(fakes: Fakes, sqlite_url: str) -> None:
     code, out = run_check(fakes, sqlite_url)
     assert code == 1
     assert f"✗ The approvals channel {APPROVAL_CHANNEL} was not found (missing_scope) — add the scope channels:read " \
-           "(see slack-app-manifest.yml) and reinstall the app" in failed_lines(out), out
+           "(as `impersonation-bot manifest` asks) and reinstall the app" in failed_lines(out), out
 
 
 def test_bot_not_in_channel(fakes: Fakes, sqlite_url: str) -> None:
@@ -180,7 +192,8 @@ def test_descope_key_refused(fakes: Fakes, sqlite_url: str) -> None:
     code, out = run_check(fakes, sqlite_url, DESCOPE_MANAGEMENT_KEY="K-wrong")
     assert code == 1
     assert failed_lines(out) == ["✗ Descope refused the management key (401 E011003) — check DESCOPE_PROJECT_ID and "
-                                 "DESCOPE_MANAGEMENT_KEY (Company → Management Keys)"], out
+                                 "DESCOPE_MANAGEMENT_KEY (Company Settings → Management Keys; see "
+                                 "docs/DESCOPE.md)"], out
     assert "K-wrong" not in out
 
 
@@ -203,12 +216,20 @@ def test_database_unreachable(fakes: Fakes) -> None:
     assert "s3cret" not in out
 
 
-def test_sqlite_file_missing_is_not_created(fakes: Fakes, tmp_path: Path) -> None:
+def test_a_sqlite_file_not_made_yet_is_fine_and_not_created(fakes: Fakes, tmp_path: Path) -> None:
     path = tmp_path / "absent.db"
     code, out = run_check(fakes, f"sqlite:///{path}")
-    assert code == 1
-    assert failed_lines(out) == [f"✗ The SQLite database file {path} does not exist — run: impersonation-bot migrate"]
+    assert code == 0, out  # a first setup: the bot makes it when it first starts
+    assert f"✓ The SQLite database file {path} is not made yet: the bot makes it when it first starts" in out
     assert not path.exists()
+
+
+def test_a_sqlite_file_whose_folder_is_missing_is_named(fakes: Fakes, tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "bot.db"
+    code, out = run_check(fakes, f"sqlite:///{path}")
+    assert code == 1
+    assert failed_lines(out) == [f"✗ The folder {path.parent} for the SQLite database does not exist — create it, or "
+                                 "point DATABASE_URL somewhere the bot may write"], out
 
 
 def test_database_not_migrated(fakes: Fakes, database_url: str) -> None:

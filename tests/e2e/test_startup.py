@@ -8,12 +8,14 @@ line naming ``SLACK_BOT_TOKEN``; a Slack or a database that does not answer is n
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect
 
 from bot.devtools import FakeDescope, FakeSlack
 from bot.devtools.harness import ROOT, bot_env, free_port
@@ -94,9 +96,12 @@ def test_a_bot_token_slack_rejects_stops_the_bot_with_one_line(
     assert not (tmp_path / "bot.db").exists()  # nothing made before the configuration is known good
 
 
-def test_a_slack_that_does_not_answer_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+def test_a_slack_that_does_not_answer_stops_the_bot_with_one_line(fakes: tuple[FakeSlack, FakeDescope],
+                                                                   tmp_path: Path) -> None:
+    slack, descope = fakes
     closed = free_port()  # nothing listens there
-    result = run_bot(valid_env(tmp_path, SLACK_API_URL=f"http://127.0.0.1:{closed}/api/"))
+    result = run_bot(bot_env(slack, descope, f"sqlite:///{tmp_path / 'bot.db'}",
+                             SLACK_API_URL=f"http://127.0.0.1:{closed}/api/"))
     assert result.returncode == 2, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]  # no retries logged ahead of it
     assert line.startswith(f"impersonation-bot cannot start: Slack's Web API does not answer at "
@@ -158,3 +163,53 @@ def test_a_database_that_does_not_answer_is_named_without_its_password(tmp_path:
     assert "The database does not answer (" in result.stderr
     assert "check DATABASE_URL and that the database server is up" in result.stderr
     assert DB_PASSWORD not in result.stderr
+
+
+def test_a_management_key_descope_refuses_stops_the_bot_before_anything_is_made(
+        fakes: tuple[FakeSlack, FakeDescope], tmp_path: Path) -> None:
+    slack, descope = fakes
+    result = run_bot(bot_env(slack, descope, f"sqlite:///{tmp_path / 'bot.db'}", DESCOPE_MANAGEMENT_KEY="K-rotated"))
+    assert result.returncode == 2, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("impersonation-bot cannot start: Descope refused the management key (401 E011003); "
+                           "check DESCOPE_PROJECT_ID and DESCOPE_MANAGEMENT_KEY")
+    assert "K-rotated" not in result.stderr
+    assert not (tmp_path / "bot.db").exists()
+
+
+def test_audit_reads_an_unmigrated_database_without_migrating_it(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    result = run_bot({"DATABASE_URL": f"sqlite:///{path}"}, "audit")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith("impersonation-bot cannot start: The database is not at the bot's schema")
+    assert result.stderr.strip().endswith("run: impersonation-bot migrate")
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        assert inspect(engine).get_table_names() == []  # nothing was made in it
+    finally:
+        engine.dispose()
+
+
+def test_migrate_names_a_missing_folder(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "bot.db"
+    result = run_bot({"DATABASE_URL": f"sqlite:///{path}"}, "migrate")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"impersonation-bot cannot start: The folder {path.parent} for the SQLite "
+                                     "database does not exist; create it, or point DATABASE_URL somewhere the bot "
+                                     "may write")
+
+
+def test_ctrl_c_while_a_check_waits_on_slack_ends_it_without_a_traceback(
+        fakes: tuple[FakeSlack, FakeDescope], tmp_path: Path) -> None:
+    slack, descope = fakes
+    slack.set_latency("auth.test", 8.0)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DESCOPE_", "DATABASE_", "PORT"))}
+    env = {**inherited, **bot_env(slack, descope, f"sqlite:///{tmp_path / 'bot.db'}")}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "check"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    slack.wait_for_call("auth.test", timeout=20)  # waiting on Slack's answer now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

@@ -39,3 +39,10 @@ def test_an_unknown_command_or_bad_arguments_get_the_usage_and_exit_2(
 def test_no_command_is_serve() -> None:
     assert parser().parse_args([]).command is None  # main() runs COMMANDS["serve"] for it
     assert "serve" in COMMANDS
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("impersonation-bot ")
