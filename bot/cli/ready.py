@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.cli")
 
-#: A login ID no one has: Descope answers "user not found" (E112102) to a key it accepts.
-PROBE_LOGIN_ID = "impersonation-bot-check@example.invalid"
 
 
 @dataclass(frozen=True)
@@ -113,11 +111,12 @@ def descope_key(settings: Settings) -> Check:
     """Whether Descope accepts the management key: a look-up of a login ID no one has answers "user not found"."""
     from bot.descope import DescopeClient
     from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable
+    from bot.descope.users import NOBODY
 
     with DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                        settings.descope_base_uri, keep_alive=not settings.proxied) as client:
         try:
-            client.load_user(PROBE_LOGIN_ID, timeout=10)
+            client.load_user(NOBODY, timeout=10)
         except DescopeRefused as exc:
             if exc.refused_us:
                 return Check("descope", False, m.DESCOPE_REFUSED.format(status=exc.status, code=exc.code or ""),

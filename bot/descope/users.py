@@ -8,6 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+#: A login ID no one has: looking it up, Descope answers "user not found" (E112102) to a management key it accepts, and
+#: refuses one it does not (``serve``'s start and ``check`` ask so).
+NOBODY = "impersonation-bot-check@example.invalid"
+
 
 @dataclass(frozen=True)
 class User:

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bot.descope.users import NOBODY
+
 from ._base import FakeServer, Request, Response, decode_json_object
 from .descope_endpoints import Endpoints
 from .descope_wire import (
@@ -139,6 +141,11 @@ class FakeDescope(Endpoints, FakeServer[DescopeCall]):
     # -- queries -------------------------------------------------------------------------------
     def calls_to(self, path: str) -> list[DescopeCall]:
         return [c for c in self.calls if c.path == path]
+
+    def calls_but_probes(self, path: str | None = None) -> list[DescopeCall]:
+        """The calls (to ``path``) but the look-ups of ``NOBODY`` with which the bot's start asks whether Descope
+        accepts its key: the calls a request, a click or the clock made."""
+        return [c for c in self.calls if (path is None or c.path == path) and c.body.get("loginId") != NOBODY]
 
     def wait_for_call(
         self,

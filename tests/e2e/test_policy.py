@@ -141,7 +141,7 @@ def test_a_forbidden_target_is_refused_at_once_and_never_reaches_the_approvers(p
     reply = s.command(f"{APPROVER.lower()}@corp.example 30m just looking")
     assert reply.status == 200
     assert "Nobody may impersonate" in reply.text and "our own staff" in reply.text
-    assert s.descope.calls_to(USER_LOAD) == [] and s.descope.calls_to(IMPERSONATE) == []
+    assert s.descope.calls_but_probes(USER_LOAD) == [] and s.descope.calls_to(IMPERSONATE) == []
     assert posted_count(s) == before
     refused = [a for a in db.audit() if a.action == "refused"]
     assert len(refused) == 1 and "forbidden" in (refused[0].detail or "")  # the audit keeps the attempt
@@ -152,7 +152,7 @@ def test_a_requester_the_rule_does_not_admit_is_refused(policed: Stack) -> None:
     before = posted_count(s)
     reply = s.command("amy@restricted.example 30m please")
     assert "The policy rule \u201csupport only\u201d does not allow you" in reply.text
-    assert posted_count(s) == before and s.descope.calls_to(USER_LOAD) == []
+    assert posted_count(s) == before and s.descope.calls_but_probes(USER_LOAD) == []
     s.descope.add_user("amy@restricted.example")
     _, ts = s.submit("amy@restricted.example 30m allowed for this one", user_id=APPROVER)  # the rule's requester
     assert "Policy: support only" in s.approval_text(ts)

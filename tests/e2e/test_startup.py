@@ -206,8 +206,10 @@ def test_ctrl_c_while_a_check_waits_on_slack_ends_it_without_a_traceback(
     slack.set_latency("auth.test", 8.0)
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DESCOPE_", "DATABASE_", "PORT"))}
     env = {**inherited, **bot_env(slack, descope, f"sqlite:///{tmp_path / 'bot.db'}")}
+    # As from a terminal: SIGINT not ignored (a parallel test worker ignores it, and a child would inherit that).
     proc = subprocess.Popen([sys.executable, "-m", "bot", "check"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     slack.wait_for_call("auth.test", timeout=20)  # waiting on Slack's answer now
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
