@@ -112,6 +112,11 @@ class RequestRow(Base):
     warning_ts: Mapped[str | None] = mapped_column(String(32))
 
     @property
+    def approvers(self) -> tuple[str, ...]:
+        """Who approved so far, in order (``approved_by`` as stored, read)."""
+        return decode_approvers(self.approved_by)
+
+    @property
     def target(self) -> Target | None:
         """The pre-flight's look-up of the target (``None`` for rows from before it existed)."""
         return decode_target(self.target_checked, self.target_name, self.target_tenants)

@@ -13,7 +13,6 @@ import logging
 from bot.domain.outcomes import Reminded
 from bot.domain.schedule import Work, due_now
 from bot.store import RequestRow
-from bot.store.models import decode_approvers
 from bot.workflows.context import Context
 
 log = logging.getLogger("bot.workflows")
@@ -26,7 +25,7 @@ class Reminders:
     def _still_to_approve(self, row: RequestRow) -> tuple[str, ...]:
         """The approvers of the request's rules (``Decision.approvers``), less those who approved it already (groups
         stay: any member who has not approved may)."""
-        approved = decode_approvers(row.approved_by)
+        approved = row.approvers
         return tuple(p for p in self.ctx.decision_of(row).approvers() if p not in approved)
 
     def remind(self, request_id: str) -> bool:

@@ -28,7 +28,6 @@ from bot.domain.outcomes import (
 )
 from bot.domain.schedule import warning_time
 from bot.store import RequestRow, Session
-from bot.store.models import decode_approvers
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.revocation import Revocation
@@ -74,7 +73,7 @@ def _approvers_claim(row: RequestRow) -> dict[str, object]:
     """Under a rule needing several approvals, every approver (``approvedBy`` names the last); an extension names
     the session it extends."""
     claims: dict[str, object] = {}
-    approvers = decode_approvers(row.approved_by)
+    approvers = row.approvers
     if len(approvers) > 1:
         claims["approvers"] = list(approvers)
     if row.extends_id:

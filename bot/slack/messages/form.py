@@ -13,7 +13,7 @@ from bot.domain import (
     WindowOutOfPolicy,
 )
 from bot.slack.commands import MAX_REASON, Problem, UsageError
-from bot.slack.messages.replies import refusal, usage_problem, window_bound
+from bot.slack.messages.replies import not_in_tenant, refusal, tenants_unknown, usage_problem, window_bound
 from bot.slack.mrkdwn import target, unformatted, when
 
 TITLE = "Request impersonation"  # Slack: at most 24 characters
@@ -79,12 +79,12 @@ def field_refusal(exc: DomainError) -> str:
     text, but where it tells what to type differently (a form has a tenant field, not ``--tenant``)."""
     match exc:
         case NotInTenant():
-            return (f"{exc.login_id} is not a member of tenant {exc.tenant}. Leave the tenant empty, "
-                    "or give one of the user's tenants.")
+            said = not_in_tenant(exc, "Leave the tenant empty, or give one of the user's tenants.")
         case TenantsUnknown():
-            return (f"Descope could not be asked which tenants {exc.login_id} belongs to, and the policy has rules for "
-                    "some tenants: name the tenant, or try again in a minute.")
-    return unformatted(refusal(exc))  # the command's own sentence, as plain text
+            said = tenants_unknown(exc, "Name the tenant, or try again in a minute.")
+        case _:
+            said = refusal(exc)
+    return unformatted(said)  # the command's own sentence, as plain text
 
 
 # -- the extension form (``views/extend.py``) ---------------------------------------------------------------

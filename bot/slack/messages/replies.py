@@ -175,9 +175,7 @@ def refusal(exc: DomainError) -> str:
             return (f"Request `{exc.request.id}` can no longer be approved: "
                     f"{code(failure_text(exc.request.failure))}. It is closed, and its requester is told.")
         case TenantsUnknown():
-            return (f"Descope could not be asked which tenants {code(exc.login_id)} belongs to, and the policy has "
-                    "rules for some tenants, so a request naming no tenant cannot be decided: nothing was sent to "
-                    "the approvers. Name the tenant with `--tenant <tenant-id>`, or try again in a minute.")
+            return tenants_unknown(exc, "Name the tenant with `--tenant <tenant-id>`, or try again in a minute.")
         case NotPostedYet():
             return "This request's approval message is still being posted: try again in a moment."
         case WrongMessage():
@@ -204,8 +202,7 @@ def refusal(exc: DomainError) -> str:
             return (f"The Descope user {code(exc.login_id)} is disabled, so it cannot be impersonated: nothing "
                     "was sent to the approvers.")
         case NotInTenant():
-            return (f"The Descope user {code(exc.login_id)} is not a member of tenant {code(exc.tenant or '')}: "
-                    "nothing was sent to the approvers. Leave out `--tenant`, or give one of the user's tenants.")
+            return not_in_tenant(exc, "Leave out `--tenant`, or give one of the user's tenants.")
         case TokenUnavailable() if exc.ended:
             return f"Session `{exc.request_id}` has ended: its token is no longer available."
         case TokenUnavailable():
@@ -275,6 +272,18 @@ def stopping(request: RequestView, by: str) -> str:
         return f":no_entry: Request `{request.id}` is denied; the requester is told."
     told = "You get a DM" if by == request.requester_id else f"<@{request.requester_id}> gets a DM"
     return f":stop_button: Stopping session `{request.id}` ({target(request)}). {told} when it has ended."
+
+
+def not_in_tenant(exc: NotInTenant, fix: str) -> str:
+    """The target is not in the tenant the request names; ``fix``: how to ask instead, where it was asked."""
+    return (f"The Descope user {code(exc.login_id)} is not a member of tenant {code(exc.tenant or '')}: nothing was "
+            f"sent to the approvers. {fix}")
+
+
+def tenants_unknown(exc: TenantsUnknown, fix: str) -> str:
+    """Descope could not say the target's tenants, which rules need; ``fix``: how to ask instead, where it was."""
+    return (f"Descope could not be asked which tenants {code(exc.login_id)} belongs to, and the policy has rules for "
+            f"some tenants, so a request naming no tenant cannot be decided: nothing was sent to the approvers. {fix}")
 
 
 HOME_POINTER = "_The bot's *Home* tab shows them too, with buttons (approvers: what waits for you)._"

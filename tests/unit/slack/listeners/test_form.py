@@ -179,7 +179,9 @@ def test_every_bad_field_is_reported_at_once(bot: InProcessBot) -> None:
 @pytest.mark.parametrize(("answers", "block", "says"), [
     ({ids.FORM_LOGIN_ID: "ghost@acme.com"}, ids.FORM_LOGIN_ID_BLOCK,
      "There is no Descope user with login ID ghost@acme.com"),
-    ({ids.FORM_TENANT: "acme-us"}, ids.FORM_TENANT_BLOCK, f"{TARGET} is not a member of tenant acme-us."),
+    ({ids.FORM_TENANT: "acme-us"}, ids.FORM_TENANT_BLOCK,
+     f"The Descope user {TARGET} is not a member of tenant acme-us: nothing was sent to the approvers. Leave the "
+     "tenant empty"),
 ])
 def test_a_target_the_pre_flight_refuses_is_reported_on_its_field_and_never_reaches_the_approvers(
         bot: InProcessBot, answers: dict[str, str], block: str, says: str) -> None:

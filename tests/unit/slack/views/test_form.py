@@ -190,7 +190,9 @@ def test_a_crafted_submission_missing_its_values_is_refused_not_crashed() -> Non
 @pytest.mark.parametrize(("refusal", "field", "says"), [
     (UnknownTarget("ghost@acme.com"), Field.LOGIN_ID, "There is no Descope user with login ID ghost@acme.com"),
     (TargetDisabled("off@acme.com"), Field.LOGIN_ID, "The Descope user off@acme.com is disabled"),
-    (NotInTenant("jane@acme.com", "acme-us"), Field.TENANT, "jane@acme.com is not a member of tenant acme-us."),
+    (NotInTenant("jane@acme.com", "acme-us"), Field.TENANT,
+     "The Descope user jane@acme.com is not a member of tenant acme-us: nothing was sent to the approvers. Leave the "
+     "tenant empty"),
     (WindowOutOfPolicy(timedelta(hours=5), timedelta(minutes=1), timedelta(hours=4)), Field.WINDOW,
      "That window is out of policy: the longest window allowed is 4h."),
     (AlreadyOpen(view()), Field.LOGIN_ID, "You already have request K7M2QX9A (pending) for jane@acme.com"),
