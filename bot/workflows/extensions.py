@@ -20,17 +20,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.config import is_group_id
 from bot.domain import (
-    Forbidden,
     MayNotExtend,
-    NotARequester,
     NotExtendable,
     RequestView,
     State,
     TenantsUnknown,
-    check_approvable,
-    check_window,
 )
 from bot.domain.outcomes import Linked, encode
 from bot.domain.policy import Decision
@@ -38,7 +33,7 @@ from bot.domain.schedule import Work, due_now
 from bot.store import RequestRow
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
-from bot.workflows.intake import Asked, file_request
+from bot.workflows.intake import Asked, admit, file_request
 
 log = logging.getLogger("bot.workflows")
 
@@ -54,9 +49,7 @@ class Extensions:
         ctx = self.ctx
         session, rules = self.offer(session_id, requester_id)
         assert session.ends_at is not None
-        extension = duration or rules.default_duration
-        check_window(extension, rules)
-        check_approvable(requester_id, rules, is_group_id)
+        extension = admit(ctx, requester_id, session.login_id, rules, duration)
         asked = Asked(requester_id, session.login_id, session.tenant, extension, reason, session.target, rules)
         # It waits at most until the session ends: unanswered by then, there is nothing left to extend.
         return file_request(ctx, asked, pending_until=min(ctx.clock() + ctx.settings.pending_timeout, session.ends_at),
@@ -75,11 +68,7 @@ class Extensions:
         rules = ctx.decision_of(session)
         if rules.tenants_unknown:
             raise TenantsUnknown(session.login_id)
-        if not ctx.may_request(requester_id, rules):
-            raise NotARequester(requester_id, rules.name)
-        forbidding = rules.forbidding
-        if forbidding is not None:
-            raise Forbidden(session.login_id, forbidding.name)
+        admit(ctx, requester_id, session.login_id, rules, None)  # the rules' own refusals, as the request would meet
         return session, rules
 
     def retire(self, extension: RequestRow) -> None:

@@ -1,6 +1,7 @@
-"""What every new request goes through once the rules have admitted it (``Requests.submit``, ``Extensions.request``):
-stored pending in one transaction that checks the requester's caps (``Caps``), with the rules' name and the
-approvals they need, born holding its Slack lease; its alarm set; and its approval message posted under that lease."""
+"""What every new request goes through (``Requests.submit``, ``Extensions.request``): the rules' admission
+(``admit``: who may ask, whether anyone may, the window, whether anyone can approve it), then, admitted, stored
+pending in one transaction that checks the requester's caps (``caps``), with the rules' name and the approvals they
+need, born holding its Slack lease; its alarm set; and its approval message posted under that lease."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain import AlreadyOpen, RequestView, TooManyPending
+from bot.config import is_group_id
+from bot.domain import AlreadyOpen, Forbidden, NotARequester, RequestView, TooManyPending
 from bot.domain.policy import Decision
+from bot.domain.rules import check_approvable, check_window
 from bot.domain.target import Target, encode_target
 from bot.store import as_view
 from bot.workflows.context import Context
@@ -31,6 +34,23 @@ class Asked:
     reason: str
     target: Target | None
     rules: Decision
+
+
+def admit(ctx: Context, requester_id: str, login_id: str, rules: Decision, duration: timedelta | None, *,
+          forbidden: Callable[[Forbidden, timedelta], None] = lambda refusal, window: None) -> timedelta:
+    """The window ``rules`` give a request by ``requester_id`` for ``login_id`` (``duration``, else their default), if
+    they let it be asked for: raises ``NotARequester``, ``Forbidden`` (told to ``forbidden`` first, which may keep it
+    for the audit), ``WindowOutOfPolicy``, or the refusal of a request nobody but its requester could approve."""
+    if not ctx.may_request(requester_id, rules):
+        raise NotARequester(requester_id, rules.name)
+    window = duration or rules.default_duration
+    if rules.forbidding is not None:
+        refusal = Forbidden(login_id, rules.forbidding.name)
+        forbidden(refusal, window)
+        raise refusal
+    check_window(window, rules)
+    check_approvable(requester_id, rules, is_group_id)
+    return window
 
 
 def caps(limit: int, *, besides: str | None = None) -> Callable[[list[RequestView], int], None]:

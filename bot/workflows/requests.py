@@ -9,13 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.config import is_group_id
 from bot.domain import (
     AlreadyDecided,
     Draft,
     Forbidden,
     MayNotStop,
-    NotARequester,
     NotInTenant,
     NotStoppable,
     RequestView,
@@ -24,16 +22,14 @@ from bot.domain import (
     TargetRefused,
     TenantsUnknown,
     UnknownTarget,
-    check_approvable,
     check_may_stop,
-    check_window,
 )
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.policy import Decision
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
-from bot.workflows.intake import Asked, file_request
+from bot.workflows.intake import Asked, admit, file_request
 from bot.workflows.preflight import look_up
 
 log = logging.getLogger("bot.workflows")
@@ -84,21 +80,13 @@ class Requests:
                                        decision))
 
     def _admit(self, requester_id: str, draft: Draft, decision: Decision) -> timedelta:
-        """The window ``decision`` gives the request, if its rules let ``requester_id`` ask for it (raises the
-        refusal; one of ``allow = false`` is kept for the audit)."""
-        if not self.ctx.may_request(requester_id, decision):
-            raise NotARequester(requester_id, decision.name)
-        duration = draft.duration or decision.default_duration
-        forbidding = decision.forbidding
-        if forbidding is not None:
-            forbidden = Forbidden(draft.login_id, forbidding.name)
+        """The window ``decision`` gives the request, if its rules let ``requester_id`` ask for it (``intake.admit``:
+        raises the refusal; one of ``allow = false`` is kept for the audit)."""
+        def keep(forbidden: Forbidden, window: timedelta) -> None:
             forbidden.request_id = self._keep_refusal(
-                requester_id, draft, duration,
-                Failure(FailureKind.FORBIDDEN, login_id=draft.login_id, tenant=draft.tenant, rule=forbidding.name))
-            raise forbidden
-        check_window(duration, decision)
-        check_approvable(requester_id, decision, is_group_id)
-        return duration
+                requester_id, draft, window, Failure(FailureKind.FORBIDDEN, login_id=draft.login_id,
+                                                     tenant=draft.tenant, rule=forbidden.rule))
+        return admit(self.ctx, requester_id, draft.login_id, decision, draft.duration, forbidden=keep)
 
     def _keep_refusal(self, requester_id: str, draft: Draft, duration: timedelta, failure: Failure) -> str:
         """The audit keeps what the rules or the pre-flight refused (a failed request nobody else sees): its ID."""
