@@ -7,14 +7,20 @@ lacks what its kind must carry (a click without a clicker or an action).
     Click        a button: who, which action and value (a request ID), where it was (a message in a channel, or a
                  view: the App Home, a modal), its trigger and response URL
     Submission   a modal's submission: who, which form (``callback_id``), its ``private_metadata``, every input's value
+    Command      the slash command: who typed it, and what after ``/impersonate``
     trigger_of   the trigger of a shortcut or a slash command (what opens a modal)
+
+``click_or_none`` is ``click`` for a listener that ignores a malformed click: it says so in one log line.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger("bot.slack")
 
 
 class Malformed(ValueError):
@@ -82,6 +88,15 @@ def click(body: Mapping[str, Any]) -> Click:
                  view_owner=_text(view.get("private_metadata")), app_id=_text(body.get("api_app_id")))
 
 
+def click_or_none(body: Mapping[str, Any], what: str) -> Click | None:
+    """``click(body)``, or ``None`` once a malformed one is logged (``what``: which click, e.g. "Extend")."""
+    try:
+        return click(body)
+    except Malformed as exc:
+        log.warning("ignored a malformed %s click (%s)", what, exc)
+        return None
+
+
 @dataclass(frozen=True)
 class Submission:
     """A modal submitted: ``values`` maps each input's block ID and action ID to what it holds (a text input's
@@ -110,6 +125,19 @@ def submission(body: Mapping[str, Any]) -> Submission:
             values.setdefault(str(block_id), {})[str(action_id)] = value if isinstance(value, str) else ""
     return Submission(user_id=_user(body), callback_id=str(view["callback_id"]),
                       private_metadata=str(view.get("private_metadata") or ""), values=values)
+
+
+@dataclass(frozen=True)
+class Command:
+    """``/impersonate`` typed: by whom, and the text after the command (as Slack escaped it)."""
+
+    user_id: str
+    text: str
+
+
+def command(body: Mapping[str, Any]) -> Command:
+    """A slash command's payload (Slack always sends ``user_id``; ``text`` may be empty)."""
+    return Command(user_id=str(body.get("user_id") or ""), text=str(body.get("text") or ""))
 
 
 def trigger_of(body: Mapping[str, Any]) -> str | None:

@@ -25,10 +25,8 @@ log = logging.getLogger("bot.slack")
 
 def register(app: App, deps: Deps) -> None:
     def decide(body: dict[str, Any], respond: Respond, approve: bool) -> None:
-        try:
-            click = payloads.click(body)
-        except payloads.Malformed as exc:
-            log.warning("ignored a malformed click (%s)", exc)
+        click = payloads.click_or_none(body, "Approve/Deny")
+        if click is None:
             return
         if click.channel_id != deps.settings.approval_channel or not click.message_ts:
             if click.response_url:

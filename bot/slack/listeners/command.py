@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.slack import commands
+from bot.slack import commands, payloads
 from bot.slack.errors import error_text
 from bot.slack.listeners.base import Deps
 from bot.slack.messages import replies
@@ -18,11 +18,12 @@ COMMAND = "/impersonate"
 
 def register(app: App, deps: Deps) -> None:
     def typed(body: dict[str, Any]) -> bool:
-        return not commands.opens_form(str(body.get("text") or ""))
+        return not commands.opens_form(payloads.command(body).text)
 
     @app.command(COMMAND, matchers=[typed])
     def on_command(ack: Ack, body: dict[str, Any]) -> None:
-        ack(text=answer(deps, str(body.get("user_id", "")), str(body.get("text", ""))), response_type="ephemeral")
+        typed = payloads.command(body)
+        ack(text=answer(deps, typed.user_id, typed.text), response_type="ephemeral")
 
 
 def answer(deps: Deps, user_id: str, text: str) -> str:

@@ -31,7 +31,7 @@ log = logging.getLogger("bot.slack")
 
 def nothing_typed(body: dict[str, Any]) -> bool:
     """The matcher of the empty command (the typed command's listener takes the rest)."""
-    return commands.opens_form(str(body.get("text") or ""))
+    return commands.opens_form(payloads.command(body).text)
 
 
 def register(app: App, deps: Deps) -> None:

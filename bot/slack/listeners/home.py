@@ -51,10 +51,8 @@ def register(app: App, deps: Deps) -> None:
             error_text(exc, replies.Doing.PUBLISHING_HOME)  # logged with an error ID; Slack shows the previous Home
 
     def clicked(body: dict[str, Any], context: BoltContext, client: WebClient, act: Act, doing: str) -> None:
-        try:
-            click = payloads.click(body)
-        except payloads.Malformed as exc:
-            log.warning("ignored a malformed Home click (%s)", exc)
+        click = payloads.click_or_none(body, "Home")
+        if click is None:
             return
         if not click.from_home_of(context.bot_id):
             log.warning("ignored a Home button clicked by %s outside their own Home of this bot "

@@ -44,10 +44,8 @@ def register(app: App, deps: Deps) -> None:
     workflows = deps.workflows
 
     def on_extend(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        try:
-            click = payloads.click(body)
-        except payloads.Malformed as exc:
-            log.warning("ignored a malformed Extend click (%s)", exc)
+        click = payloads.click_or_none(body, "Extend")
+        if click is None:
             return
         try:
             open_form(deps, client, click)
@@ -55,10 +53,8 @@ def register(app: App, deps: Deps) -> None:
             respond(text=error_text(exc, replies.Doing.EXTENDING), response_type="ephemeral", replace_original=False)
 
     def on_home_extend(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        try:
-            click = payloads.click(body)
-        except payloads.Malformed as exc:
-            log.warning("ignored a malformed Home click (%s)", exc)
+        click = payloads.click_or_none(body, "Home")
+        if click is None:
             return
         if not click.from_home_of(context.bot_id):
             log.warning("ignored a Home Extend clicked by %s outside their own Home of this bot", click.user_id)
@@ -74,10 +70,8 @@ def register(app: App, deps: Deps) -> None:
                 error_text(failed, replies.Doing.PUBLISHING_HOME)
 
     def on_stop_now(body: dict[str, Any], respond: Respond) -> None:
-        try:
-            click = payloads.click(body)
-        except payloads.Malformed as exc:
-            log.warning("ignored a malformed Stop now click (%s)", exc)
+        click = payloads.click_or_none(body, "Stop now")
+        if click is None:
             return
         try:
             answer = replies.stopping(workflows.requests.request_stop(click.request_id, click.user_id), click.user_id)

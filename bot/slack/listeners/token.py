@@ -26,10 +26,8 @@ TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "inval
 
 def register(app: App, deps: Deps) -> None:
     def show(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        try:
-            click = payloads.click(body)
-        except payloads.Malformed as exc:
-            log.warning("ignored a malformed Show token click (%s)", exc)
+        click = payloads.click_or_none(body, "Show token")
+        if click is None:
             return
         trigger_id = click.trigger_id
         if trigger_id is None:
