@@ -10,6 +10,8 @@ import threading
 import time
 from typing import Any
 
+from bot.descope.errors import USER_NOT_FOUND
+
 from ._base import Request, Response
 from .descope_wire import LOGOUT, DescopeUser, Refusal, Signer, error, refresh_seconds
 
@@ -58,7 +60,7 @@ class Endpoints:
         with self._lock:
             target = self._by_login(login_id)
         if target is None:
-            raise Refusal(400, "E112102", "User not found", f"No user with login ID {login_id!r}")
+            raise Refusal(400, USER_NOT_FOUND, "User not found", f"No user with login ID {login_id!r}")
         actor = self.find_user(impersonator_id)
         if actor is None or not actor.can_impersonate:
             raise Refusal(
@@ -154,7 +156,7 @@ class Endpoints:
             if user is None and user_id:
                 user = next((u for u in self.users.values() if u.user_id == user_id), None)
         if user is None:
-            raise Refusal(400, "E112102", "User not found", f"No user with login ID {login_id or user_id!r}")
+            raise Refusal(400, USER_NOT_FOUND, "User not found", f"No user with login ID {login_id or user_id!r}")
         return {"user": user.to_json()}
 
     def _search_users(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -34,13 +34,13 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One event of the audit trail, as stored (``action``: an ``Action``'s value)."""
+    """One event of the audit trail, as stored."""
 
     id: int
     request_id: str
     at: datetime
     actor: str
-    action: str
+    action: Action
     from_state: str | None
     to_state: str | None
     detail: str | None

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from bot.domain.audit import AuditEntry
+from bot.domain.audit import Action, AuditEntry
 from bot.store.models import AUDIT, REQUESTS, RequestRow, UTCDateTime, row_of
 
 #: Every column of ``requests``, in the table's order: what ``SELECT {COLUMNS}`` returns.
@@ -276,7 +276,7 @@ class Tx:
 
     def entries(self, sql: str, params: Sequence[Any] = ()) -> list[AuditEntry]:
         time = self.moment
-        return [AuditEntry(a[0], a[1], time(a[2]), a[3], a[4], a[5], a[6], a[7])  # type: ignore[arg-type]
+        return [AuditEntry(a[0], a[1], time(a[2]), a[3], Action(a[4]), a[5], a[6], a[7])  # type: ignore[arg-type]
                 for a in self.all(sql, params)]
 
     def moment(self, value: Any) -> datetime | None:

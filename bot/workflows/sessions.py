@@ -48,15 +48,15 @@ def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, imperso
                 expires: datetime | None = None) -> Failure:
     """Descope's answer to an impersonate call (classified by ``bot.descope``: ``DescopeRefused.meaning``) as the
     failure the requester can act on (``expires``: until when a token minted unseen may live)."""
-    facts = dict(login_id=login_id, tenant=tenant, impersonator=impersonator, status=exc.status, code=exc.code,
-                 description=exc.description, error=str(exc))
-    if not isinstance(exc, DescopeRefused):
-        if isinstance(exc, DescopeUnavailable) and exc.maybe_done:
-            return Failure(FailureKind.MAYBE_MINTED, expires=expires.isoformat() if expires else None,
-                           **facts)  # type: ignore[arg-type]
-        return Failure(FailureKind.UNAVAILABLE, **facts)  # type: ignore[arg-type]
-    kind = FailureKind(exc.meaning(tenant_named=tenant is not None).value)  # the same names, as data of our own
-    return Failure(kind, **facts)  # type: ignore[arg-type]
+    if isinstance(exc, DescopeRefused):
+        kind = FailureKind(exc.meaning(tenant_named=tenant is not None).value)  # the same names, as data of our own
+    elif isinstance(exc, DescopeUnavailable) and exc.maybe_done:
+        kind = FailureKind.MAYBE_MINTED
+    else:
+        kind = FailureKind.UNAVAILABLE
+    return Failure(kind, login_id=login_id, tenant=tenant, impersonator=impersonator, status=exc.status, code=exc.code,
+                   description=exc.description, error=str(exc),
+                   expires=expires.isoformat() if expires and kind is FailureKind.MAYBE_MINTED else None)
 
 
 def token_expiry(jwt: str) -> datetime | None:
