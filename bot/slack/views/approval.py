@@ -5,6 +5,7 @@ is pending; ``approve_button``/``deny_button`` serve the App Home too). A click 
 from __future__ import annotations
 
 from bot.domain import RequestView, State
+from bot.slack.messages import approval as approval_words
 from bot.slack.messages import status
 from bot.slack.views import ids
 from bot.slack.views.blocks import Block, Message, context, plain, section
@@ -12,20 +13,20 @@ from bot.slack.views.blocks import Block, Message, context, plain, section
 
 def build(request: RequestView) -> Message:
     blocks: list[Block] = [
-        section(status.approval_header(request)),
-        {"type": "section", "fields": [plain(f) for f in status.approval_fields(request)]},
+        section(approval_words.approval_header(request)),
+        {"type": "section", "fields": [plain(f) for f in approval_words.approval_fields(request)]},
     ]
-    found = status.target_line(request)
+    found = approval_words.target_line(request)
     if found is not None:  # what Descope says of the target: its words, so plain text
         blocks.append({"type": "context", "elements": [plain(found)]})
-    rule = status.policy_line(request)
+    rule = approval_words.policy_line(request)
     if rule is not None:  # the rule's name is the operator's words: plain text
         blocks.append({"type": "context", "elements": [plain(rule)]})
     blocks += [
-        {"type": "section", "text": plain(status.reason_field(request))},
+        {"type": "section", "text": plain(approval_words.reason_field(request))},
         context(status.status_line(request)),
     ]
-    extended = status.extended_line(request)
+    extended = approval_words.extended_line(request)
     if extended is not None:
         blocks.append(context(extended))
     if request.state is State.PENDING:
@@ -34,19 +35,19 @@ def build(request: RequestView) -> Message:
             "block_id": ids.DECISION_BLOCK.format(request_id=request.id),
             "elements": [approve_button(request), deny_button(request)],
         })
-    return Message(text=status.approval_fallback(request), blocks=blocks)
+    return Message(text=approval_words.approval_fallback(request), blocks=blocks)
 
 
 def approve_button(request: RequestView, action_id: str = ids.APPROVE) -> Block:
     """Approve, behind its "are you sure" dialog (the App Home's Approve is this one with its own action ID)."""
     return {"type": "button", "action_id": action_id, "style": "primary", "value": request.id,
-            "text": plain(status.APPROVE_LABEL),
+            "text": plain(approval_words.APPROVE_LABEL),
             "confirm": {
-                "title": plain(status.APPROVE_CONFIRM_TITLE),
-                "text": plain(status.approve_confirm(request)),
-                "confirm": plain(status.APPROVE_LABEL), "deny": plain(status.CANCEL_LABEL)}}
+                "title": plain(approval_words.APPROVE_CONFIRM_TITLE),
+                "text": plain(approval_words.approve_confirm(request)),
+                "confirm": plain(approval_words.APPROVE_LABEL), "deny": plain(approval_words.CANCEL_LABEL)}}
 
 
 def deny_button(request: RequestView, action_id: str = ids.DENY) -> Block:
     return {"type": "button", "action_id": action_id, "style": "danger", "value": request.id,
-            "text": plain(status.DENY_LABEL)}
+            "text": plain(approval_words.DENY_LABEL)}

@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.domain import RequestView, State
 from bot.domain.home import Home, Listed
+from bot.slack.messages import approval as approval_words
 from bot.slack.messages import home as words
-from bot.slack.messages import status
 from bot.slack.views import ids
 from bot.slack.views.approval import approve_button, deny_button
 from bot.slack.views.blocks import Block, context, md, plain, section
@@ -63,10 +63,10 @@ def _mine(request: RequestView) -> list[Block]:
 
 
 def _awaiting(request: RequestView) -> list[Block]:
-    found = status.target_line(request)
+    found = approval_words.target_line(request)
     return [
         {"type": "section", "text": md(words.awaiting_line(request)),
-         "fields": [plain(status.reason_field(request))] + ([plain(found)] if found else [])},
+         "fields": [plain(approval_words.reason_field(request))] + ([plain(found)] if found else [])},
         {"type": "actions", "block_id": ids.HOME_DECISION_BLOCK.format(request_id=request.id),
          "elements": [approve_button(request, ids.HOME_APPROVE), deny_button(request, ids.HOME_DENY)]},
     ]

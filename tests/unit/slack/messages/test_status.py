@@ -24,7 +24,7 @@ from bot.domain.outcomes import (
     decode_failure,
     encode,
 )
-from bot.slack.messages import dms, outcomes, status, thread
+from bot.slack.messages import approval, dms, outcomes, status, thread
 from bot.slack.mrkdwn import code, when
 from tests.unit.factories import FORBIDDEN, T0, view
 
@@ -310,18 +310,18 @@ def test_a_request_needing_two_approvals_shows_its_tally() -> None:
     waiting = view(State.PENDING, decided_by=None, approvals_needed=2, approved_by=("UA",), rule_name="bank")
     assert status.status_line(waiting).startswith(
         ":hourglass_flowing_sand: 1 of 2 approvals: <@UA>. Waiting for 1 more")
-    assert status.policy_line(waiting) == "Policy: bank \u00b7 2 approvals needed"
-    assert status.policy_line(view(State.PENDING)) is None  # the environment's settings: nothing to say
+    assert approval.policy_line(waiting) == "Policy: bank \u00b7 2 approvals needed"
+    assert approval.policy_line(view(State.PENDING)) is None  # the environment's settings: nothing to say
     done = view(State.ACTIVE, approvals_needed=2, approved_by=("UA", "UB"), decided_by="UB")
     assert "Approved by <@UA> and <@UB>: active until" in status.status_line(done)
 
 
 def test_an_extension_and_the_session_it_replaced_name_each_other() -> None:
     extension = view(State.PENDING, id="NEW00001", extends="K7M2QX9A")
-    assert "*Extension request* `NEW00001`" in status.approval_header(extension)
-    assert "Extension of `K7M2QX9A`" in status.approval_header(extension)
+    assert "*Extension request* `NEW00001`" in approval.approval_header(extension)
+    assert "Extension of `K7M2QX9A`" in approval.approval_header(extension)
     replaced = view(State.STOPPED, extended_by="NEW00001", stop_requested_at=T0)
-    assert status.extended_line(replaced) == ":fast_forward: Extended by `NEW00001`"
+    assert approval.extended_line(replaced) == ":fast_forward: Extended by `NEW00001`"
     assert "replaced by its extension `NEW00001`" in status.status_line(replaced)
     assert "replaced by its extension `NEW00001`" in (dms.outcome(replaced) or "")
     assert thread.event_line(AT, "extended", "system", encode(Linked(by="NEW00001"))).endswith(
