@@ -95,7 +95,8 @@ def test_a_bad_field_is_answered_on_that_field_and_nothing_is_stored_or_posted(
         ({ids.FORM_REASON: "  "}, ids.FORM_REASON_BLOCK, "A reason is required"),
         ({ids.FORM_LOGIN_ID: "ghost@acme.com"}, ids.FORM_LOGIN_ID_BLOCK,
          "There is no Descope user with login ID ghost@acme.com"),
-        ({ids.FORM_TENANT: "acme-us"}, ids.FORM_TENANT_BLOCK, f"{TARGET} is not a member of tenant acme-us"),
+        ({ids.FORM_TENANT: "acme-us"}, ids.FORM_TENANT_BLOCK,
+         f"The Descope user {TARGET} is not a member of tenant acme-us"),
     ]
     for answers, block, says in cases:
         reply = _submit(stack, view, **answers)
