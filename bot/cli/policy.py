@@ -1,8 +1,9 @@
 """``impersonation-bot policy <login-id> [--tenant <id>]``: which rules decide such a request, and what they allow.
 
 ``report`` is pure: given the policy and the environment's rule (``bot.config.policy_from_env``), it says which
-rule matches first (or that the environment's settings apply) and lists what that rule allows, each line named
-as the key a rule of ``POLICY_FILE`` would set, so what is printed reads like the file. A request naming no tenant is
+rule matches first (or that the environment's settings apply) and lists what that rule allows and what a request
+needs (the second factors: ``approval_mfa``, ``reveal_mfa``), each line named as the key a rule of ``POLICY_FILE``
+would set, so what is printed reads like the file. A request naming no tenant is
 decided as the bot decides it (``Policy.decide``): by the rules of every tenant the target is in (``target``, looked
 up in Descope by the command), the strictest winning, or refused when those tenants are unknown and rules name
 tenants (``unknown_because`` says why they are). Operator-facing text.
@@ -18,15 +19,29 @@ from bot.config import ConfigError, Secret, descope_from_env, policy_from_env, p
 from bot.domain import TargetRefused, UnknownTarget
 from bot.domain.durations import format_duration
 from bot.domain.policy import Decision, Policy, Rule
+from bot.domain.proof import Mfa
 from bot.domain.target import Target
+
+#: What each second factor asks of a request's approvers (``approval_mfa``) and of its requester (``reveal_mfa``).
+_APPROVAL_MFA = {
+    Mfa.NONE: "a click",
+    Mfa.EMAIL: "each approver types a code Descope mails them",
+    Mfa.TOTP: "each approver types the 6-digit code of their authenticator app (verified at Descope)",
+}
+_REVEAL_MFA = {
+    Mfa.NONE: "a click on Show token shows the token",
+    Mfa.EMAIL: "the requester types a code Descope mails them before Show token shows the token",
+    Mfa.TOTP: "the requester types the 6-digit code of their authenticator app (verified at Descope) before Show "
+              "token shows the token",
+}
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     policy = commands.add_parser(
         "policy", help="say which rules of POLICY_FILE decide a request, and what they allow",
         description="Say which rules of POLICY_FILE decide a request for LOGIN-ID, and what they allow. Reads only "
-                    "POLICY_FILE, APPROVERS, REQUESTERS, the durations and, for a request naming no tenant, Descope's "
-                    "settings (the user is looked up as the bot does).")
+                    "POLICY_FILE, APPROVERS, REQUESTERS, the durations, APPROVAL_MFA, REVEAL_MFA and, for a request "
+                    "naming no tenant, Descope's settings (the user is looked up as the bot does).")
     policy.add_argument("login_id", metavar="login-id", type=_login_id,
                         help="the login ID to impersonate, e.g. jane@acme.com")
     policy.add_argument("--tenant", help="the tenant ID the request names (left out: a request without a tenant)")
@@ -117,9 +132,11 @@ def _combined(request: str, decision: Decision, policy: Policy, environment: Rul
             ("requesters", "in each rule's: " + "; ".join(", ".join(r.requesters) for r in decision.rules)),
             ("approvers", "in each rule's: " + "; ".join(", ".join(r.approvers) for r in decision.rules)),
             ("approvals", f"{decision.approvals} (distinct approvers, never the requester)"),
+            ("approval_mfa", _approval_mfa(decision.approval_mfa)),
             ("min_duration", format_duration(decision.min_duration)),
             ("default_duration", format_duration(decision.default_duration)),
             ("max_duration", format_duration(decision.max_duration)),
+            ("reveal_mfa", _reveal_mfa(decision.reveal_mfa)),
         ]
     return "\n".join([*lines, *_aligned(rows)])
 
@@ -144,9 +161,11 @@ def _lines(rule: Rule) -> list[str]:
             ("requesters", ", ".join(rule.requesters)),
             ("approvers", ", ".join(rule.approvers)),
             ("approvals", f"{rule.approvals} (distinct approvers, never the requester)"),
+            ("approval_mfa", _approval_mfa(rule.approval_mfa)),
             ("min_duration", format_duration(rule.min_duration)),
             ("default_duration", format_duration(rule.default_duration)),
             ("max_duration", format_duration(rule.max_duration)),
+            ("reveal_mfa", _reveal_mfa(rule.reveal_mfa)),
         ]
     return _aligned(rows)
 
@@ -155,3 +174,11 @@ def _globs(patterns: tuple[str, ...] | None, everything: str) -> str:
     if patterns is None:
         return everything
     return ", ".join(p or '"" (no tenant)' for p in patterns)
+
+
+def _approval_mfa(method: Mfa) -> str:
+    return f"{method.value}: {_APPROVAL_MFA[method]}"
+
+
+def _reveal_mfa(method: Mfa) -> str:
+    return f"{method.value}: {_REVEAL_MFA[method]}"

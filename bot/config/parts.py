@@ -61,11 +61,13 @@ def descope_from_env(env: Mapping[str, str] | None = None) -> tuple[str, Secret,
 
 def policy_from_env(env: Mapping[str, str] | None = None) -> tuple[Policy, Rule]:
     """``POLICY_FILE``'s rules and the environment's rule (``APPROVERS``, ``REQUESTERS``, ``MIN_DURATION``,
-    ``DEFAULT_DURATION``, ``MAX_DURATION``), validated as ``settings_from_env`` does, without the Slack or Descope
-    settings (for ``python -m bot policy``). Raises ``ConfigError`` with every problem."""
+    ``DEFAULT_DURATION``, ``MAX_DURATION``, ``APPROVAL_MFA``, ``REVEAL_MFA``), validated as ``settings_from_env``
+    does, without the Slack or Descope settings (for ``python -m bot policy``). Raises ``ConfigError`` with every
+    problem."""
     reader = Reader(os.environ if env is None else env)
     environment = environment_rule(reader.approvers(), reader.principals("REQUESTERS", reader.raw("REQUESTERS")),
-                                   reader.window())
+                                   reader.window(), approval_mfa=reader.mfa("APPROVAL_MFA", preset("approval_mfa")),
+                                   reveal_mfa=reader.mfa("REVEAL_MFA", preset("reveal_mfa")))
     policy = reader.policy(environment)
     if reader.problems:
         raise ConfigError(reader.problems, unset=reader.unset)

@@ -13,6 +13,9 @@ targets: its other keys are read and checked one by one, but not against each ot
     approvers         the same                                       default APPROVERS
     approvals         distinct approvers needed, at least 1          default 1
     min_duration, default_duration, max_duration   "90s", "15m", "1h30m"   default MIN/DEFAULT/MAX_DURATION
+    approval_mfa      "none", "totp" or "email" (any case): the      default APPROVAL_MFA
+                      second factor each approver proves
+    reveal_mfa        the same: the requester's, before Show token   default REVEAL_MFA
     allow             false: nobody may impersonate these targets    default true
 """
 
@@ -25,16 +28,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
-from bot.config.settings import is_group_id, is_user_id
+from bot.config.settings import MFA_CHOICES, is_group_id, is_user_id
 from bot.config.words import duration_problem
 from bot.domain.durations import BadDuration, format_duration, parse_duration
 from bot.domain.policy import Policy, Rule
+from bot.domain.proof import Mfa
 
-KEYS = ("name", "tenants", "targets", "requesters", "approvers", "approvals", "min_duration", "default_duration",
-        "max_duration", "allow")
+KEYS = ("name", "tenants", "targets", "requesters", "approvers", "approvals", "approval_mfa", "min_duration",
+        "default_duration", "max_duration", "reveal_mfa", "allow")
 #: The environment variable a key left out of a rule falls back to.
 FALLBACKS = {"requesters": "REQUESTERS", "approvers": "APPROVERS", "min_duration": "MIN_DURATION",
-             "default_duration": "DEFAULT_DURATION", "max_duration": "MAX_DURATION"}
+             "default_duration": "DEFAULT_DURATION", "max_duration": "MAX_DURATION", "approval_mfa": "APPROVAL_MFA",
+             "reveal_mfa": "REVEAL_MFA"}
 _EXAMPLES = {"tenants": '["acme-*", ""]', "targets": '["*@acme.com"]', "requesters": '["U012AB3CD", "S0SUPPORT"]',
              "approvers": '["U012AB3CD", "S0SECOPS"]'}
 _LEFT_OUT = {"requesters": "REQUESTERS (or APPROVERS when it is unset)", "approvers": "APPROVERS"}
@@ -157,6 +162,18 @@ class _Table:
             self.problem(key, duration_problem(exc))
             return None
 
+    def mfa(self, key: str, inherited: Mfa) -> Mfa:
+        """A second factor, any case; left out (or wrong: a problem), ``inherited``, the environment's."""
+        value = self.values.get(key)
+        if value is None:
+            return inherited
+        found = Mfa.parse(value) if isinstance(value, str) else None
+        if found is None:
+            written = _quoted(value) if isinstance(value, str) else _described(value)
+            self.problem(key, f"must be one of {_one_of(MFA_CHOICES)}, not {written}")
+            return inherited
+        return found
+
 
 def glob_problem(pattern: str, *, empty_ok: bool) -> str | None:
     """What is wrong with a shell-style glob as a rule's pattern, or ``None``. ``""`` is fine among tenants
@@ -208,6 +225,8 @@ def _read_rule(file: str, number: int, values: dict[str, object], environment: R
         allow=allow,
         tenants=table.globs("tenants"),
         targets=table.globs("targets"),
+        approval_mfa=table.mfa("approval_mfa", environment.approval_mfa),
+        reveal_mfa=table.mfa("reveal_mfa", environment.reveal_mfa),
         **_window(table, environment, check=allow),
     )
     if rule.allow and approvals is not None:
@@ -277,6 +296,12 @@ def _sound_name(name: object) -> bool:
 def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    """``"a", "b" or "c"``: the values a key takes, as TOML writes them."""
+    quoted = [_quoted(c) for c in choices]
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
 
 
 def _quoted(text: str) -> str:

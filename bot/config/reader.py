@@ -19,6 +19,7 @@ from bot.config.settings import (
     _FALSE,
     _TRUE,
     DATABASE_DEFAULT,
+    MFA_CHOICES,
     SLACK_API_DEFAULT,
     ConfigError,
     Secret,
@@ -30,6 +31,7 @@ from bot.config.settings import default as preset
 from bot.config.words import duration_problem
 from bot.domain.durations import BadDuration, format_duration, parse_duration
 from bot.domain.policy import Policy, Rule, environment_rule
+from bot.domain.proof import Mfa
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
@@ -121,6 +123,10 @@ class Reader:
             self.problems.append(f"{name} must be one of {', '.join(choices)}, not `{value}`")
             return default
         return found
+
+    def mfa(self, name: str, default: Mfa) -> Mfa:
+        """A second factor (``APPROVAL_MFA``, ``REVEAL_MFA``): ``none``, ``totp`` or ``email``, any case."""
+        return Mfa(self.choice(name, default, MFA_CHOICES))
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.raw(name)
@@ -254,6 +260,8 @@ class Reader:
         project_id = self.required("DESCOPE_PROJECT_ID", "your Descope project ID")
         key = self.required("DESCOPE_MANAGEMENT_KEY", "a Descope management key")
         low, default, high = window = self.window()
+        approval_mfa = self.mfa("APPROVAL_MFA", preset("approval_mfa"))
+        reveal_mfa = self.mfa("REVEAL_MFA", preset("reveal_mfa"))
         api_url = self.http_url("SLACK_API_URL", SLACK_API_DEFAULT) or SLACK_API_DEFAULT
         enc_key = self.raw("TOKEN_ENCRYPTION_KEY")
         settings = Settings(
@@ -287,7 +295,10 @@ class Reader:
             metrics_port=self.optional_integer("METRICS_PORT", 1, 65535),
             expiry_warning=self.duration_or_off("EXPIRY_WARNING", preset("expiry_warning")),
             proxied=proxied(self.env),
-            policy=self.policy(environment_rule(approvers, requesters, window)),
+            approval_mfa=approval_mfa,
+            reveal_mfa=reveal_mfa,
+            policy=self.policy(environment_rule(approvers, requesters, window, approval_mfa=approval_mfa,
+                                                 reveal_mfa=reveal_mfa)),
         )
         if self.problems:
             raise ConfigError(self.problems, unset=self.unset)

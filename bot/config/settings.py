@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bot.domain.policy import Decision, Policy, Rule, environment_rule
+from bot.domain.proof import Mfa
 from bot.domain.target import Target
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -22,6 +23,9 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 _GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+#: The second factors ``APPROVAL_MFA``, ``REVEAL_MFA`` and a rule's ``approval_mfa``, ``reveal_mfa`` take, in the
+#: order problems list them (any case is read).
+MFA_CHOICES = (Mfa.NONE.value, Mfa.TOTP.value, Mfa.EMAIL.value)
 
 
 class ConfigError(Exception):
@@ -114,6 +118,8 @@ class Settings:
     expiry_warning: timedelta = timedelta(minutes=5)  # 0: no warning before a session ends
     policy: Policy = field(default_factory=Policy)  # POLICY_FILE's rules (none: the environment decides)
     proxied: bool = False  # the environment names an HTTP proxy: HTTP clients send through it
+    approval_mfa: Mfa = Mfa.NONE  # the second factor each approver proves before their Approve counts
+    reveal_mfa: Mfa = Mfa.NONE  # the second factor the requester proves before Show token shows the token
 
     @property
     def processes(self) -> int:
@@ -128,7 +134,8 @@ class Settings:
     def environment_rule(self) -> Rule:
         """What the environment allows: the rule of every request no rule of ``POLICY_FILE`` matches."""
         return environment_rule(self.approvers, self.requesters,
-                                (self.min_duration, self.default_duration, self.max_duration))
+                                (self.min_duration, self.default_duration, self.max_duration),
+                                approval_mfa=self.approval_mfa, reveal_mfa=self.reveal_mfa)
 
     def named(self, login_id: str, tenant: str | None) -> Decision:
         """The rule for the tenant a request names (naming none: the rule for no tenant), alone: among those that
@@ -144,6 +151,13 @@ class Settings:
     def all_rules(self) -> tuple[Rule, ...]:
         """The file's rules and the environment's (last)."""
         return (*self.policy.rules, self.environment_rule)
+
+    def mfa_in_use(self) -> frozenset[Mfa]:
+        """Every second factor (never ``Mfa.NONE``) that the environment or a rule of ``POLICY_FILE`` asks, of the
+        approvers or of the requester: those the setup doctor checks can be verified. A rule with ``allow = false``
+        asks nothing (its requests are refused)."""
+        return frozenset(method for rule in self.all_rules() if rule.allow
+                         for method in (rule.approval_mfa, rule.reveal_mfa) if method.needed)
 
     @property
     def widest_window(self) -> tuple[timedelta, timedelta]:

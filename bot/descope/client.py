@@ -9,6 +9,7 @@ synchronous ``httpx.Client``:
 * ``logout``              ``POST /v1/auth/logout``              (revokes a refresh JWT, authenticated by it)
 * ``refresh``             ``POST /v1/auth/refresh``             (whether a refresh JWT still works; the answer dropped)
 * ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object, read (``users.User``)
+* ``send_email_code``, ``prove``   a second factor, verified at Descope and checked here (``stepup``)
 
 Base URL: the argument (``DESCOPE_BASE_URI``, the SDKs' variable, read by ``bot.config``), else derived from the
 project ID by ``default_base_url``.
@@ -33,6 +34,7 @@ import httpx
 
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
+from bot.descope.stepup import StepUp
 from bot.descope.users import User, user_of
 from bot.transport.httpx_kept import KeptConnections
 
@@ -99,6 +101,7 @@ class DescopeClient:
         self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
         self._urls: dict[str, httpx.URL] = {}
+        self.stepup = StepUp(self)  # the authentication calls a second factor needs, and Descope's key set
         if transport is None and keep_alive:
             transport = KeptConnections()  # else (a proxy: ``Settings.proxied``) httpx's own transport, which reads it
         self._http = httpx.Client(
@@ -203,6 +206,14 @@ class DescopeClient:
             raise DescopeError("user lookup answered without a user object", status=200)
         return user_of(user)
 
+    def send_email_code(self, login_id: str) -> str:
+        """The step-up by email: Descope mails ``login_id`` a code (``stepup.StepUp.send_email_code``)."""
+        return self.stepup.send_email_code(login_id)
+
+    def prove(self, method: str, login_id: str, code: str) -> None:
+        """``login_id`` proves themselves with ``code`` (``stepup.StepUp.prove``)."""
+        self.stepup.prove(method, login_id, code)
+
     # -- machinery
 
     @contextmanager
@@ -243,6 +254,24 @@ class DescopeClient:
         come after Descope received it (only connection failures are). ``headers`` override the
         client's own; a ``timeout`` makes it a single attempt bounded by that many seconds."""
         secrets = (self._management_key, *secrets)
+        response = self._send(method, path, json=json, params=params, secrets=secrets, idempotent=idempotent,
+                              headers=headers, timeout=timeout)
+        return _json_object(response, secrets) if parse else {}
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        secrets: Iterable[str] = (),
+        idempotent: bool = True,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """``_call``'s retries, answering the 2xx response itself (its cookies, for the step-up's refresh JWT)."""
+        secrets = (self._management_key, *secrets)
         policy = self.retry
         attempts = 1 if timeout is not None else policy.attempts
         extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
@@ -266,7 +295,7 @@ class DescopeClient:
 
             status = response.status_code
             if response.is_success:
-                return _json_object(response, secrets) if parse else {}
+                return response
             if status in RETRY_STATUSES and (idempotent or status not in _MAYBE_DONE):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 too_long = retry_after is not None and retry_after > policy.max_retry_after

@@ -1,4 +1,4 @@
-"""Fake Slack and Descope HTTP servers for end-to-end tests (standard library only)."""
+"""Fake Slack and Descope HTTP servers for end-to-end tests, the demo and the benchmark (loopback only)."""
 
 from .descope_api import DescopeCall, DescopeUser, FakeDescope, decode_claims
 from .slack_api import FakeSlack, SlackCall

@@ -1,18 +1,23 @@
-"""A fake Descope management API on 127.0.0.1, for end-to-end tests.
+"""A fake Descope management and authentication API on 127.0.0.1, for end-to-end tests and the demo.
 
 Point the bot's ``DESCOPE_BASE_URI`` at :attr:`FakeDescope.url`. Implements what the bot uses:
 ``POST /v1/mgmt/impersonate``, ``POST /v1/mgmt/stop/impersonation``, ``GET /v1/mgmt/user`` and
-``POST /v2/mgmt/user/search`` (management key), and ``POST /v1/auth/refresh`` and ``POST /v1/auth/logout``
-(authenticated by the refresh JWT itself), with Descope's error shape
-``{"errorCode", "errorDescription", "errorMessage"}``. Minted JWTs are HS256-signed with a random
-per-instance secret (:meth:`FakeDescope.verify` checks them; :func:`decode_claims` just decodes). The wire
-(paths, calls, errors, tokens) is ``descope_wire``; the endpoints are ``descope_endpoints``.
+``POST /v2/mgmt/user/search`` (management key); ``POST /v1/auth/refresh`` and ``POST /v1/auth/logout``
+(authenticated by the refresh JWT itself); the step-up, ``POST /v1/auth/totp/verify``,
+``POST /v1/auth/otp/signin/email`` and ``POST /v1/auth/otp/verify/email`` (``Bearer <projectId>`` alone); and
+``GET /v2/keys/<projectId>`` (public). Errors have Descope's shape ``{"errorCode", "errorDescription",
+"errorMessage"}``. Impersonation and refresh JWTs are HS256-signed with a random per-instance secret
+(:meth:`FakeDescope.verify` checks them; :func:`decode_claims` just decodes); step-up session JWTs are RS256 with
+the instance's key. The wire (paths, calls, errors, tokens) is ``descope_wire``; the endpoints are
+``descope_endpoints`` and ``descope_stepup`` (TOTP, emailed codes, keys, forgeries).
 
 As documented, and as makes the bot's life harder: stop-impersonation revokes nothing (the token still
 refreshes afterwards); only logout (or its own ``exp``) ends it, after which refresh answers 401.
 
-Latency (:meth:`FakeDescope.set_latency`) is applied after the call is recorded and before it is
-processed: a client that times out still leaves the server to finish (and mint) on its own.
+Faults (:meth:`FakeDescope.fail_next`, :meth:`FakeDescope.drop_next`) and latency are keyed by path; for the key
+set, by its full path (:attr:`FakeDescope.keys_path`) or by ``KEYS`` for any project. Latency is applied after the
+call is recorded and before it is processed: a client that times out still leaves the server to finish (and mint)
+on its own.
 """
 
 from __future__ import annotations
@@ -26,12 +31,17 @@ from bot.descope.users import NOBODY
 
 from ._base import FakeServer, Request, Response, decode_json_object
 from .descope_endpoints import Endpoints
+from .descope_stepup import FORGE_KINDS, STEPUP_PATHS, StepUp
 from .descope_wire import (
     DEFAULT_REFRESH_SECONDS,
     IMPERSONATE,
+    KEYS,
     LOGOUT,
+    OTP_SIGNIN_EMAIL,
+    OTP_VERIFY_EMAIL,
     REFRESH,
     STOP_IMPERSONATION,
+    TOTP_VERIFY,
     USER_LOAD,
     USER_SEARCH,
     DescopeCall,
@@ -47,10 +57,15 @@ from .descope_wire import (
 
 __all__ = [
     "DEFAULT_REFRESH_SECONDS",
+    "FORGE_KINDS",
     "IMPERSONATE",
+    "KEYS",
     "LOGOUT",
+    "OTP_SIGNIN_EMAIL",
+    "OTP_VERIFY_EMAIL",
     "REFRESH",
     "STOP_IMPERSONATION",
+    "TOTP_VERIFY",
     "USER_LOAD",
     "USER_SEARCH",
     "DescopeCall",
@@ -61,8 +76,8 @@ __all__ = [
 ]
 
 
-class FakeDescope(Endpoints, FakeServer[DescopeCall]):
-    """Fake Descope management API. ``with FakeDescope() as d: httpx.post(d.url + IMPERSONATE, ...)``."""
+class FakeDescope(StepUp, Endpoints, FakeServer[DescopeCall]):
+    """Fake Descope. ``with FakeDescope() as d: httpx.post(d.url + IMPERSONATE, ...)``."""
 
     def __init__(self, project_id: str = "P2test", management_key: str = "K-test") -> None:
         super().__init__()
@@ -74,11 +89,17 @@ class FakeDescope(Endpoints, FakeServer[DescopeCall]):
         self.stop_rejects_expired = False  # True: stopping an expired token answers 400, as a real IdP may
         self._signer = Signer()
         self._faults: dict[str, Fault] = {}
+        self._init_stepup()
 
     @property
     def url(self) -> str:
         """Base URL without trailing slash: ``http://127.0.0.1:PORT``."""
         return self.origin
+
+    @property
+    def keys_path(self) -> str:
+        """``/v2/keys/<project ID>``: where the public keys are served."""
+        return KEYS + self.project_id
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -213,6 +234,8 @@ class FakeDescope(Endpoints, FakeServer[DescopeCall]):
         return None if fault is None else fault_response(fault)
 
     def _respond(self, call: DescopeCall, request: Request, body: dict[str, Any] | None) -> Response:
+        if request.path in STEPUP_PATHS or request.path.startswith(KEYS):
+            return self._stepup_call(call, request, body)
         if request.path in (REFRESH, LOGOUT):
             faulted = self._faulted(call, request.path)
             if faulted is not None:
@@ -245,3 +268,16 @@ class FakeDescope(Endpoints, FakeServer[DescopeCall]):
         except Refusal as refusal:
             return refusal.response()
         return error(404, "E011001", "Bad request", f"No such route: {request.verb} {request.path}")
+
+    def _stepup_call(self, call: DescopeCall, request: Request, body: dict[str, Any] | None) -> Response:
+        """The key set (public) and the step-up calls (``Authorization: Bearer <projectId>``, no management key)."""
+        keys = request.path.startswith(KEYS)
+        if not keys and request.header("authorization") != f"Bearer {self.project_id}":
+            call.failed = True
+            return error(401, "E011003", "Unauthorized", "Authentication calls take Bearer <projectId>")
+        with self._lock:
+            own_key = not keys or request.path in self._faults or request.path in self._latency
+        faulted = self._faulted(call, request.path if own_key else KEYS)
+        if faulted is not None:
+            return faulted
+        return self._stepup_answer(request, body, f"{self.url}/{self.project_id}")

@@ -1,6 +1,7 @@
 """The fake Descope's endpoints: impersonate, stop impersonation, load and search users, and refresh and
-logout (authenticated by the refresh JWT itself). A part of ``FakeDescope``, as Descope behaves: stopping an
-impersonation revokes nothing; only logout (or its own ``exp``) ends the token, after which refresh answers 401.
+logout (authenticated by the refresh JWT itself: an impersonation's or a step-up session's). A part of
+``FakeDescope``, as Descope behaves: stopping an impersonation revokes nothing; only logout (or its own ``exp``) ends
+the token, after which refresh answers 401. The step-up endpoints are ``descope_stepup``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Endpoints:
     _signer: Signer
     project_id: str
     users: dict[str, DescopeUser]  # by login ID
-    tokens: dict[str, dict[str, Any]]  # impersonation JWT -> claims + "stopped"
+    tokens: dict[str, dict[str, Any]]  # refresh JWT (impersonation, step-up) -> claims + "stopped"
     minted: list[str]
     stop_rejects_expired: bool
 
@@ -101,7 +102,7 @@ class Endpoints:
             raise Refusal(400, "E011002", "Missing arguments", "jwt is required")
         with self._lock:
             record = self.tokens.get(jwt)
-            if record is None:
+            if record is None or "act" not in record:  # a step-up session's is no impersonation
                 raise Refusal(400, "E011004", "Invalid arguments", "Unknown or malformed impersonation token")
             if self.stop_rejects_expired and not record["stopped"] and record["exp"] <= time.time():
                 raise Refusal(400, "E011004", "Invalid arguments", "Impersonation token expired")
@@ -144,7 +145,8 @@ class Endpoints:
                 record["revoked"] = True
                 return Response.json({})
             claims = {"sub": record["sub"], "iss": self.project_id, "iat": int(time.time()),
-                      "exp": min(int(record["exp"]), int(time.time()) + 600), "act": record["act"]}
+                      "exp": min(int(record["exp"]), int(time.time()) + 600)}
+            claims.update({k: record[k] for k in ("act", "amr") if k in record})
         return Response.json({"sessionJwt": self._signer.sign(claims)})
 
     def _load_user(self, query: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """What the fake Descope speaks: its paths, the calls it records, its users, its error shape, and its tokens.
 
 Errors are Descope's ``{"errorCode", "errorDescription", "errorMessage"}``; a :class:`Refusal` raised by an
-endpoint becomes one. Tokens are HS256 JWTs signed by a :class:`Signer` with a random per-instance secret
-(:func:`decode_claims` reads one without checking anything).
+endpoint becomes one. Impersonation and refresh tokens are HS256 JWTs signed by a :class:`Signer` with a random
+per-instance secret (:func:`decode_claims` reads one without checking anything); the step-up session JWTs are RS256,
+signed by a :class:`SigningKey` (an RSA pair per instance, which ``descope_stepup`` serves and uses).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from ._base import Response
 
 IMPERSONATE = "/v1/mgmt/impersonate"
@@ -24,6 +28,10 @@ USER_LOAD = "/v1/mgmt/user"
 USER_SEARCH = "/v2/mgmt/user/search"
 REFRESH = "/v1/auth/refresh"
 LOGOUT = "/v1/auth/logout"
+KEYS = "/v2/keys/"  # + the project ID: the public keys that sign session JWTs
+TOTP_VERIFY = "/v1/auth/totp/verify"
+OTP_SIGNIN_EMAIL = "/v1/auth/otp/signin/email"
+OTP_VERIFY_EMAIL = "/v1/auth/otp/verify/email"
 
 #: exp when refreshDuration is 0/absent (Descope's default refresh-token lifetime: 4 weeks).
 DEFAULT_REFRESH_SECONDS = 2_419_200
@@ -50,13 +58,20 @@ class DescopeUser:
     tenants: list[str] = field(default_factory=list)
     name: str | None = None  # default: the login ID's local part
     status: str = "enabled"  # enabled | disabled | invited | expired
+    totp: bool = False  # an authenticator app is enrolled (FakeDescope.enroll_totp)
+
+    @property
+    def address(self) -> str | None:
+        """Where codes are mailed: the email, else the login ID when it is an address."""
+        return self.email or (self.login_id if "@" in self.login_id else None)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "userId": self.user_id,
             "loginIds": [self.login_id],
-            "email": self.email or "",
-            "verifiedEmail": self.email is not None,
+            "email": self.address or "",
+            "verifiedEmail": self.address is not None,
+            "TOTP": self.totp,
             "name": self.name if self.name is not None else self.login_id.split("@", 1)[0],
             "status": self.status,
             "userTenants": [{"tenantId": t, "tenantName": t.replace("-", " ").title(), "roleNames": []}
@@ -92,6 +107,11 @@ def error(status: int, code: str, description: str, message: str | None = None) 
 
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def signing_input_of(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """A JWT's first two parts, ``<header>.<claims>``, compact JSON in base64url."""
+    return ".".join(b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
 
 
 def b64url_decode(text: str) -> bytes:
@@ -158,12 +178,7 @@ class Signer:
         self._secret = secrets.token_bytes(32)
 
     def sign(self, claims: dict[str, Any]) -> str:
-        header = {"alg": "HS256", "typ": "JWT", "kid": "fake"}
-        signing_input = (
-            b64url(json.dumps(header, separators=(",", ":")).encode())
-            + "."
-            + b64url(json.dumps(claims, separators=(",", ":")).encode())
-        )
+        signing_input = signing_input_of({"alg": "HS256", "typ": "JWT", "kid": "fake"}, claims)
         signature = hmac.new(self._secret, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{b64url(signature)}"
 
@@ -176,3 +191,26 @@ class Signer:
         if not hmac.compare_digest(expected, parts[2]):
             raise ValueError("bad signature")
         return decode_claims(jwt)
+
+
+class SigningKey:
+    """An RSA key pair (2048 bits) and its ``kid``: signs RS256 JWTs, publishes its public half as a JWK."""
+
+    def __init__(self, kid: str | None = None) -> None:
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = kid or "K" + secrets.token_hex(12)
+
+    def jwk(self) -> dict[str, str]:
+        numbers = self.private.public_key().public_numbers()
+        n, e = (b64url(v.to_bytes((v.bit_length() + 7) // 8, "big")) for v in (numbers.n, numbers.e))
+        return {"kid": self.kid, "kty": "RSA", "alg": "RS256", "use": "sig", "n": n, "e": e}
+
+    def public_pem(self) -> bytes:
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        signing_input = signing_input_of({"alg": "RS256", "kid": self.kid, "typ": "JWT"}, claims)
+        signature = self.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{b64url(signature)}"

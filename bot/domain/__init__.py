@@ -12,6 +12,7 @@ happen atomically; ``bot.slack.messages`` says it in words.
     target     the user to impersonate as Descope knows it (the pre-flight), or not verified
     home       what a person's App Home shows, as data (each list capped, with how many it leaves out)
     policy     the rules file's rules: which rules decide a request (a Decision: strictest wins), what they allow
+    proof      a second factor (Mfa) asked of approvers or of the requester before Show token, and its Proof
 """
 
 from bot.domain.errors import (

@@ -30,6 +30,9 @@ class Action(enum.StrEnum):
     STOPPED = "stopped"
     REMINDED = "reminded"  # the approvers reminded
     NOT_POSTED = "not_posted"  # the approvals channel refused the approval message
+    PROOF_FAILED = "verification_failed"  # a second-factor code Descope did not accept
+    PROOF_LOCKED = "verification_locked"  # too many wrong codes: that person is refused on the request
+    PROOF_FORGED = "verification_forged"  # Descope's answer to a code failed the bot's own checks of its session
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,21 @@
      ├── AlreadyApproved        an approver's second Approve on a request that needs more approvers
      ├── NotStoppable           a stop for a request that is being activated, or has ended
      ├── NotExtendable          an extension of a request that is no running session
-     └── TokenUnavailable       Show token clicked by someone else, or after the session ended
+     ├── TokenUnavailable       Show token clicked by someone else, or after the session ended
+     ├── ProofNeeded            the click counts only once its person proves themselves (the code modal opens)
+     └── ProofFailed            a second factor that did not pass (for ``purpose``, by ``method``)
+          ├── WrongCode         Descope did not accept the code: ``left`` more may be typed
+          ├── ProofLocked       too many wrong codes on this request: refused on it
+          ├── ProofForged       Descope's answer failed the bot's own checks (``why``)
+          ├── NoDescopeLogin    no Descope user has the person's Slack email (or Slack shows none)
+          └── ProofUnavailable  Descope could not be reached, or refused for another reason (``why``): try again
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain.proof import Mfa, Purpose
 from bot.domain.request import RequestView
 
 
@@ -237,3 +245,53 @@ class TokenUnavailable(DomainError):
         super().__init__(request_id, ended)
         self.request_id = request_id
         self.ended = ended
+
+
+class ProofNeeded(DomainError):
+    """``user_id``'s click on ``request_id`` counts only once they prove themselves with ``method`` (for
+    ``purpose``): the Slack edge opens the code modal."""
+
+    def __init__(self, request_id: str, user_id: str, purpose: Purpose, method: Mfa) -> None:
+        super().__init__(request_id, user_id, purpose, method)
+        self.request_id = request_id
+        self.user_id = user_id
+        self.purpose = purpose
+        self.method = method
+
+
+class ProofFailed(DomainError):
+    def __init__(self, request_id: str, purpose: Purpose, method: Mfa, why: str = "") -> None:
+        super().__init__(request_id, purpose, method, why)
+        self.request_id = request_id
+        self.purpose = purpose
+        self.method = method
+        self.why = why
+
+
+class WrongCode(ProofFailed):
+    """Descope did not accept the code; ``left``: how many more may be typed on this request."""
+
+    def __init__(self, request_id: str, purpose: Purpose, method: Mfa, why: str, left: int) -> None:
+        super().__init__(request_id, purpose, method, why)
+        self.left = left
+
+
+class ProofLocked(ProofFailed):
+    """Too many wrong codes on this request: the person is refused on it."""
+
+
+class ProofForged(ProofFailed):
+    """Descope's answer to the code failed the bot's own checks of its session (``why``)."""
+
+
+class NoDescopeLogin(ProofFailed):
+    """No Descope user has ``login_id`` (the person's Slack email; ``None``: Slack shows them none)."""
+
+    def __init__(self, request_id: str, purpose: Purpose, method: Mfa, login_id: str | None) -> None:
+        super().__init__(request_id, purpose, method)
+        self.login_id = login_id
+
+
+class ProofUnavailable(ProofFailed):
+    """Descope could not be reached, or refused for a reason other than the code (``why``): nothing counted; try
+    again."""

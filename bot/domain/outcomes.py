@@ -1,6 +1,6 @@
 """What happened, as data: a failed request's ``Failure``, a session's ``Ending``, a stop that keeps failing,
 whom an activation impersonated as, whom a reminder mentioned, an approval's tally, a session's link to its
-extension, an approval message the channel refused.
+extension, an approval message the channel refused, a second factor that did not pass.
 
 The workflows record these (on the row and in the audit trail, JSON-encoded); ``bot.slack.messages`` turns
 them into sentences. Rows written before this encoding hold plain text: ``decode_failure`` and
@@ -13,6 +13,8 @@ import enum
 import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from bot.domain.proof import Mfa, Purpose
 
 
 class FailureKind(enum.StrEnum):
@@ -115,10 +117,31 @@ class Reminded:
 
 @dataclass(frozen=True)
 class Tally:
-    """One approval of a request that needs several (the ``approval`` audit row's detail)."""
+    """An approval (the ``approval`` audit row's detail, one of several needed; the ``approved`` row's, when it was
+    proved): how many count so far, and the second factor its approver proved themselves with (``None``: a click)."""
 
     count: int
     needed: int
+    mfa: Mfa | None = None
+
+
+@dataclass(frozen=True)
+class Proved:
+    """The second factor someone proved themselves with before the bot did what they asked (the ``token_shown`` audit
+    row's detail, under ``reveal_mfa``)."""
+
+    mfa: Mfa
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A second factor that did not pass (the ``verification_*`` audit rows' detail): for what (``purpose``), by which
+    method, why (``why``: Descope's error code, or the check the session failed) and the wrong codes so far."""
+
+    purpose: Purpose
+    mfa: Mfa
+    why: str
+    failures: int | None = None
 
 
 @dataclass(frozen=True)
@@ -145,12 +168,14 @@ class Legacy:
     text: str
 
 
-Detail = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted | Legacy
-Recorded = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted
+Recorded = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted | Verification | Proved
+Detail = Recorded | Legacy
 _KINDS: dict[str, type[Recorded]] = {
     "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded,
-    "tally": Tally, "linked": Linked, "not_posted": NotPosted}
-_ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call}
+    "tally": Tally, "linked": Linked, "not_posted": NotPosted, "verification": Verification,
+    "proved": Proved}
+_ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call,
+                                         "mfa": Mfa, "purpose": Purpose}
 
 
 def encode(detail: Recorded) -> str:

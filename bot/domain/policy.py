@@ -9,9 +9,14 @@ A request that names no tenant gets a token without a selected tenant, which rea
 their project-wide roles). So ``Policy.decide`` answers a ``Decision``: for a request naming its tenant, that
 tenant's rule; for one naming none, the rule for no tenant and the rule of each tenant the target belongs to (the
 pre-flight's look-up), all applying at once, the strictest winning: nobody may if one says ``allow = false``, the
-most approvals, the narrowest window, and a requester or approver must satisfy every one of them. When the target's
-tenants are unknown (the pre-flight could not ask Descope) and some rule names tenants, nothing can be decided: the
-policy fails closed (``Decision.tenants_unknown``) and the request must name its tenant.
+most approvals, the narrowest window, the strictest second factor (``Decision.approval_mfa``, ``reveal_mfa``), and a
+requester or approver must satisfy every one of them. When the target's tenants are unknown (the pre-flight could not
+ask Descope) and some rule names tenants, nothing can be decided: the policy fails closed
+(``Decision.tenants_unknown``) and the request must name its tenant.
+
+A rule may ask a second factor (``bot.domain.proof.Mfa``): ``approval_mfa`` of each approver before their Approve
+counts, ``reveal_mfa`` of the requester before Show token shows the token; ``Mfa.NONE`` (a click) unless the
+environment (``APPROVAL_MFA``, ``REVEAL_MFA``) or the rule says otherwise.
 
 Globs are shell-style (``fnmatch``), case-insensitive; ``""`` among ``tenants`` matches a request without a
 tenant; ``None`` (the key left out) matches everything.
@@ -23,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
+
+from bot.domain.proof import Mfa
 
 
 def glob_matches(patterns: tuple[str, ...] | None, value: str | None) -> bool:
@@ -38,7 +45,9 @@ def glob_matches(patterns: tuple[str, ...] | None, value: str | None) -> bool:
 @dataclass(frozen=True)
 class Rule:
     """What a rule says of the requests it matches. ``number`` is its place in the file (from 1); 0 is the
-    environment's settings, which decide when no rule matches."""
+    environment's settings, which decide when no rule matches. ``approval_mfa``: the second factor an approver
+    proves before their Approve counts; ``reveal_mfa``: the one the requester proves before Show token shows the
+    token."""
 
     number: int
     name: str
@@ -51,6 +60,8 @@ class Rule:
     allow: bool = True
     tenants: tuple[str, ...] | None = None
     targets: tuple[str, ...] | None = None
+    approval_mfa: Mfa = Mfa.NONE
+    reveal_mfa: Mfa = Mfa.NONE
 
     @property
     def from_file(self) -> bool:
@@ -107,6 +118,16 @@ class Decision:
         """The shortest of the rules' defaults, within the window they all allow."""
         return max(self.min_duration, min(min(rule.default_duration for rule in self.rules), self.max_duration))
 
+    @property
+    def approval_mfa(self) -> Mfa:
+        """The second factor each approver must prove before their Approve counts: the strictest the rules ask."""
+        return Mfa.strictest(rule.approval_mfa for rule in self.rules)
+
+    @property
+    def reveal_mfa(self) -> Mfa:
+        """The second factor the requester must prove before Show token shows the token: the strictest asked."""
+        return Mfa.strictest(rule.reveal_mfa for rule in self.rules)
+
     def may_request(self, user_id: str, is_member: IsMember) -> bool:
         return all(is_member(user_id, rule.requesters) for rule in self.rules)
 
@@ -160,9 +181,11 @@ class Policy:
 
 
 def environment_rule(approvers: tuple[str, ...], requesters: tuple[str, ...],
-                     window: tuple[timedelta, timedelta, timedelta]) -> Rule:
+                     window: tuple[timedelta, timedelta, timedelta], *, approval_mfa: Mfa = Mfa.NONE,
+                     reveal_mfa: Mfa = Mfa.NONE) -> Rule:
     """The rule the environment's settings make (``Settings.environment_rule``), from the values read: with
-    ``REQUESTERS`` unset (empty), the approvers may request; ``window`` is (min, default, max)."""
+    ``REQUESTERS`` unset (empty), the approvers may request; ``window`` is (min, default, max); ``approval_mfa`` and
+    ``reveal_mfa`` are ``APPROVAL_MFA`` and ``REVEAL_MFA``."""
     low, default, high = window
     return Rule(number=0, name="", requesters=requesters or approvers, approvers=approvers, min_duration=low,
-                default_duration=default, max_duration=high)
+                default_duration=default, max_duration=high, approval_mfa=approval_mfa, reveal_mfa=reveal_mfa)

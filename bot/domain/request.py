@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.outcomes import Failure, Legacy
+from bot.domain.proof import Mfa
 from bot.domain.states import State
 from bot.domain.target import Target
 
@@ -51,6 +52,13 @@ class RequestView:
     approved_by: tuple[str, ...] = ()  # who approved so far (all of them, once approved)
     extends: str | None = None  # an extension: the session it extends
     extended_by: str | None = None  # a session an extension replaced: that extension
+    approval_mfa: Mfa = Mfa.NONE  # the second factor each approver proves themselves with (none: a click)
+    reveal_mfa: Mfa = Mfa.NONE  # the one the requester proves themselves with before Show token shows the token
+    proved: tuple[tuple[str, Mfa], ...] = ()  # the approvers who proved themselves, and how
+
+    def proof_of(self, approver: str) -> Mfa | None:
+        """How ``approver`` proved themselves when approving (``None``: a click alone)."""
+        return dict(self.proved).get(approver)
 
     @property
     def approvals_missing(self) -> int:

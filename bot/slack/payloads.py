@@ -59,6 +59,7 @@ class Click:
     view_app_id: str | None = None
     view_owner: str | None = None  # whose Home the view is (its ``private_metadata``, as the Home builder sets it)
     app_id: str | None = None  # the app Slack sent the click to (``api_app_id``): this one
+    view_id: str | None = None  # the view the button is on (a modal's, to update it)
 
     @property
     def request_id(self) -> str:
@@ -85,7 +86,8 @@ def click(body: Mapping[str, Any]) -> Click:
                  response_url=_text(body.get("response_url")),
                  on_home=container.get("type") == "view" and view.get("type") == "home",
                  view_bot_id=_text(view.get("bot_id")), view_app_id=_text(view.get("app_id")),
-                 view_owner=_text(view.get("private_metadata")), app_id=_text(body.get("api_app_id")))
+                 view_owner=_text(view.get("private_metadata")), app_id=_text(body.get("api_app_id")),
+                 view_id=_text(view.get("id")))
 
 
 def click_or_none(body: Mapping[str, Any], what: str) -> Click | None:
@@ -106,6 +108,7 @@ class Submission:
     callback_id: str
     private_metadata: str = ""
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    view_id: str | None = None  # the modal submitted (to update it after the ack)
 
     def value(self, block_id: str, action_id: str) -> str:
         return self.values.get(block_id, {}).get(action_id, "")
@@ -124,7 +127,8 @@ def submission(body: Mapping[str, Any]) -> Submission:
             value = selected if selected is not None else state.get("value")
             values.setdefault(str(block_id), {})[str(action_id)] = value if isinstance(value, str) else ""
     return Submission(user_id=_user(body), callback_id=str(view["callback_id"]),
-                      private_metadata=str(view.get("private_metadata") or ""), values=values)
+                      private_metadata=str(view.get("private_metadata") or ""), values=values,
+                      view_id=_text(view.get("id")))
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,18 @@ from typing import Any
 
 from bot.domain import RequestView, State
 from bot.domain.audit import SYSTEM, Action
-from bot.domain.outcomes import Activated, Ending, Failure, Linked, Reminded, StopFailing, Tally, encode
+from bot.domain.outcomes import Activated, Ending, Failure, Linked, Proved, Reminded, StopFailing, Tally, encode
+from bot.domain.proof import Mfa
 from bot.store.core import StoreCore
-from bot.store.models import RequestRow, as_view, decode_approvers, encode_approvers, row_of
+from bot.store.models import (
+    RequestRow,
+    as_view,
+    decode_approvers,
+    decode_proved,
+    encode_approvers,
+    encode_proved,
+    row_of,
+)
 from bot.store.rows import RUNNING, add_audit, rewrite
 from bot.store.sql import Row
 
@@ -32,6 +41,7 @@ class Vote(enum.Enum):
     COUNTED = "counted"  # counted; more approvers are needed
     AGAIN = "again"  # this approver had already approved it
     DECIDED = "decided"  # no longer pending (decided, withdrawn, expired)
+    UNPROVED = "unproved"  # its rules ask a second factor this Approve was not proved with: nothing written
 
 
 @dataclass(frozen=True)
@@ -58,28 +68,42 @@ class Lifecycle(StoreCore):
     # -- pending --------------------------------------------------------------------------------------------
 
     def approve(self, request_id: str, approver: str, *, now: datetime, lease_until: datetime,
-                needed: int = 1) -> Counted:
+                needed: int = 1, proved: Mfa | None = None, mfa: Mfa = Mfa.NONE) -> Counted:
         """One approver's Approve, counted once, under the row's lock: a pending request (not past
         ``pending_until``) gains ``approver`` among ``approved_by``; with that the approvals it needs (as stored, or
         ``needed``, what its rules ask now, if more: then stored), it moves to ``approved`` (decided by this approver,
         the work lease ``lease_until`` taken for the activation), else it stays pending with its tally (version
-        bumped, so Slack shows it). One audit row either way."""
+        bumped, so Slack shows it). One audit row either way.
+
+        ``proved``: the second factor the approver proved themselves with (``None``: a click alone). ``mfa``: the one
+        the rules ask of each approver now; the stricter of it and what was stored counts, and only approvals proved
+        with at least that count toward the approvals needed. An Approve without it writes nothing
+        (``Vote.UNPROVED``); an earlier approval that no longer counts counts once its approver proves themselves."""
         seen: dict[str, Vote] = {}
 
         def counted(row: dict[str, Any]) -> dict[str, Any] | None:
             if row["state"] != State.PENDING.value or row["pending_until"] <= now:
                 seen["vote"] = Vote.DECIDED
                 return None
-            approvers = decode_approvers(row["approved_by"])
-            if approver in approvers:
+            asked = Mfa.strictest((Mfa(row["approval_mfa"] or Mfa.NONE), mfa))
+            if not asked.satisfied_by(proved):
+                seen["vote"] = Vote.UNPROVED
+                return None
+            approvers, methods = decode_approvers(row["approved_by"]), decode_proved(row["approved_mfa"])
+            if approver in approvers and asked.satisfied_by(methods.get(approver)):
                 seen["vote"] = Vote.AGAIN
                 return None
-            approvers += (approver,)
-            values: dict[str, Any] = {"approved_by": encode_approvers(approvers)}
+            approvers += () if approver in approvers else (approver,)
+            if proved is not None:
+                methods[approver] = proved
+            values: dict[str, Any] = {"approved_by": encode_approvers(approvers),
+                                      "approved_mfa": encode_proved(methods)}
+            if asked.needed and asked.value != row["approval_mfa"]:  # the rules ask more now than when it was asked
+                values["approval_mfa"] = asked.value
             need = max(row["approvals_needed"], needed)
-            if need > row["approvals_needed"]:  # the rules ask more now than when it was asked
+            if need > row["approvals_needed"]:
                 values["approvals_needed"] = need
-            if len(approvers) >= need:
+            if sum(asked.satisfied_by(methods.get(a)) for a in approvers) >= need:
                 values.update(state=State.APPROVED.value, decided_by=approver, decided_at=now, lease_until=lease_until)
             return values
 
@@ -89,10 +113,13 @@ class Lifecycle(StoreCore):
                 return Counted(seen.get("vote", Vote.DECIDED), None)
             _, after = written
             done = after["state"] == State.APPROVED.value
-            count = len(decode_approvers(after["approved_by"]))
+            asked = Mfa(after["approval_mfa"] or Mfa.NONE)
+            methods = decode_proved(after["approved_mfa"])
+            count = sum(asked.satisfied_by(methods.get(a)) for a in decode_approvers(after["approved_by"]))
+            tally = Tally(count, after["approvals_needed"], proved)
             add_audit(s, request_id, at=now, actor=approver, action=Action.APPROVED if done else Action.APPROVAL,
                       from_state=State.PENDING.value, to_state=after["state"],
-                      detail=None if done else encode(Tally(count, after["approvals_needed"])))
+                      detail=encode(tally) if not done or proved is not None else None)
             row = row_of(after)
         if done:
             self.on_outcome(State.APPROVED.value)
@@ -184,10 +211,12 @@ class Lifecycle(StoreCore):
 
     # -- active ---------------------------------------------------------------------------------------------
 
-    def show_token(self, request_id: str, by: str, now: datetime) -> bool:
-        """Record that the token is shown to ``by``, if the session is live: active, no stop asked for, its window
-        not over, the token held. False: it is not (nothing may be shown)."""
+    def show_token(self, request_id: str, by: str, now: datetime, *, proved: Mfa | None = None) -> bool:
+        """Record that the token is shown to ``by`` (who proved themselves with ``proved``, if asked), if the session
+        is live: active, no stop asked for, its window not over, the token held. False: it is not (nothing may be
+        shown)."""
         return self._record(request_id, actor=by, action=Action.TOKEN_SHOWN, now=now,
+                            detail=encode(Proved(proved)) if proved is not None else None,
                             where=[*RUNNING, Row.ends_at > now, Row.token_sealed.is_not(None)])
 
     def warn(self, request_id: str, due: datetime, now: datetime) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_co
 
 from bot.domain import RequestView, State
 from bot.domain.outcomes import decode_failure
+from bot.domain.proof import Mfa
 from bot.domain.target import Target, decode_target
 
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -110,6 +111,9 @@ class RequestRow(Base):
     post_failures: Mapped[int] = mapped_column(Integer, default=0)  # the approvals channel refused the post, in a row
     warning_channel: Mapped[str | None] = mapped_column(String(32))  # the expiry warning's DM (edited at the end)
     warning_ts: Mapped[str | None] = mapped_column(String(32))
+    approval_mfa: Mapped[str | None] = mapped_column(String(8))  # the second factor asked of approvers (None: none)
+    reveal_mfa: Mapped[str | None] = mapped_column(String(8))  # the one asked of the requester before Show token
+    approved_mfa: Mapped[str | None] = mapped_column(Text)  # JSON: approver → how they proved themselves
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -192,6 +196,9 @@ def as_view(row: RequestRow) -> RequestView:
         approved_by=decode_approvers(row.approved_by),
         extends=row.extends_id,
         extended_by=row.extended_by,
+        approval_mfa=Mfa(row.approval_mfa or Mfa.NONE),
+        reveal_mfa=Mfa(row.reveal_mfa or Mfa.NONE),
+        proved=tuple(decode_proved(row.approved_mfa).items()),
     )
 
 
@@ -202,3 +209,12 @@ def decode_approvers(stored: str | None) -> tuple[str, ...]:
 
 def encode_approvers(approvers: tuple[str, ...]) -> str:
     return json.dumps(list(approvers))
+
+
+def decode_proved(stored: str | None) -> dict[str, Mfa]:
+    """``approved_mfa`` as stored (a JSON object) → each approver who proved themselves, and how."""
+    return {user: Mfa(method) for user, method in json.loads(stored).items()} if stored else {}
+
+
+def encode_proved(proved: Mapping[str, Mfa]) -> str | None:
+    return json.dumps({user: method.value for user, method in proved.items()}) if proved else None

@@ -21,9 +21,10 @@ The machinery under the named methods (transactions, reads, new rows, the generi
 from __future__ import annotations
 
 from bot.store.lifecycle import Lifecycle
+from bot.store.proofs import Proofs
 from bot.store.slack import SlackRecords
 
 
-class Store(Lifecycle, SlackRecords):
+class Store(Lifecycle, SlackRecords, Proofs):
     """The database, by what the bot does with it (``lifecycle``: a request's state changes; ``slack``: what Slack
-    was told, the leases; ``core``: the reads and new rows)."""
+    was told, the leases; ``proofs``: second factors that did not pass; ``core``: the reads and new rows)."""

@@ -10,6 +10,7 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     sessions    activate, expire, fail                  (Descope impersonate, under the work lease)
     revocation  stop and revoke at Descope, with retries (every path that ends a session)
     tokens      Show token: the live token to its requester, audited
+    verification  a second factor proved at Descope before an Approve (or Show token) counts
     preflight   the target looked up in Descope before a request reaches the approvers
     home        the App Home: what each person sees there, republished after changes
     reminders   the approvers reminded of a pending request, the interval doubling
@@ -43,6 +44,7 @@ from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import Sessions
 from bot.workflows.ticker import Ticker
 from bot.workflows.tokens import Tokens
+from bot.workflows.verification import Verifications
 
 __all__ = ["Context", "Listing", "Workflows"]
 
@@ -59,6 +61,7 @@ class Workflows:
     tokens: Tokens
     homes: Homes
     extensions: Extensions
+    verifications: Verifications
 
     @classmethod
     def build(cls, settings: Settings, store: Store, descope: Descope, directory: Directory, notifier: Notifier,
@@ -74,6 +77,7 @@ class Workflows:
         homes = Homes(ctx)
         extensions = Extensions(ctx)
         projection = Projection(ctx, revocation, homes, extensions)
-        return cls(ctx, Requests(ctx, extensions), Approvals(ctx, sessions, projection), sessions, revocation,
-                   projection, Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions), Tokens(ctx),
-                   homes, extensions)
+        approvals, tokens = Approvals(ctx, sessions, projection), Tokens(ctx)
+        return cls(ctx, Requests(ctx, extensions), approvals, sessions, revocation, projection,
+                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions), tokens, homes, extensions,
+                   Verifications(ctx, approvals, tokens))

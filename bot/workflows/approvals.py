@@ -7,7 +7,8 @@ are asked again whether the request may go ahead at all (its requester may have 
 is closed (``failed``) instead. An Approve is counted once per
 approver (``Store.approve``, under the row's lock); the one that completes the approvals the rule needs (N of M)
 moves the request to ``approved``, and that clicking thread holds the work lease and activates at once (Descope).
-Either way Slack is synced (the tally shows on the approval message).
+Either way Slack is synced (the tally shows on the approval message). Where the rules ask approvers for a second
+factor, an Approve counts only with its ``Proof`` (``workflows.verification``): the click alone raises ``ProofNeeded``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from bot.domain import (
     NoLongerAllowed,
     NotFound,
     NotPostedYet,
+    State,
     WrongMessage,
     check_approver,
 )
+from bot.domain.errors import ProofNeeded
 from bot.domain.outcomes import Failure
+from bot.domain.proof import Mfa, Proof, Purpose
 from bot.domain.schedule import Work, due_now
 from bot.store import Lease, RequestRow, Vote, as_view
 from bot.workflows.about import about_request
@@ -47,21 +51,20 @@ class Approvals:
 
     @about_request
     def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str | None = None,
-               via_home: bool = False) -> None:
+               via_home: bool = False, proof: Proof | None = None) -> None:
         """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack. Refusals raise
         (``DomainError``); a decision made answers nothing (the clicker sees it on the message and their Home).
 
         ``message_ts`` is the message the click came from: it must be the one the bot posted for
         this request, so a button on any other message decides nothing. ``via_home``: the click came
         from a surface the bot owns (the clicker's own App Home, as the Slack edge checked), which
-        counts like the request's message, posted yet or not."""
+        counts like the request's message, posted yet or not.
+
+        Where the rules ask approvers for a second factor (``approval_mfa``), an Approve counts only with the
+        ``proof`` that the clicker gave it (``Verifications.approve`` makes it); without one it raises
+        ``ProofNeeded`` and counts nothing. A Deny needs none."""
         ctx = self.ctx
-        row = self._row(request_id)
-        if not via_home:
-            row = self._posted(row)
-            if message_ts is None or message_ts != row.channel_ts:
-                raise WrongMessage(request_id)
-        check_approver(clicker, as_view(row), ctx.may_approve(clicker, row))
+        row = self._checked(request_id, clicker, message_ts=message_ts, via_home=via_home)
         now = ctx.clock()
         if Work.EXPIRE in due_now(row, now):
             self.sessions.expire_pending(request_id)
@@ -72,22 +75,55 @@ class Approvals:
             log.info("request %s denied by %s", request_id, clicker)
             self.projection.sync_slack(request_id)
             return
+        asked = self.asked_of(row)
+        proved = proof.method if proof is not None and proof.covers(request_id, clicker, Purpose.APPROVE, asked) \
+            else None
+        if asked.needed and proved is None:
+            ctx.check_not_locked(request_id, clicker, Purpose.APPROVE, asked)
+            raise ProofNeeded(request_id, clicker, Purpose.APPROVE, asked)
         barred = ctx.no_longer_allowed(row, timedelta(seconds=row.duration_s))
         if barred is not None:  # the rules, asked again now that an approval counts, no longer let it go ahead
             self._close(row.id, barred, now)
         lease_until = now + ctx.leases.lease
         counted = ctx.store.approve(request_id, clicker, now=now, lease_until=lease_until,
-                                    needed=ctx.decision_of(row).approvals)
+                                    needed=ctx.decision_of(row).approvals, proved=proved, mfa=asked)
         if counted.vote is Vote.DECIDED:
             raise AlreadyDecided(ctx.get(request_id))
         if counted.vote is Vote.AGAIN:
             raise AlreadyApproved(ctx.get(request_id), clicker)
-        log.info("request %s approved by %s (%s)", request_id, clicker, counted.vote.value)
+        if counted.vote is Vote.UNPROVED:  # another replica's rules ask more than this one's
+            raise ProofNeeded(request_id, clicker, Purpose.APPROVE, Mfa.TOTP)
+        log.info("request %s approved by %s (%s%s)", request_id, clicker, counted.vote.value,
+                 f", proved by {proved}" if proved else "")
         slack_lease_until = None  # the activation took the Slack lease, held until then: the DM goes at once
         if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, Lease.WORK, lease_until):
                 slack_lease_until = self.sessions.activate_or_retry_soon(request_id, counted.row)
         self.projection.sync_slack(request_id, slack_lease_until)
+
+    def may_decide(self, request_id: str, clicker: str, *, message_ts: str | None = None,
+                   via_home: bool = False) -> Mfa:
+        """Raise as ``decide`` would for who and where (``DomainError``), before a second factor is asked; the one
+        to ask (``Mfa.NONE``: none)."""
+        row = self._checked(request_id, clicker, message_ts=message_ts, via_home=via_home)
+        if Work.EXPIRE in due_now(row, self.ctx.clock()) or row.state != State.PENDING.value:
+            raise AlreadyDecided(as_view(row))
+        return self.asked_of(row)
+
+    def asked_of(self, row: RequestRow) -> Mfa:
+        """The second factor an approver of ``row`` proves themselves with: the stricter of what its rules asked when
+        it was made and what they ask now."""
+        return Mfa.strictest((Mfa(row.approval_mfa or Mfa.NONE), self.ctx.decision_of(row).approval_mfa))
+
+    def _checked(self, request_id: str, clicker: str, *, message_ts: str | None, via_home: bool) -> RequestRow:
+        """The request, once the click is from its own message (or the clicker's Home) and the clicker may decide."""
+        row = self._row(request_id)
+        if not via_home:
+            row = self._posted(row)
+            if message_ts is None or message_ts != row.channel_ts:
+                raise WrongMessage(request_id)
+        check_approver(clicker, as_view(row), self.ctx.may_approve(clicker, row))
+        return row
 
     def _close(self, request_id: str, failure: Failure, now: datetime) -> NoReturn:
         """Close a pending request the rules no longer let go ahead (``failed``, saying why) and refuse the Approve

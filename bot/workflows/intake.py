@@ -79,7 +79,8 @@ def file_request(ctx: Context, asked: Asked, *, pending_until: datetime | None =
         remind_at=now + s.reminder_interval if s.reminder_interval else None,
         rule_name=asked.rules.name[:RULE_NAME_MAX] or None, approvals_needed=asked.rules.approvals,
         extends_id=extends, detail=detail, guard=caps(s.max_pending_per_requester, besides=extends),
-        slack_lease_until=slack_lease_until)
+        slack_lease_until=slack_lease_until, approval_mfa=asked.rules.approval_mfa,
+        reveal_mfa=asked.rules.reveal_mfa)
     log.info("request %s submitted by %s%s", row.id, asked.requester_id, f" (extends {extends})" if extends else "",
              extra={"request_id": row.id})
     ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)

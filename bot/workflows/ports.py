@@ -35,6 +35,16 @@ class Descope(Protocol):
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> User: ...
 
+    def send_email_code(self, login_id: str) -> str:
+        """Have Descope mail ``login_id`` a one-time code; the address as Descope masks it."""
+        ...
+
+    def prove(self, method: str, login_id: str, code: str) -> None:
+        """Return once Descope accepted ``code`` for ``login_id`` by ``method`` ("totp", "email") and the session it
+        answered passed the bot's checks (then closed). Raises ``descope.stepup.CodeRejected``,
+        ``descope.session_jwt.SessionRejected``, ``DescopeRefused``, ``DescopeUnavailable``."""
+        ...
+
 
 class Directory(Protocol):
     def email_of(self, user_id: str) -> str | None: ...

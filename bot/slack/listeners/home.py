@@ -21,8 +21,10 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot.domain.errors import ProofNeeded
 from bot.slack import payloads
 from bot.slack.errors import error_text
+from bot.slack.listeners import proof
 from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.messages import replies
 from bot.slack.views import home, ids
@@ -61,6 +63,11 @@ def register(app: App, deps: Deps) -> None:
             return
         try:
             act(click.request_id, click.user_id)
+        except ProofNeeded as needed:  # an Approve the rules want proved: the code modal, at once
+            try:
+                proof.open_modal(deps, client, click.trigger_id or "", needed, via_home=True)
+            except Exception as exc:
+                publish(click.user_id, client, error_text(exc, replies.Doing.VERIFYING))
         except Exception as exc:
             try:
                 publish(click.user_id, client, error_text(exc, doing))

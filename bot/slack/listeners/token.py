@@ -1,7 +1,8 @@
 """**Show token** on the requester's session DM (``TOKEN_DELIVERY=reveal``). The click is acked at once; then
 (``after_ack``) the listener asks ``Tokens.reveal`` for the token and opens the modal with the click's ``trigger_id``
 (valid for 3 seconds, once). Anyone else, or a click after the session ended, gets an ephemeral answer
-and no token."""
+and no token. Under ``reveal_mfa`` the click opens the code modal instead (``listeners.proof``), and the token modal
+follows a good code."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import RequestView
+from bot.domain.errors import ProofNeeded
 from bot.slack import payloads
 from bot.slack.errors import error_text
+from bot.slack.listeners import proof
 from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.messages import replies
 from bot.slack.views import ids, token_modal
@@ -38,7 +41,10 @@ def register(app: App, deps: Deps) -> None:
             client.views_open(trigger_id=trigger_id, view=token_modal.build(request, token))
 
         try:
-            deps.workflows.tokens.reveal(click.request_id, click.user_id, open_modal)
+            try:
+                deps.workflows.tokens.reveal(click.request_id, click.user_id, open_modal)
+            except ProofNeeded as needed:  # REVEAL_MFA: the code first; the token modal follows a good one
+                proof.open_modal(deps, client, trigger_id, needed)
         except SlackApiError as exc:
             late = exc.response.get("error") in TRIGGER_ERRORS  # Slack waited too long for us: click again
             answer = replies.TRIGGER_EXPIRED if late else error_text(exc, replies.Doing.SHOWING_TOKEN)

@@ -17,10 +17,12 @@ from bot.domain.outcomes import (
     Legacy,
     Linked,
     NotPosted,
+    Proved,
     Reminded,
     StopFailing,
     Tally,
     TokenFate,
+    Verification,
 )
 
 
@@ -139,6 +141,10 @@ def detail_text(detail: Detail) -> str:
             return f"extension of {detail.extends}"
         case NotPosted():
             return f"Slack said {detail.error}"
+        case Verification():
+            return f"{detail.purpose.value} by {detail.mfa.value}: {detail.why}"
+        case Proved():
+            return f"proved by {detail.mfa.value}"
 
 
 

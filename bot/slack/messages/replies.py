@@ -35,8 +35,10 @@ from bot.domain import (
     WrongMessage,
 )
 from bot.domain.durations import BadDuration, format_duration
+from bot.domain.errors import ProofFailed, ProofNeeded
 from bot.domain.text import visible
 from bot.slack.commands import Problem, UsageError
+from bot.slack.messages import proofs
 from bot.slack.messages.outcomes import failure_text
 from bot.slack.messages.status import outcome_so_far
 from bot.slack.mrkdwn import code, target, when
@@ -207,6 +209,10 @@ def refusal(exc: DomainError) -> str:
             return f"Session `{exc.request_id}` has ended: its token is no longer available."
         case TokenUnavailable():
             return "Only the requester can see this token."
+        case ProofFailed():
+            return proofs.failed(exc)
+        case ProofNeeded():
+            return "This needs a second factor first: click the button again to open the code window."
     return str(exc)
 
 
@@ -225,6 +231,7 @@ class Doing(enum.StrEnum):
     COMMAND = "handling your command"
     DECISION = "recording your decision"
     SHOWING_TOKEN = "showing the token"
+    VERIFYING = "checking your code"
     SENDING_REQUEST = "sending your request"
     STOPPING = "stopping the session"
     EXTENDING = "asking for more time"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.domain import RequestView, State
 from bot.domain.audit import SYSTEM
 from bot.slack.messages.outcomes import failure_text
+from bot.slack.messages.proofs import proved_by
 from bot.slack.mrkdwn import code, when
 
 
@@ -33,8 +34,10 @@ def outcome_so_far(request: RequestView) -> str:
 
 
 def approvers_text(request: RequestView) -> str:
-    """Who approved: ``<@a>``, ``<@a> and <@b>``, ``<@a>, <@b> and <@c>`` (or "someone", for rows from before)."""
-    who = [f"<@{u}>" for u in request.approved_by] or ([f"<@{request.decided_by}>"] if request.decided_by else [])
+    """Who approved: ``<@a>``, ``<@a> and <@b>``, ``<@a>, <@b> and <@c>`` (or "someone", for rows from before), each
+    with how they proved themselves where they did (``<@a> · authenticator code``)."""
+    who = [f"<@{u}>{proved_by(request.proof_of(u))}" for u in request.approved_by] or \
+        ([f"<@{request.decided_by}>"] if request.decided_by else [])
     if not who:
         return "someone"
     return who[0] if len(who) == 1 else f"{', '.join(who[:-1])} and {who[-1]}"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from bot.domain.audit import Action
-from bot.domain.outcomes import Call, Linked, Reminded, StopFailing, Tally, decode_detail
+from bot.domain.outcomes import Call, Linked, Proved, Reminded, StopFailing, Tally, Verification, decode_detail
+from bot.domain.proof import MAX_WRONG_CODES, Purpose
 from bot.slack.messages.outcomes import detail_text, mention
+from bot.slack.messages.proofs import METHOD_NAMES, proved_by
 from bot.slack.mrkdwn import code
 
 _EVENTS: dict[str, str] = {
-    Action.APPROVED: "approved by <@{actor}>",
-    Action.APPROVAL: "approved by <@{actor}> ({count} of {needed}): waiting for more approvers",
+    Action.APPROVED: "approved by <@{actor}>{proved}",
+    Action.APPROVAL: "approved by <@{actor}>{proved} ({count} of {needed}): waiting for more approvers",
     Action.EXTENDED: "replaced by extension `{by}`, whose token was delivered first: stopping this session",
     Action.DENIED: "denied by <@{actor}>",
     Action.WITHDRAWN: "withdrawn by <@{actor}>",
@@ -20,15 +22,20 @@ _EVENTS: dict[str, str] = {
     Action.FAILED: "failed",
     Action.DELIVERY_FAILED: "the token could not be delivered by DM: session stopped",
     Action.STOP_FAILING: "Descope's {call} call keeps failing: still retrying",
-    Action.TOKEN_SHOWN: "token shown to <@{actor}>",
+    Action.TOKEN_SHOWN: "token shown to <@{actor}>{proved}",
     Action.REFUSED: "refused before approval",
     Action.NOT_POSTED: "this channel refused this message at first, so no approver could see it; the requester was "
                        "told",
     Action.REMINDED: "reminder: {mentions} this request is still waiting for a second admin",
+    Action.PROOF_FAILED: "a wrong code from <@{actor}> for {for_what} ({method}, {failures} of {most})",
+    Action.PROOF_LOCKED: ":no_entry: <@{actor}> typed {failures} wrong codes for {for_what} ({method}): refused on "
+                         "this request",
+    Action.PROOF_FORGED: ":rotating_light: Descope's answer to <@{actor}>'s code for {for_what} failed the bot's "
+                         "checks ({why}): refused; someone may be inside the network path to Descope",
 }
 _WITH_DETAIL = frozenset({Action.STOPPED, Action.FAILED, Action.STOP_FAILING, Action.NOT_POSTED})
 #: Events that need someone's attention now: their reply is also shown in the channel, not only in the thread.
-ALARMS = frozenset({Action.DELIVERY_FAILED, Action.STOP_FAILING})
+ALARMS = frozenset({Action.DELIVERY_FAILED, Action.STOP_FAILING, Action.PROOF_LOCKED, Action.PROOF_FORGED})
 
 
 def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str:
@@ -38,8 +45,13 @@ def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str
     mentions = " ".join(mention(p) for p in decoded.approvers) if isinstance(decoded, Reminded) else ""
     count, needed = (decoded.count, decoded.needed) if isinstance(decoded, Tally) else (0, 0)
     by = decoded.by if isinstance(decoded, Linked) else ""
-    line = _EVENTS.get(action, action).format(actor=actor, call=call, mentions=mentions, count=count, needed=needed,
-                                               by=by)
+    proved = proved_by(decoded.mfa) if isinstance(decoded, Tally | Proved) else ""
+    failed = decoded if isinstance(decoded, Verification) else None
+    line = _EVENTS.get(action, action).format(
+        actor=actor, call=call, mentions=mentions, count=count, needed=needed, by=by, proved=proved,
+        for_what="showing the token" if failed and failed.purpose is Purpose.REVEAL else "an approval",
+        method=METHOD_NAMES.get(failed.mfa, "") if failed else "", failures=failed.failures if failed else 0,
+        most=MAX_WRONG_CODES, why=failed.why if failed else "")
     if decoded is not None and action in _WITH_DETAIL:
         line += f" ({code(detail_text(decoded))})"
     return f"{at_text}: {line}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.domain import RequestView, State
 from bot.slack.messages import approval as approval_words
+from bot.slack.messages import proofs as proof_words
 from bot.slack.messages import status
 from bot.slack.views import ids
 from bot.slack.views.blocks import Block, Message, context, plain, section
@@ -22,6 +23,9 @@ def build(request: RequestView) -> Message:
     rule = approval_words.policy_line(request)
     if rule is not None:  # the rule's name is the operator's words: plain text
         blocks.append({"type": "context", "elements": [plain(rule)]})
+    verified = proof_words.needs_line(request.approval_mfa, request.reveal_mfa)
+    if verified is not None:
+        blocks.append({"type": "context", "elements": [plain(verified)]})
     blocks += [
         {"type": "section", "text": plain(approval_words.reason_field(request))},
         context(status.status_line(request)),

@@ -49,3 +49,10 @@ EXTEND_SENT = "extend.sent"
 EXTEND_WINDOW_BLOCK, EXTEND_WINDOW = "extend.window", "window"
 EXTEND_REASON_BLOCK, EXTEND_REASON = "extend.reason", "reason"
 HOME_SESSION_BLOCK = "home.session:{request_id}"  # the actions block holding Extend on the requester's own session
+
+# The code modal (``views/code_modal.py``): a second factor before an Approve or Show token counts. What it is for
+# travels in its private_metadata.
+CODE_MODAL = "proof.modal"
+CODE_BLOCK, CODE_INPUT = "proof.code", "code"
+CODE_RESEND = "proof.resend"  # email: Descope mails a new code
+CODE_DONE = "proof.done"  # what the modal turns into once the code is checked (or cannot be)

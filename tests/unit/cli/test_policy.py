@@ -15,6 +15,7 @@ from bot.cli.main import main
 from bot.cli.policy import report
 from bot.config import environment_rule
 from bot.domain.policy import Policy, Rule
+from bot.domain.proof import Mfa
 from bot.domain.target import Target
 from tests.unit.factories import POLICY_EXAMPLE
 
@@ -28,7 +29,8 @@ STAFF = Rule(number=2, name="rule 2", requesters=(), approvers=(), min_duration=
              default_duration=timedelta(minutes=1), max_duration=timedelta(minutes=1), allow=False,
              targets=("*@ourcompany.com",))
 POLICY = Policy(rules=(REGULATED, STAFF), source="policy.toml")
-SETTINGS = ("POLICY_FILE", "APPROVERS", "REQUESTERS", "MIN_DURATION", "DEFAULT_DURATION", "MAX_DURATION")
+SETTINGS = ("POLICY_FILE", "APPROVERS", "REQUESTERS", "MIN_DURATION", "DEFAULT_DURATION", "MAX_DURATION",
+            "APPROVAL_MFA", "REVEAL_MFA")
 
 
 def test_a_matching_rule_and_all_it_allows() -> None:
@@ -40,9 +42,11 @@ def test_a_matching_rule_and_all_it_allows() -> None:
         "  requesters        U0REQ",
         "  approvers         S0SECOPS",
         "  approvals         2 (distinct approvers, never the requester)",
+        "  approval_mfa      none: a click",
         "  min_duration      1m",
         "  default_duration  30m",
         "  max_duration      1h",
+        "  reveal_mfa        none: a click on Show token shows the token",
     ]
 
 
@@ -64,9 +68,11 @@ def test_no_rule_matches() -> None:
         "  requesters        U0REQ",
         "  approvers         U0AAA, S0BBB",
         "  approvals         1 (distinct approvers, never the requester)",
+        "  approval_mfa      none: a click",
         "  min_duration      1m",
         "  default_duration  30m",
         "  max_duration      4h",
+        "  reveal_mfa        none: a click on Show token shows the token",
     ]
 
 
@@ -74,6 +80,46 @@ def test_no_policy_file() -> None:
     first = report("jane@acme.com", None, Policy(), ENVIRONMENT).splitlines()[0]
     assert first == ("jane@acme.com with no tenant: POLICY_FILE is not set, so the environment's settings decide "
                      "every request.")
+
+
+def test_what_a_request_needs_of_its_approvers_and_its_requester() -> None:
+    totp = Rule(number=1, name="regulated tenants", requesters=("U0REQ",), approvers=("S0SECOPS",),
+                min_duration=timedelta(minutes=1), default_duration=timedelta(minutes=30),
+                max_duration=timedelta(hours=1), tenants=("bank-*",), approval_mfa=Mfa.TOTP, reveal_mfa=Mfa.EMAIL)
+    lines = report("jane@bank.com", "bank-eu", Policy(rules=(totp,), source="policy.toml"), ENVIRONMENT).splitlines()
+    assert "  approval_mfa      totp: each approver types the 6-digit code of their authenticator app (verified at " \
+           "Descope)" in lines
+    assert "  reveal_mfa        email: the requester types a code Descope mails them before Show token shows the " \
+           "token" in lines
+    email = environment_rule(("U0AAA",), (), (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)),
+                             approval_mfa=Mfa.EMAIL, reveal_mfa=Mfa.TOTP)
+    lines = report("jane@acme.com", "acme", Policy(), email).splitlines()
+    assert "  approval_mfa      email: each approver types a code Descope mails them" in lines
+    assert "  reveal_mfa        totp: the requester types the 6-digit code of their authenticator app (verified at " \
+           "Descope) before Show token shows the token" in lines
+
+
+def test_a_request_under_several_rules_needs_the_strictest_second_factor() -> None:
+    bank = Rule(number=1, name="bank", requesters=("U0REQ",), approvers=("U0AAA",), min_duration=timedelta(minutes=1),
+                default_duration=timedelta(minutes=30), max_duration=timedelta(hours=1), tenants=("bank-*",),
+                approval_mfa=Mfa.EMAIL, reveal_mfa=Mfa.EMAIL)
+    environment = environment_rule(("U0AAA",), ("U0REQ",),
+                                   (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)),
+                                   approval_mfa=Mfa.TOTP)
+    banker = Target(verified=True, tenants=(("bank-eu", None), ("acme", None)))
+    lines = report("banker@bank.test", None, Policy(rules=(bank,), source="policy.toml"), environment,
+                   banker).splitlines()
+    assert lines[1:3] == ["  - the environment's settings, for no tenant, tenant acme",
+                          "  - rule 1 (\"bank\") of POLICY_FILE policy.toml, for tenant bank-eu"]
+    assert [line.split(":")[0] for line in lines if "_mfa" in line] == ["  approval_mfa      totp",
+                                                                        "  reveal_mfa        email"]
+
+
+def test_a_refusing_rule_needs_no_second_factor() -> None:
+    refusing = Rule(number=1, name="frozen", requesters=(), approvers=(), min_duration=timedelta(minutes=1),
+                    default_duration=timedelta(minutes=1), max_duration=timedelta(minutes=1), allow=False,
+                    approval_mfa=Mfa.TOTP, reveal_mfa=Mfa.TOTP)
+    assert "_mfa" not in report("jane@acme.com", "acme", Policy(rules=(refusing,), source="p.toml"), ENVIRONMENT)
 
 
 # --- the command --------------------------------------------------------------------------------------------
@@ -100,6 +146,22 @@ def test_the_command_prints_the_deciding_rule(env: pytest.MonkeyPatch, capsys: p
     assert "  requesters        U0AAA, S0BBB" in out  # REQUESTERS unset: the approvers
 
 
+def test_the_command_reads_the_environments_second_factors(env: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    env.setenv("APPROVAL_MFA", "TOTP")
+    env.setenv("REVEAL_MFA", "email")
+    assert main(["policy", "jane@bank.com", "--tenant", "bank-eu"]) == 0  # the rule sets none: the environment's
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out if "_mfa" in line] == ["  approval_mfa      totp",
+                                                                      "  reveal_mfa        email"]
+
+
+def test_a_wrong_second_factor_is_a_problem(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    env.setenv("REVEAL_MFA", "sms")
+    assert main(["policy", "jane@bank.com", "--tenant", "bank-eu"]) == 2
+    assert "REVEAL_MFA must be one of none, totp, email, not `sms`" in capsys.readouterr().err
+
+
 def test_an_empty_tenant_is_no_tenant(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """With rules naming tenants, a request naming none is decided by the target's tenants: without Descope's
     settings to look them up, the command says such a request is refused (as the bot refuses it) and why."""
@@ -120,9 +182,11 @@ def test_a_request_naming_no_tenant_is_decided_by_every_tenant_of_its_target() -
         "  requesters        in each rule's: U0REQ; U0REQ",
         "  approvers         in each rule's: S0SECOPS; U0AAA, S0BBB",
         "  approvals         2 (distinct approvers, never the requester)",
+        "  approval_mfa      none: a click",
         "  min_duration      1m",
         "  default_duration  30m",
         "  max_duration      1h",
+        "  reveal_mfa        none: a click on Show token shows the token",
     ]
     # Its one tenant's rule alone when nothing else applies; named, the tenant's rule as before.
     alone = Target(verified=True, tenants=(("bank-eu", None),))

@@ -12,6 +12,7 @@ import pytest
 from bot.config import environment_rule, read_policy
 from bot.config.policy_file import glob_problem
 from bot.domain.policy import Policy, Rule
+from bot.domain.proof import Mfa
 from tests.unit.factories import POLICY_EXAMPLE
 
 ENV = environment_rule(("U0AAA", "U0BBB"), (), (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)))
@@ -70,11 +71,14 @@ def test_every_key_set(path: Path) -> None:
         min_duration = "90s"
         default_duration = "1h30m"
         max_duration = "2h"
+        approval_mfa = "totp"
+        reveal_mfa = "email"
         allow = true
     """)
     assert rule == Rule(number=1, name="acme", requesters=("U0REQ", "W0REQ", "S0SUPPORT"), approvers=("U0APP", "U0APQ"),
                         approvals=2, min_duration=timedelta(seconds=90), default_duration=minutes(90),
-                        max_duration=minutes(120), tenants=("acme-*", ""), targets=("*@acme.com",))
+                        max_duration=minutes(120), tenants=("acme-*", ""), targets=("*@acme.com",),
+                        approval_mfa=Mfa.TOTP, reveal_mfa=Mfa.EMAIL)
 
 
 def test_keys_left_out_are_the_environments(path: Path) -> None:
@@ -83,6 +87,32 @@ def test_keys_left_out_are_the_environments(path: Path) -> None:
     assert (rule.requesters, rule.approvers, rule.approvals) == (("U0REQ",), ("U0APP", "S0APP"), 1)
     assert (rule.min_duration, rule.default_duration, rule.max_duration) == (minutes(5), minutes(20), minutes(50))
     assert rule.allow and rule.targets is None and rule.name == "rule 1"
+    assert (rule.approval_mfa, rule.reveal_mfa) == (Mfa.NONE, Mfa.NONE)
+
+
+def test_second_factors_left_out_are_the_environments(path: Path) -> None:
+    environment = environment_rule(("U0APP",), (), (minutes(5), minutes(20), minutes(50)), approval_mfa=Mfa.EMAIL,
+                                   reveal_mfa=Mfa.TOTP)
+    own_approval, own_reveal, neither = rules(path, """
+        [[rule]]
+        tenants = ["a"]
+        approval_mfa = "none"
+        [[rule]]
+        tenants = ["b"]
+        reveal_mfa = "email"
+        [[rule]]
+        tenants = ["c"]
+    """, environment)
+    assert (own_approval.approval_mfa, own_approval.reveal_mfa) == (Mfa.NONE, Mfa.TOTP)
+    assert (own_reveal.approval_mfa, own_reveal.reveal_mfa) == (Mfa.EMAIL, Mfa.EMAIL)
+    assert (neither.approval_mfa, neither.reveal_mfa) == (Mfa.EMAIL, Mfa.TOTP)
+
+
+@pytest.mark.parametrize(("written", "method"), [("totp", Mfa.TOTP), ("TOTP", Mfa.TOTP), ("Email", Mfa.EMAIL),
+                                                 (" none ", Mfa.NONE)])
+def test_second_factors_in_any_case(path: Path, written: str, method: Mfa) -> None:
+    (rule,) = rules(path, f'[[rule]]\napproval_mfa = "{written}"\nreveal_mfa = "{written}"\n')
+    assert (rule.approval_mfa, rule.reveal_mfa) == (method, method)
 
 
 def test_requesters_left_out_everywhere_are_the_environments_approvers(path: Path) -> None:
@@ -196,8 +226,15 @@ def test_rule_must_be_an_array_of_tables(path: Path, text: str, written: str) ->
 BAD_RULES = [
     # (the rule's keys, the key at fault, what the problem says)
     ('aprovers = ["S0X"]', "aprovers", "not a rule key (did you mean approvers?): a rule's keys are name, tenants, "
-                                       "targets, requesters, approvers, approvals, min_duration, default_duration, "
-                                       "max_duration, allow"),
+                                       "targets, requesters, approvers, approvals, approval_mfa, min_duration, "
+                                       "default_duration, max_duration, reveal_mfa, allow"),
+    ('approval_mfa = "sms"', "approval_mfa", 'must be one of "none", "totp" or "email", not "sms"'),
+    ('reveal_mfa = ""', "reveal_mfa", 'must be one of "none", "totp" or "email", not ""'),
+    ("reveal_mfa = 2", "reveal_mfa", 'must be one of "none", "totp" or "email", not a number (2)'),
+    ('approval_mfa = ["totp"]', "approval_mfa", 'must be one of "none", "totp" or "email", not an array'),
+    ("approval_mfa = true", "approval_mfa", "not a boolean (true)"),
+    ('reveal_mfa = "2fa"', "reveal_mfa", "not \"2fa\""),
+    ('approval_mfas = "totp"', "approval_mfas", "not a rule key (did you mean approval_mfa?)"),
     ("colour = 1", "colour", "not a rule key: a rule's keys are name,"),
     ('tenants = "bank-*"', "tenants", 'must be an array of strings, like tenants = ["acme-*", ""], not a string '
                                       '("bank-*")'),

@@ -19,6 +19,7 @@ from bot.config import (
     settings_from_env,
 )
 from bot.domain.policy import Policy
+from bot.domain.proof import Mfa
 from bot.domain.target import UNVERIFIED, Target
 from tests.unit.factories import POLICY_EXAMPLE
 
@@ -87,6 +88,9 @@ def test_minimal_env_gives_the_documented_defaults() -> None:
     assert s.log_level == "INFO"
     assert s.expiry_warning == timedelta(minutes=5)
     assert s.policy == Policy()
+    assert (s.approval_mfa, s.reveal_mfa) == (Mfa.NONE, Mfa.NONE)
+    assert (s.environment_rule.approval_mfa, s.environment_rule.reveal_mfa) == (Mfa.NONE, Mfa.NONE)
+    assert s.mfa_in_use() == frozenset()
 
 
 def test_values_are_stripped() -> None:
@@ -259,6 +263,26 @@ def test_bad_choices_and_reminder_interval_are_named() -> None:
     assert "LOG_FORMAT must be one of text, json, not `xml`" in problems
     assert "TOKEN_DELIVERY must be one of reveal, dm, not `email`" in problems
     assert "REMINDER_INTERVAL: `soon` is not a duration" in problems and "or 0 to turn it off" in problems
+
+
+@pytest.mark.parametrize(("raw", "method"), [("none", Mfa.NONE), ("totp", Mfa.TOTP), ("TOTP", Mfa.TOTP),
+                                             ("email", Mfa.EMAIL), ("Email", Mfa.EMAIL), (" email ", Mfa.EMAIL)])
+def test_second_factors(raw: str, method: Mfa) -> None:
+    s = settings(APPROVAL_MFA=raw, REVEAL_MFA=raw)
+    assert (s.approval_mfa, s.reveal_mfa) == (method, method)
+    assert (s.environment_rule.approval_mfa, s.environment_rule.reveal_mfa) == (method, method)
+    assert s.decide("jane@acme.com", "acme", None).approval_mfa == method
+
+
+def test_a_blank_second_factor_is_none() -> None:
+    assert settings(APPROVAL_MFA=" ", REVEAL_MFA="").approval_mfa == Mfa.NONE
+
+
+def test_bad_second_factors_are_named_with_the_other_problems() -> None:
+    found = problems_with(APPROVAL_MFA="sms", REVEAL_MFA="passkey", PORT="http")
+    assert found == ["APPROVAL_MFA must be one of none, totp, email, not `sms`",
+                     "REVEAL_MFA must be one of none, totp, email, not `passkey`",
+                     "PORT must be a whole number from 1 to 65535, not `http`"]
 
 
 def test_bad_app_token_prefix() -> None:
@@ -553,11 +577,47 @@ def test_rules_are_checked_when_the_environment_has_problems(tmp_path: Path) -> 
     assert "MAX_DURATION (2h, from the environment" in found[2]
 
 
+def test_a_rule_leaving_out_a_second_factor_takes_the_environments(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\napproval_mfa = "TOTP"\n'
+                    '[[rule]]\nname = "acme"\ntenants = ["acme"]\nreveal_mfa = "none"\n')
+    s = settings(POLICY_FILE=str(path), APPROVAL_MFA="email", REVEAL_MFA="email")
+    bank, acme = s.policy.rules
+    assert (bank.approval_mfa, bank.reveal_mfa) == (Mfa.TOTP, Mfa.EMAIL)
+    assert (acme.approval_mfa, acme.reveal_mfa) == (Mfa.EMAIL, Mfa.NONE)
+    both = s.decide("x@bank.test", None, Target(verified=True, tenants=(("bank-eu", None), ("acme", None))))
+    assert (both.approval_mfa, both.reveal_mfa) == (Mfa.TOTP, Mfa.EMAIL)  # the strictest of the rules
+
+
+def test_a_rules_bad_second_factor_is_named_by_file_rule_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "bank"\napproval_mfa = "sms"\nreveal_mfa = 6\n')
+    assert problems_with(POLICY_FILE=str(path), APPROVAL_MFA="otp") == [
+        "APPROVAL_MFA must be one of none, totp, email, not `otp`",
+        f'POLICY_FILE {path}, rule 1 ("bank"), key approval_mfa: must be one of "none", "totp" or "email", not "sms"',
+        f'POLICY_FILE {path}, rule 1 ("bank"), key reveal_mfa: must be one of "none", "totp" or "email", not a '
+        "number (6)",
+    ]
+
+
+def test_the_second_factors_in_use(tmp_path: Path) -> None:
+    assert settings(APPROVAL_MFA="totp").mfa_in_use() == {Mfa.TOTP}
+    assert settings(REVEAL_MFA="email").mfa_in_use() == {Mfa.EMAIL}
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\ntenants = ["bank-*"]\nreveal_mfa = "totp"\n'
+                    '[[rule]]\ntenants = ["frozen"]\nallow = false\napproval_mfa = "email"\n')
+    assert settings(POLICY_FILE=str(path)).mfa_in_use() == {Mfa.TOTP}  # a rule refusing everything asks nothing
+    assert settings(POLICY_FILE=str(path), APPROVAL_MFA="email").mfa_in_use() == {Mfa.TOTP, Mfa.EMAIL}
+
+
 def test_the_policy_alone_for_the_policy_command(policy_file: str) -> None:
-    env = {"APPROVERS": "U0AAA,S0BBB", "REQUESTERS": "U0REQ", "MIN_DURATION": "5m", "POLICY_FILE": policy_file}
+    env = {"APPROVERS": "U0AAA,S0BBB", "REQUESTERS": "U0REQ", "MIN_DURATION": "5m", "POLICY_FILE": policy_file,
+           "APPROVAL_MFA": "totp", "REVEAL_MFA": "Email"}
     policy, environment = policy_from_env(env)  # no Slack or Descope setting needed
     s = settings(**env)
     assert (policy, environment) == (s.policy, s.environment_rule)
+    assert (environment.approval_mfa, environment.reveal_mfa) == (Mfa.TOTP, Mfa.EMAIL)
+    assert {(rule.approval_mfa, rule.reveal_mfa) for rule in policy.rules} == {(Mfa.TOTP, Mfa.EMAIL)}
     assert policy_from_env({"APPROVERS": "U0AAA"})[0] == Policy()
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.domain import TooFewApprovers
 from bot.domain.policy import Decision, Policy, Rule, environment_rule
+from bot.domain.proof import Mfa
 from bot.domain.rules import check_approvable
 
 ENV = environment_rule(("UA", "UB", "UC"), ("UR",), (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)))
@@ -58,6 +59,24 @@ def test_unknown_tenants_fail_closed_only_when_rules_name_tenants() -> None:
     assert unknown.tenants_unknown and not unknown.allow and unknown.rules == (NO_TENANT,)
     assert Policy((rule(1, "targets only", targets=("*@x.com",)),)).decide("y@x.com", None, None, ENV).allow
     assert Policy((NO_TENANT,)).decide("y@x.com", None, None, ENV).allow  # [""] names no tenant
+
+
+def test_the_strictest_second_factor_wins() -> None:
+    none, email, totp = (rule(n, m.value, approval_mfa=m, reveal_mfa=m) for n, m in enumerate(Mfa, start=1))
+    assert (Decision((none, email)).approval_mfa, Decision((none, email)).reveal_mfa) == (Mfa.EMAIL, Mfa.EMAIL)
+    assert (Decision((email, totp)).approval_mfa, Decision((totp, email)).reveal_mfa) == (Mfa.TOTP, Mfa.TOTP)
+    assert Decision((none,)).approval_mfa == Decision((ENV,)).reveal_mfa == Mfa.NONE  # by default: a click
+    mixed = Decision((rule(1, "a", approval_mfa=Mfa.TOTP), rule(2, "b", reveal_mfa=Mfa.EMAIL)))
+    assert (mixed.approval_mfa, mixed.reveal_mfa) == (Mfa.TOTP, Mfa.EMAIL)  # each of its own
+
+
+def test_the_environments_rule_carries_its_second_factors() -> None:
+    window = (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4))
+    environment = environment_rule(("UA",), (), window, approval_mfa=Mfa.EMAIL, reveal_mfa=Mfa.TOTP)
+    assert (environment.approval_mfa, environment.reveal_mfa) == (Mfa.EMAIL, Mfa.TOTP)
+    decision = Policy((rule(1, "bank", tenants=("bank-*",), approval_mfa=Mfa.TOTP),)).decide(
+        "x@bank.test", None, ("bank-eu", "acme"), environment)
+    assert (decision.approval_mfa, decision.reveal_mfa) == (Mfa.TOTP, Mfa.TOTP)
 
 
 def test_a_default_outside_the_common_window_is_brought_into_it() -> None:

@@ -61,7 +61,7 @@ def test_a_click_without_a_user_or_an_action_is_refused(changes: dict[str, Any])
 def test_a_click_on_the_clickers_own_home_of_this_bot_counts() -> None:
     click = payloads.click(home_click())
     assert click == Click(ME, ids.HOME_APPROVE, "K7M2QX9A", on_home=True, view_bot_id="BBOT", view_app_id="A0APP",
-                          view_owner=ME, app_id="A0APP")
+                          view_owner=ME, app_id="A0APP", view_id="V1")
     assert click.from_home_of("BBOT")
 
 

@@ -41,7 +41,9 @@ from bot.domain import (
     check_duration,
     check_may_stop,
 )
+from bot.domain.errors import NoDescopeLogin, ProofForged, ProofLocked, ProofNeeded, ProofUnavailable, WrongCode
 from bot.domain.outcomes import Failure, FailureKind
+from bot.domain.proof import Mfa, Purpose
 from bot.slack.messages import replies
 from bot.slack.messages.status import outcome_so_far
 from tests.unit.factories import view
@@ -159,6 +161,22 @@ REFUSALS: list[tuple[DomainError, str]] = [
     (NotExtendable(view(State.STOPPED)),
      "Session `K7M2QX9A` is not running (it is stopped): only a running session can be extended. "
      "Ask for a new session instead."),
+    # Issue 25: verified approvals.
+    (ProofNeeded("K7M2QX9A", "UBO", Purpose.APPROVE, Mfa.TOTP),
+     "This needs a second factor first: click the button again to open the code window."),
+    (WrongCode("K7M2QX9A", Purpose.APPROVE, Mfa.TOTP, "E061102", 1),
+     "Descope did not accept that code (E061102). Check it and type it again: 1 more try on this request."),
+    (ProofLocked("K7M2QX9A", Purpose.APPROVE, Mfa.TOTP),
+     "Too many wrong codes on this request: you are refused on it. This is on the audit trail; ask another "
+     "approver."),
+    (ProofForged("K7M2QX9A", Purpose.APPROVE, Mfa.EMAIL, "wrong subject"),
+     "Descope's answer to your code failed the bot's checks (wrong subject), so it counts nothing. The approvers' "
+     "channel has been told: someone may be tampering with the connection to Descope."),
+    (NoDescopeLogin("K7M2QX9A", Purpose.APPROVE, Mfa.TOTP, "bo@acme.com"),
+     "Descope has no user with the login ID bo@acme.com (your Slack email), so it cannot verify you. Ask whoever "
+     "runs Descope to add you, with an authenticator or email sign-in."),
+    (ProofUnavailable("K7M2QX9A", Purpose.REVEAL, Mfa.TOTP),
+     "Descope could not be reached to check the code: nothing counted. Try again in a moment."),
 ]
 
 

@@ -1,0 +1,119 @@
+"""Verifications: a person proves themselves with a second factor, verified at Descope, before their click counts.
+
+    asked       what a click must be proved with (after the checks the click itself gets); ``ProofLocked`` once
+                too many wrong codes were typed on the request
+    send_code   ``email``: Descope mails the person a code; the address, masked
+    approve     an approver's code → ``Approvals.decide`` with the ``Proof``       (``approval_mfa``)
+    reveal      the requester's code → ``Tokens.reveal`` with the ``Proof``        (``reveal_mfa``)
+
+The person's login at Descope is their Slack email (the directory), as the impersonator's is: never anything typed.
+Descope verifies the code; the bot then checks the session Descope answered itself (``descope.stepup``) and closes
+it. A wrong code is recorded, and the ``MAX_WRONG_CODES``-th refuses the person on the request (audited, and told
+in the request's thread). An answer that fails the checks is refused, audited with the reason, and told in the thread
+(shown in the channel): a forged answer means someone is inside the network path. An outage counts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.descope import DescopeError, DescopeRefused
+from bot.descope.session_jwt import KeySetMalformed, SessionRejected
+from bot.descope.stepup import CodeRejected
+from bot.domain import RequestView
+from bot.domain.errors import NoDescopeLogin, ProofForged, ProofLocked, ProofUnavailable, WrongCode
+from bot.domain.outcomes import Verification
+from bot.domain.proof import MAX_WRONG_CODES, Mfa, Proof, Purpose
+from bot.workflows.about import about_request
+from bot.workflows.approvals import Approvals
+from bot.workflows.context import Context
+from bot.workflows.tokens import Tokens
+
+log = logging.getLogger("bot.workflows")
+
+
+class Verifications:
+    def __init__(self, ctx: Context, approvals: Approvals, tokens: Tokens) -> None:
+        self.ctx = ctx
+        self.approvals = approvals
+        self.tokens = tokens
+
+    def asked(self, request_id: str, user_id: str, purpose: Purpose, *, message_ts: str | None = None,
+              via_home: bool = False) -> Mfa:
+        """What ``user_id`` proves themselves with for ``purpose`` on the request, once the click itself passes its
+        checks (which raise as the click would); ``ProofLocked`` once they typed too many wrong codes on it."""
+        if purpose is Purpose.APPROVE:
+            asked = self.approvals.may_decide(request_id, user_id, message_ts=message_ts, via_home=via_home)
+        else:
+            asked = self.tokens.asked_of(self.tokens.live_row(request_id, user_id))
+        self.ctx.check_not_locked(request_id, user_id, purpose, asked)
+        return asked
+
+    @about_request
+    def send_code(self, request_id: str, user_id: str, purpose: Purpose, *, message_ts: str | None = None,
+                  via_home: bool = False) -> str:
+        """Have Descope mail ``user_id`` a code for ``purpose`` on the request (``email``); where it went, masked."""
+        asked = self.asked(request_id, user_id, purpose, message_ts=message_ts, via_home=via_home)
+        login = self._login(request_id, user_id, purpose, asked)
+        try:
+            return self.ctx.descope.send_email_code(login)
+        except DescopeRefused as exc:
+            if exc.user_not_found:
+                raise NoDescopeLogin(request_id, purpose, asked, login) from exc
+            raise ProofUnavailable(request_id, purpose, asked, exc.description) from exc
+        except DescopeError as exc:
+            raise ProofUnavailable(request_id, purpose, asked) from exc
+
+    @about_request
+    def approve(self, request_id: str, user_id: str, code: str, *, message_ts: str | None = None,
+                via_home: bool = False) -> None:
+        """An approver's Approve with the code they typed: proved at Descope, then decided as any Approve."""
+        asked = self.asked(request_id, user_id, Purpose.APPROVE, message_ts=message_ts, via_home=via_home)
+        proof = self._prove(request_id, user_id, Purpose.APPROVE, asked, code)
+        self.approvals.decide(request_id, user_id, True, message_ts=message_ts, via_home=via_home, proof=proof)
+
+    @about_request
+    def reveal(self, request_id: str, user_id: str, code: str, show: Callable[[RequestView, str], None]) -> None:
+        """The requester's Show token with the code they typed: proved at Descope, then the token to ``show``."""
+        asked = self.asked(request_id, user_id, Purpose.REVEAL)
+        proof = self._prove(request_id, user_id, Purpose.REVEAL, asked, code)
+        self.tokens.reveal(request_id, user_id, show, proof=proof)
+
+    def _prove(self, request_id: str, user_id: str, purpose: Purpose, asked: Mfa, code: str) -> Proof:
+        ctx = self.ctx
+        login = self._login(request_id, user_id, purpose, asked)
+        try:
+            ctx.descope.prove(asked.value, login, code)
+        except CodeRejected as exc:
+            why = exc.code or f"HTTP {exc.status}"
+            failures = ctx.store.fail_proof(request_id, user_id, Verification(purpose, asked, why), ctx.clock(),
+                                            limit=MAX_WRONG_CODES)
+            log.warning("request %s: %s typed a code Descope did not accept for %s (%s; %d of %d)", request_id,
+                        user_id, purpose.value, why, failures, MAX_WRONG_CODES)
+            if failures >= MAX_WRONG_CODES:
+                ctx.timers.kick(request_id)  # the lock-out's line in the thread
+                raise ProofLocked(request_id, purpose, asked, why) from exc
+            raise WrongCode(request_id, purpose, asked, why, MAX_WRONG_CODES - failures) from exc
+        except SessionRejected as exc:
+            ctx.store.forged_proof(request_id, user_id, Verification(purpose, asked, exc.reason), ctx.clock())
+            log.error("request %s: Descope's answer to %s's code failed a check (%s): refused; someone may be inside "
+                      "the network path to Descope", request_id, user_id, exc.reason)
+            ctx.timers.kick(request_id)  # the alarm in the thread
+            raise ProofForged(request_id, purpose, asked, exc.reason) from exc
+        except DescopeRefused as exc:
+            if exc.user_not_found:
+                raise NoDescopeLogin(request_id, purpose, asked, login) from exc
+            raise ProofUnavailable(request_id, purpose, asked, exc.description) from exc
+        except (DescopeError, KeySetMalformed) as exc:
+            log.warning("request %s: %s's code could not be verified: %s", request_id, user_id, exc)
+            raise ProofUnavailable(request_id, purpose, asked) from exc
+        log.info("request %s: %s proved themselves by %s for %s", request_id, user_id, asked.value, purpose.value)
+        return Proof(request_id, user_id, purpose, asked)
+
+    def _login(self, request_id: str, user_id: str, purpose: Purpose, asked: Mfa) -> str:
+        """The person's Descope login: their Slack email."""
+        email = self.ctx.directory.email_of(user_id)
+        if not email:
+            raise NoDescopeLogin(request_id, purpose, asked, None)
+        return email
