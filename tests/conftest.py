@@ -78,13 +78,20 @@ def _database(kind: str, folder: Path) -> Iterator[str]:
 def shared_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One bot, started once per database for a module's tests that leave nothing another could see (each compares
     with what was there before it): a bot start is most of such a test's time."""
-    folder = tmp_path_factory.mktemp("shared")
-    databases = _database(request.param, folder)
+    with started_once(request.param, tmp_path_factory.mktemp("shared")) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def started_once(kind: str, folder: Path, **overrides: str) -> Iterator[Stack]:
+    """A bot on a database of ``kind`` ("sqlite", "postgresql") with the stand-ins, settings ``overrides``: what a
+    module-scoped fixture shares among its tests."""
+    databases = _database(kind, folder)
     url = next(databases)
     try:
         with FakeSlack() as slack, FakeDescope() as descope:
             populate(slack, descope)
-            bot = BotProcess(bot_env(slack, descope, url), folder / "bot.log")
+            bot = BotProcess(bot_env(slack, descope, url, **overrides), folder / "bot.log")
             bot.start()
             try:
                 yield Stack(slack, descope, bot)

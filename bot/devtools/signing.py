@@ -274,9 +274,10 @@ def view_submission_payload(
 
 
 def view_submission_body(view: dict[str, Any], answers: dict[str, str | None], *, user_id: str,
-                         team_id: str = "T0001") -> str:
-    """``payload=<json>``, form-encoded, as Slack POSTs a modal's submission."""
-    return _form(view_submission_payload(view, answers, user_id=user_id, team_id=team_id))
+                         team_id: str = "T0001", view_id: str = "V0FORM") -> str:
+    """``payload=<json>``, form-encoded, as Slack POSTs a modal's submission (``view_id``: the modal's, as
+    ``views.open`` answered it)."""
+    return _form(view_submission_payload(view, answers, user_id=user_id, team_id=team_id, view_id=view_id))
 def app_home_opened_body(user_id: str, *, tab: str = "home", team_id: str = "T0001",
                          view: dict[str, Any] | None = None) -> str:
     """The JSON body of an ``app_home_opened`` event, as Slack POSTs it (sign it with ``content_type=JSON``).
