@@ -4,7 +4,8 @@
 ``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the ``x-oauth-scopes``
 header) against the app manifest's (``bot/slack/manifest.yml``), the bot's membership of the approvals channel, each ID
 in ``APPROVERS``, ``REQUESTERS`` and the rules of ``POLICY_FILE`` that allow, Descope's acceptance of the management key
-(a user look-up that finds nobody), and the database (reachable, at the Alembic head). ``render`` prints them as a
+(a user look-up that finds nobody), the second factors the rules ask (``check_mfa``: Descope's key set, each method's
+verification), and the database (reachable, at the Alembic head). ``render`` prints them as a
 checklist.
 
 It only reads: no message posted, no row stored, no migration run (SQLite: a missing file is not created).
@@ -21,6 +22,7 @@ from urllib.error import URLError
 
 from bot.cli import check_words as m
 from bot.cli import ready
+from bot.cli.check_mfa import check_mfa
 from bot.cli.ready import Check
 from bot.config import ConfigError, Settings, database_url_from_env, is_group_id, settings_from_env
 from bot.slack.manifest import MANIFEST, bot_scopes
@@ -60,6 +62,7 @@ def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) 
     else:
         checks += check_slack(settings, bot_scopes(manifest.read_text()))
         checks.append(ready.descope_key(settings))
+        checks += check_mfa(settings)
         database_url = settings.database_url
     checks.append(check_database(database_url))
     return checks

@@ -24,7 +24,7 @@ import httpx
 
 from bot.descope.errors import DescopeError, DescopeRefused, _json_object
 from bot.descope.session_jwt import KeySet, SessionRejected, verify_session
-from bot.descope.users import User
+from bot.descope.users import NOBODY, User
 
 log = logging.getLogger("bot.descope")
 
@@ -103,6 +103,17 @@ class StepUp:
                 log.warning("the rejected step-up's session could not be closed: %s", exc)
             raise
         self._close(refresh)
+
+    def probe(self, method: str) -> DescopeRefused | None:
+        """Whether Descope answers ``method``'s verification (the setup doctor): a code for a login no one has
+        (``users.NOBODY``) is refused as Descope refuses it, and that refusal is answered (``None``: it was not
+        refused, which should not happen). Sends no email, counts against nobody. Raises ``DescopeUnavailable``."""
+        try:
+            self._client._send("POST", VERIFY_PATHS[method], json={"loginId": NOBODY, "code": "000000"},
+                               headers=self._auth, idempotent=False)
+        except DescopeRefused as exc:
+            return exc
+        return None
 
     def _close(self, refresh: object) -> None:
         """Log the step-up's session out: it was only ever a proof."""

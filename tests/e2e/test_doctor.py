@@ -15,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
 from bot.devtools import FakeDescope, FakeSlack
-from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
+from bot.devtools.descope_api import IMPERSONATE, KEYS, LOGOUT, OTP_SIGNIN_EMAIL, STOP_IMPERSONATION, TOTP_VERIFY
 from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, APPROVER_GROUP, ROOT, bot_env, free_port
 from bot.devtools.socket_mode import FakeSocketMode
 from bot.store import make_engine
@@ -250,3 +250,30 @@ def test_database_not_migrated(fakes: Fakes, database_url: str) -> None:
     assert line.startswith("✗ The database is not migrated (at "), out
     assert line.endswith("— run: impersonation-bot migrate"), out
     assert _tables(database_url) == before
+
+
+def test_second_factors_in_use_are_checked_at_descope_and_nothing_is_mailed(fakes: Fakes, sqlite_url: str) -> None:
+    _, descope = fakes
+    code, out = run_check(fakes, sqlite_url, APPROVAL_MFA="totp", REVEAL_MFA="email")
+    assert code == 0, out
+    assert "✓ Descope's signing keys fetched (1 RS256): the bot can check the session a code opens" in out
+    assert "✓ Descope answers Authenticator Apps (TOTP) verification" in out
+    assert "✓ Descope answers OTP by email verification" in out
+    assert descope.calls_to(OTP_SIGNIN_EMAIL) == [] and not any(descope.mailed(login) for login in descope.users)
+
+
+def test_no_second_factor_in_use_asks_descope_nothing_about_them(fakes: Fakes, sqlite_url: str) -> None:
+    _, descope = fakes
+    code, out = run_check(fakes, sqlite_url)
+    assert code == 0 and "signing keys" not in out, out
+    assert [c for c in descope.calls if c.path.startswith(KEYS) or c.path == TOTP_VERIFY] == []
+
+
+def test_a_key_set_that_cannot_be_fetched_is_named(fakes: Fakes, sqlite_url: str) -> None:
+    _, descope = fakes
+    descope.fail_next(descope.keys_path, status=404)
+    code, out = run_check(fakes, sqlite_url, APPROVAL_MFA="totp")
+    assert code == 1
+    [line] = failed_lines(out)
+    assert line.startswith("✗ Descope's key set could not be fetched (Descope refused (404"), out
+    assert line.endswith("— check DESCOPE_PROJECT_ID and DESCOPE_BASE_URI (the keys are at /v2/keys/<project ID>)")
