@@ -300,6 +300,11 @@ class Reader:
             policy=self.policy(environment_rule(approvers, requesters, window, approval_mfa=approval_mfa,
                                                  reveal_mfa=reveal_mfa)),
         )
+        if settings.token_delivery == "dm" and any(rule.reveal_mfa.needed for rule in settings.all_rules()):
+            self.problems.append(
+                "REVEAL_MFA (or a rule's reveal_mfa) asks the requester for a code before Show token, but "
+                "TOKEN_DELIVERY=dm puts the token in the DM without one: use TOKEN_DELIVERY=reveal, or leave "
+                "REVEAL_MFA unset")
         if self.problems:
             raise ConfigError(self.problems, unset=self.unset)
         return settings

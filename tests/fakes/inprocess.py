@@ -4,8 +4,10 @@ on a controlled clock, without processes or sockets.
     Clock            the wall clock (``utcnow``): moves only when the test says so
     StubDescope      ``Descope`` (the ``DescopeClient``): mints fake JWTs, knows the target user, revokes on
                      logout only (stop revokes nothing, as at Descope), can be made to fail the stop or logout
-                     call or to hold the first impersonate call until the test lets it go
-    StubDirectory    ``Directory`` (``SlackDirectory``): an email per user ID; can be made to fail
+                     call or to hold the first impersonate call until the test lets it go; the step-up: mails a
+                     code (``send_email_code``), accepts ``good_code`` (``prove``), or raises ``prove_error``
+    StubDirectory    ``Directory`` (``SlackDirectory``): an email per user ID (none for ``without_email``); can be
+                     made to fail
     StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown, session DMs, outcomes and App Homes;
                      ``on_post`` runs as Slack would show the approval message (before its ts is stored)
     RecordingTimers  ``Timers`` (the APScheduler ``Scheduler``): records every alarm and kick, runs nothing
@@ -29,6 +31,7 @@ from typing import Any
 
 from bot.config import Secret, Settings
 from bot.descope import DescopeRefused, User
+from bot.descope.stepup import CodeRejected
 from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
 from bot.domain import Draft, RequestView
 from bot.domain.durations import parse_duration
@@ -63,6 +66,13 @@ class StubDescope:
         self.revoked: list[str] = []
         self.calls = 0
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
+        # The step-up: ``prove`` accepts ``good_code`` and rejects any other as Descope does (``CodeRejected``);
+        # ``prove_error`` (``SessionRejected``, ``DescopeUnavailable``, ``DescopeRefused`` …) is raised instead when set.
+        self.good_code = "123456"
+        self.prove_error: Exception | None = None
+        self.proofs: list[tuple[str, str, str]] = []  # each prove call: (method, login ID, code)
+        self.email_error: Exception | None = None  # send_email_code raises it when set
+        self.codes_mailed: list[str] = []  # the login IDs a code was mailed to
 
     def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool, refresh_duration: int,
                     selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
@@ -96,15 +106,30 @@ class StubDescope:
         return User(user_id="U" + login_id, name=login_id.split("@")[0], status="enabled",
                     tenants=(("acme-eu", "Acme EU"),))
 
+    def send_email_code(self, login_id: str) -> str:
+        if self.email_error is not None:
+            raise self.email_error
+        self.codes_mailed.append(login_id)
+        name, _, domain = login_id.partition("@")
+        return f"{name[:1]}***@{domain}"
+
+    def prove(self, method: str, login_id: str, code: str) -> None:
+        self.proofs.append((method, login_id, code))
+        if self.prove_error is not None:
+            raise self.prove_error
+        if code != self.good_code:
+            raise CodeRejected("Invalid code", status=401, code="E061102", message="Wrong or expired code")
+
 
 class StubDirectory:
     def __init__(self) -> None:
         self.error: Exception | None = None
+        self.without_email: set[str] = set()  # users whose Slack profile shows no email
 
     def email_of(self, user_id: str) -> str | None:
         if self.error is not None:
             raise self.error
-        return f"{user_id.lower()}@corp.example"
+        return None if user_id in self.without_email else f"{user_id.lower()}@corp.example"
 
     def is_member(self, user_id: str, principals: Collection[str]) -> bool:
         return user_id in principals

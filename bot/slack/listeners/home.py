@@ -62,12 +62,10 @@ def register(app: App, deps: Deps) -> None:
                         click.view_bot_id, click.view_app_id)
             return
         try:
-            act(click.request_id, click.user_id)
-        except ProofNeeded as needed:  # an Approve the rules want proved: the code modal, at once
             try:
+                act(click.request_id, click.user_id)
+            except ProofNeeded as needed:  # an Approve the rules want proved: the code modal, at once
                 proof.open_modal(deps, client, click.trigger_id or "", needed, via_home=True)
-            except Exception as exc:
-                publish(click.user_id, client, error_text(exc, replies.Doing.VERIFYING))
         except Exception as exc:
             try:
                 publish(click.user_id, client, error_text(exc, doing))

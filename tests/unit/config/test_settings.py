@@ -285,6 +285,14 @@ def test_bad_second_factors_are_named_with_the_other_problems() -> None:
                      "PORT must be a whole number from 1 to 65535, not `http`"]
 
 
+def test_a_code_before_show_token_needs_the_show_token_delivery() -> None:
+    assert problems_with(REVEAL_MFA="totp", TOKEN_DELIVERY="dm") == [
+        "REVEAL_MFA (or a rule's reveal_mfa) asks the requester for a code before Show token, but TOKEN_DELIVERY=dm "
+        "puts the token in the DM without one: use TOKEN_DELIVERY=reveal, or leave REVEAL_MFA unset"]
+    assert settings(REVEAL_MFA="totp", TOKEN_DELIVERY="reveal").reveal_mfa == Mfa.TOTP
+    assert settings(APPROVAL_MFA="totp", TOKEN_DELIVERY="dm").approval_mfa == Mfa.TOTP
+
+
 def test_bad_app_token_prefix() -> None:
     (problem,) = problems_with(SLACK_APP_TOKEN="xoxb-not-an-app-token")
     assert problem.startswith("SLACK_APP_TOKEN")
