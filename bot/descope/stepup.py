@@ -96,11 +96,11 @@ class StepUp:
                 raise SessionRejected("the answer holds no session JWT")
             verify_session(session, keys=self.keys, project_id=self._client.project_id, subject=user.user_id,
                            method=method, now=self._wall())
-        except SessionRejected:
-            try:  # whatever answered, a session it opened must not outlive the refusal
+        except Exception:  # rejected, or the key set out of reach: a session Descope opened must not outlive it
+            try:
                 self._close(refresh)
             except DescopeError as exc:
-                log.warning("the rejected step-up's session could not be closed: %s", exc)
+                log.warning("a step-up's session that proved nothing could not be closed: %s", exc)
             raise
         self._close(refresh)
 

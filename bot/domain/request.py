@@ -61,8 +61,14 @@ class RequestView:
         return dict(self.proved).get(approver)
 
     @property
+    def counted(self) -> tuple[str, ...]:
+        """The approvers whose approval counts: each, or where the request asks a second factor, those who proved
+        themselves with it."""
+        return tuple(a for a in self.approved_by if self.approval_mfa.satisfied_by(self.proof_of(a)))
+
+    @property
     def approvals_missing(self) -> int:
-        return max(0, self.approvals_needed - len(self.approved_by))
+        return max(0, self.approvals_needed - len(self.counted))
 
     @property
     def stopping(self) -> bool:

@@ -91,8 +91,8 @@ class Approvals:
             raise AlreadyDecided(ctx.get(request_id))
         if counted.vote is Vote.AGAIN:
             raise AlreadyApproved(ctx.get(request_id), clicker)
-        if counted.vote is Vote.UNPROVED:  # another replica's rules ask more than this one's
-            raise ProofNeeded(request_id, clicker, Purpose.APPROVE, Mfa.TOTP)
+        if counted.vote is Vote.UNPROVED:  # another replica's rules asked more than this one's: what they stored
+            raise ProofNeeded(request_id, clicker, Purpose.APPROVE, self.asked_of(self._row(request_id)))
         log.info("request %s approved by %s (%s%s)", request_id, clicker, counted.vote.value,
                  f", proved by {proved}" if proved else "")
         slack_lease_until = None  # the activation took the Slack lease, held until then: the DM goes at once

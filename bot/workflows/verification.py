@@ -70,14 +70,14 @@ class Verifications:
                 via_home: bool = False) -> None:
         """An approver's Approve with the code they typed: proved at Descope, then decided as any Approve."""
         asked = self.asked(request_id, user_id, Purpose.APPROVE, message_ts=message_ts, via_home=via_home)
-        proof = self._prove(request_id, user_id, Purpose.APPROVE, asked, code)
+        proof = self._prove(request_id, user_id, Purpose.APPROVE, asked, code) if asked.needed else None
         self.approvals.decide(request_id, user_id, True, message_ts=message_ts, via_home=via_home, proof=proof)
 
     @about_request
     def reveal(self, request_id: str, user_id: str, code: str, show: Callable[[RequestView, str], None]) -> None:
         """The requester's Show token with the code they typed: proved at Descope, then the token to ``show``."""
         asked = self.asked(request_id, user_id, Purpose.REVEAL)
-        proof = self._prove(request_id, user_id, Purpose.REVEAL, asked, code)
+        proof = self._prove(request_id, user_id, Purpose.REVEAL, asked, code) if asked.needed else None
         self.tokens.reveal(request_id, user_id, show, proof=proof)
 
     def _prove(self, request_id: str, user_id: str, purpose: Purpose, asked: Mfa, code: str) -> Proof:

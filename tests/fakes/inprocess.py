@@ -67,7 +67,7 @@ class StubDescope:
         self.calls = 0
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
         # The step-up: ``prove`` accepts ``good_code`` and rejects any other as Descope does (``CodeRejected``);
-        # ``prove_error`` (``SessionRejected``, ``DescopeUnavailable``, ``DescopeRefused`` …) is raised instead when set.
+        # ``prove_error`` (``SessionRejected``, ``DescopeUnavailable``, ``DescopeRefused`` …) is raised when set.
         self.good_code = "123456"
         self.prove_error: Exception | None = None
         self.proofs: list[tuple[str, str, str]] = []  # each prove call: (method, login ID, code)

@@ -46,7 +46,7 @@ def approvers_text(request: RequestView) -> str:
 def tally(request: RequestView) -> str:
     """A pending request's approvals so far: "1 of 2 approvals: <@a>"."""
     so_far = f": {approvers_text(request)}" if request.approved_by else ""
-    return f"{len(request.approved_by)} of {request.approvals_needed} approvals{so_far}"
+    return f"{len(request.counted)} of {request.approvals_needed} approvals{so_far}"
 
 
 def called_off(request: RequestView) -> bool:

@@ -64,12 +64,13 @@ class FakeDescope:
                                                                        "email": LOGIN, "status": "enabled"}})
         self.verify: httpx.Response = httpx.Response(200, json={"sessionJwt": session_jwt(key),
                                                                 "refreshJwt": REFRESH})
+        self.key_set: httpx.Response | None = None  # another answer to the key set's GET
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         path = request.url.path
         if request.method == "GET" and path == KEYS_PATH:
-            return httpx.Response(200, json={"keys": self.keys})
+            return self.key_set or httpx.Response(200, json={"keys": self.keys})
         if request.method == "GET" and path == LOAD_USER:
             return self.user
         if request.method == "POST" and path in (TOTP_VERIFY, EMAIL_VERIFY):
@@ -199,6 +200,14 @@ def test_a_session_for_another_user_is_rejected_and_logged_out(
         client.stepup.prove("totp", LOGIN, CODE)
     assert rejected.value.reason == "wrong subject"
     assert descope.logged_out() == [f"{PROJECT}:{REFRESH}"]
+
+
+def test_a_key_set_out_of_reach_after_a_good_code_still_closes_the_session(
+        client: DescopeClient, descope: FakeDescope) -> None:
+    descope.key_set = httpx.Response(404, json={"errorCode": "E011003", "errorDescription": "no such project"})
+    with pytest.raises(DescopeRefused):
+        client.stepup.prove("totp", LOGIN, CODE)
+    assert descope.logged_out() == [f"{PROJECT}:{REFRESH}"]  # the code is spent; its session must not live on
 
 
 def test_a_500_on_verify_is_unavailable_and_never_retried(
