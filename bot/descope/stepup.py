@@ -7,9 +7,10 @@
                       POST /v1/auth/logout                                  that session closed (its refresh JWT)
 
 Authentication calls carry ``Authorization: Bearer <project ID>`` (no management key), as the SDKs send them. A code
-Descope does not accept is ``CodeRejected``; an answer that fails a check is ``session_jwt.SessionRejected`` (the
-session is closed all the same, when it can be); an outage is ``DescopeUnavailable``. The login ID is always the
-one the bot derived (the person's Slack email), never anything typed.
+Descope does not accept (its 401) is ``CodeRejected``; any other refusal (no authenticator enrolled …) is Descope's
+own; an answer that fails a check is ``session_jwt.SessionRejected``; an outage is ``DescopeUnavailable``. Whatever
+fails once Descope accepted the code, the session it opened is closed all the same. The login ID is always the one the
+bot derived (the person's Slack email), never anything typed.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class StepUp:
                 response = self._client._send("POST", VERIFY_PATHS[method], json={"loginId": login_id, "code": code},
                                               headers=self._auth, secrets=(code,), idempotent=False)
             except DescopeRefused as exc:
-                if exc.user_not_found:
+                if exc.status != 401:  # not the code: no such user, no authenticator enrolled, a bad request
                     raise
                 raise CodeRejected(exc.description, status=exc.status, code=exc.code, message=exc.message) from None
         answer = _json_object(response, (code,))

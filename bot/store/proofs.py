@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.domain.audit import Action
 from bot.domain.outcomes import Verification, encode
 from bot.store.core import StoreCore
-from bot.store.rows import add_audit, rewrite
+from bot.store.rows import add_audit, holds, rewrite
 from bot.store.sql import Tx
 
 _FAILED = "SELECT count(*) FROM audit WHERE request_id = ? AND actor = ? AND action IN (?, ?)"
@@ -31,6 +31,7 @@ class Proofs(StoreCore):
         """Record a wrong code (``failed``, its count filled in); the ``limit``-th is recorded as the lock-out, and
         shown in the request's thread. The wrong codes so far, this one included."""
         with self.write() as s:
+            holds(s, request_id, ())  # the request's row locked first: two wrong codes at once are counted in turn
             failures = _failures(s, request_id, user_id) + 1
             locked = failures >= limit
             if locked:

@@ -22,7 +22,7 @@ from bot.descope import DescopeError, DescopeRefused
 from bot.descope.session_jwt import KeySetMalformed, SessionRejected
 from bot.descope.stepup import CodeRejected
 from bot.domain import RequestView
-from bot.domain.errors import NoDescopeLogin, ProofForged, ProofLocked, ProofUnavailable, WrongCode
+from bot.domain.errors import NoDescopeLogin, ProofForged, ProofLocked, ProofNeeded, ProofUnavailable, WrongCode
 from bot.domain.outcomes import Verification
 from bot.domain.proof import MAX_WRONG_CODES, Mfa, Proof, Purpose
 from bot.workflows.about import about_request
@@ -55,6 +55,8 @@ class Verifications:
                   via_home: bool = False) -> str:
         """Have Descope mail ``user_id`` a code for ``purpose`` on the request (``email``); where it went, masked."""
         asked = self.asked(request_id, user_id, purpose, message_ts=message_ts, via_home=via_home)
+        if asked is not Mfa.EMAIL:  # the rules ask another method now (or none): no code to mail
+            raise ProofNeeded(request_id, user_id, purpose, asked)
         login = self._login(request_id, user_id, purpose, asked)
         try:
             return self.ctx.descope.send_email_code(login)
@@ -108,6 +110,9 @@ class Verifications:
         except (DescopeError, KeySetMalformed) as exc:
             log.warning("request %s: %s's code could not be verified: %s", request_id, user_id, exc)
             raise ProofUnavailable(request_id, purpose, asked) from exc
+        # Codes typed at once (several windows) reach Descope together: a good one among them counts only while the
+        # wrong ones recorded meanwhile leave the person under the limit.
+        ctx.check_not_locked(request_id, user_id, purpose, asked)
         log.info("request %s: %s proved themselves by %s for %s", request_id, user_id, asked.value, purpose.value)
         return Proof(request_id, user_id, purpose, asked)
 

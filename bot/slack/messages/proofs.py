@@ -83,7 +83,8 @@ def failed(exc: ProofFailed) -> str:
             return (f"Descope has no user with the login ID {exc.login_id} (your Slack email), so it "
                     "cannot verify you. Ask whoever runs Descope to add you, with an authenticator or email sign-in.")
         case ProofUnavailable() if exc.why:
-            return f"Descope refused to check the code ({exc.why}): nothing counted. Try again in a moment."
+            return (f"Descope refused to check the code ({exc.why}): nothing counted. If it says so again, ask "
+                    "whoever runs Descope (an authenticator not enrolled, the method turned off).")
         case _:
             return "Descope could not be reached to check the code: nothing counted. Try again in a moment."
 

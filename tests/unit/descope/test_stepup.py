@@ -210,6 +210,13 @@ def test_a_key_set_out_of_reach_after_a_good_code_still_closes_the_session(
     assert descope.logged_out() == [f"{PROJECT}:{REFRESH}"]  # the code is spent; its session must not live on
 
 
+def test_a_refusal_that_is_not_about_the_code_is_no_wrong_code(client: DescopeClient, descope: FakeDescope) -> None:
+    descope.verify = httpx.Response(400, json={"errorCode": "E011004", "errorDescription": "user has no TOTP"})
+    with pytest.raises(DescopeRefused) as refused:
+        client.stepup.prove("totp", LOGIN, CODE)
+    assert not isinstance(refused.value, CodeRejected)  # an approver without an authenticator burns no strike
+
+
 def test_a_500_on_verify_is_unavailable_and_never_retried(
         client: DescopeClient, descope: FakeDescope, sleeps: Sleeps) -> None:
     descope.verify = httpx.Response(500, json={"errorCode": "E000500", "errorDescription": "internal"})
