@@ -150,8 +150,11 @@ def verify_session(
     method: str,
     now: float | None = None,
     leeway: float = 0,
+    max_age: float | None = None,
 ) -> dict[str, Any]:
-    """The claims of ``token`` once every check passes; raises SessionRejected(reason) otherwise."""
+    """The claims of ``token`` once every check passes; raises SessionRejected(reason) otherwise. ``max_age``: the
+    session must also have been issued (``iat``) at most that many seconds ago: a session just opened, not an older
+    one of the same person's replayed."""
     if not (project_id and subject and method):
         raise ValueError("project_id, subject and method must not be empty")
     header = _header(token)
@@ -180,6 +183,10 @@ def verify_session(
     nbf = claims.get("nbf", moment)
     if not _is_number(nbf) or nbf > moment + leeway:
         raise SessionRejected("not yet valid")
+    if max_age is not None:
+        iat = claims.get("iat")
+        if not _is_number(iat) or not moment - max_age - leeway <= iat <= moment + leeway:
+            raise SessionRejected("not issued just now")
     if not _issuer_ok(claims.get("iss"), project_id):
         raise SessionRejected("wrong issuer")
     actual = claims["dsub"] if "dsub" in claims else claims.get("sub")

@@ -35,6 +35,10 @@ OTP_VERIFY_EMAIL_PATH: Final = "/v1/auth/otp/verify/email"
 KEYS_PATH: Final = "/v2/keys/{project_id}"
 #: Where each method's code is verified.
 VERIFY_PATHS: Final = {"totp": TOTP_VERIFY_PATH, "email": OTP_VERIFY_EMAIL_PATH}
+#: A step-up's session is the one Descope opened for this code: issued at most this long before it is checked.
+FRESH: Final = 120.0
+#: Seconds by which this machine's clock and Descope's may differ.
+CLOCK_LEEWAY: Final = 30.0
 #: The cookie a project that keeps refresh JWTs out of the body sets instead.
 REFRESH_COOKIE: Final = "DSR"
 
@@ -96,7 +100,7 @@ class StepUp:
             if not isinstance(session, str) or not session:
                 raise SessionRejected("the answer holds no session JWT")
             verify_session(session, keys=self.keys, project_id=self._client.project_id, subject=user.user_id,
-                           method=method, now=self._wall())
+                           method=method, now=self._wall(), leeway=CLOCK_LEEWAY, max_age=FRESH)
         except Exception:  # rejected, or the key set out of reach: a session Descope opened must not outlive it
             try:
                 self._close(refresh)

@@ -13,8 +13,9 @@ A good code answers ``{"sessionJwt", "refreshJwt", "user", "firstSeen"}``: the s
 or, with ``refresh_in_cookie``, only as the ``DSR`` cookie. Errors:
 ``E062108`` (400) an unknown login ID, ``E061102`` (401) a wrong, used or expired code, ``E011004`` (400) no
 authenticator enrolled or no email, ``E011002`` (400) missing arguments, or ``loginOptions`` asking ``stepup``/``mfa``
-(which need the user's refresh JWT). Times come from ``clock`` (the refresh JWT's lifetime from the real clock, as
-refresh and logout check it). :meth:`StepUp.forge_next_session` makes the next session JWT a forgery.
+(which need the user's refresh JWT). The codes' times (TOTP steps, an emailed code's expiry) come from ``clock``, an
+authenticator's clock a test may move; the JWTs' from the real one (their receivers check them against it).
+:meth:`StepUp.forge_next_session` makes the next session JWT a forgery.
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ class StepUp:
         with self._lock:
             kind, self._forge = self._forge, None
         key = self._signing_key()
-        now = int(self.clock())
+        now = int(time.time())  # a session is issued on Descope's wall clock (``clock`` is the authenticators')
         claims = {"sub": user.user_id, "iss": issuer, "iat": now, "exp": now + SESSION_SECONDS, "amr": [method],
                   "drn": "DS"}
         session = key.sign(claims) if kind is None else forge(kind, key, claims, self.project_id)

@@ -33,6 +33,7 @@ class Action(enum.StrEnum):
     PROOF_FAILED = "verification_failed"  # a second-factor code Descope did not accept
     PROOF_LOCKED = "verification_locked"  # too many wrong codes: that person is refused on the request
     PROOF_FORGED = "verification_forged"  # Descope's answer to a code failed the bot's own checks of its session
+    PROOF_SENT = "verification_code_sent"  # Descope asked to mail someone a code
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@
      ├── ProofNeeded            the click counts only once its person proves themselves (the code modal opens)
      └── ProofFailed            a second factor that did not pass (for ``purpose``, by ``method``)
           ├── WrongCode         Descope did not accept the code: ``left`` more may be typed
-          ├── ProofLocked       too many wrong codes on this request: refused on it
+          ├── ProofLocked       too many wrong codes on this request (or, ``everywhere``, lately): refused on it
+          ├── ProofBusy         another code of theirs is being checked on this request right now
+          ├── CodeNotMailed     a code was mailed moments ago, or too many already (``too_many``)
           ├── ProofForged       Descope's answer failed the bot's own checks (``why``)
           ├── NoDescopeLogin    no Descope user has the person's Slack email (or Slack shows none)
           └── ProofUnavailable  Descope could not be reached, or refused for another reason (``why``): try again
@@ -277,7 +279,25 @@ class WrongCode(ProofFailed):
 
 
 class ProofLocked(ProofFailed):
-    """Too many wrong codes on this request: the person is refused on it."""
+    """Too many wrong codes on this request (``everywhere``: on any request in the past hour): the person is refused
+    on it."""
+
+    def __init__(self, request_id: str, purpose: Purpose, method: Mfa, why: str = "", *,
+                 everywhere: bool = False) -> None:
+        super().__init__(request_id, purpose, method, why)
+        self.everywhere = everywhere
+
+
+class ProofBusy(ProofFailed):
+    """Another code of the person's is being checked at Descope on this request right now: one at a time."""
+
+
+class CodeNotMailed(ProofFailed):
+    """No new code mailed: one went moments ago, or (``too_many``) as many as may for this request."""
+
+    def __init__(self, request_id: str, purpose: Purpose, method: Mfa, *, too_many: bool) -> None:
+        super().__init__(request_id, purpose, method)
+        self.too_many = too_many
 
 
 class ProofForged(ProofFailed):

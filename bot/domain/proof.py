@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 class Mfa(enum.StrEnum):
@@ -51,6 +52,13 @@ _STRENGTH = {Mfa.NONE: 0, Mfa.EMAIL: 1, Mfa.TOTP: 2}
 MFA_VALUES = tuple(m.value for m in Mfa)
 #: Wrong codes a person may type on one request; the last of them refuses them on it.
 MAX_WRONG_CODES = 5
+#: Wrong codes a person may type in an hour across all requests (someone guessing on every request at once).
+MAX_WRONG_CODES_PER_HOUR = 10
+#: Codes mailed to a person for one request, and the least time between two.
+MAX_CODES_MAILED = 5
+CODE_MAIL_GAP = timedelta(seconds=30)
+#: How long one code's check at Descope may hold that person's turn on a request (a crash gives it back then).
+CHECK_TURN = timedelta(seconds=60)
 
 
 class Purpose(enum.StrEnum):

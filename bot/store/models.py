@@ -114,6 +114,7 @@ class RequestRow(Base):
     approval_mfa: Mapped[str | None] = mapped_column(String(8))  # the second factor asked of approvers (None: none)
     reveal_mfa: Mapped[str | None] = mapped_column(String(8))  # the one asked of the requester before Show token
     approved_mfa: Mapped[str | None] = mapped_column(Text)  # JSON: approver → how they proved themselves
+    proofs_checking: Mapped[str | None] = mapped_column(Text)  # JSON: person → until when their code is being checked
 
     @property
     def approvers(self) -> tuple[str, ...]:

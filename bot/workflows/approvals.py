@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -51,7 +52,8 @@ class Approvals:
 
     @about_request
     def decide(self, request_id: str, clicker: str, approve: bool, *, message_ts: str | None = None,
-               via_home: bool = False, proof: Proof | None = None) -> None:
+               via_home: bool = False, proof: Proof | None = None,
+               counted_then: Callable[[], None] | None = None) -> None:
         """An Approve or Deny click. On approval, activates at once (Descope) and syncs Slack. Refusals raise
         (``DomainError``); a decision made answers nothing (the clicker sees it on the message and their Home).
 
@@ -62,7 +64,8 @@ class Approvals:
 
         Where the rules ask approvers for a second factor (``approval_mfa``), an Approve counts only with the
         ``proof`` that the clicker gave it (``Verifications.approve`` makes it); without one it raises
-        ``ProofNeeded`` and counts nothing. A Deny needs none."""
+        ``ProofNeeded`` and counts nothing. A Deny needs none. ``counted_then`` is told once the Approve counted, before
+        the activation (Descope's impersonate) runs: whoever waits on the click can hear at once."""
         ctx = self.ctx
         row = self._checked(request_id, clicker, message_ts=message_ts, via_home=via_home)
         now = ctx.clock()
@@ -95,6 +98,8 @@ class Approvals:
             raise ProofNeeded(request_id, clicker, Purpose.APPROVE, self.asked_of(self._row(request_id)))
         log.info("request %s approved by %s (%s%s)", request_id, clicker, counted.vote.value,
                  f", proved by {proved}" if proved else "")
+        if counted_then is not None:
+            counted_then()
         slack_lease_until = None  # the activation took the Slack lease, held until then: the DM goes at once
         if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, Lease.WORK, lease_until):
@@ -106,7 +111,10 @@ class Approvals:
         """Raise as ``decide`` would for who and where (``DomainError``), before a second factor is asked; the one
         to ask (``Mfa.NONE``: none)."""
         row = self._checked(request_id, clicker, message_ts=message_ts, via_home=via_home)
-        if Work.EXPIRE in due_now(row, self.ctx.clock()) or row.state != State.PENDING.value:
+        if Work.EXPIRE in due_now(row, self.ctx.clock()):
+            self.sessions.expire_pending(request_id)
+            raise AlreadyDecided(self.ctx.get(request_id))
+        if row.state != State.PENDING.value:
             raise AlreadyDecided(as_view(row))
         return self.asked_of(row)
 

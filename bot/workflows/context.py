@@ -13,7 +13,7 @@ from bot.domain import NotFound, RequestView
 from bot.domain.errors import ProofLocked
 from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.policy import Decision
-from bot.domain.proof import MAX_WRONG_CODES, Mfa, Purpose
+from bot.domain.proof import MAX_WRONG_CODES, MAX_WRONG_CODES_PER_HOUR, Mfa, Purpose
 from bot.domain.schedule import Schedulable, next_alarm
 from bot.domain.target import Target
 from bot.store import Store
@@ -103,9 +103,14 @@ class Context:
         return self.may_approve(user_id, request) or self.directory.is_member(user_id, self.settings.approvers)
 
     def check_not_locked(self, request_id: str, user_id: str, purpose: Purpose, asked: Mfa) -> None:
-        """Raise ``ProofLocked`` once ``user_id`` typed too many wrong codes on the request (``MAX_WRONG_CODES``)."""
-        if asked.needed and self.store.failed_proofs(request_id, user_id) >= MAX_WRONG_CODES:
+        """Raise ``ProofLocked`` once ``user_id`` typed too many wrong codes on the request (``MAX_WRONG_CODES``), or
+        on any in the past hour (``MAX_WRONG_CODES_PER_HOUR``)."""
+        if not asked.needed:
+            return
+        if self.store.failed_proofs(request_id, user_id) >= MAX_WRONG_CODES:
             raise ProofLocked(request_id, purpose, asked)
+        if self.store.failed_proofs_lately(user_id, self.clock()) >= MAX_WRONG_CODES_PER_HOUR:
+            raise ProofLocked(request_id, purpose, asked, everywhere=True)
 
     def arm(self, request_id: str, row: Schedulable | None = None) -> None:
         """Set the request's alarm at its next state work (``schedule.next_alarm``), from ``row`` or a

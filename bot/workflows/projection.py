@@ -35,6 +35,9 @@ from bot.workflows.ports import ChannelRefused
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import SLACK_RETRY
 
+#: Events the thread leaves out: the approval message itself says a request was made; a code mailed is noise.
+_NOT_IN_THREAD = frozenset({Action.REQUESTED, Action.PROOF_SENT})
+
 log = logging.getLogger("bot.workflows")
 
 #: The most lines one thread reply carries (a backlog after an outage is posted in several).
@@ -158,8 +161,8 @@ class Projection:
 
     def _post_thread(self, request_id: str, view: RequestView, batch: list[AuditEntry], progress: Progress) -> None:
         """One reply in the approval message's thread for ``batch`` (a line per event), recorded like any message;
-        ``batch`` is emptied. ``requested`` gets no line: the approval message itself says that."""
-        lines = [entry for entry in batch if entry.action != Action.REQUESTED]
+        ``batch`` is emptied. Some events get no line (``_NOT_IN_THREAD``)."""
+        lines = [entry for entry in batch if entry.action not in _NOT_IN_THREAD]
         if lines:
             self._record(request_id, progress)
             self.ctx.notifier.post_thread(view, lines)

@@ -21,10 +21,29 @@ from collections.abc import Callable
 from bot.descope import DescopeError, DescopeRefused
 from bot.descope.session_jwt import KeySetMalformed, SessionRejected
 from bot.descope.stepup import CodeRejected
-from bot.domain import RequestView
-from bot.domain.errors import NoDescopeLogin, ProofForged, ProofLocked, ProofNeeded, ProofUnavailable, WrongCode
+from bot.domain import NotFound, RequestView
+from bot.domain.errors import (
+    CodeNotMailed,
+    NoDescopeLogin,
+    ProofBusy,
+    ProofForged,
+    ProofLocked,
+    ProofNeeded,
+    ProofUnavailable,
+    WrongCode,
+)
 from bot.domain.outcomes import Verification
-from bot.domain.proof import MAX_WRONG_CODES, Mfa, Proof, Purpose
+from bot.domain.proof import (
+    CHECK_TURN,
+    CODE_MAIL_GAP,
+    MAX_CODES_MAILED,
+    MAX_WRONG_CODES,
+    MAX_WRONG_CODES_PER_HOUR,
+    Mfa,
+    Proof,
+    Purpose,
+)
+from bot.store.proofs import Attempt, Mailing
 from bot.workflows.about import about_request
 from bot.workflows.approvals import Approvals
 from bot.workflows.context import Context
@@ -58,6 +77,10 @@ class Verifications:
         if asked is not Mfa.EMAIL:  # the rules ask another method now (or none): no code to mail
             raise ProofNeeded(request_id, user_id, purpose, asked)
         login = self._login(request_id, user_id, purpose, asked)
+        mailing = self.ctx.store.record_code_sent(request_id, user_id, Verification(purpose, asked, "mailed"),
+                                                  self.ctx.clock(), gap=CODE_MAIL_GAP, most=MAX_CODES_MAILED)
+        if mailing is not Mailing.SENT:
+            raise CodeNotMailed(request_id, purpose, asked, too_many=mailing is Mailing.TOO_MANY)
         try:
             return self.ctx.descope.send_email_code(login)
         except DescopeRefused as exc:
@@ -69,11 +92,13 @@ class Verifications:
 
     @about_request
     def approve(self, request_id: str, user_id: str, code: str, *, message_ts: str | None = None,
-                via_home: bool = False) -> None:
-        """An approver's Approve with the code they typed: proved at Descope, then decided as any Approve."""
+                via_home: bool = False, counted_then: Callable[[], None] | None = None) -> None:
+        """An approver's Approve with the code they typed: proved at Descope, then decided as any Approve
+        (``counted_then``: told once it counted, before the activation)."""
         asked = self.asked(request_id, user_id, Purpose.APPROVE, message_ts=message_ts, via_home=via_home)
         proof = self._prove(request_id, user_id, Purpose.APPROVE, asked, code) if asked.needed else None
-        self.approvals.decide(request_id, user_id, True, message_ts=message_ts, via_home=via_home, proof=proof)
+        self.approvals.decide(request_id, user_id, True, message_ts=message_ts, via_home=via_home, proof=proof,
+                              counted_then=counted_then)
 
     @about_request
     def reveal(self, request_id: str, user_id: str, code: str, show: Callable[[RequestView, str], None]) -> None:
@@ -83,8 +108,25 @@ class Verifications:
         self.tokens.reveal(request_id, user_id, show, proof=proof)
 
     def _prove(self, request_id: str, user_id: str, purpose: Purpose, asked: Mfa, code: str) -> Proof:
+        """The person's code checked at Descope, one at a time per person and request (their turn taken first)."""
         ctx = self.ctx
         login = self._login(request_id, user_id, purpose, asked)
+        now = ctx.clock()
+        turn = ctx.store.begin_proof(request_id, user_id, now, now + CHECK_TURN, limit=MAX_WRONG_CODES,
+                                     hourly=MAX_WRONG_CODES_PER_HOUR)
+        if turn is Attempt.GONE:
+            raise NotFound(request_id)
+        if turn in (Attempt.LOCKED, Attempt.LOCKED_EVERYWHERE):
+            raise ProofLocked(request_id, purpose, asked, everywhere=turn is Attempt.LOCKED_EVERYWHERE)
+        if turn is Attempt.BUSY:
+            raise ProofBusy(request_id, purpose, asked)
+        try:
+            return self._check(request_id, user_id, purpose, asked, login, code)
+        finally:
+            ctx.store.end_proof(request_id, user_id)
+
+    def _check(self, request_id: str, user_id: str, purpose: Purpose, asked: Mfa, login: str, code: str) -> Proof:
+        ctx = self.ctx
         try:
             ctx.descope.prove(asked.value, login, code)
         except CodeRejected as exc:
@@ -110,9 +152,6 @@ class Verifications:
         except (DescopeError, KeySetMalformed) as exc:
             log.warning("request %s: %s's code could not be verified: %s", request_id, user_id, exc)
             raise ProofUnavailable(request_id, purpose, asked) from exc
-        # Codes typed at once (several windows) reach Descope together: a good one among them counts only while the
-        # wrong ones recorded meanwhile leave the person under the limit.
-        ctx.check_not_locked(request_id, user_id, purpose, asked)
         log.info("request %s: %s proved themselves by %s for %s", request_id, user_id, asked.value, purpose.value)
         return Proof(request_id, user_id, purpose, asked)
 

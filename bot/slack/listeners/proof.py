@@ -21,7 +21,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.domain import RequestView
-from bot.domain.errors import ProofFailed, ProofNeeded, ProofUnavailable, WrongCode
+from bot.domain.errors import CodeNotMailed, ProofBusy, ProofFailed, ProofNeeded, ProofUnavailable, WrongCode
 from bot.domain.proof import Mfa, Purpose
 from bot.slack import payloads
 from bot.slack.errors import error_text
@@ -50,6 +50,8 @@ def _mail_code(deps: Deps, client: WebClient, user_id: str, view_id: str, asking
         masked = deps.workflows.verifications.send_code(asking.request_id, user_id, asking.purpose,
                                                        message_ts=asking.message_ts, via_home=asking.via_home)
         view = code_modal.build(asking.mailed_to(masked))
+    except CodeNotMailed as exc:  # the code mailed before still works: the form, saying why no new one
+        view = code_modal.build(asking, problem=proofs.failed(exc))
     except ProofFailed as exc:
         view = code_modal.done(asking, proofs.failed(exc))
     except Exception as exc:
@@ -60,25 +62,33 @@ def _mail_code(deps: Deps, client: WebClient, user_id: str, view_id: str, asking
 def register(app: App, deps: Deps) -> None:
     verifications = deps.workflows.verifications
 
+    def update(client: WebClient, view_id: str, view: dict[str, Any]) -> None:
+        try:
+            client.views_update(view_id=view_id, view=view)
+        except Exception as exc:
+            log.warning("the code modal could not be updated: %s", exc)
+
     def check(user_id: str, view_id: str, asking: Asking, code: str, client: WebClient) -> None:
-        """After the ack: the code proved at Descope, the click decided, the modal updated with how it ended."""
+        """After the ack: the code proved at Descope, the click decided, the modal updated with how it ended: for an
+        approval as soon as it counts (before the session is activated at Descope, which may take a while), for Show
+        token with the token itself."""
+        def show(request: RequestView, token: str) -> None:
+            client.views_update(view_id=view_id, view=token_modal.build(request, token))
+
+        proved = code_modal.done(asking, proofs.proved(asking.purpose, asking.method, asking.request_id))
         try:
             if asking.purpose is Purpose.APPROVE:
                 verifications.approve(asking.request_id, user_id, code, message_ts=asking.message_ts,
-                                      via_home=asking.via_home)
-                view = code_modal.done(asking, proofs.proved(asking.purpose, asking.method, asking.request_id))
+                                      via_home=asking.via_home, counted_then=lambda: update(client, view_id, proved))
             else:
-                def show(request: RequestView, token: str) -> None:
-                    client.views_update(view_id=view_id, view=token_modal.build(request, token))
-
                 verifications.reveal(asking.request_id, user_id, code, show)
-                return
-        except (WrongCode, ProofUnavailable) as exc:  # another try may pass: the form again, saying why
+            return
+        except (WrongCode, ProofUnavailable, ProofBusy) as exc:  # another try may pass: the form again, saying why
             view = code_modal.build(asking, problem=proofs.failed(exc))
         except Exception as exc:
             doing = replies.Doing.DECISION if asking.purpose is Purpose.APPROVE else replies.Doing.SHOWING_TOKEN
             view = code_modal.done(asking, error_text(exc, doing))
-        client.views_update(view_id=view_id, view=view)
+        update(client, view_id, view)
 
     def on_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         try:

@@ -4,8 +4,17 @@ how an approval or a showing was proved ("Approved by @ada · authenticator code
 
 from __future__ import annotations
 
-from bot.domain.errors import NoDescopeLogin, ProofFailed, ProofForged, ProofLocked, ProofUnavailable, WrongCode
-from bot.domain.proof import Mfa, Purpose
+from bot.domain.errors import (
+    CodeNotMailed,
+    NoDescopeLogin,
+    ProofBusy,
+    ProofFailed,
+    ProofForged,
+    ProofLocked,
+    ProofUnavailable,
+    WrongCode,
+)
+from bot.domain.proof import CODE_MAIL_GAP, Mfa, Purpose
 
 #: How a proof reads after a name: "Approved by @ada · authenticator code".
 METHOD_NAMES = {Mfa.TOTP: "authenticator code", Mfa.EMAIL: "emailed code"}
@@ -67,11 +76,21 @@ def failed(exc: ProofFailed) -> str:
             tries = f"{exc.left} more {'try' if exc.left == 1 else 'tries'}"
             return (f"Descope did not accept that code ({exc.why}). Check it and type it again: {tries} on "
                     "this request.")
+        case ProofLocked() if exc.everywhere:
+            return ("Too many wrong codes in the past hour, on any request: you are refused until the hour has "
+                    "passed. This is on the audit trail.")
         case ProofLocked():
             return ("Too many wrong codes on this request: you are refused on it. This is on the audit "
                     "trail; ask another approver." if exc.purpose is Purpose.APPROVE else
                     "Too many wrong codes on this request: the token will not be shown. This is on the "
                     "audit trail; ask an approver to stop the session and request again.")
+        case ProofBusy():
+            return "Your previous code is still being checked at Descope: wait a moment, then try again."
+        case CodeNotMailed() if exc.too_many:
+            return ("Descope has mailed you as many codes as it may for this request: use the latest one (a code "
+                    "is valid for a few minutes).")
+        case CodeNotMailed():
+            return f"A code was mailed less than {CODE_MAIL_GAP.seconds} seconds ago: check your inbox first."
         case ProofForged():
             return (f"Descope's answer to your code failed the bot's checks ({exc.why}), so it "
                     "counts nothing. The approvers' channel has been told: someone may be tampering with the "

@@ -363,3 +363,22 @@ def test_concurrent_lookups_of_an_unknown_kid_fetch_once(rsa_keys: list[rsa.RSAP
 def test_empty_expectations_are_a_programming_error(rsa_keys: list[rsa.RSAPrivateKey], keys: KeySet) -> None:
     with pytest.raises(ValueError):
         verify(sign(rsa_keys[0]), keys, subject="")
+
+
+def test_a_session_issued_long_ago_is_refused_where_a_fresh_one_is_asked() -> None:
+    """A replayed session of the same person (still unexpired) is not the one a code just opened."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = KeySet(lambda: {"keys": [{**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "k"}]})
+    now = 1_800_000_000.0
+
+    def issued(at: float) -> str:
+        claims = {"sub": "U1", "iss": "P2x", "iat": at, "exp": at + 3600, "amr": ["totp"]}
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k"})
+
+    check = {"keys": keys, "project_id": "P2x", "subject": "U1", "method": "totp", "now": now, "leeway": 30.0}
+    assert verify_session(issued(now - 5), **check, max_age=120)["sub"] == "U1"  # type: ignore[arg-type]
+    assert verify_session(issued(now - 600), **check)["sub"] == "U1"  # type: ignore[arg-type]  # no max_age: any
+    for at in (now - 600, now + 300):
+        with pytest.raises(SessionRejected) as rejected:
+            verify_session(issued(at), **check, max_age=120)  # type: ignore[arg-type]
+        assert rejected.value.reason == "not issued just now"

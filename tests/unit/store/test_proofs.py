@@ -11,6 +11,7 @@ from bot.domain.audit import Action
 from bot.domain.outcomes import Tally, Verification, decode_detail
 from bot.domain.proof import Mfa, Purpose
 from bot.store import Store, Vote, as_view
+from bot.store.proofs import Attempt, Mailing
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 LEASE = T0 + timedelta(seconds=12)
@@ -164,3 +165,57 @@ def test_a_forged_answer_is_on_record_with_its_reason_and_shown(any_store: Store
     assert decode_detail(forged.detail) == Verification(Purpose.APPROVE, Mfa.TOTP, "bad signature")
     assert _version(any_store, request_id) == version + 1
     assert any_store.failed_proofs(request_id, "UA") == 0  # not a wrong code: the person typed nothing wrong
+
+
+# -- one code at a time, the hourly limit, codes mailed ----------------------------------------------------------------
+
+WRONG = Verification(Purpose.APPROVE, Mfa.TOTP, "E061102")
+
+
+def test_a_persons_codes_on_a_request_are_checked_one_at_a_time(any_store: Store) -> None:
+    request_id = _pending(any_store)
+    turn = T0 + timedelta(seconds=60)
+    assert any_store.begin_proof(request_id, "UA", T0, turn, limit=5, hourly=10) is Attempt.BEGUN
+    assert any_store.begin_proof(request_id, "UA", T0, turn, limit=5, hourly=10) is Attempt.BUSY
+    assert any_store.begin_proof(request_id, "UB", T0, turn, limit=5, hourly=10) is Attempt.BEGUN  # others are not held
+    any_store.end_proof(request_id, "UA")
+    assert any_store.begin_proof(request_id, "UA", T0, turn, limit=5, hourly=10) is Attempt.BEGUN
+    # A turn a crash never gave back ends by itself.
+    assert any_store.begin_proof(request_id, "UB", turn + timedelta(seconds=1), turn + timedelta(seconds=61),
+                                 limit=5, hourly=10) is Attempt.BEGUN
+    assert any_store.begin_proof("NOSUCHID", "UA", T0, turn, limit=5, hourly=10) is Attempt.GONE
+
+
+def test_no_turn_once_the_limits_are_reached(any_store: Store) -> None:
+    first, second = _pending(any_store), _pending(any_store, requester="UREQ2")
+    for _ in range(3):
+        any_store.fail_proof(first, "UA", WRONG, T0, limit=3)
+    assert any_store.begin_proof(first, "UA", T0, T0 + timedelta(seconds=60), limit=3, hourly=10) is Attempt.LOCKED
+    for _ in range(2):
+        any_store.fail_proof(second, "UA", WRONG, T0 + timedelta(minutes=1), limit=3)
+    later = T0 + timedelta(minutes=2)
+    assert any_store.failed_proofs_lately("UA", later) == 5
+    third = _pending(any_store, requester="UREQ3")
+    assert any_store.begin_proof(third, "UA", later, later + timedelta(seconds=60), limit=3,
+                                 hourly=5) is Attempt.LOCKED_EVERYWHERE
+    an_hour_on = T0 + timedelta(minutes=60, seconds=30)  # the first request's wrong codes are over an hour old
+    assert any_store.failed_proofs_lately("UA", an_hour_on) == 2
+    assert any_store.begin_proof(third, "UA", an_hour_on, an_hour_on + timedelta(seconds=60), limit=3,
+                                 hourly=5) is Attempt.BEGUN
+
+
+def test_codes_mailed_are_recorded_spaced_and_capped(any_store: Store) -> None:
+    request_id = _pending(any_store)
+    sent = Verification(Purpose.APPROVE, Mfa.EMAIL, "mailed")
+    gap = timedelta(seconds=30)
+    assert any_store.record_code_sent(request_id, "UA", sent, T0, gap=gap, most=2) is Mailing.SENT
+    assert any_store.record_code_sent(request_id, "UA", sent, T0 + timedelta(seconds=10), gap=gap,
+                                      most=2) is Mailing.TOO_SOON
+    assert any_store.record_code_sent(request_id, "UB", sent, T0 + timedelta(seconds=10), gap=gap,
+                                      most=2) is Mailing.SENT
+    assert any_store.record_code_sent(request_id, "UA", sent, T0 + timedelta(seconds=31), gap=gap,
+                                      most=2) is Mailing.SENT
+    assert any_store.record_code_sent(request_id, "UA", sent, T0 + timedelta(minutes=5), gap=gap,
+                                      most=2) is Mailing.TOO_MANY
+    assert [a for a in _actions(any_store, request_id) if a[0] == Action.PROOF_SENT] == [
+        ("verification_code_sent", "UA"), ("verification_code_sent", "UB"), ("verification_code_sent", "UA")]

@@ -14,9 +14,17 @@ from bot.descope.session_jwt import SessionRejected
 from bot.devtools.harness import APPROVER, OTHER_TARGET, REQUESTER
 from bot.domain import RequestView, State
 from bot.domain.audit import Action
-from bot.domain.errors import NoDescopeLogin, ProofForged, ProofLocked, ProofNeeded, ProofUnavailable, WrongCode
+from bot.domain.errors import (
+    CodeNotMailed,
+    NoDescopeLogin,
+    ProofForged,
+    ProofLocked,
+    ProofNeeded,
+    ProofUnavailable,
+    WrongCode,
+)
 from bot.domain.outcomes import Proved, Tally, Verification, decode_detail
-from bot.domain.proof import MAX_WRONG_CODES, Mfa, Proof, Purpose
+from bot.domain.proof import CODE_MAIL_GAP, MAX_WRONG_CODES, MAX_WRONG_CODES_PER_HOUR, Mfa, Proof, Purpose
 from tests.fakes.inprocess import World
 
 APPROVER_LOGIN = f"{APPROVER.lower()}@corp.example"  # the approver's Slack email: their Descope login
@@ -189,6 +197,48 @@ def test_an_emailed_code_goes_to_the_approvers_slack_email(world: World) -> None
     world.workflows.verifications.approve(request_id, APPROVER, world.descope.good_code, message_ts=ts)
     assert world.descope.proofs == [("email", APPROVER_LOGIN, world.descope.good_code)]
     assert world.view(request_id).proof_of(APPROVER) is Mfa.EMAIL
+
+
+def test_a_second_code_is_mailed_only_after_a_gap_and_each_is_on_record(world: World) -> None:
+    asking(world, approval_mfa=Mfa.EMAIL)
+    request_id, ts = submitted(world)
+    verifications = world.workflows.verifications
+    verifications.send_code(request_id, APPROVER, Purpose.APPROVE, message_ts=ts)
+    with pytest.raises(CodeNotMailed) as refused:
+        verifications.send_code(request_id, APPROVER, Purpose.APPROVE, message_ts=ts)
+    assert not refused.value.too_many and world.descope.codes_mailed == [APPROVER_LOGIN]
+    world.clock.advance(CODE_MAIL_GAP.total_seconds())
+    verifications.send_code(request_id, APPROVER, Purpose.APPROVE, message_ts=ts)
+    assert world.descope.codes_mailed == [APPROVER_LOGIN] * 2
+    assert actions(world, request_id).count(Action.PROOF_SENT) == 2
+
+
+def test_no_email_is_mailed_when_the_rules_ask_an_authenticator(totp: World) -> None:
+    request_id, ts = submitted(totp)
+    with pytest.raises(ProofNeeded) as needed:
+        totp.workflows.verifications.send_code(request_id, APPROVER, Purpose.APPROVE, message_ts=ts)
+    assert needed.value.method is Mfa.TOTP and totp.descope.codes_mailed == []
+
+
+def test_wrong_codes_on_many_requests_lock_the_person_out_everywhere_for_an_hour(totp: World) -> None:
+    asking(totp, max_pending_per_requester=10)
+    requests = [submitted(totp, login_id=f"customer{n}@acme.com") for n in range(3)]  # any login is a user here
+    wrong = 0
+    for request_id, ts in requests:
+        for _ in range(MAX_WRONG_CODES - 1):
+            if wrong == MAX_WRONG_CODES_PER_HOUR:
+                break
+            with pytest.raises(WrongCode):
+                totp.workflows.verifications.approve(request_id, APPROVER, BAD_CODE, message_ts=ts)
+            wrong += 1
+    request_id, ts = submitted(totp, login_id="another@acme.com")  # a request they never typed a code on
+    with pytest.raises(ProofLocked) as locked:
+        totp.workflows.verifications.approve(request_id, APPROVER, totp.descope.good_code, message_ts=ts)
+    assert locked.value.everywhere
+    totp.clock.advance(3601)  # an hour on: the others have expired, and the limit is lifted
+    request_id, ts = submitted(totp, login_id="later@acme.com")
+    totp.workflows.verifications.approve(request_id, APPROVER, totp.descope.good_code, message_ts=ts)
+    assert totp.view(request_id).proof_of(APPROVER) is Mfa.TOTP
 
 
 # -- Show token ------------------------------------------------------------------------------------------------------

@@ -41,7 +41,16 @@ from bot.domain import (
     check_duration,
     check_may_stop,
 )
-from bot.domain.errors import NoDescopeLogin, ProofForged, ProofLocked, ProofNeeded, ProofUnavailable, WrongCode
+from bot.domain.errors import (
+    CodeNotMailed,
+    NoDescopeLogin,
+    ProofBusy,
+    ProofForged,
+    ProofLocked,
+    ProofNeeded,
+    ProofUnavailable,
+    WrongCode,
+)
 from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.proof import Mfa, Purpose
 from bot.slack.messages import replies
@@ -175,6 +184,16 @@ REFUSALS: list[tuple[DomainError, str]] = [
     (NoDescopeLogin("K7M2QX9A", Purpose.APPROVE, Mfa.TOTP, "bo@acme.com"),
      "Descope has no user with the login ID bo@acme.com (your Slack email), so it cannot verify you. Ask whoever "
      "runs Descope to add you, with an authenticator or email sign-in."),
+    (ProofLocked("K7M2QX9A", Purpose.APPROVE, Mfa.TOTP, everywhere=True),
+     "Too many wrong codes in the past hour, on any request: you are refused until the hour has passed. This is on "
+     "the audit trail."),
+    (ProofBusy("K7M2QX9A", Purpose.APPROVE, Mfa.TOTP),
+     "Your previous code is still being checked at Descope: wait a moment, then try again."),
+    (CodeNotMailed("K7M2QX9A", Purpose.APPROVE, Mfa.EMAIL, too_many=False),
+     "A code was mailed less than 30 seconds ago: check your inbox first."),
+    (CodeNotMailed("K7M2QX9A", Purpose.APPROVE, Mfa.EMAIL, too_many=True),
+     "Descope has mailed you as many codes as it may for this request: use the latest one (a code is valid for a "
+     "few minutes)."),
     (ProofUnavailable("K7M2QX9A", Purpose.REVEAL, Mfa.TOTP),
      "Descope could not be reached to check the code: nothing counted. Try again in a moment."),
 ]
