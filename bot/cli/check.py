@@ -107,12 +107,14 @@ def _principal_lists(settings: Settings) -> list[tuple[str, str, tuple[str, ...]
     """Each list of Slack IDs the settings name: (as the checklist names it, as the check's name, the IDs).
     The environment's first, so an ID a rule takes from there is named by its variable; then the rules that allow
     (a rule with ``allow = false`` names nobody who acts)."""
-    lists = [("APPROVERS", "approvers", settings.approvers), ("REQUESTERS", "requesters", settings.requesters)]
+    lists = [("APPROVERS", "approvers", settings.approvers), ("REQUESTERS", "requesters", settings.requesters),
+             ("ESCALATION_APPROVERS", "escalation", settings.escalation_approvers)]
     for rule in settings.policy.rules:
         if rule.allow:
             where = f"POLICY_FILE, rule {rule.number}"
             lists += [(f"{where}, key approvers", f"policy.rule{rule.number}.approvers", rule.approvers),
-                      (f"{where}, key requesters", f"policy.rule{rule.number}.requesters", rule.requesters)]
+                      (f"{where}, key requesters", f"policy.rule{rule.number}.requesters", rule.requesters),
+                      (f"{where}, key escalate_to", f"policy.rule{rule.number}.escalate_to", rule.escalate_to)]
     return lists
 
 

@@ -2,8 +2,9 @@
 
 ``report`` is pure: given the policy and the environment's rule (``bot.config.policy_from_env``), it says which
 rule matches first (or that the environment's settings apply) and lists what that rule allows and what a request
-needs (the second factors: ``approval_mfa``, ``reveal_mfa``), each line named as the key a rule of ``POLICY_FILE``
-would set, so what is printed reads like the file. A request naming no tenant is
+needs (the second factors: ``approval_mfa``, ``reveal_mfa``), whether it may break glass (``break_glass``) and when it
+escalates (``escalate_after``), each line named as the key a rule of ``POLICY_FILE`` would set, so what is printed
+reads like the file. A request naming no tenant is
 decided as the bot decides it (``Policy.decide``): by the rules of every tenant the target is in (``target``, looked
 up in Descope by the command), the strictest winning, or refused when those tenants are unknown and rules name
 tenants (``unknown_because`` says why they are). Operator-facing text.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from bot.cli.exits import cannot_start
 from bot.config import ConfigError, Secret, descope_from_env, policy_from_env, proxied_from_env
@@ -40,8 +42,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     policy = commands.add_parser(
         "policy", help="say which rules of POLICY_FILE decide a request, and what they allow",
         description="Say which rules of POLICY_FILE decide a request for LOGIN-ID, and what they allow. Reads only "
-                    "POLICY_FILE, APPROVERS, REQUESTERS, the durations, APPROVAL_MFA, REVEAL_MFA and, for a request "
-                    "naming no tenant, Descope's settings (the user is looked up as the bot does).")
+                    "POLICY_FILE, APPROVERS, REQUESTERS, the durations, APPROVAL_MFA, REVEAL_MFA, BREAK_GLASS, "
+                    "BREAK_GLASS_MAX_DURATION, BREAK_GLASS_PER_DAY, ESCALATE_AFTER, ESCALATION_APPROVERS and, for a "
+                    "request naming no tenant, Descope's settings (the user is looked up as the bot does).")
     policy.add_argument("login_id", metavar="login-id", type=_login_id,
                         help="the login ID to impersonate, e.g. jane@acme.com")
     policy.add_argument("--tenant", help="the tenant ID the request names (left out: a request without a tenant)")
@@ -137,6 +140,9 @@ def _combined(request: str, decision: Decision, policy: Policy, environment: Rul
             ("default_duration", format_duration(decision.default_duration)),
             ("max_duration", format_duration(decision.max_duration)),
             ("reveal_mfa", _reveal_mfa(decision.reveal_mfa)),
+            ("break_glass", _break_glass(decision.break_glass, decision.break_glass_max_duration,
+                                         decision.break_glass_per_day)),
+            ("escalate_after", _escalation(decision.escalate_after, decision.escalate_to())),
         ]
     return "\n".join([*lines, *_aligned(rows)])
 
@@ -166,6 +172,8 @@ def _lines(rule: Rule) -> list[str]:
             ("default_duration", format_duration(rule.default_duration)),
             ("max_duration", format_duration(rule.max_duration)),
             ("reveal_mfa", _reveal_mfa(rule.reveal_mfa)),
+            ("break_glass", _break_glass(rule.break_glass, rule.break_glass_max_duration, rule.break_glass_per_day)),
+            ("escalate_after", _escalation(rule.escalate_after, rule.escalate_to)),
         ]
     return _aligned(rows)
 
@@ -182,3 +190,14 @@ def _approval_mfa(method: Mfa) -> str:
 
 def _reveal_mfa(method: Mfa) -> str:
     return f"{method.value}: {_REVEAL_MFA[method]}"
+
+
+def _break_glass(allowed: bool, cap: timedelta, per_day: int) -> str:
+    if not allowed:
+        return "not allowed"
+    return (f"allowed: up to {format_duration(cap)}, {per_day} a day per requester, no approver; the approvers "
+            "review it after")
+
+
+def _escalation(after: timedelta | None, to: tuple[str, ...]) -> str:
+    return "never" if after is None else f"after {format_duration(after)} to {', '.join(to)}"

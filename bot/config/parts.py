@@ -61,13 +61,21 @@ def descope_from_env(env: Mapping[str, str] | None = None) -> tuple[str, Secret,
 
 def policy_from_env(env: Mapping[str, str] | None = None) -> tuple[Policy, Rule]:
     """``POLICY_FILE``'s rules and the environment's rule (``APPROVERS``, ``REQUESTERS``, ``MIN_DURATION``,
-    ``DEFAULT_DURATION``, ``MAX_DURATION``, ``APPROVAL_MFA``, ``REVEAL_MFA``), validated as ``settings_from_env``
-    does, without the Slack or Descope settings (for ``python -m bot policy``). Raises ``ConfigError`` with every
-    problem."""
+    ``DEFAULT_DURATION``, ``MAX_DURATION``, ``APPROVAL_MFA``, ``REVEAL_MFA``, ``BREAK_GLASS``,
+    ``BREAK_GLASS_MAX_DURATION``, ``BREAK_GLASS_PER_DAY``, ``ESCALATE_AFTER``, ``ESCALATION_APPROVERS``), validated
+    as ``settings_from_env`` does, without the Slack or Descope settings (for ``python -m bot policy``). Raises
+    ``ConfigError`` with every problem."""
     reader = Reader(os.environ if env is None else env)
-    environment = environment_rule(reader.approvers(), reader.principals("REQUESTERS", reader.raw("REQUESTERS")),
-                                   reader.window(), approval_mfa=reader.mfa("APPROVAL_MFA", preset("approval_mfa")),
-                                   reveal_mfa=reader.mfa("REVEAL_MFA", preset("reveal_mfa")))
+    approvers, requesters = reader.approvers(), reader.principals("REQUESTERS", reader.raw("REQUESTERS"))
+    window = reader.window()
+    approval_mfa = reader.mfa("APPROVAL_MFA", preset("approval_mfa"))
+    reveal_mfa = reader.mfa("REVEAL_MFA", preset("reveal_mfa"))
+    break_glass, break_glass_max_duration, break_glass_per_day = reader.break_glass(window[0])
+    escalate_after, escalate_to = reader.escalation()
+    environment = environment_rule(approvers, requesters, window, approval_mfa=approval_mfa, reveal_mfa=reveal_mfa,
+                                   break_glass=break_glass, break_glass_max_duration=break_glass_max_duration,
+                                   break_glass_per_day=break_glass_per_day, escalate_after=escalate_after,
+                                   escalate_to=escalate_to)
     policy = reader.policy(environment)
     if reader.problems:
         raise ConfigError(reader.problems, unset=reader.unset)

@@ -16,6 +16,16 @@ targets: its other keys are read and checked one by one, but not against each ot
     approval_mfa      "none", "totp" or "email" (any case): the      default APPROVAL_MFA
                       second factor each approver proves
     reveal_mfa        the same: the requester's, before Show token   default REVEAL_MFA
+    break_glass       true: a requester may start a session at   default BREAK_GLASS
+                      once, with no approver (reviewed after)
+    break_glass_max_duration   "30m": a break-glass window's cap     default BREAK_GLASS_MAX_DURATION
+                      (may pass max_duration, not min_duration)
+    break_glass_per_day   per requester in 24 hours, 1 to 100        default BREAK_GLASS_PER_DAY
+    escalate_after    "30m": a request still waiting this long is    default ESCALATE_AFTER
+                      put to escalate_to too ("0" refused: leave
+                      the key out)
+    escalate_to       Slack user and user-group IDs, who may then    default ESCALATION_APPROVERS
+                      approve or deny it (both keys, or neither)
     allow             false: nobody may impersonate these targets    default true
 """
 
@@ -35,14 +45,20 @@ from bot.domain.policy import Policy, Rule
 from bot.domain.proof import Mfa
 
 KEYS = ("name", "tenants", "targets", "requesters", "approvers", "approvals", "approval_mfa", "min_duration",
-        "default_duration", "max_duration", "reveal_mfa", "allow")
+        "default_duration", "max_duration", "reveal_mfa", "break_glass", "break_glass_max_duration",
+        "break_glass_per_day", "escalate_after", "escalate_to", "allow")
 #: The environment variable a key left out of a rule falls back to.
 FALLBACKS = {"requesters": "REQUESTERS", "approvers": "APPROVERS", "min_duration": "MIN_DURATION",
              "default_duration": "DEFAULT_DURATION", "max_duration": "MAX_DURATION", "approval_mfa": "APPROVAL_MFA",
-             "reveal_mfa": "REVEAL_MFA"}
+             "reveal_mfa": "REVEAL_MFA", "break_glass": "BREAK_GLASS",
+             "break_glass_max_duration": "BREAK_GLASS_MAX_DURATION", "break_glass_per_day": "BREAK_GLASS_PER_DAY",
+             "escalate_after": "ESCALATE_AFTER", "escalate_to": "ESCALATION_APPROVERS"}
 _EXAMPLES = {"tenants": '["acme-*", ""]', "targets": '["*@acme.com"]', "requesters": '["U012AB3CD", "S0SUPPORT"]',
-             "approvers": '["U012AB3CD", "S0SECOPS"]'}
-_LEFT_OUT = {"requesters": "REQUESTERS (or APPROVERS when it is unset)", "approvers": "APPROVERS"}
+             "approvers": '["U012AB3CD", "S0SECOPS"]', "escalate_to": '["U012AB3CD", "S0ONCALL"]'}
+_LEFT_OUT = {"requesters": "REQUESTERS (or APPROVERS when it is unset)", "approvers": "APPROVERS",
+             "escalate_to": "ESCALATION_APPROVERS"}
+#: The most break-glass sessions a day a rule (or ``BREAK_GLASS_PER_DAY``) may allow one requester.
+MAX_BREAK_GLASS_PER_DAY = 100
 T = TypeVar("T")
 
 
@@ -106,9 +122,15 @@ class _Table:
     where: str
     values: dict[str, object]
     problems: list[str] = field(default_factory=list)
+    faulty: set[str] = field(default_factory=set)  # the keys a problem names
 
     def problem(self, key: str, text: str) -> None:
         self.problems.append(f"{self.where}, key {key}: {text}")
+        self.faulty.add(key)
+
+    def own(self, key: str) -> bool:
+        """Whether the rule sets ``key`` itself, soundly (not left out, not written wrong)."""
+        return key in self.values and key not in self.faulty
 
     def get(self, key: str, kind: type[T], written: str) -> T | None:
         """The value of ``key`` when it is of ``kind`` (``None`` when absent or not; the latter is a problem).
@@ -161,6 +183,21 @@ class _Table:
         except BadDuration as exc:
             self.problem(key, duration_problem(exc))
             return None
+
+    def escalate_after(self, inherited: timedelta | None) -> timedelta | None:
+        """A duration; left out (or wrong: a problem), ``inherited``, the environment's. ``"0"`` does not turn
+        escalation off here: a rule leaves the key out instead (and then takes ``ESCALATE_AFTER``)."""
+        value = self.values.get("escalate_after")
+        if value is None:
+            return inherited
+        if value in ("0", 0) and not isinstance(value, bool):
+            written = _quoted(value) if isinstance(value, str) else str(value)
+            self.problem("escalate_after", f"{written} does not turn escalation off in a rule: leave escalate_after "
+                                           "out instead (the rule then takes ESCALATE_AFTER; unset or 0, it never "
+                                           "escalates)")
+            return inherited
+        found = self.duration("escalate_after")
+        return inherited if found is None else found
 
     def mfa(self, key: str, inherited: Mfa) -> Mfa:
         """A second factor, any case; left out (or wrong: a problem), ``inherited``, the environment's."""
@@ -216,6 +253,13 @@ def _read_rule(file: str, number: int, values: dict[str, object], environment: R
         table.problem("approvals", f"must be at least 1 (the approvals a request needs), not {approvals}")
         approvals = None
     allow = table.get("allow", bool, "true or false") is not False
+    break_glass = table.get("break_glass", bool, "true or false")
+    per_day = table.get("break_glass_per_day", int, "a whole number, like break_glass_per_day = 3")
+    if per_day is not None and not 1 <= per_day <= MAX_BREAK_GLASS_PER_DAY:
+        table.problem("break_glass_per_day", f"must be from 1 to {MAX_BREAK_GLASS_PER_DAY} (break-glass sessions one "
+                                             f"requester may start in 24 hours), not {per_day}")
+        per_day = None
+    cap = table.duration("break_glass_max_duration")
     rule = Rule(
         number=number,
         name=name if named and isinstance(name, str) else f"rule {number}",
@@ -227,10 +271,18 @@ def _read_rule(file: str, number: int, values: dict[str, object], environment: R
         targets=table.globs("targets"),
         approval_mfa=table.mfa("approval_mfa", environment.approval_mfa),
         reveal_mfa=table.mfa("reveal_mfa", environment.reveal_mfa),
+        break_glass=environment.break_glass if break_glass is None else break_glass,
+        break_glass_max_duration=cap or environment.break_glass_max_duration,
+        break_glass_per_day=per_day or environment.break_glass_per_day,
+        escalate_after=table.escalate_after(environment.escalate_after),
+        escalate_to=table.principals("escalate_to") or environment.escalate_to,
         **_window(table, environment, check=allow),
     )
     if rule.allow and approvals is not None:
         _check_approvals(table, rule, from_file="approvers" in values)
+    if rule.allow:
+        _check_break_glass(table, rule)
+        _check_escalation(table, rule)
     return rule, table.problems
 
 
@@ -268,6 +320,44 @@ def _check_approvals(table: _Table, rule: Rule, *, from_file: bool) -> None:
     count = f"{len(people)} {'person' if len(people) == 1 else 'different people'}"
     table.problem("approvals", f"{rule.approvals} approvals needed, but {listed} names only {count} "
                                f"({', '.join(sorted(people))}): lower approvals, or add approvers or a user group (S…)")
+
+
+def _check_break_glass(table: _Table, rule: Rule) -> None:
+    """A break-glass cap shorter than the rule's shortest window (a cap past ``max_duration`` is fine: break-glass has
+    its own), when the rule allows break-glass or sets the cap itself."""
+    own_cap, own_low = table.own("break_glass_max_duration"), table.own("min_duration")
+    if not (rule.break_glass or own_cap) or rule.break_glass_max_duration >= rule.min_duration:
+        return
+    if {"break_glass_max_duration", "min_duration"} & table.faulty:
+        return  # said already
+    if not (own_cap or own_low or table.own("break_glass")):
+        return  # all the environment's: BREAK_GLASS_MAX_DURATION's problem says it
+    cap = format_duration(rule.break_glass_max_duration)
+    low = format_duration(rule.min_duration)
+    if own_cap:
+        key, named = "break_glass_max_duration", f"break_glass_max_duration ({cap})"
+    else:
+        key = "min_duration" if own_low else "break_glass"
+        named = (f"BREAK_GLASS_MAX_DURATION ({cap}, from the environment: this rule sets no "
+                 "break_glass_max_duration)")
+    shortest = f"min_duration ({low})" if own_low else \
+        f"MIN_DURATION ({low}, from the environment: this rule sets no min_duration)"
+    table.problem(key, f"{named} is shorter than {shortest}: a break-glass window is at least min_duration long; set "
+                       f"break_glass_max_duration = \"{low}\" or more (it may pass max_duration)")
+
+
+def _check_escalation(table: _Table, rule: Rule) -> None:
+    """A rule that escalates with nobody to escalate to, or names whom without when (the environment giving
+    neither)."""
+    if rule.escalate_after is not None and not rule.escalate_to and table.own("escalate_after") \
+            and "escalate_to" not in table.faulty:
+        table.problem("escalate_after", f"escalates after {format_duration(rule.escalate_after)} but names nobody to "
+                                        f"escalate to: add escalate_to = {_EXAMPLES['escalate_to']} (or set "
+                                        "ESCALATION_APPROVERS), or leave escalate_after out")
+    elif rule.escalate_to and rule.escalate_after is None and table.own("escalate_to") \
+            and "escalate_after" not in table.faulty:
+        table.problem("escalate_to", "names whom to escalate to but not when: add escalate_after, like "
+                                     'escalate_after = "30m" (or set ESCALATE_AFTER), or leave escalate_to out')
 
 
 def _shadowed(file: str, tables: list[dict[str, object]], rules: list[Rule]) -> list[str]:

@@ -202,6 +202,12 @@ class Reader:
                 )
         return entries
 
+    def channel(self, name: str, value: str | None) -> str | None:
+        """A channel ID (``C…``, or ``G…`` for an old private channel), or ``None`` when unset; a name is a problem."""
+        if value and not _CHANNEL_ID.fullmatch(value):
+            self.problems.append(f"{name} must be a channel ID like C0123ABCD (not a name): got `{value}`")
+        return value
+
     def approvers(self) -> tuple[str, ...]:
         hint = "comma list of user (U…) and user-group (S…) IDs"
         return self.principals("APPROVERS", self.required("APPROVERS", hint) or None)
@@ -221,6 +227,39 @@ class Reader:
                 f"({format_duration(low)}) and MAX_DURATION ({format_duration(high)})"
             )
         return low, default, high
+
+    def break_glass(self, low: timedelta) -> tuple[bool, timedelta, int]:
+        """``BREAK_GLASS``, ``BREAK_GLASS_MAX_DURATION`` and ``BREAK_GLASS_PER_DAY``. The cap may pass
+        ``MAX_DURATION`` (a break-glass window has its own) but not fall short of ``MIN_DURATION`` (``low``): checked
+        when it is set, or when break-glass is on (the default cap too)."""
+        allowed = self.boolean("BREAK_GLASS", preset("break_glass"))
+        before = len(self.problems)
+        cap = self.duration("BREAK_GLASS_MAX_DURATION", preset("break_glass_max_duration"))
+        written = self.raw("BREAK_GLASS_MAX_DURATION") is not None
+        if len(self.problems) == before and (allowed or written) and cap < low:
+            self.problems.append(
+                f"BREAK_GLASS_MAX_DURATION ({format_duration(cap)}{'' if written else ', the default'}) is shorter "
+                f"than MIN_DURATION ({format_duration(low)}): a break-glass window is at least MIN_DURATION long; set "
+                f"BREAK_GLASS_MAX_DURATION to {format_duration(low)} or more (it may pass MAX_DURATION)")
+        per_day = self.integer("BREAK_GLASS_PER_DAY", preset("break_glass_per_day"), 1, 100)
+        return allowed, cap, per_day
+
+    def escalation(self) -> tuple[timedelta | None, tuple[str, ...]]:
+        """``ESCALATE_AFTER`` (a duration; ``0`` or unset: never) and ``ESCALATION_APPROVERS`` (the user and group
+        IDs it escalates to): both set, or neither."""
+        value = self.raw("ESCALATE_AFTER")
+        after = self.duration_or_off("ESCALATE_AFTER", timedelta(0)) or None
+        whom = self.raw("ESCALATION_APPROVERS")
+        escalate_to = self.principals("ESCALATION_APPROVERS", whom)
+        both = ("escalation needs both: when (ESCALATE_AFTER, a duration) and to whom (ESCALATION_APPROVERS, user "
+                "and user-group IDs)")
+        if value not in (None, "0") and whom is None:
+            self.problems.append(f"ESCALATE_AFTER is set (`{value}`) but ESCALATION_APPROVERS is not: {both}; set "
+                                 "ESCALATION_APPROVERS, or unset ESCALATE_AFTER")
+        elif whom is not None and value in (None, "0"):
+            self.problems.append(f"ESCALATION_APPROVERS is set but ESCALATE_AFTER is {'0' if value else 'not'}: "
+                                 f"{both}; set ESCALATE_AFTER (e.g. 30m), or unset ESCALATION_APPROVERS")
+        return after, escalate_to
 
     def policy(self, environment: Rule) -> Policy:
         """``POLICY_FILE``'s rules (none when it is unset), keys they leave out taken from ``environment``."""
@@ -251,10 +290,8 @@ class Reader:
             )
             self.unset.append(self.problems[-1])
         channel = self.required("SLACK_APPROVAL_CHANNEL", "the channel ID (C…) where approval requests go")
-        if channel and not _CHANNEL_ID.fullmatch(channel):
-            self.problems.append(
-                f"SLACK_APPROVAL_CHANNEL must be a channel ID like C0123ABCD (not a name): got `{channel}`"
-            )
+        self.channel("SLACK_APPROVAL_CHANNEL", channel)
+        break_glass_channel = self.channel("BREAK_GLASS_CHANNEL", self.raw("BREAK_GLASS_CHANNEL"))
         approvers = self.approvers()
         requesters = self.principals("REQUESTERS", self.raw("REQUESTERS"))
         project_id = self.required("DESCOPE_PROJECT_ID", "your Descope project ID")
@@ -262,6 +299,8 @@ class Reader:
         low, default, high = window = self.window()
         approval_mfa = self.mfa("APPROVAL_MFA", preset("approval_mfa"))
         reveal_mfa = self.mfa("REVEAL_MFA", preset("reveal_mfa"))
+        break_glass, break_glass_max_duration, break_glass_per_day = self.break_glass(low)
+        escalate_after, escalation_approvers = self.escalation()
         api_url = self.http_url("SLACK_API_URL", SLACK_API_DEFAULT) or SLACK_API_DEFAULT
         enc_key = self.raw("TOKEN_ENCRYPTION_KEY")
         settings = Settings(
@@ -297,8 +336,17 @@ class Reader:
             proxied=proxied(self.env),
             approval_mfa=approval_mfa,
             reveal_mfa=reveal_mfa,
-            policy=self.policy(environment_rule(approvers, requesters, window, approval_mfa=approval_mfa,
-                                                 reveal_mfa=reveal_mfa)),
+            break_glass=break_glass,
+            break_glass_max_duration=break_glass_max_duration,
+            break_glass_per_day=break_glass_per_day,
+            break_glass_channel=break_glass_channel,
+            escalate_after=escalate_after,
+            escalation_approvers=escalation_approvers,
+            policy=self.policy(environment_rule(
+                approvers, requesters, window, approval_mfa=approval_mfa, reveal_mfa=reveal_mfa,
+                break_glass=break_glass, break_glass_max_duration=break_glass_max_duration,
+                break_glass_per_day=break_glass_per_day, escalate_after=escalate_after,
+                escalate_to=escalation_approvers)),
         )
         if settings.token_delivery == "dm" and any(rule.reveal_mfa.needed for rule in settings.all_rules()):
             self.problems.append(

@@ -120,6 +120,12 @@ class Settings:
     proxied: bool = False  # the environment names an HTTP proxy: HTTP clients send through it
     approval_mfa: Mfa = Mfa.NONE  # the second factor each approver proves before their Approve counts
     reveal_mfa: Mfa = Mfa.NONE  # the second factor the requester proves before Show token shows the token
+    break_glass: bool = False  # a requester may start a session at once, with no approver (reviewed after)
+    break_glass_max_duration: timedelta = timedelta(minutes=30)  # a break-glass window's cap (may pass max_duration)
+    break_glass_per_day: int = 3  # break-glass sessions one requester may start in 24 hours
+    break_glass_channel: str | None = None  # where a copy of each break-glass alert goes too (None: the approvals')
+    escalate_after: timedelta | None = None  # a request waiting this long escalates; None: never
+    escalation_approvers: tuple[str, ...] = ()  # whom it escalates to (user and group IDs), who may then approve
 
     @property
     def processes(self) -> int:
@@ -135,7 +141,10 @@ class Settings:
         """What the environment allows: the rule of every request no rule of ``POLICY_FILE`` matches."""
         return environment_rule(self.approvers, self.requesters,
                                 (self.min_duration, self.default_duration, self.max_duration),
-                                approval_mfa=self.approval_mfa, reveal_mfa=self.reveal_mfa)
+                                approval_mfa=self.approval_mfa, reveal_mfa=self.reveal_mfa,
+                                break_glass=self.break_glass, break_glass_max_duration=self.break_glass_max_duration,
+                                break_glass_per_day=self.break_glass_per_day, escalate_after=self.escalate_after,
+                                escalate_to=self.escalation_approvers)
 
     def named(self, login_id: str, tenant: str | None) -> Decision:
         """The rule for the tenant a request names (naming none: the rule for no tenant), alone: among those that

@@ -34,6 +34,7 @@ class Action(enum.StrEnum):
     PROOF_LOCKED = "verification_locked"  # too many wrong codes: that person is refused on the request
     PROOF_FORGED = "verification_forged"  # Descope's answer to a code failed the bot's own checks of its session
     PROOF_SENT = "verification_code_sent"  # Descope asked to mail someone a code
+    ESCALATED = "escalated"  # a pending request opened to its escalation approvers
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,17 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class Escalated:
+    """A pending request opened to more people (the ``escalated`` audit row's detail): whom (user and group IDs), and
+    why: nobody answered within ``after_s`` seconds, or (``no_active_approver``) none of its approvers is active in
+    Slack any more."""
+
+    to: tuple[str, ...]
+    after_s: int | None = None
+    no_active_approver: bool = False
+
+
+@dataclass(frozen=True)
 class Proved:
     """The second factor someone proved themselves with before the bot did what they asked (the ``token_shown`` audit
     row's detail, under ``reveal_mfa``)."""
@@ -168,12 +179,13 @@ class Legacy:
     text: str
 
 
-Recorded = Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted | Verification | Proved
+Recorded = (Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted | Verification | Proved
+            | Escalated)
 Detail = Recorded | Legacy
 _KINDS: dict[str, type[Recorded]] = {
     "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded,
     "tally": Tally, "linked": Linked, "not_posted": NotPosted, "verification": Verification,
-    "proved": Proved}
+    "proved": Proved, "escalated": Escalated}
 _ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call,
                                          "mfa": Mfa, "purpose": Purpose}
 

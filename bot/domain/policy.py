@@ -18,6 +18,14 @@ A rule may ask a second factor (``bot.domain.proof.Mfa``): ``approval_mfa`` of e
 counts, ``reveal_mfa`` of the requester before Show token shows the token; ``Mfa.NONE`` (a click) unless the
 environment (``APPROVAL_MFA``, ``REVEAL_MFA``) or the rule says otherwise.
 
+A rule may allow break-glass (``break_glass``): a session that starts at once with no approver, within its own cap
+(``break_glass_max_duration``, which may pass ``max_duration``), at most ``break_glass_per_day`` per requester in 24
+hours, its approvers reviewing it after. And it may escalate (``escalate_after``, ``escalate_to``): a request still
+waiting that long after it was made is put to the ``escalate_to`` users and groups too, who may then approve or deny
+it like its approvers. Several rules deciding a request combine strictly here too: break-glass only when every rule
+allows it, the shortest cap, the fewest a day; escalation only when every rule escalates, after the latest of their
+delays, so that by then every rule's ``escalate_to`` people may act (``Decision.may_approve_escalated``).
+
 Globs are shell-style (``fnmatch``), case-insensitive; ``""`` among ``tenants`` matches a request without a
 tenant; ``None`` (the key left out) matches everything.
 """
@@ -47,7 +55,9 @@ class Rule:
     """What a rule says of the requests it matches. ``number`` is its place in the file (from 1); 0 is the
     environment's settings, which decide when no rule matches. ``approval_mfa``: the second factor an approver
     proves before their Approve counts; ``reveal_mfa``: the one the requester proves before Show token shows the
-    token."""
+    token. ``break_glass``: whether a requester may start a session at once, with no approver (at most
+    ``break_glass_max_duration`` long, ``break_glass_per_day`` per requester in 24 hours); ``escalate_after``: how
+    long a request waits before ``escalate_to`` (user U…/W… and group S… IDs) may approve it too (``None``: never)."""
 
     number: int
     name: str
@@ -62,6 +72,11 @@ class Rule:
     targets: tuple[str, ...] | None = None
     approval_mfa: Mfa = Mfa.NONE
     reveal_mfa: Mfa = Mfa.NONE
+    break_glass: bool = False
+    break_glass_max_duration: timedelta = timedelta(minutes=30)
+    break_glass_per_day: int = 3
+    escalate_after: timedelta | None = None
+    escalate_to: tuple[str, ...] = ()
 
     @property
     def from_file(self) -> bool:
@@ -128,11 +143,45 @@ class Decision:
         """The second factor the requester must prove before Show token shows the token: the strictest asked."""
         return Mfa.strictest(rule.reveal_mfa for rule in self.rules)
 
+    @property
+    def break_glass(self) -> bool:
+        """Whether a requester may start a session at once, with no approver: only when every rule allows it (and
+        the request is allowed at all)."""
+        return self.allow and all(rule.break_glass for rule in self.rules)
+
+    @property
+    def break_glass_max_duration(self) -> timedelta:
+        """The longest break-glass window: the shortest of the rules' caps."""
+        return min(rule.break_glass_max_duration for rule in self.rules)
+
+    @property
+    def break_glass_per_day(self) -> int:
+        """How many break-glass sessions one requester may start in 24 hours: the fewest the rules allow."""
+        return min(rule.break_glass_per_day for rule in self.rules)
+
+    @property
+    def escalate_after(self) -> timedelta | None:
+        """How long a request waits before it escalates: ``None`` (never) unless every rule escalates, then the
+        latest of their delays, by which every rule's ``escalate_to`` people may act."""
+        delays = [rule.escalate_after for rule in self.rules]
+        if any(delay is None for delay in delays):
+            return None
+        return max(delay for delay in delays if delay is not None)
+
+    def escalate_to(self) -> tuple[str, ...]:
+        """Whom an escalation mentions: every rule's ``escalate_to`` users and groups, each once, in order."""
+        return tuple(dict.fromkeys(p for rule in self.rules for p in rule.escalate_to))
+
     def may_request(self, user_id: str, is_member: IsMember) -> bool:
         return all(is_member(user_id, rule.requesters) for rule in self.rules)
 
     def may_approve(self, user_id: str, is_member: IsMember) -> bool:
         return all(is_member(user_id, rule.approvers) for rule in self.rules)
+
+    def may_approve_escalated(self, user_id: str, is_member: IsMember) -> bool:
+        """Whether a person may approve once the request has escalated: for every rule, among its approvers or its
+        ``escalate_to``. (Before the escalation, ``may_approve`` alone.)"""
+        return all(is_member(user_id, (*rule.approvers, *rule.escalate_to)) for rule in self.rules)
 
     def approvers(self) -> tuple[str, ...]:
         """Whom to ask (a reminder's mentions): the users and groups every rule names, those who surely may approve;
@@ -182,10 +231,16 @@ class Policy:
 
 def environment_rule(approvers: tuple[str, ...], requesters: tuple[str, ...],
                      window: tuple[timedelta, timedelta, timedelta], *, approval_mfa: Mfa = Mfa.NONE,
-                     reveal_mfa: Mfa = Mfa.NONE) -> Rule:
+                     reveal_mfa: Mfa = Mfa.NONE, break_glass: bool = False,
+                     break_glass_max_duration: timedelta = timedelta(minutes=30), break_glass_per_day: int = 3,
+                     escalate_after: timedelta | None = None, escalate_to: tuple[str, ...] = ()) -> Rule:
     """The rule the environment's settings make (``Settings.environment_rule``), from the values read: with
     ``REQUESTERS`` unset (empty), the approvers may request; ``window`` is (min, default, max); ``approval_mfa`` and
-    ``reveal_mfa`` are ``APPROVAL_MFA`` and ``REVEAL_MFA``."""
+    ``reveal_mfa`` are ``APPROVAL_MFA`` and ``REVEAL_MFA``; ``break_glass``, ``break_glass_max_duration``,
+    ``break_glass_per_day`` are ``BREAK_GLASS``, ``BREAK_GLASS_MAX_DURATION``, ``BREAK_GLASS_PER_DAY``;
+    ``escalate_after`` and ``escalate_to`` are ``ESCALATE_AFTER`` and ``ESCALATION_APPROVERS``."""
     low, default, high = window
     return Rule(number=0, name="", requesters=requesters or approvers, approvers=approvers, min_duration=low,
-                default_duration=default, max_duration=high, approval_mfa=approval_mfa, reveal_mfa=reveal_mfa)
+                default_duration=default, max_duration=high, approval_mfa=approval_mfa, reveal_mfa=reveal_mfa,
+                break_glass=break_glass, break_glass_max_duration=break_glass_max_duration,
+                break_glass_per_day=break_glass_per_day, escalate_after=escalate_after, escalate_to=escalate_to)

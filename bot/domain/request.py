@@ -55,6 +55,8 @@ class RequestView:
     approval_mfa: Mfa = Mfa.NONE  # the second factor each approver proves themselves with (none: a click)
     reveal_mfa: Mfa = Mfa.NONE  # the one the requester proves themselves with before Show token shows the token
     proved: tuple[tuple[str, Mfa], ...] = ()  # the approvers who proved themselves, and how
+    escalated_at: datetime | None = None  # when it escalated (nobody answered in time, or no approver was active)
+    escalated_to: tuple[str, ...] = ()  # the user and group IDs who may decide it since
 
     def proof_of(self, approver: str) -> Mfa | None:
         """How ``approver`` proved themselves when approving (``None``: a click alone)."""

@@ -30,6 +30,7 @@ class Work(enum.StrEnum):
     ACTIVATE = "activate"  # an approval whose token is not minted yet
     STOP = "stop"  # a session past its window, or asked to stop
     REMIND = "remind"  # a pending request's next reminder to the approvers
+    ESCALATE = "escalate"  # a pending request looked at for escalation (no approver active, or waited too long)
     WARN = "warn"  # the requester warned that the session ends soon (EXPIRY_WARNING)
     SYNC_SLACK = "sync_slack"  # Slack does not show the row's latest version (or the token is not delivered)
 
@@ -63,12 +64,14 @@ class Schedulable(Protocol):
     def remind_at(self) -> datetime | None: ...
     @property
     def warn_at(self) -> datetime | None: ...
+    @property
+    def escalate_at(self) -> datetime | None: ...
 
 
 #: The names of those columns, for queries that fetch only what the schedule needs.
 SCHEDULE_COLUMNS = ("state", "created_at", "pending_until", "decided_at", "ends_at", "stop_requested_at",
                     "delivered_at", "lease_until", "version", "slack_version", "slack_lease_until", "remind_at",
-                    "warn_at")
+                    "warn_at", "escalate_at")
 
 
 @dataclass(frozen=True, order=True)
@@ -89,6 +92,8 @@ def schedule(row: Schedulable) -> list[Due]:
         due.append(Due(row.pending_until, Work.EXPIRE))
         if row.remind_at is not None and row.remind_at < row.pending_until:
             due.append(Due(row.remind_at, Work.REMIND))
+        if row.escalate_at is not None and row.escalate_at < row.pending_until:
+            due.append(Due(row.escalate_at, Work.ESCALATE))
     elif state is State.APPROVED:
         due.append(Due(_after_lease(row.decided_at or row.created_at, row.lease_until), Work.ACTIVATE))
     elif state is State.ACTIVE:

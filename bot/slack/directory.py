@@ -1,4 +1,5 @@
-"""Who is who, asked of Slack: a user's profile email and user-group membership, cached briefly.
+"""Who is who, asked of Slack: a user's profile email, whether their account is active, and user-group membership,
+cached briefly.
 
 Approver and requester lists may name user groups (``S…``); membership is looked up when a person acts
 (``usergroups.users.list``), cached for a minute so a burst of clicks costs one call, and never read
@@ -28,11 +29,26 @@ class SlackDirectory:
         self.client = client
         self.clock = clock
         self._lock = threading.Lock()
-        self._emails: dict[str, tuple[float, str | None]] = {}
+        self._users: dict[str, tuple[float, tuple[str | None, bool]]] = {}  # user → (email, active)
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
 
     def email_of(self, user_id: str) -> str | None:
-        cached = self._cached(self._emails, user_id, EMAIL_TTL)
+        return self._user(user_id)[0]
+
+    def is_active(self, user_id: str) -> bool:
+        """Whether the person's Slack account is active (not deactivated: ``users.info`` → ``deleted``)."""
+        return self._user(user_id)[1]
+
+    def anyone_active(self, principals: Collection[str], besides: str) -> bool:
+        """Whether someone other than ``besides`` among ``principals`` (users, and the members of groups) is active."""
+        for principal in principals:
+            members = self._group(principal) if is_group_id(principal) else (principal,)
+            if any(member != besides and self.is_active(member) for member in members):
+                return True
+        return False
+
+    def _user(self, user_id: str) -> tuple[str | None, bool]:
+        cached = self._cached(self._users, user_id, EMAIL_TTL)
         if cached is not None:
             return cached[1]
         try:
@@ -41,10 +57,11 @@ class SlackDirectory:
             if exc.response.get("error") != "user_not_found":
                 raise
             user = {"deleted": True}
-        email = None if user.get("deleted") or user.get("is_bot") else user.get("profile", {}).get("email")
+        active = not user.get("deleted") and not user.get("is_bot")
+        found = (user.get("profile", {}).get("email") if active else None, active)
         with self._lock:
-            self._emails[user_id] = (self.clock(), email)
-        return email
+            self._users[user_id] = (self.clock(), found)
+        return found
 
     def is_member(self, user_id: str, principals: Collection[str]) -> bool:
         if user_id in principals:

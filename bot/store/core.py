@@ -77,7 +77,7 @@ class StoreCore:
                reason: str, pending_until: datetime, now: datetime, target: dict[str, str | None] | None = None,
                remind_at: datetime | None = None, rule_name: str | None = None, approvals_needed: int = 1,
                extends_id: str | None = None, detail: str | None = None, slack_lease_until: datetime | None = None,
-               approval_mfa: Mfa = Mfa.NONE, reveal_mfa: Mfa = Mfa.NONE,
+               approval_mfa: Mfa = Mfa.NONE, reveal_mfa: Mfa = Mfa.NONE, escalate_at: datetime | None = None,
                guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestRow:
         """Store a new pending request with its audit row (``detail`` on it); the row as written (its alarm is set from
         it, ``Context.arm``). In the same transaction, and serialised per requester, ``guard`` is shown the requester's
@@ -85,6 +85,7 @@ class StoreCore:
         it raises to refuse, and then nothing is stored. So two commands sent at once cannot both slip under a cap.
         ``target``: the pre-flight's columns; ``rule_name``, ``approvals_needed`` and the second factors asked of the
         approvers (``approval_mfa``) and of the requester before Show token (``reveal_mfa``): what the policy decided;
+        ``escalate_at``: when first to look at escalating it;
         ``extends_id``: the session an extension extends; ``slack_lease_until``: the row is born with the Slack lease,
         held until then by whoever posts its approval message (``Projection.sync_slack(slack_lease_until=…)``), without
         a write of its own to claim it."""
@@ -98,7 +99,8 @@ class StoreCore:
                                  remind_at=remind_at, rule_name=rule_name, approvals_needed=approvals_needed,
                                  extends_id=extends_id, slack_lease_until=slack_lease_until,
                                  approval_mfa=approval_mfa.value if approval_mfa.needed else None,
-                                 reveal_mfa=reveal_mfa.value if reveal_mfa.needed else None, **(target or {}))
+                                 reveal_mfa=reveal_mfa.value if reveal_mfa.needed else None, escalate_at=escalate_at,
+                                 **(target or {}))
             row = insert_row(s, values, actor=requester_id, action=Action.REQUESTED, detail=detail)
         self.on_outcome("submitted")
         return row

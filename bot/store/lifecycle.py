@@ -2,7 +2,8 @@
 on the row being where the change expects it (whoever's write matches wins; the losers see ``None`` or false).
 
     pending    approve (N of M, counting what the rules ask now), deny (a click), take_back (a withdrawal, or a stop
-               that denies), withdraw_extension, close (the rules no longer allow it), expire, remind / stop_reminding
+               that denies), withdraw_extension, close (the rules no longer allow it), expire, remind / stop_reminding,
+               escalate / put_off_escalation
     approved   mark_minting / clear_minting (the impersonate call in flight), start_session, fail, call_off,
                end_unstarted, retry_activation_at
     active     show_token, warn, ask_stop, retire (replaced by its extension), end_session, retry_stop_at,
@@ -12,13 +13,25 @@ on the row being where the change expects it (whoever's write matches wins; the 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.domain import RequestView, State
 from bot.domain.audit import SYSTEM, Action
-from bot.domain.outcomes import Activated, Ending, Failure, Linked, Proved, Reminded, StopFailing, Tally, encode
+from bot.domain.outcomes import (
+    Activated,
+    Ending,
+    Escalated,
+    Failure,
+    Linked,
+    Proved,
+    Reminded,
+    StopFailing,
+    Tally,
+    encode,
+)
 from bot.domain.proof import Mfa
 from bot.store.core import StoreCore
 from bot.store.models import (
@@ -158,6 +171,17 @@ class Lifecycle(StoreCore):
         return self._record(request_id, actor=SYSTEM, action=Action.REMINDED, now=now, detail=encode(reminded),
                             where=[Row.state == State.PENDING.value, Row.remind_at == due],
                             remind_at=following, reminders_sent=reminded.count)
+
+    def escalate(self, request_id: str, due: datetime, *, escalated: Escalated, now: datetime) -> bool:
+        """The escalation due at ``due``, recorded once: from now on ``escalated.to`` may decide the request."""
+        return self._record(request_id, actor=SYSTEM, action=Action.ESCALATED, now=now, detail=encode(escalated),
+                            where=[Row.state == State.PENDING.value, Row.escalate_at == due], escalate_at=None,
+                            escalated_at=now, escalated_to=json.dumps(list(escalated.to)))
+
+    def put_off_escalation(self, request_id: str, due: datetime, later: datetime | None) -> bool:
+        """The escalation due at ``due`` is not yet: look again at ``later`` (``None``: never)."""
+        return self._set(request_id, where=[Row.state == State.PENDING.value, Row.escalate_at == due],
+                         escalate_at=later)
 
     def stop_reminding(self, request_id: str, due: datetime) -> bool:
         """No more reminders (``REMINDER_INTERVAL`` turned off since the one due at ``due`` was set)."""

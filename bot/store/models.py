@@ -115,6 +115,9 @@ class RequestRow(Base):
     reveal_mfa: Mapped[str | None] = mapped_column(String(8))  # the one asked of the requester before Show token
     approved_mfa: Mapped[str | None] = mapped_column(Text)  # JSON: approver → how they proved themselves
     proofs_checking: Mapped[str | None] = mapped_column(Text)  # JSON: person → until when their code is being checked
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when next to look at escalating it
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it escalated
+    escalated_to: Mapped[str | None] = mapped_column(Text)  # JSON: the user and group IDs it escalated to
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -200,6 +203,8 @@ def as_view(row: RequestRow) -> RequestView:
         approval_mfa=Mfa(row.approval_mfa or Mfa.NONE),
         reveal_mfa=Mfa(row.reveal_mfa or Mfa.NONE),
         proved=tuple(decode_proved(row.approved_mfa).items()),
+        escalated_at=row.escalated_at,
+        escalated_to=tuple(json.loads(row.escalated_to)) if row.escalated_to else (),
     )
 
 

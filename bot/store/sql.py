@@ -116,6 +116,7 @@ class Row:
     slack_lease_until = Col("slack_lease_until")
     remind_at = Col("remind_at")
     warn_at = Col("warn_at")
+    escalate_at = Col("escalate_at")
     post_failures = Col("post_failures")
 
 

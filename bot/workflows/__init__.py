@@ -14,6 +14,7 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     preflight   the target looked up in Descope before a request reaches the approvers
     home        the App Home: what each person sees there, republished after changes
     reminders   the approvers reminded of a pending request, the interval doubling
+    escalations a pending request opened to more people: nobody answered in time, or no approver is active
     extensions  more time on a running session (a linked request), the expiry warning that offers it
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
@@ -33,6 +34,7 @@ from bot.store import Store, utcnow
 from bot.store.sealing import Sealer
 from bot.workflows.approvals import Approvals
 from bot.workflows.context import Context
+from bot.workflows.escalations import Escalations
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
 from bot.workflows.leases import LEASE, Leases
@@ -79,5 +81,6 @@ class Workflows:
         projection = Projection(ctx, revocation, homes, extensions)
         approvals, tokens = Approvals(ctx, sessions, projection), Tokens(ctx)
         return cls(ctx, Requests(ctx, extensions), approvals, sessions, revocation, projection,
-                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions), tokens, homes, extensions,
+                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions, Escalations(ctx)), tokens,
+                   homes, extensions,
                    Verifications(ctx, approvals, tokens))

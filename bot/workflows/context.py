@@ -34,6 +34,8 @@ class Targeted(Protocol):
     def tenant(self) -> str | None: ...
     @property
     def target(self) -> Target | None: ...
+    @property
+    def escalated_at(self) -> datetime | None: ...
 
 
 @dataclass
@@ -64,7 +66,8 @@ class Context:
     def is_approver(self, user_id: str) -> bool:
         """An approver of some request: in ``APPROVERS`` or among a rule's approvers (who sees the approvals
         and sessions lists)."""
-        return any(self.directory.is_member(user_id, rule.approvers) for rule in self.settings.all_rules())
+        return any(self.directory.is_member(user_id, (*rule.approvers, *rule.escalate_to))
+                   for rule in self.settings.all_rules())
 
     def may_request(self, user_id: str, decision: Decision) -> bool:
         """Among the requesters of every rule of ``decision`` (whether the rules allow the request at all is
@@ -93,9 +96,12 @@ class Context:
         return None
 
     def may_approve(self, user_id: str, request: Targeted) -> bool:
-        """Among the approvers of every rule that decides ``request`` (asked at click time): who may approve or deny
-        it."""
-        return self.decision_of(request).may_approve(user_id, self.directory.is_member)
+        """Among the approvers of every rule that decides ``request`` (asked at click time), or, once it escalated,
+        among their approvers or escalation approvers: who may approve or deny it."""
+        decision = self.decision_of(request)
+        if decision.may_approve(user_id, self.directory.is_member):
+            return True
+        return request.escalated_at is not None and decision.may_approve_escalated(user_id, self.directory.is_member)
 
     def may_end(self, user_id: str, request: Targeted) -> bool:
         """Beside its requester, who may end a session early (or call it off while it is being activated): its

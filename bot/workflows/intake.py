@@ -17,6 +17,7 @@ from bot.domain.rules import check_approvable, check_window
 from bot.domain.target import Target, encode_target
 from bot.store import as_view
 from bot.workflows.context import Context
+from bot.workflows.escalations import CHECK_AFTER
 
 log = logging.getLogger("bot.workflows")
 
@@ -80,7 +81,8 @@ def file_request(ctx: Context, asked: Asked, *, pending_until: datetime | None =
         rule_name=asked.rules.name[:RULE_NAME_MAX] or None, approvals_needed=asked.rules.approvals,
         extends_id=extends, detail=detail, guard=caps(s.max_pending_per_requester, besides=extends),
         slack_lease_until=slack_lease_until, approval_mfa=asked.rules.approval_mfa,
-        reveal_mfa=asked.rules.reveal_mfa)
+        reveal_mfa=asked.rules.reveal_mfa,
+        escalate_at=now + CHECK_AFTER if asked.rules.escalate_after is not None and asked.rules.escalate_to() else None)
     log.info("request %s submitted by %s%s", row.id, asked.requester_id, f" (extends {extends})" if extends else "",
              extra={"request_id": row.id})
     ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)

@@ -51,6 +51,14 @@ class Directory(Protocol):
 
     def is_member(self, user_id: str, principals: Collection[str]) -> bool: ...
 
+    def is_active(self, user_id: str) -> bool:
+        """Whether the person's Slack account is active (not deactivated)."""
+        ...
+
+    def anyone_active(self, principals: Collection[str], besides: str) -> bool:
+        """Whether someone other than ``besides`` among ``principals`` (users, and groups' members) is active."""
+        ...
+
 
 class ChannelRefused(Exception):
     """The approvals channel refused the approval message (``error``: Slack's reason, e.g. ``not_in_channel``): no

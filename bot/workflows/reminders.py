@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.config import is_group_id
 from bot.domain.outcomes import Reminded
 from bot.domain.schedule import Work, due_now
 from bot.store import RequestRow
@@ -23,10 +24,13 @@ class Reminders:
         self.ctx = ctx
 
     def _still_to_approve(self, row: RequestRow) -> tuple[str, ...]:
-        """The approvers of the request's rules (``Decision.approvers``), less those who approved it already (groups
-        stay: any member who has not approved may)."""
-        approved = row.approvers
-        return tuple(p for p in self.ctx.decision_of(row).approvers() if p not in approved)
+        """The approvers of the request's rules (``Decision.approvers``; once it escalated, its escalation approvers
+        too), less those who approved it already and those whose Slack account is deactivated (groups stay: any
+        member who has not approved may)."""
+        decision, approved, directory = self.ctx.decision_of(row), row.approvers, self.ctx.directory
+        asked = (*decision.approvers(), *(decision.escalate_to() if row.escalated_at is not None else ()))
+        return tuple(p for p in dict.fromkeys(asked)
+                     if p not in approved and (is_group_id(p) or directory.is_active(p)))
 
     def remind(self, request_id: str) -> bool:
         """Record the reminder that is due, if this caller wins it. True when it did."""

@@ -20,6 +20,7 @@ from bot.store import Lease
 from bot.store.retention import purge
 from bot.workflows.about import about
 from bot.workflows.context import Context
+from bot.workflows.escalations import Escalations
 from bot.workflows.extensions import Extensions
 from bot.workflows.projection import Projection
 from bot.workflows.reminders import Reminders
@@ -31,13 +32,14 @@ log = logging.getLogger("bot.workflows")
 
 class Ticker:
     def __init__(self, ctx: Context, sessions: Sessions, revocation: Revocation, projection: Projection,
-                 reminders: Reminders, extensions: Extensions) -> None:
+                 reminders: Reminders, extensions: Extensions, escalations: Escalations) -> None:
         self.ctx = ctx
         self.sessions = sessions
         self.revocation = revocation
         self.projection = projection
         self.reminders = reminders
         self.extensions = extensions
+        self.escalations = escalations
 
     def tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails.
@@ -80,6 +82,8 @@ class Ticker:
                     changed = True
             elif work is Work.REMIND:
                 changed = self.reminders.remind(request_id) or changed
+            elif work is Work.ESCALATE:
+                changed = self.escalations.look(request_id) or changed
             elif work is Work.WARN:
                 changed = self.extensions.warn(request_id) or changed
             elif work is Work.STOP and self.revocation.stop(request_id, row):

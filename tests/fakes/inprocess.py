@@ -125,6 +125,7 @@ class StubDirectory:
     def __init__(self) -> None:
         self.error: Exception | None = None
         self.without_email: set[str] = set()  # users whose Slack profile shows no email
+        self.deactivated: set[str] = set()  # users whose Slack account is deactivated
 
     def email_of(self, user_id: str) -> str | None:
         if self.error is not None:
@@ -133,6 +134,12 @@ class StubDirectory:
 
     def is_member(self, user_id: str, principals: Collection[str]) -> bool:
         return user_id in principals
+
+    def is_active(self, user_id: str) -> bool:
+        return user_id not in self.deactivated
+
+    def anyone_active(self, principals: Collection[str], besides: str) -> bool:
+        return any(p != besides and self.is_active(p) for p in principals)
 
 
 class StubNotifier:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from bot.domain import RequestView
 from bot.domain.durations import format_duration
-from bot.slack.mrkdwn import target
+from bot.slack.messages.outcomes import mention
+from bot.slack.mrkdwn import target, when
 
 
 def approval_fallback(request: RequestView) -> str:
@@ -31,6 +32,14 @@ def policy_line(request: RequestView) -> str | None:
         return None
     rule = f"Policy: {request.rule_name}" if request.rule_name else "Policy: default"
     return f"{rule} \u00b7 {request.approvals_needed} approval{'s' if request.approvals_needed != 1 else ''} needed"
+
+
+def escalated_line(request: RequestView) -> str | None:
+    """Whom the request escalated to, and when (mrkdwn: the mentions), while it is or was pending."""
+    if request.escalated_at is None:
+        return None
+    to = " ".join(mention(p) for p in request.escalated_to)
+    return f":rotating_light: Escalated to {to} at {when(request.escalated_at)}"
 
 
 def extended_line(request: RequestView) -> str | None:

@@ -12,6 +12,7 @@ from bot.domain.outcomes import (
     Detail,
     Ending,
     EndReason,
+    Escalated,
     Failure,
     FailureKind,
     Legacy,
@@ -145,6 +146,8 @@ def detail_text(detail: Detail) -> str:
             return f"{detail.purpose.value} by {detail.mfa.value}: {detail.why}"
         case Proved():
             return f"proved by {detail.mfa.value}"
+        case Escalated():
+            return f"escalated to {', '.join(detail.to)}"
 
 
 

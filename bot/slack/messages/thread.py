@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.domain.audit import Action
-from bot.domain.outcomes import Call, Linked, Proved, Reminded, StopFailing, Tally, Verification, decode_detail
+from bot.domain.durations import format_duration
+from bot.domain.outcomes import (
+    Call,
+    Detail,
+    Escalated,
+    Linked,
+    Proved,
+    Reminded,
+    StopFailing,
+    Tally,
+    Verification,
+    decode_detail,
+)
 from bot.domain.proof import MAX_WRONG_CODES, Purpose
 from bot.slack.messages.outcomes import detail_text, mention
 from bot.slack.messages.proofs import METHOD_NAMES, proved_by
@@ -30,6 +44,7 @@ _EVENTS: dict[str, str] = {
     Action.PROOF_FAILED: "a wrong code from <@{actor}> for {for_what} ({method}, {failures} of {most})",
     Action.PROOF_LOCKED: ":no_entry: <@{actor}> typed {failures} wrong codes for {for_what} ({method}): refused on "
                          "this request",
+    Action.ESCALATED: ":rotating_light: escalated: {mentions} may now approve or deny this request ({why})",
     Action.PROOF_FORGED: ":rotating_light: Descope's answer to <@{actor}>'s code for {for_what} failed the bot's "
                          "checks ({why}): refused; someone may be inside the network path to Descope",
 }
@@ -42,7 +57,8 @@ def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str
     """One line of the thread: when, what (and, for endings and failures, the detail in a code span)."""
     decoded = decode_detail(detail) if detail else None
     call = decoded.call if isinstance(decoded, StopFailing) else Call.STOP
-    mentions = " ".join(mention(p) for p in decoded.approvers) if isinstance(decoded, Reminded) else ""
+    mentions = " ".join(mention(p) for p in decoded.approvers) if isinstance(decoded, Reminded) else \
+        " ".join(mention(p) for p in decoded.to) if isinstance(decoded, Escalated) else ""
     count, needed = (decoded.count, decoded.needed) if isinstance(decoded, Tally) else (0, 0)
     by = decoded.by if isinstance(decoded, Linked) else ""
     proved = proved_by(decoded.mfa) if isinstance(decoded, Tally | Proved) else ""
@@ -51,9 +67,16 @@ def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str
         actor=actor, call=call, mentions=mentions, count=count, needed=needed, by=by, proved=proved,
         for_what="showing the token" if failed and failed.purpose is Purpose.REVEAL else "an approval",
         method=METHOD_NAMES.get(failed.mfa, "") if failed else "", failures=failed.failures if failed else 0,
-        most=MAX_WRONG_CODES, why=failed.why if failed else "")
+        most=MAX_WRONG_CODES, why=failed.why if failed else escalation_why(decoded))
     if decoded is not None and action in _WITH_DETAIL:
         line += f" ({code(detail_text(decoded))})"
     return f"{at_text}: {line}"
 
 
+def escalation_why(detail: Detail | None) -> str:
+    """Why a request escalated, after the mentions."""
+    if not isinstance(detail, Escalated):
+        return ""
+    if detail.no_active_approver:
+        return "none of its approvers is active in Slack any more"
+    return f"nobody answered within {format_duration(timedelta(seconds=detail.after_s or 0))}"

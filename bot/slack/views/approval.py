@@ -30,6 +30,9 @@ def build(request: RequestView) -> Message:
         {"type": "section", "text": plain(approval_words.reason_field(request))},
         context(status.status_line(request)),
     ]
+    escalated = approval_words.escalated_line(request)
+    if escalated is not None:
+        blocks.append(context(escalated))
     extended = approval_words.extended_line(request)
     if extended is not None:
         blocks.append(context(extended))

@@ -30,7 +30,8 @@ STAFF = Rule(number=2, name="rule 2", requesters=(), approvers=(), min_duration=
              targets=("*@ourcompany.com",))
 POLICY = Policy(rules=(REGULATED, STAFF), source="policy.toml")
 SETTINGS = ("POLICY_FILE", "APPROVERS", "REQUESTERS", "MIN_DURATION", "DEFAULT_DURATION", "MAX_DURATION",
-            "APPROVAL_MFA", "REVEAL_MFA")
+            "APPROVAL_MFA", "REVEAL_MFA", "BREAK_GLASS", "BREAK_GLASS_MAX_DURATION", "BREAK_GLASS_PER_DAY",
+            "ESCALATE_AFTER", "ESCALATION_APPROVERS")
 
 
 def test_a_matching_rule_and_all_it_allows() -> None:
@@ -47,6 +48,8 @@ def test_a_matching_rule_and_all_it_allows() -> None:
         "  default_duration  30m",
         "  max_duration      1h",
         "  reveal_mfa        none: a click on Show token shows the token",
+        "  break_glass       not allowed",
+        "  escalate_after    never",
     ]
 
 
@@ -73,6 +76,8 @@ def test_no_rule_matches() -> None:
         "  default_duration  30m",
         "  max_duration      4h",
         "  reveal_mfa        none: a click on Show token shows the token",
+        "  break_glass       not allowed",
+        "  escalate_after    never",
     ]
 
 
@@ -122,6 +127,54 @@ def test_a_refusing_rule_needs_no_second_factor() -> None:
     assert "_mfa" not in report("jane@acme.com", "acme", Policy(rules=(refusing,), source="p.toml"), ENVIRONMENT)
 
 
+def test_break_glass_and_escalation_of_a_rule_and_of_the_environment() -> None:
+    urgent = Rule(number=1, name="on call", requesters=("U0REQ",), approvers=("S0SECOPS",),
+                  min_duration=timedelta(minutes=1), default_duration=timedelta(minutes=30),
+                  max_duration=timedelta(hours=1), tenants=("bank-*",), break_glass=True,
+                  break_glass_max_duration=timedelta(hours=2), break_glass_per_day=1,
+                  escalate_after=timedelta(minutes=20), escalate_to=("U0BOSS", "S0ONCALL"))
+    lines = report("jane@bank.com", "bank-eu", Policy(rules=(urgent,), source="policy.toml"), ENVIRONMENT).splitlines()
+    assert lines[-2:] == [
+        "  break_glass       allowed: up to 2h, 1 a day per requester, no approver; the approvers review it after",
+        "  escalate_after    after 20m to U0BOSS, S0ONCALL",
+    ]
+    environment = environment_rule(("U0AAA",), (), (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4)),
+                                   break_glass=True, escalate_after=timedelta(hours=1), escalate_to=("S0ONCALL",))
+    lines = report("jane@acme.com", "acme", Policy(), environment).splitlines()
+    assert lines[-2:] == [
+        "  break_glass       allowed: up to 30m, 3 a day per requester, no approver; the approvers review it after",
+        "  escalate_after    after 1h to S0ONCALL",
+    ]
+
+
+def test_a_request_under_several_rules_breaks_glass_and_escalates_as_strictly_as_they_all_allow() -> None:
+    bank = Rule(number=1, name="bank", requesters=("U0REQ",), approvers=("U0AAA",), min_duration=timedelta(minutes=1),
+                default_duration=timedelta(minutes=30), max_duration=timedelta(hours=1), tenants=("bank-*",),
+                break_glass=True, break_glass_max_duration=timedelta(minutes=15), break_glass_per_day=5,
+                escalate_after=timedelta(minutes=10), escalate_to=("U0BOSS",))
+    window = (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4))
+    banker = Target(verified=True, tenants=(("bank-eu", None), ("acme", None)))
+    policy = Policy(rules=(bank,), source="policy.toml")
+    both = environment_rule(("U0AAA",), ("U0REQ",), window, break_glass=True, break_glass_per_day=2,
+                            escalate_after=timedelta(minutes=45), escalate_to=("S0ONCALL", "U0BOSS"))
+    lines = report("banker@bank.test", None, policy, both, banker).splitlines()
+    assert lines[-2:] == [
+        "  break_glass       allowed: up to 15m, 2 a day per requester, no approver; the approvers review it after",
+        "  escalate_after    after 45m to S0ONCALL, U0BOSS",  # the latest, when every rule's people may act
+    ]
+    neither = environment_rule(("U0AAA",), ("U0REQ",), window)  # one rule without: none of it
+    lines = report("banker@bank.test", None, policy, neither, banker).splitlines()
+    assert lines[-2:] == ["  break_glass       not allowed", "  escalate_after    never"]
+
+
+def test_a_refusing_rule_says_nothing_of_break_glass_or_escalation() -> None:
+    refusing = Rule(number=1, name="frozen", requesters=(), approvers=(), min_duration=timedelta(minutes=1),
+                    default_duration=timedelta(minutes=1), max_duration=timedelta(minutes=1), allow=False,
+                    break_glass=True, escalate_after=timedelta(minutes=5), escalate_to=("U0BOSS",))
+    text = report("jane@acme.com", "acme", Policy(rules=(refusing,), source="p.toml"), ENVIRONMENT)
+    assert "break_glass" not in text and "escalate_after" not in text
+
+
 # --- the command --------------------------------------------------------------------------------------------
 
 
@@ -156,6 +209,30 @@ def test_the_command_reads_the_environments_second_factors(env: pytest.MonkeyPat
                                                                       "  reveal_mfa        email"]
 
 
+def test_the_command_reads_the_environments_break_glass_and_escalation(env: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    env.setenv("BREAK_GLASS", "yes")
+    env.setenv("BREAK_GLASS_MAX_DURATION", "6h")  # past MAX_DURATION: its own cap
+    env.setenv("BREAK_GLASS_PER_DAY", "2")
+    env.setenv("ESCALATE_AFTER", "30m")
+    env.setenv("ESCALATION_APPROVERS", "U0BOSS,S0ONCALL")
+    assert main(["policy", "jane@bank.com", "--tenant", "bank-eu"]) == 0  # the rule sets none: the environment's
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [
+        "  break_glass       allowed: up to 6h, 2 a day per requester, no approver; the approvers review it after",
+        "  escalate_after    after 30m to U0BOSS, S0ONCALL",
+    ]
+
+
+def test_escalation_half_set_is_a_problem(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    env.setenv("ESCALATE_AFTER", "30m")
+    env.setenv("BREAK_GLASS_PER_DAY", "0")
+    assert main(["policy", "jane@bank.com", "--tenant", "bank-eu"]) == 2
+    err = capsys.readouterr().err
+    assert "  - ESCALATE_AFTER is set (`30m`) but ESCALATION_APPROVERS is not: escalation needs both" in err
+    assert "  - BREAK_GLASS_PER_DAY must be a whole number from 1 to 100, not `0`" in err
+
+
 def test_a_wrong_second_factor_is_a_problem(env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     env.setenv("REVEAL_MFA", "sms")
     assert main(["policy", "jane@bank.com", "--tenant", "bank-eu"]) == 2
@@ -187,6 +264,8 @@ def test_a_request_naming_no_tenant_is_decided_by_every_tenant_of_its_target() -
         "  default_duration  30m",
         "  max_duration      1h",
         "  reveal_mfa        none: a click on Show token shows the token",
+        "  break_glass       not allowed",
+        "  escalate_after    never",
     ]
     # Its one tenant's rule alone when nothing else applies; named, the tenant's rule as before.
     alone = Target(verified=True, tenants=(("bank-eu", None),))

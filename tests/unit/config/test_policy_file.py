@@ -73,12 +73,19 @@ def test_every_key_set(path: Path) -> None:
         max_duration = "2h"
         approval_mfa = "totp"
         reveal_mfa = "email"
+        break_glass = true
+        break_glass_max_duration = "6h"
+        break_glass_per_day = 2
+        escalate_after = "45m"
+        escalate_to = ["U0BOSS", "W0BOSS", "S0ONCALL"]
         allow = true
     """)
     assert rule == Rule(number=1, name="acme", requesters=("U0REQ", "W0REQ", "S0SUPPORT"), approvers=("U0APP", "U0APQ"),
                         approvals=2, min_duration=timedelta(seconds=90), default_duration=minutes(90),
                         max_duration=minutes(120), tenants=("acme-*", ""), targets=("*@acme.com",),
-                        approval_mfa=Mfa.TOTP, reveal_mfa=Mfa.EMAIL)
+                        approval_mfa=Mfa.TOTP, reveal_mfa=Mfa.EMAIL, break_glass=True,
+                        break_glass_max_duration=minutes(360), break_glass_per_day=2, escalate_after=minutes(45),
+                        escalate_to=("U0BOSS", "W0BOSS", "S0ONCALL"))
 
 
 def test_keys_left_out_are_the_environments(path: Path) -> None:
@@ -88,6 +95,41 @@ def test_keys_left_out_are_the_environments(path: Path) -> None:
     assert (rule.min_duration, rule.default_duration, rule.max_duration) == (minutes(5), minutes(20), minutes(50))
     assert rule.allow and rule.targets is None and rule.name == "rule 1"
     assert (rule.approval_mfa, rule.reveal_mfa) == (Mfa.NONE, Mfa.NONE)
+    assert (rule.break_glass, rule.break_glass_max_duration, rule.break_glass_per_day) == (False, minutes(30), 3)
+    assert (rule.escalate_after, rule.escalate_to) == (None, ())
+
+
+def test_break_glass_and_escalation_left_out_are_the_environments(path: Path) -> None:
+    environment = environment_rule(("U0APP",), (), (minutes(5), minutes(20), minutes(50)), break_glass=True,
+                                   break_glass_max_duration=minutes(90), break_glass_per_day=4,
+                                   escalate_after=minutes(15), escalate_to=("S0ONCALL",))
+    own, neither = rules(path, """
+        [[rule]]
+        tenants = ["a"]
+        break_glass = false
+        break_glass_per_day = 1
+        escalate_after = "1h"
+        [[rule]]
+        tenants = ["b"]
+    """, environment)
+    assert (own.break_glass, own.break_glass_max_duration, own.break_glass_per_day) == (False, minutes(90), 1)
+    assert (own.escalate_after, own.escalate_to) == (minutes(60), ("S0ONCALL",))
+    assert (neither.break_glass, neither.break_glass_max_duration, neither.break_glass_per_day) == (
+        True, minutes(90), 4)
+    assert (neither.escalate_after, neither.escalate_to) == (minutes(15), ("S0ONCALL",))
+    (whom,) = rules(path, '[[rule]]\nescalate_to = ["U0BOSS"]\n', environment)  # when: the environment's
+    assert (whom.escalate_after, whom.escalate_to) == (minutes(15), ("U0BOSS",))
+
+
+def test_a_break_glass_cap_may_pass_the_rules_longest_window(path: Path) -> None:
+    (rule,) = rules(path, '[[rule]]\nmax_duration = "1h"\nbreak_glass = true\nbreak_glass_max_duration = "8h"\n')
+    assert (rule.max_duration, rule.break_glass_max_duration) == (minutes(60), minutes(480))
+
+
+def test_a_refusing_rule_does_not_check_its_break_glass_and_escalation_against_each_other(path: Path) -> None:
+    (rule,) = rules(path, '[[rule]]\nallow = false\nescalate_after = "10m"\nbreak_glass = true\n'
+                          'min_duration = "1h"\n')
+    assert not rule.allow
 
 
 def test_second_factors_left_out_are_the_environments(path: Path) -> None:
@@ -227,7 +269,51 @@ BAD_RULES = [
     # (the rule's keys, the key at fault, what the problem says)
     ('aprovers = ["S0X"]', "aprovers", "not a rule key (did you mean approvers?): a rule's keys are name, tenants, "
                                        "targets, requesters, approvers, approvals, approval_mfa, min_duration, "
-                                       "default_duration, max_duration, reveal_mfa, allow"),
+                                       "default_duration, max_duration, reveal_mfa, break_glass, "
+                                       "break_glass_max_duration, break_glass_per_day, escalate_after, escalate_to, "
+                                       "allow"),
+    ('break_glass = "yes"', "break_glass", 'must be true or false, not a string ("yes")'),
+    ("break_glass = 1", "break_glass", "must be true or false, not a number (1)"),
+    ('break_glass_max_duration = "30"', "break_glass_max_duration", "`30` is not a duration"),
+    ("break_glass_max_duration = 30", "break_glass_max_duration", 'must be a duration in quotes, like "90s", "15m", '
+                                                                  '"2h" or "1h30m", not a number (30)'),
+    ('break_glass = true\nmin_duration = "1h"', "min_duration",
+     "BREAK_GLASS_MAX_DURATION (30m, from the environment: this rule sets no break_glass_max_duration) is shorter "
+     'than min_duration (1h): a break-glass window is at least min_duration long; set break_glass_max_duration = '
+     '"1h" or more (it may pass max_duration)'),
+    ('break_glass_max_duration = "30s"', "break_glass_max_duration",
+     "break_glass_max_duration (30s) is shorter than MIN_DURATION (1m, from the environment: this rule sets no "
+     "min_duration)"),
+    ('break_glass = true\nbreak_glass_max_duration = "5m"\nmin_duration = "10m"', "break_glass_max_duration",
+     "break_glass_max_duration (5m) is shorter than min_duration (10m)"),
+    ('break_glass_per_day = "3"', "break_glass_per_day", 'must be a whole number, like break_glass_per_day = 3, not '
+                                                         'a string ("3")'),
+    ("break_glass_per_day = 0", "break_glass_per_day", "must be from 1 to 100 (break-glass sessions one requester may "
+                                                       "start in 24 hours), not 0"),
+    ("break_glass_per_day = 101", "break_glass_per_day", "not 101"),
+    ("break_glass_per_day = true", "break_glass_per_day", "not a boolean (true)"),
+    ('escalate_after = "0"', "escalate_after", '"0" does not turn escalation off in a rule: leave escalate_after out '
+                                               "instead (the rule then takes ESCALATE_AFTER; unset or 0, it never "
+                                               "escalates)"),
+    ("escalate_after = 0", "escalate_after", "0 does not turn escalation off in a rule: leave escalate_after out"),
+    ('escalate_after = "soon"', "escalate_after", "`soon` is not a duration: write it like `90s`"),
+    ("escalate_after = 30", "escalate_after", "must be a duration in quotes"),
+    ('escalate_after = "30m"', "escalate_after",
+     'escalates after 30m but names nobody to escalate to: add escalate_to = ["U012AB3CD", "S0ONCALL"] (or set '
+     "ESCALATION_APPROVERS), or leave escalate_after out"),
+    ('escalate_to = ["U0BOSS"]', "escalate_to", 'names whom to escalate to but not when: add escalate_after, like '
+                                                'escalate_after = "30m" (or set ESCALATE_AFTER), or leave escalate_to '
+                                                "out"),
+    ('escalate_after = "30m"\nescalate_to = ["@oncall"]', "escalate_to",
+     '"@oncall" is not a Slack user ID (U…/W…) or user-group ID (S…): copy a person\'s member ID'),
+    ('escalate_after = "30m"\nescalate_to = ["jane@acme.com", "U0BOSS"]', "escalate_to",
+     '"jane@acme.com" is not a Slack user ID'),
+    ('escalate_after = "30m"\nescalate_to = []', "escalate_to",
+     "is an empty array, which names nobody: list at least one, or leave the key out to use ESCALATION_APPROVERS"),
+    ('escalate_after = "30m"\nescalate_to = "S0ONCALL"', "escalate_to",
+     'must be an array of strings, like escalate_to = ["U012AB3CD", "S0ONCALL"], not a string ("S0ONCALL")'),
+    ('escalate_to = ["S0ONCALL"]\nescalate_after = "0"', "escalate_after", '"0" does not turn escalation off'),
+    ('escalate_too = ["S0ONCALL"]', "escalate_too", "not a rule key (did you mean escalate_to?)"),
     ('approval_mfa = "sms"', "approval_mfa", 'must be one of "none", "totp" or "email", not "sms"'),
     ('reveal_mfa = ""', "reveal_mfa", 'must be one of "none", "totp" or "email", not ""'),
     ("reveal_mfa = 2", "reveal_mfa", 'must be one of "none", "totp" or "email", not a number (2)'),

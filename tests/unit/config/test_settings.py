@@ -91,6 +91,13 @@ def test_minimal_env_gives_the_documented_defaults() -> None:
     assert (s.approval_mfa, s.reveal_mfa) == (Mfa.NONE, Mfa.NONE)
     assert (s.environment_rule.approval_mfa, s.environment_rule.reveal_mfa) == (Mfa.NONE, Mfa.NONE)
     assert s.mfa_in_use() == frozenset()
+    assert (s.break_glass, s.break_glass_max_duration, s.break_glass_per_day, s.break_glass_channel) == (
+        False, timedelta(minutes=30), 3, None)
+    assert (s.escalate_after, s.escalation_approvers) == (None, ())
+    rule = s.environment_rule
+    assert (rule.break_glass, rule.break_glass_max_duration, rule.break_glass_per_day) == (
+        False, timedelta(minutes=30), 3)
+    assert (rule.escalate_after, rule.escalate_to) == (None, ())
 
 
 def test_values_are_stripped() -> None:
@@ -291,6 +298,105 @@ def test_a_code_before_show_token_needs_the_show_token_delivery() -> None:
         "puts the token in the DM without one: use TOKEN_DELIVERY=reveal, or leave REVEAL_MFA unset"]
     assert settings(REVEAL_MFA="totp", TOKEN_DELIVERY="reveal").reveal_mfa == Mfa.TOTP
     assert settings(APPROVAL_MFA="totp", TOKEN_DELIVERY="dm").approval_mfa == Mfa.TOTP
+
+
+# --- break-glass and escalation -----------------------------------------------------------------------------
+
+
+def test_break_glass_and_escalation_settings() -> None:
+    s = settings(BREAK_GLASS="true", BREAK_GLASS_MAX_DURATION="6h", BREAK_GLASS_PER_DAY=" 2 ",
+                 BREAK_GLASS_CHANNEL=" C0ALERTS ", ESCALATE_AFTER="45m", ESCALATION_APPROVERS="U0BOSS, W0BOSS,S0ONCALL")
+    assert (s.break_glass, s.break_glass_max_duration, s.break_glass_per_day, s.break_glass_channel) == (
+        True, timedelta(hours=6), 2, "C0ALERTS")  # a cap past MAX_DURATION (4h): break-glass has its own
+    assert (s.escalate_after, s.escalation_approvers) == (timedelta(minutes=45), ("U0BOSS", "W0BOSS", "S0ONCALL"))
+    rule = s.environment_rule
+    assert (rule.break_glass, rule.break_glass_max_duration, rule.break_glass_per_day) == (True, timedelta(hours=6), 2)
+    assert (rule.escalate_after, rule.escalate_to) == (timedelta(minutes=45), ("U0BOSS", "W0BOSS", "S0ONCALL"))
+    decision = s.decide("jane@acme.com", "acme", None)
+    assert decision.break_glass and decision.escalate_after == timedelta(minutes=45)
+    assert decision.escalate_to() == ("U0BOSS", "W0BOSS", "S0ONCALL")
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("yes", True), ("ON", True), ("0", False), ("off", False)])
+def test_break_glass_is_a_boolean(raw: str, value: bool) -> None:
+    assert settings(BREAK_GLASS=raw).break_glass is value
+
+
+@pytest.mark.parametrize("raw", ["0", " 0 ", ""])
+def test_escalate_after_0_or_unset_is_never(raw: str) -> None:
+    assert settings(ESCALATE_AFTER=raw).escalate_after is None
+
+
+def test_bad_break_glass_and_escalation_values_are_named_together() -> None:
+    found = problems_with(BREAK_GLASS="maybe", BREAK_GLASS_MAX_DURATION="soon", BREAK_GLASS_PER_DAY="0",
+                          BREAK_GLASS_CHANNEL="#alerts", ESCALATE_AFTER="later", ESCALATION_APPROVERS="jane@acme.com")
+    assert found == [
+        "BREAK_GLASS_CHANNEL must be a channel ID like C0123ABCD (not a name): got `#alerts`",
+        "BREAK_GLASS must be true or false, not `maybe`",
+        "BREAK_GLASS_MAX_DURATION: `soon` is not a duration: write it like `90s`, `15m`, `2h` or `1h30m`",
+        "BREAK_GLASS_PER_DAY must be a whole number from 1 to 100, not `0`",
+        "ESCALATE_AFTER: `later` is not a duration: write it like `90s`, `15m`, `2h` or `1h30m` (or 0 to turn it off)",
+        "ESCALATION_APPROVERS: `jane@acme.com` is not a Slack user ID (U…/W…) or user-group ID (S…)",
+    ]
+
+
+@pytest.mark.parametrize("value", ["101", "-1", "two", "3.5"])
+def test_break_glass_per_day_is_a_whole_number_from_1_to_100(value: str) -> None:
+    assert problems_with(BREAK_GLASS_PER_DAY=value) == [
+        f"BREAK_GLASS_PER_DAY must be a whole number from 1 to 100, not `{value}`"]
+
+
+@pytest.mark.parametrize("channel", ["C0123ABCD", "G0123ABCD"])
+def test_good_break_glass_channel(channel: str) -> None:
+    assert settings(BREAK_GLASS_CHANNEL=channel).break_glass_channel == channel
+
+
+def test_escalate_after_without_escalation_approvers_is_a_problem() -> None:
+    assert problems_with(ESCALATE_AFTER="30m") == [
+        "ESCALATE_AFTER is set (`30m`) but ESCALATION_APPROVERS is not: escalation needs both: when (ESCALATE_AFTER, "
+        "a duration) and to whom (ESCALATION_APPROVERS, user and user-group IDs); set ESCALATION_APPROVERS, or unset "
+        "ESCALATE_AFTER"]
+
+
+@pytest.mark.parametrize(("after", "says"), [({}, "not"), ({"ESCALATE_AFTER": "0"}, "0")])
+def test_escalation_approvers_without_escalate_after_is_a_problem(after: dict[str, str], says: str) -> None:
+    assert problems_with(ESCALATION_APPROVERS="S0ONCALL", **after) == [
+        f"ESCALATION_APPROVERS is set but ESCALATE_AFTER is {says}: escalation needs both: when (ESCALATE_AFTER, a "
+        "duration) and to whom (ESCALATION_APPROVERS, user and user-group IDs); set ESCALATE_AFTER (e.g. 30m), or "
+        "unset ESCALATION_APPROVERS"]
+
+
+def test_a_break_glass_cap_shorter_than_min_duration_is_a_problem() -> None:
+    assert problems_with(MIN_DURATION="10m", BREAK_GLASS_MAX_DURATION="5m") == [
+        "BREAK_GLASS_MAX_DURATION (5m) is shorter than MIN_DURATION (10m): a break-glass window is at least "
+        "MIN_DURATION long; set BREAK_GLASS_MAX_DURATION to 10m or more (it may pass MAX_DURATION)"]
+    assert settings(MIN_DURATION="10m", BREAK_GLASS_MAX_DURATION="10m").break_glass_max_duration == timedelta(
+        minutes=10)  # as long as the shortest window is fine
+
+
+def test_the_default_break_glass_cap_is_checked_only_when_break_glass_is_on() -> None:
+    window = {"MIN_DURATION": "1h", "DEFAULT_DURATION": "1h"}
+    assert settings(**window).break_glass_max_duration == timedelta(minutes=30)  # off: the cap is never used
+    (problem,) = problems_with(**window, BREAK_GLASS="true")
+    assert problem.startswith("BREAK_GLASS_MAX_DURATION (30m, the default) is shorter than MIN_DURATION (1h)")
+
+
+def test_break_glass_and_escalation_problems_come_with_the_others() -> None:
+    found = problems_with(PORT="http", ESCALATE_AFTER="15m", BREAK_GLASS_PER_DAY="1000", SLACK_APPROVAL_CHANNEL="#x")
+    assert [p.split()[0] for p in found] == ["SLACK_APPROVAL_CHANNEL", "BREAK_GLASS_PER_DAY", "ESCALATE_AFTER",
+                                             "PORT"]
+
+
+def test_the_policy_command_reads_break_glass_and_escalation() -> None:
+    env = {"APPROVERS": "U0AAA", "BREAK_GLASS": "on", "BREAK_GLASS_PER_DAY": "5", "ESCALATE_AFTER": "20m",
+           "ESCALATION_APPROVERS": "S0ONCALL"}
+    _, environment = policy_from_env(env)
+    assert (environment.break_glass, environment.break_glass_per_day) == (True, 5)
+    assert (environment.escalate_after, environment.escalate_to) == (timedelta(minutes=20), ("S0ONCALL",))
+    with pytest.raises(ConfigError) as info:
+        policy_from_env({"APPROVERS": "U0AAA", "ESCALATION_APPROVERS": "S0ONCALL", "BREAK_GLASS_MAX_DURATION": "x"})
+    assert [p.split()[0].rstrip(":") for p in info.value.problems] == ["BREAK_GLASS_MAX_DURATION",
+                                                                       "ESCALATION_APPROVERS"]
 
 
 def test_bad_app_token_prefix() -> None:
@@ -651,3 +757,63 @@ def test_serving_processes_default_to_the_usable_cores_and_socket_mode_runs_one(
 def test_web_concurrency_must_be_a_sensible_number(value: str) -> None:
     (problem,) = problems_with(WEB_CONCURRENCY=value)
     assert problem.startswith(f"WEB_CONCURRENCY must be a whole number from 1 to 64, not `{value}`")
+
+
+def test_a_rule_leaving_out_break_glass_and_escalation_takes_the_environments(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\nbreak_glass = false\nescalate_after = "1h"\n'
+                    'escalate_to = ["U0BOSS"]\n'
+                    '[[rule]]\nname = "acme"\ntenants = ["acme"]\nbreak_glass_max_duration = "2h"\n'
+                    'break_glass_per_day = 1\n')
+    s = settings(POLICY_FILE=str(path), BREAK_GLASS="true", BREAK_GLASS_PER_DAY="4", ESCALATE_AFTER="15m",
+                 ESCALATION_APPROVERS="S0ONCALL")
+    bank, acme = s.policy.rules
+    assert (bank.break_glass, bank.break_glass_max_duration, bank.break_glass_per_day) == (
+        False, timedelta(minutes=30), 4)
+    assert (bank.escalate_after, bank.escalate_to) == (timedelta(hours=1), ("U0BOSS",))
+    assert (acme.break_glass, acme.break_glass_max_duration, acme.break_glass_per_day) == (True, timedelta(hours=2), 1)
+    assert (acme.escalate_after, acme.escalate_to) == (timedelta(minutes=15), ("S0ONCALL",))
+    both = s.decide("x@bank.test", None, Target(verified=True, tenants=(("bank-eu", None), ("acme", None))))
+    assert [rule.name for rule in both.rules] == ["", "bank", "acme"]
+    assert not both.break_glass  # the bank rule says no
+    assert both.escalate_after == timedelta(hours=1)  # the latest
+    assert both.escalate_to() == ("S0ONCALL", "U0BOSS")
+    assert both.may_approve_escalated("S0ONCALL", lambda user, principals: user in principals) is False  # not bank's
+    assert s.decide("x@acme.test", "acme", None).break_glass_max_duration == timedelta(hours=2)
+
+
+def test_a_rule_escalating_with_nobody_to_escalate_to_is_named_by_file_rule_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\nescalate_after = "1h"\n'
+                    '[[rule]]\nname = "acme"\ntenants = ["acme"]\nescalate_to = ["jane"]\n'
+                    '[[rule]]\nname = "ops"\ntenants = ["ops"]\nescalate_to = ["S0OPS"]\n')
+    assert problems_with(POLICY_FILE=str(path)) == [
+        f'POLICY_FILE {path}, rule 1 ("bank"), key escalate_after: escalates after 1h but names nobody to escalate '
+        'to: add escalate_to = ["U012AB3CD", "S0ONCALL"] (or set ESCALATION_APPROVERS), or leave escalate_after out',
+        f'POLICY_FILE {path}, rule 2 ("acme"), key escalate_to: "jane" is not a Slack user ID (U…/W…) or user-group '
+        "ID (S…): copy a person's member ID from their profile (⋮ → Copy member ID)",
+        f'POLICY_FILE {path}, rule 3 ("ops"), key escalate_to: names whom to escalate to but not when: add '
+        'escalate_after, like escalate_after = "30m" (or set ESCALATE_AFTER), or leave escalate_to out',
+    ]
+    # With the environment's escalation, each rule takes the half it leaves out.
+    path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\nescalate_after = "1h"\n'
+                    '[[rule]]\nname = "ops"\ntenants = ["ops"]\nescalate_to = ["S0OPS"]\n')
+    bank, ops = settings(POLICY_FILE=str(path), ESCALATE_AFTER="10m", ESCALATION_APPROVERS="U0BOSS").policy.rules
+    assert (bank.escalate_after, bank.escalate_to) == (timedelta(hours=1), ("U0BOSS",))
+    assert (ops.escalate_after, ops.escalate_to) == (timedelta(minutes=10), ("S0OPS",))
+
+
+def test_a_rule_allowing_break_glass_whose_cap_is_shorter_than_its_window_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\nbreak_glass = true\nmin_duration = "45m"\n')
+    (problem,) = problems_with(POLICY_FILE=str(path))
+    assert problem.startswith(f'POLICY_FILE {path}, rule 1 ("bank"), key min_duration: BREAK_GLASS_MAX_DURATION '
+                              "(30m, from the environment: this rule sets no break_glass_max_duration) is shorter "
+                              "than min_duration (45m)")
+
+
+def test_a_short_break_glass_cap_all_from_the_environment_is_named_once(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\n')
+    found = problems_with(POLICY_FILE=str(path), BREAK_GLASS="true", MIN_DURATION="1h", DEFAULT_DURATION="1h")
+    assert [p.split()[0] for p in found] == ["BREAK_GLASS_MAX_DURATION"]

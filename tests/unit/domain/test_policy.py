@@ -94,3 +94,55 @@ def test_too_few_approvers_counts_only_those_in_every_rule() -> None:
     else:
         raise AssertionError("a request needing two approvals from one eligible approver was admitted")
     check_approvable("UR", Decision((BANK, rule(4, "group", approvers=("SOPS",)))), lambda p: p.startswith("S"))
+
+
+def test_a_rule_by_default_neither_breaks_glass_nor_escalates() -> None:
+    assert (ENV.break_glass, ENV.break_glass_max_duration, ENV.break_glass_per_day) == (False, timedelta(minutes=30), 3)
+    assert (ENV.escalate_after, ENV.escalate_to) == (None, ())
+    decision = Decision((ENV,))
+    assert not decision.break_glass and decision.escalate_after is None and decision.escalate_to() == ()
+
+
+def test_break_glass_only_when_every_rule_allows_it_the_shortest_cap_and_the_fewest_a_day() -> None:
+    loose = rule(1, "loose", break_glass=True, break_glass_max_duration=timedelta(hours=2), break_glass_per_day=5)
+    tight = rule(2, "tight", break_glass=True, break_glass_max_duration=timedelta(minutes=15), break_glass_per_day=1)
+    both = Decision((loose, tight))
+    assert both.break_glass
+    assert (both.break_glass_max_duration, both.break_glass_per_day) == (timedelta(minutes=15), 1)
+    assert not Decision((loose, rule(3, "without"))).break_glass
+    assert not Decision((loose, rule(4, "frozen", allow=False, break_glass=True))).break_glass  # nobody may at all
+    assert not Decision((loose,), tenants_unknown=True).break_glass
+
+
+def test_escalation_only_when_every_rule_escalates_after_the_latest_delay() -> None:
+    soon = rule(1, "soon", escalate_after=timedelta(minutes=10), escalate_to=("UBOSS", "SONCALL"))
+    late = rule(2, "late", escalate_after=timedelta(hours=1), escalate_to=("SONCALL", "UCTO"), approvers=("UA",))
+    decision = Decision((soon, late))
+    assert decision.escalate_after == timedelta(hours=1)  # by then, every rule's people may act
+    assert decision.escalate_to() == ("UBOSS", "SONCALL", "UCTO")  # each once, in order
+    assert Decision((soon, rule(3, "never"))).escalate_after is None
+    assert Decision((soon,)).escalate_after == timedelta(minutes=10)
+
+
+def test_escalated_approvers_are_in_every_rules_approvers_or_escalate_to() -> None:
+    soon = rule(1, "soon", escalate_after=timedelta(minutes=10), escalate_to=("UBOSS", "SONCALL"))
+    late = rule(2, "late", escalate_after=timedelta(hours=1), escalate_to=("SONCALL", "UCTO"), approvers=("UA",))
+    decision = Decision((soon, late))
+    assert decision.may_approve_escalated("UA", member)  # an approver of both
+    assert decision.may_approve_escalated("SONCALL", member)  # escalated to by both
+    assert not decision.may_approve_escalated("UBOSS", member)  # the late rule does not escalate to them
+    assert not decision.may_approve_escalated("UB", member)  # an approver of one rule only
+    assert not decision.may_approve("SONCALL", member)  # before the escalation: an outsider
+    assert Decision((soon,)).may_approve_escalated("UBOSS", member)
+
+
+def test_the_environments_rule_carries_break_glass_and_escalation() -> None:
+    window = (timedelta(minutes=1), timedelta(minutes=30), timedelta(hours=4))
+    environment = environment_rule(("UA",), (), window, break_glass=True, break_glass_max_duration=timedelta(hours=8),
+                                   break_glass_per_day=2, escalate_after=timedelta(minutes=20),
+                                   escalate_to=("SONCALL",))
+    assert (environment.break_glass, environment.break_glass_max_duration, environment.break_glass_per_day) == (
+        True, timedelta(hours=8), 2)
+    assert (environment.escalate_after, environment.escalate_to) == (timedelta(minutes=20), ("SONCALL",))
+    decision = Policy((rule(1, "bank", tenants=("bank-*",)),)).decide("x@bank.test", None, ("bank-eu",), environment)
+    assert not decision.break_glass and decision.escalate_after is None  # the bank rule (built bare) has neither

@@ -50,6 +50,7 @@ class Row:
     slack_lease_until: datetime | None = None
     remind_at: datetime | None = None
     warn_at: datetime | None = None
+    escalate_at: datetime | None = None
 
 
 def pending(**changes: Any) -> Row:
@@ -96,6 +97,16 @@ def test_a_pending_request_is_due_a_reminder_at_remind_at_before_it_expires() ->
     assert due_now(row, PENDING_UNTIL) == [Work.EXPIRE, Work.REMIND]  # expiry first: then no reminder is owed
     assert schedule(pending(remind_at=PENDING_UNTIL)) == [Due(PENDING_UNTIL, Work.EXPIRE)]  # too late to remind
     assert schedule(approved(remind_at=remind)) == [Due(DECIDED, Work.ACTIVATE)]  # decided: no more reminders
+
+
+def test_a_pending_request_is_looked_at_for_escalation_at_escalate_at_before_it_expires() -> None:
+    look = T0 + timedelta(seconds=1)
+    row = pending(escalate_at=look)
+    assert schedule(row) == [Due(look, Work.ESCALATE), Due(PENDING_UNTIL, Work.EXPIRE)]
+    assert next_alarm(row, T0) == look and due_now(row, look) == [Work.ESCALATE]
+    assert due_now(row, PENDING_UNTIL) == [Work.EXPIRE, Work.ESCALATE]  # expiry first: then nothing escalates
+    assert schedule(pending(escalate_at=PENDING_UNTIL)) == [Due(PENDING_UNTIL, Work.EXPIRE)]
+    assert schedule(approved(escalate_at=look)) == [Due(DECIDED, Work.ACTIVATE)]  # decided: nothing to escalate
 
 
 # --- approved ---------------------------------------------------------------------------------------------
