@@ -35,6 +35,10 @@ class Action(enum.StrEnum):
     PROOF_FORGED = "verification_forged"  # Descope's answer to a code failed the bot's own checks of its session
     PROOF_SENT = "verification_code_sent"  # Descope asked to mail someone a code
     ESCALATED = "escalated"  # a pending request opened to its escalation approvers
+    BREAK_GLASS = "break_glass"  # a session started at once by its requester, with no approver
+    REVIEWED = "reviewed"  # an approver said a break-glass session looks right
+    FLAGGED = "flagged"  # an approver stopped a break-glass session and flagged it
+    REVIEW_REMINDED = "review_reminded"  # the approvers reminded that a break-glass session awaits review
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@
      ├── NotStoppable           a stop for a request that is being activated, or has ended
      ├── NotExtendable          an extension of a request that is no running session
      ├── TokenUnavailable       Show token clicked by someone else, or after the session ended
+     ├── (break-glass's own refusals: ``domain.break_glass``)
      ├── ProofNeeded            the click counts only once its person proves themselves (the code modal opens)
      └── ProofFailed            a second factor that did not pass (for ``purpose``, by ``method``)
           ├── WrongCode         Descope did not accept the code: ``left`` more may be typed

@@ -66,6 +66,7 @@ class Purpose(enum.StrEnum):
 
     APPROVE = "approve"  # an approver's Approve
     REVEAL = "reveal"  # the requester's Show token
+    BREAK_GLASS = "break_glass"  # a requester starting a break-glass session (where the rules ask approvers to prove)
 
 
 @dataclass(frozen=True)

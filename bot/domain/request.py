@@ -19,6 +19,7 @@ class Draft:
     duration: timedelta | None  # None: the rule's default window
     reason: str
     tenant: str | None = None
+    break_glass: bool = False  # an emergency: the session starts at once, with no approver, and is reviewed after
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,16 @@ class RequestView:
     proved: tuple[tuple[str, Mfa], ...] = ()  # the approvers who proved themselves, and how
     escalated_at: datetime | None = None  # when it escalated (nobody answered in time, or no approver was active)
     escalated_to: tuple[str, ...] = ()  # the user and group IDs who may decide it since
+    break_glass: bool = False  # started at once by its requester, with no approver: reviewed after
+    reviewed_by: str | None = None  # the approver who said a break-glass session looks right
+    reviewed_at: datetime | None = None
+    flagged_by: str | None = None  # … or stopped and flagged it
+    flagged_at: datetime | None = None
+
+    @property
+    def awaiting_review(self) -> bool:
+        """A break-glass session nobody has reviewed or flagged yet."""
+        return self.break_glass and self.reviewed_at is None and self.flagged_at is None
 
     def proof_of(self, approver: str) -> Mfa | None:
         """How ``approver`` proved themselves when approving (``None``: a click alone)."""

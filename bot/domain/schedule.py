@@ -31,6 +31,7 @@ class Work(enum.StrEnum):
     STOP = "stop"  # a session past its window, or asked to stop
     REMIND = "remind"  # a pending request's next reminder to the approvers
     ESCALATE = "escalate"  # a pending request looked at for escalation (no approver active, or waited too long)
+    REMIND_REVIEW = "remind_review"  # a break-glass session's approvers reminded to review it (even once it ended)
     WARN = "warn"  # the requester warned that the session ends soon (EXPIRY_WARNING)
     SYNC_SLACK = "sync_slack"  # Slack does not show the row's latest version (or the token is not delivered)
 
@@ -66,12 +67,14 @@ class Schedulable(Protocol):
     def warn_at(self) -> datetime | None: ...
     @property
     def escalate_at(self) -> datetime | None: ...
+    @property
+    def review_remind_at(self) -> datetime | None: ...
 
 
 #: The names of those columns, for queries that fetch only what the schedule needs.
 SCHEDULE_COLUMNS = ("state", "created_at", "pending_until", "decided_at", "ends_at", "stop_requested_at",
                     "delivered_at", "lease_until", "version", "slack_version", "slack_lease_until", "remind_at",
-                    "warn_at", "escalate_at")
+                    "warn_at", "escalate_at", "review_remind_at")
 
 
 @dataclass(frozen=True, order=True)
@@ -102,6 +105,8 @@ def schedule(row: Schedulable) -> list[Due]:
             due.append(Due(_after_lease(end, row.lease_until), Work.STOP))
             if row.warn_at is not None and row.stop_requested_at is None and row.warn_at < end:
                 due.append(Due(row.warn_at, Work.WARN))
+    if row.review_remind_at is not None:  # whatever the state: a break-glass session is reviewed after it ended too
+        due.append(Due(row.review_remind_at, Work.REMIND_REVIEW))
     undelivered = state is State.ACTIVE and row.delivered_at is None
     if row.slack_version < row.version or undelivered:
         due.append(Due(_after_lease(row.created_at, row.slack_lease_until), Work.SYNC_SLACK))

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.slack.client import CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.guard import WellFormed
-from bot.slack.listeners import approvals, command, form, home, proof, session, token
+from bot.slack.listeners import approvals, break_glass, command, form, home, proof, session, token
 from bot.slack.listeners.base import Deps
 from bot.slack.messages import replies
 from bot.workflows import Workflows
@@ -73,7 +73,7 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         return next()
 
     deps = Deps(settings, workflows)
-    for surface in (command, approvals, token, form, home, session, proof):  # every surface's listeners
+    for surface in (command, approvals, token, form, home, session, proof, break_glass):  # each surface
         surface.register(app, deps)
 
     @app.error

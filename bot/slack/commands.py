@@ -3,7 +3,7 @@ data: a ``Problem`` and its facts; ``bot.slack.messages.replies`` words it, with
 
 Pure: no I/O. Grammar (see DESIGN.md)::
 
-    /impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>
+    /impersonate <login-id> [<duration>] [--tenant <tenant-id>] [--break-glass] <reason…>
     /impersonate help | list | stop <request-id>
     /impersonate                  (nothing: the request form opens instead)
 
@@ -28,6 +28,7 @@ from bot.domain.text import hidden_characters, visible
 MAX_REASON = 500
 MAX_LOGIN_ID = 256
 MAX_TENANT = 128
+BREAK_GLASS_FLAG = "--break-glass"  # an emergency: the session starts at once, with no approver
 REQUEST_ID = re.compile(r"[A-Z0-9]{4,16}")
 
 _ANGLE = re.compile(r"<([^<>]*)>")
@@ -247,14 +248,17 @@ def _draft(raw: str, allowed: Windows) -> Draft:
         raise UsageError(Problem.MENTION_FOR_LOGIN_ID)
     login_id = check_login_id(plain_text(head))
 
-    duration: timedelta | None = None
+    duration_word: str | None = None
     tenant: str | None = None
+    break_glass = False
     reason_words: list[str] = []
     words = [plain_text(t) for t in tokens[1:]]
     i = 0
     while i < len(words):
         word = words[i]
-        if _OPTION.fullmatch(word):
+        if word.lower() == BREAK_GLASS_FLAG:
+            break_glass = True
+        elif _OPTION.fullmatch(word):
             name, eq, value = word.partition("=")
             if name != "--tenant":
                 raise UsageError(Problem.UNKNOWN_OPTION, name=name)
@@ -266,13 +270,23 @@ def _draft(raw: str, allowed: Windows) -> Draft:
             if not value or _OPTION.fullmatch(value):
                 raise UsageError(Problem.TENANT_MISSING)
             tenant = check_tenant(value)
-        elif duration is None and not reason_words and looks_like_duration(word):
-            duration = check_window(word, allowed)
-        elif duration is None and not reason_words and _DURATION_ATTEMPT.fullmatch(word):
+        elif duration_word is None and not reason_words and looks_like_duration(word):
+            duration_word = word
+        elif duration_word is None and not reason_words and _DURATION_ATTEMPT.fullmatch(word):
             raise UsageError(Problem.NOT_A_DURATION, word=word)
         else:
             reason_words.append(word)
         i += 1
 
+    # A break-glass window has a cap of its own (which may pass MAX_DURATION), checked with its rules.
+    duration = None if duration_word is None else \
+        _parsed(duration_word) if break_glass else check_window(duration_word, allowed)
     reason = check_reason(" ".join(reason_words))
-    return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant)
+    return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant, break_glass=break_glass)
+
+
+def _parsed(word: str) -> timedelta:
+    try:
+        return parse_duration(word)
+    except BadDuration as exc:
+        raise UsageError(Problem.BAD_DURATION, word=word, bad=exc) from None

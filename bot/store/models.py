@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator, inspect
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
@@ -58,7 +58,8 @@ class Base(DeclarativeBase):
 
 class RequestRow(Base):
     __tablename__ = "requests"
-    __table_args__ = (Index("ix_requests_requester_state", "requester_id", "state"),)
+    __table_args__ = (Index("ix_requests_requester_state", "requester_id", "state"),
+                      Index("ix_requests_requester_break_glass", "requester_id", "break_glass"))
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     requester_id: Mapped[str] = mapped_column(String(32))
@@ -118,6 +119,15 @@ class RequestRow(Base):
     escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when next to look at escalating it
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it escalated
     escalated_to: Mapped[str | None] = mapped_column(Text)  # JSON: the user and group IDs it escalated to
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False)  # started at once, with no approver
+    reviewed_by: Mapped[str | None] = mapped_column(String(32))  # a break-glass session looked at by an approver
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    flagged_by: Mapped[str | None] = mapped_column(String(32))  # … or stopped and flagged by one
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the next reminder to review it
+    review_reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    alert_channel: Mapped[str | None] = mapped_column(String(32))  # the alert's copy in BREAK_GLASS_CHANNEL
+    alert_ts: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -205,6 +215,11 @@ def as_view(row: RequestRow) -> RequestView:
         proved=tuple(decode_proved(row.approved_mfa).items()),
         escalated_at=row.escalated_at,
         escalated_to=tuple(json.loads(row.escalated_to)) if row.escalated_to else (),
+        break_glass=bool(row.break_glass),
+        reviewed_by=row.reviewed_by,
+        reviewed_at=row.reviewed_at,
+        flagged_by=row.flagged_by,
+        flagged_at=row.flagged_at,
     )
 
 

@@ -156,7 +156,7 @@ def new_request(*, requester_id: str, login_id: str, tenant: str | None, duratio
         id=new_request_id(), requester_id=requester_id, login_id=login_id, tenant=tenant,
         duration_s=int(duration.total_seconds()), reason=reason, state=state.value, version=1,
         created_at=created_at, pending_until=pending_until, stop_attempts=0, slack_version=0, thread_posted_id=0,
-        reminders_sent=0, approvals_needed=1, post_failures=0,
+        reminders_sent=0, approvals_needed=1, post_failures=0, break_glass=False, review_reminders_sent=0,
     )
     values.update(extra)
     return values

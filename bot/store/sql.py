@@ -117,6 +117,10 @@ class Row:
     remind_at = Col("remind_at")
     warn_at = Col("warn_at")
     escalate_at = Col("escalate_at")
+    break_glass = Col("break_glass")
+    reviewed_at = Col("reviewed_at")
+    flagged_at = Col("flagged_at")
+    review_remind_at = Col("review_remind_at")
     post_failures = Col("post_failures")
 
 

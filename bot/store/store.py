@@ -20,11 +20,13 @@ The machinery under the named methods (transactions, reads, new rows, the generi
 
 from __future__ import annotations
 
+from bot.store.break_glass import BreakGlassRecords
 from bot.store.lifecycle import Lifecycle
 from bot.store.proofs import Proofs
 from bot.store.slack import SlackRecords
 
 
-class Store(Lifecycle, SlackRecords, Proofs):
+class Store(Lifecycle, SlackRecords, Proofs, BreakGlassRecords):
     """The database, by what the bot does with it (``lifecycle``: a request's state changes; ``slack``: what Slack
-    was told, the leases; ``proofs``: second factors that did not pass; ``core``: the reads and new rows)."""
+    was told, the leases; ``proofs``: second factors that did not pass; ``break_glass``: sessions started without an
+    approver, reviewed after; ``core``: the reads and new rows)."""

@@ -15,6 +15,7 @@ timers) and owns its transactions through ``Store``; none knows Slack's wire or 
     home        the App Home: what each person sees there, republished after changes
     reminders   the approvers reminded of a pending request, the interval doubling
     escalations a pending request opened to more people: nobody answered in time, or no approver is active
+    break_glass a session started at once with no approver, in an emergency; reviewed (or stopped and flagged) after
     extensions  more time on a running session (a linked request), the expiry warning that offers it
     projection  Slack in step with the database         (under the Slack lease)
     ticker      tick (what schedule says is due), sweep, reschedule at start
@@ -33,6 +34,7 @@ from bot.config import Settings
 from bot.store import Store, utcnow
 from bot.store.sealing import Sealer
 from bot.workflows.approvals import Approvals
+from bot.workflows.break_glass import BreakGlass
 from bot.workflows.context import Context
 from bot.workflows.escalations import Escalations
 from bot.workflows.extensions import Extensions
@@ -64,6 +66,7 @@ class Workflows:
     homes: Homes
     extensions: Extensions
     verifications: Verifications
+    break_glass: BreakGlass
 
     @classmethod
     def build(cls, settings: Settings, store: Store, descope: Descope, directory: Directory, notifier: Notifier,
@@ -79,8 +82,9 @@ class Workflows:
         homes = Homes(ctx)
         extensions = Extensions(ctx)
         projection = Projection(ctx, revocation, homes, extensions)
-        approvals, tokens = Approvals(ctx, sessions, projection), Tokens(ctx)
-        return cls(ctx, Requests(ctx, extensions), approvals, sessions, revocation, projection,
-                   Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions, Escalations(ctx)), tokens,
-                   homes, extensions,
-                   Verifications(ctx, approvals, tokens))
+        approvals, tokens, requests = Approvals(ctx, sessions, projection), Tokens(ctx), Requests(ctx, extensions)
+        break_glass = BreakGlass(ctx, requests)
+        ticker = Ticker(ctx, sessions, revocation, projection, Reminders(ctx), extensions, Escalations(ctx),
+                        break_glass)
+        return cls(ctx, requests, approvals, sessions, revocation, projection, ticker, tokens, homes, extensions,
+                   Verifications(ctx, approvals, tokens, break_glass), break_glass)

@@ -126,6 +126,8 @@ class Approvals:
     def _checked(self, request_id: str, clicker: str, *, message_ts: str | None, via_home: bool) -> RequestRow:
         """The request, once the click is from its own message (or the clicker's Home) and the clicker may decide."""
         row = self._row(request_id)
+        if row.break_glass:  # started without an approver: its alert is reviewed, never approved
+            raise WrongMessage(request_id)
         if not via_home:
             row = self._posted(row)
             if message_ts is None or message_ts != row.channel_ts:

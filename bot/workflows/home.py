@@ -48,7 +48,8 @@ class Homes:
         # the cap, then capped: those for other approvers must not crowd theirs out of the list.
         pending = self.store.requests(states=[State.PENDING], not_requester=user_id, limit=AWAITING_SCAN,
                                       oldest_first=True)
-        theirs = [r for r in pending.shown if user_id not in r.counted and ctx.may_approve(user_id, r)]
+        theirs = [r for r in pending.shown
+                  if not r.break_glass and user_id not in r.counted and ctx.may_approve(user_id, r)]
         awaiting = Listed(tuple(theirs[:AWAITING_SHOWN]), len(theirs) + pending.more)  # beyond the scan: counted
         sessions = self.store.requests(states=[State.ACTIVE, State.APPROVED], limit=SESSIONS_SHOWN)
         stoppable = frozenset(r.id for r in sessions.shown if ctx.may_end(user_id, r))

@@ -26,6 +26,7 @@ from bot.domain import (
 )
 from bot.domain.outcomes import Failure, FailureKind, encode
 from bot.domain.policy import Decision
+from bot.domain.target import Target
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
@@ -56,28 +57,32 @@ class Requests:
         tenant the request names is asked first (no call out); a request naming no tenant is then decided by the
         rules of every tenant the pre-flight finds its target in, and refused when those cannot be known while rules
         name tenants (the policy fails closed)."""
-        ctx = self.ctx
-        s = ctx.settings
-        duration = self._admit(requester_id, draft, s.named(draft.login_id, draft.tenant))
+        duration = self._admit(requester_id, draft, self.ctx.settings.named(draft.login_id, draft.tenant))
+        target, decision = self.looked_up(requester_id, draft, duration)
+        if len(decision.rules) > 1:
+            duration = self._admit(requester_id, draft, decision)
+        return file_request(self.ctx, Asked(requester_id, draft.login_id, draft.tenant, duration, draft.reason,
+                                            target, decision))
+
+    def looked_up(self, requester_id: str, draft: Draft, duration: timedelta) -> tuple[Target | None, Decision]:
+        """The pre-flight's look-up of the target (``look_up``, bounded) and the rules that decide the request with
+        what it found; a refusal (the target unknown, disabled, not in the tenant; its tenants unknown while rules
+        name tenants) is kept for the audit and raised."""
         try:
-            target = look_up(ctx.descope, draft.login_id, draft.tenant, self._lookups)
+            target = look_up(self.ctx.descope, draft.login_id, draft.tenant, self._lookups)
         except TargetRefused as refused:
             kind = {UnknownTarget: FailureKind.UNKNOWN_USER, TargetDisabled: FailureKind.USER_DISABLED,
                     NotInTenant: FailureKind.NOT_IN_TENANT}[type(refused)]
             refused.request_id = self._keep_refusal(
                 requester_id, draft, duration, Failure(kind, login_id=draft.login_id, tenant=draft.tenant))
             raise
-        decision = s.decide(draft.login_id, draft.tenant, target)
+        decision = self.ctx.settings.decide(draft.login_id, draft.tenant, target)
         if decision.tenants_unknown:
             unknown = TenantsUnknown(draft.login_id)
             unknown.request_id = self._keep_refusal(
                 requester_id, draft, duration, Failure(FailureKind.TENANTS_UNKNOWN, login_id=draft.login_id))
             raise unknown
-        if len(decision.rules) > 1:
-            duration = self._admit(requester_id, draft, decision)
-
-        return file_request(ctx, Asked(requester_id, draft.login_id, draft.tenant, duration, draft.reason, target,
-                                       decision))
+        return target, decision
 
     def _admit(self, requester_id: str, draft: Draft, decision: Decision) -> timedelta:
         """The window ``decision`` gives the request, if its rules let ``requester_id`` ask for it (``intake.admit``:

@@ -19,6 +19,7 @@ from bot.domain.schedule import Work, due_now, next_due
 from bot.store import Lease
 from bot.store.retention import purge
 from bot.workflows.about import about
+from bot.workflows.break_glass import BreakGlass
 from bot.workflows.context import Context
 from bot.workflows.escalations import Escalations
 from bot.workflows.extensions import Extensions
@@ -32,7 +33,8 @@ log = logging.getLogger("bot.workflows")
 
 class Ticker:
     def __init__(self, ctx: Context, sessions: Sessions, revocation: Revocation, projection: Projection,
-                 reminders: Reminders, extensions: Extensions, escalations: Escalations) -> None:
+                 reminders: Reminders, extensions: Extensions, escalations: Escalations,
+                 break_glass: BreakGlass) -> None:
         self.ctx = ctx
         self.sessions = sessions
         self.revocation = revocation
@@ -40,6 +42,7 @@ class Ticker:
         self.reminders = reminders
         self.extensions = extensions
         self.escalations = escalations
+        self.break_glass = break_glass
 
     def tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails.
@@ -84,6 +87,8 @@ class Ticker:
                 changed = self.reminders.remind(request_id) or changed
             elif work is Work.ESCALATE:
                 changed = self.escalations.look(request_id) or changed
+            elif work is Work.REMIND_REVIEW:
+                changed = self.break_glass.remind_review(request_id) or changed
             elif work is Work.WARN:
                 changed = self.extensions.warn(request_id) or changed
             elif work is Work.STOP and self.revocation.stop(request_id, row):

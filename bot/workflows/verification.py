@@ -4,6 +4,7 @@
                 too many wrong codes were typed on the request
     send_code   ``email``: Descope mails the person a code; the address, masked
     approve     an approver's code → ``Approvals.decide`` with the ``Proof``       (``approval_mfa``)
+    start_break_glass  a break-glass requester's code → ``BreakGlass.proved``     (``approval_mfa``, asked of them)
     reveal      the requester's code → ``Tokens.reveal`` with the ``Proof``        (``reveal_mfa``)
 
 The person's login at Descope is their Slack email (the directory), as the impersonator's is: never anything typed.
@@ -46,6 +47,7 @@ from bot.domain.proof import (
 from bot.store.proofs import Attempt, Mailing
 from bot.workflows.about import about_request
 from bot.workflows.approvals import Approvals
+from bot.workflows.break_glass import BreakGlass
 from bot.workflows.context import Context
 from bot.workflows.tokens import Tokens
 
@@ -53,10 +55,11 @@ log = logging.getLogger("bot.workflows")
 
 
 class Verifications:
-    def __init__(self, ctx: Context, approvals: Approvals, tokens: Tokens) -> None:
+    def __init__(self, ctx: Context, approvals: Approvals, tokens: Tokens, break_glass: BreakGlass) -> None:
         self.ctx = ctx
         self.approvals = approvals
         self.tokens = tokens
+        self.break_glass = break_glass
 
     def asked(self, request_id: str, user_id: str, purpose: Purpose, *, message_ts: str | None = None,
               via_home: bool = False) -> Mfa:
@@ -64,6 +67,8 @@ class Verifications:
         checks (which raise as the click would); ``ProofLocked`` once they typed too many wrong codes on it."""
         if purpose is Purpose.APPROVE:
             asked = self.approvals.may_decide(request_id, user_id, message_ts=message_ts, via_home=via_home)
+        elif purpose is Purpose.BREAK_GLASS:
+            asked = self.break_glass.asked_of(request_id, user_id)
         else:
             asked = self.tokens.asked_of(self.tokens.live_row(request_id, user_id))
         self.ctx.check_not_locked(request_id, user_id, purpose, asked)
@@ -99,6 +104,13 @@ class Verifications:
         proof = self._prove(request_id, user_id, Purpose.APPROVE, asked, code) if asked.needed else None
         self.approvals.decide(request_id, user_id, True, message_ts=message_ts, via_home=via_home, proof=proof,
                               counted_then=counted_then)
+
+    @about_request
+    def start_break_glass(self, request_id: str, user_id: str, code: str) -> RequestView:
+        """A break-glass request's requester proves themselves with the code they typed: then it starts."""
+        asked = self.asked(request_id, user_id, Purpose.BREAK_GLASS)
+        proof = self._prove(request_id, user_id, Purpose.BREAK_GLASS, asked, code) if asked.needed else None
+        return self.break_glass.proved(request_id, user_id, proof)
 
     @about_request
     def reveal(self, request_id: str, user_id: str, code: str, show: Callable[[RequestView, str], None]) -> None:

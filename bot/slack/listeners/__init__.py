@@ -11,6 +11,7 @@ click is acked at once and the work runs on the app's listener executor.
     form        the request form: /impersonate alone or the shortcut opens it; its submission is answered in the ack
     home        the App Home: published when opened; its buttons (ack at once; the work runs after it)
     session     a running session's Extend (the extension form) and Stop now, from the warning DM or the Home
+    break_glass Looks right / Stop and flag on a break-glass alert (ack at once; the review runs after it)
     proof       the code modal: a second factor before an Approve or a Show token counts (``open_modal`` opens it
                 for the others' clicks; its submission is checked at Descope after the ack)
 """

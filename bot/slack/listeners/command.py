@@ -7,10 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
+from bot.domain.errors import ProofNeeded
 from bot.slack import commands, payloads
 from bot.slack.errors import error_text
+from bot.slack.listeners import proof
 from bot.slack.listeners.base import Deps
+from bot.slack.messages import break_glass as break_glass_words
 from bot.slack.messages import replies
 
 COMMAND = "/impersonate"
@@ -21,13 +25,14 @@ def register(app: App, deps: Deps) -> None:
         return not commands.opens_form(payloads.command(body).text)
 
     @app.command(COMMAND, matchers=[typed])
-    def on_command(ack: Ack, body: dict[str, Any]) -> None:
+    def on_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         typed = payloads.command(body)
-        ack(text=answer(deps, typed.user_id, typed.text), response_type="ephemeral")
+        ack(text=answer(deps, typed.user_id, typed.text, client, payloads.trigger_of(body)), response_type="ephemeral")
 
 
-def answer(deps: Deps, user_id: str, text: str) -> str:
-    """The whole slash command, answered in one ephemeral message."""
+def answer(deps: Deps, user_id: str, text: str, client: WebClient | None = None, trigger_id: str | None = None) -> str:
+    """The whole slash command, answered in one ephemeral message (a break-glass whose requester must prove
+    themselves first opens the code modal with the command's ``trigger_id``)."""
     workflows = deps.workflows
     try:
         match commands.parse(text, deps.windows):
@@ -40,6 +45,14 @@ def answer(deps: Deps, user_id: str, text: str) -> str:
                 return replies.stopping(workflows.requests.request_stop(request_id, user_id), user_id)
             case commands.Extend(request_id, duration, reason):
                 return replies.submitted(workflows.extensions.request(request_id, user_id, duration, reason))
+            case commands.Submit(draft) if draft.break_glass:
+                try:
+                    return break_glass_words.started(workflows.break_glass.start(user_id, draft))
+                except ProofNeeded as needed:
+                    if client is None or trigger_id is None:
+                        raise
+                    proof.open_modal(deps, client, trigger_id, needed)
+                    return break_glass_words.waiting_for_code(workflows.ctx.get(needed.request_id))
             case commands.Submit(draft):
                 return replies.submitted(workflows.requests.submit(user_id, draft))
     except Exception as exc:

@@ -80,6 +80,9 @@ def register(app: App, deps: Deps) -> None:
             if asking.purpose is Purpose.APPROVE:
                 verifications.approve(asking.request_id, user_id, code, message_ts=asking.message_ts,
                                       via_home=asking.via_home, counted_then=lambda: update(client, view_id, proved))
+            elif asking.purpose is Purpose.BREAK_GLASS:
+                verifications.start_break_glass(asking.request_id, user_id, code)
+                update(client, view_id, proved)
             else:
                 verifications.reveal(asking.request_id, user_id, code, show)
             return

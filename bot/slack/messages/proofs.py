@@ -36,7 +36,10 @@ def needs_line(approval: Mfa, reveal: Mfa) -> str | None:
     return ("Verified: " + "; ".join(parts)) if parts else None
 
 
-TITLES = {Purpose.APPROVE: "Verify to approve", Purpose.REVEAL: "Verify to see token"}
+TITLES = {Purpose.APPROVE: "Verify to approve", Purpose.REVEAL: "Verify to see token",
+          Purpose.BREAK_GLASS: "Verify to break glass"}
+_WHAT = {Purpose.APPROVE: "approve request `{id}`", Purpose.REVEAL: "see the token of `{id}`",
+         Purpose.BREAK_GLASS: "start break-glass session `{id}`"}
 SUBMIT_LABEL, CANCEL_LABEL, CLOSE_LABEL = "Verify", "Cancel", "Close"
 RESEND_LABEL = "Send a new code"
 CODE_LABEL = "Code"
@@ -47,7 +50,7 @@ SENDING = ":hourglass_flowing_sand: Asking Descope to email you a code…"
 
 def intro(purpose: Purpose, method: Mfa, request_id: str, masked: str | None = None) -> str:
     """What the modal asks, and why (mrkdwn)."""
-    what = f"approve request `{request_id}`" if purpose is Purpose.APPROVE else f"see the token of `{request_id}`"
+    what = _WHAT[purpose].format(id=request_id)
     if method is Mfa.TOTP:
         return (f"To {what}, type the 6-digit code from your authenticator app (the one enrolled with your "
                 "Descope user). Descope checks it; your click alone does not count.")
@@ -66,6 +69,9 @@ def proved(purpose: Purpose, method: Mfa, request_id: str) -> str:
     if purpose is Purpose.APPROVE:
         return (f":white_check_mark: Verified by {METHOD_NAMES[method]}: your approval of `{request_id}` counts. "
                 "The approval message shows where it stands.")
+    if purpose is Purpose.BREAK_GLASS:
+        return (f":rotating_light: Verified by {METHOD_NAMES[method]}: break-glass session `{request_id}` is "
+                "starting. The approvers are alerted and will review it; your token comes by DM.")
     return f":white_check_mark: Verified by {METHOD_NAMES[method]}."
 
 

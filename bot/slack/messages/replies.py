@@ -34,11 +34,12 @@ from bot.domain import (
     WindowOutOfPolicy,
     WrongMessage,
 )
+from bot.domain.break_glass import AlreadyReviewed, BreakGlassRefused, MayNotReview
 from bot.domain.durations import BadDuration, format_duration
 from bot.domain.errors import ProofFailed, ProofNeeded
 from bot.domain.text import visible
 from bot.slack.commands import Problem, UsageError
-from bot.slack.messages import proofs
+from bot.slack.messages import break_glass, proofs
 from bot.slack.messages.outcomes import failure_text
 from bot.slack.messages.status import outcome_so_far
 from bot.slack.mrkdwn import code, target, when
@@ -49,6 +50,8 @@ USAGE = (
     "*Usage*\n"
     "• `/impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>` asks for a session, e.g.\n"
     "   `/impersonate jane@acme.com 30m --tenant acme-eu checking invoice SUP-123`\n"
+    "• `/impersonate <login-id> <duration> --break-glass <reason…>` in an emergency, where the policy allows it: "
+    "the session starts at once with no approver, and the approvers review it after\n"
     "• `/impersonate list` shows your requests (approvers see every active session)\n"
     "• `/impersonate stop <request-id>` ends a session early\n"
     "• `/impersonate extend <request-id> [<duration>] <reason…>` asks for more time on your running session\n"
@@ -92,7 +95,8 @@ def usage_problem(exc: UsageError) -> str:
         case Problem.LOGIN_ID_TOO_LONG:
             return f"The login ID is too long (more than {f['limit']} characters)."
         case Problem.UNKNOWN_OPTION:
-            return f"Unknown option {code(str(f['name']))}: the only option is `--tenant <tenant-id>`."
+            return (f"Unknown option {code(str(f['name']))}: the options are `--tenant <tenant-id>` and "
+                    "`--break-glass`.")
         case Problem.TENANT_TWICE:
             return "`--tenant` is given twice: give one tenant ID."
         case Problem.TENANT_MISSING:
@@ -211,6 +215,8 @@ def refusal(exc: DomainError) -> str:
             return "Only the requester can see this token."
         case ProofFailed():
             return proofs.failed(exc)
+        case BreakGlassRefused() | MayNotReview() | AlreadyReviewed():
+            return break_glass.refusal(exc) or str(exc)
         case ProofNeeded():
             return "This needs a second factor first: click the button again to open the code window."
     return str(exc)

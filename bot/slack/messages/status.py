@@ -74,27 +74,33 @@ def how_ended(request: RequestView, *, told: str | None = None) -> str:
 
 
 def status_line(request: RequestView) -> str:
-    by = approvers_text(request)
+    approved = f"Break-glass by <@{request.requester_id}>" if request.break_glass else \
+        f"Approved by {approvers_text(request)}"
     match request.state:
+        case State.PENDING if request.break_glass:
+            return (f":hourglass_flowing_sand: Break-glass: waiting for <@{request.requester_id}> to prove themselves "
+                    f"(expires {when(request.pending_until)})")
+        case State.EXPIRED if request.break_glass:
+            return ":hourglass: Break-glass not started: the requester's code never came"
         case State.PENDING if request.approvals_needed > 1:
             return (f":hourglass_flowing_sand: {tally(request)}. Waiting for {request.approvals_missing} more "
                     f"(expires {when(request.pending_until)})")
         case State.PENDING:
             return f":hourglass_flowing_sand: Waiting for a second admin (expires {when(request.pending_until)})"
         case State.APPROVED if request.stop_requested_at:
-            return f":stop_button: Approved by {by}: called off while the session was starting: stopping it…"
+            return f":stop_button: {approved}: called off while the session was starting: stopping it…"
         case State.APPROVED:
-            return f":white_check_mark: Approved by {by}: starting the session…"
+            return f":white_check_mark: {approved}: starting the session…"
         case State.ACTIVE if request.stopping:
-            return f":white_check_mark: Approved by {by}: stopping the session…"
+            return f":white_check_mark: {approved}: stopping the session…"
         case State.ACTIVE:
             assert request.ends_at is not None
-            return f":white_check_mark: Approved by {by}: active until {when(request.ends_at)}"
+            return f":white_check_mark: {approved}: active until {when(request.ends_at)}"
         case State.STOPPED if called_off(request):
-            return f":stop_button: Approved by {by}, then {how_ended(request)}"
+            return f":stop_button: {approved}, then {how_ended(request)}"
         case State.STOPPED:
             end = when(request.stopped_at) if request.stopped_at else "now"
-            return f":stop_button: Approved by {by}. Session ended {end} ({how_ended(request)})"
+            return f":stop_button: {approved}. Session ended {end} ({how_ended(request)})"
         case State.DENIED if request.withdrawn:
             return ":leftwards_arrow_with_hook: Withdrawn by the requester"
         case State.DENIED if request.decided_by == SYSTEM:
@@ -106,7 +112,7 @@ def status_line(request: RequestView) -> str:
         case State.FAILED if request.decided_by is None:
             return f":warning: Closed before approval: {code(failure_text(request.failure))}"
         case State.FAILED:
-            return f":warning: Approved by {by}, but it failed: {code(failure_text(request.failure))}"
+            return f":warning: {approved}, but it failed: {code(failure_text(request.failure))}"
 
 
 

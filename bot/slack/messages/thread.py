@@ -44,13 +44,18 @@ _EVENTS: dict[str, str] = {
     Action.PROOF_FAILED: "a wrong code from <@{actor}> for {for_what} ({method}, {failures} of {most})",
     Action.PROOF_LOCKED: ":no_entry: <@{actor}> typed {failures} wrong codes for {for_what} ({method}): refused on "
                          "this request",
+    Action.BREAK_GLASS: ":rotating_light: break-glass: <@{actor}> started the session with no approver",
+    Action.REVIEWED: "reviewed by <@{actor}>: looks right",
+    Action.FLAGGED: ":triangular_flag_on_post: stopped and flagged by <@{actor}>",
+    Action.REVIEW_REMINDED: "reminder: {mentions} this break-glass session has not been reviewed yet",
     Action.ESCALATED: ":rotating_light: escalated: {mentions} may now approve or deny this request ({why})",
     Action.PROOF_FORGED: ":rotating_light: Descope's answer to <@{actor}>'s code for {for_what} failed the bot's "
                          "checks ({why}): refused; someone may be inside the network path to Descope",
 }
 _WITH_DETAIL = frozenset({Action.STOPPED, Action.FAILED, Action.STOP_FAILING, Action.NOT_POSTED})
 #: Events that need someone's attention now: their reply is also shown in the channel, not only in the thread.
-ALARMS = frozenset({Action.DELIVERY_FAILED, Action.STOP_FAILING, Action.PROOF_LOCKED, Action.PROOF_FORGED})
+ALARMS = frozenset({Action.DELIVERY_FAILED, Action.STOP_FAILING, Action.PROOF_LOCKED, Action.PROOF_FORGED,
+                    Action.FLAGGED})
 
 
 def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str:

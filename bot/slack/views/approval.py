@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.domain import RequestView, State
 from bot.slack.messages import approval as approval_words
+from bot.slack.messages import break_glass as bg_words
 from bot.slack.messages import proofs as proof_words
 from bot.slack.messages import status
 from bot.slack.views import ids
@@ -13,6 +14,8 @@ from bot.slack.views.blocks import Block, Message, context, plain, section
 
 
 def build(request: RequestView) -> Message:
+    if request.break_glass:
+        return alert(request)
     blocks: list[Block] = [
         section(approval_words.approval_header(request)),
         {"type": "section", "fields": [plain(f) for f in approval_words.approval_fields(request)]},
@@ -58,3 +61,36 @@ def approve_button(request: RequestView, action_id: str = ids.APPROVE) -> Block:
 def deny_button(request: RequestView, action_id: str = ids.DENY) -> Block:
     return {"type": "button", "action_id": action_id, "style": "danger", "value": request.id,
             "text": plain(approval_words.DENY_LABEL)}
+
+
+def alert(request: RequestView) -> Message:
+    """A break-glass request's message: the loud alert, its review, and (while it awaits review, once started)
+    **Looks right** and **Stop and flag**: reminded until reviewed, even after the session ended."""
+    blocks: list[Block] = [
+        section(bg_words.alert_header(request)),
+        {"type": "section", "fields": [plain(f) for f in approval_words.approval_fields(request)]},
+    ]
+    found = approval_words.target_line(request)
+    if found is not None:
+        blocks.append({"type": "context", "elements": [plain(found)]})
+    blocks += [
+        {"type": "section", "text": plain(approval_words.reason_field(request))},
+        context(status.status_line(request)),
+    ]
+    review = bg_words.review_line(request)
+    if review is not None and request.state is not State.PENDING:
+        blocks.append(context(review))
+    if request.awaiting_review and request.state is not State.PENDING and request.state is not State.EXPIRED:
+        blocks.append({
+            "type": "actions",
+            "block_id": ids.BREAK_GLASS_BLOCK.format(request_id=request.id),
+            "elements": [
+                {"type": "button", "action_id": ids.BREAK_GLASS_REVIEW, "style": "primary", "value": request.id,
+                 "text": plain(bg_words.REVIEW_LABEL)},
+                {"type": "button", "action_id": ids.BREAK_GLASS_FLAG, "style": "danger", "value": request.id,
+                 "text": plain(bg_words.FLAG_LABEL),
+                 "confirm": {"title": plain(bg_words.FLAG_CONFIRM_TITLE), "text": plain(bg_words.FLAG_CONFIRM),
+                             "confirm": plain(bg_words.FLAG_LABEL), "deny": plain(approval_words.CANCEL_LABEL)}},
+            ],
+        })
+    return Message(text=bg_words.alert_fallback(request), blocks=blocks)

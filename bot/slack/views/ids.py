@@ -56,3 +56,8 @@ CODE_MODAL = "proof.modal"
 CODE_BLOCK, CODE_INPUT = "proof.code", "code"
 CODE_RESEND = "proof.resend"  # email: Descope mails a new code
 CODE_DONE = "proof.done"  # what the modal turns into once the code is checked (or cannot be)
+
+# The break-glass alert (``views/approval.py`` for a break-glass request): the approvers' after-the-fact review.
+BREAK_GLASS_REVIEW = "break_glass.review"  # "Looks right"
+BREAK_GLASS_FLAG = "break_glass.flag"  # "Stop and flag"
+BREAK_GLASS_BLOCK = "break_glass.review:{request_id}"  # the actions block holding both buttons

@@ -51,6 +51,7 @@ class Row:
     remind_at: datetime | None = None
     warn_at: datetime | None = None
     escalate_at: datetime | None = None
+    review_remind_at: datetime | None = None
 
 
 def pending(**changes: Any) -> Row:
@@ -97,6 +98,15 @@ def test_a_pending_request_is_due_a_reminder_at_remind_at_before_it_expires() ->
     assert due_now(row, PENDING_UNTIL) == [Work.EXPIRE, Work.REMIND]  # expiry first: then no reminder is owed
     assert schedule(pending(remind_at=PENDING_UNTIL)) == [Due(PENDING_UNTIL, Work.EXPIRE)]  # too late to remind
     assert schedule(approved(remind_at=remind)) == [Due(DECIDED, Work.ACTIVATE)]  # decided: no more reminders
+
+
+def test_a_break_glass_session_is_reminded_for_review_whatever_its_state() -> None:
+    remind = T0 + timedelta(hours=1)
+    ended = replace(Row(State.STOPPED.value), review_remind_at=remind)
+    for row in (active(review_remind_at=remind), ended):
+        assert Due(remind, Work.REMIND_REVIEW) in schedule(row)
+        assert next_alarm(row, T0) is not None and Work.REMIND_REVIEW in due_now(row, remind)
+    assert schedule(Row(State.STOPPED.value)) == []  # reviewed (no reminder set): nothing more
 
 
 def test_a_pending_request_is_looked_at_for_escalation_at_escalate_at_before_it_expires() -> None:

@@ -6,7 +6,7 @@ tests/unit/slack/test_commands.py.)"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,6 +41,14 @@ from bot.domain import (
     check_duration,
     check_may_stop,
 )
+from bot.domain.break_glass import (
+    AlreadyReviewed,
+    BreakGlassNoReason,
+    BreakGlassNotAllowed,
+    BreakGlassTooLong,
+    BreakGlassTooOften,
+    MayNotReview,
+)
 from bot.domain.errors import (
     CodeNotMailed,
     NoDescopeLogin,
@@ -55,7 +63,7 @@ from bot.domain.outcomes import Failure, FailureKind
 from bot.domain.proof import Mfa, Purpose
 from bot.slack.messages import replies
 from bot.slack.messages.status import outcome_so_far
-from tests.unit.factories import view
+from tests.unit.factories import T0, view
 
 LOW, HIGH = timedelta(minutes=1), timedelta(hours=4)
 
@@ -194,6 +202,28 @@ REFUSALS: list[tuple[DomainError, str]] = [
     (CodeNotMailed("K7M2QX9A", Purpose.APPROVE, Mfa.EMAIL, too_many=True),
      "Descope has mailed you as many codes as it may for this request: use the latest one (a code is valid for a "
      "few minutes)."),
+    # Issue 26: break-glass.
+    (BreakGlassNotAllowed("jane@acme.com", "regulated tenants"),
+     "Break-glass is not allowed for `jane@acme.com` under the policy rule “regulated tenants”: nothing was "
+     "started. Ask for approval as usual (leave out `--break-glass`)."),
+    (BreakGlassNotAllowed("jane@acme.com", ""),
+     "Break-glass is not allowed for `jane@acme.com` under the bot's settings (BREAK_GLASS): nothing was started. "
+     "Ask for approval as usual (leave out `--break-glass`)."),
+    (BreakGlassNoReason(9),
+     "A break-glass needs a reason of at least 15 characters (yours has 9): say what the emergency is, e.g. "
+     "`--break-glass checkout down for all EU customers, INC-2231`."),
+    (BreakGlassTooLong(timedelta(hours=1), timedelta(minutes=30), ""),
+     "A break-glass window is at most 30m (you asked for 1h): nothing was started. Ask for 30m or less."),
+    (BreakGlassTooOften(3, datetime(2026, 12, 7, 14, 2, tzinfo=UTC)),
+     "You have started 3 break-glass sessions in the past 24 hours, as many as allowed: the next is allowed at "
+     "2026-12-07 14:02 UTC. Ask for approval as usual meanwhile."),
+    (MayNotReview("K7M2QX9A", "UREQ1", own=True),
+     "You cannot review your own break-glass session: one of its rule's approvers has to."),
+    (MayNotReview("K7M2QX9A", "UOUT1", own=False),
+     "Only the approvers of its policy rule can review a break-glass session."),
+    (AlreadyReviewed(view(State.ACTIVE, break_glass=True, reviewed_by="UBO", reviewed_at=T0)),
+     "Break-glass `K7M2QX9A` is already reviewed: Reviewed by <@UBO> at <!date^1714572000^{time}|14:00 UTC>: looks "
+     "right"),
     (ProofUnavailable("K7M2QX9A", Purpose.REVEAL, Mfa.TOTP),
      "Descope could not be reached to check the code: nothing counted. Try again in a moment."),
 ]
