@@ -64,6 +64,22 @@ class SlackNotifier:
         msg = approval.build(request)
         self.client.chat_update(channel=request.channel_id, ts=request.channel_ts, text=msg.text, blocks=msg.blocks)
 
+    def post_copy(self, request: RequestView, channel: str) -> tuple[str, str]:
+        msg = approval.build(request)
+        try:
+            resp = self.client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks, unfurl_links=False,
+                                                unfurl_media=False)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in REFUSING_CHANNEL:
+                raise ChannelRefused(channel, error) from exc
+            raise
+        return str(resp["channel"]), str(resp["ts"])
+
+    def update_copy(self, request: RequestView, where: tuple[str, str]) -> None:
+        msg = approval.build(request)
+        self.client.chat_update(channel=where[0], ts=where[1], text=msg.text, blocks=msg.blocks)
+
     def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
         if not (request.channel_id and request.channel_ts):
             return

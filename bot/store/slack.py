@@ -27,6 +27,8 @@ class Progress:
     post_failures: int | None = None  # 0 once the approvals channel took the message
     warning_channel: str | None = None  # the expiry warning's DM, once sent
     warning_ts: str | None = None
+    alert_channel: str | None = None  # a break-glass alert's copy (BREAK_GLASS_CHANNEL), once posted or refused
+    alert_ts: str | None = None
 
     def values(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}

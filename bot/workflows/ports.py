@@ -83,6 +83,14 @@ class Notifier(Protocol):
 
     def update_request(self, request: RequestView) -> None: ...
 
+    def post_copy(self, request: RequestView, channel: str) -> tuple[str, str]:
+        """Post a copy of the request's message in ``channel`` (a break-glass alert's, in ``BREAK_GLASS_CHANNEL``)."""
+        ...
+
+    def update_copy(self, request: RequestView, where: tuple[str, str]) -> None:
+        """Edit that copy to show the request as it is now."""
+        ...
+
     def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
         """One reply in the approval message's thread: a line per audit event (at least one)."""
         ...

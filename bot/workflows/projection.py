@@ -140,6 +140,7 @@ class Projection:
             view = replace(view, channel_id=channel, channel_ts=ts)
         elif row.slack_version < row.version:
             notifier.update_request(view)
+        self._copy(row, view, progress)
         batch: list[AuditEntry] = []  # the thread's next reply: what happened since the last
         for entry in unposted:
             if entry.action == Action.WARNED:  # the requester's, not the channel's
@@ -169,6 +170,23 @@ class Projection:
         if batch:
             progress.thread_posted_id = batch[-1].id
         batch.clear()
+
+    def _copy(self, row: RequestRow, view: RequestView, progress: Progress) -> None:
+        """A break-glass alert's copy in ``BREAK_GLASS_CHANNEL``: posted once (recorded before; a channel that
+        refuses it is logged and not asked again: the approvals channel has the alert), then kept in step."""
+        channel = self.ctx.settings.break_glass_channel
+        if not row.break_glass or not channel or channel == self.ctx.settings.approval_channel:
+            return
+        if row.alert_channel is None:
+            self._record(row.id, progress)
+            try:
+                progress.alert_channel, progress.alert_ts = self.ctx.notifier.post_copy(view, channel)
+            except ChannelRefused as refused:
+                log.warning("request %s: BREAK_GLASS_CHANNEL %s refused the alert's copy (%s)", row.id, channel,
+                            refused.error)
+                progress.alert_channel = channel
+        elif row.alert_ts and row.slack_version < row.version:
+            self.ctx.notifier.update_copy(view, (row.alert_channel, row.alert_ts))
 
     def _record(self, request_id: str, progress: Progress) -> None:
         """Write down what Slack has received so far (before the next call to Slack)."""

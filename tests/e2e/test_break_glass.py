@@ -37,14 +37,16 @@ name = "never in a hurry"
 targets = ["calm-*"]
 """
 REASON = "checkout down for all EU customers, INC-2231"
+ON_CALL = "C0ONCALL"  # BREAK_GLASS_CHANNEL: a copy of each alert
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def glass(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("break_glass")
     (folder / "policy.toml").write_text(POLICY)
-    with started_once(request.param, folder, POLICY_FILE=str(folder / "policy.toml"), REMINDER_INTERVAL="0",
-                      MAX_PENDING_PER_REQUESTER="100") as s:
+    with started_once(request.param, folder, POLICY_FILE=str(folder / "policy.toml"), REMINDER_INTERVAL="1s",
+                      MAX_PENDING_PER_REQUESTER="100", BREAK_GLASS_CHANNEL=ON_CALL) as s:
+        s.slack.add_channel(ON_CALL, "on-call")
         yield s
 
 
@@ -109,10 +111,11 @@ def test_stop_and_flag_ends_the_session_at_once(glass: Stack) -> None:
 def test_refusals_start_nothing(glass: Stack, command: str, says: str) -> None:
     s = glass
     s.descope.add_user(command.split()[0], tenants=[TENANT])
-    minted, posted = len(s.descope.calls_to(IMPERSONATE)), len(s.slack.calls_of("chat.postMessage"))
+    target = command.split()[0]
     answer = s.command(command).text
     assert says in answer, answer
-    assert len(s.descope.calls_to(IMPERSONATE)) == minted and len(s.slack.calls_of("chat.postMessage")) == posted
+    assert not any(c.body.get("loginId") == target for c in s.descope.calls_to(IMPERSONATE))
+    assert not any(target in json.dumps(c.params) for c in s.slack.calls_of("chat.postMessage"))
 
 
 def test_the_days_allowance_is_counted_per_requester(glass: Stack) -> None:
@@ -141,4 +144,33 @@ def test_a_rule_asking_a_second_factor_makes_the_requester_prove_themselves_firs
                                             view_id=f"V{opened + 1}"))
     assert reply.status == 200
     s.slack.wait_for(lambda: s.session_dm(request_id), message="the session, once proved")
+
+
+def thread(s: Stack, parent: str) -> str:
+    return "\n".join(s.slack.message_text(ch, ts) for (ch, ts), m in list(s.slack.messages.items())
+                     if ch == APPROVAL_CHANNEL and m.get("thread_ts") == parent)
+
+
+def test_the_alert_is_copied_to_the_on_call_channel_reminded_until_reviewed_and_reviewable_from_the_copy(
+        glass: Stack) -> None:
+    s = glass
+    request_id = break_glass(s, "bg-kim@acme.com", window="2s", user=APPROVER).split("`")[1]
+    ts = alert_of(s, request_id)
+    copy = s.slack.wait_for(lambda: next((t for (ch, t), m in list(s.slack.messages.items())
+                                          if ch == ON_CALL and f"`{request_id}`" in json.dumps(m)), None),
+                            message="the alert's copy in BREAK_GLASS_CHANNEL")
+    assert "<!here>" in s.slack.message_text(ON_CALL, copy)
+    s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="the 2s session ended")
+    # Reminded in the thread after it ended, until someone reviews it.
+    s.slack.wait_for(lambda: "has not been reviewed yet" in thread(s, ts), timeout=10, message="a review reminder")
+    last = thread(s, ts).split("reminder:")[-1]  # its requester (an approver too) is never asked to review
+    assert f"<@{GROUP_APPROVER}>" in last and f"<@{APPROVER}>" not in last
+    assert s.click(ids.BREAK_GLASS_REVIEW, request_id, GROUP_APPROVER, copy, channel_id=ON_CALL).status == 200
+    s.slack.wait_for(lambda: f"Reviewed by <@{GROUP_APPROVER}>" in s.approval_text(ts),
+                     message="the review, on the alert")
+    s.slack.wait_for(lambda: f"Reviewed by <@{GROUP_APPROVER}>" in s.slack.message_text(ON_CALL, copy),
+                     message="the review, on the copy")
+    reminders = thread(s, ts).count("has not been reviewed yet")
+    s.slack.wait_for(lambda: "reviewed by" in thread(s, ts), message="the review in the thread")
+    assert thread(s, ts).count("has not been reviewed yet") == reminders  # no more once reviewed
 

@@ -169,6 +169,12 @@ class StubNotifier:
     def update_request(self, request: RequestView) -> None:
         pass
 
+    def post_copy(self, request: RequestView, channel: str) -> tuple[str, str]:
+        return channel, f"{time.monotonic_ns()}.000200"
+
+    def update_copy(self, request: RequestView, where: tuple[str, str]) -> None:
+        pass
+
     def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
         self.replies.append([entry.action for entry in entries])
 
