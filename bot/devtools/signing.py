@@ -213,6 +213,11 @@ def view_state(view: dict[str, Any], answers: dict[str, str | None]) -> dict[str
         if block.get("type") != "input" or not element.get("action_id"):
             continue
         action_id, kind = element["action_id"], element.get("type")
+        if kind == "checkboxes":
+            ticked = answers.get(action_id)
+            values[str(block.get("block_id"))] = {action_id: {"type": kind, "selected_options": [
+                o for o in element.get("options") or [] if ticked and o.get("value") in ticked.split(",")]}}
+            continue
         if kind == "static_select":
             if action_id in answers:
                 chosen = answers[action_id]

@@ -15,6 +15,7 @@ AWAITING_SHOWN = 15
 SESSIONS_SHOWN = 20
 #: How many waiting requests are read to find those waiting for one approver (whose rules name them).
 AWAITING_SCAN = 500
+TO_REVIEW_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Home:
     awaiting: Listed | None = None  # pending requests of others, oldest first (the next to expire on top)
     sessions: Listed | None = None  # approved and active sessions, everyone's
     stoppable: frozenset[str] = frozenset()  # the sessions listed that this person may stop (their rules')
+    to_review: Listed | None = None  # break-glass sessions of others awaiting review that this person may review
 
     @property
     def approver(self) -> bool:

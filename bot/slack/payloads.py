@@ -124,6 +124,9 @@ def submission(body: Mapping[str, Any]) -> Submission:
         for action_id, state in _object(inputs).items():
             state = _object(state)
             selected = _object(state.get("selected_option")).get("value")
+            ticked = state.get("selected_options")
+            if isinstance(ticked, list):  # checkboxes: every option ticked, comma-separated
+                selected = ",".join(str(_object(option).get("value") or "") for option in ticked)
             value = selected if selected is not None else state.get("value")
             values.setdefault(str(block_id), {})[str(action_id)] = value if isinstance(value, str) else ""
     return Submission(user_id=_user(body), callback_id=str(view["callback_id"]),

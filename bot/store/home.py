@@ -36,10 +36,12 @@ class HomeStore:
                     s.all("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", (since,))]
 
     def requests(self, *, states: Sequence[State], limit: int, requester_id: str | None = None,
-                 not_requester: str | None = None, oldest_first: bool = False) -> Listed:
-        """Up to ``limit`` requests in ``states`` (by or not by a requester), newest first unless
-        ``oldest_first``, and how many match in all: one read."""
+                 not_requester: str | None = None, oldest_first: bool = False, to_review: bool = False) -> Listed:
+        """Up to ``limit`` requests in ``states`` (by or not by a requester; ``to_review``: break-glass sessions
+        nobody reviewed or flagged yet), newest first unless ``oldest_first``, and how many match in all: one read."""
         conds: list[Cond] = [Row.state.in_([x.value for x in states])]
+        if to_review:
+            conds += [Row.break_glass == True, Row.reviewed_at.is_(None), Row.flagged_at.is_(None)]  # noqa: E712
         if requester_id is not None:
             conds.append(Row.requester_id == requester_id)
         if not_requester is not None:

@@ -19,7 +19,7 @@ import logging
 from datetime import timedelta
 
 from bot.domain import FINAL_STATES, LIVE_STATES, State
-from bot.domain.home import AWAITING_SCAN, AWAITING_SHOWN, MINE_SHOWN, SESSIONS_SHOWN, Home, Listed
+from bot.domain.home import AWAITING_SCAN, AWAITING_SHOWN, MINE_SHOWN, SESSIONS_SHOWN, TO_REVIEW_SHOWN, Home, Listed
 from bot.store import HomeStore
 from bot.workflows.context import Context
 
@@ -27,6 +27,8 @@ log = logging.getLogger("bot.workflows")
 
 #: A Home opened longer ago than this is no longer republished on changes (opening it again publishes it).
 VIEWER_TTL = timedelta(days=7)
+#: The states of a break-glass session that started (those awaiting review are listed for its approvers).
+STARTED = [State.APPROVED, State.ACTIVE, State.STOPPED, State.FAILED]
 
 
 class Homes:
@@ -53,7 +55,10 @@ class Homes:
         awaiting = Listed(tuple(theirs[:AWAITING_SHOWN]), len(theirs) + pending.more)  # beyond the scan: counted
         sessions = self.store.requests(states=[State.ACTIVE, State.APPROVED], limit=SESSIONS_SHOWN)
         stoppable = frozenset(r.id for r in sessions.shown if ctx.may_end(user_id, r))
-        return Home(user_id, now, mine, awaiting, sessions, stoppable)
+        glass = self.store.requests(states=STARTED, not_requester=user_id, limit=AWAITING_SCAN, to_review=True)
+        reviewable = [r for r in glass.shown if ctx.may_approve(user_id, r)]
+        to_review = Listed(tuple(reviewable[:TO_REVIEW_SHOWN]), len(reviewable) + glass.more)
+        return Home(user_id, now, mine, awaiting, sessions, stoppable, to_review)
 
     def opened(self, user_id: str) -> Home:
         """``user_id`` opened the Home: remember them (their Home follows changes from now on) and answer it."""

@@ -174,3 +174,20 @@ def test_the_alert_is_copied_to_the_on_call_channel_reminded_until_reviewed_and_
     s.slack.wait_for(lambda: "reviewed by" in thread(s, ts), message="the review in the thread")
     assert thread(s, ts).count("has not been reviewed yet") == reminders  # no more once reviewed
 
+
+
+def test_the_request_form_offers_an_emergency_that_starts_at_once(glass: Stack) -> None:
+    s = glass
+    s.descope.add_user("bg-lea@acme.com", tenants=[TENANT])
+    opened = len(s.slack.views)
+    assert s.command("", user_id=APPROVER).status == 200  # the empty command opens the form
+    s.slack.wait_for(lambda: len(s.slack.views) > opened, message="the form")
+    form = s.slack.views[opened]
+    assert ids.FORM_EMERGENCY_BLOCK in json.dumps(form)
+    answers = {ids.FORM_LOGIN_ID: "bg-lea@acme.com", ids.FORM_WINDOW: "15m", ids.FORM_REASON: "too short",
+               ids.FORM_EMERGENCY: "yes"}
+    reply = s.bot.post(view_submission_body(form, answers, user_id=APPROVER))
+    assert reply.json["response_action"] == "errors"
+    assert "at least 15 characters" in reply.json["errors"][ids.FORM_REASON_BLOCK]
+    reply = s.bot.post(view_submission_body(form, {**answers, ids.FORM_REASON: REASON}, user_id=APPROVER))
+    assert reply.json["response_action"] == "update" and "starting now" in json.dumps(reply.json["view"]), reply.json

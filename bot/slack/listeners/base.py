@@ -39,6 +39,11 @@ class Deps:
         low, high = s.widest_window
         return Windows(min(max(s.default_duration, low), high), low, high)
 
+    @property
+    def break_glass_offered(self) -> bool:
+        """Whether some rule allows break-glass (the request form then offers "This is an emergency")."""
+        return any(rule.break_glass and rule.allow for rule in self.settings.all_rules())
+
     def rule_windows(self, request: RequestView) -> Windows:
         """The windows the rules of ``request`` allow (the extension form's choices)."""
         rules = self.settings.decide(request.login_id, request.tenant, request.target)

@@ -19,8 +19,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import DomainError
+from bot.domain.errors import ProofNeeded
 from bot.slack import commands, payloads
 from bot.slack.errors import error_text
+from bot.slack.listeners import proof
 from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.listeners.command import COMMAND
 from bot.slack.messages import replies
@@ -38,7 +40,8 @@ def register(app: App, deps: Deps) -> None:
     def open_form(body: dict[str, Any], client: WebClient, source: str) -> bool:
         """Open the form with the interaction's trigger_id; False (logged) when Slack did not open it."""
         try:
-            client.views_open(trigger_id=payloads.trigger_of(body) or "", view=form.build(deps.windows))
+            client.views_open(trigger_id=payloads.trigger_of(body) or "",
+                              view=form.build(deps.windows, emergency=deps.break_glass_offered))
             return True
         except SlackApiError as exc:  # most often the trigger: older than Slack's 3 seconds
             log.warning("the request form did not open from the %s (%s)", source, exc.response.get("error"))
@@ -53,7 +56,7 @@ def register(app: App, deps: Deps) -> None:
     def open_from_shortcut(body: dict[str, Any], client: WebClient) -> None:
         open_form(body, client, "shortcut")  # a global shortcut has no response_url: nowhere to answer
 
-    def on_submit(ack: Ack, body: dict[str, Any]) -> None:
+    def on_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         try:
             submitted = payloads.submission(body)
         except payloads.Malformed as exc:
@@ -65,7 +68,13 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors=form.errors(draft))
             return
         try:
-            request = deps.workflows.requests.submit(submitted.user_id, draft)
+            if draft.break_glass:
+                request = deps.workflows.break_glass.start(submitted.user_id, draft)
+            else:
+                request = deps.workflows.requests.submit(submitted.user_id, draft)
+        except ProofNeeded as needed:  # break-glass where approvers prove themselves: the requester first
+            proof.replace_with_modal(ack, app, deps, client, submitted.view_id or "", needed)
+            return
         except DomainError as exc:
             ack(response_action="errors", errors=form.refused(exc))
             return

@@ -44,6 +44,17 @@ def open_modal(deps: Deps, client: WebClient, trigger_id: str, needed: ProofNeed
     _mail_code(deps, client, needed.user_id, str(opened["view"]["id"]), asking)
 
 
+def replace_with_modal(ack: Ack, app: App, deps: Deps, client: WebClient, view_id: str, needed: ProofNeeded) -> None:
+    """Answer a form's submission with the code modal in its place (``response_action: update``): for ``email``,
+    saying a code is being mailed, which it is after the ack."""
+    asking = Asking(needed.request_id, needed.purpose, needed.method)
+    if needed.method is not Mfa.EMAIL:
+        ack(response_action="update", view=code_modal.build(asking))
+        return
+    ack(response_action="update", view=code_modal.busy(asking, proofs.SENDING))
+    app.listener_runner.listener_executor.submit(_logged, _mail_code, deps, client, needed.user_id, view_id, asking)
+
+
 def _mail_code(deps: Deps, client: WebClient, user_id: str, view_id: str, asking: Asking) -> None:
     """Have Descope mail a code, then show the form saying where it went (or why it could not)."""
     try:

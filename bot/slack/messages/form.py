@@ -36,6 +36,11 @@ REASON_LABEL = "Reason"
 REASON_PLACEHOLDER = "e.g. checking invoice SUP-123"
 REASON_HINT = f"Why you need to act as this user; link a ticket. At most {MAX_REASON} characters."
 
+EMERGENCY_LABEL = "Emergency"
+EMERGENCY_OPTION = "This is an emergency: start now, with no approver (break-glass)"
+EMERGENCY_HINT = ("Only where the policy allows it, for an outage: the session starts at once, the approvers are "
+                  "alerted and review it after. Give a reason of 15 characters or more.")
+
 SENT_TITLE = "Request sent"
 FAILED_TITLE = "Not sent"
 CLOSE = "Close"

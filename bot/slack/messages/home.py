@@ -14,6 +14,8 @@ from bot.slack.mrkdwn import target, when
 MINE_HEADER = "Your requests"
 AWAITING_HEADER = "Waiting for your approval"
 SESSIONS_HEADER = "Active sessions"
+TO_REVIEW_HEADER = "Break-glass sessions to review"
+NOTHING_TO_REVIEW = "No break-glass session awaits your review."
 
 NO_REQUESTS = ("You have no requests. Ask for a session with "
                "`/impersonate <login-id> [<duration>] [--tenant <tenant-id>] <reason…>`.")
@@ -47,6 +49,12 @@ def awaiting_line(request: RequestView) -> str:
 def session_line(request: RequestView) -> str:
     """A live session: whose, as whom, and where it stands."""
     return f"`{request.id}` <@{request.requester_id}> as {target(request)}\n{status_line(request)}"
+
+
+def to_review_line(request: RequestView) -> str:
+    """A break-glass session awaiting review: whose, as whom, where it stands, and where to review it."""
+    return (f":rotating_light: `{request.id}` <@{request.requester_id}> as {target(request)}, no approver\n"
+            f"{status_line(request)} · review it on its alert in the approvals channel")
 
 
 def stop_confirm(request: RequestView) -> str:

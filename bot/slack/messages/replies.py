@@ -305,8 +305,10 @@ HOME_POINTER = "_The bot's *Home* tab shows them too, with buttons (approvers: w
 def listing(mine: Sequence[RequestView], active: Sequence[RequestView] | None) -> str:
     def row(r: RequestView) -> str:
         extra = f", until {when(r.ends_at)}" if r.state is State.ACTIVE and r.ends_at else ""
+        glass = (" :rotating_light: break-glass" + (", awaiting review" if r.awaiting_review else "")
+                 if r.break_glass else "")
         return (f"• `{r.id}` {target(r)}, {format_duration(r.duration)}: *{r.state}*{extra}"
-                f" (<@{r.requester_id}>)")
+                f" (<@{r.requester_id}>){glass}")
 
     parts = ["*Your requests*", HOME_POINTER] + ([row(r) for r in mine] or ["You have no requests."])
     if active is not None:

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from bot.domain import DomainError, Draft, NotInTenant, RequestView, TenantsUnknown, WindowOutOfPolicy
+from bot.domain.break_glass import BreakGlassNoReason, BreakGlassNotAllowed, BreakGlassTooLong, BreakGlassTooOften
 from bot.domain.durations import format_duration
 from bot.slack.commands import (
     MAX_LOGIN_ID,
@@ -29,6 +30,7 @@ from bot.slack.commands import (
     check_tenant,
     check_window,
 )
+from bot.slack.messages import break_glass as break_glass_words
 from bot.slack.messages import form as words
 from bot.slack.messages import replies
 from bot.slack.payloads import Submission
@@ -49,10 +51,12 @@ class Field(enum.StrEnum):
     TENANT = ids.FORM_TENANT_BLOCK
     WINDOW = ids.FORM_WINDOW_BLOCK
     REASON = ids.FORM_REASON_BLOCK
+    EMERGENCY = ids.FORM_EMERGENCY_BLOCK
 
 
 _ACTION = {Field.LOGIN_ID: ids.FORM_LOGIN_ID, Field.TENANT: ids.FORM_TENANT, Field.WINDOW: ids.FORM_WINDOW,
-           Field.REASON: ids.FORM_REASON}
+           Field.REASON: ids.FORM_REASON, Field.EMERGENCY: ids.FORM_EMERGENCY}
+EMERGENCY = "yes"  # the value of the emergency checkbox, ticked
 
 
 def windows(allowed: Windows) -> list[timedelta]:
@@ -75,11 +79,12 @@ def _text_input(placeholder: str, limit: int, *, multiline: bool = False) -> Blo
             "multiline": multiline}
 
 
-def build(allowed: Windows) -> View:
+def build(allowed: Windows, *, emergency: bool = False) -> View:
     """The empty form. Its window is left unchosen: the rule that decides the request gives its own default (which
-    rule that is, is known only once the user to impersonate is), as the typed command without a duration."""
+    rule that is, is known only once the user to impersonate is), as the typed command without a duration.
+    ``emergency``: some rule allows break-glass, so the form offers "This is an emergency"."""
     options = [option(w) for w in windows(allowed)]
-    return {
+    view: View = {
         "type": "modal",
         "callback_id": ids.REQUEST_FORM,
         "title": plain(words.TITLE),
@@ -98,6 +103,12 @@ def build(allowed: Windows) -> View:
                    _text_input(words.REASON_PLACEHOLDER, MAX_REASON, multiline=True)),
         ],
     }
+    if emergency:
+        view["blocks"] = [*view["blocks"], _input(
+            Field.EMERGENCY, words.EMERGENCY_LABEL, words.EMERGENCY_HINT,
+            {"type": "checkboxes", "options": [{"text": plain(words.EMERGENCY_OPTION), "value": EMERGENCY}]},
+            optional=True)]
+    return view
 
 
 @dataclass(frozen=True)
@@ -130,7 +141,8 @@ def parse(submitted: Submission, allowed: Windows) -> Draft | Invalid:
     reason = checked(Field.REASON, lambda: check_reason(value(Field.REASON)))
     if problems or login_id is None or reason is None:
         return Invalid(problems)
-    return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant)
+    return Draft(login_id=login_id, duration=duration, reason=reason, tenant=tenant,
+                 break_glass=value(Field.EMERGENCY) == EMERGENCY)
 
 
 def errors(invalid: Invalid) -> dict[str, str]:
@@ -142,8 +154,12 @@ def refusal_field(exc: DomainError) -> Field:
     """The field a refusal of the whole request is shown on: the one the requester can change to fix it."""
     if isinstance(exc, NotInTenant | TenantsUnknown):
         return Field.TENANT
-    if isinstance(exc, WindowOutOfPolicy):
+    if isinstance(exc, WindowOutOfPolicy | BreakGlassTooLong):
         return Field.WINDOW
+    if isinstance(exc, BreakGlassNoReason):
+        return Field.REASON
+    if isinstance(exc, BreakGlassNotAllowed | BreakGlassTooOften):
+        return Field.EMERGENCY
     return Field.LOGIN_ID  # who is impersonated (unknown, disabled, already asked for), or who asks
 
 
@@ -154,8 +170,9 @@ def refused(exc: DomainError) -> dict[str, str]:
 
 def sent(request: RequestView) -> View:
     """The form once the request is stored: the typed command's answer, word for word."""
+    answer = break_glass_words.started(request) if request.break_glass else replies.submitted(request)
     return {"type": "modal", "callback_id": ids.REQUEST_SENT, "title": plain(words.SENT_TITLE),
-            "close": plain(words.CLOSE), "blocks": [section(replies.submitted(request))]}
+            "close": plain(words.CLOSE), "blocks": [section(answer)]}
 
 
 def failed(text: str) -> View:

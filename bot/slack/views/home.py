@@ -35,6 +35,9 @@ def build(home: Home, notice: str | None = None) -> dict[str, Any]:
             return _session(request, stoppable=request.id in home.stoppable)
 
         blocks += [{"type": "divider"}, *_list(words.SESSIONS_HEADER, home.sessions, session, words.NO_SESSIONS)]
+    if home.to_review is not None and home.to_review.total:
+        blocks += [{"type": "divider"}, *_list(words.TO_REVIEW_HEADER, home.to_review,
+                                              lambda r: [section(words.to_review_line(r))], words.NOTHING_TO_REVIEW)]
     blocks.append(context(words.footer(home.at)))
     return {"type": "home", "callback_id": ids.HOME_VIEW, "private_metadata": home.user_id, "blocks": blocks}
 

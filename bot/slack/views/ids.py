@@ -30,6 +30,7 @@ FORM_LOGIN_ID_BLOCK, FORM_LOGIN_ID = "request.login_id", "login_id"
 FORM_TENANT_BLOCK, FORM_TENANT = "request.tenant", "tenant"
 FORM_WINDOW_BLOCK, FORM_WINDOW = "request.window", "window"
 FORM_REASON_BLOCK, FORM_REASON = "request.reason", "reason"
+FORM_EMERGENCY_BLOCK, FORM_EMERGENCY = "request.emergency", "emergency"  # where a rule allows break-glass
 # The App Home: each person's own view (callback ID), and its buttons (clicks count only from the bot's Home).
 HOME_VIEW = "home"
 HOME_APPROVE = "home.approve"
