@@ -139,6 +139,9 @@ def outcome(request: RequestView) -> str | None:
         case State.EXPIRED if request.extends:
             return (f":hourglass: Your extension `{request.id}` of session `{request.extends}` was not answered in "
                     "time: the session ends at its time.")
+        case State.EXPIRED if request.break_glass:
+            return (f":hourglass: Your break-glass `{request.id}` as {t} did not start: no code came in time. Ask "
+                    "again if you still need it.")
         case State.EXPIRED:
             return (f":hourglass: Your request `{request.id}` to impersonate {t} expired: "
                     "no approver answered in time. Ask again if you still need it.")
