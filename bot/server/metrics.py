@@ -33,9 +33,12 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 #: A request's outcomes: ``submitted`` (stored pending), ``refused`` (the rules refused it before anyone saw it),
-#: and each state a transition enters: approved, denied, expired, active, failed (Descope refused), stopped.
-OUTCOMES = ("submitted", "refused", "approved", "denied", "expired", "active", "failed", "stopped")
-DESCOPE_CALLS = ("impersonate", "stop", "logout", "refresh", "load_user")
+#: and each state a transition enters: approved, denied, expired, active, failed (Descope refused), stopped; and
+#: ``break_glass`` (a session started at once, with no approver).
+OUTCOMES = ("submitted", "refused", "approved", "denied", "expired", "active", "failed", "stopped", "break_glass")
+#: Descope's calls: the management API's, and the step-up's (a code mailed, verified; the key set fetched).
+DESCOPE_CALLS = ("impersonate", "stop", "logout", "refresh", "load_user", "otp_signin", "totp_verify", "email_verify",
+                 "keys")
 DESCOPE_RESULTS = ("ok", "refused", "unavailable", "error")
 SLACK_RESULTS = ("ok", "error", "ratelimited")
 CHANNEL_ERRORS = ("not_in_channel", "channel_not_found", "is_archived", "restricted_action", "missing_scope")
