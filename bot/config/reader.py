@@ -348,6 +348,15 @@ class Reader:
                 break_glass_per_day=break_glass_per_day, escalate_after=escalate_after,
                 escalate_to=escalation_approvers)),
         )
+        for rule in settings.all_rules():
+            if rule.allow and rule.escalate_to and rule.escalate_after is not None and \
+                    rule.escalate_after >= settings.pending_timeout:
+                where = f"POLICY_FILE, rule {rule.number} (\"{rule.name}\"), key escalate_after" if rule.from_file \
+                    else "ESCALATE_AFTER"
+                self.problems.append(
+                    f"{where} ({format_duration(rule.escalate_after)}) is not shorter than PENDING_TIMEOUT "
+                    f"({format_duration(settings.pending_timeout)}): a request would expire before it escalates; "
+                    "escalate sooner, or let requests wait longer")
         if settings.token_delivery == "dm" and any(rule.reveal_mfa.needed for rule in settings.all_rules()):
             self.problems.append(
                 "REVEAL_MFA (or a rule's reveal_mfa) asks the requester for a code before Show token, but "

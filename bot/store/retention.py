@@ -14,13 +14,14 @@ from bot.store.store import Store
 def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> int:
     """Retention: delete up to ``limit`` requests that ended before ``before``, with their audit rows, in one
     transaction; returns how many. Ended = in a final state, nothing more due, Slack caught up and no lease
-    held, and every audit row (its last event) older than ``before``. Live requests are never touched.
-    PostgreSQL: the audit table's trigger (migration 0007) refuses a DELETE unless the transaction set
-    ``impersonation_bot.purging``, which only this method does."""
+    held, no break-glass review awaited, and every audit row (its last event) older than ``before``. Live requests
+    are never touched. PostgreSQL: the audit table's trigger (migration 0007) refuses a DELETE unless the
+    transaction set ``impersonation_bot.purging``, which only this method does."""
     sql, params = where([
         Row.state.in_([x.value for x in FINAL_STATES]), Row.next_due_at.is_(None),
         Cond("slack_version = version"), lease_free(Lease.WORK, now), lease_free(Lease.SLACK, now),
         Row.created_at < before,
+        Cond("NOT (break_glass = ? AND reviewed_at IS NULL AND flagged_at IS NULL)", True),  # awaiting review
         Cond("NOT EXISTS (SELECT 1 FROM audit WHERE audit.request_id = requests.id AND audit.at >= ?)", before),
     ])
     ended = f"SELECT id FROM requests WHERE {sql} ORDER BY created_at LIMIT ?"

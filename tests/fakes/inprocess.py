@@ -2,10 +2,11 @@
 on a controlled clock, without processes or sockets.
 
     Clock            the wall clock (``utcnow``): moves only when the test says so
-    StubDescope      ``Descope`` (the ``DescopeClient``): mints fake JWTs, knows the target user, revokes on
-                     logout only (stop revokes nothing, as at Descope), can be made to fail the stop or logout
-                     call or to hold the first impersonate call until the test lets it go; the step-up: mails a
-                     code (``send_email_code``), accepts ``good_code`` (``prove``), or raises ``prove_error``
+    StubDescope      ``Descope`` (the ``DescopeClient``): mints fake JWTs (recording who impersonates whom), knows
+                     the target user, revokes on logout only (stop revokes nothing, as at Descope), can be made to
+                     fail the stop or logout call or to hold the first impersonate call until the test lets it
+                     go; the step-up: mails a code (``send_email_code``), accepts ``good_code`` (``prove``), or
+                     raises ``prove_error``
     StubDirectory    ``Directory`` (``SlackDirectory``): an email per user ID (none for ``without_email``); can be
                      made to fail
     StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown, session DMs, outcomes and App Homes;
@@ -65,6 +66,7 @@ class StubDescope:
         self.logout_error: Exception | None = None
         self.revoked: list[str] = []
         self.calls = 0
+        self.impersonations: list[tuple[str, str]] = []  # each impersonate call: (login ID, impersonator ID)
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
         # The step-up: ``prove`` accepts ``good_code`` and rejects any other as Descope does (``CodeRejected``);
         # ``prove_error`` (``SessionRejected``, ``DescopeUnavailable``, ``DescopeRefused`` …) is raised when set.
@@ -77,6 +79,7 @@ class StubDescope:
     def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool, refresh_duration: int,
                     selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
         self.calls += 1
+        self.impersonations.append((login_id, impersonator_id))
         if self.gate is not None and self.calls == 1:
             assert self.gate.wait(10)
         exp = int(self.clock().timestamp()) + refresh_duration

@@ -305,7 +305,8 @@ def test_a_code_before_show_token_needs_the_show_token_delivery() -> None:
 
 def test_break_glass_and_escalation_settings() -> None:
     s = settings(BREAK_GLASS="true", BREAK_GLASS_MAX_DURATION="6h", BREAK_GLASS_PER_DAY=" 2 ",
-                 BREAK_GLASS_CHANNEL=" C0ALERTS ", ESCALATE_AFTER="45m", ESCALATION_APPROVERS="U0BOSS, W0BOSS,S0ONCALL")
+                 BREAK_GLASS_CHANNEL=" C0ALERTS ", ESCALATE_AFTER="45m", ESCALATION_APPROVERS="U0BOSS, W0BOSS,S0ONCALL",
+                 PENDING_TIMEOUT="1h")
     assert (s.break_glass, s.break_glass_max_duration, s.break_glass_per_day, s.break_glass_channel) == (
         True, timedelta(hours=6), 2, "C0ALERTS")  # a cap past MAX_DURATION (4h): break-glass has its own
     assert (s.escalate_after, s.escalation_approvers) == (timedelta(minutes=45), ("U0BOSS", "W0BOSS", "S0ONCALL"))
@@ -765,7 +766,8 @@ def test_a_rule_leaving_out_break_glass_and_escalation_takes_the_environments(tm
                     'escalate_to = ["U0BOSS"]\n'
                     '[[rule]]\nname = "acme"\ntenants = ["acme"]\nbreak_glass_max_duration = "2h"\n'
                     'break_glass_per_day = 1\n')
-    s = settings(POLICY_FILE=str(path), BREAK_GLASS="true", BREAK_GLASS_PER_DAY="4", ESCALATE_AFTER="15m",
+    s = settings(POLICY_FILE=str(path), PENDING_TIMEOUT="2h", BREAK_GLASS="true", BREAK_GLASS_PER_DAY="4",
+                 ESCALATE_AFTER="15m",
                  ESCALATION_APPROVERS="S0ONCALL")
     bank, acme = s.policy.rules
     assert (bank.break_glass, bank.break_glass_max_duration, bank.break_glass_per_day) == (
@@ -798,7 +800,8 @@ def test_a_rule_escalating_with_nobody_to_escalate_to_is_named_by_file_rule_and_
     # With the environment's escalation, each rule takes the half it leaves out.
     path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\nescalate_after = "1h"\n'
                     '[[rule]]\nname = "ops"\ntenants = ["ops"]\nescalate_to = ["S0OPS"]\n')
-    bank, ops = settings(POLICY_FILE=str(path), ESCALATE_AFTER="10m", ESCALATION_APPROVERS="U0BOSS").policy.rules
+    bank, ops = settings(POLICY_FILE=str(path), ESCALATE_AFTER="10m", ESCALATION_APPROVERS="U0BOSS",
+                         PENDING_TIMEOUT="2h").policy.rules
     assert (bank.escalate_after, bank.escalate_to) == (timedelta(hours=1), ("U0BOSS",))
     assert (ops.escalate_after, ops.escalate_to) == (timedelta(minutes=10), ("S0OPS",))
 
@@ -817,3 +820,10 @@ def test_a_short_break_glass_cap_all_from_the_environment_is_named_once(tmp_path
     path.write_text('[[rule]]\nname = "bank"\ntenants = ["bank-*"]\n')
     found = problems_with(POLICY_FILE=str(path), BREAK_GLASS="true", MIN_DURATION="1h", DEFAULT_DURATION="1h")
     assert [p.split()[0] for p in found] == ["BREAK_GLASS_MAX_DURATION"]
+
+
+def test_an_escalation_that_would_come_after_the_request_expired_is_refused() -> None:
+    problems = problems_with(ESCALATE_AFTER="2h", ESCALATION_APPROVERS="U0BACKUP", PENDING_TIMEOUT="1h")
+    assert problems == ["ESCALATE_AFTER (2h) is not shorter than PENDING_TIMEOUT (1h): a request would expire before "
+                        "it escalates; escalate sooner, or let requests wait longer"]
+    assert settings(ESCALATE_AFTER="30m", ESCALATION_APPROVERS="U0BACKUP", PENDING_TIMEOUT="1h").escalate_after
