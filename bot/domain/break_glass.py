@@ -12,6 +12,7 @@ its rule's approvers. What may be asked (``check_break_glass``), and the refusal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.domain.errors import DomainError, NotAllowed, PolicyViolation
@@ -25,10 +26,13 @@ DAY = timedelta(hours=24)
 
 
 class BreakGlassRefused(PolicyViolation):
-    pass
+    #: What the audit trail calls the refusal (``Failure.description`` of the refused request it keeps).
+    kind = "refused"
 
 
 class BreakGlassNotAllowed(BreakGlassRefused):
+    kind = "not_allowed"
+
     def __init__(self, login_id: str, rule: str) -> None:
         super().__init__(login_id, rule)
         self.login_id = login_id
@@ -36,12 +40,16 @@ class BreakGlassNotAllowed(BreakGlassRefused):
 
 
 class BreakGlassNoReason(BreakGlassRefused):
+    kind = "no_reason"
+
     def __init__(self, length: int) -> None:
         super().__init__(length)
         self.length = length
 
 
 class BreakGlassTooLong(BreakGlassRefused):
+    kind = "too_long"
+
     def __init__(self, asked: timedelta, cap: timedelta, rule: str) -> None:
         super().__init__(asked, cap, rule)
         self.asked = asked
@@ -50,6 +58,8 @@ class BreakGlassTooLong(BreakGlassRefused):
 
 
 class BreakGlassTooOften(BreakGlassRefused):
+    kind = "too_often"
+
     def __init__(self, limit: int, next_at: datetime) -> None:
         super().__init__(limit, next_at)
         self.limit = limit
@@ -73,14 +83,16 @@ class AlreadyReviewed(DomainError):
 
 
 def check_break_glass(login_id: str, decision: Decision, window: timedelta, reason: str, *,
-                      started: int, oldest: datetime | None) -> None:
+                      starts: Sequence[datetime]) -> None:
     """Raise unless the rules let this break-glass request go: they allow it, a reason long enough, a window within
-    the cap, and fewer than the day's allowance started in the past 24 hours (``started``, the ``oldest`` of them)."""
+    the cap, and fewer than the day's allowance started in the past 24 hours (``starts``: when each was, oldest
+    first; the next is allowed a day after the one whose passing leaves room)."""
     if not decision.break_glass:
         raise BreakGlassNotAllowed(login_id, decision.name)
     if len(reason.strip()) < MIN_REASON:
         raise BreakGlassNoReason(len(reason.strip()))
     if window > decision.break_glass_max_duration:
         raise BreakGlassTooLong(window, decision.break_glass_max_duration, decision.name)
-    if started >= decision.break_glass_per_day and oldest is not None:
-        raise BreakGlassTooOften(decision.break_glass_per_day, oldest + DAY)
+    limit = decision.break_glass_per_day
+    if len(starts) >= limit:
+        raise BreakGlassTooOften(limit, starts[len(starts) - limit] + DAY)

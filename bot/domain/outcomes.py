@@ -35,6 +35,7 @@ class FailureKind(enum.StrEnum):
     TENANTS_UNKNOWN = "tenants_unknown"  # no tenant named, the target's tenants unknown, and rules name tenants
     WINDOW_OUT_OF_POLICY = "window_out_of_policy"  # the rules, asked again, no longer allow the window asked
     NOT_A_REQUESTER = "not_a_requester"  # the requester lost the right to ask (REQUESTERS, the rule) before it counted
+    BREAK_GLASS_REFUSED = "break_glass_refused"  # a break-glass the rules refused (``description``: which refusal)
 
 
 @dataclass(frozen=True)

@@ -169,8 +169,12 @@ class Decision:
         return max(delay for delay in delays if delay is not None)
 
     def escalate_to(self) -> tuple[str, ...]:
-        """Whom an escalation mentions: every rule's ``escalate_to`` users and groups, each once, in order."""
-        return tuple(dict.fromkeys(p for rule in self.rules for p in rule.escalate_to))
+        """Whom an escalation mentions: the rules' ``escalate_to`` users and groups that every rule lets decide (among
+        its approvers or its ``escalate_to``), each once, in order; when the rules share none (they name different
+        groups, whose members may overlap), every rule's."""
+        named = list(dict.fromkeys(p for rule in self.rules for p in rule.escalate_to))
+        shared = [p for p in named if all(p in rule.approvers or p in rule.escalate_to for rule in self.rules)]
+        return tuple(shared or named)
 
     def may_request(self, user_id: str, is_member: IsMember) -> bool:
         return all(is_member(user_id, rule.requesters) for rule in self.rules)

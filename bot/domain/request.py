@@ -66,8 +66,9 @@ class RequestView:
 
     @property
     def awaiting_review(self) -> bool:
-        """A break-glass session nobody has reviewed or flagged yet."""
-        return self.break_glass and self.reviewed_at is None and self.flagged_at is None
+        """A break-glass session that started and nobody has reviewed or flagged yet."""
+        return (self.break_glass and self.reviewed_at is None and self.flagged_at is None
+                and self.state in (State.APPROVED, State.ACTIVE, State.STOPPED, State.FAILED))
 
     def proof_of(self, approver: str) -> Mfa | None:
         """How ``approver`` proved themselves when approving (``None``: a click alone)."""

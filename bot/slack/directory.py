@@ -39,12 +39,16 @@ class SlackDirectory:
         """Whether the person's Slack account is active (not deactivated: ``users.info`` → ``deleted``)."""
         return self._user(user_id)[1]
 
-    def anyone_active(self, principals: Collection[str], besides: str) -> bool:
-        """Whether someone other than ``besides`` among ``principals`` (users, and the members of groups) is active."""
+    def enough_active(self, principals: Collection[str], besides: str, needed: int) -> bool:
+        """Whether at least ``needed`` people other than ``besides`` among ``principals`` (users, and the members of
+        groups) are active (asking Slack about no more of them than it takes to know)."""
+        active: set[str] = set()
         for principal in principals:
-            members = self._group(principal) if is_group_id(principal) else (principal,)
-            if any(member != besides and self.is_active(member) for member in members):
-                return True
+            for member in self._group(principal) if is_group_id(principal) else (principal,):
+                if member != besides and member not in active and self.is_active(member):
+                    active.add(member)
+                    if len(active) >= needed:
+                        return True
         return False
 
     def _user(self, user_id: str) -> tuple[str | None, bool]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import FINAL_STATES
+from bot.store.break_glass import STARTED
 from bot.store.sql import Cond, Lease, Row, lease_free, where
 from bot.store.store import Store
 
@@ -21,7 +22,8 @@ def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> in
         Row.state.in_([x.value for x in FINAL_STATES]), Row.next_due_at.is_(None),
         Cond("slack_version = version"), lease_free(Lease.WORK, now), lease_free(Lease.SLACK, now),
         Row.created_at < before,
-        Cond("NOT (break_glass = ? AND reviewed_at IS NULL AND flagged_at IS NULL)", True),  # awaiting review
+        Cond(f"NOT (break_glass = ? AND reviewed_at IS NULL AND flagged_at IS NULL AND state IN "  # awaiting review
+             f"({', '.join('?' * len(STARTED))}))", True, *STARTED),
         Cond("NOT EXISTS (SELECT 1 FROM audit WHERE audit.request_id = requests.id AND audit.at >= ?)", before),
     ])
     ended = f"SELECT id FROM requests WHERE {sql} ORDER BY created_at LIMIT ?"

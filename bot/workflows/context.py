@@ -36,6 +36,8 @@ class Targeted(Protocol):
     def target(self) -> Target | None: ...
     @property
     def escalated_at(self) -> datetime | None: ...
+    @property
+    def break_glass(self) -> bool: ...
 
 
 @dataclass
@@ -66,7 +68,12 @@ class Context:
     def is_approver(self, user_id: str) -> bool:
         """An approver of some request: in ``APPROVERS`` or among a rule's approvers (who sees the approvals
         and sessions lists)."""
-        return any(self.directory.is_member(user_id, (*rule.approvers, *rule.escalate_to))
+        return any(self.directory.is_member(user_id, rule.approvers) for rule in self.settings.all_rules())
+
+    def is_escalation_approver(self, user_id: str) -> bool:
+        """Among a rule's escalation approvers (``escalate_to``, ``ESCALATION_APPROVERS``): who may decide the requests
+        that escalated to them (their Home lists those, once escalated)."""
+        return any(rule.escalate_to and self.directory.is_member(user_id, rule.escalate_to)
                    for rule in self.settings.all_rules())
 
     def may_request(self, user_id: str, decision: Decision) -> bool:
@@ -86,11 +93,11 @@ class Context:
         forbidding = decision.forbidding
         if forbidding is not None:
             return Failure(FailureKind.FORBIDDEN, login_id=login_id, tenant=tenant, rule=forbidding.name)
-        if not decision.min_duration <= duration <= decision.max_duration:
+        high = decision.break_glass_max_duration if request.break_glass else decision.max_duration  # its own cap
+        if not decision.min_duration <= duration <= high:
             return Failure(FailureKind.WINDOW_OUT_OF_POLICY, login_id=login_id, tenant=tenant,
                            rule=decision.name or None, asked_s=int(duration.total_seconds()),
-                           low_s=int(decision.min_duration.total_seconds()),
-                           high_s=int(decision.max_duration.total_seconds()))
+                           low_s=int(decision.min_duration.total_seconds()), high_s=int(high.total_seconds()))
         if not self.may_request(request.requester_id, decision):
             return Failure(FailureKind.NOT_A_REQUESTER, login_id=login_id, tenant=tenant, rule=decision.name or None)
         return None

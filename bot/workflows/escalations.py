@@ -1,12 +1,12 @@
 """Escalations: a pending request nobody answers, or whose approvers are gone, is opened to more people.
 
 A request whose rules escalate (``escalate_after`` and ``escalate_to``; ``ESCALATE_AFTER`` and
-``ESCALATION_APPROVERS`` for the environment's) is looked at twice. Just after it is made (``CHECK_AFTER``): if none of
-its approvers is active in Slack any more (deactivated accounts; the requester does not count), it escalates at once,
-saying so; else the look is put off until ``escalate_after`` has passed since it was made, when, still pending, it
-escalates. Escalating mentions the ``escalate_to`` users and groups in the request's thread (the projection posts the
-audit row's line, and the approval message shows "Escalated to … at …"), and from then on they may approve or deny
-it like its approvers (``Context.may_approve``), counting toward N of M.
+``ESCALATION_APPROVERS`` for the environment's) is looked at twice. Just after it is made (``CHECK_AFTER``): if fewer
+of its approvers are active in Slack than the approvals it needs (deactivated accounts; the requester does not
+count), it escalates at once, saying so; else the look is put off until ``escalate_after`` has passed since it was
+made, when, still pending, it escalates. Escalating mentions the ``escalate_to`` users and groups in the request's
+thread (the projection posts the audit row's line, and the approval message shows "Escalated to … at …"), and from
+then on they may approve or deny it like its approvers (``Context.may_approve``), counting toward N of M.
 
 Each look is one conditional write on the row's ``escalate_at`` (with the escalation's audit row): across replicas
 and restarts exactly one escalates, and a look that fell due while the bot was down runs at the next sweep.
@@ -43,7 +43,8 @@ class Escalations:
         if after is None or not decision.escalate_to():  # the rules no longer escalate it
             ctx.store.put_off_escalation(request_id, row.escalate_at, None)
             return False
-        gone = not ctx.directory.anyone_active(decision.approvers(), besides=row.requester_id)
+        gone = not ctx.directory.enough_active(decision.approvers(), besides=row.requester_id,
+                                               needed=decision.approvals)
         if not gone and now < row.created_at + after:
             ctx.store.put_off_escalation(request_id, row.escalate_at, row.created_at + after)
             ctx.arm(request_id)

@@ -44,7 +44,8 @@ class Homes:
         ended = self.store.requests(states=sorted(FINAL_STATES), requester_id=user_id,
                                     limit=MINE_SHOWN - len(live.shown))
         mine = Listed(live.shown + ended.shown, live.total + ended.total)
-        if not ctx.is_approver(user_id):
+        approver = ctx.is_approver(user_id)
+        if not approver and not ctx.is_escalation_approver(user_id):
             return Home(user_id, now, mine)
         # Only what waits for them: requests whose rules name them, that they have not approved yet. Read well past
         # the cap, then capped: those for other approvers must not crowd theirs out of the list.
@@ -53,6 +54,8 @@ class Homes:
         theirs = [r for r in pending.shown
                   if not r.break_glass and user_id not in r.counted and ctx.may_approve(user_id, r)]
         awaiting = Listed(tuple(theirs[:AWAITING_SHOWN]), len(theirs) + pending.more)  # beyond the scan: counted
+        if not approver:  # an escalation approver: only what escalated to them
+            return Home(user_id, now, mine, awaiting)
         sessions = self.store.requests(states=[State.ACTIVE, State.APPROVED], limit=SESSIONS_SHOWN)
         stoppable = frozenset(r.id for r in sessions.shown if ctx.may_end(user_id, r))
         glass = self.store.requests(states=STARTED, not_requester=user_id, limit=AWAITING_SCAN, to_review=True)
@@ -77,7 +80,7 @@ class Homes:
         published = 0
         for user_id in viewers:
             try:
-                if user_id == requester_id or ctx.is_approver(user_id):
+                if user_id == requester_id or ctx.is_approver(user_id) or ctx.is_escalation_approver(user_id):
                     ctx.notifier.publish_home(self.page(user_id))
                     published += 1
             except Exception as exc:

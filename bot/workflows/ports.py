@@ -55,8 +55,9 @@ class Directory(Protocol):
         """Whether the person's Slack account is active (not deactivated)."""
         ...
 
-    def anyone_active(self, principals: Collection[str], besides: str) -> bool:
-        """Whether someone other than ``besides`` among ``principals`` (users, and groups' members) is active."""
+    def enough_active(self, principals: Collection[str], besides: str, needed: int) -> bool:
+        """Whether at least ``needed`` people other than ``besides`` among ``principals`` (users, and groups'
+        members) are active."""
         ...
 
 

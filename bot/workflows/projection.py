@@ -135,7 +135,12 @@ class Projection:
         if row.channel_ts is None and state.is_final and row.post_failures:
             pass  # ended without the channel ever taking its message: the requester alone is told (below)
         elif row.channel_ts is None:
-            channel, ts = notifier.post_request(view)
+            try:
+                channel, ts = notifier.post_request(view)
+            except ChannelRefused:  # a break-glass alert's copy goes all the same: it may be the only one seen
+                self._copy(row, view, progress)
+                self._record(row.id, progress)
+                raise
             progress.channel_id, progress.channel_ts, progress.post_failures = channel, ts, 0
             view = replace(view, channel_id=channel, channel_ts=ts)
         elif row.slack_version < row.version:

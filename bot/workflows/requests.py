@@ -73,13 +73,13 @@ class Requests:
         except TargetRefused as refused:
             kind = {UnknownTarget: FailureKind.UNKNOWN_USER, TargetDisabled: FailureKind.USER_DISABLED,
                     NotInTenant: FailureKind.NOT_IN_TENANT}[type(refused)]
-            refused.request_id = self._keep_refusal(
+            refused.request_id = self.keep_refusal(
                 requester_id, draft, duration, Failure(kind, login_id=draft.login_id, tenant=draft.tenant))
             raise
         decision = self.ctx.settings.decide(draft.login_id, draft.tenant, target)
         if decision.tenants_unknown:
             unknown = TenantsUnknown(draft.login_id)
-            unknown.request_id = self._keep_refusal(
+            unknown.request_id = self.keep_refusal(
                 requester_id, draft, duration, Failure(FailureKind.TENANTS_UNKNOWN, login_id=draft.login_id))
             raise unknown
         return target, decision
@@ -88,12 +88,12 @@ class Requests:
         """The window ``decision`` gives the request, if its rules let ``requester_id`` ask for it (``intake.admit``:
         raises the refusal; one of ``allow = false`` is kept for the audit)."""
         def keep(forbidden: Forbidden, window: timedelta) -> None:
-            forbidden.request_id = self._keep_refusal(
+            forbidden.request_id = self.keep_refusal(
                 requester_id, draft, window, Failure(FailureKind.FORBIDDEN, login_id=draft.login_id,
                                                      tenant=draft.tenant, rule=forbidden.rule))
         return admit(self.ctx, requester_id, draft.login_id, decision, draft.duration, forbidden=keep)
 
-    def _keep_refusal(self, requester_id: str, draft: Draft, duration: timedelta, failure: Failure) -> str:
+    def keep_refusal(self, requester_id: str, draft: Draft, duration: timedelta, failure: Failure) -> str:
         """The audit keeps what the rules or the pre-flight refused (a failed request nobody else sees): its ID."""
         kept = self.ctx.store.insert_refused(
             requester_id=requester_id, login_id=draft.login_id, tenant=draft.tenant, duration=duration,

@@ -38,7 +38,7 @@ def escalating(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     folder = tmp_path_factory.mktemp("escalation")
     (folder / "policy.toml").write_text(POLICY)
     with started_once(request.param, folder, POLICY_FILE=str(folder / "policy.toml"), REMINDER_INTERVAL="1s",
-                      MAX_PENDING_PER_REQUESTER="100") as s:
+                      MAX_PENDING_PER_REQUESTER="100", PENDING_TIMEOUT="2h") as s:
         s.slack.add_user(GONE, "gone@corp.example", deleted=True)
         s.slack.add_user(BACKUP, "backup@corp.example")
         yield s

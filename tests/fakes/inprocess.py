@@ -141,8 +141,8 @@ class StubDirectory:
     def is_active(self, user_id: str) -> bool:
         return user_id not in self.deactivated
 
-    def anyone_active(self, principals: Collection[str], besides: str) -> bool:
-        return any(p != besides and self.is_active(p) for p in principals)
+    def enough_active(self, principals: Collection[str], besides: str, needed: int) -> bool:
+        return len({p for p in principals if p != besides and self.is_active(p)}) >= needed
 
 
 class StubNotifier:

@@ -34,7 +34,7 @@ def register(app: App, deps: Deps) -> None:
             return
         review = deps.workflows.break_glass.flag if flag else deps.workflows.break_glass.review
         try:
-            review(click.request_id, click.user_id, message_ts=click.message_ts)
+            review(click.request_id, click.user_id, where=(click.channel_id or "", click.message_ts))
         except Exception as exc:
             respond(text=error_text(exc, replies.Doing.DECISION), response_type="ephemeral", replace_original=False)
 

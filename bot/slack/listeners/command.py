@@ -4,6 +4,7 @@ scheduler's workers. ``/impersonate`` with nothing typed is the request form's (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -27,12 +28,23 @@ def register(app: App, deps: Deps) -> None:
     @app.command(COMMAND, matchers=[typed])
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         typed = payloads.command(body)
-        ack(text=answer(deps, typed.user_id, typed.text, client, payloads.trigger_of(body)), response_type="ephemeral")
+        ack(text=answer(deps, typed.user_id, typed.text, Modals(client, payloads.trigger_of(body), app)),
+            response_type="ephemeral")
 
 
-def answer(deps: Deps, user_id: str, text: str, client: WebClient | None = None, trigger_id: str | None = None) -> str:
+@dataclass(frozen=True)
+class Modals:
+    """What a command needs to open the code modal: the client, the command's trigger, the app (its executor mails
+    an emailed code after the ack)."""
+
+    client: WebClient
+    trigger_id: str | None
+    app: App
+
+
+def answer(deps: Deps, user_id: str, text: str, modals: Modals | None = None) -> str:
     """The whole slash command, answered in one ephemeral message (a break-glass whose requester must prove
-    themselves first opens the code modal with the command's ``trigger_id``)."""
+    themselves first opens the code modal with the command's trigger)."""
     workflows = deps.workflows
     try:
         match commands.parse(text, deps.windows):
@@ -49,9 +61,10 @@ def answer(deps: Deps, user_id: str, text: str, client: WebClient | None = None,
                 try:
                     return break_glass_words.started(workflows.break_glass.start(user_id, draft))
                 except ProofNeeded as needed:
-                    if client is None or trigger_id is None:
+                    if modals is None or modals.trigger_id is None:
                         raise
-                    proof.open_modal(deps, client, trigger_id, needed)
+                    proof.open_modal(deps, modals.client, modals.trigger_id, needed,
+                                     later=modals.app.listener_runner.listener_executor.submit)
                     return break_glass_words.waiting_for_code(workflows.ctx.get(needed.request_id))
             case commands.Submit(draft):
                 return replies.submitted(workflows.requests.submit(user_id, draft))

@@ -15,6 +15,7 @@ reach, puts the form back with the reason: it stays open for another try.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -34,14 +35,17 @@ log = logging.getLogger("bot.slack")
 
 
 def open_modal(deps: Deps, client: WebClient, trigger_id: str, needed: ProofNeeded, *,
-               message_ts: str | None = None, via_home: bool = False) -> None:
-    """Open the code modal for ``needed`` with the click's trigger (raises what ``views.open`` raises)."""
+               message_ts: str | None = None, via_home: bool = False,
+               later: Callable[[Callable[[], None]], object] | None = None) -> None:
+    """Open the code modal for ``needed`` with the click's trigger (raises what ``views.open`` raises). For ``email``
+    the code is mailed after it opens: then, or by ``later`` (an executor's submit: a slash command's ack waits)."""
     asking = Asking(needed.request_id, needed.purpose, needed.method, message_ts=message_ts, via_home=via_home)
     if needed.method is not Mfa.EMAIL:
         client.views_open(trigger_id=trigger_id, view=code_modal.build(asking))
         return
     opened = client.views_open(trigger_id=trigger_id, view=code_modal.busy(asking, proofs.SENDING))
-    _mail_code(deps, client, needed.user_id, str(opened["view"]["id"]), asking)
+    view_id = str(opened["view"]["id"])
+    (later or (lambda work: work()))(lambda: _logged(_mail_code, deps, client, needed.user_id, view_id, asking))
 
 
 def replace_with_modal(ack: Ack, app: App, deps: Deps, client: WebClient, view_id: str, needed: ProofNeeded) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from bot.domain import RequestView
+from bot.domain import RequestView, State
 from bot.domain.break_glass import (
     MIN_REASON,
     AlreadyReviewed,
@@ -25,9 +25,14 @@ FLAG_CONFIRM = "The session ends at once (stopped and revoked at Descope) and is
 
 
 def alert_header(request: RequestView) -> str:
-    """The alert's first lines (mrkdwn): ``<!here>`` (once, when posted: Slack does not notify again on an edit)."""
-    return (f"<!here> :rotating_light: *Break-glass* `{request.id}`\n<@{request.requester_id}> started impersonating "
-            "without an approver. Review it: does it look right?")
+    """The alert's first lines (mrkdwn): ``<!here>`` (once, when posted: Slack does not notify again on an edit). An
+    attempt is alerted too: while its requester proves themselves, and when it never started."""
+    head = f"<!here> :rotating_light: *Break-glass* `{request.id}`\n<@{request.requester_id}>"
+    if request.state is State.PENDING:
+        return f"{head} is breaking the glass: once they prove it is them, the session starts without an approver."
+    if request.state in (State.EXPIRED, State.DENIED):
+        return f"{head} tried to break the glass; the session never started."
+    return f"{head} started impersonating without an approver. Review it: does it look right?"
 
 
 def alert_fallback(request: RequestView) -> str:

@@ -46,6 +46,10 @@ def failure_text(failure: Failure | Legacy | None) -> str:
         return failure.text
     f = failure
     match f.kind:
+        case FailureKind.BREAK_GLASS_REFUSED:
+            why = {"not_allowed": "the rules do not allow it", "no_reason": "its reason was too short",
+                   "too_long": "its window was over the cap", "too_often": "the day's allowance was used up"}
+            return f"a break-glass the rules refused ({why.get(f.description or '', f.description or '')})"
         case FailureKind.FORBIDDEN:
             return f"the policy rule \u201c{f.rule}\u201d says nobody may impersonate {f.login_id}"
         case FailureKind.ORIGINAL_ENDED:

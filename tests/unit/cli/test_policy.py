@@ -160,7 +160,7 @@ def test_a_request_under_several_rules_breaks_glass_and_escalates_as_strictly_as
     lines = report("banker@bank.test", None, policy, both, banker).splitlines()
     assert lines[-2:] == [
         "  break_glass       allowed: up to 15m, 2 a day per requester, no approver; the approvers review it after",
-        "  escalate_after    after 45m to S0ONCALL, U0BOSS",  # the latest, when every rule's people may act
+        "  escalate_after    after 45m to U0BOSS",  # the latest, to whom every rule lets decide
     ]
     neither = environment_rule(("U0AAA",), ("U0REQ",), window)  # one rule without: none of it
     lines = report("banker@bank.test", None, policy, neither, banker).splitlines()

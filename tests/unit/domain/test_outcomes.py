@@ -113,7 +113,7 @@ def test_stored_values_are_the_stored_strings() -> None:
     assert [k.value for k in FailureKind] == [
         "management_key", "no_permission", "no_consent", "unknown_user", "not_in_tenant", "user_disabled",
         "bad_tenant", "refused", "unavailable", "maybe_minted", "no_email", "gave_up", "forbidden", "original_ended",
-        "tenants_unknown", "window_out_of_policy", "not_a_requester"]
+        "tenants_unknown", "window_out_of_policy", "not_a_requester", "break_glass_refused"]
     assert [r.value for r in EndReason] == ["window_ended", "stopped_early", "extended"]
     assert [t.value for t in TokenFate] == ["unsealable", "unknown_to_descope", "expired_after_failing",
                                             "already_revoked", "never_minted"]

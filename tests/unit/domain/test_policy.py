@@ -119,7 +119,10 @@ def test_escalation_only_when_every_rule_escalates_after_the_latest_delay() -> N
     late = rule(2, "late", escalate_after=timedelta(hours=1), escalate_to=("SONCALL", "UCTO"), approvers=("UA",))
     decision = Decision((soon, late))
     assert decision.escalate_after == timedelta(hours=1)  # by then, every rule's people may act
-    assert decision.escalate_to() == ("UBOSS", "SONCALL", "UCTO")  # each once, in order
+    assert decision.escalate_to() == ("SONCALL",)  # only whom every rule lets decide (UBOSS, UCTO: one rule each)
+    apart = Decision((rule(1, "a", escalate_after=timedelta(minutes=10), escalate_to=("SA",)),
+                      rule(2, "b", escalate_after=timedelta(minutes=10), escalate_to=("SB",))))
+    assert apart.escalate_to() == ("SA", "SB")  # sharing none: every rule's (groups may overlap)
     assert Decision((soon, rule(3, "never"))).escalate_after is None
     assert Decision((soon,)).escalate_after == timedelta(minutes=10)
 

@@ -439,3 +439,54 @@ def test_extend_takes_the_session_an_optional_duration_and_a_reason() -> None:
 ])
 def test_extend_problems_say_what_to_write(text: str, needle: str) -> None:
     assert needle in usage_error(text)
+
+
+# -- --break-glass (issue 26) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "jane@acme.com 15m --break-glass checkout down for all EU customers",
+    "jane@acme.com --break-glass 15m checkout down for all EU customers",
+    "jane@acme.com 15m checkout down for all EU customers --break-glass",
+    "jane@acme.com 15m checkout down --break-glass for all EU customers",
+    "jane@acme.com --break-glass --tenant acme-eu 15m checkout down for all EU customers",
+])
+def test_break_glass_is_a_flag_anywhere_after_the_login_id(text: str) -> None:
+    found = draft(text)
+    assert found.break_glass
+    assert (found.login_id, found.duration, found.reason) == (
+        "jane@acme.com", timedelta(minutes=15), "checkout down for all EU customers")
+    assert found.tenant == ("acme-eu" if "--tenant" in text else None)
+
+
+def test_without_the_flag_a_request_is_no_break_glass() -> None:
+    assert not draft("jane@acme.com 15m checkout down").break_glass
+
+
+def test_a_break_glass_window_past_the_widest_max_duration_is_left_to_its_own_cap() -> None:
+    assert draft("jane@acme.com 6h --break-glass checkout down for everyone").duration == timedelta(hours=6)
+    assert "`6h` is out of policy" in usage_error("jane@acme.com 6h checkout down for everyone")
+
+
+def test_a_break_glass_without_a_window_takes_the_rules() -> None:
+    assert draft("jane@acme.com --break-glass checkout down for everyone").duration is None
+
+
+def test_a_malformed_break_glass_window_is_still_a_usage_error() -> None:
+    with pytest.raises(UsageError) as info:
+        parse("jane@acme.com 1h1h --break-glass checkout down", POLICY)
+    assert info.value.problem is Problem.BAD_DURATION
+
+
+def test_break_glass_takes_no_value() -> None:
+    with pytest.raises(UsageError) as info:
+        parse("jane@acme.com 15m --break-glass=yes checkout down for everyone", POLICY)
+    assert (info.value.problem, info.value.facts) == (Problem.UNKNOWN_OPTION, {"name": "--break-glass"})
+
+
+@pytest.mark.parametrize("text", ["jane@acme.com 15m --break-glass", "jane@acme.com --break-glass",
+                                  "jane@acme.com --break-glass 15m   "])
+def test_a_break_glass_needs_a_reason(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse(text, POLICY)
+    assert info.value.problem is Problem.NO_REASON

@@ -185,6 +185,9 @@ FAILURES: list[tuple[Failure, str]] = [
     # Refused by the pre-flight look-up (no Descope answer to quote).
     (Failure(FailureKind.USER_DISABLED, "jane@acme.com"),
      "Descope refused: the Descope user jane@acme.com is disabled"),
+    # Issue 26: a refused emergency, kept for the audit.
+    (Failure(FailureKind.BREAK_GLASS_REFUSED, "jane@acme.com", description="too_often"),
+     "a break-glass the rules refused (the day's allowance was used up)"),
 ]
 
 

@@ -184,6 +184,51 @@ def test_a_crafted_submission_missing_its_values_is_refused_not_crashed() -> Non
         == {Field.LOGIN_ID, Field.REASON}
 
 
+# -- the emergency choice (break-glass, issue 26) --------------------------------------------------------
+
+
+def test_where_a_rule_allows_break_glass_the_form_offers_the_emergency_checkbox() -> None:
+    built = form.build(POLICY, emergency=True)
+    valid_block_kit(built)
+    fields = inputs(built)
+    assert list(fields) == [Field.LOGIN_ID, Field.TENANT, Field.WINDOW, Field.REASON, Field.EMERGENCY]
+    emergency = fields[Field.EMERGENCY]
+    assert emergency["optional"] is True  # an ordinary request leaves it unticked
+    element = emergency["element"]
+    assert (element["type"], element["action_id"]) == ("checkboxes", ids.FORM_EMERGENCY)
+    [choice] = element["options"]
+    assert choice["value"] == form.EMERGENCY and "emergency" in choice["text"]["text"]
+
+
+def test_otherwise_the_form_has_no_emergency_checkbox() -> None:
+    assert Field.EMERGENCY not in inputs(form.build(POLICY))
+    assert Field.EMERGENCY not in inputs(form.build(POLICY, emergency=False))
+
+
+def _emergency_submission(ticked: bool) -> Draft | Invalid:
+    built = form.build(POLICY, emergency=True)
+    answers = {**VALID, ids.FORM_EMERGENCY: form.EMERGENCY if ticked else None}
+    return form.parse(submitted(built, view_state(built, answers)), POLICY)
+
+
+def test_a_submission_with_the_emergency_ticked_asks_for_break_glass() -> None:
+    assert _emergency_submission(True) == Draft(login_id="jane@acme.com", duration=timedelta(hours=1),
+                                                reason="checking invoice SUP-123", tenant="acme-eu", break_glass=True)
+
+
+def test_a_submission_with_the_emergency_unticked_or_absent_asks_for_an_ordinary_request() -> None:
+    unticked = _emergency_submission(False)
+    assert isinstance(unticked, Draft) and not unticked.break_glass
+    absent = submit()
+    assert isinstance(absent, Draft) and not absent.break_glass
+
+
+def test_an_emergency_submission_is_checked_field_by_field_as_any() -> None:
+    built = form.build(POLICY, emergency=True)
+    answers = {**VALID, ids.FORM_EMERGENCY: form.EMERGENCY, ids.FORM_REASON: None}
+    assert list(problems(form.parse(submitted(built, view_state(built, answers)), POLICY))) == [Field.REASON]
+
+
 # -- the rules' refusals, the views a submission turns into ----------------------------------------------
 
 
