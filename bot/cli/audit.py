@@ -1,8 +1,10 @@
 """``impersonation-bot audit [export]``: the append-only audit trail as JSON lines or CSV, on standard output.
 
-``--since`` takes an ISO date/time (``2026-11-01``, ``2026-11-01T09:00``; UTC unless it says otherwise) or a
-duration back from now (``24h``, ``90m``). A detail says what happened as data (``{"type": "ending", "reason":
-"window_ended"}``, see ``bot.domain.outcomes``): a nested object in JSON lines, its JSON text in CSV.
+Each event is what the audit stream sends (``workflows.audit_stream.event``: ``id``, ``time``, ``action``,
+``request_id``, ``actor``, ``target``, ``tenant``, ``details``). ``--since`` and ``--until`` take an ISO date/time
+(``2026-11-01``, ``2026-11-01T09:00``; UTC unless it says otherwise) or a duration back from now (``24h``, ``90m``).
+The details say what happened as data (``{"type": "ending", "reason": "window_ended"}``, see
+``bot.domain.outcomes``): a nested object in JSON lines, its JSON text in CSV.
 
 The export's first line on stderr states the retention in force (``RETENTION``): what the trail may no longer
 hold. ``retention_line`` words it.
@@ -20,9 +22,10 @@ from typing import TextIO
 from bot.cli.exits import cannot_start
 from bot.config import ConfigError, retention_from_env
 from bot.domain.durations import format_duration, looks_like_duration, parse_duration
-from bot.store import AuditEntry, Store, utcnow
+from bot.store import Store, utcnow
+from bot.workflows.audit_stream import event
 
-FIELDS = ["id", "at", "request_id", "actor", "action", "from_state", "to_state", "detail"]
+FIELDS = ["id", "time", "action", "request_id", "actor", "target", "tenant", "details"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +37,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     for parser in (audit, export_parser):
         parser.add_argument("--since", type=_moment, help="ISO date/time (UTC unless it says) or a duration back "
                                                           "from now, e.g. 2026-11-01T09:00 or 24h")
+        parser.add_argument("--until", type=_moment, help="ISO date/time (UTC unless it says) or a duration back "
+                                                          "from now: the events before it")
         parser.add_argument("--request", help="only this request ID")
         parser.add_argument("--format", choices=["jsonl", "json", "csv"], default="jsonl",
                             help="JSON lines (jsonl, also json) or CSV")
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(engine, int):
         return engine
     print(retention_line(retention), file=sys.stderr)
-    count = export(Store(engine), sys.stdout, since=args.since, fmt="csv" if args.format == "csv" else "jsonl",
+    count = export(Store(engine), sys.stdout, since=args.since, until=args.until,
+                   fmt="csv" if args.format == "csv" else "jsonl",
                    request_id=args.request.upper() if args.request else None)
     print(f"{count} audit entries", file=sys.stderr)
     return 0
@@ -81,32 +87,16 @@ def retention_line(retention: timedelta | None) -> str:
     return f"retention: {text} (requests ended more than {text} ago are deleted, with their audit rows)"
 
 
-def _row(entry: AuditEntry) -> dict[str, str | int | None]:
-    return {"id": entry.id, "at": entry.at.isoformat(), "request_id": entry.request_id, "actor": entry.actor,
-            "action": entry.action, "from_state": entry.from_state, "to_state": entry.to_state,
-            "detail": entry.detail}
-
-
-def _structured(detail: str | None) -> object:
-    """A detail recorded as data (``bot.domain.outcomes``) as a JSON object; older plain text as it was."""
-    if detail is None:
-        return None
-    try:
-        value = json.loads(detail)
-    except ValueError:
-        return detail
-    return value if isinstance(value, dict) else detail
-
-
-def export(store: Store, out: TextIO, *, since: datetime | None, fmt: str, request_id: str | None = None) -> int:
-    entries = store.audit(since=since, request_id=request_id)
+def export(store: Store, out: TextIO, *, since: datetime | None, fmt: str, until: datetime | None = None,
+           request_id: str | None = None) -> int:
+    """The audit events from ``since`` to ``until`` (of one request), oldest first, as the stream sends them
+    (``workflows.audit_stream.event``, without ``seq``): JSON lines, or CSV with ``details`` as JSON text."""
+    events = [event(row) for row in store.audit_events(since=since, until=until, request_id=request_id)]
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows(_row(e) for e in entries)
+        writer.writerows({**{key: e[key] for key in FIELDS}, "details": json.dumps(e["details"])} for e in events)
     else:
-        for entry in entries:
-            row: dict[str, object] = dict(_row(entry))
-            row["detail"] = _structured(entry.detail)
-            out.write(json.dumps(row) + "\n")
-    return len(entries)
+        for found in events:
+            out.write(json.dumps({key: found[key] for key in FIELDS}) + "\n")
+    return len(events)

@@ -4,9 +4,9 @@
 ``ConfigError`` problem its own item), the Slack token (``auth.test``) and its granted scopes (the ``x-oauth-scopes``
 header) against the app manifest's (``bot/slack/manifest.yml``), the bot's membership of the approvals channel, each ID
 in ``APPROVERS``, ``REQUESTERS`` and the rules of ``POLICY_FILE`` that allow, Descope's acceptance of the management key
-(a user look-up that finds nobody), the second factors the rules ask (``check_mfa``: Descope's key set, each method's
-verification), and the database (reachable, at the Alembic head). ``render`` prints them as a
-checklist.
+(a user look-up that finds nobody), the second factors the rules ask (``check_descope.check_mfa``: Descope's key set,
+each method's verification), the audit search the watch on Descope needs (``check_watch``), and the database
+(reachable, at the Alembic head). ``render`` prints them as a checklist.
 
 It only reads: no message posted, no row stored, no migration run (SQLite: a missing file is not created).
 Checks that need settings the configuration lacks are skipped. The wording is ``bot.cli.check_words``'.
@@ -22,7 +22,7 @@ from urllib.error import URLError
 
 from bot.cli import check_words as m
 from bot.cli import ready
-from bot.cli.check_mfa import check_mfa
+from bot.cli.check_descope import check_mfa, check_watch
 from bot.cli.ready import Check
 from bot.config import ConfigError, Settings, database_url_from_env, is_group_id, settings_from_env
 from bot.slack.manifest import MANIFEST, bot_scopes
@@ -61,8 +61,10 @@ def run_checks(env: Mapping[str, str] | None = None, manifest: Path = MANIFEST) 
             return [*checks, Check("database", None, m.SKIPPED.format(what="The database"))]
     else:
         checks += check_slack(settings, bot_scopes(manifest.read_text()))
-        checks.append(ready.descope_key(settings))
-        checks += check_mfa(settings)
+        key = ready.descope_key(settings)
+        checks.append(key)
+        if key.ok:  # what the key is for, once Descope accepts it
+            checks += check_mfa(settings) + check_watch(settings)
         database_url = settings.database_url
     checks.append(check_database(database_url))
     return checks

@@ -18,8 +18,11 @@ from bot.config.settings import (
     _DATABASE_EXAMPLES,
     _FALSE,
     _TRUE,
+    AUDIT_WEBHOOK_SECRET_MIN,
     DATABASE_DEFAULT,
     MFA_CHOICES,
+    RECONCILE_INTERVAL_MIN,
+    RECONCILE_LOOKBACK_MAX,
     SLACK_API_DEFAULT,
     ConfigError,
     Secret,
@@ -37,6 +40,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 #: How a custom Descope base URI is written (a problem's example; unset, the client derives Descope's own).
 DESCOPE_EXAMPLE = "https://auth.example.com"
+#: How an audit intake's URL is written (a problem's example).
+AUDIT_WEBHOOK_EXAMPLE = "https://siem.example.com/intake/impersonation-bot"
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -261,6 +266,44 @@ class Reader:
                                  f"{both}; set ESCALATE_AFTER (e.g. 30m), or unset ESCALATION_APPROVERS")
         return after, escalate_to
 
+    def audit_webhook(self) -> tuple[str | None, Secret | None]:
+        """``AUDIT_WEBHOOK_URL`` (where every audit event is POSTed; https, http only to localhost) and
+        ``AUDIT_WEBHOOK_SECRET`` (the key of each POST's signature, at least ``AUDIT_WEBHOOK_SECRET_MIN`` characters):
+        both set, or neither. Problems never show the secret."""
+        url = self.http_url("AUDIT_WEBHOOK_URL", AUDIT_WEBHOOK_EXAMPLE)
+        secret = self.raw("AUDIT_WEBHOOK_SECRET")
+        how = f"at least {AUDIT_WEBHOOK_SECRET_MIN} characters, e.g. the output of `openssl rand -hex 32`"
+        if url is not None and secret is None:
+            self.problems.append(
+                "AUDIT_WEBHOOK_URL is set but AUDIT_WEBHOOK_SECRET is not: every POST to the audit intake is signed "
+                "with it (X-Audit-Signature), so the receiver knows the events are the bot's; set "
+                f"AUDIT_WEBHOOK_SECRET ({how}), or unset AUDIT_WEBHOOK_URL")
+        elif secret is not None and url is None:
+            self.problems.append(
+                "AUDIT_WEBHOOK_SECRET is set but AUDIT_WEBHOOK_URL is not: the secret signs the audit events POSTed "
+                "there; set AUDIT_WEBHOOK_URL, or unset AUDIT_WEBHOOK_SECRET")
+        if secret is not None and len(secret) < AUDIT_WEBHOOK_SECRET_MIN:
+            self.problems.append(f"AUDIT_WEBHOOK_SECRET is too short: it must be {how}")
+        return url, Secret(secret) if secret is not None else None
+
+    def reconcile(self) -> tuple[timedelta, timedelta]:
+        """``RECONCILE_INTERVAL`` (how often Descope's audit is searched for impersonations made outside the bot; ``0``:
+        never; otherwise at least ``RECONCILE_INTERVAL_MIN``) and ``RECONCILE_LOOKBACK`` (how far back the first search
+        looks, at most ``RECONCILE_LOOKBACK_MAX``)."""
+        interval = self.duration_or_off("RECONCILE_INTERVAL", preset("reconcile_interval"))
+        if timedelta(0) < interval < RECONCILE_INTERVAL_MIN:
+            least = format_duration(RECONCILE_INTERVAL_MIN)
+            self.problems.append(
+                f"RECONCILE_INTERVAL ({format_duration(interval)}) is shorter than {least}: Descope allows about 10 "
+                f"audit searches a minute; search every {least} or more, or set 0 to turn the watch off")
+        lookback = self.duration("RECONCILE_LOOKBACK", preset("reconcile_lookback"))
+        if lookback > RECONCILE_LOOKBACK_MAX:
+            self.problems.append(
+                f"RECONCILE_LOOKBACK ({format_duration(lookback)}) must be at most "
+                f"{format_duration(RECONCILE_LOOKBACK_MAX)} ({RECONCILE_LOOKBACK_MAX.days} days): Descope keeps "
+                f"{RECONCILE_LOOKBACK_MAX.days} days of its audit searchable")
+        return interval, lookback
+
     def policy(self, environment: Rule) -> Policy:
         """``POLICY_FILE``'s rules (none when it is unset), keys they leave out taken from ``environment``."""
         path = self.raw("POLICY_FILE")
@@ -301,6 +344,8 @@ class Reader:
         reveal_mfa = self.mfa("REVEAL_MFA", preset("reveal_mfa"))
         break_glass, break_glass_max_duration, break_glass_per_day = self.break_glass(low)
         escalate_after, escalation_approvers = self.escalation()
+        audit_webhook_url, audit_webhook_secret = self.audit_webhook()
+        reconcile_interval, reconcile_lookback = self.reconcile()
         api_url = self.http_url("SLACK_API_URL", SLACK_API_DEFAULT) or SLACK_API_DEFAULT
         enc_key = self.raw("TOKEN_ENCRYPTION_KEY")
         settings = Settings(
@@ -342,6 +387,10 @@ class Reader:
             break_glass_channel=break_glass_channel,
             escalate_after=escalate_after,
             escalation_approvers=escalation_approvers,
+            audit_webhook_url=audit_webhook_url,
+            audit_webhook_secret=audit_webhook_secret,
+            reconcile_interval=reconcile_interval,
+            reconcile_lookback=reconcile_lookback,
             policy=self.policy(environment_rule(
                 approvers, requesters, window, approval_mfa=approval_mfa, reveal_mfa=reveal_mfa,
                 break_glass=break_glass, break_glass_max_duration=break_glass_max_duration,

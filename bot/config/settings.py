@@ -8,6 +8,7 @@ import re
 from dataclasses import MISSING, dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -26,6 +27,12 @@ _FALSE = {"0", "false", "no", "off"}
 #: The second factors ``APPROVAL_MFA``, ``REVEAL_MFA`` and a rule's ``approval_mfa``, ``reveal_mfa`` take, in the
 #: order problems list them (any case is read).
 MFA_CHOICES = (Mfa.NONE.value, Mfa.TOTP.value, Mfa.EMAIL.value)
+#: The shortest ``AUDIT_WEBHOOK_SECRET`` (it keys the HMAC each POST is signed with).
+AUDIT_WEBHOOK_SECRET_MIN = 16
+#: The shortest ``RECONCILE_INTERVAL`` other than 0 (off): Descope allows about 10 audit searches a minute.
+RECONCILE_INTERVAL_MIN = timedelta(minutes=1)
+#: The longest ``RECONCILE_LOOKBACK``: Descope keeps 30 days of its audit searchable.
+RECONCILE_LOOKBACK_MAX = timedelta(days=30)
 
 
 class ConfigError(Exception):
@@ -126,6 +133,10 @@ class Settings:
     break_glass_channel: str | None = None  # where a copy of each break-glass alert goes too (None: the approvals')
     escalate_after: timedelta | None = None  # a request waiting this long escalates; None: never
     escalation_approvers: tuple[str, ...] = ()  # whom it escalates to (user and group IDs), who may then approve
+    audit_webhook_url: str | None = None  # where every audit event is POSTed (https); None: no stream
+    audit_webhook_secret: Secret | None = None  # keys each POST's X-Audit-Signature; set with the URL
+    reconcile_interval: timedelta = timedelta(minutes=5)  # how often Descope's audit is searched; 0: never
+    reconcile_lookback: timedelta = timedelta(hours=24)  # how far back the first search looks (at most 30 days)
 
     @property
     def processes(self) -> int:
@@ -177,8 +188,17 @@ class Settings:
     def secrets(self) -> list[str]:
         """Every configured secret value, for log redaction."""
         values = [self.slack_bot_token, self.descope_management_key, self.slack_signing_secret,
-                  self.slack_app_token, self.token_encryption_key]
+                  self.slack_app_token, self.token_encryption_key, self.audit_webhook_secret]
         found = [s.get() for s in values if s is not None and s.get()]
         password = make_url(self.database_url).password if "://" in self.database_url else None
-        return [*found, str(password)] if password else found
+        hook_password = _url_password(self.audit_webhook_url) if self.audit_webhook_url else None
+        return [*found, *(str(p) for p in (password, hook_password) if p)]
+
+
+def _url_password(url: str) -> str | None:
+    """The password a URL carries in its ``user:password@`` part, if any (a malformed URL: none)."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 

@@ -10,6 +10,7 @@ synchronous ``httpx.Client``:
 * ``refresh``             ``POST /v1/auth/refresh``             (whether a refresh JWT still works; the answer dropped)
 * ``load_user``           ``GET  /v1/mgmt/user?loginId=...``  -> the ``user`` object, read (``users.User``)
 * ``send_email_code``, ``prove``   a second factor, verified at Descope and checked here (``stepup``)
+* ``search_audit``        ``POST /v1/mgmt/audit/search``         -> Descope's audit records (``audit``: paged)
 
 Base URL: the argument (``DESCOPE_BASE_URI``, the SDKs' variable, read by ``bot.config``), else derived from the
 project ID by ``default_base_url``.
@@ -25,13 +26,15 @@ from __future__ import annotations
 import http.cookiejar
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
 
 import httpx
 
+from bot.descope.audit import AUDIT_SEARCH_PATH, AuditRecord, search
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from bot.descope.stepup import StepUp
@@ -205,6 +208,13 @@ class DescopeClient:
         if not isinstance(user, dict):
             raise DescopeError("user lookup answered without a user object", status=200)
         return user_of(user)
+
+    def search_audit(self, actions: Sequence[str], since: datetime, until: datetime) -> list[AuditRecord]:
+        """Descope's audit records of ``actions`` between two moments (``audit.search``: paged)."""
+        def call(body: dict[str, Any]) -> dict[str, Any]:
+            with self._counted("audit_search"):
+                return self._call("POST", AUDIT_SEARCH_PATH, json=body)
+        return search(call, actions, since, until)
 
     def send_email_code(self, login_id: str) -> str:
         """The step-up by email: Descope mails ``login_id`` a code (``stepup.StepUp.send_email_code``)."""

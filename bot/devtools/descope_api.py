@@ -1,15 +1,17 @@
 """A fake Descope management and authentication API on 127.0.0.1, for end-to-end tests and the demo.
 
 Point the bot's ``DESCOPE_BASE_URI`` at :attr:`FakeDescope.url`. Implements what the bot uses:
-``POST /v1/mgmt/impersonate``, ``POST /v1/mgmt/stop/impersonation``, ``GET /v1/mgmt/user`` and
-``POST /v2/mgmt/user/search`` (management key); ``POST /v1/auth/refresh`` and ``POST /v1/auth/logout``
-(authenticated by the refresh JWT itself); the step-up, ``POST /v1/auth/totp/verify``,
+``POST /v1/mgmt/impersonate``, ``POST /v1/mgmt/stop/impersonation``, ``GET /v1/mgmt/user``,
+``POST /v2/mgmt/user/search`` and ``POST /v1/mgmt/audit/search`` (management key; the audit search rate limited, over
+the trail the fake keeps: its impersonations and step-ups, and the logins a test records); ``POST /v1/auth/refresh``
+and ``POST /v1/auth/logout`` (authenticated by the refresh JWT itself); the step-up, ``POST /v1/auth/totp/verify``,
 ``POST /v1/auth/otp/signin/email`` and ``POST /v1/auth/otp/verify/email`` (``Bearer <projectId>`` alone); and
 ``GET /v2/keys/<projectId>`` (public). Errors have Descope's shape ``{"errorCode", "errorDescription",
 "errorMessage"}``. Impersonation and refresh JWTs are HS256-signed with a random per-instance secret
 (:meth:`FakeDescope.verify` checks them; :func:`decode_claims` just decodes); step-up session JWTs are RS256 with
 the instance's key. The wire (paths, calls, errors, tokens) is ``descope_wire``; the endpoints are
-``descope_endpoints`` and ``descope_stepup`` (TOTP, emailed codes, keys, forgeries).
+``descope_endpoints``, ``descope_stepup`` (TOTP, emailed codes, keys, forgeries) and ``descope_audit`` (the audit
+trail, its search and its rate limit).
 
 As documented, and as makes the bot's life harder: stop-impersonation revokes nothing (the token still
 refreshes afterwards); only logout (or its own ``exp``) ends it, after which refresh answers 401.
@@ -30,6 +32,7 @@ from typing import Any
 from bot.descope.users import NOBODY
 
 from ._base import FakeServer, Request, Response, decode_json_object
+from .descope_audit import AUDIT_PAGE, AUDIT_SEARCH, Audit
 from .descope_endpoints import Endpoints
 from .descope_stepup import FORGE_KINDS, STEPUP_PATHS, StepUp
 from .descope_wire import (
@@ -56,6 +59,8 @@ from .descope_wire import (
 )
 
 __all__ = [
+    "AUDIT_PAGE",
+    "AUDIT_SEARCH",
     "DEFAULT_REFRESH_SECONDS",
     "FORGE_KINDS",
     "IMPERSONATE",
@@ -76,7 +81,7 @@ __all__ = [
 ]
 
 
-class FakeDescope(StepUp, Endpoints, FakeServer[DescopeCall]):
+class FakeDescope(Audit, StepUp, Endpoints, FakeServer[DescopeCall]):
     """Fake Descope. ``with FakeDescope() as d: httpx.post(d.url + IMPERSONATE, ...)``."""
 
     def __init__(self, project_id: str = "P2test", management_key: str = "K-test") -> None:
@@ -90,6 +95,7 @@ class FakeDescope(StepUp, Endpoints, FakeServer[DescopeCall]):
         self._signer = Signer()
         self._faults: dict[str, Fault] = {}
         self._init_stepup()
+        self._init_audit()
 
     @property
     def url(self) -> str:
@@ -254,9 +260,16 @@ class FakeDescope(StepUp, Endpoints, FakeServer[DescopeCall]):
         if faulted is not None:
             return faulted
 
+        if request.verb == "POST" and request.path == AUDIT_SEARCH:
+            limited = self._audit_rate_limited()
+            if limited is not None:
+                call.failed = True
+                return limited
         if body is None:
             return error(400, "E011001", "Bad request", "Request body is not a JSON object")
         try:
+            if request.verb == "POST" and request.path == AUDIT_SEARCH:
+                return Response.json(self._audit_search(body))
             if request.verb == "POST" and request.path == IMPERSONATE:
                 return Response.json(self._impersonate(body))
             if request.verb == "POST" and request.path == STOP_IMPERSONATION:

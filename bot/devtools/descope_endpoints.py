@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bot.descope.errors import USER_NOT_FOUND
@@ -27,6 +28,7 @@ class Endpoints:
     tokens: dict[str, dict[str, Any]]  # refresh JWT (impersonation, step-up) -> claims + "stopped"
     minted: list[str]
     stop_rejects_expired: bool
+    _audit_impersonation: Callable[[DescopeUser, DescopeUser, str, str | None], None]  # descope_audit
 
     def _by_login(self, login_id: str) -> DescopeUser | None:
         """A user by login ID, case-insensitively, as Descope matches them (call with the lock held)."""
@@ -94,6 +96,7 @@ class Endpoints:
         with self._lock:
             self.tokens[jwt] = {**claims, "stopped": False, "stopped_at": None}
             self.minted.append(jwt)
+        self._audit_impersonation(target, actor, impersonator_id, tenant)
         return {"jwt": jwt}
 
     def _stop(self, body: dict[str, Any]) -> dict[str, Any]:

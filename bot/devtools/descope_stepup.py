@@ -106,6 +106,7 @@ class StepUp:
     project_id: str
     tokens: dict[str, dict[str, Any]]  # refresh JWTs, the step-up sessions' among them
     _by_login: Callable[[str], DescopeUser | None]
+    _audit_stepup: Callable[[DescopeUser, str], None]  # descope_audit: a good code's LoginSucceed
 
     def _init_stepup(self) -> None:
         self.clock: Callable[[], float] = time.time  # the step-up's time: TOTP steps, code expiry, session JWTs
@@ -280,6 +281,7 @@ class StepUp:
         with self._lock:
             self.tokens[refresh] = {**refresh_claims, "stopped": False, "stopped_at": None, "stepup": True}
             self._stepup_sessions.append(refresh)
+            self._audit_stepup(user, method)
             answer: dict[str, Any] = {"sessionJwt": session, "refreshJwt": refresh, "user": user.to_json(),
                                       "firstSeen": False}
         if not self.refresh_in_cookie:

@@ -39,6 +39,7 @@ class Action(enum.StrEnum):
     REVIEWED = "reviewed"  # an approver said a break-glass session looks right
     FLAGGED = "flagged"  # an approver stopped a break-glass session and flagged it
     REVIEW_REMINDED = "review_reminded"  # the approvers reminded that a break-glass session awaits review
+    OUTSIDE_IMPERSONATION = "outside_impersonation"  # Descope's audit shows an impersonation no session accounts for
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class AuditEntry:
     """One event of the audit trail, as stored."""
 
     id: int
-    request_id: str
+    request_id: str | None  # None: an event of no request (an impersonation outside the bot)
     at: datetime
     actor: str
     action: Action

@@ -138,6 +138,19 @@ class Escalated:
 
 
 @dataclass(frozen=True)
+class Outside:
+    """An impersonation Descope's audit shows that no session of the bot accounts for (the ``outside_impersonation``
+    audit row's detail): whom (the Descope user ID, login, name), when (ISO 8601, UTC) and, where Descope says, by
+    whom."""
+
+    user_id: str
+    occurred: str
+    login_id: str | None = None
+    name: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
 class Proved:
     """The second factor someone proved themselves with before the bot did what they asked (the ``token_shown`` audit
     row's detail, under ``reveal_mfa``)."""
@@ -181,12 +194,12 @@ class Legacy:
 
 
 Recorded = (Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted | Verification | Proved
-            | Escalated)
+            | Escalated | Outside)
 Detail = Recorded | Legacy
 _KINDS: dict[str, type[Recorded]] = {
     "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded,
     "tally": Tally, "linked": Linked, "not_posted": NotPosted, "verification": Verification,
-    "proved": Proved, "escalated": Escalated}
+    "proved": Proved, "escalated": Escalated, "outside": Outside}
 _ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call,
                                          "mfa": Mfa, "purpose": Purpose}
 

@@ -16,6 +16,12 @@ answers the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPRO
                                                                         included in it)
     impersonation_bot_approval_posts_refused_total{error}  per replica  the approvals channel refused an approval
                                                                         message (CHANNEL_ERRORS): no approver sees it
+    impersonation_bot_audit_outbox_events                  database     audit events waiting for AUDIT_WEBHOOK_URL
+    impersonation_bot_audit_outbox_oldest_seconds          database     how long the oldest of them has waited (0: none)
+    impersonation_bot_audit_deliveries_total{outcome}      per replica  each POST to the intake (DELIVERY_OUTCOMES)
+    impersonation_bot_audit_events_delivered_total         per replica  events the intake took
+    impersonation_bot_outside_impersonations_total         per replica  impersonations Descope's audit shows outside
+                                                                        the bot (each told once)
 
 Labels are fixed enumerations and Slack method names, never a token, a user ID or a login ID: values outside
 the enumerations are counted as ``other``. The code that counts knows only callables (the store's ``on_outcome``,
@@ -41,6 +47,8 @@ DESCOPE_CALLS = ("impersonate", "stop", "logout", "refresh", "load_user", "otp_s
                  "keys")
 DESCOPE_RESULTS = ("ok", "refused", "unavailable", "error")
 SLACK_RESULTS = ("ok", "error", "ratelimited")
+#: A POST to the audit intake: taken (2xx), refused (4xx), failed (5xx or another answer), unreachable (no answer).
+DELIVERY_OUTCOMES = ("delivered", "refused", "failed", "unreachable")
 CHANNEL_ERRORS = ("not_in_channel", "channel_not_found", "is_archived", "restricted_action", "missing_scope")
 LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf"))
 _SLACK_METHOD = re.compile(r"[a-z][a-zA-Z]*(\.[a-zA-Z]+)+")
@@ -66,15 +74,39 @@ class ActiveSessions(Collector):
         yield GaugeMetricFamily("impersonation_bot_sessions_active", "Sessions active now")
 
 
+class Outbox(Collector):
+    """The audit stream's backlog, read from the database per scrape: how many events wait, and for how long."""
+
+    def __init__(self, backlog: Callable[[], tuple[int, float]]) -> None:
+        self.backlog = backlog
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        count, oldest = self.backlog()
+        events = GaugeMetricFamily("impersonation_bot_audit_outbox_events",
+                                   "Audit events waiting for AUDIT_WEBHOOK_URL (database-wide)")
+        events.add_metric([], float(count))
+        age = GaugeMetricFamily("impersonation_bot_audit_outbox_oldest_seconds",
+                                "How long the oldest waiting audit event has waited (database-wide; 0: none)")
+        age.add_metric([], oldest)
+        yield events
+        yield age
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("impersonation_bot_audit_outbox_events", "Audit events waiting")
+        yield GaugeMetricFamily("impersonation_bot_audit_outbox_oldest_seconds", "The oldest's wait")
+
+
 class Metrics:
     """This process's registry and the hooks that feed it."""
 
-    def __init__(self, active_sessions: Callable[[], int] | None = None, *, multiprocess: bool = False) -> None:
+    def __init__(self, active_sessions: Callable[[], int] | None = None, *, multiprocess: bool = False,
+                 outbox: Callable[[], tuple[int, float]] | None = None) -> None:
         """``active_sessions``: the count of active sessions, read at each scrape (the gauge; none without it);
         ``multiprocess``: this replica serves with several processes (``bot.server.workers``), whose counts a scrape
-        sums."""
+        sums; ``outbox``: the audit stream's backlog (events, the oldest's wait in seconds), read at each scrape."""
         self.registry = CollectorRegistry()
         self.active_sessions = active_sessions
+        self.outbox = outbox
         self.multiprocess = multiprocess
         self.requests = Counter("impersonation_bot_requests", "Requests reaching an outcome (per replica)",
                                 ["outcome"], registry=self.registry)
@@ -88,8 +120,13 @@ class Metrics:
         self.posts_refused = Counter("impersonation_bot_approval_posts_refused",
                                      "Approval messages the approvals channel refused (per replica)", ["error"],
                                      registry=self.registry)
-        if active_sessions is not None:
-            self.registry.register(ActiveSessions(active_sessions))
+        self.deliveries = Counter("impersonation_bot_audit_deliveries", "POSTs to the audit intake (per replica)",
+                                  ["outcome"], registry=self.registry)
+        self.delivered = Counter("impersonation_bot_audit_events_delivered", "Audit events the intake took "
+                                 "(per replica)", registry=self.registry)
+        self.outside = Counter("impersonation_bot_outside_impersonations", "Impersonations outside the bot found "
+                               "in Descope's audit (per replica)", registry=self.registry)
+        self._gauges(self.registry)
 
     # -- the hooks (plain callables for the code that counts)
 
@@ -109,7 +146,22 @@ class Metrics:
         method = method if _SLACK_METHOD.fullmatch(method) and len(method) <= 64 else "other"
         self.slack_calls.labels(method=method, result=_known(result, SLACK_RESULTS)).inc()
 
+    def audit_delivery(self, outcome: str, events: int = 0) -> None:
+        self.deliveries.labels(outcome=_known(outcome, DELIVERY_OUTCOMES)).inc()
+        if events:
+            self.delivered.inc(events)
+
+    def outside_impersonation(self) -> None:
+        self.outside.inc()
+
     # -- exposition
+
+    def _gauges(self, registry: CollectorRegistry) -> None:
+        """The database-wide gauges, read at each scrape."""
+        if self.active_sessions is not None:
+            registry.register(ActiveSessions(self.active_sessions))
+        if self.outbox is not None:
+            registry.register(Outbox(self.outbox))
 
     def render(self) -> tuple[bytes, str]:
         """The scrape body and its content type (several processes: their counts summed, read from their files)."""
@@ -117,8 +169,7 @@ class Metrics:
         if self.multiprocess:
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            if self.active_sessions is not None:
-                registry.register(ActiveSessions(self.active_sessions))
+            self._gauges(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def serve(self, port: int) -> None:

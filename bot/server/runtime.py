@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -22,8 +22,9 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Settings
 from bot.descope import DescopeClient
 from bot.server.clock import DatabaseClock
+from bot.server.intake import HttpIntake
 from bot.server.metrics import Metrics
-from bot.server.scheduler import Scheduler
+from bot.server.scheduler import Duty, Scheduler
 from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
@@ -36,6 +37,11 @@ from bot.workflows.leases import Leases
 
 log = logging.getLogger(__name__)
 
+#: How often each serving process offers to deliver the audit stream and to search Descope's audit: the duties'
+#: leases and turns (``bot_state``) keep it to one delivery at a time and one search per RECONCILE_INTERVAL.
+STREAM_EVERY = timedelta(seconds=1)
+WATCH_EVERY = timedelta(seconds=15)
+
 
 class Runtime:
     def __init__(self, settings: Settings, shard: tuple[int, int] = (0, 1), *,
@@ -46,8 +52,10 @@ class Runtime:
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
         # Every part gets what it needs when it is made (the metrics read the store only at a scrape).
-        self.metrics = Metrics(lambda: self.store.count_active(), multiprocess=shard[1] > 1)
-        self.store = Store(self.engine, on_outcome=self.metrics.request_outcome)
+        streaming = settings.audit_webhook_url is not None and settings.audit_webhook_secret is not None
+        self.metrics = Metrics(lambda: self.store.count_active(), multiprocess=shard[1] > 1,
+                               outbox=self._backlog if streaming else None)
+        self.store = Store(self.engine, on_outcome=self.metrics.request_outcome, outbox=streaming)
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                                      settings.descope_base_uri, on_call=self.metrics.descope_call,
                                      keep_alive=not settings.proxied)
@@ -58,9 +66,12 @@ class Runtime:
         leases = Leases(self.store, self.clock)
         self.scheduler = Scheduler(self.clock, leases, settings.sweep_interval,
                                    retention=settings.retention is not None, shard=shard)
+        self.intake = HttpIntake(settings.audit_webhook_url, settings.audit_webhook_secret.get()) \
+            if settings.audit_webhook_url is not None and settings.audit_webhook_secret is not None else None
         self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),
                                          SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()),
-                                         clock=self.clock, leases=leases, timers=self.scheduler, observer=self.metrics)
+                                         clock=self.clock, leases=leases, timers=self.scheduler, observer=self.metrics,
+                                         intake=self.intake)
         self.app = build_app(settings, self.workflows, self.client)
         self._stopped = threading.Event()
 
@@ -68,11 +79,25 @@ class Runtime:
         """Run until SIGTERM/SIGINT, then finish in-flight work and exit. ``listening``: a socket already bound
         to ``PORT`` (several serving processes share it), else one is opened here; ``serving`` is told when HTTP
         requests are about to be served."""
-        self.scheduler.start(self.workflows.ticker)
+        self.scheduler.start(self.workflows.ticker, self._duties())
         if self.settings.socket_mode:
             self._serve_socket_mode()
         else:
             self._serve_http(listening, serving)
+
+    def _duties(self) -> list[Duty]:
+        """The audit stream (every ``STREAM_EVERY``) and the watch on Descope (each its own turn, across replicas)."""
+        duties: list[Duty] = []
+        if self.workflows.stream is not None:
+            duties.append(Duty("audit_stream", self.workflows.stream.deliver, STREAM_EVERY))
+        if self.settings.reconcile_interval:
+            duties.append(Duty("descope_watch", self.workflows.watch.look, WATCH_EVERY))
+        return duties
+
+    def _backlog(self) -> tuple[int, float]:
+        """The audit stream's backlog for the metrics: events waiting, and the oldest's wait in seconds."""
+        count, oldest = self.store.outbox_backlog()
+        return count, (max(0.0, (self.clock() - oldest).total_seconds()) if oldest else 0.0)
 
     def _serve_http(self, listening: socket.socket | None, serving: Callable[[], None]) -> None:
         from waitress.server import create_server
@@ -141,5 +166,7 @@ class Runtime:
         self.app.listener_runner.listener_executor.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)
         self.descope.close()
+        if self.intake is not None:
+            self.intake.close()
         self.engine.dispose()
         log.info("stopped")

@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor as Pool
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,24 @@ from bot.workflows.ticker import Ticker
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = timedelta(minutes=1)  # the retention purge runs at most this often (and at start)
+
+
+@dataclass(frozen=True)
+class Duty:
+    """Work the bot does every so often, whatever the requests (each takes its own lease across replicas)."""
+
+    name: str
+    run: Callable[[], object]
+    every: timedelta
+
+
+def _logged(name: str, run: Callable[[], object]) -> Callable[[], None]:
+    def job() -> None:
+        try:
+            run()
+        except Exception:
+            log.exception("%s failed; it runs again at its next turn", name)
+    return job
 
 
 class Scheduler:
@@ -75,9 +94,9 @@ class Scheduler:
         self._stopping = False
         self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
 
-    def start(self, ticker: Ticker) -> None:
+    def start(self, ticker: Ticker, duties: Sequence[Duty] = ()) -> None:
         """Run ``ticker``'s work from now on: reschedule every known deadline, start the clock and sweep once right
-        away."""
+        away; and each of ``duties`` (the audit stream, the watch on Descope) every so often, from now."""
         self.ticker = ticker
         self._keeper.start()
         self._scheduler.start()
@@ -87,6 +106,9 @@ class Scheduler:
         if self._retention:
             self._scheduler.add_job(self._purge, "interval", seconds=self.purge_interval.total_seconds(),
                                     id="purge", next_run_time=utcnow(), replace_existing=True)
+        for duty in duties:
+            self._scheduler.add_job(_logged(duty.name, duty.run), "interval", seconds=duty.every.total_seconds(),
+                                    id=duty.name, next_run_time=utcnow(), replace_existing=True)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the clock; with ``wait``, let running jobs finish (their leases still renewed) first."""

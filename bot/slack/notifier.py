@@ -23,6 +23,8 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import RequestView
 from bot.domain.audit import AuditEntry
 from bot.domain.home import Home
+from bot.domain.outcomes import Outside
+from bot.slack.messages import outside as outside_words
 from bot.slack.views import approval, dm, home, thread
 from bot.slack.views.blocks import Message
 from bot.workflows.ports import ChannelRefused
@@ -63,6 +65,12 @@ class SlackNotifier:
         assert request.channel_id and request.channel_ts
         msg = approval.build(request)
         self.client.chat_update(channel=request.channel_id, ts=request.channel_ts, text=msg.text, blocks=msg.blocks)
+
+    def post_outside(self, found: Outside) -> str:
+        msg = outside_words.notice(found)
+        resp = self.client.chat_postMessage(channel=self.approval_channel, text=msg, unfurl_links=False,
+                                            unfurl_media=False)
+        return str(resp["ts"])
 
     def post_copy(self, request: RequestView, channel: str) -> tuple[str, str]:
         msg = approval.build(request)

@@ -40,9 +40,11 @@ SlackWork = tuple[RequestRow, list[AuditEntry]]
 
 
 class StoreCore:
-    def __init__(self, engine: Engine, on_outcome: Callable[[str], None] = lambda outcome: None) -> None:
+    def __init__(self, engine: Engine, on_outcome: Callable[[str], None] = lambda outcome: None, *,
+                 outbox: bool = False) -> None:
         self.engine = engine
         self.db = Db(engine)
+        self.db.outbox = outbox  # every audit row also to deliver to AUDIT_WEBHOOK_URL
         # SQLite: writers queue here (see the module docstring).
         self._writers: AbstractContextManager[Any] = (
             Writers(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext())

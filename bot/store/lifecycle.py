@@ -75,6 +75,7 @@ class Session:
     token_expires_at: datetime
     delivery: str
     warn_at: datetime | None
+    target_user_id: str | None = None  # the Descope user the token acts as (its sub): what Descope's audit names
 
 
 class Lifecycle(StoreCore):
@@ -213,7 +214,8 @@ class Lifecycle(StoreCore):
             detail=encode(Activated(session.impersonator)), requires=(extends, RUNNING) if extends else None,
             slack_lease_until=slack_lease_until, impersonator=session.impersonator, started_at=session.started_at,
             ends_at=session.ends_at, delivery=session.delivery, token_expires_at=session.token_expires_at,
-            token_sealed=session.token_sealed, lease_until=None, minting_until=None, warn_at=session.warn_at)
+            token_sealed=session.token_sealed, lease_until=None, minting_until=None, warn_at=session.warn_at,
+            target_user_id=session.target_user_id)
 
     def fail(self, request_id: str, failure: Failure, now: datetime) -> RequestView | None:
         """An approved request that could not be activated (Descope refused, the rules no longer allow it …)."""

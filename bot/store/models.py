@@ -15,7 +15,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator, inspect
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    inspect,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
@@ -128,6 +141,7 @@ class RequestRow(Base):
     review_reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     alert_channel: Mapped[str | None] = mapped_column(String(32))  # the alert's copy in BREAK_GLASS_CHANNEL
     alert_ts: Mapped[str | None] = mapped_column(String(32))
+    target_user_id: Mapped[str | None] = mapped_column(String(128))  # the Descope user impersonated (the token's sub)
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -144,13 +158,50 @@ class AuditRow(Base):
     __tablename__ = "audit"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("requests.id"), index=True)  # None: of no request
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(32))
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)  # JSON-encoded bot.domain.outcomes detail, or None
+
+
+class AuditOutboxRow(Base):
+    """An audit row still to deliver to ``AUDIT_WEBHOOK_URL`` (``seq``: given when first sent)."""
+
+    __tablename__ = "audit_outbox"
+
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id"), primary_key=True, autoincrement=False)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BotStateRow(Base):
+    """A duty shared across replicas (the audit stream, the watch on Descope): its lease and its progress."""
+
+    __tablename__ = "bot_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_seq: Mapped[int] = mapped_column(BigInteger, default=1)
+    checkpoint: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutsideImpersonationRow(Base):
+    """An impersonation Descope's audit shows that no session of the bot accounts for (told once)."""
+
+    __tablename__ = "outside_impersonations"
+    __table_args__ = (UniqueConstraint("descope_user_id", "occurred_at", name="uq_outside_impersonation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    descope_user_id: Mapped[str] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    login_id: Mapped[str | None] = mapped_column(String(256))
+    name: Mapped[str | None] = mapped_column(String(256))
+    actor: Mapped[str | None] = mapped_column(String(256))
+    channel_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class HomeViewerRow(Base):

@@ -15,7 +15,8 @@ from bot.store.store import Store
 def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> int:
     """Retention: delete up to ``limit`` requests that ended before ``before``, with their audit rows, in one
     transaction; returns how many. Ended = in a final state, nothing more due, Slack caught up and no lease
-    held, no break-glass review awaited, and every audit row (its last event) older than ``before``. Live requests
+    held, no break-glass review awaited, every audit row (its last event) older than ``before``, and none still to
+    deliver to ``AUDIT_WEBHOOK_URL``. Live requests
     are never touched. PostgreSQL: the audit table's trigger (migration 0007) refuses a DELETE unless the
     transaction set ``impersonation_bot.purging``, which only this method does."""
     sql, params = where([
@@ -25,6 +26,8 @@ def purge(store: Store, before: datetime, now: datetime, limit: int = 500) -> in
         Cond(f"NOT (break_glass = ? AND reviewed_at IS NULL AND flagged_at IS NULL AND state IN "  # awaiting review
              f"({', '.join('?' * len(STARTED))}))", True, *STARTED),
         Cond("NOT EXISTS (SELECT 1 FROM audit WHERE audit.request_id = requests.id AND audit.at >= ?)", before),
+        Cond("NOT EXISTS (SELECT 1 FROM audit_outbox o JOIN audit a ON a.id = o.audit_id "  # streamed first
+             "WHERE a.request_id = requests.id)"),
     ])
     ended = f"SELECT id FROM requests WHERE {sql} ORDER BY created_at LIMIT ?"
     with store.write() as s:

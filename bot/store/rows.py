@@ -32,6 +32,7 @@ _ROW = SELECT_ROW + " WHERE id = ?"
 _UNPOSTED = SELECT_AUDIT + " WHERE request_id = ? AND id > ? ORDER BY id"
 _ADD_AUDIT = ("INSERT INTO audit (request_id, at, actor, action, from_state, to_state, detail) "
               "VALUES (?, ?, ?, ?, ?, ?, ?)")
+_ADD_OUTBOX = "INSERT INTO audit_outbox (audit_id) VALUES (?)"
 _RETURNING = " RETURNING " + ", ".join(COLUMNS)
 _LIVE = tuple(x.value for x in LIVE_STATES)
 EMPTY_ROW = dict.fromkeys(COLUMNS)  # a new row's columns that its values leave out
@@ -77,9 +78,21 @@ def slack_work_of(tx: Tx, request_id: str) -> tuple[RequestRow, list[AuditEntry]
     return None if row is None else (row, unposted(tx, row))
 
 
-def add_audit(tx: Tx, request_id: str, *, at: datetime, actor: str, action: Action, from_state: str | None,
+def add_audit(tx: Tx, request_id: str | None, *, at: datetime, actor: str, action: Action, from_state: str | None,
               to_state: str | None, detail: str | None) -> None:
-    tx.run(_ADD_AUDIT, (request_id, at, actor, action, from_state, to_state, detail))
+    """An audit row; with the audit stream on (``Db.outbox``), in the same transaction the row that says it is still
+    to be delivered (the transactional outbox: a row is streamed if, and only if, it was committed)."""
+    params = (request_id, at, actor, action, from_state, to_state, detail)
+    if not tx.db.outbox:
+        tx.run(_ADD_AUDIT, params)
+        return
+    if tx.db.returning:
+        found = tx.one(_ADD_AUDIT + " RETURNING id", params)
+    else:  # an SQLite before 3.35: the row just inserted on this connection
+        tx.run(_ADD_AUDIT, params)
+        found = tx.one("SELECT last_insert_rowid()")
+    assert found is not None
+    tx.run(_ADD_OUTBOX, (int(found[0]),))
 
 
 def delays_only(values: dict[str, Any]) -> bool:

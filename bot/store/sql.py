@@ -164,6 +164,8 @@ class Db:
         #: ``UPDATE … RETURNING`` (SQLite 3.35 and newer; every supported PostgreSQL).
         self.returning = self.postgres or sqlite3.sqlite_version_info >= (3, 35)
         self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        #: The audit stream is on: each audit row is written with its row in ``audit_outbox`` (``rows.add_audit``).
+        self.outbox = False
         self._texts: dict[str, str] = {}
 
     def text(self, sql: str) -> str:

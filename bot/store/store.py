@@ -24,9 +24,11 @@ from bot.store.break_glass import BreakGlassRecords
 from bot.store.lifecycle import Lifecycle
 from bot.store.proofs import Proofs
 from bot.store.slack import SlackRecords
+from bot.store.stream import StreamRecords
 
 
-class Store(Lifecycle, SlackRecords, Proofs, BreakGlassRecords):
+class Store(Lifecycle, SlackRecords, Proofs, BreakGlassRecords, StreamRecords):
     """The database, by what the bot does with it (``lifecycle``: a request's state changes; ``slack``: what Slack
     was told, the leases; ``proofs``: second factors that did not pass; ``break_glass``: sessions started without an
-    approver, reviewed after; ``core``: the reads and new rows)."""
+    approver, reviewed after; ``stream``: the audit stream's outbox and the watch on Descope; ``core``: the reads and
+    new rows)."""

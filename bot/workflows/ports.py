@@ -7,14 +7,16 @@ plug in their own (``tests/fakes/inprocess.py``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.descope import User
+from bot.descope.audit import AuditRecord
 from bot.domain import RequestView
 from bot.domain.audit import AuditEntry
 from bot.domain.home import Home
+from bot.domain.outcomes import Outside
 
 
 class Descope(Protocol):
@@ -34,6 +36,10 @@ class Descope(Protocol):
         ...
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> User: ...
+
+    def search_audit(self, actions: Sequence[str], since: datetime, until: datetime) -> list[AuditRecord]:
+        """Descope's audit records of ``actions`` between two moments."""
+        ...
 
     def send_email_code(self, login_id: str) -> str:
         """Have Descope mail ``login_id`` a one-time code; the address as Descope masks it."""
@@ -61,6 +67,23 @@ class Directory(Protocol):
         ...
 
 
+class IntakeFailed(Exception):
+    """The audit intake did not take a batch: ``status`` its answer (``None``: no answer)."""
+
+    def __init__(self, status: int | None, what: str) -> None:
+        super().__init__(status, what)
+        self.status = status
+        self.what = what
+
+
+class Intake(Protocol):
+    """Where the audit stream goes (``AUDIT_WEBHOOK_URL``): ``bot.server.intake.HttpIntake``."""
+
+    def send(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """POST ``{"events": [...]}``, signed; raises ``IntakeFailed`` unless the intake answered 2xx."""
+        ...
+
+
 class ChannelRefused(Exception):
     """The approvals channel refused the approval message (``error``: Slack's reason, e.g. ``not_in_channel``): no
     approver can see the request until someone fixes the channel (invites the bot, unarchives it)."""
@@ -83,6 +106,10 @@ class Notifier(Protocol):
         ...
 
     def update_request(self, request: RequestView) -> None: ...
+
+    def post_outside(self, found: Outside) -> str:
+        """Tell the approvals channel of an impersonation outside the bot (Descope's audit shows it); the post's ts."""
+        ...
 
     def post_copy(self, request: RequestView, channel: str) -> tuple[str, str]:
         """Post a copy of the request's message in ``channel`` (a break-glass alert's, in ``BREAK_GLASS_CHANNEL``)."""
@@ -147,6 +174,14 @@ class Observer(Protocol):
         """The approvals channel refused an approval message (Slack's reason)."""
         ...
 
+    def audit_delivery(self, outcome: str, events: int = 0) -> None:
+        """A POST to the audit intake ended so (delivered, refused, failed, unreachable), with ``events`` taken."""
+        ...
+
+    def outside_impersonation(self) -> None:
+        """An impersonation outside the bot was found in Descope's audit (told once)."""
+        ...
+
 
 class Unobserved:
     """No metrics (tests, the command line)."""
@@ -155,6 +190,12 @@ class Unobserved:
         pass
 
     def approval_post_refused(self, error: str) -> None:
+        pass
+
+    def audit_delivery(self, outcome: str, events: int = 0) -> None:
+        pass
+
+    def outside_impersonation(self) -> None:
         pass
 
 

@@ -59,14 +59,29 @@ def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, imperso
                    expires=expires.isoformat() if expires and kind is FailureKind.MAYBE_MINTED else None)
 
 
-def token_expiry(jwt: str) -> datetime | None:
-    """The ``exp`` claim of a JWT (unverified: Descope minted it; we only need the time)."""
+def _claims(jwt: str) -> dict[str, object]:
+    """A JWT's claims, unverified (Descope minted it and answered it to us: we only read what it says)."""
     try:
         payload = jwt.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return datetime.fromtimestamp(float(claims["exp"]), UTC)
-    except (IndexError, ValueError, KeyError, TypeError):
+        return claims if isinstance(claims, dict) else {}
+    except (IndexError, ValueError, TypeError):
+        return {}
+
+
+def token_expiry(jwt: str) -> datetime | None:
+    """The ``exp`` claim of a JWT."""
+    try:
+        return datetime.fromtimestamp(float(_claims(jwt)["exp"]), UTC)  # type: ignore[arg-type]
+    except (KeyError, ValueError, TypeError):
         return None
+
+
+def token_subject(jwt: str) -> str | None:
+    """The ``sub`` claim of an impersonation JWT: the Descope user ID it acts as (``dsub`` where present)."""
+    claims = _claims(jwt)
+    subject = claims.get("dsub", claims.get("sub"))
+    return subject if isinstance(subject, str) and subject else None
 
 
 def _approvers_claim(row: RequestRow) -> dict[str, object]:
@@ -147,7 +162,7 @@ class Sessions:
             session_started = Session(
                 impersonator=email, started_at=moved_at, ends_at=ends_at, token_sealed=ctx.sealer.seal(token),
                 token_expires_at=token_expiry(token) or ends_at, delivery=ctx.settings.token_delivery,
-                warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning))
+                warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning), target_user_id=token_subject(token))
             moved = ctx.store.start_session(request_id, session_started, now=moved_at, extends=row.extends_id,
                                             slack_lease_until=moved_at + ctx.leases.lease)
         except Exception:  # the database failed us: end this token now (the retry would mint another)

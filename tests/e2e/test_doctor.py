@@ -15,7 +15,15 @@ from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
 from bot.devtools import FakeDescope, FakeSlack
-from bot.devtools.descope_api import IMPERSONATE, KEYS, LOGOUT, OTP_SIGNIN_EMAIL, STOP_IMPERSONATION, TOTP_VERIFY
+from bot.devtools.descope_api import (
+    AUDIT_SEARCH,
+    IMPERSONATE,
+    KEYS,
+    LOGOUT,
+    OTP_SIGNIN_EMAIL,
+    STOP_IMPERSONATION,
+    TOTP_VERIFY,
+)
 from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, APPROVER_GROUP, ROOT, bot_env, free_port
 from bot.devtools.socket_mode import FakeSocketMode
 from bot.store import make_engine
@@ -277,3 +285,17 @@ def test_a_key_set_that_cannot_be_fetched_is_named(fakes: Fakes, sqlite_url: str
     [line] = failed_lines(out)
     assert line.startswith("✗ Descope's key set could not be fetched (Descope refused (404"), out
     assert line.endswith("— check DESCOPE_PROJECT_ID and DESCOPE_BASE_URI (the keys are at /v2/keys/<project ID>)")
+
+
+def test_the_watch_on_descope_needs_the_key_to_search_the_audit(fakes: Fakes, sqlite_url: str) -> None:
+    _, descope = fakes
+    code, out = run_check(fakes, sqlite_url)
+    assert code == 0 and "✓ Descope lets the management key search its audit" in out, out
+    descope.fail_next(AUDIT_SEARCH, status=403, body={"errorCode": "E011003", "errorDescription": "not allowed"})
+    code, out = run_check(fakes, sqlite_url)
+    assert code == 1
+    [line] = failed_lines(out)
+    assert line.startswith("✗ Descope refused the management key's search of its audit"), out
+    assert line.endswith("or set RECONCILE_INTERVAL=0 to turn the watch off"), out
+    code, out = run_check(fakes, sqlite_url, RECONCILE_INTERVAL="0")
+    assert code == 0 and "audit" not in out.replace("audit trail", ""), out

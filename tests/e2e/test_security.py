@@ -210,7 +210,9 @@ def test_audit_trail_in_thread_and_export(make_stack: StackFactory, database_url
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
     rows = [r for r in csv.DictReader(io.StringIO(out.stdout)) if r["request_id"] == request_id]
     assert [r["action"] for r in rows] == ["requested", "approved", "activated", "stop_requested", "stopped"]
-    assert rows[1]["actor"] == APPROVER and rows[1]["from_state"] == "pending" and rows[1]["to_state"] == "approved"
+    moved = json.loads(rows[1]["details"])  # the stream's event shape: the states moved between are in its details
+    assert rows[1]["actor"] == APPROVER and (moved["from_state"], moved["to_state"]) == ("pending", "approved")
+    assert {r["target"] for r in rows} == {TARGET} and all(r["id"].isdigit() for r in rows)
     assert rows[3]["actor"] == REQUESTER
 
 
@@ -237,7 +239,7 @@ def test_audit_export_as_json_since_an_iso_time(make_stack: StackFactory, databa
     s.slack.wait_for(lambda: "Denied by" in s.approval_text(denied_ts), message="denied")
 
     def trail(rows: list[dict[str, Any]], request_id: str) -> list[tuple[str, str, str | None, str]]:
-        return [(r["action"], r["actor"], r["from_state"], r["to_state"]) for r in rows
+        return [(r["action"], r["actor"], r["details"].get("from_state"), r["details"]["to_state"]) for r in rows
                 if r["request_id"] == request_id]
 
     rows = _audit_json(database_url, "--since", started.strftime("%Y-%m-%dT%H:%M:%S"))  # naive ISO: UTC
@@ -252,14 +254,18 @@ def test_audit_export_as_json_since_an_iso_time(make_stack: StackFactory, databa
         ("requested", REQUESTER, None, "pending"),
         ("denied", GROUP_APPROVER, "pending", "denied"),
     ]
-    details = {r["action"]: r["detail"] for r in rows if r["request_id"] == stopped}
-    assert details["stopped"] == {"type": "ending", "reason": "stopped_early"}  # data, not a sentence
+    details = {r["action"]: r["details"] for r in rows if r["request_id"] == stopped}
+    assert details["stopped"] == {"type": "ending", "reason": "stopped_early", "from_state": "active",
+                                  "to_state": "stopped"}  # data, not a sentence
     assert details["activated"]["type"] == "activated" and "@" in details["activated"]["impersonator"]
-    assert all(datetime.fromisoformat(r["at"]) >= started for r in rows)
+    assert all(datetime.fromisoformat(r["time"]) >= started for r in rows)
     # --since really filters: from a moment between the two requests, only the second one's rows.
     later = _audit_json(database_url, "--since", between.isoformat())
     assert {r["request_id"] for r in later} == {denied}
     assert trail(later, denied) == trail(rows, denied)
+    # --until too: up to that moment, only the first one's rows.
+    earlier = _audit_json(database_url, "--since", started.isoformat(), "--until", between.isoformat())
+    assert {r["request_id"] for r in earlier} == {stopped}
 
 
 def test_bad_settings_stop_the_bot_at_start_naming_each_problem(tmp_path: object) -> None:

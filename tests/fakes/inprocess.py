@@ -37,6 +37,7 @@ from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
 from bot.domain import Draft, RequestView
 from bot.domain.durations import parse_duration
 from bot.domain.home import Home
+from bot.domain.outcomes import Outside
 from bot.store import AuditEntry, RequestRow, Store, make_engine
 from bot.store.migrate import migrate
 from bot.store.sealing import Sealer
@@ -157,6 +158,7 @@ class StubNotifier:
         self.home_error: Exception | None = None  # publish_home raises it when set
         self.refusing: str | None = None  # post_request: the approvals channel refuses with this error when set
         self.not_posted: list[tuple[RequestView, str]] = []  # requesters told that no approver can see their request
+        self.outside: list[Outside] = []  # impersonations outside the bot the approvals channel was told of
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
         if self.refusing is not None:
@@ -171,6 +173,10 @@ class StubNotifier:
 
     def update_request(self, request: RequestView) -> None:
         pass
+
+    def post_outside(self, found: Outside) -> str:
+        self.outside.append(found)
+        return f"{time.monotonic_ns()}.000300"
 
     def post_copy(self, request: RequestView, channel: str) -> tuple[str, str]:
         return channel, f"{time.monotonic_ns()}.000200"

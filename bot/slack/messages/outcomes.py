@@ -18,6 +18,7 @@ from bot.domain.outcomes import (
     Legacy,
     Linked,
     NotPosted,
+    Outside,
     Proved,
     Reminded,
     StopFailing,
@@ -152,6 +153,8 @@ def detail_text(detail: Detail) -> str:
             return f"proved by {detail.mfa.value}"
         case Escalated():
             return f"escalated to {', '.join(detail.to)}"
+        case Outside():
+            return f"{detail.login_id or detail.user_id} impersonated at {detail.occurred} outside the bot"
 
 
 

@@ -1,7 +1,9 @@
-"""``check``'s items for the second factors the rules ask (``APPROVAL_MFA``, ``REVEAL_MFA``, a rule's
-``approval_mfa`` / ``reveal_mfa``): Descope's key set, which the bot checks every step-up session against, and, for
-each method in use, whether Descope answers its verification (a code for a login no one has: refused as "no such
-user" when the method is on; no email is sent). Nothing when no rule asks for one."""
+"""``check``'s items about Descope beyond the management key: for the second factors the rules ask (``APPROVAL_MFA``,
+``REVEAL_MFA``, a rule's ``approval_mfa`` / ``reveal_mfa``), Descope's key set, which the bot checks every step-up
+session against, and, for each method in use, whether Descope answers its verification (a code for a login no one
+has: refused as "no such user" when the method is on; no email is sent); and, with the watch on
+(``RECONCILE_INTERVAL``), whether the management key may search Descope's audit (``check_watch``: a search of the
+last minute)."""
 
 from __future__ import annotations
 
@@ -52,3 +54,29 @@ def check_mfa(settings: Settings) -> list[Check]:
             else:
                 checks.append(Check(name, True, m.MFA_OK.format(method=console)))
     return checks
+
+
+def check_watch(settings: Settings) -> list[Check]:
+    """Whether the management key may search Descope's audit (nothing when the watch is off)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.descope import DescopeClient
+    from bot.descope.audit import LOGIN_SUCCEED
+    from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable
+
+    if not settings.reconcile_interval:
+        return []
+    now = datetime.now(UTC)
+    with DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
+                       settings.descope_base_uri, keep_alive=not settings.proxied) as client:
+        try:
+            client.search_audit([LOGIN_SUCCEED], now - timedelta(minutes=1), now)
+        except DescopeRefused as exc:
+            return [Check("descope.audit", False, m.AUDIT_REFUSED.format(error=exc), m.AUDIT_REFUSED_FIX)]
+        except DescopeUnavailable as exc:
+            return [Check("descope.audit", False, m.AUDIT_SILENT.format(error=exc), m.DESCOPE_SILENT_FIX,
+                          certain=False)]
+        except DescopeError as exc:
+            return [Check("descope.audit", False, m.AUDIT_REFUSED.format(error=exc), m.AUDIT_REFUSED_FIX)]
+    return [Check("descope.audit", True, m.AUDIT_OK)]
+

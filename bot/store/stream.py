@@ -1,0 +1,202 @@
+"""What the record that leaves the bot needs of the store: the audit stream's outbox and the watch on Descope.
+
+    claim_duty / release_duty    one replica at a time does a duty (``bot_state``: ``audit_stream``, ``descope_watch``),
+                                 under a lease, not before its ``retry_at``
+    outbox_batch                 the next audit rows to deliver, oldest first, each with its ``seq`` (given once, when
+                                 first sent, from the duty's counter: a retry sends the same)
+    delivered                    the batch gone from the outbox (the failures in a row reset)
+    put_off                      a duty not to be done again before a moment (a retry's delay, the watch's interval)
+    outbox_backlog               how many wait, and since when (the metrics)
+    audit_events                 the audit rows as the same events, between two moments (``audit export``)
+    watch_checkpoint / set_checkpoint   how far Descope's audit has been read
+    sessions_around              whether a session of the bot impersonated a user around a moment
+    record_outside               an impersonation outside the bot, kept once (with its audit row, so it streams too)
+    outside_unposted / outside_posted   those the approvals channel has not been told of yet, and the telling
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.audit import Action
+from bot.domain.outcomes import Outside, encode
+from bot.store.core import StoreCore
+from bot.store.rows import add_audit
+from bot.store.sql import Tx
+
+AUDIT_STREAM, DESCOPE_WATCH = "audit_stream", "descope_watch"
+
+_EVENTS = ("SELECT a.id, a.at, a.action, a.request_id, a.actor, a.from_state, a.to_state, a.detail, r.login_id, "
+           "r.tenant FROM audit a LEFT JOIN requests r ON r.id = a.request_id")
+_STATE = "SELECT name, lease_until, next_seq, checkpoint, failures, retry_at FROM bot_state WHERE name = ?"
+_BATCH = ("SELECT o.audit_id, o.seq, a.at, a.action, a.request_id, a.actor, a.from_state, a.to_state, a.detail, "
+          "r.login_id, r.tenant FROM audit_outbox o JOIN audit a ON a.id = o.audit_id "
+          "LEFT JOIN requests r ON r.id = a.request_id ORDER BY o.audit_id LIMIT ?")
+
+
+@dataclass(frozen=True)
+class Duty:
+    """A duty's state, as claimed."""
+
+    name: str
+    next_seq: int
+    checkpoint: datetime | None
+    failures: int
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """An audit row to deliver, with what the event says of its request (the target's login, the tenant)."""
+
+    audit_id: int
+    seq: int | None  # None: not streamed (an export)
+    at: datetime
+    action: str
+    request_id: str | None
+    actor: str
+    from_state: str | None
+    to_state: str | None
+    detail: str | None
+    target: str | None
+    tenant: str | None
+
+
+@dataclass(frozen=True)
+class OutsideRow:
+    id: int
+    user_id: str
+    occurred_at: datetime
+    login_id: str | None
+    name: str | None
+    actor: str | None
+
+
+class StreamRecords(StoreCore):
+    def claim_duty(self, name: str, now: datetime, until: datetime) -> Duty | None:
+        """Take duty ``name`` until ``until`` if nobody holds it and it is not waiting to try again; ``None``: not
+        now."""
+        with self.write() as s:
+            if s.one(_STATE, (name,)) is None:
+                s.run("INSERT INTO bot_state (name, next_seq, failures) VALUES (?, 1, 0)", (name,))
+            taken = s.run("UPDATE bot_state SET lease_until = ? WHERE name = ? AND (lease_until IS NULL OR "
+                          "lease_until < ?) AND (retry_at IS NULL OR retry_at <= ?)", (until, name, now, now))
+            if taken != 1:
+                return None
+            found = s.one(_STATE, (name,))
+            assert found is not None
+            return Duty(name, int(found[2]), s.moment(found[3]), int(found[4]))
+
+    def release_duty(self, name: str) -> None:
+        with self.write() as s:
+            s.run("UPDATE bot_state SET lease_until = NULL WHERE name = ?", (name,))
+
+    def outbox_batch(self, limit: int) -> list[StreamEvent]:
+        """The next ``limit`` audit rows to deliver, oldest first; those sent for the first time get their ``seq``
+        now (under the duty's lease: one sender)."""
+        with self.write() as s:
+            found = s.all(_BATCH, (limit,))
+            unnumbered = [row[0] for row in found if row[1] is None]
+            seqs: dict[int, int] = {}
+            if unnumbered:
+                state = s.one(_STATE, (AUDIT_STREAM,))
+                first = int(state[2]) if state else 1
+                for offset, audit_id in enumerate(unnumbered):
+                    seqs[audit_id] = first + offset
+                    s.run("UPDATE audit_outbox SET seq = ? WHERE audit_id = ?", (first + offset, audit_id))
+                s.run("UPDATE bot_state SET next_seq = ? WHERE name = ?", (first + len(unnumbered), AUDIT_STREAM))
+            return [StreamEvent(audit_id=int(row[0]), seq=int(row[1]) if row[1] is not None else seqs[row[0]],
+                                at=_moment(s, row[2]), action=str(row[3]), request_id=row[4], actor=str(row[5]),
+                                from_state=row[6], to_state=row[7], detail=row[8], target=row[9], tenant=row[10])
+                    for row in found]
+
+    def audit_events(self, *, since: datetime | None = None, until: datetime | None = None,
+                     request_id: str | None = None) -> list[StreamEvent]:
+        """The audit rows as the stream's events (without ``seq``), oldest first: what ``audit export`` writes."""
+        conds, params = [], []
+        for sql, value in (("a.at >= ?", since), ("a.at < ?", until), ("a.request_id = ?", request_id)):
+            if value is not None:
+                conds.append(sql)
+                params.append(value)
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
+        with self.db.read() as s:
+            return [StreamEvent(audit_id=int(row[0]), seq=None, at=_moment(s, row[1]), action=str(row[2]),
+                                request_id=row[3], actor=str(row[4]), from_state=row[5], to_state=row[6],
+                                detail=row[7], target=row[8], tenant=row[9])
+                    for row in s.all(_EVENTS + where + " ORDER BY a.id", params)]
+
+    def delivered(self, audit_ids: list[int]) -> None:
+        """The batch reached the intake: out of the outbox; the failures in a row reset."""
+        with self.write() as s:
+            s.run(f"DELETE FROM audit_outbox WHERE audit_id IN ({', '.join('?' * len(audit_ids))})", audit_ids)
+            s.run("UPDATE bot_state SET failures = 0, retry_at = NULL WHERE name = ?", (AUDIT_STREAM,))
+
+    def put_off(self, name: str, until: datetime, *, failures: int = 0) -> None:
+        """Duty ``name`` is not to be done again before ``until`` (``failures``: in a row, so far)."""
+        with self.write() as s:
+            s.run("UPDATE bot_state SET failures = ?, retry_at = ? WHERE name = ?", (failures, until, name))
+
+    def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """How many audit rows wait to be delivered, and the oldest one's moment."""
+        with self.db.read() as s:
+            found = s.one("SELECT count(*), min(a.at) FROM audit_outbox o JOIN audit a ON a.id = o.audit_id")
+            return (int(found[0]), s.moment(found[1])) if found else (0, None)
+
+    def set_checkpoint(self, name: str, moment: datetime) -> None:
+        with self.write() as s:
+            s.run("UPDATE bot_state SET checkpoint = ? WHERE name = ?", (moment, name))
+
+    def sessions_around(self, user_id: str, login_id: str | None, at: datetime, within: timedelta) -> bool:
+        """Whether a session of the bot started within ``within`` of ``at`` as the Descope user ``user_id`` (or, for a
+        session from before the user's ID was kept, the login ``login_id``)."""
+        with self.db.read() as s:
+            found = s.one("SELECT 1 FROM requests WHERE started_at BETWEEN ? AND ? AND (target_user_id = ? OR "
+                          "(target_user_id IS NULL AND lower(login_id) = ?)) LIMIT 1",
+                          (at - within, at + within, user_id, (login_id or "").lower()))
+            return found is not None
+
+    def record_outside(self, outside: Outside, occurred_at: datetime, now: datetime) -> int | None:
+        """Keep an impersonation outside the bot, with its audit row; ``None`` when it was kept already (nothing is
+        said twice, whatever the overlap of the searches and however many replicas)."""
+        with self.write() as s:
+            if s.one("SELECT id FROM outside_impersonations WHERE descope_user_id = ? AND occurred_at = ?",
+                     (outside.user_id, occurred_at)) is not None:
+                return None
+            s.run("INSERT INTO outside_impersonations (descope_user_id, occurred_at, login_id, name, actor) "
+                  "VALUES (?, ?, ?, ?, ?)",
+                  (outside.user_id, occurred_at, outside.login_id, outside.name, outside.actor))
+            found = s.one("SELECT id FROM outside_impersonations WHERE descope_user_id = ? AND occurred_at = ?",
+                          (outside.user_id, occurred_at))
+            add_audit(s, None, at=now, actor=outside.actor or "descope", action=Action.OUTSIDE_IMPERSONATION,
+                      from_state=None, to_state=None, detail=encode(outside))
+            return int(found[0]) if found else None
+
+    def outside_unposted(self) -> list[OutsideRow]:
+        with self.db.read() as s:
+            return [OutsideRow(int(r[0]), str(r[1]), _moment(s, r[2]), r[3], r[4], r[5]) for r in s.all(
+                "SELECT id, descope_user_id, occurred_at, login_id, name, actor FROM outside_impersonations "
+                "WHERE channel_ts IS NULL ORDER BY occurred_at")]
+
+    def outside_posted(self, outside_id: int, ts: str) -> None:
+        with self.write() as s:
+            s.run("UPDATE outside_impersonations SET channel_ts = ? WHERE id = ?", (ts, outside_id))
+
+
+def _moment(tx: Tx, value: Any) -> datetime:
+    moment = tx.moment(value)
+    assert moment is not None
+    return moment
+
+
+def decoded(detail: str | None) -> dict[str, Any]:
+    """An audit row's detail as an event's ``details`` object (``{}`` without one; text from before details were
+    data as ``{"text": …}``)."""
+    if not detail:
+        return {}
+    try:
+        found = json.loads(detail)
+    except ValueError:
+        return {"text": detail}
+    return found if isinstance(found, dict) else {"text": detail}
