@@ -133,7 +133,7 @@ class Settings:
     break_glass_channel: str | None = None  # where a copy of each break-glass alert goes too (None: the approvals')
     escalate_after: timedelta | None = None  # a request waiting this long escalates; None: never
     escalation_approvers: tuple[str, ...] = ()  # whom it escalates to (user and group IDs), who may then approve
-    audit_webhook_url: str | None = None  # where every audit event is POSTed (https); None: no stream
+    audit_webhook_url: str | None = field(default=None, repr=False)  # every audit event POSTed there; None: no stream
     audit_webhook_secret: Secret | None = None  # keys each POST's X-Audit-Signature; set with the URL
     reconcile_interval: timedelta = timedelta(minutes=5)  # how often Descope's audit is searched; 0: never
     reconcile_lookback: timedelta = timedelta(hours=24)  # how far back the first search looks (at most 30 days)

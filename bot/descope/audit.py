@@ -55,14 +55,17 @@ def record_of(found: Mapping[str, Any]) -> AuditRecord | None:
 
 
 def search(call: Callable[[dict[str, Any]], Mapping[str, Any]], actions: Sequence[str], since: datetime,
-           until: datetime) -> list[AuditRecord]:
-    """Every record of ``actions`` from ``since`` to ``until`` (``call`` posts one search body and answers Descope's
-    JSON), paging back through full pages."""
+           until: datetime, *, methods: Sequence[str] | None = None) -> list[AuditRecord]:
+    """Every record of ``actions`` (by ``methods``, when given) from ``since`` to ``until`` (``call`` posts one search
+    body and answers Descope's JSON), paging back through full pages."""
     records: list[AuditRecord] = []
     to_ms = _ms(until)
     from_ms = _ms(since)
     while True:
-        answer = call({"actions": list(actions), "from": from_ms, "to": to_ms, "noTenants": False})
+        body: dict[str, Any] = {"actions": list(actions), "from": from_ms, "to": to_ms, "noTenants": False}
+        if methods:
+            body["methods"] = list(methods)
+        answer = call(body)
         page = answer.get("audits")
         found = [r for r in (record_of(x) for x in page if isinstance(x, Mapping)) if r is not None] \
             if isinstance(page, list) else []

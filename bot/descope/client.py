@@ -209,12 +209,14 @@ class DescopeClient:
             raise DescopeError("user lookup answered without a user object", status=200)
         return user_of(user)
 
-    def search_audit(self, actions: Sequence[str], since: datetime, until: datetime) -> list[AuditRecord]:
-        """Descope's audit records of ``actions`` between two moments (``audit.search``: paged)."""
+    def search_audit(self, actions: Sequence[str], since: datetime, until: datetime, *,
+                     methods: Sequence[str] | None = None) -> list[AuditRecord]:
+        """Descope's audit records of ``actions`` (by ``methods``, when given) between two moments (``audit.search``:
+        paged)."""
         def call(body: dict[str, Any]) -> dict[str, Any]:
             with self._counted("audit_search"):
                 return self._call("POST", AUDIT_SEARCH_PATH, json=body)
-        return search(call, actions, since, until)
+        return search(call, actions, since, until, methods=methods)
 
     def send_email_code(self, login_id: str) -> str:
         """The step-up by email: Descope mails ``login_id`` a code (``stepup.StepUp.send_email_code``)."""

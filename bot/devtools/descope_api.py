@@ -171,8 +171,9 @@ class FakeDescope(Audit, StepUp, Endpoints, FakeServer[DescopeCall]):
 
     def calls_but_probes(self, path: str | None = None) -> list[DescopeCall]:
         """The calls (to ``path``) but the look-ups of ``NOBODY`` with which the bot's start asks whether Descope
-        accepts its key: the calls a request, a click or the clock made."""
-        return [c for c in self.calls if (path is None or c.path == path) and c.body.get("loginId") != NOBODY]
+        accepts its key, and the watch's searches of the audit: the calls a request, a click or the clock made."""
+        return [c for c in self.calls if (path is None or c.path == path) and c.body.get("loginId") != NOBODY
+                and c.path != AUDIT_SEARCH]
 
     def wait_for_call(
         self,

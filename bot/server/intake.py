@@ -42,8 +42,8 @@ class HttpIntake:
         self._http = httpx.Client(timeout=httpx.Timeout(TIMEOUT), transport=transport, follow_redirects=False,
                                   headers={"Content-Type": "application/json", "User-Agent": "impersonation-bot"})
 
-    def __repr__(self) -> str:
-        return f"HttpIntake(url={self.url!r})"
+    def __repr__(self) -> str:  # the host only: the URL's path or query may hold a credential
+        return f"HttpIntake(host={httpx.URL(self.url).host!r})"
 
     def send(self, events: Sequence[Mapping[str, Any]]) -> None:
         body = json.dumps({"events": list(events)}, separators=(",", ":"), ensure_ascii=False).encode()

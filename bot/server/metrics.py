@@ -44,7 +44,7 @@ from prometheus_client.registry import Collector
 OUTCOMES = ("submitted", "refused", "approved", "denied", "expired", "active", "failed", "stopped", "break_glass")
 #: Descope's calls: the management API's, and the step-up's (a code mailed, verified; the key set fetched).
 DESCOPE_CALLS = ("impersonate", "stop", "logout", "refresh", "load_user", "otp_signin", "totp_verify", "email_verify",
-                 "keys")
+                 "keys", "audit_search")
 DESCOPE_RESULTS = ("ok", "refused", "unavailable", "error")
 SLACK_RESULTS = ("ok", "error", "ratelimited")
 #: A POST to the audit intake: taken (2xx), refused (4xx), failed (5xx or another answer), unreachable (no answer).

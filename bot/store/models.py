@@ -183,6 +183,7 @@ class BotStateRow(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner: Mapped[str | None] = mapped_column(String(32))  # who holds the lease (a token each claim makes)
     next_seq: Mapped[int] = mapped_column(BigInteger, default=1)
     checkpoint: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,8 @@
 """What the record that leaves the bot needs of the store: the audit stream's outbox and the watch on Descope.
 
-    claim_duty / release_duty    one replica at a time does a duty (``bot_state``: ``audit_stream``, ``descope_watch``),
-                                 under a lease, not before its ``retry_at``
+    claim_duty / renew_duty / release_duty   one replica at a time does a duty (``bot_state``: ``audit_stream``,
+                                 ``descope_watch``), under a lease fenced by its claim's token, not before its
+                                 ``retry_at``
     outbox_batch                 the next audit rows to deliver, oldest first, each with its ``seq`` (given once, when
                                  first sent, from the duty's counter: a retry sends the same)
     delivered                    the batch gone from the outbox (the failures in a row reset)
@@ -17,6 +18,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,20 +31,23 @@ from bot.store.rows import add_audit
 from bot.store.sql import Tx
 
 AUDIT_STREAM, DESCOPE_WATCH = "audit_stream", "descope_watch"
+OUTSIDE_ACTOR = "descope"  # the audit's actor of an impersonation outside the bot: Descope's audit told of it
 
 _EVENTS = ("SELECT a.id, a.at, a.action, a.request_id, a.actor, a.from_state, a.to_state, a.detail, r.login_id, "
            "r.tenant FROM audit a LEFT JOIN requests r ON r.id = a.request_id")
-_STATE = "SELECT name, lease_until, next_seq, checkpoint, failures, retry_at FROM bot_state WHERE name = ?"
+_STATE = "SELECT name, lease_until, next_seq, checkpoint, failures, retry_at, owner FROM bot_state WHERE name = ?"
+# Those given a seq already first, in its order (a retry sends them as it did), then the rest in the order of the audit.
 _BATCH = ("SELECT o.audit_id, o.seq, a.at, a.action, a.request_id, a.actor, a.from_state, a.to_state, a.detail, "
           "r.login_id, r.tenant FROM audit_outbox o JOIN audit a ON a.id = o.audit_id "
-          "LEFT JOIN requests r ON r.id = a.request_id ORDER BY o.audit_id LIMIT ?")
+          "LEFT JOIN requests r ON r.id = a.request_id ORDER BY o.seq IS NULL, o.seq, o.audit_id LIMIT ?")
 
 
 @dataclass(frozen=True)
 class Duty:
-    """A duty's state, as claimed."""
+    """A duty's state, as claimed (``owner``: this claim's token: only it renews or gives back the lease)."""
 
     name: str
+    owner: str
     next_seq: int
     checkpoint: datetime | None
     failures: int
@@ -78,34 +84,49 @@ class StreamRecords(StoreCore):
     def claim_duty(self, name: str, now: datetime, until: datetime) -> Duty | None:
         """Take duty ``name`` until ``until`` if nobody holds it and it is not waiting to try again; ``None``: not
         now."""
+        owner = secrets.token_hex(8)
         with self.write() as s:
-            if s.one(_STATE, (name,)) is None:
-                s.run("INSERT INTO bot_state (name, next_seq, failures) VALUES (?, 1, 0)", (name,))
-            taken = s.run("UPDATE bot_state SET lease_until = ? WHERE name = ? AND (lease_until IS NULL OR "
-                          "lease_until < ?) AND (retry_at IS NULL OR retry_at <= ?)", (until, name, now, now))
+            taken = s.run("UPDATE bot_state SET lease_until = ?, owner = ? WHERE name = ? AND (lease_until IS NULL OR "
+                          "lease_until < ?) AND (retry_at IS NULL OR retry_at <= ?)", (until, owner, name, now, now))
             if taken != 1:
                 return None
             found = s.one(_STATE, (name,))
             assert found is not None
-            return Duty(name, int(found[2]), s.moment(found[3]), int(found[4]))
+            return Duty(name, owner, int(found[2]), s.moment(found[3]), int(found[4]))
 
-    def release_duty(self, name: str) -> None:
+    def renew_duty(self, duty: Duty, until: datetime) -> bool:
+        """Hold ``duty`` until ``until``; False when its lease was lost (ran out and taken): stop at once."""
         with self.write() as s:
-            s.run("UPDATE bot_state SET lease_until = NULL WHERE name = ?", (name,))
+            return s.run("UPDATE bot_state SET lease_until = ? WHERE name = ? AND owner = ?",
+                         (until, duty.name, duty.owner)) == 1
 
-    def outbox_batch(self, limit: int) -> list[StreamEvent]:
-        """The next ``limit`` audit rows to deliver, oldest first; those sent for the first time get their ``seq``
-        now (under the duty's lease: one sender)."""
+    def release_duty(self, duty: Duty) -> None:
+        """Give ``duty``'s lease back (if it is still this claim's)."""
         with self.write() as s:
+            s.run("UPDATE bot_state SET lease_until = NULL, owner = NULL WHERE name = ? AND owner = ?",
+                  (duty.name, duty.owner))
+
+    def outbox_waiting(self) -> bool:
+        """Whether any audit row waits to be delivered (a read: the deliverer claims its duty only then)."""
+        with self.db.read() as s:
+            return s.one("SELECT 1 FROM audit_outbox LIMIT 1") is not None
+
+    def outbox_batch(self, duty: Duty, limit: int) -> list[StreamEvent] | None:
+        """The next ``limit`` audit rows to deliver: those sent before first, with the ``seq`` they were sent with,
+        then the oldest of the rest, which get theirs now, from the counter (the duty's row locked: numbered once).
+        ``None``: ``duty``'s lease was lost (stop: another replica delivers now)."""
+        with self.write() as s:
+            state = s.one(_STATE + (" FOR UPDATE" if s.db.postgres else ""), (AUDIT_STREAM,))
+            if state is None or state[6] != duty.owner:
+                return None
             found = s.all(_BATCH, (limit,))
             unnumbered = [row[0] for row in found if row[1] is None]
             seqs: dict[int, int] = {}
+            first = int(state[2])
+            for offset, audit_id in enumerate(unnumbered):
+                seqs[audit_id] = first + offset
+                s.run("UPDATE audit_outbox SET seq = ? WHERE audit_id = ? AND seq IS NULL", (first + offset, audit_id))
             if unnumbered:
-                state = s.one(_STATE, (AUDIT_STREAM,))
-                first = int(state[2]) if state else 1
-                for offset, audit_id in enumerate(unnumbered):
-                    seqs[audit_id] = first + offset
-                    s.run("UPDATE audit_outbox SET seq = ? WHERE audit_id = ?", (first + offset, audit_id))
                 s.run("UPDATE bot_state SET next_seq = ? WHERE name = ?", (first + len(unnumbered), AUDIT_STREAM))
             return [StreamEvent(audit_id=int(row[0]), seq=int(row[1]) if row[1] is not None else seqs[row[0]],
                                 at=_moment(s, row[2]), action=str(row[3]), request_id=row[4], actor=str(row[5]),
@@ -148,14 +169,26 @@ class StreamRecords(StoreCore):
         with self.write() as s:
             s.run("UPDATE bot_state SET checkpoint = ? WHERE name = ?", (moment, name))
 
-    def sessions_around(self, user_id: str, login_id: str | None, at: datetime, within: timedelta) -> bool:
-        """Whether a session of the bot started within ``within`` of ``at`` as the Descope user ``user_id`` (or, for a
-        session from before the user's ID was kept, the login ``login_id``)."""
+    def sessions_around(self, user_id: str, login_ids: Sequence[str], at: datetime, within: timedelta,
+                        activating: timedelta) -> bool:
+        """Whether the bot impersonated the Descope user ``user_id`` (or, for a request from before the user's ID
+        was kept, one of ``login_ids``) about ``at``: a session that started within ``within`` of it, or a request
+        approved up to ``activating`` before it that never started (its activation may have minted a token it could
+        not record: the bot's all the same)."""
+        logins = [login.lower() for login in login_ids] or [""]
+        marks = ", ".join("?" * len(logins))
         with self.db.read() as s:
-            found = s.one("SELECT 1 FROM requests WHERE started_at BETWEEN ? AND ? AND (target_user_id = ? OR "
-                          "(target_user_id IS NULL AND lower(login_id) = ?)) LIMIT 1",
-                          (at - within, at + within, user_id, (login_id or "").lower()))
+            found = s.one(
+                "SELECT 1 FROM requests WHERE (target_user_id = ? OR (target_user_id IS NULL AND lower(login_id) IN "
+                f"({marks}))) AND ((started_at BETWEEN ? AND ?) OR (started_at IS NULL AND decided_at BETWEEN ? AND "
+                "?)) LIMIT 1", (user_id, *logins, at - within, at + within, at - activating, at + within))
             return found is not None
+
+    def outside_known(self, user_id: str, occurred_at: datetime) -> bool:
+        """Whether that impersonation outside the bot was kept already."""
+        with self.db.read() as s:
+            return s.one("SELECT 1 FROM outside_impersonations WHERE descope_user_id = ? AND occurred_at = ?",
+                         (user_id, occurred_at)) is not None
 
     def record_outside(self, outside: Outside, occurred_at: datetime, now: datetime) -> int | None:
         """Keep an impersonation outside the bot, with its audit row; ``None`` when it was kept already (nothing is
@@ -169,8 +202,8 @@ class StreamRecords(StoreCore):
                   (outside.user_id, occurred_at, outside.login_id, outside.name, outside.actor))
             found = s.one("SELECT id FROM outside_impersonations WHERE descope_user_id = ? AND occurred_at = ?",
                           (outside.user_id, occurred_at))
-            add_audit(s, None, at=now, actor=outside.actor or "descope", action=Action.OUTSIDE_IMPERSONATION,
-                      from_state=None, to_state=None, detail=encode(outside))
+            add_audit(s, None, at=now, actor=OUTSIDE_ACTOR, action=Action.OUTSIDE_IMPERSONATION, from_state=None,
+                      to_state=None, detail=encode(outside))  # Descope's actor is in the detail (any length)
             return int(found[0]) if found else None
 
     def outside_unposted(self) -> list[OutsideRow]:

@@ -3,8 +3,10 @@
 
 The row to deliver is written with the audit row, in its transaction (``audit_outbox``: ``rows.add_audit``). One
 replica at a time delivers (the ``audit_stream`` duty's lease, ``Store.claim_duty``): up to ``BATCH`` events per POST,
-oldest first, each with its ``seq`` given when it is first sent (a retry sends the same batch, the same ``id``s and
-``seq``s). Taken (2xx): out of the outbox, the next batch. Not taken (an answer other than 2xx, or none): tried again
+oldest first, each with its ``seq`` given when it is first sent (a retry sends the same ``id``s with the same
+``seq``s first). The lease is renewed before each batch and fenced by the claim's token: a turn that overran it stops,
+and never gives back another's. Events go in the order they were committed: a request's own in the order they
+happened. Taken (2xx): out of the outbox, the next batch. Not taken (an answer other than 2xx, or none): tried again
 after a delay doubling from ``FIRST_RETRY`` up to ``LONGEST_RETRY``, whatever the answer (an intake refusing for
 ever is logged with its status and counted, and gets everything once fixed). A crash or a restart loses nothing: the
 outbox is in the database, and the retention keeps an audit row until it is delivered.
@@ -32,7 +34,7 @@ BATCH = 100
 BATCHES_PER_TURN = 20  # then the duty is given back (another replica, or the next turn, goes on)
 FIRST_RETRY = timedelta(seconds=1)
 LONGEST_RETRY = timedelta(minutes=5)
-TURN = timedelta(minutes=2)  # the duty's lease: longer than BATCHES_PER_TURN slow POSTs would take
+TURN = timedelta(minutes=1)  # the duty's lease, renewed before each batch (a POST gives up well within it)
 
 
 def event(row: StreamEvent) -> dict[str, Any]:
@@ -56,6 +58,8 @@ class AuditStream:
         """Deliver what waits, if this replica holds the duty and it is not waiting to try again; how many events
         the intake took."""
         ctx = self.ctx
+        if not ctx.store.outbox_waiting():  # a read: no write at all while nothing waits
+            return 0
         now = ctx.clock()
         duty = ctx.store.claim_duty(AUDIT_STREAM, now, now + TURN)
         if duty is None:
@@ -63,7 +67,10 @@ class AuditStream:
         taken = 0
         try:
             for _ in range(BATCHES_PER_TURN):
-                batch = ctx.store.outbox_batch(BATCH)
+                if not ctx.store.renew_duty(duty, ctx.clock() + TURN):
+                    log.warning("the audit stream's turn was lost (it overran its lease): another replica goes on")
+                    return taken
+                batch = ctx.store.outbox_batch(duty, BATCH)
                 if not batch:
                     break
                 try:
@@ -83,5 +90,5 @@ class AuditStream:
                 taken += len(batch)
                 duty = replace(duty, failures=0)
         finally:
-            ctx.store.release_duty(AUDIT_STREAM)
+            ctx.store.release_duty(duty)
         return taken

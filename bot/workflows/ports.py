@@ -37,8 +37,9 @@ class Descope(Protocol):
 
     def load_user(self, login_id: str, *, timeout: float | None = None) -> User: ...
 
-    def search_audit(self, actions: Sequence[str], since: datetime, until: datetime) -> list[AuditRecord]:
-        """Descope's audit records of ``actions`` between two moments."""
+    def search_audit(self, actions: Sequence[str], since: datetime, until: datetime, *,
+                     methods: Sequence[str] | None = None) -> list[AuditRecord]:
+        """Descope's audit records of ``actions`` (by ``methods``, when given) between two moments."""
         ...
 
     def send_email_code(self, login_id: str) -> str:

@@ -14,10 +14,10 @@ the same ground. Descope's limit (about 10 searches a minute) is honoured by the
 from __future__ import annotations
 
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
-from bot.descope import DescopeError
-from bot.descope.audit import FURTHEST, LOGIN_SUCCEED, AuditRecord
+from bot.descope import DescopeError, DescopeUnavailable
+from bot.descope.audit import FURTHEST, IMPERSONATE, LOGIN_SUCCEED, AuditRecord
 from bot.domain.outcomes import Outside
 from bot.store.stream import DESCOPE_WATCH
 from bot.workflows.context import Context
@@ -26,6 +26,9 @@ log = logging.getLogger("bot.workflows")
 
 OVERLAP = timedelta(minutes=2)  # Descope's audit may show a record a little after it happened
 MATCH = timedelta(minutes=2)  # a session of the bot and Descope's record of it: this close in time
+#: A request the bot approved this long before Descope's record, that never started, is the bot's all the same: its
+#: activation (retried, up to ``LONGEST_CALL``) may have minted a token it could not record.
+ACTIVATING = timedelta(minutes=10)
 TURN = timedelta(minutes=5)  # the duty's lease: a search and its pages, retried on Descope's 429
 
 
@@ -48,30 +51,37 @@ class DescopeWatch:
             since = duty.checkpoint - OVERLAP if duty.checkpoint else now - ctx.settings.reconcile_lookback
             since = max(since, now - FURTHEST + timedelta(minutes=1))
             try:
-                records = ctx.descope.search_audit([LOGIN_SUCCEED], since, now)
+                records = ctx.descope.search_audit([LOGIN_SUCCEED], since, now, methods=[IMPERSONATE])
             except DescopeError as exc:
-                log.warning("Descope's audit could not be searched (%s): the next search covers the same ground", exc)
-                ctx.store.put_off(DESCOPE_WATCH, now + min(interval, timedelta(minutes=1)),
-                                  failures=duty.failures + 1)
+                retry_after = exc.retry_after if isinstance(exc, DescopeUnavailable) else None
+                wait = max(timedelta(seconds=retry_after or 0), min(interval, timedelta(minutes=1)))
+                log.warning("Descope's audit could not be searched (%s): the next search, in %s, covers the same "
+                            "ground", exc, wait)
+                ctx.store.put_off(DESCOPE_WATCH, now + wait, failures=duty.failures + 1)
                 return 0
             for record in records:
-                if record.impersonation and self._outside(record):
-                    found += 1
+                try:
+                    if record.impersonation and self._outside(record):
+                        found += 1
+                except Exception:  # one record the store cannot keep must not blind the watch
+                    log.exception("an impersonation in Descope's audit could not be kept; the others are")
             ctx.store.set_checkpoint(DESCOPE_WATCH, now)
             ctx.store.put_off(DESCOPE_WATCH, now + interval)
-            self._tell()
+            if ctx.store.renew_duty(duty, ctx.clock() + TURN):  # still this replica's turn: tell the channel
+                self._tell()
         finally:
-            ctx.store.release_duty(DESCOPE_WATCH)
+            ctx.store.release_duty(duty)
         return found
 
     def _outside(self, record: AuditRecord) -> bool:
         """Keep ``record`` if no session of the bot accounts for it; True when it is new."""
         ctx = self.ctx
         login = record.login_ids[0] if record.login_ids else None
-        if ctx.store.sessions_around(record.user_id, login, record.occurred, MATCH):
+        if ctx.store.sessions_around(record.user_id, record.login_ids, record.occurred, MATCH, ACTIVATING) or \
+                ctx.store.outside_known(record.user_id, record.occurred):
             return False
-        outside = Outside(user_id=record.user_id, occurred=record.occurred.astimezone(UTC).isoformat(),
-                          login_id=login, name=self._name(login), actor=record.actor_id)
+        outside = Outside(user_id=record.user_id, occurred=iso(record.occurred), login_id=login,
+                          name=self._name(login), actor=record.actor_id)
         if ctx.store.record_outside(outside, record.occurred, ctx.clock()) is None:
             return False
         log.warning("an impersonation of Descope user %s at %s was not this bot's", record.user_id,
@@ -92,8 +102,8 @@ class DescopeWatch:
         """The approvals channel told of each outside impersonation not told yet (recorded as each is told)."""
         ctx = self.ctx
         for row in ctx.store.outside_unposted():
-            outside = Outside(user_id=row.user_id, occurred=row.occurred_at.astimezone(UTC).isoformat(),
-                              login_id=row.login_id, name=row.name, actor=row.actor)
+            outside = Outside(user_id=row.user_id, occurred=iso(row.occurred_at), login_id=row.login_id, name=row.name,
+                              actor=row.actor)
             try:
                 ts = ctx.notifier.post_outside(outside)
             except Exception as exc:
@@ -101,3 +111,8 @@ class DescopeWatch:
                             "the next search tries again", type(exc).__name__)
                 return
             ctx.store.outside_posted(row.id, ts)
+
+
+def iso(moment: datetime) -> str:
+    """A moment as the events write it: ISO 8601 in UTC, with ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

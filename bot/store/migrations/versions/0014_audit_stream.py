@@ -3,8 +3,8 @@ found in Descope's audit that were not the bot's, and the user ID each session i
 
 - ``audit_outbox``: an audit row to deliver to ``AUDIT_WEBHOOK_URL`` (written in the audit row's transaction, deleted
   once delivered); ``seq`` is given when it is first sent, so a retry sends the same.
-- ``bot_state``: one row per duty shared across replicas (``audit_stream``, ``descope_watch``): its lease, the next
-  ``seq``, the watch's checkpoint, failures in a row and when to try again.
+- ``bot_state``: one row per duty shared across replicas (``audit_stream``, ``descope_watch``, made here): its lease and
+  who holds it, the next ``seq``, the watch's checkpoint, failures in a row and when to try again.
 - ``outside_impersonations``: each impersonation Descope's audit shows that no session of the bot accounts for, once
   (unique by user and moment), with the approvals-channel message that told of it.
 - ``audit.request_id`` may be empty: an outside impersonation's audit row belongs to no request.
@@ -35,11 +35,14 @@ def upgrade() -> None:
         "bot_state",
         sa.Column("name", sa.String(32), primary_key=True),
         sa.Column("lease_until", sa.DateTime(), nullable=True),
+        sa.Column("owner", sa.String(32), nullable=True),
         sa.Column("next_seq", sa.BigInteger(), nullable=False, server_default="1"),
         sa.Column("checkpoint", sa.DateTime(), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("retry_at", sa.DateTime(), nullable=True),
     )
+    op.execute("INSERT INTO bot_state (name, next_seq, failures) VALUES ('audit_stream', 1, 0), "
+               "('descope_watch', 1, 0)")
     op.create_table(
         "outside_impersonations",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -58,6 +61,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":  # the append-only trigger lets only a purge delete audit rows
+        op.execute("SELECT set_config('impersonation_bot.purging', 'on', true)")
+    op.execute("DELETE FROM audit_outbox")
+    op.execute("DELETE FROM audit WHERE request_id IS NULL")  # outside impersonations: of no request
+    with op.batch_alter_table("audit") as batch:
+        batch.alter_column("request_id", existing_type=sa.String(16), nullable=False)
     with op.batch_alter_table("requests") as batch:
         batch.drop_column("target_user_id")
     op.drop_table("outside_impersonations")
