@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain import State
 from bot.domain.audit import Action
 from bot.domain.outcomes import Outside, encode
 from bot.store.core import StoreCore
@@ -181,7 +182,9 @@ class StreamRecords(StoreCore):
             found = s.one(
                 "SELECT 1 FROM requests WHERE (target_user_id = ? OR (target_user_id IS NULL AND lower(login_id) IN "
                 f"({marks}))) AND ((started_at BETWEEN ? AND ?) OR (started_at IS NULL AND decided_at BETWEEN ? AND "
-                "?)) LIMIT 1", (user_id, *logins, at - within, at + within, at - activating, at + within))
+                "? AND state IN (?, ?, ?))) LIMIT 1",  # approved, then failed or called off: the call may have gone out
+                (user_id, *logins, at - within, at + within, at - activating, at + within, State.APPROVED.value,
+                 State.FAILED.value, State.STOPPED.value))
             return found is not None
 
     def outside_known(self, user_id: str, occurred_at: datetime) -> bool:

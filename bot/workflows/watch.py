@@ -65,10 +65,12 @@ class DescopeWatch:
                         found += 1
                 except Exception:  # one record the store cannot keep must not blind the watch
                     log.exception("an impersonation in Descope's audit could not be kept; the others are")
+            if not ctx.store.renew_duty(duty, ctx.clock() + TURN):  # the turn was lost: the new holder goes on
+                log.warning("the watch on Descope's turn was lost (it overran its lease): another replica goes on")
+                return found
             ctx.store.set_checkpoint(DESCOPE_WATCH, now)
             ctx.store.put_off(DESCOPE_WATCH, now + interval)
-            if ctx.store.renew_duty(duty, ctx.clock() + TURN):  # still this replica's turn: tell the channel
-                self._tell()
+            self._tell()
         finally:
             ctx.store.release_duty(duty)
         return found

@@ -6,7 +6,8 @@ on a controlled clock, without processes or sockets.
                      the target user, revokes on logout only (stop revokes nothing, as at Descope), can be made to
                      fail the stop or logout call or to hold the first impersonate call until the test lets it
                      go; the step-up: mails a code (``send_email_code``), accepts ``good_code`` (``prove``), or
-                     raises ``prove_error``
+                     raises ``prove_error``; its audit (``search_audit``): answers ``audit_records`` of the actions
+                     (and methods) asked within the moments asked, records each search, or raises ``audit_error``
     StubDirectory    ``Directory`` (``SlackDirectory``): an email per user ID (none for ``without_email``); can be
                      made to fail
     StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown, session DMs, outcomes and App Homes;
@@ -32,6 +33,7 @@ from typing import Any
 
 from bot.config import Secret, Settings
 from bot.descope import DescopeRefused, User
+from bot.descope.audit import AuditRecord
 from bot.descope.stepup import CodeRejected
 from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TARGET
 from bot.domain import Draft, RequestView
@@ -76,6 +78,12 @@ class StubDescope:
         self.proofs: list[tuple[str, str, str]] = []  # each prove call: (method, login ID, code)
         self.email_error: Exception | None = None  # send_email_code raises it when set
         self.codes_mailed: list[str] = []  # the login IDs a code was mailed to
+        # Descope's audit: ``search_audit`` answers those of ``audit_records`` of the actions asked (by the methods
+        # asked, when asked), from ``since`` to ``until`` (both included), as Descope would; ``audit_error`` is raised
+        # when set. Each search is recorded: (actions, since, until, methods or None).
+        self.audit_records: list[AuditRecord] = []
+        self.audit_error: Exception | None = None
+        self.audit_searches: list[tuple[tuple[str, ...], datetime, datetime, tuple[str, ...] | None]] = []
 
     def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool, refresh_duration: int,
                     selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
@@ -84,7 +92,8 @@ class StubDescope:
         if self.gate is not None and self.calls == 1:
             assert self.gate.wait(10)
         exp = int(self.clock().timestamp()) + refresh_duration
-        payload = base64.urlsafe_b64encode(json.dumps({"exp": exp, "n": len(self.minted)}).encode()).decode()
+        claims = {"sub": self.user_id_of(login_id), "exp": exp, "n": len(self.minted)}  # sub: whom it acts as
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode()
         token = f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.sig"
         self.minted.append(token)
         return token
@@ -106,9 +115,22 @@ class StubDescope:
             raise DescopeRefused("Token expired by logout", status=401, code="E064001")
         return None
 
+    @staticmethod
+    def user_id_of(login_id: str) -> str:
+        """The Descope user ID of ``login_id`` here (what ``load_user`` answers and a minted token's ``sub``)."""
+        return "U" + login_id
+
     def load_user(self, login_id: str, *, timeout: float | None = None) -> User:
-        return User(user_id="U" + login_id, name=login_id.split("@")[0], status="enabled",
+        return User(user_id=self.user_id_of(login_id), name=login_id.split("@")[0], status="enabled",
                     tenants=(("acme-eu", "Acme EU"),))
+
+    def search_audit(self, actions: Sequence[str], since: datetime, until: datetime, *,
+                     methods: Sequence[str] | None = None) -> list[AuditRecord]:
+        self.audit_searches.append((tuple(actions), since, until, tuple(methods) if methods else None))
+        if self.audit_error is not None:
+            raise self.audit_error
+        return [r for r in self.audit_records if r.action in actions and since <= r.occurred <= until
+                and (not methods or r.method in methods)]
 
     def send_email_code(self, login_id: str) -> str:
         if self.email_error is not None:
