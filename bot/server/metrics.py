@@ -22,6 +22,8 @@ answers the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPRO
     impersonation_bot_audit_events_delivered_total         per replica  events the intake took
     impersonation_bot_outside_impersonations_total         per replica  impersonations Descope's audit shows outside
                                                                         the bot (each told once)
+    impersonation_bot_database_errors_total                per replica  the database failed a transaction, or could not
+                                                                        be reached
 
 Labels are fixed enumerations and Slack method names, never a token, a user ID or a login ID: values outside
 the enumerations are counted as ``other``. The code that counts knows only callables (the store's ``on_outcome``,
@@ -65,9 +67,13 @@ class ActiveSessions(Collector):
         self.count = count
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            count = self.count()
+        except Exception:  # the database is down: the scrape still answers (its errors are counted), without it
+            return
         gauge = GaugeMetricFamily("impersonation_bot_sessions_active",
                                   "Sessions active now (database-wide: the same on every replica)")
-        gauge.add_metric([], float(self.count()))
+        gauge.add_metric([], float(count))
         yield gauge
 
     def describe(self) -> Iterator[GaugeMetricFamily]:  # no database read at registration
@@ -81,7 +87,10 @@ class Outbox(Collector):
         self.backlog = backlog
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        count, oldest = self.backlog()
+        try:
+            count, oldest = self.backlog()
+        except Exception:  # the database is down: the scrape still answers, without the backlog
+            return
         events = GaugeMetricFamily("impersonation_bot_audit_outbox_events",
                                    "Audit events waiting for AUDIT_WEBHOOK_URL (database-wide)")
         events.add_metric([], float(count))
@@ -126,6 +135,8 @@ class Metrics:
                                  "(per replica)", registry=self.registry)
         self.outside = Counter("impersonation_bot_outside_impersonations", "Impersonations outside the bot found "
                                "in Descope's audit (per replica)", registry=self.registry)
+        self.database_errors = Counter("impersonation_bot_database_errors", "Transactions the database failed, or "
+                                       "could not be reached for (per replica)", registry=self.registry)
         self._gauges(self.registry)
 
     # -- the hooks (plain callables for the code that counts)
@@ -153,6 +164,9 @@ class Metrics:
 
     def outside_impersonation(self) -> None:
         self.outside.inc()
+
+    def database_error(self) -> None:
+        self.database_errors.inc()
 
     # -- exposition
 

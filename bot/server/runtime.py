@@ -55,7 +55,8 @@ class Runtime:
         streaming = settings.audit_webhook_url is not None and settings.audit_webhook_secret is not None
         self.metrics = Metrics(lambda: self.store.count_active(), multiprocess=shard[1] > 1,
                                outbox=self._backlog if streaming else None)
-        self.store = Store(self.engine, on_outcome=self.metrics.request_outcome, outbox=streaming)
+        self.store = Store(self.engine, on_outcome=self.metrics.request_outcome, outbox=streaming,
+                           on_error=self.metrics.database_error)
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                                      settings.descope_base_uri, on_call=self.metrics.descope_call,
                                      keep_alive=not settings.proxied)

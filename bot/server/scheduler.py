@@ -25,6 +25,7 @@ and every process sweeps everything, so a process being replaced leaves nothing 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -38,12 +39,23 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.server.clock import system_clock_of
 from bot.store import utcnow
+from bot.store.errors import unreachable as database_unreachable
 from bot.workflows.leases import Leases
 from bot.workflows.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = timedelta(minutes=1)  # the retention purge runs at most this often (and at start)
+
+
+def log_failure(what: str) -> None:
+    """Log the exception being handled: a database out of reach in one line (it says so every turn until it is back),
+    anything else with its traceback."""
+    failure = sys.exc_info()[1]
+    if failure is not None and database_unreachable(failure):
+        log.warning("%s: the database cannot be reached (%s)", what, type(failure).__name__)
+    else:
+        log.exception(what)
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ def _logged(name: str, run: Callable[[], object]) -> Callable[[], None]:
         try:
             run()
         except Exception:
-            log.exception("%s failed; it runs again at its next turn", name)
+            log_failure(f"{name} failed; it runs again at its next turn")
     return job
 
 
@@ -185,7 +197,7 @@ class Scheduler:
             try:
                 self.leases.renew()
             except Exception:
-                log.exception("renewing leases failed; trying again in %.1fs", interval)
+                log_failure(f"renewing leases failed; trying again in {interval:.1f}s")
 
     def _sweep(self) -> None:
         try:
@@ -193,7 +205,7 @@ class Scheduler:
             if handled:
                 log.debug("sweep handled %d requests", handled)
         except Exception:
-            log.exception("sweep failed; it runs again in %ss", self.sweep_interval.total_seconds())
+            log_failure(f"sweep failed; it runs again in {self.sweep_interval.total_seconds()}s")
 
     def _purge(self) -> None:
         try:
@@ -201,4 +213,4 @@ class Scheduler:
             if purged:
                 log.info("retention: deleted %d ended requests with their audit rows", purged)
         except Exception:
-            log.exception("the retention purge failed; it runs again in %ss", self.purge_interval.total_seconds())
+            log_failure(f"the retention purge failed; it runs again in {self.purge_interval.total_seconds()}s")

@@ -11,6 +11,7 @@ import logging
 import secrets
 
 from bot.slack.messages import replies
+from bot.workflows import database_unreachable
 
 log = logging.getLogger("bot.slack")
 
@@ -19,6 +20,9 @@ def error_text(exc: BaseException, doing: str) -> str:
     expected = replies.error_reply(exc)
     if expected is not None:
         return expected
+    if database_unreachable(exc):  # nothing was stored or half done (one change, one transaction): try again
+        log.warning("the database could not be reached while %s (%s)", doing, type(exc).__name__)
+        return replies.DATABASE_DOWN
     error_id = secrets.token_hex(4)
     log.error("unexpected error %s while %s", error_id, doing, exc_info=exc)
     return replies.unexpected(error_id, doing)

@@ -41,10 +41,12 @@ SlackWork = tuple[RequestRow, list[AuditEntry]]
 
 class StoreCore:
     def __init__(self, engine: Engine, on_outcome: Callable[[str], None] = lambda outcome: None, *,
-                 outbox: bool = False) -> None:
+                 outbox: bool = False, on_error: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.db = Db(engine)
         self.db.outbox = outbox  # every audit row also to deliver to AUDIT_WEBHOOK_URL
+        if on_error is not None:  # told of each failure of the database (the metrics)
+            self.db.on_error = on_error
         # SQLite: writers queue here (see the module docstring).
         self._writers: AbstractContextManager[Any] = (
             Writers(engine.url.database) if engine.dialect.name == "sqlite" else nullcontext())

@@ -53,7 +53,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    # A server that does not answer is given 2 s: a command or a click must be answered within Slack's 3.
+    engine = create_engine(url, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 2})
     _ping_when_idle(engine)
     return engine
 

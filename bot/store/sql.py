@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import enum
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.domain.audit import Action, AuditEntry
 from bot.store.models import AUDIT, REQUESTS, RequestRow, UTCDateTime, row_of
@@ -166,6 +166,8 @@ class Db:
         self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
         #: The audit stream is on: each audit row is written with its row in ``audit_outbox`` (``rows.add_audit``).
         self.outbox = False
+        #: Told of each failure of the database (the metrics count them). Must not raise.
+        self.on_error: Callable[[], None] = lambda: None
         self._texts: dict[str, str] = {}
 
     def text(self, sql: str) -> str:
@@ -197,7 +199,11 @@ class Db:
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Tx]:
-        pooled = self.engine.raw_connection()
+        try:
+            pooled = self.engine.raw_connection()
+        except SQLAlchemyError:  # no connection at all: the server stopped, the network
+            self.on_error()
+            raise
         driver: Any = pooled.driver_connection
         autocommit = self.postgres and not write
         try:
@@ -219,6 +225,7 @@ class Db:
             finally:
                 cursor.close()
         except self._error as exc:
+            self.on_error()
             dropped = self.engine.dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]
             if dropped:  # as SQLAlchemy's own Connection does: every connection pooled before now is suspect
                 self.engine.pool._invalidate(pooled, exc)

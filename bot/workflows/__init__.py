@@ -34,6 +34,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.store import Store, utcnow
+from bot.store.errors import unreachable as database_unreachable
 from bot.store.sealing import Sealer
 from bot.workflows.approvals import Approvals
 from bot.workflows.audit_stream import AuditStream
@@ -54,7 +55,7 @@ from bot.workflows.tokens import Tokens
 from bot.workflows.verification import Verifications
 from bot.workflows.watch import DescopeWatch
 
-__all__ = ["Context", "Listing", "Workflows"]
+__all__ = ["Context", "Listing", "Workflows", "database_unreachable"]
 
 
 @dataclass(frozen=True)

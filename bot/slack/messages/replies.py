@@ -253,6 +253,8 @@ def unexpected(error_id: str, doing: str) -> str:
 OTHER_WORKSPACE = ":no_entry: This bot only serves the workspace it is installed in."
 TRIGGER_EXPIRED = ":hourglass: Slack did not let the token window open in time: click *Show token* again."
 WRONG_PLACE = ":warning: Approvals count only from the request's message in the approvals channel."
+DATABASE_DOWN = (":warning: The bot cannot reach its database right now, so nothing was done (nothing stored, nothing "
+                 "sent). Try again in a minute; if it goes on, tell whoever runs the bot.")
 
 
 # -- the command's answers ----------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""A database outage (issue 28, part 3): PostgreSQL stopped under the running bot, then started again. Meanwhile a
+command gets an answer within Slack's 3 seconds saying the bot cannot reach its database (nothing stored), a click
+the same, ``/healthz`` answers 503 and ``/metrics`` counts the errors; the process stays up. Once the server is back
+the bot carries on without a restart, and a session whose window ended during the outage is stopped within
+``SWEEP_INTERVAL`` plus a few seconds.
+
+A PostgreSQL server of the test's own (``initdb`` in a temporary folder, its own port), so stopping it touches no
+other test; always started again (and removed) whatever happens. Skipped where the suite cannot run one (no server
+binaries, or no unprivileged user to run them as)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.devtools import FakeDescope, FakeSlack
+from bot.devtools.descope_api import STOP_IMPERSONATION
+from bot.devtools.harness import APPROVER, BotProcess, Stack, bot_env, free_port, populate
+
+BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+
+
+@dataclass
+class Server:
+    """A PostgreSQL server of this test's own."""
+
+    folder: Path
+    port: int
+    run_as: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def ctl(self, *args: str) -> None:
+        subprocess.run([*self.run_as, f"{BINARIES[-1]}/pg_ctl", "-D", str(self.folder / "data"), *args],
+                       check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        self.ctl("-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1", "-l",
+                 str(self.folder / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        self.ctl("-m", "fast", "-w", "stop")
+
+    def running(self) -> bool:
+        return subprocess.run([*self.run_as, f"{BINARIES[-1]}/pg_ctl", "-D", str(self.folder / "data"), "status"],
+                              capture_output=True, timeout=30).returncode == 0
+
+
+def _runner() -> list[str] | None:
+    """How to run the server's binaries: as ourselves, unless we are root (PostgreSQL refuses root), then as the
+    ``postgres`` user; ``None`` when neither can."""
+    if not BINARIES:
+        return None
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("runuser") and subprocess.run(["id", "postgres"], capture_output=True).returncode == 0:
+        return ["runuser", "-u", "postgres", "--"]
+    return None
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    run_as = _runner()
+    if run_as is None:
+        pytest.skip("no PostgreSQL server binaries, or no unprivileged user to run them as")
+    folder = Path(tempfile.mkdtemp(prefix="bot-outage-"))
+    try:
+        if run_as:
+            shutil.chown(folder, "postgres")
+        subprocess.run([*run_as, f"{BINARIES[-1]}/initdb", "-D", str(folder / "data"), "-A", "trust", "-U",
+                        "postgres"], check=True, capture_output=True, timeout=120)
+        found = Server(folder, free_port(), run_as)
+        found.start()
+        try:
+            yield found
+        finally:
+            if found.running():
+                found.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
+def metric(s: Stack, name: str) -> float:
+    with urllib.request.urlopen(s.bot.url + "/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tmp_path: Path) -> None:
+    with FakeSlack() as slack, FakeDescope() as descope:
+        populate(slack, descope)
+        bot = BotProcess(bot_env(slack, descope, server.url, SWEEP_INTERVAL="1s", RECONCILE_INTERVAL="0"),
+                         tmp_path / "bot.log")
+        bot.start()
+        s = Stack(slack, descope, bot)
+        try:
+            request_id, ts = s.submit("jane@acme.com 4s --tenant acme-eu checking invoice SUP-123")
+            assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+            s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
+            assert status(bot.url + "/healthz") == 200
+            waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
+
+            server.stop()  # the session's window ends while the database is down
+            began = time.monotonic()
+            answer = s.command("jane@acme.com 30m --tenant acme-eu another look")
+            assert time.monotonic() - began < 3.0 and answer.status == 200
+            assert "cannot reach its database" in answer.text and "nothing stored" in answer.text, answer.text
+            assert status(bot.url + "/healthz") == 503
+            assert s.click("approval.approve", waiting, APPROVER, waiting_ts).status == 200  # acked at once
+            assert "cannot reach its database" in s.ephemeral_after_click()
+            assert metric(s, "impersonation_bot_database_errors_total") > 0
+            time.sleep(5)  # past the window: its stop falls due during the outage
+            assert bot.proc is not None and bot.proc.poll() is None  # the process stays up
+            assert not s.descope.calls_to(STOP_IMPERSONATION)
+
+            server.start()
+            back = time.monotonic()
+            s.slack.wait_for(lambda: s.descope.calls_to(STOP_IMPERSONATION), timeout=15,
+                             message="the stop that fell due during the outage")
+            assert time.monotonic() - back < 1 + 5  # SWEEP_INTERVAL plus a few seconds
+            s.slack.wait_for(lambda: status(bot.url + "/healthz") == 200, message="healthy again")
+            again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
+            assert "waiting for a second admin" in again, again  # carries on, no restart
+        finally:
+            bot.stop()
