@@ -36,6 +36,7 @@ import httpx
 
 from bot.descope.audit import AUDIT_SEARCH_PATH, AuditRecord, search
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
+from bot.descope.gate import Gate
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from bot.descope.stepup import StepUp
 from bot.descope.users import User, user_of
@@ -104,6 +105,7 @@ class DescopeClient:
         self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
         self._urls: dict[str, httpx.URL] = {}
+        self._gate = Gate(sleep=sleep)  # a 429 on a path holds every call to it in this process
         self.stepup = StepUp(self)  # the authentication calls a second factor needs, and Descope's key set
         if transport is None and keep_alive:
             transport = KeptConnections()  # else (a proxy: ``Settings.proxied``) httpx's own transport, which reads it
@@ -289,6 +291,9 @@ class DescopeClient:
         extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
+            if self._gate.wait(path, at_most=policy.max_retry_after) is None:  # held long by another call's 429
+                raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
+                                         retry_after=self._gate.left(path), status=429)
             try:
                 response = self._http.request(method, self._url(path, params), json=json, headers=headers, **extra)
             except httpx.UnsupportedProtocol as exc:  # misconfiguration: retrying cannot help
@@ -310,6 +315,8 @@ class DescopeClient:
                 return response
             if status in RETRY_STATUSES and (idempotent or status not in _MAYBE_DONE):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if status == 429:  # every call to this path in the process waits its turn, not only this one
+                    self._gate.hold(path, retry_after if retry_after is not None else policy.backoff(attempt - 1))
                 too_long = retry_after is not None and retry_after > policy.max_retry_after
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
                     raise _error(

@@ -25,7 +25,9 @@ on its own.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -94,6 +96,9 @@ class FakeDescope(Audit, StepUp, Endpoints, FakeServer[DescopeCall]):
         self.stop_rejects_expired = False  # True: stopping an expired token answers 400, as a real IdP may
         self._signer = Signer()
         self._faults: dict[str, Fault] = {}
+        self._limits: dict[str, int] = {}  # path -> calls a second (rate_limit)
+        self._hits: dict[str, deque[float]] = {}  # path -> when the calls of the last second came
+        self.limited: dict[str, int] = {}  # path -> how many calls its rate limit refused (429)
         self._init_stepup()
         self._init_audit()
 
@@ -137,6 +142,33 @@ class FakeDescope(Audit, StepUp, Endpoints, FakeServer[DescopeCall]):
         return user
 
     # -- fault injection -----------------------------------------------------------------------
+    def rate_limit(self, path: str, per_second: int | None) -> None:
+        """Allow ``path`` at most ``per_second`` calls in any second (``None``: no limit), as Descope's limits do:
+        beyond, 429 ``E130429`` with ``Retry-After`` (whole seconds until a call may go again, at least 1)."""
+        with self._lock:
+            if per_second is None:
+                self._limits.pop(path, None)
+            else:
+                self._limits[path] = per_second
+
+    def _rate_limited(self, path: str) -> Response | None:
+        with self._lock:
+            limit = self._limits.get(path)
+            if limit is None:
+                return None
+            now = time.monotonic()
+            hits = self._hits.setdefault(path, deque())
+            while hits and hits[0] <= now - 1.0:
+                hits.popleft()
+            if len(hits) < limit:
+                hits.append(now)
+                return None
+            self.limited[path] = self.limited.get(path, 0) + 1
+            wait = max(1, math.ceil(hits[0] + 1.0 - now))
+        refused = error(429, "E130429", "Rate limit exceeded", "Too many requests")
+        refused.headers["Retry-After"] = str(wait)
+        return refused
+
     def fail_next(
         self,
         path: str,
@@ -233,7 +265,12 @@ class FakeDescope(Audit, StepUp, Endpoints, FakeServer[DescopeCall]):
         return response
 
     def _faulted(self, call: DescopeCall, path: str) -> Response | None:
-        """An injected fault's answer for this call, after the path's latency (``None``: no fault, answer it)."""
+        """An injected fault's answer for this call (or the path's rate limit's), after the path's latency (``None``:
+        no fault, answer it)."""
+        limited = self._rate_limited(path)
+        if limited is not None:
+            call.failed = True
+            return limited
         fault = self._take_fault(path)
         if fault is not None:
             call.failed = True

@@ -1,0 +1,53 @@
+"""Rate limits (issue 28, parts 1 and 2): many sessions ending together while Descope allows only a few stops and
+logouts a second are all stopped and revoked at about the allowed rate, the calls waiting their turn (on average at
+most one 429 per session); a 429 from Slack on the approval message delays it, and it is posted once. SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bot.devtools.descope_api import LOGOUT, STOP_IMPERSONATION
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, TENANT, Stack
+
+StackFactory = Callable[..., Stack]
+SESSIONS = 16
+PER_SECOND = 4
+
+
+def test_sessions_ending_together_are_all_revoked_at_the_allowed_rate(make_stack: StackFactory) -> None:
+    s = make_stack(MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
+    s.descope.rate_limit(STOP_IMPERSONATION, PER_SECOND)
+    s.descope.rate_limit(LOGOUT, PER_SECOND)
+    sessions = []  # the ts of each approval message
+    for n in range(SESSIONS):
+        target = f"user{n}@acme.com"
+        s.descope.add_user(target, tenants=[TENANT])
+        request_id, ts = s.submit(f"{target} 8s --tenant {TENANT} the same incident for everyone")
+        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+        sessions.append(ts)
+    tokens = s.slack.wait_for(lambda: len(s.descope.active_tokens()) >= SESSIONS and s.descope.active_tokens(),
+                              timeout=30, message="every session started")
+    began = time.monotonic()
+    dead = lambda: all(s.descope.is_revoked(t) or s.descope.refresh(t) != 200 for t in tokens)  # noqa: E731
+    s.slack.wait_for(lambda: dead() and all("Session ended" in s.approval_text(ts) for ts in sessions),
+                     timeout=60, message="every session stopped and its token dead, at Descope's pace")
+    took = time.monotonic() - began
+    assert len(s.descope.calls_to(STOP_IMPERSONATION)) - s.descope.limited.get(STOP_IMPERSONATION, 0) == SESSIONS
+    refused = s.descope.limited.get(STOP_IMPERSONATION, 0) + s.descope.limited.get(LOGOUT, 0)
+    assert refused <= SESSIONS, refused  # they waited their turn: on average at most one 429 a session
+    assert took < 8 + 2 * SESSIONS / PER_SECOND + 10, took  # the windows, then about the allowed rate
+
+
+def test_a_slack_429_delays_the_approval_message_which_is_posted_once(make_stack: StackFactory) -> None:
+    s = make_stack(RECONCILE_INTERVAL="0")
+    s.slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    request_id, _ = s.submit()  # waits for the approval message: posted after Slack's Retry-After
+    posted = [m for (ch, _), m in list(s.slack.messages.items()) if ch == APPROVAL_CHANNEL and not m.get("thread_ts")
+              and request_id in str(m)]
+    assert len(posted) == 1
+    tries = [c for c in s.slack.calls_of("chat.postMessage") if c.params.get("channel") == APPROVAL_CHANNEL
+             and not c.params.get("thread_ts")]
+    assert len(tries) == 2 and tries[1].at - tries[0].at >= 0.9  # refused once, then Slack's wait honoured
+
