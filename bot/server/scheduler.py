@@ -1,8 +1,10 @@
 """The alarm clock: APScheduler wakes the workflows; the database stays the truth.
 
-* ``wake_at(id, when)`` sets one date job per request (replacing the previous one) at the moment
-  ``bot.domain.schedule`` names, so a session is stopped at its ``ends_at`` to the millisecond rather
-  than at the next sweep.
+* One alarm per process, at the earliest moment any request needs work (``bot.domain.schedule``, kept by every write
+  in the indexed ``next_due_at``): ``wake_at(id, when)`` brings it forward when ``when`` comes first. When it rings,
+  the requests due are found by that index and ticked on the pool, and the alarm is set at the next moment from
+  the index again, so a session is stopped at its ``ends_at`` to the millisecond rather than at the next sweep,
+  and the process holds one timer whether ten requests wait or a hundred thousand.
 * ``kick(id)`` runs ``Ticker.tick`` now on a thread pool of ours (work started by a request that must not
   hold up Slack's 3-second answer): work due now needs no timer, and going through APScheduler (a job, its
   store, a wake-up of its thread, its events) cost more than the tick's own bookkeeping (issue 13's profile).
@@ -16,10 +18,10 @@
   every third of ``Leases.lease``: work in progress keeps its row however long Descope or Slack take,
   and the lease of a process that died runs out within ``Leases.lease`` for the sweep to take over.
 
-Jobs live in memory only: they are rebuilt from the database at start (``Ticker.reschedule_all``). With several
-serving processes (``WEB_CONCURRENCY``), process ``k`` of ``n`` rebuilds the alarms of its share of the requests
-(``shard``: by a hash of the ID), so the machine holds each alarm once; a process arms whatever it changes itself,
-and every process sweeps everything, so a process being replaced leaves nothing undone.
+The alarm lives in memory only: at start it is set from the database (``Ticker.reschedule_all``: one indexed read,
+however many requests wait). Every serving process (``WEB_CONCURRENCY``) and replica keeps its own and ticks what is
+due when it rings (each piece of work is claimed first: one of them does it), and every process sweeps everything, so
+a process being replaced leaves nothing undone.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor as Pool
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ from bot.workflows.ticker import Ticker
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = timedelta(minutes=1)  # the retention purge runs at most this often (and at start)
+ALARM = "alarm"  # the one alarm's job
+ALARM_BATCH = 500  # requests due ticked per ring; more, and it rings again after BACKLOG_LOOK
+BACKLOG_LOOK = timedelta(milliseconds=200)
 
 
 def log_failure(what: str) -> None:
@@ -80,9 +84,9 @@ class Scheduler:
     """The workflows' ``Timers``: built before them (they are given it), started with their ``Ticker``."""
 
     def __init__(self, clock: Callable[[], datetime], leases: Leases, sweep_interval: timedelta, *,
-                 retention: bool = False, workers: int = 8, shard: tuple[int, int] = (0, 1)) -> None:
+                 retention: bool = False, workers: int = 8) -> None:
         self.ticker: Ticker | None = None  # what the jobs run: given at start
-        self.shard = shard  # (this process's index, how many serving processes)
+        self.clock = clock
         self.leases = leases
         # Moments come on the database's clock (bot.server.clock); APScheduler runs on this machine's.
         self.to_system = system_clock_of(clock)
@@ -97,7 +101,7 @@ class Scheduler:
         self._now = Pool(max_workers=workers, thread_name_prefix="work")  # kicks: work due now
         self._swept: set[str] = set()  # queued by the sweep, not yet started
         self._swept_lock = threading.Lock()
-        self._armed: dict[str, datetime] = {}  # each request's alarm, as set (re-arming it unchanged costs nothing)
+        self._next_at: datetime | None = None  # the alarm, as set (None: not set)
         self._keeper_stop = threading.Event()
         # Shutting down: APScheduler's shutdown(wait=True) holds its job-store lock while running jobs finish, and a
         # running job that adds a job (a kick after a stop) would wait for that lock for ever. So jobs are added
@@ -112,7 +116,7 @@ class Scheduler:
         self.ticker = ticker
         self._keeper.start()
         self._scheduler.start()
-        ticker.reschedule_all(owns=self._owns)
+        ticker.reschedule_all()
         self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
                                 id="sweep", next_run_time=utcnow(), replace_existing=True)
         if self._retention:
@@ -140,18 +144,14 @@ class Scheduler:
     def _tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
         self._ticker().tick(request_id, slack_lease_until)
 
-    def _owns(self, request_id: str) -> bool:
-        """Whether this process rebuilds the alarm of ``request_id`` at start (see the module docstring)."""
-        index, count = self.shard
-        return count == 1 or zlib.crc32(request_id.encode()) % count == index
-
     def wake_at(self, request_id: str, when: datetime) -> None:
+        """Ring at ``when`` if that comes before the alarm as set (what is due then is found by ``next_due_at``,
+        ``request_id``'s work among it)."""
         with self._swept_lock:
-            if self._armed.get(request_id) == when:
+            if self._next_at is not None and self._next_at <= when:
                 return
-            self._armed[request_id] = when
-        self._add(self._alarm, run_date=self.to_system(when), args=[request_id], id=f"at:{request_id}",
-                  replace_existing=True)
+            self._next_at = when
+        self._add(self._ring, run_date=self.to_system(when), id=ALARM, replace_existing=True)
 
     def _add(self, func: Callable[..., None], **job: Any) -> None:
         """A one-off job (``date`` trigger), unless shutdown has begun."""
@@ -159,10 +159,22 @@ class Scheduler:
             if not self._stopping:
                 self._scheduler.add_job(func, "date", **job)
 
-    def _alarm(self, request_id: str) -> None:
+    def _ring(self) -> None:
+        """The alarm: every request due now ticked on the pool (each once: ``_kick_swept``), and the alarm set again
+        at the next moment any request needs work (soon again when more were due than one look takes)."""
         with self._swept_lock:
-            self._armed.pop(request_id, None)
-        self._tick(request_id)
+            self._next_at = None
+        try:
+            due, following = self._ticker().due_and_next(ALARM_BATCH)
+        except Exception:
+            log_failure(f"the alarm could not look at what is due; the sweep runs again in {self.sweep_interval}")
+            return
+        for request_id in due:
+            self._kick_swept(request_id)
+        if len(due) == ALARM_BATCH:
+            following = self.clock() + BACKLOG_LOOK
+        if following is not None:
+            self.wake_at("", following)
 
     def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
         if at is not None:

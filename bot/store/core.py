@@ -239,11 +239,17 @@ class StoreCore:
             return [str(found[0]) for found in s.all(
                 "SELECT id FROM requests WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?", (now, limit))]
 
-    def next_due_times(self) -> list[tuple[str, datetime]]:
-        """``(request ID, next_due_at)`` of every request that will need work again."""
+    def earliest_due(self) -> datetime | None:
+        """The earliest ``next_due_at`` of all (the index's first)."""
         with self.db.read() as s:
-            found = s.all("SELECT id, next_due_at FROM requests WHERE next_due_at IS NOT NULL")
-            return [(str(rid), moment) for rid, at in found if (moment := s.moment(at)) is not None]
+            found = s.one("SELECT min(next_due_at) FROM requests")
+            return s.moment(found[0]) if found else None
+
+    def next_due_after(self, now: datetime) -> datetime | None:
+        """The earliest ``next_due_at`` after ``now`` (the index, read from there)."""
+        with self.db.read() as s:
+            found = s.one("SELECT min(next_due_at) FROM requests WHERE next_due_at > ?", (now,))
+            return s.moment(found[0]) if found else None
 
     def count_active(self) -> int:
         """Sessions active now (the metrics' gauge)."""

@@ -1,5 +1,6 @@
 """The bot's own clockwork: ``tick`` does whatever ``schedule`` says is due for one request; ``sweep`` ticks
-every request whose ``next_due_at`` has passed; ``reschedule_all`` re-arms every alarm at start; ``purge``
+every request whose ``next_due_at`` has passed; ``reschedule_all`` sets the alarm at start, ``due_and_next`` is what
+it does when it rings; ``purge``
 deletes what ``RETENTION`` no longer keeps.
 
 The scheduler calls ``tick`` at the exact moment (one alarm per request, at ``next_due_at``) and runs
@@ -129,9 +130,15 @@ class Ticker:
         now = self.ctx.clock()
         return purge(self.ctx.store, now - retention, now)
 
-    def reschedule_all(self, owns: Callable[[str], bool] = lambda request_id: True) -> None:
-        """At start: arm the alarm of every request (that this process ``owns``) at its ``next_due_at`` (deadlines,
-        and the ends of leases a process that is gone may hold: this one's last run, or a crashed replica)."""
-        for request_id, when in self.ctx.store.next_due_times():
-            if owns(request_id):
-                self.ctx.timers.wake_at(request_id, when)
+    def reschedule_all(self) -> None:
+        """At start: the alarm at the earliest ``next_due_at`` of all (deadlines, and the ends of leases a process
+        that is gone may hold: this one's last run, or a crashed replica): one indexed read."""
+        earliest = self.ctx.store.earliest_due()
+        if earliest is not None:
+            self.ctx.timers.wake_at("", earliest)
+
+    def due_and_next(self, limit: int) -> tuple[list[str], datetime | None]:
+        """What the alarm does when it rings: the requests due now (at most ``limit``, most overdue first), and the
+        next moment after now that any request needs work."""
+        now = self.ctx.clock()
+        return self.ctx.store.due(now, limit), self.ctx.store.next_due_after(now)

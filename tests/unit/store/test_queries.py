@@ -49,11 +49,13 @@ def test_lists_filter_by_requester_state_and_extension_newest_first(store: Store
     assert len(store.list_requests(limit=2)) == 2
 
 
-def test_due_and_next_due_times_follow_next_due_at(store: Store) -> None:
+def test_due_and_the_alarms_moments_follow_next_due_at(store: Store) -> None:
     early = _pending(store, "a@acme.com", at=T0)
     late = _pending(store, "b@acme.com", at=T0 + 10 * MINUTE)
-    times = dict(store.next_due_times())
-    assert set(times) == {early, late} and times[early] < times[late] and times[early].tzinfo is not None
+    times = {request_id: _next_due(store, request_id) for request_id in (early, late)}
+    assert times[early] < times[late] and times[early].tzinfo is not None
+    assert store.earliest_due() == times[early]  # the alarm at start
+    assert store.next_due_after(times[early]) == times[late] and store.next_due_after(times[late]) is None
     assert store.due(times[early]) == [early]
     assert store.due(times[late]) == [early, late]  # most overdue first
     assert store.due(times[late], limit=1) == [early]
@@ -117,7 +119,13 @@ def test_seeded_sessions_run_as_a_whole_flow_leaves_them(store: Store) -> None:
     assert len(active) == 3 and store.count_active() == 3
     first = min(active, key=lambda r: r.ends_at or now)
     assert first.ends_at == now + timedelta(hours=2) and first.approved_by == ("UAPPR1",)
-    assert dict(store.next_due_times())[first.id] == first.ends_at  # due when it ends: nothing else owed
+    assert _next_due(store, first.id) == first.ends_at  # due when it ends: nothing else owed
     work = store.slack_work(first.id)
     assert work is not None and work[1] == []  # the thread already shows the flow
     assert [e.action for e in store.audit(request_id=first.id)] == ["requested", "approved", "activated"]
+
+
+def _next_due(store: Store, request_id: str) -> datetime:
+    row = store.get_row(request_id)
+    assert row is not None and row.next_due_at is not None
+    return row.next_due_at
