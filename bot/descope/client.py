@@ -291,7 +291,8 @@ class DescopeClient:
         extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
-            if self._gate.wait(path, at_most=policy.max_retry_after) is None:  # held long by another call's 429
+            # its turn at a path Descope rate-limited: waited here, unless it is far off (or the call answers Slack)
+            if self._gate.turn(path, at_most=0.0 if timeout is not None else policy.max_retry_after) is None:
                 raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
                                          retry_after=self._gate.left(path), status=429)
             try:
@@ -311,12 +312,14 @@ class DescopeClient:
                 raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
 
             status = response.status_code
+            if status != 429:
+                self._gate.passed(path)
             if response.is_success:
                 return response
             if status in RETRY_STATUSES and (idempotent or status not in _MAYBE_DONE):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if status == 429:  # every call to this path in the process waits its turn, not only this one
-                    self._gate.hold(path, retry_after if retry_after is not None else policy.backoff(attempt - 1))
+                if status == 429:  # this call and every other to the path wait their turns (the next loop's)
+                    retry_after = self._gate.refused(path, retry_after)
                 too_long = retry_after is not None and retry_after > policy.max_retry_after
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
                     raise _error(
@@ -324,7 +327,8 @@ class DescopeClient:
                     )
                 delay = retry_after if retry_after is not None else policy.backoff(attempt - 1)
                 self._log_retry(method, path, str(status), attempt, delay)
-                self._sleep(delay)
+                if status != 429:
+                    self._sleep(delay)
                 continue
             if 400 <= status < 500:
                 raise _error(DescopeRefused, response, secrets)

@@ -5,9 +5,8 @@ measures this process's offset from it (``Store.database_now``: PostgreSQL's ``c
 of the round trip) at start and every ``REFRESH``, and reads ``local() + offset``: the database's time without a
 round trip per reading. SQLite serves one process, whose clock is the database's: the offset stays zero.
 
-``to_system`` turns such a moment back into this machine's system clock, for APScheduler's run dates. ``local`` is
-this process's wall clock, injected (the system clock in production; a test gives one that runs ahead, to prove
-that a replica whose clock is off still stops each session on time).
+``local`` is this process's wall clock, injected (the system clock in production; a test gives one that runs ahead,
+to prove that a replica whose clock is off still stops each session on time).
 """
 
 from __future__ import annotations
@@ -60,12 +59,3 @@ class DatabaseClock:
         if measured is None or time.monotonic() - measured > self.refresh:
             self.measure()
         return self.local() + self.offset
-
-    def to_system(self, moment: datetime) -> datetime:
-        """The system-clock moment (APScheduler's) at which the database's clock reads ``moment``."""
-        return moment - self.offset - (self.local() - utcnow())
-
-
-def system_clock_of(clock: Callable[[], datetime]) -> Callable[[datetime], datetime]:
-    """``to_system`` of a ``DatabaseClock``; the identity for any other clock (tests' fixed clocks)."""
-    return clock.to_system if isinstance(clock, DatabaseClock) else (lambda moment: moment)

@@ -1,14 +1,15 @@
-"""The alarm clock: APScheduler wakes the workflows; the database stays the truth.
+"""The alarm clock: one alarm and APScheduler's periodic jobs wake the workflows; the database stays the truth.
 
-* One alarm per process, at the earliest moment any request needs work (``bot.domain.schedule``, kept by every write
-  in the indexed ``next_due_at``): ``wake_at(id, when)`` brings it forward when ``when`` comes first. When it rings,
-  the requests due are found by that index and ticked on the pool, and the alarm is set at the next moment from
-  the index again, so a session is stopped at its ``ends_at`` to the millisecond rather than at the next sweep,
-  and the process holds one timer whether ten requests wait or a hundred thousand.
+* One alarm per process, a thread of its own asleep until the earliest moment any request needs work
+  (``bot.domain.schedule``, kept by every write in the indexed ``next_due_at``): ``wake_at(id, when)`` brings it
+  forward when ``when`` comes first. When it rings, the requests that came due since the last ring are found by
+  that index and ticked on the pool, and the alarm is set at the next moment from the index again, so a session
+  is stopped at its ``ends_at`` to the millisecond rather than at the next sweep, and the process holds one timer
+  whether ten requests wait or a hundred thousand. A moment written after the ring looked past it is kicked by
+  ``wake_at`` itself.
 * ``kick(id)`` runs ``Ticker.tick`` now on a thread pool of ours (work started by a request that must not
   hold up Slack's 3-second answer): work due now needs no timer, and going through APScheduler (a job, its
   store, a wake-up of its thread, its events) cost more than the tick's own bookkeeping (issue 13's profile).
-  ``kick(id, at)`` is a timer, APScheduler's.
 * A periodic sweep (``SWEEP_INTERVAL``) kicks everything overdue onto the pool: after a restart, a
   crash of another replica, or a job lost from memory, nothing waits longer than one interval, and a
   backlog is worked on by every worker at once.
@@ -38,7 +39,6 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.server.clock import system_clock_of
 from bot.store import utcnow
 from bot.store.errors import unreachable as database_unreachable
 from bot.workflows.leases import Leases
@@ -47,9 +47,9 @@ from bot.workflows.ticker import Ticker
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = timedelta(minutes=1)  # the retention purge runs at most this often (and at start)
-ALARM = "alarm"  # the one alarm's job
-ALARM_BATCH = 500  # requests due ticked per ring; more, and it rings again after BACKLOG_LOOK
-BACKLOG_LOOK = timedelta(milliseconds=200)
+ALARM_BATCH = 500  # requests due ticked per ring; more, and it rings again at once (after RING_SPACING)
+RING_SPACING = timedelta(milliseconds=10)  # moments closer than this share one ring
+RETRY_RING = timedelta(seconds=1)  # a ring that could not read the database looks again after this
 
 
 def log_failure(what: str) -> None:
@@ -88,8 +88,6 @@ class Scheduler:
         self.ticker: Ticker | None = None  # what the jobs run: given at start
         self.clock = clock
         self.leases = leases
-        # Moments come on the database's clock (bot.server.clock); APScheduler runs on this machine's.
-        self.to_system = system_clock_of(clock)
         self.sweep_interval = sweep_interval
         self.purge_interval = max(sweep_interval, PURGE_INTERVAL)
         self._retention = retention
@@ -102,10 +100,12 @@ class Scheduler:
         self._swept: set[str] = set()  # queued by the sweep, not yet started
         self._swept_lock = threading.Lock()
         self._next_at: datetime | None = None  # the alarm, as set (None: not set)
+        self._rung_to = clock()  # the last ring looked up to here: a moment from before is kicked, not rung for
+        self._alarm = threading.Condition()  # guards both; notified when the alarm is brought forward
+        self._ringer = threading.Thread(target=self._ring_forever, name="alarm", daemon=True)
         self._keeper_stop = threading.Event()
-        # Shutting down: APScheduler's shutdown(wait=True) holds its job-store lock while running jobs finish, and a
-        # running job that adds a job (a kick after a stop) would wait for that lock for ever. So jobs are added
-        # under this lock, and none once shutdown has begun (the next start's sweep finds that work).
+        # Shutting down: work is queued under this lock, and none once shutdown has begun (the next start's sweep
+        # finds that work).
         self._adding = threading.Lock()
         self._stopping = False
         self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
@@ -116,6 +116,7 @@ class Scheduler:
         self.ticker = ticker
         self._keeper.start()
         self._scheduler.start()
+        self._ringer.start()
         ticker.reschedule_all()
         self._scheduler.add_job(self._sweep, "interval", seconds=self.sweep_interval.total_seconds(),
                                 id="sweep", next_run_time=utcnow(), replace_existing=True)
@@ -130,6 +131,10 @@ class Scheduler:
         """Stop the clock; with ``wait``, let running jobs finish (their leases still renewed) first."""
         with self._adding:
             self._stopping = True
+        with self._alarm:
+            self._alarm.notify_all()
+        if self._ringer.is_alive():
+            self._ringer.join(timeout=5)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
         self._now.shutdown(wait=wait, cancel_futures=True)  # what has not started waits for the next sweep
@@ -146,42 +151,49 @@ class Scheduler:
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         """Ring at ``when`` if that comes before the alarm as set (what is due then is found by ``next_due_at``,
-        ``request_id``'s work among it)."""
-        with self._swept_lock:
-            if self._next_at is not None and self._next_at <= when:
-                return
-            self._next_at = when
-        self._add(self._ring, run_date=self.to_system(when), id=ALARM, replace_existing=True)
-
-    def _add(self, func: Callable[..., None], **job: Any) -> None:
-        """A one-off job (``date`` trigger), unless shutdown has begun."""
-        with self._adding:
-            if not self._stopping:
-                self._scheduler.add_job(func, "date", **job)
-
-    def _ring(self) -> None:
-        """The alarm: every request due now ticked on the pool (each once: ``_kick_swept``), and the alarm set again
-        at the next moment any request needs work (soon again when more were due than one look takes)."""
-        with self._swept_lock:
-            self._next_at = None
-        try:
-            due, following = self._ticker().due_and_next(ALARM_BATCH)
-        except Exception:
-            log_failure(f"the alarm could not look at what is due; the sweep runs again in {self.sweep_interval}")
-            return
-        for request_id in due:
+        ``request_id``'s work among it). A moment the last ring already looked past (written after that ring read)
+        is ``request_id``'s to kick now."""
+        with self._alarm:
+            passed = when <= self._rung_to
+            if not passed and (self._next_at is None or when < self._next_at):
+                self._next_at = when
+                self._alarm.notify()
+        if passed and request_id:
             self._kick_swept(request_id)
-        if len(due) == ALARM_BATCH:
-            following = self.clock() + BACKLOG_LOOK
-        if following is not None:
-            self.wake_at("", following)
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
-        if at is not None:
-            assert slack_lease_until is None, "a lease is handed over only to a kick that runs now"
-            self._add(self._tick, run_date=self.to_system(at), args=[request_id])
-        else:
-            self._run_now(self._tick, request_id, slack_lease_until)
+    def _ring_forever(self) -> None:
+        """The alarm's own thread: sleeps until the alarm as set (woken early when it is brought forward), then rings:
+        every request that came due since the last ring is ticked on the pool (each once: ``_kick_swept``; those due
+        before are the sweep's), and the alarm is set at the next moment any request needs work (at least
+        ``RING_SPACING`` on: moments a few milliseconds apart share a ring; soon again after a full batch, or after a
+        failure to read the database)."""
+        since, after = self._rung_to, None  # taken so far: up to this moment (and at it, up to this request)
+        while True:
+            with self._alarm:
+                while not self._stopping and (self._next_at is None or self._next_at > self.clock()):
+                    left = None if self._next_at is None else (self._next_at - self.clock()).total_seconds()
+                    self._alarm.wait(timeout=None if left is None else max(left, 0.001))
+                if self._stopping:
+                    return
+                self._next_at = None
+                now = self._rung_to = self.clock()
+            try:
+                due, following = self._ticker().due_and_next(since, after, now, ALARM_BATCH)
+            except Exception:
+                log_failure("the alarm could not look at what is due; it looks again in a second")
+                self.wake_at("", now + RETRY_RING)
+                continue
+            for _, request_id in due:
+                self._kick_swept(request_id)
+            if len(due) == ALARM_BATCH:  # more came due: the next ring takes them, from the last one taken
+                (since, after), following = due[-1], now
+            else:
+                since, after = now, None
+            if following is not None:
+                self.wake_at("", max(following, now + RING_SPACING))
+
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
+        self._run_now(self._tick, request_id, slack_lease_until)
 
     def _run_now(self, func: Callable[..., None], request_id: str, *args: Any) -> None:
         """``func(request_id, *args)`` on the pool, unless shutdown has begun."""

@@ -239,6 +239,18 @@ class StoreCore:
             return [str(found[0]) for found in s.all(
                 "SELECT id FROM requests WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?", (now, limit))]
 
+    def due_between(self, since: datetime, after: str | None, until: datetime,
+                    limit: int) -> list[tuple[datetime, str]]:
+        """Requests whose work came due after ``since`` (or at ``since``, with an id after ``after``: where a batch
+        left off), up to ``until`` (``next_due_at``), as (moment, id) in that order: the alarm's, an index range."""
+        at_since = "" if after is None else " OR (next_due_at = ? AND id > ?)"
+        with self.db.read() as s:
+            return [(moment, str(found[1])) for found in s.all(
+                f"SELECT next_due_at, id FROM requests WHERE (next_due_at > ?{at_since}) AND next_due_at <= ? "
+                "ORDER BY next_due_at, id LIMIT ?",
+                (since, *(() if after is None else (since, after)), until, limit))
+                if (moment := s.moment(found[0])) is not None]
+
     def earliest_due(self) -> datetime | None:
         """The earliest ``next_due_at`` of all (the index's first)."""
         with self.db.read() as s:

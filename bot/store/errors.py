@@ -1,27 +1,41 @@
 """Which failures of the database mean it cannot be reached right now (a server stopped or restarting, the network,
-SQLite's file locked beyond its timeout): ``unreachable``. Those are answered "try again" at the edge (the request was
-not stored, nothing half done: each change is one transaction), counted by the metrics, and the bot carries on once
-the database is back (the pool drops connections it found dead)."""
+a pool with no connection to give, SQLite's file locked beyond its timeout): ``unreachable``. Those are answered "try
+again" at the edge (the request was not stored, nothing half done: each change is one transaction), counted by the
+metrics, and the bot carries on once the database is back (the pool drops connections it found dead). A mistake in
+what was asked (SQLite's "no such table", a constraint) is not one of them: it is a bug, logged with its traceback.
+
+The drivers' exceptions, as SQLAlchemy wraps them (``DBAPIError.orig``)::
+
+    sqlite3.OperationalError   unreachable when locked, busy, unable to open, or a disk I/O error
+    psycopg.OperationalError   unreachable (the connection: refused, closed, timed out)
+    psycopg.InterfaceError     unreachable (a connection already closed)
+    sqlalchemy.exc.TimeoutError  unreachable (the pool had no connection to give in time)
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+import sqlite3
 
-_UNREACHABLE = frozenset({"OperationalError", "InterfaceError"})
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+_SQLITE_UNREACHABLE = ("locked", "busy", "unable to open", "disk i/o")
 
 
 def unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the database cannot be reached, rather than a mistake in what was
     asked of it."""
     seen: BaseException | None = exc
-    while seen is not None:
-        # SQLAlchemy's wrappers, or the driver's own (PEP 249 names them alike: a pool's connect raises those)
-        if isinstance(seen, OperationalError | InterfaceError) or \
-                any(kind.__name__ in _UNREACHABLE for kind in type(seen).__mro__):
+    for _ in range(10):  # a chain of causes, not a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, PoolTimeout) or (isinstance(seen, DBAPIError) and seen.connection_invalidated):
             return True
-        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+        driver = seen.orig if isinstance(seen, DBAPIError) and seen.orig is not None else seen
+        if isinstance(driver, sqlite3.OperationalError):
+            return any(sign in str(driver).lower() for sign in _SQLITE_UNREACHABLE)
+        if type(driver).__module__.startswith("psycopg") and \
+                any(kind.__name__ in ("OperationalError", "InterfaceError") for kind in type(driver).__mro__):
             return True
         seen = seen.__cause__ or seen.__context__
-        if seen is exc:
-            break
     return False

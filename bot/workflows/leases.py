@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from bot.store import Lease, Store
+from bot.store.errors import unreachable as database_unreachable
 
 log = logging.getLogger("bot.workflows")
 
@@ -84,9 +85,9 @@ class Leases:
         for request_id, lease, until in held:
             try:
                 new = self.extend(request_id, lease, until)
-            except Exception:
+            except Exception as exc:
                 log.warning("could not renew the %s lease on request %s; retrying", lease, request_id,
-                            exc_info=True)
+                            exc_info=not database_unreachable(exc))  # an outage in one line a turn
                 continue
             if new is not None:
                 self._moved(request_id, lease, until, new)

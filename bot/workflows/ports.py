@@ -155,11 +155,11 @@ class Notifier(Protocol):
 
 class Timers(Protocol):
     def wake_at(self, request_id: str, when: datetime) -> None:
-        """Tick the request at ``when`` (its one alarm: a later call replaces the earlier)."""
+        """Tick the request at ``when``, or about then (work found due by ``next_due_at``, which the caller wrote)."""
         ...
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
-        """Tick the request now (or at ``at``), on a worker, besides any alarm. ``slack_lease_until``: the caller's
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
+        """Tick the request now, on a worker, besides any alarm. ``slack_lease_until``: the caller's
         change took the Slack lease, held until then (a new request): the tick brings Slack up to date under it."""
         ...
 
@@ -206,5 +206,5 @@ class NoTimers:
     def wake_at(self, request_id: str, when: datetime) -> None:
         pass
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
         pass

@@ -3,7 +3,7 @@ every request whose ``next_due_at`` has passed; ``reschedule_all`` sets the alar
 it does when it rings; ``purge``
 deletes what ``RETENTION`` no longer keeps.
 
-The scheduler calls ``tick`` at the exact moment (one alarm per request, at ``next_due_at``) and runs
+The scheduler calls ``tick`` at the exact moment (its one alarm rings at the earliest ``next_due_at``) and runs
 ``sweep`` every ``SWEEP_INTERVAL``: a restart, a lost job or a crashed replica delays work by at most one
 sweep interval and never loses it. ``tick`` is safe at any time, from any replica: every piece of work
 is claimed with a conditional update first (or, for a new request's kick, the lease its insert took).
@@ -137,8 +137,9 @@ class Ticker:
         if earliest is not None:
             self.ctx.timers.wake_at("", earliest)
 
-    def due_and_next(self, limit: int) -> tuple[list[str], datetime | None]:
-        """What the alarm does when it rings: the requests due now (at most ``limit``, most overdue first), and the
-        next moment after now that any request needs work."""
-        now = self.ctx.clock()
-        return self.ctx.store.due(now, limit), self.ctx.store.next_due_after(now)
+    def due_and_next(self, since: datetime, after: str | None, now: datetime,
+                     limit: int) -> tuple[list[tuple[datetime, str]], datetime | None]:
+        """What the alarm does when it rings: the requests that came due after ``since`` (at ``since`` itself, those
+        after request ``after``) up to ``now``, at most ``limit``, earliest first (those due before are the sweep's),
+        and the next moment after now that any request needs work."""
+        return self.ctx.store.due_between(since, after, now, limit), self.ctx.store.next_due_after(now)

@@ -241,15 +241,15 @@ class RecordingTimers:
 
     alarms: dict[str, datetime] = field(default_factory=dict)
     wakes: list[tuple[str, datetime]] = field(default_factory=list)
-    kicks: list[tuple[str, datetime | None]] = field(default_factory=list)
+    kicks: list[str] = field(default_factory=list)
     slack_leases: dict[str, datetime] = field(default_factory=dict)
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         self.alarms[request_id] = when
         self.wakes.append((request_id, when))
 
-    def kick(self, request_id: str, at: datetime | None = None, *, slack_lease_until: datetime | None = None) -> None:
-        self.kicks.append((request_id, at))
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
+        self.kicks.append(request_id)
         if slack_lease_until is not None:
             self.slack_leases[request_id] = slack_lease_until
 

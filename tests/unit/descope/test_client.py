@@ -324,7 +324,7 @@ def test_429_with_short_retry_after_is_waited(make: Make, sleeps: Sleeps) -> Non
     limited = descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "2"})
     rec = Recorder(limited, ok_jwt())
     assert impersonate(make(rec)) == JWT
-    assert sleeps == [2.0]
+    assert sleeps == pytest.approx([2.0], abs=0.05)  # its turn at the path, after the hold (bot.descope.gate)
     assert len(rec.requests) == 2
 
 
@@ -341,18 +341,17 @@ def test_429_with_long_retry_after_gives_up_at_once(make: Make, sleeps: Sleeps) 
     assert "retry after 120s" in str(info.value)
 
 
-def test_429_without_retry_after_backs_off(make: Make, sleeps: Sleeps) -> None:
+def test_429_without_retry_after_waits_a_second(make: Make, sleeps: Sleeps) -> None:
     rec = Recorder(httpx.Response(429), ok_jwt())
     assert impersonate(make(rec)) == JWT
-    assert len(sleeps) == 1
-    assert 0 <= sleeps[0] <= 0.2
+    assert sleeps == pytest.approx([1.0], abs=0.05)
 
 
 def test_429_forever_keeps_the_last_retry_after(make: Make, sleeps: Sleeps) -> None:
     rec = Recorder(httpx.Response(429, headers={"Retry-After": "1"}))
     with pytest.raises(DescopeUnavailable) as info:
         impersonate(make(rec, retry=RetryPolicy(attempts=3)))
-    assert sleeps == [1.0, 1.0]
+    assert len(sleeps) == 2 and all(slept >= 0.95 for slept in sleeps)  # each Retry-After honoured
     assert info.value.retry_after == 1
 
 

@@ -1,19 +1,23 @@
-"""A 429 on one call holds every other call to that path in the process (``bot.descope.gate``): they wait their turn
-instead of each hitting Descope's limit again at the same instant; calls to other paths go on; a hold longer than a
-thread may wait is the caller's (``DescopeUnavailable`` with the wait left)."""
+"""A 429 on one call holds every call to that path in the process (``bot.descope.gate``), then lets them go one at a
+time at the rate Descope was seen to allow: calls queued behind a 429 meet the limit about once between them, not
+once each; calls to other paths go on; a turn further off than a thread may wait, or any wait for a call that
+answers Slack, is the caller's (``DescopeUnavailable`` with the wait left)."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 
 import httpx
 import pytest
 
 from bot.descope import DescopeClient, DescopeUnavailable
-from bot.descope.gate import Gate
+from bot.descope.gate import MARGIN, MIN_HOLD, PACE_AFTER, Gate
 
 STOP, LOGOUT = "/v1/mgmt/stop/impersonation", "/v1/auth/logout"
+LIMITED = {"errorCode": "E130429", "errorDescription": "rate limited"}
 
 
 class Clock:
@@ -29,79 +33,113 @@ class Clock:
         self.now += seconds
 
 
-def elsewhere(work: object) -> object:
-    """``work()`` on another thread (a hold set here is not its own), its answer."""
-    answer: list[object] = []
-    thread = threading.Thread(target=lambda: answer.append(work()))  # type: ignore[operator]
-    thread.start()
-    thread.join()
-    return answer[0]
-
-
-def test_a_hold_makes_the_other_calls_to_that_path_wait_it_out_and_no_others() -> None:
+def test_a_429_holds_its_path_for_its_retry_after_then_paces_it_at_the_rate_that_passed() -> None:
     clock = Clock()
     gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
-    gate.hold(STOP, 2.0)
-    assert gate.wait(STOP, at_most=30) == 0.0  # the thread whose 429 it was waits out its own retry
-    assert elsewhere(lambda: gate.wait(LOGOUT, at_most=30)) == 0.0 and clock.slept == []
-    assert elsewhere(lambda: gate.wait(STOP, at_most=30)) == 2.0 and clock.slept == [2.0]
-    assert elsewhere(lambda: gate.wait(STOP, at_most=30)) == 0.0  # passed
+    for _ in range(4):  # four calls passed this second
+        gate.passed(STOP)
+    assert gate.refused(STOP, 2.0) == 2.0
+    assert gate.turn(LOGOUT, at_most=30) == 0.0 and clock.slept == []  # another path goes on
+    waits = [gate.turn(STOP, at_most=30) for _ in range(3)]
+    assert waits[0] == 2.0  # the hold, then one at a time
+    assert waits[1] == pytest.approx(MARGIN / 4) and waits[2] == pytest.approx(MARGIN / 4)
 
 
-def test_a_hold_longer_than_a_thread_may_wait_is_left_to_the_caller() -> None:
+def test_calls_that_pass_while_paced_narrow_the_spacing_and_pacing_ends() -> None:
     clock = Clock()
     gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
-    gate.hold(STOP, 60.0)
-    gate.hold(STOP, 5.0)  # a shorter hold does not shorten it
-    assert elsewhere(lambda: gate.wait(STOP, at_most=30)) is None and clock.slept == []
+    gate.passed(STOP)
+    gate.refused(STOP, 1.0)
+    first, second = gate.turn(STOP, at_most=30), gate.turn(STOP, at_most=30)
+    gate.passed(STOP)
+    third = gate.turn(STOP, at_most=30)
+    assert first == 1.0 and second == pytest.approx(MARGIN)
+    assert third is not None and third < MARGIN  # narrowed by the call that passed
+    clock.sleep(PACE_AFTER + 1)
+    assert gate.turn(STOP, at_most=0) == 0.0  # no longer paced
+
+
+def test_a_429_without_retry_after_holds_at_least_a_second() -> None:
+    clock = Clock()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
+    assert gate.refused(STOP, None) == MIN_HOLD and gate.left(STOP) == MIN_HOLD
+
+
+def test_a_turn_further_off_than_a_thread_may_wait_is_left_to_the_caller() -> None:
+    clock = Clock()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
+    gate.refused(STOP, 60.0)
+    gate.refused(STOP, 5.0)  # a shorter hold does not shorten it
+    assert gate.turn(STOP, at_most=30) is None and clock.slept == []
     assert gate.left(STOP) == 60.0
 
 
-def test_many_calls_at_once_meet_one_429_not_one_each() -> None:
-    """Eight stops at once; Descope answers the first with a 429 (Retry-After: 1): the other seven wait for the gate
-    rather than each meeting the limit, and every stop goes through."""
-    seen: list[int] = []
-    lock = threading.Lock()
-    first = threading.Event()
+class RateLimited:
+    """Descope's limit on one path: at most ``per_second`` calls in any second, beyond 429 with Retry-After."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        with lock:
-            limited = not seen
-            seen.append(429 if limited else 200)
-        if limited:
-            first.set()
-            return httpx.Response(429, headers={"Retry-After": "1"},
-                                  json={"errorCode": "E130429", "errorDescription": "rate limited"})
-        return httpx.Response(200, json={"jwt": "actor"})
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self.hits: deque[float] = deque()
+        self.lock = threading.Lock()
+        self.passed = self.refused = 0
 
-    with DescopeClient("P2gate", "K-gate", "https://descope.test", transport=httpx.MockTransport(handler)) as client:
-        threads = [threading.Thread(target=client.stop_impersonation, args=(f"jwt-{n}",)) for n in range(8)]
-        threads[0].start()
-        assert first.wait(5)
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            now = time.monotonic()
+            while self.hits and self.hits[0] <= now - 1.0:
+                self.hits.popleft()
+            if len(self.hits) < self.per_second:
+                self.hits.append(now)
+                self.passed += 1
+                return httpx.Response(200, json={"jwt": "actor"})
+            self.refused += 1
+            wait = max(1, math.ceil(self.hits[0] + 1.0 - now))
+        return httpx.Response(429, headers={"Retry-After": str(wait)}, json=LIMITED)
+
+
+def test_many_calls_at_once_are_all_answered_at_the_allowed_rate_meeting_the_limit_about_once_each_at_most() -> None:
+    """Twenty stops at once against five a second: all go through, in about the time the limit takes, with fewer
+    429s than calls (without the gate, each would meet the limit again and again at each hold's end)."""
+    descope = RateLimited(per_second=5)
+    with DescopeClient("P2gate", "K-gate", "https://descope.test", transport=httpx.MockTransport(descope)) as client:
         started = time.monotonic()
-        for thread in threads[1:]:
+        threads = [threading.Thread(target=client.stop_impersonation, args=(f"jwt-{n}",)) for n in range(20)]
+        for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(10)
-    assert seen.count(429) == 1 and seen.count(200) == 8
-    assert time.monotonic() - started >= 0.5  # the others waited for the gate
+            thread.join(30)
+        took = time.monotonic() - started
+    assert descope.passed == 20
+    assert descope.refused < 20, descope.refused
+    assert 20 / 5 - 1.5 < took < 20 / 5 * MARGIN + 4, took
 
 
-def test_a_call_held_longer_than_the_client_waits_is_answered_at_once() -> None:
+def test_a_call_whose_turn_is_far_off_is_answered_at_once_and_a_call_answering_slack_does_not_wait() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": "120"},
-                              json={"errorCode": "E130429", "errorDescription": "rate limited"})
+        return httpx.Response(429, headers={"Retry-After": "120"}, json=LIMITED)
 
     with DescopeClient("P2gate", "K-gate", "https://descope.test", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(DescopeUnavailable):
             client.stop_impersonation("jwt-1")
-        held = elsewhere(lambda: _unavailable(client))
-    assert isinstance(held, DescopeUnavailable) and held.retry_after is not None and held.retry_after > 100
+        with pytest.raises(DescopeUnavailable) as held:
+            client.stop_impersonation("jwt-2")
+    assert held.value.retry_after is not None and held.value.retry_after > 100
 
 
-def _unavailable(client: DescopeClient) -> DescopeUnavailable | None:
-    try:
-        client.stop_impersonation("jwt-2")
-    except DescopeUnavailable as exc:
-        return exc
-    return None
+def test_a_call_with_a_deadline_does_not_wait_its_turn() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"Retry-After": "1"}, json=LIMITED)
+        return httpx.Response(200, json={"user": {"loginIds": ["a@acme.com"], "userId": "U1", "userTenants": []}})
+
+    with DescopeClient("P2gate", "K-gate", "https://descope.test", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(DescopeUnavailable):
+            client.load_user("a@acme.com", timeout=2.0)  # the pre-flight, inside Slack's 3 seconds
+        started = time.monotonic()
+        with pytest.raises(DescopeUnavailable) as held:
+            client.load_user("a@acme.com", timeout=2.0)
+        assert time.monotonic() - started < 0.5 and len(calls) == 1
+    assert held.value.retry_after is not None and 0 < held.value.retry_after <= 1.0

@@ -62,6 +62,19 @@ def test_due_and_the_alarms_moments_follow_next_due_at(store: Store) -> None:
     assert store.due(times[early] - MINUTE) == []
 
 
+def test_the_alarm_reads_what_came_due_since_its_last_ring_and_a_full_batch_goes_on_where_it_left_off(
+        store: Store) -> None:
+    together = sorted(_pending(store, f"u{n}@acme.com", at=T0) for n in range(3))  # due at the same moment
+    later = _pending(store, "late@acme.com", at=T0 + 10 * MINUTE)
+    moment, late_moment = _next_due(store, together[0]), _next_due(store, later)
+    assert store.due_between(moment - MINUTE, None, moment, 10) == [(moment, found) for found in together]
+    assert store.due_between(moment, None, late_moment, 10) == [(late_moment, later)]  # after the last ring only
+    first = store.due_between(moment - MINUTE, None, late_moment, 2)
+    assert first == [(moment, found) for found in together[:2]]
+    assert store.due_between(moment, together[1], late_moment, 2) == [(moment, together[2]), (late_moment, later)]
+    assert store.due_between(moment - 2 * MINUTE, None, moment - MINUTE, 10) == []
+
+
 def test_the_gauge_counts_active_sessions_and_the_audit_trail_reads_back_in_order(store: Store) -> None:
     a = _approved(store, "a@acme.com")
     b = _pending(store, "b@acme.com", at=T0 + MINUTE)

@@ -34,7 +34,7 @@ def test_the_schedule_is_written_armed_and_found_as_the_workflows_go(world: Worl
     # with; the sweep takes it over only if that lease runs out. The request expires at pending_until.
     assert row.created_at == clock() and row.slack_lease_until == timers.slack_leases[request.id] > clock()
     assert row.next_due_at == row.slack_lease_until + LEASE_GRACE
-    assert timers.alarms[request.id] == row.pending_until and (request.id, None) in timers.kicks
+    assert timers.alarms[request.id] == row.pending_until and request.id in timers.kicks
     assert store.due(clock()) == [] and store.due(row.next_due_at) == [request.id]
 
     ts = world.posted(request.id)
