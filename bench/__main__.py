@@ -7,9 +7,11 @@ Sections (each with fresh fakes, a fresh bot process and a fresh database):
 2. approve → token DM: the bot's own overhead (the fake Descope's injected latency subtracted);
 3. revocation precision: 1,000 sessions ending over a minute while 10,000 more are scheduled, and a
    SIGKILL + restart while sessions are due;
-4. cost: resident memory with 10,000 sessions scheduled; full-flow throughput on SQLite and PostgreSQL.
+4. cost: resident memory with 10,000 sessions scheduled; full-flow throughput on SQLite and PostgreSQL;
+5. limits (``bench.limits``): 1,000 sessions ending in the same second under Descope's rate limit, 100,000 sessions
+   scheduled, a 30-minute soak; drawn as PNG pictures beside the report (``bench.plots``).
 
-About five minutes on two cores; ``--quick`` takes about two.
+About forty minutes on two cores (the soak is thirty); ``--quick`` takes about eight.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import floor, sections
+from bench import floor, plots, report_limits, sections
+from bench.limits import limits
 from bench.machine import ROOT, machine
 from bench.report import render
 from bench.revocation import revocation as revocation_section
@@ -59,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  PostgreSQL skipped ({skipped})")
         log("3. revocation precision and memory")
         revocation = revocation_section(sizes, tmp, log, flows[0].per_second)
+        log("5. limits")
+        limited = limits(sizes, tmp, log)
+        limited.plots = plots.draw(limited, args.output.parent / report_limits.PICTURES)
         results = Results(sizes, args.quick, machine(), ack, idle, flows, revocation, skipped, least,
-                          wall_seconds=time.perf_counter() - started)
+                          wall_seconds=time.perf_counter() - started, limits=limited)
     evaluate(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render(results))

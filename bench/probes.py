@@ -36,6 +36,20 @@ def postgres_version() -> str | None:
 def seed_long_sessions(database_url: str, count: int, management_key: str, window: timedelta) -> float:
     """Write ``count`` active, delivered, Slack-synced sessions that end ``window`` from now (a second apart, over ten
     minutes) through the store (the bot schedules them all when it starts). Returns the seconds it took."""
+    now = datetime.now(UTC)
+    # A made-up, unsigned stand-in ({"alg":"HS256"}.{"sub":"bench"}."signature"): these sessions are never stopped
+    # during the benchmark, so no real token is needed, only something the bot can unseal.
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJl"
+    return seed_sessions_ending(database_url, management_key,
+                                [(f"long-{i}@bench.example", token, now + window + timedelta(seconds=i % 600))
+                                 for i in range(count)], now)
+
+
+def seed_sessions_ending(database_url: str, management_key: str, sessions: Sequence[tuple[str, str, datetime]],
+                         now: datetime | None = None, *, first: int = 0) -> float:
+    """Write running sessions, each (login ID, its token, when it ends), as a whole approved, delivered and posted flow
+    leaves them, through the store (``bot.store.seeding``): the bot schedules them all when it starts. Returns the
+    seconds it took. ``first``: the number of the first (their messages' ts differ from those seeded before)."""
     from bot.store import Store, make_engine
     from bot.store.migrate import migrate
     from bot.store.sealing import Sealer
@@ -45,18 +59,16 @@ def seed_long_sessions(database_url: str, count: int, management_key: str, windo
     engine = make_engine(database_url)
     try:
         migrate(engine)
-        # A made-up, unsigned stand-in ({"alg":"HS256"}.{"sub":"bench"}."signature"): these sessions are never
-        # stopped during the benchmark, so no real token is needed, only something the bot can unseal.
-        sealed = Sealer(management_key).seal("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2lnbmF0dXJl")
-        now = datetime.now(UTC)
-        sessions = [
-            SeededSession(requester_id=(requester := REQUESTERS[i % len(REQUESTERS)]),
-                          login_id=f"long-{i}@bench.example", impersonator=f"{requester.lower()}@corp.example",
-                          approver=APPROVER, ends_at=now + window + timedelta(seconds=i % 600), token_sealed=sealed,
+        sealer = Sealer(management_key)
+        sealed: dict[str, str] = {}
+        seeded = [
+            SeededSession(requester_id=(requester := REQUESTERS[i % len(REQUESTERS)]), login_id=login_id,
+                          impersonator=f"{requester.lower()}@corp.example", approver=APPROVER, ends_at=ends_at,
+                          token_sealed=sealed.get(token) or sealed.setdefault(token, sealer.seal(token)),
                           channel_id=APPROVAL_CHANNEL, channel_ts=f"1600000000.{i:06d}", dm_channel="D" + requester,
                           dm_ts=f"1600000001.{i:06d}")
-            for i in range(count)]
-        seed_sessions(Store(engine), sessions, now)
+            for i, (login_id, token, ends_at) in enumerate(sessions, start=first)]
+        seed_sessions(Store(engine), seeded, now or datetime.now(UTC))
     finally:
         engine.dispose()
     return time.perf_counter() - started
@@ -111,6 +123,23 @@ def proc_status(pid: int) -> dict[str, int]:
                 key, _, value = line.partition(":")
                 if key == "Pss":
                     out["Pss"] = out.get("Pss", 0) + int(value.split()[0])
+    return out
+
+
+def each_process(pid: int) -> dict[str, tuple[int, int]]:
+    """The bot's processes one by one ("parent", "serving 1", …): each one's Pss (kB) and open file descriptors."""
+    out: dict[str, tuple[int, int]] = {}
+    for n, member in enumerate(family(pid)):
+        pss = 0
+        with contextlib.suppress(OSError), open(f"/proc/{member}/smaps_rollup") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key == "Pss":
+                    pss = int(value.split()[0])
+        fds = 0
+        with contextlib.suppress(OSError):
+            fds = len(os.listdir(f"/proc/{member}/fd"))
+        out["parent" if n == 0 else f"serving {n}"] = (pss, fds)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from bench import report_limits
 from bench.floor import bound
 from bench.history import GOAL3_MET, before_after
 from bench.sections import LOADED_RUNS, PACE_16_S, THINK_S, AckRow
@@ -237,12 +238,16 @@ def render(r: Results) -> str:
     w("The last column: whole sessions (the flow, then the stop at the end of a 2 s window and the Slack updates"
       " after it), 4 at a time, the bot's CPU over all of them divided by their number.")
     w("")
+    if r.limits is not None:
+        report_limits.render(w, r.limits)
     w("## Method")
     w("")
     w(f"Sizes this run: {s.ack_paced} paced + {s.ack_c1} + {s.ack_c16} commands per app (section 1),"
       f" {s.dm_sequential} sequential and {LOADED_RUNS} runs of {s.throughput_flows} concurrent flows per database"
       " (2, 4),"
-      f" {s.sessions} measured and {s.long_sessions:,} long sessions, {s.restart_sessions} for the restart (3)."
+      f" {s.sessions} measured and {s.long_sessions:,} long sessions, {s.restart_sessions} for the restart (3);"
+      f" {s.mass_sessions:,} ending together, {s.scheduled:,} scheduled, a {s.soak_seconds / 60:.0f}-minute soak"
+      " (5)."
       " `--quick` runs a smaller set.")
     w("Each section starts fresh fakes and a fresh bot on a fresh database (PostgreSQL: a database created and"
       " dropped on the local server, as the tests do). Times compared across processes are wall-clock:"
@@ -259,8 +264,12 @@ def render(r: Results) -> str:
 
 
 def _saturated(bot: AckRow, bare: AckRow, least: dict[str, float], cores: int) -> str:
-    """Why the back-to-back concurrency-16 targets are missed, with the floor's bound (``bench.floor.bound``)."""
-    text = ("Why the back-to-back concurrency-16 targets are missed: with 16 commands always in flight, latency is"
+    """Why the bot's back-to-back concurrency-16 latency is above bare Bolt's, with the floor's bound
+    (``bench.floor.bound``): no longer a target (issue 28 judges CPU per request against bare Bolt's instead)."""
+    text = ("Why the bot's latency with 16 connections back to back is above bare Bolt's (no longer a target: on two"
+            " cores shared with the stand-ins and the load generator it measured the machine more than the bot, and"
+            " issue 28 judges CPU per request against bare Bolt's instead): with 16 commands always in flight, latency"
+            " is"
             f" concurrency ÷ throughput. The bot answers {bot.per_second:.0f} commands/s, spending {bot.cpu_ms:.1f} ms"
             " of CPU on each in its serving processes (`WEB_CONCURRENCY`, here one per core); the fakes and the load"
             f" generator spend {bot.others_ms:.1f} ms more per command on the same two cores. Bare Bolt answers"

@@ -41,12 +41,17 @@ class Sizes:
     ack_preflight: int = 20
     whole_sessions: int = 100
     floor_calls: int = 500
+    mass_sessions: int = 1000  # section 5: ending in the same second
+    mass_per_second: int = 100  # the stops and the logouts Descope allows a second then
+    scheduled: int = 100_000
+    soak_seconds: float = 1800.0
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(ack_paced=50, ack_c1=100, ack_c16=400, ack_c16_paced=240, dm_sequential=30, throughput_flows=120,
                    sessions=200, spread_s=20.0, long_sessions=2_000, restart_sessions=50, ack_preflight=8,
-                   whole_sessions=40, floor_calls=200)
+                   whole_sessions=40, floor_calls=200, mass_sessions=200, mass_per_second=20, scheduled=20_000,
+                   soak_seconds=180.0)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -74,6 +79,7 @@ class AckRow:
     cpu_ms: float  # the app's CPU per command during the run (the bot's background work may lag behind)
     others_ms: float = math.nan  # the fakes' (this process) and the load generator's CPU per command
     mean: float = math.nan
+    cpu_done_ms: float = math.nan  # the app's CPU per command once it has done all its work (the bot: posted)
 
 
 def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[str, int]]:
@@ -111,9 +117,10 @@ def ack_latency(sizes: Sizes, tmp: Path, log: Log) -> tuple[list[AckRow], dict[s
                             return slack.approvals_posted() >= n
 
                         wait_until(all_posted, timeout=60)
+                    done = cpu_seconds(pid) - cpu0  # the work after the ack counted (the bot's approval messages)
                     rows.append(AckRow(app, concurrency, interval, count, percentile(lat, 50), percentile(lat, 99),
                                        max(lat), count / result["elapsed"], errors, cpu / sent * 1e3,
-                                       others / sent * 1e3, sum(lat) / len(lat)))
+                                       others / sent * 1e3, sum(lat) / len(lat), done / sent * 1e3))
             rows += _slow_preflight(sizes, slack, descope, bot.url)
         finally:
             bot.stop()

@@ -1,0 +1,271 @@
+"""Section 5 of docs/BENCHMARKS.md: the limits (issue 28), each measured side by side with its baseline in the same run.
+
+* ``mass_expiry``: sessions ending in the same second while the Descope stand-in allows only so many stops and logouts
+  a second (429 with ``Retry-After`` beyond), against the same sessions with no limit: when the last one is revoked,
+  how many 429s it met, and the revocations over time.
+* ``scale``: the bot over a database holding many scheduled sessions (and, as the baselines, none and a tenth as many):
+  start-up time, memory of each process, and how late each stop goes out while ten sessions a second end.
+* ``soak``: whole sessions at a steady rate for a long while, the memory and open file descriptors of every process
+  of the bot sampled throughout (flat, or a leak).
+
+The sessions are seeded running (``bench.probes.seed_sessions_ending``) with real tokens the stand-in minted, so that
+a stop and a logout at the stand-in are the real ones.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.probes import each_process, seed_long_sessions, seed_sessions_ending, wait_until
+from bench.sections import THINK_S, Log, Sizes, sqlite_url, summary
+from bench.stack import REQUESTERS, Driver, fakes, start_bot
+from bot.devtools import FakeDescope
+from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
+
+#: The bot's settings for these runs: nothing but the work measured (no expiry warnings, no watch on Descope).
+QUIET = {"EXPIRY_WARNING": "0", "RECONCILE_INTERVAL": "0"}
+
+
+def _mint(descope: FakeDescope, count: int, prefix: str) -> list[tuple[str, str]]:
+    """``count`` impersonation tokens minted by the stand-in over its HTTP API, each (login ID, token)."""
+    out = []
+    with httpx.Client(base_url=descope.url, headers=descope.auth_headers) as client:
+        for i in range(count):
+            login_id = f"{prefix}-{i}@bench.example"
+            descope.add_user(login_id)
+            requester = REQUESTERS[i % len(REQUESTERS)]
+            answer = client.post(IMPERSONATE, json={"loginId": login_id, "impersonatorId":
+                                                    f"{requester.lower()}@corp.example", "refreshDuration": 7200})
+            answer.raise_for_status()
+            out.append((login_id, str(answer.json()["jwt"])))
+    return out
+
+
+# -- a thousand sessions ending in the same second ---------------------------------------------------
+
+@dataclass
+class MassExpiry:
+    sessions: int
+    per_second: int | None  # the stand-in's limit on stops and on logouts (None: the baseline, no limit)
+    revoked: int
+    last_s: float  # the last revocation, seconds after the first window ended (they all end within 0.9 s)
+    refused_stops: int
+    refused_logouts: int
+    stop_calls: int
+    logout_calls: int
+    revocations: list[float] = field(default_factory=list)  # each revocation, seconds after the first end
+
+
+def mass_expiry(sessions: int, per_second: int | None, tmp: Path, log: Log) -> MassExpiry:
+    name = f"mass-{per_second or 'nolimit'}"
+    url = sqlite_url(tmp, f"{name}.db")
+    with fakes() as (slack, descope):
+        descope.set_latency(STOP_IMPERSONATION, 0)  # the limit is what slows them here
+        minted = _mint(descope, sessions, name)
+        second = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+        seed_sessions_ending(url, descope.management_key,
+                             [(login_id, token, second + timedelta(microseconds=900_000 * i // sessions))
+                              for i, (login_id, token) in enumerate(minted)])
+        if per_second is not None:
+            descope.rate_limit(STOP_IMPERSONATION, per_second)
+            descope.rate_limit(LOGOUT, per_second)
+        log(f"  {sessions} sessions ending at {second:%H:%M:%S}, "
+            + (f"{per_second} stops and {per_second} logouts a second allowed" if per_second else "no limit"))
+        bot = start_bot(slack, descope, url, tmp / f"bot-{name}.log", **QUIET)
+        try:
+            tokens = [token for _, token in minted]
+            end = second.timestamp()  # the first window's end
+            wait_until(lambda: all(descope.is_revoked(token) for token in tokens),
+                       timeout=max(end - time.time(), 0) + 120, interval=0.25)
+            logouts = [call for call in descope.calls_to(LOGOUT) if call.status == 200]
+            revocations = sorted(call.at - end for call in logouts)
+            stops = descope.calls_to(STOP_IMPERSONATION)
+            revoked = sum(1 for token in tokens if descope.is_revoked(token))
+        finally:
+            bot.stop()
+    return MassExpiry(sessions, per_second, revoked, max(revocations, default=math.nan),
+                      descope.limited.get(STOP_IMPERSONATION, 0), descope.limited.get(LOGOUT, 0), len(stops),
+                      len(descope.calls_to(LOGOUT)), revocations)
+
+
+# -- many sessions scheduled ----------------------------------------------------------------------
+
+ENDING_PER_SECOND = 10
+ENDING_FOR_S = 30.0
+
+
+@dataclass
+class Scale:
+    scheduled: int
+    seed_s: float
+    start_s: float  # the bot started until every serving process answers (the median of three starts)
+    pss_kb: dict[str, int]  # each process (the parent, each serving process): its proportional memory
+    lateness: dict[str, float]  # a stop call after the session's end, while ENDING_PER_SECOND end
+    missing: int  # sessions ending in that time never stopped
+
+    @property
+    def pss_total_kb(self) -> int:
+        return sum(self.pss_kb.values())
+
+    @property
+    def serving_kb(self) -> int:
+        """The largest serving process's memory (the parent only starts them)."""
+        return max((kb for name, kb in self.pss_kb.items() if name != "parent"), default=0)
+
+
+def scale(scheduled: int, tmp: Path, log: Log) -> Scale:
+    url = sqlite_url(tmp, f"scale-{scheduled}.db")
+    with fakes() as (slack, descope):
+        descope.set_latency(STOP_IMPERSONATION, 0)
+        ending = int(ENDING_PER_SECOND * ENDING_FOR_S)
+        minted = _mint(descope, ending, f"scale{scheduled}")
+        now = datetime.now(UTC)
+        first = now + timedelta(seconds=25 + scheduled / 20_000)  # after the bot is up, however many it reads
+        log(f"  {scheduled:,} sessions scheduled; {ending} more ending {ENDING_PER_SECOND} a second from "
+            f"{first:%H:%M:%S}")
+        seed_s = seed_long_sessions(url, scheduled, descope.management_key, timedelta(hours=2)) if scheduled else 0.0
+        ends = {token: first + timedelta(seconds=i / ENDING_PER_SECOND) for i, (_, token) in enumerate(minted)}
+        seed_s += seed_sessions_ending(url, descope.management_key,
+                                       [(login_id, token, ends[token]) for login_id, token in minted], now,
+                                       first=scheduled)
+        starts = []  # three starts (the median counts: one varies by a tenth), the last one left running
+        started = time.perf_counter()
+        bot = start_bot(slack, descope, url, tmp / f"bot-scale-{scheduled}.log", **QUIET)
+        starts.append(time.perf_counter() - started)
+        for _ in range(2):
+            bot.stop()
+            started = time.perf_counter()
+            bot.start(timeout=120)
+            starts.append(time.perf_counter() - started)
+        start_s = sorted(starts)[1]
+        try:
+            time.sleep(2.0)
+            pss = {name: kb for name, (kb, _) in each_process(bot.proc.pid).items()}  # type: ignore[union-attr]
+            last = max(ends.values()).timestamp()
+            wait_until(lambda: len(_first_stops(descope)) >= ending, timeout=max(last - time.time(), 0) + 30,
+                       interval=0.5)
+            stops = _first_stops(descope)
+        finally:
+            bot.stop()
+    late = [stops[token] - at.timestamp() for token, at in ends.items() if token in stops]
+    return Scale(scheduled, seed_s, start_s, pss, summary(late), ending - len(late))
+
+
+def _first_stops(descope: FakeDescope) -> dict[str, float]:
+    """Token -> when its first stop call came."""
+    first: dict[str, float] = {}
+    for call in descope.calls_to(STOP_IMPERSONATION):
+        token = str(call.body.get("jwt"))
+        first[token] = min(call.at, first.get(token, math.inf))
+    return first
+
+
+# -- the soak -------------------------------------------------------------------------------------
+
+SOAK_RATE = 2.0  # whole sessions started a second
+SOAK_WINDOW_S = 10  # each session's window
+SOAK_SAMPLE_S = 10.0
+SOAK_WARMUP_S = 60.0  # at the same rate, before the measured time
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # seconds from the start of the measured time
+    pss_kb: dict[str, int]  # each process's (bench.probes.each_process)
+    fds: dict[str, int]
+
+
+@dataclass
+class Soak:
+    seconds: float
+    rate: float
+    sessions: int
+    failures: int
+    samples: list[Sample]
+
+    def means(self, what: str, *, first: bool) -> dict[str, float]:
+        """Each process's mean ``what`` ("pss_kb" or "fds") over the first (or the last) five minutes of the run (a
+        sixth, in a shorter one)."""
+        edge = min(300.0, self.seconds / 6)
+        chosen = [getattr(s, what) for s in self.samples if (s.at <= edge if first else s.at >= self.seconds - edge)]
+        names = sorted({name for values in chosen for name in values})
+        return {name: sum(values.get(name, 0) for values in chosen) / max(len(chosen), 1) for name in names}
+
+    def drift(self, what: str) -> dict[str, float]:
+        """Each process's mean at the end against its mean at the start (0.02: 2 % more)."""
+        first, last = self.means(what, first=True), self.means(what, first=False)
+        return {name: (last.get(name, 0) - was) / was if was else math.nan for name, was in first.items()}
+
+
+def soak(seconds: float, tmp: Path, log: Log) -> Soak:
+    url = sqlite_url(tmp, "soak.db")
+    with fakes() as (slack, descope):
+        bot = start_bot(slack, descope, url, tmp / "bot-soak.log", **QUIET)
+        driver = Driver(slack, descope, bot)
+        stop = threading.Event()
+        counts = {"started": 0, "failed": 0}
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            try:
+                driver.flow(f"soak-{i}@bench.example", SOAK_WINDOW_S, REQUESTERS[i % len(REQUESTERS)], THINK_S)
+            except Exception:
+                with lock:
+                    counts["failed"] += 1
+
+        def pace() -> None:  # open loop: a session every 1/SOAK_RATE s, whatever the last one took
+            i, began = 0, time.monotonic()
+            while not stop.is_set():
+                threading.Thread(target=one, args=(i,), daemon=True).start()
+                with lock:
+                    counts["started"] += 1
+                i += 1
+                stop.wait(max(0.0, began + i / SOAK_RATE - time.monotonic()))
+
+        pacer = threading.Thread(target=pace, daemon=True)
+        pacer.start()
+        samples: list[Sample] = []
+        try:
+            log(f"  warming up {SOAK_WARMUP_S:.0f} s, then {seconds / 60:.0f} min at {SOAK_RATE:.0f} sessions/s")
+            time.sleep(SOAK_WARMUP_S)
+            with lock:
+                counts["started"] = counts["failed"] = 0
+            began = time.monotonic()
+            while (at := time.monotonic() - began) <= seconds:
+                each = each_process(bot.proc.pid)  # type: ignore[union-attr]
+                samples.append(Sample(at, {name: kb for name, (kb, _) in each.items()},
+                                      {name: fds for name, (_, fds) in each.items()}))
+                time.sleep(max(0.0, began + len(samples) * SOAK_SAMPLE_S - time.monotonic()))
+        finally:
+            stop.set()
+            pacer.join(5)
+            bot.stop()
+    return Soak(seconds, SOAK_RATE, counts["started"], counts["failed"], samples)
+
+
+# -- the section ----------------------------------------------------------------------------------
+
+@dataclass
+class Limits:
+    mass: list[MassExpiry]  # the limited run, then its baseline
+    scale: list[Scale]  # empty, a tenth, the size measured
+    soak: Soak | None
+    plots: list[str] = field(default_factory=list)  # file names beside the report
+
+
+def limits(sizes: Sizes, tmp: Path, log: Log) -> Limits:
+    log("5a. sessions ending in the same second")
+    mass = [mass_expiry(sizes.mass_sessions, sizes.mass_per_second, tmp, log),
+            mass_expiry(sizes.mass_sessions, None, tmp, log)]
+    log("5b. many sessions scheduled")
+    grown = [scale(n, tmp, log) for n in (0, sizes.scheduled // 10, sizes.scheduled)]
+    log("5c. the soak")
+    return Limits(mass, grown, soak(sizes.soak_seconds, tmp, log))
+
