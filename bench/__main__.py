@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench import floor, plots, report_limits, sections
-from bench.limits import limits
+from bench.limits import Limits, limits
 from bench.machine import ROOT, machine
 from bench.report import render
 from bench.revocation import revocation as revocation_section
@@ -63,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         log("3. revocation precision and memory")
         revocation = revocation_section(sizes, tmp, log, flows[0].per_second)
         log("5. limits")
-        limited = limits(sizes, tmp, log)
-        limited.plots = plots.draw(limited, args.output.parent / report_limits.PICTURES)
+        limited: Limits | None = None
+        try:  # the sections before are not lost to a failure here
+            limited = limits(sizes, tmp, log)
+            limited.plots = plots.draw(limited, args.output.parent / report_limits.PICTURES)
+        except Exception as exc:
+            log(f"  limits failed: {type(exc).__name__}: {exc}")
         results = Results(sizes, args.quick, machine(), ack, idle, flows, revocation, skipped, least,
                           wall_seconds=time.perf_counter() - started, limits=limited)
     evaluate(results)

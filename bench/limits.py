@@ -23,11 +23,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.probes import each_process, seed_long_sessions, seed_sessions_ending, wait_until
+from bench.probes import each_process, post_seeded, seed_long_sessions, seed_sessions_ending, wait_until
 from bench.sections import THINK_S, Log, Sizes, sqlite_url, summary
 from bench.stack import REQUESTERS, Driver, fakes, start_bot
 from bot.devtools import FakeDescope
 from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
+
+MINTED_FOR_S = 7200  # the tokens' refreshDuration: alive at Descope until the bot revokes them
 
 #: The bot's settings for these runs: nothing but the work measured (no expiry warnings, no watch on Descope).
 QUIET = {"EXPIRY_WARNING": "0", "RECONCILE_INTERVAL": "0"}
@@ -36,13 +38,14 @@ QUIET = {"EXPIRY_WARNING": "0", "RECONCILE_INTERVAL": "0"}
 def _mint(descope: FakeDescope, count: int, prefix: str) -> list[tuple[str, str]]:
     """``count`` impersonation tokens minted by the stand-in over its HTTP API, each (login ID, token)."""
     out = []
+    descope.set_latency(IMPERSONATE, 0)  # the bench's injected latency is for the bot's own calls
     with httpx.Client(base_url=descope.url, headers=descope.auth_headers) as client:
         for i in range(count):
             login_id = f"{prefix}-{i}@bench.example"
             descope.add_user(login_id)
             requester = REQUESTERS[i % len(REQUESTERS)]
-            answer = client.post(IMPERSONATE, json={"loginId": login_id, "impersonatorId":
-                                                    f"{requester.lower()}@corp.example", "refreshDuration": 7200})
+            answer = client.post(IMPERSONATE, json={"loginId": login_id, "refreshDuration": MINTED_FOR_S,
+                                                    "impersonatorId": f"{requester.lower()}@corp.example"})
             answer.raise_for_status()
             out.append((login_id, str(answer.json()["jwt"])))
     return out
@@ -69,10 +72,12 @@ def mass_expiry(sessions: int, per_second: int | None, tmp: Path, log: Log) -> M
     with fakes() as (slack, descope):
         descope.set_latency(STOP_IMPERSONATION, 0)  # the limit is what slows them here
         minted = _mint(descope, sessions, name)
-        second = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+        messages = post_seeded(slack.url, sessions)
+        second = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=15)
         seed_sessions_ending(url, descope.management_key,
                              [(login_id, token, second + timedelta(microseconds=900_000 * i // sessions))
-                              for i, (login_id, token) in enumerate(minted)])
+                              for i, (login_id, token) in enumerate(minted)], messages=messages,
+                             token_expires_at=datetime.now(UTC) + timedelta(seconds=MINTED_FOR_S))
         if per_second is not None:
             descope.rate_limit(STOP_IMPERSONATION, per_second)
             descope.rate_limit(LOGOUT, per_second)
@@ -99,6 +104,7 @@ def mass_expiry(sessions: int, per_second: int | None, tmp: Path, log: Log) -> M
 
 ENDING_PER_SECOND = 10
 ENDING_FOR_S = 30.0
+START_MARGIN_S = 8.0  # the first of them ends this long (plus three start-ups) after they are seeded
 
 
 @dataclass
@@ -121,30 +127,34 @@ class Scale:
 
 
 def scale(scheduled: int, tmp: Path, log: Log) -> Scale:
+    """Start the bot three times over ``scheduled`` sessions (the median start-up); then, with sessions added that end
+    ``ENDING_PER_SECOND`` a second from shortly after its next start (seeded before it: what a running bot schedules is
+    what it read or wrote itself), how late each stop goes out, and the memory of each process."""
     url = sqlite_url(tmp, f"scale-{scheduled}.db")
     with fakes() as (slack, descope):
         descope.set_latency(STOP_IMPERSONATION, 0)
-        ending = int(ENDING_PER_SECOND * ENDING_FOR_S)
-        minted = _mint(descope, ending, f"scale{scheduled}")
-        now = datetime.now(UTC)
-        first = now + timedelta(seconds=25 + scheduled / 20_000)  # after the bot is up, however many it reads
-        log(f"  {scheduled:,} sessions scheduled; {ending} more ending {ENDING_PER_SECOND} a second from "
-            f"{first:%H:%M:%S}")
         seed_s = seed_long_sessions(url, scheduled, descope.management_key, timedelta(hours=2)) if scheduled else 0.0
-        ends = {token: first + timedelta(seconds=i / ENDING_PER_SECOND) for i, (_, token) in enumerate(minted)}
-        seed_s += seed_sessions_ending(url, descope.management_key,
-                                       [(login_id, token, ends[token]) for login_id, token in minted], now,
-                                       first=scheduled)
-        starts = []  # three starts (the median counts: one varies by a tenth), the last one left running
-        started = time.perf_counter()
-        bot = start_bot(slack, descope, url, tmp / f"bot-scale-{scheduled}.log", **QUIET)
-        starts.append(time.perf_counter() - started)
-        for _ in range(2):
+        starts = []
+        bot = start_bot(slack, descope, url, tmp / f"bot-scale-{scheduled}.log", **QUIET)  # migrated, warmed up
+        for _ in range(3):
             bot.stop()
             started = time.perf_counter()
             bot.start(timeout=120)
             starts.append(time.perf_counter() - started)
+        bot.stop()
         start_s = sorted(starts)[1]
+        ending = int(ENDING_PER_SECOND * ENDING_FOR_S)
+        minted = _mint(descope, ending, f"scale{scheduled}")
+        now = datetime.now(UTC)
+        first = now + timedelta(seconds=START_MARGIN_S + 3 * start_s)
+        ends = {token: first + timedelta(seconds=i / ENDING_PER_SECOND) for i, (_, token) in enumerate(minted)}
+        seed_sessions_ending(url, descope.management_key,
+                             [(login_id, token, ends[token]) for login_id, token in minted], now, first=scheduled,
+                             messages=post_seeded(slack.url, ending, first=scheduled),
+                             token_expires_at=now + timedelta(seconds=MINTED_FOR_S))
+        log(f"  {scheduled:,} sessions scheduled (start-up {start_s:.2f} s); {ending} more ending"
+            f" {ENDING_PER_SECOND} a second from {first:%H:%M:%S}")
+        bot.start(timeout=120)
         try:
             time.sleep(2.0)
             pss = {name: kb for name, (kb, _) in each_process(bot.proc.pid).items()}  # type: ignore[union-attr]
@@ -210,7 +220,7 @@ def soak(seconds: float, tmp: Path, log: Log) -> Soak:
         bot = start_bot(slack, descope, url, tmp / "bot-soak.log", **QUIET)
         driver = Driver(slack, descope, bot)
         stop = threading.Event()
-        counts = {"started": 0, "failed": 0}
+        counts = {"started": 0, "failed": 0, "measured_from": 0}  # failures of the flows started once measuring
         lock = threading.Lock()
 
         def one(i: int) -> None:
@@ -218,7 +228,7 @@ def soak(seconds: float, tmp: Path, log: Log) -> Soak:
                 driver.flow(f"soak-{i}@bench.example", SOAK_WINDOW_S, REQUESTERS[i % len(REQUESTERS)], THINK_S)
             except Exception:
                 with lock:
-                    counts["failed"] += 1
+                    counts["failed"] += i >= counts["measured_from"]
 
         def pace() -> None:  # open loop: a session every 1/SOAK_RATE s, whatever the last one took
             i, began = 0, time.monotonic()
@@ -236,7 +246,7 @@ def soak(seconds: float, tmp: Path, log: Log) -> Soak:
             log(f"  warming up {SOAK_WARMUP_S:.0f} s, then {seconds / 60:.0f} min at {SOAK_RATE:.0f} sessions/s")
             time.sleep(SOAK_WARMUP_S)
             with lock:
-                counts["started"] = counts["failed"] = 0
+                counts["measured_from"], counts["started"], counts["failed"] = counts["started"], 0, 0
             began = time.monotonic()
             while (at := time.monotonic() - began) <= seconds:
                 each = each_process(bot.proc.pid)  # type: ignore[union-attr]

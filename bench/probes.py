@@ -46,10 +46,15 @@ def seed_long_sessions(database_url: str, count: int, management_key: str, windo
 
 
 def seed_sessions_ending(database_url: str, management_key: str, sessions: Sequence[tuple[str, str, datetime]],
-                         now: datetime | None = None, *, first: int = 0) -> float:
+                         now: datetime | None = None, *, first: int = 0,
+                         messages: Sequence[tuple[str, str]] | None = None,
+                         token_expires_at: datetime | None = None) -> float:
     """Write running sessions, each (login ID, its token, when it ends), as a whole approved, delivered and posted flow
     leaves them, through the store (``bot.store.seeding``): the bot schedules them all when it starts. Returns the
-    seconds it took. ``first``: the number of the first (their messages' ts differ from those seeded before)."""
+    seconds it took. ``first``: the number of the first (their messages' ts differ from those seeded before).
+    ``messages``: each session's approval message and DM, (ts, ts), posted to the fake Slack (``post_seeded``) for
+    the bot to update when the session ends; without, made-up ts no Slack has (sessions that never end here).
+    ``token_expires_at``: when the tokens die at Descope, if not at their sessions' ends."""
     from bot.store import Store, make_engine
     from bot.store.migrate import migrate
     from bot.store.sealing import Sealer
@@ -65,13 +70,30 @@ def seed_sessions_ending(database_url: str, management_key: str, sessions: Seque
             SeededSession(requester_id=(requester := REQUESTERS[i % len(REQUESTERS)]), login_id=login_id,
                           impersonator=f"{requester.lower()}@corp.example", approver=APPROVER, ends_at=ends_at,
                           token_sealed=sealed.get(token) or sealed.setdefault(token, sealer.seal(token)),
-                          channel_id=APPROVAL_CHANNEL, channel_ts=f"1600000000.{i:06d}", dm_channel="D" + requester,
-                          dm_ts=f"1600000001.{i:06d}")
+                          channel_id=APPROVAL_CHANNEL,
+                          channel_ts=messages[i - first][0] if messages else f"1600000000.{i:06d}",
+                          dm_channel="D" + requester,
+                          dm_ts=messages[i - first][1] if messages else f"1600000001.{i:06d}",
+                          token_expires_at=token_expires_at)
             for i, (login_id, token, ends_at) in enumerate(sessions, start=first)]
         seed_sessions(Store(engine), seeded, now or datetime.now(UTC))
     finally:
         engine.dispose()
     return time.perf_counter() - started
+
+
+def post_seeded(slack_url: str, count: int, first: int = 0) -> list[tuple[str, str]]:
+    """For ``count`` seeded sessions (numbered from ``first``, as ``seed_sessions_ending`` gives them requesters), an
+    approval message and a DM posted to the fake Slack: (their ts), for the bot to update as it would its own."""
+    from slack_sdk import WebClient
+
+    client = WebClient(token="xoxb-test-token", base_url=slack_url)
+    out = []
+    for i in range(first, first + count):
+        approval = client.chat_postMessage(channel=APPROVAL_CHANNEL, text="seeded session")
+        dm = client.chat_postMessage(channel=REQUESTERS[i % len(REQUESTERS)], text="seeded session")
+        out.append((str(approval["ts"]), str(dm["ts"])))
+    return out
 
 
 def read_times(database_url: str, request_ids: Sequence[str]) -> dict[str, float]:

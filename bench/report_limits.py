@@ -32,7 +32,7 @@ def targets(v: Limits) -> list[tuple[str, str, bool]]:
               big.start_s <= tenth.start_s * (1 + SAME)))
     t.append((f"memory per serving process with {big.scheduled:,} scheduled no more than with {tenth.scheduled:,}"
               f" (within {SAME:.0%})", f"{mib(big.serving_kb)} vs {mib(tenth.serving_kb)}",
-              big.serving_kb <= tenth.serving_kb * (1 + SAME)))
+              0 < big.serving_kb <= tenth.serving_kb * (1 + SAME)))
     t.append((f"stop lateness p99 ≤ {LATENESS_P99_S * 1e3:.0f} ms with {big.scheduled:,} scheduled, while"
               f" {ENDING_PER_SECOND} sessions a second end", ms(big.lateness["p99"]),
               big.lateness["p99"] <= LATENESS_P99_S and big.missing == 0))
@@ -41,8 +41,8 @@ def targets(v: Limits) -> list[tuple[str, str, bool]]:
             drift = v.soak.drift(what)
             worst = max(drift.values(), key=abs, default=0.0)
             t.append((f"the soak: {label} of every process flat (last five minutes within {FLAT:.0%} of the first)",
-                      ", ".join(f"{name} {change:+.1%}" for name, change in drift.items()),
-                      abs(worst) <= FLAT and v.soak.failures == 0))
+                      ", ".join(f"{name} {change:+.1%}" for name, change in drift.items()) or "no samples",
+                      bool(drift) and abs(worst) <= FLAT and v.soak.failures == 0))
     return t
 
 

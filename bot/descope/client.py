@@ -312,7 +312,7 @@ class DescopeClient:
                 raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
 
             status = response.status_code
-            if status != 429:
+            if status < 500 and status != 429:  # answered (a refusal too): what the rate limit let through
                 self._gate.passed(path)
             if response.is_success:
                 return response

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MIN_HOLD = 1.0  # seconds a 429 without Retry-After holds its path
-PACE_AFTER = 10.0  # seconds a path stays paced after its hold ends
-MARGIN = 1.2  # turns this much further apart than what passed (a limit counted over any second, clocks apart)
-NARROW = 0.95  # each call that passes while paced brings the next turn this much closer
+PACE_AFTER = 30.0  # seconds a path stays paced after its hold ends
+MARGIN = 1.1  # turns this much further apart than what passed (a limit counted over any second, clocks apart)
+NARROW = 0.999  # each call that passes while paced brings the turns this much closer (about 5 % a second at 50)
 SEEN = 1.0  # the window of calls that passed, to learn the rate from
 
 

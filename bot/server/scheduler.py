@@ -151,14 +151,14 @@ class Scheduler:
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         """Ring at ``when`` if that comes before the alarm as set (what is due then is found by ``next_due_at``,
-        ``request_id``'s work among it). A moment the last ring already looked past (written after that ring read)
-        is ``request_id``'s to kick now."""
+        ``request_id``'s work among it). A request's moment the last ring already looked past (written after that
+        ring read) is kicked now; any other moment gone by rings at once (the earliest at start, some overdue)."""
         with self._alarm:
-            passed = when <= self._rung_to
-            if not passed and (self._next_at is None or when < self._next_at):
+            kick = when <= self._rung_to and bool(request_id)
+            if not kick and (self._next_at is None or when < self._next_at):
                 self._next_at = when
                 self._alarm.notify()
-        if passed and request_id:
+        if kick:
             self._kick_swept(request_id)
 
     def _ring_forever(self) -> None:
@@ -166,31 +166,36 @@ class Scheduler:
         every request that came due since the last ring is ticked on the pool (each once: ``_kick_swept``; those due
         before are the sweep's), and the alarm is set at the next moment any request needs work (at least
         ``RING_SPACING`` on: moments a few milliseconds apart share a ring; soon again after a full batch, or after a
-        failure to read the database)."""
+        failure). The clock (which may read the database) is read outside the lock ``wake_at`` takes."""
         since, after = self._rung_to, None  # taken so far: up to this moment (and at it, up to this request)
         while True:
-            with self._alarm:
-                while not self._stopping and (self._next_at is None or self._next_at > self.clock()):
-                    left = None if self._next_at is None else (self._next_at - self.clock()).total_seconds()
-                    self._alarm.wait(timeout=None if left is None else max(left, 0.001))
-                if self._stopping:
-                    return
-                self._next_at = None
-                now = self._rung_to = self.clock()
             try:
+                now = self.clock()
+                with self._alarm:
+                    if self._stopping:
+                        return
+                    if self._next_at is None or self._next_at > now:
+                        left = None if self._next_at is None else (self._next_at - now).total_seconds()
+                        self._alarm.wait(timeout=None if left is None else max(left, 0.001))
+                        continue
+                    self._next_at = None
+                    self._rung_to = now
                 due, following = self._ticker().due_and_next(since, after, now, ALARM_BATCH)
+                for _, request_id in due:
+                    self._kick_swept(request_id)
+                if len(due) == ALARM_BATCH:  # more came due: the next ring takes them, from the last one taken
+                    (since, after), following = due[-1], now
+                else:
+                    since, after = now, None
+                if following is not None:
+                    self.wake_at("", max(following, now + RING_SPACING))
             except Exception:
                 log_failure("the alarm could not look at what is due; it looks again in a second")
-                self.wake_at("", now + RETRY_RING)
-                continue
-            for _, request_id in due:
-                self._kick_swept(request_id)
-            if len(due) == ALARM_BATCH:  # more came due: the next ring takes them, from the last one taken
-                (since, after), following = due[-1], now
-            else:
-                since, after = now, None
-            if following is not None:
-                self.wake_at("", max(following, now + RING_SPACING))
+                with self._alarm:
+                    if self._stopping:
+                        return
+                    self._alarm.wait(RETRY_RING.total_seconds())
+                self.wake_at("", self._rung_to)  # at once: whatever came due since the last ring that worked
 
     def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
         self._run_now(self._tick, request_id, slack_lease_until)

@@ -2,7 +2,8 @@
 
 Routes: ``POST /slack/events`` (commands, interactivity and events, through Bolt's WSGI adapter, after
 ``slack.guard.unreadable`` turned away a body Bolt could not parse) and
-``GET /healthz`` (answers 200 when the database answers) and ``GET /metrics`` (Prometheus, ``bot.server.metrics``).
+``GET /healthz`` (answers 200 when the database answers within a second, and on SQLite can be written) and
+``GET /metrics`` (Prometheus, ``bot.server.metrics``).
 Everything else is a 404.
 """
 
@@ -21,11 +22,13 @@ from slack_sdk.signature import SignatureVerifier
 from bot.server.metrics import Metrics
 from bot.slack.guard import unreadable
 from bot.store import Store
+from bot.store.patience import waiting_at_most
 
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 EVENTS_PATH = "/slack/events"
+HEALTH_WITHIN = 1.0  # seconds a health check's database work may wait for a lock (bot.store.patience)
 
 
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -58,7 +61,8 @@ def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | No
             return result
         if path == "/healthz" and method in ("GET", "HEAD"):
             try:
-                store.ping()
+                with waiting_at_most(HEALTH_WITHIN):
+                    store.ping()
             except Exception as exc:
                 log.warning("health check: database unreachable (%s)", type(exc).__name__)
                 return respond(start_response, "503 Service Unavailable", {"status": "database unreachable"})

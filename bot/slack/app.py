@@ -7,10 +7,11 @@ there, surface by surface.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
@@ -21,11 +22,21 @@ from bot.slack.client import CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.guard import WellFormed
 from bot.slack.listeners import approvals, break_glass, command, form, home, proof, session, token
-from bot.slack.listeners.base import Deps
+from bot.slack.listeners.base import ANSWER_WITHIN, Deps
 from bot.slack.messages import replies
-from bot.workflows import Workflows
+from bot.workflows import Workflows, from_now_on
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ContextCarryingExecutor(ThreadPoolExecutor):
+    """Bolt's listener executor (it runs even an ack function on one of its threads), each piece of work run in the
+    context of the thread that handed it over: the request's, with its deadline on database work
+    (``answered_in_time``)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> App:
@@ -34,10 +45,19 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         signing_secret=settings.slack_signing_secret.get() if settings.slack_signing_secret else "",
         process_before_response=True,
         request_verification_enabled=not settings.socket_mode,
-        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
+        listener_executor=ContextCarryingExecutor(max_workers=16, thread_name_prefix="bolt"),
         raise_error_for_unhandled_request=True,  # to on_error: one log line, not Bolt's code suggestion
     )
     app.use(WellFormed())  # first: no listener or middleware ever sees a payload Slack would not send
+
+    @app.middleware
+    def answered_in_time(next: Callable[[], BoltResponse]) -> BoltResponse:
+        """The request's database work waits for a lock no longer than Slack waits for the answer (``ANSWER_WITHIN``):
+        a database locked meanwhile is answered as out of reach, in time. Set on the thread that dispatches the
+        request (Bolt runs its listeners after the middleware, not inside it), and carried over to the listener on
+        Bolt's executor (``ContextCarryingExecutor``), in HTTP and Socket Mode alike."""
+        from_now_on(ANSWER_WITHIN)
+        return next()
 
     if isinstance(client, CountingWebClient):
         forks: dict[str, CountingWebClient] = {}  # the installed workspace's: a client holds no request's state

@@ -1,7 +1,8 @@
 """The Slack Web API client the bot uses everywhere: pointed at ``SLACK_API_URL``, with retries.
 
 slack-sdk retries only one connection error by default; the bot also retries rate limits (honouring
-``Retry-After``) and Slack's 5xx answers, so a busy workspace delays a message instead of losing it.
+``Retry-After``) and Slack's 5xx answers, so a busy workspace delays a message instead of losing it; a post is never
+sent again after Slack may have acted on it (``CREATING``): a retried post is never posted twice.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.error import URLError
 from urllib.request import Request
 
 from slack_sdk import WebClient
@@ -21,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.transport.urllib_kept import KeepAlive
+from bot.transport.urllib_kept import CREATING, KeepAlive
 
 #: Where a probe's client logs: nowhere (slack-sdk logs a failed request at ERROR; the caller says what failed, once).
 _UNHEARD = logging.getLogger("bot.slack.probe")
@@ -29,12 +31,37 @@ _UNHEARD.propagate = False
 _UNHEARD.addHandler(logging.NullHandler())
 
 
-class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack-sdk's handler retries only 500 and 503; a 502 or 504 from Slack's edge is as transient."""
+# CREATING: Web API methods that create something each time they are called. Sent again after Slack may have acted on
+# them (an answer that never came back, a 500, 502 or 504), they could post twice: those are not retried here (the
+# bot's Slack sync comes back to what did not get through). A 429 or 503 (Slack acted on nothing) and a failure to
+# connect or send are.
+
+
+def _creates(request: HttpRequest) -> bool:
+    return request.url.rsplit("/", 1)[-1] in CREATING
+
+
+class SentOnceConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """slack-sdk's, but a call that creates (``CREATING``) is retried only when it never reached Slack: a ``URLError``
+    (the transport's failure to connect or send: ``bot.transport.urllib_kept``), not a connection that broke while
+    the answer was awaited."""
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
-        return response is not None and response.status_code >= 500
+        if _creates(request) and not isinstance(error, URLError):
+            return False
+        return bool(super()._can_retry(state=state, request=request, response=response, error=error))
+
+
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack-sdk's handler retries only 500 and 503; a 502 or 504 from Slack's edge is as transient. A call that
+    creates (``CREATING``) only on 503 (refused unprocessed): after a 500, 502 or 504 Slack may have posted."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if response is None or response.status_code < 500:
+            return False
+        return response.status_code == 503 or not _creates(request)
 
 class CountingWebClient(WebClient):
     """A ``WebClient`` that tells ``on_call`` (method, result) once per Web API call, after its retries:
@@ -82,7 +109,7 @@ def make_client(settings: Settings, on_call: Callable[[str, str], None] | None =
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            SentOnceConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=3),
             AnyServerErrorRetryHandler(max_retry_count=2),
         ],

@@ -8,6 +8,7 @@ lets run beside a writer. Every statement runs through the driver (``write()``, 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
@@ -57,11 +58,21 @@ class StoreCore:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A transaction that may write, through the driver (``sql.Db``): the hot paths'."""
-        with self._writers, self.db.write() as tx:
-            yield tx
+        try:
+            self._writers.__enter__()
+        except sqlite3.OperationalError:  # the queue not left in time (bot.store.patience): counted as a failure
+            self.db.on_error()
+            raise
+        try:
+            with self.db.write() as tx:
+                yield tx
+        finally:
+            self._writers.__exit__(None, None, None)
 
     def ping(self) -> None:
-        with self.db.read() as s:
+        """The database answers; SQLite's can be written too (its write lock taken and given back, outside the
+        writers' queue: a file someone else holds locked answers reads, not the bot's writes)."""
+        with self.db.read() if self.db.postgres else self.db.write() as s:
             s.one("SELECT 1")
 
     def database_now(self) -> datetime | None:
@@ -243,12 +254,12 @@ class StoreCore:
                     limit: int) -> list[tuple[datetime, str]]:
         """Requests whose work came due after ``since`` (or at ``since``, with an id after ``after``: where a batch
         left off), up to ``until`` (``next_due_at``), as (moment, id) in that order: the alarm's, an index range."""
-        at_since = "" if after is None else " OR (next_due_at = ? AND id > ?)"
+        after_since = ("next_due_at > ?", (since,)) if after is None else \
+            ("next_due_at >= ? AND (next_due_at > ? OR id > ?)", (since, since, after))  # a range of the index
         with self.db.read() as s:
             return [(moment, str(found[1])) for found in s.all(
-                f"SELECT next_due_at, id FROM requests WHERE (next_due_at > ?{at_since}) AND next_due_at <= ? "
-                "ORDER BY next_due_at, id LIMIT ?",
-                (since, *(() if after is None else (since, after)), until, limit))
+                f"SELECT next_due_at, id FROM requests WHERE {after_since[0]} AND next_due_at <= ? "
+                "ORDER BY next_due_at, id LIMIT ?", (*after_since[1], until, limit))
                 if (moment := s.moment(found[0])) is not None]
 
     def earliest_due(self) -> datetime | None:

@@ -25,6 +25,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
+from bot.store.patience import BUSY_TIMEOUT_MS, locked, time_left
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
@@ -32,7 +34,7 @@ def make_engine(url: str) -> Engine:
     elif url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url[len("postgres://"):]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -44,7 +46,7 @@ def make_engine(url: str) -> Engine:
                 # loss may take back the last commits, never leaving the database inconsistent. FULL syncs the WAL
                 # on every commit, a disk flush per transaction that bought nothing the tests could show.
                 cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -118,16 +120,35 @@ class Writers:
         self._fd: int | None = None
 
     def __enter__(self) -> None:
-        self._lock.acquire()
+        left = time_left()  # someone waits for the answer: not longer than that (bot.store.patience)
+        if not self._lock.acquire(timeout=-1 if left is None else left):
+            raise locked("this process's writers queue")
         try:
             if self._depth == 0 and self._path is not None:
                 if self._fd is None:  # opened by the process that writes (a Store is never carried across a fork)
                     self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                if left is None:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                else:
+                    self._flock_within(self._fd, left)
         except BaseException:
             self._lock.release()
             raise
         self._depth += 1
+
+    @staticmethod
+    def _flock_within(fd: int, seconds: float) -> None:
+        """The machine's writer lock, if had within ``seconds`` (polled: ``flock`` has no timeout)."""
+        give_up = time.monotonic() + seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    raise locked("another process is writing") from None
+                time.sleep(min(left, 0.002))
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._depth -= 1

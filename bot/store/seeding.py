@@ -36,6 +36,7 @@ class SeededSession:
     channel_ts: str
     dm_channel: str  # the requester's session DM
     dm_ts: str
+    token_expires_at: datetime | None = None  # when the token dies at Descope (default: at the session's end)
 
 
 def seed_sessions(store: Store, sessions: Sequence[SeededSession], now: datetime) -> None:
@@ -48,7 +49,8 @@ def seed_sessions(store: Store, sessions: Sequence[SeededSession], now: datetime
             duration=session.ends_at - now, reason="benchmark: long session", state=State.ACTIVE, created_at=now,
             pending_until=now, version=3, slack_version=3, decided_by=session.approver, decided_at=now,
             impersonator=session.impersonator, started_at=now, ends_at=session.ends_at,
-            token_expires_at=session.ends_at, token_sealed=session.token_sealed, channel_id=session.channel_id,
+            token_expires_at=session.token_expires_at or session.ends_at, token_sealed=session.token_sealed,
+            channel_id=session.channel_id,
             channel_ts=session.channel_ts, dm_channel=session.dm_channel, dm_ts=session.dm_ts, delivered_at=now,
             approved_by=encode_approvers((session.approver,)), delivery="reveal")
         whole = {**EMPTY_ROW, **values}

@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.domain.audit import Action, AuditEntry
 from bot.store.models import AUDIT, REQUESTS, RequestRow, UTCDateTime, row_of
+from bot.store.patience import BUSY_TIMEOUT_MS, time_left
 
 #: Every column of ``requests``, in the table's order: what ``SELECT {COLUMNS}`` returns.
 COLUMNS = tuple(REQUESTS.c.keys())
@@ -211,7 +212,10 @@ class Db:
                 driver.autocommit = True
             cursor = pooled.cursor()
             tx = Tx(self, cursor)
+            hurried = None if self.postgres else time_left()  # someone waits for the answer (bot.store.patience)
             try:
+                if hurried is not None:
+                    cursor.execute(f"PRAGMA busy_timeout={int(hurried * 1000)}")
                 if not self.postgres:
                     tx.run("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield tx
@@ -223,6 +227,11 @@ class Db:
                         pooled.rollback()
                 raise
             finally:
+                if hurried is not None:
+                    try:
+                        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    except self._error:  # not given back to the pool with the short wait
+                        pooled.invalidate()
                 cursor.close()
         except self._error as exc:
             self.on_error()

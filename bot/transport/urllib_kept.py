@@ -8,8 +8,9 @@ a status of 400 or more raises ``HTTPError`` (what its rate-limit and server-err
 connect raises ``URLError`` (what its connection-error handler retries).
 
 A kept connection the server has meanwhile closed (an idle keep-alive timing out) fails on first use: that call is
-sent again once on a new connection, as HTTP clients do. Only then, and only when nothing at all came back, so a
-call Slack received and answered is never sent twice. A connection the pool sees is dead is not reused at all.
+sent again once on a new connection, as HTTP clients do. Only then, only when nothing at all came back, and never a
+call that creates something (``CREATING``: a post Slack may have taken just before the connection went). A
+connection the pool sees is dead is not reused at all.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from urllib.request import Request
 from bot.transport.pool import Pool, key_of
 
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+#: Web API methods that create something each time they are called: never sent twice, even on a kept connection that
+#: broke (the server may have taken the call before it went; ``bot.slack.client`` retries them only when they surely
+#: never left).
+CREATING = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "chat.meMessage"})
 
 
 class KeepAlive:
@@ -53,7 +58,7 @@ class KeepAlive:
             except (URLError, *_STALE) as exc:
                 self._pool.drop(conn)
                 stale = isinstance(exc, _STALE) or isinstance(getattr(exc, "reason", None), _STALE)
-                if reused and stale and attempt == 1:
+                if reused and stale and attempt == 1 and parts.path.rsplit("/", 1)[-1] not in CREATING:
                     continue  # a kept connection the server had closed: once more, on a new one
                 raise
             except BaseException:

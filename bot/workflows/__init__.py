@@ -35,6 +35,7 @@ from datetime import datetime
 from bot.config import Settings
 from bot.store import Store, utcnow
 from bot.store.errors import unreachable as database_unreachable
+from bot.store.patience import from_now_on, waiting_at_most
 from bot.store.sealing import Sealer
 from bot.workflows.approvals import Approvals
 from bot.workflows.audit_stream import AuditStream
@@ -55,7 +56,7 @@ from bot.workflows.tokens import Tokens
 from bot.workflows.verification import Verifications
 from bot.workflows.watch import DescopeWatch
 
-__all__ = ["Context", "Listing", "Workflows", "database_unreachable"]
+__all__ = ["Context", "Listing", "Workflows", "database_unreachable", "from_now_on", "waiting_at_most"]
 
 
 @dataclass(frozen=True)

@@ -172,17 +172,20 @@ class Revocation:
         if row.token_expires_at is not None and row.token_expires_at + TOKEN_EXPIRY_GRACE <= ctx.clock():
             log.warning("request %s: the %s call failed (%s) but the token has expired; closing it", row.id, call, exc)
             return Ending(reason, TokenFate.EXPIRED_AFTER_FAILING)
-        attempts = row.stop_attempts + 1
-        seconds = min(STOP_BACKOFF_CAP, 2.0 ** min(attempts - 1, 6)) * random.uniform(0.5, 1.0)
+        # Descope's rate limit (429) is a wait, not a failure: not counted toward the alert, and spread over a fifth
+        # more than it asks, so that the sessions it held back together do not all come back in the same instant.
+        limited = isinstance(exc, DescopeUnavailable) and exc.status == 429
+        attempts = row.stop_attempts + (0 if limited else 1)
+        seconds = min(STOP_BACKOFF_CAP, 2.0 ** min(max(attempts, 1) - 1, 6)) * random.uniform(0.5, 1.0)
         if row.token_expires_at is not None:  # one last try as soon as the token is surely dead
             seconds = min(seconds, max(0.5, (row.token_expires_at + TOKEN_EXPIRY_GRACE - ctx.clock()).total_seconds()))
-        if isinstance(exc, DescopeUnavailable) and exc.retry_after is not None:  # 429: as Descope asks
-            seconds = max(seconds, min(exc.retry_after, STOP_BACKOFF_CAP))
+        if isinstance(exc, DescopeUnavailable) and exc.retry_after is not None:  # as Descope asks
+            seconds = max(seconds, min(exc.retry_after, STOP_BACKOFF_CAP) * random.uniform(1.0, 1.2))
         backoff = timedelta(seconds=seconds)
         log.warning("request %s: %s call failed (attempt %d, %s); retrying in %.0fs",
                     row.id, call, attempts, exc, backoff.total_seconds())
         ctx.store.retry_stop_at(row.id, ctx.clock() + backoff, attempts=attempts, stop_called_at=stop_called_at)
-        if attempts == STOP_ALERT_AFTER:
+        if attempts == STOP_ALERT_AFTER and not limited:
             ctx.store.stop_failing(row.id, StopFailing(attempts, str(exc), call), ctx.clock())
             ctx.timers.kick(row.id)
         ctx.arm(row.id)

@@ -1,4 +1,5 @@
-"""A database outage (issue 28, part 3): PostgreSQL stopped under the running bot, then started again. Meanwhile a
+"""A database outage (issue 28, part 3): PostgreSQL stopped under the running bot, then started again (and SQLite's
+file locked by another program, then let go). Meanwhile a
 command gets an answer within Slack's 3 seconds saying the bot cannot reach its database (nothing stored), a click
 the same, ``/healthz`` answers 503 and ``/metrics`` counts the errors; the process stays up. Once the server is back
 the bot carries on without a restart, and a session whose window ended during the outage is stopped within
@@ -13,6 +14,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -145,4 +147,46 @@ def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tm
             again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
             assert "waiting for a second admin" in again, again  # carries on, no restart
         finally:
+            bot.stop()
+
+
+def test_a_sqlite_database_locked_by_another_program_is_answered_in_time_and_survived(tmp_path: Path) -> None:
+    """SQLite's file held locked by another program (a ``sqlite3`` shell left in a transaction, a backup): a command
+    and a click are answered within Slack's 3 seconds that the database cannot be reached, ``/healthz`` answers
+    503; once the lock is let go the stop that fell due meanwhile goes out, and the bot carries on."""
+    database = tmp_path / "bot.db"
+    with FakeSlack() as slack, FakeDescope() as descope:
+        populate(slack, descope)
+        bot = BotProcess(bot_env(slack, descope, f"sqlite:///{database}", SWEEP_INTERVAL="1s",
+                                 RECONCILE_INTERVAL="0"), tmp_path / "bot.log")
+        bot.start()
+        s = Stack(slack, descope, bot)
+        holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        try:
+            request_id, ts = s.submit("jane@acme.com 4s --tenant acme-eu checking invoice SUP-123")
+            assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+            s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
+            waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
+
+            holder.execute("BEGIN IMMEDIATE")  # the session's window ends while the file is locked
+            began = time.monotonic()
+            answer = s.command("jane@acme.com 30m --tenant acme-eu another look")
+            assert time.monotonic() - began < 3.0 and answer.status == 200
+            assert "cannot reach its database" in answer.text, answer.text
+            assert status(bot.url + "/healthz") == 503
+            assert s.click("approval.approve", waiting, APPROVER, waiting_ts).status == 200  # acked at once
+            assert "cannot reach its database" in s.ephemeral_after_click()
+            time.sleep(5)  # past the window: its stop falls due while locked
+            assert not s.descope.calls_to(STOP_IMPERSONATION)
+
+            holder.rollback()
+            let_go = time.monotonic()
+            s.slack.wait_for(lambda: s.descope.calls_to(STOP_IMPERSONATION), timeout=15,
+                             message="the stop that fell due while the file was locked")
+            assert time.monotonic() - let_go < 1 + 5  # SWEEP_INTERVAL plus a few seconds
+            assert status(bot.url + "/healthz") == 200
+            again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
+            assert "waiting for a second admin" in again, again
+        finally:
+            holder.close()
             bot.stop()

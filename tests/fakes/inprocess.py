@@ -69,6 +69,7 @@ class StubDescope:
         self.logout_error: Exception | None = None
         self.revoked: list[str] = []
         self.calls = 0
+        self.stop_calls = 0
         self.impersonations: list[tuple[str, str]] = []  # each impersonate call: (login ID, impersonator ID)
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
         # The step-up: ``prove`` accepts ``good_code`` and rejects any other as Descope does (``CodeRejected``);
@@ -99,6 +100,7 @@ class StubDescope:
         return token
 
     def stop_impersonation(self, jwt: str) -> None:
+        self.stop_calls += 1
         if self.stop_error is not None:
             raise self.stop_error
         self.stopped.append(jwt)

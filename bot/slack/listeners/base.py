@@ -18,7 +18,7 @@ from bot.domain import RequestView
 from bot.slack.commands import Windows
 from bot.slack.errors import error_text
 from bot.slack.messages import replies
-from bot.workflows import Workflows
+from bot.workflows import Workflows, waiting_at_most
 
 log = logging.getLogger("bot.slack")
 
@@ -50,6 +50,12 @@ class Deps:
         return Windows(rules.default_duration, rules.min_duration, rules.max_duration)
 
 
+#: Seconds a Slack request's database work may wait for a lock (``bot.store.patience``): Slack waits 3 s for the
+#: answer, and a database locked longer is answered as out of reach, in time. The same for a click's work after its
+#: ack: the clicker waits for its answer.
+ANSWER_WITHIN = 2.0
+
+
 def after_ack(app: App, work: Callable[..., None]) -> Callable[..., None]:
     """A listener that acks at once and then runs ``work`` on the app's listener executor (the one Bolt runs
     its lazy listeners on, shut down with the app), passing the arguments ``work`` names (``AFTER_ACK_ARGS``).
@@ -65,7 +71,8 @@ def after_ack(app: App, work: Callable[..., None]) -> Callable[..., None]:
 
     def run(kwargs: dict[str, Any]) -> None:
         try:
-            work(**kwargs)
+            with waiting_at_most(ANSWER_WITHIN):  # the clicker waits for what it did
+                work(**kwargs)
         except Exception as exc:
             if replies.error_reply(exc) is None:
                 error_text(exc, replies.Doing.SLACK_REQUEST)  # logged with an error ID

@@ -115,11 +115,38 @@ def test_a_backlog_larger_than_a_ring_is_all_ticked_once_moments_shared_included
     assert sorted(found for found, _ in ticks) == sorted(ticker.moments)  # every one, none twice
 
 
+def test_with_work_overdue_at_start_the_alarm_still_rings_for_what_comes_due_next(scheduler: Scheduler,
+                                                                                   ticker: RecordingTicker) -> None:
+    with ticker.lock:  # overdue (the sweep's) and one due soon: what reschedule_all reads at start
+        ticker.moments.update({"OVERDUE": utcnow() - timedelta(minutes=5),
+                               "SOON": utcnow() + timedelta(milliseconds=300)})
+    scheduler.wake_at("", ticker.moments["OVERDUE"])  # the earliest next_due_at, gone by
+    assert [found for found, _ in ticker.wait_for(1)] == ["SOON"]
+
+
 def test_a_ring_that_could_not_read_the_database_rings_again(scheduler: Scheduler, ticker: RecordingTicker) -> None:
     ticker.failures = 1
     _due(ticker, scheduler, "R1", utcnow() + timedelta(milliseconds=50))
     [(request_id, _)] = ticker.wait_for(1)
     assert request_id == "R1" and ticker.failures == 0
+
+
+def test_a_clock_that_fails_does_not_stop_the_alarm(store: Store, ticker: RecordingTicker) -> None:
+    failures = [1]
+
+    def clock() -> datetime:
+        if failures and threading.current_thread().name == "alarm":
+            failures.pop()
+            raise ConnectionError("the database's clock could not be read")
+        return utcnow()
+
+    scheduler = Scheduler(clock, Leases(store, utcnow), timedelta(hours=1))
+    scheduler.start(cast(Ticker, ticker))
+    try:
+        _due(ticker, scheduler, "R1", utcnow() + timedelta(milliseconds=50))
+        assert [found for found, _ in ticker.wait_for(1)] == ["R1"] and not failures
+    finally:
+        scheduler.shutdown()
 
 
 def test_shutdown_wakes_the_sleeping_alarm(store: Store, ticker: RecordingTicker) -> None:

@@ -67,3 +67,25 @@ def test_an_error_slack_keeps_answering_is_raised_with_its_status(slack: FakeSla
         client.chat_postMessage(channel="C1", text="hi")
     assert raised.value.response.status_code == 403
     assert len(slack.calls_of("chat.postMessage")) == 1  # a 403 is not retried
+
+
+def test_a_post_slack_may_have_made_is_not_sent_again_an_update_is(slack: FakeSlack) -> None:
+    """A 500, or a connection that broke while the answer was awaited: Slack may have posted, so a post is not sent
+    again (the bot's Slack sync comes back to it); after a 503 it is; an update is idempotent and is retried."""
+    client = client_for(slack)
+    slack.fail_next("chat.postMessage", status=500, retry_after=None)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="C1", text="once")
+    slack.drop_next("chat.postMessage")
+    with pytest.raises(Exception):  # noqa: B017  (the connection, as urllib words it)
+        client.chat_postMessage(channel="C1", text="once more")
+    assert len(slack.calls_of("chat.postMessage")) == 2  # each sent once
+    slack.fail_next("chat.postMessage", status=503, retry_after=None)  # refused unprocessed: sent again
+    assert client.chat_postMessage(channel="C1", text="after a 503")["ok"]
+    assert len(slack.calls_of("chat.postMessage")) == 4
+    posted = client.chat_postMessage(channel="C1", text="ts")
+    slack.fail_next("chat.update", status=500, retry_after=None)
+    slack.drop_next("users.info")
+    assert client.chat_update(channel=posted["channel"], ts=posted["ts"], text="edited")["ok"]
+    assert client.users_info(user="U1")["ok"]
+    assert len(slack.calls_of("chat.update")) == 2 and len(slack.calls_of("users.info")) == 2
