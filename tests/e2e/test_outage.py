@@ -29,6 +29,7 @@ import pytest
 from bot.devtools import FakeDescope, FakeSlack
 from bot.devtools.descope_api import STOP_IMPERSONATION
 from bot.devtools.harness import APPROVER, BotProcess, Stack, bot_env, free_port, populate
+from bot.store import Store, make_engine
 
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
@@ -167,6 +168,10 @@ def test_a_sqlite_database_locked_by_another_program_is_answered_in_time_and_sur
             assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
             s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
             waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
+            store = Store(make_engine(f"sqlite:///{database}"))  # its approval message recorded, not only posted
+            s.slack.wait_for(lambda: (found := store.get(waiting)) is not None and found.channel_ts == waiting_ts,
+                             message="the approval message recorded")
+            store.engine.dispose()
 
             holder.execute("BEGIN IMMEDIATE")  # the session's window ends while the file is locked
             began = time.monotonic()
