@@ -145,6 +145,7 @@ def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tm
                              message="the stop that fell due during the outage")
             assert time.monotonic() - back < 1 + 5  # SWEEP_INTERVAL plus a few seconds
             s.slack.wait_for(lambda: status(bot.url + "/healthz") == 200, message="healthy again")
+            s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="the session ended")
             again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
             assert "waiting for a second admin" in again, again  # carries on, no restart
         finally:
@@ -190,6 +191,7 @@ def test_a_sqlite_database_locked_by_another_program_is_answered_in_time_and_sur
                              message="the stop that fell due while the file was locked")
             assert time.monotonic() - let_go < 1 + 5  # SWEEP_INTERVAL plus a few seconds
             assert status(bot.url + "/healthz") == 200
+            s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="the session ended")
             again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
             assert "waiting for a second admin" in again, again
         finally:
