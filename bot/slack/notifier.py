@@ -13,9 +13,11 @@ Errors propagate: the service records how far it got and tries again.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -27,7 +29,7 @@ from bot.domain.outcomes import Outside
 from bot.slack.messages import outside as outside_words
 from bot.slack.views import approval, dm, home, thread
 from bot.slack.views.blocks import Message
-from bot.workflows.ports import ChannelRefused
+from bot.workflows.ports import ChannelRefused, SlackUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,19 @@ STALE_CHANNEL = frozenset({"channel_not_found", "is_archived", "not_in_channel"}
 REFUSING_CHANNEL = STALE_CHANNEL | {"restricted_action", "restricted_action_read_only_channel",
                                     "restricted_action_thread_only_channel", "restricted_action_non_threadable_channel",
                                     "ekm_access_denied", "team_access_not_granted", "missing_scope"}
+
+
+@contextmanager
+def _unavailable_as_such() -> Iterator[None]:
+    """Slack's own failures (a 5xx, no answer) raised as ``SlackUnavailable``: to be tried again, not a refusal."""
+    try:
+        yield
+    except SlackApiError as exc:
+        if exc.response.status_code >= 500:
+            raise SlackUnavailable(f"Slack answered {exc.response.status_code}") from exc
+        raise
+    except (OSError, http.client.HTTPException) as exc:  # urllib's URLError is an OSError
+        raise SlackUnavailable(type(exc).__name__) from exc
 
 
 class SlackNotifier:
@@ -62,9 +77,17 @@ class SlackNotifier:
         self._dm(request.requester_id, dm.not_posted(request, refused.channel, refused.error))
 
     def update_request(self, request: RequestView) -> None:
+        """Bring the approval message up to date; one deleted from Slack meanwhile (by an admin) stays gone: said in
+        a line, not retried for ever (the thread and the audit keep the record)."""
         assert request.channel_id and request.channel_ts
         msg = approval.build(request)
-        self.client.chat_update(channel=request.channel_id, ts=request.channel_ts, text=msg.text, blocks=msg.blocks)
+        try:
+            self.client.chat_update(channel=request.channel_id, ts=request.channel_ts, text=msg.text,
+                                    blocks=msg.blocks)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "message_not_found":
+                raise
+            log.warning("request %s: its approval message is gone from Slack (deleted?); not updated", request.id)
 
     def post_outside(self, found: Outside) -> str:
         msg = outside_words.notice(found)
@@ -96,10 +119,12 @@ class SlackNotifier:
                                      reply_broadcast=msg.broadcast, unfurl_links=False, unfurl_media=False)
 
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
-        return self._dm(request.requester_id, dm.token_coming(request))
+        with _unavailable_as_such():
+            return self._dm(request.requester_id, dm.token_coming(request))
 
     def post_ready(self, request: RequestView) -> tuple[str, str]:
-        return self._dm(request.requester_id, dm.ready(request))
+        with _unavailable_as_such():
+            return self._dm(request.requester_id, dm.ready(request))
 
     def show_token(self, request: RequestView, where: tuple[str, str], token: str) -> None:
         msg = dm.token(request, token)

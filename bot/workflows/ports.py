@@ -95,6 +95,11 @@ class ChannelRefused(Exception):
         self.error = error
 
 
+class SlackUnavailable(Exception):
+    """Slack did not answer, or failed on its side (a 5xx, a broken connection), after the client's own retries:
+    nothing about the request is wrong, and the call may be made again later (the sync comes back to it)."""
+
+
 class Notifier(Protocol):
     """What the workflows ask of Slack. Every method raises on failure (after its own retries)."""
 

@@ -31,7 +31,7 @@ from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
 from bot.workflows.home import Homes
-from bot.workflows.ports import ChannelRefused
+from bot.workflows.ports import ChannelRefused, SlackUnavailable
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import SLACK_RETRY
 
@@ -91,6 +91,8 @@ class Projection:
             caught_up = True  # the catch-up write gave the lease back
         except ChannelRefused as refused:
             retry = self._refused(request_id, refused)
+        except SlackUnavailable as exc:
+            log.warning("Slack update for request %s failed (%s); retrying shortly", request_id, exc)
         except Exception:
             log.exception("Slack update for request %s failed; retrying shortly", request_id)
         finally:
@@ -201,7 +203,9 @@ class Projection:
 
     def _deliver(self, row: RequestRow, view: RequestView) -> bool:
         """Give the requester their session. If Slack will not take the DM, the session must not live on:
-        stop it at once and answer false. A session asked to stop before it was delivered is never delivered.
+        stop it at once and answer false. If Slack failed on its side (``SlackUnavailable``: a 5xx, no answer), the
+        sync tries again shortly: the DM may then come twice (it holds no secret), the session is not lost. A
+        session asked to stop before it was delivered is never delivered.
 
         ``reveal`` (the default): one DM saying the session is ready, with a Show token button; the token is
         never the text of a message (``Tokens.reveal`` shows it in a modal). The DM is recorded with the delivery
@@ -229,6 +233,8 @@ class Projection:
                     dm = ctx.notifier.open_token_dm(view)
                     ctx.store.record_token_dm(row.id, *dm)
                 ctx.notifier.show_token(view, dm, ctx.sealer.open(row.token_sealed))
+        except SlackUnavailable:  # Slack failed on its side: the sync delivers it later (the window runs on)
+            raise
         except Exception as exc:
             log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
                       row.id, type(exc).__name__)

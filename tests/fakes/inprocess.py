@@ -44,7 +44,7 @@ from bot.store import AuditEntry, RequestRow, Store, make_engine
 from bot.store.migrate import migrate
 from bot.store.sealing import Sealer
 from bot.workflows import Workflows
-from bot.workflows.ports import ChannelRefused
+from bot.workflows.ports import ChannelRefused, SlackUnavailable
 
 __all__ = ["Clock", "RecordingTimers", "StubDescope", "StubDirectory", "StubNotifier", "World", "world_on"]
 
@@ -183,6 +183,7 @@ class StubNotifier:
         self.refusing: str | None = None  # post_request: the approvals channel refuses with this error when set
         self.not_posted: list[tuple[RequestView, str]] = []  # requesters told that no approver can see their request
         self.outside: list[Outside] = []  # impersonations outside the bot the approvals channel was told of
+        self.unavailable = 0  # the session DM: Slack fails on its side (SlackUnavailable) this many times first
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
         if self.refusing is not None:
@@ -212,12 +213,19 @@ class StubNotifier:
         self.replies.append([entry.action for entry in entries])
 
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
+        self._maybe_unavailable()
         return "DUREQ1", "1.000100"
+
+    def _maybe_unavailable(self) -> None:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise SlackUnavailable("Slack answered 500")
 
     def show_token(self, request: RequestView, where: tuple[str, str], token: str) -> None:
         self.tokens.append(token)
 
     def post_ready(self, request: RequestView) -> tuple[str, str]:
+        self._maybe_unavailable()
         self.ready.append(request)
         return "DUREQ1", "1.000100"
 

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.devtools import FakeSlack
 from bot.domain import State
 from bot.slack.notifier import SlackNotifier
-from bot.workflows.ports import ChannelRefused
+from bot.workflows.ports import ChannelRefused, SlackUnavailable
 from tests.unit.factories import view
 
 REQUESTER = "U_REQ"
@@ -71,3 +71,30 @@ def test_an_approvals_channel_refusing_the_message_is_told_apart_from_an_outage(
     n.send_not_posted(view(State.PENDING, requester_id=REQUESTER), info.value)
     (told,) = [slack.message_text(ch, ts) for (ch, ts) in slack.messages if ch == "D" + REQUESTER]
     assert "No approver can see your request" in told and error in told and "<#C_APPROVALS>" in told
+
+
+def test_slack_failing_on_its_side_is_told_from_slack_refusing(slack: FakeSlack) -> None:
+    """A 500 (or no answer) is Slack's own failure, to be tried again (``SlackUnavailable``); an error Slack answers
+    is a refusal (the session DM's caller stops the session)."""
+    n = notifier(slack)
+    slack.fail_next("chat.postMessage", status=500, retry_after=None)
+    with pytest.raises(SlackUnavailable):
+        n.post_ready(view(State.ACTIVE, id="R1", requester_id=REQUESTER))
+    slack.drop_next("chat.postMessage", count=2)  # (this plain client retries a broken connection once)
+    with pytest.raises(SlackUnavailable):
+        n.open_token_dm(view(State.ACTIVE, id="R2", requester_id=REQUESTER))
+    slack.fail_next("chat.postMessage", status=200, error="is_archived")
+    slack.fail_next("conversations.open", status=200, error="user_disabled")
+    with pytest.raises(SlackApiError):
+        n.post_ready(view(State.ACTIVE, id="R3", requester_id=REQUESTER))
+
+
+def test_an_approval_message_deleted_from_slack_is_not_updated_for_ever(slack: FakeSlack) -> None:
+    n = notifier(slack)
+    n.update_request(view(State.STOPPED, id="R1", requester_id=REQUESTER, channel_id="C_APPROVALS",
+                          channel_ts="1600000000.000001"))  # no such message: said, not raised
+    assert len(slack.calls_of("chat.update")) == 1
+    slack.fail_next("chat.update", status=200, error="cant_update_message")
+    with pytest.raises(SlackApiError):  # any other refusal is still the caller's
+        n.update_request(view(State.STOPPED, id="R1", requester_id=REQUESTER, channel_id="C_APPROVALS",
+                              channel_ts="1600000000.000001"))

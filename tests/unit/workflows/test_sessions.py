@@ -39,6 +39,20 @@ def test_activation_failing_for_minutes_ends_failed_rather_than_approved_forever
     assert not world.descope.minted
 
 
+def test_slack_failing_on_its_side_delays_the_session_dm_and_stops_nothing(world: World) -> None:
+    """A 5xx or no answer from Slack (after the client's retries; a post it may have made is not re-sent there) is
+    not Slack refusing the DM: the session stays, and the sync delivers it shortly."""
+    world.notifier.unavailable = 1
+    request_id = world.approved()
+    active = world.row(request_id)
+    assert active.state == "active" and active.delivered_at is None and not world.descope.stopped
+    world.clock.advance(6)  # the sync's retry
+    world.workflows.ticker.sweep()
+    delivered = world.row(request_id)
+    assert delivered.state == "active" and delivered.delivered_at is not None
+    assert world.notifier.tokens == world.descope.minted and not world.descope.stopped
+
+
 def test_a_token_minted_just_before_a_database_failure_is_revoked(world: World,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     real = world.store.start_session
