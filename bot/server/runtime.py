@@ -66,7 +66,7 @@ class Runtime:
         self.clock.measure()
         leases = Leases(self.store, self.clock)
         self.scheduler = Scheduler(self.clock, leases, settings.sweep_interval,
-                                   retention=settings.retention is not None)
+                                   retention=settings.retention is not None, shard=shard)
         self.intake = HttpIntake(settings.audit_webhook_url, settings.audit_webhook_secret.get()) \
             if settings.audit_webhook_url is not None and settings.audit_webhook_secret is not None else None
         self.workflows = Workflows.build(settings, self.store, self.descope, SlackDirectory(self.client),

@@ -20,9 +20,13 @@
   and the lease of a process that died runs out within ``Leases.lease`` for the sweep to take over.
 
 The alarm lives in memory only: at start it is set from the database (``Ticker.reschedule_all``: one indexed read,
-however many requests wait). Every serving process (``WEB_CONCURRENCY``) and replica keeps its own and ticks what is
-due when it rings (each piece of work is claimed first: one of them does it), and every process sweeps everything, so
-a process being replaced leaves nothing undone.
+however many requests wait). Every serving process (``WEB_CONCURRENCY``) and replica keeps its own. The serving
+processes of one machine share the requests out (``shard``: by a hash of the ID), so that two of them do not both tick
+a request at its moment (each piece of work is claimed first, but the loser's read, claim and thread cost as much CPU as
+half the winner's work): a process ticks, when it rings, the requests of its share, and those it armed itself in the
+last two ``SWEEP_INTERVAL``s (another process's alarm may not know of them yet). Each sweep sets the alarm from the
+index again, so every process learns of moments armed elsewhere before they come. Every process sweeps everything,
+so a process being replaced leaves nothing undone: its share is stopped by the others' sweep meanwhile.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor as Pool
 from dataclasses import dataclass
@@ -84,8 +89,12 @@ class Scheduler:
     """The workflows' ``Timers``: built before them (they are given it), started with their ``Ticker``."""
 
     def __init__(self, clock: Callable[[], datetime], leases: Leases, sweep_interval: timedelta, *,
-                 retention: bool = False, workers: int = 8) -> None:
+                 retention: bool = False, workers: int = 8, shard: tuple[int, int] = (0, 1)) -> None:
+        """``shard``: (this serving process's index, how many serve on this machine): whose moments it rings for."""
         self.ticker: Ticker | None = None  # what the jobs run: given at start
+        self._shard = shard
+        self._armed: dict[str, datetime] = {}  # of other shares: armed here, for a moment within ``_horizon``
+        self._horizon = 2 * sweep_interval  # a moment further off is seen by every process's sweep first
         self.clock = clock
         self.leases = leases
         self.sweep_interval = sweep_interval
@@ -152,9 +161,13 @@ class Scheduler:
     def wake_at(self, request_id: str, when: datetime) -> None:
         """Ring at ``when`` if that comes before the alarm as set (what is due then is found by ``next_due_at``,
         ``request_id``'s work among it). A request's moment the last ring already looked past (written after that
-        ring read) is kicked now; any other moment gone by rings at once (the earliest at start, some overdue)."""
+        ring read) is kicked now; any other moment gone by rings at once (the earliest at start, some overdue). A
+        request of another process's share armed here for a moment soon is remembered: this process ticks it then."""
+        near = bool(request_id) and not self._mine(request_id) and when <= self.clock() + self._horizon
         with self._alarm:
             kick = when <= self._rung_to and bool(request_id)
+            if near and not kick:
+                self._armed[request_id] = when
             if not kick and (self._next_at is None or when < self._next_at):
                 self._next_at = when
                 self._alarm.notify()
@@ -181,7 +194,7 @@ class Scheduler:
                     self._next_at = None
                     self._rung_to = now
                 due, following = self._ticker().due_and_next(since, after, now, ALARM_BATCH)
-                for _, request_id in due:
+                for request_id in self._ours(due, now, full=len(due) == ALARM_BATCH):
                     self._kick_swept(request_id)
                 if len(due) == ALARM_BATCH:  # more came due: the next ring takes them, from the last one taken
                     (since, after), following = due[-1], now
@@ -196,6 +209,22 @@ class Scheduler:
                         return
                     self._alarm.wait(RETRY_RING.total_seconds())
                 self.wake_at("", self._rung_to)  # at once: whatever came due since the last ring that worked
+
+    def _mine(self, request_id: str) -> bool:
+        """Whether ``request_id`` is in this process's share."""
+        index, count = self._shard
+        return count == 1 or zlib.crc32(request_id.encode()) % count == index
+
+    def _ours(self, due: list[tuple[datetime, str]], now: datetime, *, full: bool) -> list[str]:
+        """Of the requests a ring found due, those this process ticks: its share, and those it armed itself (forgotten
+        once rung, or once the ring is past their moment: ``now``, or the last moment of a ``full`` batch)."""
+        past = due[-1][0] if full else now
+        with self._alarm:
+            ours = [request_id for _, request_id in due
+                    if self._mine(request_id) or self._armed.pop(request_id, None) is not None]
+            for request_id in [r for r, when in self._armed.items() if when < past or (when == past and not full)]:
+                del self._armed[request_id]
+        return ours
 
     def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
         self._run_now(self._tick, request_id, slack_lease_until)
@@ -233,6 +262,9 @@ class Scheduler:
             handled = self._ticker().sweep(run=self._kick_swept)
             if handled:
                 log.debug("sweep handled %d requests", handled)
+            following = self._ticker().next_moment()
+            if following is not None:  # a moment armed in another process, if it comes first
+                self.wake_at("", following)
         except Exception:
             log_failure(f"sweep failed; it runs again in {self.sweep_interval.total_seconds()}s")
 

@@ -137,6 +137,10 @@ class Ticker:
         if earliest is not None:
             self.ctx.timers.wake_at("", earliest)
 
+    def next_moment(self) -> datetime | None:
+        """The next moment after now that any request needs work (the index's)."""
+        return self.ctx.store.next_due_after(self.ctx.clock())
+
     def due_and_next(self, since: datetime, after: str | None, now: datetime,
                      limit: int) -> tuple[list[tuple[datetime, str]], datetime | None]:
         """What the alarm does when it rings: the requests that came due after ``since`` (at ``since`` itself, those

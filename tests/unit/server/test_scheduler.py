@@ -1,7 +1,8 @@
 """The scheduler's one alarm, on the system clock with a ticker that records what it was asked to tick: each request
 is ticked once when its moment comes (not before), an earlier moment brings the alarm forward, a moment the last
 ring already looked past is ticked at once, a backlog larger than one ring's batch is all ticked (moments shared
-included), a ring that could not read the database rings again, and shutdown wakes the sleeping alarm."""
+included), a ring that could not read the database rings again, and shutdown wakes the sleeping alarm. The serving
+processes of a machine share the requests out: each is ticked by one, and one armed in a process by that process."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ class RecordingTicker:
     """The ticker's part the scheduler calls, over moments kept here: ``due_and_next`` as the store answers it
     (``Store.due_between``, whose own test reads it from the database), each tick recorded with its time."""
 
-    def __init__(self) -> None:
-        self.moments: dict[str, datetime] = {}
+    def __init__(self, moments: dict[str, datetime] | None = None) -> None:
+        self.moments: dict[str, datetime] = {} if moments is None else moments  # shared: one database
         self.ticks: list[tuple[str, datetime]] = []
         self.failures = 0  # reads that fail, from the next one on
         self.lock = threading.Lock()
@@ -53,6 +54,9 @@ class RecordingTicker:
 
     def sweep(self, run: Callable[[str], None] | None = None) -> int:
         return 0
+
+    def next_moment(self) -> datetime | None:
+        return None
 
     def wait_for(self, count: int) -> list[tuple[str, datetime]]:
         with self.ticked:
@@ -157,3 +161,33 @@ def test_shutdown_wakes_the_sleeping_alarm(store: Store, ticker: RecordingTicker
     threading.Thread(target=lambda: (scheduler.shutdown(), done.set()), daemon=True).start()
     assert done.wait(WAIT)
     assert ticker.ticks == []
+
+
+def test_the_processes_of_a_machine_share_the_requests_out_and_tick_what_they_armed(store: Store) -> None:
+    moments: dict[str, datetime] = {}  # the database both read
+    tickers = [RecordingTicker(moments), RecordingTicker(moments)]
+    schedulers = [Scheduler(utcnow, Leases(store, utcnow), timedelta(hours=1), shard=(index, 2)) for index in (0, 1)]
+    for scheduler, ticker in zip(schedulers, tickers, strict=True):
+        scheduler.start(cast(Ticker, ticker))
+    try:
+        when = utcnow() + timedelta(milliseconds=300)
+        moments.update({f"SEEN{n:02}": when for n in range(40)})  # both alarms know the moment (the index's)
+        for scheduler in schedulers:
+            scheduler.wake_at("", when)
+        deadline = utcnow() + timedelta(seconds=WAIT)
+        while sum(len(t.ticks) for t in tickers) < 40 and utcnow() < deadline:
+            threading.Event().wait(0.02)
+        threading.Event().wait(0.3)  # nothing more comes
+        ticked = [[found for found, _ in t.ticks] for t in tickers]
+        assert sorted(ticked[0] + ticked[1]) == sorted(moments)  # each once, by one process
+        assert ticked[0] and ticked[1]  # shared out
+        soon = utcnow() + timedelta(milliseconds=200)
+        armed = [f"ARMED{n:02}" for n in range(20)]  # armed by a change in process 0: process 1 never heard of them
+        for request_id in armed:
+            _due(tickers[0], schedulers[0], request_id, soon)
+        assert sorted(found for found, _ in tickers[0].wait_for(len(ticked[0]) + 20)[len(ticked[0]):]) == armed
+        threading.Event().wait(0.3)
+        assert [found for found, _ in tickers[1].ticks] == ticked[1]  # and not by the other as well
+    finally:
+        for scheduler in schedulers:
+            scheduler.shutdown()
