@@ -18,6 +18,7 @@ Pure: no Slack, no database.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -26,6 +27,8 @@ BLANKS = frozenset({0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFF
                     *range(0xE0100, 0xE01F0)})
 #: Kept in free text, though hidden in an ID: the joiners and the variation selectors that emoji and scripts need.
 _KEPT_IN_TEXT = frozenset({0x200C, 0x200D, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)})
+#: The blank letters free text loses (a character class: the quick check that a text holds none).
+_BLANK_IN_TEXT = re.compile("[" + "".join(chr(code) for code in sorted(BLANKS - _KEPT_IN_TEXT)) + "]")
 #: Line-breaking characters: a line break in free text (a tab: a space).
 _BREAKS = {"\n": "\n", "\r": "\n", "\v": "\n", "\f": "\n", "\x85": "\n", "\u2028": "\n", "\u2029": "\n",
            "\t": " "}
@@ -56,7 +59,7 @@ def _dropped(char: str) -> bool:
 
 def visible(text: str) -> str:
     """``text`` without hidden characters: line breaks kept (``\r\n`` as one), a tab as a space."""
-    if text.isprintable():  # the usual case, at the cost of one C loop
-        return text
+    if (text.isprintable() or text.replace("\n", "").isprintable()) and not _BLANK_IN_TEXT.search(text):
+        return text  # the usual cases (one line, or lines), at the cost of a few loops in C
     text = text.replace("\r\n", "\n")
     return "".join(_BREAKS.get(char, "") if char in _BREAKS or _dropped(char) else char for char in text)

@@ -34,6 +34,8 @@ def test_visible_text_keeps_lines_and_drops_the_rest() -> None:
     assert visible("café \u00a0 ok") == "café \u00a0 ok"  # a no-break space is seen: kept
     assert visible("a\rb\x0bc\x0cd\x85e") == "a\nb\nc\nd\ne"  # every line break stays one
     assert visible("blank\u3164\u2800 tags\U000e0067\U000e007f") == "blank tags"  # invisible letters, tag smuggling
+    assert visible("blank\u3164 letters") == "blank letters"  # in text otherwise printable too
+    assert visible("two\nlines\u2800") == "two\nlines"
 
 
 def test_what_free_text_needs_is_kept() -> None:
