@@ -10,6 +10,8 @@
 * ``kick(id)`` runs ``Ticker.tick`` now on a thread pool of ours (work started by a request that must not
   hold up Slack's 3-second answer): work due now needs no timer, and going through APScheduler (a job, its
   store, a wake-up of its thread, its events) cost more than the tick's own bookkeeping (issue 13's profile).
+  ``backlog()`` says whether kicked work waits for a worker: a tick that stopped a session then leaves its Slack
+  update to the pool, behind the stops waiting there, and otherwise does it at once, on its own thread.
 * A periodic sweep (``SWEEP_INTERVAL``) kicks everything overdue onto the pool: after a restart, a
   crash of another replica, or a job lost from memory, nothing waits longer than one interval, and a
   backlog is worked on by every worker at once.
@@ -117,6 +119,7 @@ class Scheduler:
         # finds that work).
         self._adding = threading.Lock()
         self._stopping = False
+        self._waiting = 0  # kicked work not yet started by a worker
         self._keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
 
     def start(self, ticker: Ticker, duties: Sequence[Duty] = ()) -> None:
@@ -229,11 +232,21 @@ class Scheduler:
     def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
         self._run_now(self._tick, request_id, slack_lease_until)
 
+    def backlog(self) -> bool:
+        with self._adding:
+            return self._waiting > 0
+
     def _run_now(self, func: Callable[..., None], request_id: str, *args: Any) -> None:
         """``func(request_id, *args)`` on the pool, unless shutdown has begun."""
         with self._adding:
             if not self._stopping:
-                self._now.submit(func, request_id, *args)
+                self._waiting += 1
+                self._now.submit(self._started, func, request_id, *args)
+
+    def _started(self, func: Callable[..., None], request_id: str, *args: Any) -> None:
+        with self._adding:
+            self._waiting -= 1
+        func(request_id, *args)
 
     def _kick_swept(self, request_id: str) -> None:
         """The sweep's kick: a request it already queued and no worker has started on is not queued again

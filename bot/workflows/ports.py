@@ -168,6 +168,10 @@ class Timers(Protocol):
         change took the Slack lease, held until then (a new request): the tick brings Slack up to date under it."""
         ...
 
+    def backlog(self) -> bool:
+        """Whether kicked work waits for a free worker (many requests came due at once)."""
+        ...
+
 
 class Observer(Protocol):
     """Told what the metrics count (``bot.server.metrics.Metrics``)."""
@@ -213,3 +217,6 @@ class NoTimers:
 
     def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
         pass
+
+    def backlog(self) -> bool:
+        return False

@@ -98,10 +98,11 @@ class Ticker:
             elif work is Work.WARN:
                 changed = self.extensions.warn(request_id) or changed
             elif work is Work.STOP and self.revocation.stop(request_id, row):
-                # Revocation first: with a backlog (sessions that ended while the bot was down) every stop
-                # call goes out before the Slack updates, which follow on the pool right after.
-                ctx.timers.kick(request_id)
-                return
+                if ctx.timers.backlog():  # revocation first: every stop waiting goes out before the Slack updates,
+                    ctx.timers.kick(request_id)  # which follow on the pool (sessions that ended together, or while
+                    return  # the bot was down)
+                changed = True  # Slack, here and now
+                break
         if changed:  # what is due now that the state moved (Slack, at least)?
             row = ctx.store.get_row(request_id)
             if row is None:

@@ -253,6 +253,7 @@ class RecordingTimers:
     wakes: list[tuple[str, datetime]] = field(default_factory=list)
     kicks: list[str] = field(default_factory=list)
     slack_leases: dict[str, datetime] = field(default_factory=dict)
+    backlogged: bool = False  # what ``backlog`` answers
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         self.alarms[request_id] = when
@@ -262,6 +263,9 @@ class RecordingTimers:
         self.kicks.append(request_id)
         if slack_lease_until is not None:
             self.slack_leases[request_id] = slack_lease_until
+
+    def backlog(self) -> bool:
+        return self.backlogged
 
 
 @dataclass

@@ -191,3 +191,28 @@ def test_the_processes_of_a_machine_share_the_requests_out_and_tick_what_they_ar
     finally:
         for scheduler in schedulers:
             scheduler.shutdown()
+
+
+def test_kicked_work_waiting_for_a_free_worker_is_a_backlog(store: Store) -> None:
+    """What a tick asks before it updates Slack after a stop itself: with work waiting, the stops go first."""
+    release = threading.Event()
+
+    class Held(RecordingTicker):
+        def tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
+            release.wait(WAIT)
+            super().tick(request_id, slack_lease_until)
+
+    ticker = Held()
+    scheduler = Scheduler(utcnow, Leases(store, utcnow), timedelta(hours=1), workers=1)
+    scheduler.start(cast(Ticker, ticker))
+    try:
+        assert not scheduler.backlog()
+        scheduler.kick("R1")
+        scheduler.kick("R2")  # R1 holds the one worker
+        assert scheduler.backlog()
+        release.set()
+        ticker.wait_for(2)
+        assert not scheduler.backlog()
+    finally:
+        release.set()
+        scheduler.shutdown()

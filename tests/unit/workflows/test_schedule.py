@@ -59,16 +59,32 @@ def test_the_schedule_is_written_armed_and_found_as_the_workflows_go(world: Worl
     assert store.due(active.ends_at) == [request.id]
     assert store.due(active.ends_at + SECOND) == [request.id]
 
-    # At the alarm, one tick stops the session; nothing is due any more.
+    # At the alarm, one tick stops the session and brings Slack up to date; nothing is due any more.
     clock.now = active.ends_at
+    kicks = len(timers.kicks)
     world.workflows.ticker.tick(request.id)
-    assert world.row(request.id).state == "stopped"
-    assert world.descope.stopped == world.descope.minted
-    world.workflows.ticker.tick(request.id)  # Slack catches up with the stop
     row = world.row(request.id)
-    assert row.slack_version == row.version and row.next_due_at is None
+    assert row.state == "stopped" and world.descope.stopped == world.descope.minted
+    assert row.slack_version == row.version and row.next_due_at is None and len(timers.kicks) == kicks
     assert store.due(clock() + timedelta(days=365)) == []
     assert store.earliest_due() is None
+
+
+def test_with_a_backlog_every_stop_goes_out_before_the_slack_updates(world: World, timers: RecordingTimers) -> None:
+    """Many sessions ending together (or while the bot was down): a tick stops its session and hands the Slack
+    update back to the pool, behind the stops already waiting there."""
+    request_id = world.approved()
+    ends_at = world.row(request_id).ends_at
+    assert ends_at is not None
+    world.clock.now = ends_at
+    timers.backlogged = True
+    world.workflows.ticker.tick(request_id)
+    row = world.row(request_id)
+    assert row.state == "stopped" and world.descope.stopped == world.descope.minted
+    assert row.slack_version < row.version and timers.kicks[-1] == request_id  # Slack's turn comes after
+    world.workflows.ticker.tick(request_id)
+    row = world.row(request_id)
+    assert row.slack_version == row.version and row.next_due_at is None
 
 
 @pytest.mark.parametrize("legacy", [None, "past"], ids=["null", "past"])
