@@ -5,7 +5,7 @@ the leases themselves (``Lease``: the work lease and the Slack lease, renewed by
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +31,18 @@ class Progress:
     alert_ts: str | None = None
 
     def values(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        found = ((field.name, getattr(self, field.name)) for field in _PROGRESS)  # no copies (``asdict`` makes them)
+        return {key: value for key, value in found if value is not None}
 
     def clear(self) -> None:
-        for key in asdict(self):
-            setattr(self, key, None)
+        for field in _PROGRESS:
+            setattr(self, field.name, None)
 
     def __bool__(self) -> bool:
-        return bool(self.values())
+        return any(getattr(self, field.name) is not None for field in _PROGRESS)
+
+
+_PROGRESS = fields(Progress)
 
 
 class SlackRecords(StoreCore):
