@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.transport.response import Response
+
 #: A connection idle longer than this is closed rather than reused (servers drop idle ones after some seconds).
 IDLE_SECONDS = 30.0
 
@@ -51,6 +53,7 @@ class Pool:
                                                                           context=self._context)
         else:
             new = http.client.HTTPConnection(host, port, timeout=timeout)
+        new.response_class = Response  # headers read without the email parser
         with self._lock:
             self._all.add(new)
         return new, False
