@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
@@ -31,13 +31,26 @@ from bot.store.rows import (
     new_request,
     pending_count,
     rewrite,
-    slack_work_of,
+    unposted,
     update_row,
+    viewers_of,
 )
 from bot.store.sql import SELECT_AUDIT, Cond, Db, Lease, Row, Tx, lease_free, select_rows, where
 
-#: Slack work under the request's Slack lease: the row as it is, and its audit rows not yet in the thread.
-SlackWork = tuple[RequestRow, list[AuditEntry]]
+
+class SlackWork(NamedTuple):
+    """Slack work under the request's Slack lease: the row as it is, its audit rows not yet in the thread, and (when
+    asked for, in the same read) who opened the App Home since then: whose Home to publish again once Slack is done."""
+
+    row: RequestRow
+    unposted: list[AuditEntry]
+    viewers: list[str] | None = None
+
+
+def slack_work_of(tx: Tx, row: RequestRow | None, viewers_since: datetime | None) -> SlackWork | None:
+    if row is None:
+        return None
+    return SlackWork(row, unposted(tx, row), None if viewers_since is None else viewers_of(tx, viewers_since))
 
 
 class StoreCore:
@@ -226,11 +239,11 @@ class StoreCore:
         row = self.get_row(request_id)
         return None if row is None else row.lease_until
 
-    def slack_work(self, request_id: str) -> SlackWork | None:
-        """The row, and its audit rows not yet in the thread. Progress is kept on the row
-        (``thread_posted_id``): the audit table is append-only and never edited."""
+    def slack_work(self, request_id: str, *, viewers_since: datetime | None = None) -> SlackWork | None:
+        """The row, and its audit rows not yet in the thread (and, with ``viewers_since``, who opened the Home since
+        then). Progress is kept on the row (``thread_posted_id``): the audit table is append-only and never edited."""
         with self.db.read() as s:
-            return slack_work_of(s, request_id)
+            return slack_work_of(s, load(s, request_id), viewers_since)
 
     def list_requests(self, *, requester_id: str | None = None, states: Sequence[State] | None = None,
                       extends: str | None = None, limit: int = 20) -> list[RequestView]:

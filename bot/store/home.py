@@ -13,6 +13,7 @@ from datetime import datetime
 from bot.domain import State
 from bot.domain.home import Listed
 from bot.store.models import as_view
+from bot.store.rows import viewers_of
 from bot.store.sql import Cond, Row, select_rows, where
 from bot.store.store import Store
 
@@ -32,8 +33,7 @@ class HomeStore:
     def viewers(self, since: datetime) -> list[str]:
         """Everyone who opened the Home at ``since`` or later."""
         with self.store.db.read() as s:
-            return [str(found[0]) for found in
-                    s.all("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", (since,))]
+            return viewers_of(s, since)
 
     def requests(self, *, states: Sequence[State], limit: int, requester_id: str | None = None,
                  not_requester: str | None = None, oldest_first: bool = False, to_review: bool = False) -> Listed:

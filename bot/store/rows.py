@@ -73,9 +73,10 @@ def unposted(tx: Tx, row: RequestRow) -> list[AuditEntry]:
     return tx.entries(_UNPOSTED, (row.id, row.thread_posted_id))
 
 
-def slack_work_of(tx: Tx, request_id: str) -> tuple[RequestRow, list[AuditEntry]] | None:
-    row = load(tx, request_id)
-    return None if row is None else (row, unposted(tx, row))
+def viewers_of(tx: Tx, since: datetime) -> list[str]:
+    """Everyone who opened the App Home at ``since`` or later."""
+    return [str(found[0]) for found in
+            tx.all("SELECT user_id FROM home_viewers WHERE opened_at >= ? ORDER BY user_id", (since,))]
 
 
 def add_audit(tx: Tx, request_id: str | None, *, at: datetime, actor: str, action: Action, from_state: str | None,

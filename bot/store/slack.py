@@ -11,8 +11,8 @@ from typing import Any
 
 from bot.domain.audit import SYSTEM, Action
 from bot.domain.outcomes import NotPosted, encode
-from bot.store.core import SlackWork, StoreCore
-from bot.store.rows import RUNNING, claim, unposted, update_row
+from bot.store.core import SlackWork, StoreCore, slack_work_of
+from bot.store.rows import RUNNING, claim, update_row
 from bot.store.sql import Col, Lease, Row, lease_free
 
 
@@ -46,12 +46,14 @@ _PROGRESS = fields(Progress)
 
 
 class SlackRecords(StoreCore):
-    def claim_slack(self, request_id: str, now: datetime, until: datetime) -> SlackWork | None:
+    def claim_slack(self, request_id: str, now: datetime, until: datetime, *,
+                    viewers_since: datetime | None = None) -> SlackWork | None:
         """Take the Slack lease on a request (held ``until``) unless another worker holds it; with the
-        lease, the row as it is now and its audit rows not yet in the thread (``slack_work``)."""
+        lease, the row as it is now and its audit rows not yet in the thread (``slack_work``; ``viewers_since``: and
+        who opened the Home since then)."""
         with self.write() as s:
             row = claim(s, request_id, [lease_free(Lease.SLACK, now)], slack_lease_until=until)
-            return None if row is None else (row, unposted(s, row))
+            return slack_work_of(s, row, viewers_since)
 
     def record_progress(self, request_id: str, progress: Progress) -> None:
         """How far Slack got, before the next message goes (a crash then repeats at most one)."""

@@ -16,6 +16,7 @@ person opens it again; the rest of the projection goes on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.domain import FINAL_STATES, LIVE_STATES, State
@@ -68,12 +69,13 @@ class Homes:
         self.store.opened(user_id, self.ctx.clock())
         return self.page(user_id)
 
-    def republish(self, requester_id: str) -> int:
+    def republish(self, requester_id: str, viewers: Sequence[str] | None = None) -> int:
         """A request of ``requester_id`` changed: publish afresh the Homes it shows on (of those who opened
-        the Home). Never raises; answers how many were published."""
+        the Home: ``viewers``, read after the change, or read here). Never raises; answers how many were published."""
         ctx = self.ctx
         try:  # read at every change, never cached: an opening recorded by another process must be seen at once
-            viewers = self.store.viewers(ctx.clock() - VIEWER_TTL)
+            if viewers is None:
+                viewers = self.store.viewers(ctx.clock() - VIEWER_TTL)
         except Exception:
             log.exception("could not read who opened the Home; not republishing it")
             return 0

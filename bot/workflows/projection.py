@@ -30,7 +30,7 @@ from bot.store import AuditEntry, Lease, Progress, RequestRow, as_view
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
-from bot.workflows.home import Homes
+from bot.workflows.home import VIEWER_TTL, Homes
 from bot.workflows.ports import ChannelRefused, SlackUnavailable
 from bot.workflows.revocation import Revocation
 from bot.workflows.sessions import SLACK_RETRY
@@ -72,21 +72,22 @@ class Projection:
         (``Store.start_session(slack_lease_until=…)``, ``Store.insert(slack_lease_until=…)``), held until then; the row
         is read afresh (a stop may have come meanwhile), without a write to claim it."""
         ctx = self.ctx
+        now = ctx.clock()
+        viewers_since = now - VIEWER_TTL  # whose Homes to publish again: read with the work
         if slack_lease_until is None:
-            now = ctx.clock()
             until = now + ctx.leases.lease
-            work = ctx.store.claim_slack(request_id, now, until)
+            work = ctx.store.claim_slack(request_id, now, until, viewers_since=viewers_since)
         else:
             until = slack_lease_until
-            work = ctx.store.slack_work(request_id)
+            work = ctx.store.slack_work(request_id, viewers_since=viewers_since)
         if work is None:
             return
-        requester_id = work[0].requester_id
+        requester_id, viewers = work.row.requester_id, work.viewers
         holder = ctx.leases.hold(request_id, Lease.SLACK, until)
         caught_up = False
         retry = SLACK_RETRY
         try:
-            while work is not None and not self._sync_once(*work):
+            while work is not None and not self._sync_once(work.row, work.unposted):
                 work = ctx.store.slack_work(request_id)
             caught_up = True  # the catch-up write gave the lease back
         except ChannelRefused as refused:
@@ -99,7 +100,9 @@ class Projection:
             ctx.leases.release(request_id, Lease.SLACK, holder=holder)
             if not caught_up:  # hand the work back soon, not after a whole lease
                 ctx.store.retry_slack_at(request_id, ctx.clock() + retry)
-        self.homes.republish(requester_id)  # whatever Slack said above: the Homes read the database
+        # Whatever Slack said above: the Homes read the database. Those who open their Home from now on see this
+        # request as it is (the change came before this sync), so the viewers read with the work are all it needs.
+        self.homes.republish(requester_id, viewers)
 
     def _refused(self, request_id: str, refused: ChannelRefused) -> timedelta:
         """The approvals channel refused the approval message: no approver sees the request. The first time, the

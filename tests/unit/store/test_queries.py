@@ -108,6 +108,12 @@ def test_the_home_lists_count_past_their_limit_and_opening_it_twice_keeps_one_ro
     home.opened("UREQ2", T0 + MINUTE)
     assert home.viewers(T0 + 5 * MINUTE) == ["UREQ1"]
     assert home.viewers(T0) == ["UREQ1", "UREQ2"]
+    work = store.slack_work(theirs, viewers_since=T0 + 5 * MINUTE)  # read with a request's Slack work
+    assert work is not None and work.row.id == theirs and work.viewers == ["UREQ1"]
+    claimed = store.claim_slack(mine[0], T0 + 20 * MINUTE, T0 + 21 * MINUTE, viewers_since=T0)
+    assert claimed is not None and claimed.viewers == ["UREQ1", "UREQ2"]
+    plain = store.slack_work(theirs)
+    assert plain is not None and plain.viewers is None  # not asked for
 
 
 def test_the_database_clock_is_postgresql_s_own_and_sqlite_has_none(store: Store) -> None:

@@ -61,7 +61,7 @@ def test_a_claim_answers_the_row_as_written_once(store: Store) -> None:
     request_id = _insert(store)
     first = store.claim_slack(request_id, T0, T0 + timedelta(seconds=60))
     assert first is not None
-    row, unposted = first
+    row, unposted, _ = first
     assert row.slack_lease_until == T0 + timedelta(seconds=60)
     assert [entry.action for entry in unposted] == ["requested"] and unposted[0].at == T0
     assert store.claim_slack(request_id, T0 + timedelta(seconds=1), T0 + timedelta(seconds=61)) is None  # held
