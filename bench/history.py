@@ -216,7 +216,7 @@ BASELINE_ROWS = [(f"bot CPU per whole session, {db}, 4 at a time", f"{was:.1f} m
                  for db, (was, now) in SIDE_BY_SIDE.items()]
 
 
-def _table(w: Callable[[str], None], before: str, after: str, rows: list[tuple[str, str, str]]) -> None:
+def table(w: Callable[[str], None], before: str, after: str, rows: list[tuple[str, str, str]]) -> None:
     """One before/after table: a measure per row, the commits compared in the header."""
     w(f"| measure | before ({before}) | after ({after}) |")
     w("|---|---:|---:|")
@@ -238,14 +238,14 @@ def before_after(w: Callable[[str], None]) -> None:
       " (the means of two runs each; this shared machine's speed drifts from hour to hour, so compare within a"
       " table, not across tables):")
     w("")
-    _table(w, AB_BEFORE, AB_AFTER, AB_ROWS)
+    table(w, AB_BEFORE, AB_AFTER, AB_ROWS)
     w("")
     w("## The restructure (one concern per module, one schedule): no regression")
     w("")
     w(f"Before ({RESTRUCTURE_BEFORE}) and after ({RESTRUCTURE_AFTER}), `--quick`, alternately, the means of two runs"
       " each. Differences of a few per cent are this machine's noise (the same code varies more between runs).")
     w("")
-    _table(w, RESTRUCTURE_BEFORE, RESTRUCTURE_AFTER, RESTRUCTURE_ROWS)
+    table(w, RESTRUCTURE_BEFORE, RESTRUCTURE_AFTER, RESTRUCTURE_ROWS)
     w("")
     w("## Issue 13, part 1: PostgreSQL round trips")
     w("")
@@ -254,7 +254,7 @@ def before_after(w: Callable[[str], None]) -> None:
       " transactions are PostgreSQL's own count (`pg_stat_database.xact_commit`), so they do not drift with the"
       " machine; CPU does (compare within the row).")
     w("")
-    _table(w, ISSUE13_BEFORE, ISSUE13_AFTER, ISSUE13_ROWS)
+    table(w, ISSUE13_BEFORE, ISSUE13_AFTER, ISSUE13_ROWS)
     w("")
     w("## Issue 13, part 2: the store, the round trips, the cores")
     w("")
@@ -267,7 +267,7 @@ def before_after(w: Callable[[str], None]) -> None:
     w(f"Before ({PART2_BEFORE}) and after ({PART2_AFTER}), side by side, the means of two runs each (this machine was"
       " slower during these runs than during the rest of the report: compare within the table):")
     w("")
-    _table(w, PART2_BEFORE, PART2_AFTER, PART2_ROWS)
+    table(w, PART2_BEFORE, PART2_AFTER, PART2_ROWS)
     w("")
     w("What limited it then (the same profile after): SQLAlchemy Core still took about 43 % of the samples (about 1 ms"
       " of CPU per transaction, 24 per session: its execution context, result processing of a 45-column row with 20"
@@ -284,14 +284,14 @@ def before_after(w: Callable[[str], None]) -> None:
     w("")
     w(f"Before ({PART3_BEFORE}) and after ({PART3_AFTER}), side by side, the means of two runs each:")
     w("")
-    _table(w, PART3_BEFORE, PART3_AFTER, PART3_ROWS)
+    table(w, PART3_BEFORE, PART3_AFTER, PART3_ROWS)
     w("")
     w(f"Issue 13's first goal is half of the CPU per whole session at the time it was filed, on each database. Its"
       f" baseline ({ISSUE13_BASELINE}) and the after commit, run alternately in the same harness within the same"
       " twenty minutes (the machine's speed drifts by tens of per cent from hour to hour, so only a side-by-side"
       " ratio is sound):")
     w("")
-    _table(w, ISSUE13_BASELINE, PART3_AFTER, BASELINE_ROWS)
+    table(w, ISSUE13_BASELINE, PART3_AFTER, BASELINE_ROWS)
     w("")
     w("What limits it now (the profile after, SQLite): the bot's own code about half of the samples (building"
       " Block Kit messages and the views of a row, the schedule, sealing, logging), the Slack client about a fifth"
@@ -317,7 +317,7 @@ def before_after(w: Callable[[str], None]) -> None:
       " ms for the same code), and the p99 with it, but after beat before in each pair: compare within the table,"
       " and read the targets above as this run's, not as a constant:")
     w("")
-    _table(w, PART4_BEFORE, PART4_AFTER, PART4_ROWS)
+    table(w, PART4_BEFORE, PART4_AFTER, PART4_ROWS)
     w("")
     w("What limits the tail now: the click's thread waits, at each of its round trips (four transactions, the Descope"
       " call, the DM), for the CPU and its process's interpreter lock behind the other flows' work, and PostgreSQL's"
@@ -333,5 +333,5 @@ def before_after(w: Callable[[str], None]) -> None:
     w(f"Before ({PART5_BEFORE}) and after ({PART5_AFTER}), run alternately, three times each: the command rows on a"
       " slow hour, the flow rows on a faster one (compare within a row):")
     w("")
-    _table(w, PART5_BEFORE, PART5_AFTER, PART5_ROWS)
+    table(w, PART5_BEFORE, PART5_AFTER, PART5_ROWS)
     w("")

@@ -7,6 +7,7 @@ import math
 from bench import report_limits
 from bench.floor import bound
 from bench.history import GOAL3_MET, before_after
+from bench.history28 import cpu_per_session
 from bench.sections import LOADED_RUNS, PACE_16_S, THINK_S, AckRow
 from bench.stack import DESCOPE_LATENCY
 from bench.targets import BARE, Results, mib, ms, secs, verdict
@@ -51,6 +52,7 @@ def render(r: Results) -> str:
         w(_saturated(bot16, bare16, r.floor, int(m.get("usable_cores", "2"))))
         w("")
     before_after(w)
+    cpu_per_session(w)
     w("## 1. Acknowledgement latency of `/impersonate`")
     w("")
     w("Signed slash commands over keep-alive HTTP/1.1 from a separate load-generator process, back to back"
