@@ -89,6 +89,7 @@ class Projection:
         try:
             while work is not None and not self._sync_once(work.row, work.unposted):
                 work = ctx.store.slack_work(request_id)
+                viewers = None  # a change came meanwhile: the Homes opened since are read again, after it
             caught_up = True  # the catch-up write gave the lease back
         except ChannelRefused as refused:
             retry = self._refused(request_id, refused)
@@ -100,8 +101,8 @@ class Projection:
             ctx.leases.release(request_id, Lease.SLACK, holder=holder)
             if not caught_up:  # hand the work back soon, not after a whole lease
                 ctx.store.retry_slack_at(request_id, ctx.clock() + retry)
-        # Whatever Slack said above: the Homes read the database. Those who open their Home from now on see this
-        # request as it is (the change came before this sync), so the viewers read with the work are all it needs.
+        # Whatever Slack said above: the Homes read the database. Those who open their Home after the work was read
+        # see this request as it is (the change came before), so the viewers read with it are all it needs.
         self.homes.republish(requester_id, viewers)
 
     def _refused(self, request_id: str, refused: ChannelRefused) -> timedelta:

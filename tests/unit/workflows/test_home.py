@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.devtools.harness import APPROVER, OTHER_TARGET, OUTSIDER, REQUESTER, TARGET
-from bot.domain import AlreadyDecided, Draft, MayNotStop, NotAnApprover, OwnRequest, State, WrongMessage
+from bot.domain import AlreadyDecided, Draft, MayNotStop, NotAnApprover, OwnRequest, RequestView, State, WrongMessage
 from bot.domain.home import AWAITING_SHOWN, MINE_SHOWN, Listed
 from bot.domain.policy import Policy, Rule
 from bot.workflows.home import VIEWER_TTL
@@ -138,6 +138,26 @@ def test_a_change_republishes_the_homes_of_the_requester_and_the_approvers_who_o
     approver_home = published[APPROVER]
     assert approver_home.awaiting is not None and approver_home.sessions is not None
     assert ids(approver_home.awaiting) == [] and ids(approver_home.sessions) == [request_id]
+
+
+def test_a_home_opened_during_a_sync_is_republished_with_the_change_that_sync_then_carries(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The viewers are read with the sync's work; a change that comes meanwhile (its own sync finds the lease taken)
+    is carried by another pass, and the Homes opened before that change are read again."""
+    homes, published = world.workflows.homes, world.notifier.homes
+    request_id = ask(world)
+    post = world.notifier.post_request
+
+    def meanwhile(request: RequestView) -> tuple[str, str]:
+        posted = post(request)
+        homes.opened(OTHER_APPROVER)  # their Home, rendered now, shows the request waiting for them
+        world.workflows.requests.withdraw(request_id, REQUESTER)  # then it is withdrawn
+        return posted
+
+    monkeypatch.setattr(world.notifier, "post_request", meanwhile)
+    world.posted(request_id)
+    assert world.view(request_id).state is not State.PENDING
+    assert ids(published[OTHER_APPROVER].awaiting) == []  # published again: nothing waits for them any more
 
 
 def test_opening_twice_keeps_one_viewer_at_the_latest_time(world: World) -> None:
