@@ -230,10 +230,14 @@ def soak(seconds: float, tmp: Path, log: Log) -> Soak:
                 with lock:
                     counts["failed"] += i >= counts["measured_from"]
 
+        flows: list[threading.Thread] = []
+
         def pace() -> None:  # open loop: a session every 1/SOAK_RATE s, whatever the last one took
             i, began = 0, time.monotonic()
             while not stop.is_set():
-                threading.Thread(target=one, args=(i,), daemon=True).start()
+                flow = threading.Thread(target=one, args=(i,), daemon=True)
+                flow.start()
+                flows.append(flow)
                 with lock:
                     counts["started"] += 1
                 i += 1
@@ -256,6 +260,9 @@ def soak(seconds: float, tmp: Path, log: Log) -> Soak:
         finally:
             stop.set()
             pacer.join(5)
+            finish_by = time.monotonic() + SOAK_WINDOW_S + 60  # the sessions under way end before the bot stops
+            for flow in flows:
+                flow.join(max(0.0, finish_by - time.monotonic()))
             bot.stop()
     return Soak(seconds, SOAK_RATE, counts["started"], counts["failed"], samples)
 
