@@ -1,5 +1,5 @@
 """Keep-alive HTTP under the Descope client's ``httpx.Client``: ``KeptConnections``, an ``httpx.BaseTransport`` on the
-standard library's ``http.client``, one kept connection per thread and host (``pool``).
+standard library's ``http.client``, kept connections shared by the threads, per host (``pool``).
 
 httpx's default transport (httpcore and h11, in pure Python) cost about 0.7 ms of CPU per call more than
 ``http.client`` on the same connection (issue 13's measurement: four Descope calls a session, some 8 % of the bot's CPU

@@ -1,8 +1,13 @@
-"""Kept ``http.client`` connections: one per thread and (scheme, host, port), reused from call to call.
+"""Kept ``http.client`` connections, shared by the threads: per (scheme, host, port), the idle ones, reused from call to
+call, the one used last first.
 
-A kept connection is checked before reuse: one idle longer than ``IDLE_SECONDS``, or readable while idle (the server
-closed it: an idle keep-alive timing out), is closed and replaced by a new one, so a request is never sent on a
-connection already known to be dead. ``close`` closes every open one, whichever thread holds it.
+A connection is taken out for one call and given back once its answer is read, so no two threads ever use one at
+once, and a process holds at most as many as it makes calls at once to a host (not one per thread that ever called:
+a pool of thirty threads kept thirty). A kept connection is checked before reuse: one idle longer than
+``IDLE_SECONDS``, or readable while idle (the server closed it: an idle keep-alive timing out), is closed and replaced
+by a new one, so a request is never sent on a connection already known to be dead; the idle ones that have waited
+longer than that are closed by the next call to their host, whichever thread makes it. ``close`` closes every open
+one, in use or idle.
 """
 
 from __future__ import annotations
@@ -28,23 +33,23 @@ def key_of(scheme: str, host: str, port: int | None) -> Key:
 
 
 class Pool:
-    def __init__(self, context: Callable[[], ssl.SSLContext | None] = lambda: None) -> None:
+    def __init__(self, context: Callable[[], ssl.SSLContext | None] = lambda: None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """``context``: the TLS context for https connections (called once, when the first is opened)."""
         self._context_of = context
         self._context: ssl.SSLContext | None = None
-        self._local = threading.local()
+        self._clock = clock
+        self._idle: dict[Key, list[tuple[http.client.HTTPConnection, float]]] = {}  # oldest first
         self._all: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
 
-    def take(self, key: Key, timeout: float | None) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's kept connection to ``key`` if still good (and true), else a new one, not yet connected (and
-        false)."""
-        held = self._kept().pop(key, None)
-        if held is not None:
-            conn, since = held
-            if time.monotonic() - since < IDLE_SECONDS and conn.sock is not None and not _readable(conn.sock):
-                return conn, True
-            self.drop(conn)
+    def take(self, key: Key, timeout: float | None, *, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle kept connection to ``key`` if still good (and true), else (or when ``fresh``: a call sent again after
+        a kept one failed) a new one, not yet connected (and false)."""
+        while not fresh and (held := self._take_idle(key)) is not None:
+            if held.sock is not None and not _readable(held.sock):
+                return held, True
+            self.drop(held)
         scheme, host, port = key
         if scheme == "https":
             if self._context is None:
@@ -59,11 +64,12 @@ class Pool:
         return new, False
 
     def give_back(self, key: Key, conn: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
-        """Keep ``conn`` for this thread's next call to ``key``, unless the answer closes it."""
+        """Keep ``conn`` for the next call to ``key``, unless the answer closes it."""
         if response.will_close:
             self.drop(conn)
-        else:
-            self._kept()[key] = (conn, time.monotonic())
+            return
+        with self._lock:
+            self._idle.setdefault(key, []).append((conn, self._clock()))
 
     def drop(self, conn: http.client.HTTPConnection) -> None:
         conn.close()
@@ -72,15 +78,24 @@ class Pool:
 
     def close(self) -> None:
         with self._lock:
-            held, self._all = self._all, set()
+            held, self._all, self._idle = self._all, set(), {}
         for conn in held:
             conn.close()
 
-    def _kept(self) -> dict[Key, tuple[http.client.HTTPConnection, float]]:
-        kept: dict[Key, tuple[http.client.HTTPConnection, float]] | None = getattr(self._local, "kept", None)
-        if kept is None:
-            kept = self._local.kept = {}
-        return kept
+    def _take_idle(self, key: Key) -> http.client.HTTPConnection | None:
+        """The idle connection to ``key`` used last, if it has not waited too long; those that have are closed."""
+        stale: list[http.client.HTTPConnection] = []
+        found = None
+        with self._lock:
+            idle = self._idle.get(key, [])
+            cutoff = self._clock() - IDLE_SECONDS
+            while idle and idle[0][1] <= cutoff:  # the oldest first
+                stale.append(idle.pop(0)[0])
+            if idle:
+                found = idle.pop()[0]
+        for conn in stale:
+            self.drop(conn)
+        return found
 
 
 def _readable(sock: Any) -> bool:

@@ -2,8 +2,9 @@
 
 slack-sdk's ``WebClient`` sends each call through ``urllib.request.urlopen``: a new TCP (and, against Slack, TLS)
 connection per call, and urllib's handler chain around it. That was a fifth of the bot's CPU per session (issue 13's
-profile: eleven calls a session). ``KeepAlive`` keeps one ``http.client`` connection per thread and host (``pool``),
-reused from call to call, and answers the way ``urlopen`` does, so slack-sdk's own retry logic works unchanged on top:
+profile: eleven calls a session). ``KeepAlive`` keeps ``http.client`` connections, shared by the threads, per host
+(``pool``), reused from call to call, and answers the way ``urlopen`` does, so slack-sdk's own retry logic works
+unchanged on top:
 a status of 400 or more raises ``HTTPError`` (what its rate-limit and server-error handlers read), a failure to
 connect raises ``URLError`` (what its connection-error handler retries).
 
@@ -47,7 +48,7 @@ class KeepAlive:
         headers = dict(req.header_items())
         body = req.data if isinstance(req.data, bytes) else None
         for attempt in (1, 2):
-            conn, reused = self._pool.take(key, self.timeout)
+            conn, reused = self._pool.take(key, self.timeout, fresh=attempt == 2)
             try:
                 try:
                     conn.request("POST", path, body=body, headers=headers)
