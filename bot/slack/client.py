@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.transport.urllib_kept import CREATING, KeepAlive
+from bot.transport.urllib_kept import KeepAlive, creates
 
 #: Where a probe's client logs: nowhere (slack-sdk logs a failed request at ERROR; the caller says what failed, once).
 _UNHEARD = logging.getLogger("bot.slack.probe")
@@ -37,10 +37,6 @@ _UNHEARD.addHandler(logging.NullHandler())
 # connect or send are.
 
 
-def _creates(request: HttpRequest) -> bool:
-    return request.url.rsplit("/", 1)[-1] in CREATING
-
-
 class SentOnceConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
     """slack-sdk's, but a call that creates (``CREATING``) is retried only when it never reached Slack: a ``URLError``
     (the transport's failure to connect or send: ``bot.transport.urllib_kept``), not a connection that broke while
@@ -48,7 +44,7 @@ class SentOnceConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
-        if _creates(request) and not isinstance(error, URLError):
+        if creates(request.url) and not isinstance(error, URLError):
             return False
         return bool(super()._can_retry(state=state, request=request, response=response, error=error))
 
@@ -61,7 +57,7 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
                    error: Exception | None = None) -> bool:
         if response is None or response.status_code < 500:
             return False
-        return response.status_code == 503 or not _creates(request)
+        return response.status_code == 503 or not creates(request.url)
 
 class CountingWebClient(WebClient):
     """A ``WebClient`` that tells ``on_call`` (method, result) once per Web API call, after its retries:

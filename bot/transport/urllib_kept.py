@@ -33,6 +33,11 @@ _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
 CREATING = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "chat.meMessage"})
 
 
+def creates(url: str) -> bool:
+    """Whether the Web API call at ``url`` (or path) is one of ``CREATING``."""
+    return url.rsplit("/", 1)[-1] in CREATING
+
+
 class KeepAlive:
     """Per-thread kept connections; ``send`` has ``urlopen``'s contract for what the ``WebClient`` asks."""
 
@@ -59,7 +64,7 @@ class KeepAlive:
             except (URLError, *_STALE) as exc:
                 self._pool.drop(conn)
                 stale = isinstance(exc, _STALE) or isinstance(getattr(exc, "reason", None), _STALE)
-                if reused and stale and attempt == 1 and parts.path.rsplit("/", 1)[-1] not in CREATING:
+                if reused and stale and attempt == 1 and not creates(parts.path):
                     continue  # a kept connection the server had closed: once more, on a new one
                 raise
             except BaseException:

@@ -127,13 +127,7 @@ def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tm
             waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
 
             server.stop()  # the session's window ends while the database is down
-            began = time.monotonic()
-            answer = s.command("jane@acme.com 30m --tenant acme-eu another look")
-            assert time.monotonic() - began < 3.0 and answer.status == 200
-            assert "cannot reach its database" in answer.text and "nothing stored" in answer.text, answer.text
-            assert status(bot.url + "/healthz") == 503
-            assert s.click("approval.approve", waiting, APPROVER, waiting_ts).status == 200  # acked at once
-            assert "cannot reach its database" in s.ephemeral_after_click()
+            assert "nothing stored" in _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)
             assert metric(s, "impersonation_bot_database_errors_total") > 0
             time.sleep(5)  # past the window: its stop falls due during the outage
             assert bot.proc is not None and bot.proc.poll() is None  # the process stays up
@@ -175,13 +169,7 @@ def test_a_sqlite_database_locked_by_another_program_is_answered_in_time_and_sur
             store.engine.dispose()
 
             holder.execute("BEGIN IMMEDIATE")  # the session's window ends while the file is locked
-            began = time.monotonic()
-            answer = s.command("jane@acme.com 30m --tenant acme-eu another look")
-            assert time.monotonic() - began < 3.0 and answer.status == 200
-            assert "cannot reach its database" in answer.text, answer.text
-            assert status(bot.url + "/healthz") == 503
-            assert s.click("approval.approve", waiting, APPROVER, waiting_ts).status == 200  # acked at once
-            assert "cannot reach its database" in s.ephemeral_after_click()
+            _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)
             time.sleep(5)  # past the window: its stop falls due while locked
             assert not s.descope.calls_to(STOP_IMPERSONATION)
 
@@ -197,3 +185,17 @@ def test_a_sqlite_database_locked_by_another_program_is_answered_in_time_and_sur
         finally:
             holder.close()
             bot.stop()
+
+
+def _answered_in_time_that_it_cannot(s: Stack, bot: BotProcess, waiting: str, waiting_ts: str) -> str:
+    """While the database cannot be reached: a command and a click on ``waiting``'s approval message are answered
+    within Slack's 3 seconds that the bot cannot reach its database, and ``/healthz`` answers 503. The command's
+    answer."""
+    began = time.monotonic()
+    answer = s.command("jane@acme.com 30m --tenant acme-eu another look")
+    assert time.monotonic() - began < 3.0 and answer.status == 200
+    assert "cannot reach its database" in answer.text, answer.text
+    assert status(bot.url + "/healthz") == 503
+    assert s.click("approval.approve", waiting, APPROVER, waiting_ts).status == 200  # acked at once
+    assert "cannot reach its database" in s.ephemeral_after_click()
+    return answer.text
