@@ -3,14 +3,25 @@
 slack-sdk retries only one connection error by default; the bot also retries rate limits (honouring
 ``Retry-After``) and Slack's 5xx answers, so a busy workspace delays a message instead of losing it; a post is never
 sent again after Slack may have acted on it (``CREATING``): a retried post is never posted twice.
+
+A call's first attempt goes straight to the kept connections (``KeepAlive.post``): a 200, what nearly every call
+gets, is the answer, without slack-sdk's ``Request`` and retry-handler objects around it (about a third of the
+client's CPU per call, issue 28's profile), since none of the bot's retry handlers ever retries a 200. Anything else
+(another status, an error, an answer that is no JSON object) is handed to slack-sdk's own retry loop as the outcome of
+that first attempt, sent once: its handlers decide from there, as they did for every call.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
+import re
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import urlencode
 from urllib.request import Request
 
 from slack_sdk import WebClient
@@ -23,7 +34,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.transport.urllib_kept import KeepAlive, creates
+from bot.transport.urllib_kept import KeepAlive, answer, creates
 
 #: Where a probe's client logs: nowhere (slack-sdk logs a failed request at ERROR; the caller says what failed, once).
 _UNHEARD = logging.getLogger("bot.slack.probe")
@@ -59,18 +70,62 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
             return False
         return response.status_code == 503 or not creates(request.url)
 
+#: Retry handlers that never retry a 200 (slack-sdk's built-in ones, and so the bot's): with only these, a 200 is the
+#: answer without asking them.
+_ERRORS_ONLY = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler)
+_CHARSET = re.compile(r'charset="?([^";\s]+)', re.IGNORECASE)
+
+
 class CountingWebClient(WebClient):
     """A ``WebClient`` that tells ``on_call`` (method, result) once per Web API call, after its retries:
     ``ok``, ``ratelimited`` (still 429 after them) or ``error``; that sends its calls over kept connections
-    (``bot.transport.urllib_kept``, shared with its forks). ``fork`` makes one for a Bolt request."""
+    (``bot.transport.urllib_kept``, shared with its forks), the first attempt without slack-sdk's machinery (above).
+    ``fork`` makes one for a Bolt request."""
 
     def __init__(self, *args: Any, on_call: Callable[[str, str], None] | None = None,
                  transport: KeepAlive | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_call = on_call
         self.transport = transport or KeepAlive(timeout=self.timeout, context=self.ssl)
+        self._first = threading.local()  # ``outcome``: the first attempt's, for slack-sdk's loop to take over
+
+    def _perform_urllib_http_request(self, *, url: str, args: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """slack-sdk's, its first attempt made here: a 200 answers; anything else is that attempt's outcome in
+        slack-sdk's own loop (``_perform_urllib_http_request_internal`` gives it back instead of sending)."""
+        if (self.proxy is not None or not url.lower().startswith("http") or args["data"]
+                or not all(isinstance(handler, _ERRORS_ONLY) for handler in self.retry_handlers)):
+            whole: dict[str, Any] = super()._perform_urllib_http_request(url=url, args=args)
+            return whole
+        headers = args["headers"]
+        body: bytes | None = None
+        if args["json"]:  # what slack-sdk sends, as it sends it
+            body = json.dumps(args["json"]).encode("utf-8")
+            headers["Content-Type"] = "application/json;charset=utf-8"
+        elif args["params"]:
+            body = urlencode(args["params"]).encode("utf-8")
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        outcome: dict[str, Any] | Exception
+        try:
+            resp, data = self.transport.post(url, body, headers)
+            if resp.status == 200 and (answered := _answered(resp, data)) is not None:
+                return answered
+            outcome = answer(url, resp, data)
+        except Exception as exc:
+            outcome = exc
+        self._first.outcome = outcome
+        try:
+            result: dict[str, Any] = super()._perform_urllib_http_request(url=url, args=args)
+            return result
+        finally:
+            self._first.outcome = None
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        first: dict[str, Any] | Exception | None = getattr(self._first, "outcome", None)
+        if first is not None:  # the first attempt, made already: its outcome, not a second sending
+            self._first.outcome = None
+            if isinstance(first, Exception):
+                raise first
+            return first
         if self.proxy is not None or not url.lower().startswith("http"):
             return super()._perform_urllib_http_request_internal(url, req)
         return self.transport.send(req)
@@ -96,6 +151,27 @@ class CountingWebClient(WebClient):
                                  proxy=self.proxy, headers=self.headers, team_id=team_id, logger=self.logger,
                                  retry_handlers=list(self.retry_handlers), on_call=self.on_call,
                                  transport=self.transport)
+
+
+def _answered(resp: http.client.HTTPResponse, data: bytes) -> dict[str, Any] | None:
+    """A 200's answer as slack-sdk's loop returns it (its headers a plain dict, the first of each name, as
+    ``dict(headers)`` makes it; the JSON object parsed), or ``None`` when it is not a JSON object (slack-sdk's loop
+    says what it is instead)."""
+    headers: dict[str, str] = {}
+    for name, value in resp.headers.raw_items():
+        headers.setdefault(name, value)
+    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    if content_type.lower().startswith("application/gzip"):
+        return None
+    found = _CHARSET.search(content_type)
+    try:
+        text = data.decode(found.group(1) if found else "utf-8")
+        parsed = json.loads(text) if text.startswith("{") else None
+    except (LookupError, ValueError):  # an unknown charset, undecodable bytes, or no JSON
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    return {"status": 200, "headers": headers, "body": text, "parsed_body": parsed}
 
 
 def make_client(settings: Settings, on_call: Callable[[str, str], None] | None = None) -> WebClient:

@@ -39,7 +39,8 @@ def creates(url: str) -> bool:
 
 
 class KeepAlive:
-    """Per-thread kept connections; ``send`` has ``urlopen``'s contract for what the ``WebClient`` asks."""
+    """Kept connections; ``send`` has ``urlopen``'s contract for what the ``WebClient`` asks, ``post`` is the exchange
+    under it (what ``bot.slack.client`` sends a call's first attempt through)."""
 
     def __init__(self, timeout: float, context: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
@@ -47,11 +48,15 @@ class KeepAlive:
 
     def send(self, req: Request) -> dict[str, Any]:
         """POST ``req``; ``{"status", "headers", "body"}`` as slack-sdk's urllib path returns them."""
-        parts = urlsplit(req.full_url)
+        body = req.data if isinstance(req.data, bytes) else None
+        return answer(req.full_url, *self.post(req.full_url, body, dict(req.header_items())))
+
+    def post(self, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+        """POST ``body`` to ``url``: the response (read to its end) and its body, whatever its status. A failure to
+        connect or send raises ``URLError``; a connection that broke after sending, what ``http.client`` raised."""
+        parts = urlsplit(url)
         key = key_of(parts.scheme, parts.hostname or "", parts.port)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        headers = dict(req.header_items())
-        body = req.data if isinstance(req.data, bytes) else None
         for attempt in (1, 2):
             conn, reused = self._pool.take(key, self.timeout, fresh=attempt == 2)
             try:
@@ -71,8 +76,14 @@ class KeepAlive:
                 self._pool.drop(conn)
                 raise
             self._pool.give_back(key, conn, resp)
-            if resp.status >= 400:
-                raise HTTPError(req.full_url, resp.status, resp.reason, resp.headers, io.BytesIO(data))
-            charset = resp.headers.get_content_charset() or "utf-8"
-            return {"status": resp.status, "headers": resp.headers, "body": data.decode(charset)}
+            return resp, data
         raise AssertionError("unreachable")
+
+
+def answer(url: str, resp: http.client.HTTPResponse, data: bytes) -> dict[str, Any]:
+    """A response ``post`` read, as ``urlopen`` answers it to slack-sdk: ``HTTPError`` for a status of 400 or more,
+    else ``{"status", "headers", "body"}`` (the body decoded by its charset)."""
+    if resp.status >= 400:
+        raise HTTPError(url, resp.status, resp.reason, resp.headers, io.BytesIO(data))
+    charset = resp.headers.get_content_charset() or "utf-8"
+    return {"status": resp.status, "headers": resp.headers, "body": data.decode(charset)}

@@ -1,0 +1,128 @@
+"""The bot's Slack Web API client (``bot.slack.client``): a call's first attempt goes straight to the kept connections,
+and a 200 answers as slack-sdk's own path would have; anything else is slack-sdk's retry loop's, from that attempt."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any, ClassVar, cast
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
+
+from bot.config import Secret, Settings
+from bot.devtools import FakeSlack
+from bot.slack.client import CountingWebClient, make_client
+
+#: What the odd server below answers, per Web API method: (content type, body).
+ODD_ANSWERS = {
+    "html.page": ("text/html", b"<html><body>Slack is busy</body></html>"),
+    "latin.json": ("application/json; charset=iso-8859-1", '{"ok": true, "name": "Zo\u00eb"}'.encode("latin-1")),
+    "list.json": ("application/json; charset=utf-8", b'["ok"]'),
+}
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """A server in front of the Web API that answers 200 with what Slack never sends (a proxy's page, another
+    charset, a JSON list), counting the calls."""
+
+    protocol_version = "HTTP/1.1"
+    calls: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        method = self.path.rsplit("/", 1)[-1]
+        self.calls.append(method)
+        content_type, body = ODD_ANSWERS[method]
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def odd() -> Iterator[str]:
+    _Odd.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def client_for(url: str) -> CountingWebClient:
+    settings = SimpleNamespace(slack_bot_token=Secret("xoxb-test-token"), slack_api_url=url)
+    client = make_client(cast(Settings, settings))
+    assert isinstance(client, CountingWebClient)
+    return client
+
+
+def test_a_call_answered_with_a_200_is_sent_once_and_answered_as_slack_sdk_answers_it(slack: FakeSlack) -> None:
+    ours = client_for(slack.url).chat_postMessage(channel="C1", text="hi")
+    theirs = WebClient(token="xoxb-test-token", base_url=slack.url).chat_postMessage(channel="C1", text="hi")
+    assert ours["ok"] and ours["channel"] == "C1" and ours.status_code == 200
+    assert set(ours.headers) == set(theirs.headers)  # the same header names, as a plain dict
+    assert ours.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert [call.params["text"] for call in slack.calls_of("chat.postMessage")] == ["hi", "hi"]
+
+
+def test_a_200_in_another_charset_is_read_in_it(odd: str) -> None:
+    assert client_for(odd).api_call("latin.json")["name"] == "Zo\u00eb"
+
+
+@pytest.mark.parametrize("method", ["html.page", "list.json"])
+def test_a_200_that_is_no_json_object_fails_as_it_fails_in_slack_sdk_sent_once(odd: str, method: str) -> None:
+    """A page (``SlackApiError``, saying what came) or a JSON list (slack-sdk's own ``AttributeError``)."""
+    with pytest.raises(Exception) as ours:  # whatever slack-sdk's own path raises: the same
+        client_for(odd).api_call(method)
+    with pytest.raises(Exception) as theirs:
+        WebClient(token="xoxb-test-token", base_url=odd).api_call(method)
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+    assert _Odd.calls == [method, method]  # once each: nothing sent again
+
+
+class _Watching(RetryHandler):
+    """A handler of the caller's own: it is shown every answer, a 200 too."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=1)
+        self.seen: list[int | None] = []
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        self.seen.append(response.status_code if response is not None else None)
+        return False
+
+
+def test_a_retry_handler_of_another_kind_is_shown_the_200_as_in_slack_sdk(slack: FakeSlack) -> None:
+    watching = _Watching()
+    client = CountingWebClient(token="xoxb-test-token", base_url=slack.url, retry_handlers=[watching])
+    assert client.chat_postMessage(channel="C1", text="hi")["ok"]
+    assert watching.seen == [200]
+
+
+def test_after_a_first_attempt_that_failed_the_next_call_is_sent_again(slack: FakeSlack) -> None:
+    """The failed first attempt's outcome is handed to slack-sdk's loop once: the next call on the thread is sent."""
+    client = client_for(slack.url)
+    slack.fail_next("chat.postMessage", status=403, error="not_allowed", retry_after=None)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="C1", text="refused")
+    assert client.chat_postMessage(channel="C1", text="posted")["ok"]
+    assert [call.params["text"] for call in slack.calls_of("chat.postMessage")] == ["refused", "posted"]
