@@ -1,8 +1,8 @@
 """
 The Descope management API client: the HTTP calls this bot needs.
 
-It speaks exactly the wire format of Descope's official SDKs (their headers, paths and body fields) over a
-synchronous ``httpx.Client``:
+It speaks exactly the wire format of Descope's official SDKs (their headers, paths and body fields) with httpx: the
+requests a synchronous ``httpx.Client`` builds, handed to its transport directly (``_request``):
 
 * ``impersonate``         ``POST /v1/mgmt/impersonate``       -> the impersonation JWT
 * ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``  (ends the impersonation; revokes nothing)
@@ -109,6 +109,8 @@ class DescopeClient:
         self.stepup = StepUp(self)  # the authentication calls a second factor needs, and Descope's key set
         if transport is None and keep_alive:
             transport = KeptConnections()  # else (a proxy: ``Settings.proxied``) httpx's own transport, which reads it
+        self._transport = transport  # calls go straight to it (``_request``); None: through the client's own
+        self._timeout = httpx.Timeout(timeout).as_dict()
         self._http = httpx.Client(
             base_url=base_url,
             headers={
@@ -288,7 +290,6 @@ class DescopeClient:
         secrets = (self._management_key, *secrets)
         policy = self.retry
         attempts = 1 if timeout is not None else policy.attempts
-        extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             # its turn at a path Descope rate-limited: waited here, unless it is far off (or the call answers Slack)
@@ -296,7 +297,7 @@ class DescopeClient:
                 raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
                                          retry_after=self._gate.left(path), status=429)
             try:
-                response = self._http.request(method, self._url(path, params), json=json, headers=headers, **extra)
+                response = self._request(method, self._url(path, params), json, headers, timeout)
             except httpx.UnsupportedProtocol as exc:  # misconfiguration: retrying cannot help
                 raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
             except httpx.TransportError as exc:
@@ -336,6 +337,31 @@ class DescopeClient:
                 raise _error(DescopeUnavailable, response, secrets, attempts=attempt, maybe_done=status in _MAYBE_DONE)
             raise _error(DescopeError, response, secrets)  # 1xx/3xx: nothing we can use
         raise AssertionError("unreachable: the loop always returns or raises")  # pragma: no cover
+
+    def _request(self, method: str, url: httpx.URL, json: dict[str, Any] | None, headers: dict[str, str] | None,
+                 timeout: float | None) -> httpx.Response:
+        """One HTTP exchange, read to its end: the request the client would build (its headers, ``headers`` over them;
+        the JSON body as httpx encodes it; its timeouts, or ``timeout``) handed to the transport itself. The client's
+        own layers (redirects, auth, cookies, event hooks: none used here) cost as much CPU as the exchange; through
+        them only for httpx's own transport (a proxy), which the client picks per URL."""
+        if self._http.is_closed:  # as the client says it
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        if self._transport is None:
+            extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
+            return self._http.request(method, url, json=json, headers=headers, **extra)
+        merged = self._http.headers
+        if headers is not None:  # as the client merges them: by name, whatever its case
+            merged = httpx.Headers(merged)
+            merged.update(headers)
+        request = httpx.Request(method, url, json=json, headers=merged, extensions={
+            "timeout": self._timeout if timeout is None else httpx.Timeout(timeout).as_dict()})
+        response = self._transport.handle_request(request)
+        response.request = request
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
 
     def _url(self, path: str, params: dict[str, str] | None) -> httpx.URL:
         """The call's whole URL, built once per path (httpx parses a URL given as text, and joins it to the base URL,

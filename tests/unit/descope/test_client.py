@@ -23,6 +23,7 @@ from bot.descope import (
     default_base_url,
     parse_retry_after,
 )
+from bot.descope.client import USER_AGENT
 
 PROJECT = "P2abcDEFghiJKLmnoPQRstuVWXyz0123"  # 32 chars: a regional project ID
 SHORT_PROJECT = "P2abcDEFghi"
@@ -193,6 +194,29 @@ def test_logout_revokes_with_the_token_itself_as_the_bearer(make: Make) -> None:
     assert KEY not in request.headers["Authorization"]
     assert request.headers["x-descope-project-id"] == PROJECT
     assert rec.bodies == [{}]
+
+
+def test_a_call_is_sent_as_httpx_s_client_sends_it(make: Make) -> None:
+    """Straight to the transport, the request is still the client's: its headers and httpx's defaults, the JSON body
+    as httpx encodes it, the client's timeout for every phase, and no header twice (one replaced by the call's own)."""
+    rec = Recorder(httpx.Response(200, json={}))
+    make(rec, timeout=7.0).logout(JWT)
+    [request] = rec.requests
+    expected = httpx.Request("POST", "https://x.test", json={}, headers={"Accept": "*/*"})
+    assert request.content == expected.content and request.headers["Content-Length"] == str(len(expected.content))
+    assert request.headers["Content-Type"] == "application/json" and request.headers["User-Agent"] == USER_AGENT
+    assert {"accept", "accept-encoding", "connection"} <= set(request.headers.keys())
+    assert len(request.headers.get_list("Authorization")) == 1
+    assert request.extensions["timeout"] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+
+
+def test_a_closed_client_sends_nothing(make: Make) -> None:
+    rec = Recorder(httpx.Response(200, json={}))
+    client = make(rec)
+    client.close()
+    with pytest.raises(RuntimeError):
+        client.logout(JWT)
+    assert rec.requests == []
 
 
 def test_logout_of_a_dead_token_is_refused_with_401_and_never_echoes_it(make: Make, sleeps: Sleeps) -> None:
