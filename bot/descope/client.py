@@ -45,6 +45,7 @@ from bot.transport.httpx_kept import KeptConnections
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "DescopeClient", "default_base_url"]
 
 log = logging.getLogger("bot.descope")  # the name it had as one module: log configs and filters rely on it
+_httpx_log = logging.getLogger("httpx")  # the client's request line, which ``_request`` says as the client would
 
 USER_AGENT: Final = "impersonation-bot/0.1"
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
@@ -361,6 +362,9 @@ class DescopeClient:
             response.read()
         finally:
             response.close()
+        if _httpx_log.isEnabledFor(logging.INFO):  # httpx's own line, word for word (bot.server.logs: only at DEBUG)
+            _httpx_log.info('HTTP Request: %s %s "%s %d %s"', method, url, response.http_version,
+                            response.status_code, response.reason_phrase)
         return response
 
     def _url(self, path: str, params: dict[str, str] | None) -> httpx.URL:

@@ -210,6 +210,17 @@ def test_a_call_is_sent_as_httpx_s_client_sends_it(make: Make) -> None:
     assert request.extensions["timeout"] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}
 
 
+def test_the_call_s_request_line_is_httpx_s_own(make: Make, caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever turns on httpx's log (the bot does at DEBUG) reads the line httpx's client would have written."""
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        with httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200, json={}))) as plain:
+            plain.post(f"{default_base_url(PROJECT)}/v1/auth/logout", json={})
+        make(Recorder(httpx.Response(200, json={}))).logout(JWT)
+    theirs, ours = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert ours == theirs and ours.startswith("HTTP Request: POST https://")
+    assert JWT not in caplog.text
+
+
 def test_a_closed_client_sends_nothing(make: Make) -> None:
     rec = Recorder(httpx.Response(200, json={}))
     client = make(rec)
