@@ -13,8 +13,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot.config import Settings
@@ -33,7 +34,7 @@ T = TypeVar("T")
 class ContextCarryingExecutor(ThreadPoolExecutor):
     """Bolt's listener executor (it runs even an ack function on one of its threads), each piece of work run in the
     context of the thread that handed it over: the request's, with its deadline on database work
-    (``answered_in_time``)."""
+    (``Admission``)."""
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
@@ -49,49 +50,7 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         raise_error_for_unhandled_request=True,  # to on_error: one log line, not Bolt's code suggestion
     )
     app.use(WellFormed())  # first: no listener or middleware ever sees a payload Slack would not send
-
-    @app.middleware
-    def answered_in_time(next: Callable[[], BoltResponse]) -> BoltResponse:
-        """The request's database work waits for a lock no longer than Slack waits for the answer (``ANSWER_WITHIN``):
-        a database locked meanwhile is answered as out of reach, in time. Set on the thread that dispatches the
-        request (Bolt runs its listeners after the middleware, not inside it), and carried over to the listener on
-        Bolt's executor (``ContextCarryingExecutor``), in HTTP and Socket Mode alike."""
-        from_now_on(ANSWER_WITHIN)
-        return next()
-
-    if isinstance(client, CountingWebClient):
-        forks: dict[str, CountingWebClient] = {}  # the installed workspace's: a client holds no request's state
-
-        @app.middleware
-        def counted_client(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
-            """Listeners' ``client`` counts its calls too (``bot.server.metrics``), like the app's own. Bolt builds a
-            client per request; the installed workspace's is built once."""
-            team = context.team_id
-            installed = context.authorize_result.team_id if context.authorize_result else None
-            fork = forks.get(team) if team else None
-            if fork is None:
-                fork = client.fork(team)
-                if team and team == installed:
-                    forks[team] = fork
-            context["client"] = fork
-            return next()
-
-    @app.middleware
-    def only_our_workspace(
-        body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]
-    ) -> BoltResponse:
-        """Refuse anything sent from another workspace than the one the bot token belongs to."""
-        installed = context.authorize_result.team_id if context.authorize_result else None
-        sender = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-        if installed and sender and sender != installed:
-            log.warning("refused a request from workspace %s (installed in %s)", sender, installed)
-            refusal = replies.OTHER_WORKSPACE
-            if body.get("type") == "block_actions" and context.respond is not None:  # a click: say so to the clicker
-                context.respond(text=refusal, response_type="ephemeral", replace_original=False)
-                return BoltResponse(status=200, body="")
-            return BoltResponse(status=200, body=refusal)
-        return next()
-
+    app.use(Admission(client))
     deps = Deps(settings, workflows)
     for surface in (command, approvals, token, form, home, session, proof, break_glass):  # each surface
         surface.register(app, deps)
@@ -105,6 +64,53 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         error_text(error, replies.Doing.SLACK_REQUEST)
 
     return app
+
+
+class Admission(Middleware):
+    """What every well-formed request goes through before its listener, in one middleware (Bolt builds the arguments of
+    a function middleware by looking at its signature, on every request): its deadline, the client that counts its
+    calls, and the workspace check."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client if isinstance(client, CountingWebClient) else None
+        self.forks: dict[str, CountingWebClient] = {}  # the installed workspace's: a client holds no request's state
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        # The request's database work waits for a lock no longer than Slack waits for the answer (ANSWER_WITHIN): a
+        # database locked meanwhile is answered as out of reach, in time. Set on the thread that dispatches the
+        # request (Bolt runs its listeners after the middleware, not inside it), and carried over to the listener on
+        # Bolt's executor (ContextCarryingExecutor), in HTTP and Socket Mode alike.
+        from_now_on(ANSWER_WITHIN)
+        context = req.context
+        installed = context.authorize_result.team_id if context.authorize_result else None
+        if self.client is not None:
+            context["client"] = self._counted(self.client, context.team_id, installed)
+        refused = self._other_workspace(req.body, context, installed)
+        return refused if refused is not None else next()
+
+    def _counted(self, client: CountingWebClient, team: str | None, installed: str | None) -> CountingWebClient:
+        """Listeners' ``client`` counts its calls too (``bot.server.metrics``), like the app's own. Bolt builds a
+        client per request; the installed workspace's is built once."""
+        fork = self.forks.get(team) if team else None
+        if fork is None:
+            fork = client.fork(team)
+            if team and team == installed:
+                self.forks[team] = fork
+        return fork
+
+    @staticmethod
+    def _other_workspace(body: dict[str, Any], context: BoltContext, installed: str | None) -> BoltResponse | None:
+        """Refuse anything sent from another workspace than the one the bot token belongs to."""
+        sender = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+        if not installed or not sender or sender == installed:
+            return None
+        log.warning("refused a request from workspace %s (installed in %s)", sender, installed)
+        refusal = replies.OTHER_WORKSPACE
+        if body.get("type") == "block_actions" and context.respond is not None:  # a click: say so to the clicker
+            context.respond(text=refusal, response_type="ephemeral", replace_original=False)
+            return BoltResponse(status=200, body="")
+        return BoltResponse(status=200, body=refusal)
 
 
 def _what(body: dict[str, Any]) -> str:
