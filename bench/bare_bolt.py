@@ -1,8 +1,9 @@
 """The baseline: a bare Bolt app whose ``/impersonate`` listener only calls ``ack()``.
 
 Default Bolt settings (``process_before_response=False``: the listener runs on Bolt's own 5-thread
-pool and the request thread polls for the ack every 10 ms), served the way the bot is served: waitress
-through ``slack_bolt.adapter.wsgi.SlackRequestHandler`` with 16 threads. Run as its own process::
+pool and the request thread polls for the ack every 10 ms), served on the bot's server, waitress with 16 threads,
+through Bolt's own WSGI adapter ``slack_bolt.adapter.wsgi.SlackRequestHandler`` (the bot reads the body once itself,
+``bot.slack.guard.read``, and hands Bolt what it read). Run as its own process::
 
     PORT=… SLACK_API_URL=… SLACK_SIGNING_SECRET=… SLACK_BOT_TOKEN=… python -m bench.bare_bolt
 

@@ -60,8 +60,9 @@ def render(r: Results) -> str:
       " (`MAX_PENDING_PER_REQUESTER=1000`). Latency: request sent → whole answer read. Five warm-up commands"
       " per worker are not counted.")
     w("The baseline (`bench/bare_bolt.py`, its own process) is a Bolt app with default settings"
-      " (`process_before_response=False`) whose listener only calls `ack()`, served like the bot: waitress"
-      " through `slack_bolt.adapter.wsgi.SlackRequestHandler`, 16 threads. The bot's answer is the real one"
+      " (`process_before_response=False`) whose listener only calls `ack()`, served on the bot's server: waitress"
+      " with 16 threads, through Bolt's own WSGI adapter (`slack_bolt.adapter.wsgi.SlackRequestHandler`; the bot"
+      " reads the body once itself, `slack.guard.read`, and hands it to Bolt). The bot's answer is the real one"
       " (parse, policy checks, one insert; the approval message is posted afterwards by its scheduler).")
     w("")
     w("| app | concurrency | commands | p50 | p99 | max | commands/s | errors | app CPU per command |")

@@ -1,7 +1,7 @@
 """HTTP mode: a small WSGI app served by waitress (a multi-threaded production server).
 
-Routes: ``POST /slack/events`` (commands, interactivity and events, through Bolt's WSGI adapter, after
-``slack.guard.unreadable`` turned away a body Bolt could not parse) and
+Routes: ``POST /slack/events`` (commands, interactivity and events: the body read once by ``slack.guard.read``, which
+turns away one Bolt could not parse, and dispatched to Bolt as read, answered through Bolt's WSGI response) and
 ``GET /healthz`` (answers 200 when the database answers within a second, and on SQLite can be written) and
 ``GET /metrics`` (Prometheus, ``bot.server.metrics``).
 Everything else is a 404.
@@ -9,18 +9,18 @@ Everything else is a 404.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
 
 from bot.server.metrics import Metrics
-from bot.slack.guard import unreadable
+from bot.slack.guard import ReadRequest, read
 from bot.store import Store
 from bot.store.patience import waiting_at_most
 
@@ -35,7 +35,6 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | None = None) -> WSGIApp:
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
     verifier = SignatureVerifier(signing_secret)
 
     def respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
@@ -49,16 +48,20 @@ def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | No
             if method != "POST":
                 return respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
             raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            environ["wsgi.input"] = io.BytesIO(raw)  # Bolt's adapter reads it again
-            problem = unreadable(raw.decode("utf-8", "replace"), environ.get("CONTENT_TYPE"))
-            if problem is not None:  # Bolt could not even parse it: answer here, signed or not
+            text = raw.decode("utf-8", "replace")  # not UTF-8: not what Slack signed, so refused as unsigned
+            reading = read(text, environ.get("CONTENT_TYPE"))
+            if reading.problem is not None:  # Bolt could not even parse it: answer here, signed or not
                 if not verifier.is_valid(raw, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""),
                                          environ.get("HTTP_X_SLACK_SIGNATURE", "")):
                     return respond(start_response, "401 Unauthorized", {"error": "invalid request"})
-                log.warning("refused a malformed Slack request: %s", problem)
-                return respond(start_response, "400 Bad Request", {"error": "malformed request", "why": problem})
-            result: Iterable[bytes] = slack(environ, start_response)
-            return result
+                log.warning("refused a malformed Slack request: %s", reading.problem)
+                return respond(start_response, "400 Bad Request",
+                               {"error": "malformed request", "why": reading.problem})
+            answer = app.dispatch(ReadRequest(raw_body=text, body=reading.body, query=environ.get("QUERY_STRING", ""),
+                                              headers=WsgiHttpRequest(environ).get_headers(), checked=reading.checked))
+            response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
+            start_response(response.status, response.get_headers())
+            return response.get_body()
         if path == "/healthz" and method in ("GET", "HEAD"):
             try:
                 with waiting_at_most(HEALTH_WITHIN):

@@ -2,9 +2,10 @@
 
 Two gates, both after the signature check (an unsigned request is a 401, whatever it holds):
 
-* ``unreadable(body, content_type)``: the raw body is not what Slack sends (a ``payload`` that is not a JSON
-  object, JSON that is not an object, a field Bolt's own reading of every request trips over, or any of the below).
-  The WSGI app checks this before Bolt, which would fail parsing it (a 500 and a traceback).
+* ``read(body, content_type)``: the raw body read once, as Slack meant it, and what makes it unfit if it is not what
+  Slack sends (a ``payload`` that is not a JSON object, JSON that is not an object, a field Bolt's own reading of every
+  request trips over, or any of the below). The WSGI app checks this before Bolt, which would fail parsing it (a 500
+  and a traceback), and hands Bolt what it read (``ReadRequest``).
 * ``WellFormed``: a Bolt middleware (first in the chain) that refuses a signed payload lacking what its kind
   always carries (a click without a user or an action, a form submission without a view, an event callback
   without its event, a command without its user) or holding a field of another type than Slack sends (a
@@ -19,8 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
@@ -30,29 +31,58 @@ from slack_bolt.request.internals import build_context
 log = logging.getLogger("bot.slack")
 
 
-def unreadable(body: str, content_type: str | None) -> str | None:
-    """What makes a raw request body unfit for Bolt (unreadable as Slack's, a field Bolt's own reading of the
-    request trips over, or one of another type than Slack sends: ``_malformed``), or ``None`` when Bolt may have it.
-    The caller answers 401 unless it is signed, else 400: Bolt never sees it."""
+class Reading(NamedTuple):
+    body: dict[str, Any]  # as Slack meant it ({} when unfit)
+    problem: str | None = None  # what makes it unfit for Bolt
+    checked: bool = False  # found well formed here (``WellFormed`` need not look again)
+
+
+def read(body: str, content_type: str | None) -> Reading:
+    """The body as Slack meant it, and what makes it unfit for Bolt (``None`` when Bolt may have it): JSON (an event),
+    the JSON of a form's ``payload`` field (a click, a form submission), or the form's fields (a command, Bolt's
+    ``ssl_check``: checked by Bolt's middleware and ``WellFormed``). Unfit: a payload that is not a JSON object, one
+    Bolt's own reading of every request trips over, or one of another type than Slack sends (``_malformed``). The
+    caller answers 401 unless it is signed, else 400: Bolt never sees it.
+
+    Read here once and handed to Bolt (``ReadRequest``): Bolt's reading of a form looks for the word ``payload``
+    anywhere in the body, so it read a command whose text holds it as an empty request."""
     if not body:
-        return None  # Bolt answers an empty body itself (no signature to check against: 401)
+        return Reading({})  # Bolt answers an empty body itself (no signature to check against: 401)
     try:
         if (content_type or "").startswith("application/json") or body.startswith("{"):
             parsed: Any = json.loads(body)
         else:
             params = dict(parse_qsl(body, keep_blank_values=True))
-            if "payload" not in params:  # a command (checked by WellFormed), or Bolt's own (ssl_check)
-                return None
+            if "payload" not in params:
+                return Reading(params)
             parsed = json.loads(params["payload"])
     except ValueError:
-        return "its payload is not JSON"
+        return Reading({}, "its payload is not JSON")
     if not isinstance(parsed, dict):
-        return "its payload is not a JSON object"
+        return Reading({}, "its payload is not a JSON object")
     try:  # what Bolt reads of every request (IDs of the team, user, channel …) before any listener or middleware
         build_context(BoltContext({"logger": log}), parsed)
     except Exception as exc:
-        return f"a payload Bolt cannot read ({type(exc).__name__})"
-    return _malformed(parsed)
+        return Reading({}, f"a payload Bolt cannot read ({type(exc).__name__})")
+    problem = _malformed(parsed)
+    return Reading({} if problem else parsed, problem, checked=problem is None)
+
+
+class ReadRequest(BoltRequest):
+    """A Bolt request over HTTP whose body was read once, by ``read``: Bolt checks the signature against the raw body
+    as ever, and reads the body as ``read`` did (Bolt's own reading would parse it again). ``checked``: ``read``
+    already found it well formed (``WellFormed`` does not look again)."""
+
+    def __init__(self, *, raw_body: str, body: dict[str, Any], query: str | dict[str, Sequence[str]],
+                 headers: dict[str, str | Sequence[str]], checked: bool, context: dict[str, Any] | None = None) -> None:
+        super().__init__(body=body, query=query, headers=headers, context=context, mode="socket_mode")  # a dict body
+        self.raw_body = raw_body  # what the signature signs
+        self.mode = "http"  # so that Bolt checks it
+        self.checked = checked
+
+    def to_copyable(self) -> ReadRequest:
+        return ReadRequest(raw_body=self.raw_body, body=self.body, query=self.query,
+                           headers=dict(self.headers), checked=self.checked, context=self.context.to_copyable())
 
 
 class Each:
@@ -152,6 +182,8 @@ def _missing(kind: Any, body: dict[str, Any]) -> str | None:
 class WellFormed(Middleware):
     def process(self, *, req: BoltRequest, resp: BoltResponse,
                 next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        if isinstance(req, ReadRequest) and req.checked:
+            return next()
         problem = _malformed(req.body) if isinstance(req.body, dict) else "a body that is not an object"
         if problem is None:
             return next()

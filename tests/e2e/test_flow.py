@@ -90,6 +90,13 @@ def no_session_asked(s: Stack) -> bool:
     return {c.path for c in s.descope.calls_but_probes()} <= {USER_LOAD}
 
 
+def test_a_reason_that_says_payload_is_a_request_like_any_other(stack: Stack) -> None:
+    """Bolt's own reading of a form took any body holding the word "payload" for a click's, and a command whose text
+    held it for an empty request (refused 400: Slack tells the user the command failed)."""
+    request_id, ts = stack.submit(f"{TARGET} 30m the payload of SUP-7 fails to parse")
+    assert "the payload of SUP-7 fails to parse" in stack.approval_text(ts) and request_id in stack.approval_text(ts)
+
+
 def test_deny_calls_nothing_and_tells_the_requester(stack: Stack) -> None:
     request_id, ts = stack.submit()
     assert stack.click("deny", request_id, APPROVER, ts).status == 200

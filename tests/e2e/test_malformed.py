@@ -108,3 +108,12 @@ def test_an_unsigned_malformed_request_is_a_401(shared_stack: Stack, body: str) 
     log_before = stack.bot.log()
     assert stack.bot.post(body, headers).status == 401
     assert "Traceback" not in stack.bot.log()[len(log_before):]
+
+
+def test_slack_s_own_checks_are_answered_as_bolt_answers_them(shared_stack: Stack) -> None:
+    """What Bolt answers itself (an SSL check, a URL verification) still reaches it, read once before it."""
+    stack = shared_stack
+    assert stack.bot.post("ssl_check=1&token=legacy").status == 200
+    challenge = json.dumps({"type": "url_verification", "token": "legacy", "challenge": "c7Xq"})
+    reply = stack.bot.post(challenge, sign(SIGNING_SECRET, challenge, content_type="application/json"))
+    assert reply.status == 200 and json.loads(reply.body) == {"challenge": "c7Xq"}
