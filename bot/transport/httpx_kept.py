@@ -27,6 +27,7 @@ import ssl
 
 import httpx
 
+from bot.transport import wire
 from bot.transport.pool import Pool, key_of
 
 
@@ -45,7 +46,7 @@ class KeptConnections(httpx.BaseTransport):
             assert conn.sock is not None
             conn.sock.settimeout(timeout.get("read"))
             try:
-                resp = conn.getresponse()
+                resp = wire.read(conn, request.method)
                 data = resp.read()
             except TimeoutError as exc:
                 raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
@@ -74,11 +75,9 @@ class KeptConnections(httpx.BaseTransport):
         assert conn.sock is not None
         conn.sock.settimeout(write_timeout)
         try:
-            conn.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True,
-                            skip_accept_encoding=True)
-            for name, value in request.headers.raw:
-                conn.putheader(name.decode("latin-1"), value.decode("latin-1"))
-            conn.endheaders(request.read() or None)
+            wire.write(conn, request.method, request.url.raw_path.decode("ascii"),
+                       [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw],
+                       request.read() or None, defaults=False)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "timed out", request=request) from exc
         except OSError as exc:
