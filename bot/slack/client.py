@@ -104,9 +104,10 @@ class CountingWebClient(WebClient):
         elif args["params"]:
             body = urlencode(args["params"]).encode("utf-8")
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        sent = {name.capitalize(): value for name, value in headers.items()}  # as urllib's Request names them, once
         outcome: dict[str, Any] | Exception
         try:
-            resp, data = self.transport.post(url, body, headers)
+            resp, data = self.transport.post(url, body, sent)
             if resp.status == 200 and (answered := _answered(resp, data)) is not None:
                 return answered
             outcome = answer(url, resp, data)

@@ -33,7 +33,7 @@ _BAD_METHOD = re.compile("[\x00-\x1f]").search
 _EXPECTING_BODY = frozenset({"PATCH", "POST", "PUT"})
 
 
-def write(conn: http.client.HTTPConnection, method: str, path: str, headers: Iterable[tuple[str, str]],
+def write(conn: http.client.HTTPConnection, method: str, path: str, headers: Iterable[tuple[str, str | int]],
           body: bytes | None, *, defaults: bool) -> None:
     """Send the request ``conn.request(method, path, body, dict(headers))`` would send (``defaults``), or the one
     ``putrequest(…, skip_host=True, skip_accept_encoding=True)``, ``putheader`` and ``endheaders(body)`` would send,
@@ -44,8 +44,9 @@ def write(conn: http.client.HTTPConnection, method: str, path: str, headers: Ite
                                      f"{found.group()!r})")
     if found := _BAD_METHOD(method):
         raise ValueError(f"method can't contain control characters. {method!r} (found at least {found.group()!r})")
-    lines = [f"{method} {path} HTTP/1.1".encode("ascii")]
-    given = [(name.encode("ascii"), value.encode("latin-1")) for name, value in headers]
+    lines = [f"{method} {path or '/'} HTTP/1.1".encode("ascii")]
+    given = [(name.encode("ascii"), str(value).encode("ascii") if isinstance(value, int) else value.encode("latin-1"))
+             for name, value in headers]  # as putheader encodes them (an int: slack-sdk's multipart Content-Length)
     if defaults:
         names = {name.lower() for name, _ in given}
         if b"host" not in names:
@@ -75,8 +76,10 @@ def read(conn: http.client.HTTPConnection, method: str) -> http.client.HTTPRespo
     response: http.client.HTTPResponse = conn.response_class(conn.sock, method=method)
     try:
         response.begin()
-    except ConnectionError:
-        conn.close()
+    except BaseException as exc:  # as getresponse: the response closed, and the connection when it broke
+        response.close()
+        if isinstance(exc, ConnectionError):
+            conn.close()
         raise
     if response.will_close:
         conn.close()  # as getresponse: the response keeps what it reads the body from

@@ -23,6 +23,7 @@ ODD_ANSWERS = {
     "html.page": ("text/html", b"<html><body>Slack is busy</body></html>"),
     "latin.json": ("application/json; charset=iso-8859-1", '{"ok": true, "name": "Zo\u00eb"}'.encode("latin-1")),
     "list.json": ("application/json; charset=utf-8", b'["ok"]'),
+    "ok.json": ("application/json; charset=utf-8", b'{"ok": true}'),
 }
 
 
@@ -32,11 +33,13 @@ class _Odd(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     calls: ClassVar[list[str]] = []
+    seen: ClassVar[list[Any]] = []  # each call's request headers
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         method = self.path.rsplit("/", 1)[-1]
         self.calls.append(method)
+        self.seen.append(self.headers)
         content_type, body = ODD_ANSWERS[method]
         self.send_response(200)
         self.send_header("Content-Type", content_type)
@@ -50,7 +53,7 @@ class _Odd(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def odd() -> Iterator[str]:
-    _Odd.calls = []
+    _Odd.calls, _Odd.seen = [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Odd)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -81,6 +84,24 @@ def test_a_call_answered_with_a_200_is_sent_once_and_answered_as_slack_sdk_answe
     assert set(ours.headers) == set(theirs.headers)  # the same header names, as a plain dict
     assert ours.headers["Content-Type"] == "application/json; charset=utf-8"
     assert [call.params["text"] for call in slack.calls_of("chat.postMessage")] == ["hi", "hi"]
+
+
+def test_the_headers_sent_are_slack_sdk_s_each_once(odd: str) -> None:
+    """A header given twice in different cases (the client's own, the token's) is sent once, as urllib sends it."""
+    client = client_for(odd)
+    client.headers = {"authorization": "Bearer not-this-one", "x-extra": "1"}
+    client.api_call("ok.json", json={"a": 1})
+    WebClient(token="xoxb-test-token", base_url=odd, headers=dict(client.headers)).api_call("ok.json", json={"a": 1})
+    ours, theirs = _Odd.seen
+    for name in ("Authorization", "Content-Type", "User-Agent", "X-Extra"):
+        assert ours.get_all(name) == theirs.get_all(name) and len(ours.get_all(name)) == 1, name
+    assert ours["Authorization"] == "Bearer xoxb-test-token"
+
+
+def test_a_call_with_files_is_sent_whole(odd: str) -> None:
+    """slack-sdk's multipart path (its own, with an integer Content-Length) on the kept connections."""
+    assert client_for(odd).api_call("ok.json", files={"file": b"abc"}, data={"channels": "C1"})["ok"]
+    assert _Odd.calls == ["ok.json"] and "multipart/form-data" in _Odd.seen[0]["Content-Type"]
 
 
 def test_a_200_in_another_charset_is_read_in_it(odd: str) -> None:

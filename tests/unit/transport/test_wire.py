@@ -64,6 +64,7 @@ SLACK = {"Content-Type": "application/json;charset=utf-8", "Authorization": "Bea
     ("GET", {"Authorization": "Bearer k"}, None),  # no Content-Length
     ("POST", {"Host": "other.example", "Accept-Encoding": "gzip", "Content-Length": "2"}, b"{}"),  # given: kept
     ("POST", {"Folded": "a\r\n\tb"}, b"{}"),  # a folded value passes, as there
+    ("POST", {"Content-Length": 2, "Content-Type": "multipart/form-data"}, b"{}"),  # an int, as slack-sdk gives it
 ])
 def test_the_request_is_the_one_http_client_sends_in_one_write(
         kind: type[http.client.HTTPConnection], host: str, port: int | None, method: str, headers: dict[str, str],
@@ -71,6 +72,11 @@ def test_the_request_is_the_one_http_client_sends_in_one_write(
     writes = ours(kind, host, port, method, "/api/chat.postMessage?x=1", headers, body)
     assert len(writes) == 1
     assert writes[0] == theirs(kind, host, port, method, "/api/chat.postMessage?x=1", headers, body)
+
+
+def test_an_empty_path_is_the_root_as_there() -> None:
+    assert ours(http.client.HTTPConnection, "h", None, "GET", "", {}, None) == \
+        [theirs(http.client.HTTPConnection, "h", None, "GET", "", {}, None)]
 
 
 def test_without_defaults_it_is_what_putrequest_putheader_and_endheaders_send() -> None:
@@ -140,6 +146,17 @@ def test_an_answer_that_closes_closes_the_connection_and_its_body_is_still_read(
                                     b"Content-Length: 2\r\n\r\n{}")
     assert (response.status, response.headers["Retry-After"], body) == (429, "3", b"{}")
     assert conn.sock is None
+
+
+def test_an_answer_http_client_refuses_is_closed_with_its_connection_kept_for_the_caller_to_drop(
+        pair: tuple[http.client.HTTPConnection, socket.socket]) -> None:
+    conn, server = pair
+    wire.write(conn, "POST", "/api/x", [], b"{}", defaults=True)
+    server.recv(65536)
+    server.sendall(b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 101 + b"\r\n")
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        wire.read(conn, "POST")
+    assert conn.sock is not None  # not a broken connection: getresponse leaves it too (the pool drops it)
 
 
 def test_a_connection_closed_before_any_answer_raises_as_getresponse_does(
