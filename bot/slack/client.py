@@ -70,10 +70,11 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
             return False
         return response.status_code == 503 or not creates(request.url)
 
-#: Retry handlers that never retry a 200 (slack-sdk's built-in ones, and so the bot's): with only these, a 200 is the
-#: answer without asking them.
-_ERRORS_ONLY = (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler)
-_CHARSET = re.compile(r'charset="?([^";\s]+)', re.IGNORECASE)
+#: Retry handlers that never retry a 200 (slack-sdk's built-in ones and the bot's, by their exact class: a subclass may
+#: retry what it likes): with only these, a 200 is the answer without asking them.
+_ERRORS_ONLY = frozenset({ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler,
+                          SentOnceConnectionErrorRetryHandler, AnyServerErrorRetryHandler})
+_CHARSET = re.compile(r';\s*charset="?([^";\s]+)', re.IGNORECASE)  # a parameter of the type, as get_content_charset
 
 
 class CountingWebClient(WebClient):
@@ -93,7 +94,7 @@ class CountingWebClient(WebClient):
         """slack-sdk's, its first attempt made here: a 200 answers; anything else is that attempt's outcome in
         slack-sdk's own loop (``_perform_urllib_http_request_internal`` gives it back instead of sending)."""
         if (self.proxy is not None or not url.lower().startswith("http") or args["data"]
-                or not all(isinstance(handler, _ERRORS_ONLY) for handler in self.retry_handlers)):
+                or not all(type(handler) in _ERRORS_ONLY for handler in self.retry_handlers)):
             whole: dict[str, Any] = super()._perform_urllib_http_request(url=url, args=args)
             return whole
         headers = args["headers"]

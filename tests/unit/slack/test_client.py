@@ -13,6 +13,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.config import Secret, Settings
 from bot.devtools import FakeSlack
@@ -132,8 +133,23 @@ class _Watching(RetryHandler):
         return False
 
 
-def test_a_retry_handler_of_another_kind_is_shown_the_200_as_in_slack_sdk(slack: FakeSlack) -> None:
-    watching = _Watching()
+class _WatchingServerErrors(ServerErrorRetryHandler):
+    """A subclass of a built-in handler: it may retry what it likes, a 200 too."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=1)
+        self.seen: list[int | None] = []
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        self.seen.append(response.status_code if response is not None else None)
+        return False
+
+
+@pytest.mark.parametrize("kind", [_Watching, _WatchingServerErrors])
+def test_a_retry_handler_of_another_kind_is_shown_the_200_as_in_slack_sdk(
+        slack: FakeSlack, kind: type[_Watching] | type[_WatchingServerErrors]) -> None:
+    watching = kind()
     client = CountingWebClient(token="xoxb-test-token", base_url=slack.url, retry_handlers=[watching])
     assert client.chat_postMessage(channel="C1", text="hi")["ok"]
     assert watching.seen == [200]
