@@ -224,6 +224,19 @@ def table(w: Callable[[str], None], before: str, after: str, rows: list[tuple[st
         w(f"| {measure} | {was} | {now} |")
 
 
+def compared(w: Callable[[str], None], findings: list[str], before: str, after: str,
+             rows: list[tuple[str, str, str]], intro: str) -> None:
+    """What changed (a bullet each; none: no list), how it was measured, and the before/after table."""
+    if findings:
+        for finding in findings:
+            w(f"- {finding}")
+        w("")
+    w(intro)
+    w("")
+    table(w, before, after, rows)
+    w("")
+
+
 def before_after(w: Callable[[str], None]) -> None:
     """What profiling found, and the A/B measurement of before and after."""
     w("## Profiling: what was slow, and what changed")
@@ -231,44 +244,31 @@ def before_after(w: Callable[[str], None]) -> None:
     w("The first run missed the ack targets against bare Bolt. `py-spy record --gil` on the bot under the"
       " 16-connection load showed where the time went:")
     w("")
-    for finding in PROFILE_FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({AB_BEFORE}) and after ({AB_AFTER}), run alternately under the same harness on the same machine"
-      " (the means of two runs each; this shared machine's speed drifts from hour to hour, so compare within a"
-      " table, not across tables):")
-    w("")
-    table(w, AB_BEFORE, AB_AFTER, AB_ROWS)
-    w("")
+    compared(w, PROFILE_FINDINGS, AB_BEFORE, AB_AFTER, AB_ROWS, (
+        f"Before ({AB_BEFORE}) and after ({AB_AFTER}), run alternately under the same harness on the same machine"
+        " (the means of two runs each; this shared machine's speed drifts from hour to hour, so compare within a"
+        " table, not across tables):"))
     w("## The restructure (one concern per module, one schedule): no regression")
     w("")
-    w(f"Before ({RESTRUCTURE_BEFORE}) and after ({RESTRUCTURE_AFTER}), `--quick`, alternately, the means of two runs"
-      " each. Differences of a few per cent are this machine's noise (the same code varies more between runs).")
-    w("")
-    table(w, RESTRUCTURE_BEFORE, RESTRUCTURE_AFTER, RESTRUCTURE_ROWS)
-    w("")
+    compared(w, [], RESTRUCTURE_BEFORE, RESTRUCTURE_AFTER, RESTRUCTURE_ROWS, (
+        f"Before ({RESTRUCTURE_BEFORE}) and after ({RESTRUCTURE_AFTER}), `--quick`, alternately, the means of"
+        " two runs each. Differences of a few per cent are this machine's noise (the same code varies more between"
+        " runs)."))
     w("## Issue 13, part 1: PostgreSQL round trips")
     w("")
-    w(f"{ISSUE13_FINDING} Measured side by side ({ISSUE13_BEFORE} before, {ISSUE13_AFTER} after), whole sessions"
-      " (request, approval message, approve, token DM, stop at a 2 s window's end, Slack updates), 4 at a time;"
-      " transactions are PostgreSQL's own count (`pg_stat_database.xact_commit`), so they do not drift with the"
-      " machine; CPU does (compare within the row).")
-    w("")
-    table(w, ISSUE13_BEFORE, ISSUE13_AFTER, ISSUE13_ROWS)
-    w("")
+    compared(w, [], ISSUE13_BEFORE, ISSUE13_AFTER, ISSUE13_ROWS, (
+        f"{ISSUE13_FINDING} Measured side by side ({ISSUE13_BEFORE} before, {ISSUE13_AFTER} after), whole sessions"
+        " (request, approval message, approve, token DM, stop at a 2 s window's end, Slack updates), 4 at a time;"
+        " transactions are PostgreSQL's own count (`pg_stat_database.xact_commit`), so they do not drift with the"
+        " machine; CPU does (compare within the row)."))
     w("## Issue 13, part 2: the store, the round trips, the cores")
     w("")
     w("`py-spy record --gil` over whole sessions (SQLite, 4 at a time) showed SQLAlchemy at 57 % of the bot's samples,"
       " the Slack client at 13 % and APScheduler at 9 %. What changed:")
     w("")
-    for finding in PART2_FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({PART2_BEFORE}) and after ({PART2_AFTER}), side by side, the means of two runs each (this machine was"
-      " slower during these runs than during the rest of the report: compare within the table):")
-    w("")
-    table(w, PART2_BEFORE, PART2_AFTER, PART2_ROWS)
-    w("")
+    compared(w, PART2_FINDINGS, PART2_BEFORE, PART2_AFTER, PART2_ROWS, (
+        f"Before ({PART2_BEFORE}) and after ({PART2_AFTER}), side by side, the means of two runs each (this"
+        " machine was slower during these runs than during the rest of the report: compare within the table):"))
     w("What limited it then (the same profile after): SQLAlchemy Core still took about 43 % of the samples (about 1 ms"
       " of CPU per transaction, 24 per session: its execution context, result processing of a 45-column row with 20"
       " timestamps), slack-sdk 16 % (11 calls per session), waitress and Bolt 16 %,"
@@ -279,20 +279,13 @@ def before_after(w: Callable[[str], None]) -> None:
     w("`py-spy record --gil` over whole sessions again, and in-process micro-benchmarks of each store operation and"
       " of one Descope call. What changed:")
     w("")
-    for finding in PART3_FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({PART3_BEFORE}) and after ({PART3_AFTER}), side by side, the means of two runs each:")
-    w("")
-    table(w, PART3_BEFORE, PART3_AFTER, PART3_ROWS)
-    w("")
-    w(f"Issue 13's first goal is half of the CPU per whole session at the time it was filed, on each database. Its"
-      f" baseline ({ISSUE13_BASELINE}) and the after commit, run alternately in the same harness within the same"
-      " twenty minutes (the machine's speed drifts by tens of per cent from hour to hour, so only a side-by-side"
-      " ratio is sound):")
-    w("")
-    table(w, ISSUE13_BASELINE, PART3_AFTER, BASELINE_ROWS)
-    w("")
+    compared(w, PART3_FINDINGS, PART3_BEFORE, PART3_AFTER, PART3_ROWS, (
+        f"Before ({PART3_BEFORE}) and after ({PART3_AFTER}), side by side, the means of two runs each:"))
+    compared(w, [], ISSUE13_BASELINE, PART3_AFTER, BASELINE_ROWS, (
+        f"Issue 13's first goal is half of the CPU per whole session at the time it was filed, on each database."
+        f" Its baseline ({ISSUE13_BASELINE}) and the after commit, run alternately in the same harness within the same"
+        " twenty minutes (the machine's speed drifts by tens of per cent from hour to hour, so only a side-by-side"
+        " ratio is sound):"))
     w("What limits it now (the profile after, SQLite): the bot's own code about half of the samples (building"
       " Block Kit messages and the views of a row, the schedule, sealing, logging), the Slack client about a fifth"
       " (slack-sdk's request pipeline, and `http.client` parsing each answer's headers with the `email` package),"
@@ -309,16 +302,11 @@ def before_after(w: Callable[[str], None]) -> None:
       " under that load, and the transactions and Slack calls between the click and the DM; for the fourth, where"
       " the serving processes' memory goes. What changed:")
     w("")
-    for finding in PART4_FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({PART4_BEFORE}) and after ({PART4_AFTER}), run alternately, four times each, 1000 flows 16 at a time"
-      " per run; the means. The machine's speed drifted during these runs (the bot's CPU per flow went from 11 to 19"
-      " ms for the same code), and the p99 with it, but after beat before in each pair: compare within the table,"
-      " and read the targets above as this run's, not as a constant:")
-    w("")
-    table(w, PART4_BEFORE, PART4_AFTER, PART4_ROWS)
-    w("")
+    compared(w, PART4_FINDINGS, PART4_BEFORE, PART4_AFTER, PART4_ROWS, (
+        f"Before ({PART4_BEFORE}) and after ({PART4_AFTER}), run alternately, four times each, 1000 flows 16 at a time"
+        " per run; the means. The machine's speed drifted during these runs (the bot's CPU per flow went from 11 to 19"
+        " ms for the same code), and the p99 with it, but after beat before in each pair: compare within the table,"
+        " and read the targets above as this run's, not as a constant:"))
     w("What limits the tail now: the click's thread waits, at each of its round trips (four transactions, the Descope"
       " call, the DM), for the CPU and its process's interpreter lock behind the other flows' work, and PostgreSQL's"
       " server shares the two cores; the p99 moves by tens of ms from run to run with this machine's speed. Left:"
@@ -327,11 +315,6 @@ def before_after(w: Callable[[str], None]) -> None:
     w("")
     w("## Issue 13, part 5: the command's own path")
     w("")
-    for finding in PART5_FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({PART5_BEFORE}) and after ({PART5_AFTER}), run alternately, three times each: the command rows on a"
-      " slow hour, the flow rows on a faster one (compare within a row):")
-    w("")
-    table(w, PART5_BEFORE, PART5_AFTER, PART5_ROWS)
-    w("")
+    compared(w, PART5_FINDINGS, PART5_BEFORE, PART5_AFTER, PART5_ROWS, (
+        f"Before ({PART5_BEFORE}) and after ({PART5_AFTER}), run alternately, three times each: the command rows on a"
+        " slow hour, the flow rows on a faster one (compare within a row):"))

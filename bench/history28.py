@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.history import table
+from bench.history import compared
 
 BEFORE, AFTER = "38c585d", "e7bb041"
 FINDINGS = [
@@ -77,21 +77,11 @@ def cpu_per_session(w: Callable[[str], None]) -> None:
     w("`py-spy record --gil`, `perf record` and counts of calls and transactions over whole sessions (SQLite, two"
       " serving processes, 4 at a time), and over commands one after another. What changed:")
     w("")
-    for finding in FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({BEFORE}) and after ({AFTER}), run alternately on a fresh bot each (the counts do not drift with the"
-      " machine; the CPU rows do, by a fifth between runs of the same code: compare within a row):")
-    w("")
-    table(w, BEFORE, AFTER, ROWS)
-    w("")
+    compared(w, FINDINGS, BEFORE, AFTER, ROWS, (
+        f"Before ({BEFORE}) and after ({AFTER}), run alternately on a fresh bot each (the counts do not drift with the"
+        " machine; the CPU rows do, by a fifth between runs of the same code: compare within a row):"))
     w("Then the calls themselves:")
     w("")
-    for finding in CALLS_FINDINGS:
-        w(f"- {finding}")
-    w("")
-    w(f"Before ({CALLS_BEFORE}) and after ({CALLS_AFTER}), alternately on a fresh bot each (this hour's machine ran"
-      " a fifth slower than the hour of the table above: compare within a table):")
-    w("")
-    table(w, CALLS_BEFORE, CALLS_AFTER, CALLS_ROWS)
-    w("")
+    compared(w, CALLS_FINDINGS, CALLS_BEFORE, CALLS_AFTER, CALLS_ROWS, (
+        f"Before ({CALLS_BEFORE}) and after ({CALLS_AFTER}), alternately on a fresh bot each (this hour's machine ran"
+        " a fifth slower than the hour of the table above: compare within a table):"))
