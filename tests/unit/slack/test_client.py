@@ -120,30 +120,25 @@ def test_a_200_that_is_no_json_object_fails_as_it_fails_in_slack_sdk_sent_once(o
     assert _Odd.calls == [method, method]  # once each: nothing sent again
 
 
-class _Watching(RetryHandler):
+class _Watches:
+    """A retry handler that records every answer it is shown, and retries none."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=1)  # type: ignore[call-arg]
+        self.seen: list[int | None] = []
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        self.seen.append(response.status_code if response is not None else None)
+        return False
+
+
+class _Watching(_Watches, RetryHandler):
     """A handler of the caller's own: it is shown every answer, a 200 too."""
 
-    def __init__(self) -> None:
-        super().__init__(max_retry_count=1)
-        self.seen: list[int | None] = []
 
-    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
-                   error: Exception | None = None) -> bool:
-        self.seen.append(response.status_code if response is not None else None)
-        return False
-
-
-class _WatchingServerErrors(ServerErrorRetryHandler):
+class _WatchingServerErrors(_Watches, ServerErrorRetryHandler):
     """A subclass of a built-in handler: it may retry what it likes, a 200 too."""
-
-    def __init__(self) -> None:
-        super().__init__(max_retry_count=1)
-        self.seen: list[int | None] = []
-
-    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
-                   error: Exception | None = None) -> bool:
-        self.seen.append(response.status_code if response is not None else None)
-        return False
 
 
 @pytest.mark.parametrize("kind", [_Watching, _WatchingServerErrors])
