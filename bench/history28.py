@@ -51,7 +51,7 @@ CALLS_FINDINGS = [
     "(`bot.slack.client`). About 370 → 200 µs of CPU per call.",
     "A Descope call went through `httpx.Client`'s redirect, auth, cookie and event-hook layers (none used here), "
     "which cost as much as the exchange: the request the client would build is handed to the transport directly "
-    "(`DescopeClient._request`; with a proxy, through the client as before). About 295 → 240 µs per call.",
+    "(`descope.exchange.Exchange`; with a proxy, through the client as before). About 295 → 240 µs per call.",
     "`http.client` wrote each request header in a call of its own and the body in a second write: "
     "`bot.transport.wire` writes the same bytes (tested byte for byte against it, and its refusals) in one.",
     "Every Slack request body was parsed twice (the guard's reading, then Bolt's; a click's payload is some kilobytes "

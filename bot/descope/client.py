@@ -2,7 +2,7 @@
 The Descope management API client: the HTTP calls this bot needs.
 
 It speaks exactly the wire format of Descope's official SDKs (their headers, paths and body fields) with httpx: the
-requests a synchronous ``httpx.Client`` builds, handed to its transport directly (``_request``):
+requests a synchronous ``httpx.Client`` builds, handed to its transport directly (``exchange.Exchange``):
 
 * ``impersonate``         ``POST /v1/mgmt/impersonate``       -> the impersonation JWT
 * ``stop_impersonation``  ``POST /v1/mgmt/stop/impersonation``  (ends the impersonation; revokes nothing)
@@ -23,7 +23,6 @@ string: it holds a login ID), the status or exception class, the attempt number 
 
 from __future__ import annotations
 
-import http.cookiejar
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,6 +35,7 @@ import httpx
 
 from bot.descope.audit import AUDIT_SEARCH_PATH, AuditRecord, search
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
+from bot.descope.exchange import Exchange
 from bot.descope.gate import Gate
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from bot.descope.stepup import StepUp
@@ -45,7 +45,6 @@ from bot.transport.httpx_kept import KeptConnections
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "DescopeClient", "default_base_url"]
 
 log = logging.getLogger("bot.descope")  # the name it had as one module: log configs and filters rely on it
-_httpx_log = logging.getLogger("httpx")  # the client's request line, which ``_request`` says as the client would
 
 USER_AGENT: Final = "impersonation-bot/0.1"
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
@@ -63,14 +62,6 @@ def default_base_url(project_id: str) -> str:
     if len(project_id) >= 32:
         return f"https://api.{project_id[1:5]}.descope.com"
     return DEFAULT_BASE_URL
-
-
-class _NoCookies(http.cookiejar.CookieJar):
-    """The management API sets no cookies and must not be sent any: nothing is kept (httpx would otherwise parse
-    every answer's headers for them)."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
 
 
 class DescopeClient:
@@ -105,26 +96,17 @@ class DescopeClient:
         self._management_key = management_key
         self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
-        self._urls: dict[str, httpx.URL] = {}
         self._gate = Gate(sleep=sleep)  # a 429 on a path holds every call to it in this process
         self.stepup = StepUp(self)  # the authentication calls a second factor needs, and Descope's key set
         if transport is None and keep_alive:
             transport = KeptConnections()  # else (a proxy: ``Settings.proxied``) httpx's own transport, which reads it
-        self._transport = transport  # calls go straight to it (``_request``); None: through the client's own
-        self._timeout = httpx.Timeout(timeout).as_dict()
-        self._http = httpx.Client(
-            base_url=base_url,
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {project_id}:{management_key}",
-                "x-descope-project-id": project_id,
-                "User-Agent": USER_AGENT,
-            },
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            cookies=_NoCookies(),
-            follow_redirects=False,
-        )
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {project_id}:{management_key}",
+            "x-descope-project-id": project_id,
+            "User-Agent": USER_AGENT,
+        }
+        self._exchange = Exchange(base_url, headers, timeout, transport)
 
     def __repr__(self) -> str:
         return f"DescopeClient(project_id={self.project_id!r}, base_url={self.base_url!r})"
@@ -132,7 +114,7 @@ class DescopeClient:
     # -- lifecycle
 
     def close(self) -> None:
-        self._http.close()
+        self._exchange.close()
 
     def __enter__(self) -> Self:
         return self
@@ -298,7 +280,7 @@ class DescopeClient:
                 raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
                                          retry_after=self._gate.left(path), status=429)
             try:
-                response = self._request(method, self._url(path, params), json, headers, timeout)
+                response = self._exchange.send(method, path, params, json, headers, timeout)
             except httpx.UnsupportedProtocol as exc:  # misconfiguration: retrying cannot help
                 raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
             except httpx.TransportError as exc:
@@ -338,44 +320,6 @@ class DescopeClient:
                 raise _error(DescopeUnavailable, response, secrets, attempts=attempt, maybe_done=status in _MAYBE_DONE)
             raise _error(DescopeError, response, secrets)  # 1xx/3xx: nothing we can use
         raise AssertionError("unreachable: the loop always returns or raises")  # pragma: no cover
-
-    def _request(self, method: str, url: httpx.URL, json: dict[str, Any] | None, headers: dict[str, str] | None,
-                 timeout: float | None) -> httpx.Response:
-        """One HTTP exchange, read to its end: the request the client would build (its headers, ``headers`` over them;
-        the JSON body as httpx encodes it; its timeouts, or ``timeout``) handed to the transport itself. The client's
-        own layers (redirects, auth, cookies, event hooks: none used here) cost as much CPU as the exchange; through
-        them only for httpx's own transport (a proxy), which the client picks per URL."""
-        if self._http.is_closed:  # as the client says it
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
-        if self._transport is None:
-            extra: dict[str, Any] = {} if timeout is None else {"timeout": httpx.Timeout(timeout)}
-            return self._http.request(method, url, json=json, headers=headers, **extra)
-        merged = self._http.headers
-        if headers is not None:  # as the client merges them: by name, whatever its case
-            merged = httpx.Headers(merged)
-            merged.update(headers)
-        request = httpx.Request(method, url, json=json, headers=merged, extensions={
-            "timeout": self._timeout if timeout is None else httpx.Timeout(timeout).as_dict()})
-        response = self._transport.handle_request(request)
-        response.request = request
-        try:
-            response.read()
-        finally:
-            response.close()
-        if _httpx_log.isEnabledFor(logging.INFO):  # httpx's own line, word for word (bot.server.logs: only at DEBUG)
-            _httpx_log.info('HTTP Request: %s %s "%s %d %s"', method, url, response.http_version,
-                            response.status_code, response.reason_phrase)
-        return response
-
-    def _url(self, path: str, params: dict[str, str] | None) -> httpx.URL:
-        """The call's whole URL, built once per path (httpx parses a URL given as text, and joins it to the base URL,
-        at every call: a third of its CPU per call here)."""
-        if params:
-            return httpx.URL(self.base_url + path, params=params)
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = httpx.URL(self.base_url + path)
-        return url
 
     def _log_retry(self, method: str, path: str, what: str, attempt: int, delay: float) -> None:
         log.warning(
