@@ -264,12 +264,13 @@ class Lifecycle(StoreCore):
                             detail=encode(Linked(by=extension_id)), where=RUNNING, requires=(extension_id, RUNNING),
                             stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension_id)
 
-    def end_session(self, request_id: str, by: str, ending: Ending, now: datetime,
-                    stop_called_at: datetime | None) -> RequestView | None:
-        """A session ended at Descope (or its token dead): ``stopped``, the sealed token wiped."""
-        return self._transition(request_id, [State.ACTIVE], State.STOPPED, actor=by, action=Action.STOPPED, now=now,
-                                detail=encode(ending), stopped_at=now, stopped_by=by, token_sealed=None,
-                                lease_until=None, stop_called_at=stop_called_at)
+    def end_session(self, request_id: str, by: str, ending: Ending, now: datetime, stop_called_at: datetime | None,
+                    *, slack_lease_until: datetime | None = None) -> tuple[RequestRow, bool] | None:
+        """A session ended at Descope (or its token dead): ``stopped``, the sealed token wiped; the row as written.
+        ``slack_lease_until``: take the Slack lease with it (``_transition_row``), true when it did."""
+        return self._transition_row(request_id, [State.ACTIVE], State.STOPPED, actor=by, action=Action.STOPPED,
+                                    now=now, detail=encode(ending), slack_lease_until=slack_lease_until, stopped_at=now,
+                                    stopped_by=by, token_sealed=None, lease_until=None, stop_called_at=stop_called_at)
 
     def retry_stop_at(self, request_id: str, when: datetime, *, attempts: int,
                       stop_called_at: datetime | None) -> bool:

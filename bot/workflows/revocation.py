@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.descope import DescopeError, DescopeRefused, DescopeUnavailable
@@ -49,24 +50,34 @@ class _RetryLater(Exception):
     """The session cannot be closed yet: a call failed and is scheduled again."""
 
 
+@dataclass(frozen=True)
+class Ended:
+    """A session this call ended: its row as written, and until when the Slack lease taken with the end is held
+    (``None``: not asked for, or another worker holds it and catches up with the end)."""
+
+    row: RequestRow
+    slack_lease_until: datetime | None
+
+
 class Revocation:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     @about_request
-    def stop(self, request_id: str, row: RequestRow | None = None) -> bool:
+    def stop(self, request_id: str, row: RequestRow | None = None, *, slack_lease: bool = False) -> Ended | None:
         """End an active session if its stop is due (``schedule``; ``row``: as the caller just read it, else read
-        here). Idempotent. True when this call ended it."""
+        here). Idempotent. ``Ended`` when this call ended it; with ``slack_lease``, the end takes the Slack lease too
+        when free, and the caller brings Slack up to date under it (``Projection.sync_slack(slack_lease_until=…)``)."""
         ctx = self.ctx
         now = ctx.clock()
         row = row or ctx.store.get_row(request_id)
         if row is None or Work.STOP not in due_now(row, now):
-            return False
+            return None
         claimed = ctx.store.claim_work(request_id, State.ACTIVE, now, ctx.leases.lease)
         if claimed is None:
-            return False
+            return None
         with ctx.leases.holding(request_id, Lease.WORK, now + ctx.leases.lease):
-            return self._end(claimed)
+            return self._end(claimed, slack_lease)
 
     def revoke_orphan(self, token: str) -> bool:
         """Best effort for a token nobody holds (minted, then the database failed us): stop and revoke it. True when
@@ -85,7 +96,7 @@ class Revocation:
             log.error("could not revoke an orphaned token (%s); it dies at its own expiry", exc)
             return False
 
-    def _end(self, row: RequestRow) -> bool:
+    def _end(self, row: RequestRow, slack_lease: bool) -> Ended | None:
         """End the session of ``row`` (read with the work lease, which the caller holds)."""
         ctx = self.ctx
         request_id = row.id
@@ -104,13 +115,17 @@ class Revocation:
             try:
                 ending, called = self._revoke(row, token, reason)
             except _RetryLater:
-                return False
-        stopped = ctx.store.end_session(request_id, actor, ending, ctx.clock(), stop_called_at=called)
-        if stopped is not None and reason is EndReason.WINDOW_ENDED and row.ends_at and stopped.stopped_at:
+                return None
+        now = ctx.clock()
+        moved = ctx.store.end_session(request_id, actor, ending, now, stop_called_at=called,
+                                      slack_lease_until=now + ctx.leases.lease if slack_lease else None)
+        if moved is None:
+            return None
+        stopped, slack_held = moved
+        if reason is EndReason.WINDOW_ENDED and row.ends_at and stopped.stopped_at:
             ctx.observer.stopped_late((stopped.stopped_at - row.ends_at).total_seconds())
-        if stopped is not None:
-            log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "revoked")
-        return stopped is not None
+        log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "revoked")
+        return Ended(stopped, stopped.slack_lease_until if slack_held else None)
 
     def _revoke(self, row: RequestRow, token: str, reason: EndReason) -> tuple[Ending, datetime | None]:
         """Both calls, the stop skipped once done: how it ended, and when the stop was done. Raises ``_RetryLater``

@@ -27,7 +27,7 @@ from bot.workflows.escalations import Escalations
 from bot.workflows.extensions import Extensions
 from bot.workflows.projection import Projection
 from bot.workflows.reminders import Reminders
-from bot.workflows.revocation import Revocation
+from bot.workflows.revocation import Ended, Revocation
 from bot.workflows.sessions import Sessions
 
 log = logging.getLogger("bot.workflows")
@@ -97,12 +97,11 @@ class Ticker:
                 changed = self.break_glass.remind_review(request_id) or changed
             elif work is Work.WARN:
                 changed = self.extensions.warn(request_id) or changed
-            elif work is Work.STOP and self.revocation.stop(request_id, row):
-                if ctx.timers.backlog():  # revocation first: every stop waiting goes out before the Slack updates,
-                    ctx.timers.kick(request_id)  # which follow on the pool (sessions that ended together, or while
-                    return  # the bot was down)
-                changed = True  # Slack, here and now
-                break
+            elif work is Work.STOP:
+                ended = self.revocation.stop(request_id, row, slack_lease=True)
+                if ended is not None:
+                    self._stopped(request_id, ended)
+                    return
         if changed:  # what is due now that the state moved (Slack, at least)?
             row = ctx.store.get_row(request_id)
             if row is None:
@@ -112,6 +111,18 @@ class Ticker:
         if row.next_due_at != next_due(row):  # a row from before next_due_at, or an older schedule
             ctx.store.reschedule(request_id)
         ctx.arm(request_id, row)
+
+    def _stopped(self, request_id: str, ended: Ended) -> None:
+        """After a stop this tick made: Slack, under the lease the end took with it (a lease someone else held is
+        theirs, and they catch up with the end), and the alarm for what is left (a break-glass review). With work
+        waiting on the pool, revocation first: every stop waiting there goes out before the Slack updates, which
+        follow on the pool (sessions that ended together, or while the bot was down)."""
+        lease = ended.slack_lease_until
+        if lease is not None and self.ctx.timers.backlog():
+            self.ctx.timers.kick(request_id, slack_lease_until=lease)
+        elif lease is not None:
+            self.projection.sync_slack(request_id, lease)
+        self.ctx.arm(request_id, ended.row)
 
     def sweep(self, run: Callable[[str], None] | None = None) -> int:
         """Act on everything overdue: hand each due request to ``run`` (the scheduler's pool, so that a
@@ -147,4 +158,4 @@ class Ticker:
         """What the alarm does when it rings: the requests that came due after ``since`` (at ``since`` itself, those
         after request ``after``) up to ``now``, at most ``limit``, earliest first (those due before are the sweep's),
         and the next moment after now that any request needs work."""
-        return self.ctx.store.due_between(since, after, now, limit), self.ctx.store.next_due_after(now)
+        return self.ctx.store.due_and_next(since, after, now, limit)

@@ -72,7 +72,7 @@ def test_the_schedule_is_written_armed_and_found_as_the_workflows_go(world: Worl
 
 def test_with_a_backlog_every_stop_goes_out_before_the_slack_updates(world: World, timers: RecordingTimers) -> None:
     """Many sessions ending together (or while the bot was down): a tick stops its session and hands the Slack
-    update back to the pool, behind the stops already waiting there."""
+    update back to the pool, behind the stops already waiting there, with the Slack lease the end took."""
     request_id = world.approved()
     ends_at = world.row(request_id).ends_at
     assert ends_at is not None
@@ -82,9 +82,29 @@ def test_with_a_backlog_every_stop_goes_out_before_the_slack_updates(world: Worl
     row = world.row(request_id)
     assert row.state == "stopped" and world.descope.stopped == world.descope.minted
     assert row.slack_version < row.version and timers.kicks[-1] == request_id  # Slack's turn comes after
-    world.workflows.ticker.tick(request_id)
+    assert row.slack_lease_until is not None and timers.slack_leases[request_id] == row.slack_lease_until
+    world.workflows.ticker.tick(request_id, timers.slack_leases[request_id])  # what the pool runs for that kick
     row = world.row(request_id)
     assert row.slack_version == row.version and row.next_due_at is None
+
+
+def test_a_stop_while_another_worker_updates_slack_leaves_the_update_to_that_worker(
+        world: World, timers: RecordingTimers) -> None:
+    """The stop takes the Slack lease with the end only when it is free: a worker holding it (a replica's sweep, say)
+    keeps it, nothing is told twice, and its catch-up then takes in the end."""
+    request_id = world.approved()
+    ends_at = world.row(request_id).ends_at
+    assert ends_at is not None
+    world.clock.now = ends_at
+    taken = world.clock() + world.workflows.ctx.leases.lease
+    assert world.store.claim_slack(request_id, world.clock(), taken) is not None
+    world.workflows.ticker.tick(request_id)
+    row = world.row(request_id)
+    assert row.state == "stopped" and world.descope.stopped == world.descope.minted
+    assert row.slack_lease_until == taken and row.slack_version < row.version and not world.notifier.outcomes
+    world.workflows.projection.sync_slack(request_id, taken)  # the holder's pass
+    row = world.row(request_id)
+    assert row.slack_version == row.version and [o.id for o in world.notifier.outcomes] == [request_id]
 
 
 @pytest.mark.parametrize("legacy", [None, "past"], ids=["null", "past"])
