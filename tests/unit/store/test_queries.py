@@ -73,6 +73,10 @@ def test_the_alarm_reads_what_came_due_since_its_last_ring_and_a_full_batch_goes
     assert first == [(moment, found) for found in together[:2]]
     assert store.due_between(moment, together[1], late_moment, 2) == [(moment, together[2]), (late_moment, later)]
     assert store.due_between(moment - 2 * MINUTE, None, moment - MINUTE, 10) == []
+    # What a ring reads, in one go: the same, and the moment to ring at next.
+    assert store.due_and_next(moment - MINUTE, None, moment, 10) == ([(moment, found) for found in together],
+                                                                     late_moment)
+    assert store.due_and_next(moment, None, late_moment, 10) == ([(late_moment, later)], None)
 
 
 def test_the_gauge_counts_active_sessions_and_the_audit_trail_reads_back_in_order(store: Store) -> None:
