@@ -63,7 +63,7 @@ def measure(count: int) -> dict[str, float]:
         parts[INSERT] = _per_call(lambda i: rows.append(store.insert(
             requester_id=f"UFLOOR{i % 8}", login_id=f"floor-{i}@bench.example", tenant=None,
             duration=timedelta(minutes=30), reason="benchmark: the floor", pending_until=now + timedelta(hours=1),
-            now=now, slack_lease_until=now + timedelta(seconds=4))), count)
+            now=now, slack_lease_until=now + timedelta(seconds=4), viewers_since=now - timedelta(days=7)).row), count)
 
         notifier = SlackNotifier(CountingWebClient(token="xoxb-test-token", base_url=slack.url, timeout=10),
                                  APPROVAL_CHANNEL)

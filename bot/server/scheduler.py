@@ -46,7 +46,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.store import utcnow
+from bot.store import SlackWork, utcnow
 from bot.store.errors import unreachable as database_unreachable
 from bot.workflows.leases import Leases
 from bot.workflows.ticker import Ticker
@@ -158,8 +158,8 @@ class Scheduler:
         assert self.ticker is not None, "the scheduler runs work only once started"
         return self.ticker
 
-    def _tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
-        self._ticker().tick(request_id, slack_lease_until)
+    def _tick(self, request_id: str, slack_lease_until: datetime | None = None, work: SlackWork | None = None) -> None:
+        self._ticker().tick(request_id, slack_lease_until, work)
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         """Ring at ``when`` if that comes before the alarm as set (what is due then is found by ``next_due_at``,
@@ -229,8 +229,9 @@ class Scheduler:
                 del self._armed[request_id]
         return ours
 
-    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
-        self._run_now(self._tick, request_id, slack_lease_until)
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None,
+             work: SlackWork | None = None) -> None:
+        self._run_now(self._tick, request_id, slack_lease_until, work)
 
     def backlog(self) -> bool:
         with self._adding:

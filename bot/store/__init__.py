@@ -16,7 +16,7 @@
 """
 
 from bot.domain.audit import AuditEntry
-from bot.store.core import SlackWork
+from bot.store.core import SlackHeld, SlackWork
 from bot.store.engine import make_engine
 from bot.store.home import HomeStore
 from bot.store.lifecycle import Counted, Session, Vote
@@ -26,4 +26,4 @@ from bot.store.sql import Lease
 from bot.store.store import Store
 
 __all__ = ["AuditEntry", "AuditRow", "Base", "Counted", "HomeStore", "Lease", "Progress", "RequestRow", "Session",
-           "SlackWork", "Store", "Vote", "as_view", "make_engine", "new_request_id", "utcnow"]
+           "SlackHeld", "SlackWork", "Store", "Vote", "as_view", "make_engine", "new_request_id", "utcnow"]

@@ -47,6 +47,21 @@ class SlackWork(NamedTuple):
     viewers: list[str] | None = None
 
 
+class SlackHeld(NamedTuple):
+    """The Slack lease a change took in its own transaction, held until ``until``, and the Slack work as that
+    transaction left it (read in it): the first pass's, without a read of its own (``Projection.sync_slack``)."""
+
+    until: datetime
+    work: SlackWork
+
+
+class Filed(NamedTuple):
+    """A request just stored (``Store.insert``): its row as written, and the Slack lease it was born with (if asked)."""
+
+    row: RequestRow
+    slack: SlackHeld | None
+
+
 def slack_work_of(tx: Tx, row: RequestRow | None, viewers_since: datetime | None) -> SlackWork | None:
     if row is None:
         return None
@@ -106,7 +121,8 @@ class StoreCore:
                remind_at: datetime | None = None, rule_name: str | None = None, approvals_needed: int = 1,
                extends_id: str | None = None, detail: str | None = None, slack_lease_until: datetime | None = None,
                approval_mfa: Mfa = Mfa.NONE, reveal_mfa: Mfa = Mfa.NONE, escalate_at: datetime | None = None,
-               guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> RequestRow:
+               viewers_since: datetime | None = None,
+               guard: Callable[[list[RequestView], int], None] = lambda live, pending: None) -> Filed:
         """Store a new pending request with its audit row (``detail`` on it); the row as written (its alarm is set from
         it, ``Context.arm``). In the same transaction, and serialised per requester, ``guard`` is shown the requester's
         open requests for the same target (a session and its extension at most) and how many requests they have pending;
@@ -115,8 +131,9 @@ class StoreCore:
         approvers (``approval_mfa``) and of the requester before Show token (``reveal_mfa``): what the policy decided;
         ``escalate_at``: when first to look at escalating it;
         ``extends_id``: the session an extension extends; ``slack_lease_until``: the row is born with the Slack lease,
-        held until then by whoever posts its approval message (``Projection.sync_slack(slack_lease_until=…)``), without
-        a write of its own to claim it."""
+        held until then by whoever posts its approval message (``Projection.sync_held``), without a write of its own to
+        claim it, nor a read of the work: answered with the row (``Filed.slack``), read in this transaction (with who
+        opened the Home since ``viewers_since``)."""
         with self.write() as s:
             if self.db.postgres:  # SQLite: BEGIN IMMEDIATE already serialises
                 s.one("SELECT pg_advisory_xact_lock(hashtext(?))", ("impersonation-requester:" + requester_id,))
@@ -130,8 +147,9 @@ class StoreCore:
                                  reveal_mfa=reveal_mfa.value if reveal_mfa.needed else None, escalate_at=escalate_at,
                                  **(target or {}))
             row = insert_row(s, values, actor=requester_id, action=Action.REQUESTED, detail=detail)
+            work = None if slack_lease_until is None else slack_work_of(s, row, viewers_since)
         self.on_outcome("submitted")
-        return row
+        return Filed(row, None if work is None or slack_lease_until is None else SlackHeld(slack_lease_until, work))
 
     def insert_refused(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                        reason: str, now: datetime, failure: str) -> RequestView:
@@ -161,17 +179,18 @@ class StoreCore:
     def _transition_row(self, request_id: str, sources: Sequence[State], target: State, *, actor: str,
                        action: Action, now: datetime, detail: str | None = None,
                        where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
-                       slack_lease_until: datetime | None = None,
-                       **values: Any) -> tuple[RequestRow, bool] | None:
+                       slack_lease_until: datetime | None = None, viewers_since: datetime | None = None,
+                       **values: Any) -> tuple[RequestRow, SlackHeld | None] | None:
         """``transition``, answering the whole row as written (for the workflows' own use: it holds the secrets). With
         ``slack_lease_until``, the Slack lease too (held until then), in the same transaction, unless another worker
-        holds it; true when it did: whoever moved the request then brings Slack up to date at once, without a write of
-        its own to claim the lease (``Projection.sync_slack(slack_lease_until=…)``). False: the lease is someone else's,
-        and they catch up with this change."""
+        holds it; ``SlackHeld`` when it did (the Slack work read in the transaction, with who opened the Home since
+        ``viewers_since``): whoever moved the request then brings Slack up to date at once, without a write of its
+        own to claim the lease nor a read of the work (``Projection.sync_slack(…, work=…)``). ``None``: the lease is
+        someone else's, and they catch up with this change."""
         for source in sources:
             check_transition(source, target)
         in_sources = Cond(f"state IN ({', '.join('?' * len(sources))})", *(x.value for x in sources))
-        claimed = False
+        held = None
         with self.write() as s:
             if requires is not None and not holds(s, *requires):
                 return None
@@ -187,9 +206,11 @@ class StoreCore:
                 leased = claim(s, request_id, [lease_free(Lease.SLACK, now)],
                                slack_lease_until=slack_lease_until)
                 if leased is not None:
-                    row, claimed = leased, True
+                    work = slack_work_of(s, leased, viewers_since)
+                    assert work is not None
+                    row, held = leased, SlackHeld(slack_lease_until, work)
         self.on_outcome(target.value)
-        return row, claimed
+        return row, held
 
     def _record(self, request_id: str, *, actor: str, action: Action, now: datetime, detail: str | None = None,
                where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None, **values: Any) -> bool:

@@ -33,7 +33,7 @@ from bot.domain.outcomes import (
     encode,
 )
 from bot.domain.proof import Mfa
-from bot.store.core import StoreCore
+from bot.store.core import SlackHeld, StoreCore
 from bot.store.models import (
     RequestRow,
     as_view,
@@ -205,14 +205,16 @@ class Lifecycle(StoreCore):
         return self._set(request_id, where=[Row.state == State.APPROVED.value], lease_until=when)
 
     def start_session(self, request_id: str, session: Session, *, now: datetime, extends: str | None = None,
-                      slack_lease_until: datetime | None = None) -> tuple[RequestRow, bool] | None:
+                      slack_lease_until: datetime | None = None,
+                      viewers_since: datetime | None = None) -> tuple[RequestRow, SlackHeld | None] | None:
         """The token minted for an approved request, recorded (``active``; the work lease given back, the call in
         flight cleared). ``extends``: an extension, which starts only while the session it extends still runs (that
         row locked first). ``slack_lease_until``: take the Slack lease with it (``_transition_row``)."""
         return self._transition_row(
             request_id, [State.APPROVED], State.ACTIVE, actor=SYSTEM, action=Action.ACTIVATED, now=now,
             detail=encode(Activated(session.impersonator)), requires=(extends, RUNNING) if extends else None,
-            slack_lease_until=slack_lease_until, impersonator=session.impersonator, started_at=session.started_at,
+            slack_lease_until=slack_lease_until, viewers_since=viewers_since, impersonator=session.impersonator,
+            started_at=session.started_at,
             ends_at=session.ends_at, delivery=session.delivery, token_expires_at=session.token_expires_at,
             token_sealed=session.token_sealed, lease_until=None, minting_until=None, warn_at=session.warn_at,
             target_user_id=session.target_user_id)
@@ -265,12 +267,14 @@ class Lifecycle(StoreCore):
                             stop_requested_at=now, stop_requested_by=SYSTEM, extended_by=extension_id)
 
     def end_session(self, request_id: str, by: str, ending: Ending, now: datetime, stop_called_at: datetime | None,
-                    *, slack_lease_until: datetime | None = None) -> tuple[RequestRow, bool] | None:
+                    *, slack_lease_until: datetime | None = None,
+                    viewers_since: datetime | None = None) -> tuple[RequestRow, SlackHeld | None] | None:
         """A session ended at Descope (or its token dead): ``stopped``, the sealed token wiped; the row as written.
-        ``slack_lease_until``: take the Slack lease with it (``_transition_row``), true when it did."""
+        ``slack_lease_until``: take the Slack lease with it (``_transition_row``)."""
         return self._transition_row(request_id, [State.ACTIVE], State.STOPPED, actor=by, action=Action.STOPPED,
-                                    now=now, detail=encode(ending), slack_lease_until=slack_lease_until, stopped_at=now,
-                                    stopped_by=by, token_sealed=None, lease_until=None, stop_called_at=stop_called_at)
+                                    now=now, detail=encode(ending), slack_lease_until=slack_lease_until,
+                                    viewers_since=viewers_since, stopped_at=now, stopped_by=by, token_sealed=None,
+                                    lease_until=None, stop_called_at=stop_called_at)
 
     def retry_stop_at(self, request_id: str, when: datetime, *, attempts: int,
                       stop_called_at: datetime | None) -> bool:

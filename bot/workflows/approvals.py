@@ -100,11 +100,11 @@ class Approvals:
                  f", proved by {proved}" if proved else "")
         if counted_then is not None:
             counted_then()
-        slack_lease_until = None  # the activation took the Slack lease, held until then: the DM goes at once
+        held = None  # the activation took the Slack lease: the DM goes at once, under it
         if counted.vote is Vote.APPROVED:
             with ctx.leases.holding(request_id, Lease.WORK, lease_until):
-                slack_lease_until = self.sessions.activate_or_retry_soon(request_id, counted.row)
-        self.projection.sync_slack(request_id, slack_lease_until)
+                held = self.sessions.activate_or_retry_soon(request_id, counted.row)
+        self.projection.sync_held(request_id, held)
 
     def may_decide(self, request_id: str, clicker: str, *, message_ts: str | None = None,
                    via_home: bool = False) -> Mfa:

@@ -18,6 +18,7 @@ from bot.domain.target import Target, encode_target
 from bot.store import as_view
 from bot.workflows.context import Context
 from bot.workflows.escalations import CHECK_AFTER
+from bot.workflows.home import VIEWER_TTL
 
 log = logging.getLogger("bot.workflows")
 
@@ -73,7 +74,7 @@ def file_request(ctx: Context, asked: Asked, *, pending_until: datetime | None =
     s = ctx.settings
     now = ctx.clock()
     slack_lease_until = now + ctx.leases.lease
-    row = ctx.store.insert(
+    row, held = ctx.store.insert(
         requester_id=asked.requester_id, login_id=asked.login_id, tenant=asked.tenant, duration=asked.duration,
         reason=asked.reason, pending_until=pending_until or now + s.pending_timeout, now=now,
         target=encode_target(asked.target) if asked.target else None,
@@ -82,10 +83,11 @@ def file_request(ctx: Context, asked: Asked, *, pending_until: datetime | None =
         extends_id=extends, detail=detail, guard=caps(s.max_pending_per_requester, besides=extends),
         slack_lease_until=slack_lease_until, approval_mfa=asked.rules.approval_mfa,
         reveal_mfa=asked.rules.reveal_mfa,
-        escalate_at=now + CHECK_AFTER if asked.rules.escalate_after is not None and asked.rules.escalate_to() else None)
+        escalate_at=now + CHECK_AFTER if asked.rules.escalate_after is not None and asked.rules.escalate_to() else None,
+        viewers_since=now - VIEWER_TTL)
     log.info("request %s submitted by %s%s", row.id, asked.requester_id, f" (extends {extends})" if extends else "",
              extra={"request_id": row.id})
     ctx.arm(row.id, row)  # the request's alarm, where the schedule says (a reminder, or the expiry)
-    # The approval message, under the lease the request is born with.
-    ctx.timers.kick(row.id, slack_lease_until=slack_lease_until)
+    # The approval message, under the lease the request is born with (and the work read with the insert).
+    ctx.timers.kick(row.id, slack_lease_until=slack_lease_until, work=held.work if held else None)
     return as_view(row)

@@ -17,6 +17,7 @@ from bot.domain import RequestView
 from bot.domain.audit import AuditEntry
 from bot.domain.home import Home
 from bot.domain.outcomes import Outside
+from bot.store import SlackWork
 
 
 class Descope(Protocol):
@@ -163,9 +164,11 @@ class Timers(Protocol):
         """Tick the request at ``when``, or about then (work found due by ``next_due_at``, which the caller wrote)."""
         ...
 
-    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None,
+             work: SlackWork | None = None) -> None:
         """Tick the request now, on a worker, besides any alarm. ``slack_lease_until``: the caller's
-        change took the Slack lease, held until then (a new request): the tick brings Slack up to date under it."""
+        change took the Slack lease, held until then (a new request): the tick brings Slack up to date under it, from
+        ``work`` (the Slack work that change's transaction read) if given."""
         ...
 
     def backlog(self) -> bool:
@@ -215,7 +218,8 @@ class NoTimers:
     def wake_at(self, request_id: str, when: datetime) -> None:
         pass
 
-    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None,
+             work: SlackWork | None = None) -> None:
         pass
 
     def backlog(self) -> bool:

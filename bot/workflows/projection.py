@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from bot.domain import RequestView, State
 from bot.domain.audit import Action
 from bot.domain.outcomes import NotPosted
-from bot.store import AuditEntry, Lease, Progress, RequestRow, as_view
+from bot.store import AuditEntry, Lease, Progress, RequestRow, SlackHeld, SlackWork, as_view
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
@@ -65,12 +65,23 @@ class Projection:
         self.homes = homes
         self.extensions = extensions
 
+    def sync_held(self, request_id: str, held: SlackHeld | None) -> None:
+        """``sync_slack`` after a change that took the Slack lease with it (``held``: the lease and the work as that
+        change's transaction left it), or claiming it (``None``)."""
+        if held is None:
+            self.sync_slack(request_id)
+        else:
+            self.sync_slack(request_id, held.until, work=held.work)
+
     @about_request
-    def sync_slack(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
+    def sync_slack(self, request_id: str, slack_lease_until: datetime | None = None, *,
+                   work: SlackWork | None = None) -> None:
         """Bring Slack up to date with the request (a no-op when another worker holds the Slack lease).
         ``slack_lease_until``: the caller took the Slack lease with its own change
-        (``Store.start_session(slack_lease_until=…)``, ``Store.insert(slack_lease_until=…)``), held until then; the row
-        is read afresh (a stop may have come meanwhile), without a write to claim it."""
+        (``Store.start_session(slack_lease_until=…)``, ``Store.insert(slack_lease_until=…)``), held until then, so no
+        write claims it; ``work``: the Slack work that change's transaction read (``SlackHeld``), else the row is read
+        afresh. A change that came meanwhile bumped the version: the catch-up write then fails, and another pass
+        reads it."""
         ctx = self.ctx
         now = ctx.clock()
         viewers_since = now - VIEWER_TTL  # whose Homes to publish again: read with the work
@@ -79,7 +90,8 @@ class Projection:
             work = ctx.store.claim_slack(request_id, now, until, viewers_since=viewers_since)
         else:
             until = slack_lease_until
-            work = ctx.store.slack_work(request_id, viewers_since=viewers_since)
+            if work is None:
+                work = ctx.store.slack_work(request_id, viewers_since=viewers_since)
         if work is None:
             return
         requester_id, viewers = work.row.requester_id, work.viewers

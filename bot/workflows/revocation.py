@@ -32,10 +32,11 @@ from bot.domain import State
 from bot.domain.audit import SYSTEM
 from bot.domain.outcomes import Call, Ending, EndReason, StopFailing, TokenFate
 from bot.domain.schedule import Work, due_now
-from bot.store import Lease, RequestRow
+from bot.store import Lease, RequestRow, SlackHeld
 from bot.store.sealing import SealError
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
+from bot.workflows.home import VIEWER_TTL
 
 log = logging.getLogger("bot.workflows")
 
@@ -52,11 +53,11 @@ class _RetryLater(Exception):
 
 @dataclass(frozen=True)
 class Ended:
-    """A session this call ended: its row as written, and until when the Slack lease taken with the end is held
-    (``None``: not asked for, or another worker holds it and catches up with the end)."""
+    """A session this call ended: its row as written, and the Slack lease taken with the end (``None``: not asked
+    for, or another worker holds it and catches up with the end)."""
 
     row: RequestRow
-    slack_lease_until: datetime | None
+    slack: SlackHeld | None
 
 
 class Revocation:
@@ -67,7 +68,7 @@ class Revocation:
     def stop(self, request_id: str, row: RequestRow | None = None, *, slack_lease: bool = False) -> Ended | None:
         """End an active session if its stop is due (``schedule``; ``row``: as the caller just read it, else read
         here). Idempotent. ``Ended`` when this call ended it; with ``slack_lease``, the end takes the Slack lease too
-        when free, and the caller brings Slack up to date under it (``Projection.sync_slack(slack_lease_until=…)``)."""
+        when free, and the caller brings Slack up to date under it (``Projection.sync_held``)."""
         ctx = self.ctx
         now = ctx.clock()
         row = row or ctx.store.get_row(request_id)
@@ -118,14 +119,15 @@ class Revocation:
                 return None
         now = ctx.clock()
         moved = ctx.store.end_session(request_id, actor, ending, now, stop_called_at=called,
-                                      slack_lease_until=now + ctx.leases.lease if slack_lease else None)
+                                      slack_lease_until=now + ctx.leases.lease if slack_lease else None,
+                                      viewers_since=now - VIEWER_TTL)
         if moved is None:
             return None
         stopped, slack_held = moved
         if reason is EndReason.WINDOW_ENDED and row.ends_at and stopped.stopped_at:
             ctx.observer.stopped_late((stopped.stopped_at - row.ends_at).total_seconds())
         log.info("request %s stopped (%s, token: %s)", request_id, ending.reason, ending.token or "revoked")
-        return Ended(stopped, stopped.slack_lease_until if slack_held else None)
+        return Ended(stopped, slack_held)
 
     def _revoke(self, row: RequestRow, token: str, reason: EndReason) -> tuple[Ending, datetime | None]:
         """Both calls, the stop skipped once done: how it ended, and when the stop was done. Raises ``_RetryLater``

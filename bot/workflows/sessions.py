@@ -27,9 +27,10 @@ from bot.domain.outcomes import (
     TokenFate,
 )
 from bot.domain.schedule import warning_time
-from bot.store import RequestRow, Session
+from bot.store import RequestRow, Session, SlackHeld
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
+from bot.workflows.home import VIEWER_TTL
 from bot.workflows.revocation import Revocation
 
 log = logging.getLogger("bot.workflows")
@@ -103,11 +104,11 @@ class Sessions:
 
     # -- activation -------------------------------------------------------------------------
 
-    def activate(self, request_id: str, row: RequestRow | None = None) -> datetime | None:
+    def activate(self, request_id: str, row: RequestRow | None = None) -> SlackHeld | None:
         """Mint the token for an approved request. The caller holds the work lease (``row``: the row as read with it,
-        else read here). The move to ``active`` takes the Slack lease with it when free; answered is then until when it
-        is held, and the caller brings Slack up to date at once (``Projection.sync_slack(slack_lease_until=…)``), the
-        requester's DM first.
+        else read here). The move to ``active`` takes the Slack lease with it when free, answered (with the Slack work
+        as the move left it), and the caller brings Slack up to date at once (``Projection.sync_held``), the requester's
+        DM first.
 
         A stop recorded meanwhile (``Requests.request_stop`` on an approved request) wins: before the impersonate
         call nothing is minted (``stopped``); after it, the token is recorded, then stopped and revoked at once, and
@@ -164,7 +165,8 @@ class Sessions:
                 token_expires_at=token_expiry(token) or ends_at, delivery=ctx.settings.token_delivery,
                 warn_at=warning_time(now, ends_at, ctx.settings.expiry_warning), target_user_id=token_subject(token))
             moved = ctx.store.start_session(request_id, session_started, now=moved_at, extends=row.extends_id,
-                                            slack_lease_until=moved_at + ctx.leases.lease)
+                                            slack_lease_until=moved_at + ctx.leases.lease,
+                                            viewers_since=moved_at - VIEWER_TTL)
         except Exception:  # the database failed us: end this token now (the retry would mint another)
             if self.revocation.revoke_orphan(token):
                 self._minted_nothing(request_id)
@@ -189,7 +191,7 @@ class Sessions:
             ctx.arm(request_id, active)
         except Exception:  # the Slack lease just taken must reach the caller; the sweep backs up a lost alarm
             log.exception("request %s: its alarm could not be set; the sweep will stop it on time", request_id)
-        return active.slack_lease_until if slack_held else None
+        return slack_held
 
     def _called_off(self, row: RequestRow) -> None:
         """An approved request stopped before its impersonate call: ``stopped``, no token minted."""
@@ -208,7 +210,7 @@ class Sessions:
             log.warning("request %s: could not record that its orphaned token is revoked", request_id)
 
     @about_request
-    def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> datetime | None:
+    def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> SlackHeld | None:
         """Activate (answering the Slack lease it took, as ``activate``); on an unexpected fault (Slack or the
         database hiccuped) hand the work back to the sweep within seconds instead of leaving it leased for a full
         minute."""

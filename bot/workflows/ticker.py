@@ -17,7 +17,7 @@ from datetime import datetime
 
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
-from bot.store import Lease
+from bot.store import Lease, SlackWork
 from bot.store.errors import unreachable as database_unreachable
 from bot.store.retention import purge
 from bot.workflows.about import about
@@ -46,21 +46,21 @@ class Ticker:
         self.escalations = escalations
         self.break_glass = break_glass
 
-    def tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
+    def tick(self, request_id: str, slack_lease_until: datetime | None = None, work: SlackWork | None = None) -> None:
         """Do whatever is due for one request. Never raises: the sweep retries what fails.
 
         ``slack_lease_until``: only from the kick of the change that took the Slack lease, held until then (a new
         request, born with it: ``Store.insert(slack_lease_until=…)``), which armed the rest; the tick brings Slack up to
-        date under that lease, without a write to claim it. A kick that waited in the pool until a third of the
-        lease is gone renews it first (``Leases.extend``: the keeper renews it only from then on), and ticks as
-        usual if it has run out and been taken."""
+        date under that lease, without a write to claim it (from ``work``, the Slack work that change read, if given).
+        A kick that waited in the pool until a third of the lease is gone renews it first (``Leases.extend``: the
+        keeper renews it only from then on), and ticks as usual if it has run out and been taken."""
         with about(request_id):
             try:
                 lease = slack_lease_until
                 if lease is not None and self.ctx.clock() > lease - self.ctx.leases.lease * 2 / 3:
                     lease = self.ctx.leases.extend(request_id, Lease.SLACK, lease)
                 if lease is not None:
-                    self.projection.sync_slack(request_id, lease)
+                    self.projection.sync_slack(request_id, lease, work=work)
                 else:
                     self._tick(request_id)
             except Exception as exc:
@@ -85,9 +85,9 @@ class Ticker:
                 claimed = ctx.store.claim_work(request_id, State.APPROVED, now, ctx.leases.lease)
                 if claimed is not None:
                     with ctx.leases.holding(request_id, Lease.WORK, now + ctx.leases.lease):
-                        slack_lease_until = self.sessions.activate_or_retry_soon(request_id, claimed)
-                    if slack_lease_until is not None:  # the Slack lease came with the activation: the DM goes now
-                        self.projection.sync_slack(request_id, slack_lease_until)
+                        held = self.sessions.activate_or_retry_soon(request_id, claimed)
+                    if held is not None:  # the Slack lease came with the activation: the DM goes now
+                        self.projection.sync_held(request_id, held)
                     changed = True
             elif work is Work.REMIND:
                 changed = self.reminders.remind(request_id) or changed
@@ -117,11 +117,11 @@ class Ticker:
         theirs, and they catch up with the end), and the alarm for what is left (a break-glass review). With work
         waiting on the pool, revocation first: every stop waiting there goes out before the Slack updates, which
         follow on the pool (sessions that ended together, or while the bot was down)."""
-        lease = ended.slack_lease_until
-        if lease is not None and self.ctx.timers.backlog():
-            self.ctx.timers.kick(request_id, slack_lease_until=lease)
-        elif lease is not None:
-            self.projection.sync_slack(request_id, lease)
+        held = ended.slack
+        if held is not None and self.ctx.timers.backlog():  # the work is read again when its turn comes
+            self.ctx.timers.kick(request_id, slack_lease_until=held.until)
+        elif held is not None:
+            self.projection.sync_held(request_id, held)
         self.ctx.arm(request_id, ended.row)
 
     def sweep(self, run: Callable[[str], None] | None = None) -> int:

@@ -12,7 +12,8 @@ on a controlled clock, without processes or sockets.
                      made to fail
     StubNotifier     ``Notifier`` (``SlackNotifier``): records tokens shown, session DMs, outcomes and App Homes;
                      ``on_post`` runs as Slack would show the approval message (before its ts is stored)
-    RecordingTimers  ``Timers`` (the APScheduler ``Scheduler``): records every alarm and kick, runs nothing
+    RecordingTimers  ``Timers`` (the APScheduler ``Scheduler``): records every alarm and kick (and what it carried),
+                     runs nothing
     World            all of the above around one ``Workflows`` on a migrated SQLite database; ``replica()``
                      is another process on the same database
 
@@ -40,7 +41,7 @@ from bot.domain import Draft, RequestView
 from bot.domain.durations import parse_duration
 from bot.domain.home import Home
 from bot.domain.outcomes import Outside
-from bot.store import AuditEntry, RequestRow, Store, make_engine
+from bot.store import AuditEntry, RequestRow, SlackWork, Store, make_engine
 from bot.store.migrate import migrate
 from bot.store.sealing import Sealer
 from bot.workflows import Workflows
@@ -253,16 +254,20 @@ class RecordingTimers:
     wakes: list[tuple[str, datetime]] = field(default_factory=list)
     kicks: list[str] = field(default_factory=list)
     slack_leases: dict[str, datetime] = field(default_factory=dict)
+    works: dict[str, SlackWork] = field(default_factory=dict)  # the Slack work a kick carried (read with the change)
     backlogged: bool = False  # what ``backlog`` answers
 
     def wake_at(self, request_id: str, when: datetime) -> None:
         self.alarms[request_id] = when
         self.wakes.append((request_id, when))
 
-    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None) -> None:
+    def kick(self, request_id: str, *, slack_lease_until: datetime | None = None,
+             work: SlackWork | None = None) -> None:
         self.kicks.append(request_id)
         if slack_lease_until is not None:
             self.slack_leases[request_id] = slack_lease_until
+        if work is not None:
+            self.works[request_id] = work
 
     def backlog(self) -> bool:
         return self.backlogged

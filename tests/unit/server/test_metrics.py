@@ -30,7 +30,7 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float:
 
 def _submit(store: Store, login_id: str = "jane@acme.com") -> str:
     return store.insert(requester_id="UREQ1", login_id=login_id, tenant=None, duration=timedelta(minutes=30),
-                        reason="r", pending_until=T0 + timedelta(minutes=30), now=T0).id
+                        reason="r", pending_until=T0 + timedelta(minutes=30), now=T0).row.id
 
 
 def _activate(store: Store, request_id: str) -> None:

@@ -14,7 +14,7 @@ from typing import cast
 import pytest
 
 from bot.server.scheduler import ALARM_BATCH, Scheduler
-from bot.store import Store, utcnow
+from bot.store import SlackWork, Store, utcnow
 from bot.workflows.leases import Leases
 from bot.workflows.ticker import Ticker
 
@@ -44,7 +44,7 @@ class RecordingTicker:
         following = min((moment for moment, _ in ordered if moment > now), default=None)
         return taken[:limit], following
 
-    def tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
+    def tick(self, request_id: str, slack_lease_until: datetime | None = None, work: SlackWork | None = None) -> None:
         with self.ticked:
             self.ticks.append((request_id, utcnow()))
             self.ticked.notify_all()
@@ -198,9 +198,10 @@ def test_kicked_work_waiting_for_a_free_worker_is_a_backlog(store: Store) -> Non
     release = threading.Event()
 
     class Held(RecordingTicker):
-        def tick(self, request_id: str, slack_lease_until: datetime | None = None) -> None:
+        def tick(self, request_id: str, slack_lease_until: datetime | None = None,
+                 work: SlackWork | None = None) -> None:
             release.wait(WAIT)
-            super().tick(request_id, slack_lease_until)
+            super().tick(request_id, slack_lease_until, work)
 
     ticker = Held()
     scheduler = Scheduler(utcnow, Leases(store, utcnow), timedelta(hours=1), workers=1)

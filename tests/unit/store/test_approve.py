@@ -18,7 +18,7 @@ LEASE = T0 + timedelta(seconds=12)
 def _pending(store: Store, needed: int) -> str:
     return store.insert(requester_id="UREQ1", login_id="jane@acme.com", tenant=None, duration=timedelta(minutes=30),
                         reason="r", pending_until=T0 + timedelta(minutes=30), now=T0, rule_name="two",
-                        approvals_needed=needed).id
+                        approvals_needed=needed).row.id
 
 
 def test_two_of_two_the_first_is_counted_the_second_approves(store: Store) -> None:

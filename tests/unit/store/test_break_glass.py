@@ -54,7 +54,7 @@ def _activate(store: Store, request_id: str, now: datetime) -> None:
 
 def _regular(store: Store, *, requester: str = REQUESTER, now: datetime = T0) -> str:
     return store.insert(requester_id=requester, login_id="bob@acme.com", tenant=None, duration=timedelta(minutes=30),
-                        reason="r", pending_until=now + timedelta(minutes=30), now=now).id
+                        reason="r", pending_until=now + timedelta(minutes=30), now=now).row.id
 
 
 def _actions(store: Store, request_id: str) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ LOCKED = (OperationalError, sqlite3.OperationalError)  # as SQLAlchemy wraps the
 
 def _insert(store: Store, login_id: str) -> str:
     return store.insert(requester_id="UREQ1", login_id=login_id, tenant=None, duration=timedelta(minutes=30),
-                        reason="r", pending_until=T0 + timedelta(minutes=30), now=T0).id
+                        reason="r", pending_until=T0 + timedelta(minutes=30), now=T0).row.id
 
 
 def _holder(tmp_path: Path) -> sqlite3.Connection:

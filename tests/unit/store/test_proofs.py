@@ -20,7 +20,7 @@ LEASE = T0 + timedelta(seconds=12)
 def _pending(store: Store, needed: int = 1, *, approval_mfa: Mfa = Mfa.NONE, requester: str = "UREQ1") -> str:
     return store.insert(requester_id=requester, login_id="jane@acme.com", tenant=None,
                         duration=timedelta(minutes=30), reason="r", pending_until=T0 + timedelta(minutes=30), now=T0,
-                        rule_name="verified", approvals_needed=needed, approval_mfa=approval_mfa).id
+                        rule_name="verified", approvals_needed=needed, approval_mfa=approval_mfa).row.id
 
 
 def _actions(store: Store, request_id: str) -> list[tuple[str, str]]:

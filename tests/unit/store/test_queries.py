@@ -24,7 +24,7 @@ def store(any_store: Store) -> Store:
 def _pending(store: Store, login_id: str, *, requester: str = "UREQ1", at: datetime = T0,
              extends: str | None = None) -> str:
     return store.insert(requester_id=requester, login_id=login_id, tenant=None, duration=30 * MINUTE, reason="r",
-                        pending_until=at + 30 * MINUTE, now=at, extends_id=extends).id
+                        pending_until=at + 30 * MINUTE, now=at, extends_id=extends).row.id
 
 
 def _approved(store: Store, login_id: str, **kw: object) -> str:

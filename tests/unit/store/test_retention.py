@@ -39,7 +39,7 @@ def _caught_up(store: Store, request_id: str) -> str:
 
 def _pending(store: Store, at: datetime, login_id: str = "jane@acme.com") -> str:
     return store.insert(requester_id="UREQ1", login_id=login_id, tenant=None, duration=timedelta(minutes=30),
-                        reason="r", pending_until=at + timedelta(minutes=30), now=at).id
+                        reason="r", pending_until=at + timedelta(minutes=30), now=at).row.id
 
 
 def _denied(store: Store, at: datetime, *, login_id: str = "jane@acme.com") -> str:

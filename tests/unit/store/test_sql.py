@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from bot.domain import State
-from bot.store import RequestRow, Store
+from bot.store import RequestRow, Store, as_view
 from bot.store.sql import Col, Row
 
 T0 = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
@@ -25,7 +25,7 @@ def store(any_store: Store) -> Store:
 
 def _insert(store: Store, login_id: str = "jane@acme.com") -> str:
     return store.insert(requester_id="UREQ1", login_id=login_id, tenant=None, duration=timedelta(minutes=30),
-                        reason="r", pending_until=T0 + timedelta(minutes=30), now=T0).id
+                        reason="r", pending_until=T0 + timedelta(minutes=30), now=T0).row.id
 
 
 def test_times_written_through_the_driver_read_the_same_through_sqlalchemy_and_back(store: Store) -> None:
@@ -72,20 +72,24 @@ def test_a_transition_takes_the_slack_lease_with_it_unless_someone_holds_it(stor
     request_id = _insert(store)
     until = T0 + timedelta(seconds=4)
     moved = store._transition_row(request_id, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
-                                 now=T0, slack_lease_until=until)
+                                 now=T0, slack_lease_until=until, viewers_since=T0 - timedelta(days=1))
     assert moved is not None
     row, held = moved
-    assert held and row.state == "denied" and row.slack_lease_until == until
+    assert held is not None and held.until == until and row.state == "denied" and row.slack_lease_until == until
     assert store.claim_slack(request_id, T0 + timedelta(seconds=1), T0 + timedelta(seconds=5)) is None  # the mover's
-    work = store.slack_work(request_id)  # what the mover then syncs
-    assert work is not None and [entry.action for entry in work[1]] == ["requested", "denied"]
+    # What the mover then syncs, read in the move's own transaction: as a read after it answers.
+    later = store.slack_work(request_id, viewers_since=T0 - timedelta(days=1))
+    assert later is not None and as_view(held.work.row) == as_view(later.row)
+    assert (held.work.unposted, held.work.viewers) == (later.unposted, later.viewers)
+    assert held.work.row.state == "denied" and [entry.action for entry in held.work.unposted] == ["requested", "denied"]
+    assert held.work.viewers == []
 
     other = _insert(store, "bob@acme.com")
     theirs = T0 + timedelta(seconds=60)
     assert store.claim_slack(other, T0, theirs) is not None  # another worker is updating Slack
     moved = store._transition_row(other, [State.PENDING], State.DENIED, actor="UAPPR1", action="denied",
                                  now=T0, slack_lease_until=until)
-    assert moved is not None and moved[1] is False  # the move is made; the lease stays theirs
+    assert moved is not None and moved[1] is None  # the move is made; the lease stays theirs
     assert moved[0].state == "denied" and moved[0].slack_lease_until == theirs
 
 

@@ -22,7 +22,7 @@ def _row(store: Store, request_id: str) -> RequestRow:
 def _active(store: Store) -> str:
     request = store.insert(requester_id="UREQ1", login_id="jane@acme.com", tenant=None,
                            duration=timedelta(minutes=30), reason="r", pending_until=T0 + timedelta(minutes=30),
-                           now=T0)
+                           now=T0).row
     assert store._transition(request.id, [State.PENDING], State.APPROVED, actor="UAPPR1", action="approved", now=T0,
                             decided_by="UAPPR1", decided_at=T0)
     assert store._transition(request.id, [State.APPROVED], State.ACTIVE, actor="system", action="activated", now=T0,

@@ -38,7 +38,7 @@ def store(any_store: Store) -> Store:
 
 def _pending(store: Store, at: datetime, login_id: str = "jane@acme.com", tenant: str | None = None) -> str:
     return store.insert(requester_id="UREQ1", login_id=login_id, tenant=tenant, duration=timedelta(minutes=30),
-                        reason="r", pending_until=at + timedelta(minutes=30), now=at).id
+                        reason="r", pending_until=at + timedelta(minutes=30), now=at).row.id
 
 
 def _approved(store: Store, at: datetime, login_id: str = "jane@acme.com") -> str:

@@ -150,6 +150,23 @@ def test_a_new_requests_kick_posts_its_approval_message_under_the_lease_it_was_b
     assert row.next_due_at == row.pending_until and world.store.due(world.clock()) == []
 
 
+def test_a_new_requests_kick_carries_the_work_read_with_the_insert_and_posts_from_it(
+        world: World, timers: RecordingTimers) -> None:
+    """The insert read what the first pass needs (the row, its audit rows, who opened the Home) in its own
+    transaction: the kick posts from it, and the Homes of those who had opened theirs show the request."""
+    posts = _count_posts(world)
+    world.workflows.homes.opened(APPROVER)
+    request = world.submit("carried")
+    work = timers.works[request.id]
+    assert work.row.id == request.id and work.viewers == [APPROVER]
+    assert [entry.action for entry in work.unposted] == ["requested"]
+    world.workflows.ticker.tick(request.id, timers.slack_leases[request.id], work)
+    row = world.row(request.id)
+    assert posts == [request.id] and row.channel_ts is not None and row.slack_version == row.version
+    awaiting = world.notifier.homes[APPROVER].awaiting
+    assert awaiting is not None and [r.id for r in awaiting.shown] == [request.id]
+
+
 def test_a_kick_that_waited_in_the_pool_renews_the_lease_before_it_posts(world: World, timers: RecordingTimers) -> None:
     """The pool was backed up: the lease it was born with is renewed first (the keeper renews it only from the post
     on), so the post never runs on a lease about to run out, and does not wait for the sweep either."""
