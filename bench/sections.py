@@ -177,11 +177,28 @@ class FlowResult:
     cpu_ms_per_session: float = math.nan  # whole sessions: the flow, the stop at the window's end, Slack's updates
     sessions: int = 0
     loaded_p99s: tuple[float, ...] = ()  # each throughput run's p99, in the order run
+    # Bare Bolt's CPU per ack (ms), measured as in section 1 (commands one after another) just before and just after
+    # the whole sessions: the baseline that CPU is judged against, taken in the same minutes.
+    bare_acks_ms: tuple[float, ...] = ()
+
+    @property
+    def bare_ack_ms(self) -> float:
+        return sum(self.bare_acks_ms) / len(self.bare_acks_ms) if self.bare_acks_ms else math.nan
+
+
+def _bare_ack_ms(bare: BareBolt, count: int, prefix: str) -> float:
+    """Bare Bolt's CPU per ack, commands one after another (as section 1 measures it)."""
+    pid = bare.proc.pid  # type: ignore[union-attr]
+    warmup = 5
+    cpu0 = cpu_seconds(pid)
+    run_load(bare.url, BARE_SECRET, count=count, concurrency=1, prefix=prefix, warmup=warmup)
+    return (cpu_seconds(pid) - cpu0) / (count + warmup) * 1e3
 
 
 def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) -> FlowResult:
     with fakes() as (slack, descope):
         bot = start_bot(slack, descope, database_url, tmp / f"bot-flows-{backend}.log")
+        bare = BareBolt(slack.url, tmp / f"bare-bolt-flows-{backend}.log").start()
         pid = bot.proc.pid  # type: ignore[union-attr]
         driver = Driver(slack, descope, bot)
         try:
@@ -205,14 +222,18 @@ def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) ->
             commits1 = postgres_commits(database_url)
             rss = proc_status(pid).get("Pss", 0)
             n = sizes.whole_sessions
-            log(f"  {backend}: {n} whole sessions, 2 s windows, 4 at a time (CPU per session)")
+            log(f"  {backend}: {n} whole sessions, 2 s windows, 4 at a time (CPU per session), with bare Bolt's"
+                f" CPU per ack ({sizes.ack_c1} commands one after another) just before and after")
+            acks = [_bare_ack_ms(bare, sizes.ack_c1, f"bare-before-{backend}")]
             stops0, session_cpu0 = len(stop_calls(descope)), cpu_seconds(pid)
             driver.flows(n, 4, lambda i: (f"whole-{backend}-{i}@bench.example", 2), THINK_S)
             wait_until(lambda: len(stop_calls(descope)) >= stops0 + n, timeout=120, interval=0.2)
             time.sleep(2.0)  # the Slack updates that follow each stop
             session_cpu = (cpu_seconds(pid) - session_cpu0) / n * 1e3
+            acks.append(_bare_ack_ms(bare, sizes.ack_c1, f"bare-after-{backend}"))
         finally:
             bot.stop()
+            bare.stop()
 
     def overhead(fs: list[Flow]) -> dict[str, float]:
         return summary([f.approve_to_dm - DESCOPE_LATENCY for f in fs])
@@ -221,7 +242,7 @@ def flows(backend: str, database_url: str, sizes: Sizes, tmp: Path, log: Log) ->
     transactions = None if commits0 is None or commits1 is None else (commits1 - commits0) / len(done)
     return FlowResult(backend, overhead(seq), loaded[len(loaded) // 2], len(done), seconds, len(done) / seconds,
                       cpu / len(done) * 1e3, cpu / seconds, rss, transactions, session_cpu, n,
-                      tuple(overhead(batch)["p99"] for batch in runs))
+                      tuple(overhead(batch)["p99"] for batch in runs), tuple(acks))
 
 
 def sqlite_url(tmp: Path, name: str) -> str:
