@@ -69,6 +69,33 @@ CALLS_ROWS = [  # measure, before, after
     ("the same, in bare-Bolt acks measured beside it", "3.6", "3.3"),
 ]
 
+# Then the transactions: 2a0e682 (before) and 3966c4d (after), alternately on a fresh bot each (2026-12-07, 15:24-15:47
+# UTC): whole sessions (SQLite, 4 at a time, 200 each run; eight runs each) and commands one after another (three
+# rounds of 600 each run; four runs each); transactions counted in the bot over one whole session.
+TX_BEFORE, TX_AFTER = "2a0e682", "3966c4d"
+TX_FINDINGS = [
+    "Where a session's CPU goes, from each call's own thread CPU time (store, Slack, Descope, workflows): the store "
+    "about two fifths (a transaction costs 130 to 470 µs of CPU in the running bot, three to four times what it costs "
+    "alone), the eight Slack calls a sixth, the four Descope calls a ninth, the two requests from Slack (waitress and "
+    "Bolt) a seventh.",
+    "A change that takes the Slack lease with it (a new request's insert, the activation, and now a session's end) "
+    "left the sync to read the row, its audit rows not yet in the thread and who opened the Home in a transaction of "
+    "its own: that change's transaction reads them (`SlackHeld`), and the sync starts from them.",
+    "After a stop the tick read the row again, then claimed the Slack lease in a write of its own: the end "
+    "(`Store.end_session`) takes the lease with it when it is free, as the activation does.",
+    "Each ring of the alarm read what came due and the next moment in two transactions: one now "
+    "(`Store.due_and_next`).",
+    "Left: the Slack progress record between two messages (a crash repeats at most one message), the work lease "
+    "taken before each call to Descope, and the rings of the second serving process (both alarms follow the whole "
+    "index; a share of it read by each would halve them).",
+]
+TX_ROWS = [  # measure, before, after
+    ("transactions per stored request", "3", "2"),
+    ("transactions per whole session, one ring of the alarm included", "19", "14"),
+    ("bot CPU per stored request, commands one after another (four runs of three rounds of 600)", "2.08 ms", "1.89 ms"),
+    ("bot CPU per whole session, SQLite, 4 at a time (eight runs of 200)", "12.0 ms", "11.2 ms"),
+]
+
 
 def cpu_per_session(w: Callable[[str], None]) -> None:
     """Issue 28's CPU work: what changed, and the A/B."""
@@ -85,3 +112,9 @@ def cpu_per_session(w: Callable[[str], None]) -> None:
     compared(w, CALLS_FINDINGS, CALLS_BEFORE, CALLS_AFTER, CALLS_ROWS, (
         f"Before ({CALLS_BEFORE}) and after ({CALLS_AFTER}), alternately on a fresh bot each (this hour's machine ran"
         " a fifth slower than the hour of the table above: compare within a table):"))
+    w("Then the transactions:")
+    w("")
+    compared(w, TX_FINDINGS, TX_BEFORE, TX_AFTER, TX_ROWS, (
+        f"Before ({TX_BEFORE}) and after ({TX_AFTER}), alternately on a fresh bot each; the CPU per request was lower"
+        " after in every pair, the CPU per session varied by a quarter between runs of the same code (the transaction"
+        " counts do not vary):"))
