@@ -49,10 +49,11 @@ class SlackWork(NamedTuple):
 
 class SlackHeld(NamedTuple):
     """The Slack lease a change took in its own transaction, held until ``until``, and the Slack work as that
-    transaction left it (read in it): the first pass's, without a read of its own (``Projection.sync_slack``)."""
+    transaction left it (read in it): the first pass's, without a read of its own (``Projection.sync_slack``;
+    ``None``: read it afresh)."""
 
     until: datetime
-    work: SlackWork
+    work: SlackWork | None
 
 
 class Filed(NamedTuple):
@@ -66,6 +67,11 @@ def slack_work_of(tx: Tx, row: RequestRow | None, viewers_since: datetime | None
     if row is None:
         return None
     return SlackWork(row, unposted(tx, row), None if viewers_since is None else viewers_of(tx, viewers_since))
+
+
+def held_of(tx: Tx, row: RequestRow, until: datetime, viewers_since: datetime | None) -> SlackHeld:
+    """The Slack lease ``row`` was just given (until ``until``), with its Slack work read in ``tx``."""
+    return SlackHeld(until, slack_work_of(tx, row, viewers_since))
 
 
 class StoreCore:
@@ -147,9 +153,9 @@ class StoreCore:
                                  reveal_mfa=reveal_mfa.value if reveal_mfa.needed else None, escalate_at=escalate_at,
                                  **(target or {}))
             row = insert_row(s, values, actor=requester_id, action=Action.REQUESTED, detail=detail)
-            work = None if slack_lease_until is None else slack_work_of(s, row, viewers_since)
+            held = None if slack_lease_until is None else held_of(s, row, slack_lease_until, viewers_since)
         self.on_outcome("submitted")
-        return Filed(row, None if work is None or slack_lease_until is None else SlackHeld(slack_lease_until, work))
+        return Filed(row, held)
 
     def insert_refused(self, *, requester_id: str, login_id: str, tenant: str | None, duration: timedelta,
                        reason: str, now: datetime, failure: str) -> RequestView:
@@ -206,9 +212,7 @@ class StoreCore:
                 leased = claim(s, request_id, [lease_free(Lease.SLACK, now)],
                                slack_lease_until=slack_lease_until)
                 if leased is not None:
-                    work = slack_work_of(s, leased, viewers_since)
-                    assert work is not None
-                    row, held = leased, SlackHeld(slack_lease_until, work)
+                    row, held = leased, held_of(s, leased, slack_lease_until, viewers_since)
         self.on_outcome(target.value)
         return row, held
 

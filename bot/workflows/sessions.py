@@ -184,7 +184,8 @@ class Sessions:
         active, slack_held = moved
         if active.stop_requested_at is not None:  # called off during the call: the token goes at once, unseen
             log.info("request %s was called off while Descope minted its token; ending it now", request_id)
-            self.revocation.stop(request_id, active)
+            if self.revocation.stop(request_id, active) is not None and slack_held is not None:
+                slack_held = slack_held._replace(work=None)  # Slack is told of the end, not of a start first
         else:
             log.info("request %s active until %s", request_id, ends_at.isoformat())
         try:

@@ -118,8 +118,8 @@ class Ticker:
         waiting on the pool, revocation first: every stop waiting there goes out before the Slack updates, which
         follow on the pool (sessions that ended together, or while the bot was down)."""
         held = ended.slack
-        if held is not None and self.ctx.timers.backlog():  # the work is read again when its turn comes
-            self.ctx.timers.kick(request_id, slack_lease_until=held.until)
+        if held is not None and self.ctx.timers.backlog():
+            self.ctx.timers.kick(request_id, slack_lease_until=held.until, work=held.work)
         elif held is not None:
             self.projection.sync_held(request_id, held)
         self.ctx.arm(request_id, ended.row)

@@ -83,7 +83,8 @@ def test_with_a_backlog_every_stop_goes_out_before_the_slack_updates(world: Worl
     assert row.state == "stopped" and world.descope.stopped == world.descope.minted
     assert row.slack_version < row.version and timers.kicks[-1] == request_id  # Slack's turn comes after
     assert row.slack_lease_until is not None and timers.slack_leases[request_id] == row.slack_lease_until
-    world.workflows.ticker.tick(request_id, timers.slack_leases[request_id])  # what the pool runs for that kick
+    assert timers.works[request_id].row.state == "stopped"  # the work the end read, carried
+    world.workflows.ticker.tick(request_id, timers.slack_leases[request_id], timers.works[request_id])  # the pool's
     row = world.row(request_id)
     assert row.slack_version == row.version and row.next_due_at is None
 

@@ -117,6 +117,8 @@ def test_a_stop_while_descope_mints_ends_the_token_at_once_and_delivers_nothing(
     assert world.row(request.id).state == "stopped" and world.row(request.id).token_sealed is None
     assert world.notifier.ready == [] and world.notifier.tokens == []  # never delivered
     assert "called off" in status_line(world.view(request.id))
+    assert len(world.notifier.replies) == 1 and world.notifier.replies[0][-1] == "stopped"  # the channel: one reply,
+    # from the row as it ended (never told of a start first)
 
 
 def test_a_stop_before_the_impersonate_call_mints_nothing(world: World) -> None:
