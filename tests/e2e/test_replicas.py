@@ -35,7 +35,8 @@ def approval_messages(s: Stack) -> Counter[str]:
 
 
 def start_sessions(replicas: list[Stack], count: int, window: str) -> list[tuple[str, str]]:
-    """``count`` requests, submitted and approved through alternating replicas."""
+    """``count`` requests, submitted and approved through alternating replicas (each approval counted before the next
+    request: the requester may have only so many waiting, ``MAX_PENDING_PER_REQUESTER``)."""
     sessions = []
     for i in range(count):
         via, other = replicas[i % 2], replicas[(i + 1) % 2]
@@ -43,6 +44,7 @@ def start_sessions(replicas: list[Stack], count: int, window: str) -> list[tuple
         via.descope.add_user(login)
         request_id, ts = via.submit(f"{login} {window} replica test {i}")
         assert other.click("approve", request_id, (APPROVER, GROUP_APPROVER)[i % 2], ts).status == 200
+        via.slack.wait_for(lambda ts=ts, via=via: "active until" in via.approval_text(ts), message="active")
         sessions.append((request_id, ts))
     return sessions
 
