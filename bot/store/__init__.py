@@ -4,6 +4,7 @@
     lifecycle  a request's state changes (approve, deny, start_session, end_session …)
     slack      what Slack was told (Progress), the token's delivery, the leases (Lease)
     core       StoreCore: transactions, reads, new rows, the generic conditional writes under the named ones
+    due        the schedule's index read: what is due, what came due since the alarm's last ring, the next moment
     models     the tables (mirroring ``migrations/``), RequestView/AuditEntry conversions, utcnow
     engine     make_engine: SQLite (WAL, BEGIN IMMEDIATE) and PostgreSQL (psycopg 3) set up for concurrency
     sql        the one query layer: statements through the driver on SQLAlchemy's pooled connections

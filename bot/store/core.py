@@ -282,36 +282,6 @@ class StoreCore:
         with self.db.read() as s:
             return [as_view(row) for row in s.rows(*select_rows(conds, order="created_at DESC", limit=limit))]
 
-    def due(self, now: datetime, limit: int = 500) -> list[str]:
-        """Requests with work due by ``now`` (``next_due_at``), most overdue first."""
-        with self.db.read() as s:
-            return [str(found[0]) for found in s.all(
-                "SELECT id FROM requests WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?", (now, limit))]
-
-    def due_between(self, since: datetime, after: str | None, until: datetime,
-                    limit: int) -> list[tuple[datetime, str]]:
-        """Requests whose work came due after ``since`` (or at ``since``, with an id after ``after``: where a batch
-        left off), up to ``until`` (``next_due_at``), as (moment, id) in that order: the alarm's, an index range."""
-        with self.db.read() as s:
-            return _due_between(s, since, after, until, limit)
-
-    def due_and_next(self, since: datetime, after: str | None, until: datetime,
-                     limit: int) -> tuple[list[tuple[datetime, str]], datetime | None]:
-        """``due_between`` and ``next_due_after(until)`` in one read: what the alarm looks up when it rings."""
-        with self.db.read() as s:
-            return _due_between(s, since, after, until, limit), _next_due_after(s, until)
-
-    def earliest_due(self) -> datetime | None:
-        """The earliest ``next_due_at`` of all (the index's first)."""
-        with self.db.read() as s:
-            found = s.one("SELECT min(next_due_at) FROM requests")
-            return s.moment(found[0]) if found else None
-
-    def next_due_after(self, now: datetime) -> datetime | None:
-        """The earliest ``next_due_at`` after ``now`` (the index, read from there)."""
-        with self.db.read() as s:
-            return _next_due_after(s, now)
-
     def count_active(self) -> int:
         """Sessions active now (the metrics' gauge)."""
         with self.db.read() as s:
@@ -328,18 +298,3 @@ class StoreCore:
         sql, params = where(conds)
         with self.db.read() as s:
             return s.entries(f"{SELECT_AUDIT}{' WHERE ' + sql if sql else ''} ORDER BY id", params)
-
-
-def _due_between(s: Tx, since: datetime, after: str | None, until: datetime,
-                 limit: int) -> list[tuple[datetime, str]]:
-    after_since = ("next_due_at > ?", (since,)) if after is None else \
-        ("next_due_at >= ? AND (next_due_at > ? OR id > ?)", (since, since, after))  # a range of the index
-    return [(moment, str(found[1])) for found in s.all(
-        f"SELECT next_due_at, id FROM requests WHERE {after_since[0]} AND next_due_at <= ? "
-        "ORDER BY next_due_at, id LIMIT ?", (*after_since[1], until, limit))
-        if (moment := s.moment(found[0])) is not None]
-
-
-def _next_due_after(s: Tx, now: datetime) -> datetime | None:
-    found = s.one("SELECT min(next_due_at) FROM requests WHERE next_due_at > ?", (now,))
-    return s.moment(found[0]) if found else None

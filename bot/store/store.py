@@ -21,14 +21,15 @@ The machinery under the named methods (transactions, reads, new rows, the generi
 from __future__ import annotations
 
 from bot.store.break_glass import BreakGlassRecords
+from bot.store.due import DueRecords
 from bot.store.lifecycle import Lifecycle
 from bot.store.proofs import Proofs
 from bot.store.slack import SlackRecords
 from bot.store.stream import StreamRecords
 
 
-class Store(Lifecycle, SlackRecords, Proofs, BreakGlassRecords, StreamRecords):
+class Store(Lifecycle, SlackRecords, Proofs, BreakGlassRecords, StreamRecords, DueRecords):
     """The database, by what the bot does with it (``lifecycle``: a request's state changes; ``slack``: what Slack
     was told, the leases; ``proofs``: second factors that did not pass; ``break_glass``: sessions started without an
-    approver, reviewed after; ``stream``: the audit stream's outbox and the watch on Descope; ``core``: the reads and
-    new rows)."""
+    approver, reviewed after; ``stream``: the audit stream's outbox and the watch on Descope; ``due``: the schedule's
+    index, read; ``core``: the reads and new rows)."""

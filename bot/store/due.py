@@ -1,0 +1,57 @@
+"""The schedule's index, read: ``DueRecords`` answers what the sweep and the alarm ask of ``requests.next_due_at``
+(``bot.domain.schedule``'s moment for each request, kept by every write): what is due by now, what came due since the
+alarm's last ring, the earliest moment, the next one. Each is a range of that one index."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.store.core import StoreCore
+from bot.store.sql import Tx
+
+
+class DueRecords(StoreCore):
+    def due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Requests with work due by ``now`` (``next_due_at``), most overdue first."""
+        with self.db.read() as s:
+            return [str(found[0]) for found in s.all(
+                "SELECT id FROM requests WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?", (now, limit))]
+
+    def due_between(self, since: datetime, after: str | None, until: datetime,
+                    limit: int) -> list[tuple[datetime, str]]:
+        """Requests whose work came due after ``since`` (or at ``since``, with an id after ``after``: where a batch
+        left off), up to ``until`` (``next_due_at``), as (moment, id) in that order: the alarm's, an index range."""
+        with self.db.read() as s:
+            return _due_between(s, since, after, until, limit)
+
+    def due_and_next(self, since: datetime, after: str | None, until: datetime,
+                     limit: int) -> tuple[list[tuple[datetime, str]], datetime | None]:
+        """``due_between`` and ``next_due_after(until)`` in one read: what the alarm looks up when it rings."""
+        with self.db.read() as s:
+            return _due_between(s, since, after, until, limit), _next_due_after(s, until)
+
+    def earliest_due(self) -> datetime | None:
+        """The earliest ``next_due_at`` of all (the index's first)."""
+        with self.db.read() as s:
+            found = s.one("SELECT min(next_due_at) FROM requests")
+            return s.moment(found[0]) if found else None
+
+    def next_due_after(self, now: datetime) -> datetime | None:
+        """The earliest ``next_due_at`` after ``now`` (the index, read from there)."""
+        with self.db.read() as s:
+            return _next_due_after(s, now)
+
+
+def _due_between(s: Tx, since: datetime, after: str | None, until: datetime,
+                 limit: int) -> list[tuple[datetime, str]]:
+    after_since = ("next_due_at > ?", (since,)) if after is None else \
+        ("next_due_at >= ? AND (next_due_at > ? OR id > ?)", (since, since, after))  # a range of the index
+    return [(moment, str(found[1])) for found in s.all(
+        f"SELECT next_due_at, id FROM requests WHERE {after_since[0]} AND next_due_at <= ? "
+        "ORDER BY next_due_at, id LIMIT ?", (*after_since[1], until, limit))
+        if (moment := s.moment(found[0])) is not None]
+
+
+def _next_due_after(s: Tx, now: datetime) -> datetime | None:
+    found = s.one("SELECT min(next_due_at) FROM requests WHERE next_due_at > ?", (now,))
+    return s.moment(found[0]) if found else None
