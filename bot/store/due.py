@@ -17,16 +17,11 @@ class DueRecords(StoreCore):
             return [str(found[0]) for found in s.all(
                 "SELECT id FROM requests WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?", (now, limit))]
 
-    def due_between(self, since: datetime, after: str | None, until: datetime,
-                    limit: int) -> list[tuple[datetime, str]]:
-        """Requests whose work came due after ``since`` (or at ``since``, with an id after ``after``: where a batch
-        left off), up to ``until`` (``next_due_at``), as (moment, id) in that order: the alarm's, an index range."""
-        with self.db.read() as s:
-            return _due_between(s, since, after, until, limit)
-
     def due_and_next(self, since: datetime, after: str | None, until: datetime,
                      limit: int) -> tuple[list[tuple[datetime, str]], datetime | None]:
-        """``due_between`` and ``next_due_after(until)`` in one read: what the alarm looks up when it rings."""
+        """What the alarm looks up when it rings, in one read: the requests whose work came due after ``since`` (or at
+        ``since``, with an id after ``after``: where a full batch left off) up to ``until``, at most ``limit``, as
+        (moment, id) in that order (a range of the index); and the next moment after ``until`` (``next_due_after``)."""
         with self.db.read() as s:
             return _due_between(s, since, after, until, limit), _next_due_after(s, until)
 

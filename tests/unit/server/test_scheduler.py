@@ -23,7 +23,7 @@ WAIT = 5.0  # seconds a test waits for what it expects at most
 
 class RecordingTicker:
     """The ticker's part the scheduler calls, over moments kept here: ``due_and_next`` as the store answers it
-    (``Store.due_between``, whose own test reads it from the database), each tick recorded with its time."""
+    (``Store.due_and_next``, whose own test reads it from the database), each tick recorded with its time."""
 
     def __init__(self, moments: dict[str, datetime] | None = None) -> None:
         self.moments: dict[str, datetime] = {} if moments is None else moments  # shared: one database

@@ -67,13 +67,17 @@ def test_the_alarm_reads_what_came_due_since_its_last_ring_and_a_full_batch_goes
     together = sorted(_pending(store, f"u{n}@acme.com", at=T0) for n in range(3))  # due at the same moment
     later = _pending(store, "late@acme.com", at=T0 + 10 * MINUTE)
     moment, late_moment = _next_due(store, together[0]), _next_due(store, later)
-    assert store.due_between(moment - MINUTE, None, moment, 10) == [(moment, found) for found in together]
-    assert store.due_between(moment, None, late_moment, 10) == [(late_moment, later)]  # after the last ring only
-    first = store.due_between(moment - MINUTE, None, late_moment, 2)
+
+    def due(since: datetime, after: str | None, until: datetime, limit: int) -> list[tuple[datetime, str]]:
+        return store.due_and_next(since, after, until, limit)[0]
+
+    assert due(moment - MINUTE, None, moment, 10) == [(moment, found) for found in together]
+    assert due(moment, None, late_moment, 10) == [(late_moment, later)]  # after the last ring only
+    first = due(moment - MINUTE, None, late_moment, 2)
     assert first == [(moment, found) for found in together[:2]]
-    assert store.due_between(moment, together[1], late_moment, 2) == [(moment, together[2]), (late_moment, later)]
-    assert store.due_between(moment - 2 * MINUTE, None, moment - MINUTE, 10) == []
-    # What a ring reads, in one go: the same, and the moment to ring at next.
+    assert due(moment, together[1], late_moment, 2) == [(moment, together[2]), (late_moment, later)]
+    assert due(moment - 2 * MINUTE, None, moment - MINUTE, 10) == []
+    # And the moment to ring at next, read with them.
     assert store.due_and_next(moment - MINUTE, None, moment, 10) == ([(moment, found) for found in together],
                                                                      late_moment)
     assert store.due_and_next(moment, None, late_moment, 10) == ([(late_moment, later)], None)
