@@ -5,7 +5,8 @@ decides it. ``read_policy(path, environment)`` reads it and returns the policy w
 named with the file, the rule's number (and name) and the key, so one start says all that is wrong. A key a rule
 leaves out takes the environment's value (``environment``: the rule the environment's settings make, built by
 ``environment_rule``), so every ``Rule`` it returns is complete. A rule with ``allow = false`` refuses its
-targets: its other keys are read and checked one by one, but not against each other (they decide nothing).
+targets: its other keys are read and checked one by one, but not against each other (they decide nothing). Each
+table is read key by key through ``rule_table.RuleTable``; here the keys are checked against each other.
 
     name              string shown on the approval message           default "rule N"
     tenants, targets  arrays of shell-style globs, any case          default: everything ("" tenant: none given)
@@ -31,18 +32,14 @@ targets: its other keys are read and checked one by one, but not against each ot
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
 
-from bot.config.settings import MFA_CHOICES, is_group_id, is_user_id
-from bot.config.words import duration_problem
-from bot.domain.durations import BadDuration, format_duration, parse_duration
+from bot.config.rule_table import EXAMPLES, RuleTable, described, did_you_mean
+from bot.config.settings import is_user_id
+from bot.domain.durations import format_duration
 from bot.domain.policy import Policy, Rule
-from bot.domain.proof import Mfa
 
 KEYS = ("name", "tenants", "targets", "requesters", "approvers", "approvals", "approval_mfa", "min_duration",
         "default_duration", "max_duration", "reveal_mfa", "break_glass", "break_glass_max_duration",
@@ -53,13 +50,8 @@ FALLBACKS = {"requesters": "REQUESTERS", "approvers": "APPROVERS", "min_duration
              "reveal_mfa": "REVEAL_MFA", "break_glass": "BREAK_GLASS",
              "break_glass_max_duration": "BREAK_GLASS_MAX_DURATION", "break_glass_per_day": "BREAK_GLASS_PER_DAY",
              "escalate_after": "ESCALATE_AFTER", "escalate_to": "ESCALATION_APPROVERS"}
-_EXAMPLES = {"tenants": '["acme-*", ""]', "targets": '["*@acme.com"]', "requesters": '["U012AB3CD", "S0SUPPORT"]',
-             "approvers": '["U012AB3CD", "S0SECOPS"]', "escalate_to": '["U012AB3CD", "S0ONCALL"]'}
-_LEFT_OUT = {"requesters": "REQUESTERS (or APPROVERS when it is unset)", "approvers": "APPROVERS",
-             "escalate_to": "ESCALATION_APPROVERS"}
 #: The most break-glass sessions a day a rule (or ``BREAK_GLASS_PER_DAY``) may allow one requester.
 MAX_BREAK_GLASS_PER_DAY = 100
-T = TypeVar("T")
 
 
 def read_policy(path: str, environment: Rule) -> tuple[Policy, list[str]]:
@@ -103,144 +95,25 @@ def _load(path: str) -> tuple[dict[str, object] | None, str]:
 
 def _rule_tables(where: str, document: dict[str, object]) -> tuple[list[dict[str, object]], list[str]]:
     """The ``[[rule]]`` tables of the document, and the problems of its top level."""
-    problems = [f"{where}, key {key}: not a key of the file{_did_you_mean(key, ('rule',))}: it holds only "
+    problems = [f"{where}, key {key}: not a key of the file{did_you_mean(key, ('rule',))}: it holds only "
                 f"[[rule]] tables" for key in document if key != "rule"]
     tables = document.get("rule")
     if tables is None or tables == []:
         return [], [*problems, f"{where}: the file has no [[rule]] tables: add one, or unset POLICY_FILE"]
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        written = "[rule] (one bracket)" if isinstance(tables, dict) else f"rule = {_described(tables)}"
+        written = "[rule] (one bracket)" if isinstance(tables, dict) else f"rule = {described(tables)}"
         return [], [*problems, f"{where}, key rule: must be an array of tables, written [[rule]] (two brackets) "
                                f"above each rule's keys, not {written}"]
     return tables, problems
 
 
-@dataclass
-class _Table:
-    """One ``[[rule]]`` table, read key by key; each problem names the file, the rule and the key."""
-
-    where: str
-    values: dict[str, object]
-    problems: list[str] = field(default_factory=list)
-    faulty: set[str] = field(default_factory=set)  # the keys a problem names
-
-    def problem(self, key: str, text: str) -> None:
-        self.problems.append(f"{self.where}, key {key}: {text}")
-        self.faulty.add(key)
-
-    def own(self, key: str) -> bool:
-        """Whether the rule sets ``key`` itself, soundly (not left out, not written wrong)."""
-        return key in self.values and key not in self.faulty
-
-    def get(self, key: str, kind: type[T], written: str) -> T | None:
-        """The value of ``key`` when it is of ``kind`` (``None`` when absent or not; the latter is a problem).
-        ``written``: what it must be, as the operator would write it."""
-        value = self.values.get(key)
-        if value is None:
-            return None
-        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-            return value
-        self.problem(key, f"must be {written}, not {_described(value)}")
-        return None
-
-    def strings(self, key: str) -> tuple[str, ...] | None:
-        value = self.get(key, list, f"an array of strings, like {key} = {_EXAMPLES[key]}")
-        if value is None:
-            return None
-        if not value:
-            fallback = f"names nobody: list at least one, or leave the key out to use {_LEFT_OUT[key]}" \
-                if key in _LEFT_OUT else "matches nothing: list at least one, or leave the key out to match everything"
-            self.problem(key, f"is an empty array, which {fallback}")
-            return None
-        odd = [v for v in value if not isinstance(v, str)]
-        if odd:
-            self.problem(key, f"must hold only strings, like {key} = {_EXAMPLES[key]}, not {_described(odd[0])}")
-            return None
-        return tuple(value)
-
-    def globs(self, key: str) -> tuple[str, ...] | None:
-        patterns = self.strings(key)
-        for pattern in patterns or ():
-            problem = glob_problem(pattern, empty_ok=key == "tenants")
-            if problem:
-                self.problem(key, problem)
-        return patterns
-
-    def principals(self, key: str) -> tuple[str, ...] | None:
-        entries = self.strings(key)
-        for entry in entries or ():
-            if not (is_user_id(entry) or is_group_id(entry)):
-                self.problem(key, f"{_quoted(entry)} is not a Slack user ID (U…/W…) or user-group ID (S…): copy a "
-                                  "person's member ID from their profile (⋮ → Copy member ID)")
-        return entries
-
-    def duration(self, key: str) -> timedelta | None:
-        text = self.get(key, str, 'a duration in quotes, like "90s", "15m", "2h" or "1h30m"')
-        if text is None:
-            return None
-        try:
-            return parse_duration(text)
-        except BadDuration as exc:
-            self.problem(key, duration_problem(exc))
-            return None
-
-    def escalate_after(self, inherited: timedelta | None) -> timedelta | None:
-        """A duration; left out (or wrong: a problem), ``inherited``, the environment's. ``"0"`` does not turn
-        escalation off here: a rule leaves the key out instead (and then takes ``ESCALATE_AFTER``)."""
-        value = self.values.get("escalate_after")
-        if value is None:
-            return inherited
-        if value in ("0", 0) and not isinstance(value, bool):
-            written = _quoted(value) if isinstance(value, str) else str(value)
-            self.problem("escalate_after", f"{written} does not turn escalation off in a rule: leave escalate_after "
-                                           "out instead (the rule then takes ESCALATE_AFTER; unset or 0, it never "
-                                           "escalates)")
-            return inherited
-        found = self.duration("escalate_after")
-        return inherited if found is None else found
-
-    def mfa(self, key: str, inherited: Mfa) -> Mfa:
-        """A second factor, any case; left out (or wrong: a problem), ``inherited``, the environment's."""
-        value = self.values.get(key)
-        if value is None:
-            return inherited
-        found = Mfa.parse(value) if isinstance(value, str) else None
-        if found is None:
-            written = _quoted(value) if isinstance(value, str) else _described(value)
-            self.problem(key, f"must be one of {_one_of(MFA_CHOICES)}, not {written}")
-            return inherited
-        return found
-
-
-def glob_problem(pattern: str, *, empty_ok: bool) -> str | None:
-    """What is wrong with a shell-style glob as a rule's pattern, or ``None``. ``""`` is fine among tenants
-    (``empty_ok``: a request without a tenant) and matches nothing elsewhere."""
-    if not pattern:
-        return None if empty_ok else '"" matches no login ID: remove it ("" only means "no tenant" in tenants)'
-    if any(c.isspace() or not c.isprintable() for c in pattern):
-        return f"{_quoted(pattern)} holds whitespace or a control character, which no ID has: remove it"
-    i = 0
-    while i < len(pattern):  # a class as fnmatch reads it: [ then an optional !, a ] taken literally first, up to ]
-        if pattern[i] == "[":
-            j = i + 1
-            j += pattern.startswith("!", j)
-            j += pattern.startswith("]", j)
-            j = pattern.find("]", j)
-            if j < 0:
-                return (f"{_quoted(pattern)} opens a character class with [ that is never closed: close it with ], "
-                        "or write [[] for a literal [")
-            i = j
-        i += 1
-    return None
-
-
 def _read_rule(file: str, number: int, values: dict[str, object], environment: Rule) -> tuple[Rule, list[str]]:
     name = values.get("name")
     named = _sound_name(name)
-    table = _Table(_label(file, number, name), values)
+    table = RuleTable(_label(file, number, name), values)
     for key in values:
         if key not in KEYS:
-            table.problem(key, f"not a rule key{_did_you_mean(key, KEYS)}: a rule's keys are {', '.join(KEYS)}")
+            table.problem(key, f"not a rule key{did_you_mean(key, KEYS)}: a rule's keys are {', '.join(KEYS)}")
     if isinstance(name, str) and not named:
         table.problem("name", "must be one line of printable text, not blank")
     elif isinstance(name, str) and len(name) > MAX_NAME:
@@ -286,7 +159,7 @@ def _read_rule(file: str, number: int, values: dict[str, object], environment: R
     return rule, table.problems
 
 
-def _window(table: _Table, environment: Rule, *, check: bool) -> dict[str, timedelta]:
+def _window(table: RuleTable, environment: Rule, *, check: bool) -> dict[str, timedelta]:
     """The rule's window: a bound the rule leaves out is the environment's; a default it leaves out is the
     environment's brought within the rule's bounds. ``check``: say when the rule's bounds disagree."""
     own = {key: table.duration(key) for key in ("min_duration", "default_duration", "max_duration")}
@@ -311,7 +184,7 @@ def _window(table: _Table, environment: Rule, *, check: bool) -> dict[str, timed
     return {"min_duration": low, "max_duration": high, "default_duration": max(low, min(chosen, high))}
 
 
-def _check_approvals(table: _Table, rule: Rule, *, from_file: bool) -> None:
+def _check_approvals(table: RuleTable, rule: Rule, *, from_file: bool) -> None:
     """More approvals than the approvers listed can give, when they are all people (a group can be any size)."""
     people = set(rule.approvers)
     if not people or not all(is_user_id(p) for p in people) or rule.approvals <= len(people):
@@ -322,7 +195,7 @@ def _check_approvals(table: _Table, rule: Rule, *, from_file: bool) -> None:
                                f"({', '.join(sorted(people))}): lower approvals, or add approvers or a user group (S…)")
 
 
-def _check_break_glass(table: _Table, rule: Rule) -> None:
+def _check_break_glass(table: RuleTable, rule: Rule) -> None:
     """A break-glass cap shorter than the rule's shortest window (a cap past ``max_duration`` is fine: break-glass has
     its own), when the rule allows break-glass or sets the cap itself."""
     own_cap, own_low = table.own("break_glass_max_duration"), table.own("min_duration")
@@ -346,13 +219,13 @@ def _check_break_glass(table: _Table, rule: Rule) -> None:
                        f"break_glass_max_duration = \"{low}\" or more (it may pass max_duration)")
 
 
-def _check_escalation(table: _Table, rule: Rule) -> None:
+def _check_escalation(table: RuleTable, rule: Rule) -> None:
     """A rule that escalates with nobody to escalate to, or names whom without when (the environment giving
     neither)."""
     if rule.escalate_after is not None and not rule.escalate_to and table.own("escalate_after") \
             and "escalate_to" not in table.faulty:
         table.problem("escalate_after", f"escalates after {format_duration(rule.escalate_after)} but names nobody to "
-                                        f"escalate to: add escalate_to = {_EXAMPLES['escalate_to']} (or set "
+                                        f"escalate to: add escalate_to = {EXAMPLES['escalate_to']} (or set "
                                         "ESCALATION_APPROVERS), or leave escalate_after out")
     elif rule.escalate_to and rule.escalate_after is None and table.own("escalate_to") \
             and "escalate_after" not in table.faulty:
@@ -381,31 +254,3 @@ MAX_NAME = 128  # requests.rule_name holds it
 
 def _sound_name(name: object) -> bool:
     return isinstance(name, str) and bool(name.strip()) and name.isprintable()
-
-
-def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _one_of(choices: tuple[str, ...]) -> str:
-    """``"a", "b" or "c"``: the values a key takes, as TOML writes them."""
-    quoted = [_quoted(c) for c in choices]
-    return f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
-
-
-def _quoted(text: str) -> str:
-    """``text`` in double quotes, as TOML writes it, control characters escaped (a tab shows as ``\\t``)."""
-    return '"' + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text).replace('"', '\\"') + '"'
-
-
-def _described(value: object) -> str:
-    """A TOML value as an operator would name it: its type, and the value when short."""
-    kinds = [(bool, "a boolean"), (int, "a number"), (float, "a decimal number"), (str, "a string"), (list, "an array"),
-             (dict, "a table")]
-    kind = next((name for t, name in kinds if isinstance(value, t)), "a date or time")
-    if isinstance(value, bool):
-        return f"{kind} ({str(value).lower()})"
-    if isinstance(value, str):
-        return f"{kind} ({_quoted(value)})"
-    return f"{kind} ({value})" if isinstance(value, int | float) else kind

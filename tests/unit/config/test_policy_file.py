@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import environment_rule, read_policy
-from bot.config.policy_file import glob_problem
+from bot.config.rule_table import glob_problem
 from bot.domain.policy import Policy, Rule
 from bot.domain.proof import Mfa
 from tests.unit.factories import POLICY_EXAMPLE
