@@ -15,7 +15,8 @@ requests a synchronous ``httpx.Client`` builds, handed to its transport directly
 Base URL: the argument (``DESCOPE_BASE_URI``, the SDKs' variable, read by ``bot.config``), else derived from the
 project ID by ``default_base_url``.
 
-Failures raise the typed errors of ``bot.descope.errors``; retries follow ``bot.descope.retry``.
+Failures raise the typed errors of ``bot.descope.errors``; retries follow ``bot.descope.retry``; a 429 holds the path
+for every call that shares the client's turns (``bot.descope.gate``).
 Secrets: request bodies and headers (the management key) never reach exceptions or logs.
 Retries are logged at WARNING (logger ``bot.descope``) with the method, the path (no query
 string: it holds a login ID), the status or exception class, the attempt number and the delay.
@@ -36,7 +37,7 @@ import httpx
 from bot.descope.audit import AUDIT_SEARCH_PATH, AuditRecord, search
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
 from bot.descope.exchange import Exchange
-from bot.descope.gate import Gate
+from bot.descope.gate import Board, Gate
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from bot.descope.stepup import StepUp
 from bot.descope.users import User, user_of
@@ -79,6 +80,7 @@ class DescopeClient:
         sleep: Callable[[float], None] = time.sleep,
         on_call: Callable[[str, str], None] | None = None,
         keep_alive: bool = True,
+        gate: Board | None = None,
     ) -> None:
         if not project_id:
             raise ValueError("a Descope project ID is required")
@@ -96,7 +98,8 @@ class DescopeClient:
         self._management_key = management_key
         self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
-        self._gate = Gate(sleep=sleep)  # a 429 on a path holds every call to it in this process
+        self._gate = Gate(sleep=sleep, board=gate)  # a 429 on a path holds every call to it (``gate``: in every
+        # process that shares that board; by default in this process)
         self.stepup = StepUp(self)  # the authentication calls a second factor needs, and Descope's key set
         if transport is None and keep_alive:
             transport = KeptConnections()  # else (a proxy: ``Settings.proxied``) httpx's own transport, which reads it

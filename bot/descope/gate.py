@@ -1,105 +1,207 @@
-"""One process's turns at a rate-limited Descope endpoint (Descope counts calls per source IP and answers 429 with
+"""The bot's turns at a rate-limited Descope endpoint (Descope counts calls per source IP and answers 429 with
 ``Retry-After`` beyond its limit; its SDK does not retry that).
 
-A 429 on a path (``Gate.refused``) holds every call to it in the process until its ``Retry-After`` has passed (at
-least ``MIN_HOLD`` when Descope gave none), the refused call included, and then lets them go one at a time, spaced by
-the rate Descope was seen to allow (the calls that passed in the second before the 429, with a margin), not all at the
-instant the hold ends: calls queued behind a 429 meet the limit about once between them, not once each. Each call
-that passes while paced narrows the spacing a little (the limit may be higher than what was seen); another 429 sets
-it from what passed again. Pacing ends ``PACE_AFTER`` seconds after the hold. Calls to other paths are not held.
+A 429 on a path (``Gate.refused``) holds every call to it until its ``Retry-After`` has passed (at least ``MIN_HOLD``
+when Descope gave none), the refused call included, and then lets them go one at a time, spaced by the rate Descope
+was seen to allow (the calls that passed in the second before the 429, with a ``MARGIN``), not all at the instant the
+hold ends: calls queued behind a 429 meet the limit about once between them, not once each. Each call that passes
+while paced narrows the spacing a little, down to ``CLOSEST`` times the rate seen (which was the limit: calls came
+faster than it let through); another 429 sets it from what passed again. Pacing ends ``PACE_AFTER`` seconds after the
+hold. Calls to other paths are not held.
 
 A turn further away than the caller may wait (``at_most``: a thread is not held for long, and a call answering
 Slack within its 3 seconds waits not at all) is not waited for: ``turn`` answers ``None`` and the caller gives up
 with the wait left (``left``).
+
+Where the turns are kept (``Board``): this process's memory, or (``Board.shared``) a page of memory the serving
+processes of one bot share (``bot.server.workers`` makes it before forking them). Descope counts calls per source IP,
+so the processes of one bot meet one limit: a 429 that one of them meets holds the path in all of them, and the rate
+learnt is what all of them passed. The page is locked with ``fcntl.lockf`` on its unlinked file, a lock the kernel
+lets go of when its holder dies: a process killed at any instant never stops the others' calls.
 """
 
 from __future__ import annotations
 
+import hashlib
+import mmap
+import struct
+import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
 
 MIN_HOLD = 1.0  # seconds a 429 without Retry-After holds its path
 PACE_AFTER = 30.0  # seconds a path stays paced after its hold ends
-MARGIN = 1.1  # turns this much further apart than what passed (a limit counted over any second, clocks apart)
+MARGIN = 1.1  # turns start this much further apart than what passed (a limit counted over any second, clocks apart)
 NARROW = 0.999  # each call that passes while paced brings the turns this much closer (about 5 % a second at 50)
+CLOSEST = 1.02  # … but never closer than this many times the spacing of what passed before the 429
 SEEN = 1.0  # the window of calls that passed, to learn the rate from
+
+RING = 512  # calls remembered per path: a path seen to pass more in SEEN is paced as if it had passed this many
+SLOTS = 64  # paths a board holds (the client calls about a dozen); a path beyond is not paced
+_HEAD = struct.Struct("=16s5dQ")  # the path's key, then _Turns, then how many calls passed in all
+_RING = struct.Struct(f"={RING}d")  # when the last RING calls passed (monotonic seconds), a ring
+_SLOT = _HEAD.size + _RING.size
 
 
 @dataclass
-class _Path:
+class _Turns:
     until: float = 0.0  # no call before this (the last 429's Retry-After)
     next_turn: float = 0.0  # the next free turn, while paced
     spacing: float = 0.0  # seconds between turns, while paced
+    closest: float = 0.0  # the spacing narrows no further than this
     paced_until: float = 0.0
-    passed: deque[float] = field(default_factory=deque)  # when calls passed, the last SEEN seconds
+
+
+class Board:
+    """Each path's turns and the moments its last calls passed, in a fixed table of ``SLOTS`` (a path's place is
+    found by a hash of it, and kept). Callers hold ``locked()`` around a read and its write."""
+
+    def __init__(self, memory: bytearray | mmap.mmap, file: IO[bytes] | None = None) -> None:
+        self._memory = memory
+        self._file = file  # shared: the page's file, whose lock the processes take
+        self._lock = threading.Lock()  # lockf does not keep a process's own threads apart
+        self._places: dict[str, int] = {}  # path -> its slot's offset (a slot, once taken, is the path's for good)
+
+    @classmethod
+    def local(cls) -> Board:
+        """Kept in this process alone."""
+        return cls(bytearray(SLOTS * _SLOT))
+
+    @classmethod
+    def shared(cls) -> Board:
+        """Kept in a page that processes forked after this call share with it and with each other."""
+        file = tempfile.TemporaryFile(prefix="impersonation-bot-gate-")  # noqa: SIM115  (kept open: the page's)
+        file.truncate(SLOTS * _SLOT)
+        return cls(mmap.mmap(file.fileno(), SLOTS * _SLOT), file)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._lock:
+            if self._file is None:
+                yield
+                return
+            import fcntl  # POSIX: only a bot that forks serving processes shares a board
+
+            fcntl.lockf(self._file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(self._file.fileno(), fcntl.LOCK_UN)
+
+    def place(self, path: str, *, make: bool) -> int | None:
+        """Where ``path``'s slot is (``make``: taken if it has none; ``None`` if it has none, or none is free)."""
+        offset = self._places.get(path)
+        if offset is not None:
+            return offset
+        key = hashlib.blake2b(path.encode(), digest_size=16).digest()
+        for offset in range(0, SLOTS * _SLOT, _SLOT):
+            held = bytes(self._memory[offset:offset + 16])
+            if held == key or (make and held == bytes(16)):
+                if held != key:
+                    self._memory[offset:offset + 16] = key
+                self._places[path] = offset
+                return offset
+        return None
+
+    def turns(self, offset: int) -> _Turns:
+        return _Turns(*_HEAD.unpack_from(self._memory, offset)[1:6])
+
+    def keep(self, offset: int, turns: _Turns) -> None:
+        key, *_, passes = _HEAD.unpack_from(self._memory, offset)
+        _HEAD.pack_into(self._memory, offset, key, turns.until, turns.next_turn, turns.spacing, turns.closest,
+                        turns.paced_until, passes)
+
+    def passed(self, offset: int, now: float) -> None:
+        """A call passed at ``now``."""
+        key, *turns, passes = _HEAD.unpack_from(self._memory, offset)
+        struct.pack_into("=d", self._memory, offset + _HEAD.size + 8 * (passes % RING), now)
+        _HEAD.pack_into(self._memory, offset, key, *turns, passes + 1)
+
+    def passed_since(self, offset: int, since: float) -> int:
+        """How many calls passed after ``since`` (at most ``RING``)."""
+        passes = _HEAD.unpack_from(self._memory, offset)[-1]
+        return sum(1 for at in _RING.unpack_from(self._memory, offset + _HEAD.size)[:min(passes, RING)] if at > since)
 
 
 class Gate:
-    """Per path: the hold and the turns. Thread-safe; the clock and the sleep are injected (tests)."""
+    """Per path: the hold and the turns. Thread-safe (and, on a shared board, process-safe); the clock and the sleep
+    are injected (tests)."""
 
     def __init__(self, *, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, board: Board | None = None) -> None:
         self._monotonic = monotonic
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._paths: dict[str, _Path] = {}
+        self._board = board if board is not None else Board.local()
 
     def turn(self, path: str, *, at_most: float) -> float | None:
         """Wait for this call's turn at ``path`` if it comes within ``at_most`` seconds (the seconds waited);
         ``None`` without waiting when it is further (``left`` says how far)."""
-        with self._lock:
-            state = self._paths.get(path)
+        board = self._board
+        with board.locked():
+            offset = board.place(path, make=False)
+            if offset is None:
+                return 0.0
+            state = board.turns(offset)
             now = self._monotonic()
-            if state is None or now >= state.paced_until:
+            if now >= state.paced_until:
                 return 0.0
             at = max(now, state.until, state.next_turn)
             if at - now > at_most:
                 return None
             state.next_turn = at + state.spacing
+            board.keep(offset, state)
         if at > now:
             self._sleep(at - now)
         return at - now
 
     def passed(self, path: str) -> None:
         """A call to ``path`` was answered (not 429)."""
-        with self._lock:
-            state = self._paths.get(path)
-            if state is None:
-                state = self._paths[path] = _Path()
+        board = self._board
+        with board.locked():
+            offset = board.place(path, make=True)
+            if offset is None:
+                return
             now = self._monotonic()
-            state.passed.append(now)
-            while state.passed and state.passed[0] <= now - SEEN:
-                state.passed.popleft()
+            board.passed(offset, now)
+            state = board.turns(offset)
             if now < state.paced_until:  # the next turn not yet given comes closer too
-                closer = state.spacing * (1 - NARROW)
+                closer = min(state.spacing * (1 - NARROW), max(state.spacing - state.closest, 0.0))
                 state.spacing -= closer
                 state.next_turn = max(state.until, state.next_turn - closer)
+                board.keep(offset, state)
 
     def refused(self, path: str, retry_after: float | None) -> float:
         """A call to ``path`` was answered 429 with ``retry_after`` (seconds; ``None``: no header): hold the path that
         long, then pace it at the rate that passed. Returns the hold."""
         hold = MIN_HOLD if retry_after is None else max(retry_after, 0.0)
-        with self._lock:
-            state = self._paths.get(path)
-            if state is None:
-                state = self._paths[path] = _Path()
+        board = self._board
+        with board.locked():
+            offset = board.place(path, make=True)
+            if offset is None:
+                return hold
             now = self._monotonic()
-            while state.passed and state.passed[0] <= now - SEEN:
-                state.passed.popleft()
-            state.spacing = MARGIN * SEEN / max(len(state.passed), 1)
+            state = board.turns(offset)
+            seen = SEEN / max(board.passed_since(offset, now - SEEN), 1)
+            state.spacing, state.closest = MARGIN * seen, CLOSEST * seen
             state.until = max(state.until, now + hold)
             state.next_turn = max(state.next_turn, state.until)
             state.paced_until = state.until + PACE_AFTER
+            board.keep(offset, state)
         return hold
 
     def left(self, path: str) -> float:
         """How long until the next turn at ``path`` (0: now)."""
-        with self._lock:
-            state = self._paths.get(path)
+        board = self._board
+        with board.locked():
+            offset = board.place(path, make=False)
+            if offset is None:
+                return 0.0
+            state = board.turns(offset)
             now = self._monotonic()
-            if state is None or now >= state.paced_until:
+            if now >= state.paced_until:
                 return 0.0
             return max(0.0, state.until - now, state.next_turn - now)

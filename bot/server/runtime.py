@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.descope import DescopeClient
+from bot.descope.gate import Board
 from bot.server.clock import DatabaseClock
 from bot.server.intake import HttpIntake
 from bot.server.metrics import Metrics
@@ -45,9 +46,10 @@ WATCH_EVERY = timedelta(seconds=15)
 
 class Runtime:
     def __init__(self, settings: Settings, shard: tuple[int, int] = (0, 1), *,
-                 wall_clock: Callable[[], datetime] = utcnow) -> None:
+                 wall_clock: Callable[[], datetime] = utcnow, descope_turns: Board | None = None) -> None:
         """``shard``: (this serving process's index, how many there are); ``wall_clock``: this process's own clock
-        (the system's; a test may give another)."""
+        (the system's; a test may give another); ``descope_turns``: the turns at Descope's rate-limited paths this
+        process shares with the bot's other serving processes (``bot.descope.gate``; by default its own)."""
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         migrate(self.engine)
@@ -59,7 +61,7 @@ class Runtime:
                            on_error=self.metrics.database_error)
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                                      settings.descope_base_uri, on_call=self.metrics.descope_call,
-                                     keep_alive=not settings.proxied)
+                                     keep_alive=not settings.proxied, gate=descope_turns)
         self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
         self.clock = DatabaseClock(self.store, local=wall_clock)

@@ -1,7 +1,7 @@
 """Rate limits (issue 28, parts 1 and 2): many sessions ending together while Descope allows only a few stops and
 logouts a second are all stopped and revoked at about the allowed rate, the calls waiting their turn (on average at
-most one 429 per session); a 429 from Slack on the approval message delays it, and it is posted once. SQLite and
-PostgreSQL."""
+most one 429 per session); a 429 that one serving process meets holds the path in the others too (one source IP, one
+limit); a 429 from Slack on the approval message delays it, and it is posted once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, TENANT, Stack
 StackFactory = Callable[..., Stack]
 SESSIONS = 16
 PER_SECOND = 4
+HOLD = 3  # seconds a 429's Retry-After asks for
 
 
 def test_sessions_ending_together_are_all_revoked_at_the_allowed_rate(make_stack: StackFactory) -> None:
@@ -38,6 +39,27 @@ def test_sessions_ending_together_are_all_revoked_at_the_allowed_rate(make_stack
     refused = s.descope.limited.get(STOP_IMPERSONATION, 0) + s.descope.limited.get(LOGOUT, 0)
     assert refused <= SESSIONS, refused  # they waited their turn: on average at most one 429 a session
     assert took < 8 + 2 * SESSIONS / PER_SECOND + 10, took  # the windows, then about the allowed rate
+
+
+def test_a_429_one_serving_process_meets_holds_the_path_in_every_other(make_stack: StackFactory) -> None:
+    s = make_stack(WEB_CONCURRENCY="2", MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
+    s.descope.fail_next(STOP_IMPERSONATION, status=429, retry_after=HOLD)  # the first stop, whichever process makes it
+    sessions = []
+    for n in range(9):  # ending over three seconds, shared out between the two processes
+        target = f"held{n}@acme.com"
+        s.descope.add_user(target, tenants=[TENANT])
+        request_id, ts = s.submit(f"{target} {6 + n % 3}s --tenant {TENANT} the same incident for everyone")
+        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+        sessions.append(ts)
+    s.slack.wait_for(lambda: all("Session ended" in s.approval_text(ts) for ts in sessions), timeout=60,
+                     message="every session stopped")
+    stops = s.descope.calls_to(STOP_IMPERSONATION)
+    refused = next(call.at for call in stops if call.status == 429)
+    during = [round(call.at - refused, 2) for call in stops if refused + 0.5 < call.at < refused + HOLD - 0.2]
+    after = [call for call in stops if call.at >= refused + HOLD - 0.2]
+    assert during == [], f"stops sent while Descope had asked to wait {HOLD} s: {during}"
+    assert len(after) >= 2  # sessions that ended meanwhile waited for the hold's end, and then were stopped
+    assert len([call for call in stops if call.status == 200]) == len(sessions)
 
 
 def test_a_slack_429_delays_the_approval_message_which_is_posted_once(make_stack: StackFactory) -> None:

@@ -1,20 +1,25 @@
-"""A 429 on one call holds every call to that path in the process (``bot.descope.gate``), then lets them go one at a
-time at the rate Descope was seen to allow: calls queued behind a 429 meet the limit about once between them, not
+"""A 429 on one call holds every call to that path (``bot.descope.gate``), then lets them go one at a time at the rate
+Descope was seen to allow, never faster than it: calls queued behind a 429 meet the limit about once between them, not
 once each; calls to other paths go on; a turn further off than a thread may wait, or any wait for a call that
-answers Slack, is the caller's (``DescopeUnavailable`` with the wait left)."""
+answers Slack, is the caller's (``DescopeUnavailable`` with the wait left). The bot's serving processes share their
+turns (``Board.shared``): one's 429 holds the others, all their calls teach the rate, and one killed while it held the
+board's lock does not stop the others."""
 
 from __future__ import annotations
 
 import math
+import os
+import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from bot.descope import DescopeClient, DescopeUnavailable
-from bot.descope.gate import MARGIN, MIN_HOLD, PACE_AFTER, Gate
+from bot.descope.gate import CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, Board, Gate
 
 STOP, LOGOUT = "/v1/mgmt/stop/impersonation", "/v1/auth/logout"
 LIMITED = {"errorCode": "E130429", "errorDescription": "rate limited"}
@@ -57,6 +62,25 @@ def test_calls_that_pass_while_paced_narrow_the_spacing_and_pacing_ends() -> Non
     assert third is not None and third < MARGIN  # narrowed by the call that passed
     clock.sleep(PACE_AFTER + 1)
     assert gate.turn(STOP, at_most=0) == 0.0  # no longer paced
+
+
+def test_the_turns_narrow_no_closer_than_the_rate_descope_let_through() -> None:
+    """What passed in the second before the 429 is the limit (calls came faster than it let through): pacing nears
+    it, and stays just under it, rather than meeting it again and losing a whole Retry-After."""
+    clock = Clock()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
+    for _ in range(10):
+        gate.passed(STOP)
+    gate.refused(STOP, 1.0)
+    gate.turn(STOP, at_most=30)
+    spacings = []
+    for _ in range(250):  # more than it takes to narrow from MARGIN to CLOSEST, within PACE_AFTER
+        before = clock.now
+        gate.turn(STOP, at_most=30)
+        spacings.append(clock.now - before)
+        gate.passed(STOP)
+    assert spacings[0] == pytest.approx(MARGIN / 10, rel=0.01)
+    assert min(spacings) == pytest.approx(CLOSEST / 10) and spacings[-1] == pytest.approx(CLOSEST / 10)
 
 
 def test_a_429_without_retry_after_holds_at_least_a_second() -> None:
@@ -143,3 +167,61 @@ def test_a_call_with_a_deadline_does_not_wait_its_turn() -> None:
             client.load_user("a@acme.com", timeout=2.0)
         assert time.monotonic() - started < 0.5 and len(calls) == 1
     assert held.value.retry_after is not None and 0 < held.value.retry_after <= 1.0
+
+
+def _in_another_process(work: Callable[[], None]) -> None:
+    """Run ``work`` in a forked process, as the bot's serving processes are (``bot.server.workers``); wait for it."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_429_one_serving_process_meets_holds_the_path_in_the_others_and_all_their_calls_teach_the_rate() -> None:
+    board = Board.shared()  # made before the fork, as the parent makes it
+    clock = Clock()
+    mine = Gate(monotonic=clock.monotonic, sleep=clock.sleep, board=board)
+    for _ in range(3):
+        mine.passed(STOP)
+
+    def the_other() -> None:
+        theirs = Gate(monotonic=clock.monotonic, sleep=clock.sleep, board=board)
+        for _ in range(5):
+            theirs.passed(STOP)
+        theirs.refused(STOP, 2.0)
+
+    _in_another_process(the_other)
+    assert mine.left(STOP) == 2.0 and mine.turn(LOGOUT, at_most=0) == 0.0  # held here too; another path goes on
+    assert mine.turn(STOP, at_most=30) == 2.0
+    assert mine.turn(STOP, at_most=30) == pytest.approx(MARGIN / 8)  # the eight that passed, in both processes
+    assert Gate(monotonic=clock.monotonic, board=Board.shared()).left(STOP) == 0.0  # another bot's are its own
+
+
+def test_a_serving_process_killed_while_it_holds_the_turns_does_not_stop_the_others_calls() -> None:
+    board = Board.shared()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        with board.locked():
+            os.write(write, b"1")
+            os.kill(os.getpid(), signal.SIGKILL)  # killed while it holds the board's lock
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    answered = threading.Event()
+
+    def call() -> None:
+        gate = Gate(board=board)
+        gate.passed(STOP)
+        gate.turn(STOP, at_most=0)
+        answered.set()
+
+    threading.Thread(target=call, daemon=True).start()
+    assert answered.wait(5), "the lock of a killed process still held the others"
