@@ -28,6 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
@@ -50,6 +51,9 @@ log = logging.getLogger("bot.descope")  # the name it had as one module: log con
 USER_AGENT: Final = "impersonation-bot/0.1"
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
 DEFAULT_TIMEOUT: Final = 10.0  # seconds per try
+
+#: The name of the call being made (``_counted``), for what a 429 is counted against.
+_CALLING: ContextVar[str] = ContextVar("descope_call", default="other")
 
 IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
@@ -79,6 +83,7 @@ class DescopeClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_call: Callable[[str, str], None] | None = None,
+        on_limited: Callable[[str], None] | None = None,
         keep_alive: bool = True,
         gate: Board | None = None,
     ) -> None:
@@ -98,6 +103,7 @@ class DescopeClient:
         self._management_key = management_key
         self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
+        self._on_limited = on_limited  # told (call) at each 429 Descope answers
         self._gate = Gate(sleep=sleep, board=gate)  # a 429 on a path holds every call to it (``gate``: in every
         # process that shares that board; by default in this process)
         self.stepup = StepUp(self)  # the authentication calls a second factor needs, and Descope's key set
@@ -220,10 +226,9 @@ class DescopeClient:
 
     @contextmanager
     def _counted(self, call: str) -> Iterator[None]:
-        """Tell ``on_call`` how the call ended: ok, refused (4xx), unavailable (outage) or error."""
-        if self._on_call is None:
-            yield
-            return
+        """Tell ``on_call`` how the call ended: ok, refused (4xx), unavailable (outage) or error (and ``on_limited``,
+        within it, of each 429 by the call's name)."""
+        named = _CALLING.set(call)
         result = "error"
         try:
             yield
@@ -235,7 +240,9 @@ class DescopeClient:
             result = "unavailable"
             raise
         finally:
-            self._on_call(call, result)
+            _CALLING.reset(named)
+            if self._on_call is not None:
+                self._on_call(call, result)
 
     def _call(
         self,
@@ -307,6 +314,8 @@ class DescopeClient:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status == 429:  # this call and every other to the path wait their turns (the next loop's)
                     retry_after = self._gate.refused(path, retry_after)
+                    if self._on_limited is not None:
+                        self._on_limited(_CALLING.get())
                 too_long = retry_after is not None and retry_after > policy.max_retry_after
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
                     raise _error(

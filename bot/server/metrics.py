@@ -9,9 +9,15 @@ answers the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPRO
 
     impersonation_bot_requests_total{outcome}              per replica  requests reaching an outcome (OUTCOMES)
     impersonation_bot_sessions_active                      database     sessions in state ``active`` now
+    impersonation_bot_sessions_overdue                     database     of them, those whose window has ended (the
+                                                                        stop not done yet: due, or held back)
+    impersonation_bot_sessions_overdue_seconds             database     how long ago the window of the longest overdue
+                                                                        one ended (0: none)
     impersonation_bot_stop_lateness_seconds                per replica  stopped_at - ends_at, sessions ended by
                                                                         their window (histogram)
     impersonation_bot_descope_calls_total{call,result}     per replica  each DescopeClient call, once
+    impersonation_bot_descope_rate_limited_total{call}     per replica  each 429 Descope answered (a call waits its
+                                                                        turn and tries again: counted once per 429)
     impersonation_bot_slack_calls_total{method,result}     per replica  each Slack Web API call, once (retries
                                                                         included in it)
     impersonation_bot_approval_posts_refused_total{error}  per replica  the approvals channel refused an approval
@@ -80,6 +86,32 @@ class ActiveSessions(Collector):
         yield GaugeMetricFamily("impersonation_bot_sessions_active", "Sessions active now")
 
 
+class Overdue(Collector):
+    """The sessions still active past their window's end, read from the database per scrape: how many, and how late."""
+
+    def __init__(self, overdue: Callable[[], tuple[int, float]]) -> None:
+        self.overdue = overdue
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            count, oldest = self.overdue()
+        except Exception:  # the database is down: the scrape still answers, without them
+            return
+        sessions = GaugeMetricFamily("impersonation_bot_sessions_overdue",
+                                     "Sessions still active though their window has ended (database-wide)")
+        sessions.add_metric([], float(count))
+        late = GaugeMetricFamily("impersonation_bot_sessions_overdue_seconds",
+                                 "How long ago the window of the longest overdue session ended (database-wide; 0: "
+                                 "none)")
+        late.add_metric([], oldest)
+        yield sessions
+        yield late
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("impersonation_bot_sessions_overdue", "Sessions overdue")
+        yield GaugeMetricFamily("impersonation_bot_sessions_overdue_seconds", "The longest overdue's lateness")
+
+
 class Outbox(Collector):
     """The audit stream's backlog, read from the database per scrape: how many events wait, and for how long."""
 
@@ -109,13 +141,16 @@ class Metrics:
     """This process's registry and the hooks that feed it."""
 
     def __init__(self, active_sessions: Callable[[], int] | None = None, *, multiprocess: bool = False,
-                 outbox: Callable[[], tuple[int, float]] | None = None) -> None:
+                 outbox: Callable[[], tuple[int, float]] | None = None,
+                 overdue: Callable[[], tuple[int, float]] | None = None) -> None:
         """``active_sessions``: the count of active sessions, read at each scrape (the gauge; none without it);
         ``multiprocess``: this replica serves with several processes (``bot.server.workers``), whose counts a scrape
-        sums; ``outbox``: the audit stream's backlog (events, the oldest's wait in seconds), read at each scrape."""
+        sums; ``outbox``: the audit stream's backlog (events, the oldest's wait in seconds), read at each scrape;
+        ``overdue``: the sessions active past their window's end (how many, the longest's lateness in seconds)."""
         self.registry = CollectorRegistry()
         self.active_sessions = active_sessions
         self.outbox = outbox
+        self.overdue = overdue
         self.multiprocess = multiprocess
         self.requests = Counter("impersonation_bot_requests", "Requests reaching an outcome (per replica)",
                                 ["outcome"], registry=self.registry)
@@ -124,6 +159,8 @@ class Metrics:
                                        buckets=LATENESS_BUCKETS, registry=self.registry)
         self.descope_calls = Counter("impersonation_bot_descope_calls", "Descope API calls (per replica)",
                                      ["call", "result"], registry=self.registry)
+        self.descope_limited = Counter("impersonation_bot_descope_rate_limited", "429s Descope answered (per "
+                                       "replica)", ["call"], registry=self.registry)
         self.slack_calls = Counter("impersonation_bot_slack_calls", "Slack Web API calls (per replica)",
                                    ["method", "result"], registry=self.registry)
         self.posts_refused = Counter("impersonation_bot_approval_posts_refused",
@@ -150,6 +187,9 @@ class Metrics:
     def descope_call(self, call: str, result: str) -> None:
         self.descope_calls.labels(call=_known(call, DESCOPE_CALLS), result=_known(result, DESCOPE_RESULTS)).inc()
 
+    def descope_rate_limited(self, call: str) -> None:
+        self.descope_limited.labels(call=_known(call, DESCOPE_CALLS)).inc()
+
     def approval_post_refused(self, error: str) -> None:
         self.posts_refused.labels(error=_known(error, CHANNEL_ERRORS)).inc()
 
@@ -174,6 +214,8 @@ class Metrics:
         """The database-wide gauges, read at each scrape."""
         if self.active_sessions is not None:
             registry.register(ActiveSessions(self.active_sessions))
+        if self.overdue is not None:
+            registry.register(Overdue(self.overdue))
         if self.outbox is not None:
             registry.register(Outbox(self.outbox))
 

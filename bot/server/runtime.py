@@ -56,12 +56,13 @@ class Runtime:
         # Every part gets what it needs when it is made (the metrics read the store only at a scrape).
         streaming = settings.audit_webhook_url is not None and settings.audit_webhook_secret is not None
         self.metrics = Metrics(lambda: self.store.count_active(), multiprocess=shard[1] > 1,
-                               outbox=self._backlog if streaming else None)
+                               outbox=self._backlog if streaming else None, overdue=self._overdue)
         self.store = Store(self.engine, on_outcome=self.metrics.request_outcome, outbox=streaming,
                            on_error=self.metrics.database_error)
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                                      settings.descope_base_uri, on_call=self.metrics.descope_call,
-                                     keep_alive=not settings.proxied, gate=descope_turns)
+                                     on_limited=self.metrics.descope_rate_limited, keep_alive=not settings.proxied,
+                                     gate=descope_turns)
         self.client = make_client(settings, on_call=self.metrics.slack_call)
         key = settings.token_encryption_key or settings.descope_management_key
         self.clock = DatabaseClock(self.store, local=wall_clock)
@@ -101,6 +102,12 @@ class Runtime:
         """The audit stream's backlog for the metrics: events waiting, and the oldest's wait in seconds."""
         count, oldest = self.store.outbox_backlog()
         return count, (max(0.0, (self.clock() - oldest).total_seconds()) if oldest else 0.0)
+
+    def _overdue(self) -> tuple[int, float]:
+        """The sessions active past their window's end, for the metrics: how many, and the longest's lateness."""
+        now = self.clock()
+        count, oldest = self.store.overdue_sessions(now)
+        return count, (max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
     def _serve_http(self, listening: socket.socket | None, serving: Callable[[], None]) -> None:
         from waitress.server import create_server

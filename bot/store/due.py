@@ -1,11 +1,13 @@
 """The schedule's index, read: ``DueRecords`` answers what the sweep and the alarm ask of ``requests.next_due_at``
 (``bot.domain.schedule``'s moment for each request, kept by every write): what is due by now, what came due since the
-alarm's last ring, the earliest moment, the next one. Each is a range of that one index."""
+alarm's last ring, the earliest moment, the next one. Each is a range of that one index. And what is late: the
+sessions still active past their window's end (a range of ``(state, ends_at)``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain import State
 from bot.store.core import StoreCore
 from bot.store.sql import Tx
 
@@ -24,6 +26,14 @@ class DueRecords(StoreCore):
         (moment, id) in that order (a range of the index); and the next moment after ``until`` (``next_due_after``)."""
         with self.db.read() as s:
             return _due_between(s, since, after, until, limit), _next_due_after(s, until)
+
+    def overdue_sessions(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many sessions are still active though their window ended by ``now``, and the earliest such end (the
+        metrics: a stop held back, by Descope's limits or an outage, shows here before it is done)."""
+        with self.db.read() as s:
+            found = s.one("SELECT count(*), min(ends_at) FROM requests WHERE state = ? AND ends_at <= ?",
+                          (State.ACTIVE.value, now))
+            return (int(found[0]), s.moment(found[1])) if found else (0, None)
 
     def earliest_due(self) -> datetime | None:
         """The earliest ``next_due_at`` of all (the index's first)."""

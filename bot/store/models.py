@@ -72,7 +72,8 @@ class Base(DeclarativeBase):
 class RequestRow(Base):
     __tablename__ = "requests"
     __table_args__ = (Index("ix_requests_requester_state", "requester_id", "state"),
-                      Index("ix_requests_requester_break_glass", "requester_id", "break_glass"))
+                      Index("ix_requests_requester_break_glass", "requester_id", "break_glass"),
+                      Index("ix_requests_state_ends_at", "state", "ends_at"))
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     requester_id: Mapped[str] = mapped_column(String(32))
@@ -80,7 +81,7 @@ class RequestRow(Base):
     tenant: Mapped[str | None] = mapped_column(String(128))
     duration_s: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     pending_until: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -119,6 +119,26 @@ def test_each_descope_call_is_counted_once_with_its_result() -> None:
                        ("logout", "ok"): 1}
 
 
+def test_each_429_descope_answers_is_counted_against_its_call() -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "0"}, json={"errorCode": "E130429"}),
+                    httpx.Response(200, json={}), httpx.Response(429, headers={"Retry-After": "0"}),
+                    httpx.Response(429, headers={"Retry-After": "0"})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers)
+
+    metrics = Metrics()
+    client = DescopeClient("P2abc", "K1", "https://api.descope.test", transport=httpx.MockTransport(handler),
+                           retry=RetryPolicy(attempts=2), sleep=lambda s: None, on_call=metrics.descope_call,
+                           on_limited=metrics.descope_rate_limited)
+    client.stop_impersonation("a.b.c")  # a 429, then stopped
+    with pytest.raises(DescopeUnavailable):
+        client.logout("a.b.c")  # 429 twice: given up
+    assert sample(metrics, "impersonation_bot_descope_rate_limited_total", call="stop") == 1
+    assert sample(metrics, "impersonation_bot_descope_rate_limited_total", call="logout") == 2
+    assert sample(metrics, "impersonation_bot_descope_calls_total", call="stop", result="ok") == 1
+
+
 def _answering(client: CountingWebClient, status: int, body: dict[str, Any]) -> None:
     def perform(*, url: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"status": status, "headers": {}, "body": json.dumps(body)}

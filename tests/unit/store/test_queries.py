@@ -83,13 +83,15 @@ def test_the_alarm_reads_what_came_due_since_its_last_ring_and_a_full_batch_goes
     assert store.due_and_next(moment, None, late_moment, 10) == ([(late_moment, later)], None)
 
 
-def test_the_gauge_counts_active_sessions_and_the_audit_trail_reads_back_in_order(store: Store) -> None:
+def test_the_gauges_count_active_and_overdue_sessions_and_the_audit_trail_reads_back_in_order(store: Store) -> None:
     a = _approved(store, "a@acme.com")
     b = _pending(store, "b@acme.com", at=T0 + MINUTE)
     assert store.count_active() == 0
     assert store._transition(a, [State.APPROVED], State.ACTIVE, actor="system", action="activated", now=T0,
                             started_at=T0, ends_at=T0 + 30 * MINUTE, token_sealed="sealed")
     assert store.count_active() == 1
+    assert store.overdue_sessions(T0 + 29 * MINUTE) == (0, None)  # its window has not ended
+    assert store.overdue_sessions(T0 + 31 * MINUTE) == (1, T0 + 30 * MINUTE)  # ended, and not stopped: overdue
 
     trail = store.audit()
     assert [(e.request_id, e.action) for e in trail] == [(a, "requested"), (a, "approved"), (b, "requested"),
@@ -97,6 +99,9 @@ def test_the_gauge_counts_active_sessions_and_the_audit_trail_reads_back_in_orde
     assert [e.id for e in trail] == sorted(e.id for e in trail) and all(e.at.tzinfo is not None for e in trail)
     assert [e.action for e in store.audit(request_id=b)] == ["requested"]
     assert [e.request_id for e in store.audit(since=T0 + MINUTE)] == [b]
+    assert store._transition(a, [State.ACTIVE], State.STOPPED, actor="system", action="stopped", now=T0,
+                            stopped_at=T0 + 30 * MINUTE)
+    assert store.overdue_sessions(T0 + 31 * MINUTE) == (0, None)  # stopped: no longer overdue
 
 
 def test_the_home_lists_count_past_their_limit_and_opening_it_twice_keeps_one_row(store: Store) -> None:
