@@ -82,6 +82,11 @@ class _NotTheUnusedToken(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+class _NotASkippedTurn(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else
@@ -95,6 +100,9 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     # Bolt warns that SLACK_BOT_TOKEN (read by Bolt itself from the environment) is unused when given a client: ours
     # is built from that very token, so the warning says nothing, and it came before the bot's own first line.
     logging.getLogger("slack_bolt.App").addFilter(_NotTheUnusedToken())
+    # APScheduler warns at each turn of a duty that comes while its last run is still going (a sweep waiting on a
+    # database that does not answer): the run says itself how it ended, once; the turns it skipped say nothing more.
+    logging.getLogger("apscheduler.scheduler").addFilter(_NotASkippedTurn())
     # httpx says every request at INFO, its URL with it (a Descope user look-up names the target's login ID): the
     # bot's own lines say what happened, without the people in it. At DEBUG it speaks.
     logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)

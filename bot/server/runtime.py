@@ -32,7 +32,9 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.store import Store, make_engine, utcnow
 from bot.store.migrate import migrate
+from bot.store.patience import BUSY_TIMEOUT_MS
 from bot.store.sealing import Sealer
+from bot.store.watchdog import Watchdog
 from bot.workflows import Workflows
 from bot.workflows.leases import Leases
 
@@ -42,6 +44,9 @@ log = logging.getLogger(__name__)
 #: leases and turns (``bot_state``) keep it to one delivery at a time and one search per RECONCILE_INTERVAL.
 STREAM_EVERY = timedelta(seconds=1)
 WATCH_EVERY = timedelta(seconds=15)
+#: How long the bot's own work (nobody waiting on it) waits for PostgreSQL to answer a transaction before its
+#: connection is cut (``bot.store.watchdog``): as long as it waits for SQLite's lock.
+HUNG_AFTER = BUSY_TIMEOUT_MS / 1000
 
 
 class Runtime:
@@ -51,14 +56,15 @@ class Runtime:
         (the system's; a test may give another); ``descope_turns``: the turns at Descope's rate-limited paths this
         process shares with the bot's other serving processes (``bot.descope.gate``; by default its own)."""
         self.settings = settings
-        self.engine = make_engine(settings.database_url)
+        watchdog = Watchdog(HUNG_AFTER)  # PostgreSQL: a server that takes what is sent and never answers
+        self.engine = make_engine(settings.database_url, watchdog=watchdog)
         migrate(self.engine)
         # Every part gets what it needs when it is made (the metrics read the store only at a scrape).
         streaming = settings.audit_webhook_url is not None and settings.audit_webhook_secret is not None
         self.metrics = Metrics(lambda: self.store.count_active(), multiprocess=shard[1] > 1,
                                outbox=self._backlog if streaming else None, overdue=self._overdue)
         self.store = Store(self.engine, on_outcome=self.metrics.request_outcome, outbox=streaming,
-                           on_error=self.metrics.database_error)
+                           on_error=self.metrics.database_error, watchdog=watchdog)
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                                      settings.descope_base_uri, on_call=self.metrics.descope_call,
                                      on_limited=self.metrics.descope_rate_limited, keep_alive=not settings.proxied,

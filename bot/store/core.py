@@ -36,6 +36,7 @@ from bot.store.rows import (
     viewers_of,
 )
 from bot.store.sql import SELECT_AUDIT, Cond, Db, Lease, Row, Tx, lease_free, select_rows, where
+from bot.store.watchdog import Watchdog
 
 
 class SlackWork(NamedTuple):
@@ -76,9 +77,10 @@ def held_of(tx: Tx, row: RequestRow, until: datetime, viewers_since: datetime | 
 
 class StoreCore:
     def __init__(self, engine: Engine, on_outcome: Callable[[str], None] = lambda outcome: None, *,
-                 outbox: bool = False, on_error: Callable[[], None] | None = None) -> None:
+                 outbox: bool = False, on_error: Callable[[], None] | None = None,
+                 watchdog: Watchdog | None = None) -> None:
         self.engine = engine
-        self.db = Db(engine)
+        self.db = Db(engine, watchdog)  # PostgreSQL: a transaction left unanswered too long is cut (``watchdog``)
         self.db.outbox = outbox  # every audit row also to deliver to AUDIT_WEBHOOK_URL
         if on_error is not None:  # told of each failure of the database (the metrics)
             self.db.on_error = on_error

@@ -6,7 +6,8 @@ timeout, and ``BEGIN IMMEDIATE`` for a transaction SQLAlchemy opens (the migrati
 ``sql.Db``), so writers queue instead of failing on a lock upgrade. ``Writers`` is that queue, ahead of SQLite's
 own lock: threads of one process on a lock, the serving processes of one machine (``WEB_CONCURRENCY``) on an
 ``flock`` of a file beside the database. PostgreSQL gets a pool whose connections
-are pinged before use only after being idle (``_ping_when_idle``).
+are pinged before use only after being idle (``_ping_when_idle``); a server that hangs is given up on in time
+(``watchdog``).
 ``postgres://`` and ``postgresql://`` URLs use psycopg 3.
 """
 
@@ -17,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from types import TracebackType
 from typing import Any
 
@@ -26,9 +27,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
 from bot.store.patience import BUSY_TIMEOUT_MS, locked, time_left
+from bot.store.watchdog import PING_WITHIN, Watchdog
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, watchdog: Watchdog | None = None) -> Engine:
+    """The engine for ``url``; on PostgreSQL, ``watchdog`` cuts a pooled connection whose ping goes unanswered."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     elif url.startswith("postgres://"):
@@ -57,7 +60,7 @@ def make_engine(url: str) -> Engine:
         return engine
     # A server that does not answer is given 2 s: a command or a click must be answered within Slack's 3.
     engine = create_engine(url, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 2})
-    _ping_when_idle(engine)
+    _ping_when_idle(engine, watchdog)
     return engine
 
 
@@ -82,14 +85,15 @@ def undone_if_failed(url: str) -> Iterator[None]:
 IDLE_PING_SECONDS = 10.0
 
 
-def _ping_when_idle(engine: Engine) -> None:
+def _ping_when_idle(engine: Engine, watchdog: Watchdog | None) -> None:
     """Check a pooled connection before use only when it has been idle a while.
 
     SQLAlchemy's ``pool_pre_ping`` pings on *every* checkout: one more round trip per transaction, about a fifth of
     the bot's CPU per session on PostgreSQL (issue 13's profile). A connection in steady use cannot have gone stale
     unnoticed (a failure on it invalidates the whole pool), so only one idle for ``IDLE_PING_SECONDS`` is pinged
     (the dialect's own ``do_ping``); a dead one is replaced by the pool (``DisconnectionError``: it retries with a
-    new connection) and the transaction never sees it, as with ``pool_pre_ping``."""
+    new connection) and the transaction never sees it, as with ``pool_pre_ping``. A ping left unanswered is cut after
+    ``PING_WITHIN`` (``watchdog``), as a dead one."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_conn: Any, record: Any) -> None:
@@ -101,7 +105,8 @@ def _ping_when_idle(engine: Engine) -> None:
         if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
             return
         try:
-            engine.dialect.do_ping(dbapi_conn)
+            with watchdog.watching(dbapi_conn, within=PING_WITHIN) if watchdog is not None else nullcontext():
+                engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:
             raise DisconnectionError(f"a pooled connection idle for {time.monotonic() - since:.0f} s is gone") from exc
 

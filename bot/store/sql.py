@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from bot.domain.audit import Action, AuditEntry
 from bot.store.models import AUDIT, REQUESTS, RequestRow, UTCDateTime, row_of
 from bot.store.patience import BUSY_TIMEOUT_MS, time_left
+from bot.store.watchdog import Watchdog
 
 #: Every column of ``requests``, in the table's order: what ``SELECT {COLUMNS}`` returns.
 COLUMNS = tuple(REQUESTS.c.keys())
@@ -159,9 +160,11 @@ def _text_of(moment: datetime) -> str:
 class Db:
     """The pooled connections of ``engine``, used through the driver."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, watchdog: Watchdog | None = None) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        #: PostgreSQL: cuts the connection of a transaction the server leaves unanswered too long (``watchdog``).
+        self.watchdog = watchdog if self.postgres else None
         #: ``UPDATE … RETURNING`` (SQLite 3.35 and newer; every supported PostgreSQL).
         self.returning = self.postgres or sqlite3.sqlite_version_info >= (3, 35)
         self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
@@ -207,32 +210,36 @@ class Db:
             raise
         driver: Any = pooled.driver_connection
         autocommit = self.postgres and not write
+        watch = self.watchdog.watching(driver) if self.watchdog is not None else nullcontext(None)
         try:
             if autocommit:
                 driver.autocommit = True
             cursor = pooled.cursor()
             tx = Tx(self, cursor)
             hurried = None if self.postgres else time_left()  # someone waits for the answer (bot.store.patience)
-            try:
-                if hurried is not None:
-                    cursor.execute(f"PRAGMA busy_timeout={int(hurried * 1000)}")
-                if not self.postgres:
-                    tx.run("BEGIN IMMEDIATE" if write else "BEGIN")
-                yield tx
-                if not autocommit:
-                    pooled.commit()
-            except BaseException:
-                if not autocommit:
-                    with suppress(self._error):  # the connection is gone; the error that says so comes next
-                        pooled.rollback()
-                raise
-            finally:
-                if hurried is not None:
-                    try:
-                        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                    except self._error:  # not given back to the pool with the short wait
-                        pooled.invalidate()
-                cursor.close()
+            with watch as watched:
+                try:
+                    if hurried is not None:
+                        cursor.execute(f"PRAGMA busy_timeout={int(hurried * 1000)}")
+                    if not self.postgres:
+                        tx.run("BEGIN IMMEDIATE" if write else "BEGIN")
+                    yield tx
+                    if not autocommit:
+                        pooled.commit()
+                except BaseException:
+                    if not autocommit:
+                        with suppress(self._error):  # the connection is gone; the error that says so comes next
+                            pooled.rollback()
+                    raise
+                finally:
+                    if hurried is not None:
+                        try:
+                            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                        except self._error:  # not given back to the pool with the short wait
+                            pooled.invalidate()
+                    cursor.close()
+            if watched is not None and watched.cut:  # cut once its work was done: not given back to the pool
+                pooled.invalidate()
         except self._error as exc:
             self.on_error()
             dropped = self.engine.dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]

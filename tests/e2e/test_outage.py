@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -21,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,33 @@ class Server:
 
     def stop(self) -> None:
         self.ctl("-m", "fast", "-w", "stop")
+
+    def processes(self) -> list[int]:
+        """The server's processes: the postmaster (its PID file's first line) and every process it started."""
+        postmaster = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.split("/")[2]))
+        return [postmaster, *children]
+
+    @contextmanager
+    def hung(self) -> Iterator[None]:
+        """Every process of the server stopped (SIGSTOP) inside: connections stay open and the kernel still takes
+        what is sent, but nothing answers, as with a server wedged or cut off behind a proxy. Always let go."""
+        frozen = self.processes()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in frozen:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def running(self) -> bool:
         return subprocess.run([*self.run_as, f"{BINARIES[-1]}/pg_ctl", "-D", str(self.folder / "data"), "status"],
@@ -144,6 +173,43 @@ def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tm
             assert "waiting for a second admin" in again, again  # carries on, no restart
         finally:
             bot.stop()
+
+
+def test_a_hung_database_is_answered_in_time_and_survived(server: Server, tmp_path: Path) -> None:
+    """PostgreSQL that takes what is sent and never answers (its processes stopped: a wedged server, a proxy or a
+    network that holds the connection open): a command and a click are answered in time all the same, ``/healthz``
+    answers 503, nothing waits on it for ever; once it answers again the stop that fell due meanwhile goes out."""
+    with FakeSlack() as slack, FakeDescope() as descope:
+        populate(slack, descope)
+        bot = BotProcess(bot_env(slack, descope, server.url, SWEEP_INTERVAL="1s", RECONCILE_INTERVAL="0"),
+                         tmp_path / "bot.log")
+        bot.start()
+        s = Stack(slack, descope, bot)
+        try:
+            request_id, ts = s.submit("jane@acme.com 4s --tenant acme-eu checking invoice SUP-123")
+            assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+            s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
+            waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
+
+            with server.hung():  # the session's window ends while the database hangs
+                _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)
+                time.sleep(5)  # past the window: its stop falls due while it hangs
+                assert bot.proc is not None and bot.proc.poll() is None
+                assert not s.descope.calls_to(STOP_IMPERSONATION)
+                _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)  # still, with every connection tried
+            back = time.monotonic()
+            s.slack.wait_for(lambda: s.descope.calls_to(STOP_IMPERSONATION), timeout=15,
+                             message="the stop that fell due while the database hung")
+            assert time.monotonic() - back < 1 + 5  # SWEEP_INTERVAL plus a few seconds
+            s.slack.wait_for(lambda: status(bot.url + "/healthz") == 200, message="healthy again")
+            s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="the session ended")
+            again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
+            assert "waiting for a second admin" in again, again
+        finally:
+            bot.stop()
+    said = bot.log_path.read_text()
+    assert "Traceback" not in said and "the database did not answer in time" in said
+    assert "maximum number of running instances" not in said  # a sweep that waited is not a line a second
 
 
 def test_a_sqlite_database_locked_by_another_program_is_answered_in_time_and_survived(tmp_path: Path) -> None:
