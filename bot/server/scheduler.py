@@ -34,7 +34,6 @@ so a process being replaced leaves nothing undone: its share is stopped by the o
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import zlib
 from collections.abc import Callable, Sequence
@@ -47,7 +46,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.store import SlackWork, utcnow
-from bot.store.errors import unreachable as database_unreachable
+from bot.store.errors import log_failure as said
 from bot.workflows.leases import Leases
 from bot.workflows.ticker import Ticker
 
@@ -60,13 +59,8 @@ RETRY_RING = timedelta(seconds=1)  # a ring that could not read the database loo
 
 
 def log_failure(what: str) -> None:
-    """Log the exception being handled: a database out of reach in one line (it says so every turn until it is back),
-    anything else with its traceback."""
-    failure = sys.exc_info()[1]
-    if failure is not None and database_unreachable(failure):
-        log.warning("%s: the database cannot be reached (%s)", what, type(failure).__name__)
-    else:
-        log.exception(what)
+    """Log the exception being handled (``bot.store.errors.log_failure``)."""
+    said(log, "%s", what)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,16 @@ The drivers' exceptions, as SQLAlchemy wraps them (``DBAPIError.orig``)::
     psycopg.OperationalError   unreachable (the connection: refused, closed, timed out)
     psycopg.InterfaceError     unreachable (a connection already closed)
     sqlalchemy.exc.TimeoutError  unreachable (the pool had no connection to give in time)
+
+``log_failure`` logs the exception being handled the way the bot's own work says it: the database out of reach in one
+line (it says so at every turn until the database is back), anything else with its traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import sys
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -39,3 +44,13 @@ def unreachable(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def log_failure(logger: logging.Logger, what: str, *args: object) -> None:
+    """Log the exception being handled: ``what`` (``%`` ``args``), and then, the database out of reach, why in a few
+    words; anything else, its traceback."""
+    failure = sys.exc_info()[1]
+    if failure is not None and unreachable(failure):
+        logger.warning(what + ": the database cannot be reached (%s)", *args, type(failure).__name__)
+    else:
+        logger.exception(what, *args)

@@ -22,6 +22,7 @@ from datetime import timedelta
 from bot.domain import FINAL_STATES, LIVE_STATES, State
 from bot.domain.home import AWAITING_SCAN, AWAITING_SHOWN, MINE_SHOWN, SESSIONS_SHOWN, TO_REVIEW_SHOWN, Home, Listed
 from bot.store import HomeStore
+from bot.store.errors import log_failure
 from bot.workflows.context import Context
 
 log = logging.getLogger("bot.workflows")
@@ -77,7 +78,7 @@ class Homes:
             if viewers is None:
                 viewers = self.store.viewers(ctx.clock() - VIEWER_TTL)
         except Exception:
-            log.exception("could not read who opened the Home; not republishing it")
+            log_failure(log, "could not read who opened the Home; not republishing it")
             return 0
         published = 0
         for user_id in viewers:

@@ -27,6 +27,7 @@ from bot.domain import RequestView, State
 from bot.domain.audit import Action
 from bot.domain.outcomes import NotPosted
 from bot.store import AuditEntry, Lease, Progress, RequestRow, SlackHeld, SlackWork, as_view
+from bot.store.errors import log_failure
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
@@ -108,7 +109,7 @@ class Projection:
         except SlackUnavailable as exc:
             log.warning("Slack update for request %s failed (%s); retrying shortly", request_id, exc)
         except Exception:
-            log.exception("Slack update for request %s failed; retrying shortly", request_id)
+            log_failure(log, "Slack update for request %s failed; retrying shortly", request_id)
         finally:
             ctx.leases.release(request_id, Lease.SLACK, holder=holder)
             if not caught_up:  # hand the work back soon, not after a whole lease

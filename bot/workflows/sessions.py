@@ -31,6 +31,7 @@ from bot.domain.outcomes import (
 )
 from bot.domain.schedule import warning_time
 from bot.store import RequestRow, Session, SlackHeld
+from bot.store.errors import log_failure
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.home import VIEWER_TTL
@@ -210,7 +211,7 @@ class Sessions:
         try:
             ctx.arm(request_id, active)
         except Exception:  # the Slack lease just taken must reach the caller; the sweep backs up a lost alarm
-            log.exception("request %s: its alarm could not be set; the sweep will stop it on time", request_id)
+            log_failure(log, "request %s: its alarm could not be set; the sweep will stop it on time", request_id)
         return slack_held
 
     def _called_off(self, row: RequestRow) -> None:
@@ -240,10 +241,10 @@ class Sessions:
         except Exception as exc:
             row = ctx.store.get_row(request_id)
             if row is not None and row.decided_at is not None and ctx.clock() - row.decided_at > ACTIVATION_DEADLINE:
-                log.exception("activating request %s failed for too long; giving up", request_id)
+                log_failure(log, "activating request %s failed for too long; giving up", request_id)
                 self.fail(request_id, Failure(FailureKind.GAVE_UP, error=type(exc).__name__))
                 return None
-            log.exception("activating request %s failed; retrying shortly", request_id)
+            log_failure(log, "activating request %s failed; retrying shortly", request_id)
             retry = ctx.clock() + SLACK_RETRY
             ctx.store.retry_activation_at(request_id, retry)
             ctx.arm(request_id)

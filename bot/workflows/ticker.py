@@ -18,7 +18,7 @@ from datetime import datetime
 from bot.domain import State
 from bot.domain.schedule import Work, due_now, next_due
 from bot.store import Lease, SlackWork
-from bot.store.errors import unreachable as database_unreachable
+from bot.store.errors import log_failure
 from bot.store.retention import purge
 from bot.workflows.about import about
 from bot.workflows.break_glass import BreakGlass
@@ -63,12 +63,8 @@ class Ticker:
                     self.projection.sync_slack(request_id, lease, work=work)
                 else:
                     self._tick(request_id)
-            except Exception as exc:
-                if database_unreachable(exc):
-                    log.warning("work on request %s waits: the database cannot be reached (%s)", request_id,
-                                type(exc).__name__)
-                else:
-                    log.exception("work on request %s failed; the sweep will retry", request_id)
+            except Exception:
+                log_failure(log, "work on request %s failed; the sweep will retry", request_id)
 
     def _tick(self, request_id: str) -> None:
         ctx = self.ctx
