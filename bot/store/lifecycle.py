@@ -200,11 +200,9 @@ class Lifecycle(StoreCore):
         """The token of the call in flight is known revoked: no unseen token remains."""
         return self._set(request_id, where=[Row.state == State.APPROVED.value], minting_until=None)
 
-    def retry_activation_at(self, request_id: str, when: datetime, *, minted_nothing: bool = False) -> bool:
-        """Hand an activation that failed back to the sweep at ``when`` (``minted_nothing``: its impersonate call was
-        refused before any work, so no unseen token remains: the call in flight cleared with it)."""
-        cleared: dict[str, None] = {"minting_until": None} if minted_nothing else {}
-        return self._set(request_id, where=[Row.state == State.APPROVED.value], lease_until=when, **cleared)
+    def retry_activation_at(self, request_id: str, when: datetime) -> bool:
+        """Hand an activation that failed unexpectedly back to the sweep at ``when``."""
+        return self._set(request_id, where=[Row.state == State.APPROVED.value], lease_until=when)
 
     def start_session(self, request_id: str, session: Session, *, now: datetime, extends: str | None = None,
                       slack_lease_until: datetime | None = None,

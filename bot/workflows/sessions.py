@@ -2,9 +2,7 @@
 the row's work lease and ends in one conditional transition; ending a session is ``revocation``'s.
 
 Faults: a Descope refusal (4xx) fails the request at once, with the reason as data (``failure_for``); an
-outage (after the client's retries) fails it too, never leaving it ``approved``, except Descope's rate limit asking
-for a longer wait than the client waits itself: the call is put off until then, if that is within
-``ACTIVATION_DEADLINE`` of the approval (``_asked_to_wait``). A token minted for an
+outage (after the client's retries) fails it too, never leaving it ``approved``. A token minted for an
 activation that then cannot be recorded is revoked at once (``Revocation.revoke_orphan``). A stop recorded while an
 approved request is being activated wins (``activate``); so does a crash during the impersonate call, recorded
 before it is made: the request fails rather than mint a second token beside one nobody holds.
@@ -16,7 +14,6 @@ import base64
 import json
 import logging
 import math
-import random
 from datetime import UTC, datetime, timedelta
 
 from bot.descope import LONGEST_CALL, DescopeError, DescopeRefused, DescopeUnavailable
@@ -62,15 +59,6 @@ def failure_for(exc: DescopeError, *, login_id: str, tenant: str | None, imperso
     return Failure(kind, login_id=login_id, tenant=tenant, impersonator=impersonator, status=exc.status, code=exc.code,
                    description=exc.description, error=str(exc),
                    expires=expires.isoformat() if expires and kind is FailureKind.MAYBE_MINTED else None)
-
-
-def _asked_to_wait(exc: DescopeError) -> timedelta | None:
-    """How long to wait before the impersonate call goes out again, when Descope refused it for its rate limit and
-    asked for a wait longer than the client waits itself (it minted nothing: a 429 is refused before any work), spread
-    by up to a fifth so that activations held together do not meet the limit again together; else ``None``."""
-    if isinstance(exc, DescopeUnavailable) and exc.status == 429 and not exc.maybe_done and exc.retry_after:
-        return timedelta(seconds=exc.retry_after * random.uniform(1.0, 1.2))
-    return None
 
 
 def _claims(jwt: str) -> dict[str, object]:
@@ -168,13 +156,6 @@ class Sessions:
                                "requestedBy": row.requester_id, **_approvers_claim(row)},
             )
         except DescopeError as exc:
-            wait = _asked_to_wait(exc)
-            if wait is not None and row.decided_at is not None and now + wait < row.decided_at + ACTIVATION_DEADLINE:
-                log.warning("request %s: Descope asked to wait %.0f s before it mints; trying again then", request_id,
-                            wait.total_seconds())
-                ctx.store.retry_activation_at(request_id, now + wait, minted_nothing=True)
-                ctx.arm(request_id)
-                return None
             self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email,
                                               expires=ends_at + MINT_GRACE))
             return None

@@ -73,7 +73,6 @@ class StubDescope:
         self.stop_calls = 0
         self.impersonations: list[tuple[str, str]] = []  # each impersonate call: (login ID, impersonator ID)
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
-        self.impersonate_errors: list[Exception] = []  # the next impersonate calls raise these, one each, first
         # The step-up: ``prove`` accepts ``good_code`` and rejects any other as Descope does (``CodeRejected``);
         # ``prove_error`` (``SessionRejected``, ``DescopeUnavailable``, ``DescopeRefused`` …) is raised when set.
         self.good_code = "123456"
@@ -92,8 +91,6 @@ class StubDescope:
                     selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
         self.calls += 1
         self.impersonations.append((login_id, impersonator_id))
-        if self.impersonate_errors:
-            raise self.impersonate_errors.pop(0)
         if self.gate is not None and self.calls == 1:
             assert self.gate.wait(10)
         exp = int(self.clock().timestamp()) + refresh_duration

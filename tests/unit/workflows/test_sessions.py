@@ -1,6 +1,5 @@
 """Sessions' own fault paths (``bot.workflows.sessions``), in process on a controlled clock: an activation
-that keeps failing, a database failure right after Descope minted the token, a stop call Descope rate-limits, an
-impersonate call it puts off."""
+that keeps failing, a database failure right after Descope minted the token, a stop call Descope rate-limits."""
 
 from __future__ import annotations
 
@@ -94,33 +93,6 @@ def test_stop_retries_honour_retry_after_and_the_token_expiry(world: World) -> N
     stopped = world.row(request_id)
     assert stopped.state == "stopped" and stopped.token_sealed is None
     assert world.descope.stopped == world.descope.minted
-
-
-def test_an_impersonate_descope_puts_off_for_longer_than_the_client_waits_is_made_then_not_failed(
-        world: World) -> None:
-    """Descope's rate limit asked for 60 s (more than the client waits in a thread): the approval is kept, and the
-    call goes out once the wait is over (within ACTIVATION_DEADLINE)."""
-    limited = DescopeUnavailable("Rate limit exceeded", status=429, retry_after=60, attempts=1)
-    world.descope.impersonate_errors = [limited]
-    request_id = world.approved()
-    held = world.row(request_id)
-    assert held.state == "approved" and held.minting_until is None  # refused before any work: no unseen token
-    world.clock.advance(59)
-    world.workflows.ticker.sweep()
-    assert world.descope.calls == 1 and world.row(request_id).state == "approved"  # not before Descope's time
-    world.clock.advance(13)  # 60 s and up to a fifth more
-    world.workflows.ticker.sweep()
-    assert world.descope.calls == 2 and world.row(request_id).state == "active"
-    assert world.notifier.tokens == world.descope.minted
-
-
-def test_an_impersonate_descope_puts_off_past_the_activation_deadline_fails_as_an_outage(world: World) -> None:
-    world.descope.impersonate_errors = [DescopeUnavailable("Rate limit exceeded", status=429, retry_after=600,
-                                                           attempts=1)]
-    failed = world.view(world.approved())
-    assert failed.state is State.FAILED and failed.failure is not None
-    assert isinstance(failed.failure, Failure) and failed.failure.kind is FailureKind.UNAVAILABLE
-    assert [r.state for r in world.notifier.outcomes] == [State.FAILED]  # the requester is told at once
 
 
 # -- issue 22: a stop during the activation wins; a call in flight is never repeated ----------------------------
