@@ -1,7 +1,8 @@
 """The Slack Web API client the bot uses everywhere: pointed at ``SLACK_API_URL``, with retries.
 
 slack-sdk retries only one connection error by default; the bot also retries rate limits (honouring
-``Retry-After``) and Slack's 5xx answers, so a busy workspace delays a message instead of losing it; a post is never
+``Retry-After``: a short one waited out in the thread, a longer one handed to the caller, ``IN_THREAD_WAIT``) and
+Slack's 5xx answers, so a busy workspace delays a message instead of losing it; a post is never
 sent again after Slack may have acted on it (``CREATING``): a retried post is never posted twice.
 
 A call's first attempt goes straight to the kept connections (``KeepAlive.post``): a 200, what nearly every call
@@ -18,7 +19,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlencode
@@ -70,10 +71,36 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
             return False
         return response.status_code == 503 or not creates(request.url)
 
+#: The longest ``Retry-After`` a call waits out in its own thread (slack-sdk's handler sleeps that, and up to a second
+#: more, per retry): a longer one is the caller's to wait (``notifier``: ``SlackUnavailable``), so that a worker thread
+#: is never held for long by Slack's rate limit while a session's stop waits for it.
+IN_THREAD_WAIT = 1
+
+
+def retry_after(headers: Mapping[str, Any]) -> float:
+    """A 429's ``Retry-After`` (seconds; 1 when Slack sent none or something else), from slack-sdk's headers (a
+    value may be a list of them)."""
+    value = next((found for name, found in headers.items() if name.lower() == "retry-after"), None)
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    try:
+        return max(float(str(value)), 0.0) if value is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack-sdk's, but only a ``Retry-After`` of at most ``IN_THREAD_WAIT`` is waited out here."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        return response is not None and response.status_code == 429 and retry_after(response.headers) <= IN_THREAD_WAIT
+
+
 #: Retry handlers that never retry a 200 (slack-sdk's built-in ones and the bot's, by their exact class: a subclass may
 #: retry what it likes): with only these, a 200 is the answer without asking them.
 _ERRORS_ONLY = frozenset({ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler,
-                          SentOnceConnectionErrorRetryHandler, AnyServerErrorRetryHandler})
+                          SentOnceConnectionErrorRetryHandler, AnyServerErrorRetryHandler, BriefRateLimitRetryHandler})
 _CHARSET = re.compile(r';\s*charset="?([^";\s]+)', re.IGNORECASE)  # a parameter of the type, as get_content_charset
 
 
@@ -184,7 +211,7 @@ def make_client(settings: Settings, on_call: Callable[[str, str], None] | None =
         timeout=10,
         retry_handlers=[
             SentOnceConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            BriefRateLimitRetryHandler(max_retry_count=3),
             AnyServerErrorRetryHandler(max_retry_count=2),
         ],
     )

@@ -97,8 +97,13 @@ class ChannelRefused(Exception):
 
 
 class SlackUnavailable(Exception):
-    """Slack did not answer, or failed on its side (a 5xx, a broken connection), after the client's own retries:
-    nothing about the request is wrong, and the call may be made again later (the sync comes back to it)."""
+    """Slack did not answer, failed on its side (a 5xx, a broken connection), or asked the bot to wait longer than the
+    client waits in a thread (a 429: ``retry_after`` seconds), after the client's own retries: nothing about the
+    request is wrong, and the call may be made again later (the sync comes back to it, not before ``retry_after``)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Notifier(Protocol):

@@ -20,6 +20,7 @@ and the approvers', of those who opened the Home); that never raises, so a faili
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -108,6 +109,8 @@ class Projection:
             retry = self._refused(request_id, refused)
         except SlackUnavailable as exc:
             log.warning("Slack update for request %s failed (%s); retrying shortly", request_id, exc)
+            if exc.retry_after:  # not before Slack's time, spread so that updates held together do not meet again
+                retry = max(retry, timedelta(seconds=exc.retry_after * random.uniform(1.0, 1.2)))
         except Exception:
             log_failure(log, "Slack update for request %s failed; retrying shortly", request_id)
         finally:

@@ -1,7 +1,8 @@
 """Rate limits (issue 28, parts 1 and 2): many sessions ending together while Descope allows only a few stops and
 logouts a second are all stopped and revoked at about the allowed rate, the calls waiting their turn (on average at
 most one 429 per session); a 429 that one serving process meets holds the path in the others too (one source IP, one
-limit); a 429 from Slack on the approval message delays it, and it is posted once. SQLite and PostgreSQL."""
+limit); Slack's rate limit, however long, holds back no stop; a 429 from Slack on the approval message delays it, and
+it is posted once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -60,6 +61,32 @@ def test_a_429_one_serving_process_meets_holds_the_path_in_every_other(make_stac
     assert during == [], f"stops sent while Descope had asked to wait {HOLD} s: {during}"
     assert len(after) >= 2  # sessions that ended meanwhile waited for the hold's end, and then were stopped
     assert len([call for call in stops if call.status == 200]) == len(sessions)
+
+
+def test_slack_rate_limiting_every_post_and_edit_for_long_holds_back_no_stop(make_stack: StackFactory) -> None:
+    """Slack answers every post and edit 429 with a Retry-After of 10 s while more sessions end than the bot has
+    workers: each is stopped on time all the same (no worker waits out Slack's limit while a stop waits for it), and
+    the channel hears of each end once Slack lets it."""
+    s = make_stack(MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
+    sessions = []
+    for n in range(24):  # more than the workers of both serving processes (8 each)
+        target = f"busy{n}@acme.com"
+        s.descope.add_user(target, tenants=[TENANT])
+        request_id, ts = s.submit(f"{target} 8s --tenant {TENANT} the same incident for everyone")
+        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+        sessions.append(ts)
+    s.slack.wait_for(lambda: len(s.descope.active_tokens()) >= len(sessions), timeout=30, message="all started")
+    limited = time.time()
+    for method in ("chat.update", "chat.postMessage"):
+        s.slack.fail_next(method, status=429, retry_after=10, count=100_000)
+    s.slack.wait_for(lambda: len([c for c in s.descope.calls_to(STOP_IMPERSONATION) if c.status == 200])
+                     >= len(sessions), timeout=60, message="every session stopped")
+    late = [round(c.at - limited, 1) for c in s.descope.calls_to(STOP_IMPERSONATION) if c.at > limited + 8 + 3]
+    assert late == [], f"stops held back behind Slack's rate limit: {late}"
+    for method in ("chat.update", "chat.postMessage"):
+        s.slack.fail_next(method, status=429, retry_after=1)  # the last one
+    s.slack.wait_for(lambda: all("Session ended" in s.approval_text(ts) for ts in sessions), timeout=60,
+                     message="the channel told of every end, once Slack let it")
 
 
 def test_a_slack_429_delays_the_approval_message_which_is_posted_once(make_stack: StackFactory) -> None:

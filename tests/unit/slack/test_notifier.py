@@ -1,8 +1,10 @@
 """``SlackNotifier``'s DMs against the fake Slack: a person's DM channel is opened once per process, and opened
-again when Slack refuses the channel kept, without ever posting a message twice."""
+again when Slack refuses the channel kept, without ever posting a message twice; Slack's own failures and its long
+rate-limit waits are told from its refusals."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +16,7 @@ from bot.domain import State
 from bot.slack.notifier import SlackNotifier
 from bot.workflows.ports import ChannelRefused, SlackUnavailable
 from tests.unit.factories import view
+from tests.unit.slack.test_client import client_for
 
 REQUESTER = "U_REQ"
 
@@ -87,6 +90,27 @@ def test_slack_failing_on_its_side_is_told_from_slack_refusing(slack: FakeSlack)
     slack.fail_next("conversations.open", status=200, error="user_disabled")
     with pytest.raises(SlackApiError):
         n.post_ready(view(State.ACTIVE, id="R3", requester_id=REQUESTER))
+
+
+def test_slack_asking_for_a_longer_wait_than_the_thread_waits_is_told_with_the_wait_and_a_short_one_is_waited(
+        slack: FakeSlack) -> None:
+    """With the bot's own client (``make_client``): a 429 asking for 1 s is waited out in the thread and the message
+    posted once; one asking for 10 s is the caller's (``SlackUnavailable`` with the wait, at once, whatever the
+    call: the session's DM, an edit, the thread), never a refusal that would stop a session."""
+    n = SlackNotifier(client_for(slack.url), "C_APPROVALS")
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    n.post_ready(view(State.ACTIVE, id="R1", requester_id=REQUESTER))
+    assert len(dms(slack)) == 1
+    for method, call in [("chat.postMessage", lambda: n.post_ready(view(State.ACTIVE, id="R2",
+                                                                         requester_id=REQUESTER))),
+                         ("chat.update", lambda: n.update_request(view(State.ACTIVE, id="R3", channel_id="C_APPROVALS",
+                                                                       channel_ts="1.000001")))]:
+        slack.fail_next(method, status=429, retry_after=10)
+        started = time.monotonic()
+        with pytest.raises(SlackUnavailable) as held:
+            call()
+        assert held.value.retry_after == 10 and time.monotonic() - started < 1
+    assert len(dms(slack)) == 1
 
 
 def test_an_approval_message_deleted_from_slack_is_not_updated_for_ever(slack: FakeSlack) -> None:
