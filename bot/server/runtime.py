@@ -167,7 +167,10 @@ class Runtime:
             log.info("connected to Slack in Socket Mode")
         else:
             log.warning("Socket Mode connection not established yet; the client keeps retrying")
-        self._stopped.wait()
+        # Woken every second: a signal the kernel hands to another thread is run by this one only once it runs
+        # Python again, which a wait with no end would never do (SIGTERM then went unanswered until SIGKILL).
+        while not self._stopped.wait(1.0):
+            pass
         handler.close()  # type: ignore[no-untyped-call]
         self.shutdown()
 
