@@ -41,7 +41,7 @@ CLOSEST = 1.02  # … but never closer than this many times the spacing of what 
 SEEN = 1.0  # the window of calls that passed, to learn the rate from
 
 RING = 512  # calls remembered per path: a path seen to pass more in SEEN is paced as if it had passed this many
-SLOTS = 64  # paths a board holds (the client calls about a dozen); a path beyond is not paced
+SLOTS = 64  # paths a board holds (the client calls about a dozen); a path beyond is kept in this process alone
 _HEAD = struct.Struct("=16s5dQ")  # the path's key, then _Turns, then how many calls passed in all
 _RING = struct.Struct(f"={RING}d")  # when the last RING calls passed (monotonic seconds), a ring
 _SLOT = _HEAD.size + _RING.size
@@ -129,22 +129,32 @@ class Board:
 
 class Gate:
     """Per path: the hold and the turns. Thread-safe (and, on a shared board, process-safe); the clock and the sleep
-    are injected (tests)."""
+    are injected (tests). A path the board has no room for is kept on one of this process's own."""
 
     def __init__(self, *, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, board: Board | None = None) -> None:
         self._monotonic = monotonic
         self._sleep = sleep
-        self._board = board if board is not None else Board.local()
+        self._boards = (board if board is not None else Board.local(), Board.local())  # the second: no room left
+
+    @contextmanager
+    def _slot(self, path: str, *, make: bool) -> Iterator[tuple[Board, int] | None]:
+        """``path``'s board and place, locked (``make``: taken if it has none); ``None``: it has none."""
+        for board in self._boards:
+            with board.locked():
+                offset = board.place(path, make=make)
+                if offset is not None:
+                    yield board, offset
+                    return
+        yield None
 
     def turn(self, path: str, *, at_most: float) -> float | None:
         """Wait for this call's turn at ``path`` if it comes within ``at_most`` seconds (the seconds waited);
         ``None`` without waiting when it is further (``left`` says how far)."""
-        board = self._board
-        with board.locked():
-            offset = board.place(path, make=False)
-            if offset is None:
+        with self._slot(path, make=False) as slot:
+            if slot is None:
                 return 0.0
+            board, offset = slot
             state = board.turns(offset)
             now = self._monotonic()
             if now >= state.paced_until:
@@ -160,11 +170,10 @@ class Gate:
 
     def passed(self, path: str) -> None:
         """A call to ``path`` was answered (not 429)."""
-        board = self._board
-        with board.locked():
-            offset = board.place(path, make=True)
-            if offset is None:
+        with self._slot(path, make=True) as slot:
+            if slot is None:
                 return
+            board, offset = slot
             now = self._monotonic()
             board.passed(offset, now)
             state = board.turns(offset)
@@ -178,11 +187,10 @@ class Gate:
         """A call to ``path`` was answered 429 with ``retry_after`` (seconds; ``None``: no header): hold the path that
         long, then pace it at the rate that passed. Returns the hold."""
         hold = MIN_HOLD if retry_after is None else max(retry_after, 0.0)
-        board = self._board
-        with board.locked():
-            offset = board.place(path, make=True)
-            if offset is None:
+        with self._slot(path, make=True) as slot:
+            if slot is None:
                 return hold
+            board, offset = slot
             now = self._monotonic()
             state = board.turns(offset)
             seen = SEEN / max(board.passed_since(offset, now - SEEN), 1)
@@ -195,11 +203,10 @@ class Gate:
 
     def left(self, path: str) -> float:
         """How long until the next turn at ``path`` (0: now)."""
-        board = self._board
-        with board.locked():
-            offset = board.place(path, make=False)
-            if offset is None:
+        with self._slot(path, make=False) as slot:
+            if slot is None:
                 return 0.0
+            board, offset = slot
             state = board.turns(offset)
             now = self._monotonic()
             if now >= state.paced_until:

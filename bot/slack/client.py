@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -75,18 +76,20 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
 #: more, per retry): a longer one is the caller's to wait (``notifier``: ``SlackUnavailable``), so that a worker thread
 #: is never held for long by Slack's rate limit while a session's stop waits for it.
 IN_THREAD_WAIT = 1
+LONGEST_RETRY_AFTER = 300.0  # seconds: a longer Retry-After (a proxy's, a typo) is taken as this
 
 
 def retry_after(headers: Mapping[str, Any]) -> float:
-    """A 429's ``Retry-After`` (seconds; 1 when Slack sent none or something else), from slack-sdk's headers (a
-    value may be a list of them)."""
+    """A 429's ``Retry-After`` (seconds, at most ``LONGEST_RETRY_AFTER``; 1 when Slack sent none, or no number), from
+    slack-sdk's headers (a value may be a list of them)."""
     value = next((found for name, found in headers.items() if name.lower() == "retry-after"), None)
     if isinstance(value, list | tuple):
         value = value[0] if value else None
     try:
-        return max(float(str(value)), 0.0) if value is not None else 1.0
+        seconds = float(str(value)) if value is not None else 1.0
     except ValueError:
         return 1.0
+    return min(max(seconds, 0.0), LONGEST_RETRY_AFTER) if math.isfinite(seconds) else 1.0
 
 
 class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):

@@ -51,6 +51,6 @@ def log_failure(logger: logging.Logger, what: str, *args: object) -> None:
     words; anything else, its traceback."""
     failure = sys.exc_info()[1]
     if failure is not None and unreachable(failure):
-        logger.warning(what + ": the database cannot be reached (%s)", *args, type(failure).__name__)
+        logger.warning(what + ": the database cannot be reached (%s)", *args, type(failure).__name__, stacklevel=2)
     else:
-        logger.exception(what, *args)
+        logger.exception(what, *args, stacklevel=2)

@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from bot.domain.audit import Action, AuditEntry
 from bot.store.models import AUDIT, REQUESTS, RequestRow, UTCDateTime, row_of
 from bot.store.patience import BUSY_TIMEOUT_MS, time_left
-from bot.store.watchdog import Watchdog
+from bot.store.watchdog import Watch, Watchdog
 
 #: Every column of ``requests``, in the table's order: what ``SELECT {COLUMNS}`` returns.
 COLUMNS = tuple(REQUESTS.c.keys())
@@ -210,14 +210,15 @@ class Db:
             raise
         driver: Any = pooled.driver_connection
         autocommit = self.postgres and not write
-        watch = self.watchdog.watching(driver) if self.watchdog is not None else nullcontext(None)
+        watchdog = self.watchdog
+        watched: Watch | None = None
         try:
             if autocommit:
                 driver.autocommit = True
             cursor = pooled.cursor()
             tx = Tx(self, cursor)
             hurried = None if self.postgres else time_left()  # someone waits for the answer (bot.store.patience)
-            with watch as watched:
+            with watchdog.watching(driver) if watchdog is not None else nullcontext(None) as watched:
                 try:
                     if hurried is not None:
                         cursor.execute(f"PRAGMA busy_timeout={int(hurried * 1000)}")
@@ -225,6 +226,8 @@ class Db:
                         tx.run("BEGIN IMMEDIATE" if write else "BEGIN")
                     yield tx
                     if not autocommit:
+                        if watchdog is not None and watched is not None:
+                            watchdog.committing(watched)  # a commit is never cut at someone's deadline
                         pooled.commit()
                 except BaseException:
                     if not autocommit:
@@ -243,7 +246,9 @@ class Db:
         except self._error as exc:
             self.on_error()
             dropped = self.engine.dialect.is_disconnect(exc, driver, None)  # type: ignore[arg-type]
-            if dropped:  # as SQLAlchemy's own Connection does: every connection pooled before now is suspect
+            if watched is not None and watched.cut:  # cut here (a server too slow, or hung): only this one is suspect
+                pooled.invalidate(exc)
+            elif dropped:  # as SQLAlchemy's own Connection does: every connection pooled before now is suspect
                 self.engine.pool._invalidate(pooled, exc)
             raise DBAPIError.instance(getattr(exc, "statement", None), None, exc, self._error,
                                       connection_invalidated=dropped, dialect=self.engine.dialect) from exc

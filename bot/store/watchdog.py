@@ -9,14 +9,18 @@ threads that never give their connections back). Neither libpq nor psycopg bound
 
 So while a transaction runs on PostgreSQL (``bot.store.sql.Db``) and while the pool pings a connection that has been
 idle (``bot.store.engine``), its connection is watched: when the work has run longer than it may, the watchdog's
-thread shuts the connection's socket down. The driver's wait then ends at once with the error a dropped connection
-gives, which the store handles as it does a server that stopped (the transaction rolled back with the connection, the
-pool emptied of connections made before, the failure counted, one log line). How long work may run:
+thread shuts the connection's socket down (through a duplicate of its descriptor taken when the watch began, so that
+a number the driver closed and the system gave to another connection meanwhile is never the one cut). The driver's
+wait then ends at once with the error a dropped connection gives, which the store handles as it does a server that
+went away (the transaction rolled back with the connection, that connection not given back to the pool, the failure
+counted, one log line). How long work may run:
 
 * where someone waits for the answer (``bot.store.patience``: a Slack request, a health check), what is left of its
   deadline, at least ``LEAST_WAIT``;
-* a pooled connection's ping, ``PING_WITHIN`` (a round trip: a second leaves room for a new connection after it);
-* the bot's own work, ``hung_after`` (the runtime gives 30 s, as long as it waits for SQLite's lock).
+* a pooled connection's ping, ``PING_WITHIN`` (a round trip: half a second leaves room for a new connection after);
+* the bot's own work, ``hung_after`` (the runtime gives 30 s, as long as it waits for SQLite's lock);
+* a commit, once sent, ``hung_after`` whoever waits (``committing``): cut, a commit's outcome is unknown, which only a
+  server that hangs that long is worth.
 
 A connection cut after its transaction committed (the deadline passed between the last statement and the end) is not
 given back to the pool (``Watch.cut``).
@@ -29,6 +33,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -47,21 +52,27 @@ class Watch:
     __slots__ = ("cut", "deadline", "fd")
 
     def __init__(self, fd: int, deadline: float) -> None:
-        self.fd = fd
+        self.fd = fd  # a duplicate of the connection's descriptor: the watch's own, closed when it ends
         self.deadline = deadline
         self.cut = False
 
 
 class Watchdog:
     """Cuts the connection of watched work that outlives its allowance. Thread-safe; its thread starts with the
-    first work watched in a process (a serving process forked from a parent that used it starts its own)."""
+    first work watched in a process (a process forked from one that used it starts afresh, its parent's watches
+    left to the parent)."""
 
     def __init__(self, hung_after: float) -> None:
         self.hung_after = hung_after
+        self._fresh()
+        here = weakref.WeakMethod(self._fresh)
+        os.register_at_fork(after_in_child=lambda: (fresh := here()) is not None and fresh())
+
+    def _fresh(self) -> None:
         self._lock = threading.Lock()
         self._watched: set[Watch] = set()
         self._wake = threading.Event()
-        self._pid: int | None = None  # the process whose thread looks
+        self._looking = False  # this process's thread is running
 
     @contextmanager
     def watching(self, dbapi_conn: Any, *, within: float | None = None) -> Iterator[Watch]:
@@ -69,37 +80,48 @@ class Watchdog:
         deadline leaves (``time_left``), else ``hung_after``."""
         if within is None:
             within = time_left()
-        watch = Watch(dbapi_conn.fileno(), time.monotonic() + (self.hung_after if within is None else within))
-        with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self._look, name="db-watchdog", daemon=True).start()
-            self._watched.add(watch)
-            self._wake.set()
+        watch = Watch(os.dup(dbapi_conn.fileno()), time.monotonic() + (self.hung_after if within is None else within))
         try:
+            with self._lock:
+                if not self._looking:
+                    threading.Thread(target=self._look, name="db-watchdog", daemon=True).start()
+                    self._looking = True
+                self._watched.add(watch)
+                self._wake.set()
             yield watch
         finally:
             with self._lock:
                 self._watched.discard(watch)
+                os.close(watch.fd)
+
+    def committing(self, watch: Watch) -> None:
+        """The commit goes out now: it may take ``hung_after``, whoever waits (cut, its outcome would be unknown)."""
+        with self._lock:
+            watch.deadline = max(watch.deadline, time.monotonic() + self.hung_after)
 
     def _look(self) -> None:
         while True:
-            self._wake.wait()
-            time.sleep(EVERY)
-            with self._lock:
-                now = time.monotonic()
-                for watch in [watch for watch in self._watched if watch.deadline <= now]:
-                    self._watched.discard(watch)
-                    watch.cut = True
-                    _shut(watch.fd)
-                    log.warning("the database did not answer in time: its connection was cut")
-                if not self._watched:
-                    self._wake.clear()
+            try:
+                self._wake.wait()
+                time.sleep(EVERY)
+                with self._lock:
+                    now = time.monotonic()
+                    overdue = [watch for watch in self._watched if watch.deadline <= now]
+                    for watch in overdue:
+                        self._watched.discard(watch)
+                        watch.cut = True
+                        _shut(watch.fd)
+                    if not self._watched:
+                        self._wake.clear()
+                if overdue:
+                    log.warning("the database did not answer in time: %d connection(s) cut", len(overdue))
+            except Exception:  # never the end of the watch: the next look tries again
+                log.exception("the database watchdog failed to look; looking again")
 
 
 def _shut(fd: int) -> None:
-    """Shut the socket ``fd`` down (both ways) without closing the driver's descriptor: its wait ends with EOF."""
-    with suppress(OSError):  # closed meanwhile
+    """Shut the socket ``fd`` down (both ways): the driver's wait on it ends with EOF."""
+    with suppress(OSError):  # not a socket any more, or already shut
         duplicate = socket.socket(fileno=os.dup(fd))
         try:
             duplicate.shutdown(socket.SHUT_RDWR)

@@ -29,6 +29,7 @@ from bot.domain.audit import Action
 from bot.domain.outcomes import NotPosted
 from bot.store import AuditEntry, Lease, Progress, RequestRow, SlackHeld, SlackWork, as_view
 from bot.store.errors import log_failure
+from bot.store.errors import unreachable as database_unreachable
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.extensions import Extensions
@@ -256,6 +257,8 @@ class Projection:
         except SlackUnavailable:  # Slack failed on its side: the sync delivers it later (the window runs on)
             raise
         except Exception as exc:
+            if database_unreachable(exc):  # the database, not Slack: the sync delivers it later too
+                raise
             log.error("request %s: the token could not be delivered by DM (%s); stopping the session",
                       row.id, type(exc).__name__)
             ctx.store.delivery_failed(row.id, ctx.clock())  # a stop asked for already: just never deliver

@@ -106,9 +106,9 @@ def test_metrics_after_a_flow(make_stack: StackFactory) -> None:
 
 def test_a_stop_descope_holds_back_shows_as_overdue_and_each_429_is_counted(make_stack: StackFactory) -> None:
     """What an SRE alerts on: a session still active past its window's end (here Descope answered its stop 429 and
-    asked for 5 s), and how late; each 429 counted by call. Both back to nothing once the stop is done."""
+    asked for 10 s), and how late; each 429 counted by call. Both back to nothing once the stop is done."""
     s = make_stack(RECONCILE_INTERVAL="0", EXPIRY_WARNING="0")
-    s.descope.fail_next(STOP_IMPERSONATION, status=429, retry_after=5)
+    s.descope.fail_next(STOP_IMPERSONATION, status=429, retry_after=10)
     request_id, ts = s.submit(f"{TARGET} 2s --tenant {TENANT} checking invoice SUP-123")
     assert s.click("approve", request_id, APPROVER, ts).status == 200
     s.descope.wait_for_call(STOP_IMPERSONATION, lambda call: call.status == 429, timeout=15)
@@ -116,13 +116,13 @@ def test_a_stop_descope_holds_back_shows_as_overdue_and_each_429_is_counted(make
         samples, "impersonation_bot_descope_rate_limited_total", call="stop")), None), message="the 429 counted")
     assert value(held, "impersonation_bot_sessions_active") == 1
     assert value(held, "impersonation_bot_sessions_overdue") == 1
-    assert 0 < value(held, "impersonation_bot_sessions_overdue_seconds") < 5
+    assert 0 < value(held, "impersonation_bot_sessions_overdue_seconds") < 10
     assert value(held, "impersonation_bot_descope_rate_limited_total", call="stop") == 1
-    s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), timeout=20, message="stopped after the wait")
+    s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), timeout=30, message="stopped after the wait")
     _, after = scrape(s)
     assert value(after, "impersonation_bot_sessions_overdue") == 0
     assert value(after, "impersonation_bot_sessions_overdue_seconds") == 0
-    assert value(after, "impersonation_bot_stop_lateness_seconds_sum") >= 4  # it waited the Retry-After
+    assert value(after, "impersonation_bot_stop_lateness_seconds_sum") >= 9  # it waited the Retry-After
     assert value(after, "impersonation_bot_descope_calls_total", call="stop", result="ok") == 1
     assert value(after, "impersonation_bot_descope_rate_limited_total", call="stop") == 1
 

@@ -59,9 +59,12 @@ class Server:
     def stop(self) -> None:
         self.ctl("-m", "fast", "-w", "stop")
 
-    def processes(self) -> list[int]:
-        """The server's processes: the postmaster (its PID file's first line) and every process it started."""
-        postmaster = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+    def postmaster(self) -> int:
+        """The server's first process (its PID file's first line), which starts every other."""
+        return int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+
+    def children(self, postmaster: int) -> list[int]:
+        """Every process the postmaster started."""
         children = []
         for stat in glob.glob("/proc/[0-9]*/stat"):
             try:
@@ -70,14 +73,16 @@ class Server:
                 continue
             if int(fields[1]) == postmaster:
                 children.append(int(stat.split("/")[2]))
-        return [postmaster, *children]
+        return children
 
     @contextmanager
     def hung(self) -> Iterator[None]:
         """Every process of the server stopped (SIGSTOP) inside: connections stay open and the kernel still takes
         what is sent, but nothing answers, as with a server wedged or cut off behind a proxy. Always let go."""
-        frozen = self.processes()
-        for pid in frozen:
+        postmaster = self.postmaster()
+        os.kill(postmaster, signal.SIGSTOP)  # first: it starts no process from now on
+        frozen = [postmaster, *self.children(postmaster)]
+        for pid in frozen[1:]:
             os.kill(pid, signal.SIGSTOP)
         try:
             yield

@@ -67,7 +67,7 @@ def test_slack_rate_limiting_every_post_and_edit_for_long_holds_back_no_stop(mak
     """Slack answers every post and edit 429 with a Retry-After of 10 s while more sessions end than the bot has
     workers: each is stopped on time all the same (no worker waits out Slack's limit while a stop waits for it), and
     the channel hears of each end once Slack lets it."""
-    s = make_stack(MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
+    s = make_stack(WEB_CONCURRENCY="2", MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
     sessions = []
     for n in range(24):  # more than the workers of both serving processes (8 each)
         target = f"busy{n}@acme.com"

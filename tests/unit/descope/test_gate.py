@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bot.descope import DescopeClient, DescopeUnavailable
-from bot.descope.gate import CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, Board, Gate
+from bot.descope.gate import CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, SLOTS, Board, Gate
 
 STOP, LOGOUT = "/v1/mgmt/stop/impersonation", "/v1/auth/logout"
 LIMITED = {"errorCode": "E130429", "errorDescription": "rate limited"}
@@ -201,6 +201,17 @@ def test_a_429_one_serving_process_meets_holds_the_path_in_the_others_and_all_th
     assert mine.turn(STOP, at_most=30) == 2.0
     assert mine.turn(STOP, at_most=30) == pytest.approx(MARGIN / 8)  # the eight that passed, in both processes
     assert Gate(monotonic=clock.monotonic, board=Board.shared()).left(STOP) == 0.0  # another bot's are its own
+
+
+def test_a_path_the_board_has_no_room_for_is_held_all_the_same() -> None:
+    clock = Clock()
+    board = Board.shared()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep, board=board)
+    for n in range(SLOTS):
+        gate.passed(f"/v1/path/{n}")  # every place on the board taken
+    assert board.place("/v1/one/more", make=True) is None
+    assert gate.refused(STOP, 2.0) == 2.0 and gate.left(STOP) == 2.0  # kept in this process instead
+    assert gate.turn(STOP, at_most=30) == 2.0
 
 
 def test_a_serving_process_killed_while_it_holds_the_turns_does_not_stop_the_others_calls() -> None:
