@@ -121,7 +121,7 @@ class Runtime:
         from bot.server.web import make_wsgi
 
         secret = self.settings.slack_signing_secret.get() if self.settings.slack_signing_secret else ""
-        wsgi = make_wsgi(self.app, self.store, secret, self.metrics)
+        wsgi = make_wsgi(self.app, self.store, secret, self.metrics, self.scheduler.stopped)
         where: dict[str, Any] = {"sockets": [listening]} if listening else {"host": "0.0.0.0",
                                                                                "port": self.settings.port}
         server = create_server(wsgi, threads=16, connection_limit=1000, backlog=1024, channel_timeout=30,

@@ -148,6 +148,18 @@ class Scheduler:
         if self._keeper.is_alive():
             self._keeper.join(timeout=5)
 
+    def stopped(self) -> str | None:
+        """What of this clock no longer runs, once started and before its shutdown (``None``: all of it runs): the
+        alarm's thread, the lease keeper's, or APScheduler's (the sweep and the duties). Each catches its own
+        failures, so one gone means something killed it: the process should be replaced (``/livez``)."""
+        if self._stopping or self.ticker is None:
+            return None
+        for part, running in (("the alarm", self._ringer.is_alive()), ("the lease keeper", self._keeper.is_alive()),
+                              ("the periodic jobs", self._scheduler.running)):
+            if not running:
+                return part
+        return None
+
     def _ticker(self) -> Ticker:
         assert self.ticker is not None, "the scheduler runs work only once started"
         return self.ticker

@@ -2,7 +2,9 @@
 
 Routes: ``POST /slack/events`` (commands, interactivity and events: the body read once by ``slack.guard.read``, which
 turns away one Bolt could not parse, and dispatched to Bolt as read, answered through Bolt's WSGI response) and
-``GET /healthz`` (answers 200 when the database answers within a second, and on SQLite can be written) and
+``GET /healthz`` (answers 200 when the database answers within a second, and on SQLite can be written: readiness),
+``GET /livez`` (answers 200 while the process's own clock runs, the alarm, the lease keeper and the periodic jobs,
+whatever the database: liveness, which a database outage must not fail, since the bot outlives one) and
 ``GET /metrics`` (Prometheus, ``bot.server.metrics``).
 Everything else is a 404.
 """
@@ -34,7 +36,9 @@ HEALTH_WITHIN = 1.0  # seconds a health check's database work may wait for a loc
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | None = None) -> WSGIApp:
+def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | None = None,
+              stopped: Callable[[], str | None] = lambda: None) -> WSGIApp:
+    """``stopped``: what of the process's own clock no longer runs (``None``: all of it), for ``/livez``."""
     verifier = SignatureVerifier(signing_secret)
 
     def respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
@@ -70,6 +74,12 @@ def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | No
                 log.warning("health check: database unreachable (%s)", type(exc).__name__)
                 return respond(start_response, "503 Service Unavailable", {"status": "database unreachable"})
             return respond(start_response, "200 OK", {"status": "ok"})
+        if path == "/livez" and method in ("GET", "HEAD"):
+            dead = stopped()
+            if dead is not None:
+                log.error("liveness: %s no longer runs", dead)
+                return respond(start_response, "503 Service Unavailable", {"status": f"{dead} stopped"})
+            return respond(start_response, "200 OK", {"status": "alive"})
         if path == "/metrics" and method in ("GET", "HEAD") and metrics is not None:
             body, content_type = metrics.render()
             start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])

@@ -267,7 +267,8 @@ def _answered_in_time_that_it_cannot(s: Stack, bot: BotProcess, waiting: str, wa
     answer = s.command("jane@acme.com 30m --tenant acme-eu another look")
     assert time.monotonic() - began < 3.0 and answer.status == 200
     assert "cannot reach its database" in answer.text, answer.text
-    assert status(bot.url + "/healthz") == 503
+    assert status(bot.url + "/healthz") == 503  # not ready: the balancer sends Slack to another replica
+    assert status(bot.url + "/livez") == 200  # but alive: nothing restarts the bot, which outlives the outage
     assert s.click("approval.approve", waiting, APPROVER, waiting_ts).status == 200  # acked at once
     assert "cannot reach its database" in s.ephemeral_after_click()
     return answer.text

@@ -94,6 +94,10 @@ def test_a_request_is_ticked_once_when_its_moment_comes_and_not_before(scheduler
     assert [found for found, _ in ticker.wait_for(2)] == ["R1", "R2"]  # R1, in the past, is not ticked again
 
 
+def test_a_started_clock_says_nothing_of_it_stopped(scheduler: Scheduler) -> None:
+    assert scheduler.stopped() is None  # the alarm, the lease keeper and the periodic jobs all run (``/livez``)
+
+
 def test_an_earlier_moment_brings_the_alarm_forward(scheduler: Scheduler, ticker: RecordingTicker) -> None:
     _due(ticker, scheduler, "LATER", utcnow() + timedelta(hours=1))
     _due(ticker, scheduler, "SOON", utcnow() + timedelta(milliseconds=100))
