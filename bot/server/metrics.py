@@ -86,55 +86,37 @@ class ActiveSessions(Collector):
         yield GaugeMetricFamily("impersonation_bot_sessions_active", "Sessions active now")
 
 
-class Overdue(Collector):
-    """The sessions still active past their window's end, read from the database per scrape: how many, and how late."""
+class CountAndAge(Collector):
+    """Two database-wide gauges read together at each scrape: how many of something there are, and how long the
+    oldest has been so (0: none). The sessions overdue; the audit stream's backlog."""
 
-    def __init__(self, overdue: Callable[[], tuple[int, float]]) -> None:
-        self.overdue = overdue
+    def __init__(self, read: Callable[[], tuple[int, float]], count: tuple[str, str], age: tuple[str, str]) -> None:
+        self.read = read
+        self.count = count  # (name, help)
+        self.age = age
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            count, oldest = self.overdue()
+            count, age = self.read()
         except Exception:  # the database is down: the scrape still answers, without them
             return
-        sessions = GaugeMetricFamily("impersonation_bot_sessions_overdue",
-                                     "Sessions still active though their window has ended (database-wide)")
-        sessions.add_metric([], float(count))
-        late = GaugeMetricFamily("impersonation_bot_sessions_overdue_seconds",
-                                 "How long ago the window of the longest overdue session ended (database-wide; 0: "
-                                 "none)")
-        late.add_metric([], oldest)
-        yield sessions
-        yield late
+        for (name, text), value in ((self.count, float(count)), (self.age, age)):
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], value)
+            yield gauge
 
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily("impersonation_bot_sessions_overdue", "Sessions overdue")
-        yield GaugeMetricFamily("impersonation_bot_sessions_overdue_seconds", "The longest overdue's lateness")
+    def describe(self) -> Iterator[GaugeMetricFamily]:  # no database read at registration
+        for name, text in (self.count, self.age):
+            yield GaugeMetricFamily(name, text)
 
 
-class Outbox(Collector):
-    """The audit stream's backlog, read from the database per scrape: how many events wait, and for how long."""
-
-    def __init__(self, backlog: Callable[[], tuple[int, float]]) -> None:
-        self.backlog = backlog
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            count, oldest = self.backlog()
-        except Exception:  # the database is down: the scrape still answers, without the backlog
-            return
-        events = GaugeMetricFamily("impersonation_bot_audit_outbox_events",
-                                   "Audit events waiting for AUDIT_WEBHOOK_URL (database-wide)")
-        events.add_metric([], float(count))
-        age = GaugeMetricFamily("impersonation_bot_audit_outbox_oldest_seconds",
-                                "How long the oldest waiting audit event has waited (database-wide; 0: none)")
-        age.add_metric([], oldest)
-        yield events
-        yield age
-
-    def describe(self) -> Iterator[GaugeMetricFamily]:
-        yield GaugeMetricFamily("impersonation_bot_audit_outbox_events", "Audit events waiting")
-        yield GaugeMetricFamily("impersonation_bot_audit_outbox_oldest_seconds", "The oldest's wait")
+OVERDUE = (("impersonation_bot_sessions_overdue",
+            "Sessions still active though their window has ended (database-wide)"),
+           ("impersonation_bot_sessions_overdue_seconds",
+            "How long ago the window of the longest overdue session ended (database-wide; 0: none)"))
+OUTBOX = (("impersonation_bot_audit_outbox_events", "Audit events waiting for AUDIT_WEBHOOK_URL (database-wide)"),
+          ("impersonation_bot_audit_outbox_oldest_seconds",
+           "How long the oldest waiting audit event has waited (database-wide; 0: none)"))
 
 
 class Metrics:
@@ -215,9 +197,9 @@ class Metrics:
         if self.active_sessions is not None:
             registry.register(ActiveSessions(self.active_sessions))
         if self.overdue is not None:
-            registry.register(Overdue(self.overdue))
+            registry.register(CountAndAge(self.overdue, *OVERDUE))
         if self.outbox is not None:
-            registry.register(Outbox(self.outbox))
+            registry.register(CountAndAge(self.outbox, *OUTBOX))
 
     def render(self) -> tuple[bytes, str]:
         """The scrape body and its content type (several processes: their counts summed, read from their files)."""
