@@ -17,13 +17,13 @@ request was sent fails at once, rather than risk minting a second token nobody h
 
 from __future__ import annotations
 
-import email.utils
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 import httpx
+
+from bot.transport.retry_after import parse_retry_after
 
 __all__ = ["DEFAULT_RETRY", "RETRY_STATUSES", "RetryPolicy", "parse_retry_after"]
 
@@ -63,26 +63,3 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY: Final = RetryPolicy()
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date; None if absent/garbled."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:  # "-0000" zones parse as naive; HTTP-dates are GMT
-            when = when.replace(tzinfo=UTC)
-        current = datetime.now(UTC).timestamp() if now is None else now
-        seconds = when.timestamp() - current
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, inf
-        return None
-    return max(0.0, seconds)

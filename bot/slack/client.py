@@ -17,7 +17,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import math
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -36,6 +35,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.transport.retry_after import parse_retry_after
 from bot.transport.urllib_kept import KeepAlive, answer, creates
 
 #: Where a probe's client logs: nowhere (slack-sdk logs a failed request at ERROR; the caller says what failed, once).
@@ -80,16 +80,13 @@ LONGEST_RETRY_AFTER = 300.0  # seconds: a longer Retry-After (a proxy's, a typo)
 
 
 def retry_after(headers: Mapping[str, Any]) -> float:
-    """A 429's ``Retry-After`` (seconds, at most ``LONGEST_RETRY_AFTER``; 1 when Slack sent none, or no number), from
-    slack-sdk's headers (a value may be a list of them)."""
+    """A 429's ``Retry-After`` (seconds, at most ``LONGEST_RETRY_AFTER``; 1 when Slack sent none, or nothing
+    ``parse_retry_after`` reads), from slack-sdk's headers (a value may be a list of them)."""
     value = next((found for name, found in headers.items() if name.lower() == "retry-after"), None)
     if isinstance(value, list | tuple):
         value = value[0] if value else None
-    try:
-        seconds = float(str(value)) if value is not None else 1.0
-    except ValueError:
-        return 1.0
-    return min(max(seconds, 0.0), LONGEST_RETRY_AFTER) if math.isfinite(seconds) else 1.0
+    seconds = parse_retry_after(None if value is None else str(value))
+    return 1.0 if seconds is None else min(seconds, LONGEST_RETRY_AFTER)
 
 
 class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):
