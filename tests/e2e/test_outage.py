@@ -146,10 +146,25 @@ def metric(s: Stack, name: str) -> float:
     return 0.0
 
 
-def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tmp_path: Path) -> None:
+@dataclass
+class Running:
+    """The bot with a session whose window ends in 4 s (its approval message ``ts``) and a request waiting for an
+    approver (``waiting``, its approval message ``waiting_ts``)."""
+
+    s: Stack
+    bot: BotProcess
+    ts: str
+    waiting: str
+    waiting_ts: str
+
+
+@contextmanager
+def _running(database_url: str, tmp_path: Path) -> Iterator[Running]:
+    """The bot on ``database_url`` (a sweep every second), a session and a waiting request whose approval message is
+    recorded; stopped afterwards."""
     with FakeSlack() as slack, FakeDescope() as descope:
         populate(slack, descope)
-        bot = BotProcess(bot_env(slack, descope, server.url, SWEEP_INTERVAL="1s", RECONCILE_INTERVAL="0"),
+        bot = BotProcess(bot_env(slack, descope, database_url, SWEEP_INTERVAL="1s", RECONCILE_INTERVAL="0"),
                          tmp_path / "bot.log")
         bot.start()
         s = Stack(slack, descope, bot)
@@ -157,62 +172,47 @@ def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tm
             request_id, ts = s.submit("jane@acme.com 4s --tenant acme-eu checking invoice SUP-123")
             assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
             s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
-            assert status(bot.url + "/healthz") == 200
             waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
-
-            server.stop()  # the session's window ends while the database is down
-            assert "nothing stored" in _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)
-            assert metric(s, "impersonation_bot_database_errors_total") > 0
-            time.sleep(5)  # past the window: its stop falls due during the outage
-            assert bot.proc is not None and bot.proc.poll() is None  # the process stays up
-            assert not s.descope.calls_to(STOP_IMPERSONATION)
-
-            server.start()
-            back = time.monotonic()
-            s.slack.wait_for(lambda: s.descope.calls_to(STOP_IMPERSONATION), timeout=15,
-                             message="the stop that fell due during the outage")
-            assert time.monotonic() - back < 1 + 5  # SWEEP_INTERVAL plus a few seconds
-            s.slack.wait_for(lambda: status(bot.url + "/healthz") == 200, message="healthy again")
-            s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="the session ended")
-            again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
-            assert "waiting for a second admin" in again, again  # carries on, no restart
+            store = Store(make_engine(database_url))  # its approval message recorded, not only posted: no work
+            s.slack.wait_for(lambda: (found := store.get(waiting)) is not None and found.channel_ts == waiting_ts,
+                             message="the approval message recorded")  # on a connection when the outage begins
+            store.engine.dispose()
+            yield Running(s, bot, ts, waiting, waiting_ts)
         finally:
             bot.stop()
+
+
+def test_a_database_outage_is_answered_survived_and_caught_up(server: Server, tmp_path: Path) -> None:
+    with _running(server.url, tmp_path) as r:
+        assert status(r.bot.url + "/healthz") == 200
+        server.stop()  # the session's window ends while the database is down
+        assert "nothing stored" in _answered_in_time_that_it_cannot(r)
+        assert metric(r.s, "impersonation_bot_database_errors_total") > 0
+        time.sleep(5)  # past the window: its stop falls due during the outage
+        assert r.bot.proc is not None and r.bot.proc.poll() is None  # the process stays up
+        assert not r.s.descope.calls_to(STOP_IMPERSONATION)
+
+        server.start()
+        _stop_goes_out_within_a_sweep(r, time.monotonic(), "the stop that fell due during the outage")
+        r.s.slack.wait_for(lambda: status(r.bot.url + "/healthz") == 200, message="healthy again")
+        _carries_on(r)  # no restart
 
 
 def test_a_hung_database_is_answered_in_time_and_survived(server: Server, tmp_path: Path) -> None:
     """PostgreSQL that takes what is sent and never answers (its processes stopped: a wedged server, a proxy or a
     network that holds the connection open): a command and a click are answered in time all the same, ``/healthz``
     answers 503, nothing waits on it for ever; once it answers again the stop that fell due meanwhile goes out."""
-    with FakeSlack() as slack, FakeDescope() as descope:
-        populate(slack, descope)
-        bot = BotProcess(bot_env(slack, descope, server.url, SWEEP_INTERVAL="1s", RECONCILE_INTERVAL="0"),
-                         tmp_path / "bot.log")
-        bot.start()
-        s = Stack(slack, descope, bot)
-        try:
-            request_id, ts = s.submit("jane@acme.com 4s --tenant acme-eu checking invoice SUP-123")
-            assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
-            s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
-            waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
-
-            with server.hung():  # the session's window ends while the database hangs
-                _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)
-                time.sleep(5)  # past the window: its stop falls due while it hangs
-                assert bot.proc is not None and bot.proc.poll() is None
-                assert not s.descope.calls_to(STOP_IMPERSONATION)
-                _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)  # still, with every connection tried
-            back = time.monotonic()
-            s.slack.wait_for(lambda: s.descope.calls_to(STOP_IMPERSONATION), timeout=15,
-                             message="the stop that fell due while the database hung")
-            assert time.monotonic() - back < 1 + 5  # SWEEP_INTERVAL plus a few seconds
-            s.slack.wait_for(lambda: status(bot.url + "/healthz") == 200, message="healthy again")
-            s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="the session ended")
-            again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
-            assert "waiting for a second admin" in again, again
-        finally:
-            bot.stop()
-    said = bot.log_path.read_text()
+    with _running(server.url, tmp_path) as r:
+        with server.hung():  # the session's window ends while the database hangs
+            _answered_in_time_that_it_cannot(r)
+            time.sleep(5)  # past the window: its stop falls due while it hangs
+            assert r.bot.proc is not None and r.bot.proc.poll() is None
+            assert not r.s.descope.calls_to(STOP_IMPERSONATION)
+            _answered_in_time_that_it_cannot(r)  # still, with every connection tried
+        _stop_goes_out_within_a_sweep(r, time.monotonic(), "the stop that fell due while the database hung")
+        r.s.slack.wait_for(lambda: status(r.bot.url + "/healthz") == 200, message="healthy again")
+        _carries_on(r)
+    said = r.bot.log_path.read_text()
     assert "Traceback" not in said, said[said.find("Traceback") - 300:][:4000]
     assert "the database did not answer in time" in said
     assert "maximum number of running instances" not in said  # a sweep that waited is not a line a second
@@ -223,52 +223,47 @@ def test_a_sqlite_database_locked_by_another_program_is_answered_in_time_and_sur
     and a click are answered within Slack's 3 seconds that the database cannot be reached, ``/healthz`` answers
     503; once the lock is let go the stop that fell due meanwhile goes out, and the bot carries on."""
     database = tmp_path / "bot.db"
-    with FakeSlack() as slack, FakeDescope() as descope:
-        populate(slack, descope)
-        bot = BotProcess(bot_env(slack, descope, f"sqlite:///{database}", SWEEP_INTERVAL="1s",
-                                 RECONCILE_INTERVAL="0"), tmp_path / "bot.log")
-        bot.start()
-        s = Stack(slack, descope, bot)
+    with _running(f"sqlite:///{database}", tmp_path) as r:
         holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
         try:
-            request_id, ts = s.submit("jane@acme.com 4s --tenant acme-eu checking invoice SUP-123")
-            assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
-            s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
-            waiting, waiting_ts = s.submit("bob@acme.com 30m --tenant acme-eu a second look")
-            store = Store(make_engine(f"sqlite:///{database}"))  # its approval message recorded, not only posted
-            s.slack.wait_for(lambda: (found := store.get(waiting)) is not None and found.channel_ts == waiting_ts,
-                             message="the approval message recorded")
-            store.engine.dispose()
-
             holder.execute("BEGIN IMMEDIATE")  # the session's window ends while the file is locked
-            _answered_in_time_that_it_cannot(s, bot, waiting, waiting_ts)
+            _answered_in_time_that_it_cannot(r)
             time.sleep(5)  # past the window: its stop falls due while locked
-            assert not s.descope.calls_to(STOP_IMPERSONATION)
+            assert not r.s.descope.calls_to(STOP_IMPERSONATION)
 
             holder.rollback()
-            let_go = time.monotonic()
-            s.slack.wait_for(lambda: s.descope.calls_to(STOP_IMPERSONATION), timeout=15,
-                             message="the stop that fell due while the file was locked")
-            assert time.monotonic() - let_go < 1 + 5  # SWEEP_INTERVAL plus a few seconds
-            assert status(bot.url + "/healthz") == 200
-            s.slack.wait_for(lambda: "Session ended" in s.approval_text(ts), message="the session ended")
-            again = s.command("jane@acme.com 30m --tenant acme-eu another look").text
-            assert "waiting for a second admin" in again, again
+            _stop_goes_out_within_a_sweep(r, time.monotonic(), "the stop that fell due while the file was locked")
+            assert status(r.bot.url + "/healthz") == 200
+            _carries_on(r)
         finally:
             holder.close()
-            bot.stop()
 
 
-def _answered_in_time_that_it_cannot(s: Stack, bot: BotProcess, waiting: str, waiting_ts: str) -> str:
+def _stop_goes_out_within_a_sweep(r: Running, since: float, what: str) -> None:
+    """The stop that fell due while the database could not be reached goes out within ``SWEEP_INTERVAL`` (1 s)
+    plus a few seconds of ``since`` (when it could be again)."""
+    r.s.slack.wait_for(lambda: r.s.descope.calls_to(STOP_IMPERSONATION), timeout=15, message=what)
+    assert time.monotonic() - since < 1 + 5
+
+
+def _carries_on(r: Running) -> None:
+    """The channel hears the session ended, and a new command is taken: the bot carries on without a restart."""
+    r.s.slack.wait_for(lambda: "Session ended" in r.s.approval_text(r.ts), message="the session ended")
+    again = r.s.command("jane@acme.com 30m --tenant acme-eu another look").text
+    assert "waiting for a second admin" in again, again
+
+
+def _answered_in_time_that_it_cannot(r: Running) -> str:
     """While the database cannot be reached: a command and a click on ``waiting``'s approval message are answered
     within Slack's 3 seconds that the bot cannot reach its database, and ``/healthz`` answers 503. The command's
     answer."""
+    s, bot = r.s, r.bot
     began = time.monotonic()
     answer = s.command("jane@acme.com 30m --tenant acme-eu another look")
     assert time.monotonic() - began < 3.0 and answer.status == 200
     assert "cannot reach its database" in answer.text, answer.text
     assert status(bot.url + "/healthz") == 503  # not ready: the balancer sends Slack to another replica
     assert status(bot.url + "/livez") == 200  # but alive: nothing restarts the bot, which outlives the outage
-    assert s.click("approval.approve", waiting, APPROVER, waiting_ts).status == 200  # acked at once
+    assert s.click("approval.approve", r.waiting, APPROVER, r.waiting_ts).status == 200  # acked at once
     assert "cannot reach its database" in s.ephemeral_after_click()
     return answer.text
