@@ -56,6 +56,9 @@ DEFAULT_TIMEOUT: Final = 10.0  # seconds per try
 _CALLING: ContextVar[str] = ContextVar("descope_call", default="other")
 
 IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
+#: The longest wait for Descope's rate limit the impersonate call does in its thread (seconds): a longer one is the
+#: caller's, who puts the activation off and tells the requester (``workflows.sessions``) rather than wait unseen.
+IMPERSONATE_PATIENCE: Final = 5.0
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
 LOAD_USER_PATH: Final = "/v1/mgmt/user"
 LOGOUT_PATH: Final = "/v1/auth/logout"
@@ -165,7 +168,8 @@ class DescopeClient:
             "stepup": None,
         }
         with self._counted("impersonate"):
-            answer = self._call("POST", IMPERSONATE_PATH, json=body, idempotent=False)
+            answer = self._call("POST", IMPERSONATE_PATH, json=body, idempotent=False,
+                                patience=IMPERSONATE_PATIENCE)
         jwt = answer.get("jwt")
         if not isinstance(jwt, str) or not jwt:
             raise DescopeError("impersonate answered without a jwt", status=200)
@@ -256,15 +260,17 @@ class DescopeClient:
         idempotent: bool = True,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        patience: float | None = None,
     ) -> dict[str, Any]:
         """One logical call with retries; returns the JSON object of a 2xx answer (``{}`` unless
         ``parse``). ``secrets`` are scrubbed, with the management key, from any error text.
         A call that is not ``idempotent`` is not retried after a transport error that may have
         come after Descope received it (only connection failures are). ``headers`` override the
-        client's own; a ``timeout`` makes it a single attempt bounded by that many seconds."""
+        client's own; a ``timeout`` makes it a single attempt bounded by that many seconds. ``patience``: the longest
+        wait for Descope's rate limit (``Retry-After``, the path's turn) done here, instead of ``max_retry_after``."""
         secrets = (self._management_key, *secrets)
         response = self._send(method, path, json=json, params=params, secrets=secrets, idempotent=idempotent,
-                              headers=headers, timeout=timeout)
+                              headers=headers, timeout=timeout, patience=patience)
         return _json_object(response, secrets) if parse else {}
 
     def _send(
@@ -278,15 +284,17 @@ class DescopeClient:
         idempotent: bool = True,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        patience: float | None = None,
     ) -> httpx.Response:
         """``_call``'s retries, answering the 2xx response itself (its cookies, for the step-up's refresh JWT)."""
         secrets = (self._management_key, *secrets)
         policy = self.retry
         attempts = 1 if timeout is not None else policy.attempts
+        patience = 0.0 if timeout is not None else policy.max_retry_after if patience is None else patience
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             # its turn at a path Descope rate-limited: waited here, unless it is far off (or the call answers Slack)
-            if self._gate.turn(path, at_most=0.0 if timeout is not None else policy.max_retry_after) is None:
+            if self._gate.turn(path, at_most=patience) is None:
                 raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
                                          retry_after=self._gate.left(path), status=429)
             try:
@@ -316,7 +324,7 @@ class DescopeClient:
                     retry_after = self._gate.refused(path, retry_after)
                     if self._on_limited is not None:
                         self._on_limited(_CALLING.get())
-                too_long = retry_after is not None and retry_after > policy.max_retry_after
+                too_long = retry_after is not None and retry_after > patience
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
                     raise _error(
                         DescopeUnavailable, response, secrets, retry_after=retry_after, attempts=attempt

@@ -21,6 +21,7 @@ class Action(enum.StrEnum):
     EXPIRED = "expired"  # nobody answered in time
     FAILED = "failed"  # Descope refused, or the rules closed it
     ACTIVATED = "activated"  # the token minted and recorded
+    PUT_OFF = "activation_put_off"  # Descope's rate limit asked the bot to wait: the impersonate call is made later
     TOKEN_SHOWN = "token_shown"  # Show token opened the modal
     DELIVERY_FAILED = "delivery_failed"  # Slack refused the token DM: the session is stopped
     WARNED = "warned"  # the requester warned that the session ends soon

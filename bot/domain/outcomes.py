@@ -109,6 +109,15 @@ class Activated:
 
 
 @dataclass(frozen=True)
+class PutOff:
+    """An activation Descope's rate limit put off (the ``activation_put_off`` audit row's detail): its impersonate
+    call is made again at ``until`` (ISO 8601), as Descope's ``Retry-After`` asked."""
+
+    until: str
+    retry_after_s: float
+
+
+@dataclass(frozen=True)
 class Reminded:
     """A reminder to the approvers of a pending request (the ``reminded`` audit row's detail)."""
 
@@ -193,12 +202,12 @@ class Legacy:
     text: str
 
 
-Recorded = (Failure | Ending | StopFailing | Activated | Reminded | Tally | Linked | NotPosted | Verification | Proved
-            | Escalated | Outside)
+Recorded = (Failure | Ending | StopFailing | Activated | PutOff | Reminded | Tally | Linked | NotPosted | Verification
+            | Proved | Escalated | Outside)
 Detail = Recorded | Legacy
 _KINDS: dict[str, type[Recorded]] = {
-    "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "reminded": Reminded,
-    "tally": Tally, "linked": Linked, "not_posted": NotPosted, "verification": Verification,
+    "failure": Failure, "ending": Ending, "stop_failing": StopFailing, "activated": Activated, "put_off": PutOff,
+    "reminded": Reminded, "tally": Tally, "linked": Linked, "not_posted": NotPosted, "verification": Verification,
     "proved": Proved, "escalated": Escalated, "outside": Outside}
 _ENUMS: dict[str, type[enum.StrEnum]] = {"kind": FailureKind, "reason": EndReason, "token": TokenFate, "call": Call,
                                          "mfa": Mfa, "purpose": Purpose}

@@ -18,6 +18,7 @@ import http.client
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from slack_sdk import WebClient
@@ -162,6 +163,10 @@ class SlackNotifier:
         msg = dm.outcome(request)
         if msg is not None:
             self._dm(request.requester_id, msg, token_dm[0] if token_dm else None)
+
+    @_unavailable_as_such
+    def send_put_off(self, request: RequestView, until: datetime) -> None:
+        self._dm(request.requester_id, dm.put_off(request, until))
 
     @_unavailable_as_such
     def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> tuple[str, str]:

@@ -5,7 +5,7 @@ on the row being where the change expects it (whoever's write matches wins; the 
                that denies), withdraw_extension, close (the rules no longer allow it), expire, remind / stop_reminding,
                escalate / put_off_escalation
     approved   mark_minting / clear_minting (the impersonate call in flight), start_session, fail, call_off,
-               end_unstarted, retry_activation_at
+               end_unstarted, retry_activation_at, put_off_activation (Descope's rate limit)
     active     show_token, warn, ask_stop, retire (replaced by its extension), end_session, retry_stop_at,
                stop_failing
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from bot.domain.outcomes import (
     Failure,
     Linked,
     Proved,
+    PutOff,
     Reminded,
     StopFailing,
     Tally,
@@ -227,10 +229,32 @@ class Lifecycle(StoreCore):
 
     def call_off(self, request_id: str, by: str, now: datetime) -> bool:
         """A stop asked for while the request is approved and being activated: recorded at once (the activation
-        then mints nothing, or ends the token it got). False: no longer approved, or called off already."""
-        return self._record(request_id, actor=by, action=Action.STOP_REQUESTED, now=now,
-                            where=[Row.state == State.APPROVED.value, Row.stop_requested_at.is_(None)],
-                            stop_requested_at=now, stop_requested_by=by)
+        then mints nothing, or ends the token it got). With no impersonate call in flight the work lease is let go
+        with it, so that an activation put off (``put_off_activation``) ends now, not when its wait is over (one
+        under way sees the stop before its call: ``mark_minting``). False: no longer approved, or called off
+        already."""
+        return self._approved_record(
+            request_id, by, Action.STOP_REQUESTED, None, now, [Row.stop_requested_at.is_(None)],
+            lambda row: {"stop_requested_at": now, "stop_requested_by": by,
+                         **({"lease_until": None} if row["minting_until"] is None else {})})
+
+    def put_off_activation(self, request_id: str, put_off: PutOff, until: datetime, now: datetime) -> bool:
+        """Descope's rate limit refused the impersonate call (nothing minted) and asked the bot to wait: the call in
+        flight cleared and the activation handed back until ``until`` (at once if it was called off meanwhile), told
+        (the audit row: the thread and the requester). False: no longer approved."""
+        return self._approved_record(
+            request_id, SYSTEM, Action.PUT_OFF, encode(put_off), now, [],
+            lambda row: {"minting_until": None, "lease_until": until if row["stop_requested_at"] is None else None})
+
+    def _approved_record(self, request_id: str, actor: str, action: Action, detail: str | None, now: datetime,
+                         where: list[Any], values: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+        """``_record`` on an approved request, with values chosen from the row as read under its lock."""
+        with self.write() as s:
+            if rewrite(s, request_id, [Row.state == State.APPROVED.value, *where], values, bump=True) is None:
+                return False
+            add_audit(s, request_id, at=now, actor=actor, action=action, from_state=State.APPROVED.value,
+                      to_state=State.APPROVED.value, detail=detail)
+            return True
 
     def end_unstarted(self, request_id: str, by: str, ending: Ending, now: datetime) -> RequestView | None:
         """An approved request called off before its token was minted: ``stopped``, nothing to revoke."""

@@ -154,6 +154,11 @@ class Notifier(Protocol):
         token itself is never in a message); returns the message's channel and ts."""
         ...
 
+    def send_put_off(self, request: RequestView, until: datetime) -> None:
+        """DM the requester that their approved session starts at about ``until``: Descope's rate limit put its
+        impersonate call off."""
+        ...
+
     def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> tuple[str, str]:
         """DM the requester that the session ends soon (its end time), with Extend and Stop now buttons (in the
         conversation of the session's DM, ``token_dm``, if any); returns the message's channel and ts."""

@@ -1,6 +1,7 @@
 """Slack as a projection of the database: the approval message, the token DM, the outcome DM and the
 audit thread (a line per audit event, one reply for those of a pass: split at an expiry warning, which goes
-to the requester, and every ``THREAD_LINES_PER_REPLY``), brought up to the row's ``version``.
+to the requester, at an activation Descope's rate limit put off, which the requester is told of too, and every
+``THREAD_LINES_PER_REPLY``), brought up to the row's ``version``.
 
 Every change bumps the row's ``version``; ``sync_slack`` runs under the row's Slack lease and records how
 far Slack got (``slack_version``, message timestamps, ``thread_posted_id``). A change that lands meanwhile
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 
 from bot.domain import RequestView, State
 from bot.domain.audit import Action
-from bot.domain.outcomes import NotPosted
+from bot.domain.outcomes import NotPosted, PutOff, decode_detail
 from bot.store import AuditEntry, Lease, Progress, RequestRow, SlackHeld, SlackWork, as_view
 from bot.store.errors import log_failure
 from bot.store.errors import unreachable as database_unreachable
@@ -177,6 +178,14 @@ class Projection:
                 if state is State.ACTIVE and not row.stop_requested_at:
                     progress.warning_channel, progress.warning_ts = notifier.send_warning(view, _dm_of(row))
                 progress.thread_posted_id = entry.id
+            elif entry.action == Action.PUT_OFF:  # the requester's and the channel's (its line in the thread)
+                self._post_thread(row.id, view, batch, progress)
+                self._record(row.id, progress)
+                put_off = decode_detail(entry.detail)
+                if state is State.APPROVED and not row.stop_requested_at and isinstance(put_off, PutOff) \
+                        and self.ctx.clock() < (until := datetime.fromisoformat(put_off.until)):
+                    notifier.send_put_off(view, until)
+                batch.append(entry)
             else:
                 batch.append(entry)
                 if len(batch) == THREAD_LINES_PER_REPLY:

@@ -2,10 +2,13 @@
 the row's work lease and ends in one conditional transition; ending a session is ``revocation``'s.
 
 Faults: a Descope refusal (4xx) fails the request at once, with the reason as data (``failure_for``); an
-outage (after the client's retries) fails it too, never leaving it ``approved``. A token minted for an
-activation that then cannot be recorded is revoked at once (``Revocation.revoke_orphan``). A stop recorded while an
-approved request is being activated wins (``activate``); so does a crash during the impersonate call, recorded
-before it is made: the request fails rather than mint a second token beside one nobody holds.
+outage (after the client's retries) fails it too, never leaving it ``approved``. Descope's rate limit asking the bot
+to wait longer than the impersonate call waits in its thread (``IMPERSONATE_PATIENCE``) puts the activation off
+until then, the requester told, while the approval is fresh (``ACTIVATION_DEADLINE``); a longer wait fails it.
+A token minted for an activation that then cannot be recorded is revoked at once (``Revocation.revoke_orphan``). A
+stop recorded while an approved request is being activated wins (``activate``); so does a crash during the
+impersonate call, recorded before it is made: the request fails rather than mint a second token beside one nobody
+holds.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from bot.domain.outcomes import (
     EndReason,
     Failure,
     FailureKind,
+    PutOff,
     TokenFate,
 )
 from bot.domain.schedule import warning_time
@@ -156,6 +160,9 @@ class Sessions:
                                "requestedBy": row.requester_id, **_approvers_claim(row)},
             )
         except DescopeError as exc:
+            if (put_off := self._put_off_for(row, exc)) is not None:
+                self._put_off(row, put_off)
+                return None
             self.fail(request_id, failure_for(exc, login_id=row.login_id, tenant=row.tenant, impersonator=email,
                                               expires=ends_at + MINT_GRACE))
             return None
@@ -194,6 +201,29 @@ class Sessions:
         except Exception:  # the Slack lease just taken must reach the caller; the sweep backs up a lost alarm
             log_failure(log, "request %s: its alarm could not be set; the sweep will stop it on time", request_id)
         return slack_held
+
+    def _put_off_for(self, row: RequestRow, exc: DescopeError) -> PutOff | None:
+        """Until when to put the activation off, if Descope's rate limit refused the impersonate call (nothing minted)
+        and asked the bot to wait no longer than an approval may wait for its session (``ACTIVATION_DEADLINE``)."""
+        if not isinstance(exc, DescopeUnavailable) or exc.status != 429 or exc.retry_after is None or exc.maybe_done:
+            return None
+        until = self.ctx.clock() + timedelta(seconds=exc.retry_after)
+        if until > (row.decided_at or row.created_at) + ACTIVATION_DEADLINE:
+            return None
+        return PutOff(until.isoformat(), exc.retry_after)
+
+    def _put_off(self, row: RequestRow, put_off: PutOff) -> None:
+        """Hand the activation back until then, telling the requester and the thread; called off meanwhile, it ends
+        at once instead (``Store.put_off_activation``)."""
+        ctx = self.ctx
+        if not ctx.store.put_off_activation(row.id, put_off, datetime.fromisoformat(put_off.until), ctx.clock()):
+            return
+        log.info("request %s: Descope's rate limit put its activation off until %s", row.id, put_off.until)
+        now = ctx.store.get_row(row.id)
+        if now is not None and now.state == State.APPROVED.value and now.stop_requested_at is not None:
+            self._called_off(now)
+        elif now is not None:
+            ctx.arm(row.id, now)
 
     def _called_off(self, row: RequestRow) -> None:
         """An approved request stopped before its impersonate call: ``stopped``, no token minted."""

@@ -1,21 +1,24 @@
 """Rate limits (issue 28, parts 1 and 2): many sessions ending together while Descope allows only a few stops and
 logouts a second are all stopped and revoked at about the allowed rate, the calls waiting their turn (on average at
 most one 429 per session); a 429 that one serving process meets holds the path in the others too (one source IP, one
-limit); Slack's rate limit, however long, holds back no stop; a 429 from Slack on the approval message delays it, and
-it is posted once. SQLite and PostgreSQL."""
+limit); an impersonate call Descope puts off is made when Descope asked, the requester and the channel told meanwhile,
+and a stop then ends it at once, minting nothing; Slack's rate limit, however long, holds back no stop; a 429 from
+Slack on the approval message delays it, and it is posted once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from bot.devtools.descope_api import LOGOUT, STOP_IMPERSONATION
-from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, TENANT, Stack
+from bot.descope.client import IMPERSONATE_PATIENCE
+from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
+from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TENANT, Stack
 
 StackFactory = Callable[..., Stack]
 SESSIONS = 16
 PER_SECOND = 4
 HOLD = 3  # seconds a 429's Retry-After asks for
+PUT_OFF = 7  # seconds: longer than the impersonate call waits in its thread
 
 
 def test_sessions_ending_together_are_all_revoked_at_the_allowed_rate(make_stack: StackFactory) -> None:
@@ -61,6 +64,41 @@ def test_a_429_one_serving_process_meets_holds_the_path_in_every_other(make_stac
     assert during == [], f"stops sent while Descope had asked to wait {HOLD} s: {during}"
     assert len(after) >= 2  # sessions that ended meanwhile waited for the hold's end, and then were stopped
     assert len([call for call in stops if call.status == 200]) == len(sessions)
+
+
+def test_an_impersonate_call_descope_puts_off_is_made_when_asked_and_the_requester_told(
+        make_stack: StackFactory) -> None:
+    assert PUT_OFF > IMPERSONATE_PATIENCE
+    s = make_stack(RECONCILE_INTERVAL="0")
+    s.descope.fail_next(IMPERSONATE, status=429, retry_after=PUT_OFF)
+    request_id, ts = s.submit()
+    assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+    told = s.slack.wait_for(lambda: next((t for t in s.dms() if request_id in t and "rate limit" in t), None),
+                            message="the requester told of the wait")
+    assert "is approved" in told and "starts at about" in told and f"/impersonate stop {request_id}" in told
+    s.slack.wait_for(lambda: any("asked the bot to wait: the session starts at about" in r
+                                 for r in _replies(s, ts)), message="the thread told")
+    assert s.session_dm(request_id) is None and not s.descope.active_tokens()  # not yet
+    s.slack.wait_for(lambda: s.session_dm(request_id), timeout=PUT_OFF + 10, message="the session, once Descope let it")
+    (refused, made) = s.descope.calls_to(IMPERSONATE)
+    assert refused.status == 429 and made.status == 200
+    assert PUT_OFF - 0.5 <= made.at - refused.at <= PUT_OFF + 4, made.at - refused.at  # when Descope asked, not sooner
+    assert s.show_token(request_id) in s.descope.active_tokens()
+
+    # called off while put off: ended at once (not when the wait is over), nothing minted
+    s.descope.fail_next(IMPERSONATE, status=429, retry_after=120)
+    other, other_ts = s.submit(f"{s.descope.add_user('kim@acme.com', tenants=[TENANT]).login_id} 10m --tenant "
+                               f"{TENANT} another look")
+    assert s.click("approval.approve", other, APPROVER, other_ts).status == 200
+    s.slack.wait_for(lambda: any(other in t and "rate limit" in t for t in s.dms()), message="told of the wait")
+    assert "stop" in s.command(f"stop {other}", user_id=REQUESTER).text.lower()
+    s.slack.wait_for(lambda: "called off" in s.approval_text(other_ts), timeout=10, message="called off at once")
+    assert len(s.descope.calls_to(IMPERSONATE)) == 3 and s.session_dm(other) is None
+
+
+def _replies(s: Stack, ts: str) -> list[str]:
+    return [s.slack.message_text(ch, t) for (ch, t), m in list(s.slack.messages.items())
+            if ch == APPROVAL_CHANNEL and m.get("thread_ts") == ts and t != ts]
 
 
 def test_slack_rate_limiting_every_post_and_edit_for_long_holds_back_no_stop(make_stack: StackFactory) -> None:

@@ -155,7 +155,7 @@ def test_impersonate_failures_end_failed_with_a_plain_reason(make_stack: StackFa
         s.descope.fail_next(IMPERSONATE, status=503, count=10)
 
     def rate_limited_for_long() -> None:
-        s.descope.fail_next(IMPERSONATE, status=429, retry_after=120)
+        s.descope.fail_next(IMPERSONATE, status=429, retry_after=600)  # past ACTIVATION_DEADLINE
 
     cases: list[tuple[str, Callable[[], None] | None, list[str], int]] = [
         # (command text, fault, what the requester and the channel are told, impersonate calls made)
@@ -168,7 +168,7 @@ def test_impersonate_failures_end_failed_with_a_plain_reason(make_stack: StackFa
         (f"{TARGET} 10m --tenant {TENANT} outage", outage,
          ["Descope could not be reached", "503", f"{CLIENT_TRIES} attempts"], CLIENT_TRIES),
         (f"{TARGET} 10m --tenant {TENANT} rate limited", rate_limited_for_long,
-         ["Descope could not be reached", "429", "retry after 120s"], 1),
+         ["Descope could not be reached", "429", "retry after 600s"], 1),
     ]
     for text, fault, told, calls in cases:
         requester.can_impersonate, target.consented = True, True

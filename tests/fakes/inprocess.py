@@ -73,6 +73,7 @@ class StubDescope:
         self.stop_calls = 0
         self.impersonations: list[tuple[str, str]] = []  # each impersonate call: (login ID, impersonator ID)
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
+        self.impersonate_errors: list[Exception] = []  # the next impersonate calls raise these, one each, first first
         # The step-up: ``prove`` accepts ``good_code`` and rejects any other as Descope does (``CodeRejected``);
         # ``prove_error`` (``SessionRejected``, ``DescopeUnavailable``, ``DescopeRefused`` …) is raised when set.
         self.good_code = "123456"
@@ -93,6 +94,8 @@ class StubDescope:
         self.impersonations.append((login_id, impersonator_id))
         if self.gate is not None and self.calls == 1:
             assert self.gate.wait(10)
+        if self.impersonate_errors:
+            raise self.impersonate_errors.pop(0)
         exp = int(self.clock().timestamp()) + refresh_duration
         claims = {"sub": self.user_id_of(login_id), "exp": exp, "n": len(self.minted)}  # sub: whom it acts as
         payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode()
@@ -179,6 +182,7 @@ class StubNotifier:
         self.on_post: Callable[[RequestView, str], None] | None = None  # runs as Slack shows the message
         self.homes: dict[str, Home] = {}  # each user's App Home as last published
         self.warnings: list[RequestView] = []  # expiry warnings DMed to requesters
+        self.put_offs: list[tuple[RequestView, datetime]] = []  # activations put off, DMed to requesters: until when
         self.replies: list[list[str]] = []  # each thread reply: the audit actions it has a line for
         self.home_error: Exception | None = None  # publish_home raises it when set
         self.refusing: str | None = None  # post_request: the approvals channel refuses with this error when set
@@ -233,6 +237,9 @@ class StubNotifier:
     def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None,
                      warning_dm: tuple[str, str] | None = None) -> None:
         self.outcomes.append(request)
+
+    def send_put_off(self, request: RequestView, until: datetime) -> None:
+        self.put_offs.append((request, until))
 
     def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> tuple[str, str]:
         self.warnings.append(request)

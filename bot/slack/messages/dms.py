@@ -3,6 +3,8 @@ the token modal's words, the DM's redaction when the session ends, and the outco
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain import RequestView, State
 from bot.domain.audit import SYSTEM
 from bot.slack.messages.outcomes import failure_text
@@ -165,6 +167,16 @@ def warning(request: RequestView) -> str:
     return (f":alarm_clock: Your impersonation of {target(request)} (`{request.id}`) ends at {when(request.ends_at)}. "
             "Need more time? *Extend* asks the approvers for more (you keep this token until a new one is ready); "
             "*Stop now* ends the session at once.")
+
+
+def put_off(request: RequestView, until: datetime) -> str:
+    return (f":hourglass_flowing_sand: Your request `{request.id}` to impersonate {target(request)} is approved, but "
+            f"Descope's rate limit asked the bot to wait: your session starts at about {when(until)}. Nothing to do: "
+            f"you get a DM when it is ready (`/impersonate stop {request.id}` calls it off).")
+
+
+def put_off_fallback(request: RequestView, until: datetime) -> str:
+    return f"Your impersonation of {request.login_id} starts at about {until:%H:%M:%S} UTC (Descope's rate limit)."
 
 
 def warning_past(request: RequestView) -> str:

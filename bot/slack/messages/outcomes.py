@@ -20,6 +20,7 @@ from bot.domain.outcomes import (
     NotPosted,
     Outside,
     Proved,
+    PutOff,
     Reminded,
     StopFailing,
     Tally,
@@ -137,6 +138,9 @@ def detail_text(detail: Detail) -> str:
             return f"Descope stop call failed {detail.attempts} times ({detail.error}); still retrying"
         case Activated():
             return f"impersonating as {detail.impersonator}"
+        case PutOff():
+            return (f"Descope's rate limit asked to wait {detail.retry_after_s:g}s: the impersonate call again at "
+                    f"{detail.until}")
         case Reminded():
             return f"reminder {detail.count} to {', '.join(mention(p) for p in detail.approvers)}"
         case Tally():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.audit import Action
 from bot.domain.durations import format_duration
@@ -12,6 +12,7 @@ from bot.domain.outcomes import (
     Escalated,
     Linked,
     Proved,
+    PutOff,
     Reminded,
     StopFailing,
     Tally,
@@ -21,7 +22,7 @@ from bot.domain.outcomes import (
 from bot.domain.proof import MAX_WRONG_CODES, Purpose
 from bot.slack.messages.outcomes import detail_text, mention
 from bot.slack.messages.proofs import METHOD_NAMES, proved_by
-from bot.slack.mrkdwn import code
+from bot.slack.mrkdwn import code, when
 
 _EVENTS: dict[str, str] = {
     Action.APPROVED: "approved by <@{actor}>{proved}",
@@ -31,6 +32,7 @@ _EVENTS: dict[str, str] = {
     Action.WITHDRAWN: "withdrawn by <@{actor}>",
     Action.EXPIRED: "expired: nobody answered in time",
     Action.ACTIVATED: "session started: the requester gets the token through their DM",
+    Action.PUT_OFF: "Descope's rate limit asked the bot to wait: the session starts at about {until}",
     Action.STOP_REQUESTED: "stop requested by <@{actor}>",
     Action.STOPPED: "session stopped",
     Action.FAILED: "failed",
@@ -66,10 +68,11 @@ def event_line(at_text: str, action: str, actor: str, detail: str | None) -> str
         " ".join(mention(p) for p in decoded.to) if isinstance(decoded, Escalated) else ""
     count, needed = (decoded.count, decoded.needed) if isinstance(decoded, Tally) else (0, 0)
     by = decoded.by if isinstance(decoded, Linked) else ""
+    until = when(datetime.fromisoformat(decoded.until)) if isinstance(decoded, PutOff) else ""
     proved = proved_by(decoded.mfa) if isinstance(decoded, Tally | Proved) else ""
     failed = decoded if isinstance(decoded, Verification) else None
     line = _EVENTS.get(action, action).format(
-        actor=actor, call=call, mentions=mentions, count=count, needed=needed, by=by, proved=proved,
+        actor=actor, call=call, until=until, mentions=mentions, count=count, needed=needed, by=by, proved=proved,
         for_what="showing the token" if failed and failed.purpose is Purpose.REVEAL else "an approval",
         method=METHOD_NAMES.get(failed.mfa, "") if failed else "", failures=failed.failures if failed else 0,
         most=MAX_WRONG_CODES, why=failed.why if failed else escalation_why(decoded))

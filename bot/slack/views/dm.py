@@ -3,6 +3,8 @@ token, then with it), the expiry warning (Extend, Stop now), its redaction when 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain import RequestView
 from bot.slack.messages import dms
 from bot.slack.views import ids
@@ -58,6 +60,11 @@ def not_posted(request: RequestView, channel: str, error: str) -> Message:
     """The approvals channel refused the request's approval message: no approver can see it."""
     text = dms.not_posted(request, channel, error)
     return Message(text=dms.not_posted_fallback(request), blocks=[section(text)])
+
+
+def put_off(request: RequestView, until: datetime) -> Message:
+    """Descope's rate limit put the approved session off until ``until``."""
+    return Message(text=dms.put_off_fallback(request, until), blocks=[section(dms.put_off(request, until))])
 
 
 def warning_past(request: RequestView) -> Message:

@@ -23,7 +23,8 @@ from bot.descope import (
     default_base_url,
     parse_retry_after,
 )
-from bot.descope.client import USER_AGENT
+from bot.descope.client import IMPERSONATE_PATIENCE, USER_AGENT
+from bot.descope.retry import DEFAULT_RETRY
 
 PROJECT = "P2abcDEFghiJKLmnoPQRstuVWXyz0123"  # 32 chars: a regional project ID
 SHORT_PROJECT = "P2abcDEFghi"
@@ -376,6 +377,28 @@ def test_429_with_long_retry_after_gives_up_at_once(make: Make, sleeps: Sleeps) 
     assert "retry after 120s" in str(info.value)
 
 
+def test_impersonate_waits_out_only_a_short_retry_after_in_its_thread(make: Make, sleeps: Sleeps) -> None:
+    """Longer, the activation is put off with the requester told (``workflows.sessions``), not held unseen; a stop
+    waits up to the policy's ``max_retry_after`` as before."""
+    limited = descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "8"})
+    rec = Recorder(limited, ok_jwt())
+    client = make(rec)
+    with pytest.raises(DescopeUnavailable) as info:
+        impersonate(client)
+    assert (info.value.status, info.value.retry_after, info.value.maybe_done) == (429, 8, False)
+    assert sleeps == [] and len(rec.requests) == 1
+    with pytest.raises(DescopeUnavailable) as held:  # the path is held: the next call is not even sent
+        impersonate(client)
+    assert held.value.status == 429 and held.value.retry_after is not None and held.value.retry_after > 7
+    assert sleeps == [] and len(rec.requests) == 1
+
+    stop = Recorder(descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "8"}),
+                    httpx.Response(200, json={}))
+    make(stop).stop_impersonation(JWT)
+    assert sleeps == pytest.approx([8.0], abs=0.05) and len(stop.requests) == 2
+    assert IMPERSONATE_PATIENCE < 8 <= DEFAULT_RETRY.max_retry_after
+
+
 def test_429_without_retry_after_waits_a_second(make: Make, sleeps: Sleeps) -> None:
     rec = Recorder(httpx.Response(429), ok_jwt())
     assert impersonate(make(rec)) == JWT
@@ -393,8 +416,8 @@ def test_429_forever_keeps_the_last_retry_after(make: Make, sleeps: Sleeps) -> N
 def test_retry_after_http_date(make: Make, sleeps: Sleeps) -> None:
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=10), usegmt=True)
     later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
-    rec = Recorder(httpx.Response(429, headers={"Retry-After": soon}), ok_jwt())
-    assert impersonate(make(rec)) == JWT
+    rec = Recorder(httpx.Response(429, headers={"Retry-After": soon}), httpx.Response(200, json={}))
+    make(rec).stop_impersonation(JWT)
     assert len(sleeps) == 1
     assert 7 <= sleeps[0] <= 10
 

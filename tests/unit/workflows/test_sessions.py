@@ -190,3 +190,60 @@ def test_a_requester_who_lost_the_right_before_the_activation_gets_nothing(world
     failed = world.view(request_id)
     assert failed.state is State.FAILED and world.descope.calls == 0
     assert isinstance(failed.failure, Failure) and failed.failure.kind is FailureKind.NOT_A_REQUESTER
+
+
+def _rate_limited(after: float) -> DescopeUnavailable:
+    """Descope's 429 on the impersonate call with a ``Retry-After`` longer than the call waits in its thread."""
+    return DescopeUnavailable("Rate limit exceeded", status=429, retry_after=after, attempts=1, code="E130429")
+
+
+def test_an_impersonate_call_rate_limited_is_put_off_told_and_made_when_descope_asked(world: World) -> None:
+    world.descope.impersonate_errors = [_rate_limited(60)]
+    request_id = world.approved()
+    put_off = world.row(request_id)
+    assert put_off.state == "approved" and put_off.minting_until is None  # refused unprocessed: nothing minted
+    ((told, until),) = world.notifier.put_offs  # the requester, by DM
+    assert told.id == request_id and until == world.clock() + timedelta(seconds=60)
+    assert "activation_put_off" in world.notifier.replies[-1]  # the thread
+    world.clock.advance(59)
+    world.workflows.ticker.sweep()
+    assert world.row(request_id).state == "approved" and world.descope.calls == 1  # not before Descope asked
+    world.clock.advance(2)
+    world.workflows.ticker.sweep()
+    started = world.row(request_id)
+    assert started.state == "active" and world.descope.calls == 2 and len(world.descope.minted) == 1
+    assert started.ends_at == world.clock() + timedelta(minutes=30)  # the whole window, from when it started
+    assert len(world.notifier.put_offs) == 1
+
+
+def test_a_rate_limit_longer_than_an_approval_may_wait_fails_the_request_at_once(world: World) -> None:
+    world.descope.impersonate_errors = [_rate_limited(600)]
+    request_id = world.approved()
+    failed = world.view(request_id)
+    assert failed.state is State.FAILED and isinstance(failed.failure, Failure)
+    assert "retry after 600s" in failure_text(failed.failure)
+    assert world.notifier.put_offs == [] and world.descope.calls == 1
+    assert [r.state for r in world.notifier.outcomes] == [State.FAILED]
+
+
+def test_put_off_again_while_the_approval_is_fresh_then_failed(world: World) -> None:
+    world.descope.impersonate_errors = [_rate_limited(120), _rate_limited(120), _rate_limited(120)]
+    request_id = world.approved()  # put off to 2 min after the approval
+    world.clock.advance(121)
+    world.workflows.ticker.sweep()  # put off to 4 min after it
+    assert world.row(request_id).state == "approved" and len(world.notifier.put_offs) == 2
+    world.clock.advance(121)
+    world.workflows.ticker.sweep()  # 6 min after it: past ACTIVATION_DEADLINE
+    failed = world.view(request_id)
+    assert failed.state is State.FAILED and world.descope.calls == 3 and world.descope.minted == []
+    assert len(world.notifier.put_offs) == 2
+
+
+def test_calling_off_an_activation_put_off_ends_it_now_with_nothing_minted(world: World) -> None:
+    world.descope.impersonate_errors = [_rate_limited(120)]
+    request_id = world.approved()
+    world.workflows.requests.request_stop(request_id, REQUESTER)
+    world.workflows.ticker.sweep()  # not two minutes later: the stop lets the put-off go
+    stopped = world.view(request_id)
+    assert stopped.state is State.STOPPED and world.descope.calls == 1 and world.descope.minted == []
+    assert "no token was handed over" in status_line(stopped)
