@@ -9,10 +9,11 @@ answers the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPRO
 
     impersonation_bot_requests_total{outcome}              per replica  requests reaching an outcome (OUTCOMES)
     impersonation_bot_sessions_active                      database     sessions in state ``active`` now
-    impersonation_bot_sessions_overdue                     database     of them, those whose window has ended (the
-                                                                        stop not done yet: due, or held back)
-    impersonation_bot_sessions_overdue_seconds             database     how long ago the window of the longest overdue
-                                                                        one ended (0: none)
+    impersonation_bot_sessions_overdue                     database     of them, those whose window has ended or
+                                                                        whose stop was asked (the stop not done yet:
+                                                                        due, or held back)
+    impersonation_bot_sessions_overdue_seconds             database     how long ago the stop of the longest overdue
+                                                                        one fell due (0: none)
     impersonation_bot_stop_lateness_seconds                per replica  stopped_at - ends_at, sessions ended by
                                                                         their window (histogram)
     impersonation_bot_descope_calls_total{call,result}     per replica  each DescopeClient call, once
@@ -111,9 +112,10 @@ class CountAndAge(Collector):
 
 
 OVERDUE = (("impersonation_bot_sessions_overdue",
-            "Sessions still active though their window has ended (database-wide)"),
+            "Sessions still active though their stop fell due: their window ended, or a stop was asked "
+            "(database-wide)"),
            ("impersonation_bot_sessions_overdue_seconds",
-            "How long ago the window of the longest overdue session ended (database-wide; 0: none)"))
+            "How long ago the stop of the longest overdue session fell due (database-wide; 0: none)"))
 OUTBOX = (("impersonation_bot_audit_outbox_events", "Audit events waiting for AUDIT_WEBHOOK_URL (database-wide)"),
           ("impersonation_bot_audit_outbox_oldest_seconds",
            "How long the oldest waiting audit event has waited (database-wide; 0: none)"))

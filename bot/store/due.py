@@ -1,13 +1,12 @@
 """The schedule's index, read: ``DueRecords`` answers what the sweep and the alarm ask of ``requests.next_due_at``
 (``bot.domain.schedule``'s moment for each request, kept by every write): what is due by now, what came due since the
 alarm's last ring, the earliest moment, the next one. Each is a range of that one index. And what is late: the
-sessions still active past their window's end (a range of ``(state, ends_at)``)."""
+sessions still active past their window's end or a stop asked of them (two ranges of two indexes)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain import State
 from bot.store.core import StoreCore
 from bot.store.sql import Tx
 
@@ -28,11 +27,19 @@ class DueRecords(StoreCore):
             return _due_between(s, since, after, until, limit), _next_due_after(s, until)
 
     def overdue_sessions(self, now: datetime) -> tuple[int, datetime | None]:
-        """How many sessions are still active though their window ended by ``now``, and the earliest such end (the
-        metrics: a stop held back, by Descope's limits or an outage, shows here before it is done)."""
-        with self.db.read() as s:
-            found = s.one("SELECT count(*), min(ends_at) FROM requests WHERE state = ? AND ends_at <= ?",
-                          (State.ACTIVE.value, now))
+        """How many sessions are still active though their stop fell due by ``now`` (their window ended, or someone
+        asked to stop them), and the earliest moment such a stop fell due (the metrics: a stop held back, by Descope's
+        limits or an outage, shows here before it is done). Two ranges: ``(state, ends_at)`` for windows ended with no
+        stop asked, and the stops asked (``ix_requests_active_stop_asked``, partial: only those rows)."""
+        with self.db.read() as s:  # 'active' written out: SQLite uses a partial index only for a literal it names
+            found = s.one(
+                "SELECT count(*), min(due) FROM ("
+                " SELECT ends_at AS due FROM requests WHERE state = 'active' AND ends_at <= ?"
+                " AND (stop_requested_at IS NULL OR stop_requested_at > ?)"
+                " UNION ALL"
+                " SELECT CASE WHEN ends_at < stop_requested_at THEN ends_at ELSE stop_requested_at END FROM requests"
+                " WHERE state = 'active' AND stop_requested_at IS NOT NULL AND stop_requested_at <= ?"
+                ") AS overdue", (now, now, now))
             return (int(found[0]), s.moment(found[1])) if found else (0, None)
 
     def earliest_due(self) -> datetime | None:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = files("bot.store") / "migrations"  # package data: found the same from a checkout or an installed wheel
-HEAD = "0015"
+HEAD = "0016"
 _LOCK_KEY = 0x1D35C0DE
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     inspect,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
@@ -38,6 +39,8 @@ from bot.domain.proof import Mfa
 from bot.domain.target import Target, decode_target
 
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+#: The rows of ``ix_requests_active_stop_asked`` (migration 0016): sessions someone asked to stop (a handful at a time)
+ACTIVE_STOP_ASKED = text("state = 'active' AND stop_requested_at IS NOT NULL")
 
 
 def new_request_id() -> str:
@@ -73,7 +76,9 @@ class RequestRow(Base):
     __tablename__ = "requests"
     __table_args__ = (Index("ix_requests_requester_state", "requester_id", "state"),
                       Index("ix_requests_requester_break_glass", "requester_id", "break_glass"),
-                      Index("ix_requests_state_ends_at", "state", "ends_at"))
+                      Index("ix_requests_state_ends_at", "state", "ends_at"),
+                      Index("ix_requests_active_stop_asked", "state", "stop_requested_at",
+                            sqlite_where=ACTIVE_STOP_ASKED, postgresql_where=ACTIVE_STOP_ASKED))
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     requester_id: Mapped[str] = mapped_column(String(32))

@@ -104,6 +104,20 @@ def test_the_gauges_count_active_and_overdue_sessions_and_the_audit_trail_reads_
     assert store.overdue_sessions(T0 + 31 * MINUTE) == (0, None)  # stopped: no longer overdue
 
 
+def test_a_session_asked_to_stop_is_overdue_from_then_until_it_is_stopped(store: Store) -> None:
+    a, b = _approved(store, "a@acme.com"), _approved(store, "b@acme.com")
+    for request_id in (a, b):
+        assert store._transition(request_id, [State.APPROVED], State.ACTIVE, actor="system", action="activated",
+                                 now=T0, started_at=T0, ends_at=T0 + 30 * MINUTE, token_sealed="sealed")
+    assert store.ask_stop(a, "UREQ1", T0 + 5 * MINUTE)
+    assert store.overdue_sessions(T0 + 4 * MINUTE) == (0, None)
+    assert store.overdue_sessions(T0 + 6 * MINUTE) == (1, T0 + 5 * MINUTE)  # its stop is due since it was asked
+    assert store.overdue_sessions(T0 + 31 * MINUTE) == (2, T0 + 5 * MINUTE)  # both, counted once each
+    assert store._transition(a, [State.ACTIVE], State.STOPPED, actor="system", action="stopped", now=T0,
+                             stopped_at=T0 + 6 * MINUTE)
+    assert store.overdue_sessions(T0 + 31 * MINUTE) == (1, T0 + 30 * MINUTE)
+
+
 def test_the_home_lists_count_past_their_limit_and_opening_it_twice_keeps_one_row(store: Store) -> None:
     home = HomeStore(store)
     mine = [_pending(store, f"m{i}@acme.com", at=T0 + i * MINUTE) for i in range(3)]
