@@ -1,5 +1,5 @@
 """Who is who, asked of Slack: a user's profile email, whether their account is active, and user-group membership,
-cached briefly.
+cached briefly. Slack's own failures and its rate limit are raised as ``SlackUnavailable`` (``slack.unavailable``).
 
 Approver and requester lists may name user groups (``S…``); membership is looked up when a person acts
 (``usergroups.users.list``), cached for a minute so a burst of clicks costs one call, and never read
@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import is_group_id
+from bot.slack.unavailable import unavailable_as_such
 
 EMAIL_TTL = 600.0
 GROUP_TTL = 60.0
@@ -51,6 +52,7 @@ class SlackDirectory:
                         return True
         return False
 
+    @unavailable_as_such
     def _user(self, user_id: str) -> tuple[str | None, bool]:
         cached = self._cached(self._users, user_id, EMAIL_TTL)
         if cached is not None:
@@ -72,6 +74,7 @@ class SlackDirectory:
             return True
         return any(user_id in self._group(p) for p in principals if is_group_id(p))
 
+    @unavailable_as_such
     def _group(self, group_id: str) -> frozenset[str]:
         cached = self._cached(self._groups, group_id, GROUP_TTL)
         if cached is not None:

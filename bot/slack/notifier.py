@@ -13,11 +13,9 @@ Errors propagate: the service records how far it got and tries again.
 
 from __future__ import annotations
 
-import functools
-import http.client
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
@@ -28,11 +26,11 @@ from bot.domain import RequestView
 from bot.domain.audit import AuditEntry
 from bot.domain.home import Home
 from bot.domain.outcomes import Outside
-from bot.slack.client import retry_after
 from bot.slack.messages import outside as outside_words
+from bot.slack.unavailable import unavailable_as_such
 from bot.slack.views import approval, dm, home, thread
 from bot.slack.views.blocks import Message
-from bot.workflows.ports import ChannelRefused, SlackUnavailable
+from bot.workflows.ports import ChannelRefused
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -46,27 +44,6 @@ REFUSING_CHANNEL = STALE_CHANNEL | {"restricted_action", "restricted_action_read
                                     "ekm_access_denied", "team_access_not_granted", "missing_scope"}
 
 
-def _unavailable_as_such(call: Callable[P, T]) -> Callable[P, T]:
-    """Slack's own failures (a 5xx, no answer) and its rate limit (a 429 the client did not wait out in the thread:
-    ``bot.slack.client``) raised as ``SlackUnavailable``: to be tried again later, not a refusal."""
-
-    @functools.wraps(call)
-    def tried(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return call(*args, **kwargs)
-        except SlackApiError as exc:
-            if exc.response.status_code == 429 or exc.response.get("error") == "ratelimited":
-                wait = retry_after(exc.response.headers)
-                raise SlackUnavailable(f"Slack asked to wait {wait:.0f} s", retry_after=wait) from exc
-            if exc.response.status_code >= 500:
-                raise SlackUnavailable(f"Slack answered {exc.response.status_code}") from exc
-            raise
-        except (OSError, http.client.HTTPException) as exc:  # urllib's URLError is an OSError
-            raise SlackUnavailable(type(exc).__name__) from exc
-
-    return tried
-
-
 class SlackNotifier:
     def __init__(self, client: WebClient, approval_channel: str) -> None:
         self.client = client
@@ -74,7 +51,7 @@ class SlackNotifier:
         self._dm_channels: dict[str, str] = {}  # user ID -> their DM channel with the bot, as Slack opened it
         self._lock = threading.Lock()
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def post_request(self, request: RequestView) -> tuple[str, str]:
         msg = approval.build(request)
         try:
@@ -87,11 +64,11 @@ class SlackNotifier:
             raise
         return str(resp["channel"]), str(resp["ts"])
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def send_not_posted(self, request: RequestView, refused: ChannelRefused) -> None:
         self._dm(request.requester_id, dm.not_posted(request, refused.channel, refused.error))
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def update_request(self, request: RequestView) -> None:
         """Bring the approval message up to date; one deleted from Slack meanwhile (by an admin) stays gone: said in
         a line, not retried for ever (the thread and the audit keep the record)."""
@@ -105,14 +82,14 @@ class SlackNotifier:
                 raise
             log.warning("request %s: its approval message is gone from Slack (deleted?); not updated", request.id)
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def post_outside(self, found: Outside) -> str:
         msg = outside_words.notice(found)
         resp = self.client.chat_postMessage(channel=self.approval_channel, text=msg, unfurl_links=False,
                                             unfurl_media=False)
         return str(resp["ts"])
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def post_copy(self, request: RequestView, channel: str) -> tuple[str, str]:
         msg = approval.build(request)
         try:
@@ -125,12 +102,12 @@ class SlackNotifier:
             raise
         return str(resp["channel"]), str(resp["ts"])
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def update_copy(self, request: RequestView, where: tuple[str, str]) -> None:
         msg = approval.build(request)
         self.client.chat_update(channel=where[0], ts=where[1], text=msg.text, blocks=msg.blocks)
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
         if not (request.channel_id and request.channel_ts):
             return
@@ -138,20 +115,20 @@ class SlackNotifier:
         self.client.chat_postMessage(channel=request.channel_id, thread_ts=request.channel_ts, text=msg.text,
                                      reply_broadcast=msg.broadcast, unfurl_links=False, unfurl_media=False)
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:
         return self._dm(request.requester_id, dm.token_coming(request))
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def post_ready(self, request: RequestView) -> tuple[str, str]:
         return self._dm(request.requester_id, dm.ready(request))
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def show_token(self, request: RequestView, where: tuple[str, str], token: str) -> None:
         msg = dm.token(request, token)
         self.client.chat_update(channel=where[0], ts=where[1], text=msg.text, blocks=msg.blocks)
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def send_outcome(self, request: RequestView, token_dm: tuple[str, str] | None,
                      warning_dm: tuple[str, str] | None = None) -> None:
         if token_dm is not None:
@@ -164,15 +141,15 @@ class SlackNotifier:
         if msg is not None:
             self._dm(request.requester_id, msg, token_dm[0] if token_dm else None)
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def send_put_off(self, request: RequestView, until: datetime) -> None:
         self._dm(request.requester_id, dm.put_off(request, until))
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def send_warning(self, request: RequestView, token_dm: tuple[str, str] | None) -> tuple[str, str]:
         return self._dm(request.requester_id, dm.warning(request), token_dm[0] if token_dm else None)
 
-    @_unavailable_as_such
+    @unavailable_as_such
     def publish_home(self, page: Home) -> None:
         """``views.publish``: the person's App Home (no scope needed; the Home tab must be on)."""
         self.client.views_publish(user_id=page.user_id, view=home.build(page))

@@ -36,6 +36,7 @@ from bot.store.errors import log_failure
 from bot.workflows.about import about_request
 from bot.workflows.context import Context
 from bot.workflows.home import VIEWER_TTL
+from bot.workflows.ports import SlackUnavailable
 from bot.workflows.revocation import Revocation
 
 log = logging.getLogger("bot.workflows")
@@ -244,8 +245,8 @@ class Sessions:
     @about_request
     def activate_or_retry_soon(self, request_id: str, row: RequestRow | None = None) -> SlackHeld | None:
         """Activate (answering the Slack lease it took, as ``activate``); on an unexpected fault (Slack or the
-        database hiccuped) hand the work back to the sweep within seconds instead of leaving it leased for a full
-        minute."""
+        database hiccuped) hand the work back to the sweep within seconds (Slack's rate limit: when it asked) instead
+        of leaving it leased for a full minute."""
         ctx = self.ctx
         try:
             return self.activate(request_id, row)
@@ -255,8 +256,14 @@ class Sessions:
                 log_failure(log, "activating request %s failed for too long; giving up", request_id)
                 self.fail(request_id, Failure(FailureKind.GAVE_UP, error=type(exc).__name__))
                 return None
-            log_failure(log, "activating request %s failed; retrying shortly", request_id)
-            retry = ctx.clock() + SLACK_RETRY
+            wait = SLACK_RETRY
+            if isinstance(exc, SlackUnavailable):  # users.info: Slack rate-limiting or failing; not a bug of ours
+                wait = max(wait, timedelta(seconds=exc.retry_after or 0))
+                log.warning("activating request %s: Slack did not answer (%s); retrying in %.0f s", request_id, exc,
+                            wait.total_seconds())
+            else:
+                log_failure(log, "activating request %s failed; retrying shortly", request_id)
+            retry = ctx.clock() + wait
             ctx.store.retry_activation_at(request_id, retry)
             ctx.arm(request_id)
             return None

@@ -3,7 +3,9 @@ logouts a second are all stopped and revoked at about the allowed rate, the call
 most one 429 per session); a 429 that one serving process meets holds the path in the others too (one source IP, one
 limit); an impersonate call Descope puts off is made when Descope asked, the requester and the channel told meanwhile,
 and a stop then ends it at once, minting nothing; Slack's rate limit, however long, holds back no stop; a 429 from
-Slack on the approval message delays it, and it is posted once. SQLite and PostgreSQL."""
+Slack on the approval message delays it, and it is posted once; a 429 on a click's or a command's own call (a modal,
+which cannot wait: its trigger lasts 3 s) is answered with when to try again, in one log line. SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -138,3 +140,22 @@ def test_a_slack_429_delays_the_approval_message_which_is_posted_once(make_stack
              and not c.params.get("thread_ts")]
     assert len(tries) == 2 and tries[1].at - tries[0].at >= 0.9  # refused once, then Slack's wait honoured
 
+
+
+def test_a_modal_slack_rate_limits_is_answered_with_when_to_try_again(make_stack: StackFactory) -> None:
+    s = make_stack(RECONCILE_INTERVAL="0")
+    request_id, ts = s.submit()
+    assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+    s.slack.wait_for(lambda: s.session_dm(request_id), message="the session DM")
+    s.slack.fail_next("views.open", status=429, retry_after=5)
+    assert s.show_token(request_id) is None  # Slack refused the modal: no token shown anywhere
+    assert "try again in 5 s" in s.ephemeral_after_click()
+    assert s.show_token(request_id) in s.descope.active_tokens()  # and once Slack lets it, the modal opens
+
+    s.slack.fail_next("views.open", status=429, retry_after=30)
+    s.command("")  # the form
+    said = s.slack.wait_for_call("response_url", where=lambda c: c.params.get("key") == f"cmd-{REQUESTER}")
+    assert "try again in 30 s" in str(said.params.get("text")), said.params
+    log = s.bot.log()
+    assert "Slack could not take the bot's call while showing" in log  # one line, said as what it is
+    assert "Traceback" not in log and "unexpected error" not in log

@@ -26,6 +26,7 @@ from bot.slack.listeners import proof
 from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.listeners.command import COMMAND
 from bot.slack.messages import replies
+from bot.slack.unavailable import unavailable
 from bot.slack.views import form, ids
 
 log = logging.getLogger("bot.slack")
@@ -37,21 +38,24 @@ def nothing_typed(body: dict[str, Any]) -> bool:
 
 
 def register(app: App, deps: Deps) -> None:
-    def open_form(body: dict[str, Any], client: WebClient, source: str) -> bool:
-        """Open the form with the interaction's trigger_id; False (logged) when Slack did not open it."""
+    def open_form(body: dict[str, Any], client: WebClient, source: str) -> str | None:
+        """Open the form with the interaction's trigger_id; when Slack did not open it (logged), what to answer."""
         try:
             client.views_open(trigger_id=payloads.trigger_of(body) or "",
                               view=form.build(deps.windows, emergency=deps.break_glass_offered))
-            return True
+            return None
         except SlackApiError as exc:  # most often the trigger: older than Slack's 3 seconds
             log.warning("the request form did not open from the %s (%s)", source, exc.response.get("error"))
+            busy = unavailable(exc)  # or Slack's rate limit: when to try again
+            return replies.USAGE if busy is None else replies.slack_busy(busy.retry_after)
         except Exception as exc:  # Slack unreachable, even after the client's retries
             log.warning("the request form did not open from the %s (%s)", source, exc)
-        return False
+            return replies.USAGE
 
     def open_from_command(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        if not open_form(body, client, "command"):
-            respond(text=replies.USAGE, response_type="ephemeral")  # as before the form: the usage
+        answer = open_form(body, client, "command")
+        if answer is not None:
+            respond(text=answer, response_type="ephemeral")  # as before the form: the usage
 
     def open_from_shortcut(body: dict[str, Any], client: WebClient) -> None:
         open_form(body, client, "shortcut")  # a global shortcut has no response_url: nowhere to answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 
 from bot.config.words import duration_problem
@@ -248,6 +249,14 @@ class Doing(enum.StrEnum):
 
 def unexpected(error_id: str, doing: str) -> str:
     return f":boom: Something went wrong while {doing}. Error ID `{error_id}`: give it to whoever runs the bot."
+
+
+def slack_busy(retry_after: float | None) -> str:
+    """Slack rate-limited the bot's call (``retry_after`` seconds) or failed on its side."""
+    if retry_after is not None:
+        return (f":hourglass: Slack is asking the bot to slow down right now, so this did not go through: try again "
+                f"in {max(1, math.ceil(retry_after))} s.")
+    return ":warning: Slack did not answer the bot just now, so this did not go through: try again in a moment."
 
 
 OTHER_WORKSPACE = ":no_entry: This bot only serves the workspace it is installed in."
