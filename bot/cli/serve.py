@@ -21,8 +21,8 @@ from bot.cli.exits import cannot_start, unreachable_database
 from bot.config import ConfigError, Settings, settings_from_env
 
 if TYPE_CHECKING:
-    from bot.descope.gate import Board
     from bot.server.runtime import Runtime
+    from bot.transport.gate import Board
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
             listening.close()
         return cannot_start(problems)
     if settings.processes > 1 and listening is not None:
-        from bot.descope.gate import Board
         from bot.server.workers import serve
+        from bot.transport.gate import Board
 
-        turns = Board.shared()  # one source IP, one limit: a 429 that one process meets holds the path in all
+        turns = Board.shared()  # one bot, one limit (Descope's, Slack's): a 429 one process meets holds the path in all
         return serve(settings, lambda shard: runtime(settings, shard, turns), listening)
     started = runtime(settings, (0, 1))
     if isinstance(started, int):
@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def runtime(settings: Settings, shard: tuple[int, int], descope_turns: Board | None = None) -> Runtime | int:
-    """The bot's runtime (a serving process's ``shard``, with the turns at Descope it shares with the others), or the
-    exit code once what stops it has been said."""
+def runtime(settings: Settings, shard: tuple[int, int], turns: Board | None = None) -> Runtime | int:
+    """The bot's runtime (a serving process's ``shard``, with the turns at Descope and Slack it shares with the
+    others), or the exit code once what stops it has been said."""
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError
 
@@ -74,7 +74,7 @@ def runtime(settings: Settings, shard: tuple[int, int], descope_turns: Board | N
 
     try:
         with undone_if_failed(settings.database_url):
-            return Runtime(settings, shard, descope_turns=descope_turns)
+            return Runtime(settings, shard, turns=turns)
     except OperationalError as exc:
         return unreachable_database(exc)
     except BoltError as exc:  # Bolt's own auth.test (in App()) refused, though ``ready`` was answered a moment ago

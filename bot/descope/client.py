@@ -16,7 +16,7 @@ Base URL: the argument (``DESCOPE_BASE_URI``, the SDKs' variable, read by ``bot.
 project ID by ``default_base_url``.
 
 Failures raise the typed errors of ``bot.descope.errors``; retries follow ``bot.descope.retry``; a 429 holds the path
-for every call that shares the client's turns (``bot.descope.gate``).
+for every call that shares the client's turns (``bot.transport.gate``).
 Secrets: request bodies and headers (the management key) never reach exceptions or logs.
 Retries are logged at WARNING (logger ``bot.descope``) with the method, the path (no query
 string: it holds a login ID), the status or exception class, the attempt number and the delay.
@@ -38,10 +38,10 @@ import httpx
 from bot.descope.audit import AUDIT_SEARCH_PATH, AuditRecord, search
 from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
 from bot.descope.exchange import Exchange
-from bot.descope.gate import Board, Gate
 from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
 from bot.descope.stepup import StepUp
 from bot.descope.users import User, user_of
+from bot.transport.gate import Board, Gate
 from bot.transport.httpx_kept import KeptConnections
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "DescopeClient", "default_base_url"]

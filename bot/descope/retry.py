@@ -4,7 +4,7 @@ When and how long the Descope client retries.
 Retries (``RetryPolicy``): up to ``attempts`` tries in total for the 5xx statuses in
 ``RETRY_STATUSES``, for 429 and for ``httpx.TransportError``; the wait is
 ``Retry-After`` when the server sent one (seconds or HTTP-date), else exponential backoff
-with full jitter; a 429's is the call's turn at its path (``bot.descope.gate``: at least a
+with full jitter; a 429's is the call's turn at its path (``bot.transport.gate``: at least a
 second). A ``Retry-After`` longer than ``max_retry_after`` is not waited: the
 client gives up at once and hands the delay to the caller as
 ``DescopeUnavailable.retry_after``, so a scheduler can come back later instead of

@@ -18,6 +18,8 @@ Behaviours worth knowing:
   (``bot/devtools/socket_mode.py``); with none attached it answers ``not_allowed_token_type``.
 * Every answer to the bot token carries the ``x-oauth-scopes`` header, as Slack's do: :attr:`FakeSlack.scopes`
   (default: the manifest's bot scopes).
+* ``rate_limit`` plays Slack's rate limits (per method, or per method and channel): beyond, 429 ``ratelimited`` with
+  ``Retry-After``.
 * ``conversations.info`` knows the channels added with :meth:`FakeSlack.add_channel` (``is_member`` per channel),
   needs ``channels:read`` (``groups:read`` for a private one) among the scopes, else ``missing_scope``, and
   answers ``channel_not_found`` for any other channel.
@@ -39,6 +41,7 @@ from .slack_surfaces import Surfaces
 from .slack_wire import (
     TEXT_METHODS,
     Fault,
+    RateLimits,
     SlackCall,
     SocketModeEndpoint,
     bearer,
@@ -69,6 +72,7 @@ class FakeSlack(Messages, Surfaces, FakeServer[SlackCall]):
         self.groups: dict[str, list[str]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._faults: dict[str, Fault] = {}
+        self._rates = RateLimits()
         self._ts_counter = itertools.count(1)
         self._response_targets: dict[str, tuple[str | None, str | None]] = {}
         self.views: list[dict[str, Any]] = []  # modals opened with views.open, in order (as views.update left them)
@@ -166,6 +170,15 @@ class FakeSlack(Messages, Surfaces, FakeServer[SlackCall]):
         with self._lock:
             self._faults[method] = Fault(status, retry_after, error, count)
 
+    def rate_limit(self, method: str, calls: int | None, *, window: float = 1.0, per_channel: bool = False) -> None:
+        """Allow ``method`` at most ``calls`` in any ``window`` seconds (``None``: no limit), per channel with
+        ``per_channel``, as Slack's limits do (``RateLimits``; ``limited`` counts the calls refused, by method)."""
+        self._rates.set(method, calls, window, per_channel)
+
+    @property
+    def limited(self) -> dict[str, int]:
+        return dict(self._rates.refused)
+
     def drop_next(self, method: str, count: int = 1) -> None:
         """Close the connection without answering the next ``count`` calls of ``method`` (a network that fails)."""
         with self._lock:
@@ -243,6 +256,9 @@ class FakeSlack(Messages, Surfaces, FakeServer[SlackCall]):
             return Response.json({"ok": False, "error": "not_allowed_token_type" if wrong_kind else "invalid_auth"})
 
         fault = self._take_fault(method)
+        wait = self._rates.refuse(method, str(params.get("channel") or "")) if fault is None else None
+        if wait is not None:
+            fault = Fault(429, wait, None, 1)
         if fault is not None:
             params["_failed"] = True
         self._sleep_latency(method)

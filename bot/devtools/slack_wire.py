@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -115,3 +119,40 @@ def fault_response(fault: Fault) -> Response:
     if fault.retry_after is not None and fault.status != 200:
         headers["Retry-After"] = str(fault.retry_after)
     return Response.json({"ok": False, "error": error}, status=fault.status, headers=headers)
+
+
+class RateLimits:
+    """Slack's rate limits as the fake plays them: per method (a tier's limit is per method and workspace), or per
+    method and channel (``chat.postMessage``: about one a second per channel), at most ``calls`` in any ``window``
+    seconds; beyond, the call is refused 429 ``ratelimited`` with ``Retry-After`` (whole seconds until one may go
+    again, at least 1). ``refused`` counts the refusals by method."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._limits: dict[str, tuple[int, float, bool]] = {}  # method -> (calls, window, per channel)
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+        self.refused: dict[str, int] = {}
+
+    def set(self, method: str, calls: int | None, window: float, per_channel: bool) -> None:
+        with self._lock:
+            if calls is None:
+                self._limits.pop(method, None)
+            else:
+                self._limits[method] = (calls, window, per_channel)
+
+    def refuse(self, method: str, channel: str) -> int | None:
+        """The ``Retry-After`` of a call refused now, or ``None``: it goes (and counts)."""
+        with self._lock:
+            limit = self._limits.get(method)
+            if limit is None:
+                return None
+            calls, window, per_channel = limit
+            now = time.monotonic()
+            hits = self._hits.setdefault((method, channel if per_channel else ""), deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) < calls:
+                hits.append(now)
+                return None
+            self.refused[method] = self.refused.get(method, 0) + 1
+            return max(1, math.ceil(hits[0] + window - now))

@@ -21,7 +21,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.descope import DescopeClient
-from bot.descope.gate import Board
 from bot.server.clock import DatabaseClock
 from bot.server.intake import HttpIntake
 from bot.server.metrics import Metrics
@@ -35,6 +34,7 @@ from bot.store.migrate import migrate
 from bot.store.patience import BUSY_TIMEOUT_MS
 from bot.store.sealing import Sealer
 from bot.store.watchdog import Watchdog
+from bot.transport.gate import Board
 from bot.workflows import Workflows
 from bot.workflows.leases import Leases
 
@@ -51,10 +51,10 @@ HUNG_AFTER = BUSY_TIMEOUT_MS / 1000
 
 class Runtime:
     def __init__(self, settings: Settings, shard: tuple[int, int] = (0, 1), *,
-                 wall_clock: Callable[[], datetime] = utcnow, descope_turns: Board | None = None) -> None:
+                 wall_clock: Callable[[], datetime] = utcnow, turns: Board | None = None) -> None:
         """``shard``: (this serving process's index, how many there are); ``wall_clock``: this process's own clock
-        (the system's; a test may give another); ``descope_turns``: the turns at Descope's rate-limited paths this
-        process shares with the bot's other serving processes (``bot.descope.gate``; by default its own)."""
+        (the system's; a test may give another); ``turns``: the turns at Descope's and Slack's rate-limited paths this
+        process shares with the bot's other serving processes (``bot.transport.gate``; by default its own)."""
         self.settings = settings
         watchdog = Watchdog(HUNG_AFTER)  # PostgreSQL: a server that takes what is sent and never answers
         self.engine = make_engine(settings.database_url, watchdog=watchdog)
@@ -68,8 +68,8 @@ class Runtime:
         self.descope = DescopeClient(settings.descope_project_id, settings.descope_management_key.get(),
                                      settings.descope_base_uri, on_call=self.metrics.descope_call,
                                      on_limited=self.metrics.descope_rate_limited, keep_alive=not settings.proxied,
-                                     gate=descope_turns)
-        self.client = make_client(settings, on_call=self.metrics.slack_call)
+                                     gate=turns)
+        self.client = make_client(settings, on_call=self.metrics.slack_call, turns=turns or Board.local())
         key = settings.token_encryption_key or settings.descope_management_key
         self.clock = DatabaseClock(self.store, local=wall_clock)
         self.clock.measure()

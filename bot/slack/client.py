@@ -3,7 +3,10 @@
 slack-sdk retries only one connection error by default; the bot also retries rate limits (honouring
 ``Retry-After``: a short one waited out in the thread, a longer one handed to the caller, ``IN_THREAD_WAIT``) and
 Slack's 5xx answers, so a busy workspace delays a message instead of losing it; a post is never
-sent again after Slack may have acted on it (``CREATING``): a retried post is never posted twice.
+sent again after Slack may have acted on it (``CREATING``): a retried post is never posted twice. A 429 holds its
+method (a tier's limit is per method and workspace), or for ``chat.postMessage`` its channel, for every caller in every
+serving process (``bot.transport.gate``, as for Descope): they wait their turn, or are told how long to wait without
+calling, instead of each meeting the limit again.
 
 A call's first attempt goes straight to the kept connections (``KeepAlive.post``): a 200, what nearly every call
 gets, is the answer, without slack-sdk's ``Request`` and retry-handler objects around it (about a third of the
@@ -35,8 +38,10 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.transport.gate import Board, Gate
 from bot.transport.retry_after import parse_retry_after
 from bot.transport.urllib_kept import KeepAlive, answer, creates
+from bot.workflows.ports import SlackUnavailable
 
 #: Where a probe's client logs: nowhere (slack-sdk logs a failed request at ERROR; the caller says what failed, once).
 _UNHEARD = logging.getLogger("bot.slack.probe")
@@ -111,11 +116,13 @@ class CountingWebClient(WebClient):
     ``fork`` makes one for a Bolt request."""
 
     def __init__(self, *args: Any, on_call: Callable[[str, str], None] | None = None,
-                 transport: KeepAlive | None = None, **kwargs: Any) -> None:
+                 transport: KeepAlive | None = None, gate: Gate | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_call = on_call
         self.transport = transport or KeepAlive(timeout=self.timeout, context=self.ssl)
-        self._first = threading.local()  # ``outcome``: the first attempt's, for slack-sdk's loop to take over
+        self.gate = gate
+        # ``outcome``: the first attempt's, for slack-sdk's loop to take over; ``turns``: the call's place at the gate
+        self._first = threading.local()
 
     def _perform_urllib_http_request(self, *, url: str, args: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """slack-sdk's, its first attempt made here: a 200 answers; anything else is that attempt's outcome in
@@ -136,6 +143,7 @@ class CountingWebClient(WebClient):
         outcome: dict[str, Any] | Exception
         try:
             resp, data = self.transport.post(url, body, sent)
+            self._heard(resp.status, resp.headers)
             if resp.status == 200 and (answered := _answered(resp, data)) is not None:
                 return answered
             outcome = answer(url, resp, data)
@@ -157,11 +165,23 @@ class CountingWebClient(WebClient):
             return first
         if self.proxy is not None or not url.lower().startswith("http"):
             return super()._perform_urllib_http_request_internal(url, req)
-        return self.transport.send(req)
+        resp, data = self.transport.post(req.full_url, req.data if isinstance(req.data, bytes) else None,
+                                         dict(req.header_items()))
+        self._heard(resp.status, resp.headers)
+        return answer(req.full_url, resp, data)
 
     def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:
-        if self.on_call is None:
-            return super().api_call(api_method, *args, **kwargs)
+        """The call, after its turn at Slack's rate limit (``gate``: a 429 holds its method, or its channel's posts,
+        in every serving process): a turn further off than ``IN_THREAD_WAIT`` is not waited for, the call not made
+        (``SlackUnavailable`` with the wait left, as for a 429)."""
+        turns = None if self.gate is None else turns_of(api_method, kwargs)
+        if turns is not None and self.gate is not None and self.gate.turn(turns, at_most=IN_THREAD_WAIT) is None:
+            if self.on_call is not None:
+                self.on_call(api_method, "ratelimited")
+            wait = self.gate.left(turns)
+            raise SlackUnavailable(f"{api_method} is rate-limited: Slack asked to wait {wait:.0f} s",
+                                   retry_after=wait)
+        self._first.turns = turns
         result = "error"
         try:
             response = super().api_call(api_method, *args, **kwargs)
@@ -172,14 +192,45 @@ class CountingWebClient(WebClient):
             result = "ratelimited" if limited else "error"
             raise
         finally:
-            self.on_call(api_method, result)
+            self._first.turns = None
+            if self.on_call is not None:
+                self.on_call(api_method, result)
+
+    def _heard(self, status: int, headers: Mapping[str, Any] | http.client.HTTPMessage) -> None:
+        """One attempt's answer, told to the gate: a 429 holds the call's turns, anything else Slack answered passed."""
+        turns: str | None = getattr(self._first, "turns", None)
+        if turns is None or self.gate is None:
+            return
+        if status == 429:
+            self.gate.refused(turns, retry_after(dict(headers.items())))
+        elif status < 500:
+            self.gate.passed(turns)
 
     def fork(self, team_id: str | None) -> CountingWebClient:
         """A copy for one Bolt request (Bolt builds a plain ``WebClient`` per request otherwise)."""
         return CountingWebClient(token=self.token, base_url=self.base_url, timeout=self.timeout, ssl=self.ssl,
                                  proxy=self.proxy, headers=self.headers, team_id=team_id, logger=self.logger,
                                  retry_handlers=list(self.retry_handlers), on_call=self.on_call,
-                                 transport=self.transport)
+                                 transport=self.transport, gate=self.gate)
+
+
+#: Methods whose calls share one rate limit per workspace (Slack's tiers), paced by the gate as one path each.
+_TIERED = frozenset({"chat.update", "conversations.open", "views.open", "views.update", "views.publish",
+                     "users.info", "usergroups.users.list"})
+
+
+def turns_of(api_method: str, kwargs: Mapping[str, Any]) -> str | None:
+    """The path at the gate a call takes its turn on: its method (a tier's limit is per method and workspace), or for
+    a post to a channel, the channel (``chat.postMessage``: about one a second per channel; a DM's channel is one
+    person's, its own limit never met in practice: not paced); ``None``: not paced."""
+    if api_method in _TIERED:
+        return f"slack:{api_method}"
+    if api_method == "chat.postMessage":
+        sent = kwargs.get("json") or kwargs.get("params") or {}
+        channel = str(sent.get("channel") or "")
+        if channel[:1] in ("C", "G"):
+            return f"slack:chat.postMessage:{channel}"
+    return None
 
 
 def _answered(resp: http.client.HTTPResponse, data: bytes) -> dict[str, Any] | None:
@@ -203,9 +254,13 @@ def _answered(resp: http.client.HTTPResponse, data: bytes) -> dict[str, Any] | N
     return {"status": 200, "headers": headers, "body": text, "parsed_body": parsed}
 
 
-def make_client(settings: Settings, on_call: Callable[[str, str], None] | None = None) -> WebClient:
+def make_client(settings: Settings, on_call: Callable[[str, str], None] | None = None,
+                turns: Board | None = None) -> WebClient:
+    """The bot's client; ``turns``: the board of the gate its calls wait their turn at (the serving processes'
+    shared one), or none: not paced."""
     return CountingWebClient(
         on_call=on_call,
+        gate=None if turns is None else Gate(board=turns),
         token=settings.slack_bot_token.get(),
         base_url=settings.slack_api_url,
         timeout=10,

@@ -1,5 +1,5 @@
 """``Retry-After`` read as seconds from now (RFC 9110: delta-seconds or an HTTP-date), for both clients: the Descope
-client's retries and turns (``bot.descope.retry``, ``bot.descope.gate``) and the Slack client's rate-limit handling
+client's retries and turns (``bot.descope.retry``, ``bot.transport.gate``) and the Slack client's rate-limit handling
 (``bot.slack.client``)."""
 
 from __future__ import annotations

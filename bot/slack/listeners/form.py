@@ -28,6 +28,7 @@ from bot.slack.listeners.command import COMMAND
 from bot.slack.messages import replies
 from bot.slack.unavailable import unavailable
 from bot.slack.views import form, ids
+from bot.workflows.ports import SlackUnavailable
 
 log = logging.getLogger("bot.slack")
 
@@ -44,8 +45,9 @@ def register(app: App, deps: Deps) -> None:
             client.views_open(trigger_id=payloads.trigger_of(body) or "",
                               view=form.build(deps.windows, emergency=deps.break_glass_offered))
             return None
-        except SlackApiError as exc:  # most often the trigger: older than Slack's 3 seconds
-            log.warning("the request form did not open from the %s (%s)", source, exc.response.get("error"))
+        except (SlackApiError, SlackUnavailable) as exc:  # most often the trigger: older than Slack's 3 seconds
+            log.warning("the request form did not open from the %s (%s)", source,
+                        exc.response.get("error") if isinstance(exc, SlackApiError) else exc)
             busy = unavailable(exc)  # or Slack's rate limit: when to try again
             return replies.USAGE if busy is None else replies.slack_busy(busy.retry_after)
         except Exception as exc:  # Slack unreachable, even after the client's retries

@@ -360,7 +360,7 @@ def test_429_with_short_retry_after_is_waited(make: Make, sleeps: Sleeps) -> Non
     limited = descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "2"})
     rec = Recorder(limited, ok_jwt())
     assert impersonate(make(rec)) == JWT
-    assert sleeps == pytest.approx([2.0], abs=0.05)  # its turn at the path, after the hold (bot.descope.gate)
+    assert sleeps == pytest.approx([2.0], abs=0.05)  # its turn at the path, after the hold (bot.transport.gate)
     assert len(rec.requests) == 2
 
 

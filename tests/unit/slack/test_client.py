@@ -18,6 +18,8 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from bot.config import Secret, Settings
 from bot.devtools import FakeSlack
 from bot.slack.client import CountingWebClient, make_client
+from bot.transport.gate import Board
+from bot.workflows.ports import SlackUnavailable
 
 #: What the odd server below answers, per Web API method: (content type, body).
 ODD_ANSWERS = {
@@ -71,11 +73,45 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-def client_for(url: str) -> CountingWebClient:
+def client_for(url: str, turns: Board | None = None) -> CountingWebClient:
     settings = SimpleNamespace(slack_bot_token=Secret("xoxb-test-token"), slack_api_url=url)
-    client = make_client(cast(Settings, settings))
+    client = make_client(cast(Settings, settings), turns=turns)
     assert isinstance(client, CountingWebClient)
     return client
+
+
+def test_a_429_holds_its_method_or_its_channels_posts_for_every_caller_without_calling_slack(slack: FakeSlack) -> None:
+    """A tier's limit is per method and workspace; ``chat.postMessage``'s, per channel (a DM's is never paced)."""
+    client, other = client_for(slack.url, turns := Board.local()), client_for(slack.url, turns)  # two callers
+    ts = client.chat_postMessage(channel="C1", text="the request")["ts"]
+    slack.fail_next("chat.update", status=429, retry_after=5)
+    with pytest.raises(SlackApiError):  # the 429 itself (longer than the thread waits): the caller's
+        client.chat_update(channel="C1", ts=ts, text="approved")
+    sent = len(slack.calls_of("chat.update"))
+    with pytest.raises(SlackUnavailable) as held:
+        other.chat_update(channel="C1", ts=ts, text="approved")
+    assert held.value.retry_after is not None and 4 < held.value.retry_after <= 5
+    assert len(slack.calls_of("chat.update")) == sent  # not sent: Slack would have refused it too
+    assert other.chat_postMessage(channel="C1", text="a line")["ok"]  # another method: its own limit
+
+    slack.fail_next("chat.postMessage", status=429, retry_after=5)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="C1", text="a line")
+    with pytest.raises(SlackUnavailable):
+        other.chat_postMessage(channel="C1", text="a line")
+    assert other.chat_postMessage(channel="C2", text="another channel")["ok"]
+    assert other.chat_postMessage(channel="UREQ1", text="a DM")["ok"]
+
+
+def test_a_call_paced_at_the_gate_is_counted_rate_limited(slack: FakeSlack) -> None:
+    seen: list[tuple[str, str]] = []
+    client = client_for(slack.url, Board.local())
+    client.on_call = lambda method, result: seen.append((method, result))
+    slack.fail_next("views.publish", status=429, retry_after=3)
+    for _ in range(2):
+        with pytest.raises((SlackApiError, SlackUnavailable)):
+            client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+    assert seen == [("views.publish", "ratelimited")] * 2 and len(slack.calls_of("views.publish")) == 1
 
 
 def test_a_call_answered_with_a_200_is_sent_once_and_answered_as_slack_sdk_answers_it(slack: FakeSlack) -> None:

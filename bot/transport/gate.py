@@ -1,8 +1,9 @@
-"""The bot's turns at a rate-limited Descope endpoint (Descope counts calls per source IP and answers 429 with
-``Retry-After`` beyond its limit; its SDK does not retry that).
+"""The bot's turns at a rate-limited endpoint: a Descope path (Descope counts calls per source IP and answers 429 with
+``Retry-After`` beyond its limit; its SDK does not retry that), or a Slack Web API method (per workspace, and for
+``chat.postMessage`` per channel: ``bot.slack.client``). Either client names its paths; a board holds both.
 
 A 429 on a path (``Gate.refused``) holds every call to it until its ``Retry-After`` has passed (at least ``MIN_HOLD``
-when Descope gave none), the refused call included, and then lets them go one at a time, spaced by the rate Descope
+when none was given), the refused call included, and then lets them go one at a time, spaced by the rate the service
 was seen to allow (the calls that passed in the second before the 429, with a ``MARGIN``), not all at the instant the
 hold ends: calls queued behind a 429 meet the limit about once between them, not once each. Each call that passes
 while paced narrows the spacing a little, down to ``CLOSEST`` times the rate seen (which was the limit: calls came
@@ -15,9 +16,10 @@ with the wait left (``left``).
 
 Where the turns are kept (``Board``): this process's memory, or (``Board.shared``) a page of memory the serving
 processes of one bot share (``bot.server.workers`` makes it before forking them). Descope counts calls per source IP,
-so the processes of one bot meet one limit: a 429 that one of them meets holds the path in all of them, and the rate
-learnt is what all of them passed. The page is locked with ``fcntl.lockf`` on its unlinked file, a lock the kernel
-lets go of when its holder dies: a process killed at any instant never stops the others' calls.
+and Slack per app and workspace, so the processes of one bot meet one limit: a 429 that one of them meets holds the
+path in all of them, and the rate learnt is what all of them passed. The page is locked with ``fcntl.lockf`` on its
+unlinked file, a lock the kernel lets go of when its holder dies: a process killed at any instant never stops the
+others' calls.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ CLOSEST = 1.02  # … but never closer than this many times the spacing of what 
 SEEN = 1.0  # the window of calls that passed, to learn the rate from
 
 RING = 512  # calls remembered per path: a path seen to pass more in SEEN is paced as if it had passed this many
-SLOTS = 64  # paths a board holds (the client calls about a dozen); a path beyond is kept in this process alone
+SLOTS = 64  # paths a board holds (the clients call about a dozen each); a path beyond is kept in this process alone
 _HEAD = struct.Struct("=16s5dQ")  # the path's key, then _Turns, then how many calls passed in all
 _RING = struct.Struct(f"={RING}d")  # when the last RING calls passed (monotonic seconds), a ring
 _SLOT = _HEAD.size + _RING.size
@@ -91,6 +93,10 @@ class Board:
                 yield
             finally:
                 fcntl.lockf(self._file.fileno(), fcntl.LOCK_UN)
+
+    def known(self, path: str) -> int | None:
+        """``path``'s slot, if this process has found it before (no lock needed: a slot is its path's for good)."""
+        return self._places.get(path)
 
     def place(self, path: str, *, make: bool) -> int | None:
         """Where ``path``'s slot is (``make``: taken if it has none; ``None`` if it has none, or none is free)."""
@@ -151,6 +157,8 @@ class Gate:
     def turn(self, path: str, *, at_most: float) -> float | None:
         """Wait for this call's turn at ``path`` if it comes within ``at_most`` seconds (the seconds waited);
         ``None`` without waiting when it is further (``left`` says how far)."""
+        if self._free(path):
+            return 0.0
         with self._slot(path, make=False) as slot:
             if slot is None:
                 return 0.0
@@ -167,6 +175,15 @@ class Gate:
         if at > now:
             self._sleep(at - now)
         return at - now
+
+    def _free(self, path: str) -> bool:
+        """Whether ``path`` is neither held nor paced now, read without the lock (nearly every call: a 429 is rare):
+        a read torn by another's write, or a path not yet known here, only sends the caller on to the locked read."""
+        for board in self._boards:
+            offset = board.known(path)
+            if offset is not None:
+                return board.turns(offset).paced_until <= self._monotonic()
+        return False
 
     def passed(self, path: str) -> None:
         """A call to ``path`` was answered (not 429)."""

@@ -1,4 +1,4 @@
-"""A 429 on one call holds every call to that path (``bot.descope.gate``), then lets them go one at a time at the rate
+"""A 429 on one call holds every call to that path (``bot.transport.gate``), then lets them go one at a time at the rate
 Descope was seen to allow, never faster than it: calls queued behind a 429 meet the limit about once between them, not
 once each; calls to other paths go on; a turn further off than a thread may wait, or any wait for a call that
 answers Slack, is the caller's (``DescopeUnavailable`` with the wait left). The bot's serving processes share their
@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bot.descope import DescopeClient, DescopeUnavailable
-from bot.descope.gate import CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, SLOTS, Board, Gate
+from bot.transport.gate import CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, SLOTS, Board, Gate
 
 STOP, LOGOUT = "/v1/mgmt/stop/impersonation", "/v1/auth/logout"
 LIMITED = {"errorCode": "E130429", "errorDescription": "rate limited"}
