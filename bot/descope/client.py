@@ -267,7 +267,8 @@ class DescopeClient:
         A call that is not ``idempotent`` is not retried after a transport error that may have
         come after Descope received it (only connection failures are). ``headers`` override the
         client's own; a ``timeout`` makes it a single attempt bounded by that many seconds. ``patience``: the longest
-        wait for Descope's rate limit (``Retry-After``, the path's turn) done here, instead of ``max_retry_after``."""
+        wait for Descope's rate limit (a 429's ``Retry-After``, the path's turn) done here, instead of
+        ``max_retry_after``."""
         secrets = (self._management_key, *secrets)
         response = self._send(method, path, json=json, params=params, secrets=secrets, idempotent=idempotent,
                               headers=headers, timeout=timeout, patience=patience)
@@ -324,7 +325,8 @@ class DescopeClient:
                     retry_after = self._gate.refused(path, retry_after)
                     if self._on_limited is not None:
                         self._on_limited(_CALLING.get())
-                too_long = retry_after is not None and retry_after > patience
+                too_long = retry_after is not None and retry_after > (
+                    patience if status == 429 else policy.max_retry_after)
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
                     raise _error(
                         DescopeUnavailable, response, secrets, retry_after=retry_after, attempts=attempt

@@ -177,7 +177,7 @@ class FakeSlack(Messages, Surfaces, FakeServer[SlackCall]):
 
     @property
     def limited(self) -> dict[str, int]:
-        return dict(self._rates.refused)
+        return self._rates.counted()
 
     def drop_next(self, method: str, count: int = 1) -> None:
         """Close the connection without answering the next ``count`` calls of ``method`` (a network that fails)."""

@@ -125,7 +125,7 @@ class RateLimits:
     """Slack's rate limits as the fake plays them: per method (a tier's limit is per method and workspace), or per
     method and channel (``chat.postMessage``: about one a second per channel), at most ``calls`` in any ``window``
     seconds; beyond, the call is refused 429 ``ratelimited`` with ``Retry-After`` (whole seconds until one may go
-    again, at least 1). ``refused`` counts the refusals by method."""
+    again, at least 1). ``counted`` says how many calls of each method were refused."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -139,6 +139,10 @@ class RateLimits:
                 self._limits.pop(method, None)
             else:
                 self._limits[method] = (calls, window, per_channel)
+
+    def counted(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.refused)
 
     def refuse(self, method: str, channel: str) -> int | None:
         """The ``Retry-After`` of a call refused now, or ``None``: it goes (and counts)."""

@@ -20,7 +20,8 @@ answers the scrape: prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPRO
     impersonation_bot_descope_rate_limited_total{call}     per replica  each 429 Descope answered (a call waits its
                                                                         turn and tries again: counted once per 429)
     impersonation_bot_slack_calls_total{method,result}     per replica  each Slack Web API call, once (retries
-                                                                        included in it)
+                                                                        included in it; ``ratelimited``: still 429,
+                                                                        or not made while Slack's limit held it)
     impersonation_bot_approval_posts_refused_total{error}  per replica  the approvals channel refused an approval
                                                                         message (CHANNEL_ERRORS): no approver sees it
     impersonation_bot_audit_outbox_events                  database     audit events waiting for AUDIT_WEBHOOK_URL

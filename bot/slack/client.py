@@ -17,6 +17,7 @@ that first attempt, sent once: its handlers decide from there, as they did for e
 
 from __future__ import annotations
 
+import email.message
 import http.client
 import json
 import logging
@@ -24,7 +25,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import Request
 
@@ -163,8 +164,14 @@ class CountingWebClient(WebClient):
             if isinstance(first, Exception):
                 raise first
             return first
-        if self.proxy is not None or not url.lower().startswith("http"):
-            return super()._perform_urllib_http_request_internal(url, req)
+        if self.proxy is not None or not url.lower().startswith("http"):  # through slack-sdk's urllib (a proxy)
+            try:
+                sent: dict[str, Any] = super()._perform_urllib_http_request_internal(url, req)
+            except HTTPError as exc:
+                self._heard(exc.code, exc.headers)
+                raise
+            self._heard(sent["status"], sent["headers"])
+            return sent
         resp, data = self.transport.post(req.full_url, req.data if isinstance(req.data, bytes) else None,
                                          dict(req.header_items()))
         self._heard(resp.status, resp.headers)
@@ -196,7 +203,13 @@ class CountingWebClient(WebClient):
             if self.on_call is not None:
                 self.on_call(api_method, result)
 
-    def _heard(self, status: int, headers: Mapping[str, Any] | http.client.HTTPMessage) -> None:
+    def held_for(self, api_method: str) -> float:
+        """How long until a call of ``api_method`` (to no channel) gets its turn (0: now): a caller that must not act
+        on a call Slack would not take (the token shown, audited, then no modal) asks first."""
+        turns = None if self.gate is None else turns_of(api_method, {})
+        return 0.0 if turns is None or self.gate is None else self.gate.left(turns)
+
+    def _heard(self, status: int, headers: Mapping[str, Any] | email.message.Message) -> None:
         """One attempt's answer, told to the gate: a 429 holds the call's turns, anything else Slack answered passed."""
         turns: str | None = getattr(self._first, "turns", None)
         if turns is None or self.gate is None:

@@ -8,6 +8,7 @@ matched to the log line.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import secrets
 from urllib.error import URLError
@@ -21,6 +22,9 @@ from bot.workflows.ports import SlackUnavailable
 
 log = logging.getLogger("bot.slack")
 
+#: What a listener's own Slack call raises when Slack rate-limits or fails (``slack.unavailable`` says which).
+_SLACKS = (SlackUnavailable, SlackApiError, URLError, http.client.HTTPException, ConnectionError, TimeoutError)
+
 
 def error_text(exc: BaseException, doing: str) -> str:
     expected = replies.error_reply(exc)
@@ -29,7 +33,7 @@ def error_text(exc: BaseException, doing: str) -> str:
     if database_unreachable(exc):  # nothing was stored or half done (one change, one transaction): try again
         log.warning("the database could not be reached while %s (%s)", doing, type(exc).__name__)
         return replies.DATABASE_DOWN
-    slack = unavailable(exc) if isinstance(exc, SlackUnavailable | SlackApiError | URLError) else None
+    slack = unavailable(exc) if isinstance(exc, _SLACKS) else None
     if slack is not None:  # a click's modal cannot wait for Slack (its trigger lasts 3 s): the person clicks again
         log.warning("Slack could not take the bot's call while %s (%s)", doing, slack)
         return replies.slack_busy(slack.retry_after)

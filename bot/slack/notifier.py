@@ -17,7 +17,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import ParamSpec, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,8 +32,6 @@ from bot.slack.views.blocks import Message
 from bot.workflows.ports import ChannelRefused
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-T = TypeVar("T")
 
 #: Slack's answers to a post that say the channel itself is wrong (nothing was posted).
 STALE_CHANNEL = frozenset({"channel_not_found", "is_archived", "not_in_channel"})

@@ -219,13 +219,15 @@ class StoreCore:
         return row, held
 
     def _record(self, request_id: str, *, actor: str, action: Action, now: datetime, detail: str | None = None,
-               where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None, **values: Any) -> bool:
+               where: Sequence[Cond] = (), requires: tuple[str, Sequence[Cond]] | None = None,
+               values_of: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None, **values: Any) -> bool:
         """Change fields without a state change (e.g. a stop request), with an audit row; conditional (``requires``:
-        on another request too, as in ``transition``)."""
+        on another request too, as in ``transition``). ``values_of``: the fields chosen from the row as read under
+        its lock (``None``: nothing written, no audit row), instead of ``values``."""
         with self.write() as s:
             if requires is not None and not holds(s, *requires):
                 return False
-            written = rewrite(s, request_id, where, values, bump=True)
+            written = rewrite(s, request_id, where, values_of or values, bump=True)
             if written is None:
                 return False
             state = written[0]["state"]

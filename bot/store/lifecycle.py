@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -233,27 +232,27 @@ class Lifecycle(StoreCore):
         with it, so that an activation put off (``put_off_activation``) ends now, not when its wait is over (one
         under way sees the stop before its call: ``mark_minting``). False: no longer approved, or called off
         already."""
-        return self._approved_record(
-            request_id, by, Action.STOP_REQUESTED, None, now, [Row.stop_requested_at.is_(None)],
-            lambda row: {"stop_requested_at": now, "stop_requested_by": by,
-                         **({"lease_until": None} if row["minting_until"] is None else {})})
+        return self._record(request_id, actor=by, action=Action.STOP_REQUESTED, now=now,
+                            where=[Row.state == State.APPROVED.value, Row.stop_requested_at.is_(None)],
+                            values_of=lambda row: {"stop_requested_at": now, "stop_requested_by": by,
+                                                   **({"lease_until": None} if row["minting_until"] is None else {})})
 
     def put_off_activation(self, request_id: str, put_off: PutOff, until: datetime, now: datetime) -> bool:
         """Descope's rate limit refused the impersonate call (nothing minted) and asked the bot to wait: the call in
-        flight cleared and the activation handed back until ``until`` (at once if it was called off meanwhile), told
-        (the audit row: the thread and the requester). False: no longer approved."""
-        return self._approved_record(
-            request_id, SYSTEM, Action.PUT_OFF, encode(put_off), now, [],
-            lambda row: {"minting_until": None, "lease_until": until if row["stop_requested_at"] is None else None})
+        flight cleared and the activation handed back until ``until`` (at once if it was called off meanwhile). The
+        first put-off of a request is told (its audit row: the thread and the requester); another after it is only
+        the wait (said once is enough: a queue behind Descope's limit must not flood the channel). False: no longer
+        approved."""
+        def wait(row: dict[str, Any]) -> dict[str, Any]:
+            return {"minting_until": None, "lease_until": until if row["stop_requested_at"] is None else None}
 
-    def _approved_record(self, request_id: str, actor: str, action: Action, detail: str | None, now: datetime,
-                         where: list[Any], values: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
-        """``_record`` on an approved request, with values chosen from the row as read under its lock."""
         with self.write() as s:
-            if rewrite(s, request_id, [Row.state == State.APPROVED.value, *where], values, bump=True) is None:
+            told = s.one("SELECT 1 FROM audit WHERE request_id = ? AND action = ?", (request_id, Action.PUT_OFF.value))
+            if rewrite(s, request_id, [Row.state == State.APPROVED.value], wait, bump=told is None) is None:
                 return False
-            add_audit(s, request_id, at=now, actor=actor, action=action, from_state=State.APPROVED.value,
-                      to_state=State.APPROVED.value, detail=detail)
+            if told is None:
+                add_audit(s, request_id, at=now, actor=SYSTEM, action=Action.PUT_OFF, from_state=State.APPROVED.value,
+                          to_state=State.APPROVED.value, detail=encode(put_off))
             return True
 
     def end_unstarted(self, request_id: str, by: str, ending: Ending, now: datetime) -> RequestView | None:

@@ -3,7 +3,8 @@
 ``chat.postMessage`` per channel: ``bot.slack.client``). Either client names its paths; a board holds both.
 
 A 429 on a path (``Gate.refused``) holds every call to it until its ``Retry-After`` has passed (at least ``MIN_HOLD``
-when none was given), the refused call included, and then lets them go one at a time, spaced by the rate the service
+when none was given), the refused call included (a Slack call slack-sdk retries after a short ``Retry-After`` goes
+again without asking), and then lets them go one at a time, spaced by the rate the service
 was seen to allow (the calls that passed in the second before the 429, with a ``MARGIN``), not all at the instant the
 hold ends: calls queued behind a 429 meet the limit about once between them, not once each. Each call that passes
 while paced narrows the spacing a little, down to ``CLOSEST`` times the rate seen (which was the limit: calls came
@@ -177,8 +178,9 @@ class Gate:
         return at - now
 
     def _free(self, path: str) -> bool:
-        """Whether ``path`` is neither held nor paced now, read without the lock (nearly every call: a 429 is rare):
-        a read torn by another's write, or a path not yet known here, only sends the caller on to the locked read."""
+        """Whether ``path`` is neither held nor paced now, read without the lock (nearly every call: a 429 is rare).
+        A path not yet known here is looked up under the lock; a read that races another process's 429 may let one
+        call through as the hold begins, as a call sent just before it would have gone (its answer is that 429)."""
         for board in self._boards:
             offset = board.known(path)
             if offset is not None:

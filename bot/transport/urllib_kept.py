@@ -22,7 +22,6 @@ import ssl
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
-from urllib.request import Request
 
 from bot.transport import wire
 from bot.transport.pool import Pool, key_of
@@ -40,17 +39,12 @@ def creates(url: str) -> bool:
 
 
 class KeepAlive:
-    """Kept connections; ``send`` has ``urlopen``'s contract for what the ``WebClient`` asks, ``post`` is the exchange
-    under it (what ``bot.slack.client`` sends a call's first attempt through)."""
+    """Kept connections: ``post`` is the exchange ``bot.slack.client`` sends a call's every attempt through, and
+    ``answer`` has ``urlopen``'s contract for what the ``WebClient`` asks of it."""
 
     def __init__(self, timeout: float, context: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
         self._pool = Pool(lambda: context)
-
-    def send(self, req: Request) -> dict[str, Any]:
-        """POST ``req``; ``{"status", "headers", "body"}`` as slack-sdk's urllib path returns them."""
-        body = req.data if isinstance(req.data, bytes) else None
-        return answer(req.full_url, *self.post(req.full_url, body, dict(req.header_items())))
 
     def post(self, url: str, body: bytes | None, headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
         """POST ``body`` to ``url``: the response (read to its end) and its body, whatever its status. A failure to

@@ -178,14 +178,14 @@ class Projection:
                 if state is State.ACTIVE and not row.stop_requested_at:
                     progress.warning_channel, progress.warning_ts = notifier.send_warning(view, _dm_of(row))
                 progress.thread_posted_id = entry.id
-            elif entry.action == Action.PUT_OFF:  # the requester's and the channel's (its line in the thread)
+            elif entry.action == Action.PUT_OFF:  # the channel's (its line, recorded), then the requester's, once
+                batch.append(entry)
                 self._post_thread(row.id, view, batch, progress)
                 self._record(row.id, progress)
                 put_off = decode_detail(entry.detail)
                 if state is State.APPROVED and not row.stop_requested_at and isinstance(put_off, PutOff) \
                         and self.ctx.clock() < (until := datetime.fromisoformat(put_off.until)):
-                    notifier.send_put_off(view, until)
-                batch.append(entry)
+                    notifier.send_put_off(view, until)  # at most once: a failure here is not tried again
             else:
                 batch.append(entry)
                 if len(batch) == THREAD_LINES_PER_REPLY:

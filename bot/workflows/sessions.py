@@ -17,6 +17,7 @@ import base64
 import json
 import logging
 import math
+import random
 from datetime import UTC, datetime, timedelta
 
 from bot.descope import LONGEST_CALL, DescopeError, DescopeRefused, DescopeUnavailable
@@ -208,7 +209,8 @@ class Sessions:
         and asked the bot to wait no longer than an approval may wait for its session (``ACTIVATION_DEADLINE``)."""
         if not isinstance(exc, DescopeUnavailable) or exc.status != 429 or exc.retry_after is None or exc.maybe_done:
             return None
-        until = self.ctx.clock() + timedelta(seconds=exc.retry_after)
+        # not before Descope's time, spread so that activations held together do not all come back at one instant
+        until = self.ctx.clock() + timedelta(seconds=exc.retry_after * random.uniform(1.0, 1.2))
         if until > (row.decided_at or row.created_at) + ACTIVATION_DEADLINE:
             return None
         return PutOff(until.isoformat(), exc.retry_after)

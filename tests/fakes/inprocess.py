@@ -189,6 +189,7 @@ class StubNotifier:
         self.not_posted: list[tuple[RequestView, str]] = []  # requesters told that no approver can see their request
         self.outside: list[Outside] = []  # impersonations outside the bot the approvals channel was told of
         self.unavailable = 0  # the session DM: Slack fails on its side (SlackUnavailable) this many times first
+        self.thread_unavailable: dict[str, int] = {}  # a thread reply with a line for this action: Slack fails so often
 
     def post_request(self, request: RequestView) -> tuple[str, str]:
         if self.refusing is not None:
@@ -215,6 +216,10 @@ class StubNotifier:
         pass
 
     def post_thread(self, request: RequestView, entries: Sequence[AuditEntry]) -> None:
+        for action in {entry.action for entry in entries} & set(self.thread_unavailable):
+            if self.thread_unavailable[action]:
+                self.thread_unavailable[action] -= 1
+                raise SlackUnavailable("Slack answered 503")
         self.replies.append([entry.action for entry in entries])
 
     def open_token_dm(self, request: RequestView) -> tuple[str, str]:

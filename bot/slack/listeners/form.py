@@ -57,7 +57,7 @@ def register(app: App, deps: Deps) -> None:
     def open_from_command(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         answer = open_form(body, client, "command")
         if answer is not None:
-            respond(text=answer, response_type="ephemeral")  # as before the form: the usage
+            respond(text=answer, response_type="ephemeral")  # the usage, as before the form; or when to try again
 
     def open_from_shortcut(body: dict[str, Any], client: WebClient) -> None:
         open_form(body, client, "shortcut")  # a global shortcut has no response_url: nowhere to answer

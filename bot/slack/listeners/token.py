@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import RequestView
 from bot.domain.errors import ProofNeeded
 from bot.slack import payloads
+from bot.slack.client import IN_THREAD_WAIT, CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.listeners import proof
 from bot.slack.listeners.base import Deps, after_ack
@@ -40,6 +41,10 @@ def register(app: App, deps: Deps) -> None:
         def open_modal(request: RequestView, token: str) -> None:
             client.views_open(trigger_id=trigger_id, view=token_modal.build(request, token))
 
+        held = client.held_for("views.open") if isinstance(client, CountingWebClient) else 0.0
+        if held > IN_THREAD_WAIT:  # Slack would not open the modal now: the token is not shown (nor audited as such)
+            respond(text=replies.slack_busy(held), response_type="ephemeral", replace_original=False)
+            return
         try:
             try:
                 deps.workflows.tokens.reveal(click.request_id, click.user_id, open_modal)

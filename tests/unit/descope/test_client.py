@@ -392,6 +392,11 @@ def test_impersonate_waits_out_only_a_short_retry_after_in_its_thread(make: Make
     assert held.value.status == 429 and held.value.retry_after is not None and held.value.retry_after > 7
     assert sleeps == [] and len(rec.requests) == 1
 
+    unavailable = Recorder(httpx.Response(503, headers={"Retry-After": "8"}), ok_jwt())  # not a rate limit:
+    assert impersonate(make(unavailable)) == JWT  # waited out in the thread as before (up to max_retry_after)
+    assert sleeps == pytest.approx([8.0], abs=0.05)
+    sleeps.clear()
+
     stop = Recorder(descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "8"}),
                     httpx.Response(200, json={}))
     make(stop).stop_impersonation(JWT)

@@ -103,6 +103,17 @@ def test_a_429_holds_its_method_or_its_channels_posts_for_every_caller_without_c
     assert other.chat_postMessage(channel="UREQ1", text="a DM")["ok"]
 
 
+def test_a_429_through_a_proxy_holds_its_method_too(slack: FakeSlack) -> None:
+    client = client_for(slack.url, Board.local())
+    client.proxy = slack.origin  # slack-sdk's own urllib path, through a proxy (the fake serves as its own)
+    slack.fail_next("views.publish", status=429, retry_after=5)
+    with pytest.raises(SlackApiError):
+        client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+    with pytest.raises(SlackUnavailable):
+        client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+    assert len(slack.calls_of("views.publish")) == 1
+
+
 def test_a_call_paced_at_the_gate_is_counted_rate_limited(slack: FakeSlack) -> None:
     seen: list[tuple[str, str]] = []
     client = client_for(slack.url, Board.local())

@@ -203,12 +203,13 @@ def test_an_impersonate_call_rate_limited_is_put_off_told_and_made_when_descope_
     put_off = world.row(request_id)
     assert put_off.state == "approved" and put_off.minting_until is None  # refused unprocessed: nothing minted
     ((told, until),) = world.notifier.put_offs  # the requester, by DM
-    assert told.id == request_id and until == world.clock() + timedelta(seconds=60)
+    asked = world.clock() + timedelta(seconds=60)
+    assert told.id == request_id and asked <= until <= asked + timedelta(seconds=12)  # spread by up to a fifth
     assert "activation_put_off" in world.notifier.replies[-1]  # the thread
     world.clock.advance(59)
     world.workflows.ticker.sweep()
     assert world.row(request_id).state == "approved" and world.descope.calls == 1  # not before Descope asked
-    world.clock.advance(2)
+    world.clock.advance(14)
     world.workflows.ticker.sweep()
     started = world.row(request_id)
     assert started.state == "active" and world.descope.calls == 2 and len(world.descope.minted) == 1
@@ -226,17 +227,31 @@ def test_a_rate_limit_longer_than_an_approval_may_wait_fails_the_request_at_once
     assert [r.state for r in world.notifier.outcomes] == [State.FAILED]
 
 
-def test_put_off_again_while_the_approval_is_fresh_then_failed(world: World) -> None:
-    world.descope.impersonate_errors = [_rate_limited(120), _rate_limited(120), _rate_limited(120)]
-    request_id = world.approved()  # put off to 2 min after the approval
+def test_put_off_again_while_the_approval_is_fresh_told_once_then_failed(world: World) -> None:
+    world.descope.impersonate_errors = [_rate_limited(100), _rate_limited(100), _rate_limited(100)]
+    request_id = world.approved()  # put off to about 2 min after the approval
     world.clock.advance(121)
-    world.workflows.ticker.sweep()  # put off to 4 min after it
-    assert world.row(request_id).state == "approved" and len(world.notifier.put_offs) == 2
+    world.workflows.ticker.sweep()  # to about 4 min after it: said once is enough (a queue must not flood Slack)
+    assert world.row(request_id).state == "approved" and world.descope.calls == 2
+    assert len(world.notifier.put_offs) == 1
+    assert sum(reply.count("activation_put_off") for reply in world.notifier.replies) == 1
     world.clock.advance(121)
-    world.workflows.ticker.sweep()  # 6 min after it: past ACTIVATION_DEADLINE
+    world.workflows.ticker.sweep()  # 4 min after it, plus at least 100 s: past ACTIVATION_DEADLINE
     failed = world.view(request_id)
     assert failed.state is State.FAILED and world.descope.calls == 3 and world.descope.minted == []
-    assert len(world.notifier.put_offs) == 2
+    assert len(world.notifier.put_offs) == 1
+
+
+def test_the_put_off_dm_is_sent_once_even_when_the_thread_fails_first(world: World) -> None:
+    world.descope.impersonate_errors = [_rate_limited(120)]
+    world.notifier.thread_unavailable = {"activation_put_off": 2}  # the put-off's line: Slack fails twice
+    request_id = world.approved()
+    for _ in range(3):
+        world.clock.advance(6)
+        world.workflows.ticker.sweep()
+    assert len(world.notifier.put_offs) == 1
+    assert sum(reply.count("activation_put_off") for reply in world.notifier.replies) == 1
+    assert world.row(request_id).state == "approved"
 
 
 def test_calling_off_an_activation_put_off_ends_it_now_with_nothing_minted(world: World) -> None:
