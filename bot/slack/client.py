@@ -95,6 +95,11 @@ def retry_after(headers: Mapping[str, Any]) -> float:
     return 1.0 if seconds is None else min(seconds, LONGEST_RETRY_AFTER)
 
 
+def rate_limited(exc: SlackApiError) -> bool:
+    """Whether Slack's error answer is its rate limit (a 429, or ``ratelimited`` however it came)."""
+    return bool(exc.response.status_code == 429 or exc.response.get("error") == "ratelimited")
+
+
 class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):
     """slack-sdk's, but only a ``Retry-After`` of at most ``IN_THREAD_WAIT`` is waited out here."""
 
@@ -195,8 +200,7 @@ class CountingWebClient(WebClient):
             result = "ok"
             return response
         except SlackApiError as exc:
-            limited = exc.response.status_code == 429 or exc.response.get("error") == "ratelimited"
-            result = "ratelimited" if limited else "error"
+            result = "ratelimited" if rate_limited(exc) else "error"
             raise
         finally:
             self._first.turns = None

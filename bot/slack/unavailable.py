@@ -16,7 +16,7 @@ from typing import ParamSpec, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.client import retry_after
+from bot.slack.client import rate_limited, retry_after
 from bot.workflows.ports import SlackUnavailable
 
 P = ParamSpec("P")
@@ -28,7 +28,7 @@ def unavailable(exc: BaseException) -> SlackUnavailable | None:
     if isinstance(exc, SlackUnavailable):
         return exc
     if isinstance(exc, SlackApiError):
-        if exc.response.status_code == 429 or exc.response.get("error") == "ratelimited":
+        if rate_limited(exc):
             wait = retry_after(exc.response.headers)
             return SlackUnavailable(f"Slack asked to wait {wait:.0f} s", retry_after=wait)
         if exc.response.status_code >= 500:

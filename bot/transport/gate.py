@@ -166,16 +166,16 @@ class Gate:
             board, offset = slot
             state = board.turns(offset)
             now = self._monotonic()
-            if now >= state.paced_until:
+            wait = _wait(state, now)
+            if wait is None:
                 return 0.0
-            at = max(now, state.until, state.next_turn)
-            if at - now > at_most:
+            if wait > at_most:
                 return None
-            state.next_turn = at + state.spacing
+            state.next_turn = now + wait + state.spacing
             board.keep(offset, state)
-        if at > now:
-            self._sleep(at - now)
-        return at - now
+        if wait > 0:
+            self._sleep(wait)
+        return wait
 
     def _free(self, path: str) -> bool:
         """Whether ``path`` is neither held nor paced now, read without the lock (nearly every call: a 429 is rare).
@@ -184,7 +184,7 @@ class Gate:
         for board in self._boards:
             offset = board.known(path)
             if offset is not None:
-                return board.turns(offset).paced_until <= self._monotonic()
+                return _wait(board.turns(offset), self._monotonic()) is None
         return False
 
     def passed(self, path: str) -> None:
@@ -226,8 +226,11 @@ class Gate:
             if slot is None:
                 return 0.0
             board, offset = slot
-            state = board.turns(offset)
-            now = self._monotonic()
-            if now >= state.paced_until:
-                return 0.0
-            return max(0.0, state.until - now, state.next_turn - now)
+            return _wait(board.turns(offset), self._monotonic()) or 0.0
+
+
+def _wait(state: _Turns, now: float) -> float | None:
+    """Seconds from ``now`` to the next turn (0: now); ``None``: the path is neither held nor paced."""
+    if now >= state.paced_until:
+        return None
+    return max(0.0, state.until - now, state.next_turn - now)

@@ -24,17 +24,24 @@ HOLD = 3  # seconds a 429's Retry-After asks for
 PUT_OFF = 7  # seconds: longer than the impersonate call waits in its thread
 
 
+def _approved(s: Stack, plans: list[tuple[str, int]]) -> list[str]:
+    """A session for each (login ID prefix, window in seconds), requested and approved one after another, each for a
+    user of its own: the ts of each approval message."""
+    sessions = []
+    for n, (prefix, seconds) in enumerate(plans):
+        target = f"{prefix}{n}@acme.com"
+        s.descope.add_user(target, tenants=[TENANT])
+        request_id, ts = s.submit(f"{target} {seconds}s --tenant {TENANT} the same incident for everyone")
+        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+        sessions.append(ts)
+    return sessions
+
+
 def test_sessions_ending_together_are_all_revoked_at_the_allowed_rate(make_stack: StackFactory) -> None:
     s = make_stack(MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
     s.descope.rate_limit(STOP_IMPERSONATION, PER_SECOND)
     s.descope.rate_limit(LOGOUT, PER_SECOND)
-    sessions = []  # the ts of each approval message
-    for n in range(SESSIONS):
-        target = f"user{n}@acme.com"
-        s.descope.add_user(target, tenants=[TENANT])
-        request_id, ts = s.submit(f"{target} 8s --tenant {TENANT} the same incident for everyone")
-        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
-        sessions.append(ts)
+    sessions = _approved(s, [("user", 8)] * SESSIONS)
     tokens = s.slack.wait_for(lambda: len(s.descope.active_tokens()) >= SESSIONS and s.descope.active_tokens(),
                               timeout=30, message="every session started")
     began = time.monotonic()
@@ -51,13 +58,7 @@ def test_sessions_ending_together_are_all_revoked_at_the_allowed_rate(make_stack
 def test_a_429_one_serving_process_meets_holds_the_path_in_every_other(make_stack: StackFactory) -> None:
     s = make_stack(WEB_CONCURRENCY="2", MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
     s.descope.fail_next(STOP_IMPERSONATION, status=429, retry_after=HOLD)  # the first stop, whichever process makes it
-    sessions = []
-    for n in range(9):  # ending over three seconds, shared out between the two processes
-        target = f"held{n}@acme.com"
-        s.descope.add_user(target, tenants=[TENANT])
-        request_id, ts = s.submit(f"{target} {6 + n % 3}s --tenant {TENANT} the same incident for everyone")
-        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
-        sessions.append(ts)
+    sessions = _approved(s, [("held", 6 + n % 3) for n in range(9)])  # ending over three seconds, shared out
     s.slack.wait_for(lambda: all("Session ended" in s.approval_text(ts) for ts in sessions), timeout=60,
                      message="every session stopped")
     stops = s.descope.calls_to(STOP_IMPERSONATION)
@@ -135,13 +136,7 @@ def test_sessions_ending_together_meet_slacks_limits_about_once_not_once_each(ma
     of many sessions at once are told at about that pace, the callers waiting their turn after a 429 (held in every
     serving process) instead of each meeting the limit again; every stop on time all the same."""
     s = make_stack(MAX_PENDING_PER_REQUESTER="100", EXPIRY_WARNING="0", RECONCILE_INTERVAL="0")
-    sessions = []
-    for n in range(SESSIONS):
-        target = f"told{n}@acme.com"
-        s.descope.add_user(target, tenants=[TENANT])
-        request_id, ts = s.submit(f"{target} 8s --tenant {TENANT} the same incident for everyone")
-        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
-        sessions.append(ts)
+    sessions = _approved(s, [("told", 8)] * SESSIONS)
     s.slack.wait_for(lambda: all("active until" in s.approval_text(ts) for ts in sessions), timeout=30,
                      message="every session started")
     s.slack.rate_limit("chat.update", 4)
