@@ -57,8 +57,9 @@ _CALLING: ContextVar[str] = ContextVar("descope_call", default="other")
 
 IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 #: The longest wait for Descope's rate limit the impersonate call does in its thread (seconds): a longer one is the
-#: caller's, who puts the activation off and tells the requester (``workflows.sessions``) rather than wait unseen.
-IMPERSONATE_PATIENCE: Final = 5.0
+#: caller's, who puts the activation off (``workflows.sessions``) until the turn booked for it (``booking``), so that a
+#: queue of approvals behind the limit holds no worker thread while a session's stop may wait for one.
+IMPERSONATE_PATIENCE: Final = 1.0
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
 LOAD_USER_PATH: Final = "/v1/mgmt/user"
 LOGOUT_PATH: Final = "/v1/auth/logout"
@@ -150,11 +151,14 @@ class DescopeClient:
         refresh_duration: int,
         selected_tenant: str | None = None,
         custom_claims: dict[str, Any] | None = None,
+        booking: str | None = None,
     ) -> str:
         """Mint a refresh JWT that lets ``impersonator_id`` act as ``login_id``.
 
         ``refresh_duration`` (seconds) bounds the token's own lifetime; 0 means the project's
-        default, which is rarely what a time-boxed grant wants.
+        default, which is rarely what a time-boxed grant wants. ``booking``: the caller's name at the gate (a request
+        ID): a turn at Descope's rate limit further off than ``IMPERSONATE_PATIENCE`` is booked for it
+        (``DescopeUnavailable.booked``), and taken when it calls again.
         """
         if refresh_duration < 0:
             raise ValueError("refresh_duration must not be negative")
@@ -169,7 +173,7 @@ class DescopeClient:
         }
         with self._counted("impersonate"):
             answer = self._call("POST", IMPERSONATE_PATH, json=body, idempotent=False,
-                                patience=IMPERSONATE_PATIENCE)
+                                patience=IMPERSONATE_PATIENCE, booking=booking)
         jwt = answer.get("jwt")
         if not isinstance(jwt, str) or not jwt:
             raise DescopeError("impersonate answered without a jwt", status=200)
@@ -261,6 +265,7 @@ class DescopeClient:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         patience: float | None = None,
+        booking: str | None = None,
     ) -> dict[str, Any]:
         """One logical call with retries; returns the JSON object of a 2xx answer (``{}`` unless
         ``parse``). ``secrets`` are scrubbed, with the management key, from any error text.
@@ -268,10 +273,10 @@ class DescopeClient:
         come after Descope received it (only connection failures are). ``headers`` override the
         client's own; a ``timeout`` makes it a single attempt bounded by that many seconds. ``patience``: the longest
         wait for Descope's rate limit (a 429's ``Retry-After``, the path's turn) done here, instead of
-        ``max_retry_after``."""
+        ``max_retry_after``; ``booking``: the caller's name, for a longer wait to book its turn (``transport.gate``)."""
         secrets = (self._management_key, *secrets)
         response = self._send(method, path, json=json, params=params, secrets=secrets, idempotent=idempotent,
-                              headers=headers, timeout=timeout, patience=patience)
+                              headers=headers, timeout=timeout, patience=patience, booking=booking)
         return _json_object(response, secrets) if parse else {}
 
     def _send(
@@ -286,6 +291,7 @@ class DescopeClient:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         patience: float | None = None,
+        booking: str | None = None,
     ) -> httpx.Response:
         """``_call``'s retries, answering the 2xx response itself (its cookies, for the step-up's refresh JWT)."""
         secrets = (self._management_key, *secrets)
@@ -295,9 +301,11 @@ class DescopeClient:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             # its turn at a path Descope rate-limited: waited here, unless it is far off (or the call answers Slack)
-            if self._gate.turn(path, at_most=patience) is None:
+            if self._gate.turn(path, at_most=patience, who=booking) is None:
+                booked = None if booking is None else self._gate.booked(path, booking)
                 raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
-                                         retry_after=self._gate.left(path), status=429)
+                                         retry_after=self._gate.left(path) if booked is None else booked,
+                                         status=429, booked=booked is not None)
             try:
                 response = self._exchange.send(method, path, params, json, headers, timeout)
             except httpx.UnsupportedProtocol as exc:  # misconfiguration: retrying cannot help
@@ -328,9 +336,9 @@ class DescopeClient:
                 too_long = retry_after is not None and retry_after > (
                     patience if status == 429 else policy.max_retry_after)
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
-                    raise _error(
-                        DescopeUnavailable, response, secrets, retry_after=retry_after, attempts=attempt
-                    )
+                    booked = self._gate.book(path, booking) if too_long and status == 429 and booking else None
+                    raise _error(DescopeUnavailable, response, secrets, attempts=attempt, booked=booked is not None,
+                                 retry_after=retry_after if booked is None else booked)
                 delay = retry_after if retry_after is not None else policy.backoff(attempt - 1)
                 self._log_retry(method, path, str(status), attempt, delay)
                 if status != 429:

@@ -121,7 +121,8 @@ class DescopeUnavailable(DescopeError):
 
     ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one. ``maybe_done`` is true
     when the request may have reached Descope and been acted on before the answer was lost (a timeout,
-    a dropped connection, a 500/502/504 …).
+    a dropped connection, a 500/502/504 …). ``booked``: a call put off by Descope's rate limit whose turn, in
+    ``retry_after`` seconds, is kept for it (made again then, it goes without queueing: ``transport.gate``).
     """
 
     label = "Descope unavailable"
@@ -136,11 +137,13 @@ class DescopeUnavailable(DescopeError):
         retry_after: float | None = None,
         attempts: int | None = None,
         maybe_done: bool = False,
+        booked: bool = False,
     ) -> None:
         super().__init__(description, status=status, code=code, message=message)
         self.retry_after = retry_after
         self.attempts = attempts
         self.maybe_done = maybe_done
+        self.booked = booked
 
     def __str__(self) -> str:
         text = super().__str__()

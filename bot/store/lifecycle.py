@@ -237,20 +237,22 @@ class Lifecycle(StoreCore):
                             values_of=lambda row: {"stop_requested_at": now, "stop_requested_by": by,
                                                    **({"lease_until": None} if row["minting_until"] is None else {})})
 
-    def put_off_activation(self, request_id: str, put_off: PutOff, until: datetime, now: datetime) -> bool:
+    def put_off_activation(self, request_id: str, put_off: PutOff, until: datetime, now: datetime, *,
+                           tell: bool) -> bool:
         """Descope's rate limit refused the impersonate call (nothing minted) and asked the bot to wait: the call in
         flight cleared and the activation handed back until ``until`` (at once if it was called off meanwhile). The
-        first put-off of a request is told (its audit row: the thread and the requester); another after it is only
-        the wait (said once is enough: a queue behind Descope's limit must not flood the channel). False: no longer
-        approved."""
+        first put-off of a request to ``tell`` is told (its audit row: the thread and the requester); another after it
+        is only the wait (said once is enough: a queue behind Descope's limit must not flood the channel), as is one
+        not to tell (a short wait). False: no longer approved."""
         def wait(row: dict[str, Any]) -> dict[str, Any]:
             return {"minting_until": None, "lease_until": until if row["stop_requested_at"] is None else None}
 
         with self.write() as s:
-            told = s.one("SELECT 1 FROM audit WHERE request_id = ? AND action = ?", (request_id, Action.PUT_OFF.value))
-            if rewrite(s, request_id, [Row.state == State.APPROVED.value], wait, bump=told is None) is None:
+            told = not tell or s.one("SELECT 1 FROM audit WHERE request_id = ? AND action = ?",
+                                     (request_id, Action.PUT_OFF.value)) is not None
+            if rewrite(s, request_id, [Row.state == State.APPROVED.value], wait, bump=not told) is None:
                 return False
-            if told is None:
+            if not told:
                 add_audit(s, request_id, at=now, actor=SYSTEM, action=Action.PUT_OFF, from_state=State.APPROVED.value,
                           to_state=State.APPROVED.value, detail=encode(put_off))
             return True

@@ -13,7 +13,11 @@ hold. Calls to other paths are not held.
 
 A turn further away than the caller may wait (``at_most``: a thread is not held for long, and a call answering
 Slack within its 3 seconds waits not at all) is not waited for: ``turn`` answers ``None`` and the caller gives up
-with the wait left (``left``).
+with the wait left (``left``). A caller that names itself (``who``: the activation a Descope 429 puts off) books that
+turn instead: the turns after it go to others, and when it comes back at its time (``booked`` says when) it takes
+its own turn at once, without queueing again behind those booked after it. Many calls put off together thus come
+back one at a time, at the pace allowed, and none of them holds a thread while it waits. A booking never claimed (the
+request ended meanwhile) leaves its turn unused, and its place is taken again after ``STALE`` seconds.
 
 Where the turns are kept (``Board``): this process's memory, or (``Board.shared``) a page of memory the serving
 processes of one bot share (``bot.server.workers`` makes it before forking them). Descope counts calls per source IP,
@@ -45,9 +49,12 @@ SEEN = 1.0  # the window of calls that passed, to learn the rate from
 
 RING = 512  # calls remembered per path: a path seen to pass more in SEEN is paced as if it had passed this many
 SLOTS = 64  # paths a board holds (the clients call about a dozen each); a path beyond is kept in this process alone
+BOOKINGS = 64  # turns booked per path at a time; a caller finding no place free is told the wait, as if unnamed
+STALE = 60.0  # seconds after its time a booking never claimed gives its place up
 _HEAD = struct.Struct("=16s5dQ")  # the path's key, then _Turns, then how many calls passed in all
 _RING = struct.Struct(f"={RING}d")  # when the last RING calls passed (monotonic seconds), a ring
-_SLOT = _HEAD.size + _RING.size
+_BOOKING = struct.Struct("=Qd")  # who booked (a hash of the name; 0: a free place), and the turn's time
+_SLOT = _HEAD.size + _RING.size + BOOKINGS * _BOOKING.size
 
 
 @dataclass
@@ -133,6 +140,25 @@ class Board:
         passes = _HEAD.unpack_from(self._memory, offset)[-1]
         return sum(1 for at in _RING.unpack_from(self._memory, offset + _HEAD.size)[:min(passes, RING)] if at > since)
 
+    def booking(self, offset: int, who: int, *, take: bool = False) -> float | None:
+        """When ``who``'s booked turn is (``take``: and give its place up), if it has one."""
+        for place in range(offset + _HEAD.size + _RING.size, offset + _SLOT, _BOOKING.size):
+            booked, at = _BOOKING.unpack_from(self._memory, place)
+            if booked == who:
+                if take:
+                    _BOOKING.pack_into(self._memory, place, 0, 0.0)
+                return float(at)
+        return None
+
+    def book(self, offset: int, who: int, at: float, now: float) -> bool:
+        """Book the turn at ``at`` for ``who`` in a free place (or a stale one); false when there is none."""
+        for place in range(offset + _HEAD.size + _RING.size, offset + _SLOT, _BOOKING.size):
+            booked, then = _BOOKING.unpack_from(self._memory, place)
+            if booked == 0 or then < now - STALE:
+                _BOOKING.pack_into(self._memory, place, who, at)
+                return True
+        return False
+
 
 class Gate:
     """Per path: the hold and the turns. Thread-safe (and, on a shared board, process-safe); the clock and the sleep
@@ -155,9 +181,10 @@ class Gate:
                     return
         yield None
 
-    def turn(self, path: str, *, at_most: float) -> float | None:
+    def turn(self, path: str, *, at_most: float, who: str | None = None) -> float | None:
         """Wait for this call's turn at ``path`` if it comes within ``at_most`` seconds (the seconds waited);
-        ``None`` without waiting when it is further (``left`` says how far)."""
+        ``None`` without waiting when it is further (``left`` says how far). ``who``: the caller's turn booked
+        before is taken (not queued for again); a turn further off is booked for it (``booked`` says when)."""
         if self._free(path):
             return 0.0
         with self._slot(path, make=False) as slot:
@@ -166,16 +193,50 @@ class Gate:
             board, offset = slot
             state = board.turns(offset)
             now = self._monotonic()
+            key = _key_of(who) if who is not None else None
+            booked = None if key is None else board.booking(offset, key)
             wait = _wait(state, now)
             if wait is None:
                 return 0.0
-            if wait > at_most:
+            if key is not None and booked is not None:  # its own turn (a hold since, respected), kept until it comes
+                wait = max(0.0, booked - now, state.until - now)
+                if wait > at_most:
+                    return None
+                board.booking(offset, key, take=True)
+            elif wait > at_most:
+                if key is not None:
+                    _book(board, offset, state, key, now + wait, now)
                 return None
-            state.next_turn = now + wait + state.spacing
-            board.keep(offset, state)
+            else:
+                state.next_turn = now + wait + state.spacing
+                board.keep(offset, state)
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def book(self, path: str, who: str) -> float | None:
+        """Book the next turn at ``path`` for ``who``, however far off (a turn it booked before is given up): the
+        seconds until it; ``None`` when the path is not paced (no turns to book) or no place is free."""
+        with self._slot(path, make=False) as slot:
+            if slot is None:
+                return None
+            board, offset = slot
+            state = board.turns(offset)
+            now = self._monotonic()
+            key = _key_of(who)
+            board.booking(offset, key, take=True)
+            wait = _wait(state, now)
+            return wait if wait is not None and _book(board, offset, state, key, now + wait, now) else None
+
+    def booked(self, path: str, who: str) -> float | None:
+        """How long until ``who``'s booked turn at ``path`` (0: now, or a hold since), if it has one."""
+        with self._slot(path, make=False) as slot:
+            if slot is None:
+                return None
+            board, offset = slot
+            at = board.booking(offset, _key_of(who))
+            now = self._monotonic()
+            return None if at is None else max(0.0, at - now, board.turns(offset).until - now)
 
     def _free(self, path: str) -> bool:
         """Whether ``path`` is neither held nor paced now, read without the lock (nearly every call: a 429 is rare).
@@ -227,6 +288,22 @@ class Gate:
                 return 0.0
             board, offset = slot
             return _wait(board.turns(offset), self._monotonic()) or 0.0
+
+
+def _book(board: Board, offset: int, state: _Turns, key: int, at: float, now: float) -> bool:
+    """Book the turn at ``at`` (the next free one) for ``key``: the turns after it go to others, and pacing lasts
+    past it. False when no place is free (nothing booked)."""
+    if not board.book(offset, key, at, now):
+        return False
+    state.next_turn = at + state.spacing
+    state.paced_until = max(state.paced_until, at + PACE_AFTER)
+    board.keep(offset, state)
+    return True
+
+
+def _key_of(who: str) -> int:
+    """A booking's key: a hash of its caller's name, never 0 (a free place)."""
+    return int.from_bytes(hashlib.blake2b(who.encode(), digest_size=8).digest(), "little") or 1
 
 
 def _wait(state: _Turns, now: float) -> float | None:

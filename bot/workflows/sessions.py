@@ -4,7 +4,9 @@ the row's work lease and ends in one conditional transition; ending a session is
 Faults: a Descope refusal (4xx) fails the request at once, with the reason as data (``failure_for``); an
 outage (after the client's retries) fails it too, never leaving it ``approved``. Descope's rate limit asking the bot
 to wait longer than the impersonate call waits in its thread (``IMPERSONATE_PATIENCE``) puts the activation off
-until then, the requester told, while the approval is fresh (``ACTIVATION_DEADLINE``); a longer wait fails it.
+until its turn, booked at the gate (``transport.gate``: activations put off together come back one at a time, at the
+pace Descope allows, none holding a worker meanwhile), while the approval is fresh (``ACTIVATION_DEADLINE``); a longer
+wait fails it. A put-off of ``TOLD_AFTER`` or more is told: the thread and the requester (once a request).
 A token minted for an activation that then cannot be recorded is revoked at once (``Revocation.revoke_orphan``). A
 stop recorded while an approved request is being activated wins (``activate``); so does a crash during the
 impersonate call, recorded before it is made: the request fails rather than mint a second token beside one nobody
@@ -46,6 +48,8 @@ SLACK_RETRY = timedelta(seconds=5)  # an unexpected fault hands the work back th
 # An approval whose activation keeps failing for an unexpected reason (not a Descope answer: those fail
 # the request at once) is retried every SLACK_RETRY, and failed once this much time has passed.
 ACTIVATION_DEADLINE = timedelta(minutes=5)
+# A shorter put-off is not told (nor audited): the session starts about as soon as its requester would look for it.
+TOLD_AFTER = timedelta(seconds=10)
 # A token an impersonate call mints lives its window from when Descope mints it: at most the client's longest call
 # after the call is sent (its timeouts and retries), read on Descope's clock, which may run a little ahead of ours.
 # The bound said of a token minted unseen is the window's end plus this.
@@ -160,6 +164,7 @@ class Sessions:
                 refresh_duration=max(1, math.ceil((ends_at - now).total_seconds())), selected_tenant=row.tenant,
                 custom_claims={"impersonationRequest": row.id, "approvedBy": row.decided_by,
                                "requestedBy": row.requester_id, **_approvers_claim(row)},
+                booking=row.id,
             )
         except DescopeError as exc:
             if (put_off := self._put_off_for(row, exc)) is not None:
@@ -206,27 +211,30 @@ class Sessions:
 
     def _put_off_for(self, row: RequestRow, exc: DescopeError) -> PutOff | None:
         """Until when to put the activation off, if Descope's rate limit refused the impersonate call (nothing minted)
-        and asked the bot to wait no longer than an approval may wait for its session (``ACTIVATION_DEADLINE``)."""
+        and asked the bot to wait no longer than an approval may wait for its session (``ACTIVATION_DEADLINE``): its
+        turn booked (``DescopeUnavailable.booked``), or else not before Descope's time, spread so that activations
+        held together do not all come back at one instant."""
         if not isinstance(exc, DescopeUnavailable) or exc.status != 429 or exc.retry_after is None or exc.maybe_done:
             return None
-        # not before Descope's time, spread so that activations held together do not all come back at one instant
-        until = self.ctx.clock() + timedelta(seconds=exc.retry_after * random.uniform(1.0, 1.2))
+        spread = 1.0 if exc.booked else random.uniform(1.0, 1.2)
+        until = self.ctx.clock() + timedelta(seconds=exc.retry_after * spread)
         if until > (row.decided_at or row.created_at) + ACTIVATION_DEADLINE:
             return None
         return PutOff(until.isoformat(), exc.retry_after)
 
     def _put_off(self, row: RequestRow, put_off: PutOff) -> None:
-        """Hand the activation back until then, telling the requester and the thread; called off meanwhile, it ends
-        at once instead (``Store.put_off_activation``)."""
+        """Hand the activation back until then, telling the requester and the thread if it is long
+        (``TOLD_AFTER``); called off meanwhile, it ends at once instead (``Store.put_off_activation``)."""
         ctx = self.ctx
-        if not ctx.store.put_off_activation(row.id, put_off, datetime.fromisoformat(put_off.until), ctx.clock()):
+        until, now = datetime.fromisoformat(put_off.until), ctx.clock()
+        if not ctx.store.put_off_activation(row.id, put_off, until, now, tell=until - now >= TOLD_AFTER):
             return
         log.info("request %s: Descope's rate limit put its activation off until %s", row.id, put_off.until)
-        now = ctx.store.get_row(row.id)
-        if now is not None and now.state == State.APPROVED.value and now.stop_requested_at is not None:
-            self._called_off(now)
-        elif now is not None:
-            ctx.arm(row.id, now)
+        found = ctx.store.get_row(row.id)
+        if found is not None and found.state == State.APPROVED.value and found.stop_requested_at is not None:
+            self._called_off(found)
+        elif found is not None:
+            ctx.arm(row.id, found)
 
     def _called_off(self, row: RequestRow) -> None:
         """An approved request stopped before its impersonate call: ``stopped``, no token minted."""

@@ -126,7 +126,7 @@ def test_the_policy_command_shows_the_same_decision(bank: Stack, tmp_path: Path)
 def test_a_stop_while_descope_makes_the_activation_wait_wins(stack: Stack) -> None:
     s = stack
     request_id, ts = s.submit()
-    s.descope.fail_next(IMPERSONATE, status=429, retry_after=3)  # the bot waits, as Descope asks
+    s.descope.set_latency(IMPERSONATE, 3.0)  # the call in flight: Descope takes its time (a put-off: test_rate_limits)
     s.click("approve", request_id, APPROVER, ts)
     s.descope.wait_for_call(IMPERSONATE)
     answer = s.command(f"stop {request_id}").text

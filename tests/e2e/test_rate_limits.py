@@ -1,27 +1,28 @@
 """Rate limits (issue 28, parts 1 and 2): many sessions ending together while Descope allows only a few stops and
 logouts a second are all stopped and revoked at about the allowed rate, the calls waiting their turn (on average at
 most one 429 per session); a 429 that one serving process meets holds the path in the others too (one source IP, one
-limit); an impersonate call Descope puts off is made when Descope asked, the requester and the channel told meanwhile,
-and a stop then ends it at once, minting nothing; Slack's rate limit, however long, holds back no stop; many sessions
-ending together meet Slack's limits about once per hold, not once each; a 429 from Slack on the approval message
-delays it, and it is posted once; a 429 on a click's or a command's own call (a modal,
-which cannot wait: its trigger lasts 3 s) is answered with when to try again, in one log line. SQLite and
-PostgreSQL."""
+limit); impersonate calls Descope puts off are made when Descope asked, one at a time, the requesters and the channel
+told meanwhile, and a stop then ends one at once, minting nothing; Slack's rate limit, however long, holds back no
+stop; many sessions ending together meet Slack's limits about once per hold, not once each; a 429 from Slack on the
+approval message delays it, and it is posted once; a 429 on a click's or a command's own call (a modal, which cannot
+wait: its trigger lasts 3 s) is answered with when to try again, in one log line. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
 from bot.descope.client import IMPERSONATE_PATIENCE
 from bot.devtools.descope_api import IMPERSONATE, LOGOUT, STOP_IMPERSONATION
 from bot.devtools.harness import APPROVAL_CHANNEL, APPROVER, REQUESTER, TENANT, Stack
+from bot.workflows.sessions import TOLD_AFTER
 
 StackFactory = Callable[..., Stack]
 SESSIONS = 16
 PER_SECOND = 4
 HOLD = 3  # seconds a 429's Retry-After asks for
-PUT_OFF = 7  # seconds: longer than the impersonate call waits in its thread
+PUT_OFF = 12  # seconds: longer than the impersonate call waits in its thread, long enough to be told
 
 
 def _approved(s: Stack, plans: list[tuple[str, int]]) -> list[str]:
@@ -70,23 +71,37 @@ def test_a_429_one_serving_process_meets_holds_the_path_in_every_other(make_stac
     assert len([call for call in stops if call.status == 200]) == len(sessions)
 
 
-def test_an_impersonate_call_descope_puts_off_is_made_when_asked_and_the_requester_told(
+def test_approvals_descope_puts_off_are_made_when_asked_one_at_a_time_and_the_requesters_told(
         make_stack: StackFactory) -> None:
-    assert PUT_OFF > IMPERSONATE_PATIENCE
-    s = make_stack(RECONCILE_INTERVAL="0")
+    """Three approvals meet Descope's rate limit one after another: the first call is refused, the two after it are not
+    even sent. Each is put off to a turn of its own (booked at the gate, held in no thread), told, and made once, at
+    Descope's time and one after another at the pace allowed, not all at the same instant."""
+    assert IMPERSONATE_PATIENCE < TOLD_AFTER.total_seconds() <= PUT_OFF
+    s = make_stack(RECONCILE_INTERVAL="0", MAX_PENDING_PER_REQUESTER="10")
+    waiting = []
+    for n in range(3):
+        target = s.descope.add_user(f"queued{n}@acme.com", tenants=[TENANT]).login_id
+        waiting.append(s.submit(f"{target} 10m --tenant {TENANT} the same incident"))
     s.descope.fail_next(IMPERSONATE, status=429, retry_after=PUT_OFF)
-    request_id, ts = s.submit()
-    assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
-    told = s.slack.wait_for(lambda: next((t for t in s.dms() if request_id in t and "rate limit" in t), None),
-                            message="the requester told of the wait")
-    assert "is approved" in told and "starts at about" in told and f"/impersonate stop {request_id}" in told
-    s.slack.wait_for(lambda: any("asked the bot to wait: the session starts at about" in r
-                                 for r in _replies(s, ts)), message="the thread told")
-    assert s.session_dm(request_id) is None and not s.descope.active_tokens()  # not yet
-    s.slack.wait_for(lambda: s.session_dm(request_id), timeout=PUT_OFF + 10, message="the session, once Descope let it")
-    (refused, made) = s.descope.calls_to(IMPERSONATE)
-    assert refused.status == 429 and made.status == 200
-    assert PUT_OFF - 0.5 <= made.at - refused.at <= PUT_OFF * 1.2 + 4, made.at - refused.at  # not sooner than asked
+    for request_id, ts in waiting:
+        assert s.click("approval.approve", request_id, APPROVER, ts).status == 200
+        s.descope.wait_for(lambda: s.descope.calls_to(IMPERSONATE), message="the first call refused")
+    for request_id, ts in waiting:
+        told = s.slack.wait_for(lambda r=request_id: next((t for t in s.dms() if r in t and "rate limit" in t), None),
+                                message="the requester told of the wait")
+        assert "is approved" in told and "starts at about" in told and f"/impersonate stop {request_id}" in told
+        s.slack.wait_for(lambda t=ts: any("asked the bot to wait: the session starts at about" in r
+                                          for r in _replies(s, t)), message="the thread told")
+    assert not any(s.session_dm(r) for r, _ in waiting) and not s.descope.active_tokens()  # not yet
+    for request_id, _ in waiting:
+        s.slack.wait_for(lambda r=request_id: s.session_dm(r), timeout=PUT_OFF + 10,
+                         message="the session, once Descope let it")
+    (refused, *made) = s.descope.calls_to(IMPERSONATE)
+    assert refused.status == 429 and [call.status for call in made] == [200] * 3  # each made once
+    assert PUT_OFF - 0.5 <= made[0].at - refused.at <= PUT_OFF + 4, made[0].at - refused.at  # not sooner than asked
+    apart = [round(later.at - earlier.at, 2) for earlier, later in itertools.pairwise(made)]
+    assert all(gap >= 0.5 for gap in apart), apart  # one at a time, at the pace allowed
+    request_id = waiting[0][0]
     assert s.show_token(request_id) in s.descope.active_tokens()
 
     # called off while put off: ended at once (not when the wait is over), nothing minted
@@ -97,7 +112,7 @@ def test_an_impersonate_call_descope_puts_off_is_made_when_asked_and_the_request
     s.slack.wait_for(lambda: any(other in t and "rate limit" in t for t in s.dms()), message="told of the wait")
     assert "stop" in s.command(f"stop {other}", user_id=REQUESTER).text.lower()
     s.slack.wait_for(lambda: "called off" in s.approval_text(other_ts), timeout=10, message="called off at once")
-    assert len(s.descope.calls_to(IMPERSONATE)) == 3 and s.session_dm(other) is None
+    assert len(s.descope.calls_to(IMPERSONATE)) == 5 and s.session_dm(other) is None
 
 
 def _replies(s: Stack, ts: str) -> list[str]:

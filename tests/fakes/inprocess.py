@@ -72,6 +72,7 @@ class StubDescope:
         self.calls = 0
         self.stop_calls = 0
         self.impersonations: list[tuple[str, str]] = []  # each impersonate call: (login ID, impersonator ID)
+        self.bookings: list[str | None] = []  # each impersonate call's name at the gate (``booking``)
         self.gate: threading.Event | None = None  # the first impersonate call waits for it when set
         self.impersonate_errors: list[Exception] = []  # the next impersonate calls raise these, one each, first first
         # The step-up: ``prove`` accepts ``good_code`` and rejects any other as Descope does (``CodeRejected``);
@@ -89,8 +90,10 @@ class StubDescope:
         self.audit_searches: list[tuple[tuple[str, ...], datetime, datetime, tuple[str, ...] | None]] = []
 
     def impersonate(self, *, login_id: str, impersonator_id: str, validate_consent: bool, refresh_duration: int,
-                    selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None) -> str:
+                    selected_tenant: str | None = None, custom_claims: dict[str, Any] | None = None,
+                    booking: str | None = None) -> str:
         self.calls += 1
+        self.bookings.append(booking)
         self.impersonations.append((login_id, impersonator_id))
         if self.gate is not None and self.calls == 1:
             assert self.gate.wait(10)

@@ -357,11 +357,32 @@ def test_unlisted_5xx_is_unavailable_without_retry(make: Make, sleeps: Sleeps) -
 
 
 def test_429_with_short_retry_after_is_waited(make: Make, sleeps: Sleeps) -> None:
-    limited = descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "2"})
+    limited = descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "1"})
     rec = Recorder(limited, ok_jwt())
     assert impersonate(make(rec)) == JWT
-    assert sleeps == pytest.approx([2.0], abs=0.05)  # its turn at the path, after the hold (bot.transport.gate)
+    assert sleeps == pytest.approx([1.0], abs=0.05)  # its turn at the path, after the hold (bot.transport.gate)
     assert len(rec.requests) == 2
+
+
+def test_an_impersonate_call_put_off_books_its_turn_and_those_after_it_book_theirs_unsent(make: Make,
+                                                                                      sleeps: Sleeps) -> None:
+    """Named (``booking``: the request), a call Descope put off for longer than it waits in its thread has its turn
+    kept for it, at Descope's time; the next, put off too without being sent, gets the turn after it: when they are
+    made again they go one at a time, at the pace Descope allowed, none holding a thread meanwhile."""
+    limited = descope_error(429, "E130429", "Rate limit exceeded", headers={"Retry-After": "30"})
+    rec = Recorder(limited, ok_jwt())
+    client = make(rec)
+    with pytest.raises(DescopeUnavailable) as first:
+        impersonate(client, booking="R1")
+    with pytest.raises(DescopeUnavailable) as second:
+        impersonate(client, booking="R2")
+    assert first.value.booked and first.value.retry_after == pytest.approx(30, abs=0.1)
+    assert second.value.booked and second.value.retry_after is not None
+    assert 30.5 < second.value.retry_after < 32  # a turn later, at the rate that passed (none: one a second)
+    assert len(rec.requests) == 1 and sleeps == []
+    with pytest.raises(DescopeUnavailable) as unnamed:  # not booked: the caller spreads its own wait
+        impersonate(client)
+    assert not unnamed.value.booked and unnamed.value.retry_after is not None and unnamed.value.retry_after > 31
 
 
 def test_429_with_long_retry_after_gives_up_at_once(make: Make, sleeps: Sleeps) -> None:
@@ -413,7 +434,7 @@ def test_429_without_retry_after_waits_a_second(make: Make, sleeps: Sleeps) -> N
 def test_429_forever_keeps_the_last_retry_after(make: Make, sleeps: Sleeps) -> None:
     rec = Recorder(httpx.Response(429, headers={"Retry-After": "1"}))
     with pytest.raises(DescopeUnavailable) as info:
-        impersonate(make(rec, retry=RetryPolicy(attempts=3)))
+        make(rec, retry=RetryPolicy(attempts=3)).stop_impersonation(JWT)
     assert len(sleeps) == 2 and all(slept >= 0.95 for slept in sleeps)  # each Retry-After honoured
     assert info.value.retry_after == 1
 

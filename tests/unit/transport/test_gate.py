@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bot.descope import DescopeClient, DescopeUnavailable
-from bot.transport.gate import CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, SLOTS, Board, Gate
+from bot.transport.gate import BOOKINGS, CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, SLOTS, Board, Gate
 
 STOP, LOGOUT = "/v1/mgmt/stop/impersonation", "/v1/auth/logout"
 LIMITED = {"errorCode": "E130429", "errorDescription": "rate limited"}
@@ -81,6 +81,47 @@ def test_the_turns_narrow_no_closer_than_the_rate_descope_let_through() -> None:
         gate.passed(STOP)
     assert spacings[0] == pytest.approx(MARGIN / 10, rel=0.01)
     assert min(spacings) == pytest.approx(CLOSEST / 10) and spacings[-1] == pytest.approx(CLOSEST / 10)
+
+
+IMPERSONATE = "/v1/mgmt/impersonate"
+
+
+def test_a_turn_too_far_off_is_booked_for_who_asked_and_taken_when_it_comes_back_without_queueing_again() -> None:
+    """Activations put off by a 429 come back one at a time at the pace allowed: each books its own turn (the next
+    ones go to others), holding no thread meanwhile, and takes it when it calls again, ahead of those booked after."""
+    clock = Clock()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
+    for _ in range(2):
+        gate.passed(IMPERSONATE)
+    gate.refused(IMPERSONATE, 30.0)
+    spacing = MARGIN / 2
+    assert [gate.turn(IMPERSONATE, at_most=1, who=f"R{n}") for n in range(3)] == [None] * 3 and clock.slept == []
+    assert [gate.booked(IMPERSONATE, f"R{n}") for n in range(3)] == pytest.approx([30, 30 + spacing, 30 + 2 * spacing])
+    assert gate.left(IMPERSONATE) == pytest.approx(30 + 3 * spacing)  # a caller unbooked goes after them
+    assert gate.turn(IMPERSONATE, at_most=1, who="R2") is None  # back early: its turn is kept, not lost
+    assert gate.booked(IMPERSONATE, "R2") == pytest.approx(30 + 2 * spacing)
+    clock.now += 30 + 2 * spacing
+    assert gate.turn(IMPERSONATE, at_most=1, who="R2") == pytest.approx(0, abs=1e-9)  # on time: before those due later
+    assert gate.booked(IMPERSONATE, "R2") is None  # its turn is spent
+    assert gate.turn(IMPERSONATE, at_most=1, who="R0") == 0.0  # back late: goes at once
+    assert gate.turn(IMPERSONATE, at_most=1) == pytest.approx(spacing)  # the next unbooked: after all three
+
+
+def test_a_hold_since_a_turn_was_booked_is_kept_and_a_booking_never_claimed_gives_its_place_up() -> None:
+    clock = Clock()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
+    gate.refused(IMPERSONATE, 10.0)
+    assert gate.turn(IMPERSONATE, at_most=1, who="R1") is None and gate.booked(IMPERSONATE, "R1") == 10.0
+    clock.now += 9.5
+    gate.refused(IMPERSONATE, 20.0)  # another 429 meanwhile (another replica's call): Descope asked again
+    assert gate.booked(IMPERSONATE, "R1") == 20.0
+    assert gate.turn(IMPERSONATE, at_most=1, who="R1") is None  # not before then: booked again
+    for n in range(BOOKINGS - 1):  # the others fill every place left
+        assert gate.book(IMPERSONATE, f"O{n}") is not None
+    assert gate.book(IMPERSONATE, "one too many") is None  # no place: waits its turn unbooked (the caller spreads it)
+    clock.now += 200  # none came back (their requests ended): their places are taken again
+    gate.refused(IMPERSONATE, 5.0)
+    assert gate.book(IMPERSONATE, "late") == 5.0
 
 
 def test_a_429_without_retry_after_holds_at_least_a_second() -> None:

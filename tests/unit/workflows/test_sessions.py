@@ -217,6 +217,25 @@ def test_an_impersonate_call_rate_limited_is_put_off_told_and_made_when_descope_
     assert len(world.notifier.put_offs) == 1
 
 
+def test_a_turn_booked_at_descope_is_come_back_to_then_and_a_short_wait_is_not_told(world: World) -> None:
+    """The call names its request (its turn at Descope's rate limit booked for it: ``transport.gate``); put off to
+    that turn, it comes back then, not spread. A wait of a few seconds is not told: the session starts about as
+    soon as its requester would look for it."""
+    world.descope.impersonate_errors = [DescopeUnavailable("Rate limit exceeded", status=429, retry_after=4,
+                                                           attempts=1, code="E130429", booked=True)]
+    request_id = world.approved()
+    assert world.descope.bookings == [request_id]
+    assert world.row(request_id).state == "approved"
+    world.clock.advance(3.9)
+    world.workflows.ticker.sweep()
+    assert world.descope.calls == 1  # not before its turn
+    world.clock.advance(0.2)  # (a spread of a fifth would have been up to 0.8 s more)
+    world.workflows.ticker.sweep()
+    assert world.row(request_id).state == "active" and world.descope.bookings == [request_id] * 2
+    assert world.notifier.put_offs == [] and not any("activation_put_off" in r for r in world.notifier.replies)
+    assert "activation_put_off" not in [e.action for e in world.store.audit(request_id=request_id)]
+
+
 def test_a_rate_limit_longer_than_an_approval_may_wait_fails_the_request_at_once(world: World) -> None:
     world.descope.impersonate_errors = [_rate_limited(600)]
     request_id = world.approved()
