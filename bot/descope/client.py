@@ -59,7 +59,7 @@ IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 #: The longest wait for Descope's rate limit the impersonate call does in its thread (seconds): a longer one is the
 #: caller's, who puts the activation off (``workflows.sessions``) until the turn booked for it (``booking``), so that a
 #: queue of approvals behind the limit holds no worker thread while a session's stop may wait for one.
-IMPERSONATE_PATIENCE: Final = 1.0
+IMPERSONATE_PATIENCE: Final = 1.0  # (below the gate's spacing when nothing passed: after a 429, a put-off)
 STOP_IMPERSONATION_PATH: Final = "/v1/mgmt/stop/impersonation"
 LOAD_USER_PATH: Final = "/v1/mgmt/user"
 LOGOUT_PATH: Final = "/v1/auth/logout"
@@ -301,8 +301,8 @@ class DescopeClient:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             # its turn at a path Descope rate-limited: waited here, unless it is far off (or the call answers Slack)
-            if self._gate.turn(path, at_most=patience, who=booking) is None:
-                booked = None if booking is None else self._gate.booked(path, booking)
+            if self._gate.turn(path, at_most=patience, who=booking) is None:  # (booked for ``booking``, if named)
+                booked = self._booked(path, booking, book=False)
                 raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
                                          retry_after=self._gate.left(path) if booked is None else booked,
                                          status=429, booked=booked is not None)
@@ -336,7 +336,7 @@ class DescopeClient:
                 too_long = retry_after is not None and retry_after > (
                     patience if status == 429 else policy.max_retry_after)
                 if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
-                    booked = self._gate.book(path, booking) if too_long and status == 429 and booking else None
+                    booked = self._booked(path, booking, book=True) if too_long and status == 429 else None
                     raise _error(DescopeUnavailable, response, secrets, attempts=attempt, booked=booked is not None,
                                  retry_after=retry_after if booked is None else booked)
                 delay = retry_after if retry_after is not None else policy.backoff(attempt - 1)
@@ -350,6 +350,16 @@ class DescopeClient:
                 raise _error(DescopeUnavailable, response, secrets, attempts=attempt, maybe_done=status in _MAYBE_DONE)
             raise _error(DescopeError, response, secrets)  # 1xx/3xx: nothing we can use
         raise AssertionError("unreachable: the loop always returns or raises")  # pragma: no cover
+
+    def _booked(self, path: str, booking: str | None, *, book: bool) -> float | None:
+        """The seconds until ``booking``'s turn at ``path``, booked now (``book``) or by ``Gate.turn``; ``None``: the
+        caller named none, or the gate had no place free (said in the log: it comes back unbooked, spread)."""
+        if booking is None:
+            return None
+        booked = self._gate.book(path, booking) if book else self._gate.booked(path, booking)
+        if booked is None:
+            log.warning("Descope's rate limit on %s: no place free to book %s's turn; it waits unbooked", path, booking)
+        return booked
 
     def _log_retry(self, method: str, path: str, what: str, attempt: int, delay: float) -> None:
         log.warning(

@@ -119,7 +119,8 @@ class DescopeUnavailable(DescopeError):
     """Descope could not be reached or was overloaded (5xx, 429, timeouts, connection errors)
     and retries were exhausted or the server asked to wait longer than we are willing to.
 
-    ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one. ``maybe_done`` is true
+    ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one (for a call held at the gate, the wait
+    for its turn there; when ``booked``, for the turn booked for it). ``maybe_done`` is true
     when the request may have reached Descope and been acted on before the answer was lost (a timeout,
     a dropped connection, a 500/502/504 …). ``booked``: a call put off by Descope's rate limit whose turn, in
     ``retry_after`` seconds, is kept for it (made again then, it goes without queueing: ``transport.gate``).

@@ -111,7 +111,8 @@ class Activated:
 @dataclass(frozen=True)
 class PutOff:
     """An activation Descope's rate limit put off (the ``activation_put_off`` audit row's detail): its impersonate
-    call is made again at ``until`` (ISO 8601), as Descope's ``Retry-After`` asked."""
+    call is made again at ``until`` (ISO 8601), ``retry_after_s`` from when it was put off (Descope's ``Retry-After``,
+    or the wait for the turn the gate booked for it)."""
 
     until: str
     retry_after_s: float

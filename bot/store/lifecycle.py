@@ -248,11 +248,11 @@ class Lifecycle(StoreCore):
             return {"minting_until": None, "lease_until": until if row["stop_requested_at"] is None else None}
 
         with self.write() as s:
-            told = not tell or s.one("SELECT 1 FROM audit WHERE request_id = ? AND action = ?",
-                                     (request_id, Action.PUT_OFF.value)) is not None
-            if rewrite(s, request_id, [Row.state == State.APPROVED.value], wait, bump=not told) is None:
+            quiet = not tell or s.one("SELECT 1 FROM audit WHERE request_id = ? AND action = ?",
+                                      (request_id, Action.PUT_OFF.value)) is not None  # short, or told before
+            if rewrite(s, request_id, [Row.state == State.APPROVED.value], wait, bump=not quiet) is None:
                 return False
-            if not told:
+            if not quiet:
                 add_audit(s, request_id, at=now, actor=SYSTEM, action=Action.PUT_OFF, from_state=State.APPROVED.value,
                           to_state=State.APPROVED.value, detail=encode(put_off))
             return True

@@ -15,9 +15,11 @@ A turn further away than the caller may wait (``at_most``: a thread is not held 
 Slack within its 3 seconds waits not at all) is not waited for: ``turn`` answers ``None`` and the caller gives up
 with the wait left (``left``). A caller that names itself (``who``: the activation a Descope 429 puts off) books that
 turn instead: the turns after it go to others, and when it comes back at its time (``booked`` says when) it takes
-its own turn at once, without queueing again behind those booked after it. Many calls put off together thus come
-back one at a time, at the pace allowed, and none of them holds a thread while it waits. A booking never claimed (the
-request ended meanwhile) leaves its turn unused, and its place is taken again after ``STALE`` seconds.
+its own turn then, without queueing again behind those booked after it (one back late goes no closer to the turn given
+last than the spacing). Many calls put off together thus come back one at a time, at the pace allowed, and none of
+them holds a thread while it waits. Another 429 moves the turns booked after its hold, each keeping its place in the
+queue. A booking never claimed (the request ended meanwhile, or another machine's replica took it up: bookings are
+kept where the turns are) leaves its turn unused, and its place is taken again after ``STALE`` seconds.
 
 Where the turns are kept (``Board``): this process's memory, or (``Board.shared``) a page of memory the serving
 processes of one bot share (``bot.server.workers`` makes it before forking them). Descope counts calls per source IP,
@@ -51,7 +53,7 @@ RING = 512  # calls remembered per path: a path seen to pass more in SEEN is pac
 SLOTS = 64  # paths a board holds (the clients call about a dozen each); a path beyond is kept in this process alone
 BOOKINGS = 64  # turns booked per path at a time; a caller finding no place free is told the wait, as if unnamed
 STALE = 60.0  # seconds after its time a booking never claimed gives its place up
-_HEAD = struct.Struct("=16s5dQ")  # the path's key, then _Turns, then how many calls passed in all
+_HEAD = struct.Struct("=16s6dQ")  # the path's key, then _Turns, then how many calls passed in all
 _RING = struct.Struct(f"={RING}d")  # when the last RING calls passed (monotonic seconds), a ring
 _BOOKING = struct.Struct("=Qd")  # who booked (a hash of the name; 0: a free place), and the turn's time
 _SLOT = _HEAD.size + _RING.size + BOOKINGS * _BOOKING.size
@@ -64,6 +66,7 @@ class _Turns:
     spacing: float = 0.0  # seconds between turns, while paced
     closest: float = 0.0  # the spacing narrows no further than this
     paced_until: float = 0.0
+    last: float = 0.0  # the last turn given (a booked caller back late goes no closer to it than the spacing)
 
 
 class Board:
@@ -122,12 +125,12 @@ class Board:
         return None
 
     def turns(self, offset: int) -> _Turns:
-        return _Turns(*_HEAD.unpack_from(self._memory, offset)[1:6])
+        return _Turns(*_HEAD.unpack_from(self._memory, offset)[1:7])
 
     def keep(self, offset: int, turns: _Turns) -> None:
         key, *_, passes = _HEAD.unpack_from(self._memory, offset)
         _HEAD.pack_into(self._memory, offset, key, turns.until, turns.next_turn, turns.spacing, turns.closest,
-                        turns.paced_until, passes)
+                        turns.paced_until, turns.last, passes)
 
     def passed(self, offset: int, now: float) -> None:
         """A call passed at ``now``."""
@@ -149,6 +152,19 @@ class Board:
                     _BOOKING.pack_into(self._memory, place, 0, 0.0)
                 return float(at)
         return None
+
+    def respace(self, offset: int, start: float, spacing: float, now: float) -> float:
+        """Move the turns booked (those not stale) to no sooner than ``start``, ``spacing`` apart, in the order they
+        were booked in (a hold since: each keeps its place in the queue); when the turn after the last of them is."""
+        places = range(offset + _HEAD.size + _RING.size, offset + _SLOT, _BOOKING.size)
+        booked = sorted((at, place, who) for place in places
+                        for who, at in [_BOOKING.unpack_from(self._memory, place)] if who and at >= now - STALE)
+        turn = start
+        for at, place, who in booked:
+            at = max(at, turn)
+            _BOOKING.pack_into(self._memory, place, who, at)
+            turn = at + spacing
+        return turn
 
     def book(self, offset: int, who: int, at: float, now: float) -> bool:
         """Book the turn at ``at`` for ``who`` in a free place (or a stale one); false when there is none."""
@@ -185,7 +201,7 @@ class Gate:
         """Wait for this call's turn at ``path`` if it comes within ``at_most`` seconds (the seconds waited);
         ``None`` without waiting when it is further (``left`` says how far). ``who``: the caller's turn booked
         before is taken (not queued for again); a turn further off is booked for it (``booked`` says when)."""
-        if self._free(path):
+        if who is None and self._free(path):  # (one who may have booked looks under the lock: to spend its booking)
             return 0.0
         with self._slot(path, make=False) as slot:
             if slot is None:
@@ -196,10 +212,13 @@ class Gate:
             key = _key_of(who) if who is not None else None
             booked = None if key is None else board.booking(offset, key)
             wait = _wait(state, now)
-            if wait is None:
+            if wait is None:  # no longer paced: its turn, if it had one, is spent
+                if key is not None and booked is not None:
+                    board.booking(offset, key, take=True)
                 return 0.0
-            if key is not None and booked is not None:  # its own turn (a hold since, respected), kept until it comes
-                wait = max(0.0, booked - now, state.until - now)
+            if key is not None and booked is not None:  # its own turn, kept until it comes (a hold since respected,
+                # and the turn given last: one back late goes no closer to it than the spacing)
+                wait = max(0.0, booked - now, state.until - now, state.last + state.spacing - now)
                 if wait > at_most:
                     return None
                 board.booking(offset, key, take=True)
@@ -209,7 +228,8 @@ class Gate:
                 return None
             else:
                 state.next_turn = now + wait + state.spacing
-                board.keep(offset, state)
+            state.last = max(state.last, now + wait)
+            board.keep(offset, state)
         if wait > 0:
             self._sleep(wait)
         return wait
@@ -276,8 +296,9 @@ class Gate:
             seen = SEEN / max(board.passed_since(offset, now - SEEN), 1)
             state.spacing, state.closest = MARGIN * seen, CLOSEST * seen
             state.until = max(state.until, now + hold)
-            state.next_turn = max(state.next_turn, state.until)
-            state.paced_until = state.until + PACE_AFTER
+            after = board.respace(offset, state.until, state.spacing, now)  # the turns booked: after the hold
+            state.next_turn = max(state.next_turn, state.until, after)
+            state.paced_until = max(state.until, after) + PACE_AFTER
             board.keep(offset, state)
         return hold
 
@@ -310,4 +331,4 @@ def _wait(state: _Turns, now: float) -> float | None:
     """Seconds from ``now`` to the next turn (0: now); ``None``: the path is neither held nor paced."""
     if now >= state.paced_until:
         return None
-    return max(0.0, state.until - now, state.next_turn - now)
+    return max(0.0, state.until - now, state.next_turn - now, state.last + state.spacing - now)

@@ -103,8 +103,39 @@ def test_a_turn_too_far_off_is_booked_for_who_asked_and_taken_when_it_comes_back
     clock.now += 30 + 2 * spacing
     assert gate.turn(IMPERSONATE, at_most=1, who="R2") == pytest.approx(0, abs=1e-9)  # on time: before those due later
     assert gate.booked(IMPERSONATE, "R2") is None  # its turn is spent
-    assert gate.turn(IMPERSONATE, at_most=1, who="R0") == 0.0  # back late: goes at once
+    assert gate.turn(IMPERSONATE, at_most=1, who="R0") == pytest.approx(spacing)  # back late: no closer to the last
     assert gate.turn(IMPERSONATE, at_most=1) == pytest.approx(spacing)  # the next unbooked: after all three
+
+
+def test_another_429_moves_the_turns_booked_after_its_hold_each_keeping_its_place_in_the_queue() -> None:
+    """Descope asks again while turns are booked (one came back and met the limit once more): the turns booked go
+    after the new hold, spaced as before and in the order they were booked, not all at the hold's end at once."""
+    clock = Clock()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
+    gate.refused(IMPERSONATE, 30.0)
+    spacing = MARGIN  # nothing passed: one a second, with the margin
+    for n in range(4):
+        assert gate.turn(IMPERSONATE, at_most=1, who=f"R{n}") is None
+    clock.now += 30
+    assert gate.turn(IMPERSONATE, at_most=1, who="R0") == 0.0
+    assert gate.refused(IMPERSONATE, 20.0) == 20.0  # R0's call met the limit again
+    assert gate.book(IMPERSONATE, "R0") == pytest.approx(20 + 3 * spacing)  # booked again: after those waiting
+    assert [gate.booked(IMPERSONATE, f"R{n}") for n in (1, 2, 3)] == pytest.approx([20, 20 + spacing, 20 + 2 * spacing])
+    clock.now += 20
+    waits = [gate.turn(IMPERSONATE, at_most=5, who=f"R{n}") for n in (1, 2, 3, 0)]
+    assert waits == pytest.approx([0, spacing, spacing, spacing])  # one at a time (each slept its wait)
+    assert gate.turn(IMPERSONATE, at_most=5) == pytest.approx(spacing)
+
+
+def test_a_booking_is_spent_by_its_caller_back_after_pacing_ended() -> None:
+    """Back long after its time (its worker was busy): the path is no longer paced, it goes; its booking does not
+    linger to put it ahead of the queue at the next hold."""
+    clock = Clock()
+    gate = Gate(monotonic=clock.monotonic, sleep=clock.sleep)
+    gate.refused(IMPERSONATE, 5.0)
+    assert gate.turn(IMPERSONATE, at_most=1, who="R1") is None
+    clock.now += 5 + PACE_AFTER + 1
+    assert gate.turn(IMPERSONATE, at_most=1, who="R1") == 0.0 and gate.booked(IMPERSONATE, "R1") is None
 
 
 def test_a_hold_since_a_turn_was_booked_is_kept_and_a_booking_never_claimed_gives_its_place_up() -> None:

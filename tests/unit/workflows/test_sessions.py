@@ -217,21 +217,29 @@ def test_an_impersonate_call_rate_limited_is_put_off_told_and_made_when_descope_
     assert len(world.notifier.put_offs) == 1
 
 
-def test_a_turn_booked_at_descope_is_come_back_to_then_and_a_short_wait_is_not_told(world: World) -> None:
+def test_a_turn_booked_at_descope_is_come_back_to_then_not_spread(world: World) -> None:
     """The call names its request (its turn at Descope's rate limit booked for it: ``transport.gate``); put off to
-    that turn, it comes back then, not spread. A wait of a few seconds is not told: the session starts about as
-    soon as its requester would look for it."""
-    world.descope.impersonate_errors = [DescopeUnavailable("Rate limit exceeded", status=429, retry_after=4,
+    that turn, it comes back then (a spread of up to a fifth would be up to 20 s later here)."""
+    world.descope.impersonate_errors = [DescopeUnavailable("Rate limit exceeded", status=429, retry_after=100,
                                                            attempts=1, code="E130429", booked=True)]
     request_id = world.approved()
-    assert world.descope.bookings == [request_id]
-    assert world.row(request_id).state == "approved"
-    world.clock.advance(3.9)
+    assert world.descope.bookings == [request_id] and world.row(request_id).state == "approved"
+    world.clock.advance(99.9)
     world.workflows.ticker.sweep()
     assert world.descope.calls == 1  # not before its turn
-    world.clock.advance(0.2)  # (a spread of a fifth would have been up to 0.8 s more)
+    world.clock.advance(0.2)
     world.workflows.ticker.sweep()
     assert world.row(request_id).state == "active" and world.descope.bookings == [request_id] * 2
+
+
+def test_a_short_put_off_is_neither_told_nor_audited(world: World) -> None:
+    """A wait of a few seconds: the session starts about as soon as its requester would look for it."""
+    world.descope.impersonate_errors = [_rate_limited(4)]
+    request_id = world.approved()
+    assert world.row(request_id).state == "approved" and world.descope.calls == 1
+    world.clock.advance(5)
+    world.workflows.ticker.sweep()
+    assert world.row(request_id).state == "active"
     assert world.notifier.put_offs == [] and not any("activation_put_off" in r for r in world.notifier.replies)
     assert "activation_put_off" not in [e.action for e in world.store.audit(request_id=request_id)]
 
