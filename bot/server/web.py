@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.server.metrics import Metrics
 from bot.slack.guard import ReadRequest, read
+from bot.slack.listeners.base import ANSWER_WITHIN
 from bot.store import Store
 from bot.store.patience import waiting_at_most
 
@@ -61,8 +62,13 @@ def make_wsgi(app: App, store: Store, signing_secret: str, metrics: Metrics | No
                 log.warning("refused a malformed Slack request: %s", reading.problem)
                 return respond(start_response, "400 Bad Request",
                                {"error": "malformed request", "why": reading.problem})
-            answer = app.dispatch(ReadRequest(raw_body=text, body=reading.body, query=environ.get("QUERY_STRING", ""),
-                                              headers=WsgiHttpRequest(environ).get_headers(), checked=reading.checked))
+            # Its database work waits no longer than Slack does for the answer (``slack.app.Admission`` sets it), and
+            # that deadline ends with the request: the next one this thread serves (``/metrics`` …) starts without it.
+            with waiting_at_most(ANSWER_WITHIN):
+                answer = app.dispatch(ReadRequest(raw_body=text, body=reading.body,
+                                                  query=environ.get("QUERY_STRING", ""),
+                                                  headers=WsgiHttpRequest(environ).get_headers(),
+                                                  checked=reading.checked))
             response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
             start_response(response.status, response.get_headers())
             return response.get_body()

@@ -3,6 +3,7 @@ given up on in time, as out of reach, with nothing written; the bot's own work s
 
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import os
 import sqlite3
@@ -80,6 +81,10 @@ def test_the_machines_writer_queue_is_left_in_time_when_another_process_writes(t
 
 def test_no_deadline_outside_and_the_least_wait_once_passed() -> None:
     """The deadline covers Slack's and Descope's calls too: a transaction after it still gets its own short turn."""
+    contextvars.Context().run(_no_deadline_outside_and_the_least_wait_once_passed)  # as a thread starts: none set
+
+
+def _no_deadline_outside_and_the_least_wait_once_passed() -> None:
     assert time_left() is None
     with waiting_at_most(0.0):
         assert time_left() == LEAST_WAIT
