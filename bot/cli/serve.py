@@ -22,7 +22,7 @@ from bot.config import ConfigError, Settings, settings_from_env
 
 if TYPE_CHECKING:
     from bot.server.runtime import Runtime
-    from bot.transport.gate import Board
+    from bot.transport.board import Board
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return cannot_start(problems)
     if settings.processes > 1 and listening is not None:
         from bot.server.workers import serve
-        from bot.transport.gate import Board
+        from bot.transport.board import Board
 
         turns = Board.shared()  # one bot, one limit (Descope's, Slack's): a 429 one process meets holds the path in all
         return serve(settings, lambda shard: runtime(settings, shard, turns), listening)

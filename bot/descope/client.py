@@ -15,20 +15,15 @@ requests a synchronous ``httpx.Client`` builds, handed to its transport directly
 Base URL: the argument (``DESCOPE_BASE_URI``, the SDKs' variable, read by ``bot.config``), else derived from the
 project ID by ``default_base_url``.
 
-Failures raise the typed errors of ``bot.descope.errors``; retries follow ``bot.descope.retry``; a 429 holds the path
-for every call that shares the client's turns (``bot.transport.gate``).
-Secrets: request bodies and headers (the management key) never reach exceptions or logs.
-Retries are logged at WARNING (logger ``bot.descope``) with the method, the path (no query
-string: it holds a login ID), the status or exception class, the attempt number and the delay.
+Each call is made by ``bot.descope.sending`` (its turn at the rate-limit gate, its retries, the typed errors of
+``bot.descope.errors``). Secrets: request bodies and headers (the management key) never reach exceptions or logs.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
@@ -36,24 +31,21 @@ from typing import Any, Final, Self
 import httpx
 
 from bot.descope.audit import AUDIT_SEARCH_PATH, AuditRecord, search
-from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _error, _json_object, _scrub
+from bot.descope.errors import DescopeError, DescopeRefused, DescopeUnavailable, _json_object
 from bot.descope.exchange import Exchange
-from bot.descope.retry import _MAYBE_DONE, _UNSENT, DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, parse_retry_after
+from bot.descope.retry import DEFAULT_RETRY, RetryPolicy
+from bot.descope.sending import CALLING, Sender
 from bot.descope.stepup import StepUp
 from bot.descope.users import User, user_of
-from bot.transport.gate import Board, Gate
+from bot.transport.board import Board
+from bot.transport.gate import Gate
 from bot.transport.httpx_kept import KeptConnections
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "USER_AGENT", "DescopeClient", "default_base_url"]
 
-log = logging.getLogger("bot.descope")  # the name it had as one module: log configs and filters rely on it
-
 USER_AGENT: Final = "impersonation-bot/0.1"
 DEFAULT_BASE_URL: Final = "https://api.descope.com"
 DEFAULT_TIMEOUT: Final = 10.0  # seconds per try
-
-#: The name of the call being made (``_counted``), for what a 429 is counted against.
-_CALLING: ContextVar[str] = ContextVar("descope_call", default="other")
 
 IMPERSONATE_PATH: Final = "/v1/mgmt/impersonate"
 #: The longest wait for Descope's rate limit the impersonate call does in its thread (seconds): a longer one is the
@@ -103,13 +95,8 @@ class DescopeClient:
 
         self.project_id = project_id
         self.base_url = base_url
-        self.retry = retry
         self._management_key = management_key
-        self._sleep = sleep
         self._on_call = on_call  # told (call, result) once per API call: bot.server.metrics counts them
-        self._on_limited = on_limited  # told (call) at each 429 Descope answers
-        self._gate = Gate(sleep=sleep, board=gate)  # a 429 on a path holds every call to it (``gate``: in every
-        # process that shares that board; by default in this process)
         self.stepup = StepUp(self)  # the authentication calls a second factor needs, and Descope's key set
         if transport is None and keep_alive:
             transport = KeptConnections()  # else (a proxy: ``Settings.proxied``) httpx's own transport, which reads it
@@ -120,6 +107,10 @@ class DescopeClient:
             "User-Agent": USER_AGENT,
         }
         self._exchange = Exchange(base_url, headers, timeout, transport)
+        # A 429 on a path holds every call to it (``gate``: in every process that shares that board; by default in
+        # this process); ``on_limited`` is told (call) at each 429 Descope answers.
+        self.sender = Sender(self._exchange, Gate(sleep=sleep, board=gate), retry, management_key, sleep=sleep,
+                             on_limited=on_limited)
 
     def __repr__(self) -> str:
         return f"DescopeClient(project_id={self.project_id!r}, base_url={self.base_url!r})"
@@ -236,7 +227,7 @@ class DescopeClient:
     def _counted(self, call: str) -> Iterator[None]:
         """Tell ``on_call`` how the call ended: ok, refused (4xx), unavailable (outage) or error (and ``on_limited``,
         within it, of each 429 by the call's name)."""
-        named = _CALLING.set(call)
+        named = CALLING.set(call)
         result = "error"
         try:
             yield
@@ -248,7 +239,7 @@ class DescopeClient:
             result = "unavailable"
             raise
         finally:
-            _CALLING.reset(named)
+            CALLING.reset(named)
             if self._on_call is not None:
                 self._on_call(call, result)
 
@@ -267,107 +258,9 @@ class DescopeClient:
         patience: float | None = None,
         booking: str | None = None,
     ) -> dict[str, Any]:
-        """One logical call with retries; returns the JSON object of a 2xx answer (``{}`` unless
-        ``parse``). ``secrets`` are scrubbed, with the management key, from any error text.
-        A call that is not ``idempotent`` is not retried after a transport error that may have
-        come after Descope received it (only connection failures are). ``headers`` override the
-        client's own; a ``timeout`` makes it a single attempt bounded by that many seconds. ``patience``: the longest
-        wait for Descope's rate limit (a 429's ``Retry-After``, the path's turn) done here, instead of
-        ``max_retry_after``; ``booking``: the caller's name, for a longer wait to book its turn (``transport.gate``)."""
+        """One logical call (``sending.Sender.send``: its turn, its retries, the arguments); returns the JSON object of
+        a 2xx answer (``{}`` unless ``parse``)."""
         secrets = (self._management_key, *secrets)
-        response = self._send(method, path, json=json, params=params, secrets=secrets, idempotent=idempotent,
+        response = self.sender.send(method, path, json=json, params=params, secrets=secrets, idempotent=idempotent,
                               headers=headers, timeout=timeout, patience=patience, booking=booking)
         return _json_object(response, secrets) if parse else {}
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: dict[str, Any] | None = None,
-        params: dict[str, str] | None = None,
-        secrets: Iterable[str] = (),
-        idempotent: bool = True,
-        headers: dict[str, str] | None = None,
-        timeout: float | None = None,
-        patience: float | None = None,
-        booking: str | None = None,
-    ) -> httpx.Response:
-        """``_call``'s retries, answering the 2xx response itself (its cookies, for the step-up's refresh JWT)."""
-        secrets = (self._management_key, *secrets)
-        policy = self.retry
-        attempts = 1 if timeout is not None else policy.attempts
-        patience = 0.0 if timeout is not None else policy.max_retry_after if patience is None else patience
-        for attempt in range(1, attempts + 1):
-            last = attempt == attempts
-            # its turn at a path Descope rate-limited: waited here, unless it is far off (or the call answers Slack)
-            if self._gate.turn(path, at_most=patience, who=booking) is None:  # (booked for ``booking``, if named)
-                booked = self._booked(path, booking, book=False)
-                raise DescopeUnavailable(f"{path} is rate-limited: Descope asked to wait", attempts=attempt - 1,
-                                         retry_after=self._gate.left(path) if booked is None else booked,
-                                         status=429, booked=booked is not None)
-            try:
-                response = self._exchange.send(method, path, params, json, headers, timeout)
-            except httpx.UnsupportedProtocol as exc:  # misconfiguration: retrying cannot help
-                raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
-            except httpx.TransportError as exc:
-                what = f"{type(exc).__name__}: {_scrub(str(exc), secrets)}".rstrip(": ")
-                sent = not isinstance(exc, _UNSENT)
-                if last or (sent and not idempotent):
-                    raise DescopeUnavailable(what, attempts=attempt, maybe_done=sent) from exc
-                delay = policy.backoff(attempt - 1)
-                self._log_retry(method, path, type(exc).__name__, attempt, delay)
-                self._sleep(delay)
-                continue
-            except httpx.HTTPError as exc:  # e.g. DecodingError: a broken answer, not an outage
-                raise DescopeError(f"{type(exc).__name__}: {_scrub(str(exc), secrets)}") from exc
-
-            status = response.status_code
-            if status < 500 and status != 429:  # answered (a refusal too): what the rate limit let through
-                self._gate.passed(path)
-            if response.is_success:
-                return response
-            if status in RETRY_STATUSES and (idempotent or status not in _MAYBE_DONE):
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if status == 429:  # this call and every other to the path wait their turns (the next loop's)
-                    retry_after = self._gate.refused(path, retry_after)
-                    if self._on_limited is not None:
-                        self._on_limited(_CALLING.get())
-                too_long = retry_after is not None and retry_after > (
-                    patience if status == 429 else policy.max_retry_after)
-                if last or too_long:  # a long Retry-After is the caller's to wait, not a thread's
-                    booked = self._booked(path, booking, book=True) if too_long and status == 429 else None
-                    raise _error(DescopeUnavailable, response, secrets, attempts=attempt, booked=booked is not None,
-                                 retry_after=retry_after if booked is None else booked)
-                delay = retry_after if retry_after is not None else policy.backoff(attempt - 1)
-                self._log_retry(method, path, str(status), attempt, delay)
-                if status != 429:
-                    self._sleep(delay)
-                continue
-            if 400 <= status < 500:
-                raise _error(DescopeRefused, response, secrets)
-            if status >= 500:  # not retried (501, 505, … or, for a non-idempotent call, _MAYBE_DONE)
-                raise _error(DescopeUnavailable, response, secrets, attempts=attempt, maybe_done=status in _MAYBE_DONE)
-            raise _error(DescopeError, response, secrets)  # 1xx/3xx: nothing we can use
-        raise AssertionError("unreachable: the loop always returns or raises")  # pragma: no cover
-
-    def _booked(self, path: str, booking: str | None, *, book: bool) -> float | None:
-        """The seconds until ``booking``'s turn at ``path``, booked now (``book``) or by ``Gate.turn``; ``None``: the
-        caller named none, or the gate had no place free (said in the log: it comes back unbooked, spread)."""
-        if booking is None:
-            return None
-        booked = self._gate.book(path, booking) if book else self._gate.booked(path, booking)
-        if booked is None:
-            log.warning("Descope's rate limit on %s: no place free to book %s's turn; it waits unbooked", path, booking)
-        return booked
-
-    def _log_retry(self, method: str, path: str, what: str, attempt: int, delay: float) -> None:
-        log.warning(
-            "Descope %s %s failed (%s) on attempt %d/%d; retrying in %.2fs",
-            method,
-            path,
-            what,
-            attempt,
-            self.retry.attempts,
-            delay,
-        )

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol
 
-import httpx
-
 from bot.descope.errors import DescopeError, DescopeRefused, _json_object
+from bot.descope.sending import Sender
 from bot.descope.session_jwt import KeySet, SessionRejected, verify_session
 from bot.descope.users import NOBODY, User
 
@@ -57,9 +56,8 @@ class Client(Protocol):
     def load_user(self, login_id: str, *, timeout: float | None = None) -> User: ...
     def logout(self, refresh_jwt: str) -> None: ...
     def _counted(self, call: str) -> AbstractContextManager[None]: ...
-    def _send(self, method: str, path: str, *, json: dict[str, Any] | None = None,
-              params: dict[str, str] | None = None, secrets: Iterable[str] = (), idempotent: bool = True,
-              headers: dict[str, str] | None = None, timeout: float | None = None) -> httpx.Response: ...
+    @property
+    def sender(self) -> Sender: ...
 
 
 class StepUp:
@@ -76,8 +74,8 @@ class StepUp:
         ``DescopeRefused`` (``user_not_found`` when no user has that login), ``DescopeUnavailable``."""
         self._client.load_user(login_id)  # no such user: the management API says so in words of its own
         with self._client._counted("otp_signin"):
-            response = self._client._send("POST", OTP_SIGNIN_EMAIL_PATH, json={"loginId": login_id},
-                                          headers=self._auth, idempotent=False)
+            response = self._client.sender.send("POST", OTP_SIGNIN_EMAIL_PATH, json={"loginId": login_id},
+                                                headers=self._auth, idempotent=False)
         masked = _json_object(response, ()).get("maskedEmail")
         return str(masked) if masked else ""
 
@@ -88,8 +86,9 @@ class StepUp:
         user = self._client.load_user(login_id)
         with self._client._counted(f"{method}_verify"):
             try:
-                response = self._client._send("POST", VERIFY_PATHS[method], json={"loginId": login_id, "code": code},
-                                              headers=self._auth, secrets=(code,), idempotent=False)
+                response = self._client.sender.send("POST", VERIFY_PATHS[method],
+                                                    json={"loginId": login_id, "code": code},
+                                                    headers=self._auth, secrets=(code,), idempotent=False)
             except DescopeRefused as exc:
                 if exc.status != 401:  # not the code: no such user, no authenticator enrolled, a bad request
                     raise
@@ -114,8 +113,8 @@ class StepUp:
         (``users.NOBODY``) is refused as Descope refuses it, and that refusal is answered (``None``: it was not
         refused, which should not happen). Sends no email, counts against nobody. Raises ``DescopeUnavailable``."""
         try:
-            self._client._send("POST", VERIFY_PATHS[method], json={"loginId": NOBODY, "code": "000000"},
-                               headers=self._auth, idempotent=False)
+            self._client.sender.send("POST", VERIFY_PATHS[method], json={"loginId": NOBODY, "code": "000000"},
+                                     headers=self._auth, idempotent=False)
         except DescopeRefused as exc:
             return exc
         return None
@@ -128,6 +127,6 @@ class StepUp:
 
     def _fetch_keys(self) -> dict[str, Any]:
         with self._client._counted("keys"):
-            response = self._client._send("GET", KEYS_PATH.format(project_id=self._client.project_id),
-                                          headers=self._auth)
+            response = self._client.sender.send("GET", KEYS_PATH.format(project_id=self._client.project_id),
+                                                headers=self._auth)
         return _json_object(response, ())

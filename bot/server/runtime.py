@@ -34,7 +34,7 @@ from bot.store.migrate import migrate
 from bot.store.patience import BUSY_TIMEOUT_MS
 from bot.store.sealing import Sealer
 from bot.store.watchdog import Watchdog
-from bot.transport.gate import Board
+from bot.transport.board import Board
 from bot.workflows import Workflows
 from bot.workflows.leases import Leases
 

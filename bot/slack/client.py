@@ -39,7 +39,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.transport.gate import Board, Gate
+from bot.transport.board import Board
+from bot.transport.gate import Gate
 from bot.transport.retry_after import parse_retry_after
 from bot.transport.urllib_kept import KeepAlive, answer, creates
 from bot.workflows.ports import SlackUnavailable

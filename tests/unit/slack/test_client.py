@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from bot.config import Secret, Settings
 from bot.devtools import FakeSlack
 from bot.slack.client import CountingWebClient, make_client
-from bot.transport.gate import Board
+from bot.transport.board import Board
 from bot.workflows.ports import SlackUnavailable
 
 #: What the odd server below answers, per Web API method: (content type, body).

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from bot.descope import DescopeClient, DescopeUnavailable
-from bot.transport.gate import BOOKINGS, CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, SLOTS, Board, Gate
+from bot.transport.board import BOOKINGS, SLOTS, Board
+from bot.transport.gate import CLOSEST, MARGIN, MIN_HOLD, PACE_AFTER, Gate
 
 STOP, LOGOUT = "/v1/mgmt/stop/impersonation", "/v1/auth/logout"
 LIMITED = {"errorCode": "E130429", "errorDescription": "rate limited"}
