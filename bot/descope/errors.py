@@ -18,6 +18,7 @@ scrubbed of the key and of any JWT the client sent (``_scrub``).
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from typing import Any, Final, TypeVar
 
@@ -152,7 +153,7 @@ class DescopeUnavailable(DescopeError):
         if self.attempts is not None:
             notes.append(f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}")
         if self.retry_after is not None:
-            notes.append(f"retry after {self.retry_after:g}s")
+            notes.append(f"retry after {math.ceil(self.retry_after)}s")  # a turn's wait: 599.998 s is "600s"
         return f"{text} [{', '.join(notes)}]" if notes else text
 
 

@@ -377,6 +377,7 @@ def test_an_impersonate_call_put_off_books_its_turn_and_those_after_it_book_thei
     with pytest.raises(DescopeUnavailable) as second:
         impersonate(client, booking="R2")
     assert first.value.booked and first.value.retry_after == pytest.approx(30, abs=0.1)
+    assert "retry after 30s" in str(first.value)  # what a request failed for it says: whole seconds
     assert second.value.booked and second.value.retry_after is not None
     assert 30.5 < second.value.retry_after < 32  # a turn later, at the rate that passed (none: one a second)
     assert len(rec.requests) == 1 and sleeps == []
