@@ -6,6 +6,7 @@ modules are the reference).
 
 * ``client``  ``DescopeClient``: the HTTP calls (impersonate, stop impersonation, logout, refresh, load user), base URL
 * ``errors``  the exception tree (``DescopeError`` > ``DescopeRefused``, ``DescopeUnavailable``), secret scrubbing
+* ``sending`` ``Sender``: one call, its turn at the rate-limit gate, its attempts and retries
 * ``retry``   ``RetryPolicy``, which statuses are retried, ``Retry-After`` parsing
 * ``users``   ``User``: a user as ``user.load`` answers it, read
 """

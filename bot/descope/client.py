@@ -262,5 +262,5 @@ class DescopeClient:
         a 2xx answer (``{}`` unless ``parse``)."""
         secrets = (self._management_key, *secrets)
         response = self.sender.send(method, path, json=json, params=params, secrets=secrets, idempotent=idempotent,
-                              headers=headers, timeout=timeout, patience=patience, booking=booking)
+                                    headers=headers, timeout=timeout, patience=patience, booking=booking)
         return _json_object(response, secrets) if parse else {}

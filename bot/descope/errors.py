@@ -18,11 +18,12 @@ scrubbed of the key and of any JWT the client sent (``_scrub``).
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Iterable
 from typing import Any, Final, TypeVar
 
 import httpx
+
+from bot.transport.retry_after import whole_seconds
 
 __all__ = ["USER_NOT_FOUND", "DescopeError", "DescopeRefused", "DescopeUnavailable", "Refusal"]
 
@@ -153,7 +154,7 @@ class DescopeUnavailable(DescopeError):
         if self.attempts is not None:
             notes.append(f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}")
         if self.retry_after is not None:
-            notes.append(f"retry after {math.ceil(self.retry_after)}s")  # a turn's wait: 599.998 s is "600s"
+            notes.append(f"retry after {whole_seconds(self.retry_after)}s")
         return f"{text} [{', '.join(notes)}]" if notes else text
 
 

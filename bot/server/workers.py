@@ -14,7 +14,7 @@ scheduler, pools) on the shared database, the way gunicorn runs WSGI apps:
 * If the parent dies, even by SIGKILL, its workers die with it (Linux ``PR_SET_PDEATHSIG``; elsewhere a thread that
   watches the parent's PID): never a worker left serving without it, never two generations at once.
 * Descope's and Slack's rate limits: the workers share their turns at a limited path
-  (``bot.transport.gate.Board.shared``, made by the caller before the fork, so a replacement shares it too): a 429
+  (``bot.transport.board.Board.shared``, made by the caller before the fork, so a replacement shares it too): a 429
   one meets holds the path in all.
 * Metrics: prometheus-client's multiprocess mode (``bot.server.metrics``), in a directory made for this run (removed
   at the end).

@@ -3,8 +3,9 @@ spacing), when its last ``RING`` calls passed, and the turns booked for callers 
 table of ``SLOTS`` found by a hash of the path.
 
 ``Board.local()`` keeps them in this process's memory; ``Board.shared()`` in a page of memory the serving processes of
-one bot share (``bot.server.workers`` makes it before forking them), locked with ``fcntl.lockf`` on its unlinked file,
-a lock the kernel lets go of when its holder dies: a process killed at any instant never stops the others' calls.
+one bot share (``bot.cli.serve`` makes it before ``bot.server.workers`` forks them), locked with ``fcntl.lockf`` on its
+unlinked file, a lock the kernel lets go of when its holder dies: a process killed at any instant never stops the
+others' calls.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-RING = 512  # calls remembered per path: a path seen to pass more in SEEN is paced as if it had passed this many
+RING = 512  # calls remembered per path: a path seen to pass more in gate.SEEN is paced as if it had passed this many
 SLOTS = 64  # paths a board holds (the clients call about a dozen each); a path beyond is kept in this process alone
 BOOKINGS = 64  # turns booked per path at a time; a caller finding no place free is told the wait, as if unnamed
 STALE = 60.0  # seconds after its time a booking never claimed gives its place up

@@ -27,6 +27,7 @@ from bot.domain.outcomes import (
     TokenFate,
     Verification,
 )
+from bot.transport.retry_after import whole_seconds
 
 
 def _utc(iso: str) -> str:
@@ -139,7 +140,8 @@ def detail_text(detail: Detail) -> str:
         case Activated():
             return f"impersonating as {detail.impersonator}"
         case PutOff():
-            return (f"Descope's rate limit asked to wait {detail.retry_after_s:g}s: the impersonate call again at "
+            return (f"Descope's rate limit asked to wait {whole_seconds(detail.retry_after_s)}s: the impersonate call "
+                    f"again at "
                     f"{detail.until}")
         case Reminded():
             return f"reminder {detail.count} to {', '.join(mention(p) for p in detail.approvers)}"

@@ -46,9 +46,11 @@ from bot.domain import RequestView
 from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
+from bot.slack.listeners.base import ANSWER_WITHIN
 from bot.slack.notifier import SlackNotifier
 from bot.store import Store, make_engine
 from bot.store.migrate import migrate
+from bot.store.patience import waiting_at_most
 from bot.store.sealing import Sealer
 from bot.workflows import Workflows
 
@@ -91,7 +93,8 @@ class InProcessBot:
     # -- driving it, as Slack does ----------------------------------------------------------------
     def dispatch(self, body: str, headers: dict[str, str] | None = None) -> Answer:
         headers = headers if headers is not None else sign(SIGNING_SECRET, body)
-        response: BoltResponse = self.app.dispatch(BoltRequest(body=body, headers=headers))
+        with waiting_at_most(ANSWER_WITHIN):  # as the server dispatches it (``server.web``): its deadline ends with it
+            response: BoltResponse = self.app.dispatch(BoltRequest(body=body, headers=headers))
         return Answer(response.status, response.body)
 
     def command(self, text: str, user_id: str = REQUESTER, **kw: Any) -> Answer:
