@@ -141,8 +141,7 @@ def detail_text(detail: Detail) -> str:
             return f"impersonating as {detail.impersonator}"
         case PutOff():
             return (f"Descope's rate limit asked to wait {whole_seconds(detail.retry_after_s)}s: the impersonate call "
-                    f"again at "
-                    f"{detail.until}")
+                    f"again at {detail.until}")
         case Reminded():
             return f"reminder {detail.count} to {', '.join(mention(p) for p in detail.approvers)}"
         case Tally():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Sequence
 
 from bot.config.words import duration_problem
@@ -44,6 +43,7 @@ from bot.slack.messages import break_glass, proofs
 from bot.slack.messages.outcomes import failure_text
 from bot.slack.messages.status import outcome_so_far
 from bot.slack.mrkdwn import code, target, when
+from bot.transport.retry_after import whole_seconds
 
 STOP_HINT = "`/impersonate stop {id}`"
 
@@ -255,7 +255,7 @@ def slack_busy(retry_after: float | None) -> str:
     """Slack rate-limited the bot's call (``retry_after`` seconds) or failed on its side."""
     if retry_after is not None:
         return (f":hourglass: Slack is asking the bot to slow down right now, so this did not go through: try again "
-                f"in {max(1, math.ceil(retry_after))} s.")
+                f"in {whole_seconds(max(1.0, retry_after))} s.")
     return ":warning: Slack did not answer the bot just now, so this did not go through: try again in a moment."
 
 
