@@ -27,6 +27,8 @@ _PATTERNS = [
     re.compile(r"xapp-[A-Za-z0-9-]{6,}"),
 ]
 REDACTED = "[redacted]"
+#: The logger of slack-sdk's Web API client (``WebClient``'s default).
+SLACK_SDK_CALLS = "slack_sdk.web.base_client"
 
 
 class RedactingFilter(logging.Filter):
@@ -106,3 +108,9 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     # httpx says every request at INFO, its URL with it (a Descope user look-up names the target's login ID): the
     # bot's own lines say what happened, without the people in it. At DEBUG it speaks.
     logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
+    # slack-sdk builds its debug lines (a call's every parameter, an answer's headers and body) whenever its own
+    # logger's level is DEBUG or unset, not when DEBUG is on: unset, it built two for every Web API call, for nothing.
+    logging.getLogger(SLACK_SDK_CALLS).setLevel(root.level)
+    # Where a record was made (its thread, its process: a look-up and a system call for each line): no format here
+    # writes them.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False

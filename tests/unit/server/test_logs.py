@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
+from slack_sdk import WebClient
 
-from bot.server.logs import REDACTED, RedactingFilter
+from bot.devtools import FakeSlack
+from bot.server.logs import REDACTED, SLACK_SDK_CALLS, JsonFormatter, RedactingFilter, configure
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJVMSIsImV4cCI6MX0.c2lnbmF0dXJlLXNlY3JldA"
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"
@@ -132,8 +135,6 @@ def test_bad_format_args_do_not_raise_into_the_caller(log: tuple[logging.Logger,
 
 @pytest.fixture
 def json_log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
-    from bot.server.logs import JsonFormatter
-
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
@@ -167,3 +168,70 @@ def test_json_lines_parse_carry_the_request_and_are_redacted(json_log: tuple[log
     assert "RuntimeError: boom [redacted]" in lines[2]["exception"] and lines[2]["request_id"] == "K7M2QX9A"
     assert lines[3]["request_id"] == "AB12CD34"
     assert_clean(stream.getvalue())
+
+
+# -- configure: slack-sdk's debug lines, the records' fields ----------------------------------------------------------
+
+class _Watched(str):
+    """A message text that notes when something renders it for a log line (``repr``, as slack-sdk's f-strings do);
+    it is sent as the plain string it is."""
+
+    rendered = False
+
+    def __repr__(self) -> str:
+        _Watched.rendered = True
+        return super().__repr__()
+
+
+@pytest.fixture
+def configured() -> Iterator[Callable[..., io.StringIO]]:
+    """``logs.configure`` at a level and in a format, its lines caught; the logging set-up it changes given back."""
+    root, sdk = logging.getLogger(), logging.getLogger(SLACK_SDK_CALLS)
+    handlers, level, sdk_level = root.handlers[:], root.level, sdk.level
+    flags = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    stderr = sys.stderr
+
+    def configured(level: str, fmt: str = "text") -> io.StringIO:
+        sys.stderr = stream = io.StringIO()  # where configure's handler writes
+        try:
+            configure(level, [], fmt)
+        finally:
+            sys.stderr = stderr
+        return stream
+
+    yield configured
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    sdk.setLevel(sdk_level)
+    logging.logThreads, logging.logProcesses, logging.logMultiprocessing = flags
+
+
+def _post(text: str) -> None:
+    with FakeSlack() as slack:
+        WebClient(token=slack.bot_token, base_url=slack.url + "/api/").chat_postMessage(channel="C1", text=text)
+
+
+def test_above_debug_slack_sdk_does_not_render_the_calls_it_would_not_log(
+        configured: Callable[..., io.StringIO]) -> None:
+    stream = configured("INFO")
+    _Watched.rendered = False
+    _post(_Watched("hello"))
+    assert not _Watched.rendered
+    assert "Sending a request" not in stream.getvalue()
+
+
+def test_at_debug_slack_sdk_logs_each_call(configured: Callable[..., io.StringIO]) -> None:
+    stream = configured("DEBUG")
+    _Watched.rendered = False
+    _post(_Watched("hello"))
+    assert _Watched.rendered
+    assert "Sending a request - url: " in stream.getvalue() and "'text': 'hello'" in stream.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_line_says_when_what_and_where_from(fmt: str, configured: Callable[..., io.StringIO]) -> None:
+    stream = configured("INFO", fmt)
+    logging.getLogger("bot.workflows").info("request %s submitted by %s", "K7M2QX9A", "U1")
+    line = stream.getvalue().strip()
+    assert "request K7M2QX9A submitted by U1" in line and "bot.workflows" in line and "INFO" in line
+    assert line[:4].isdigit() or line.startswith('{"time": "2')
