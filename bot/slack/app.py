@@ -25,6 +25,7 @@ from bot.slack.guard import WellFormed
 from bot.slack.listeners import approvals, break_glass, command, form, home, proof, session, token
 from bot.slack.listeners.base import ANSWER_WITHIN, Deps
 from bot.slack.messages import replies
+from bot.slack.reply import Reply
 from bot.workflows import Workflows, from_now_on
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
 class Admission(Middleware):
     """What every well-formed request goes through before its listener, in one middleware (Bolt builds the arguments of
     a function middleware by looking at its signature, on every request): its deadline, the client that counts its
-    calls, and the workspace check."""
+    calls, the ``respond`` that retries (``bot.slack.reply``), and the workspace check."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client if isinstance(client, CountingWebClient) else None
@@ -86,6 +87,9 @@ class Admission(Middleware):
         installed = context.authorize_result.team_id if context.authorize_result else None
         if self.client is not None:
             context["client"] = self._counted(self.client, context.team_id, installed)
+        if context.response_url:  # the listener's respond(): retried, and said when it could not be (bot.slack.reply)
+            context["respond"] = Reply(response_url=context.response_url, proxy=context.client.proxy,
+                                       ssl=context.client.ssl, who=context.user_id)
         refused = self._other_workspace(req.body, context, installed)
         return refused if refused is not None else next()
 

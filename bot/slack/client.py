@@ -58,26 +58,35 @@ _UNHEARD.addHandler(logging.NullHandler())
 
 
 class SentOnceConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
-    """slack-sdk's, but a call that creates (``CREATING``) is retried only when it never reached Slack: a ``URLError``
-    (the transport's failure to connect or send: ``bot.transport.urllib_kept``), not a connection that broke while
-    the answer was awaited."""
+    """slack-sdk's, but a call that creates (``CREATING``, or whatever ``creating`` says) is retried only when it never
+    reached Slack: a ``URLError`` (the transport's failure to connect or send: ``bot.transport.urllib_kept``), not a
+    connection that broke while the answer was awaited."""
+
+    def __init__(self, max_retry_count: int = 1, *, creating: Callable[[str], bool] = creates) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.creating = creating
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
-        if creates(request.url) and not isinstance(error, URLError):
+        if self.creating(request.url) and not isinstance(error, URLError):
             return False
         return bool(super()._can_retry(state=state, request=request, response=response, error=error))
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
     """slack-sdk's handler retries only 500 and 503; a 502 or 504 from Slack's edge is as transient. A call that
-    creates (``CREATING``) only on 503 (refused unprocessed): after a 500, 502 or 504 Slack may have posted."""
+    creates (``CREATING``, or whatever ``creating`` says) only on 503 (refused unprocessed): after a 500, 502 or 504
+    Slack may have posted."""
+
+    def __init__(self, max_retry_count: int = 1, *, creating: Callable[[str], bool] = creates) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.creating = creating
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
         if response is None or response.status_code < 500:
             return False
-        return response.status_code == 503 or not creates(request.url)
+        return response.status_code == 503 or not self.creating(request.url)
 
 #: The longest ``Retry-After`` a call waits out in its own thread (slack-sdk's handler sleeps that, and up to a second
 #: more, per retry): a longer one is the caller's to wait (``notifier``: ``SlackUnavailable``), so that a worker thread

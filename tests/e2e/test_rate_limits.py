@@ -5,7 +5,8 @@ limit); impersonate calls Descope puts off are made when Descope asked, one at a
 told meanwhile, and a stop then ends one at once, minting nothing; Slack's rate limit, however long, holds back no
 stop; many sessions ending together meet Slack's limits about once per hold, not once each; a 429 from Slack on the
 approval message delays it, and it is posted once; a 429 on a click's or a command's own call (a modal, which cannot
-wait: its trigger lasts 3 s) is answered with when to try again, in one log line. SQLite and PostgreSQL."""
+wait: its trigger lasts 3 s) is answered with when to try again, in one log line; a reply to a click Slack puts off
+comes when Slack asked, and one Slack may have taken is not sent again. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -199,3 +200,42 @@ def test_a_modal_slack_rate_limits_is_answered_with_when_to_try_again(make_stack
     said = s.slack.wait_for_call("response_url", where=lambda c: c.params.get("key") == f"cmd-{REQUESTER}")
     assert "try again in 30 s" in str(said.params.get("text")), said.params  # not the usage
     assert "Traceback" not in s.bot.log()
+
+
+def test_a_reply_slack_puts_off_comes_when_asked_and_one_it_may_have_taken_is_not_sent_again(
+        make_stack: StackFactory) -> None:
+    s = make_stack(RECONCILE_INTERVAL="0")
+    request_id, ts = s.submit()
+
+    def replies_to(key: str) -> list[tuple[float, str]]:
+        return [(c.at, str(c.params.get("text"))) for c in s.slack.calls_of("response_url")
+                if c.params.get("key") == key]
+
+    def refused_own(key: str, tries: int, within: float) -> list[tuple[float, str]]:
+        return s.slack.wait_for(lambda: len(replies_to(key)) >= tries and replies_to(key), timeout=within,
+                                message=f"{tries} tries of the reply")
+
+    own = "You cannot approve or deny your own request"
+    s.slack.fail_next("response_url", status=429, retry_after=1)  # waited out in the worker
+    assert s.click("approval.approve", request_id, REQUESTER, ts).status == 200
+    (first, _), (second, text) = refused_own(s.last_click_key, 2, 10)
+    assert second - first >= 1 and own in text
+
+    s.slack.fail_next("response_url", status=429, retry_after=3)  # too long for a worker: a timer of its own
+    assert s.click("approval.approve", request_id, REQUESTER, ts).status == 200
+    (first, _), (second, text) = refused_own(s.last_click_key, 2, 15)
+    assert second - first >= 3 and own in text
+
+    s.slack.fail_next("response_url", status=503, retry_after=None)  # Slack took nothing: tried again
+    assert s.click("approval.approve", request_id, REQUESTER, ts).status == 200
+    assert own in refused_own(s.last_click_key, 2, 10)[1][1]
+
+    s.slack.fail_next("response_url", status=500, retry_after=None)  # Slack may have posted it: not sent again
+    assert s.click("approval.approve", request_id, REQUESTER, ts).status == 200
+    s.slack.wait_for(lambda: f"could not reply to {REQUESTER}: Slack answered 500" in s.bot.log(), timeout=10,
+                     message="the reply not given, said")
+    assert len(replies_to(s.last_click_key)) == 1
+    time.sleep(1)  # no second try comes later either
+    assert len(replies_to(s.last_click_key)) == 1
+    assert "Traceback" not in s.bot.log()
+    assert "pending" in s.approval_text(ts)  # and none of the clicks approved anything
