@@ -110,6 +110,8 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     logging.getLogger("httpx").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
     # slack-sdk builds its debug lines (a call's every parameter, an answer's headers and body) whenever its own
     # logger's level is DEBUG or unset, not when DEBUG is on: unset, it built two for every Web API call, for nothing.
+    # Its "A retry handler found" lines go with them above DEBUG (it says them at INFO, but only then): the bot says
+    # what a retry came to, and its gate what Slack asked.
     logging.getLogger(SLACK_SDK_CALLS).setLevel(root.level)
     # Where a record was made (its thread, its process: a look-up and a system call for each line): no format here
     # writes them.

@@ -29,6 +29,7 @@ from bot.slack.app import build_app
 from bot.slack.client import make_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
+from bot.slack.reply import PutOff
 from bot.store import Store, make_engine, utcnow
 from bot.store.migrate import migrate
 from bot.store.patience import BUSY_TIMEOUT_MS
@@ -82,7 +83,8 @@ class Runtime:
                                          SlackNotifier(self.client, settings.approval_channel), Sealer(key.get()),
                                          clock=self.clock, leases=leases, timers=self.scheduler, observer=self.metrics,
                                          intake=self.intake)
-        self.app = build_app(settings, self.workflows, self.client)
+        self.put_off = PutOff()  # replies Slack's rate limit put off (given up at shutdown)
+        self.app = build_app(settings, self.workflows, self.client, self.put_off)
         self._stopped = threading.Event()
 
     def serve(self, listening: socket.socket | None = None, serving: Callable[[], None] = lambda: None) -> None:
@@ -183,6 +185,7 @@ class Runtime:
         waiting on Descope) finish first and may hand work to the scheduler, whose running jobs then
         finish too; the lease keeper runs until the very end."""
         self.app.listener_runner.listener_executor.shutdown(wait=True)
+        self.put_off.give_up()  # each reply still waiting for Slack's time: said lost
         self.scheduler.shutdown(wait=True)
         self.descope.close()
         if self.intake is not None:

@@ -19,13 +19,13 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot.config import Settings
-from bot.slack.client import CountingWebClient
+from bot.slack.client import IN_THREAD_WAIT, CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.guard import WellFormed
 from bot.slack.listeners import approvals, break_glass, command, form, home, proof, session, token
 from bot.slack.listeners.base import ANSWER_WITHIN, Deps
 from bot.slack.messages import replies
-from bot.slack.reply import Reply
+from bot.slack.reply import PutOff, Reply
 from bot.workflows import Workflows, from_now_on
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ class ContextCarryingExecutor(ThreadPoolExecutor):
         return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
-def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> App:
+def build_app(settings: Settings, workflows: Workflows, client: WebClient, put_off: PutOff | None = None) -> App:
+    """``put_off``: where the replies Slack's rate limit put off wait (``bot.slack.reply``; given up at shutdown)."""
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret.get() if settings.slack_signing_secret else "",
@@ -51,7 +52,7 @@ def build_app(settings: Settings, workflows: Workflows, client: WebClient) -> Ap
         raise_error_for_unhandled_request=True,  # to on_error: one log line, not Bolt's code suggestion
     )
     app.use(WellFormed())  # first: no listener or middleware ever sees a payload Slack would not send
-    app.use(Admission(client))
+    app.use(Admission(client, put_off or PutOff()))
     deps = Deps(settings, workflows)
     for surface in (command, approvals, token, form, home, session, proof, break_glass):  # each surface
         surface.register(app, deps)
@@ -72,8 +73,9 @@ class Admission(Middleware):
     a function middleware by looking at its signature, on every request): its deadline, the client that counts its
     calls, the ``respond`` that retries (``bot.slack.reply``), and the workspace check."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, put_off: PutOff) -> None:
         self.client = client if isinstance(client, CountingWebClient) else None
+        self.put_off = put_off
         self.forks: dict[str, CountingWebClient] = {}  # the installed workspace's: a client holds no request's state
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
@@ -88,10 +90,13 @@ class Admission(Middleware):
         if self.client is not None:
             context["client"] = self._counted(self.client, context.team_id, installed)
         if context.response_url:  # the listener's respond(): retried, and said when it could not be (bot.slack.reply)
-            context["respond"] = Reply(response_url=context.response_url, proxy=context.client.proxy,
-                                       ssl=context.client.ssl, who=context.user_id)
+            context["respond"] = self._reply(context, in_thread=IN_THREAD_WAIT)
         refused = self._other_workspace(req.body, context, installed)
         return refused if refused is not None else next()
+
+    def _reply(self, context: BoltContext, *, in_thread: float) -> Reply:
+        return Reply(response_url=context.response_url, put_off=self.put_off, proxy=context.client.proxy,
+                     ssl=context.client.ssl, who=context.user_id, in_thread=in_thread)
 
     def _counted(self, client: CountingWebClient, team: str | None, installed: str | None) -> CountingWebClient:
         """Listeners' ``client`` counts its calls too (``bot.server.metrics``), like the app's own. Bolt builds a
@@ -103,16 +108,17 @@ class Admission(Middleware):
                 self.forks[team] = fork
         return fork
 
-    @staticmethod
-    def _other_workspace(body: dict[str, Any], context: BoltContext, installed: str | None) -> BoltResponse | None:
+    def _other_workspace(self, body: dict[str, Any], context: BoltContext,
+                         installed: str | None) -> BoltResponse | None:
         """Refuse anything sent from another workspace than the one the bot token belongs to."""
         sender = body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
         if not installed or not sender or sender == installed:
             return None
         log.warning("refused a request from workspace %s (installed in %s)", sender, installed)
         refusal = replies.OTHER_WORKSPACE
-        if body.get("type") == "block_actions" and context.respond is not None:  # a click: say so to the clicker
-            context.respond(text=refusal, response_type="ephemeral", replace_original=False)
+        if body.get("type") == "block_actions" and context.response_url:  # a click: say so to the clicker
+            # before the ack (process_before_response): a 429 waits on a timer, not in Slack's 3 s for the answer
+            self._reply(context, in_thread=0)(text=refusal, response_type="ephemeral", replace_original=False)
             return BoltResponse(status=200, body="")
         return BoltResponse(status=200, body=refusal)
 

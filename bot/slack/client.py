@@ -21,8 +21,10 @@ import email.message
 import http.client
 import json
 import logging
+import random
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -45,10 +47,20 @@ from bot.transport.retry_after import parse_retry_after
 from bot.transport.urllib_kept import KeepAlive, answer, creates
 from bot.workflows.ports import SlackUnavailable
 
+
+def unheard(name: str) -> logging.Logger:
+    """A logger for slack-sdk that logs nowhere, and above every level, so that slack-sdk does not even build its
+    debug lines (it asks its logger's own level)."""
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.setLevel(logging.CRITICAL + 1)
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
 #: Where a probe's client logs: nowhere (slack-sdk logs a failed request at ERROR; the caller says what failed, once).
-_UNHEARD = logging.getLogger("bot.slack.probe")
-_UNHEARD.propagate = False
-_UNHEARD.addHandler(logging.NullHandler())
+_UNHEARD = unheard("bot.slack.probe")
 
 
 # CREATING: Web API methods that create something each time they are called. Sent again after Slack may have acted on
@@ -111,11 +123,24 @@ def rate_limited(exc: SlackApiError) -> bool:
 
 
 class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """slack-sdk's, but only a ``Retry-After`` of at most ``IN_THREAD_WAIT`` is waited out here."""
+    """slack-sdk's, but only a ``Retry-After`` of at most ``longest`` (``IN_THREAD_WAIT``) is waited out here, read as
+    ``retry_after`` reads it (slack-sdk's own sleep takes only a whole number: "0.5" or a date raised)."""
+
+    def __init__(self, max_retry_count: int = 1, *, longest: float = IN_THREAD_WAIT) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.longest = longest
 
     def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                    error: Exception | None = None) -> bool:
-        return response is not None and response.status_code == 429 and retry_after(response.headers) <= IN_THREAD_WAIT
+        return response is not None and response.status_code == 429 and retry_after(response.headers) <= self.longest
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None, error: Exception | None = None) -> None:
+        if response is None:  # as slack-sdk's: only an answer is waited out
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        time.sleep(retry_after(response.headers) + random.random())  # as slack-sdk's: spread by up to a second
+        state.increment_current_attempt()
 
 
 #: Retry handlers that never retry a 200 (slack-sdk's built-in ones and the bot's, by their exact class: a subclass may

@@ -183,11 +183,17 @@ class _Watched(str):
         return super().__repr__()
 
 
+#: The loggers ``configure`` sets a level or a filter on (besides the root's handler).
+_TOUCHED = ("", SLACK_SDK_CALLS, "httpx", "apscheduler", "alembic.runtime.plugins", "slack_bolt.App",
+            "apscheduler.scheduler")
+
+
 @pytest.fixture
 def configured() -> Iterator[Callable[..., io.StringIO]]:
     """``logs.configure`` at a level and in a format, its lines caught; the logging set-up it changes given back."""
-    root, sdk = logging.getLogger(), logging.getLogger(SLACK_SDK_CALLS)
-    handlers, level, sdk_level = root.handlers[:], root.level, sdk.level
+    loggers = [logging.getLogger(name or None) for name in _TOUCHED]
+    saved = [(logger.level, logger.filters[:]) for logger in loggers]
+    handlers = logging.getLogger().handlers[:]
     flags = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
     stderr = sys.stderr
 
@@ -200,9 +206,10 @@ def configured() -> Iterator[Callable[..., io.StringIO]]:
         return stream
 
     yield configured
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    sdk.setLevel(sdk_level)
+    for logger, (level, filters) in zip(loggers, saved, strict=True):
+        logger.setLevel(level)
+        logger.filters[:] = filters
+    logging.getLogger().handlers[:] = handlers
     logging.logThreads, logging.logProcesses, logging.logMultiprocessing = flags
 
 
