@@ -11,7 +11,8 @@ Sections (each with fresh fakes, a fresh bot process and a fresh database):
 5. limits (``bench.limits``): 1,000 sessions ending in the same second under Descope's rate limit, 100,000 sessions
    scheduled, a 30-minute soak; drawn as PNG pictures beside the report (``bench.plots``).
 
-About forty minutes on two cores (the soak is thirty); ``--quick`` takes about eight.
+About forty-five minutes on two cores (the soak is thirty, after five of warming up); ``--quick`` takes about
+twelve.
 """
 
 from __future__ import annotations

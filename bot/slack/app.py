@@ -19,13 +19,14 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot.config import Settings
-from bot.slack.client import IN_THREAD_WAIT, CountingWebClient
+from bot.slack.client import CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.guard import WellFormed
 from bot.slack.listeners import approvals, break_glass, command, form, home, proof, session, token
 from bot.slack.listeners.base import ANSWER_WITHIN, Deps
 from bot.slack.messages import replies
 from bot.slack.reply import PutOff, Reply
+from bot.slack.retries import IN_THREAD_WAIT
 from bot.workflows import Workflows, from_now_on
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.http_retry import RetryHandler
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from bot.slack.client import (
+from bot.slack.retries import (
     IN_THREAD_WAIT,
     AnyServerErrorRetryHandler,
     BriefRateLimitRetryHandler,

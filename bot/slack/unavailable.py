@@ -16,7 +16,7 @@ from typing import ParamSpec, TypeVar
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.client import rate_limited, retry_after
+from bot.slack.retries import rate_limited, retry_after
 from bot.workflows.ports import SlackUnavailable
 
 P = ParamSpec("P")

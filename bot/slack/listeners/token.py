@@ -16,11 +16,12 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import RequestView
 from bot.domain.errors import ProofNeeded
 from bot.slack import payloads
-from bot.slack.client import IN_THREAD_WAIT, CountingWebClient
+from bot.slack.client import CountingWebClient
 from bot.slack.errors import error_text
 from bot.slack.listeners import proof
 from bot.slack.listeners.base import Deps, after_ack
 from bot.slack.messages import replies
+from bot.slack.retries import IN_THREAD_WAIT
 from bot.slack.views import ids, token_modal
 
 log = logging.getLogger("bot.slack")
