@@ -34,9 +34,7 @@ from bot.config import Settings
 from bot.slack.retries import (
     ERRORS_ONLY,
     IN_THREAD_WAIT,
-    AnyServerErrorRetryHandler,
-    BriefRateLimitRetryHandler,
-    SentOnceConnectionErrorRetryHandler,
+    handlers,
     rate_limited,
     retry_after,
     unheard,
@@ -217,11 +215,7 @@ def make_client(settings: Settings, on_call: Callable[[str, str], None] | None =
         token=settings.slack_bot_token.get(),
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[
-            SentOnceConnectionErrorRetryHandler(max_retry_count=2),
-            BriefRateLimitRetryHandler(max_retry_count=3),
-            AnyServerErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=handlers(),
     )
 
 

@@ -27,17 +27,9 @@ from typing import Any
 
 from slack_bolt import Respond
 from slack_bolt.context.respond.internals import _build_message
-from slack_sdk.http_retry import RetryHandler
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from bot.slack.retries import (
-    IN_THREAD_WAIT,
-    AnyServerErrorRetryHandler,
-    BriefRateLimitRetryHandler,
-    SentOnceConnectionErrorRetryHandler,
-    retry_after,
-    unheard,
-)
+from bot.slack.retries import IN_THREAD_WAIT, handlers, retry_after, unheard
 from bot.transport.retry_after import whole_seconds
 
 log = logging.getLogger("bot.slack")
@@ -51,13 +43,6 @@ TIMEOUT = 10  # seconds per attempt, as the Web API client's
 
 def _creating(_url: str) -> bool:
     return True  # a reply is a message: posted twice if sent again after Slack took it
-
-
-def retries(in_thread: float) -> list[RetryHandler]:
-    """A reply's retry handlers; ``in_thread``: the longest ``Retry-After`` waited out in the thread."""
-    return [SentOnceConnectionErrorRetryHandler(max_retry_count=2, creating=_creating),
-            BriefRateLimitRetryHandler(max_retry_count=3, longest=in_thread),
-            AnyServerErrorRetryHandler(max_retry_count=2, creating=_creating)]
 
 
 class PutOff:
@@ -133,7 +118,7 @@ class Reply(Respond):
     def _send(self, message: dict[str, Any]) -> WebhookResponse:
         assert self.response_url is not None
         client = WebhookClient(url=self.response_url, timeout=TIMEOUT, proxy=self.proxy, ssl=self.ssl,
-                               logger=_UNHEARD, retry_handlers=retries(self.in_thread))
+                               logger=_UNHEARD, retry_handlers=handlers(creating=_creating, in_thread=self.in_thread))
         return client.send_dict(message)
 
     def _again(self, message: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.error import URLError
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -37,7 +37,6 @@ def unheard(name: str) -> logging.Logger:
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
     return logger
-
 
 
 # CREATING: Web API methods that create something each time they are called. Sent again after Slack may have acted on
@@ -76,6 +75,7 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         if response is None or response.status_code < 500:
             return False
         return response.status_code == 503 or not self.creating(request.url)
+
 
 #: The longest ``Retry-After`` a call waits out in its own thread (slack-sdk's handler sleeps that, and up to a second
 #: more, per retry): a longer one is the caller's to wait (``notifier``: ``SlackUnavailable``), so that a worker thread
@@ -123,4 +123,13 @@ class BriefRateLimitRetryHandler(RateLimitErrorRetryHandler):
 #: Retry handlers that never retry a 200 (slack-sdk's built-in ones and the bot's, by their exact class: a subclass may
 #: retry what it likes): with only these, a 200 is the answer without asking them.
 ERRORS_ONLY = frozenset({ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler,
-                          SentOnceConnectionErrorRetryHandler, AnyServerErrorRetryHandler, BriefRateLimitRetryHandler})
+                         SentOnceConnectionErrorRetryHandler, AnyServerErrorRetryHandler, BriefRateLimitRetryHandler})
+
+
+def handlers(*, creating: Callable[[str], bool] = creates, in_thread: float = IN_THREAD_WAIT) -> list[RetryHandler]:
+    """The retry handlers of a Slack call: a connection error twice (for what ``creating`` says creates, only one
+    that never reached Slack), a 429 of at most ``in_thread`` seconds three times, a 5xx twice (for what creates, a 503
+    alone)."""
+    return [SentOnceConnectionErrorRetryHandler(max_retry_count=2, creating=creating),
+            BriefRateLimitRetryHandler(max_retry_count=3, longest=in_thread),
+            AnyServerErrorRetryHandler(max_retry_count=2, creating=creating)]

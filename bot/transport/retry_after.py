@@ -1,6 +1,6 @@
 """``Retry-After`` read as seconds from now (RFC 9110: delta-seconds or an HTTP-date), for both clients: the Descope
 client's retries and turns (``bot.descope.retry``, ``bot.transport.gate``) and the Slack client's rate-limit handling
-(``bot.slack.client``); and such a wait as said to people (``whole_seconds``)."""
+(``bot.slack.retries``); and such a wait as said to people (``whole_seconds``)."""
 
 from __future__ import annotations
 
